@@ -1,0 +1,186 @@
+"""The audit log: every change, probe, switch, exec, panic and review, hash-chained.
+
+Each event's ``mac`` is HMAC-SHA256, keyed by a per-install key in the keyring, over the previous
+event's mac and a canonical JSON form of this event. The chain's head (last seq and mac) is kept
+in the keyring beside the key after every commit, so an edited, deleted, reordered or cut-off
+row breaks the chain, and write access to the database alone is not enough to forge it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from app.services.secrets import SecretStore
+from app.store.models import AuditEvent, utcnow
+from connectors.base import Secret
+
+GENESIS = "0" * 64
+HEAD_REF = "install:audit-head"
+_TAIL = "breaker_audit_tail"
+
+
+class SecretInAuditError(TypeError):
+    """Someone tried to put a Secret into an audit value. Refused before anything is written."""
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Secret):
+        raise SecretInAuditError("a secret cannot be written to the audit log or an export")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "value") and isinstance(getattr(value, "value"), (str, int)):  # enums
+        return value.value
+    raise TypeError(f"cannot record a {type(value).__name__} in the audit log")
+
+
+def canonical_json(value: Any) -> str:
+    """Stable JSON (sorted keys, no spaces). Refuses :class:`Secret` anywhere inside ``value``."""
+    return json.dumps(value, default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def actor_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): still record something honest
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    ok: bool
+    events: int
+    first_broken: int | None = None  # seq of the first event that does not verify
+    reason: str = ""
+    head_lagging: bool = False  # rows past the head verify: a crash between commit and head update
+
+    def summary(self) -> str:
+        if self.ok:
+            tail = " (head caught up after an interrupted write)" if self.head_lagging else ""
+            return f"audit chain intact: {self.events} events{tail}"
+        where = f" at event {self.first_broken}" if self.first_broken is not None else ""
+        return f"audit chain BROKEN{where}: {self.reason}"
+
+
+class AuditLog:
+    def __init__(self, secrets: SecretStore, actor: str | None = None) -> None:
+        self.secrets = secrets
+        self.actor = actor or actor_name()
+
+    def _mac(self, prev_mac: str, body: dict[str, Any]) -> str:
+        key = self.secrets.install_key("audit")
+        return hmac.new(key, (prev_mac + canonical_json(body)).encode(), hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def _body(ev: AuditEvent) -> dict[str, Any]:
+        return {"seq": ev.seq, "at": ev.at.isoformat(), "actor": ev.actor, "connector": ev.connector,
+                "action": ev.action, "old": json.loads(ev.old_json), "new": json.loads(ev.new_json),
+                "outcome": ev.outcome}
+
+    def record(self, session: Session, action: str, connector: str = "", old: Any = None, new: Any = None,
+               outcome: str = "ok") -> AuditEvent:
+        """Add one event to ``session``'s transaction; it is written (and the head moves) on commit."""
+        old_json, new_json = canonical_json(old), canonical_json(new)  # raises before anything is added
+        tail = session.info.get(_TAIL)
+        if tail is None:
+            last = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1)).first()
+            tail = (last.seq, last.mac) if last else (0, GENESIS)
+            if not session.info.get("breaker_audit_listening"):
+                session.info["breaker_audit_listening"] = True
+                sa_event.listen(session, "after_commit", self._after_commit)
+                sa_event.listen(session, "after_rollback", self._after_rollback)
+        seq, prev = tail[0] + 1, tail[1]
+        ev = AuditEvent(seq=seq, at=utcnow(), actor=self.actor, connector=connector, action=action,
+                        old_json=old_json, new_json=new_json, outcome=outcome, prev_mac=prev, mac="")
+        ev.mac = self._mac(prev, self._body(ev))
+        session.add(ev)
+        session.info[_TAIL] = (seq, ev.mac)
+        session.info["breaker_audit_dirty"] = True
+        return ev
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop("breaker_audit_dirty", False):
+            seq, mac = session.info[_TAIL]
+            self.secrets.set_value(HEAD_REF, f"{seq}:{mac}")
+        session.info.pop(_TAIL, None)
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(_TAIL, None)
+        session.info.pop("breaker_audit_dirty", None)
+
+    def head(self) -> tuple[int, str] | None:
+        value = self.secrets.get_value(HEAD_REF)
+        if not value:
+            return None
+        seq, _, mac = value.partition(":")
+        return int(seq), mac
+
+    def verify(self, engine: Engine, batch: int = 5000) -> ChainStatus:
+        """Walk the whole chain; name the first event that does not verify."""
+        prev, expected_seq, count = GENESIS, 1, 0
+        last_seq = 0
+        with Session(engine) as session:
+            start = 0
+            while True:
+                rows = session.exec(select(AuditEvent).where(AuditEvent.seq > start)
+                                    .order_by(col(AuditEvent.seq)).limit(batch)).all()
+                if not rows:
+                    break
+                for ev in rows:
+                    if ev.seq != expected_seq:
+                        return ChainStatus(False, count, expected_seq,
+                                           f"event {expected_seq} is missing (next is {ev.seq}): deleted or reordered")
+                    if ev.prev_mac != prev:
+                        return ChainStatus(False, count, ev.seq, "it does not follow the event before it (reordered or replaced)")
+                    try:
+                        body = self._body(ev)
+                    except ValueError:
+                        return ChainStatus(False, count, ev.seq, "its stored values are not valid JSON (edited)")
+                    if not hmac.compare_digest(self._mac(prev, body), ev.mac):
+                        return ChainStatus(False, count, ev.seq, "its contents were changed after it was written")
+                    prev, expected_seq, count, last_seq = ev.mac, ev.seq + 1, count + 1, ev.seq
+                start = rows[-1].seq
+        head = self.head()
+        if head is None:
+            if count:
+                return ChainStatus(False, count, None, "the chain head kept in the keyring is missing")
+            return ChainStatus(True, 0)
+        head_seq, head_mac = head
+        if head_seq > last_seq:
+            return ChainStatus(False, count, last_seq + 1,
+                               f"the newest {head_seq - last_seq} event(s) were cut off (the head says {head_seq})")
+        if head_seq == last_seq:
+            if not hmac.compare_digest(head_mac, prev):
+                return ChainStatus(False, count, last_seq, "the newest event does not match the head in the keyring")
+            return ChainStatus(True, count)
+        # head_seq < last_seq: the rows after the head verified; check the head's own row.
+        with Session(engine) as session:
+            row = session.get(AuditEvent, head_seq)
+        if row is None or not hmac.compare_digest(row.mac, head_mac):
+            return ChainStatus(False, count, head_seq, "the event at the keyring head was replaced")
+        self.secrets.set_value(HEAD_REF, f"{last_seq}:{prev}")
+        return ChainStatus(True, count, head_lagging=True)
+
+    @staticmethod
+    def count(engine: Engine) -> int:
+        with Session(engine) as session:
+            return session.exec(select(func.count()).select_from(AuditEvent)).one()
+
+    @staticmethod
+    def recent(engine: Engine, limit: int = 200, connector: str | None = None) -> list[AuditEvent]:
+        with Session(engine) as session:
+            query = select(AuditEvent)
+            if connector is not None:
+                query = query.where(AuditEvent.connector == connector)
+            return list(session.exec(query.order_by(col(AuditEvent.seq).desc()).limit(limit)).all())

@@ -1,0 +1,25 @@
+"""Drift: live power beyond what was declared or what the mode allows. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from connectors.base import Grant, Level, Mode
+
+
+def drift_findings(mode: Mode, declared: Iterable[Grant], observed: Iterable[Grant],
+                   live_level: Level | None) -> list[str]:
+    """One line per finding; empty when the connector holds no more than it should."""
+    findings: list[str] = []
+    declared_scopes = {g.scope for g in declared}
+    undeclared = sorted({g.scope for g in observed} - declared_scopes)
+    if undeclared:
+        shown = ", ".join(undeclared[:5]) + (f" (+{len(undeclared) - 5} more)" if len(undeclared) > 5 else "")
+        findings.append(f"undeclared live scopes: {shown}")
+    if live_level is not None:
+        ceiling = mode.ceiling
+        if ceiling is None:
+            findings.append(f"disabled, but the key still works at {live_level.label} level")
+        elif live_level > ceiling:
+            findings.append(f"live level {live_level.label} is above the {mode.value} ceiling ({ceiling.label})")
+    return findings

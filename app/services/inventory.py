@@ -1,0 +1,483 @@
+"""The inventory: connectors, owners, declared scopes and credential records.
+
+Every change goes through here and leaves an audit event in the same transaction. Callers get
+plain frozen views (:class:`ConnectorView`), never ORM rows, so the panel and the CLI cannot
+write behind the service's back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.services.audit import AuditLog
+from app.services.drift import drift_findings
+from app.services.secrets import SecretStore
+from app.store.db import session_scope
+from app.store.models import Connector, Credential, Owner, ScopeGrant, utcnow
+from connectors import registry
+from connectors.base import Grant, Level, Mode, Secret
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+ENV_VAR_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+ENVIRONMENTS = ("prod", "test")
+
+
+class ValidationError(Exception):
+    """Input the owner can fix. ``errors`` maps a field name to the message shown beside it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class NotFound(LookupError):
+    def __str__(self) -> str:
+        return f"no connector named {self.args[0]!r}"
+
+
+@dataclass(frozen=True)
+class ConnectorInput:
+    """What the add/edit form and `breaker add` collect."""
+
+    name: str
+    provider: str = ""  # empty: recognise it from the key
+    owner: str = ""
+    purpose_access: str = ""
+    purpose_task: str = ""
+    purpose_forbidden: str = ""
+    environment: str = "prod"
+    base_url: str = ""
+    env_var: str = ""
+    client: str = ""
+    tags: str = ""
+    declared: tuple[Grant, ...] | None = None  # None on edit: leave the declared scopes alone
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CredentialView:
+    fingerprint: str
+    last4: str
+    tier: str
+    kind: str
+    active: bool
+    created_at: datetime
+    rotated_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    keyring_ref: str
+
+    @property
+    def age_days(self) -> int:
+        return max(0, (utcnow() - (self.rotated_at or self.created_at)).days)
+
+    @property
+    def display(self) -> str:
+        return f"{self.fingerprint}…{self.last4}" if self.last4 else self.fingerprint
+
+
+@dataclass(frozen=True)
+class ConnectorView:
+    id: int
+    name: str
+    provider: str
+    owner: str
+    purpose_access: str
+    purpose_task: str
+    purpose_forbidden: str
+    environment: str
+    mode: Mode
+    base_url: str
+    env_var: str
+    client: str
+    tags: tuple[str, ...]
+    extra: dict[str, str]
+    declared: tuple[Grant, ...]
+    observed: tuple[Grant, ...]
+    credentials: tuple[CredentialView, ...]
+    last_probe_at: datetime | None
+    last_outcome: str | None
+    live_level: Level | None
+    switch_state: str | None
+    created_at: datetime
+    updated_at: datetime
+    drift: tuple[str, ...] = ()
+
+    @property
+    def purpose(self) -> str:
+        """The one-sentence rule, or "" when it is not written yet."""
+        if not (self.purpose_access or self.purpose_task):
+            return ""
+        sentence = f"This connector may use {self.purpose_access or '…'} to {self.purpose_task or '…'}"
+        if self.purpose_forbidden:
+            sentence += f", but may not {self.purpose_forbidden}"
+        return sentence + "."
+
+    @property
+    def credential(self) -> CredentialView | None:
+        """The active credential (the one `breaker exec` hands out)."""
+        active = [c for c in self.credentials if c.active]
+        return active[0] if active else (self.credentials[0] if self.credentials else None)
+
+    @property
+    def key_age_days(self) -> int | None:
+        cred = self.credential
+        return cred.age_days if cred else None
+
+    @property
+    def declared_level(self) -> Level | None:
+        return max((g.level for g in self.declared), default=None)
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    by_mode: dict[str, int]
+    drift: int
+    stale_keys: int
+    never_probed: int
+    failing: int
+    shared_keys: int
+    review_due: bool
+
+
+def _grant_rows(grants: list[ScopeGrant], source: str) -> tuple[Grant, ...]:
+    return tuple(sorted((Grant(g.scope, Level(g.level)) for g in grants if g.source == source),
+                        key=lambda g: (-g.level, g.scope)))
+
+
+def _credential_view(c: Credential) -> CredentialView:
+    return CredentialView(c.fingerprint, c.last4, c.tier, c.kind, c.active, c.created_at, c.rotated_at,
+                          c.expires_at, c.revoked_at, c.keyring_ref)
+
+
+class Inventory:
+    def __init__(self, engine: Engine, secrets: SecretStore, audit: AuditLog) -> None:
+        self.engine = engine
+        self.secrets = secrets
+        self.audit = audit
+
+    # -- reading ---------------------------------------------------------------------------
+    def list(self, text: str = "") -> list[ConnectorView]:
+        """Every connector (four queries, whatever the size), optionally filtered by free text."""
+        with Session(self.engine) as s:
+            connectors = s.exec(select(Connector).order_by(col(Connector.name))).all()
+            owners = {o.id: o.name for o in s.exec(select(Owner)).all()}
+            grants: dict[int, list[ScopeGrant]] = defaultdict(list)
+            for g in s.exec(select(ScopeGrant)).all():
+                grants[g.connector_id].append(g)
+            creds: dict[int, list[Credential]] = defaultdict(list)
+            for c in s.exec(select(Credential).where(col(Credential.revoked_at).is_(None))).all():
+                creds[c.connector_id].append(c)
+        views = [self._view(c, owners, grants[c.id], creds[c.id]) for c in connectors]
+        return filter_views(views, text) if text else views
+
+    def get(self, name: str) -> ConnectorView:
+        with Session(self.engine) as s:
+            row = s.exec(select(Connector).where(Connector.name == name)).first()
+            if row is None:
+                raise NotFound(name)
+            owners = {o.id: o.name for o in s.exec(select(Owner)).all()}
+            grants = list(s.exec(select(ScopeGrant).where(ScopeGrant.connector_id == row.id)).all())
+            creds = list(s.exec(select(Credential).where(Credential.connector_id == row.id,
+                                                         col(Credential.revoked_at).is_(None))).all())
+        return self._view(row, owners, grants, creds)
+
+    def _view(self, c: Connector, owners: dict, grants: list[ScopeGrant], creds: list[Credential]) -> ConnectorView:
+        mode = Mode(c.mode)
+        declared, observed = _grant_rows(grants, "declared"), _grant_rows(grants, "observed")
+        live = Level(c.live_level) if c.live_level is not None else None
+        drift = tuple(drift_findings(mode, declared, observed, live)) if c.last_outcome == "ok" else ()
+        try:
+            extra = json.loads(c.extra_json or "{}")
+        except ValueError:
+            extra = {}
+        creds_sorted = sorted(creds, key=lambda x: (not x.active, x.tier != "primary", x.id or 0))
+        return ConnectorView(
+            id=c.id or 0, name=c.name, provider=c.provider, owner=owners.get(c.owner_id, ""),
+            purpose_access=c.purpose_access, purpose_task=c.purpose_task, purpose_forbidden=c.purpose_forbidden,
+            environment=c.environment, mode=mode, base_url=c.base_url or "", env_var=c.env_var, client=c.client,
+            tags=tuple(t for t in (x.strip() for x in c.tags.split(",")) if t), extra=extra,
+            declared=declared, observed=observed, credentials=tuple(_credential_view(x) for x in creds_sorted),
+            last_probe_at=c.last_probe_at, last_outcome=c.last_outcome, live_level=live,
+            switch_state=c.switch_state, created_at=c.created_at, updated_at=c.updated_at, drift=drift)
+
+    def owners(self) -> list[str]:
+        with Session(self.engine) as s:
+            return [o.name for o in s.exec(select(Owner).order_by(col(Owner.name))).all()]
+
+    def summary(self, views: list[ConnectorView] | None = None, key_age_warn_days: int = 90,
+                last_review_at: datetime | None = None) -> Summary:
+        views = self.list() if views is None else views
+        by_mode = {m.value: 0 for m in Mode}
+        fingerprints: dict[str, int] = defaultdict(int)
+        for v in views:
+            by_mode[v.mode.value] += 1
+            if v.credential:
+                fingerprints[v.credential.fingerprint] += 1
+        return Summary(
+            total=len(views), by_mode=by_mode,
+            drift=sum(1 for v in views if v.drift),
+            stale_keys=sum(1 for v in views if (v.key_age_days or 0) > key_age_warn_days),
+            never_probed=sum(1 for v in views if v.last_probe_at is None),
+            failing=sum(1 for v in views if v.last_outcome not in (None, "ok")),
+            shared_keys=sum(n for n in fingerprints.values() if n > 1),
+            review_due=last_review_at is None or utcnow() - last_review_at > timedelta(days=7))
+
+    # -- validation ---------------------------------------------------------------------------
+    def validate(self, data: ConnectorInput, secret: Secret | None, *, existing: str | None = None,
+                 require_key: bool = True) -> ConnectorInput:
+        """Check every field; return the input with the provider filled in from the key if it was empty."""
+        errors: dict[str, str] = {}
+        name = data.name.strip()
+        if not name:
+            errors["name"] = "a name is required"
+        elif not NAME_RE.match(name):
+            errors["name"] = "use letters, digits, spaces, dots, dashes or underscores (at most 64)"
+        elif name != existing and self._exists(name):
+            errors["name"] = f"a connector named {name!r} already exists"
+        provider = data.provider.strip().lower()
+        if secret is not None:
+            key_error = key_problem(secret)
+            if key_error:
+                errors["key"] = key_error
+            elif not provider:
+                hits = registry.recognise(secret.reveal())
+                if hits:
+                    provider = hits[0].provider
+                else:
+                    errors["provider"] = "Breaker does not recognise this key; choose the provider"
+            elif provider in registry.names() and provider != "generic":
+                if registry.get(provider).key_patterns and registry.get(provider).recognise(secret.reveal()) is None:
+                    errors["key"] = f"this does not look like a {registry.get(provider).title} key"
+        elif require_key:
+            errors["key"] = "paste the key (it goes to the OS keyring, never to the database)"
+        if provider and provider not in registry.names():
+            errors["provider"] = f"unknown provider {provider!r}; known: {', '.join(registry.names())}"
+        elif not provider and "provider" not in errors and secret is None:
+            errors["provider"] = "choose the provider"
+        if data.environment not in ENVIRONMENTS:
+            errors["environment"] = "prod or test"
+        if data.base_url.strip():
+            parts = urlsplit(data.base_url.strip())
+            if parts.scheme not in ("http", "https") or not parts.netloc or " " in data.base_url.strip():
+                errors["base_url"] = "a full URL such as https://github.example.com/api/v3"
+        if data.env_var and not ENV_VAR_RE.match(data.env_var):
+            errors["env_var"] = "upper-case letters, digits and underscores, e.g. GITHUB_TOKEN"
+        if data.owner and len(data.owner) > 80:
+            errors["owner"] = "at most 80 characters"
+        if errors:
+            raise ValidationError(errors)
+        return replace(data, name=name, provider=provider, base_url=data.base_url.strip().rstrip("/"))
+
+    def _exists(self, name: str) -> bool:
+        with Session(self.engine) as s:
+            return s.exec(select(Connector.id).where(Connector.name == name)).first() is not None
+
+    # -- changing -------------------------------------------------------------------------------
+    def _owner_id(self, s: Session, name: str) -> int | None:
+        name = name.strip()
+        if not name:
+            return None
+        owner = s.exec(select(Owner).where(Owner.name == name)).first()
+        if owner is None:
+            owner = Owner(name=name)
+            s.add(owner)
+            s.flush()
+            self.audit.record(s, "owner.add", new={"owner": name})
+        return owner.id
+
+    @staticmethod
+    def _fields(c: Connector, owner: str) -> dict:
+        return {"provider": c.provider, "owner": owner, "purpose_access": c.purpose_access,
+                "purpose_task": c.purpose_task, "purpose_forbidden": c.purpose_forbidden,
+                "environment": c.environment, "mode": c.mode, "base_url": c.base_url or "",
+                "env_var": c.env_var, "client": c.client, "tags": c.tags}
+
+    def add(self, data: ConnectorInput, secret: Secret | None, *, kind: str = "") -> ConnectorView:
+        """Validate, put the key in the keyring, then write the connector and its audit event."""
+        data = self.validate(data, secret)
+        provider = registry.get(data.provider)
+        cred_row = None
+        ref = None
+        if secret is not None:
+            ref = SecretStore.new_credential_ref()
+            fp = self.secrets.fingerprint(secret)  # keyring trouble surfaces here, before anything is written
+            self.secrets.put(ref, secret)
+            pattern = provider.recognise(secret.reveal())
+            cred_row = Credential(connector_id=0, keyring_ref=ref, fingerprint=fp.digest, last4=fp.last4,
+                                  kind=kind or (pattern.kind if pattern else ""))
+        try:
+            with session_scope(self.engine) as s:
+                row = Connector(name=data.name, provider=data.provider, owner_id=self._owner_id(s, data.owner),
+                                purpose_access=data.purpose_access.strip(), purpose_task=data.purpose_task.strip(),
+                                purpose_forbidden=data.purpose_forbidden.strip(), environment=data.environment,
+                                base_url=data.base_url or None, env_var=data.env_var or provider.env_var,
+                                client=data.client.strip(), tags=data.tags.strip(), extra_json=json.dumps(data.extra))
+                s.add(row)
+                s.flush()
+                for g in data.declared or ():
+                    s.add(ScopeGrant(connector_id=row.id, scope=g.scope, level=int(g.level), source="declared"))
+                new = self._fields(row, data.owner.strip())
+                new["declared"] = [[g.scope, g.level.label] for g in data.declared or ()]
+                if cred_row is not None:
+                    cred_row.connector_id = row.id
+                    s.add(cred_row)
+                    new["credential"] = {"fingerprint": cred_row.fingerprint, "last4": cred_row.last4}
+                self.audit.record(s, "connector.add", row.name, new=new)
+        except IntegrityError:
+            if ref:
+                self.secrets.delete(ref)
+            raise ValidationError({"name": f"a connector named {data.name!r} already exists"}) from None
+        except BaseException:
+            if ref:
+                self.secrets.delete(ref)  # nothing was written: leave no orphan in the keyring
+            raise
+        return self.get(data.name)
+
+    def edit(self, name: str, data: ConnectorInput, secret: Secret | None = None) -> ConnectorView:
+        """Change fields (and optionally the key) of ``name``. Audited with old and new values."""
+        current = self.get(name)
+        data = self.validate(replace(data, provider=data.provider or current.provider), secret,
+                             existing=name, require_key=False)
+        new_ref = None
+        if secret is not None:
+            new_ref = SecretStore.new_credential_ref()
+            fp = self.secrets.fingerprint(secret)
+            self.secrets.put(new_ref, secret)
+        old_refs: list[str] = []
+        try:
+            with session_scope(self.engine) as s:
+                row = s.exec(select(Connector).where(Connector.name == name)).one()
+                old = self._fields(row, current.owner)
+                row.name = data.name
+                row.provider = data.provider
+                row.owner_id = self._owner_id(s, data.owner)
+                row.purpose_access, row.purpose_task = data.purpose_access.strip(), data.purpose_task.strip()
+                row.purpose_forbidden = data.purpose_forbidden.strip()
+                row.environment, row.base_url = data.environment, data.base_url or None
+                row.env_var = data.env_var or row.env_var
+                row.client, row.tags = data.client.strip(), data.tags.strip()
+                if data.extra:
+                    row.extra_json = json.dumps(data.extra)
+                row.updated_at = utcnow()
+                new = self._fields(row, data.owner.strip())
+                if data.declared is not None:
+                    old["declared"] = [[g.scope, g.level.label] for g in current.declared]
+                    new["declared"] = [[g.scope, g.level.label] for g in data.declared]
+                    for g in s.exec(select(ScopeGrant).where(ScopeGrant.connector_id == row.id,
+                                                             ScopeGrant.source == "declared")).all():
+                        s.delete(g)
+                    for g in data.declared:
+                        s.add(ScopeGrant(connector_id=row.id, scope=g.scope, level=int(g.level), source="declared"))
+                if secret is not None:
+                    for c in s.exec(select(Credential).where(Credential.connector_id == row.id,
+                                                             Credential.tier == "primary",
+                                                             col(Credential.revoked_at).is_(None))).all():
+                        old_refs.append(c.keyring_ref)
+                        old.setdefault("credential", {"fingerprint": c.fingerprint, "last4": c.last4})
+                        s.delete(c)
+                    pattern = registry.get(data.provider).recognise(secret.reveal())
+                    s.add(Credential(connector_id=row.id, keyring_ref=new_ref, fingerprint=fp.digest, last4=fp.last4,
+                                     kind=pattern.kind if pattern else ""))
+                    new["credential"] = {"fingerprint": fp.digest, "last4": fp.last4}
+                changed_old = {k: v for k, v in old.items() if new.get(k) != v}
+                changed_new = {k: new[k] for k in changed_old if k in new}
+                if data.name != name:
+                    changed_old["name"], changed_new["name"] = name, data.name
+                self.audit.record(s, "connector.edit", data.name, old=changed_old, new=changed_new)
+        except IntegrityError:
+            if new_ref:
+                self.secrets.delete(new_ref)
+            raise ValidationError({"name": f"a connector named {data.name!r} already exists"}) from None
+        except BaseException:
+            if new_ref:
+                self.secrets.delete(new_ref)
+            raise
+        for ref in old_refs:  # the replaced key leaves the keyring only once the new one is recorded
+            self.secrets.delete(ref)
+        return self.get(data.name)
+
+    def remove(self, name: str, *, delete_key: bool) -> None:
+        """Remove a connector and its history rows; its keys leave the keyring only if asked."""
+        from app.store.models import Probe, SwitchJob  # local: only removal touches these tables
+
+        refs: list[str] = []
+        with session_scope(self.engine) as s:
+            row = s.exec(select(Connector).where(Connector.name == name)).first()
+            if row is None:
+                raise NotFound(name)
+            creds = s.exec(select(Credential).where(Credential.connector_id == row.id)).all()
+            refs = [c.keyring_ref for c in creds]
+            old = {"provider": row.provider, "mode": row.mode,
+                   "credentials": [{"fingerprint": c.fingerprint, "last4": c.last4} for c in creds]}
+            for table in (ScopeGrant, Credential, Probe, SwitchJob):
+                for dep in s.exec(select(table).where(table.connector_id == row.id)).all():
+                    s.delete(dep)
+            s.flush()
+            s.delete(row)
+            self.audit.record(s, "connector.remove", name, old=old,
+                              new={"key_deleted_from_keyring": delete_key})
+        if delete_key:
+            for ref in refs:
+                self.secrets.delete(ref)
+
+    def declare(self, name: str, grants: list[Grant]) -> ConnectorView:
+        current = self.get(name)
+        data = ConnectorInput(name=current.name, provider=current.provider, owner=current.owner,
+                              purpose_access=current.purpose_access, purpose_task=current.purpose_task,
+                              purpose_forbidden=current.purpose_forbidden, environment=current.environment,
+                              base_url=current.base_url, env_var=current.env_var, client=current.client,
+                              tags=",".join(current.tags), declared=tuple(grants))
+        return self.edit(name, data)
+
+    def as_input(self, view: ConnectorView) -> ConnectorInput:
+        """The form values for editing ``view``."""
+        return ConnectorInput(name=view.name, provider=view.provider, owner=view.owner,
+                              purpose_access=view.purpose_access, purpose_task=view.purpose_task,
+                              purpose_forbidden=view.purpose_forbidden, environment=view.environment,
+                              base_url=view.base_url, env_var=view.env_var, client=view.client,
+                              tags=", ".join(view.tags), declared=None, extra=dict(view.extra))
+
+    def secret_for(self, name: str, tier: str | None = None) -> Secret | None:
+        """The active credential's secret (or the one of ``tier``), read from the keyring."""
+        view = self.get(name)
+        creds = [c for c in view.credentials if (c.tier == tier if tier else c.active)]
+        if not creds:
+            return None
+        return self.secrets.get(creds[0].keyring_ref)
+
+
+def key_problem(secret: Secret) -> str:
+    """Why a pasted key cannot be right, or "" when it may be."""
+    value = secret.reveal()
+    if not value:
+        return "the key is empty"
+    if any(ch.isspace() for ch in value):
+        return "the key contains spaces or line breaks; paste it again without them"
+    if len(value) < 8:
+        return "the key is too short to be an API key"
+    if len(value) > 4096:
+        return "the key is too long"
+    return ""
+
+
+def filter_views(views: list[ConnectorView], text: str) -> list[ConnectorView]:
+    """Free-text filter: every word must appear in the name, provider, owner, mode, tags or purpose."""
+    words = text.lower().split()
+    out = []
+    for v in views:
+        hay = " ".join([v.name, v.provider, v.owner, v.mode.value, v.environment, " ".join(v.tags),
+                        v.purpose, v.client, "drift" if v.drift else ""]).lower()
+        if all(w in hay for w in words):
+            out.append(v)
+    return out

@@ -1,0 +1,123 @@
+"""Keyring backends Breaker brings itself, and the check that a usable one exists.
+
+- :class:`MemoryKeyring`: for tests; lives and dies with the process.
+- :class:`DemoFileKeyring`: for a demo home only. It keeps SANDBOX keys in a 0600 file inside
+  the demo home so that the CLI works on the demo too, and it refuses any provider key that does
+  not carry the word SANDBOX: a real key never lands in a plaintext file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keyring
+import keyring.errors
+from keyring.backend import KeyringBackend
+
+DEMO_KEYRING_FILE = "demo-keyring.json"
+
+
+class NoKeyringError(Exception):
+    """No usable OS keyring. The message explains how to set one up; nothing was stored."""
+
+
+NO_KEYRING_HELP = (
+    "No usable OS keyring was found, so Breaker will not store the key (it never falls back to a "
+    "plaintext file). On a desktop, unlock your login keyring (GNOME Keyring, KWallet, macOS "
+    "Keychain, Windows Credential Locker). On a headless Linux server, install a Secret Service "
+    "(e.g. `apt install gnome-keyring dbus-user-session` and start it with "
+    "`gnome-keyring-daemon --unlock`), or configure another backend through keyring's own settings "
+    "(`python -m keyring diagnose` shows the config file; set `default-keyring` there, or the "
+    "PYTHON_KEYRING_BACKEND environment variable). Then run the command again."
+)
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        try:
+            del self.store[(service, username)]
+        except KeyError:
+            raise keyring.errors.PasswordDeleteError("not found") from None
+
+
+class DemoFileKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self, home: Path) -> None:
+        super().__init__()
+        self.path = Path(home) / DEMO_KEYRING_FILE
+
+    def _read(self) -> dict[str, str]:
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            raise keyring.errors.KeyringError(f"the demo keyring {self.path} is unreadable") from None
+
+    def _write(self, data: dict[str, str]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, self.path)
+
+    @staticmethod
+    def _key(service: str, username: str) -> str:
+        return f"{service}\x1f{username}"
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._read().get(self._key(service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        # Breaker's own install keys are random bytes made for this demo home; provider keys must be sandbox ones.
+        if ":cred:" in username and "SANDBOX" not in password:
+            raise keyring.errors.PasswordSetError(
+                "the demo keyring only holds sandbox keys (with SANDBOX in them); add real keys to your own "
+                "inventory (run breaker without --home), where they go to the OS keyring")
+        data = self._read()
+        data[self._key(service, username)] = password
+        self._write(data)
+
+    def delete_password(self, service: str, username: str) -> None:
+        data = self._read()
+        if data.pop(self._key(service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError("not found")
+        self._write(data)
+
+
+def system_keyring() -> KeyringBackend:
+    """keyring's configured backend, or :class:`NoKeyringError` when none is usable."""
+    backend = keyring.get_keyring()
+    if not backend_usable(backend):
+        raise NoKeyringError(NO_KEYRING_HELP)
+    return backend
+
+
+def backend_usable(backend: KeyringBackend) -> bool:
+    from keyring.backends import fail
+
+    if isinstance(backend, fail.Keyring):
+        return False
+    module = type(backend).__module__
+    if module.startswith("keyring.backends.null") or module.startswith("keyrings.alt.file"):
+        # null discards; keyrings.alt plaintext files are exactly the silent fallback we refuse
+        return False
+    chained = getattr(backend, "backends", None)
+    if chained is not None:  # ChainerBackend: usable only if one of its members is
+        return any(backend_usable(b) for b in chained)
+    return True

@@ -1,0 +1,120 @@
+"""Where Breaker keeps its files, and the knobs a config file may turn.
+
+Nothing is created at import time. ``--home DIR`` / ``BREAKER_HOME`` puts the database, the
+config file (and, for a demo home, the demo keyring) in one folder so that a demo or a test
+never touches the owner's real inventory; ``--db URL`` / ``BREAKER_DB`` overrides the database alone.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+APP_NAME = "breaker"
+CONFIG_FILE = "config.toml"
+DB_FILE = "breaker.db"
+
+
+class ConfigError(Exception):
+    """The config file cannot be used. The message says which file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    timeout_s: float = 10.0  # per request
+    concurrency: int = 32  # probes in flight at once
+    per_host: int = 8  # requests in flight per provider host
+    max_retry_wait_s: float = 30.0  # a Retry-After longer than this is reported as rate_limited
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    config_dir: Path
+    db_url: str
+    home: Path | None = None
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
+    keymap: dict[str, str] = field(default_factory=dict)  # binding id → keys, fed to App.set_keymap
+    read_only: bool = False
+    demo: bool = False  # a demo home: SANDBOX keys in a file keyring confined to the home
+    key_age_warn_days: int = 90
+
+    @property
+    def config_path(self) -> Path:
+        return self.config_dir / CONFIG_FILE
+
+    @property
+    def db_path(self) -> Path | None:
+        """The SQLite file, when the database is a local SQLite file."""
+        prefix = "sqlite:///"
+        if self.db_url.startswith(prefix) and self.db_url != "sqlite:///:memory:":
+            return Path(self.db_url[len(prefix):])
+        return None
+
+
+def _default_dirs() -> tuple[Path, Path]:
+    import platformdirs  # imported here: only the real-home path needs it
+
+    return (platformdirs.user_data_path(APP_NAME, appauthor=False),
+            platformdirs.user_config_path(APP_NAME, appauthor=False))
+
+
+def read_config(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}). Fix or move the file; nothing was changed.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror}).") from None
+
+
+def _probe_settings(raw: Mapping, path: Path) -> ProbeSettings:
+    section = raw.get("probe", {})
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{path}: [probe] must be a table")
+    defaults = ProbeSettings()
+    values = {}
+    for name, kind in (("timeout_s", float), ("concurrency", int), ("per_host", int), ("max_retry_wait_s", float)):
+        if name in section:
+            value = section[name]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{path}: probe.{name} must be a positive number, not {value!r}")
+            values[name] = kind(value)
+    return ProbeSettings(**{**defaults.__dict__, **values})
+
+
+def load_settings(home: str | Path | None = None, db: str | None = None, *, read_only: bool = False,
+                  env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve settings from flags, environment and the config file, in that order of precedence."""
+    env = os.environ if env is None else env
+    home = home or env.get("BREAKER_HOME") or None
+    if home:
+        home_path = Path(home).expanduser().resolve()
+        data_dir = config_dir = home_path
+    else:
+        home_path = None
+        data_dir, config_dir = _default_dirs()
+    config_path = config_dir / CONFIG_FILE
+    raw = read_config(config_path)
+    db_url = db or env.get("BREAKER_DB") or raw.get("database", {}).get("url") or f"sqlite:///{data_dir / DB_FILE}"
+    keymap = raw.get("keymap", {})
+    if not isinstance(keymap, Mapping) or not all(isinstance(v, str) for v in keymap.values()):
+        raise ConfigError(f"{config_path}: [keymap] maps binding ids to key names, e.g. probe = \"ctrl+r\"")
+    ui = raw.get("ui", {}) if isinstance(raw.get("ui", {}), Mapping) else {}
+    return Settings(
+        data_dir=data_dir,
+        config_dir=config_dir,
+        db_url=db_url,
+        home=home_path,
+        probe=_probe_settings(raw, config_path),
+        keymap=dict(keymap),
+        read_only=read_only or bool(ui.get("read_only", False)),
+        demo=bool(raw.get("demo", {}).get("enabled", False)) if isinstance(raw.get("demo", {}), Mapping) else False,
+        key_age_warn_days=int(raw.get("review", {}).get("key_age_warn_days", 90)) if isinstance(raw.get("review", {}), Mapping) else 90,
+    )

@@ -1,0 +1,1 @@
+"""The inventory store: SQLModel tables, the engine, and schema migrations. No Textual here."""

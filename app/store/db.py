@@ -1,0 +1,127 @@
+"""Opening the database: engine, SQLite pragmas, file permissions, schema checks.
+
+An existing file is never dropped or rewritten: a damaged file, a file that is not SQLite,
+or a database from a newer Breaker is refused with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlmodel import Session, create_engine
+
+from app.store import migrations
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written. The message is for the owner; no traceback."""
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the folder and the file (mode 0600) before SQLite does, or check an existing file."""
+    if path.exists():
+        if path.is_dir():
+            raise StoreError(f"{path} is a folder, not a database file.")
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+        if head and head != SQLITE_MAGIC:
+            raise StoreError(f"{path} is not a SQLite database (damaged, or another program's file). "
+                             "Breaker left it untouched; move it aside or point --db elsewhere.")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _begin_immediate).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 5000")  # wait for another writer instead of failing at once
+    cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer (panel + CLI at once)
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _begin_immediate(conn) -> None:
+    # Take the write lock at the start of every transaction: two processes (the panel and a
+    # `breaker panic` over SSH) then queue on busy_timeout instead of both reading the same
+    # audit chain tail and forking it.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(db_url: str) -> Engine:
+    if db_url.startswith("sqlite"):
+        prefix = "sqlite:///"
+        if db_url.startswith(prefix) and db_url != "sqlite:///:memory:":
+            _prepare_sqlite_file(Path(db_url[len(prefix):]))
+        engine = create_engine(db_url, connect_args={"check_same_thread": False, "timeout": 5})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
+    else:
+        engine = create_engine(db_url, pool_pre_ping=True)
+    return engine
+
+
+def open_store(db_url: str) -> Engine:
+    """An engine on a database at the current schema, migrating an older one forward."""
+    try:
+        engine = make_engine(db_url)
+    except OSError as exc:
+        raise StoreError(f"cannot create the database file: {exc.strerror}") from None
+    try:
+        migrations.upgrade(engine)
+    except migrations.SchemaError as exc:
+        engine.dispose()
+        raise StoreError(str(exc)) from None
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreError(_explain(exc, db_url)) from None
+    except (DatabaseError, sqlite3.DatabaseError) as exc:
+        engine.dispose()
+        raise StoreError(_explain(exc, db_url)) from None
+    return engine
+
+
+def _explain(exc: Exception, db_url: str) -> str:
+    text = str(getattr(exc, "orig", exc)).lower()
+    where = db_url.split("///")[-1] if db_url.startswith("sqlite") else "the database"
+    if "locked" in text or "busy" in text:
+        return f"{where} is locked by another program (another Breaker?). Try again in a moment."
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (f"{where} is damaged. Breaker left it untouched; restore it from a backup, "
+                "or move it aside to start a new inventory.")
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return f"{where} cannot be written (permissions)."
+    return f"{where}: database error ({type(exc).__name__})."
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: committed on success, rolled back on any error."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise StoreError(_explain(exc, str(engine.url))) from None
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def table_names(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())

@@ -1,0 +1,77 @@
+"""Schema migrations: a small versioned scheme instead of Alembic.
+
+Why not Alembic: Breaker's schema is small, ships inside one package, and must migrate a
+single-user SQLite file on start-up with no extra tool or ini file. Each migration is a
+function from version N-1 to N, run in one transaction; the version lives in ``breaker_meta``.
+A database whose version is newer than this code knows is refused, never touched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import SQLModel
+
+from app.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+
+class SchemaError(Exception):
+    pass
+
+
+def _v1_initial(conn: Connection) -> None:
+    SQLModel.metadata.create_all(conn)
+
+
+# version → migration that produces it. Append only; never edit a released step.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _v1_initial,
+}
+CURRENT_VERSION = max(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int | None:
+    """The database's schema version; None for an empty database."""
+    tables = set(inspect(conn).get_table_names())
+    if not tables:
+        return None
+    if "breaker_meta" not in tables:
+        raise SchemaError("this database was not made by Breaker (it has tables but no breaker_meta); "
+                          "Breaker left it untouched. Point --db at another file.")
+    row = conn.execute(text("SELECT value FROM breaker_meta WHERE key = 'schema_version'")).first()
+    if row is None:
+        raise SchemaError("this Breaker database has no schema version; it may be damaged. Breaker left it untouched.")
+    return int(row[0])
+
+
+def upgrade(engine: Engine) -> int:
+    with engine.begin() as conn:
+        version = current_version(conn)
+        if version is not None and version > CURRENT_VERSION:
+            raise SchemaError(
+                f"this database uses schema version {version}, made by a newer Breaker; this one knows "
+                f"version {CURRENT_VERSION}. Upgrade Breaker (pip install -U breaker); the database was not changed.")
+        start = 0 if version is None else version
+        for target in range(start + 1, CURRENT_VERSION + 1):
+            MIGRATIONS[target](conn)
+            _set_meta(conn, "schema_version", str(target))
+        if version is None:
+            _set_meta(conn, "install_id", uuid.uuid4().hex[:12])
+    return CURRENT_VERSION
+
+
+def _set_meta(conn: Connection, key: str, value: str) -> None:
+    updated = conn.execute(text("UPDATE breaker_meta SET value = :v WHERE key = :k"), {"k": key, "v": value})
+    if updated.rowcount == 0:
+        conn.execute(text("INSERT INTO breaker_meta (key, value) VALUES (:k, :v)"), {"k": key, "v": value})
+
+
+def install_id(engine: Engine) -> str:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT value FROM breaker_meta WHERE key = 'install_id'")).first()
+    if row is None:
+        raise SchemaError("this Breaker database has no install id; it may be damaged.")
+    return row[0]

@@ -1,0 +1,157 @@
+"""Tables of the inventory. A secret never has a column here: credentials keep a keyring
+reference and a fingerprint only.
+
+Times are timezone-aware UTC; :func:`utcnow` makes them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Meta(SQLModel, table=True):
+    """Key/value facts about this database: schema version, install id."""
+
+    __tablename__ = "breaker_meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Owner(SQLModel, table=True):
+    __tablename__ = "owner"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    email: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Connector(SQLModel, table=True):
+    __tablename__ = "connector"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    provider: str
+    owner_id: int | None = Field(default=None, foreign_key="owner.id", index=True)
+    # The one-sentence rule: "may use ACCESS to do TASK, but may not do FORBIDDEN."
+    purpose_access: str = ""
+    purpose_task: str = ""
+    purpose_forbidden: str = ""
+    environment: str = "prod"  # prod | test
+    mode: str = "full"  # connectors.base.Mode
+    base_url: str | None = None  # override: GitHub Enterprise, self-managed GitLab, the sandbox
+    env_var: str = ""  # variable `breaker exec` sets for the child process
+    client: str = ""  # the assistant or automation wired to this key ("Claude Desktop", "n8n invoice flow")
+    tags: str = ""  # comma-separated
+    extra_json: str = "{}"  # provider settings that are not secret (generic URL template, key ids)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    # Denormalised from the latest probe so the main table paints with one query.
+    last_probe_at: datetime | None = None
+    last_outcome: str | None = None
+    live_level: int | None = None
+    # Honest state of the latest switch: recorded | applied | verified | pending | failed | out-of-sync
+    switch_state: str | None = None
+
+
+class ScopeGrant(SQLModel, table=True):
+    __tablename__ = "scope_grant"
+    id: int | None = Field(default=None, primary_key=True)
+    connector_id: int = Field(foreign_key="connector.id", index=True)
+    scope: str
+    level: int  # connectors.base.Level
+    source: str = "declared"  # declared | observed
+    first_seen: datetime = Field(default_factory=utcnow)
+    last_seen: datetime = Field(default_factory=utcnow)
+
+
+class Credential(SQLModel, table=True):
+    __tablename__ = "credential"
+    id: int | None = Field(default=None, primary_key=True)
+    connector_id: int = Field(foreign_key="connector.id", index=True)
+    keyring_ref: str  # username under the keyring service "breaker"; never the secret
+    fingerprint: str = Field(index=True)  # short HMAC-SHA256 under the per-install key
+    last4: str = ""
+    tier: str = "primary"  # primary | reduced | admin
+    active: bool = True  # the credential `breaker exec` hands out
+    kind: str = ""  # provider's token kind (classic PAT, restricted key …)
+    created_at: datetime = Field(default_factory=utcnow)
+    rotated_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Probe(SQLModel, table=True):
+    __tablename__ = "probe"
+    id: int | None = Field(default=None, primary_key=True)
+    connector_id: int = Field(foreign_key="connector.id", index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    outcome: str
+    status: int | None = None
+    identity: str = ""
+    live_scopes_json: str = "[]"  # [[scope, level], ...]
+    live_level: int | None = None
+    latency_ms: float = 0.0
+    error: str = ""
+    deep: bool = False
+    token_kind: str = ""
+    expires_at: datetime | None = None
+
+
+class SwitchJob(SQLModel, table=True):
+    """The journal: written before anything is sent, so a crash can resume."""
+
+    __tablename__ = "switch_job"
+    id: int | None = Field(default=None, primary_key=True)
+    batch: str = Field(default="", index=True)  # panic run id; "" for a single switch
+    connector_id: int = Field(foreign_key="connector.id", index=True)
+    action: str  # draft-only | read-only | disable | rotate | enable
+    target_mode: str = ""
+    state: str = "recorded"  # recorded | applying | applied | manual | verified | failed | out-of-sync
+    attempts: int = 0
+    provider_call: str = ""  # what was (or is to be) called, for the confirmation and the audit
+    provider_done: bool = False  # the provider call succeeded: never repeat it on resume
+    result: str = ""
+    manual_steps_json: str = "[]"
+    forced: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Hash-chained: ``mac`` = HMAC(install key, prev_mac + canonical JSON of this event)."""
+
+    __tablename__ = "audit_event"
+    seq: int = Field(primary_key=True)  # 1, 2, 3 … with no gaps
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str
+    connector: str = ""  # name at the time (the row may be gone later)
+    action: str
+    old_json: str = "null"
+    new_json: str = "null"
+    outcome: str = "ok"
+    prev_mac: str
+    mac: str
+
+
+class Review(SQLModel, table=True):
+    __tablename__ = "review"
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    actor: str = ""
+    report_md: str = ""
+
+
+class ReviewAnswer(SQLModel, table=True):
+    __tablename__ = "review_answer"
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: int = Field(foreign_key="review.id", index=True)
+    connector_id: int | None = Field(default=None, foreign_key="connector.id")
+    item: str  # task, data, tools, actions, identity, validation, monitoring, revocation, decision
+    answer: str = ""
+    note: str = ""

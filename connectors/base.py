@@ -1,0 +1,280 @@
+"""The vocabulary every provider speaks: levels, modes, grants, probe reports, action results.
+
+A provider module subclasses :class:`Provider`, declares its base URL, key patterns and
+scope-to-level table, and implements ``probe`` (always) and the switch actions its API allows.
+Everything here is free of ``app`` and ``textual`` imports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any, ClassVar
+
+import httpx
+
+
+class Level(IntEnum):
+    """Power of a scope, least to most. ``send`` reaches people outside, spends money, runs workflows."""
+
+    READ = 1
+    DRAFT = 2
+    WRITE = 3
+    SEND = 4
+    ADMIN = 5
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> "Level":
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown level {text!r}; use one of: read, draft, write, send, admin") from None
+
+
+class Mode(StrEnum):
+    """The ceiling a connector may hold. ``disabled`` allows nothing at all."""
+
+    FULL = "full"
+    DRAFT_ONLY = "draft-only"
+    READ_ONLY = "read-only"
+    DISABLED = "disabled"
+
+    @property
+    def ceiling(self) -> Level | None:
+        """Highest level this mode allows; ``None`` for disabled (no level is allowed)."""
+        return {
+            Mode.FULL: Level.ADMIN,
+            Mode.DRAFT_ONLY: Level.DRAFT,
+            Mode.READ_ONLY: Level.READ,
+            Mode.DISABLED: None,
+        }[self]
+
+    @property
+    def rank(self) -> int:
+        return {Mode.FULL: 3, Mode.DRAFT_ONLY: 2, Mode.READ_ONLY: 1, Mode.DISABLED: 0}[self]
+
+    def allows(self, level: Level) -> bool:
+        ceiling = self.ceiling
+        return ceiling is not None and level <= ceiling
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    INVALID = "invalid"  # 401: the provider does not know this key
+    REVOKED = "revoked"  # the provider says the key was revoked or disabled
+    FORBIDDEN = "forbidden"  # valid key, but the verify call is not allowed
+    RATE_LIMITED = "rate_limited"
+    UNREACHABLE = "unreachable"  # DNS, TLS, connection refused or dropped, timeout
+    ERROR = "error"  # anything else: 5xx, malformed body, unexpected status
+
+
+class Secret:
+    """A credential in memory. Its repr and str never show the value; only ``reveal()`` does.
+
+    JSON encoders in this project refuse it (see ``app.services.audit``), so a secret cannot be
+    written to the audit log or an export by accident.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("Secret wraps a str")
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def last4(self) -> str:
+        return self._value[-4:] if len(self._value) >= 8 else ""
+
+    def masked(self) -> str:
+        return f"••••{self.last4}" if self.last4 else "••••"
+
+    def __repr__(self) -> str:
+        return f"Secret({self.masked()})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self):  # pickling would copy the value somewhere we do not control
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One scope (or permission, capability, role) and the level it confers."""
+
+    scope: str
+    level: Level
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class KeyPattern:
+    """How a pasted key is recognised. ``kind`` names the credential type (e.g. "classic PAT")."""
+
+    regex: str
+    kind: str
+    confidence: int = 2  # 2 = prefix is unique to the provider, 1 = shape only (ambiguous)
+
+    def matches(self, text: str) -> bool:
+        return re.fullmatch(self.regex, text) is not None
+
+
+@dataclass
+class RateLimitState:
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: datetime | None = None
+    retry_after_s: float | None = None
+
+
+@dataclass
+class ProbeReport:
+    """What a probe learned. An unreachable provider is an outcome here, never an exception."""
+
+    outcome: Outcome
+    status: int | None = None
+    identity: str = ""
+    grants: list[Grant] = field(default_factory=list)
+    expires_at: datetime | None = None
+    rate_limit: RateLimitState = field(default_factory=RateLimitState)
+    latency_ms: float = 0.0
+    error: str = ""
+    token_kind: str = ""
+    deep: bool = False
+    requests: int = 0  # HTTP requests this probe sent
+    details: dict[str, Any] = field(default_factory=dict)  # provider facts (account, repos …); never a secret
+
+    @property
+    def live_level(self) -> Level | None:
+        return max((g.level for g in self.grants), default=None)
+
+
+class ActionState(StrEnum):
+    APPLIED = "applied"  # the provider accepted the change
+    MANUAL = "manual"  # the provider has no API for it: the owner must follow manual_steps
+    FAILED = "failed"  # the provider call failed; may be retried
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass
+class ActionResult:
+    """The answer of a switch action at the provider (revoke, restrict, rotate)."""
+
+    action: str
+    state: ActionState
+    message: str = ""
+    status: int | None = None
+    new_secret: Secret | None = None  # rotate: the replacement, to be stored in the keyring at once
+    manual_steps: list[str] = field(default_factory=list)
+    retryable: bool = False
+    irreversible: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a provider call needs: the secret, where to send it, and provider-specific extras.
+
+    ``base_url`` is the connector's override (GitHub Enterprise, self-managed GitLab, the sandbox)
+    or ``None`` for the provider's public API. ``extra`` holds non-secret settings such as a
+    generic provider's auth header template, or an admin key id.
+    """
+
+    secret: Secret
+    base_url: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    admin_secret: Secret | None = None  # an organisation admin key, for providers whose revoke needs one
+
+
+class ProviderError(Exception):
+    """A provider could not do what was asked. Its message never contains a secret."""
+
+
+class Provider:
+    """Base of every provider. Subclasses are declarative where they can be.
+
+    Subclasses set the class attributes and implement :meth:`probe`. Switch actions default to
+    "no API": they return manual steps, and the honest state stays "applied — not verified"
+    until a probe confirms the change.
+    """
+
+    name: ClassVar[str]  # registry key, e.g. "github"
+    title: ClassVar[str]  # shown to people, e.g. "GitHub"
+    base_url: ClassVar[str]  # public API root
+    key_patterns: ClassVar[tuple[KeyPattern, ...]] = ()
+    scope_levels: ClassVar[dict[str, Level]] = {}
+    default_level: ClassVar[Level] = Level.WRITE  # for a scope the table does not know: assume power, not safety
+    dashboard_url: ClassVar[str] = ""
+    env_var: ClassVar[str] = ""  # suggested variable name for `breaker exec`
+    deep_probe_requests: ClassVar[int] = 0  # how many requests a deep probe sends (said before it runs)
+    can_revoke: ClassVar[bool] = False
+    can_restrict: ClassVar[bool] = False
+    can_rotate: ClassVar[bool] = False
+    revoke_reversible: ClassVar[bool] = False
+    revoke_needs_admin: ClassVar[bool] = False
+
+    # -- helpers shared by providers ------------------------------------------------------
+    def root(self, cred: Credential) -> str:
+        return (cred.base_url or self.base_url).rstrip("/")
+
+    def url(self, cred: Credential, path: str) -> str:
+        return f"{self.root(cred)}/{path.lstrip('/')}"
+
+    def level_of(self, scope: str) -> Level:
+        """Level of one scope from the provider's table; unknown scopes count as ``default_level``."""
+        return self.scope_levels.get(scope, self.default_level)
+
+    def grants_for(self, scopes: list[str] | tuple[str, ...]) -> list[Grant]:
+        return [Grant(s, self.level_of(s)) for s in scopes if s]
+
+    def recognise(self, key: str) -> KeyPattern | None:
+        for pattern in self.key_patterns:
+            if pattern.matches(key):
+                return pattern
+        return None
+
+    # -- the contract ---------------------------------------------------------------------
+    async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
+        raise NotImplementedError
+
+    async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        return ActionResult("revoke", ActionState.MANUAL, "no API to revoke this key",
+                            manual_steps=self.manual_steps("revoke"))
+
+    async def restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
+        return ActionResult("restrict", ActionState.MANUAL, "no API to reduce this key's scopes",
+                            manual_steps=self.manual_steps("restrict"))
+
+    async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        return ActionResult("rotate", ActionState.MANUAL, "no API to rotate this key",
+                            manual_steps=self.manual_steps("rotate"))
+
+    async def reenable(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        return ActionResult("reenable", ActionState.MANUAL, "re-enabling needs a new key",
+                            manual_steps=self.manual_steps("reenable"))
+
+    def manual_steps(self, action: str) -> list[str]:
+        where = self.dashboard_url or f"the {self.title} dashboard"
+        verbs = {
+            "revoke": "revoke (delete) this key",
+            "restrict": "reduce this key's permissions, or create a narrower key and register it as the reduced credential",
+            "rotate": "create a new key, then paste it into Breaker (it probes it before swapping), then revoke the old one",
+            "reenable": "create a new key and register it",
+        }
+        return [f"Open {where}", f"{verbs.get(action, action).capitalize()}.",
+                "Come back to Breaker and probe the connector to verify."]

@@ -1,0 +1,1 @@
+"""The loopback provider sandbox: same paths, headers, status codes and bodies as the real APIs."""

@@ -1,0 +1,1 @@
+"""One module per provider: PREFIX and ROUTES (see connectors/sandbox/core.py)."""
