@@ -25,6 +25,12 @@ class Services:
     audit: AuditLog
     inventory: Inventory
 
+    @property
+    def prober(self):
+        from app.services.probing import Prober  # httpx is only imported when probing is used
+
+        return Prober(self)
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -149,3 +149,23 @@ class SandboxState:
         """A fresh sandbox token. It always carries the word SANDBOX so nobody mistakes it for a real one."""
         body = _secrets.token_hex(length)[: max(8, length - 7)]
         return f"{prefix}SANDBOX{body}"
+
+
+def state_to_json(state: SandboxState) -> dict[str, Any]:
+    """The sandbox's tokens as plain JSON, so a demo home keeps revoked keys revoked across runs."""
+    with state._lock:
+        return {"tokens": [
+            {**{k: v for k, v in r.__dict__.items() if k not in ("created_at", "expires_at")},
+             "created_at": r.created_at.isoformat(),
+             "expires_at": r.expires_at.isoformat() if r.expires_at else None}
+            for r in state.tokens.values()]}
+
+
+def state_from_json(data: dict[str, Any]) -> SandboxState:
+    state = SandboxState()
+    for raw in data.get("tokens", []):
+        raw = dict(raw)
+        raw["created_at"] = datetime.fromisoformat(raw["created_at"])
+        raw["expires_at"] = datetime.fromisoformat(raw["expires_at"]) if raw.get("expires_at") else None
+        state.add(TokenRecord(**raw))
+    return state

@@ -1,0 +1,290 @@
+"""Probing: ask each provider, right now, what a credential can do.
+
+Many connectors are probed concurrently with a bounded pool (``probe.concurrency``), a limit per
+provider endpoint (``probe.per_host``: the provider's host, so a slow GitHub never starves Slack),
+a per-request timeout and an overall deadline per probe. ``Retry-After`` is honoured up to
+``probe.max_retry_wait_s``, waiting *outside* the pool so a throttled provider delays nobody else.
+Results are handed to ``on_result`` as they arrive and written in batches by one writer, so the
+database never becomes the bottleneck of a probe-all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import httpx
+from sqlmodel import Session, col, select
+
+from app.services.drift import drift_findings
+from app.services.inventory import ConnectorView
+from app.store.db import session_scope
+from app.store.models import Connector, Credential, Probe, ScopeGrant, utcnow
+from connectors import registry
+from connectors.base import Credential as ProviderCredential
+from connectors.base import Grant, Level, Outcome, ProbeReport, Secret
+
+MAX_RATE_LIMIT_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    connector: str
+    report: ProbeReport
+    drift: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return self.report.outcome is not Outcome.OK
+
+    @property
+    def finding(self) -> bool:
+        """Exit code 1 material for the CLI: drift, or a probe that did not come back ok."""
+        return self.failed or bool(self.drift)
+
+
+@dataclass(frozen=True)
+class ProbeRecord:
+    """One stored probe, for the history on the connector screen."""
+
+    at: datetime
+    outcome: str
+    status: int | None
+    latency_ms: float
+    live_level: Level | None
+    identity: str
+    error: str
+    deep: bool
+    scopes: tuple[Grant, ...]
+
+
+def endpoint_key(provider_name: str, base_url: str | None) -> str:
+    """What the per-host limit counts against: the provider's host (plus the sandbox prefix)."""
+    url = base_url or registry.get(provider_name).base_url
+    parts = urlsplit(url)
+    return f"{provider_name}@{parts.netloc}"
+
+
+class Prober:
+    def __init__(self, services, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.services = services
+        self.transport = transport
+
+    # -- credentials ----------------------------------------------------------------------
+    def credential_for(self, view: ConnectorView) -> ProviderCredential | None:
+        cred = view.credential
+        if cred is None:
+            return None
+        secret = self.services.secrets.get(cred.keyring_ref)
+        if secret is None:
+            return None
+        admin = next((c for c in view.credentials if c.tier == "admin"), None)
+        admin_secret = self.services.secrets.get(admin.keyring_ref) if admin else None
+        return ProviderCredential(secret=secret, base_url=view.base_url or None,
+                                  extra={k: str(v) for k, v in view.extra.items()}, admin_secret=admin_secret)
+
+    def client(self) -> httpx.AsyncClient:
+        probe = self.services.settings.probe
+        limits = httpx.Limits(max_connections=probe.concurrency, max_keepalive_connections=probe.concurrency)
+        return httpx.AsyncClient(timeout=httpx.Timeout(probe.timeout_s), limits=limits, transport=self.transport,
+                                 follow_redirects=False, headers={"user-agent": "breaker/0.1 (+read-only probe)"})
+
+    # -- probing ---------------------------------------------------------------------------
+    async def probe_report(self, client: httpx.AsyncClient, view: ConnectorView, *, deep: bool = False,
+                           pool: asyncio.Semaphore | None = None, host_limits: dict[str, asyncio.Semaphore] | None = None
+                           ) -> ProbeReport:
+        """One connector's probe, with retries on Retry-After; never raises for provider trouble."""
+        try:
+            provider = registry.get(view.provider)
+        except KeyError:
+            return ProbeReport(Outcome.ERROR, error=f"provider {view.provider!r} is not installed")
+        try:
+            cred = await asyncio.to_thread(self.credential_for, view)
+        except Exception as exc:  # keyring locked or missing: an outcome, not a crash
+            return ProbeReport(Outcome.ERROR, error=f"keyring: {type(exc).__name__}: {exc}"[:200])
+        if cred is None:
+            return ProbeReport(Outcome.ERROR, error="no key stored for this connector")
+        settings = self.services.settings.probe
+        host_sem = None
+        if host_limits is not None:
+            host_sem = host_limits.setdefault(endpoint_key(view.provider, cred.base_url),
+                                              asyncio.Semaphore(settings.per_host))
+        deadline = settings.timeout_s * (3 + (provider.deep_probe_requests if deep else 0))
+        attempt = 0
+        while True:
+            attempt += 1
+            # host first, then pool: a probe queued behind its busy provider must not hold a pool slot
+            async with _maybe(host_sem), _maybe(pool):
+                try:
+                    report = await asyncio.wait_for(provider.probe(client, cred, deep=deep), deadline)
+                except asyncio.TimeoutError:
+                    report = ProbeReport(Outcome.UNREACHABLE, error=f"no answer within {deadline:.0f} s")
+                except Exception as exc:  # a provider bug must not take the whole probe-all down
+                    report = ProbeReport(Outcome.ERROR, error=f"provider error: {type(exc).__name__}")
+            wait = report.rate_limit.retry_after_s
+            if (report.outcome is Outcome.RATE_LIMITED and wait is not None and attempt <= MAX_RATE_LIMIT_RETRIES
+                    and wait <= settings.max_retry_wait_s):
+                await asyncio.sleep(wait)  # outside the pool: others keep going
+                continue
+            if report.outcome is Outcome.RATE_LIMITED and wait is not None and wait > settings.max_retry_wait_s:
+                report.error = report.error or f"rate limited; provider asks to wait {wait:.0f} s"
+            return _scrub(report, cred.secret)
+
+    async def probe(self, names: Iterable[str] | None = None, *, deep: bool = False,
+                    on_result: Callable[[ProbeResult], None] | None = None) -> list[ProbeResult]:
+        """Probe the named connectors (all when ``names`` is None); store and audit every result."""
+        views = self.services.inventory.list()
+        if names is not None:
+            wanted = list(dict.fromkeys(names))
+            by_name = {v.name: v for v in views}
+            missing = [n for n in wanted if n not in by_name]
+            if missing:
+                from app.services.inventory import NotFound
+
+                raise NotFound(missing[0])
+            views = [by_name[n] for n in wanted]
+        settings = self.services.settings.probe
+        pool = asyncio.Semaphore(settings.concurrency)
+        host_limits: dict[str, asyncio.Semaphore] = {}
+        queue: asyncio.Queue[ProbeResult | None] = asyncio.Queue()
+        writer = asyncio.create_task(self._writer(queue))
+        results: list[ProbeResult] = []
+
+        async def one(client: httpx.AsyncClient, view: ConnectorView) -> None:
+            report = await self.probe_report(client, view, deep=deep, pool=pool, host_limits=host_limits)
+            result = ProbeResult(view.name, report, tuple(self._drift(view, report)))
+            results.append(result)
+            queue.put_nowait(result)
+            if on_result is not None:
+                on_result(result)
+
+        try:
+            async with self.client() as client:
+                await asyncio.gather(*(one(client, v) for v in views))
+        finally:
+            queue.put_nowait(None)
+            await writer
+        order = {v.name: i for i, v in enumerate(views)}
+        return sorted(results, key=lambda r: order[r.connector])
+
+    async def probe_one(self, name: str, *, deep: bool = False) -> ProbeResult:
+        return (await self.probe([name], deep=deep))[0]
+
+    @staticmethod
+    def _drift(view: ConnectorView, report: ProbeReport) -> list[str]:
+        if report.outcome is not Outcome.OK:
+            return []
+        return drift_findings(view.mode, view.declared, report.grants, report.live_level)
+
+    # -- storing ---------------------------------------------------------------------------
+    async def _writer(self, queue: asyncio.Queue) -> None:
+        """Write results in batches (one transaction each) off the event loop."""
+        done = False
+        while not done:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            if None in batch:
+                done = True
+                batch = [r for r in batch if r is not None]
+            if batch:
+                await asyncio.to_thread(self.store, batch)
+
+    def store(self, results: list[ProbeResult]) -> None:
+        now = utcnow()
+        with session_scope(self.services.engine) as s:
+            names = [r.connector for r in results]
+            rows = {c.name: c for c in s.exec(select(Connector).where(col(Connector.name).in_(names))).all()}
+            ids = [c.id for c in rows.values()]
+            observed: dict[int, dict[str, ScopeGrant]] = {}
+            for g in s.exec(select(ScopeGrant).where(col(ScopeGrant.connector_id).in_(ids),
+                                                     ScopeGrant.source == "observed")).all():
+                observed.setdefault(g.connector_id, {})[g.scope] = g
+            for result in results:
+                row = rows.get(result.connector)
+                if row is None:  # removed while the probe was in flight
+                    continue
+                self._store_one(s, row, result, observed.get(row.id, {}), now)
+
+    def _store_one(self, s: Session, row: Connector, result: ProbeResult, observed: dict[str, ScopeGrant],
+                   now: datetime) -> None:
+        report = result.report
+        live = report.live_level
+        s.add(Probe(connector_id=row.id, at=now, outcome=report.outcome.value, status=report.status,
+                    identity=report.identity[:200], live_scopes_json=json.dumps([[g.scope, int(g.level)] for g in report.grants]),
+                    live_level=int(live) if live is not None else None, latency_ms=report.latency_ms,
+                    error=report.error[:500], deep=report.deep, token_kind=report.token_kind,
+                    expires_at=report.expires_at))
+        old = {"outcome": row.last_outcome, "live_level": Level(row.live_level).label if row.live_level else None}
+        row.last_probe_at, row.last_outcome = now, report.outcome.value
+        if report.outcome is Outcome.OK:
+            row.live_level = int(live) if live is not None else None
+            live_scopes = {g.scope: g for g in report.grants}
+            for scope, grant in observed.items():
+                if scope not in live_scopes:
+                    s.delete(grant)
+            for scope, g in live_scopes.items():
+                if scope in observed:
+                    observed[scope].last_seen, observed[scope].level = now, int(g.level)
+                else:
+                    s.add(ScopeGrant(connector_id=row.id, scope=scope, level=int(g.level), source="observed",
+                                     first_seen=now, last_seen=now))
+            if report.expires_at is not None:
+                for cred in s.exec(select(Credential).where(Credential.connector_id == row.id,
+                                                            Credential.active == True)).all():  # noqa: E712
+                    cred.expires_at = report.expires_at
+        elif report.outcome in (Outcome.INVALID, Outcome.REVOKED):
+            row.live_level = None  # the key no longer works: it holds no power
+            for grant in observed.values():
+                s.delete(grant)
+        new = {"outcome": report.outcome.value, "status": report.status,
+               "live_level": live.label if live is not None and report.outcome is Outcome.OK else None,
+               "live_scopes": len(report.grants), "latency_ms": report.latency_ms, "deep": report.deep,
+               "drift": list(result.drift), "error": report.error[:200]}
+        s.add(row)
+        self.services.audit.record(s, "probe", row.name, old=old, new=new,
+                                   outcome="ok" if report.outcome is Outcome.OK else report.outcome.value)
+
+    # -- reading ----------------------------------------------------------------------------
+    def history(self, name: str, limit: int = 20) -> list[ProbeRecord]:
+        with Session(self.services.engine) as s:
+            row = s.exec(select(Connector).where(Connector.name == name)).first()
+            if row is None:
+                return []
+            probes = s.exec(select(Probe).where(Probe.connector_id == row.id)
+                            .order_by(col(Probe.at).desc(), col(Probe.id).desc()).limit(limit)).all()
+        return [ProbeRecord(p.at, p.outcome, p.status, p.latency_ms,
+                            Level(p.live_level) if p.live_level else None, p.identity, p.error, p.deep,
+                            tuple(Grant(sc, Level(lv)) for sc, lv in json.loads(p.live_scopes_json or "[]")))
+                for p in probes]
+
+
+class _maybe:
+    """``async with _maybe(sem)``: acquire a semaphore when there is one."""
+
+    __slots__ = ("sem",)
+
+    def __init__(self, sem: asyncio.Semaphore | None) -> None:
+        self.sem = sem
+
+    async def __aenter__(self) -> None:
+        if self.sem is not None:
+            await self.sem.acquire()
+
+    async def __aexit__(self, *exc) -> None:
+        if self.sem is not None:
+            self.sem.release()
+
+
+def _scrub(report: ProbeReport, secret: Secret) -> ProbeReport:
+    """Belt and braces: a provider's error text must never carry the key onward."""
+    value = secret.reveal()
+    if value and value in report.error:
+        report.error = report.error.replace(value, secret.masked())
+    if value and value in report.identity:
+        report.identity = report.identity.replace(value, secret.masked())
+    return report

@@ -1,0 +1,186 @@
+"""The probing service: concurrency bounds, Retry-After, storage of results, drift. A tiny fake
+provider keeps these tests independent of any real provider module."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from app.services.inventory import ConnectorInput
+from app.services.probing import Prober
+from app.store.models import Probe, ScopeGrant
+from connectors import registry
+from connectors.base import Grant, Level, Mode, Outcome, Provider, Secret
+from connectors.http import guard, json_body, outcome_for_status, rate_limit_state
+
+
+class FakeProvider(Provider):
+    name = "fake"
+    title = "Fake"
+    base_url = "https://fake.example"
+
+    async def probe(self, client, cred, *, deep=False):
+        async def run():
+            from connectors.base import ProbeReport
+
+            r = await client.get(self.url(cred, "/me"), headers={"authorization": f"Bearer {cred.secret.reveal()}"})
+            report = ProbeReport(outcome_for_status(r.status_code), status=r.status_code,
+                                 rate_limit=rate_limit_state(r.headers), requests=1)
+            if report.outcome is Outcome.OK:
+                body = json_body(r)
+                report.identity = body["login"]
+                report.grants = [Grant(s, Level.parse(lv)) for s, lv in body["scopes"]]
+            else:
+                report.error = r.text[:200]  # a careless provider echoing the request: _scrub must catch it
+            return report
+
+        return await guard(run, deep=deep)
+
+
+@pytest.fixture(autouse=True)
+def fake_provider(monkeypatch):
+    monkeypatch.setitem(registry.BUILTIN, "fake", f"{__name__}:FakeProvider")
+    registry.get.cache_clear()
+    yield
+    registry.get.cache_clear()
+
+
+def add(services, name, key, declared=(), host="fake.example"):
+    return services.inventory.add(ConnectorInput(name=name, provider="fake", owner="Ana",
+                                                 base_url=f"https://{host}", declared=tuple(declared)), Secret(key))
+
+
+def transport(handler):
+    return httpx.MockTransport(handler)
+
+
+async def test_probe_stores_result_observed_grants_and_drift(services):
+    add(services, "bot", "fake-key-1234", declared=[Grant("read:a", Level.READ)])
+
+    def handler(request):
+        return httpx.Response(200, json={"login": "bot-user", "scopes": [["read:a", "read"], ["send:b", "send"]]})
+
+    [result] = await Prober(services, transport(handler)).probe()
+    assert result.report.outcome is Outcome.OK
+    assert result.report.identity == "bot-user"
+    assert any("undeclared" in d and "send:b" in d for d in result.drift)
+    view = services.inventory.get("bot")
+    assert view.live_level is Level.SEND and view.last_outcome == "ok"
+    assert {g.scope for g in view.observed} == {"read:a", "send:b"}
+    assert view.drift  # the stored view computes the same drift
+    history = Prober(services).history("bot")
+    assert history[0].outcome == "ok" and history[0].live_level is Level.SEND
+    assert services.audit.verify(services.engine).ok
+
+
+async def test_revoked_key_clears_live_level_and_observed(services):
+    add(services, "bot", "fake-key-1234")
+    ok = transport(lambda r: httpx.Response(200, json={"login": "x", "scopes": [["w", "write"]]}))
+    await Prober(services, ok).probe()
+    dead = transport(lambda r: httpx.Response(401, json={"message": "Bad credentials"}))
+    [result] = await Prober(services, dead).probe()
+    assert result.report.outcome is Outcome.INVALID
+    view = services.inventory.get("bot")
+    assert view.live_level is None and view.observed == ()
+
+
+async def test_mode_ceiling_drift(services):
+    add(services, "bot", "fake-key-1234", declared=[Grant("w", Level.WRITE)])
+    from app.store.db import session_scope
+    from app.store.models import Connector
+    from sqlmodel import select
+
+    with session_scope(services.engine) as s:
+        s.exec(select(Connector)).one().mode = Mode.READ_ONLY.value
+    ok = transport(lambda r: httpx.Response(200, json={"login": "x", "scopes": [["w", "write"]]}))
+    [result] = await Prober(services, ok).probe()
+    assert any("above the read-only ceiling" in d for d in result.drift)
+
+
+async def test_unreachable_and_malformed_are_outcomes(services):
+    add(services, "down", "fake-key-1111", host="down.example")
+    add(services, "junk", "fake-key-2222", host="junk.example")
+
+    def handler(request):
+        if request.url.host == "down.example":
+            raise httpx.ConnectError("connection refused")
+        return httpx.Response(200, content=b"<html>not json")
+
+    results = {r.connector: r for r in await Prober(services, transport(handler)).probe()}
+    assert results["down"].report.outcome is Outcome.UNREACHABLE
+    assert "refused" in results["down"].report.error
+    assert results["junk"].report.outcome is Outcome.ERROR
+    assert "malformed" in results["junk"].report.error
+
+
+async def test_retry_after_is_waited_out(services):
+    add(services, "bot", "fake-key-1234")
+    calls = []
+
+    def handler(request):
+        calls.append(time.perf_counter())
+        if len(calls) == 1:
+            return httpx.Response(429, headers={"retry-after": "0.2"})
+        return httpx.Response(200, json={"login": "x", "scopes": []})
+
+    [result] = await Prober(services, transport(handler)).probe()
+    assert result.report.outcome is Outcome.OK
+    assert len(calls) == 2 and calls[1] - calls[0] >= 0.19
+
+
+async def test_long_retry_after_is_reported_not_waited(services):
+    add(services, "bot", "fake-key-1234")
+    handler = lambda r: httpx.Response(429, headers={"retry-after": "3600"})  # noqa: E731
+    started = time.perf_counter()
+    [result] = await Prober(services, transport(handler)).probe()
+    assert time.perf_counter() - started < 1
+    assert result.report.outcome is Outcome.RATE_LIMITED and "3600" in result.report.error
+
+
+async def test_concurrency_is_bounded_per_host_and_overall(services, monkeypatch):
+    from dataclasses import replace
+
+    services.settings = replace(services.settings, probe=replace(services.settings.probe, concurrency=6, per_host=2))
+    for i in range(8):
+        add(services, f"a{i}", f"fake-key-a{i:04d}", host="a.example")
+        add(services, f"b{i}", f"fake-key-b{i:04d}", host=f"b{i}.example")
+    in_flight = {"a": 0, "all": 0}
+    peak = {"a": 0, "all": 0}
+
+    class SlowTransport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request):
+            is_a = request.url.host == "a.example"
+            in_flight["all"] += 1
+            in_flight["a"] += is_a
+            peak["all"] = max(peak["all"], in_flight["all"])
+            peak["a"] = max(peak["a"], in_flight["a"])
+            await asyncio.sleep(0.05)
+            in_flight["all"] -= 1
+            in_flight["a"] -= is_a
+            return httpx.Response(200, json={"login": "x", "scopes": []}, request=request)
+
+    results = await Prober(services, SlowTransport()).probe()
+    assert len(results) == 16 and all(r.report.outcome is Outcome.OK for r in results)
+    assert peak["a"] <= 2
+    assert peak["all"] <= 6
+    assert peak["all"] >= 4  # b-hosts were not starved behind the busy a-host
+
+
+async def test_secret_never_stored_in_probe_rows(services):
+    key = "fake-key-CANARY-7777"
+    add(services, "bot", key)
+
+    def handler(request):
+        return httpx.Response(500, json={"message": f"echo {request.headers['authorization']}"})
+
+    [result] = await Prober(services, transport(handler)).probe()
+    assert result.report.outcome is Outcome.ERROR
+    assert key not in result.report.error and "7777" in result.report.error  # masked, not dropped
+    raw = services.settings.db_path.read_bytes()
+    wal = services.settings.db_path.with_name(services.settings.db_path.name + "-wal")
+    if wal.exists():
+        raw += wal.read_bytes()
+    assert key.encode() not in raw
