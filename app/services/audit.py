@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
+from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
 from app.services.secrets import SecretStore
@@ -91,7 +92,17 @@ class AuditLog:
     def record(self, session: Session, action: str, connector: str = "", old: Any = None, new: Any = None,
                outcome: str = "ok") -> AuditEvent:
         """Add one event to ``session``'s transaction; it is written (and the head moves) on commit."""
-        old_json, new_json = canonical_json(old), canonical_json(new)  # raises before anything is added
+        return self.record_many(session, [(action, connector, old, new, outcome)])[0]
+
+    def record_many(self, session: Session, items: list[tuple[str, str, Any, Any, str]]) -> list[AuditEvent]:
+        """Add several events (action, connector, old, new, outcome) in one bulk insert.
+
+        Used where many events are written at once (a probe-all, a panic): the chain is the same
+        as with :meth:`record`, only the insert is one statement instead of one ORM flush per row.
+        """
+        # Serialise first: a Secret anywhere raises before anything is added.
+        encoded = [(action, connector, canonical_json(old), canonical_json(new), outcome)
+                   for action, connector, old, new, outcome in items]
         tail = session.info.get(_TAIL)
         if tail is None:
             last = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1)).first()
@@ -100,14 +111,22 @@ class AuditLog:
                 session.info["breaker_audit_listening"] = True
                 sa_event.listen(session, "after_commit", self._after_commit)
                 sa_event.listen(session, "after_rollback", self._after_rollback)
-        seq, prev = tail[0] + 1, tail[1]
-        ev = AuditEvent(seq=seq, at=utcnow(), actor=self.actor, connector=connector, action=action,
-                        old_json=old_json, new_json=new_json, outcome=outcome, prev_mac=prev, mac="")
-        ev.mac = self._mac(prev, self._body(ev))
-        session.add(ev)
-        session.info[_TAIL] = (seq, ev.mac)
+        seq, prev = tail
+        events: list[AuditEvent] = []
+        for action, connector, old_json, new_json, outcome in encoded:
+            seq += 1
+            ev = AuditEvent(seq=seq, at=utcnow(), actor=self.actor, connector=connector, action=action,
+                            old_json=old_json, new_json=new_json, outcome=outcome, prev_mac=prev, mac="")
+            ev.mac = self._mac(prev, self._body(ev))
+            prev = ev.mac
+            events.append(ev)
+        if len(events) == 1:
+            session.add(events[0])
+        elif events:
+            session.execute(insert(AuditEvent), [ev.model_dump() for ev in events])
+        session.info[_TAIL] = (seq, prev)
         session.info["breaker_audit_dirty"] = True
-        return ev
+        return events
 
     def _after_commit(self, session: Session) -> None:
         if session.info.pop("breaker_audit_dirty", False):

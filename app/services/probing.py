@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy import delete, insert, update
 from sqlmodel import Session, col, select
 
 from app.services.drift import drift_findings
@@ -27,6 +29,7 @@ from app.store.models import Connector, Credential, Probe, ScopeGrant, utcnow
 from connectors import registry
 from connectors.base import Credential as ProviderCredential
 from connectors.base import Grant, Level, Outcome, ProbeReport, Secret
+from functools import cache
 
 MAX_RATE_LIMIT_RETRIES = 2
 
@@ -69,6 +72,12 @@ def endpoint_key(provider_name: str, base_url: str | None) -> str:
     return f"{provider_name}@{parts.netloc}"
 
 
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """One verified TLS context for every client: loading the CA bundle costs ~20 ms each time."""
+    return ssl.create_default_context()
+
+
 class Prober:
     def __init__(self, services, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.services = services
@@ -87,32 +96,42 @@ class Prober:
         return ProviderCredential(secret=secret, base_url=view.base_url or None,
                                   extra={k: str(v) for k, v in view.extra.items()}, admin_secret=admin_secret)
 
-    def client(self) -> httpx.AsyncClient:
+    def client(self, connections: int | None = None) -> httpx.AsyncClient:
         probe = self.services.settings.probe
-        limits = httpx.Limits(max_connections=probe.concurrency, max_keepalive_connections=probe.concurrency)
+        size = connections or probe.per_host
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         return httpx.AsyncClient(timeout=httpx.Timeout(probe.timeout_s), limits=limits, transport=self.transport,
+                                 verify=_tls_context(),
                                  follow_redirects=False, headers={"user-agent": "breaker/0.1 (+read-only probe)"})
 
+    def credentials(self, views: list[ConnectorView]) -> dict[str, ProviderCredential | str]:
+        """Every connector's credential in one pass over the keyring (one thread hop, not one per probe).
+
+        A connector whose key cannot be read maps to the reason, which becomes its probe outcome.
+        """
+        out: dict[str, ProviderCredential | str] = {}
+        for view in views:
+            try:
+                cred = self.credential_for(view)
+            except Exception as exc:  # keyring locked or missing: an outcome, not a crash
+                out[view.name] = f"keyring: {type(exc).__name__}: {exc}"[:200]
+                continue
+            out[view.name] = cred if cred is not None else "no key stored for this connector"
+        return out
+
     # -- probing ---------------------------------------------------------------------------
-    async def probe_report(self, client: httpx.AsyncClient, view: ConnectorView, *, deep: bool = False,
-                           pool: asyncio.Semaphore | None = None, host_limits: dict[str, asyncio.Semaphore] | None = None
+    async def probe_report(self, client: httpx.AsyncClient, view: ConnectorView,
+                           cred: ProviderCredential | str, *, deep: bool = False,
+                           pool: asyncio.Semaphore | None = None, host_sem: asyncio.Semaphore | None = None
                            ) -> ProbeReport:
         """One connector's probe, with retries on Retry-After; never raises for provider trouble."""
         try:
             provider = registry.get(view.provider)
         except KeyError:
             return ProbeReport(Outcome.ERROR, error=f"provider {view.provider!r} is not installed")
-        try:
-            cred = await asyncio.to_thread(self.credential_for, view)
-        except Exception as exc:  # keyring locked or missing: an outcome, not a crash
-            return ProbeReport(Outcome.ERROR, error=f"keyring: {type(exc).__name__}: {exc}"[:200])
-        if cred is None:
-            return ProbeReport(Outcome.ERROR, error="no key stored for this connector")
+        if isinstance(cred, str):
+            return ProbeReport(Outcome.ERROR, error=cred)
         settings = self.services.settings.probe
-        host_sem = None
-        if host_limits is not None:
-            host_sem = host_limits.setdefault(endpoint_key(view.provider, cred.base_url),
-                                              asyncio.Semaphore(settings.per_host))
         deadline = settings.timeout_s * (3 + (provider.deep_probe_requests if deep else 0))
         attempt = 0
         while True:
@@ -148,14 +167,27 @@ class Prober:
                 raise NotFound(missing[0])
             views = [by_name[n] for n in wanted]
         settings = self.services.settings.probe
+        creds = await asyncio.to_thread(self.credentials, views)
         pool = asyncio.Semaphore(settings.concurrency)
+        # One client (and connection pool) per provider endpoint, sized to the per-host limit:
+        # it *is* the per-host limit, and small pools keep httpx's per-request pool bookkeeping cheap.
+        clients: dict[str, httpx.AsyncClient] = {}
         host_limits: dict[str, asyncio.Semaphore] = {}
         queue: asyncio.Queue[ProbeResult | None] = asyncio.Queue()
         writer = asyncio.create_task(self._writer(queue))
         results: list[ProbeResult] = []
 
-        async def one(client: httpx.AsyncClient, view: ConnectorView) -> None:
-            report = await self.probe_report(client, view, deep=deep, pool=pool, host_limits=host_limits)
+        async def one(view: ConnectorView) -> None:
+            cred = creds[view.name]
+            try:
+                key = endpoint_key(view.provider, cred.base_url if not isinstance(cred, str) else None)
+            except KeyError:
+                key = f"{view.provider}@?"
+            if key not in clients:
+                clients[key] = self.client(settings.per_host)
+                host_limits[key] = asyncio.Semaphore(settings.per_host)
+            report = await self.probe_report(clients[key], view, cred, deep=deep, pool=pool,
+                                             host_sem=host_limits[key])
             result = ProbeResult(view.name, report, tuple(self._drift(view, report)))
             results.append(result)
             queue.put_nowait(result)
@@ -163,11 +195,11 @@ class Prober:
                 on_result(result)
 
         try:
-            async with self.client() as client:
-                await asyncio.gather(*(one(client, v) for v in views))
+            await asyncio.gather(*(one(v) for v in views))
         finally:
             queue.put_nowait(None)
             await writer
+            await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
         order = {v.name: i for i, v in enumerate(views)}
         return sorted(results, key=lambda r: order[r.connector])
 
@@ -195,6 +227,11 @@ class Prober:
                 await asyncio.to_thread(self.store, batch)
 
     def store(self, results: list[ProbeResult]) -> None:
+        """Write a batch of results in one transaction with bulk statements.
+
+        A probe-all writes while probes are still in flight; ORM flushes of thousands of rows would
+        compete with the event loop for the GIL, so rows go in as executemany inserts/updates.
+        """
         now = utcnow()
         with session_scope(self.services.engine) as s:
             names = [r.connector for r in results]
@@ -204,50 +241,59 @@ class Prober:
             for g in s.exec(select(ScopeGrant).where(col(ScopeGrant.connector_id).in_(ids),
                                                      ScopeGrant.source == "observed")).all():
                 observed.setdefault(g.connector_id, {})[g.scope] = g
+            probes, updates, new_grants, touched, gone, expiries, events = [], [], [], [], [], [], []
             for result in results:
                 row = rows.get(result.connector)
                 if row is None:  # removed while the probe was in flight
                     continue
-                self._store_one(s, row, result, observed.get(row.id, {}), now)
-
-    def _store_one(self, s: Session, row: Connector, result: ProbeResult, observed: dict[str, ScopeGrant],
-                   now: datetime) -> None:
-        report = result.report
-        live = report.live_level
-        s.add(Probe(connector_id=row.id, at=now, outcome=report.outcome.value, status=report.status,
-                    identity=report.identity[:200], live_scopes_json=json.dumps([[g.scope, int(g.level)] for g in report.grants]),
-                    live_level=int(live) if live is not None else None, latency_ms=report.latency_ms,
-                    error=report.error[:500], deep=report.deep, token_kind=report.token_kind,
-                    expires_at=report.expires_at))
-        old = {"outcome": row.last_outcome, "live_level": Level(row.live_level).label if row.live_level else None}
-        row.last_probe_at, row.last_outcome = now, report.outcome.value
-        if report.outcome is Outcome.OK:
-            row.live_level = int(live) if live is not None else None
-            live_scopes = {g.scope: g for g in report.grants}
-            for scope, grant in observed.items():
-                if scope not in live_scopes:
-                    s.delete(grant)
-            for scope, g in live_scopes.items():
-                if scope in observed:
-                    observed[scope].last_seen, observed[scope].level = now, int(g.level)
-                else:
-                    s.add(ScopeGrant(connector_id=row.id, scope=scope, level=int(g.level), source="observed",
-                                     first_seen=now, last_seen=now))
-            if report.expires_at is not None:
-                for cred in s.exec(select(Credential).where(Credential.connector_id == row.id,
-                                                            Credential.active == True)).all():  # noqa: E712
-                    cred.expires_at = report.expires_at
-        elif report.outcome in (Outcome.INVALID, Outcome.REVOKED):
-            row.live_level = None  # the key no longer works: it holds no power
-            for grant in observed.values():
-                s.delete(grant)
-        new = {"outcome": report.outcome.value, "status": report.status,
-               "live_level": live.label if live is not None and report.outcome is Outcome.OK else None,
-               "live_scopes": len(report.grants), "latency_ms": report.latency_ms, "deep": report.deep,
-               "drift": list(result.drift), "error": report.error[:200]}
-        s.add(row)
-        self.services.audit.record(s, "probe", row.name, old=old, new=new,
-                                   outcome="ok" if report.outcome is Outcome.OK else report.outcome.value)
+                report, live = result.report, result.report.live_level
+                ok = report.outcome is Outcome.OK
+                probes.append(dict(connector_id=row.id, at=now, outcome=report.outcome.value, status=report.status,
+                                   identity=report.identity[:200],
+                                   live_scopes_json=json.dumps([[g.scope, int(g.level)] for g in report.grants]),
+                                   live_level=int(live) if live is not None else None, latency_ms=report.latency_ms,
+                                   error=report.error[:500], deep=report.deep, token_kind=report.token_kind,
+                                   expires_at=report.expires_at))
+                change = {"id": row.id, "last_probe_at": now, "last_outcome": report.outcome.value,
+                          "live_level": row.live_level}
+                seen = observed.get(row.id, {})
+                if ok:
+                    change["live_level"] = int(live) if live is not None else None
+                    live_scopes = {g.scope: g for g in report.grants}
+                    gone += [g.id for sc, g in seen.items() if sc not in live_scopes]
+                    for sc, g in live_scopes.items():
+                        if sc in seen:
+                            touched.append({"id": seen[sc].id, "last_seen": now, "level": int(g.level)})
+                        else:
+                            new_grants.append(dict(connector_id=row.id, scope=sc, level=int(g.level),
+                                                   source="observed", first_seen=now, last_seen=now))
+                    if report.expires_at is not None:
+                        expiries.append((row.id, report.expires_at))
+                elif report.outcome in (Outcome.INVALID, Outcome.REVOKED):
+                    change["live_level"] = None  # the key no longer works: it holds no power
+                    gone += [g.id for g in seen.values()]
+                updates.append(change)
+                old = {"outcome": row.last_outcome,
+                       "live_level": Level(row.live_level).label if row.live_level else None}
+                new = {"outcome": report.outcome.value, "status": report.status,
+                       "live_level": live.label if live is not None and ok else None,
+                       "live_scopes": len(report.grants), "latency_ms": report.latency_ms, "deep": report.deep,
+                       "drift": list(result.drift), "error": report.error[:200]}
+                events.append(("probe", row.name, old, new, "ok" if ok else report.outcome.value))
+            if probes:
+                s.execute(insert(Probe), probes)
+            if updates:
+                s.execute(update(Connector), updates)  # bulk UPDATE by primary key
+            if touched:
+                s.execute(update(ScopeGrant), touched)
+            if gone:
+                s.execute(delete(ScopeGrant).where(col(ScopeGrant.id).in_(gone)))
+            if new_grants:
+                s.execute(insert(ScopeGrant), new_grants)
+            for connector_id, expires_at in expiries:
+                s.execute(update(Credential).where(Credential.connector_id == connector_id,
+                                                   col(Credential.active).is_(True)).values(expires_at=expires_at))
+            self.services.audit.record_many(s, events)
 
     # -- reading ----------------------------------------------------------------------------
     def history(self, name: str, limit: int = 20) -> list[ProbeRecord]:

@@ -8,6 +8,7 @@ through the real server on a loopback port.
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 import re
 from functools import cache
@@ -25,7 +26,11 @@ def route_modules() -> dict[str, ModuleType]:
     """Every module in ``connectors/sandbox/providers``, by its PREFIX."""
     modules: dict[str, ModuleType] = {}
     for info in pkgutil.iter_modules(_providers_pkg.__path__):
-        module = importlib.import_module(f"{_providers_pkg.__name__}.{info.name}")
+        try:
+            module = importlib.import_module(f"{_providers_pkg.__name__}.{info.name}")
+        except Exception:  # one broken provider must not take the whole sandbox down
+            logging.getLogger(__name__).exception("sandbox provider module %s failed to import", info.name)
+            continue
         prefix = getattr(module, "PREFIX", None)
         if prefix:
             modules[prefix] = module

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--connectors", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=64)
-    ap.add_argument("--per-host", type=int, default=64)
+    ap.add_argument("--per-host", type=int, default=8, help="requests in flight per provider (the default setting)")
     ap.add_argument("--latency-ms", type=float, default=100.0)
     args = ap.parse_args()
 
@@ -90,7 +91,15 @@ def main() -> None:
 
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
-        results = asyncio.run(Prober(svc).probe())
+        if os.environ.get("BENCH_NOSTORE"):
+            Prober.store = lambda self, batch: None
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            prof = cProfile.Profile()
+            results = prof.runcall(asyncio.run, Prober(svc).probe())
+            prof.dump_stats(os.environ["BENCH_PROFILE"])
+        else:
+            results = asyncio.run(Prober(svc).probe())
         elapsed = time.perf_counter() - started
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
