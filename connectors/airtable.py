@@ -1,0 +1,156 @@
+"""Airtable: personal access tokens (PATs) and OAuth access tokens.
+
+Facts and sources: shared/research/providers.md §1 and §13 (airtable.com/developers/web/api/
+get-user-id-scopes, TruffleHog airtable analyzers, support.airtable.com "Managing API call
+limits"). ``GET /v0/meta/whoami`` names the user; it lists scopes only for OAuth tokens. A PAT's
+scopes are learnt by a deep probe (read-only GETs that need a given scope). Airtable answers a
+denied scope and a missing object alike (INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND), so write scopes
+cannot be tested against non-existent ids, and Breaker does not aim writes at real ones: a deep
+probe says which write scopes stay unknown. No revoke or rotate API is known: manual steps.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from connectors.base import Credential, KeyPattern, Level, Outcome, ProbeReport, Provider
+from connectors.http import MalformedBody, guard, json_body, outcome_for_status, rate_limit_state
+
+R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
+
+RATE_LIMIT_WAIT_S = 30.0  # Airtable: after a 429, a mandatory 30-second wait
+
+# providers.md §13: *:read ⇒ R, enterprise.* ⇒ A (see level_of), and these.
+SCOPE_LEVELS: dict[str, Level] = {
+    **dict.fromkeys(("data.records:write", "data.records:manage", "data.recordComments:write", "schema.bases:write",
+                     "workspacesAndBases:write", "hyperDB.records:write", "block:manage"), W),
+    "webhook:manage": S,  # ❓ unconfirmed: providers.md puts webhook:manage in S with a question mark (sends data out)
+    **dict.fromkeys(("workspacesAndBases:manage", "workspacesAndBases.shares:manage"), A),
+}
+WRITE_SCOPES_UNTESTED = ("data.records:write", "data.recordComments:write", "schema.bases:write")
+
+
+class Airtable(Provider):
+    name = "airtable"
+    title = "Airtable"
+    base_url = "https://api.airtable.com"
+    key_patterns = (
+        KeyPattern(r"pat[A-Za-z0-9]{14}\.[a-f0-9]{64}", "personal access token"),
+        KeyPattern(r"[A-Za-z0-9]+\.v1\.[A-Za-z0-9_-]+\.[a-f0-9]+", "OAuth access token"),
+    )
+    scope_levels = SCOPE_LEVELS
+    dashboard_url = "https://airtable.com/create/tokens"
+    env_var = "AIRTABLE_API_KEY"
+    # whoami, bases, tables, one record, webhooks, extension installations (all GETs).
+    deep_probe_requests = 6
+    # ❓ unconfirmed (providers.md §13, §22): no revoke or rotate API for PATs, no OAuth revoke endpoint
+    # known; every switch is manual.
+    can_revoke = can_rotate = can_restrict = False
+
+    def level_of(self, scope: str) -> Level:
+        if scope.startswith("enterprise."):  # before ":read": enterprise.auditLogs:read reads the whole org
+            return A
+        if scope in SCOPE_LEVELS:
+            return SCOPE_LEVELS[scope]
+        return R if scope.endswith(":read") else self.default_level
+
+    @staticmethod
+    def headers(cred: Credential) -> dict[str, str]:
+        return {"Authorization": f"Bearer {cred.secret.reveal()}", "Accept": "application/json"}
+
+    @staticmethod
+    def is_pat(cred: Credential) -> bool:
+        return cred.secret.reveal().startswith("pat")
+
+    # -- probe --------------------------------------------------------------------------------
+    async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
+        return await guard(lambda: self._probe(client, cred, deep), deep=deep)
+
+    async def _probe(self, client: httpx.AsyncClient, cred: Credential, deep: bool) -> ProbeReport:
+        kind = "personal access token" if self.is_pat(cred) else "OAuth access token"
+        response = await client.get(self.url(cred, "/v0/meta/whoami"), headers=self.headers(cred))
+        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code, token_kind=kind,
+                             requests=1, rate_limit=rate_limit_state(response.headers))
+        if report.outcome is Outcome.RATE_LIMITED and report.rate_limit.retry_after_s is None:
+            report.rate_limit.retry_after_s = RATE_LIMIT_WAIT_S
+        if report.outcome is not Outcome.OK:
+            report.error = airtable_error(response)
+            return report
+        who = json_body(response)
+        report.identity = str(who.get("email") or who.get("id") or "")
+        report.details["user_id"] = who.get("id")
+        scopes = who.get("scopes")
+        if isinstance(scopes, list):  # OAuth tokens only
+            report.grants = self.grants_for([s for s in scopes if isinstance(s, str)])
+        elif deep:
+            await self._deep(client, cred, report)
+        else:
+            report.details["scopes"] = ("Airtable does not list a personal access token's scopes; "
+                                        "a deep probe tests them")
+        return report
+
+    async def _deep(self, client: httpx.AsyncClient, cred: Credential, report: ProbeReport) -> None:
+        """TruffleHog's read probes (providers.md §13): 200 ⇒ the scope is held."""
+        found: list[str] = []
+
+        async def get(path: str) -> httpx.Response:
+            report.requests += 1
+            return await client.get(self.url(cred, path), headers=self.headers(cred))
+
+        bases = await get("/v0/meta/bases")
+        base = table = None
+        if bases.status_code == 200:
+            found.append("schema.bases:read")
+            base = first_id(bases, "bases")
+        if base:
+            tables = await get(f"/v0/meta/bases/{base}/tables")
+            table = first_id(tables, "tables") if tables.status_code == 200 else None
+            if table and (await get(f"/v0/{base}/{table}?maxRecords=1")).status_code == 200:
+                found.append("data.records:read")
+            if (await get(f"/v0/bases/{base}/webhooks")).status_code == 200:
+                found.append("webhook:manage")
+            if (await get(f"/v0/meta/bases/{base}/blockInstallations")).status_code == 200:
+                found.append("block:manage")
+            report.details["deep_base"] = base
+        else:
+            report.details["deep_note"] = "no base reachable: per-base scopes were not tested"
+        report.grants = self.grants_for(found)
+        report.details["deep_untested"] = ", ".join(WRITE_SCOPES_UNTESTED) + " (no safe probe)"
+
+    def manual_steps(self, action: str) -> list[str]:
+        steps = {
+            "revoke": "Personal access token: find it by name and click Delete. OAuth integration: remove its access "
+                      "under your Airtable account's third-party integrations.",
+            "restrict": "Edit the token: remove write scopes (data.records:write, schema.bases:write) and bases it "
+                        "does not need, then probe again.",
+            "rotate": "Click 'Regenerate' on the token, paste the new value into Breaker (it probes it before "
+                      "swapping); the old value stops working.",
+            "reenable": "Create a new token and register it.",
+        }
+        return [f"Open {self.dashboard_url}", steps.get(action, action),
+                "Come back to Breaker and probe the connector to verify."]
+
+
+def first_id(response: httpx.Response, key: str) -> str | None:
+    """The id of the first item of a list answer ({"bases": [...]}, {"tables": [...]})."""
+    try:
+        items = json_body(response).get(key) or []
+    except MalformedBody:
+        return None
+    item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+    value = item.get("id")
+    return value if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9]+", value) else None
+
+
+def airtable_error(response: httpx.Response) -> str:
+    """Airtable's ``{"error": {"type", "message"}}`` (or a bare ``{"error": "TYPE"}``), short."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("type") or error.get("message") or "")[:200] or f"HTTP {response.status_code}"
+    return str(error or f"HTTP {response.status_code}")[:200]

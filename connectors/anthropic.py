@@ -1,0 +1,177 @@
+"""Anthropic (providers.md §6): API keys and Admin keys; no scopes at all.
+
+An API key has full access within its workspace, so a live key is one ``send`` grant. The verify
+call ``GET /v1/models`` answers 404 both for a disabled key and for an unknown one ("404 is
+returned if api key is disabled or not found"). We read 404 as **revoked**: an unknown key gets
+401, so a 404 mostly means a key that exists but was set inactive or archived — exactly what
+Breaker's own switch does — and the panel must show that state as "revoked", not as a typo.
+
+Revoke and re-enable flip the key's status through the Admin API (reversible); that needs an
+Admin key (``cred.admin_secret``). The key's id comes from ``cred.extra["key_id"]`` or by matching
+the key against ``partial_key_hint`` in the key list. Create and delete are Console-only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    Grant,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    RateLimitState,
+)
+from connectors.generic import action_failed, guard_action, manual, matches_redacted, needs_admin
+from connectors.http import guard, json_body, outcome_for_status, retry_after_seconds
+
+VERSION = "2023-06-01"
+_ADMIN_PREFIX = "sk-ant-admin01-"  # Admin keys (sandbox ones too) start with this
+_STATUS_FOR = {"revoke": "inactive", "reenable": "active"}
+
+
+def _rate_limit(headers: httpx.Headers) -> RateLimitState:
+    def number(name: str) -> int | None:
+        value = headers.get(f"anthropic-ratelimit-requests-{name}")
+        return int(value) if value and value.isdigit() else None
+
+    reset_at = None
+    if reset := headers.get("anthropic-ratelimit-requests-reset"):  # RFC 3339
+        try:
+            reset_at = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    return RateLimitState(limit=number("limit"), remaining=number("remaining"), reset_at=reset_at,
+                          retry_after_s=retry_after_seconds(headers))
+
+
+def _error_type(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("type") or "") if isinstance(error, dict) else ""
+    except (ValueError, AttributeError):
+        return ""
+
+
+class Anthropic(Provider):
+    name = "anthropic"
+    title = "Anthropic"
+    base_url = "https://api.anthropic.com"
+    key_patterns = (
+        KeyPattern(r"sk-ant-admin01-[\w\-]{93}AA", "admin key"),  # TH regexes; sandbox keys fit them too
+        KeyPattern(r"sk-ant-api03-[\w\-]{93}AA", "API key"),
+    )
+    scope_levels = {"api": Level.SEND, "organization": Level.ADMIN}
+    dashboard_url = "https://console.anthropic.com/settings/keys"
+    env_var = "ANTHROPIC_API_KEY"
+    deep_probe_requests = 0  # nothing to learn beyond the normal probe: keys have no scopes
+    can_revoke = True
+    revoke_reversible = True
+    revoke_needs_admin = True
+
+    @staticmethod
+    def _headers(key: str) -> dict[str, str]:
+        return {"x-api-key": key, "anthropic-version": VERSION}
+
+    # -- probe ----------------------------------------------------------------------------
+    async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
+        return await guard(lambda: self._probe(client, cred), deep=deep)
+
+    async def _probe(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
+        key = cred.secret.reveal()
+        admin = key.startswith(_ADMIN_PREFIX)
+        path = "/v1/organizations/api_keys" if admin else "/v1/models"
+        response = await client.get(self.url(cred, path), headers=self._headers(key), params={"limit": 1})
+        status = response.status_code
+        report = ProbeReport(outcome_for_status(status), status=status, rate_limit=_rate_limit(response.headers),
+                             token_kind="admin key" if admin else "API key", requests=1)
+        if status == 404:
+            report.outcome = Outcome.REVOKED
+            report.error = "disabled or not found (Anthropic answers 404 for both)"
+            return report
+        if report.outcome is not Outcome.OK:
+            report.error = _error_type(response) or f"HTTP {status}"
+            return report
+        body = json_body(response)
+        if not isinstance(body.get("data"), list):
+            report.outcome, report.error = Outcome.ERROR, "malformed response: no data list"
+            return report
+        if admin:
+            report.grants = [Grant("organization", Level.ADMIN, note="Admin API: users, workspaces, API keys")]
+        else:
+            report.grants = [Grant("api", Level.SEND, note="Anthropic keys have no scopes: full access in their workspace")]
+        return report
+
+    # -- revoke / re-enable (Admin API, reversible) ------------------------------------------
+    async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        return await self._set_status(client, cred, "revoke")
+
+    async def reenable(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        return await self._set_status(client, cred, "reenable")
+
+    async def _set_status(self, client: httpx.AsyncClient, cred: Credential, action: str) -> ActionResult:
+        if cred.secret.reveal().startswith(_ADMIN_PREFIX):
+            # ❓ unconfirmed: the Admin API documents status changes for API keys only, not for admin keys
+            return manual(self, action, "the Admin API cannot change admin keys; use the Console")
+        if cred.admin_secret is None:
+            return needs_admin(self, action, "an Anthropic Admin key (sk-ant-admin…)",
+                               "https://console.anthropic.com/settings/admin-keys")
+        return await guard_action(action, lambda: self._post_status(client, cred, action))
+
+    async def _post_status(self, client: httpx.AsyncClient, cred: Credential, action: str) -> ActionResult:
+        headers = self._headers(cred.admin_secret.reveal())  # type: ignore[union-attr]
+        key_id = cred.extra.get("key_id") or await self._find_key_id(client, cred, headers, action)
+        if isinstance(key_id, ActionResult):
+            return key_id
+        wanted = _STATUS_FOR[action]
+        response = await client.post(self.url(cred, f"/v1/organizations/api_keys/{key_id}"), headers=headers,
+                                     json={"status": wanted})
+        if response.status_code != 200:
+            return action_failed(action, response, f"Anthropic refused to set the key {wanted}")
+        if json_body(response).get("status") != wanted:
+            return ActionResult(action, ActionState.FAILED, f"Anthropic did not confirm status {wanted}", status=200)
+        return ActionResult(action, ActionState.APPLIED, f"key set {wanted}", status=200, irreversible=False,
+                            details={"key_id": key_id})
+
+    async def _find_key_id(self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str],
+                           action: str) -> str | ActionResult:
+        """Page through the key list and match ``partial_key_hint`` (documented for this purpose)."""
+        key = cred.secret.reveal()
+        matches: list[str] = []
+        params: dict[str, str | int] = {"limit": 1000}
+        for _ in range(10):
+            response = await client.get(self.url(cred, "/v1/organizations/api_keys"), headers=headers, params=params)
+            if response.status_code != 200:
+                return action_failed(action, response, "could not list the organisation's keys")
+            page = json_body(response)
+            items = [i for i in page.get("data") or [] if isinstance(i, dict)]
+            matches += [i["id"] for i in items if "id" in i and matches_redacted(key, i.get("partial_key_hint") or "")]
+            if not page.get("has_more") or not page.get("last_id"):
+                break
+            params["after_id"] = page["last_id"]
+        if len(matches) != 1:
+            why = "no key in the organisation matches this one" if not matches else "several keys match this one's hint"
+            return manual(self, action, why, ["Set the connector's key_id (apikey_…) from the Console, then try again;",
+                                              *self.manual_steps(action)])
+        return matches[0]
+
+    def manual_steps(self, action: str) -> list[str]:
+        where = f"Open {self.dashboard_url}"
+        steps = {
+            "revoke": [where, "Find the key by its hint and choose Disable (it can be re-enabled later)."],
+            "reenable": [where, "Find the key and choose Enable."],
+            "rotate": [where, "Create a key in the same workspace; paste it into Breaker (it probes it before "
+                       "swapping); then disable the old key."],
+            "restrict": [where, "Anthropic keys have no scopes: move the task to a workspace with spend limits, "
+                         "or disable the key."],
+        }.get(action)
+        if steps is None:
+            return super().manual_steps(action)
+        return [*steps, "Come back to Breaker and probe the connector to verify."]

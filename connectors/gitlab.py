@@ -1,0 +1,192 @@
+"""GitLab personal access tokens (gitlab.com or self-managed through a base-URL override).
+
+Facts and sources: shared/research/providers.md §1 and §14 (TruffleHog GitLab analyzer, GitLab
+issues 426779 and 524639, MR 142664, python-gitlab docs). The token describes itself at
+``GET /personal_access_tokens/self`` (scopes, revoked, active, expires_at), revokes itself with
+``DELETE`` on the same path, and rotates itself with ``POST …/self/rotate``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import httpx
+
+from connectors.base import (ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider,
+                             Secret)
+from connectors.http import (MalformedBody, describe_transport_error, guard, json_body, outcome_for_status,
+                             rate_limit_state)
+
+R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
+
+SELF = "/personal_access_tokens/self"
+# Scopes that let GET /user answer (TH gitlab v1 detector: 403 otherwise).
+USER_READING = ("api", "read_api", "read_user")
+# An optional instance prefix (self-managed, e.g. "SIE-glpat-…", ⚠️ gitlab issue 388379) before glpat-.
+INSTANCE = r"(?:[A-Za-z0-9]{1,20}-)?"
+
+
+def parse_day(value: object) -> datetime | None:
+    """GitLab's ``expires_at`` is a date ("YYYY-MM-DD"); take the start of that day, UTC, to be safe."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.strptime(value[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+class GitLab(Provider):
+    name = "gitlab"
+    title = "GitLab"
+    base_url = "https://gitlab.com/api/v4"
+    key_patterns = (
+        KeyPattern(INSTANCE + r"glpat-[A-Za-z0-9\-=_]{20,22}", "personal access token"),
+        KeyPattern(INSTANCE + r"glpat-[A-Za-z0-9\-=_]{27,300}\.[0-9a-z]{2}\.[a-z0-9]{9}", "personal access token"),
+    )
+    # providers.md §14 class table. `api` is listed under W and S: S wins (pipelines, notes).
+    scope_levels = {
+        **dict.fromkeys(("read_api", "read_user", "read_repository", "read_registry", "read_service_ping",
+                         "openid", "profile", "email"), R),
+        **dict.fromkeys(("write_repository", "write_registry"), W),
+        # self_rotate only renews the token's own value (same scopes): counted as W, not admin.
+        "self_rotate": W,
+        **dict.fromkeys(("api", "k8s_proxy"), S),
+        "ai_features": S,  # ❓ unconfirmed: providers.md puts ai_features in S with a question mark
+        **dict.fromkeys(("sudo", "admin_mode", "create_runner", "manage_runner"), A),
+    }
+    dashboard_url = "https://gitlab.com/-/user_settings/personal_access_tokens"
+    env_var = "GITLAB_TOKEN"
+    deep_probe_requests = 2  # the token reports its own scopes: a deep probe is the normal probe
+    can_revoke = True
+    can_rotate = True
+    revoke_reversible = False
+
+    def headers(self, cred: Credential) -> dict[str, str]:
+        return {"PRIVATE-TOKEN": cred.secret.reveal(), "Accept": "application/json"}
+
+    # -- probe --------------------------------------------------------------------------------
+    async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
+        return await guard(lambda: self._probe(client, cred), deep=deep)
+
+    async def _probe(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
+        response = await client.get(self.url(cred, SELF), headers=self.headers(cred))
+        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code,
+                             token_kind="personal access token", requests=1,
+                             rate_limit=rate_limit_state(response.headers, limit="ratelimit-limit",
+                                                         remaining="ratelimit-remaining", reset="ratelimit-reset"))
+        if response.status_code == 401:
+            # ⚠️ seen in public issue threads: 401 {"error":"invalid_token","error_description":"Token was revoked. …"}
+            report.error = error_message(response)
+            if "revoked" in report.error.lower():
+                report.outcome = Outcome.REVOKED
+            return report
+        if report.outcome is not Outcome.OK:
+            report.error = error_message(response)
+            return report
+        token = json_body(response)
+        scopes = [s for s in token.get("scopes") or [] if isinstance(s, str)]
+        report.grants = self.grants_for(scopes)
+        report.expires_at = parse_day(token.get("expires_at"))
+        report.details.update({k: token.get(k) for k in ("id", "name", "user_id", "created_at", "last_used_at")
+                               if token.get(k) is not None})
+        if token.get("revoked"):
+            report.outcome, report.error = Outcome.REVOKED, "GitLab reports this token as revoked"
+        elif token.get("active") is False:
+            report.outcome, report.error = Outcome.INVALID, "GitLab reports this token as inactive (expired)"
+        report.identity = f"user #{token.get('user_id')}" if token.get("user_id") is not None else ""
+        if report.outcome is Outcome.OK and any(s in scopes for s in USER_READING):
+            await self._identity(client, cred, report)
+        return report
+
+    async def _identity(self, client: httpx.AsyncClient, cred: Credential, report: ProbeReport) -> None:
+        response = await client.get(self.url(cred, "/user"), headers=self.headers(cred))
+        report.requests += 1
+        if response.status_code != 200:
+            report.details["user_error"] = f"HTTP {response.status_code}"
+            return
+        user = json_body(response)
+        report.identity = str(user.get("username") or report.identity)
+        if user.get("is_admin"):
+            report.details["is_admin"] = True  # an admin's `api` token reaches the whole instance
+        if user.get("state") and user.get("state") != "active":
+            report.details["user_state"] = user.get("state")
+
+    # -- switches -----------------------------------------------------------------------------
+    async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        # ❓ unconfirmed: the success status of DELETE …/self (204 expected; any 2xx accepted).
+        result, _ = await act("revoke", client.delete(self.url(cred, SELF), headers=self.headers(cred)),
+                              secret=cred.secret, irreversible=True, applied="GitLab revoked the token")
+        return result
+
+    async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        """The old token dies at once; the new one (default expiry one week ⚠️) must be stored at once."""
+        result, response = await act("rotate", client.post(self.url(cred, SELF + "/rotate"),
+                                                           headers=self.headers(cred)),
+                                     secret=cred.secret, applied="GitLab issued a new token and revoked the old one")
+        if response is None:
+            if result.status in (401, 403):
+                # ⚠️ rotating needs the `api` scope (or `self_rotate` on newer GitLab).
+                result.message += " (rotating needs a token with the api or self_rotate scope)"
+            return result
+        try:
+            body = json_body(response)
+        except MalformedBody:
+            body = {}
+        new = body.get("token")
+        if not isinstance(new, str) or not new:
+            return ActionResult("rotate", ActionState.FAILED, "GitLab answered without a new token; "
+                                "the old token may already be revoked: check GitLab", status=result.status)
+        result.new_secret = Secret(new)
+        result.details = {"expires_at": body.get("expires_at"), "token_id": body.get("id")}
+        result.message += f"; the new token expires {body.get('expires_at') or 'never'}"
+        return result
+
+    def manual_steps(self, action: str) -> list[str]:
+        steps = {
+            "revoke": "Find the token by name and click Revoke.",
+            "restrict": "Scopes cannot be edited: create a token with fewer scopes (e.g. read_api) and register "
+                        "it as the reduced credential, then revoke the old one.",
+            "rotate": "Click Rotate next to the token, paste the new value into Breaker.",
+            "reenable": "Create a new token and register it.",
+        }
+        return [f"Open {self.dashboard_url} (self-managed: https://YOUR-HOST/-/user_settings/personal_access_tokens)",
+                steps.get(action, action), "Come back to Breaker and probe the connector to verify."]
+
+
+# -- small shared helpers (kept local: a provider module stands alone) --------------------------
+
+def error_message(response: httpx.Response, secret: object | None = None) -> str:
+    """GitLab's own error text ("message", or OAuth-style "error_description"), short and secret-free."""
+    text = ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        text = str(body.get("error_description") or body.get("message") or body.get("error") or "")
+    text = text or f"HTTP {response.status_code}"
+    reveal = getattr(secret, "reveal", None)
+    if reveal is not None and reveal() and reveal() in text:
+        text = text.replace(reveal(), "••••")
+    return text[:200]
+
+
+async def act(action: str, send, *, secret: object, irreversible: bool = False,
+              applied: str = "") -> tuple[ActionResult, httpx.Response | None]:
+    """Await one switch call; any 2xx is applied (and its response returned for reading).
+
+    Never raises for HTTP or network trouble.
+    """
+    try:
+        response: httpx.Response = await send
+    except httpx.TransportError as exc:
+        return ActionResult(action, ActionState.FAILED, f"GitLab unreachable: {describe_transport_error(exc)}",
+                            retryable=True), None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return ActionResult(action, ActionState.FAILED, type(exc).__name__), None
+    status = response.status_code
+    if 200 <= status < 300:
+        return ActionResult(action, ActionState.APPLIED, applied, status=status, irreversible=irreversible), response
+    return ActionResult(action, ActionState.FAILED, error_message(response, secret), status=status,
+                        retryable=status == 429 or status >= 500), None

@@ -1,0 +1,192 @@
+"""Google: OAuth access tokens (Gmail, Drive, Calendar …) and Gemini API keys.
+
+Facts and sources: shared/research/providers.md §1 and §7 (TruffleHog googleoauth2 and
+googlegemini detectors, Gmail scope descriptions), and Google's own Node client library
+(googleapis/google-auth-library-nodejs, src/auth/oauth2client.ts: ``getTokenInfo`` POSTs to
+``https://oauth2.googleapis.com/tokeninfo`` with the token in an ``Authorization: Bearer`` header,
+``revokeToken`` POSTs to ``https://oauth2.googleapis.com/revoke``).
+
+The token goes in a header or a form body, never in a URL query: addresses end up in logs.
+Gmail has no draft-only scope: ``gmail.compose`` can send, so it counts as ``send``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome, ProbeReport,
+                             Provider)
+from connectors.http import describe_transport_error, guard, json_body, outcome_for_status, rate_limit_state
+
+R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
+
+G = "https://www.googleapis.com/auth/"
+GEMINI_BASE = "https://generativelanguage.googleapis.com"
+
+# providers.md §7 Gmail table, plus identity scopes. Unlisted ".readonly" scopes are R (pattern below).
+SCOPE_LEVELS: dict[str, Level] = {
+    **dict.fromkeys((G + "gmail.readonly", G + "gmail.metadata", G + "userinfo.email", G + "userinfo.profile",
+                     "openid", "email", "profile"), R),
+    # "Create, read, update, and delete drafts. Send messages and drafts." ⇒ send, not draft.
+    G + "gmail.compose": S,
+    G + "gmail.send": S,
+    **dict.fromkeys((G + "gmail.modify", G + "gmail.labels", G + "gmail.insert", G + "gmail.settings.basic",
+                     G + "drive", G + "drive.file", G + "calendar", G + "calendar.events"), W),
+    "https://mail.google.com/": A,  # full mailbox, including permanent delete
+    G + "gmail.settings.sharing": A,  # forwarding rules and aliases: a common exfiltration path
+}
+READONLY = re.compile(r"\.readonly$")
+SCOPE_NOTES = {G + "gmail.compose": "can send mail: Gmail has no draft-only scope"}
+
+
+def parse_expiry(info: dict) -> datetime | None:
+    """tokeninfo gives ``exp`` (epoch seconds, as a string) and ``expires_in`` (seconds left).
+
+    ❓ unconfirmed: ``expires_in`` (like ``aud``/``azp``) is "commonly present" only (providers.md §7); ``exp``
+    is the field TruffleHog reads, so it comes first.
+    """
+    for key, base in (("exp", 0.0), ("expires_in", None)):
+        try:
+            value = float(info[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if base is None:
+            return datetime.now(timezone.utc) + timedelta(seconds=value)
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    return None
+
+
+def google_error(response: httpx.Response) -> str:
+    """OAuth-style ``error_description``/``error``, or the API-style ``error.message``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("status") or "")[:200] or f"HTTP {response.status_code}"
+        return str(body.get("error_description") or error or f"HTTP {response.status_code}")[:200]
+    return f"HTTP {response.status_code}"
+
+
+def is_rate_limited(response: httpx.Response) -> bool:
+    # ❓ unconfirmed (providers.md §7/§22): Google's rate-limit signals; 429, or 403 with rateLimitExceeded.
+    return response.status_code == 429 or (response.status_code == 403 and "ratelimitexceeded" in
+                                            response.text.lower().replace("_", ""))
+
+
+class Google(Provider):
+    name = "google"
+    title = "Google"
+    base_url = "https://oauth2.googleapis.com"
+    key_patterns = (
+        KeyPattern(r"ya29\.[0-9A-Za-z_\-.]{20,}", "OAuth access token"),
+        KeyPattern(r"AIza[0-9A-Za-z_\-]{35}", "API key"),
+    )
+    scope_levels = SCOPE_LEVELS
+    dashboard_url = "https://myaccount.google.com/permissions"
+    env_var = "GOOGLE_OAUTH_ACCESS_TOKEN"
+    deep_probe_requests = 1  # tokeninfo lists the scopes: a deep probe sends nothing more
+    can_revoke = True
+    can_rotate = False  # access tokens are refreshed by the client; ❓ the API Keys API was not researched
+    revoke_reversible = False
+
+    def level_of(self, scope: str) -> Level:
+        if scope in SCOPE_LEVELS:
+            return SCOPE_LEVELS[scope]
+        if READONLY.search(scope):
+            return R
+        return self.default_level
+
+    def grants_for(self, scopes: list[str] | tuple[str, ...]) -> list[Grant]:
+        return [Grant(s, self.level_of(s), SCOPE_NOTES.get(s, "")) for s in scopes if s]
+
+    @staticmethod
+    def is_api_key(cred: Credential) -> bool:
+        return cred.secret.reveal().startswith("AIza")
+
+    # -- probe --------------------------------------------------------------------------------
+    async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
+        run = self._probe_api_key if self.is_api_key(cred) else self._probe_token
+        return await guard(lambda: run(client, cred), deep=deep)
+
+    async def _probe_token(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
+        # The documented introspection call, as Google's client library makes it (see module doc).
+        response = await client.post(self.url(cred, "/tokeninfo"), headers={
+            "Authorization": f"Bearer {cred.secret.reveal()}",
+            "Content-Type": "application/x-www-form-urlencoded"})
+        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code,
+                             token_kind="OAuth access token", requests=1, rate_limit=rate_limit_state(response.headers))
+        if response.status_code == 400:  # {"error": "invalid_token", …}: unknown, expired or revoked
+            report.outcome = Outcome.INVALID
+        if is_rate_limited(response):
+            report.outcome = Outcome.RATE_LIMITED
+        if report.outcome is not Outcome.OK:
+            report.error = google_error(response)
+            return report
+        info = json_body(response)
+        report.grants = self.grants_for(str(info.get("scope") or "").split())
+        report.expires_at = parse_expiry(info)
+        report.identity = str(info.get("email") or info.get("sub") or info.get("azp") or "")
+        report.details.update({k: info[k] for k in ("azp", "aud", "access_type", "email_verified") if k in info})
+        return report
+
+    async def _probe_api_key(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
+        # TH googlegemini: list models with the key in a header. Under an override, the same path.
+        root = self.root(cred) if cred.base_url else GEMINI_BASE
+        response = await client.get(f"{root}/v1/models", params={"pageSize": "1"},
+                                    headers={"x-goog-api-key": cred.secret.reveal()})
+        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code,
+                             token_kind="API key", requests=1, rate_limit=rate_limit_state(response.headers))
+        if response.status_code == 400 and "api_key_invalid" in response.text.lower():
+            report.outcome = Outcome.INVALID
+        if is_rate_limited(response):
+            report.outcome = Outcome.RATE_LIMITED
+        if report.outcome is not Outcome.OK:
+            report.error = google_error(response)
+            return report
+        json_body(response)  # the documented shape, or MalformedBody
+        report.identity = "Gemini API key"
+        # An API key has no scopes: whatever APIs its project enables. Calling models spends money.
+        report.grants = [Grant("generativelanguage", S, "calls Gemini models: spends the project's quota and money")]
+        report.details["note"] = "API key restrictions are visible only in the Cloud console"
+        return report
+
+    # -- switches -----------------------------------------------------------------------------
+    async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        if self.is_api_key(cred):
+            return ActionResult("revoke", ActionState.MANUAL, "API keys are deleted in the Cloud console",
+                                manual_steps=self.manual_steps("revoke"))
+        try:
+            # ⚠️ providers.md §7: form body token=…; 200 with an empty body on success, 400 on error.
+            response = await client.post(self.url(cred, "/revoke"), data={"token": cred.secret.reveal()})
+        except httpx.TransportError as exc:
+            return ActionResult("revoke", ActionState.FAILED, f"Google unreachable: {describe_transport_error(exc)}",
+                                retryable=True)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return ActionResult("revoke", ActionState.FAILED, type(exc).__name__)
+        status = response.status_code
+        if status == 200:
+            # ⚠️ revoking an access token also revokes its refresh token (providers.md §7).
+            return ActionResult("revoke", ActionState.APPLIED, "Google revoked the token (and its refresh token)",
+                                status=status, irreversible=True)
+        return ActionResult("revoke", ActionState.FAILED, google_error(response), status=status,
+                            retryable=status == 429 or status >= 500)
+
+    def manual_steps(self, action: str) -> list[str]:
+        steps = {
+            "revoke": "OAuth grant: open the app under Third-party apps & services and click 'Delete all "
+                      "connections'. API key: https://console.cloud.google.com/apis/credentials ▸ the key ▸ Delete.",
+            "restrict": "OAuth scopes cannot be reduced in place: re-authorise the app with fewer scopes (Gmail has "
+                        "no draft-only scope) and register the new token. API key: add API restrictions in "
+                        "https://console.cloud.google.com/apis/credentials.",
+            "rotate": "OAuth access tokens expire within an hour and are refreshed by the client. API key: create a "
+                      "new key in https://console.cloud.google.com/apis/credentials, register it, delete the old.",
+            "reenable": "Re-authorise the app (or create a new API key) and register the new credential.",
+        }
+        return [f"Open {self.dashboard_url}", steps.get(action, action),
+                "Come back to Breaker and probe the connector to verify."]

@@ -1,0 +1,177 @@
+"""HubSpot (providers.md §9): private-app tokens (``pat-na1-…``) and, by setting, OAuth tokens.
+
+``cred.extra["token_type"]`` says which: ``private_app`` (default), ``oauth_access`` or
+``oauth_refresh``. A private-app probe calls the usage endpoint TruffleHog uses for validity
+(200 valid, 401 invalid, 403 valid without that scope), then the token-info POST for its scopes.
+OAuth tokens are read with HubSpot's token-metadata GETs. HubSpot puts OAuth tokens in the URL
+path there; Breaker never logs a URL, so they go nowhere else.
+
+Only an OAuth refresh token can be revoked by API; private-app tokens are rotated or deleted in
+HubSpot's settings (manual steps).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    RateLimitState,
+)
+from connectors.generic import action_failed, assumed_grant, guard_action, manual, strings
+from connectors.http import guard, json_body, outcome_for_status, retry_after_seconds
+
+# ❓ unconfirmed scope classes (providers.md §9: names for send and admin are not confirmed)
+_SEND = frozenset({"transactional-email", "marketing-email", "automation", "conversations.write",
+                   "communication_preferences.write"})
+_ADMIN = frozenset({"settings.users.write", "settings.users.teams.write", "account-info.security.read"})
+_SCHEMA_WRITE = re.compile(r"crm\.schemas\.[\w.]+\.write")
+
+
+def _rate_limit(headers: httpx.Headers) -> tuple[RateLimitState, dict]:
+    """The interval limit as the state; the daily one (absent for OAuth calls) as a detail."""
+    def number(name: str) -> int | None:
+        value = headers.get(f"x-hubspot-ratelimit-{name}")
+        return int(value) if value and value.isdigit() else None
+
+    state = RateLimitState(limit=number("max"), remaining=number("remaining"),
+                           retry_after_s=retry_after_seconds(headers))
+    interval = number("interval-milliseconds")
+    if interval is not None:
+        state.reset_at = datetime.now(timezone.utc) + timedelta(milliseconds=interval)
+    daily = {k: v for k, v in (("daily", number("daily")), ("daily_remaining", number("daily-remaining")))
+             if v is not None}
+    return state, daily
+
+
+def _category(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("category") or "")
+    except (ValueError, AttributeError):
+        return ""
+
+
+class HubSpot(Provider):
+    name = "hubspot"
+    title = "HubSpot"
+    base_url = "https://api.hubapi.com"
+    # Real tokens carry a hex UUID; TruffleHog's pattern admits any alphanumerics, and so do we.
+    key_patterns = (KeyPattern(r"pat-(?:na|eu)1-[A-Za-z0-9]{8}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-"
+                               r"[A-Za-z0-9]{12}", "private-app token"),)
+    dashboard_url = "https://app.hubspot.com/"
+    env_var = "HUBSPOT_ACCESS_TOKEN"
+    deep_probe_requests = 0  # token info reports every scope
+    # revoke() works by API only for an OAuth refresh token (token_type "oauth_refresh"); a private-app
+    # token, the usual case, is manual — so the panel should not promise an API revoke
+    can_revoke = False
+
+    def level_of(self, scope: str) -> Level:
+        if scope in _SEND:
+            return Level.SEND
+        if scope in _ADMIN or _SCHEMA_WRITE.fullmatch(scope):
+            return Level.ADMIN
+        if scope.endswith((".read", "-read")):
+            return Level.READ
+        return Level.WRITE  # ".write" and legacy names such as "contacts", "forms"
+
+    @staticmethod
+    def _token_type(cred: Credential) -> str:
+        return cred.extra.get("token_type", "private_app")
+
+    # -- probe ----------------------------------------------------------------------------
+    async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
+        if self._token_type(cred) in ("oauth_access", "oauth_refresh"):
+            return await guard(lambda: self._probe_oauth(client, cred), deep=deep)
+        return await guard(lambda: self._probe_private_app(client, cred), deep=deep)
+
+    def _report(self, response: httpx.Response, kind: str) -> ProbeReport:
+        status = response.status_code
+        state, daily = _rate_limit(response.headers)
+        report = ProbeReport(outcome_for_status(status), status=status, rate_limit=state, token_kind=kind, requests=1)
+        if daily:
+            report.details["daily_limit"] = daily
+        if report.outcome not in (Outcome.OK, Outcome.FORBIDDEN):
+            report.error = _category(response) or f"HTTP {status}"  # e.g. INVALID_AUTHENTICATION
+        return report
+
+    async def _probe_private_app(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
+        token = cred.secret.reveal()
+        headers = {"Authorization": f"Bearer {token}"}
+        usage = await client.get(self.url(cred, "/account-info/v3/api-usage/daily/private-apps"), headers=headers)
+        report = self._report(usage, "private-app token")
+        if usage.status_code not in (200, 403):
+            return report
+        report.outcome = Outcome.OK  # 403: valid, but this token may not read usage (TH)
+        if usage.status_code == 200:
+            results = json_body(usage).get("results")
+            if isinstance(results, list) and results and isinstance(results[0], dict):
+                report.details["daily_usage"] = {k: results[0].get(k) for k in ("usageLimit", "currentUsage", "resetsAt")}
+        # ⚠️ secondary source: token-info endpoint and shape known from HubSpot's private-apps page via an issue
+        info = await client.post(self.url(cred, "/oauth/v2/private-apps/get/access-token-info"), headers=headers,
+                                 json={"tokenKey": token})
+        report.requests += 1
+        if info.status_code != 200:
+            report.details["token_info_status"] = info.status_code
+            report.grants = [assumed_grant(self, "HubSpot did not report this token's scopes")]
+            return report
+        body = json_body(info)
+        report.grants = self.grants_for(strings(body.get("scopes")))
+        report.identity = f"hub {body['hubId']}" if body.get("hubId") else ""
+        report.details |= {k: body[k] for k in ("hubId", "appId", "userId") if k in body}
+        return report
+
+    async def _probe_oauth(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
+        refresh = self._token_type(cred) == "oauth_refresh"
+        # ❓ unconfirmed: GET /oauth/v1/refresh-tokens/{token} (metadata) is not in providers.md; the access-token
+        # variant is documented (v1, deprecated on 2027-02-16)
+        path = "refresh-tokens" if refresh else "access-tokens"
+        response = await client.get(self.url(cred, f"/oauth/v1/{path}/{cred.secret.reveal()}"))
+        report = self._report(response, "OAuth refresh token" if refresh else "OAuth access token")
+        if response.status_code in (400, 404):  # ❓ unconfirmed: how HubSpot answers an unknown or revoked token here
+            report.outcome, report.error = Outcome.INVALID, _category(response) or "unknown token"
+        if report.outcome is not Outcome.OK:
+            return report
+        body = json_body(response)
+        report.grants = self.grants_for(strings(body.get("scopes")))
+        report.identity = str(body.get("user") or (f"hub {body['hub_id']}" if body.get("hub_id") else ""))
+        report.details |= {k: body[k] for k in ("hub_id", "hub_domain", "app_id", "user_id", "client_id") if k in body}
+        if isinstance(body.get("expires_in"), int):
+            report.expires_at = datetime.now(timezone.utc) + timedelta(seconds=body["expires_in"])
+        return report
+
+    # -- switches -------------------------------------------------------------------------
+    async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        if self._token_type(cred) != "oauth_refresh":
+            return manual(self, "revoke", "HubSpot has no API to revoke this token")
+        return await guard_action("revoke", lambda: self._revoke_refresh(client, cred))
+
+    async def _revoke_refresh(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        response = await client.delete(self.url(cred, f"/oauth/v1/refresh-tokens/{cred.secret.reveal()}"))
+        if not response.is_success:  # ❓ unconfirmed: success status (204 expected, providers.md §9)
+            return action_failed("revoke", response, "HubSpot refused to revoke the refresh token")
+        return ActionResult("revoke", ActionState.APPLIED, "refresh token revoked", status=response.status_code,
+                            irreversible=True)
+
+    def manual_steps(self, action: str) -> list[str]:
+        # ❓ unconfirmed: rotation and deletion of private-app tokens in the UI (providers.md §9)
+        where = "In HubSpot open Settings → Integrations → Private Apps, and select the app"
+        steps = {
+            "revoke": [where, "Delete the app (this kills its token) — or, for an OAuth app, uninstall it under "
+                       "Connected Apps."],
+            "rotate": [where, "Open the Auth tab and choose Rotate; paste the new token into Breaker (it probes it "
+                       "before swapping). The old token stops working."],
+            "restrict": [where, "On the Scopes tab untick what the task does not need, and commit the change."],
+        }.get(action)
+        if steps is None:
+            return super().manual_steps(action)
+        return [*steps, "Come back to Breaker and probe the connector to verify."]

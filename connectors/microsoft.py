@@ -1,0 +1,272 @@
+"""Microsoft Graph (Entra ID) access tokens.
+
+Facts and sources: shared/research/providers.md §1 and §19 (Entra access-token claims reference,
+Graph message-send, oauth2permissiongrant-update and user-revokesigninsessions pages, Graph
+throttling). A Graph access token is a JWT: its payload says what it can do (``scp`` for
+delegated permissions, ``roles`` for application permissions). Breaker decodes it without
+verifying the signature (the token is meant for Graph, not for us) and then asks Graph whether
+the token is still accepted.
+
+Mail.ReadWrite without Mail.Send is a real draft-only level: sending needs Mail.Send.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+import httpx
+
+from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome, ProbeReport,
+                             Provider, Secret)
+from connectors.http import (MalformedBody, describe_transport_error, guard, json_body, outcome_for_status,
+                             rate_limit_state)
+
+R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
+
+GRAPH_AUDIENCES = ("https://graph.microsoft.com", "https://graph.microsoft.com/",
+                   "00000003-0000-0000-c000-000000000000")
+
+# providers.md §19 classification. Patterns below cover the *.Read / *.ReadWrite / *.Send families.
+EXACT_LEVELS: dict[str, Level] = {
+    **dict.fromkeys(("openid", "profile", "email", "offline_access", "User.Read"), R),
+    # Drafts can be created and edited; sending (POST /me/messages/{id}/send) needs Mail.Send.
+    **dict.fromkeys(("Mail.ReadWrite", "Mail.ReadWrite.Shared"), D),
+    **dict.fromkeys(("Mail.Send", "Mail.Send.Shared"), S),
+    # ❓ unconfirmed: providers.md puts Chat.Send / ChannelMessage.Send in S with a question mark.
+    **dict.fromkeys(("Chat.Send", "ChannelMessage.Send"), S),
+    **dict.fromkeys(("Directory.ReadWrite.All", "Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All",
+                     "RoleManagement.ReadWrite.Directory", "User.RevokeSessions.All"), A),
+    # Our own judgement, same reasons as the listed admin permissions: they manage credentials or
+    # grants, or (mailbox rules) can forward mail outside.
+    **dict.fromkeys(("Application.ReadWrite.OwnedBy", "DelegatedPermissionGrant.ReadWrite.All",
+                     "MailboxSettings.ReadWrite"), A),
+}
+PATTERN_LEVELS: tuple[tuple[re.Pattern[str], Level], ...] = (
+    (re.compile(r"\.Send(\.|$)"), S),
+    (re.compile(r"\.ReadWrite(\.|$)"), W),
+    (re.compile(r"\.Read(Basic)?(\.|$)"), R),
+)
+NOTES = {"Mail.ReadWrite": "drafts only, unless Mail.Send is also granted"}
+
+
+def jwt_claims(token: str) -> dict | None:
+    """The JWT payload, decoded without verifying anything; None when the token is not a JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(raw)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def graph_error(response: httpx.Response) -> str:
+    """Graph's ``{"error": {"code", "message"}}``, short."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")[:200]
+    return f"HTTP {response.status_code}"
+
+
+def delegated_scopes(claims: dict) -> list[str]:
+    return str(claims.get("scp") or "").split()
+
+
+def app_roles(claims: dict) -> list[str]:
+    roles = claims.get("roles") or []
+    return [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
+
+
+class MicrosoftGraph(Provider):
+    name = "microsoft"
+    title = "Microsoft Graph"
+    base_url = "https://graph.microsoft.com/v1.0"
+    # A JWT shape alone is ambiguous; recognise() also checks that the audience is Graph.
+    key_patterns = (KeyPattern(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*", "Graph access token (JWT)"),)
+    scope_levels = EXACT_LEVELS
+    dashboard_url = "https://entra.microsoft.com"
+    env_var = "MS_GRAPH_TOKEN"
+    deep_probe_requests = 2  # the verify call, plus the permission grant when its id is registered
+    can_revoke = True
+    can_restrict = True
+    revoke_reversible = False
+    revoke_needs_admin = True  # revokeSignInSessions needs User.RevokeSessions.All
+
+    def recognise(self, key: str) -> KeyPattern | None:
+        pattern = super().recognise(key)
+        if pattern is None:
+            return None
+        claims = jwt_claims(key) or {}
+        return pattern if claims.get("aud") in GRAPH_AUDIENCES else None
+
+    def level_of(self, scope: str) -> Level:
+        if scope in EXACT_LEVELS:
+            return EXACT_LEVELS[scope]
+        for pattern, level in PATTERN_LEVELS:
+            if pattern.search(scope):
+                return level
+        return self.default_level
+
+    @staticmethod
+    def headers(secret: Secret) -> dict[str, str]:
+        return {"Authorization": f"Bearer {secret.reveal()}", "Accept": "application/json"}
+
+    # -- probe --------------------------------------------------------------------------------
+    async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
+        return await guard(lambda: self._probe(client, cred), deep=deep)
+
+    async def _probe(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
+        claims = jwt_claims(cred.secret.reveal())
+        report = ProbeReport(Outcome.ERROR, token_kind="opaque token (not a JWT)")
+        app_only = False
+        if claims is not None:
+            scopes, roles = delegated_scopes(claims), app_roles(claims)
+            app_only = bool(roles) and not scopes
+            report.token_kind = "application token" if app_only else "delegated token"
+            report.grants = [Grant(s, self.level_of(s), NOTES.get(s, "")) for s in (roles if app_only else scopes)]
+            if isinstance(claims.get("exp"), (int, float)):
+                report.expires_at = datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
+            report.identity = str(claims.get("upn") or claims.get("preferred_username") or claims.get("unique_name")
+                                  or claims.get("app_displayname") or claims.get("appid") or "")
+            report.details.update({k: claims[k] for k in ("aud", "tid", "appid", "azp", "app_displayname", "azpacr")
+                                   if k in claims})
+            if claims.get("aud") not in GRAPH_AUDIENCES:
+                report.details["warning"] = "this token is not meant for Microsoft Graph (aud)"
+        # ❓ unconfirmed (providers.md §19/§22): GET /me verifies a delegated token, GET /organization an
+        # application token.
+        path = "/organization" if app_only else "/me"
+        response = await client.get(self.url(cred, path), headers=self.headers(cred.secret))
+        report.status, report.requests = response.status_code, 1
+        report.rate_limit = rate_limit_state(response.headers)
+        report.outcome = outcome_for_status(response.status_code)
+        if report.outcome is not Outcome.OK:
+            report.error = graph_error(response)
+            if report.expires_at is not None and report.expires_at <= datetime.now(timezone.utc):
+                report.error = f"expired at {report.expires_at:%Y-%m-%d %H:%M} UTC; {report.error}"
+            if report.outcome is Outcome.FORBIDDEN:  # accepted, but not allowed to read itself
+                report.details["verify"] = f"Graph accepted the token but refused GET {path}"
+            return report
+        body = json_body(response)
+        if app_only:
+            orgs = body.get("value") or []
+            name = orgs[0].get("displayName") if orgs and isinstance(orgs[0], dict) else None
+            report.identity = f"{report.identity} ({name})" if name else report.identity
+        else:
+            report.identity = str(body.get("userPrincipalName") or body.get("mail") or report.identity)
+            report.details["user_id"] = body.get("id")
+        grant_id = cred.extra.get("grant_id")
+        if grant_id and not app_only:
+            await self._grant_facts(client, cred, grant_id, report)
+        return report
+
+    async def _grant_facts(self, client: httpx.AsyncClient, cred: Credential, grant_id: str,
+                           report: ProbeReport) -> None:
+        """The consented grant behind the token: after a restrict it is narrower than the token."""
+        response = await client.get(self.url(cred, f"/oauth2PermissionGrants/{quote(grant_id, safe='')}"),
+                                    headers=self.headers(cred.admin_secret or cred.secret))
+        report.requests += 1
+        if response.status_code != 200:
+            report.details["grant_error"] = graph_error(response)
+            return
+        granted = set(str(json_body(response).get("scope") or "").split())
+        report.details["grant_scope"] = " ".join(sorted(granted))
+        report.grants = [g if g.scope in granted else
+                         Grant(g.scope, g.level, "removed from the grant; this token keeps it until it expires")
+                         for g in report.grants]
+
+    # -- switches -----------------------------------------------------------------------------
+    async def restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
+        """Narrow the delegated grant (PATCH oauth2PermissionGrants/{id}) to scopes at or below ``ceiling``."""
+        grant_id = cred.extra.get("grant_id")
+        claims = jwt_claims(cred.secret.reveal()) or {}
+        if app_roles(claims) and not delegated_scopes(claims):
+            # ❓ unconfirmed (providers.md §19): application permissions go by deleting app-role assignments.
+            return ActionResult("restrict", ActionState.MANUAL, "application permissions are removed in Entra "
+                                "(app-role assignments), not through a delegated grant",
+                                manual_steps=self.manual_steps("restrict"))
+        if not grant_id:
+            return ActionResult("restrict", ActionState.MANUAL, "register the oauth2PermissionGrant id (extra "
+                                "'grant_id') to let Breaker reduce it", manual_steps=self.manual_steps("restrict"))
+        url = self.url(cred, f"/oauth2PermissionGrants/{quote(grant_id, safe='')}")
+        headers = self.headers(cred.admin_secret or cred.secret)  # needs DelegatedPermissionGrant.ReadWrite.All
+        response, failure = await call("restrict", client.get(url, headers=headers))
+        if failure is not None:
+            return failure
+        try:
+            current = str(json_body(response).get("scope") or "").split()
+        except MalformedBody:
+            return ActionResult("restrict", ActionState.FAILED, "Graph's grant is not JSON", status=200, retryable=True)
+        keep = [s for s in current if self.level_of(s) <= ceiling]
+        removed = [s for s in current if s not in keep]
+        if not removed:
+            return ActionResult("restrict", ActionState.APPLIED, "the grant is already within the ceiling",
+                                status=response.status_code, details={"kept": keep, "removed": []})
+        response, failure = await call("restrict", client.patch(url, headers=headers, json={"scope": " ".join(keep)}))
+        if failure is not None:
+            return failure
+        return ActionResult("restrict", ActionState.APPLIED,
+                            f"removed {', '.join(removed)} from the grant; access tokens already issued keep their "
+                            "scopes until they expire", status=response.status_code,
+                            details={"kept": keep, "removed": removed})
+
+    async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        """Revoke the user's sign-in sessions: refresh tokens die; issued access tokens live until ``exp``."""
+        claims = jwt_claims(cred.secret.reveal()) or {}
+        if app_roles(claims) and not delegated_scopes(claims):
+            return ActionResult("revoke", ActionState.MANUAL, "an application token is revoked by removing the "
+                                "app's secret or permissions in Entra", manual_steps=self.manual_steps("revoke"))
+        user = cred.extra.get("user_id") or claims.get("oid")
+        if not user:
+            return ActionResult("revoke", ActionState.MANUAL, "the token names no user to revoke sessions for",
+                                manual_steps=self.manual_steps("revoke"))
+        response, failure = await call("revoke", client.post(
+            self.url(cred, f"/users/{quote(str(user), safe='')}/revokeSignInSessions"),
+            headers=self.headers(cred.admin_secret or cred.secret)))
+        if failure is not None:
+            return failure
+        until = f" (this one until {datetime.fromtimestamp(claims['exp'], tz=timezone.utc):%Y-%m-%d %H:%M} UTC)" \
+            if isinstance(claims.get("exp"), (int, float)) else ""
+        return ActionResult("revoke", ActionState.APPLIED,
+                            "Graph revoked the user's sign-in sessions and refresh tokens; access tokens already "
+                            f"issued may work until they expire{until}", status=response.status_code,
+                            irreversible=True)
+
+    def manual_steps(self, action: str) -> list[str]:
+        steps = {
+            "revoke": "Users ▸ the user ▸ Revoke sessions; for an app: App registrations ▸ the app ▸ Certificates & "
+                      "secrets ▸ delete its client secret, or Enterprise applications ▸ the app ▸ Delete.",
+            "restrict": "Enterprise applications ▸ the app ▸ Permissions: remove permissions above the ceiling "
+                        "(for draft-only keep Mail.ReadWrite and remove Mail.Send).",
+            "rotate": "App registrations ▸ the app ▸ Certificates & secrets ▸ New client secret; register it, then "
+                      "delete the old secret.",
+            "reenable": "Sign in again (delegated) or grant the permissions again, and register the new token.",
+        }
+        return [f"Open {self.dashboard_url}", steps.get(action, action),
+                "Come back to Breaker and probe the connector to verify."]
+
+
+async def call(action: str, send) -> tuple[httpx.Response | None, ActionResult | None]:
+    """Await one switch call: a 2xx response, or the FAILED result to return. Never raises."""
+    try:
+        response: httpx.Response = await send
+    except httpx.TransportError as exc:
+        return None, ActionResult(action, ActionState.FAILED,
+                                  f"Microsoft Graph unreachable: {describe_transport_error(exc)}", retryable=True)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return None, ActionResult(action, ActionState.FAILED, type(exc).__name__)
+    status = response.status_code
+    if 200 <= status < 300:
+        return response, None
+    return None, ActionResult(action, ActionState.FAILED, graph_error(response), status=status,
+                              retryable=status == 429 or status >= 500)

@@ -1,0 +1,260 @@
+"""OpenAI (providers.md §5): project, service-account, legacy and admin keys.
+
+A normal probe sends three GETs: ``/v1/models`` (validity; 403 = restricted key without Models
+read), ``/v1/organizations`` (TruffleHog's full-access heuristic) and ``/v1/me`` (identity; an
+undocumented endpoint TruffleHog relies on). Restricted-key permissions have no introspection
+endpoint: only a deep probe learns them, with TruffleHog's deliberately invalid requests.
+Revocation deletes the project key through the Admin API and needs an ``sk-admin-`` key.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    Grant,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    RateLimitState,
+)
+from connectors.generic import (
+    PermissionProbe,
+    action_failed,
+    assumed_grant,
+    guard_action,
+    manual,
+    matches_redacted,
+    needs_admin,
+    obj,
+    record_permission_run,
+    run_permission_probes,
+)
+from connectors.http import MalformedBody, guard, json_body, outcome_for_status, retry_after_seconds
+
+_INVALID_BODY = {"speed": 1}  # deliberately invalid: the API rejects it after the permission check (TH scopes.go)
+
+# TruffleHog's probe table (providers.md §5). Ids are TH's placeholder "1", never a real object.
+DEEP_PROBES: tuple[PermissionProbe, ...] = (
+    PermissionProbe("model_capabilities:write", "POST", "/v1/images/generations", (400,), json=_INVALID_BODY),
+    PermissionProbe("assistants:read", "GET", "/v1/assistants", (400,)),
+    PermissionProbe("assistants:write", "POST", "/v1/assistants", (400,), json=_INVALID_BODY),
+    PermissionProbe("threads:read", "GET", "/v1/threads/1", (400,)),
+    PermissionProbe("threads:write", "POST", "/v1/threads", (400,), json=_INVALID_BODY),
+    PermissionProbe("fine_tuning:read", "GET", "/v1/fine_tuning/jobs", (200,)),
+    PermissionProbe("fine_tuning:write", "POST", "/v1/fine_tuning/jobs", (400,), json=_INVALID_BODY),
+    PermissionProbe("files:read", "GET", "/v1/files", (200,)),
+    PermissionProbe("files:write", "POST", "/v1/files", (415,), json=_INVALID_BODY),  # JSON instead of multipart
+    PermissionProbe("evals:read", "GET", "/v1/evals", (200,)),
+    PermissionProbe("evals:write", "POST", "/v1/evals", (400,), json=_INVALID_BODY),
+    PermissionProbe("responses:read", "GET", "/v1/responses/1", (400,)),
+    PermissionProbe("responses:write", "POST", "/v1/responses", (400,), json=_INVALID_BODY),
+)
+_SHALLOW_REQUESTS = 3
+
+_MISSING_SCOPES = re.compile(r"Missing scopes:\s*(.+?)(?:\.\s|\.?$)")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_DURATION_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def missing_scopes(response: httpx.Response) -> list[str]:
+    """Scope names from a denial such as "... Missing scopes: api.responses.write." (providers.md §5)."""
+    message = _error(response).get("message") or ""
+    found = _MISSING_SCOPES.search(message)
+    return [s for s in re.split(r"[,\s]+", found.group(1)) if s] if found else []
+
+
+def _error(response: httpx.Response) -> dict:
+    """The ``error`` object of an OpenAI error body, or {} (its message may quote part of the key: never log it)."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return {}
+    return error if isinstance(error, dict) else {}
+
+
+def _seconds(duration: str | None) -> float | None:
+    """OpenAI's reset headers are durations such as ``6m0s`` or ``12ms``."""
+    parts = _DURATION.findall(duration or "")
+    return sum(float(n) * _DURATION_UNIT[unit] for n, unit in parts) if parts else None
+
+
+def _rate_limit(headers: httpx.Headers) -> RateLimitState:
+    def number(name: str) -> int | None:
+        value = headers.get(name)
+        return int(value) if value and value.isdigit() else None
+
+    reset = _seconds(headers.get("x-ratelimit-reset-requests"))
+    return RateLimitState(limit=number("x-ratelimit-limit-requests"), remaining=number("x-ratelimit-remaining-requests"),
+                          reset_at=datetime.now(timezone.utc) + timedelta(seconds=reset) if reset is not None else None,
+                          retry_after_s=retry_after_seconds(headers))
+
+
+class OpenAI(Provider):
+    name = "openai"
+    title = "OpenAI"
+    base_url = "https://api.openai.com"
+    key_patterns = (
+        KeyPattern(r"sk-admin-[A-Za-z0-9_-]{58}T3BlbkFJ[A-Za-z0-9_-]{58}", "admin key"),
+        KeyPattern(r"sk-(?:svcacct|service)-[A-Za-z0-9_-]+T3BlbkFJ[A-Za-z0-9_-]+", "service-account key"),
+        KeyPattern(r"sk-proj-[A-Za-z0-9_-]+T3BlbkFJ[A-Za-z0-9_-]+", "project key"),
+        KeyPattern(r"sk-[A-Za-z0-9]+T3BlbkFJ[A-Za-z0-9]+", "legacy user key"),
+    )
+    scope_levels = {
+        "models:read": Level.READ,
+        "assistants:read": Level.READ, "threads:read": Level.READ, "fine_tuning:read": Level.READ,
+        "files:read": Level.READ, "evals:read": Level.READ, "responses:read": Level.READ,
+        "assistants:write": Level.WRITE, "threads:write": Level.WRITE, "fine_tuning:write": Level.WRITE,
+        "files:write": Level.WRITE, "evals:write": Level.WRITE,
+        # spends money and can drive agent actions
+        "model_capabilities:write": Level.SEND, "model.request": Level.SEND,
+        "responses:write": Level.SEND, "api.responses.write": Level.SEND,
+        "organization": Level.ADMIN, "admin_api_keys": Level.ADMIN,
+    }
+    default_level = Level.SEND  # a key that reaches the API can, unless restricted, spend money
+    dashboard_url = "https://platform.openai.com/api-keys"
+    env_var = "OPENAI_API_KEY"
+    deep_probe_requests = _SHALLOW_REQUESTS + len(DEEP_PROBES)
+    can_revoke = True
+    revoke_needs_admin = True
+
+    # -- probe ----------------------------------------------------------------------------
+    async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
+        return await guard(lambda: self._probe(client, cred, deep), deep=deep)
+
+    async def _probe(self, client: httpx.AsyncClient, cred: Credential, deep: bool) -> ProbeReport:
+        key = cred.secret.reveal()
+        pattern = self.recognise(key)
+        kind = pattern.kind if pattern else "API key"
+        headers = {"Authorization": f"Bearer {key}"}
+        if key.startswith("sk-admin-"):
+            return await self._probe_admin(client, cred, headers, kind)
+
+        models = await client.get(self.url(cred, "/v1/models"), headers=headers)
+        report = self._report(models, kind)
+        if models.status_code not in (200, 403):
+            return report
+        report.outcome, report.error = Outcome.OK, ""  # 403 = valid restricted key without Models read (TH)
+        if models.status_code == 200:
+            data = json_body(models).get("data")
+            if not isinstance(data, list):
+                raise MalformedBody("HTTP 200: no model list")
+            report.details["models"] = len(data)
+            report.grants.append(Grant("models:read", Level.READ))
+        else:
+            report.details["denied"] = ["models:read"]
+
+        # ❓ unconfirmed: 200 from /v1/organizations means admin/full access — TruffleHog's heuristic, not a documented contract
+        orgs = await client.get(self.url(cred, "/v1/organizations"), headers=headers)
+        full_access = orgs.status_code == 200
+        if full_access:
+            report.grants.append(Grant("organization", Level.ADMIN, note="GET /v1/organizations answered 200 (heuristic)"))
+        # ❓ unconfirmed: /v1/me is undocumented; best effort, used for identity only
+        me = await client.get(self.url(cred, "/v1/me"), headers=headers)
+        report.requests += 2
+        if me.status_code == 200:
+            profile = json_body(me)
+            report.identity = profile.get("email") or profile.get("name") or profile.get("id") or ""
+            orgs_data = obj(profile.get("orgs")).get("data")
+            report.details["organizations"] = [obj(o).get("id") for o in orgs_data or [] if obj(o)]
+
+        if full_access:
+            return report
+        if not deep:
+            report.grants.append(assumed_grant(self, "restricted-key permissions are only known after a deep probe"))
+            return report
+        run = await run_permission_probes(client, self, cred, DEEP_PROBES, headers)
+        record_permission_run(report, self, run)
+        missing = sorted({s for r in run.denials for s in missing_scopes(r)})
+        if missing:
+            report.details["missing_scopes"] = missing
+        return report
+
+    async def _probe_admin(self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str],
+                           kind: str) -> ProbeReport:
+        response = await client.get(self.url(cred, "/v1/organization/admin_api_keys"), headers=headers,
+                                    params={"limit": 1})
+        report = self._report(response, kind)
+        if report.outcome is Outcome.OK:
+            json_body(response)
+            report.grants.append(Grant("admin_api_keys", Level.ADMIN, note="organization admin key"))
+        return report
+
+    @staticmethod
+    def _report(response: httpx.Response, kind: str) -> ProbeReport:
+        status = response.status_code
+        report = ProbeReport(outcome_for_status(status), status=status, rate_limit=_rate_limit(response.headers),
+                             token_kind=kind, requests=1)
+        if report.outcome is not Outcome.OK:
+            report.error = _error(response).get("code") or f"HTTP {status}"  # e.g. invalid_api_key, insufficient_quota
+        return report
+
+    # -- revoke (Admin API) -----------------------------------------------------------------
+    async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        if cred.admin_secret is None:
+            return needs_admin(self, "revoke", "an OpenAI admin key (sk-admin-…)",
+                               "https://platform.openai.com/settings/organization/admin-keys")
+        return await guard_action("revoke", lambda: self._revoke(client, cred))
+
+    async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        headers = {"Authorization": f"Bearer {cred.admin_secret.reveal()}"}  # type: ignore[union-attr]
+        if cred.secret.reveal().startswith("sk-admin-"):
+            collection = "/v1/organization/admin_api_keys"
+        elif cred.extra.get("project_id"):
+            collection = f"/v1/organization/projects/{cred.extra['project_id']}/api_keys"
+        else:
+            return manual(self, "revoke", "the key's project is unknown",
+                          ["Set the connector's project_id (proj_…, shown in the OpenAI dashboard), then revoke again;",
+                           *self.manual_steps("revoke")])
+        key_id = cred.extra.get("key_id") or await self._find_key_id(client, cred, collection, headers)
+        if isinstance(key_id, ActionResult):
+            return key_id
+        response = await client.delete(self.url(cred, f"{collection}/{key_id}"), headers=headers)
+        if response.status_code != 200:
+            return action_failed("revoke", response, "OpenAI refused to delete the key")
+        if json_body(response).get("deleted") is not True:
+            return ActionResult("revoke", ActionState.FAILED, "OpenAI did not confirm the deletion", status=200)
+        return ActionResult("revoke", ActionState.APPLIED, "key deleted", status=200, irreversible=True,
+                            details={"key_id": key_id})
+
+    async def _find_key_id(self, client: httpx.AsyncClient, cred: Credential, collection: str,
+                           headers: dict[str, str]) -> str | ActionResult:
+        """Match the key against each listed key's ``redacted_value``."""
+        # ❓ unconfirmed: redacted_value is not documented as a match key (providers.md §5)
+        key = cred.secret.reveal()
+        matches: list[str] = []
+        params: dict[str, str | int] = {"limit": 100}
+        for _ in range(20):  # at most 2,000 keys: a bound, not a real limit
+            response = await client.get(self.url(cred, collection), headers=headers, params=params)
+            if response.status_code != 200:
+                return action_failed("revoke", response, "could not list the keys to find this one")
+            page = json_body(response)
+            items = [i for i in page.get("data") or [] if isinstance(i, dict)]
+            matches += [i["id"] for i in items if matches_redacted(key, i.get("redacted_value") or "") and "id" in i]
+            if not page.get("has_more") or not items:
+                break
+            params["after"] = page.get("last_id") or items[-1].get("id", "")
+        if len(matches) != 1:
+            why = "no listed key matches this one" if not matches else "several listed keys match this one"
+            return manual(self, "revoke", why, ["Set the connector's key_id (key_…) from the OpenAI dashboard, "
+                                                "then revoke again;", *self.manual_steps("revoke")])
+        return matches[0]
+
+    def manual_steps(self, action: str) -> list[str]:
+        if action == "rotate":
+            return [f"Open {self.dashboard_url}", "Create a new secret key with the same project and permissions.",
+                    "Paste it into Breaker (it probes it before swapping), then delete the old key.",
+                    "Come back to Breaker and probe the connector to verify."]
+        if action == "restrict":
+            return [f"Open {self.dashboard_url}", "Edit the key: set Permissions to Restricted and untick what the "
+                    "task does not need (OpenAI has no API for this).",
+                    "Come back to Breaker and run a deep probe to verify."]
+        return super().manual_steps(action)

@@ -1,0 +1,146 @@
+"""Anthropic in the sandbox (providers.md §6).
+
+API keys are records of kind ``api``; the Admin key is a record of kind ``admin``. A record's
+``status`` is the Admin API status (active/inactive/archived): anything but active answers 404 on
+``/v1/models``, as Anthropic documents for a disabled key. ``meta["rate_limited"]`` makes calls 429.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import datetime, timedelta, timezone
+
+from connectors.sandbox.core import SandboxRequest, SandboxResponse, SandboxState, TokenRecord, json_response
+
+PREFIX = "anthropic"
+KINDS: dict[str, list[str]] = {"api": [], "admin": []}  # Anthropic keys have no scopes
+_PREFIXES = {"api": "sk-ant-api03-", "admin": "sk-ant-admin01-"}  # sandbox tokens start like real ones
+STATUSES = ("active", "inactive", "archived")
+
+
+def _word(n: int) -> str:
+    return "".join(secrets.choice(string.ascii_letters + string.digits + "_-") for _ in range(n))
+
+
+def make_token(kind: str) -> str:
+    # random characters first, so that the redacted hint (first 16, last 4) tells keys apart
+    return f"{_PREFIXES[kind]}{_word(3)}SANDBOX{_word(83)}AA"
+
+
+def api_key_id(record: TokenRecord) -> str:
+    return record.key_id if record.key_id.startswith("apikey_") else f"apikey_{record.key_id}"
+
+
+def partial_key_hint(token: str) -> str:
+    return f"{token[:16]}...{token[-4:]}"  # the documented example: "sk-ant-api03-R2D...igAA"
+
+
+def _headers() -> dict[str, str]:
+    reset = (datetime.now(timezone.utc) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    headers = {"request-id": f"req_SANDBOX{secrets.token_hex(6)}"}
+    for bucket, limit in (("requests", "50"), ("tokens", "40000"), ("input-tokens", "30000"), ("output-tokens", "8000")):
+        headers |= {f"anthropic-ratelimit-{bucket}-limit": limit, f"anthropic-ratelimit-{bucket}-remaining": limit,
+                    f"anthropic-ratelimit-{bucket}-reset": reset}
+    return headers
+
+
+def _error(status: int, type_: str, message: str, extra: dict[str, str] | None = None) -> SandboxResponse:
+    body = {"type": "error", "error": {"type": type_, "message": message}, "request_id": f"req_SANDBOX{secrets.token_hex(6)}"}
+    return json_response(status, body, {**_headers(), **(extra or {})})
+
+
+def _caller(req: SandboxRequest, state: SandboxState, kind: str) -> tuple[TokenRecord | None, SandboxResponse | None]:
+    record = state.get(req.headers.get("x-api-key"), PREFIX)
+    if record is None or record.revoked:
+        return None, _error(401, "authentication_error", "invalid x-api-key")
+    if record.kind != kind:
+        return None, _error(401 if kind == "api" else 403, "authentication_error" if kind == "api" else "permission_error",
+                            "this key cannot be used for this endpoint")
+    if record.status != "active":
+        return None, _error(404, "not_found_error", "api key is disabled or not found")
+    if record.meta.get("rate_limited"):
+        return None, _error(429, "rate_limit_error", "Number of requests has exceeded your rate limit.",
+                            {"retry-after": "3"})
+    return record, None
+
+
+def models(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record, refusal = _caller(req, state, "api")
+    if record is None:
+        return refusal  # type: ignore[return-value]
+    data = [{"type": "model", "id": "claude-sandbox-1", "display_name": "Claude Sandbox",
+             "created_at": "2025-02-19T00:00:00Z"}]
+    return json_response(200, {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]},
+                         _headers())
+
+
+def _key_object(record: TokenRecord) -> dict:
+    return {"id": api_key_id(record), "type": "api_key", "name": record.meta.get("name", "sandbox key"),
+            "partial_key_hint": partial_key_hint(record.token), "status": record.status,
+            "workspace_id": record.meta.get("workspace_id"),
+            "created_at": record.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "created_by": {"id": "user_SANDBOX", "type": "user"},
+            "expires_at": record.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if record.expires_at else None}
+
+
+def _api_keys(state: SandboxState) -> list[TokenRecord]:
+    return [r for r in list(state.tokens.values()) if r.provider == PREFIX and r.kind == "api" and not r.revoked]
+
+
+def _find(state: SandboxState, key_id: str) -> TokenRecord | None:
+    return next((r for r in _api_keys(state) if api_key_id(r) == key_id), None)
+
+
+def list_keys(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    admin, refusal = _caller(req, state, "admin")
+    if admin is None:
+        return refusal  # type: ignore[return-value]
+    wanted = req.query.get("status", [None])[-1]
+    items = [_key_object(r) for r in _api_keys(state) if wanted in (None, r.status)]
+    after = req.query.get("after_id", [None])[-1]
+    if after:
+        ids = [i["id"] for i in items]
+        items = items[ids.index(after) + 1:] if after in ids else []
+    limit = int(req.query.get("limit", ["20"])[-1])
+    page = items[:limit]
+    return json_response(200, {"data": page, "has_more": len(items) > limit,
+                               "first_id": page[0]["id"] if page else None,
+                               "last_id": page[-1]["id"] if page else None}, _headers())
+
+
+def get_key(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    admin, refusal = _caller(req, state, "admin")
+    if admin is None:
+        return refusal  # type: ignore[return-value]
+    record = _find(state, match.group("id"))
+    if record is None:
+        return _error(404, "not_found_error", "API key not found")
+    return json_response(200, _key_object(record), _headers())
+
+
+def update_key(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """The kill switch: ``{"status": "inactive"}`` disables a key, ``"active"`` re-enables it."""
+    admin, refusal = _caller(req, state, "admin")
+    if admin is None:
+        return refusal  # type: ignore[return-value]
+    record = _find(state, match.group("id"))
+    if record is None:
+        return _error(404, "not_found_error", "API key not found")
+    body = req.json() if isinstance(req.json(), dict) else {}
+    status = body.get("status")
+    if status is not None and status not in STATUSES:
+        return _error(400, "invalid_request_error", "status: must be one of active, inactive, archived")
+    if status is not None:
+        record.status = status
+    if isinstance(body.get("name"), str):
+        record.meta["name"] = body["name"]
+    return json_response(200, _key_object(record), _headers())
+
+
+ROUTES = [
+    ("GET", r"/v1/models", models),
+    ("GET", r"/v1/organizations/api_keys", list_keys),
+    ("GET", r"/v1/organizations/api_keys/(?P<id>[^/]+)", get_key),
+    ("POST", r"/v1/organizations/api_keys/(?P<id>[^/]+)", update_key),
+]

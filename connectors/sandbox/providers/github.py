@@ -1,0 +1,249 @@
+"""Sandbox GitHub: the REST calls Breaker makes, with GitHub's paths, headers and bodies.
+
+Shapes follow docs.github.com (users, installations, credentials/revoke) and providers.md §3.
+Classic tokens (ghp_, gho_) hold classic scope names; fine-grained and App tokens hold
+"permission:access" names (e.g. "contents:write"), which drive the deep-probe routes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+import zlib
+from datetime import datetime, timezone
+
+from connectors.sandbox.core import (SandboxRequest, SandboxResponse, SandboxState, TokenRecord, empty_response,
+                                     json_response)
+
+PREFIX = "github"
+
+KINDS: dict[str, list[str]] = {
+    "classic": ["repo", "read:org"],
+    "oauth": ["read:user", "public_repo"],
+    "fine_grained": ["metadata:read", "contents:read", "issues:write"],
+    "user_to_server": ["metadata:read", "contents:read"],
+    "installation": ["metadata:read", "contents:write", "pull_requests:write"],
+}
+TOKEN_PREFIX = {"classic": "ghp_", "oauth": "gho_", "fine_grained": "github_pat_", "user_to_server": "ghu_",
+                "installation": "ghs_"}
+CLASSIC_PREFIXES = ("ghp_", "gho_")
+LIST_REVOCABLE = ("ghp_", "github_pat_", "gho_", "ghu_", "ghr_")
+DOCS = "https://docs.github.com/rest"
+_ALNUM = string.ascii_letters + string.digits
+
+
+def _random(n: int) -> str:
+    return "".join(secrets.choice(_ALNUM) for _ in range(n))
+
+
+def make_token(kind: str) -> str:
+    prefix = TOKEN_PREFIX.get(kind, "ghp_")
+    if prefix == "github_pat_":  # real shape: github_pat_<22>_<59>
+        return f"{prefix}SANDBOX{_random(15)}_{_random(59)}"
+    return f"{prefix}SANDBOX{_random(29)}"
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _num(text: str, modulo: int) -> int:
+    """A stable numeric id for a name (GitHub ids are integers)."""
+    return zlib.crc32(text.encode()) % modulo
+
+
+def _error(status: int, message: str, **extra: object) -> SandboxResponse:
+    return json_response(status, {"message": message, "documentation_url": DOCS, "status": str(status), **extra})
+
+
+def _is_classic(record: TokenRecord) -> bool:
+    return record.token.startswith(CLASSIC_PREFIXES)
+
+
+def _rate_headers(record: TokenRecord) -> dict[str, str]:
+    used = int(record.meta.get("rate_used", 0)) + 1
+    record.meta["rate_used"] = used
+    reset = (int(time.time()) // 3600 + 1) * 3600
+    headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": str(max(0, 5000 - used)),
+               "x-ratelimit-used": str(used), "x-ratelimit-reset": str(reset), "x-ratelimit-resource": "core",
+               "x-github-api-version-selected": "2022-11-28"}
+    if record.expires_at is not None:
+        fmt = "%Y-%m-%d %H:%M:%S UTC" if _is_classic(record) else "%Y-%m-%d %H:%M:%S +0000"
+        headers["github-authentication-token-expiration"] = record.expires_at.astimezone(timezone.utc).strftime(fmt)
+    return headers
+
+
+def _live(req: SandboxRequest, state: SandboxState) -> TokenRecord | None:
+    """The calling token, if GitHub would accept it (known, not revoked, not expired)."""
+    record = state.get(req.bearer(), PREFIX)
+    if record is None or not record.live:
+        return None
+    if record.expires_at is not None and record.expires_at <= datetime.now(timezone.utc):
+        return None
+    return record
+
+
+def _bad_credentials() -> SandboxResponse:
+    return _error(401, "Bad credentials")
+
+
+def _owner(record: TokenRecord) -> str:
+    return "sandbox-org" if record.token.startswith("ghs_") else record.identity
+
+
+def _repos(record: TokenRecord) -> list[str]:
+    return list(record.meta.get("repos") or [f"{_owner(record)}/sandbox-repo", f"{_owner(record)}/sandbox-site"])
+
+
+def _repo_object(full_name: str, record: TokenRecord) -> dict:
+    owner, _, name = full_name.partition("/")
+    rid = _num(full_name, 10**9)
+    return {
+        "id": rid, "node_id": f"R_SANDBOX{rid}", "name": name, "full_name": full_name, "private": True,
+        "owner": {"login": owner, "id": _num(owner, 10**8), "type": "Organization" if owner == "sandbox-org"
+                  else "User", "site_admin": False},
+        "html_url": f"https://github.com/{full_name}", "description": "A sandbox repository", "fork": False,
+        "url": f"https://api.github.com/repos/{full_name}", "default_branch": "main", "visibility": "private",
+        "permissions": {"admin": False, "maintain": False, "push": _allows(record, "contents", "write"),
+                        "triage": False, "pull": True},
+    }
+
+
+def _allows(record: TokenRecord, permission: str, access: str) -> bool:
+    if _is_classic(record):  # classic: `repo` reaches private repositories; dispatching needs `workflow`
+        needed = "workflow" if permission == "actions" and access == "write" else "repo"
+        return needed in record.scopes
+    held = {s.split(":", 1)[0]: s.split(":", 1)[1] for s in record.scopes if ":" in s}
+    rank = {"read": 1, "write": 2, "admin": 3}
+    return rank.get(held.get(permission, ""), 0) >= rank[access]
+
+
+def _denied(record: TokenRecord) -> SandboxResponse:
+    who = "integration" if record.token.startswith(("ghs_", "ghu_")) else "personal access token"
+    return _error(403, f"Resource not accessible by {who}")
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = _live(req, state)
+    if record is None:
+        return _bad_credentials()
+    headers = _rate_headers(record)
+    if record.token.startswith("ghs_"):
+        # ❓ unconfirmed: the exact error for an installation token on GET /user (providers.md §22).
+        return json_response(403, {"message": "Resource not accessible by integration", "documentation_url": DOCS,
+                                   "status": "403"}, headers)
+    if _is_classic(record):
+        headers["x-oauth-scopes"] = ", ".join(record.scopes)
+        headers["x-accepted-oauth-scopes"] = ""
+    login = record.identity
+    uid = _num(login, 10**8)
+    api = f"https://api.github.com/users/{login}"
+    body = {
+        "login": login, "id": uid, "node_id": f"U_SANDBOX{uid}",
+        "avatar_url": "https://github.com/images/error/octocat_happy.gif",
+        "gravatar_id": "", "url": api, "html_url": f"https://github.com/{login}", "followers_url": f"{api}/followers",
+        "following_url": f"{api}/following{{/other_user}}", "gists_url": f"{api}/gists{{/gist_id}}",
+        "starred_url": f"{api}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{api}/subscriptions",
+        "organizations_url": f"{api}/orgs", "repos_url": f"{api}/repos", "events_url": f"{api}/events{{/privacy}}",
+        "received_events_url": f"{api}/received_events", "type": "User", "site_admin": False,
+        "name": "Sandbox User", "company": "Sandbox", "blog": "", "location": "Loopback", "email": None,
+        "hireable": None, "bio": "A sandbox account", "twitter_username": None, "public_repos": 2,
+        "public_gists": 0, "followers": 0, "following": 0, "created_at": "2020-01-01T00:00:00Z",
+        "updated_at": "2020-01-01T00:00:00Z", "private_gists": 0, "total_private_repos": len(_repos(record)),
+        "owned_private_repos": len(_repos(record)), "disk_usage": 1, "collaborators": 0,
+        "two_factor_authentication": True,
+        "plan": {"name": "free", "space": 976562499, "private_repos": 10000, "collaborators": 0},
+    }
+    return json_response(200, body, headers)
+
+
+def get_user_repos(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = _live(req, state)
+    if record is None:
+        return _bad_credentials()
+    return json_response(200, [_repo_object(r, record) for r in _repos(record)], _rate_headers(record))
+
+
+def get_installation_repos(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = _live(req, state)
+    if record is None:
+        return _bad_credentials()
+    headers = _rate_headers(record)
+    if not record.token.startswith("ghs_"):
+        return json_response(403, {"message": "You must authenticate with an installation access token in order "
+                                   "to list repositories for an installation.", "documentation_url": DOCS,
+                                   "status": "403"}, headers)
+    repos = _repos(record)
+    body = {"total_count": len(repos), "repository_selection": record.meta.get("repository_selection", "selected"),
+            "repositories": [_repo_object(r, record) for r in repos]}
+    return json_response(200, body, headers)
+
+
+def delete_installation_token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = _live(req, state)
+    if record is None or not record.token.startswith("ghs_"):
+        return _bad_credentials()
+    state.revoke(record.token)
+    return empty_response(204)
+
+
+def post_credentials_revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    if req.headers.get("authorization"):  # the docs: "Any authenticated requests will return a 403."
+        return _error(403, "This endpoint must be called without authentication.")
+    body = req.json()
+    creds = body.get("credentials") if isinstance(body, dict) else None
+    if not isinstance(creds, list) or not creds or len(creds) > 1000 or not all(isinstance(c, str) for c in creds):
+        return _error(422, "Validation Failed", errors=[{"resource": "Credentials", "field": "credentials",
+                                                          "code": "invalid"}])
+    for token in creds:
+        record = state.get(token, PREFIX)
+        if record is not None and token.startswith(LIST_REVOCABLE):
+            state.revoke(token)
+    return json_response(202, {})  # GitHub never says which credentials it knew
+
+
+def _repo_route(permission: str, access: str, permitted: SandboxResponse | None = None):
+    """A repository route guarded by one fine-grained permission."""
+
+    def handler(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+        record = _live(req, state)
+        if record is None:
+            return _bad_credentials()
+        headers = _rate_headers(record)
+        headers["x-accepted-github-permissions"] = f"{permission}={access}"
+        full_name = f"{match['owner']}/{match['repo']}"
+        if full_name not in _repos(record):
+            return json_response(404, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}, headers)
+        if not _allows(record, permission, access):
+            response = _denied(record)
+            response.headers.update(headers)
+            return response
+        answer = permitted if permitted is not None else json_response(200, [])
+        return type(answer)(answer.status, answer.body, {**answer.headers, **headers})
+
+    return handler
+
+
+REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
+NOT_FOUND = json_response(404, {"message": "Not Found", "documentation_url": DOCS, "status": "404"})
+
+ROUTES = [
+    ("GET", r"/user", get_user),
+    ("GET", r"/user/repos", get_user_repos),
+    ("GET", r"/installation/repositories", get_installation_repos),
+    ("DELETE", r"/installation/token", delete_installation_token),
+    ("POST", r"/credentials/revoke", post_credentials_revoke),
+    ("GET", REPO + r"/commits", _repo_route("contents", "read")),
+    ("PUT", REPO + r"/contents/(?P<path>.+)", _repo_route("contents", "write", json_response(
+        422, {"message": "Invalid request.\n\n\"content\", \"message\" weren't supplied.",
+              "documentation_url": DOCS, "status": "422"}))),
+    ("GET", REPO + r"/issues", _repo_route("issues", "read")),
+    ("PATCH", REPO + r"/labels/(?P<name>[^/]+)", _repo_route("issues", "write", NOT_FOUND)),
+    ("GET", REPO + r"/pulls", _repo_route("pull_requests", "read")),
+    ("GET", REPO + r"/actions/artifacts", _repo_route("actions", "read", json_response(
+        200, {"total_count": 0, "artifacts": []}))),
+    ("POST", REPO + r"/actions/workflows/(?P<workflow>[^/]+)/dispatches", _repo_route("actions", "write", NOT_FOUND)),
+    ("GET", REPO + r"/actions/permissions", _repo_route("administration", "read", json_response(
+        200, {"enabled": True, "allowed_actions": "all"}))),
+]

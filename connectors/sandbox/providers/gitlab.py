@@ -1,0 +1,136 @@
+"""Sandbox GitLab: personal access tokens that describe, revoke and rotate themselves.
+
+Shapes follow the GitLab personal access tokens API (example in gitlab issue 426779) and
+providers.md §14; the revoked/expired 401 bodies are GitLab's OAuth-style errors (⚠️ issue threads).
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+import zlib
+from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
+
+from connectors.sandbox.core import (SandboxRequest, SandboxResponse, SandboxState, TokenRecord, empty_response,
+                                     json_response)
+
+PREFIX = "gitlab"
+
+KINDS: dict[str, list[str]] = {
+    "personal": ["api", "read_user"],
+    "personal_read": ["read_api", "read_user"],
+}
+_CHARS = string.ascii_letters + string.digits + "_-"
+USER_READING = ("api", "read_api", "read_user")
+ROTATING = ("api", "self_rotate")
+
+
+def make_token(kind: str) -> str:
+    return "glpat-SANDBOX" + "".join(secrets.choice(_CHARS) for _ in range(14))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _rate_headers() -> dict[str, str]:
+    reset = int(time.time()) + 60
+    return {"RateLimit-Limit": "2000", "RateLimit-Observed": "1", "RateLimit-Remaining": "1999",
+            "RateLimit-Reset": str(reset), "RateLimit-ResetTime": formatdate(reset, usegmt=True)}
+
+
+def _token(req: SandboxRequest) -> str | None:
+    return req.headers.get("private-token") or req.bearer()
+
+
+def _auth(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | None, SandboxResponse | None]:
+    """The calling token, or GitLab's 401 for an unknown, revoked or expired one."""
+    record = state.get(_token(req), PREFIX)
+    if record is None:
+        return None, json_response(401, {"message": "401 Unauthorized"}, _rate_headers())
+    if record.revoked or record.status != "active":
+        return record, json_response(401, {"error": "invalid_token", "error_description":
+                                           "Token was revoked. You have to re-authorize from the user."},
+                                     _rate_headers())
+    if record.expires_at is not None and record.expires_at <= _now():
+        return record, json_response(401, {"error": "invalid_token", "error_description":
+                                           "Token is expired. You can either do re-authorization or token refresh."},
+                                     _rate_headers())
+    return record, None
+
+
+def _token_object(record: TokenRecord) -> dict:
+    record.meta["last_used_at"] = _now().isoformat().replace("+00:00", "Z")
+    return {
+        "id": zlib.crc32(record.token.encode()) % 10**6,
+        "name": record.meta.get("name", "breaker-sandbox"),
+        "revoked": record.revoked,
+        "created_at": record.created_at.isoformat().replace("+00:00", "Z"),
+        "scopes": list(record.scopes),
+        "user_id": int(record.meta.get("user_id", 4242)),
+        "last_used_at": record.meta["last_used_at"],
+        "active": record.live and (record.expires_at is None or record.expires_at > _now()),
+        "expires_at": record.expires_at.date().isoformat() if record.expires_at else None,
+    }
+
+
+def get_self(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record, failure = _auth(req, state)
+    if failure is not None:
+        return failure
+    return json_response(200, _token_object(record), _rate_headers())
+
+
+def delete_self(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record, failure = _auth(req, state)
+    if failure is not None:
+        return failure
+    state.revoke(record.token)
+    return empty_response(204, _rate_headers())
+
+
+def rotate_self(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = state.get(_token(req), PREFIX)
+    if record is not None and record.revoked and record.meta.get("rotated_to"):
+        # GitLab issue 524639: re-using a rotated token to rotate again revokes the new token too.
+        state.revoke(record.meta["rotated_to"])
+    record, failure = _auth(req, state)
+    if failure is not None:
+        return failure
+    if not any(s in record.scopes for s in ROTATING):
+        return json_response(403, {"message": "403 Forbidden"}, _rate_headers())
+    fresh = state.replace(record, make_token(record.kind), expires_at=_now() + timedelta(days=7))
+    fresh.meta.pop("rotated_to", None)
+    record.meta["rotated_to"] = fresh.token
+    return json_response(200, {**_token_object(fresh), "token": fresh.token}, _rate_headers())
+
+
+def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record, failure = _auth(req, state)
+    if failure is not None:
+        return failure
+    if not any(s in record.scopes for s in USER_READING):
+        return json_response(403, {"error": "insufficient_scope", "error_description":
+                                   "The request requires higher privileges than provided by the access token.",
+                                   "scope": "api read_user read_api"}, _rate_headers())
+    name = record.identity
+    body = {
+        "id": int(record.meta.get("user_id", 4242)), "username": name, "name": "Sandbox User", "state": "active",
+        "locked": False, "avatar_url": "https://gitlab.example/uploads/-/system/user/avatar/4242/avatar.png",
+        "web_url": f"https://gitlab.example/{name}", "created_at": "2020-01-01T00:00:00.000Z", "bio": "",
+        "location": "Loopback", "public_email": "", "email": f"{name}@sandbox.example",
+        "two_factor_enabled": True, "external": False, "private_profile": False,
+    }
+    if record.meta.get("is_admin"):
+        body["is_admin"] = True
+    return json_response(200, body, _rate_headers())
+
+
+ROUTES = [
+    ("GET", r"/personal_access_tokens/self", get_self),
+    ("DELETE", r"/personal_access_tokens/self", delete_self),
+    ("POST", r"/personal_access_tokens/self/rotate", rotate_self),
+    ("GET", r"/user", get_user),
+]

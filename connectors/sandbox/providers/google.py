@@ -1,0 +1,86 @@
+"""Sandbox Google: tokeninfo, revoke, and the Gemini models list for API keys.
+
+Shapes follow providers.md §7 (TruffleHog googleoauth2/googlegemini), Google's Node client
+library (tokeninfo fields: aud, azp, sub, scope, exp, expires_in, email, email_verified,
+access_type) and Google's API error format for a bad API key.
+tokeninfo accepts the token as a query or form ``access_token`` or a Bearer header, as Google does.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from datetime import datetime, timezone
+
+from connectors.sandbox.core import SandboxRequest, SandboxResponse, SandboxState, TokenRecord, json_response
+
+PREFIX = "google"
+
+G = "https://www.googleapis.com/auth/"
+KINDS: dict[str, list[str]] = {
+    "oauth": [G + "gmail.readonly", G + "gmail.compose", G + "userinfo.email", "openid"],
+    "api_key": [],
+}
+CLIENT_ID = "000000000000-sandbox.apps.googleusercontent.com"
+_B64URL = string.ascii_letters + string.digits + "_-"
+
+
+def _random(n: int) -> str:
+    return "".join(secrets.choice(_B64URL) for _ in range(n))
+
+
+def make_token(kind: str) -> str:
+    if kind == "api_key":
+        return "AIzaSy" + "SANDBOX" + _random(26)  # AIza + 35 characters, like a real key
+    return "ya29.SANDBOX" + _random(80)
+
+
+def _live(record: TokenRecord | None) -> bool:
+    if record is None or not record.live:
+        return False
+    return record.expires_at is None or record.expires_at > datetime.now(timezone.utc)
+
+
+def tokeninfo(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = state.get(req.arg("access_token") or req.bearer(), PREFIX)
+    if not _live(record) or record.token.startswith("AIza"):
+        return json_response(400, {"error": "invalid_token", "error_description": "Invalid Value"})
+    now = int(time.time())
+    exp = int(record.expires_at.timestamp()) if record.expires_at else now + 3599
+    body = {"azp": CLIENT_ID, "aud": CLIENT_ID, "sub": "100000000000000000001", "scope": " ".join(record.scopes),
+            "exp": str(exp), "expires_in": str(max(0, exp - now)), "email": f"{record.identity}@sandbox.example",
+            "email_verified": "true", "access_type": "offline"}
+    return json_response(200, body)
+
+
+def revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = state.get(req.arg("token"), PREFIX)
+    if not _live(record):
+        return json_response(400, {"error": "invalid_token", "error_description": "Token expired or revoked"})
+    state.revoke(record.token)
+    return SandboxResponse(200, b"", {"content-type": "application/json; charset=utf-8"})
+
+
+def list_models(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = state.get(req.headers.get("x-goog-api-key") or req.arg("key"), PREFIX)
+    if not _live(record) or not record.token.startswith("AIza"):
+        return json_response(400, {"error": {
+            "code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                         "domain": "googleapis.com",
+                         "metadata": {"service": "generativelanguage.googleapis.com"}}]}})
+    model = {"name": "models/gemini-sandbox", "version": "001", "displayName": "Gemini Sandbox",
+             "description": "A sandbox model", "inputTokenLimit": 32768, "outputTokenLimit": 8192,
+             "supportedGenerationMethods": ["generateContent", "countTokens"]}
+    return json_response(200, {"models": [model]})
+
+
+ROUTES = [
+    ("GET", r"/tokeninfo", tokeninfo),
+    ("POST", r"/tokeninfo", tokeninfo),
+    ("GET", r"/oauth2/v3/tokeninfo", tokeninfo),  # the www.googleapis.com path TruffleHog uses
+    ("POST", r"/oauth2/v3/tokeninfo", tokeninfo),
+    ("POST", r"/revoke", revoke),
+    ("GET", r"/v1/models", list_models),
+]

@@ -1,0 +1,146 @@
+"""HubSpot in the sandbox (providers.md §9).
+
+``private_app`` records are ``pat-na1-…`` tokens; OAuth records (kinds ``oauth_access`` and
+``oauth_refresh``, tokens from :func:`make_oauth_token`) are read through the token-metadata GETs,
+and a refresh token is revoked with ``DELETE /oauth/v1/refresh-tokens/{token}``. Private-app
+tokens have no revoke endpoint, as at HubSpot. ``meta["rate_limited"]`` makes calls 429.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timezone
+
+from connectors.sandbox.core import (
+    SandboxRequest,
+    SandboxResponse,
+    SandboxState,
+    TokenRecord,
+    empty_response,
+    json_response,
+)
+
+PREFIX = "hubspot"
+HUB_ID = 62515
+APP_ID = 456789
+KINDS = {"private_app": ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.deals.read",
+                         "transactional-email"]}
+OAUTH_SCOPES = ["oauth", "crm.objects.contacts.read"]
+
+
+def make_token(kind: str) -> str:
+    h = secrets.token_hex(16)
+    return f"pat-na1-SANDBOX{h[0]}-{h[1:5]}-{h[5:9]}-{h[9:13]}-{h[13:25]}"
+
+
+def make_oauth_token(kind: str) -> str:
+    """OAuth tokens have no recognisable shape; these only need to say SANDBOX."""
+    return f"{'refresh' if kind == 'oauth_refresh' else 'access'}-SANDBOX-{uuid.uuid4()}"
+
+
+def _headers(record: TokenRecord | None = None) -> dict[str, str]:
+    headers = {"x-hubspot-ratelimit-max": "190", "x-hubspot-ratelimit-remaining": "189",
+               "x-hubspot-ratelimit-interval-milliseconds": "10000", "x-hubspot-ratelimit-secondly": "19",
+               "x-hubspot-ratelimit-secondly-remaining": "18"}
+    if record is None or record.kind == "private_app":  # the daily headers are not sent for OAuth calls
+        headers |= {"x-hubspot-ratelimit-daily": "500000", "x-hubspot-ratelimit-daily-remaining": "499999"}
+    return headers
+
+
+def _error(status: int, message: str, category: str, extra: dict[str, str] | None = None) -> SandboxResponse:
+    body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category}
+    return json_response(status, body, {**_headers(), **(extra or {})})
+
+
+def _limited(record: TokenRecord) -> SandboxResponse | None:
+    if not record.meta.get("rate_limited"):
+        return None
+    body = {"status": "error", "message": "You have reached your ten_secondly_rolling limit.", "errorType": "RATE_LIMIT",
+            "correlationId": str(uuid.uuid4()), "policyName": "TEN_SECONDLY_ROLLING"}
+    return json_response(429, body, {**_headers(record), "x-hubspot-ratelimit-remaining": "0", "retry-after": "10"})
+
+
+def _unauthorized() -> SandboxResponse:
+    return _error(401, "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
+                  "INVALID_AUTHENTICATION")
+
+
+def _bearer_record(req: SandboxRequest, state: SandboxState) -> TokenRecord | None:
+    record = state.get(req.bearer(), PREFIX)
+    return record if record is not None and record.live and record.kind != "oauth_refresh" else None
+
+
+def usage(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = _bearer_record(req, state)
+    if record is None:
+        return _unauthorized()
+    if (limited := _limited(record)) is not None:
+        return limited
+    today = datetime.now(timezone.utc)
+    return json_response(200, {"results": [{
+        "name": "private-apps-api-calls-daily", "usageLimit": 500000, "currentUsage": 1, "fetchStatus": "SUCCESS",
+        "collectedAt": today.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "resetsAt": today.replace(hour=23, minute=59, second=59).strftime("%Y-%m-%dT%H:%M:%SZ")}]}, _headers(record))
+
+
+def token_info(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /oauth/v2/private-apps/get/access-token-info`` with ``{"tokenKey": …}``."""
+    body = req.json() if isinstance(req.json(), dict) else {}
+    record = state.get(body.get("tokenKey"), PREFIX)
+    if record is None or not record.live or record.kind != "private_app":
+        return _unauthorized()
+    if (limited := _limited(record)) is not None:
+        return limited
+    return json_response(200, {"userId": 123456, "hubId": record.meta.get("hub_id", HUB_ID),
+                               "appId": record.meta.get("app_id", APP_ID), "scopes": list(record.scopes)},
+                         _headers(record))
+
+
+def _oauth_record(state: SandboxState, token: str, kind: str) -> TokenRecord | None:
+    record = state.get(token, PREFIX)
+    return record if record is not None and record.live and record.kind == kind else None
+
+
+def access_token_info(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = _oauth_record(state, match.group("token"), "oauth_access")
+    if record is None:
+        return _error(404, "The access token was not found or has expired.", "OBJECT_NOT_FOUND")
+    expires_in = 1800
+    if record.expires_at is not None:
+        expires_in = max(0, int((record.expires_at - datetime.now(timezone.utc)).total_seconds()))
+    return json_response(200, {"token": record.token, "user": f"{record.identity}@sandbox.invalid",
+                               "hub_domain": "sandbox.hubspot.invalid", "scopes": list(record.scopes),
+                               "hub_id": HUB_ID, "app_id": APP_ID, "expires_in": expires_in, "user_id": 123456,
+                               "token_type": "access", "is_private_distribution": False}, _headers(record))
+
+
+def refresh_token_info(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record = _oauth_record(state, match.group("token"), "oauth_refresh")
+    if record is None:
+        return _error(404, "The refresh token was not found.", "OBJECT_NOT_FOUND")
+    return json_response(200, {"token": record.token, "user": f"{record.identity}@sandbox.invalid",
+                               "hub_domain": "sandbox.hubspot.invalid", "scopes": list(record.scopes),
+                               "hub_id": HUB_ID, "client_id": record.meta.get("client_id", "sandbox-client"),
+                               "user_id": 123456, "token_type": "refresh"}, _headers(record))
+
+
+def revoke_refresh_token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """The OAuth kill switch; its access tokens (``meta["refresh_token"]``) die with it."""
+    record = _oauth_record(state, match.group("token"), "oauth_refresh")
+    if record is None:
+        return _error(404, "The refresh token was not found.", "OBJECT_NOT_FOUND")
+    state.revoke(record.token)
+    for other in list(state.tokens.values()):
+        if other.provider == PREFIX and other.meta.get("refresh_token") == record.token:
+            state.revoke(other.token)
+    return empty_response(204, _headers(record))
+
+
+ROUTES = [
+    ("GET", r"/account-info/v3/api-usage/daily/private-apps", usage),
+    ("POST", r"/oauth/v2/private-apps/get/access-token-info", token_info),
+    ("GET", r"/oauth/v1/access-tokens/(?P<token>[^/]+)", access_token_info),
+    ("GET", r"/oauth/v1/refresh-tokens/(?P<token>[^/]+)", refresh_token_info),
+    ("DELETE", r"/oauth/v1/refresh-tokens/(?P<token>[^/]+)", revoke_refresh_token),
+]

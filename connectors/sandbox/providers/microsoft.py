@@ -1,0 +1,218 @@
+"""Sandbox Microsoft Graph: JWT-shaped access tokens, /me, /organization, permission grants and
+revokeSignInSessions.
+
+Shapes follow learn.microsoft.com (user-get example, oauth2permissiongrant-get/update,
+user-revokesigninsessions, Graph error format) and providers.md §19.
+
+Tokens are unsigned JWTs (``alg: none``) whose payload carries ``aud``, ``scp`` or ``roles``, ``oid``
+and a ``xms_sandbox`` claim; the signature segment starts with SANDBOX so the raw string says so.
+As at Graph, what a token may do comes from its own claims. The token's record holds the
+delegated *grant* (its ``key_id`` is the oauth2PermissionGrant id, its ``scopes`` the grant's
+scope): narrowing the grant does not change tokens already issued.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import time
+import uuid
+from datetime import datetime, timezone
+from urllib.parse import unquote
+
+from connectors.sandbox.core import (SandboxRequest, SandboxResponse, SandboxState, TokenRecord, empty_response,
+                                     json_response)
+
+PREFIX = "microsoft"
+GRAPH = "https://graph.microsoft.com"
+TENANT = "5a4db0c0-0000-4000-8000-00000000cafe"
+APP_ID = "5a4db0c0-0000-4000-8000-0000000000a1"
+GRAPH_SP = "5a4db0c0-0000-4000-8000-000000000001"  # the tenant's Microsoft Graph service principal
+
+KINDS: dict[str, list[str]] = {
+    "delegated": ["User.Read", "Mail.ReadWrite", "Mail.Send", "offline_access"],
+    "delegated_drafts": ["User.Read", "Mail.ReadWrite", "offline_access"],
+    "application": ["Mail.Send", "Organization.Read.All"],
+    # An administrator's token: it may narrow grants and revoke other users' sessions.
+    "admin": ["User.Read", "DelegatedPermissionGrant.ReadWrite.All", "User.RevokeSessions.All"],
+}
+READ_GRANTS = {"DelegatedPermissionGrant.Read.All", "DelegatedPermissionGrant.ReadWrite.All", "Directory.Read.All",
+               "Directory.ReadWrite.All"}
+WRITE_GRANTS = {"DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"}
+REVOKE_SESSIONS = {"User.RevokeSessions.All", "Directory.ReadWrite.All"}
+READ_ORG = {"Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All",
+            "User.Read"}
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def user_oid(identity: str) -> str:
+    """A stable object id per identity, so two tokens of one user share an ``oid``."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"breaker-sandbox:{identity}"))
+
+
+def make_token(kind: str, scopes: list[str] | None = None, identity: str | None = None,
+               lifetime_s: int = 30 * 24 * 3600) -> str:
+    """An unsigned Graph-shaped JWT. ``scopes`` default to the kind's; tests pass their own.
+
+    The claims are fixed when the token is made, as at Graph: a record minted with other scopes
+    than these keeps them as its grant, while the token keeps what it was issued with.
+    """
+    scopes = list(KINDS.get(kind, KINDS["delegated"]) if scopes is None else scopes)
+    identity = identity or ("sandbox-admin" if kind == "admin" else "sandbox-user")
+    now = int(time.time())
+    payload: dict = {"aud": GRAPH, "iss": f"https://sts.windows.net/{TENANT}/", "iat": now, "nbf": now,
+                     "exp": now + lifetime_s, "tid": TENANT, "appid": APP_ID, "app_displayname": "Breaker Sandbox App",
+                     "azpacr": "1", "ver": "1.0", "xms_sandbox": f"SANDBOX-{secrets.token_hex(4)}"}
+    if kind == "application":
+        payload.update(roles=scopes, oid=user_oid("app:" + APP_ID), idtyp="app")
+    else:
+        payload.update(scp=" ".join(scopes), oid=user_oid(identity), upn=f"{identity}@sandbox.example",
+                       name="Sandbox User")
+    header = {"typ": "JWT", "alg": "none", "kid": "SANDBOX"}
+    return f"{_b64(header)}.{_b64(payload)}.SANDBOX{secrets.token_hex(16)}"
+
+
+def claims_of(token: str) -> dict:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        data = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _permissions(claims: dict) -> set[str]:
+    return set(str(claims.get("scp") or "").split()) | set(claims.get("roles") or [])
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> SandboxResponse:
+    inner = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4()),
+             "client-request-id": str(uuid.uuid4())}
+    return json_response(status, {"error": {"code": code, "message": message, "innerError": inner}}, headers)
+
+
+def _caller(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | None, dict, SandboxResponse | None]:
+    """The calling token and its claims, or Graph's 401."""
+    record = state.get(req.bearer(), PREFIX)
+    claims = claims_of(record.token) if record is not None else {}
+    challenge = {"www-authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
+                                    'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"'}
+    if record is None or not record.live or claims.get("aud") not in (GRAPH, GRAPH + "/"):
+        return None, {}, _error(401, "InvalidAuthenticationToken", "Access token validation failure.", challenge)
+    exp = claims.get("exp")
+    if (isinstance(exp, (int, float)) and exp <= time.time()) or \
+            (record.expires_at is not None and record.expires_at <= datetime.now(timezone.utc)):
+        return None, {}, _error(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.",
+                                challenge)
+    return record, claims, None
+
+
+def _denied() -> SandboxResponse:
+    return _error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+
+
+def get_me(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record, claims, failure = _caller(req, state)
+    if failure is not None:
+        return failure
+    if "scp" not in claims:
+        return _error(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+    if not any(p.startswith(("User.", "Directory.")) for p in _permissions(claims)):
+        return _denied()
+    upn = claims.get("upn") or f"{record.identity}@sandbox.example"
+    return json_response(200, {
+        "@odata.context": f"{GRAPH}/v1.0/$metadata#users/$entity", "businessPhones": [],
+        "displayName": claims.get("name", "Sandbox User"), "givenName": "Sandbox", "jobTitle": None, "mail": upn,
+        "mobilePhone": None, "officeLocation": None, "preferredLanguage": "en-US", "surname": "User",
+        "userPrincipalName": upn, "id": claims.get("oid", user_oid(record.identity))})
+
+
+def get_organization(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record, claims, failure = _caller(req, state)
+    if failure is not None:
+        return failure
+    if not _permissions(claims) & READ_ORG:
+        return _denied()
+    return json_response(200, {"@odata.context": f"{GRAPH}/v1.0/$metadata#organization", "value": [{
+        "id": TENANT, "displayName": "Sandbox Organisation", "tenantType": "AAD",
+        "verifiedDomains": [{"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": True,
+                             "isInitial": True, "name": "sandbox.example", "type": "Managed"}]}]})
+
+
+def _grant_records(state: SandboxState, grant_id: str) -> list[TokenRecord]:
+    return [r for r in list(state.tokens.values()) if r.provider == PREFIX and r.key_id == grant_id]
+
+
+def _grant_object(record: TokenRecord) -> dict:
+    claims = claims_of(record.token)
+    return {"@odata.context": f"{GRAPH}/v1.0/$metadata#oauth2PermissionGrants/$entity", "clientId": APP_ID,
+            "consentType": "Principal", "id": record.key_id, "principalId": claims.get("oid"),
+            "resourceId": GRAPH_SP, "scope": " ".join(record.scopes)}
+
+
+def _missing(object_id: str) -> SandboxResponse:
+    return _error(404, "Request_ResourceNotFound", f"Resource '{object_id}' does not exist or one of its queried "
+                                                    "reference-property objects are not present.")
+
+
+def get_grant(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record, claims, failure = _caller(req, state)
+    if failure is not None:
+        return failure
+    if not _permissions(claims) & READ_GRANTS:
+        return _denied()
+    grant_id = unquote(match["id"])
+    grants = _grant_records(state, grant_id)
+    return json_response(200, _grant_object(grants[0])) if grants else _missing(grant_id)
+
+
+def patch_grant(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record, claims, failure = _caller(req, state)
+    if failure is not None:
+        return failure
+    if not _permissions(claims) & WRITE_GRANTS:
+        return _denied()
+    grant_id = unquote(match["id"])
+    grants = _grant_records(state, grant_id)
+    if not grants:
+        return _missing(grant_id)
+    body = req.json()
+    if not isinstance(body, dict) or not isinstance(body.get("scope"), str):
+        return _error(400, "Request_BadRequest", "Invalid value specified for property 'scope'.")
+    for grant in grants:  # the grant changes; tokens already issued keep their claims
+        grant.scopes = body["scope"].split()
+    return empty_response(204)
+
+
+def revoke_sessions(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record, claims, failure = _caller(req, state)
+    if failure is not None:
+        return failure
+    if not _permissions(claims) & REVOKE_SESSIONS:
+        return _denied()
+    user = unquote(match["user"])
+    targets = [r for r in list(state.tokens.values()) if r.provider == PREFIX
+               and user in (claims_of(r.token).get("oid"), claims_of(r.token).get("upn"))]
+    if not targets:
+        return _missing(user)
+    # ❓ unconfirmed: real Graph lets issued access tokens live until exp unless the client is
+    # CAE-capable; the sandbox behaves like a CAE client so the next probe shows the change.
+    for target in targets:
+        state.revoke(target.token)
+    return json_response(200, {"@odata.context": f"{GRAPH}/v1.0/$metadata#Edm.Boolean", "value": True})
+
+
+ROUTES = [
+    ("GET", r"/me", get_me),
+    ("GET", r"/organization", get_organization),
+    ("GET", r"/oauth2PermissionGrants/(?P<id>[^/]+)", get_grant),
+    ("PATCH", r"/oauth2PermissionGrants/(?P<id>[^/]+)", patch_grant),
+    ("POST", r"/users/(?P<user>[^/]+)/revokeSignInSessions", revoke_sessions),
+]
