@@ -168,15 +168,19 @@ class Inventory:
 
     # -- reading ---------------------------------------------------------------------------
     def list(self, text: str = "") -> list[ConnectorView]:
-        """Every connector (four queries, whatever the size), optionally filtered by free text."""
+        """Every connector (four queries, whatever the size), optionally filtered by free text.
+
+        Plain column rows, not ORM objects: building 10,000 ORM instances costs most of a second.
+        """
         with Session(self.engine) as s:
-            connectors = s.exec(select(Connector).order_by(col(Connector.name))).all()
-            owners = {o.id: o.name for o in s.exec(select(Owner)).all()}
-            grants: dict[int, list[ScopeGrant]] = defaultdict(list)
-            for g in s.exec(select(ScopeGrant)).all():
+            connectors = s.execute(select(*Connector.__table__.columns).order_by(Connector.__table__.c.name)).all()
+            owners = dict(s.execute(select(Owner.__table__.c.id, Owner.__table__.c.name)).all())
+            grants: dict[int, list] = defaultdict(list)
+            for g in s.execute(select(*ScopeGrant.__table__.columns)).all():
                 grants[g.connector_id].append(g)
-            creds: dict[int, list[Credential]] = defaultdict(list)
-            for c in s.exec(select(Credential).where(col(Credential.revoked_at).is_(None))).all():
+            creds: dict[int, list] = defaultdict(list)
+            table = Credential.__table__
+            for c in s.execute(select(*table.columns).where(table.c.revoked_at.is_(None))).all():
                 creds[c.connector_id].append(c)
         views = [self._view(c, owners, grants[c.id], creds[c.id]) for c in connectors]
         return filter_views(views, text) if text else views

@@ -36,6 +36,9 @@ NO_KEYRING_HELP = (
 
 class MemoryKeyring(KeyringBackend):
     priority = 1  # type: ignore[assignment]
+    # Never chosen by keyring's auto-discovery: on a machine with no OS keyring, importing this
+    # module must not make a vanishing in-memory store look like a real one. Used only when set explicitly.
+    viable = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,6 +59,7 @@ class MemoryKeyring(KeyringBackend):
 
 class DemoFileKeyring(KeyringBackend):
     priority = 1  # type: ignore[assignment]
+    viable = False  # only ever used for a demo home, by explicit choice (see app.services.context)
 
     def __init__(self, home: Path) -> None:
         super().__init__()

@@ -47,7 +47,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout = 5000")  # wait for another writer instead of failing at once
-    cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer (panel + CLI at once)
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
@@ -81,6 +80,14 @@ def open_store(db_url: str) -> Engine:
         raise StoreError(f"cannot create the database file: {exc.strerror}") from None
     try:
         migrations.upgrade(engine)
+        if db_url.startswith("sqlite"):
+            # WAL only once the file is known to be ours: switching a foreign SQLite file to WAL
+            # would rewrite its header. The setting is persistent, so this runs once per file.
+            raw = engine.raw_connection()  # outside any transaction: SQLite refuses the switch inside one
+            try:
+                raw.cursor().execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+            finally:
+                raw.close()
     except migrations.SchemaError as exc:
         engine.dispose()
         raise StoreError(str(exc)) from None

@@ -1,0 +1,77 @@
+"""What a command gets besides its arguments: settings and services, opened only when needed.
+
+``breaker --help`` or a usage error must not create a database, and ``breaker list`` must not
+reach the keyring, so nothing is opened until a command asks for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from app.cli.parser import UsageError
+from app.services.context import Services, open_services
+from app.settings import Settings, load_settings
+
+
+class CliContext:
+    def __init__(self, args: argparse.Namespace, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
+                 stderr: TextIO | None = None) -> None:
+        self.args = args
+        # Read the streams at call time (not import time) so tests that swap sys.stdin/stdout see them.
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self._settings: Settings | None = None
+        self._services: Services | None = None
+
+    # -- global options ------------------------------------------------------------------------
+    @property
+    def home(self) -> str | None:
+        return getattr(self.args, "home", None)
+
+    @property
+    def db(self) -> str | None:
+        return getattr(self.args, "db", None)
+
+    @property
+    def read_only(self) -> bool:
+        return bool(getattr(self.args, "read_only", False))
+
+    # -- lazily opened ---------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(home=self.home, db=self.db, read_only=self.read_only)
+        return self._settings
+
+    def use_settings(self, settings: Settings) -> None:
+        """Replace the settings (the demo prepares its own home) before services are opened."""
+        self.close()
+        self._settings = settings
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = open_services(self.settings)
+        return self._services
+
+    def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
+
+    # -- guards ------------------------------------------------------------------------------------
+    def require_writable(self, command: str) -> None:
+        """Refuse a command that changes the inventory under ``--read-only`` (the flag, not the config:
+        [ui] read_only is about the panel's keys)."""
+        if self.read_only:
+            raise UsageError(f"`breaker {command}` changes the inventory; it is refused with --read-only")
+
+    def stdin_is_terminal(self) -> bool:
+        isatty = getattr(self.stdin, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except (ValueError, OSError):  # a closed or detached stream
+            return False

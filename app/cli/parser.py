@@ -1,0 +1,83 @@
+"""The argument parser: global options, the registry of command modules, one-line usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from types import ModuleType
+from typing import NoReturn
+
+from app import __version__
+
+PROG = "breaker"
+
+
+class UsageError(Exception):
+    """The command line or an answer cannot be used. Exit code 2; the message is one line."""
+
+
+class CommandFailed(Exception):
+    """A command could not do its job for a reason the owner can act on. Exit code 1; one line."""
+
+
+class BreakerArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``breaker: …``) instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f" (see `{self.prog} --help`)"
+        raise UsageError(f"{message}{hint}")
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, on_subcommand: bool) -> None:
+    """--home, --db, --read-only. On a subcommand their default is SUPPRESS so that a value given
+    before the subcommand (``breaker --home D list``) is not reset by the subcommand's parser."""
+    default = argparse.SUPPRESS if on_subcommand else None
+    taken = set(parser._option_string_actions)  # a command that defines one of these itself keeps its own
+    group = parser.add_argument_group("where and how")
+    if "--home" not in taken:
+        group.add_argument("--home", metavar="DIR", default=default,
+                           help="keep the database and config in DIR (also BREAKER_HOME); a demo or test home "
+                                "never touches your real inventory")
+    if "--db" not in taken:
+        group.add_argument("--db", metavar="URL", default=default,
+                           help="database URL, e.g. sqlite:///path/breaker.db or postgresql://… (also BREAKER_DB)")
+    if "--read-only" not in taken:
+        group.add_argument("--read-only", action="store_true",
+                           default=argparse.SUPPRESS if on_subcommand else False,
+                           help="look, do not touch: commands that change the inventory are refused and the "
+                                "panel hides destructive keys")
+
+
+def command_modules() -> list[ModuleType]:
+    """The command modules named in app.cli.COMMAND_MODULES that exist."""
+    from app.cli import COMMAND_MODULES
+
+    modules = []
+    for name in COMMAND_MODULES:
+        full = f"app.cli.{name}"
+        try:
+            modules.append(importlib.import_module(full))
+        except ModuleNotFoundError as exc:
+            if exc.name != full:  # a missing dependency inside an existing module is a real error
+                raise
+    return modules
+
+
+def build_parser() -> BreakerArgumentParser:
+    parser = BreakerArgumentParser(
+        prog=PROG,
+        description="Breaker: the breaker panel for your AI connectors. Without a command, opens the panel.",
+        epilog="Exit codes: 0 fine, 1 findings or failures, 2 usage or invalid input, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"breaker {__version__}")
+    add_global_options(parser, on_subcommand=False)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for module in command_modules():
+        module.register(subparsers)
+    for sub in subparsers.choices.values():
+        add_global_options(sub, on_subcommand=True)
+    return parser
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
