@@ -12,7 +12,9 @@ def drift_findings(mode: Mode, declared: Iterable[Grant], observed: Iterable[Gra
     """One line per finding; empty when the connector holds no more than it should."""
     findings: list[str] = []
     declared_scopes = {g.scope for g in declared}
-    undeclared = sorted({g.scope for g in observed} - declared_scopes)
+    # A scope the provider implies from a parent (GitHub: repo ⊃ repo:status) is not drift of its
+    # own: the parent is what was granted, and the parent is what is (or is not) declared.
+    undeclared = sorted({g.scope for g in observed if not is_implied(g)} - declared_scopes)
     if undeclared:
         shown = ", ".join(undeclared[:5]) + (f" (+{len(undeclared) - 5} more)" if len(undeclared) > 5 else "")
         findings.append(f"undeclared live scopes: {shown}")
@@ -23,3 +25,8 @@ def drift_findings(mode: Mode, declared: Iterable[Grant], observed: Iterable[Gra
         elif live_level > ceiling:
             findings.append(f"live level {live_level.label} is above the {mode.value} ceiling ({ceiling.label})")
     return findings
+
+
+def is_implied(grant: Grant) -> bool:
+    """True for a grant a provider listed only because a parent scope contains it."""
+    return grant.note.startswith("implied by")

@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import delete, insert, update
 from sqlmodel import Session, col, select
 
-from app.services.drift import drift_findings
+from app.services.drift import drift_findings, is_implied
 from app.services.inventory import ConnectorView
 from app.store.db import session_scope
 from app.store.models import Connector, Credential, Probe, ScopeGrant, utcnow
@@ -259,7 +259,8 @@ class Prober:
                 seen = observed.get(row.id, {})
                 if ok:
                     change["live_level"] = int(live) if live is not None else None
-                    live_scopes = {g.scope: g for g in report.grants}
+                    # Stored live scopes are the ones the provider granted; implied children stay in the report.
+                    live_scopes = {g.scope: g for g in report.grants if not is_implied(g)}
                     gone += [g.id for sc, g in seen.items() if sc not in live_scopes]
                     for sc, g in live_scopes.items():
                         if sc in seen:

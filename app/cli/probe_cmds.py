@@ -1,0 +1,106 @@
+"""``breaker probe NAME… | --all [--deep] [--json]``: what each key can do right now.
+
+Exit code 1 when any probe failed or shows drift (live power beyond what was declared or what
+the mode allows), so cron can alert on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from app.cli.context import CliContext
+from app.cli.output import clip, note, print_json, table
+from app.cli.parser import UsageError
+from app.services.probing import ProbeResult
+from connectors import registry
+from connectors.base import Outcome
+
+SCHEMA = "breaker.probe/1"
+HEADERS = ("NAME", "OUTCOME", "LIVE", "SCOPES", "LATENCY", "DRIFT / REASON")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "probe", help="probe connectors live (read-only calls to each provider)",
+        description="Ask each provider what the key can do now: identity, live scopes and their levels, "
+                    "expiry, rate-limit state. Ordinary probes only read. --deep adds deliberately invalid "
+                    "writes aimed at objects that do not exist, to learn write permissions the provider does "
+                    "not report; the number of requests per provider is printed before it runs. "
+                    "Exit code 1 when any probe fails or shows drift.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="connectors to probe")
+    p.add_argument("--all", action="store_true", help="probe every connector")
+    p.add_argument("--deep", action="store_true", help="also run write-permission probes (opt-in)")
+    p.add_argument("--json", action="store_true", help=f"print the {SCHEMA} JSON document")
+    p.set_defaults(run=run_probe)
+
+
+def result_record(result: ProbeResult, provider: str) -> dict[str, Any]:
+    r = result.report
+    ok = r.outcome is Outcome.OK
+    return {"name": result.connector, "provider": provider, "outcome": r.outcome.value, "status": r.status,
+            "identity": r.identity or None, "token_kind": r.token_kind or None,
+            "live_level": r.live_level.label if ok and r.live_level else None,
+            "live_scopes": [{"scope": g.scope, "level": g.level.label} for g in r.grants] if ok else [],
+            "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+            "latency_ms": r.latency_ms, "requests": r.requests, "deep": r.deep,
+            "error": r.error or None, "drift": list(result.drift)}
+
+
+def _row(result: ProbeResult) -> list[str]:
+    r = result.report
+    ok = r.outcome is Outcome.OK
+    reason = "; ".join(result.drift) if result.drift else (r.error if not ok else "")
+    return [result.connector, r.outcome.value, (r.live_level.label if ok and r.live_level else "-"),
+            str(len(r.grants)) if ok else "-", f"{r.latency_ms:.0f} ms", clip(reason, 70)]
+
+
+def run_probe(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.all and args.names:
+        raise UsageError("give connector names or --all, not both")
+    if not args.all and not args.names:
+        raise UsageError("name the connectors to probe, or use --all")
+    services = ctx.services
+    views = services.inventory.list()
+    known = {v.name: v for v in views}
+    for name in args.names:
+        if name not in known:
+            raise UsageError(f"no connector named {name!r}")
+    chosen = views if args.all else [known[n] for n in dict.fromkeys(args.names)]
+    if not chosen:
+        note("No connectors to probe.", ctx.stderr)
+        return 0
+    if args.deep:
+        providers = sorted({v.provider for v in chosen})
+        note("Deep probe: deliberately invalid writes to objects that do not exist, never to real ones.", ctx.stderr)
+        for name in providers:
+            try:
+                count = registry.get(name).deep_probe_requests
+            except KeyError:
+                continue
+            extra = f"up to {count} extra requests per connector" if count else "nothing more than an ordinary probe"
+            note(f"  {name}: {extra}", ctx.stderr)
+
+    provider_of = {v.name: v.provider for v in chosen}
+    streamed: list[ProbeResult] = []
+
+    def on_result(result: ProbeResult) -> None:
+        streamed.append(result)
+        if not args.json and len(chosen) > 1 and ctx.stderr.isatty():  # progress as results arrive
+            note(f"  [{len(streamed)}/{len(chosen)}] {result.connector}: {result.report.outcome.value}", ctx.stderr)
+
+    results = asyncio.run(services.prober.probe([v.name for v in chosen], deep=args.deep, on_result=on_result))
+    findings = [r for r in results if r.finding]
+    if args.json:
+        print_json({"schema": SCHEMA, "results": [result_record(r, provider_of[r.connector]) for r in results],
+                    "findings": len(findings)}, ctx.stdout)
+    else:
+        table(HEADERS, [_row(r) for r in results], ctx.stdout)
+        failed = sum(r.failed for r in results)
+        drift = sum(bool(r.drift) for r in results)
+        note(f"{len(results)} probed: {len(results) - failed} ok, {failed} failed, {drift} with drift.", ctx.stderr)
+        if services.settings.demo and results and all(r.report.outcome is Outcome.UNREACHABLE for r in results):
+            note("The demo sandbox is not running: start it in another terminal with "
+                 f"`breaker sandbox --home {services.settings.home}`.", ctx.stderr)
+    return 1 if findings else 0
