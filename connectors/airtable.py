@@ -16,13 +16,13 @@ import re
 import httpx
 
 from connectors.base import Credential, KeyPattern, Level, Outcome, ProbeReport, Provider
-from connectors.http import MalformedBody, guard, json_body, outcome_for_status, rate_limit_state
+from connectors.http import MalformedBody, error_text, guard, json_body, outcome_for_status, rate_limit_state, strings
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
 
 RATE_LIMIT_WAIT_S = 30.0  # Airtable: after a 429, a mandatory 30-second wait
 
-# providers.md §13: *:read ⇒ R, enterprise.* ⇒ A (see level_of), and these.
+# providers.md §13: *:read ⇒ R, enterprise.* ⇒ A (see scope_patterns), and these.
 SCOPE_LEVELS: dict[str, Level] = {
     **dict.fromkeys(("data.records:write", "data.records:manage", "data.recordComments:write", "schema.bases:write",
                      "workspacesAndBases:write", "hyperDB.records:write", "block:manage"), W),
@@ -41,6 +41,8 @@ class Airtable(Provider):
         KeyPattern(r"[A-Za-z0-9]+\.v1\.[A-Za-z0-9_-]+\.[a-f0-9]+", "OAuth access token"),
     )
     scope_levels = SCOPE_LEVELS
+    # enterprise.* before ":read": enterprise.auditLogs:read reads the whole organisation.
+    scope_patterns = ((r"^enterprise\.", A), (r":read$", R))
     dashboard_url = "https://airtable.com/create/tokens"
     env_var = "AIRTABLE_API_KEY"
     # whoami, bases, tables, one record, webhooks, extension installations (all GETs).
@@ -48,13 +50,6 @@ class Airtable(Provider):
     # ❓ unconfirmed (providers.md §13, §22): no revoke or rotate API for PATs, no OAuth revoke endpoint
     # known; every switch is manual.
     can_revoke = can_rotate = can_restrict = False
-
-    def level_of(self, scope: str) -> Level:
-        if scope.startswith("enterprise."):  # before ":read": enterprise.auditLogs:read reads the whole org
-            return A
-        if scope in SCOPE_LEVELS:
-            return SCOPE_LEVELS[scope]
-        return R if scope.endswith(":read") else self.default_level
 
     @staticmethod
     def headers(cred: Credential) -> dict[str, str]:
@@ -66,7 +61,7 @@ class Airtable(Provider):
 
     # -- probe --------------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
-        return await guard(lambda: self._probe(client, cred, deep), deep=deep)
+        return await guard(lambda: self._probe(client, cred, deep), deep=deep, cred=cred)
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential, deep: bool) -> ProbeReport:
         kind = "personal access token" if self.is_pat(cred) else "OAuth access token"
@@ -76,14 +71,14 @@ class Airtable(Provider):
         if report.outcome is Outcome.RATE_LIMITED and report.rate_limit.retry_after_s is None:
             report.rate_limit.retry_after_s = RATE_LIMIT_WAIT_S
         if report.outcome is not Outcome.OK:
-            report.error = airtable_error(response)
+            report.error = airtable_error(response, cred)
             return report
         who = json_body(response)
         report.identity = str(who.get("email") or who.get("id") or "")
         report.details["user_id"] = who.get("id")
         scopes = who.get("scopes")
         if isinstance(scopes, list):  # OAuth tokens only
-            report.grants = self.grants_for([s for s in scopes if isinstance(s, str)])
+            report.grants = self.grants_for(strings(scopes))
         elif deep:
             await self._deep(client, cred, report)
         else:
@@ -144,13 +139,6 @@ def first_id(response: httpx.Response, key: str) -> str | None:
     return value if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9]+", value) else None
 
 
-def airtable_error(response: httpx.Response) -> str:
-    """Airtable's ``{"error": {"type", "message"}}`` (or a bare ``{"error": "TYPE"}``), short."""
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}"
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("type") or error.get("message") or "")[:200] or f"HTTP {response.status_code}"
-    return str(error or f"HTTP {response.status_code}")[:200]
+def airtable_error(response: httpx.Response, cred: Credential | None = None) -> str:
+    """Airtable's ``{"error": {"type", "message"}}`` (or a bare ``{"error": "TYPE"}``), short and secret-free."""
+    return error_text(response, "error.type", "error.message", "error", cred=cred)

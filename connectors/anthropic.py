@@ -17,20 +17,10 @@ from datetime import datetime
 
 import httpx
 
-from connectors.base import (
-    ActionResult,
-    ActionState,
-    Credential,
-    Grant,
-    KeyPattern,
-    Level,
-    Outcome,
-    ProbeReport,
-    Provider,
-    RateLimitState,
-)
-from connectors.generic import action_failed, guard_action, manual, matches_redacted, needs_admin
-from connectors.http import guard, json_body, outcome_for_status, retry_after_seconds
+from connectors.actions import call, guard_action, matches_redacted, needs_admin
+from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome, ProbeReport,
+                             Provider, RateLimitState)
+from connectors.http import error_text, guard, json_body, outcome_for_status, retry_after_seconds
 
 VERSION = "2023-06-01"
 _ADMIN_PREFIX = "sk-ant-admin01-"  # Admin keys (sandbox ones too) start with this
@@ -52,12 +42,9 @@ def _rate_limit(headers: httpx.Headers) -> RateLimitState:
                           retry_after_s=retry_after_seconds(headers))
 
 
-def _error_type(response: httpx.Response) -> str:
-    try:
-        error = response.json().get("error") or {}
-        return str(error.get("type") or "") if isinstance(error, dict) else ""
-    except (ValueError, AttributeError):
-        return ""
+def anthropic_error(response: httpx.Response, cred: Credential | None = None) -> str:
+    """The error's ``type`` (e.g. authentication_error), secret-free; else the status."""
+    return error_text(response, "error.type", cred=cred)
 
 
 class Anthropic(Provider):
@@ -82,7 +69,7 @@ class Anthropic(Provider):
 
     # -- probe ----------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
-        return await guard(lambda: self._probe(client, cred), deep=deep)
+        return await guard(lambda: self._probe(client, cred), deep=deep, cred=cred)
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         key = cred.secret.reveal()
@@ -97,7 +84,7 @@ class Anthropic(Provider):
             report.error = "disabled or not found (Anthropic answers 404 for both)"
             return report
         if report.outcome is not Outcome.OK:
-            report.error = _error_type(response) or f"HTTP {status}"
+            report.error = anthropic_error(response, cred)
             return report
         body = json_body(response)
         if not isinstance(body.get("data"), list):
@@ -119,11 +106,11 @@ class Anthropic(Provider):
     async def _set_status(self, client: httpx.AsyncClient, cred: Credential, action: str) -> ActionResult:
         if cred.secret.reveal().startswith(_ADMIN_PREFIX):
             # ❓ unconfirmed: the Admin API documents status changes for API keys only, not for admin keys
-            return manual(self, action, "the Admin API cannot change admin keys; use the Console")
+            return self.manual(action, "the Admin API cannot change admin keys; use the Console")
         if cred.admin_secret is None:
             return needs_admin(self, action, "an Anthropic Admin key (sk-ant-admin…)",
                                "https://console.anthropic.com/settings/admin-keys")
-        return await guard_action(action, lambda: self._post_status(client, cred, action))
+        return await guard_action(action, lambda: self._post_status(client, cred, action), cred=cred)
 
     async def _post_status(self, client: httpx.AsyncClient, cred: Credential, action: str) -> ActionResult:
         headers = self._headers(cred.admin_secret.reveal())  # type: ignore[union-attr]
@@ -131,10 +118,12 @@ class Anthropic(Provider):
         if isinstance(key_id, ActionResult):
             return key_id
         wanted = _STATUS_FOR[action]
-        response = await client.post(self.url(cred, f"/v1/organizations/api_keys/{key_id}"), headers=headers,
-                                     json={"status": wanted})
-        if response.status_code != 200:
-            return action_failed(action, response, f"Anthropic refused to set the key {wanted}")
+        response = await call(action, client.post(self.url(cred, f"/v1/organizations/api_keys/{key_id}"),
+                                                  headers=headers, json={"status": wanted}),
+                              cred=cred, refused=f"Anthropic refused to set the key {wanted}", reason=anthropic_error,
+                              ok=(200,))
+        if isinstance(response, ActionResult):
+            return response
         if json_body(response).get("status") != wanted:
             return ActionResult(action, ActionState.FAILED, f"Anthropic did not confirm status {wanted}", status=200)
         return ActionResult(action, ActionState.APPLIED, f"key set {wanted}", status=200, irreversible=False,
@@ -147,9 +136,12 @@ class Anthropic(Provider):
         matches: list[str] = []
         params: dict[str, str | int] = {"limit": 1000}
         for _ in range(10):
-            response = await client.get(self.url(cred, "/v1/organizations/api_keys"), headers=headers, params=params)
-            if response.status_code != 200:
-                return action_failed(action, response, "could not list the organisation's keys")
+            response = await call(action, client.get(self.url(cred, "/v1/organizations/api_keys"), headers=headers,
+                                                     params=params),
+                                  cred=cred, refused="could not list the organisation's keys", reason=anthropic_error,
+                                  ok=(200,))
+            if isinstance(response, ActionResult):
+                return response
             page = json_body(response)
             items = [i for i in page.get("data") or [] if isinstance(i, dict)]
             matches += [i["id"] for i in items if "id" in i and matches_redacted(key, i.get("partial_key_hint") or "")]
@@ -158,8 +150,9 @@ class Anthropic(Provider):
             params["after_id"] = page["last_id"]
         if len(matches) != 1:
             why = "no key in the organisation matches this one" if not matches else "several keys match this one's hint"
-            return manual(self, action, why, ["Set the connector's key_id (apikey_…) from the Console, then try again;",
-                                              *self.manual_steps(action)])
+            steps = ["Set the connector's key_id (apikey_…) from the Console, then try again;",
+                     *self.manual_steps(action)]
+            return self.manual(action, why, steps)
         return matches[0]
 
     def manual_steps(self, action: str) -> list[str]:

@@ -218,6 +218,9 @@ class Provider:
     base_url: ClassVar[str]  # public API root
     key_patterns: ClassVar[tuple[KeyPattern, ...]] = ()
     scope_levels: ClassVar[dict[str, Level]] = {}
+    # Scopes the table does not name, by pattern (the first that ``re.search`` finds wins): families
+    # such as Graph's "*.ReadWrite" or Google's "*.readonly" that no table can list in full.
+    scope_patterns: ClassVar[tuple[tuple[str | re.Pattern[str], Level], ...]] = ()
     default_level: ClassVar[Level] = Level.WRITE  # for a scope the table does not know: assume power, not safety
     dashboard_url: ClassVar[str] = ""
     env_var: ClassVar[str] = ""  # suggested variable name for `breaker exec`
@@ -236,11 +239,21 @@ class Provider:
         return f"{self.root(cred)}/{path.lstrip('/')}"
 
     def level_of(self, scope: str) -> Level:
-        """Level of one scope from the provider's table; unknown scopes count as ``default_level``."""
-        return self.scope_levels.get(scope, self.default_level)
+        """Level of one scope from the provider's table, then its patterns; others count as ``default_level``."""
+        if scope in self.scope_levels:
+            return self.scope_levels[scope]
+        return next((level for pattern, level in self.scope_patterns if re.search(pattern, scope)), self.default_level)
 
     def grants_for(self, scopes: list[str] | tuple[str, ...]) -> list[Grant]:
         return [Grant(s, self.level_of(s)) for s in scopes if s]
+
+    def assumed_grant(self, why: str) -> Grant:
+        """Stand-in for permissions a normal probe cannot see: assume power, not safety."""
+        return Grant("*", self.default_level, note=f"assumed: {why}")
+
+    def manual(self, action: str, message: str, steps: list[str] | None = None) -> ActionResult:
+        """A switch the owner does by hand: ``steps`` (default this provider's manual steps)."""
+        return ActionResult(action, ActionState.MANUAL, message, manual_steps=steps or self.manual_steps(action))
 
     def recognise(self, key: str) -> KeyPattern | None:
         for pattern in self.key_patterns:
@@ -253,20 +266,16 @@ class Provider:
         raise NotImplementedError
 
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return ActionResult("revoke", ActionState.MANUAL, "no API to revoke this key",
-                            manual_steps=self.manual_steps("revoke"))
+        return self.manual("revoke", "no API to revoke this key")
 
     async def restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
-        return ActionResult("restrict", ActionState.MANUAL, "no API to reduce this key's scopes",
-                            manual_steps=self.manual_steps("restrict"))
+        return self.manual("restrict", "no API to reduce this key's scopes")
 
     async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return ActionResult("rotate", ActionState.MANUAL, "no API to rotate this key",
-                            manual_steps=self.manual_steps("rotate"))
+        return self.manual("rotate", "no API to rotate this key")
 
     async def reenable(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return ActionResult("reenable", ActionState.MANUAL, "re-enabling needs a new key",
-                            manual_steps=self.manual_steps("reenable"))
+        return self.manual("reenable", "re-enabling needs a new key")
 
     def manual_steps(self, action: str) -> list[str]:
         where = self.dashboard_url or f"the {self.title} dashboard"

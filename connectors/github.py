@@ -13,15 +13,16 @@ revoke, rate limits): TruffleHog's GitHub analyzers and docs.github.com.
 from __future__ import annotations
 
 import secrets as _secrets
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import httpx
 
+from connectors.actions import call, guard_action
 from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome,
                              ProbeReport, Provider)
-from connectors.http import (MalformedBody, describe_transport_error, guard, json_body, outcome_for_status,
-                             rate_limit_state)
+from connectors.http import MalformedBody, error_text, guard, json_body, outcome_for_status, rate_limit_state
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
 
@@ -220,7 +221,7 @@ class GitHub(Provider):
                 return Outcome.RATE_LIMITED
         return outcome_for_status(response.status_code)
 
-    def base_report(self, response: httpx.Response, kind: str) -> ProbeReport:
+    def base_report(self, response: httpx.Response, kind: str, cred: Credential) -> ProbeReport:
         report = ProbeReport(self.outcome(response), status=response.status_code, token_kind=kind,
                              rate_limit=rate_limit_state(response.headers))
         if report.outcome is Outcome.RATE_LIMITED and report.rate_limit.retry_after_s is None \
@@ -230,12 +231,12 @@ class GitHub(Provider):
             report.details["rate_limit_resource"] = response.headers["x-ratelimit-resource"]
         report.expires_at = parse_expiry(response.headers.get("github-authentication-token-expiration"))
         if report.outcome is not Outcome.OK:
-            report.error = error_message(response)
+            report.error = error_message(response, cred)
         return report
 
     # -- probe --------------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
-        return await guard(lambda: self._probe(client, cred, deep), deep=deep)
+        return await guard(lambda: self._probe(client, cred, deep), deep=deep, cred=cred)
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential, deep: bool) -> ProbeReport:
         kind, model = token_kind(cred.secret.reveal())
@@ -245,7 +246,7 @@ class GitHub(Provider):
             return ProbeReport(Outcome.ERROR, token_kind=kind,
                                error="a refresh token cannot call the API; register the access token it mints")
         response = await client.get(self.url(cred, "/user"), headers=self.headers(cred))
-        report = self.base_report(response, kind)
+        report = self.base_report(response, kind, cred)
         report.requests = 1
         if report.outcome is not Outcome.OK:
             return report
@@ -273,7 +274,7 @@ class GitHub(Provider):
                                   deep: bool) -> ProbeReport:
         response = await client.get(self.url(cred, "/installation/repositories?per_page=100"),
                                     headers=self.headers(cred))
-        report = self.base_report(response, kind)
+        report = self.base_report(response, kind, cred)
         report.requests = 1
         if report.outcome is not Outcome.OK:
             return report
@@ -338,19 +339,26 @@ class GitHub(Provider):
         token = cred.secret.reveal()
         if token.startswith("ghs_"):
             # Authenticated with the installation token itself. ❓ unconfirmed: the 204 status.
-            return await act("revoke", client.delete(self.url(cred, "/installation/token"),
-                                                     headers=self.headers(cred)),
-                             ok=(200, 202, 204), secret=cred.secret, irreversible=True,
-                             applied="GitHub revoked the installation token")
+            return await guard_action("revoke", lambda: self._revoke(
+                cred, client.delete(self.url(cred, "/installation/token"), headers=self.headers(cred)),
+                ok=(200, 202, 204), applied="GitHub revoked the installation token"), cred=cred)
         if not token.startswith(REVOCABLE_BY_LIST):
-            return ActionResult("revoke", ActionState.MANUAL, "GitHub's revoke API does not take this kind of token",
-                                manual_steps=self.manual_steps("revoke"))
+            return self.manual("revoke", "GitHub's revoke API does not take this kind of token")
         # Deliberately unauthenticated: GitHub answers 403 to authenticated calls. 60 calls/hour,
         # the owner is notified, and GitHub cannot reactivate the token (irreversible).
-        return await act("revoke", client.post(self.url(cred, "/credentials/revoke"), headers=self.headers(None),
-                                               json={"credentials": [token]}),
-                         ok=(202,), secret=cred.secret, irreversible=True,
-                         applied="GitHub accepted the revocation; the token's owner is notified by e-mail")
+        return await guard_action("revoke", lambda: self._revoke(
+            cred, client.post(self.url(cred, "/credentials/revoke"), headers=self.headers(None),
+                              json={"credentials": [token]}),
+            ok=(202,), applied="GitHub accepted the revocation; the token's owner is notified by e-mail"), cred=cred)
+
+    @staticmethod
+    async def _revoke(cred: Credential, send: Awaitable[httpx.Response], *, ok: tuple[int, ...],
+                      applied: str) -> ActionResult:
+        response = await call("revoke", send, cred=cred, refused="GitHub refused to revoke the token",
+                              reason=error_message, ok=ok)
+        if isinstance(response, ActionResult):
+            return response
+        return ActionResult("revoke", ActionState.APPLIED, applied, status=response.status_code, irreversible=True)
 
     def manual_steps(self, action: str) -> list[str]:
         steps = {
@@ -368,36 +376,6 @@ class GitHub(Provider):
                 steps.get(action, action), "Come back to Breaker and probe the connector to verify."]
 
 
-# -- small shared helpers (kept local: a provider module stands alone) --------------------------
-
-def error_message(response: httpx.Response, secret: object | None = None) -> str:
-    """The provider's own error text, short, and never containing the secret."""
-    text = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        text = str(body.get("message") or body.get("error_description") or body.get("error") or "")
-    text = text or f"HTTP {response.status_code}"
-    reveal = getattr(secret, "reveal", None)
-    if reveal is not None and reveal() and reveal() in text:
-        text = text.replace(reveal(), "••••")
-    return text[:200]
-
-
-async def act(action: str, send, *, ok: tuple[int, ...], secret: object, irreversible: bool = False,
-              applied: str = "") -> ActionResult:
-    """Await one switch call and say what happened. Never raises for HTTP or network trouble."""
-    try:
-        response: httpx.Response = await send
-    except httpx.TransportError as exc:
-        return ActionResult(action, ActionState.FAILED, f"GitHub unreachable: {describe_transport_error(exc)}",
-                            retryable=True)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        return ActionResult(action, ActionState.FAILED, type(exc).__name__)
-    status = response.status_code
-    if status in ok:
-        return ActionResult(action, ActionState.APPLIED, applied, status=status, irreversible=irreversible)
-    return ActionResult(action, ActionState.FAILED, error_message(response, secret), status=status,
-                        retryable=status == 429 or status >= 500)
+def error_message(response: httpx.Response, cred: Credential | None = None) -> str:
+    """GitHub's own error text ("message", or OAuth-style "error_description"), short and secret-free."""
+    return error_text(response, "message", "error_description", "error", cred=cred)

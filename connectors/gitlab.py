@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 
 import httpx
 
+from connectors.actions import call, guard_action
 from connectors.base import (ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider,
                              Secret)
-from connectors.http import (MalformedBody, describe_transport_error, guard, json_body, outcome_for_status,
-                             rate_limit_state)
+from connectors.http import MalformedBody, error_text, guard, json_body, outcome_for_status, rate_limit_state
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
 
@@ -67,7 +67,7 @@ class GitLab(Provider):
 
     # -- probe --------------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
-        return await guard(lambda: self._probe(client, cred), deep=deep)
+        return await guard(lambda: self._probe(client, cred), deep=deep, cred=cred)
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         response = await client.get(self.url(cred, SELF), headers=self.headers(cred))
@@ -77,12 +77,12 @@ class GitLab(Provider):
                                                          remaining="ratelimit-remaining", reset="ratelimit-reset"))
         if response.status_code == 401:
             # ⚠️ seen in public issue threads: 401 {"error":"invalid_token","error_description":"Token was revoked. …"}
-            report.error = error_message(response)
+            report.error = error_message(response, cred)
             if "revoked" in report.error.lower():
                 report.outcome = Outcome.REVOKED
             return report
         if report.outcome is not Outcome.OK:
-            report.error = error_message(response)
+            report.error = error_message(response, cred)
             return report
         token = json_body(response)
         scopes = [s for s in token.get("scopes") or [] if isinstance(s, str)]
@@ -114,21 +114,29 @@ class GitLab(Provider):
 
     # -- switches -----------------------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
+
+    async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         # ❓ unconfirmed: the success status of DELETE …/self (204 expected; any 2xx accepted).
-        result, _ = await act("revoke", client.delete(self.url(cred, SELF), headers=self.headers(cred)),
-                              secret=cred.secret, irreversible=True, applied="GitLab revoked the token")
-        return result
+        response = await call("revoke", client.delete(self.url(cred, SELF), headers=self.headers(cred)), cred=cred,
+                              refused="GitLab refused to revoke the token", reason=error_message)
+        if isinstance(response, ActionResult):
+            return response
+        return ActionResult("revoke", ActionState.APPLIED, "GitLab revoked the token", status=response.status_code,
+                            irreversible=True)
 
     async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         """The old token dies at once; the new one (default expiry one week ⚠️) must be stored at once."""
-        result, response = await act("rotate", client.post(self.url(cred, SELF + "/rotate"),
-                                                           headers=self.headers(cred)),
-                                     secret=cred.secret, applied="GitLab issued a new token and revoked the old one")
-        if response is None:
-            if result.status in (401, 403):
+        return await guard_action("rotate", lambda: self._rotate(client, cred), cred=cred)
+
+    async def _rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        response = await call("rotate", client.post(self.url(cred, SELF + "/rotate"), headers=self.headers(cred)),
+                              cred=cred, refused="GitLab refused to rotate the token", reason=error_message)
+        if isinstance(response, ActionResult):
+            if response.status in (401, 403):
                 # ⚠️ rotating needs the `api` scope (or `self_rotate` on newer GitLab).
-                result.message += " (rotating needs a token with the api or self_rotate scope)"
-            return result
+                response.message += " (rotating needs a token with the api or self_rotate scope)"
+            return response
         try:
             body = json_body(response)
         except MalformedBody:
@@ -136,11 +144,11 @@ class GitLab(Provider):
         new = body.get("token")
         if not isinstance(new, str) or not new:
             return ActionResult("rotate", ActionState.FAILED, "GitLab answered without a new token; "
-                                "the old token may already be revoked: check GitLab", status=result.status)
-        result.new_secret = Secret(new)
-        result.details = {"expires_at": body.get("expires_at"), "token_id": body.get("id")}
-        result.message += f"; the new token expires {body.get('expires_at') or 'never'}"
-        return result
+                                "the old token may already be revoked: check GitLab", status=response.status_code)
+        return ActionResult("rotate", ActionState.APPLIED, "GitLab issued a new token and revoked the old one; "
+                            f"the new token expires {body.get('expires_at') or 'never'}", status=response.status_code,
+                            new_secret=Secret(new), details={"expires_at": body.get("expires_at"),
+                                                             "token_id": body.get("id")})
 
     def manual_steps(self, action: str) -> list[str]:
         steps = {
@@ -154,39 +162,6 @@ class GitLab(Provider):
                 steps.get(action, action), "Come back to Breaker and probe the connector to verify."]
 
 
-# -- small shared helpers (kept local: a provider module stands alone) --------------------------
-
-def error_message(response: httpx.Response, secret: object | None = None) -> str:
+def error_message(response: httpx.Response, cred: Credential | None = None) -> str:
     """GitLab's own error text ("message", or OAuth-style "error_description"), short and secret-free."""
-    text = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        text = str(body.get("error_description") or body.get("message") or body.get("error") or "")
-    text = text or f"HTTP {response.status_code}"
-    reveal = getattr(secret, "reveal", None)
-    if reveal is not None and reveal() and reveal() in text:
-        text = text.replace(reveal(), "••••")
-    return text[:200]
-
-
-async def act(action: str, send, *, secret: object, irreversible: bool = False,
-              applied: str = "") -> tuple[ActionResult, httpx.Response | None]:
-    """Await one switch call; any 2xx is applied (and its response returned for reading).
-
-    Never raises for HTTP or network trouble.
-    """
-    try:
-        response: httpx.Response = await send
-    except httpx.TransportError as exc:
-        return ActionResult(action, ActionState.FAILED, f"GitLab unreachable: {describe_transport_error(exc)}",
-                            retryable=True), None
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        return ActionResult(action, ActionState.FAILED, type(exc).__name__), None
-    status = response.status_code
-    if 200 <= status < 300:
-        return ActionResult(action, ActionState.APPLIED, applied, status=status, irreversible=irreversible), response
-    return ActionResult(action, ActionState.FAILED, error_message(response, secret), status=status,
-                        retryable=status == 429 or status >= 500), None
+    return error_text(response, "error_description", "message", "error", cred=cred)

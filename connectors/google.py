@@ -17,9 +17,10 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
+from connectors.actions import call, guard_action
 from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome, ProbeReport,
                              Provider)
-from connectors.http import describe_transport_error, guard, json_body, outcome_for_status, rate_limit_state
+from connectors.http import error_text, guard, json_body, outcome_for_status, rate_limit_state
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
 
@@ -38,7 +39,7 @@ SCOPE_LEVELS: dict[str, Level] = {
     "https://mail.google.com/": A,  # full mailbox, including permanent delete
     G + "gmail.settings.sharing": A,  # forwarding rules and aliases: a common exfiltration path
 }
-READONLY = re.compile(r"\.readonly$")
+READONLY = re.compile(r"\.readonly$")  # unlisted read-only scopes (drive.readonly, calendar.readonly …)
 SCOPE_NOTES = {G + "gmail.compose": "can send mail: Gmail has no draft-only scope"}
 
 
@@ -59,18 +60,9 @@ def parse_expiry(info: dict) -> datetime | None:
     return None
 
 
-def google_error(response: httpx.Response) -> str:
-    """OAuth-style ``error_description``/``error``, or the API-style ``error.message``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}"
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            return str(error.get("message") or error.get("status") or "")[:200] or f"HTTP {response.status_code}"
-        return str(body.get("error_description") or error or f"HTTP {response.status_code}")[:200]
-    return f"HTTP {response.status_code}"
+def google_error(response: httpx.Response, cred: Credential | None = None) -> str:
+    """The API-style ``error.message``, or OAuth-style ``error_description``/``error``; short, secret-free."""
+    return error_text(response, "error.message", "error.status", "error_description", "error", cred=cred)
 
 
 def is_rate_limited(response: httpx.Response) -> bool:
@@ -88,19 +80,13 @@ class Google(Provider):
         KeyPattern(r"AIza[0-9A-Za-z_\-]{35}", "API key"),
     )
     scope_levels = SCOPE_LEVELS
+    scope_patterns = ((READONLY, R),)
     dashboard_url = "https://myaccount.google.com/permissions"
     env_var = "GOOGLE_OAUTH_ACCESS_TOKEN"
     deep_probe_requests = 1  # tokeninfo lists the scopes: a deep probe sends nothing more
     can_revoke = True
     can_rotate = False  # access tokens are refreshed by the client; ❓ the API Keys API was not researched
     revoke_reversible = False
-
-    def level_of(self, scope: str) -> Level:
-        if scope in SCOPE_LEVELS:
-            return SCOPE_LEVELS[scope]
-        if READONLY.search(scope):
-            return R
-        return self.default_level
 
     def grants_for(self, scopes: list[str] | tuple[str, ...]) -> list[Grant]:
         return [Grant(s, self.level_of(s), SCOPE_NOTES.get(s, "")) for s in scopes if s]
@@ -112,21 +98,29 @@ class Google(Provider):
     # -- probe --------------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
         run = self._probe_api_key if self.is_api_key(cred) else self._probe_token
-        return await guard(lambda: run(client, cred), deep=deep)
+        return await guard(lambda: run(client, cred), deep=deep, cred=cred)
+
+    @staticmethod
+    def _report(response: httpx.Response, kind: str, cred: Credential, *, invalid: bool) -> ProbeReport:
+        """The outcome of either verify call; Google says "invalid" with a 400 and a body to read."""
+        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code, token_kind=kind,
+                             requests=1, rate_limit=rate_limit_state(response.headers))
+        if invalid:
+            report.outcome = Outcome.INVALID
+        if is_rate_limited(response):
+            report.outcome = Outcome.RATE_LIMITED
+        if report.outcome is not Outcome.OK:
+            report.error = google_error(response, cred)
+        return report
 
     async def _probe_token(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         # The documented introspection call, as Google's client library makes it (see module doc).
         response = await client.post(self.url(cred, "/tokeninfo"), headers={
             "Authorization": f"Bearer {cred.secret.reveal()}",
             "Content-Type": "application/x-www-form-urlencoded"})
-        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code,
-                             token_kind="OAuth access token", requests=1, rate_limit=rate_limit_state(response.headers))
-        if response.status_code == 400:  # {"error": "invalid_token", …}: unknown, expired or revoked
-            report.outcome = Outcome.INVALID
-        if is_rate_limited(response):
-            report.outcome = Outcome.RATE_LIMITED
+        # 400 {"error": "invalid_token", …}: unknown, expired or revoked
+        report = self._report(response, "OAuth access token", cred, invalid=response.status_code == 400)
         if report.outcome is not Outcome.OK:
-            report.error = google_error(response)
             return report
         info = json_body(response)
         report.grants = self.grants_for(str(info.get("scope") or "").split())
@@ -140,14 +134,9 @@ class Google(Provider):
         root = self.root(cred) if cred.base_url else GEMINI_BASE
         response = await client.get(f"{root}/v1/models", params={"pageSize": "1"},
                                     headers={"x-goog-api-key": cred.secret.reveal()})
-        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code,
-                             token_kind="API key", requests=1, rate_limit=rate_limit_state(response.headers))
-        if response.status_code == 400 and "api_key_invalid" in response.text.lower():
-            report.outcome = Outcome.INVALID
-        if is_rate_limited(response):
-            report.outcome = Outcome.RATE_LIMITED
+        invalid = response.status_code == 400 and "api_key_invalid" in response.text.lower()
+        report = self._report(response, "API key", cred, invalid=invalid)
         if report.outcome is not Outcome.OK:
-            report.error = google_error(response)
             return report
         json_body(response)  # the documented shape, or MalformedBody
         report.identity = "Gemini API key"
@@ -159,23 +148,18 @@ class Google(Provider):
     # -- switches -----------------------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         if self.is_api_key(cred):
-            return ActionResult("revoke", ActionState.MANUAL, "API keys are deleted in the Cloud console",
-                                manual_steps=self.manual_steps("revoke"))
-        try:
-            # ⚠️ providers.md §7: form body token=…; 200 with an empty body on success, 400 on error.
-            response = await client.post(self.url(cred, "/revoke"), data={"token": cred.secret.reveal()})
-        except httpx.TransportError as exc:
-            return ActionResult("revoke", ActionState.FAILED, f"Google unreachable: {describe_transport_error(exc)}",
-                                retryable=True)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return ActionResult("revoke", ActionState.FAILED, type(exc).__name__)
-        status = response.status_code
-        if status == 200:
-            # ⚠️ revoking an access token also revokes its refresh token (providers.md §7).
-            return ActionResult("revoke", ActionState.APPLIED, "Google revoked the token (and its refresh token)",
-                                status=status, irreversible=True)
-        return ActionResult("revoke", ActionState.FAILED, google_error(response), status=status,
-                            retryable=status == 429 or status >= 500)
+            return self.manual("revoke", "API keys are deleted in the Cloud console")
+        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
+
+    async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        # ⚠️ providers.md §7: form body token=…; 200 with an empty body on success, 400 on error.
+        response = await call("revoke", client.post(self.url(cred, "/revoke"), data={"token": cred.secret.reveal()}),
+                              cred=cred, refused="Google refused to revoke the token", reason=google_error, ok=(200,))
+        if isinstance(response, ActionResult):
+            return response
+        # ⚠️ revoking an access token also revokes its refresh token (providers.md §7).
+        return ActionResult("revoke", ActionState.APPLIED, "Google revoked the token (and its refresh token)",
+                            status=200, irreversible=True)
 
     def manual_steps(self, action: str) -> list[str]:
         steps = {

@@ -1,20 +1,36 @@
-"""HTTP plumbing shared by providers: status → outcome, rate-limit headers, exceptions → outcomes.
+"""HTTP plumbing shared by provider probes: statuses, rate limits, bodies, secret-free text, guard.
 
-Probing must never raise for a network problem: :func:`guard` turns transport failures,
-timeouts and malformed bodies into a :class:`ProbeReport` with a reason.
+Probing must never raise for a network problem or a garbled answer: :func:`guard` turns transport
+failures, timeouts and malformed bodies into a :class:`ProbeReport` with a reason, and scrubs the
+credential's secrets out of everything the report says. Provider error text is read with
+:func:`error_text`, which scrubs before it shortens (a cut token would still leak its head).
+Behavioural permission probes (providers.md §2.1) live here too: they are probes made of requests.
+Switch actions have the same plumbing in :mod:`connectors.actions`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Awaitable, Callable
+import traceback
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 import httpx
 
-from connectors.base import Outcome, ProbeReport, RateLimitState
+from connectors.base import Credential, Grant, Outcome, ProbeReport, Provider, RateLimitState, Secret
+
+log = logging.getLogger(__name__)
+
+ERROR_TEXT_LIMIT = 200  # provider error text is a hint for a person, not a document
+MASK = "••••"
+
+# -- statuses and rate limits -------------------------------------------------------------------
 
 
 def outcome_for_status(status: int) -> Outcome:
@@ -67,23 +83,108 @@ def rate_limit_state(headers: httpx.Headers, *, limit: str = "x-ratelimit-limit"
                           reset_at=reset_at, retry_after_s=retry_after_seconds(headers))
 
 
-def json_body(response: httpx.Response) -> dict:
-    """The body as a JSON object, or :class:`MalformedBody` (caught by :func:`guard`)."""
-    try:
-        data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        raise MalformedBody(f"HTTP {response.status_code}: the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise MalformedBody(f"HTTP {response.status_code}: expected a JSON object")
-    return data
+# -- bodies -------------------------------------------------------------------------------------
 
 
 class MalformedBody(Exception):
     """The provider answered with something that is not the documented shape."""
 
 
+def json_body(response: httpx.Response) -> dict:
+    """The body as a JSON object, or :class:`MalformedBody` (caught by :func:`guard`)."""
+    data = json_or_none(response, strict=True)
+    if not isinstance(data, dict):
+        raise MalformedBody(f"HTTP {response.status_code}: expected a JSON object")
+    return data
+
+
+def json_or_none(response: httpx.Response, *, strict: bool = False) -> Any:
+    """The parsed body, or None when it is not JSON (error bodies are often HTML from a proxy)."""
+    try:
+        return response.json()
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        if strict:
+            raise MalformedBody(f"HTTP {response.status_code}: the body is not JSON") from None
+        return None
+
+
+def obj(value: Any) -> dict:
+    """``value`` if it is a JSON object, else {}: nested parts may not have the documented type."""
+    return value if isinstance(value, dict) else {}
+
+
+def strings(value: Any) -> list[str]:
+    """The strings of a JSON list, else []."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def field_text(data: Any, path: str) -> str:
+    """The scalar at a dotted path (``"error.message"``) as text; "" when absent or not a scalar."""
+    for part in path.split("."):
+        data = obj(data).get(part)
+    return "" if data is None or isinstance(data, (dict, list)) else str(data)
+
+
+# -- text without secrets -----------------------------------------------------------------------
+
+
+def secrets_of(cred: Credential | None, *more: Secret | None) -> tuple[Secret, ...]:
+    """Every secret a text about ``cred`` must not show."""
+    found = (cred.secret, cred.admin_secret) if cred is not None else ()
+    return tuple(s for s in (*found, *more) if s is not None)
+
+
+def scrub(text: str, secrets: Iterable[Secret]) -> str:
+    """``text`` with every secret masked, as typed and as it looks inside a URL or a form body."""
+    forms = {form for s in secrets if (value := s.reveal())
+             for form in (value, quote(value), quote(value, safe=""), quote_plus(value))}
+    for form in sorted(forms, key=len, reverse=True):  # longest first: an encoded form contains the raw parts
+        text = text.replace(form, MASK)
+    return text
+
+
+def provider_text(data: Any, *paths: str, cred: Credential | None = None) -> str:
+    """The first non-empty field at ``paths`` of a parsed body: scrubbed, then shortened."""
+    text = next((t for t in (field_text(data, p) for p in paths) if t), "")
+    return scrub(text, secrets_of(cred))[:ERROR_TEXT_LIMIT]
+
+
+def error_text(response: httpx.Response, *paths: str, cred: Credential | None = None) -> str:
+    """A provider's own error text from the first of ``paths`` present, else ``HTTP <status>``."""
+    return provider_text(json_or_none(response), *paths, cred=cred) or f"HTTP {response.status_code}"
+
+
+T = TypeVar("T")
+
+
+def scrubbed(value: T, secrets: tuple[Secret, ...]) -> T:
+    """A copy of a report part (text, list, dict, grant) with the secrets masked everywhere in it."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return scrub(value, secrets)  # type: ignore[return-value]
+    if isinstance(value, (list, tuple)):
+        return type(value)(scrubbed(v, secrets) for v in value)  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {scrubbed(k, secrets): scrubbed(v, secrets) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, Grant):
+        return replace(value, scope=scrub(value.scope, secrets), note=scrub(value.note, secrets))  # type: ignore
+    return value
+
+
+# -- failures -----------------------------------------------------------------------------------
+
+# What reading an unexpected body raises: a missing key, a None where a dict was documented, a
+# string where a number was. The exception text may quote the body, so it is never shown.
+PARSE_ERRORS = (LookupError, TypeError, AttributeError, ValueError)  # LookupError: KeyError, IndexError
+HANDLED = (httpx.HTTPError, httpx.InvalidURL, MalformedBody, *PARSE_ERRORS)
+_PARSE_REASONS = ((LookupError, "a documented field is missing"),
+                  ((TypeError, AttributeError), "a field has an unexpected type"),
+                  (ValueError, "a value could not be read"))
+
+
 def describe_transport_error(exc: Exception) -> str:
-    """A one-line reason for a transport failure, with no URL query or header in it."""
+    """A one-line reason for a transport failure. It never quotes ``str(exc)``, which can hold the URL."""
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.ConnectError):
@@ -100,17 +201,100 @@ def describe_transport_error(exc: Exception) -> str:
     return type(exc).__name__
 
 
-async def guard(run: Callable[[], Awaitable[ProbeReport]], *, deep: bool = False) -> ProbeReport:
-    """Run one provider probe; time it; turn every failure into an outcome with a reason."""
+def describe_failure(exc: Exception) -> tuple[Outcome, str]:
+    """Outcome and a secret-free one-line reason for an exception in :data:`HANDLED`."""
+    if isinstance(exc, httpx.TransportError):
+        return Outcome.UNREACHABLE, describe_transport_error(exc)
+    if isinstance(exc, MalformedBody):
+        return Outcome.ERROR, f"malformed response: {exc}"  # our own words, never the body's
+    if isinstance(exc, (httpx.HTTPError, httpx.InvalidURL)):
+        return Outcome.ERROR, type(exc).__name__  # e.g. an invalid URL; its text would show the URL
+    _log_parse_failure(exc)
+    reason = next(text for kinds, text in _PARSE_REASONS if isinstance(exc, kinds))
+    return Outcome.ERROR, f"malformed response: {reason} ({type(exc).__name__})"
+
+
+def _log_parse_failure(exc: Exception) -> None:
+    """Where a body could not be read, for whoever debugs a provider: a place, never the message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        log.debug("provider body not understood: %s at %s:%s", type(exc).__name__, frames[-1].filename,
+                  frames[-1].lineno)
+
+
+async def guard(run: Callable[[], Awaitable[ProbeReport]], *, deep: bool = False,
+                cred: Credential | None = None) -> ProbeReport:
+    """Run one provider probe; time it; turn every failure into an outcome with a reason.
+
+    With ``cred``, the report's texts, details and grants are scrubbed of its secrets as well, so a
+    provider that echoes a token anywhere cannot carry it into the panel, the store or the audit log.
+    """
     started = time.perf_counter()
     try:
         report = await run()
-    except httpx.TransportError as exc:
-        report = ProbeReport(Outcome.UNREACHABLE, error=describe_transport_error(exc))
-    except MalformedBody as exc:
-        report = ProbeReport(Outcome.ERROR, error=f"malformed response: {exc}")
-    except httpx.HTTPError as exc:  # e.g. invalid URL
-        report = ProbeReport(Outcome.ERROR, error=type(exc).__name__)
+    except HANDLED as exc:
+        outcome, reason = describe_failure(exc)
+        report = ProbeReport(outcome, error=reason)
     report.latency_ms = round((time.perf_counter() - started) * 1000, 1)
     report.deep = deep
+    secrets = secrets_of(cred)
+    for name in ("error", "identity", "token_kind", "details", "grants"):
+        setattr(report, name, scrubbed(getattr(report, name), secrets))
     return report
+
+
+# -- behavioural permission probes (providers.md §2.1) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class PermissionProbe:
+    """One behavioural test: a request whose status says whether ``scope`` is held.
+
+    ``permitted`` statuses mean the request got past the permission check (the provider then
+    rejected the deliberately invalid body or the nonexistent id); ``denied`` means it did not.
+    Anything else is unknown and recorded as such, never read as "no access" (providers.md §2.1).
+    """
+
+    scope: str
+    method: str
+    path: str
+    permitted: tuple[int, ...]
+    denied: tuple[int, ...] = (401, 403)
+    json: Any = None
+
+
+@dataclass
+class PermissionRun:
+    granted: list[str] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
+    unknown: dict[str, int] = field(default_factory=dict)
+    denials: list[httpx.Response] = field(default_factory=list)  # bodies of denials, for "missing scope" text
+    requests: int = 0
+
+
+async def run_permission_probes(client: httpx.AsyncClient, provider: Provider, cred: Credential,
+                                probes: Iterable[PermissionProbe], headers: dict[str, str]) -> PermissionRun:
+    """Run probes one after the other (gentle on rate limits); a transport error aborts the probe."""
+    run = PermissionRun()
+    for probe in probes:
+        response = await client.request(probe.method, provider.url(cred, probe.path), headers=headers,
+                                        json=probe.json)
+        run.requests += 1
+        if response.status_code in probe.permitted:
+            run.granted.append(probe.scope)
+        elif response.status_code in probe.denied:
+            run.denied.append(probe.scope)
+            run.denials.append(response)
+        else:
+            run.unknown[probe.scope] = response.status_code
+    return run
+
+
+def record_permission_run(report: ProbeReport, provider: Provider, run: PermissionRun) -> None:
+    """Fold a permission run into a report: granted scopes become grants, the rest details."""
+    report.grants.extend(provider.grants_for(run.granted))
+    report.requests += run.requests
+    if run.denied:
+        report.details["denied"] = sorted(set(report.details.get("denied", [])) | set(run.denied))
+    if run.unknown:
+        report.details["unknown"] = run.unknown

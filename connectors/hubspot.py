@@ -12,30 +12,20 @@ HubSpot's settings (manual steps).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from connectors.base import (
-    ActionResult,
-    ActionState,
-    Credential,
-    KeyPattern,
-    Level,
-    Outcome,
-    ProbeReport,
-    Provider,
-    RateLimitState,
-)
-from connectors.generic import action_failed, assumed_grant, guard_action, manual, strings
-from connectors.http import guard, json_body, outcome_for_status, retry_after_seconds
+from connectors.actions import call, guard_action
+from connectors.base import (ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider,
+                             RateLimitState)
+from connectors.http import (guard, json_body, json_or_none, outcome_for_status, provider_text, retry_after_seconds,
+                             strings)
 
 # ❓ unconfirmed scope classes (providers.md §9: names for send and admin are not confirmed)
 _SEND = frozenset({"transactional-email", "marketing-email", "automation", "conversations.write",
                    "communication_preferences.write"})
 _ADMIN = frozenset({"settings.users.write", "settings.users.teams.write", "account-info.security.read"})
-_SCHEMA_WRITE = re.compile(r"crm\.schemas\.[\w.]+\.write")
 
 
 def _rate_limit(headers: httpx.Headers) -> tuple[RateLimitState, dict]:
@@ -54,11 +44,9 @@ def _rate_limit(headers: httpx.Headers) -> tuple[RateLimitState, dict]:
     return state, daily
 
 
-def _category(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("category") or "")
-    except (ValueError, AttributeError):
-        return ""
+def _category(response: httpx.Response, cred: Credential) -> str:
+    """HubSpot's error ``category`` (e.g. INVALID_AUTHENTICATION), secret-free; "" when there is none."""
+    return provider_text(json_or_none(response), "category", cred=cred)
 
 
 class HubSpot(Provider):
@@ -68,21 +56,15 @@ class HubSpot(Provider):
     # Real tokens carry a hex UUID; TruffleHog's pattern admits any alphanumerics, and so do we.
     key_patterns = (KeyPattern(r"pat-(?:na|eu)1-[A-Za-z0-9]{8}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-"
                                r"[A-Za-z0-9]{12}", "private-app token"),)
+    scope_levels = {**dict.fromkeys(_SEND, Level.SEND), **dict.fromkeys(_ADMIN, Level.ADMIN)}
+    scope_patterns = ((r"^crm\.schemas\.[\w.]+\.write$", Level.ADMIN), (r"[.-]read$", Level.READ))
+    default_level = Level.WRITE  # ".write" and legacy names such as "contacts", "forms"
     dashboard_url = "https://app.hubspot.com/"
     env_var = "HUBSPOT_ACCESS_TOKEN"
     deep_probe_requests = 0  # token info reports every scope
     # revoke() works by API only for an OAuth refresh token (token_type "oauth_refresh"); a private-app
     # token, the usual case, is manual — so the panel should not promise an API revoke
     can_revoke = False
-
-    def level_of(self, scope: str) -> Level:
-        if scope in _SEND:
-            return Level.SEND
-        if scope in _ADMIN or _SCHEMA_WRITE.fullmatch(scope):
-            return Level.ADMIN
-        if scope.endswith((".read", "-read")):
-            return Level.READ
-        return Level.WRITE  # ".write" and legacy names such as "contacts", "forms"
 
     @staticmethod
     def _token_type(cred: Credential) -> str:
@@ -91,24 +73,24 @@ class HubSpot(Provider):
     # -- probe ----------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
         if self._token_type(cred) in ("oauth_access", "oauth_refresh"):
-            return await guard(lambda: self._probe_oauth(client, cred), deep=deep)
-        return await guard(lambda: self._probe_private_app(client, cred), deep=deep)
+            return await guard(lambda: self._probe_oauth(client, cred), deep=deep, cred=cred)
+        return await guard(lambda: self._probe_private_app(client, cred), deep=deep, cred=cred)
 
-    def _report(self, response: httpx.Response, kind: str) -> ProbeReport:
+    def _report(self, response: httpx.Response, kind: str, cred: Credential) -> ProbeReport:
         status = response.status_code
         state, daily = _rate_limit(response.headers)
         report = ProbeReport(outcome_for_status(status), status=status, rate_limit=state, token_kind=kind, requests=1)
         if daily:
             report.details["daily_limit"] = daily
         if report.outcome not in (Outcome.OK, Outcome.FORBIDDEN):
-            report.error = _category(response) or f"HTTP {status}"  # e.g. INVALID_AUTHENTICATION
+            report.error = _category(response, cred) or f"HTTP {status}"  # e.g. INVALID_AUTHENTICATION
         return report
 
     async def _probe_private_app(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         token = cred.secret.reveal()
         headers = {"Authorization": f"Bearer {token}"}
         usage = await client.get(self.url(cred, "/account-info/v3/api-usage/daily/private-apps"), headers=headers)
-        report = self._report(usage, "private-app token")
+        report = self._report(usage, "private-app token", cred)
         if usage.status_code not in (200, 403):
             return report
         report.outcome = Outcome.OK  # 403: valid, but this token may not read usage (TH)
@@ -122,7 +104,7 @@ class HubSpot(Provider):
         report.requests += 1
         if info.status_code != 200:
             report.details["token_info_status"] = info.status_code
-            report.grants = [assumed_grant(self, "HubSpot did not report this token's scopes")]
+            report.grants = [self.assumed_grant("HubSpot did not report this token's scopes")]
             return report
         body = json_body(info)
         report.grants = self.grants_for(strings(body.get("scopes")))
@@ -136,9 +118,9 @@ class HubSpot(Provider):
         # variant is documented (v1, deprecated on 2027-02-16)
         path = "refresh-tokens" if refresh else "access-tokens"
         response = await client.get(self.url(cred, f"/oauth/v1/{path}/{cred.secret.reveal()}"))
-        report = self._report(response, "OAuth refresh token" if refresh else "OAuth access token")
+        report = self._report(response, "OAuth refresh token" if refresh else "OAuth access token", cred)
         if response.status_code in (400, 404):  # ❓ unconfirmed: how HubSpot answers an unknown or revoked token here
-            report.outcome, report.error = Outcome.INVALID, _category(response) or "unknown token"
+            report.outcome, report.error = Outcome.INVALID, _category(response, cred) or "unknown token"
         if report.outcome is not Outcome.OK:
             return report
         body = json_body(response)
@@ -152,13 +134,16 @@ class HubSpot(Provider):
     # -- switches -------------------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         if self._token_type(cred) != "oauth_refresh":
-            return manual(self, "revoke", "HubSpot has no API to revoke this token")
-        return await guard_action("revoke", lambda: self._revoke_refresh(client, cred))
+            return self.manual("revoke", "HubSpot has no API to revoke this token")
+        return await guard_action("revoke", lambda: self._revoke_refresh(client, cred), cred=cred)
 
     async def _revoke_refresh(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        response = await client.delete(self.url(cred, f"/oauth/v1/refresh-tokens/{cred.secret.reveal()}"))
-        if not response.is_success:  # ❓ unconfirmed: success status (204 expected, providers.md §9)
-            return action_failed("revoke", response, "HubSpot refused to revoke the refresh token")
+        # The token sits in the URL path (HubSpot's design): failures are told by status only, never by URL.
+        url = self.url(cred, f"/oauth/v1/refresh-tokens/{cred.secret.reveal()}")
+        response = await call("revoke", client.delete(url), cred=cred,
+                              refused="HubSpot refused to revoke the refresh token")
+        if isinstance(response, ActionResult):  # ❓ unconfirmed: success status (204 expected, providers.md §9)
+            return response
         return ActionResult("revoke", ActionState.APPLIED, "refresh token revoked", status=response.status_code,
                             irreversible=True)
 

@@ -21,10 +21,11 @@ from urllib.parse import quote
 
 import httpx
 
+from connectors.actions import call, guard_action
 from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome, ProbeReport,
                              Provider, Secret)
-from connectors.http import (MalformedBody, describe_transport_error, guard, json_body, outcome_for_status,
-                             rate_limit_state)
+from connectors.http import (MalformedBody, guard, json_body, json_or_none, outcome_for_status, provider_text,
+                             rate_limit_state, strings)
 
 R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
 
@@ -67,16 +68,11 @@ def jwt_claims(token: str) -> dict | None:
     return claims if isinstance(claims, dict) else None
 
 
-def graph_error(response: httpx.Response) -> str:
-    """Graph's ``{"error": {"code", "message"}}``, short."""
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}"
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")[:200]
-    return f"HTTP {response.status_code}"
+def graph_error(response: httpx.Response, cred: Credential | None = None) -> str:
+    """Graph's ``{"error": {"code", "message"}}`` as "code: message", short and secret-free."""
+    body = json_or_none(response)
+    parts = (provider_text(body, "error.code", cred=cred), provider_text(body, "error.message", cred=cred))
+    return ": ".join(p for p in parts if p)[:200] or f"HTTP {response.status_code}"
 
 
 def delegated_scopes(claims: dict) -> list[str]:
@@ -84,8 +80,7 @@ def delegated_scopes(claims: dict) -> list[str]:
 
 
 def app_roles(claims: dict) -> list[str]:
-    roles = claims.get("roles") or []
-    return [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
+    return strings(claims.get("roles"))
 
 
 class MicrosoftGraph(Provider):
@@ -95,6 +90,7 @@ class MicrosoftGraph(Provider):
     # A JWT shape alone is ambiguous; recognise() also checks that the audience is Graph.
     key_patterns = (KeyPattern(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*", "Graph access token (JWT)"),)
     scope_levels = EXACT_LEVELS
+    scope_patterns = PATTERN_LEVELS
     dashboard_url = "https://entra.microsoft.com"
     env_var = "MS_GRAPH_TOKEN"
     deep_probe_requests = 2  # the verify call, plus the permission grant when its id is registered
@@ -110,21 +106,13 @@ class MicrosoftGraph(Provider):
         claims = jwt_claims(key) or {}
         return pattern if claims.get("aud") in GRAPH_AUDIENCES else None
 
-    def level_of(self, scope: str) -> Level:
-        if scope in EXACT_LEVELS:
-            return EXACT_LEVELS[scope]
-        for pattern, level in PATTERN_LEVELS:
-            if pattern.search(scope):
-                return level
-        return self.default_level
-
     @staticmethod
     def headers(secret: Secret) -> dict[str, str]:
         return {"Authorization": f"Bearer {secret.reveal()}", "Accept": "application/json"}
 
     # -- probe --------------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
-        return await guard(lambda: self._probe(client, cred), deep=deep)
+        return await guard(lambda: self._probe(client, cred), deep=deep, cred=cred)
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         claims = jwt_claims(cred.secret.reveal())
@@ -151,7 +139,7 @@ class MicrosoftGraph(Provider):
         report.rate_limit = rate_limit_state(response.headers)
         report.outcome = outcome_for_status(response.status_code)
         if report.outcome is not Outcome.OK:
-            report.error = graph_error(response)
+            report.error = graph_error(response, cred)
             if report.expires_at is not None and report.expires_at <= datetime.now(timezone.utc):
                 report.error = f"expired at {report.expires_at:%Y-%m-%d %H:%M} UTC; {report.error}"
             if report.outcome is Outcome.FORBIDDEN:  # accepted, but not allowed to read itself
@@ -177,7 +165,7 @@ class MicrosoftGraph(Provider):
                                     headers=self.headers(cred.admin_secret or cred.secret))
         report.requests += 1
         if response.status_code != 200:
-            report.details["grant_error"] = graph_error(response)
+            report.details["grant_error"] = graph_error(response, cred)
             return
         granted = set(str(json_body(response).get("scope") or "").split())
         report.details["grant_scope"] = " ".join(sorted(granted))
@@ -188,21 +176,23 @@ class MicrosoftGraph(Provider):
     # -- switches -----------------------------------------------------------------------------
     async def restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
         """Narrow the delegated grant (PATCH oauth2PermissionGrants/{id}) to scopes at or below ``ceiling``."""
-        grant_id = cred.extra.get("grant_id")
         claims = jwt_claims(cred.secret.reveal()) or {}
         if app_roles(claims) and not delegated_scopes(claims):
             # ❓ unconfirmed (providers.md §19): application permissions go by deleting app-role assignments.
-            return ActionResult("restrict", ActionState.MANUAL, "application permissions are removed in Entra "
-                                "(app-role assignments), not through a delegated grant",
-                                manual_steps=self.manual_steps("restrict"))
-        if not grant_id:
-            return ActionResult("restrict", ActionState.MANUAL, "register the oauth2PermissionGrant id (extra "
-                                "'grant_id') to let Breaker reduce it", manual_steps=self.manual_steps("restrict"))
-        url = self.url(cred, f"/oauth2PermissionGrants/{quote(grant_id, safe='')}")
+            return self.manual("restrict", "application permissions are removed in Entra (app-role assignments), "
+                               "not through a delegated grant")
+        if not cred.extra.get("grant_id"):
+            return self.manual("restrict", "register the oauth2PermissionGrant id (extra 'grant_id') to let Breaker "
+                               "reduce it")
+        return await guard_action("restrict", lambda: self._restrict(client, cred, ceiling), cred=cred)
+
+    async def _restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
+        url = self.url(cred, f"/oauth2PermissionGrants/{quote(cred.extra['grant_id'], safe='')}")
         headers = self.headers(cred.admin_secret or cred.secret)  # needs DelegatedPermissionGrant.ReadWrite.All
-        response, failure = await call("restrict", client.get(url, headers=headers))
-        if failure is not None:
-            return failure
+        response = await call("restrict", client.get(url, headers=headers), cred=cred,
+                              refused="Graph refused to read the grant", reason=graph_error)
+        if isinstance(response, ActionResult):
+            return response
         try:
             current = str(json_body(response).get("scope") or "").split()
         except MalformedBody:
@@ -212,9 +202,10 @@ class MicrosoftGraph(Provider):
         if not removed:
             return ActionResult("restrict", ActionState.APPLIED, "the grant is already within the ceiling",
                                 status=response.status_code, details={"kept": keep, "removed": []})
-        response, failure = await call("restrict", client.patch(url, headers=headers, json={"scope": " ".join(keep)}))
-        if failure is not None:
-            return failure
+        response = await call("restrict", client.patch(url, headers=headers, json={"scope": " ".join(keep)}),
+                              cred=cred, refused="Graph refused to narrow the grant", reason=graph_error)
+        if isinstance(response, ActionResult):
+            return response
         return ActionResult("restrict", ActionState.APPLIED,
                             f"removed {', '.join(removed)} from the grant; access tokens already issued keep their "
                             "scopes until they expire", status=response.status_code,
@@ -224,17 +215,19 @@ class MicrosoftGraph(Provider):
         """Revoke the user's sign-in sessions: refresh tokens die; issued access tokens live until ``exp``."""
         claims = jwt_claims(cred.secret.reveal()) or {}
         if app_roles(claims) and not delegated_scopes(claims):
-            return ActionResult("revoke", ActionState.MANUAL, "an application token is revoked by removing the "
-                                "app's secret or permissions in Entra", manual_steps=self.manual_steps("revoke"))
+            return self.manual("revoke", "an application token is revoked by removing the app's secret or "
+                               "permissions in Entra")
         user = cred.extra.get("user_id") or claims.get("oid")
         if not user:
-            return ActionResult("revoke", ActionState.MANUAL, "the token names no user to revoke sessions for",
-                                manual_steps=self.manual_steps("revoke"))
-        response, failure = await call("revoke", client.post(
-            self.url(cred, f"/users/{quote(str(user), safe='')}/revokeSignInSessions"),
-            headers=self.headers(cred.admin_secret or cred.secret)))
-        if failure is not None:
-            return failure
+            return self.manual("revoke", "the token names no user to revoke sessions for")
+        return await guard_action("revoke", lambda: self._revoke(client, cred, str(user), claims), cred=cred)
+
+    async def _revoke(self, client: httpx.AsyncClient, cred: Credential, user: str, claims: dict) -> ActionResult:
+        url = self.url(cred, f"/users/{quote(user, safe='')}/revokeSignInSessions")
+        response = await call("revoke", client.post(url, headers=self.headers(cred.admin_secret or cred.secret)),
+                              cred=cred, refused="Graph refused to revoke the sessions", reason=graph_error)
+        if isinstance(response, ActionResult):
+            return response
         until = f" (this one until {datetime.fromtimestamp(claims['exp'], tz=timezone.utc):%Y-%m-%d %H:%M} UTC)" \
             if isinstance(claims.get("exp"), (int, float)) else ""
         return ActionResult("revoke", ActionState.APPLIED,
@@ -255,18 +248,3 @@ class MicrosoftGraph(Provider):
         return [f"Open {self.dashboard_url}", steps.get(action, action),
                 "Come back to Breaker and probe the connector to verify."]
 
-
-async def call(action: str, send) -> tuple[httpx.Response | None, ActionResult | None]:
-    """Await one switch call: a 2xx response, or the FAILED result to return. Never raises."""
-    try:
-        response: httpx.Response = await send
-    except httpx.TransportError as exc:
-        return None, ActionResult(action, ActionState.FAILED,
-                                  f"Microsoft Graph unreachable: {describe_transport_error(exc)}", retryable=True)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        return None, ActionResult(action, ActionState.FAILED, type(exc).__name__)
-    status = response.status_code
-    if 200 <= status < 300:
-        return response, None
-    return None, ActionResult(action, ActionState.FAILED, graph_error(response), status=status,
-                              retryable=status == 429 or status >= 500)

@@ -15,18 +15,10 @@ from __future__ import annotations
 
 import httpx
 
+from connectors.actions import call, guard_action
 from connectors.base import ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider
-from connectors.generic import (
-    PermissionProbe,
-    action_failed,
-    assumed_grant,
-    guard_action,
-    manual,
-    obj,
-    record_permission_run,
-    run_permission_probes,
-)
-from connectors.http import guard, json_body, outcome_for_status, rate_limit_state
+from connectors.http import (PermissionProbe, error_text, guard, json_body, obj, outcome_for_status, rate_limit_state,
+                             record_permission_run, run_permission_probes)
 
 VERSION = "2022-06-28"
 BOGUS_ID = "nonexistent-breaker-probe"  # not a UUID: Notion rejects it after the capability check
@@ -65,7 +57,7 @@ class Notion(Provider):
         return {"Authorization": f"Bearer {token}", "Notion-Version": VERSION}
 
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
-        return await guard(lambda: self._probe(client, cred, deep), deep=deep)
+        return await guard(lambda: self._probe(client, cred, deep), deep=deep, cred=cred)
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential, deep: bool) -> ProbeReport:
         headers = self._headers(cred.secret.reveal())
@@ -74,7 +66,7 @@ class Notion(Provider):
         report = ProbeReport(outcome_for_status(status), status=status, rate_limit=rate_limit_state(response.headers),
                              token_kind="integration token", requests=1)
         if report.outcome is not Outcome.OK:
-            report.error = _code(response) or f"HTTP {status}"  # unauthorized, rate_limited, service_overload …
+            report.error = error_text(response, "code", cred=cred)  # unauthorized, rate_limited, service_overload …
             return report
         bot = json_body(response)
         if bot.get("object") != "user" or bot.get("type") != "bot":
@@ -88,7 +80,7 @@ class Notion(Provider):
         # ❓ unconfirmed: a user-owned bot means a public (OAuth) integration; a workspace-owned one an internal one
         report.token_kind = "public integration token" if owner == "user" else "internal integration token"
         if not deep:
-            report.grants.append(assumed_grant(self, "capabilities are only known after a deep probe"))
+            report.grants.append(self.assumed_grant("capabilities are only known after a deep probe"))
             return report
         run = await run_permission_probes(client, self, cred, DEEP_PROBES, headers)
         record_permission_run(report, self, run)
@@ -112,18 +104,20 @@ class Notion(Provider):
     # -- revoke (public integrations) -------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         if not cred.extra.get("client_id") or cred.admin_secret is None:
-            return manual(self, "revoke", "revoking by API needs a public integration's client credentials", [
+            return self.manual("revoke", "revoking by API needs a public integration's client credentials", [
                 "For a public (OAuth) integration: set the connector's client_id and register the integration's "
                 "client secret as its admin credential in Breaker, then revoke again.",
                 "For an internal integration, do it by hand:", *self.manual_steps("revoke")])
-        return await guard_action("revoke", lambda: self._revoke(client, cred))
+        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         auth = httpx.BasicAuth(cred.extra["client_id"], cred.admin_secret.reveal())  # type: ignore[union-attr]
-        response = await client.post(self.url(cred, "/v1/oauth/revoke"), auth=auth,
-                                     headers={"Notion-Version": VERSION}, json={"token": cred.secret.reveal()})
-        if response.status_code != 200:
-            return action_failed("revoke", response, "Notion refused to revoke the token")
+        response = await call("revoke", client.post(self.url(cred, "/v1/oauth/revoke"), auth=auth,
+                                                    headers={"Notion-Version": VERSION},
+                                                    json={"token": cred.secret.reveal()}),
+                              cred=cred, refused="Notion refused to revoke the token", ok=(200,))
+        if isinstance(response, ActionResult):
+            return response
         json_body(response)
         return ActionResult("revoke", ActionState.APPLIED, "token revoked", status=200, irreversible=True)
 
@@ -141,9 +135,3 @@ class Notion(Provider):
             return super().manual_steps(action)
         return [*steps, "Come back to Breaker and probe the connector to verify."]
 
-
-def _code(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("code") or "")
-    except (ValueError, AttributeError):
-        return ""

@@ -14,31 +14,12 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from connectors.base import (
-    ActionResult,
-    ActionState,
-    Credential,
-    Grant,
-    KeyPattern,
-    Level,
-    Outcome,
-    ProbeReport,
-    Provider,
-    RateLimitState,
-)
-from connectors.generic import (
-    PermissionProbe,
-    action_failed,
-    assumed_grant,
-    guard_action,
-    manual,
-    matches_redacted,
-    needs_admin,
-    obj,
-    record_permission_run,
-    run_permission_probes,
-)
-from connectors.http import MalformedBody, guard, json_body, outcome_for_status, retry_after_seconds
+from connectors.actions import call, guard_action, matches_redacted, needs_admin
+from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome, ProbeReport,
+                             Provider, RateLimitState)
+from connectors.http import (MalformedBody, PermissionProbe, error_text, field_text, guard, json_body, json_or_none,
+                             obj, outcome_for_status, record_permission_run, retry_after_seconds,
+                             run_permission_probes)
 
 _INVALID_BODY = {"speed": 1}  # deliberately invalid: the API rejects it after the permission check (TH scopes.go)
 
@@ -67,18 +48,13 @@ _DURATION_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 def missing_scopes(response: httpx.Response) -> list[str]:
     """Scope names from a denial such as "... Missing scopes: api.responses.write." (providers.md §5)."""
-    message = _error(response).get("message") or ""
-    found = _MISSING_SCOPES.search(message)
+    found = _MISSING_SCOPES.search(field_text(json_or_none(response), "error.message"))
     return [s for s in re.split(r"[,\s]+", found.group(1)) if s] if found else []
 
 
-def _error(response: httpx.Response) -> dict:
-    """The ``error`` object of an OpenAI error body, or {} (its message may quote part of the key: never log it)."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        return {}
-    return error if isinstance(error, dict) else {}
+def openai_error(response: httpx.Response, cred: Credential | None = None) -> str:
+    """The error's ``code`` (e.g. invalid_api_key): its ``message`` may quote part of the key, so it is not shown."""
+    return error_text(response, "error.code", cred=cred)
 
 
 def _seconds(duration: str | None) -> float | None:
@@ -128,7 +104,7 @@ class OpenAI(Provider):
 
     # -- probe ----------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
-        return await guard(lambda: self._probe(client, cred, deep), deep=deep)
+        return await guard(lambda: self._probe(client, cred, deep), deep=deep, cred=cred)
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential, deep: bool) -> ProbeReport:
         key = cred.secret.reveal()
@@ -139,7 +115,7 @@ class OpenAI(Provider):
             return await self._probe_admin(client, cred, headers, kind)
 
         models = await client.get(self.url(cred, "/v1/models"), headers=headers)
-        report = self._report(models, kind)
+        report = self._report(models, kind, cred)
         if models.status_code not in (200, 403):
             return report
         report.outcome, report.error = Outcome.OK, ""  # 403 = valid restricted key without Models read (TH)
@@ -169,7 +145,7 @@ class OpenAI(Provider):
         if full_access:
             return report
         if not deep:
-            report.grants.append(assumed_grant(self, "restricted-key permissions are only known after a deep probe"))
+            report.grants.append(self.assumed_grant("restricted-key permissions are only known after a deep probe"))
             return report
         run = await run_permission_probes(client, self, cred, DEEP_PROBES, headers)
         record_permission_run(report, self, run)
@@ -182,19 +158,19 @@ class OpenAI(Provider):
                            kind: str) -> ProbeReport:
         response = await client.get(self.url(cred, "/v1/organization/admin_api_keys"), headers=headers,
                                     params={"limit": 1})
-        report = self._report(response, kind)
+        report = self._report(response, kind, cred)
         if report.outcome is Outcome.OK:
             json_body(response)
             report.grants.append(Grant("admin_api_keys", Level.ADMIN, note="organization admin key"))
         return report
 
     @staticmethod
-    def _report(response: httpx.Response, kind: str) -> ProbeReport:
+    def _report(response: httpx.Response, kind: str, cred: Credential) -> ProbeReport:
         status = response.status_code
         report = ProbeReport(outcome_for_status(status), status=status, rate_limit=_rate_limit(response.headers),
                              token_kind=kind, requests=1)
         if report.outcome is not Outcome.OK:
-            report.error = _error(response).get("code") or f"HTTP {status}"  # e.g. invalid_api_key, insufficient_quota
+            report.error = openai_error(response, cred)  # e.g. invalid_api_key, insufficient_quota
         return report
 
     # -- revoke (Admin API) -----------------------------------------------------------------
@@ -202,7 +178,7 @@ class OpenAI(Provider):
         if cred.admin_secret is None:
             return needs_admin(self, "revoke", "an OpenAI admin key (sk-admin-…)",
                                "https://platform.openai.com/settings/organization/admin-keys")
-        return await guard_action("revoke", lambda: self._revoke(client, cred))
+        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         headers = {"Authorization": f"Bearer {cred.admin_secret.reveal()}"}  # type: ignore[union-attr]
@@ -211,15 +187,16 @@ class OpenAI(Provider):
         elif cred.extra.get("project_id"):
             collection = f"/v1/organization/projects/{cred.extra['project_id']}/api_keys"
         else:
-            return manual(self, "revoke", "the key's project is unknown",
-                          ["Set the connector's project_id (proj_…, shown in the OpenAI dashboard), then revoke again;",
-                           *self.manual_steps("revoke")])
+            return self.manual("revoke", "the key's project is unknown",
+                               ["Set the connector's project_id (proj_…, shown in the OpenAI dashboard), then revoke "
+                                "again;", *self.manual_steps("revoke")])
         key_id = cred.extra.get("key_id") or await self._find_key_id(client, cred, collection, headers)
         if isinstance(key_id, ActionResult):
             return key_id
-        response = await client.delete(self.url(cred, f"{collection}/{key_id}"), headers=headers)
-        if response.status_code != 200:
-            return action_failed("revoke", response, "OpenAI refused to delete the key")
+        response = await call("revoke", client.delete(self.url(cred, f"{collection}/{key_id}"), headers=headers),
+                              cred=cred, refused="OpenAI refused to delete the key", reason=openai_error, ok=(200,))
+        if isinstance(response, ActionResult):
+            return response
         if json_body(response).get("deleted") is not True:
             return ActionResult("revoke", ActionState.FAILED, "OpenAI did not confirm the deletion", status=200)
         return ActionResult("revoke", ActionState.APPLIED, "key deleted", status=200, irreversible=True,
@@ -233,9 +210,11 @@ class OpenAI(Provider):
         matches: list[str] = []
         params: dict[str, str | int] = {"limit": 100}
         for _ in range(20):  # at most 2,000 keys: a bound, not a real limit
-            response = await client.get(self.url(cred, collection), headers=headers, params=params)
-            if response.status_code != 200:
-                return action_failed("revoke", response, "could not list the keys to find this one")
+            response = await call("revoke", client.get(self.url(cred, collection), headers=headers, params=params),
+                                  cred=cred, refused="could not list the keys to find this one", reason=openai_error,
+                                  ok=(200,))
+            if isinstance(response, ActionResult):
+                return response
             page = json_body(response)
             items = [i for i in page.get("data") or [] if isinstance(i, dict)]
             matches += [i["id"] for i in items if matches_redacted(key, i.get("redacted_value") or "") and "id" in i]
@@ -244,8 +223,8 @@ class OpenAI(Provider):
             params["after"] = page.get("last_id") or items[-1].get("id", "")
         if len(matches) != 1:
             why = "no listed key matches this one" if not matches else "several listed keys match this one"
-            return manual(self, "revoke", why, ["Set the connector's key_id (key_…) from the OpenAI dashboard, "
-                                                "then revoke again;", *self.manual_steps("revoke")])
+            return self.manual("revoke", why, ["Set the connector's key_id (key_…) from the OpenAI dashboard, "
+                                               "then revoke again;", *self.manual_steps("revoke")])
         return matches[0]
 
     def manual_steps(self, action: str) -> list[str]:

@@ -10,21 +10,14 @@ key may manage itself); if SendGrid refuses, the result asks for an admin key.
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
-from connectors.base import (
-    ActionResult,
-    ActionState,
-    Credential,
-    KeyPattern,
-    Level,
-    Outcome,
-    ProbeReport,
-    Provider,
-    Secret,
-)
-from connectors.generic import action_failed, guard_action, needs_admin, strings
-from connectors.http import describe_transport_error, guard, json_body, outcome_for_status, rate_limit_state
+from connectors.actions import action_failed, guard_action, needs_admin
+from connectors.base import (ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider,
+                             Secret)
+from connectors.http import describe_transport_error, guard, json_body, outcome_for_status, rate_limit_state, strings
 
 PSEUDO_SCOPES = frozenset({"2fa_required"})  # reported by /v3/scopes but not grantable (TH scopes.go)
 
@@ -56,18 +49,12 @@ class SendGrid(Provider):
     base_url = "https://api.sendgrid.com"
     key_patterns = (KeyPattern(r"SG\.[\w\-]{22}\.[\w\-]{43}", "API key"),)
     scope_levels = {"2fa_required": Level.READ}
+    # A read scope is a read, whatever its category (TH: ".read" ⇒ read, other verbs ⇒ read-write).
+    scope_patterns = ((r"\.read$", Level.READ), *((f"^{re.escape(prefix)}", level) for prefix, level in _PREFIX_LEVELS))
     dashboard_url = "https://app.sendgrid.com/settings/api_keys"
     env_var = "SENDGRID_API_KEY"
     deep_probe_requests = 0  # /v3/scopes already tells everything
     can_revoke = can_restrict = can_rotate = True
-
-    def level_of(self, scope: str) -> Level:
-        # a read scope is a read, whatever its category (TH: ".read" ⇒ read, other verbs ⇒ read-write)
-        if scope in self.scope_levels:
-            return self.scope_levels[scope]
-        if scope.endswith(".read"):
-            return Level.READ
-        return next((level for prefix, level in _PREFIX_LEVELS if scope.startswith(prefix)), self.default_level)
 
     @staticmethod
     def _headers(secret: Secret) -> dict[str, str]:
@@ -75,7 +62,7 @@ class SendGrid(Provider):
 
     # -- probe ----------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
-        return await guard(lambda: self._probe(client, cred), deep=deep)
+        return await guard(lambda: self._probe(client, cred), deep=deep, cred=cred)
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         headers = self._headers(cred.secret)
@@ -111,7 +98,7 @@ class SendGrid(Provider):
         return action_failed(action, response, what)
 
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return await guard_action("revoke", lambda: self._revoke(client, cred))
+        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential, action: str = "revoke") -> ActionResult:
         ident = key_id(cred.secret.reveal())
@@ -135,7 +122,7 @@ class SendGrid(Provider):
         return str(body.get("name") or "breaker"), scopes
 
     async def restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
-        return await guard_action("restrict", lambda: self._restrict(client, cred, ceiling))
+        return await guard_action("restrict", lambda: self._restrict(client, cred, ceiling), cred=cred)
 
     async def _restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
         current = await self._current(client, cred, "restrict")
@@ -160,7 +147,7 @@ class SendGrid(Provider):
                             details={"kept": kept, "removed": removed})
 
     async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return await guard_action("rotate", lambda: self._rotate(client, cred))
+        return await guard_action("rotate", lambda: self._rotate(client, cred), cred=cred)
 
     async def _rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         """Create, check, then delete. Whenever a new key exists, the result carries it: it must be stored."""

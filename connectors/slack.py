@@ -13,9 +13,9 @@ import re
 
 import httpx
 
+from connectors.actions import call, guard_action
 from connectors.base import ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider
-from connectors.http import (MalformedBody, describe_transport_error, guard, json_body, outcome_for_status,
-                             rate_limit_state)
+from connectors.http import MalformedBody, guard, json_body, outcome_for_status, provider_text, rate_limit_state
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
 
@@ -71,6 +71,8 @@ class Slack(Provider):
         # ⚠️ secondary source only (providers.md §1): the xapp- shape.
         KeyPattern(r"xapp-[0-9]+-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]+", "app-level token"),
     )
+    scope_levels = EXACT_LEVELS
+    scope_patterns = PATTERN_LEVELS
     dashboard_url = "https://api.slack.com/apps"
     env_var = "SLACK_BOT_TOKEN"
     deep_probe_requests = 1  # scopes come with auth.test: a deep probe sends nothing more
@@ -79,14 +81,6 @@ class Slack(Provider):
     # refresh tokens needs the app's client secret, which Breaker does not hold.
     can_rotate = False
     revoke_reversible = False
-
-    def level_of(self, scope: str) -> Level:
-        if scope in EXACT_LEVELS:
-            return EXACT_LEVELS[scope]
-        for pattern, level in PATTERN_LEVELS:
-            if pattern.search(scope):
-                return level
-        return self.default_level
 
     def headers(self, cred: Credential) -> dict[str, str]:
         return {"Authorization": f"Bearer {cred.secret.reveal()}",
@@ -98,7 +92,7 @@ class Slack(Provider):
 
     # -- probe --------------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
-        return await guard(lambda: self._probe(client, cred), deep=deep)
+        return await guard(lambda: self._probe(client, cred), deep=deep, cred=cred)
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         kind = self.kind_of(cred.secret.reveal())
@@ -114,7 +108,7 @@ class Slack(Provider):
             return report
         body = json_body(response)
         if not body.get("ok"):
-            error = str(body.get("error") or "unknown_error")
+            error = provider_text(body, "error", cred=cred) or "unknown_error"
             report.outcome, report.error = ERROR_OUTCOMES.get(error, Outcome.ERROR), error
             return report
         user, team = body.get("user") or body.get("user_id") or "", body.get("team") or body.get("team_id") or ""
@@ -131,30 +125,25 @@ class Slack(Provider):
 
     # -- switches -----------------------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        try:
-            response = await client.post(self.url(cred, "/auth.revoke"), headers=self.headers(cred))
-        except httpx.TransportError as exc:
-            return ActionResult("revoke", ActionState.FAILED, f"Slack unreachable: {describe_transport_error(exc)}",
-                                retryable=True)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return ActionResult("revoke", ActionState.FAILED, type(exc).__name__)
-        status = response.status_code
-        if status != 200:
-            return ActionResult("revoke", ActionState.FAILED, f"HTTP {status}", status=status,
-                                retryable=status == 429 or status >= 500)
+        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
+
+    async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        response = await call("revoke", client.post(self.url(cred, "/auth.revoke"), headers=self.headers(cred)),
+                              cred=cred, refused="Slack refused to revoke the token", ok=(200,))
+        if isinstance(response, ActionResult):
+            return response
         try:
             body = json_body(response)
         except MalformedBody:
-            return ActionResult("revoke", ActionState.FAILED, "Slack's answer is not JSON", status=status,
-                                retryable=True)
+            return ActionResult("revoke", ActionState.FAILED, "Slack's answer is not JSON", status=200, retryable=True)
         if body.get("ok") and body.get("revoked"):
-            return ActionResult("revoke", ActionState.APPLIED, "Slack revoked the token", status=status,
+            return ActionResult("revoke", ActionState.APPLIED, "Slack revoked the token", status=200,
                                 irreversible=True)
-        error = str(body.get("error") or "not revoked")
+        error = provider_text(body, "error", cred=cred) or "not revoked"
         if error == "token_revoked":  # already dead: the goal is reached
-            return ActionResult("revoke", ActionState.APPLIED, "the token was already revoked", status=status,
+            return ActionResult("revoke", ActionState.APPLIED, "the token was already revoked", status=200,
                                 irreversible=True)
-        return ActionResult("revoke", ActionState.FAILED, error, status=status, retryable=error == "ratelimited")
+        return ActionResult("revoke", ActionState.FAILED, error, status=200, retryable=error == "ratelimited")
 
     def manual_steps(self, action: str) -> list[str]:
         steps = {

@@ -18,8 +18,8 @@ import re
 import httpx
 
 from connectors.base import Credential, Grant, KeyPattern, Level, Outcome, ProbeReport, Provider, RateLimitState
-from connectors.generic import PermissionProbe, assumed_grant, record_permission_run, run_permission_probes
-from connectors.http import guard, json_body, outcome_for_status, retry_after_seconds
+from connectors.http import (PermissionProbe, field_text, guard, json_body, json_or_none, outcome_for_status,
+                             record_permission_run, retry_after_seconds, run_permission_probes)
 
 BOGUS_ID = "nonexistent_breaker_probe"  # deliberately not shaped like a Stripe id (cus_…)
 
@@ -66,11 +66,7 @@ _ACCOUNT = re.compile(r"on account '(acct_[A-Za-z0-9]+)'")
 
 def _message(response: httpx.Response) -> str:
     """The error message (it can quote a redacted key: only ever match patterns in it, never store it)."""
-    try:
-        error = response.json().get("error") or {}
-        return str(error.get("message") or "") if isinstance(error, dict) else ""
-    except (ValueError, AttributeError):
-        return ""
+    return field_text(json_or_none(response), "error.message")
 
 
 def _class_table() -> dict[str, Level]:
@@ -101,7 +97,7 @@ class Stripe(Provider):
     deep_probe_requests = 1 + len(DEEP_PROBES)
 
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
-        return await guard(lambda: self._probe(client, cred, deep), deep=deep)
+        return await guard(lambda: self._probe(client, cred, deep), deep=deep, cred=cred)
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential, deep: bool) -> ProbeReport:
         key = cred.secret.reveal()
@@ -132,7 +128,7 @@ class Stripe(Provider):
         if not restricted:
             return report
         if not deep:
-            report.grants.append(assumed_grant(self, "restricted-key permissions are only known after a deep probe"))
+            report.grants.append(self.assumed_grant("restricted-key permissions are only known after a deep probe"))
             return report
         run = await run_permission_probes(client, self, cred, DEEP_PROBES, headers)
         record_permission_run(report, self, run)

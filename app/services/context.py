@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from keyring.backend import KeyringBackend
@@ -24,6 +24,7 @@ class Services:
     secrets: SecretStore
     audit: AuditLog
     inventory: Inventory
+    _switches: object | None = field(default=None, repr=False)
 
     @property
     def prober(self):
@@ -31,7 +32,19 @@ class Services:
 
         return Prober(self)
 
+    @property
+    def switches(self):
+        """One switchboard per open inventory (it owns a writer thread; closed with the services)."""
+        if self._switches is None:
+            from app.services.switches import Switches
+
+            self._switches = Switches(self)
+        return self._switches
+
     def close(self) -> None:
+        if self._switches is not None:
+            self._switches.close()
+            self._switches = None
         self.engine.dispose()
 
 

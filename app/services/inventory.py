@@ -384,15 +384,19 @@ class Inventory:
                     for g in data.declared:
                         s.add(ScopeGrant(connector_id=row.id, scope=g.scope, level=int(g.level), source="declared"))
                 if secret is not None:
-                    for c in s.exec(select(Credential).where(Credential.connector_id == row.id,
-                                                             Credential.tier == "primary",
-                                                             col(Credential.revoked_at).is_(None))).all():
+                    # The pasted key replaces the one Breaker hands out (the active credential, whatever
+                    # its tier: primary, reduced or an organisation admin key), keeping that tier.
+                    live = s.exec(select(Credential).where(Credential.connector_id == row.id,
+                                                           col(Credential.revoked_at).is_(None))).all()
+                    replaced = [c for c in live if c.active] or [c for c in live if c.tier == "primary"]
+                    tier = replaced[0].tier if replaced else "primary"
+                    for c in replaced:
                         old_refs.append(c.keyring_ref)
                         old.setdefault("credential", {"fingerprint": c.fingerprint, "last4": c.last4})
                         s.delete(c)
                     pattern = registry.get(data.provider).recognise(secret.reveal())
                     s.add(Credential(connector_id=row.id, keyring_ref=new_ref, fingerprint=fp.digest, last4=fp.last4,
-                                     kind=pattern.kind if pattern else ""))
+                                     tier=tier, active=True, kind=pattern.kind if pattern else ""))
                     new["credential"] = {"fingerprint": fp.digest, "last4": fp.last4}
                 changed_old = {k: v for k, v in old.items() if new.get(k) != v}
                 changed_new = {k: new[k] for k in changed_old if k in new}

@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import keyring
@@ -87,21 +89,34 @@ class DemoFileKeyring(KeyringBackend):
     def get_password(self, service: str, username: str) -> str | None:
         return self._read().get(self._key(service, username))
 
+    @contextmanager
+    def _locked(self):
+        """Read-modify-write under an exclusive file lock: the panel and a CLI command may both write."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_suffix(".lock"), os.O_CREAT | os.O_WRONLY, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def set_password(self, service: str, username: str, password: str) -> None:
         # Breaker's own install keys are random bytes made for this demo home; provider keys must be sandbox ones.
         if ":cred:" in username and "SANDBOX" not in password:
             raise keyring.errors.PasswordSetError(
                 "the demo keyring only holds sandbox keys (with SANDBOX in them); add real keys to your own "
                 "inventory (run breaker without --home), where they go to the OS keyring")
-        data = self._read()
-        data[self._key(service, username)] = password
-        self._write(data)
+        with self._locked():
+            data = self._read()
+            data[self._key(service, username)] = password
+            self._write(data)
 
     def delete_password(self, service: str, username: str) -> None:
-        data = self._read()
-        if data.pop(self._key(service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError("not found")
-        self._write(data)
+        with self._locked():
+            data = self._read()
+            if data.pop(self._key(service, username), None) is None:
+                raise keyring.errors.PasswordDeleteError("not found")
+            self._write(data)
 
 
 def system_keyring() -> KeyringBackend:

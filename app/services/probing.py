@@ -233,6 +233,7 @@ class Prober:
         compete with the event loop for the GIL, so rows go in as executemany inserts/updates.
         """
         now = utcnow()
+        waiting: list[ProbeResult] = []  # connectors whose last switch waits for a probe's proof
         with session_scope(self.services.engine) as s:
             names = [r.connector for r in results]
             rows = {c.name: c for c in s.exec(select(Connector).where(col(Connector.name).in_(names))).all()}
@@ -248,6 +249,8 @@ class Prober:
                     continue
                 report, live = result.report, result.report.live_level
                 ok = report.outcome is Outcome.OK
+                if row.switch_state in ("applied", "manual"):
+                    waiting.append(result)
                 probes.append(dict(connector_id=row.id, at=now, outcome=report.outcome.value, status=report.status,
                                    identity=report.identity[:200],
                                    live_scopes_json=json.dumps([[g.scope, int(g.level)] for g in report.grants]),
@@ -295,6 +298,10 @@ class Prober:
                 s.execute(update(Credential).where(Credential.connector_id == connector_id,
                                                    col(Credential.active).is_(True)).values(expires_at=expires_at))
             self.services.audit.record_many(s, events)
+        if waiting:
+            from app.services.switches import reconcile  # only when a switch waits: keeps probe-all lean
+
+            reconcile(self.services, waiting)
 
     # -- reading ----------------------------------------------------------------------------
     def history(self, name: str, limit: int = 20) -> list[ProbeRecord]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets as _random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,9 @@ from app.services.keyrings import NO_KEYRING_HELP, NoKeyringError
 from connectors.base import Secret
 
 SERVICE = "breaker"
+# Keyring writes are serialised in-process: some backends (the demo file keyring) read, modify and
+# write, and the panel's probe writer and a switch can write at the same moment.
+_WRITE_LOCK = threading.Lock()
 FINGERPRINT_HEX = 12
 
 
@@ -67,7 +71,8 @@ class SecretStore:
 
     def _set(self, ref: str, value: str) -> None:
         try:
-            self.backend.set_password(SERVICE, self._username(ref), value)
+            with _WRITE_LOCK:
+                self.backend.set_password(SERVICE, self._username(ref), value)
         except keyring.errors.NoKeyringError:
             raise NoKeyringError(NO_KEYRING_HELP) from None
         except keyring.errors.PasswordSetError as exc:
@@ -93,7 +98,8 @@ class SecretStore:
 
     def delete(self, ref: str) -> bool:
         try:
-            self.backend.delete_password(SERVICE, self._username(ref))
+            with _WRITE_LOCK:
+                self.backend.delete_password(SERVICE, self._username(ref))
             return True
         except keyring.errors.PasswordDeleteError:
             return False

@@ -111,13 +111,17 @@ class SwitchJob(SQLModel, table=True):
     connector_id: int = Field(foreign_key="connector.id", index=True)
     action: str  # draft-only | read-only | disable | rotate | enable
     target_mode: str = ""
-    state: str = "recorded"  # recorded | applying | applied | manual | verified | failed | out-of-sync
+    state: str = "recorded"  # journalled | recorded | applying | pending | applied | manual | verified | failed | out-of-sync | superseded
     attempts: int = 0
     provider_call: str = ""  # what was (or is to be) called, for the confirmation and the audit
     provider_done: bool = False  # the provider call succeeded: never repeat it on resume
     result: str = ""
     manual_steps_json: str = "[]"
     forced: bool = False
+    # Added with the switches (issue 4): per-credential progress of a job ({"done": [credential ids],
+    # "new_credential": id …}, never a secret) and when a probe confirmed it.
+    details_json: str = "{}"
+    verified_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -5,6 +5,11 @@ provider is served under, e.g. ``"github"`` → ``http://127.0.0.1:PORT/github/u
 ``ROUTES``: a list of ``(method, path_regex, handler)``. A handler receives the request, the shared
 :class:`SandboxState` and the regex match, and returns a :class:`SandboxResponse`. Handlers are
 synchronous and fast; latency and faults are injected by the server, not by handlers.
+
+Optional, for the server's ``mint``: ``KINDS`` (token kind → default scopes), ``make_token(kind)``
+(which may also take ``scopes=`` and ``identity=`` when the token embeds them), and
+``key_id_of(token)`` / ``identity_of(token)`` when the record's key id or identity can be read
+back from the token itself.
 """
 
 from __future__ import annotations

@@ -16,13 +16,14 @@ Admin calls are not provider traffic and are not recorded.
 from __future__ import annotations
 
 import asyncio
-import json
+import inspect
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from email.utils import formatdate
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import h11
@@ -147,7 +148,11 @@ class SandboxServer:
 
     def mint(self, provider: str, kind: str | None = None, scopes: list[str] | None = None,
              identity: str | None = None, token: str | None = None) -> TokenRecord:
-        """Create a token through the provider's route module (or register ``token``) and return it."""
+        """Create a token through the provider's route module (or register ``token``) and return it.
+
+        The module's ``make_token`` gets ``scopes=``/``identity=`` when it takes them (a token that
+        embeds its grant); its optional ``key_id_of(token)``/``identity_of(token)`` set the record's.
+        """
         module = _dispatch.route_modules().get(provider)
         if module is None:
             known = ", ".join(sorted(_dispatch.route_modules())) or "none"
@@ -157,15 +162,18 @@ class SandboxServer:
             kind = next(iter(kinds), "")
         elif kinds and kind not in kinds:
             raise ValueError(f"unknown kind {kind!r} for {provider}; known: {', '.join(kinds)}")
+        scopes = list(scopes if scopes is not None else kinds.get(kind, []))
         if token is None:
-            make = getattr(module, "make_token", None)
-            token = make(kind) if make else SandboxState.new_token(f"{provider}_")
+            token = _make_token(module, provider, kind, scopes, identity)
         if "SANDBOX" not in token:
             raise ValueError("sandbox tokens must contain the word SANDBOX")
-        record = TokenRecord(token=token, provider=getattr(module, "PROVIDER", provider), kind=kind,
-                             scopes=list(scopes if scopes is not None else kinds.get(kind, [])))
-        if identity is not None:
+        record = TokenRecord(token=token, provider=getattr(module, "PROVIDER", provider), kind=kind, scopes=scopes)
+        # The record mirrors what the token itself says, where the route module can read it back.
+        identity = identity if identity is not None else _read_back(module, "identity_of", token)
+        if identity:
             record.identity = identity
+        if key_id := _read_back(module, "key_id_of", token):
+            record.key_id = key_id  # e.g. SendGrid's api_key_id is the token's middle segment
         return self.state.add(record)
 
     def tokens(self) -> list[dict[str, Any]]:
@@ -299,6 +307,32 @@ class SandboxServer:
         except (ValueError, TypeError) as exc:
             return json_response(400, {"message": str(exc)})
         return json_response(404, {"message": f"no sandbox admin endpoint {route[0]} /_sandbox{request.path}"})
+
+
+def _make_token(module: ModuleType, provider: str, kind: str, scopes: list[str], identity: str | None) -> str:
+    """A fresh token from the route module. A token that embeds its grant (Microsoft's JWT claims)
+    is made with the record's scopes and identity, so the two cannot disagree."""
+    make = getattr(module, "make_token", None)
+    if make is None:
+        return SandboxState.new_token(f"{provider}_")
+    wanted = {"scopes": scopes, "identity": identity}
+    return make(kind, **{name: value for name, value in wanted.items() if value is not None and _accepts(make, name)})
+
+
+def _accepts(function: Callable[..., Any], name: str) -> bool:
+    """Whether ``function`` takes the keyword argument ``name``."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C function without a signature
+        return False
+    return any(p.kind is p.VAR_KEYWORD or (p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+               for p in parameters)
+
+
+def _read_back(module: ModuleType, hook: str, token: str) -> str | None:
+    """What the module's optional ``hook(token)`` (``key_id_of``, ``identity_of``) reads from a token."""
+    read = getattr(module, hook, None)
+    return (read(token) or None) if callable(read) else None
 
 
 def token_info(record: TokenRecord) -> dict[str, Any]:

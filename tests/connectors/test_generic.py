@@ -1,4 +1,4 @@
-"""The generic HTTP provider (settings from cred.extra) and the helpers providers share."""
+"""The generic HTTP provider (settings from cred.extra)."""
 
 from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
 
@@ -7,7 +7,6 @@ import pytest
 
 from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
-from connectors.generic import matches_redacted
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import generic as sandbox_generic
 from tests.connectors.fixtures.contract import Garbled, Unreachable, cred, mint, sandbox_client
@@ -107,17 +106,6 @@ async def test_switches_are_manual():
                    await PROVIDER.restrict(client, target, Level.READ)]
     assert all(r.state is ActionState.MANUAL for r in results)
     assert results[0].manual_steps[0].startswith("Open the dashboard of the service")
-
-
-@pytest.mark.parametrize("key, hint, expected", [
-    ("sk-ant-api03-EXAMPLExxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxigAA", "sk-ant-api03-EXA...igAA", True),
-    ("sk-ant-api03-EXAMPLExxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxigAB", "sk-ant-api03-EXA...igAA", False),
-    ("sk-proj-EXAMPLEabcdefghijklmnopqrstuvwxyz0123456789", "sk-proj-EXAMPLE*****************6789", True),
-    ("sk-proj-EXAMPLEabcdefghijklmnopqrstuvwxyz0123456789", "sk-…9", False),  # too little shown to tell
-    ("abcdefgh", "abcdef...efgh", False),  # the visible parts would overlap: not this key
-])
-def test_matches_redacted(key, hint, expected):
-    assert matches_redacted(key, hint) is expected
 
 
 # -- through real HTTP on a loopback port ---------------------------------------------------------------

@@ -337,7 +337,7 @@ async def test_legacy_token_revoke_rotate_restrict_are_manual():
 
 def test_error_message_masks_the_secret():
     response = httpx.Response(422, json={"message": f"bad {CLASSIC}"})
-    assert CLASSIC not in error_message(response, Secret(CLASSIC))
+    assert CLASSIC not in error_message(response, Credential(Secret(CLASSIC)))
 
 
 # -- real HTTP through the loopback sandbox ---------------------------------------------------------

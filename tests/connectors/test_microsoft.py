@@ -14,6 +14,7 @@ from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.microsoft import jwt_claims
 from connectors.sandbox.core import SandboxState, TokenRecord
 from connectors.sandbox.providers import microsoft as sandbox_ms
+from connectors.sandbox.server import SandboxServer
 from tests.connectors.fixtures.contract import (Garbled, Routes, Unreachable, assert_same_shape, cred, foreign_tokens,
                                                 load, sandbox_client)
 
@@ -195,6 +196,23 @@ async def test_opaque_token_unreachable_and_malformed():
 
 
 # -- switches ---------------------------------------------------------------------------------------
+
+async def test_sandbox_mint_makes_the_token_from_the_records_scopes_and_identity():
+    """The token carries its scopes as claims, so mint() must make it from the record's grant, not the kind's."""
+    server = SandboxServer()  # minting needs no running server
+    drafts = server.mint("microsoft", "delegated", scopes=["User.Read", "Mail.ReadWrite"], identity="ada")
+    admin = server.mint("microsoft", "admin")
+    app = server.mint("microsoft", "application", scopes=["Mail.Send"])
+    assert jwt_claims(drafts.token)["scp"] == "User.Read Mail.ReadWrite"
+    assert drafts.scopes == ["User.Read", "Mail.ReadWrite"]
+    assert jwt_claims(drafts.token)["upn"] == "ada@sandbox.example" and drafts.identity == "ada"
+    assert jwt_claims(admin.token)["upn"] == "sandbox-admin@sandbox.example" and admin.identity == "sandbox-admin"
+    assert jwt_claims(app.token)["roles"] == ["Mail.Send"] and app.scopes == ["Mail.Send"]
+    client, _ = sandbox_client(server.state)
+    async with client:
+        report = await PROVIDER.probe(client, cred(drafts.token, "microsoft"))
+    assert report.outcome is Outcome.OK and report.live_level is Level.DRAFT and report.identity.startswith("ada@")
+
 
 async def test_restrict_to_draft_only_narrows_the_grant():
     state = SandboxState()

@@ -344,6 +344,63 @@ def test_python_mint_and_state_are_shared(sandbox: SandboxServer, sandbox_state:
         sandbox.mint("nobody")
 
 
+def _grant_module() -> types.ModuleType:
+    """A route module whose tokens embed their grant (like Microsoft's JWTs) and their key id (like SendGrid's)."""
+    module = types.ModuleType("fake_routes_grant")
+    module.PREFIX, module.ROUTES = "grant", []
+    module.KINDS = {"user": ["read", "write"], "admin": ["admin"]}
+
+    def make_token(kind: str, scopes: list[str] | None = None, identity: str | None = None) -> str:
+        module.made.append((scopes, identity))
+        who = identity or ("boss" if kind == "admin" else "someone")
+        return f"grant.{who}.{'+'.join(scopes or [])}.SANDBOX{len(module.made)}"
+
+    module.made = []
+    module.make_token = make_token
+    module.key_id_of = lambda token: token.rsplit(".", 1)[1]
+    module.identity_of = lambda token: token.split(".")[1]
+    return module
+
+
+def _kwargs_module() -> types.ModuleType:
+    module = types.ModuleType("fake_routes_kwargs")
+    module.PREFIX, module.ROUTES, module.KINDS = "kw", [], {"k": ["s"]}
+    module.make_token = lambda kind, **options: f"kw_SANDBOX_{kind}_{options['identity']}_{'+'.join(options['scopes'])}"
+    return module
+
+
+def test_mint_makes_the_token_with_the_records_scopes_and_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    grant, kwargs = _grant_module(), _kwargs_module()
+    monkeypatch.setattr(dispatch, "route_modules", lambda: {"grant": grant, "kw": kwargs, "fake": _fake_module("fake")})
+    server = SandboxServer()  # minting needs no running server
+
+    default = server.mint("grant", "user")
+    narrowed = server.mint("grant", "user", scopes=["read"], identity="ada")
+    admin = server.mint("grant", "admin")
+    assert grant.made == [(["read", "write"], None), (["read"], "ada"), (["admin"], None)]
+    assert (default.token.split(".")[2], default.scopes) == ("read+write", ["read", "write"])
+    assert (narrowed.token.split(".")[1:3], narrowed.scopes, narrowed.identity) == (["ada", "read"], ["read"], "ada")
+    # Without an identity, the record takes the one the module gave the token.
+    assert admin.identity == "boss" and admin.token.startswith("grant.boss.admin.")
+    # The key id is read back from the token, not made up.
+    assert (default.key_id, narrowed.key_id, admin.key_id) == ("SANDBOX1", "SANDBOX2", "SANDBOX3")
+    assert [t["key_id"] for t in server.tokens()] == ["SANDBOX1", "SANDBOX2", "SANDBOX3"]
+
+    assert server.mint("kw", "k", identity="bo").token == "kw_SANDBOX_k_bo_s"  # **options take both
+    plain = server.mint("fake", "classic", identity="octo")  # make_token(kind) only: called as before
+    assert plain.identity == "octo" and plain.token.startswith("fake_classic_SANDBOX") and len(plain.key_id) == 12
+
+
+def test_mint_of_a_registered_token_reads_its_identity_and_key_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    grant = _grant_module()
+    monkeypatch.setattr(dispatch, "route_modules", lambda: {"grant": grant})
+    server = SandboxServer()
+    record = server.mint("grant", "user", token="grant.carol.read.SANDBOXmine")
+    named = server.mint("grant", "user", token="grant.carol.read.SANDBOXtwo", identity="dave")
+    assert grant.made == [] and (record.identity, record.key_id) == ("carol", "SANDBOXmine")
+    assert named.identity == "dave"  # an explicit identity wins
+
+
 # -- lifecycle ------------------------------------------------------------------------------------
 
 

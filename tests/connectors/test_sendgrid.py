@@ -9,6 +9,7 @@ from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import sendgrid as sandbox_sendgrid
+from connectors.sandbox.server import SandboxServer
 from connectors.sendgrid import key_id
 from tests.connectors.fixtures.contract import (
     Garbled,
@@ -39,6 +40,14 @@ def test_recognises_its_sandbox_tokens_and_reads_the_id_from_the_middle():
     assert "SANDBOX" in token and len(token) == 69
     assert PROVIDER.recognise(token).kind == "API key"
     assert key_id(token) == token.split(".")[1] and len(key_id(token)) == 22
+
+
+def test_sandbox_mint_takes_the_key_id_from_the_token():
+    server = SandboxServer()  # minting needs no running server
+    record = server.mint("sendgrid", "restricted")
+    assert record.key_id == key_id(record.token) == sandbox_sendgrid.key_id_of(record.token)
+    assert server.state.by_key_id("sendgrid", record.key_id) is record
+    assert [t["key_id"] for t in server.tokens()] == [key_id(record.token)]
 
 
 def test_does_not_claim_other_providers_tokens():

@@ -88,6 +88,13 @@ def claims_of(token: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def identity_of(token: str) -> str | None:
+    """The identity a delegated token was made for (its upn before the @); the server's mint copies it
+    into the record, so an admin token minted without an identity is "sandbox-admin" on both sides."""
+    upn = claims_of(token).get("upn")
+    return upn.split("@")[0] if isinstance(upn, str) and upn else None
+
+
 def _permissions(claims: dict) -> set[str]:
     return set(str(claims.get("scp") or "").split()) | set(claims.get("roles") or [])
 

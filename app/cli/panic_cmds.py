@@ -1,0 +1,142 @@
+"""``breaker panic``: disable every connector (or a selection) at once; ``--resume`` finishes an
+interrupted one from its journal.
+
+On a terminal the confirmation is a deliberate second step: type PANIC, or the number of
+connectors. Without a terminal ``--yes`` is required. Progress goes to stderr as results arrive;
+the summary (text, or ``--json``) to stdout. Exit 0: every connector verified · 1: some are not
+(failed, pending, or applied but unverified — listed with manual steps) · 2: usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from app.cli.context import CliContext
+from app.cli.output import note, print_json
+from app.cli.parser import UsageError
+
+PANIC_SCHEMA = "breaker.panic/1"
+CONFIRM_WORD = "PANIC"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "panic", help="emergency: disable every connector at once (or --provider/--owner/--tag)",
+        description="Record every selected connector disabled at once, then revoke the keys at every provider "
+                    "concurrently (one slow provider delays nobody), then verify each by probe. "
+                    "A panic killed midway resumes with --resume. Exit 0 all verified, 1 otherwise, 2 usage.")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="do not ask (required when stdin is not a terminal)")
+    p.add_argument("--json", action="store_true", help=f"print the {PANIC_SCHEMA} JSON document")
+    p.add_argument("--resume", action="store_true", help="finish the newest interrupted panic from its journal")
+    p.add_argument("--batch", metavar="ID", default=None, help="with --resume: the panic to finish")
+    p.add_argument("--provider", action="append", default=[], metavar="P", help="only this provider (repeatable)")
+    p.add_argument("--owner", action="append", default=[], metavar="O", help="only this owner's (repeatable)")
+    p.add_argument("--tag", action="append", default=[], metavar="T", help="only connectors with this tag (repeatable)")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="seconds each provider call may take (default: the probe timeout)")
+    p.add_argument("--per-provider", type=int, default=None, metavar="N",
+                   help="calls in flight per provider (default: the probe per_host setting)")
+    p.set_defaults(run=run_panic)
+
+
+def _ask_deliberately(ctx: CliContext, count: int) -> bool:
+    ctx.stderr.write(f"Type {CONFIRM_WORD} (or the number of connectors, {count}) to disable them all; "
+                     "anything else cancels: ")
+    ctx.stderr.flush()
+    answer = ctx.stdin.readline().strip()
+    return answer == CONFIRM_WORD or answer == str(count)
+
+
+def _printer(ctx: CliContext):
+    from app.services.switches import RECORDED, label
+
+    def on_event(event) -> None:
+        if event.state == RECORDED:
+            return  # all of them at once; the summary line below says so
+        line = f"  [{event.elapsed_ms / 1000:6.2f}s] {event.connector} ({event.provider}): {label(event.state)}"
+        if event.message:
+            line += f" — {event.message}"
+        note(line, ctx.stderr)
+
+    return on_event
+
+
+def run_panic(args: argparse.Namespace, ctx: CliContext) -> int:
+    from app.services.switches import Selection, Switches
+
+    ctx.require_writable("panic")
+    if args.batch and not args.resume:
+        raise UsageError("--batch goes with --resume")
+    options = {}
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise UsageError("--timeout must be positive")
+        options["call_timeout"] = args.timeout
+    if args.per_provider is not None:
+        if args.per_provider < 1:
+            raise UsageError("--per-provider must be 1 or more")
+        options["per_provider"] = args.per_provider
+    sw = Switches(ctx.services, **options)
+    try:
+        if args.resume:
+            summary = asyncio.run(sw.resume(args.batch, on_event=_printer(ctx)))
+            if summary is None:
+                return _nothing(ctx, args, "No interrupted panic to resume.")
+        else:
+            selection = Selection(providers=tuple(args.provider), owners=tuple(args.owner), tags=tuple(args.tag))
+            plan = sw.panic_plan(selection)
+            if plan.count == 0:
+                return _nothing(ctx, args, "Nothing to disable: every selected connector is already disabled "
+                                           "and verified.")
+            sw.prepare()  # keys and TLS opened now, so the time after the confirmation is spent disabling
+            if sw.unfinished_batches():
+                note("An earlier panic was interrupted; this one replaces it for the connectors it covers "
+                     "(`breaker panic --resume` would finish the old one instead).", ctx.stderr)
+            if not args.yes:
+                if not ctx.stdin_is_terminal():
+                    raise UsageError("stdin is not a terminal, so Breaker cannot ask: add --yes to disable "
+                                     f"{plan.count} connector(s) (nothing was changed)")
+                note(plan.text(), ctx.stderr)
+                if not _ask_deliberately(ctx, plan.count):
+                    note("Not confirmed. Nothing was changed.", ctx.stderr)
+                    return 0
+            summary = asyncio.run(sw.panic(selection, on_event=_printer(ctx)))
+            note(f"All {summary.total} recorded disabled locally in {summary.recorded_ms:.0f} ms.", ctx.stderr)
+    finally:
+        sw.close()
+    if args.json:
+        print_json({"schema": PANIC_SCHEMA, **summary.as_dict()}, ctx.stdout)
+    else:
+        print_summary(ctx, summary)
+    return 0 if summary.ok else 1
+
+
+def _nothing(ctx: CliContext, args: argparse.Namespace, message: str) -> int:
+    if args.json:
+        print_json({"schema": PANIC_SCHEMA, "batch": None, "total": 0, "ok": True, "message": message,
+                    "verified": [], "unverified": [], "failed": []}, ctx.stdout)
+    else:
+        print(message, file=ctx.stdout)
+    return 0
+
+
+def print_summary(ctx: CliContext, summary) -> None:
+    out = ctx.stdout
+    head = "Panic resumed" if summary.resumed else "Panic"
+    print(f"{head} {summary.batch}: {len(summary.verified)} of {summary.total} verified "
+          f"(recorded in {summary.recorded_ms:.0f} ms, done in {summary.verified_ms / 1000:.1f} s)", file=out)
+    if summary.unverified:
+        print(f"Applied but not verified ({len(summary.unverified)}):", file=out)
+        for r in summary.unverified:
+            print(f"  {r.connector} ({r.provider}): {r.label} — {r.verify_note or r.message}", file=out)
+            for i, step in enumerate(r.manual_steps, 1):
+                print(f"      {i}. {step}", file=out)
+    if summary.failed:
+        print(f"Failed or pending ({len(summary.failed)}) — do these by hand, or `breaker panic --resume` later:",
+              file=out)
+        for r in summary.failed:
+            print(f"  {r.connector} ({r.provider}): {r.label} — {r.message}", file=out)
+            for i, step in enumerate(r.manual_steps, 1):
+                print(f"      {i}. {step}", file=out)

@@ -1,0 +1,164 @@
+"""``breaker draft-only|read-only|disable|enable|rotate NAME`` and ``breaker confirm NAME``.
+
+Each prints exactly what will be done where (the same text as the panel's confirmation), asks
+(or takes ``--yes``; without a terminal ``--yes`` is required), then runs the switch and reports
+its honest state. Exit 0: verified by probe · 1: not verified, failed or pending · 2: usage.
+
+``rotate`` for a provider without a rotation API is guided: the new key is read from stdin (when
+it is not a terminal) or a hidden prompt, never from an argument, and probed before it is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from app.cli.context import CliContext
+from app.cli.output import note, print_json
+from app.cli.parser import UsageError
+from app.cli.prompts import ask_yes_no, read_key
+
+SWITCH_SCHEMA = "breaker.switch/1"
+
+HELP = {
+    "draft-only": "lower a connector to draft-only (read + draft): reduced key, provider restrict, or manual steps",
+    "read-only": "lower a connector to read-only: reduced key, provider restrict, or manual steps",
+    "disable": "disable a connector: recorded at once, then the key is revoked at the provider",
+    "enable": "re-enable a connector (mode full; the provider re-activates the key where it can)",
+    "rotate": "replace a connector's key: by the provider's API, or guided (paste the new key)",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    for action, text in HELP.items():
+        p = subparsers.add_parser(action, help=text, description=text[0].upper() + text[1:] + ". "
+                                  "Shows what will be called where, whether it can be undone and what will stop "
+                                  "working, and asks first. Exit 0 verified, 1 not verified or failed, 2 usage.")
+        p.add_argument("name", metavar="NAME", help="the connector")
+        p.add_argument("--yes", "-y", action="store_true", help="do not ask (required when stdin is not a terminal)")
+        p.add_argument("--json", action="store_true", help=f"print the {SWITCH_SCHEMA} JSON document")
+        if action != "rotate":
+            p.add_argument("--force", action="store_true",
+                           help="if the provider call fails, keep the local switch anyway (marked out-of-sync)")
+        if action in ("draft-only", "read-only"):
+            p.add_argument("--revoke-full", action="store_true",
+                           help="after switching to the reduced credential, revoke the full key at the provider")
+        p.set_defaults(run=run_switch, action=action)
+
+    p = subparsers.add_parser("confirm", help="say you did a switch's manual steps; Breaker then verifies by probe",
+                              description="Mark the latest switch of NAME as applied by hand, then probe to "
+                                          "verify it. Exit 0 verified, 1 not verified.")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help=f"print the {SWITCH_SCHEMA} JSON document")
+    p.set_defaults(run=run_confirm)
+
+
+def confirm_or_refuse(ctx: CliContext, yes: bool, question: str) -> bool:
+    """--yes, or a yes on the terminal (default No). Without a terminal, --yes is required."""
+    if yes:
+        return True
+    if not ctx.stdin_is_terminal():
+        raise UsageError("stdin is not a terminal, so Breaker cannot ask: add --yes to confirm (nothing was changed)")
+    return ask_yes_no(ctx, question, default=False)
+
+
+def show_plan(ctx: CliContext, text: str, *, as_note: bool) -> None:
+    """The confirmation text: on stdout, or on stderr when stdout carries JSON."""
+    if as_note:
+        note(text, ctx.stderr)
+    else:
+        print(text, file=ctx.stdout)
+
+
+def _printer(ctx: CliContext):
+    from app.services.switches import label
+
+    def on_event(event) -> None:
+        line = f"  {event.connector}: {label(event.state)}"
+        if event.message:
+            line += f" — {event.message}"
+        note(line, ctx.stderr)
+
+    return on_event
+
+
+def report_document(report, plan=None) -> dict:
+    doc = {"schema": SWITCH_SCHEMA, **report.as_dict()}
+    if plan is not None:
+        doc["plan"] = plan.as_dict()
+    return doc
+
+
+def print_report(ctx: CliContext, report) -> None:
+    out = ctx.stdout
+    print(f"{report.connector}: {report.label}", file=out)
+    if report.message:
+        print(f"  {report.message}", file=out)
+    if report.verify_note:
+        print(f"  probe: {report.verify_note}", file=out)
+    if report.manual_steps and not report.verified:
+        print("  By hand:", file=out)
+        for i, step in enumerate(report.manual_steps, 1):
+            print(f"    {i}. {step}", file=out)
+
+
+def run_switch(args: argparse.Namespace, ctx: CliContext) -> int:
+    from app.services.switches import NeedsNewKey, Switches
+
+    action = args.action
+    ctx.require_writable(action)
+    sw = Switches(ctx.services)
+    try:
+        plan = sw.plan(args.name, action, revoke_full=getattr(args, "revoke_full", False))
+        show_plan(ctx, plan.text(), as_note=args.json)
+        if action == "rotate" and plan.guided:
+            return _guided_rotation(args, ctx, sw, plan)
+        if not confirm_or_refuse(ctx, args.yes, f"{plan.text().splitlines()[0]}?"):
+            note("Nothing was changed.", ctx.stderr)
+            return 0
+        try:
+            report = asyncio.run(sw.switch(args.name, action, force=getattr(args, "force", False),
+                                           revoke_full=getattr(args, "revoke_full", False),
+                                           on_event=_printer(ctx)))
+        except NeedsNewKey:  # the plan changed under us (another process); be explicit
+            raise UsageError(f"{plan.provider_title} cannot rotate this key by API; run the command again") from None
+    finally:
+        sw.close()
+    _finish(ctx, args, report, plan)
+    return 0 if report.verified else 1
+
+
+def _guided_rotation(args: argparse.Namespace, ctx: CliContext, sw, plan) -> int:
+    terminal = ctx.stdin_is_terminal()
+    if not terminal and not args.yes:
+        raise UsageError("pipe the new key on stdin together with --yes, or run this on a terminal "
+                         "(nothing was changed)")
+    if terminal and not ask_yes_no(ctx, "Create the new key as described above. Ready to paste it?", default=False):
+        note("Nothing was changed.", ctx.stderr)
+        return 0
+    secret = read_key(ctx, "New key (input hidden): ")
+    report = asyncio.run(sw.rotate_with(args.name, secret, on_event=_printer(ctx)))
+    _finish(ctx, args, report, plan)
+    return 0 if report.verified else 1
+
+
+def _finish(ctx: CliContext, args: argparse.Namespace, report, plan=None) -> None:
+    if args.json:
+        print_json(report_document(report, plan), ctx.stdout)
+    else:
+        print_report(ctx, report)
+
+
+def run_confirm(args: argparse.Namespace, ctx: CliContext) -> int:
+    from app.services.switches import SwitchRefused, Switches
+
+    ctx.require_writable("confirm")
+    sw = Switches(ctx.services)
+    try:
+        report = asyncio.run(sw.confirm(args.name, on_event=_printer(ctx)))
+    except SwitchRefused as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        sw.close()
+    _finish(ctx, args, report)
+    return 0 if report.verified else 1

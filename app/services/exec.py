@@ -1,0 +1,117 @@
+"""``breaker exec NAME -- COMMAND``: hand a connector's active credential to one child process.
+
+The key goes into the child's environment only (the variable named on the connector, else the
+provider's usual one), never into Breaker's own environment, a file, an argument or the audit
+log. While the connector is disabled, Breaker refuses. Every hand-out — and every refusal — is an
+audit event naming the command, the variable and the key's fingerprint.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from app.services.inventory import ConnectorView
+from app.store.db import session_scope
+from connectors import registry
+from connectors.base import Mode, Secret
+
+from app.services.switches.states import VERIFIED, label
+
+
+class ExecRefused(Exception):
+    """Breaker will not hand out this connector's key. The message says why, on one line."""
+
+
+@dataclass(frozen=True)
+class ExecGrant:
+    connector: str
+    env_var: str
+    secret: Secret
+    fingerprint: str
+    mode: Mode
+    warning: str = ""  # e.g. a reduced mode that the provider does not enforce yet
+
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """A copy of ``base`` (default: this process's environment) plus the key. ``base`` is not changed."""
+        env = dict(os.environ if base is None else base)
+        env[self.env_var] = self.secret.reveal()
+        return env
+
+
+def env_var_for(view: ConnectorView) -> str:
+    if view.env_var:
+        return view.env_var
+    try:
+        return registry.get(view.provider).env_var or "API_KEY"
+    except KeyError:
+        return "API_KEY"
+
+
+def _command_name(command: Sequence[str]) -> str:
+    # Only the program's name: arguments may hold anything (tokens included) and stay out of the log.
+    return os.path.basename(command[0]) if command else ""
+
+
+def grant(services, name: str, command: Sequence[str]) -> ExecGrant:
+    """Check the mode, read the key, and audit the hand-out (or the refusal). Raises ExecRefused."""
+    view = services.inventory.get(name)
+    var = env_var_for(view)
+    cred = view.credential
+    base = {"command": _command_name(command), "args": max(0, len(command) - 1), "env_var": var,
+            "mode": view.mode.value}
+    refusal = ""
+    if view.mode is Mode.DISABLED:
+        refusal = f"{name} is disabled; Breaker does not hand out its key (re-enable it with `breaker enable {name}`)"
+    elif cred is None:
+        refusal = f"{name} has no key stored"
+    secret = services.secrets.get(cred.keyring_ref) if cred is not None and not refusal else None
+    if not refusal and secret is None:
+        refusal = f"the keyring holds no key for {name}"
+    if refusal:
+        _audit(services, "exec.refused", name, {**base, "reason": refusal}, outcome="refused")
+        raise ExecRefused(refusal)
+    warning = ""
+    if view.mode is not Mode.FULL and view.switch_state != VERIFIED:
+        warning = (f"{name} is {view.mode.value}, but that is not verified at the provider yet "
+                   f"({label(view.switch_state)}): the key may still hold more power")
+    _audit(services, "exec", name, {**base, "credential": {"fingerprint": cred.fingerprint, "last4": cred.last4,
+                                                           "tier": cred.tier}})
+    return ExecGrant(connector=name, env_var=var, secret=secret, fingerprint=cred.fingerprint,  # type: ignore[arg-type]
+                     mode=view.mode, warning=warning)
+
+
+def _audit(services, action: str, name: str, new: dict, outcome: str = "ok") -> None:
+    with session_scope(services.engine) as s:
+        services.audit.record(s, action, name, new=new, outcome=outcome)
+
+
+def run(services, name: str, command: Sequence[str], *, stdin=None, stdout=None, stderr=None,
+        warn: Callable[[str], None] | None = None) -> int:
+    """Run ``command`` with the key in its environment; returns the child's exit code.
+
+    Raises :class:`ExecRefused` before anything runs when the key may not be handed out, and
+    ``FileNotFoundError``/``PermissionError`` when the command cannot be started. A child killed by a
+    signal gives 128 + the signal number, as a shell would.
+    """
+    if not command:
+        raise ValueError("no command given")
+    handed = grant(services, name, command)
+    if handed.warning and warn is not None:
+        warn(handed.warning)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        # Ctrl-C reaches the child (same process group); Breaker waits for it instead of dying first.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread (tests, embedding)
+        previous = None
+    try:
+        proc = subprocess.Popen(list(command), env=handed.environment(), stdin=stdin, stdout=stdout, stderr=stderr)
+        code = proc.wait()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    return 128 - code if code < 0 else code

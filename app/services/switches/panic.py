@@ -1,0 +1,324 @@
+"""Emergency disable: every selected connector, at once, and nobody waits for a slow provider.
+
+Order (issue 4):
+
+1. journal every job in ONE transaction (a batch id, state ``journalled``);
+2. record every connector disabled locally in ONE transaction (``breaker exec`` refuses them all);
+3. call the providers concurrently — bounded per provider endpoint, each call with its own
+   timeout and a bounded retry — so one slow or failing provider delays only its own connectors;
+4. verify each connector by a fresh probe as soon as its provider step is done.
+
+Per-connector events go to ``on_event`` as they happen; results are committed by one writer in
+small batches (one transaction each, audit events included) as they arrive.
+
+A panic killed at any point resumes from its journal (:meth:`Panic.resume`): connectors still
+``journalled`` are recorded; a job whose provider call succeeded (``provider_done``, committed right
+after the call returned) is never called again; for any other job Breaker probes first, and a
+permanent call is sent again only when the probe shows the key still works. No audit event is
+lost: each is committed in the same transaction as the step it describes.
+
+Test hook: ``BREAKER_TEST_CRASH_AFTER=point:n`` makes this process SIGKILL itself the n-th time it
+reaches ``point``: ``journal`` (batch journalled), ``recorded`` (all recorded), ``call`` (a provider
+call returned, before its result is committed), ``applied`` (a provider result committed),
+``verified`` (a verification committed). Read only here; unset in normal use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+
+import httpx
+
+from app.services.probing import ProbeResult, endpoint_key
+from connectors.base import ActionResult
+
+from app.services.switches import states as S
+from app.services.switches import steps
+from app.services.switches.journal import JobRow, JobUpdate, PanicTarget, new_batch_id
+from app.services.switches.plan import ENDPOINTS, dependants, is_admin_connector
+from app.services.switches.verify import verify
+
+CRASH_ENV = "BREAKER_TEST_CRASH_AFTER"
+
+
+class CrashHook:
+    """Deterministic kill points for the kill test (see the module docstring)."""
+
+    def __init__(self, spec: str | None = None) -> None:
+        spec = os.environ.get(CRASH_ENV, "") if spec is None else spec
+        point, _, count = spec.partition(":")
+        self.point = point.strip()
+        try:
+            self.at = int(count) if count else 1
+        except ValueError:
+            self.at = 1
+        self.seen = 0
+
+    def hit(self, point: str, times: int = 1) -> None:
+        if not self.point or point != self.point:
+            return
+        self.seen += times
+        if self.seen >= self.at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _Writer:
+    """Commits job updates and probe results as they arrive: one transaction per batch, one thread."""
+
+    def __init__(self, switches, calls, crash: CrashHook) -> None:
+        self.switches, self.calls, self.crash = switches, calls, crash
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.task = asyncio.create_task(self._run())
+
+    def put(self, updates: list[JobUpdate], probes: list[ProbeResult] | None = None, point: str = "") -> None:
+        self.queue.put_nowait((updates, probes or [], point))
+
+    async def close(self) -> None:
+        self.queue.put_nowait(None)
+        await self.task
+
+    async def _run(self) -> None:
+        done = False
+        while not done:
+            items = [await self.queue.get()]
+            while not self.queue.empty():
+                items.append(self.queue.get_nowait())
+            if None in items:
+                done = True
+                items = [i for i in items if i is not None]
+            if not items:
+                continue
+            updates = [u for i in items for u in i[0]]
+            probes = [p for i in items for p in i[1]]
+
+            def write() -> None:
+                if probes:
+                    self.calls.prober.store(probes)
+                self.switches.journal.write(updates)
+
+            await self.switches.db.run(write)
+            for _, _, point in items:
+                if point:
+                    self.crash.hit(point)
+
+
+def _call_text(provider: str) -> str:
+    found = ENDPOINTS.get(provider, {}).get("revoke")
+    return found[0] if found else "provider revoke, or manual steps"
+
+
+class Panic:
+    def __init__(self, switches) -> None:
+        self.sw = switches
+        self.services = switches.services
+        self.crash = CrashHook()
+
+    # -- a new panic --------------------------------------------------------------------------------
+    async def run(self, selection, on_event: Callable[[S.SwitchEvent], None] | None) -> S.PanicSummary:
+        started = time.perf_counter()
+        journal = self.sw.journal
+
+        def wanted(target: PanicTarget, owner: str, tags: tuple[str, ...]) -> bool:
+            if target.mode == "disabled" and target.switch_state == S.VERIFIED:
+                return False  # already off, and a probe proved it
+            return selection.matches(target.name, target.provider, owner, tags)
+
+        targets = await self.sw.db.run(journal.panic_targets, wanted)
+        batch = new_batch_id()
+        summary = S.PanicSummary(batch=batch, total=len(targets))
+        if not targets:
+            return summary
+        calls_text = {t.provider: _call_text(t.provider) for t in targets}
+        # Steps 1 and 2 must take milliseconds: no garbage-collection pause in the middle of them
+        # (a full collection in a process this size costs more than the whole recording).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            _, superseded = await self.sw.db.run(journal.journal_batch, batch, targets, selection.as_dict(),
+                                                 calls_text)
+            summary.superseded = superseded
+            self.crash.hit("journal")
+            await self.sw.db.run(journal.record_batch, batch)
+            summary.recorded_ms = (time.perf_counter() - started) * 1000
+        finally:
+            if collecting:
+                gc.enable()
+        self.crash.hit("recorded")
+        jobs = await self.sw.db.run(journal.batch_jobs, batch)
+        for job in jobs:
+            _emit(on_event, job, S.RECORDED, "recorded disabled locally", started)
+        # A connector that was already disabled may have had its key revoked by an earlier switch:
+        # look before calling its provider again.
+        already = {t.name for t in targets if t.mode == "disabled"}
+        await self._drive(batch, jobs, on_event, started, summary, probe_first=already)
+        return summary
+
+    # -- resuming ------------------------------------------------------------------------------------
+    async def resume(self, batch: str | None,
+                     on_event: Callable[[S.SwitchEvent], None] | None) -> S.PanicSummary | None:
+        journal = self.sw.journal
+        if batch is None:
+            open_batches = await self.sw.db.run(journal.unfinished_batches)
+            if not open_batches:
+                return None
+            batch = open_batches[0]
+        started = time.perf_counter()
+        await self.sw.db.run(journal.audit_event, "panic.resume", "", {"batch": batch})
+        await self.sw.db.run(journal.record_batch, batch)  # connectors journalled but not yet recorded
+        jobs = [j for j in await self.sw.db.run(journal.batch_jobs, batch) if j.state != S.SUPERSEDED]
+        summary = S.PanicSummary(batch=batch, total=len(jobs), resumed=True)
+        summary.recorded_ms = (time.perf_counter() - started) * 1000
+        # failed jobs are tried again too: the owner may have fixed the cause (an admin key, a key id)
+        todo = [j for j in jobs if j.state not in (S.VERIFIED, S.OUT_OF_SYNC, S.SUPERSEDED)]
+        await self._drive(batch, todo, on_event, started, summary, probe_first={j.connector for j in todo})
+        return summary
+
+    # -- steps 3 and 4 --------------------------------------------------------------------------------
+    async def _drive(self, batch: str, jobs: list[JobRow], on_event, started: float, summary: S.PanicSummary,
+                     *, probe_first: set[str]) -> None:
+        sw, journal = self.sw, self.sw.journal
+        views = await asyncio.to_thread(self.services.inventory.list)
+        by_name = {v.name: v for v in views}
+        jobs = [j for j in jobs if j.connector in by_name]
+        to_call = [j for j in jobs if needs_provider(j)]
+        await sw.db.run(journal.mark_applying, [j.id for j in to_call])  # the calls may go out from now on
+
+        gates: dict[str, asyncio.Semaphore] = {}
+
+        def gate_for(view) -> asyncio.Semaphore:
+            key = endpoint_key(view.provider, view.base_url or None)
+            return gates.setdefault(key, asyncio.Semaphore(sw.per_provider))
+
+        # Organisation admin connectors are revoked last: the others' calls need their key.
+        admin_names = {v.name for v in views if is_admin_connector(v) and dependants(v, views)}
+        waiting: dict[str, int] = defaultdict(int)
+        for job in to_call:
+            if job.connector not in admin_names:
+                waiting[job.provider] += 1
+        released = {p: asyncio.Event() for p in {j.provider for j in jobs}}
+        for provider, event in released.items():
+            if not waiting[provider]:
+                event.set()
+
+        def step_finished(job: JobRow) -> None:
+            if job.connector in admin_names:
+                return
+            waiting[job.provider] -= 1
+            if waiting[job.provider] <= 0:
+                released[job.provider].set()
+
+        calls = sw.calls()
+        await asyncio.to_thread(calls.preload, views, [by_name[j.connector] for j in jobs])
+        shared: dict[str, asyncio.Future] = {}
+        # One HTTP client per provider endpoint: its pool is as small as its gate, so a busy provider's
+        # queue never slows the pool bookkeeping of the others (and real providers are separate hosts).
+        clients: dict[str, httpx.AsyncClient] = {}
+
+        def client_for(view) -> httpx.AsyncClient:
+            key = endpoint_key(view.provider, view.base_url or None)
+            if key not in clients:
+                clients[key] = calls.client(connections=sw.per_provider)
+            return clients[key]
+
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(_close_all, clients)
+            writer = _Writer(sw, calls, self.crash)
+            applied_at: list[float] = []
+
+            async def one(job: JobRow) -> None:
+                view = by_name[job.connector]
+                gate = gate_for(view)
+                client = client_for(view)
+                state = job.state
+                try:
+                    if needs_provider(job):
+                        try:
+                            if job.connector in admin_names:
+                                await released[job.provider].wait()
+                            outcome = await steps.disable(steps.StepContext(
+                                calls=calls, db=sw.db, client=client, view=view, views=views, job=job, gate=gate,
+                                probe_first=job.connector in probe_first, shared=shared,
+                                on_retry=self._on_retry(writer, job, on_event, started)))
+                        finally:
+                            step_finished(job)
+                        self.crash.hit("call")
+                        update = outcome.update(job)
+                        writer.put([update], point="applied")
+                        state = update.state or outcome.state
+                        _emit(on_event, job, state, outcome.message, started, outcome.manual_steps)
+                        applied_at.append(time.perf_counter())
+                    if state in (S.APPLIED, S.MANUAL):
+                        current = replace(job, state=state)
+                        result = await verify(calls, client, view, current, gate=gate, views=views)
+                        writer.put([result.update(current)], result.results, point="verified")
+                        _emit(on_event, job, S.VERIFIED if result.ok else S.UNVERIFIED, result.why, started,
+                              tuple(result.manual_steps or ()))
+                except Exception as exc:  # a bug for one connector must not lose the others
+                    message = f"internal error ({type(exc).__name__}); run the resume, or disable it by hand"
+                    writer.put([JobUpdate(job.id, job.connector, "switch.failed", state=S.FAILED, message=message,
+                                          audit_new={"message": message}, outcome="failed")])
+                    _emit(on_event, job, S.FAILED, message, started)
+
+            try:
+                await asyncio.gather(*(one(j) for j in jobs))
+            finally:
+                await writer.close()
+        summary.applied_ms = ((max(applied_at) if applied_at else time.perf_counter()) - started) * 1000
+        summary.verified_ms = (time.perf_counter() - started) * 1000
+        final = await sw.db.run(journal.batch_jobs, batch)
+        fill(summary, [j for j in final if j.state != S.SUPERSEDED])
+        await sw.db.run(journal.audit_event, "panic.end", "", {
+            "batch": batch, "total": summary.total, "verified": len(summary.verified),
+            "unverified": len(summary.unverified), "failed": len(summary.failed), "resumed": summary.resumed,
+            "verified_ms": round(summary.verified_ms)}, "ok" if summary.ok else "incomplete")
+
+    def _on_retry(self, writer: _Writer, job: JobRow, on_event, started: float):
+        async def on_retry(attempt: int, result: ActionResult) -> None:
+            message = f"attempt {attempt} failed: {result.message}; retrying"
+            writer.put([JobUpdate(job.id, job.connector, "switch.pending", state=S.PENDING, message=message,
+                                  audit_new={"attempt": attempt, "message": result.message, "status": result.status},
+                                  outcome="pending")])
+            _emit(on_event, job, S.PENDING, message, started)
+
+        return on_retry
+
+
+async def _close_all(clients: dict[str, httpx.AsyncClient]) -> None:
+    await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
+
+
+def needs_provider(job: JobRow) -> bool:
+    """The provider step is still owed: not done, and not settled by the owner (forced) or a probe."""
+    return not job.provider_done and job.state not in (S.VERIFIED, S.OUT_OF_SYNC, S.SUPERSEDED)
+
+
+def fill(summary: S.PanicSummary, jobs: list[JobRow]) -> None:
+    summary.total = len(jobs)
+    summary.verified, summary.unverified, summary.failed = [], [], []
+    for job in jobs:
+        report = job.report()
+        if job.state == S.VERIFIED:
+            summary.verified.append(report)
+        elif job.state in (S.APPLIED, S.MANUAL):
+            summary.unverified.append(report)
+        else:
+            summary.failed.append(report)
+
+
+def _emit(on_event, job: JobRow, state: str, message: str, started: float, manual_steps=()) -> None:
+    if on_event is None:
+        return
+    try:
+        on_event(S.SwitchEvent(connector=job.connector, provider=job.provider, action=job.action, state=state,
+                               message=message, manual_steps=tuple(manual_steps), job_id=job.id, batch=job.batch,
+                               elapsed_ms=(time.perf_counter() - started) * 1000))
+    except Exception:  # noqa: BLE001 — a broken screen must not stop a panic
+        pass

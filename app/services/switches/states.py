@@ -1,0 +1,199 @@
+"""The honest states of a switch, what each one is called on screen, and when a probe proves a switch.
+
+A switch job moves through (DESIGN.md, "Honest state"):
+
+    journalled → recorded → (applying) → applied | manual | pending | failed | out-of-sync → verified
+
+- ``journalled``: the job row exists (panic writes every job first, in one transaction);
+- ``recorded``: the mode is written in the store; ``breaker exec`` enforces it from now on;
+- ``applying``: the provider call may be on its way (a resume probes before repeating anything);
+- ``applied``: the provider accepted the change, or the owner confirmed the manual steps;
+- ``manual``: the provider has no API for it; the owner has the exact steps ("applied — not verified");
+- ``pending``: the provider call failed and will be retried (or can be, with ``--resume``);
+- ``failed``: the provider refused, and retrying would not help; the manual steps say what to do;
+- ``out-of-sync``: forced: recorded locally although the provider call failed;
+- ``verified``: a fresh probe shows the live level at or under the new ceiling (a dead key counts);
+- ``superseded``: an interrupted job that a newer switch of the same connector replaced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.base import Mode, Outcome, ProbeReport
+
+JOURNALLED = "journalled"
+RECORDED = "recorded"
+APPLYING = "applying"
+APPLIED = "applied"
+MANUAL = "manual"
+PENDING = "pending"
+FAILED = "failed"
+OUT_OF_SYNC = "out-of-sync"
+VERIFIED = "verified"
+SUPERSEDED = "superseded"
+
+# Events only (not stored as a job state): a verification that did not confirm the switch.
+UNVERIFIED = "unverified"
+
+LABELS: dict[str, str] = {
+    JOURNALLED: "journalled — not yet recorded",
+    RECORDED: "recorded locally — provider not yet asked",
+    APPLYING: "recorded — provider call under way",
+    APPLIED: "applied — not verified",
+    MANUAL: "applied — not verified: manual steps to do",
+    PENDING: "pending — provider call failed, will retry",
+    FAILED: "failed at the provider — see the manual steps",
+    OUT_OF_SYNC: "out of sync — forced locally, provider unchanged",
+    VERIFIED: "verified by probe",
+    SUPERSEDED: "superseded by a later switch",
+    UNVERIFIED: "not verified by the probe",
+}
+
+# The provider step is still to do (or to finish) for a job in one of these states.
+PROVIDER_TODO = frozenset({JOURNALLED, RECORDED, APPLYING, PENDING})
+
+ACTIONS = ("draft-only", "read-only", "disable", "enable", "rotate")
+TARGET_MODE: dict[str, Mode | None] = {
+    "draft-only": Mode.DRAFT_ONLY,
+    "read-only": Mode.READ_ONLY,
+    "disable": Mode.DISABLED,
+    "enable": Mode.FULL,
+    "rotate": None,  # rotation keeps the mode
+}
+
+
+def label(state: str | None) -> str:
+    """What the panel and the CLI show for a stored state."""
+    if not state:
+        return "no switch yet"
+    return LABELS.get(state, state)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a probe proves the switch, and why (one line for the owner)."""
+
+    ok: bool
+    why: str
+
+
+def verdict(target: Mode, report: ProbeReport) -> Verdict:
+    """Does ``report`` show the connector at or under ``target``'s ceiling?
+
+    A key that no longer works (401, revoked) holds no power, so it satisfies every ceiling. For
+    ``full`` (re-enable, rotate) the key must work again.
+    """
+    outcome = report.outcome
+    if target is Mode.FULL:
+        if outcome is Outcome.OK:
+            return Verdict(True, "the key works")
+        return Verdict(False, f"the key does not work: {outcome.value}{_err(report)}")
+    if outcome in (Outcome.INVALID, Outcome.REVOKED):
+        status = f" (HTTP {report.status})" if report.status else ""
+        return Verdict(True, f"the key no longer works: {outcome.value}{status}")
+    if outcome is Outcome.OK:
+        ceiling = target.ceiling
+        live = report.live_level
+        if ceiling is None:
+            held = f" at {live.label} level" if live is not None else ""
+            return Verdict(False, f"the key still works{held}")
+        if live is None:  # the probe learned no scope at all: that proves nothing about the level
+            return Verdict(False, "the key works and the probe cannot see its scopes, so the level is unproven "
+                                  "(a deep probe may tell)")
+        if live <= ceiling:
+            return Verdict(True, f"live level {live.label} is within {target.value} ({ceiling.label})")
+        return Verdict(False, f"the key still holds {live.label} (the {target.value} ceiling is {ceiling.label})")
+    return Verdict(False, f"the probe could not tell: {outcome.value}{_err(report)}")
+
+
+def _err(report: ProbeReport) -> str:
+    return f" ({report.error})" if report.error else ""
+
+
+@dataclass(frozen=True)
+class SwitchEvent:
+    """One step of one connector's switch, handed to ``on_event`` as it happens (panel, CLI progress)."""
+
+    connector: str
+    provider: str
+    action: str
+    state: str  # one of the states above, or UNVERIFIED
+    message: str = ""
+    manual_steps: tuple[str, ...] = ()
+    job_id: int | None = None
+    batch: str = ""
+    elapsed_ms: float = 0.0  # since the switch (or panic) started
+
+    @property
+    def label(self) -> str:
+        return label(self.state)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"connector": self.connector, "provider": self.provider, "action": self.action,
+                "state": self.state, "message": self.message, "manual_steps": list(self.manual_steps),
+                "job": self.job_id, "batch": self.batch, "elapsed_ms": round(self.elapsed_ms, 1)}
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """Where one connector's switch ended. What the CLI prints and the panel's summary lists."""
+
+    connector: str
+    provider: str
+    action: str
+    state: str
+    message: str = ""
+    verify_note: str = ""
+    manual_steps: tuple[str, ...] = ()
+    provider_call: str = ""
+    job_id: int | None = None
+    irreversible: bool = False
+
+    @property
+    def verified(self) -> bool:
+        return self.state == VERIFIED
+
+    @property
+    def label(self) -> str:
+        return label(self.state)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"connector": self.connector, "provider": self.provider, "action": self.action,
+                "state": self.state, "label": self.label, "verified": self.verified, "message": self.message,
+                "verify_note": self.verify_note, "manual_steps": list(self.manual_steps),
+                "provider_call": self.provider_call, "job": self.job_id, "irreversible": self.irreversible}
+
+
+@dataclass
+class PanicSummary:
+    """The end of an emergency disable: who is verified, who is applied but unverified, who failed."""
+
+    batch: str
+    total: int
+    verified: list[JobReport] = field(default_factory=list)
+    unverified: list[JobReport] = field(default_factory=list)  # applied or manual, the probe did not confirm
+    failed: list[JobReport] = field(default_factory=list)  # pending, failed, out of sync: with manual steps
+    recorded_ms: float = 0.0  # from the call to every connector recorded disabled locally
+    applied_ms: float = 0.0  # … to every provider call answered
+    verified_ms: float = 0.0  # … to every verification probe answered
+    resumed: bool = False
+    superseded: list[str] = field(default_factory=list)  # batches this one replaced
+
+    @property
+    def ok(self) -> bool:
+        return self.total == len(self.verified)
+
+    @property
+    def reports(self) -> list[JobReport]:
+        return [*self.verified, *self.unverified, *self.failed]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"batch": self.batch, "total": self.total, "ok": self.ok, "resumed": self.resumed,
+                "recorded_ms": round(self.recorded_ms, 1), "applied_ms": round(self.applied_ms, 1),
+                "verified_ms": round(self.verified_ms, 1),
+                "verified": [r.as_dict() for r in self.verified],
+                "unverified": [r.as_dict() for r in self.unverified],
+                "failed": [r.as_dict() for r in self.failed],
+                "superseded": list(self.superseded)}

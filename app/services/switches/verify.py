@@ -1,0 +1,119 @@
+"""Verified means a fresh probe says so: the live level at or under the new ceiling, or a dead key.
+
+For a disable every live key of the connector must be dead; for a rotation the new key must work
+and the old one must not; for a re-enable the key must work again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from app.services.inventory import ConnectorView
+from app.services.probing import ProbeResult
+from connectors import registry
+from connectors.base import Mode, Outcome
+
+from app.services.switches import states as S
+from app.services.switches.calls import Calls, Gate, dead
+from app.services.switches.journal import CredOp, JobRow, JobUpdate
+from app.services.switches.plan import live_credentials
+
+
+@dataclass
+class VerifyOutcome:
+    ok: bool
+    why: str
+    results: list[ProbeResult] = field(default_factory=list)  # probes to store (the connector's active key)
+    cred_ops: list[CredOp] = field(default_factory=list)
+    state: str | None = None  # a new job state when the probe changes what the owner must do
+    manual_steps: list[str] | None = None
+    outcome: str = ""
+
+    def update(self, job: JobRow) -> JobUpdate:
+        new = {"probe": self.outcome, "why": self.why}
+        if self.ok:
+            return JobUpdate(job.id, job.connector, "switch.verified", state=S.VERIFIED, verified=True,
+                             details={"verify": self.why}, cred_ops=self.cred_ops, audit_new=new)
+        return JobUpdate(job.id, job.connector, "switch.unverified", state=self.state, details={"verify": self.why},
+                         manual_steps=self.manual_steps, cred_ops=self.cred_ops, audit_new=new, outcome="unverified")
+
+
+def target_of(job: JobRow) -> Mode:
+    if job.action in ("enable", "rotate") or not job.target_mode:
+        return Mode.FULL
+    return Mode(job.target_mode)
+
+
+async def verify(calls: Calls, client: httpx.AsyncClient, view: ConnectorView, job: JobRow, *,
+                 gate: Gate = None, views: list[ConnectorView] | None = None) -> VerifyOutcome:
+    target = target_of(job)
+    report = await calls.probe(client, view, gate=gate, views=views)
+    verdict = S.verdict(target, report)
+    out = VerifyOutcome(verdict.ok, verdict.why, [calls.probe_result(view, report)], outcome=report.outcome.value)
+    active = view.credential
+    if job.action == "disable" and out.ok:
+        for cred in live_credentials(view):
+            if active is not None and cred.keyring_ref == active.keyring_ref:
+                continue
+            if dead(await calls.probe(client, view, cred, gate=gate, views=views)) is not True:
+                out.ok, out.why = False, f"the {cred.tier} key …{cred.last4} still works"
+    elif job.action == "rotate" and out.ok:
+        old_refs = set(job.details.get("old_refs") or [])
+        for cred in view.credentials:
+            if cred.keyring_ref not in old_refs or cred.revoked_at is not None:
+                continue
+            gone = dead(await calls.probe(client, view, cred, gate=gate, views=views))
+            if gone is True:
+                out.cred_ops.append(CredOp("revoked", cred.keyring_ref))
+            else:
+                out.ok = False
+                out.why = f"the new key works, but the old key …{cred.last4} " + (
+                    "still works: revoke it (see the steps)" if gone is False else "could not be checked")
+                out.state = S.MANUAL if gone is False else None
+                out.manual_steps = registry.get(view.provider).manual_steps("revoke") if gone is False else None
+        if out.ok:
+            out.why = f"{out.why}; the old key no longer works"
+    elif job.action == "enable" and not out.ok and report.outcome in (Outcome.INVALID, Outcome.REVOKED):
+        provider = registry.get(view.provider)
+        out.state = S.MANUAL
+        out.why = f"the key no longer works at {provider.title} (revoked for good): register a new one"
+        out.manual_steps = [*provider.manual_steps("reenable")[:-1],
+                            f"Give it to Breaker with `breaker rotate {view.name}` (it probes it before swapping)."]
+    if (not out.ok and out.manual_steps is None and not job.manual_steps and report.outcome is Outcome.OK
+            and job.action != "enable"):
+        # The provider took the change but the key still holds power: say what to do by hand.
+        verb = {"disable": "revoke", "rotate": "rotate"}.get(job.action, "restrict")
+        out.manual_steps = registry.get(view.provider).manual_steps(verb)
+    return out
+
+
+def reconcile(services, results: list[ProbeResult]) -> list[str]:
+    """After an ordinary probe (``breaker probe``, probe-all): a switch waiting for proof — applied or
+    manual, not yet verified — becomes verified when the fresh probe shows the new ceiling.
+
+    Synchronous, one transaction; meant to be called by the probing service right after it stores
+    results. Returns the connectors whose switch became verified. Rotations and multi-key disables
+    need more than the active key's probe and are left to ``Switches.verify``.
+    """
+    from app.services.switches.journal import Journal
+
+    journal = Journal(services)
+    updates: list[JobUpdate] = []
+    for result in results:
+        job = journal.latest(result.connector)
+        if job is None or job.state not in (S.APPLIED, S.MANUAL) or job.action == "rotate":
+            continue
+        verdict = S.verdict(target_of(job), result.report)
+        if verdict.ok and not (job.action == "disable" and len(_live_refs(services, job.connector)) > 1):
+            updates.append(JobUpdate(job.id, job.connector, "switch.verified", state=S.VERIFIED, verified=True,
+                                     details={"verify": f"{verdict.why} (by a later probe)"},
+                                     audit_new={"probe": result.report.outcome.value, "why": verdict.why}))
+    journal.write(updates)
+    return [u.connector for u in updates]
+
+
+def _live_refs(services, name: str) -> list[str]:
+    view = services.inventory.get(name)
+    return [c.keyring_ref for c in live_credentials(view)]
