@@ -9,6 +9,7 @@ row breaks the chain, and write access to the database alone is not enough to fo
 from __future__ import annotations
 
 import getpass
+import logging
 import hashlib
 import hmac
 import json
@@ -134,10 +135,17 @@ class AuditLog:
         return [row["seq"] for row in rows]
 
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop("breaker_audit_dirty", False):
-            seq, mac = session.info[_TAIL]
-            self.secrets.set_value(HEAD_REF, f"{seq}:{mac}")
-        session.info.pop(_TAIL, None)
+        # The events are committed; moving the head is the second step. It must never raise: a
+        # keyring hiccup here would turn a committed change into an apparent failure. A head that
+        # lags is caught up by the next commit or by verify() (rows past the head still chain).
+        try:
+            if session.info.pop("breaker_audit_dirty", False):
+                seq, mac = session.info[_TAIL]
+                self.secrets.set_value(HEAD_REF, f"{seq}:{mac}")
+        except Exception:
+            logging.getLogger(__name__).warning("audit chain head not moved (keyring unavailable); it catches up later")
+        finally:
+            session.info.pop(_TAIL, None)
 
     def _after_rollback(self, session: Session) -> None:
         session.info.pop(_TAIL, None)

@@ -275,6 +275,9 @@ class Inventory:
             parts = urlsplit(data.base_url.strip())
             if parts.scheme not in ("http", "https") or not parts.netloc or " " in data.base_url.strip():
                 errors["base_url"] = "a full URL such as https://github.example.com/api/v3"
+            elif parts.username or parts.password or parts.query or parts.fragment:
+                # A credential in a URL would land in the database and the audit log: refuse it.
+                errors["base_url"] = "no user:password@, ?query or #fragment here: the key goes in the key field"
         if data.env_var and not ENV_VAR_RE.match(data.env_var):
             errors["env_var"] = "upper-case letters, digits and underscores, e.g. GITHUB_TOKEN"
         if data.owner and len(data.owner) > 80:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,13 +23,14 @@ from sqlalchemy import delete, insert, update
 from sqlmodel import Session, col, select
 
 from app.services.drift import drift_findings, is_implied
+from app.services.netutil import gated, tls_context
 from app.services.inventory import ConnectorView
 from app.store.db import session_scope
 from app.store.models import Connector, Credential, Probe, ScopeGrant, utcnow
 from connectors import registry
 from connectors.base import Credential as ProviderCredential
-from connectors.base import Grant, Level, Outcome, ProbeReport, Secret
-from functools import cache
+from connectors.base import Grant, Level, Outcome, ProbeReport
+from connectors.http import scrub, secrets_of
 
 MAX_RATE_LIMIT_RETRIES = 2
 
@@ -72,12 +73,6 @@ def endpoint_key(provider_name: str, base_url: str | None) -> str:
     return f"{provider_name}@{parts.netloc}"
 
 
-@cache
-def _tls_context() -> ssl.SSLContext:
-    """One verified TLS context for every client: loading the CA bundle costs ~20 ms each time."""
-    return ssl.create_default_context()
-
-
 class Prober:
     def __init__(self, services, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.services = services
@@ -101,7 +96,7 @@ class Prober:
         size = connections or probe.per_host
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         return httpx.AsyncClient(timeout=httpx.Timeout(probe.timeout_s), limits=limits, transport=self.transport,
-                                 verify=_tls_context(),
+                                 verify=tls_context(),
                                  follow_redirects=False, headers={"user-agent": "breaker/0.1 (+read-only probe)"})
 
     def credentials(self, views: list[ConnectorView]) -> dict[str, ProviderCredential | str]:
@@ -114,7 +109,7 @@ class Prober:
             try:
                 cred = self.credential_for(view)
             except Exception as exc:  # keyring locked or missing: an outcome, not a crash
-                out[view.name] = f"keyring: {type(exc).__name__}: {exc}"[:200]
+                out[view.name] = f"keyring could not be read ({type(exc).__name__}); is it locked?"
                 continue
             out[view.name] = cred if cred is not None else "no key stored for this connector"
         return out
@@ -137,7 +132,7 @@ class Prober:
         while True:
             attempt += 1
             # host first, then pool: a probe queued behind its busy provider must not hold a pool slot
-            async with _maybe(host_sem), _maybe(pool):
+            async with gated(host_sem), gated(pool):
                 try:
                     report = await asyncio.wait_for(provider.probe(client, cred, deep=deep), deadline)
                 except asyncio.TimeoutError:
@@ -151,7 +146,7 @@ class Prober:
                 continue
             if report.outcome is Outcome.RATE_LIMITED and wait is not None and wait > settings.max_retry_wait_s:
                 report.error = report.error or f"rate limited; provider asks to wait {wait:.0f} s"
-            return _scrub(report, cred.secret)
+            return _scrub(report, cred)
 
     async def probe(self, names: Iterable[str] | None = None, *, deep: bool = False,
                     on_result: Callable[[ProbeResult], None] | None = None) -> list[ProbeResult]:
@@ -192,7 +187,10 @@ class Prober:
             results.append(result)
             queue.put_nowait(result)
             if on_result is not None:
-                on_result(result)
+                try:
+                    on_result(result)
+                except Exception:  # a closed screen must not stop the probe-all or lose results
+                    logging.getLogger(__name__).exception("probe result callback failed")
 
         try:
             await asyncio.gather(*(one(v) for v in views))
@@ -226,7 +224,7 @@ class Prober:
             if batch:
                 await asyncio.to_thread(self.store, batch)
 
-    def store(self, results: list[ProbeResult]) -> None:
+    def store(self, results: list[ProbeResult], *, reconcile: bool = True) -> None:
         """Write a batch of results in one transaction with bulk statements.
 
         A probe-all writes while probes are still in flight; ORM flushes of thousands of rows would
@@ -298,10 +296,12 @@ class Prober:
                 s.execute(update(Credential).where(Credential.connector_id == connector_id,
                                                    col(Credential.active).is_(True)).values(expires_at=expires_at))
             self.services.audit.record_many(s, events)
-        if waiting:
-            from app.services.switches import reconcile  # only when a switch waits: keeps probe-all lean
+        if waiting and reconcile:
+            # An ordinary probe proves a waiting switch. The switch code's own verification probes
+            # pass reconcile=False: they record the verification themselves, once.
+            from app.services.switches import reconcile as reconcile_switches  # only when a switch waits
 
-            reconcile(self.services, waiting)
+            reconcile_switches(self.services, waiting)
 
     # -- reading ----------------------------------------------------------------------------
     def history(self, name: str, limit: int = 20) -> list[ProbeRecord]:
@@ -317,28 +317,9 @@ class Prober:
                 for p in probes]
 
 
-class _maybe:
-    """``async with _maybe(sem)``: acquire a semaphore when there is one."""
-
-    __slots__ = ("sem",)
-
-    def __init__(self, sem: asyncio.Semaphore | None) -> None:
-        self.sem = sem
-
-    async def __aenter__(self) -> None:
-        if self.sem is not None:
-            await self.sem.acquire()
-
-    async def __aexit__(self, *exc) -> None:
-        if self.sem is not None:
-            self.sem.release()
-
-
-def _scrub(report: ProbeReport, secret: Secret) -> ProbeReport:
-    """Belt and braces: a provider's error text must never carry the key onward."""
-    value = secret.reveal()
-    if value and value in report.error:
-        report.error = report.error.replace(value, secret.masked())
-    if value and value in report.identity:
-        report.identity = report.identity.replace(value, secret.masked())
+def _scrub(report: ProbeReport, cred: ProviderCredential) -> ProbeReport:
+    """Belt and braces for providers (third-party ones too) that do not mask their own texts:
+    the text fields of a report must never carry a key onward to the database or the screen."""
+    keys = secrets_of(cred)
+    report.error, report.identity = scrub(report.error, keys), scrub(report.identity, keys)
     return report

@@ -26,6 +26,7 @@ SERVICE = "breaker"
 # Keyring writes are serialised in-process: some backends (the demo file keyring) read, modify and
 # write, and the panel's probe writer and a switch can write at the same moment.
 _WRITE_LOCK = threading.Lock()
+_INSTALL_KEY_LOCK = threading.Lock()
 FINGERPRINT_HEX = 12
 
 
@@ -110,12 +111,15 @@ class SecretStore:
     def install_key(self, name: str) -> bytes:
         """A random 32-byte key made once per install and kept in the keyring (fingerprints, audit)."""
         if name not in self._install_keys:
-            ref = f"install:{name}"
-            value = self._get(ref)
-            if value is None:
-                value = _random.token_hex(32)
-                self._set(ref, value)
-            self._install_keys[name] = bytes.fromhex(value)
+            with _INSTALL_KEY_LOCK:  # two threads on first use must not each invent a key
+                ref = f"install:{name}"
+                value = self._get(ref)
+                if value is None:
+                    self._set(ref, _random.token_hex(32))
+                    value = self._get(ref)  # use what the keyring kept, should another process have raced us
+                    if value is None:
+                        raise SecretStoreError("the keyring did not keep Breaker's install key; is it read-only?")
+                self._install_keys[name] = bytes.fromhex(value)
         return self._install_keys[name]
 
     def get_value(self, ref: str) -> str | None:

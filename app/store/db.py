@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import weakref
 from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +44,7 @@ def _prepare_sqlite_file(path: Path) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _begin_immediate).
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout = 5000")  # wait for another writer instead of failing at once
@@ -52,11 +53,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _begin_immediate(conn) -> None:
-    # Take the write lock at the start of every transaction: two processes (the panel and a
-    # `breaker panic` over SSH) then queue on busy_timeout instead of both reading the same
-    # audit chain tail and forking it.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+WRITE = {"breaker_write": True}
+
+
+def _begin(conn) -> None:
+    # A unit of work (session_scope) takes the write lock at its start: two processes (the panel
+    # and a `breaker panic` over SSH) then queue on busy_timeout instead of both reading the same
+    # audit chain tail and forking it. Plain reads begin deferred, so a long read (verifying
+    # 100,000 audit events) never holds the write lock against an emergency.
+    if conn.get_execution_options().get("breaker_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(db_url: str) -> Engine:
@@ -66,7 +74,7 @@ def make_engine(db_url: str) -> Engine:
             _prepare_sqlite_file(Path(db_url[len(prefix):]))
         engine = create_engine(db_url, connect_args={"check_same_thread": False, "timeout": 5})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin)
     else:
         engine = create_engine(db_url, pool_pre_ping=True)
     return engine
@@ -113,10 +121,20 @@ def _explain(exc: Exception, db_url: str) -> str:
     return f"{where}: database error ({type(exc).__name__})."
 
 
+_writers: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (same pool), marked so its transactions take the write lock at BEGIN."""
+    if engine not in _writers:
+        _writers[engine] = engine.execution_options(**WRITE)
+    return _writers[engine]
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One unit of work: committed on success, rolled back on any error."""
-    session = Session(engine, expire_on_commit=False)
+    session = Session(writer(engine), expire_on_commit=False)
     try:
         yield session
         session.commit()
