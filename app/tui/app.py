@@ -1,0 +1,222 @@
+"""The Textual app: thin. It holds the services, the read-only switch and the keymap; screens do the rest.
+
+``run_panel`` is what the CLI calls; ``make_app`` is what tests and the screenshot script call.
+
+Paint first, then load: the first frame needs only Textual and this package's light modules.
+The inventory is read in a thread worker after that frame; when ``services`` is given as a
+factory (``lambda: open_services(settings)``), even opening the store and importing SQLModel
+happen there, so the panel appears as fast as a bare Textual app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from app.tui.actions import APP_ACTIONS, BUILT_FEATURES, CONNECTOR_ACTIONS, PanelAction
+from app.tui.commands import BreakerCommands
+from app.tui.messages import InventoryChanged, ReadOnlyChanged
+from app.tui.screens.main import MainScreen
+from app.tui.widgets.present import level_variables
+
+if TYPE_CHECKING:
+    from app.services.context import Services
+    from app.settings import Settings
+
+
+def known_binding_ids() -> set[str]:
+    from app.tui.screens.audit import AuditScreen
+    from app.tui.screens.connector import ConnectorScreen
+    from app.tui.screens.form import ConnectorForm
+    from app.tui.screens.help import HelpScreen
+    from app.tui.screens.remove import RemoveConfirm
+
+    ids = {a.binding_id for a in CONNECTOR_ACTIONS} | {a.binding_id for a in APP_ACTIONS}
+    for screen in (MainScreen, ConnectorScreen, AuditScreen, ConnectorForm, RemoveConfirm, HelpScreen):
+        ids |= {b.id for b in screen.BINDINGS if isinstance(b, Binding) and b.id}
+    return ids
+
+
+class BreakerApp(App[None]):
+    TITLE = "Breaker"
+    CSS_PATH = "breaker.tcss"
+    COMMANDS = App.COMMANDS | {BreakerCommands}
+    BINDINGS = [a.binding() for a in APP_ACTIONS]
+
+    read_only: reactive[bool] = reactive(False, init=False)
+
+    def __init__(self, services: Services | Callable[[], Services], *, settings: Settings | None = None,
+                 read_only: bool = False, sandbox: Any = None, features: frozenset[str] = BUILT_FEATURES) -> None:
+        super().__init__()
+        if callable(services):
+            self._services, self._factory = None, services
+        else:
+            self._services, self._factory = services, None
+            settings = settings or services.settings
+        self.settings = settings
+        self.sandbox = sandbox  # the demo's running sandbox, when there is one (issue 3 probes through it)
+        self.features = features
+        self.keymap: dict[str, str] = dict(settings.keymap) if settings else {}
+        self._clashes_told: set[str] = set()
+        self._loaded_once = False
+        self.set_reactive(BreakerApp.read_only, read_only or bool(settings and settings.read_only))
+        self.set_keymap(self.keymap)
+        self.sub_title = self.describe()
+
+    # -- services -----------------------------------------------------------------------------
+    @property
+    def services(self) -> Services:
+        """The open services. Screens reach them only after the first load (their actions are greyed until then)."""
+        if self._services is None:
+            raise RuntimeError("the inventory is not open yet")
+        return self._services
+
+    @property
+    def services_ready(self) -> bool:
+        return self._services is not None
+
+    def open_services(self) -> Services:
+        """The services, opening them with the factory if needed. Called from the loading thread only."""
+        return self._services if self._services is not None else self._factory()  # type: ignore[misc]
+
+    def services_opened(self, services: Services) -> None:
+        """On the UI thread, once the loading worker opened the store."""
+        if self._loaded_once:
+            return
+        self._loaded_once = True
+        self._services = services
+        if self.settings is None:  # a factory without settings: the keymap and read-only come now
+            self.settings = services.settings
+            self.keymap = dict(services.settings.keymap)
+            self.set_keymap(self.keymap)
+            if services.settings.read_only:
+                self.read_only = True
+        self.sub_title = self.describe()
+        self.check_keymap()
+
+    def check_keymap(self) -> None:
+        unknown = sorted(set(self.keymap) - known_binding_ids())
+        if unknown:
+            self.notify(f"config.toml [keymap]: unknown binding id(s) {', '.join(unknown)}; see ? for the ids.",
+                        severity="warning")
+
+    # -- screens ----------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return MainScreen()
+
+    @property
+    def main_screen(self) -> MainScreen:
+        return self.screen_stack[0]  # type: ignore[return-value]
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """Level colours derived from the current theme's roles (see present.level_variables)."""
+        system = self.current_theme.to_color_system()
+        return level_variables(system.primary, system.warning, system.error, system.success, system.accent)
+
+    def describe(self) -> str:
+        parts = []
+        if (self.settings is not None and self.settings.demo) or self.sandbox is not None:
+            parts.append("demo inventory (sandbox keys)")
+        if self.read_only:
+            parts.append("READ-ONLY")
+        return " · ".join(parts)
+
+    # -- what may run ----------------------------------------------------------------------------
+    def action_state(self, spec: PanelAction, *, has_connector: bool) -> bool | None:
+        """True: ready. None: shown greyed (not built yet, nothing selected, inventory still opening).
+        False: hidden (read-only mode)."""
+        if spec.destructive and self.read_only:
+            return False
+        if spec.feature is not None and spec.feature not in self.features:
+            return None
+        if not self.services_ready:
+            return None
+        if spec.needs_connector and not has_connector:
+            return None
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "audit_log" and not self.services_ready:
+            return None
+        return True
+
+    def current_connector(self) -> str | None:
+        """The connector the owner is looking at: the open connector screen's, or the table's selection."""
+        for screen in reversed(self.screen_stack):
+            name = getattr(screen, "connector_name", None)
+            if name:
+                return name
+        selected = self.main_screen.selected if self.screen_stack else None
+        return selected.name if selected else None
+
+    # -- app-wide actions ---------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from app.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_audit_log(self) -> None:
+        from app.tui.screens.audit import AuditScreen
+
+        if self.services_ready and not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen())
+
+    def action_toggle_read_only(self) -> None:
+        self.read_only = not self.read_only
+
+    def watch_read_only(self, read_only: bool) -> None:
+        self.sub_title = self.describe()
+        for screen in self.screen_stack:
+            screen.refresh_bindings()
+        self.post_message(ReadOnlyChanged(read_only))
+        self.notify("Read-only mode: keys that change anything are hidden." if read_only
+                    else "Read-only mode is off.", title="Panel")
+
+    # -- broadcast and errors ---------------------------------------------------------------------
+    @on(InventoryChanged)
+    def _inventory_changed(self, message: InventoryChanged) -> None:
+        for screen in list(self.screen_stack):
+            handler = getattr(screen, "inventory_changed", None)
+            if handler is not None:
+                handler(message)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_changed(event)
+
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        """Worker errors end here (exit_on_error=False everywhere): one line for the owner, the panel stays up."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            what = event.worker.description or event.worker.name or "background work"
+            self.notify(f"{what} failed: {error}" if str(error) else f"{what} failed ({type(error).__name__})",
+                        severity="error")
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node) -> None:
+        # Textual calls this each time it builds the binding chain: say it once per clash.
+        names = ", ".join(sorted({b.id or b.action for b in clashed_bindings}))
+        if names not in self._clashes_told:
+            self._clashes_told.add(names)
+            self.notify(f"config.toml [keymap]: a remapped key now hides: {names}", severity="warning")
+
+
+def make_app(services: Services | Callable[[], Services], *, read_only: bool = False, sandbox: Any = None,
+             settings: Settings | None = None) -> BreakerApp:
+    """The panel on ``services`` (or on a factory that opens them, called after the first frame).
+
+    Read-only when asked, or when config.toml says [ui] read_only = true. With a factory, pass the
+    already-loaded ``settings`` so the keymap and read-only mode apply from the first frame.
+    """
+    return BreakerApp(services, settings=settings, read_only=read_only, sandbox=sandbox)
+
+
+def run_panel(services: Services | Callable[[], Services], *, read_only: bool = False, sandbox: Any = None,
+              settings: Settings | None = None) -> None:
+    make_app(services, read_only=read_only, sandbox=sandbox, settings=settings).run()

@@ -1,0 +1,269 @@
+"""One connector: its purpose, declared vs live scopes, credential facts, switch state, probe
+history and audit events. Actions delegate to the main screen's methods with this connector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+
+from app.services.inventory import ConnectorView, NotFound
+from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS
+from app.tui.messages import InventoryChanged
+from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.widgets.present import (NOTHING, ago, change_summary, days, level_markup, level_text, local_time,
+                                     short_scope, tone, until)
+from connectors import registry
+
+HISTORY_LIMIT = 50
+EVENTS_LIMIT = 200
+
+
+def probe_history(services: Any, name: str, limit: int = HISTORY_LIMIT) -> list:
+    """The connector's recent probes, newest first (app.services.probing.Prober.history)."""
+    from app.services.probing import Prober  # only the connector screen needs it
+
+    return list(Prober(services).history(name, limit))
+
+
+def provider_title(name: str) -> str:
+    try:
+        return registry.get(name).title
+    except Exception:  # unknown or broken provider module: its name is still true
+        return name
+
+
+class HistoryLoaded(Message):
+    def __init__(self, probes: list, events: list) -> None:
+        super().__init__()
+        self.probes = probes
+        self.events = events
+
+
+class ConnectorScreen(ReportsWorkerErrors, Screen):
+    BINDINGS = [
+        Binding("escape", "back", "back", id="back"),
+        *(a.binding() for a in CONNECTOR_ACTIONS if a.needs_connector and a.action != "open"),
+    ]
+    AUTO_FOCUS = "#connector-body"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(classes="connector-screen")
+        self.connector_name = name
+        self.view: ConnectorView | None = None
+
+    @property
+    def services(self):
+        return self.app.services
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="connector-body", can_focus=True):
+            yield Static("", id="connector-title")
+            yield Static("", id="purpose")
+            with Horizontal(id="scopes"):
+                with Vertical(id="declared-panel", classes="panel"):
+                    yield DataTable(id="declared", cursor_type="none", show_cursor=False)
+                with Vertical(id="live-panel", classes="panel"):
+                    yield DataTable(id="live", cursor_type="none", show_cursor=False)
+            yield Static("", id="drift")
+            with Horizontal(id="facts"):
+                yield Static("", id="credential", classes="panel")
+                with Vertical(id="probes-panel", classes="panel"):
+                    yield Sparkline([], id="latency")
+                    yield DataTable(id="probe-history", cursor_type="none", show_cursor=False)
+            with Vertical(id="events-panel", classes="panel"):
+                yield DataTable(id="connector-audit", cursor_type="none", show_cursor=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#declared-panel").border_title = "Declared scopes"
+        self.query_one("#probes-panel").border_title = "Probe history"
+        self.query_one("#events-panel").border_title = "Audit events"
+        self.query_one("#credential").border_title = "Credential"
+        for table_id, columns in (("#declared", ("Scope", "Level")), ("#live", ("Scope", "Level", "")),
+                                  ("#probe-history", ("When", "Outcome", "Latency", "Status")),
+                                  ("#connector-audit", ("When", "Actor", "Action", "Outcome", "What changed"))):
+            table = self.query_one(table_id, DataTable)
+            for column in columns:
+                table.add_column(column, key=column.lower() or "note")
+        self.load()
+
+    # -- data -------------------------------------------------------------------------------
+    def load(self) -> None:
+        try:
+            self.view = self.services.inventory.get(self.connector_name)
+        except NotFound:
+            self.notify(f"{self.connector_name} is no longer in the inventory.", severity="warning")
+            self.dismiss()
+            return
+        self.sub_title = self.view.name
+        self.show_view(self.view)
+        self.load_history(self.view.name)
+        self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, group="connector-history", exit_on_error=False,
+          description="reading probe history and audit events")
+    def load_history(self, name: str) -> None:
+        # A thread: the audit table may hold 100,000 events; the screen paints first. Posts only.
+        services = self.services
+        events = services.audit.recent(services.engine, EVENTS_LIMIT, connector=name)
+        self.post_message(HistoryLoaded(probe_history(services, name), events))
+
+    def show_view(self, view: ConnectorView) -> None:
+        variables = self.app.theme_variables
+        switch = view.switch_state or "none"
+        owner = escape(view.owner) if view.owner else "[$text-warning]no owner[/]"
+        self.query_one("#connector-title", Static).update(
+            f"[b]{escape(view.name)}[/b]   {escape(provider_title(view.provider))} · {escape(view.environment)} · "
+            f"owner {owner} · mode [b]{view.mode.value}[/b] · live {level_markup(view.live_level)} · "
+            f"switch {escape(switch)}")
+        self.query_one("#purpose", Static).update(
+            escape(view.purpose) if view.purpose else
+            "[$text-warning]No purpose written yet.[/] Press [b]e[/b] and write the one-sentence rule: "
+            "this connector may use … to …, but may not ….")
+        # Each scopes panel gets half the screen; long scopes are cut from the left so nothing scrolls sideways.
+        panel = max(40, (self.app.size.width - 2) // 2 - 4)
+        declared = self.query_one("#declared", DataTable)
+        declared.clear()
+        for grant in view.declared:
+            declared.add_row(Text(short_scope(grant.scope, panel - 12)), level_text(grant.level, variables))
+        if not view.declared:
+            declared.add_row(Text("none declared", style=tone(variables, "foreground-darken-2")), Text(""))
+        live = self.query_one("#live", DataTable)
+        live.clear()
+        declared_scopes = {g.scope for g in view.declared}
+        notes = [self.live_note(view, grant, declared_scopes) for grant in view.observed]
+        room = panel - 12 - max((len(n) for n in notes), default=0) - 2
+        for grant, note in zip(view.observed, notes):
+            live.add_row(Text(short_scope(grant.scope, room)), level_text(grant.level, variables),
+                         Text(note, style=tone(variables, "warning")))
+        if not view.observed:
+            live.add_row(Text("not probed yet" if view.last_probe_at is None else "no scopes reported",
+                              style=tone(variables, "foreground-darken-2")), Text(""), Text(""))
+        self.query_one("#live-panel").border_title = (
+            f"Live scopes — last probe {ago(view.last_probe_at)}" if view.last_probe_at else "Live scopes")
+        drift = self.query_one("#drift", Static)
+        drift.update("\n".join(f"[$text-warning]▲ {escape(f)}[/]" for f in view.drift))
+        drift.display = bool(view.drift)
+        self.query_one("#credential", Static).update(self.credential_facts(view))
+
+    @staticmethod
+    def live_note(view: ConnectorView, grant, declared_scopes: set[str]) -> str:
+        parts = [] if grant.scope in declared_scopes else ["undeclared"]
+        if view.mode.ceiling is None or grant.level > view.mode.ceiling:
+            parts.append("over mode")
+        return ", ".join(parts)
+
+    def on_resize(self) -> None:
+        if self.view is not None:
+            self.show_view(self.view)
+
+    @staticmethod
+    def credential_facts(view: ConnectorView) -> str:
+        """Fingerprints and facts only: the secret itself never reaches the screen."""
+        rows: list[tuple[str, str]] = []
+        if not view.credentials:
+            rows.append(("Key", "[$text-warning]no key in the keyring[/]"))
+        for cred in view.credentials:
+            state = "active" if cred.active else "standby"
+            rows += [
+                ("Fingerprint", f"[b]{escape(cred.display)}[/b]"),
+                ("Kind", escape(" · ".join(x for x in (cred.kind or "unknown kind", cred.tier, state)))),
+                ("Age", f"{days(cred.age_days)} (since {local_time(cred.rotated_at or cred.created_at)[:10]})"),
+                ("Expires", f"[$text-warning]{until(cred.expires_at)}[/]" if until(cred.expires_at).startswith("expired")
+                 else until(cred.expires_at)),
+            ]
+        rows += [
+            ("Env variable", escape(view.env_var) or NOTHING),
+            ("Used by", escape(view.client) or NOTHING),
+            ("Base URL", escape(view.base_url) or "provider default"),
+            ("Tags", escape(", ".join(view.tags)) or NOTHING),
+        ]
+        width = max(len(label) for label, _ in rows)
+        return "\n".join(f"[$text-muted]{label:<{width}}[/]  {value}" for label, value in rows)
+
+    @on(HistoryLoaded)
+    def _history(self, message: HistoryLoaded) -> None:
+        variables = self.app.theme_variables
+        table = self.query_one("#probe-history", DataTable)
+        table.clear()
+        for probe in message.probes:
+            outcome = str(getattr(probe, "outcome", "?"))
+            latency = getattr(probe, "latency_ms", None)
+            status = getattr(probe, "status", None)
+            table.add_row(Text(ago(getattr(probe, "at", None))),
+                          Text(outcome, style="" if outcome == "ok" else tone(variables, "error")),
+                          Text(f"{latency:.0f} ms" if latency is not None else NOTHING),
+                          Text(str(status) if status is not None else NOTHING))
+        if not message.probes:
+            table.add_row(Text("no probes yet", style=tone(variables, "foreground-darken-2")), "", "", "")
+        spark = self.query_one("#latency", Sparkline)
+        spark.data = [float(getattr(p, "latency_ms", 0) or 0) for p in reversed(message.probes)]
+        spark.display = len(message.probes) > 2
+        events = self.query_one("#connector-audit", DataTable)
+        events.clear()
+        for ev in message.events:
+            events.add_row(Text(local_time(ev.at)), Text(ev.actor), Text(ev.action),
+                           Text(ev.outcome, style="" if ev.outcome == "ok" else tone(variables, "error")),
+                           Text(change_summary(ev.old_json, ev.new_json, limit=62)))
+        if not message.events:
+            events.add_row(Text("no events", style=tone(variables, "foreground-darken-2")), "", "", "", "")
+
+    def inventory_changed(self, message: InventoryChanged) -> None:
+        if self.connector_name not in (message.previous, message.name):
+            return
+        if message.action == "remove":
+            self._leave()
+            return
+        self.connector_name = message.name or self.connector_name
+        self.load()
+
+    def _leave(self) -> None:
+        """The connector is gone: close this screen once it is on top again."""
+        if self.is_current:
+            self.dismiss()
+        elif self in self.app.screen_stack:
+            self.set_timer(0.05, self._leave)
+
+    # -- actions: the main screen's methods, aimed at this connector --------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        spec = BY_ACTION.get(action)
+        if spec is None:
+            return True
+        return self.app.action_state(spec, has_connector=self.view is not None)
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_edit(self) -> None:
+        self.app.main_screen.action_edit(self.connector_name)
+
+    def action_remove(self) -> None:
+        self.app.main_screen.action_remove(self.connector_name)
+
+    def action_probe(self) -> None:
+        self.app.main_screen.action_probe(self.connector_name)
+
+    def action_draft_only(self) -> None:
+        self.app.main_screen.action_draft_only(self.connector_name)
+
+    def action_read_only(self) -> None:
+        self.app.main_screen.action_read_only(self.connector_name)
+
+    def action_disable(self) -> None:
+        self.app.main_screen.action_disable(self.connector_name)
+
+    def action_rotate(self) -> None:
+        self.app.main_screen.action_rotate(self.connector_name)
+
+    def action_reenable(self) -> None:
+        self.app.main_screen.action_reenable(self.connector_name)

@@ -1,0 +1,100 @@
+"""Help: every key, read from the bindings themselves (so a remap in config.toml shows here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Static
+
+from app.tui.actions import BY_ACTION, FEATURE_NAMES
+from app.tui.widgets.present import tone
+
+
+@dataclass(frozen=True)
+class HelpRow:
+    keys: str
+    description: str
+    explanation: str
+    state: str  # "" (ready), "hidden in read-only mode", "not available yet", "select a connector"
+
+
+def key_display(app, binding: Binding, keymap: dict[str, str]) -> str:
+    keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
+    return " / ".join(app.get_key_display(binding.with_key(k.strip())) for k in keys.split(",") if k.strip())
+
+
+def state_of(app, node: DOMNode, binding: Binding) -> str:
+    try:
+        state = node.check_action(binding.action, ())
+    except Exception:
+        state = True
+    if state is False:
+        return "hidden in read-only mode"
+    if state is None:
+        spec = BY_ACTION.get(binding.action)
+        if spec is not None and spec.feature and spec.feature not in app.features:
+            return f"not available yet ({FEATURE_NAMES[spec.feature].lower()})"
+        return "select a connector first"
+    return ""
+
+
+def help_rows(app, screen: Screen) -> list[tuple[str, list[HelpRow]]]:
+    """(section title, rows) for the screen below the help and for the whole panel."""
+    keymap = dict(app.keymap)
+    sections = []
+    for title, node in ((screen_title(screen), screen), ("Everywhere", app)):
+        rows = []
+        for binding in type(node).BINDINGS:
+            if not isinstance(binding, Binding) or binding.system:
+                continue
+            rows.append(HelpRow(key_display(app, binding, keymap), binding.description,
+                                binding.tooltip or "", state_of(app, node, binding)))
+        sections.append((title, rows))
+    return sections
+
+
+def screen_title(screen: Screen) -> str:
+    return {"main": "Connector table", "audit": "Audit log"}.get(screen.id or "", "This screen")
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark", "close", "close", id="help-close")]
+    AUTO_FOCUS = "#help-table"
+
+    def __init__(self, under: Screen) -> None:
+        super().__init__(id="help")
+        self.under = under
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-dialog", classes="dialog"):
+            yield Static("Keys", classes="dialog-title")
+            yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            yield Static("Remap any key in config.toml under \\[keymap] with the binding id, e.g. "
+                         "probe = \"ctrl+t\". The command palette (ctrl+p) finds every action by name.",
+                         classes="field-note")
+
+    def on_mount(self) -> None:
+        variables = self.app.theme_variables
+        table = self.query_one("#help-table", DataTable)
+        for key, header, width in (("keys", "Key", 10), ("does", "Does", 13), ("state", "Now", 26),
+                                   ("explanation", "What it does", 52)):
+            table.add_column(header, key=key, width=width)
+        muted_style = tone(variables, "foreground-darken-2")
+        for title, rows in help_rows(self.app, self.under):
+            table.add_row(Text(title, style=f"bold {tone(variables, 'primary')}"), Text(""), Text(""), Text(""))
+            for row in rows:
+                muted = bool(row.state)
+                style = muted_style if muted else ""
+                table.add_row(Text(row.keys, style=style if muted else f"bold {tone(variables, 'accent')}"),
+                              Text(row.description, style=style),
+                              Text(row.state, style=tone(variables, "warning") if muted else ""),
+                              Text(row.explanation, style=style), height=None)
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -1,0 +1,302 @@
+"""The main screen: summary strip, filter, connector table.
+
+One method per action (``action_<name>``), each taking an optional connector name so the
+connector screen and the command palette reuse them. Later issues fill in the probe, switch,
+review and panic methods; until then they say so and change nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS, PanelAction, unavailable_message
+from app.tui.messages import ConnectorRemoved, InventoryChanged, InventoryFailed, InventoryLoaded, RemoveFailed
+from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.widgets.connector_table import ConnectorTable
+from app.tui.widgets.summary import SummaryStrip
+
+if TYPE_CHECKING:
+    from app.services.inventory import ConnectorView
+
+
+class MainScreen(ReportsWorkerErrors, Screen):
+    BINDINGS = [
+        *(a.binding() for a in CONNECTOR_ACTIONS),
+        Binding("escape", "clear_filter", "clear filter", show=False, id="clear-filter"),
+    ]
+    AUTO_FOCUS = "#connectors"
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.views: list[ConnectorView] = []
+        self.loaded = False
+        self.generation = 0
+
+    # -- layout -----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield SummaryStrip(id="summary")
+        yield Input(placeholder="/  filter by name, provider, owner, mode, tag or purpose — escape clears",
+                    id="filter", compact=True)
+        yield ConnectorTable(id="connectors")
+        yield Static("", id="empty")
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> ConnectorTable:
+        return self.query_one(ConnectorTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    @property
+    def summary_strip(self) -> SummaryStrip:
+        return self.query_one(SummaryStrip)
+
+    @property
+    def services(self):
+        return self.app.services
+
+    @property
+    def selected(self) -> ConnectorView | None:
+        return self.table.selected
+
+    def on_mount(self) -> None:
+        self.show_empty("Opening the inventory…")
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+        self.call_after_refresh(self.reload)  # paint the first frame, then read the inventory
+
+    # -- data -------------------------------------------------------------------------------
+    def reload(self, select: str | None = None) -> None:
+        """Read the inventory in a thread (four queries whatever its size); the table follows."""
+        self.generation += 1
+        self.load_inventory(self.app, select, self.generation)
+
+    @work(thread=True, exclusive=True, group="inventory-load", exit_on_error=False,
+          description="reading the inventory")
+    def load_inventory(self, app, select: str | None, generation: int) -> None:
+        # A thread: the first call also opens the store (and imports SQLModel). Posts only.
+        try:
+            services = app.open_services()
+            views = services.inventory.list()
+            last_review_at = self.last_review_at(services)
+            summary = services.inventory.summary(views, key_age_warn_days=services.settings.key_age_warn_days,
+                                                 last_review_at=last_review_at)
+        except Exception as exc:  # a locked or damaged store: one line, the panel stays up
+            self.post_message(InventoryFailed(str(exc) or type(exc).__name__))
+            return
+        self.post_message(InventoryLoaded(services, views, summary, last_review_at, select, generation))
+
+    @staticmethod
+    def last_review_at(services):
+        """When the weekly review was last finished; None until the review service exists (issue 5)."""
+        review = getattr(services, "review", None)
+        return review.last_finished_at() if review is not None and hasattr(review, "last_finished_at") else None
+
+    @on(InventoryLoaded)
+    def _loaded(self, message: InventoryLoaded) -> None:
+        self.app.services_opened(message.services)
+        if message.generation != self.generation:
+            return  # an older read finishing late; the newer one is on its way
+        self.views = message.views
+        self.loaded = True
+        self.summary_strip.show(message.summary, key_age_warn_days=message.services.settings.key_age_warn_days,
+                                last_review_at=message.last_review_at)
+        self.redraw(message.select)
+
+    @on(InventoryFailed)
+    def _failed(self, message: InventoryFailed) -> None:
+        self.show_empty(f"[$text-error]Cannot read the inventory:[/] {escape(message.message)}")
+        self.notify(message.message, title="Cannot read the inventory", severity="error")
+
+    def show_empty(self, text: str) -> None:
+        empty = self.query_one("#empty", Static)
+        empty.update(text)
+        empty.display = True
+
+    def redraw(self, select: str | None = None) -> None:
+        if not self.loaded:
+            return
+        text = self.filter_input.value
+        if text.strip():
+            from app.services.inventory import filter_views  # loaded by now: the store is open
+
+            shown = filter_views(self.views, text)
+        else:
+            shown = self.views
+        self.table.show(shown, self.app.theme_variables,
+                        key_age_warn_days=self.app.settings.key_age_warn_days, select=select)
+        empty = self.query_one("#empty", Static)
+        if not self.views:
+            empty.update("No connectors yet. Press [b]a[/b] to add one: paste its key, and Breaker "
+                         "recognises the provider; the key goes to the OS keyring, never to the database.")
+        elif not shown:
+            empty.update(f"Nothing matches this filter ({len(self.views)} connectors hidden). "
+                         "Press [b]escape[/b] to clear it.")
+        empty.display = not shown
+        self.refresh_bindings()
+
+    def inventory_changed(self, message: InventoryChanged) -> None:
+        self.reload(select=message.name)
+
+    # -- events -----------------------------------------------------------------------------
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, _event: Input.Changed) -> None:
+        self.redraw()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, _event: Input.Submitted) -> None:
+        self.table.focus()
+
+    @on(DataTable.RowSelected, "#connectors")
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        view = self.table.view_for(event.row_key)
+        if view is not None:
+            self.action_open(view.name)
+
+    @on(DataTable.RowHighlighted, "#connectors")
+    def _row_moved(self, _event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()
+
+    # -- availability -------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        spec = BY_ACTION.get(action)
+        if spec is None:
+            return True
+        return self.app.action_state(spec, has_connector=self.selected is not None)
+
+    def _target(self, spec: PanelAction, name: str | None) -> str | None:
+        """The connector an action applies to, or None after telling the owner why nothing happened."""
+        state = self.app.action_state(spec, has_connector=True)
+        if state is False:
+            self.notify("Read-only mode: this action is hidden. ctrl+r leaves read-only mode.", severity="warning")
+            return None
+        if state is None:
+            if spec.feature is None or spec.feature in self.app.features:
+                self.notify("The inventory is still opening; try again in a moment.", severity="warning")
+            else:
+                self.notify(unavailable_message(spec), title="Not available yet", severity="warning")
+            return None
+        if not spec.needs_connector:
+            return ""
+        target = name or (self.selected.name if self.selected else None)
+        if target is None:
+            self.notify("Select a connector first.", severity="warning")
+        return target
+
+    # -- inventory actions ----------------------------------------------------------------------
+    def action_add(self) -> None:
+        if self._target(BY_ACTION["add"], None) is None:
+            return
+        from app.tui.screens.form import ConnectorForm
+
+        self.app.push_screen(ConnectorForm(None), self._form_closed)
+
+    def action_edit(self, name: str | None = None) -> None:
+        target = self._target(BY_ACTION["edit"], name)
+        if not target:
+            return
+        from app.tui.screens.form import ConnectorForm
+
+        self.app.push_screen(ConnectorForm(target), self._form_closed)
+
+    def _form_closed(self, result: tuple[str | None, str] | None) -> None:
+        """The form dismisses with (previous name or None for an add, saved name) or None on cancel."""
+        if result is None:
+            return
+        previous, saved = result
+        self.app.post_message(InventoryChanged(saved, "add" if previous is None else "edit", previous))
+
+    def action_remove(self, name: str | None = None) -> None:
+        target = self._target(BY_ACTION["remove"], name)
+        if not target:
+            return
+        from app.tui.screens.remove import RemoveChoice, RemoveConfirm
+
+        try:
+            view = self.services.inventory.get(target)
+        except Exception as exc:
+            self.notify(str(exc), severity="error")
+            return
+
+        def chosen(choice: RemoveChoice | None) -> None:
+            if choice is not None:
+                self.remove_worker(view.name, delete_key=choice is RemoveChoice.DELETE_KEY)
+
+        prints = {c.fingerprint for c in view.credentials}
+        shared = sorted(v.name for v in self.views if v.name != view.name
+                        and any(c.fingerprint in prints for c in v.credentials))
+        self.app.push_screen(RemoveConfirm(view, shared), chosen)
+
+    @work(thread=True, group="inventory", exit_on_error=False, description="removing a connector")
+    def remove_worker(self, name: str, *, delete_key: bool) -> None:
+        # A thread: deleting from an OS keyring can wait on an unlock prompt. Posts only.
+        try:
+            self.services.inventory.remove(name, delete_key=delete_key)
+        except Exception as exc:  # services keep secrets out of their messages
+            self.post_message(RemoveFailed(name, str(exc)))
+        else:
+            self.post_message(ConnectorRemoved(name, delete_key))
+
+    @on(ConnectorRemoved)
+    def _removed(self, message: ConnectorRemoved) -> None:
+        where = "its key was deleted from the keyring" if message.key_deleted else "its key stays in the keyring"
+        self.notify(f"Removed {message.name}; {where}. The provider was not told: revoke the key there "
+                    "if nothing else should use it.", title="Connector removed")
+        self.app.post_message(InventoryChanged(None, "remove", message.name))
+
+    @on(RemoveFailed)
+    def _remove_failed(self, message: RemoveFailed) -> None:
+        self.notify(message.message, title=f"Could not remove {message.name}", severity="error")
+
+    def action_open(self, name: str | None = None) -> None:
+        target = self._target(BY_ACTION["open"], name)
+        if not target:
+            return
+        from app.tui.screens.connector import ConnectorScreen
+
+        self.app.push_screen(ConnectorScreen(target))
+
+    def action_filter(self) -> None:
+        self.filter_input.focus()
+
+    def action_clear_filter(self) -> None:
+        if self.filter_input.value:
+            self.filter_input.value = ""
+        self.table.focus()
+
+    # -- later issues: each stays one method so it is easy to wire ------------------------------
+    def action_probe(self, name: str | None = None) -> None:
+        self._target(BY_ACTION["probe"], name)  # issue 3: probe in an async worker, post ProbeFinished
+
+    def action_probe_all(self) -> None:
+        self._target(BY_ACTION["probe_all"], None)  # issue 3: progress bar, rows update as results arrive
+
+    def action_draft_only(self, name: str | None = None) -> None:
+        self._target(BY_ACTION["draft_only"], name)  # issue 4: confirm modal, then the switch job
+
+    def action_read_only(self, name: str | None = None) -> None:
+        self._target(BY_ACTION["read_only"], name)  # issue 4
+
+    def action_disable(self, name: str | None = None) -> None:
+        self._target(BY_ACTION["disable"], name)  # issue 4
+
+    def action_rotate(self, name: str | None = None) -> None:
+        self._target(BY_ACTION["rotate"], name)  # issue 4
+
+    def action_reenable(self, name: str | None = None) -> None:
+        self._target(BY_ACTION["reenable"], name)  # issue 4
+
+    def action_review(self) -> None:
+        self._target(BY_ACTION["review"], None)  # issue 5: the weekly review screen
+
+    def action_panic(self) -> None:
+        self._target(BY_ACTION["panic"], None)  # issue 4: two-step confirmation, then the panic screen

@@ -1,0 +1,1 @@
+"""Small widgets and presentation helpers of the panel."""

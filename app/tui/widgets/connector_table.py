@@ -1,0 +1,137 @@
+"""The connector table: one row per connector, stable column keys, row keys = connector ids."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowKey
+
+from app.tui.widgets.present import ago, days, level_text, light_text, tone
+
+if TYPE_CHECKING:
+    from app.services.inventory import ConnectorView
+
+# (column key, header). Keys are stable: later work updates single cells with update_cell(row, key, …).
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("state", " "),
+    ("name", "Name"),
+    ("provider", "Provider"),
+    ("owner", "Owner"),
+    ("mode", "Mode"),
+    ("live", "Live"),
+    ("drift", "Drift"),
+    ("key_age", "Key age"),
+    ("last_probe", "Last probe"),
+    ("switch", "Switch"),
+)
+
+MODE_VARIABLE = {  # by Mode value
+    "full": "foreground",
+    "draft-only": "level-draft",
+    "read-only": "level-read",
+    "disabled": "foreground-darken-2",
+}
+
+
+def row_cells(view: ConnectorView, variables: Mapping[str, str], key_age_warn_days: int) -> dict[str, Text]:
+    """The cells of one row, by column key. Plain Text everywhere: names are never read as markup."""
+    muted = tone(variables, "foreground-darken-2")
+    age = view.key_age_days
+    if view.last_probe_at is None:
+        probe = Text("never", style=muted)
+    else:
+        outcome = view.last_outcome or "?"
+        probe = Text(f"{outcome} {ago(view.last_probe_at)}",
+                     style="" if outcome == "ok" else tone(variables, "error"))
+    return {
+        "state": light_text(view, variables),
+        "name": Text(view.name, style="bold"),
+        "provider": Text(view.provider),
+        "owner": Text(view.owner) if view.owner else Text("no owner", style=tone(variables, "warning")),
+        "mode": Text(view.mode.value, style=tone(variables, MODE_VARIABLE.get(view.mode.value, "foreground"))),
+        "live": level_text(view.live_level, variables),
+        "drift": Text(f"▲ {len(view.drift)}", style=tone(variables, "warning")) if view.drift else Text(""),
+        "key_age": Text(days(age), style=tone(variables, "warning") if (age or 0) > key_age_warn_days else ""),
+        "last_probe": probe,
+        "switch": Text(view.switch_state or "", style=tone(variables, "accent")) if view.switch_state else Text(""),
+    }
+
+
+class ConnectorTable(DataTable):
+    """Row key = str(connector id), so a rename keeps the row and the cursor where they were.
+
+    Rows go in by chunks, one chunk per frame: DataTable measures every cell of a new row, which
+    for 1,000 connectors takes a good part of a second. The first screenful paints at once and
+    the rest follows while the owner is already reading.
+    """
+
+    FIRST_CHUNK = 60
+    CHUNK = 200
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.views: dict[str, ConnectorView] = {}
+        self._generation = 0
+        self.complete = True  # every row of the last show() is in the table
+
+    def on_mount(self) -> None:
+        for key, header in COLUMNS:
+            self.add_column(header, key=key)
+
+    def show(self, views: Sequence[ConnectorView], variables: Mapping[str, str], *,
+             key_age_warn_days: int, select: str | None = None) -> None:
+        """Replace the rows; keep the cursor on ``select`` (a name) or on the connector it was on."""
+        keep_id = None
+        if select is not None:
+            keep_id = next((str(v.id) for v in views if v.name == select), None)
+        elif self.selected is not None:
+            keep_id = str(self.selected.id)
+        self._generation += 1
+        self.clear()
+        self.views = {}
+        pending = list(views)
+        self.complete = False
+        self._add_chunk(self._generation, pending, self.FIRST_CHUNK, variables, key_age_warn_days, keep_id)
+
+    def _add_chunk(self, generation: int, pending: list[ConnectorView], size: int, variables: Mapping[str, str],
+                   key_age_warn_days: int, keep_id: str | None) -> None:
+        if generation != self._generation:
+            return  # a newer show() replaced these rows
+        chunk, rest = pending[:size], pending[size:]
+        for view in chunk:
+            key = str(view.id)
+            self.views[key] = view
+            cells = row_cells(view, variables, key_age_warn_days)
+            self.add_row(*(cells[k] for k, _ in COLUMNS), key=key)
+        if keep_id is not None and keep_id in self.views and any(str(v.id) == keep_id for v in chunk):
+            self.move_cursor(row=self.get_row_index(keep_id), animate=False)
+        if rest:
+            self.call_after_refresh(self._add_chunk, generation, rest, self.CHUNK, variables, key_age_warn_days,
+                                    keep_id)
+        else:
+            self.complete = True
+
+    def update_view(self, view: ConnectorView, variables: Mapping[str, str], *, key_age_warn_days: int) -> None:
+        """Update one connector's cells in place (probe results arriving one by one)."""
+        key = str(view.id)
+        if key not in self.views:
+            return
+        self.views[key] = view
+        for column, cell in row_cells(view, variables, key_age_warn_days).items():
+            self.update_cell(key, column, cell)
+
+    @property
+    def selected(self) -> ConnectorView | None:
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except CellDoesNotExist:
+            return None
+        return self.views.get(row_key.value or "")
+
+    def view_for(self, row_key: RowKey) -> ConnectorView | None:
+        return self.views.get(row_key.value or "")

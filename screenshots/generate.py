@@ -1,0 +1,214 @@
+"""Regenerate screenshots/*.svg: every screen of the panel, on the demo inventory.
+
+    python screenshots/generate.py [--out screenshots] [--png]
+
+The demo home (app.services.demo.prepare_demo_home) is made in a temporary folder, its sandbox is
+started on the loopback port the demo chose, and every connector is probed once (read-only calls
+to the sandbox), so the table shows live levels and drift as an owner sees them after pressing P.
+The clock the panel reads is then frozen two hours later, so regenerating gives the same ages.
+
+Without the demo module (an older checkout) the deterministic test inventory of
+tests/tui/seed.py is used instead. Keys are sandbox keys everywhere; nothing real is shown.
+``--png DIR`` also writes PNGs there with rsvg-convert when it is installed (for a quick look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SIZE = (120, 36)
+DEMO_KEY = "xoxb-2024061512-7712345678901-SANDBOXscreenshot"  # a sandbox-looking Slack bot token
+
+
+def open_demo(home: Path, stack: ExitStack):
+    """Demo services with probed connectors; the sandbox runs until ``stack`` closes."""
+    from app.services.context import open_services
+    from app.services.demo import demo_port, load_sandbox_state, prepare_demo_home
+    from app.services.probing import Prober
+    from connectors.sandbox.server import ThreadedSandbox
+
+    settings = prepare_demo_home(home)
+    services = open_services(settings)
+    stack.callback(services.close)
+    runner = ThreadedSandbox(load_sandbox_state(home), port=demo_port(settings))
+    runner.start()
+    stack.callback(runner.stop)
+    asyncio.run(Prober(services).probe())
+    return services
+
+
+def open_seeded(home: Path, stack: ExitStack):
+    from app.services.context import open_services
+    from app.services.keyrings import MemoryKeyring
+    from app.settings import load_settings
+    from tests.tui.seed import NOW, frozen_time, seed
+
+    services = open_services(load_settings(home=home, env={}), keyring=MemoryKeyring())
+    stack.callback(services.close)
+    with frozen_time(NOW) as clock:
+        seed(services, clock)
+    return services
+
+
+async def settle(pilot) -> None:
+    for _ in range(500):
+        if pilot.app.main_screen.loaded and pilot.app.main_screen.table.complete:
+            break
+        await pilot.pause(0.01)
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def select(pilot, predicate: Callable) -> None:
+    table = pilot.app.main_screen.table
+    views = list(table.views.values())
+    index = next((i for i, v in enumerate(views) if predicate(v)), 0)
+    table.move_cursor(row=index, animate=False)
+    await pilot.pause()
+
+
+def scenes() -> dict[str, Callable[[object], Awaitable[None]]]:
+    """File name → steps from the freshly opened main screen to the screen to capture."""
+    from textual import events
+    from textual.widgets import Input
+
+    async def main(pilot):
+        pass
+
+    async def connector(pilot):
+        await select(pilot, lambda v: v.drift)  # one with drift if there is one: declared vs live differ
+        await pilot.press("enter")
+        await settle(pilot)
+
+    async def add(pilot):
+        await pilot.press("a")
+        await pilot.pause()
+        screen = pilot.app.screen
+        screen.query_one("#key", Input).post_message(events.Paste(DEMO_KEY))
+        for field, value in (("name", "support-digest"), ("owner", "Maria Lopez"),
+                             ("purpose_access", "the #support channel"), ("purpose_task", "post a daily digest"),
+                             ("purpose_forbidden", "message customers"), ("declared", "channels:history:read")):
+            screen.query_one(f"#{field}", Input).value = value
+        await pilot.pause()
+
+    async def add_errors(pilot):
+        await pilot.press("a")
+        await pilot.pause()
+        screen = pilot.app.screen
+        screen.query_one("#key", Input).post_message(events.Paste("ghp_SANDBOX not a key"))
+        existing = next(iter(pilot.app.main_screen.table.views.values())).name
+        for field, value in (("name", existing), ("base_url", "github.example"), ("declared", "repo:everything")):
+            screen.query_one(f"#{field}", Input).value = value
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        screen.query_one("#form-fields").scroll_home(animate=False)
+        await pilot.pause()
+
+    async def edit(pilot):
+        await select(pilot, lambda v: v.owner and v.purpose)
+        await pilot.press("e")
+        await pilot.pause()
+
+    async def remove(pilot):
+        views = list(pilot.app.main_screen.table.views.values())
+        prints: dict[str, int] = {}
+        for v in views:
+            if v.credential:
+                prints[v.credential.fingerprint] = prints.get(v.credential.fingerprint, 0) + 1
+        await select(pilot, lambda v: v.credential and prints[v.credential.fingerprint] > 1)
+        await pilot.press("delete")
+        await pilot.pause()
+
+    async def audit(pilot):
+        await pilot.press("l")
+        await settle(pilot)
+
+    async def help_(pilot):
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    async def palette(pilot):
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"probe")
+        await pilot.pause(0.3)
+
+    async def filtered(pilot):
+        await pilot.press("slash", *"prod slack")
+        await pilot.pause()
+
+    return {"main": main, "connector": connector, "add": add, "add-errors": add_errors, "edit": edit,
+            "remove": remove, "audit": audit, "help": help_, "palette": palette, "filter": filtered}
+
+
+async def capture(services, name: str, steps, out: Path, *, read_only: bool = False) -> Path:
+    from textual.widgets import Input
+
+    from app.tui.app import make_app
+
+    Input._toggle_cursor = lambda self: None  # a still cursor: the same picture every time
+    app = make_app(services, read_only=read_only)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await steps(pilot)
+        app.clear_notifications()
+        await pilot.pause()
+        path = Path(app.save_screenshot(filename=f"{name}.svg", path=str(out)))
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--png", type=Path, metavar="DIR",
+                        help="also write PNGs into DIR with rsvg-convert, for a look (not committed)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from tests.tui.seed import frozen_time
+
+    with tempfile.TemporaryDirectory(prefix="breaker-shots-") as tmp, ExitStack() as stack:
+        home = Path(tmp) / "demo"
+        try:
+            services = open_demo(home, stack)
+            source = "the demo inventory (probed once against its sandbox)"
+        except ImportError:
+            services = open_seeded(home, stack)
+            source = "the test inventory of tests/tui/seed.py"
+        from app.store.models import utcnow
+
+        now = utcnow() + timedelta(hours=2)
+        written = []
+        with frozen_time(now):
+            for name, steps in scenes().items():
+                written.append(asyncio.run(capture(services, name, steps, args.out)))
+            written.append(asyncio.run(capture(services, "read-only", scenes()["main"], args.out, read_only=True)))
+    print(f"{len(written)} screenshots from {source}:")
+    for path in written:
+        print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    if args.png:
+        converter = shutil.which("rsvg-convert")
+        if converter is None:
+            print("rsvg-convert not found (apt-get install librsvg2-bin); no PNGs")
+        args.png.mkdir(parents=True, exist_ok=True)
+        for path in written if converter else []:
+            target = args.png / path.with_suffix(".png").name
+            subprocess.run([converter, "-w", "1400", str(path), "-o", str(target)], check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
