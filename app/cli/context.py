@@ -11,8 +11,12 @@ import sys
 from typing import TextIO
 
 from app.cli.parser import UsageError
-from app.services.context import Services, open_services
+from typing import TYPE_CHECKING
+
 from app.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the store stack (SQLModel, SQLAlchemy, keyring) loads only when a command needs it
+    from app.services.context import Services
 
 
 class CliContext:
@@ -54,6 +58,8 @@ class CliContext:
     @property
     def services(self) -> Services:
         if self._services is None:
+            from app.services.context import open_services
+
             self._services = open_services(self.settings)
         return self._services
 

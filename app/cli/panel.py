@@ -17,7 +17,8 @@ def terminal_ok() -> bool:
         return False
 
 
-def open_panel(services, *, read_only: bool = False, sandbox=None) -> None:
+def open_panel(services, *, read_only: bool = False, sandbox=None, settings=None) -> None:
+    """``services`` may be a factory: the panel then paints its first frame before opening the store."""
     if not terminal_ok():
         raise UsageError("the panel needs a terminal; in scripts use a command such as `breaker list` "
                          "(see `breaker --help`)")
@@ -28,7 +29,7 @@ def open_panel(services, *, read_only: bool = False, sandbox=None) -> None:
             raise UsageError("this installation has no panel (app.tui is missing); the commands still work: "
                              "see `breaker --help`") from None
         raise
-    run_panel(services, read_only=read_only, sandbox=sandbox)
+    run_panel(services, read_only=read_only, sandbox=sandbox, settings=settings)
 
 
 def open_panel_command(ctx: CliContext) -> int:
@@ -38,6 +39,5 @@ def open_panel_command(ctx: CliContext) -> int:
         from app.cli.demo_cmds import open_demo_panel
 
         return open_demo_panel(ctx, settings.home)
-    services = ctx.services
-    open_panel(services, read_only=services.settings.read_only)
+    open_panel(lambda: ctx.services, read_only=settings.read_only, settings=settings)
     return 0

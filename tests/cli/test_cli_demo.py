@@ -24,7 +24,9 @@ def fake_panel(monkeypatch):
     calls: list[dict] = []
     actions: list = []
 
-    def run_panel(services, *, read_only=False, sandbox=None):
+    def run_panel(services, *, read_only=False, sandbox=None, settings=None):
+        if callable(services):  # the panel may be handed a factory (it opens the store after painting)
+            services = services()
         calls.append({"services": services, "read_only": read_only, "sandbox": sandbox})
         for action in actions:
             action(services, sandbox)
