@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from app.store.models import utcnow
 
 
 def error_line(message: str, stream: TextIO | None = None) -> None:
@@ -46,10 +45,8 @@ def ago(moment: datetime | None) -> str:
     if moment is None:
         return "never"
     if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were written as UTC
-        from datetime import timezone
-
         moment = moment.replace(tzinfo=timezone.utc)
-    seconds = max(0, int((utcnow() - moment).total_seconds()))
+    seconds = max(0, int((datetime.now(timezone.utc) - moment).total_seconds()))
     if seconds < 60:
         return "just now"
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):

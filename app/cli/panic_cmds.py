@@ -4,7 +4,9 @@ interrupted one from its journal.
 On a terminal the confirmation is a deliberate second step: type PANIC, or the number of
 connectors. Without a terminal ``--yes`` is required. Progress goes to stderr as results arrive;
 the summary (text, or ``--json``) to stdout. Exit 0: every connector verified · 1: some are not
-(failed, pending, or applied but unverified — listed with manual steps) · 2: usage.
+(failed, pending, or applied but unverified — listed with manual steps) · 2: usage, including a
+selection that matches no connector at all (``--provider githbu``). Connectors already disabled
+are covered too: probed first, their provider called again only if the key works.
 """
 
 from __future__ import annotations
@@ -88,9 +90,10 @@ def run_panic(args: argparse.Namespace, ctx: CliContext) -> int:
             selection = Selection(providers=tuple(args.provider), owners=tuple(args.owner), tags=tuple(args.tag))
             plan = sw.panic_plan(selection)
             if plan.count == 0:
-                return _nothing(ctx, args, "Nothing to disable: every selected connector is already disabled "
-                                           "and verified.")
-            sw.prepare()  # keys and TLS opened now, so the time after the confirmation is spent disabling
+                if not selection.empty:  # a typo must not read as "all safe"
+                    raise UsageError(f"no connector matches {selection.describe()} (nothing was changed)")
+                return _nothing(ctx, args, "Nothing to disable: the inventory has no connectors.")
+            sw.prepare(selection)  # keys and TLS read now, so the time after the confirmation is spent disabling
             if sw.unfinished_batches():
                 note("An earlier panic was interrupted; this one replaces it for the connectors it covers "
                      "(`breaker panic --resume` would finish the old one instead).", ctx.stderr)

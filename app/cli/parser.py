@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from types import ModuleType
 from typing import NoReturn
 
@@ -80,4 +81,25 @@ def build_parser() -> BreakerArgumentParser:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+    tokens = sys.argv[1:] if argv is None else list(argv)
+    if _panel_only(tokens):
+        # `breaker` (perhaps with --home/--db/--read-only) opens the panel: parse just the global
+        # options, so that no command module (and none of the store stack) loads before the
+        # panel's first frame.
+        parser = BreakerArgumentParser(prog=PROG)
+        add_global_options(parser, on_subcommand=False)
+        return parser.parse_args(tokens)
+    return build_parser().parse_args(tokens)
+
+
+def _panel_only(tokens: list[str]) -> bool:
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token in ("--home", "--db") and i + 1 < len(tokens):
+            i += 2
+        elif token.startswith(("--home=", "--db=")) or token == "--read-only":
+            i += 1
+        else:
+            return False
+    return True

@@ -1,4 +1,5 @@
-"""``breaker draft-only|read-only|disable|enable|rotate NAME`` and ``breaker confirm NAME``.
+"""``breaker draft-only|read-only|disable|enable|rotate NAME``, ``breaker confirm NAME`` and
+``breaker verify NAME``.
 
 Each prints exactly what will be done where (the same text as the panel's confirmation), asks
 (or takes ``--yes``; without a terminal ``--yes`` is required), then runs the switch and reports
@@ -6,6 +7,9 @@ its honest state. Exit 0: verified by probe · 1: not verified, failed or pendin
 
 ``rotate`` for a provider without a rotation API is guided: the new key is read from stdin (when
 it is not a terminal) or a hidden prompt, never from an argument, and probed before it is used.
+A ``rotate`` while an earlier rotation of the connector was interrupted (a crash after the new key
+was stored) finishes that rotation with the stored key instead of asking the provider again.
+``verify`` probes again and finishes a switch that was cut off midway.
 """
 
 from __future__ import annotations
@@ -51,6 +55,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--json", action="store_true", help=f"print the {SWITCH_SCHEMA} JSON document")
     p.set_defaults(run=run_confirm)
+
+    p = subparsers.add_parser("verify", help="probe again to verify a connector's latest switch (finishes an "
+                                             "interrupted one)",
+                              description="Probe NAME again and update its latest switch; a switch cut off midway "
+                                          "(crash, kill) is finished first, looking before anything is sent again. "
+                                          "Exit 0 verified, 1 not verified.")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help=f"print the {SWITCH_SCHEMA} JSON document")
+    p.set_defaults(run=run_verify)
 
 
 def confirm_or_refuse(ctx: CliContext, yes: bool, question: str) -> bool:
@@ -109,6 +122,10 @@ def run_switch(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.require_writable(action)
     sw = Switches(ctx.services)
     try:
+        if action == "rotate":
+            latest = sw.latest(args.name)
+            if latest is not None and latest.interrupted and latest.action == "rotate":
+                return _finish_rotation(args, ctx, sw, latest)
         plan = sw.plan(args.name, action, revoke_full=getattr(args, "revoke_full", False))
         show_plan(ctx, plan.text(), as_note=args.json)
         if action == "rotate" and plan.guided:
@@ -125,6 +142,19 @@ def run_switch(args: argparse.Namespace, ctx: CliContext) -> int:
     finally:
         sw.close()
     _finish(ctx, args, report, plan)
+    return 0 if report.verified else 1
+
+
+def _finish_rotation(args: argparse.Namespace, ctx: CliContext, sw, latest) -> int:
+    """An earlier rotation was cut off: finish it (no new rotation at the provider)."""
+    text = (f"An earlier rotation of {args.name} was interrupted.\n  {latest.message}\n"
+            "Breaker finishes it now: it does not ask the provider for another key.")
+    show_plan(ctx, text, as_note=args.json)
+    if not confirm_or_refuse(ctx, args.yes, f"Finish the rotation of {args.name}?"):
+        note("Nothing was changed.", ctx.stderr)
+        return 0
+    report = asyncio.run(sw.rotate(args.name, on_event=_printer(ctx)))
+    _finish(ctx, args, report)
     return 0 if report.verified else 1
 
 
@@ -156,6 +186,21 @@ def run_confirm(args: argparse.Namespace, ctx: CliContext) -> int:
     sw = Switches(ctx.services)
     try:
         report = asyncio.run(sw.confirm(args.name, on_event=_printer(ctx)))
+    except SwitchRefused as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        sw.close()
+    _finish(ctx, args, report)
+    return 0 if report.verified else 1
+
+
+def run_verify(args: argparse.Namespace, ctx: CliContext) -> int:
+    from app.services.switches import SwitchRefused, Switches
+
+    ctx.require_writable("verify")
+    sw = Switches(ctx.services)
+    try:
+        report = asyncio.run(sw.verify(args.name, on_event=_printer(ctx)))
     except SwitchRefused as exc:
         raise UsageError(str(exc)) from None
     finally:
