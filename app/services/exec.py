@@ -2,8 +2,11 @@
 
 The key goes into the child's environment only (the variable named on the connector, else the
 provider's usual one), never into Breaker's own environment, a file, an argument or the audit
-log. While the connector is disabled, Breaker refuses. Every hand-out — and every refusal — is an
-audit event naming the command, the variable and the key's fingerprint.
+log. While the connector is disabled, Breaker refuses. Every use — and every refusal — is an
+audit event naming the command, the variable and the key's fingerprint. The use is recorded once
+the operating system has answered the start of the child: outcome ``ok`` (the child has the key),
+``not-found`` or ``not-executable`` (nothing was handed out). If that record cannot be written,
+the child is stopped: a key handed out unaudited is not an option.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class ExecGrant:
     fingerprint: str
     mode: Mode
     warning: str = ""  # e.g. a reduced mode that the provider does not enforce yet
+    last4: str = ""
+    tier: str = ""
 
     def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """A copy of ``base`` (default: this process's environment) plus the key. ``base`` is not changed."""
@@ -57,12 +62,15 @@ def _command_name(command: Sequence[str]) -> str:
 
 
 def grant(services, name: str, command: Sequence[str]) -> ExecGrant:
-    """Check the mode, read the key, and audit the hand-out (or the refusal). Raises ExecRefused."""
+    """Check the mode and read the key; a refusal is audited and raises :class:`ExecRefused`.
+
+    The hand-out itself is audited by :func:`record_use` once the child was (or could not be)
+    started — :func:`run` does both.
+    """
     view = services.inventory.get(name)
     var = env_var_for(view)
     cred = view.credential
-    base = {"command": _command_name(command), "args": max(0, len(command) - 1), "env_var": var,
-            "mode": view.mode.value}
+    base = _base(command, var, view.mode)
     refusal = ""
     if view.mode is Mode.DISABLED:
         refusal = f"{name} is disabled; Breaker does not hand out its key (re-enable it with `breaker enable {name}`)"
@@ -78,10 +86,19 @@ def grant(services, name: str, command: Sequence[str]) -> ExecGrant:
     if view.mode is not Mode.FULL and view.switch_state != VERIFIED:
         warning = (f"{name} is {view.mode.value}, but that is not verified at the provider yet "
                    f"({label(view.switch_state)}): the key may still hold more power")
-    _audit(services, "exec", name, {**base, "credential": {"fingerprint": cred.fingerprint, "last4": cred.last4,
-                                                           "tier": cred.tier}})
     return ExecGrant(connector=name, env_var=var, secret=secret, fingerprint=cred.fingerprint,  # type: ignore[arg-type]
-                     mode=view.mode, warning=warning)
+                     mode=view.mode, warning=warning, last4=cred.last4, tier=cred.tier)  # type: ignore[union-attr]
+
+
+def record_use(services, handed: ExecGrant, command: Sequence[str], outcome: str) -> None:
+    """Audit one use: ``ok`` (the child started with the key), ``not-found`` or ``not-executable``."""
+    new = {**_base(command, handed.env_var, handed.mode), "started": outcome == "ok",
+           "credential": {"fingerprint": handed.fingerprint, "last4": handed.last4, "tier": handed.tier}}
+    _audit(services, "exec", handed.connector, new, outcome=outcome)
+
+
+def _base(command: Sequence[str], var: str, mode: Mode) -> dict:
+    return {"command": _command_name(command), "args": max(0, len(command) - 1), "env_var": var, "mode": mode.value}
 
 
 def _audit(services, action: str, name: str, new: dict, outcome: str = "ok") -> None:
@@ -94,8 +111,9 @@ def run(services, name: str, command: Sequence[str], *, stdin=None, stdout=None,
     """Run ``command`` with the key in its environment; returns the child's exit code.
 
     Raises :class:`ExecRefused` before anything runs when the key may not be handed out, and
-    ``FileNotFoundError``/``PermissionError`` when the command cannot be started. A child killed by a
-    signal gives 128 + the signal number, as a shell would.
+    ``FileNotFoundError``/``PermissionError`` when the command cannot be started (audited as such,
+    not as a key handed out). A child killed by a signal gives 128 + the signal number, as a shell
+    would.
     """
     if not command:
         raise ValueError("no command given")
@@ -109,9 +127,30 @@ def run(services, name: str, command: Sequence[str], *, stdin=None, stdout=None,
     except ValueError:  # not the main thread (tests, embedding)
         previous = None
     try:
-        proc = subprocess.Popen(list(command), env=handed.environment(), stdin=stdin, stdout=stdout, stderr=stderr)
+        try:
+            proc = subprocess.Popen(list(command), env=handed.environment(), stdin=stdin, stdout=stdout,
+                                    stderr=stderr)
+        except FileNotFoundError:
+            record_use(services, handed, command, "not-found")
+            raise
+        except PermissionError:
+            record_use(services, handed, command, "not-executable")
+            raise
+        try:
+            record_use(services, handed, command, "ok")
+        except BaseException:
+            _stop(proc)  # no audit record, no key: the child does not run on
+            raise
         code = proc.wait()
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return 128 - code if code < 0 else code
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.kill()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass

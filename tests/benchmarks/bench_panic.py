@@ -145,7 +145,7 @@ def main() -> None:
             admin.post("/_sandbox/faults", json={"provider": "*", "latency_ms": args.latency_ms})
             sw = Switches(svc, per_provider=args.per_provider)
             sw.panic_plan(Selection(tags=("bench",)))  # what the owner reads before confirming (not timed)
-            sw.prepare()  # audit key and TLS context, opened before the question (as the CLI does)
+            sw.prepare(Selection(tags=("bench",)))  # audit key, TLS, every key read: before the question (as the CLI)
             summary = asyncio.run(sw.panic(Selection(tags=("bench",))))
             sw.close()
             recorded.append(summary.recorded_ms)

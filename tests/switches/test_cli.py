@@ -145,8 +145,8 @@ def test_panic_json_selection_and_resume(world, cli, services):
     assert [r["connector"] for r in doc["verified"]] == ["b"]
     code, out, _ = cli("panic", "--resume")
     assert code == 0 and "No interrupted panic" in out
-    code, out, _ = cli("panic", "--yes", "--provider", "slack")
-    assert code == 0 and "Nothing to disable" in out
+    code, out, _ = cli("panic", "--yes", "--provider", "slack")  # already off: probed again, not re-sent
+    assert code == 0 and "1 of 1 verified" in out
     assert cli("panic", "--batch", "x", "--yes")[0] == 2
 
 
@@ -163,3 +163,66 @@ def test_exec_usage_and_refusal(world, cli):
     cli("disable", "bot", "--yes")
     code, _, err = cli("exec", "bot", "--", "true")
     assert code == 1 and "disabled" in err
+
+
+def test_panic_with_a_selection_that_matches_nothing_is_a_usage_error(world, cli, services):
+    world.add("a", "github", "classic")
+    code, out, err = cli("panic", "--yes", "--provider", "githbu")
+    assert code == 2 and "no connector matches" in err and "githbu" in err
+    assert services.inventory.get("a").mode is Mode.FULL
+    code, out, err = cli("panic", "--yes", "--json", "--tag", "nope", "--owner", "Ana")
+    assert code == 2 and "no connector matches" in err
+
+
+def test_rotate_finishes_an_interrupted_rotation(world, cli, services, sandbox, monkeypatch):
+    """A rotation killed after GitLab returned the new key: `breaker rotate NAME` finishes it with
+    the stored key instead of rotating again."""
+    import asyncio
+
+    from app.services.switches import Switches
+    from app.services.switches import steps as steps_module
+
+    old = world.add("repo", "gitlab", "personal")
+
+    class Crash(BaseException):
+        pass
+
+    async def crash(ctx, cred):
+        raise Crash()
+
+    original = steps_module._retire_old
+    monkeypatch.setattr(steps_module, "_retire_old", crash)
+    sw = Switches(services)
+    try:
+        with pytest.raises(Crash):
+            asyncio.run(sw.rotate("repo"))
+    finally:
+        sw.close()
+    monkeypatch.setattr(steps_module, "_retire_old", original)
+    code, out, err = cli("rotate", "repo", "--yes")
+    assert code == 0, out + err
+    assert "interrupted" in (out + err)
+    assert services.inventory.secret_for("repo").reveal() != old.token
+    assert sandbox.state.get(services.inventory.secret_for("repo").reveal()).live
+    assert len([p for m, p in sandbox.calls("gitlab") if m == "POST" and p.endswith("/rotate")]) == 1
+
+
+def test_verify_finishes_a_switch_cut_off_while_applying(world, cli, services, sandbox):
+    """A disable killed right after its job turned "applying": `breaker verify` looks first and finishes it."""
+    from app.services.switches import Switches
+
+    world.add("bot", "github", "classic")
+    sw = Switches(services)
+    try:
+        job = sw.journal.open_job("bot", "disable", "disabled", "POST /credentials/revoke", audit_new={})
+        sw.journal.mark_applying([job.id])
+        latest = sw.latest("bot")
+        assert latest.interrupted and "interrupted" in latest.message
+    finally:
+        sw.close()
+    code, out, err = cli("verify", "bot")
+    assert code == 0, out + err
+    assert "bot: verified by probe" in out
+    assert not world.alive("bot")
+    assert len([p for _, p in sandbox.calls("github") if p.endswith("/credentials/revoke")]) == 1
+    assert cli("verify", "nope")[0] == 2

@@ -72,10 +72,9 @@ async def test_a_reduced_mode_not_yet_verified_warns(world, services):
     assert warnings and "not verified" in warnings[0]
 
 
-def test_cli_exec(world, services, tmp_path):
+def test_cli_exec(world, services, sandbox, tmp_path):
     """Through the real command line, in a subprocess: exit code, refusal message, stdout of the child."""
     record = world.add("bot", "github", "classic")
-    home = services.settings.home
     # The CLI in a subprocess cannot see this test's in-memory keyring; give it a demo home instead.
     from tests.switches.test_kill import demo_home, run_cli
 
@@ -87,7 +86,7 @@ def test_cli_exec(world, services, tmp_path):
 
     svc = open_services(load_settings(home=demo))
     try:
-        svc.inventory.add(ConnectorInput(name="bot", provider="github", base_url="http://127.0.0.1:9/github"),
+        svc.inventory.add(ConnectorInput(name="bot", provider="github", base_url=sandbox.base_url("github")),
                           Secret(record.token))
     finally:
         svc.close()
@@ -96,4 +95,27 @@ def test_cli_exec(world, services, tmp_path):
     assert run_cli(demo, "exec", "bot", "--", sys.executable, "-c", "raise SystemExit(3)").returncode == 3
     usage = run_cli(demo, "exec", "bot")
     assert usage.returncode == 2
-    assert home is not None
+
+    disabled = run_cli(demo, "disable", "bot", "--yes")
+    assert disabled.returncode == 0, disabled.stdout + disabled.stderr
+    refused = run_cli(demo, "exec", "bot", "--", *PRINT_ENV, "GITHUB_TOKEN")
+    assert refused.returncode == 1
+    assert "refused" in refused.stderr and "bot is disabled" in refused.stderr
+    assert record.token not in refused.stdout + refused.stderr
+
+
+def test_a_command_that_cannot_start_is_not_logged_as_a_key_handed_out(world, services, tmp_path):
+    world.add("bot", "github", "classic")
+    with pytest.raises(FileNotFoundError):
+        exec_service.run(services, "bot", ["breaker-no-such-command-xyz"])
+    script = tmp_path / "not-executable.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    with pytest.raises(PermissionError):
+        exec_service.run(services, "bot", [str(script)])
+    assert exec_service.run(services, "bot", ["true"]) == 0
+
+    events = [e for e in reversed(services.audit.recent(services.engine, 50, "bot")) if e.action.startswith("exec")]
+    assert [(e.action, e.outcome) for e in events] == [("exec", "not-found"), ("exec", "not-executable"),
+                                                       ("exec", "ok")]
+    assert services.audit.verify(services.engine).ok

@@ -1,11 +1,15 @@
 """The kill test: ``breaker panic`` is SIGKILLed at several points; ``panic --resume`` finishes it.
 
 The CLI runs in a subprocess against a demo home (file keyring holding SANDBOX keys only) and the
-test's sandbox, with latency injected. Kill points come from ``BREAKER_TEST_CRASH_AFTER`` (the
+test's sandbox, with latency injected. Kill points come from the panic module's test hook (the
 process kills itself with SIGKILL right there) or from the test sending SIGKILL after a delay.
 After the resume: every connector is disabled and verified where the provider allows it, every
-permanent revocation was sent exactly once (the sandbox's request log), the journal and the audit
-log agree, and ``breaker audit --verify`` passes.
+permanent revocation was sent exactly once (the sandbox's request log) and each one follows a
+``switch.calling`` audit event of its provider, the journal and the audit log agree, and
+``breaker audit --verify`` passes.
+
+Kill points are installed by a tiny wrapper (``python -c``) that sets the panic module's test hook
+before calling ``app.cli.main``: nothing in the environment can make a real ``breaker`` kill itself.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timezone
 from pathlib import Path
 
 import pytest
@@ -46,12 +51,22 @@ def demo_home(path: Path) -> Path:
 
 
 def run_cli(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90,
-            ) -> subprocess.CompletedProcess:
+            crash_at: str | None = None) -> subprocess.CompletedProcess:
+    """``breaker --home HOME ARGS`` in a subprocess; ``crash_at`` ("point:n") goes through the
+    test-only wrapper that installs the panic's kill point."""
     full_env = {**os.environ, "BREAKER_HOME": str(home)}
-    full_env.pop("BREAKER_TEST_CRASH_AFTER", None)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "app", "--home", str(home), *args], cwd=ROOT, env=full_env,
+    if crash_at is None:
+        command = [sys.executable, "-m", "app"]
+    else:
+        command = [sys.executable, "-c", CRASH_WRAPPER, crash_at]
+    return subprocess.run([*command, "--home", str(home), *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+# The test-only entry point: the kill point is set in the process, never read from the environment.
+CRASH_WRAPPER = ("import importlib, sys; importlib.import_module('app.services.switches.panic')"
+                 ".install_crash_point(sys.argv.pop(1)); from app.cli import main; raise SystemExit(main(sys.argv[1:]))")
 
 
 def build(home: Path, sandbox) -> tuple[World, dict[str, list[str]]]:
@@ -77,6 +92,36 @@ def permanent_calls(sandbox) -> Counter:
     return counts
 
 
+def _epoch(at) -> float:
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def unmatched_calls(sandbox, calling_events, provider_of: dict[str, str]) -> list[tuple[str, str]]:
+    """Permanent calls in the sandbox log without an earlier ``switch.calling`` event of a connector
+    of the same provider (each event vouches for one call)."""
+    events: dict[str, list[float]] = {}
+    for e in calling_events:
+        events.setdefault(provider_of.get(e.connector, ""), []).append(_epoch(e.at))
+    for times in events.values():
+        times.sort()
+    out = []
+    for r in sorted(sandbox.requests, key=lambda r: r.time):
+        want = PERMANENT.get(r.prefix)
+        if not want or r.method != want[0]:
+            continue
+        path = r.full_path
+        hit = (want[1] in path) if want[1].endswith("/") and want[1] != "/revoke" else path.endswith(want[1])
+        if not hit:
+            continue
+        times = events.get(r.prefix, [])
+        earlier = [t for t in times if t <= r.time + 0.001]
+        if not earlier:
+            out.append((r.method, path))
+            continue
+        times.remove(earlier[0])
+    return out
+
+
 POINTS = ["journal:1", "recorded:1", "call:2", "applied:3", "verified:4", "delay"]
 
 
@@ -99,7 +144,7 @@ def test_panic_killed_then_resumed(point, sandbox, tmp_path):
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
     else:
-        killed = run_cli(home, "panic", "--yes", "--json", env={"BREAKER_TEST_CRASH_AFTER": point})
+        killed = run_cli(home, "panic", "--yes", "--json", crash_at=point)
         assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
 
     sandbox.faults.clear()
@@ -127,6 +172,12 @@ def test_panic_killed_then_resumed(point, sandbox, tmp_path):
         if provider in names:
             assert calls[provider] == len(names[provider]), (provider, calls, point)
 
+    # Every permanent call has its switch.calling audit event (same provider, committed before it).
+    provider_of = {v.name: v.provider for v in views.values()}
+    calling = [e for e in services.audit.recent(services.engine, 5000) if e.action == "switch.calling"]
+    unmatched = unmatched_calls(sandbox, calling, provider_of)
+    assert not unmatched, (point, unmatched)
+
     # No audit event lost: the journal's every verified job has its audit trail, and the chain holds.
     audit = run_cli(home, "audit", "--verify")
     assert audit.returncode == 0, audit.stdout + audit.stderr
@@ -152,4 +203,15 @@ def test_panic_without_a_terminal_needs_yes(sandbox, tmp_path):
     done = run_cli(home, "panic")
     assert done.returncode == 2 and "--yes" in done.stderr
     assert all(v.mode.value == "full" for v in world.services.inventory.list())
+    world.services.close()
+
+
+def test_the_environment_alone_cannot_make_panic_kill_itself(sandbox, tmp_path):
+    """The old BREAKER_TEST_CRASH_AFTER variable is not a kill switch for a real `breaker panic`."""
+    home = demo_home(tmp_path / "home")
+    world, _ = build(home, sandbox)
+    done = run_cli(home, "panic", "--yes", "--json", env={"BREAKER_TEST_CRASH_AFTER": "recorded:1",
+                                                          "BREAKER_TESTING": "1"})
+    assert done.returncode in (0, 1), (done.returncode, done.stderr[-2000:])
+    assert json.loads(done.stdout)["total"] > 0
     world.services.close()

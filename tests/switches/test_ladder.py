@@ -47,16 +47,30 @@ async def test_reduced_credential_is_switched_to_and_verified(world, switches, s
     assert any("still works" in w for w in plan.warnings)
 
     report = await switches.read_only("bot")
-    assert report.state == VERIFIED, report
     view = services.inventory.get("bot")
     assert view.credential.tier == "reduced" and view.credential.last4 == reduced.token[-4:]
     assert services.inventory.secret_for("bot").reveal() == reduced.token  # what exec hands out now
     assert sandbox.state.get(full.token).live  # without --revoke-full the full key lives on, as the plan said
     assert "still works" in report.message
+    # Honest state: the full key still holds send power, so the connector is not at read-only yet.
+    assert report.state == APPLIED, report
+    assert "full key still live — revoke it to verify" in report.verify_note
+    assert report.manual_steps
+    assert "switch.verified" not in audit_actions(services, "bot")
+    assert services.inventory.get("bot").switch_state == APPLIED
+    # A later ordinary probe (of the reduced key) must not verify it either.
+    await services.prober.probe_one("bot")
+    assert services.inventory.get("bot").switch_state == APPLIED
 
     back = await switches.enable("bot")
     assert back.state == VERIFIED
     assert services.inventory.get("bot").credential.tier == "primary"
+
+    assert (await switches.read_only("bot")).state == APPLIED
+    sandbox.state.revoke(full.token)  # the owner revokes the full key by hand
+    verified = await switches.verify("bot")
+    assert verified.state == VERIFIED, verified
+    assert [c.tier for c in services.inventory.get("bot").credentials] == ["reduced"]  # the dead one is marked
 
 
 async def test_reduced_credential_with_revoke_full(world, switches, services, sandbox):
@@ -252,3 +266,76 @@ async def test_a_later_probe_verifies_a_waiting_switch(world, switches, services
     assert services.inventory.get("pay").switch_state == VERIFIED
     assert reconcile(services, [result]) == []  # and doing it again changes nothing
     assert "switch.verified" in audit_actions(services, "pay")
+
+
+# -- review findings: one verification event, an audit record before every call, robust emitters,
+#    and nothing blocking the event loop ------------------------------------------------------------
+
+
+async def test_a_switch_writes_switch_verified_once(world, switches, services):
+    world.add("bot", "github", "classic")
+    report = await switches.disable("bot")
+    assert report.state == VERIFIED
+    assert audit_actions(services, "bot").count("switch.verified") == 1
+
+
+async def test_switch_calling_is_recorded_before_the_provider_is_called(world, switches, services, monkeypatch):
+    """A crash after a revoke went out still leaves a record of what was called."""
+    from connectors.github import GitHub
+
+    world.add("bot", "github", "classic")
+    original = GitHub.revoke
+    seen = {}
+
+    async def revoke(self, client, cred):
+        seen["actions"] = audit_actions(services, "bot")  # committed before the request leaves
+        return await original(self, client, cred)
+
+    monkeypatch.setattr(GitHub, "revoke", revoke)
+    await switches.disable("bot")
+    assert seen["actions"][-1] == "switch.calling", seen
+    event = next(e for e in services.audit.recent(services.engine, 50, "bot") if e.action == "switch.calling")
+    data = json.loads(event.new_json)
+    assert "/credentials/revoke" in data["call"] and data["job"]
+    assert world.tokens["bot"].token not in event.new_json
+    assert services.audit.verify(services.engine).ok
+
+
+async def test_a_failing_event_callback_never_leaves_a_switch_half_done(world, switches, services, sandbox):
+    world.add("bot", "github", "classic")
+
+    def broken(event):
+        raise RuntimeError("the panel went away")
+
+    report = await switches.disable("bot", on_event=broken)
+    assert report.state == VERIFIED
+    assert not world.alive("bot")
+    assert services.inventory.get("bot").switch_state == VERIFIED
+
+
+async def test_a_single_switch_does_not_block_the_event_loop(world, switches, services, monkeypatch):
+    """Store reads (inventory list/get, journal reads) run off the event loop."""
+    import asyncio
+
+    from app.services.inventory import Inventory
+    from app.services.switches.journal import Journal
+
+    world.add("bot", "github", "classic")
+    on_loop: list[str] = []
+
+    def guard(name, fn):
+        def wrapper(*args, **kwargs):
+            try:
+                asyncio.get_running_loop()
+                on_loop.append(name)
+            except RuntimeError:
+                pass
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    for cls, name in ((Inventory, "list"), (Inventory, "get"), (Journal, "job"), (Journal, "latest")):
+        monkeypatch.setattr(cls, name, guard(f"{cls.__name__}.{name}", getattr(cls, name)))
+    await switches.disable("bot")
+    await switches.verify("bot")
+    assert on_loop == [], on_loop

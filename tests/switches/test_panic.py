@@ -71,8 +71,10 @@ async def test_selection_by_provider_owner_and_tag(world, services, sandbox):
         assert [r.connector for r in summary.verified] == ["gh-ana"]
         modes = {v.name: v.mode for v in services.inventory.list()}
         assert modes == {"gh-ana": Mode.DISABLED, "gh-bo": Mode.FULL, "slack-ana": Mode.FULL}
-        # a second panic skips what is already disabled and verified
-        assert (await sw.panic(Selection(tags=("prod",)))).total == 0
+        # a second panic covers it again, but only looks (probe first): nothing is sent twice
+        again = await sw.panic(Selection(tags=("prod",)))
+        assert again.total == 1 and [r.connector for r in again.verified] == ["gh-ana"]
+        assert len([p for _, p in sandbox.calls("github") if p.endswith("/credentials/revoke")]) == 1
     finally:
         sw.close()
 
@@ -231,3 +233,96 @@ async def test_recording_two_hundred_connectors_is_quick(world, services):
         sw.close()
     assert elapsed < 0.5, f"{elapsed * 1000:.0f} ms to record 200 connectors"
     assert all(v.mode is Mode.DISABLED for v in services.inventory.list())
+
+
+# -- review findings --------------------------------------------------------------------------------
+
+
+async def test_a_panic_writes_switch_verified_once_per_connector(world, services, sandbox):
+    for i in range(3):
+        world.add(f"gh-{i}", "github", "classic")
+        world.add(f"sl-{i}", "slack", "bot")
+    sw = Switches(services)
+    try:
+        summary = await sw.panic()
+    finally:
+        sw.close()
+    assert summary.ok and len(summary.verified) == 6
+    assert audit_actions(services).count("switch.verified") == 6
+
+
+async def test_panic_catches_a_key_reactivated_out_of_band(world, services, sandbox):
+    """A connector disabled and verified long ago is still covered: probed first, and revoked
+    again when its key works once more (someone set it active in the Console)."""
+    world.admin("anthropic")
+    record = world.add("claude", "anthropic", "api")
+    sw = Switches(services)
+    try:
+        assert (await sw.disable("claude")).state == VERIFIED
+        assert sandbox.state.get(record.token).status == "inactive"
+        sandbox.state.get(record.token).status = "active"  # re-activated behind Breaker's back
+        assert "claude" in sw.panic_plan().names
+        summary = await sw.panic()
+    finally:
+        sw.close()
+    assert "claude" in {r.connector for r in summary.verified}, summary.as_dict()
+    assert sandbox.state.get(record.token).status == "inactive"
+
+
+async def test_panic_of_an_already_dead_key_sends_nothing(world, services, sandbox):
+    world.add("gh", "github", "classic")
+    sw = Switches(services)
+    try:
+        await sw.disable("gh")
+        sandbox.clear_requests()
+        summary = await sw.panic()
+    finally:
+        sw.close()
+    assert [r.connector for r in summary.verified] == ["gh"]
+    assert not [p for _, p in sandbox.calls("github") if p.endswith("/credentials/revoke")]
+
+
+async def test_unfinished_batches_reads_the_state_not_a_substring(world, services, sandbox):
+    """A job applied but never verified is unfinished, whatever text its provider details hold."""
+    from app.services.switches.journal import JobUpdate
+
+    world.add("gh", "github", "classic")
+    sw = Switches(services)
+    try:
+        batch = new_batch_id()
+        targets = sw.journal.panic_targets(lambda t, owner, tags: True)
+        sw.journal.journal_batch(batch, targets, {}, {})
+        sw.journal.record_batch(batch)
+        [job] = sw.journal.batch_jobs(batch)
+        # the provider step committed (its details merely mention "verify"), then the kill came
+        sw.journal.write([JobUpdate(job.id, "gh", "switch.applied", state="applied", provider_done=True,
+                                    details={"notes": ["verify"]})])
+        sandbox.state.revoke(world.tokens["gh"].token)
+        assert sw.unfinished_batches() == [batch]
+        summary = await sw.resume()
+        assert summary is not None and summary.ok
+        assert sw.unfinished_batches() == []
+    finally:
+        sw.close()
+
+
+async def test_prepare_reads_every_key_before_the_confirmation(world, services, sandbox, monkeypatch):
+    """The time from confirmation to the first provider call is not spent reading the keyring."""
+    for i in range(3):
+        world.add(f"gh-{i}", "github", "classic")
+    sw = Switches(services)
+    try:
+        sw.prepare(Selection())
+        reads: list[str] = []
+        original = services.secrets.get
+
+        def counting_get(ref):
+            reads.append(ref)
+            return original(ref)
+
+        monkeypatch.setattr(services.secrets, "get", counting_get)
+        summary = await sw.panic()
+    finally:
+        sw.close()
+    assert summary.ok
+    assert reads == [], f"{len(reads)} keyring reads after the confirmation"

@@ -7,26 +7,24 @@ No provider call raises here: a timeout, a transport error or a provider bug bec
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import random
-import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
 
 import httpx
 
 from app.services.inventory import ConnectorView, CredentialView
+from app.services.netutil import gated, tls_context  # shared with probing (one TLS context, one gate helper)
 from app.services.probing import Prober, ProbeResult
 from connectors.base import ActionResult, ActionState, Credential as ProviderCredential, Outcome, ProbeReport, Secret
 
 from app.services.switches.plan import admin_credential, live_credentials
 
+__all__ = ["ACTION_REQUESTS", "CallPolicy", "Calls", "Gate", "MissingKey", "dead", "gated", "provider_credential",
+           "requests_for", "tls_context"]
 
-@cache
-def tls_context() -> ssl.SSLContext:
-    """One verified TLS context for every client of a switch run (loading the CA bundle takes tens of ms)."""
-    return ssl.create_default_context()
+log = logging.getLogger(__name__)
 
 
 class MissingKey(Exception):
@@ -37,21 +35,43 @@ class MissingKey(Exception):
 class CallPolicy:
     """How hard Breaker tries one provider call."""
 
-    timeout_s: float = 10.0  # per call (every request inside it has the same timeout)
+    timeout_s: float = 10.0  # per request (every request inside an action has the same timeout)
     attempts: int = 3  # including the first
     backoff_s: float = 0.5  # first wait; doubles, with jitter
+
+    def limit(self, requests: int = 1) -> float:
+        """Breaker's own deadline for one action of ``requests`` HTTP requests: each request's client
+        timeout fires first; this only catches a provider module that hangs outside its requests."""
+        return self.timeout_s * max(1, requests) + 1.0
 
 
 Gate = asyncio.Semaphore | None
 
+# How many HTTP requests one provider action sends on its usual path, where it is more than one
+# (read the key's scopes then write them; look the key id up then delete it; SendGrid's rotation is
+# GET key, POST new key, GET /v3/scopes with the new key, DELETE old key). A provider module may
+# say it itself with a class attribute ``action_requests = {"rotate": 4}``, which wins.
+ACTION_REQUESTS: dict[str, dict[str, int]] = {
+    "sendgrid": {"rotate": 4, "restrict": 2},
+    "microsoft": {"restrict": 2},
+    "openai": {"revoke": 2},  # key id looked up (one page) when the connector has no key_id
+    "anthropic": {"revoke": 2, "reenable": 2},
+}
 
-@contextlib.asynccontextmanager
-async def gated(gate: Gate):
-    if gate is None:
-        yield
-    else:
-        async with gate:
-            yield
+
+def requests_for(provider, action: str) -> int:
+    """The requests one ``action`` of ``provider`` sends (1 unless known to be more)."""
+    own = getattr(provider, "action_requests", None)
+    if isinstance(own, Mapping) and isinstance(own.get(action), int):
+        return max(1, own[action])
+    name = getattr(provider, "name", str(provider))
+    return ACTION_REQUESTS.get(name, {}).get(action, 1)
+
+
+def provider_credential(view: ConnectorView, secret: Secret, admin_secret: Secret | None = None) -> ProviderCredential:
+    """What a provider call needs for ``view``: the one place the switches build it."""
+    return ProviderCredential(secret=secret, base_url=view.base_url or None,
+                              extra={k: str(v) for k, v in view.extra.items()}, admin_secret=admin_secret)
 
 
 class Calls:
@@ -84,8 +104,7 @@ class Calls:
         """What a provider call needs, with the organisation admin key where one is registered."""
         admin = admin_credential(view, views)
         admin_secret = self.services.secrets.get(admin.keyring_ref) if admin is not None else None
-        return ProviderCredential(secret=self.secret(cred), base_url=view.base_url or None,
-                                  extra={k: str(v) for k, v in view.extra.items()}, admin_secret=admin_secret)
+        return provider_credential(view, self.secret(cred), admin_secret)
 
     async def credential(self, view: ConnectorView, cred: CredentialView,
                          views: list[ConnectorView]) -> ProviderCredential:
@@ -97,7 +116,8 @@ class Calls:
     def preload(self, views: list[ConnectorView], wanted: list[ConnectorView]) -> None:
         """Read the keys of ``wanted`` connectors in one go (one thread hop for a whole panic, not 400).
 
-        A key that cannot be read is left out; its step reads it again and reports why.
+        Called by ``Switches.prepare`` before the owner confirms a panic. Keys already loaded are
+        not read again. A key that cannot be read is left out; its step reads it again and reports why.
         """
         admins: dict[str, Secret | None] = {}
         for view in wanted:
@@ -108,27 +128,39 @@ class Calls:
                 except Exception:  # noqa: BLE001 — reported by the step that needs it
                     admins[admin.keyring_ref] = None
             for cred in live_credentials(view):
+                if (view.name, cred.keyring_ref) in self._creds:
+                    continue
                 try:
                     secret = self.services.secrets.get(cred.keyring_ref)
                 except Exception:  # noqa: BLE001
                     continue
                 if secret is None:
                     continue
-                self._creds[(view.name, cred.keyring_ref)] = ProviderCredential(
-                    secret=secret, base_url=view.base_url or None, extra={k: str(v) for k, v in view.extra.items()},
-                    admin_secret=admins.get(admin.keyring_ref) if admin is not None else None)
+                self._creds[(view.name, cred.keyring_ref)] = provider_credential(
+                    view, secret, admins.get(admin.keyring_ref) if admin is not None else None)
+
+    def loaded(self, view: ConnectorView) -> bool:
+        """Every live key of ``view`` is preloaded."""
+        return all((view.name, c.keyring_ref) in self._creds for c in live_credentials(view))
 
     # -- calls -----------------------------------------------------------------------------------------
     async def call(self, action: str, send: Callable[[], Awaitable[ActionResult]], *, gate: Gate = None,
                    repeatable: bool, already_done: Callable[[], Awaitable[bool | None]] | None = None,
                    on_retry: Callable[[int, ActionResult], Awaitable[None]] | None = None,
-                   attempts: int | None = None) -> tuple[ActionResult, int]:
-        """Send one provider call with a timeout; retry a retryable failure with backoff, bounded.
+                   attempts: int | None = None, requests: int = 1, mints: bool = False,
+                   on_late: Callable[[float], Awaitable[None]] | None = None) -> tuple[ActionResult, int]:
+        """Send one provider action with a time limit; retry a retryable failure with backoff, bounded.
+
+        ``requests``: how many HTTP requests the action sends (see :func:`requests_for`); the limit
+        is sized by it. ``mints``: the action can create a key (a rotation). Such an action is never
+        cut off: past the limit ``on_late(limit)`` is told (the job shows pending) and Breaker keeps
+        waiting for the answer, because the provider may already have replaced the old key.
 
         A call that is not ``repeatable`` (a permanent revoke, a rotation) is sent again only when the
         previous attempt surely did not reach the provider (it answered with an error status), or
-        when ``already_done`` (a probe) shows that the change has not happened. Returns the result and
-        the number of attempts made.
+        when ``already_done`` (a probe) shows that the change has not happened. An answer that
+        carries a new key is never followed by another attempt (it would kill that key). Returns the
+        result and the number of attempts made.
         """
         attempts = attempts or self.policy.attempts
         made = 0
@@ -136,7 +168,9 @@ class Calls:
         for attempt in range(1, attempts + 1):
             made = attempt
             async with gated(gate):
-                result = await self._once(action, send)
+                result = await self._once(action, send, requests=requests, mints=mints, on_late=on_late)
+            if result.new_secret is not None:
+                break  # a key came back, whatever the rest of the answer says: it must be kept
             if result.state is not ActionState.FAILED or not result.retryable or attempt == attempts:
                 break
             ambiguous = result.status is None  # no answer: the provider may or may not have done it
@@ -153,12 +187,22 @@ class Calls:
             await asyncio.sleep(self.policy.backoff_s * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
         return result, made
 
-    async def _once(self, action: str, send: Callable[[], Awaitable[ActionResult]]) -> ActionResult:
-        timeout = self.policy.timeout_s + 1.0  # the client's own timeout fires first; this catches the rest
+    async def _once(self, action: str, send: Callable[[], Awaitable[ActionResult]], *, requests: int = 1,
+                    mints: bool = False, on_late: Callable[[float], Awaitable[None]] | None = None) -> ActionResult:
+        limit = self.policy.limit(requests)
+        task = asyncio.ensure_future(send())
         try:
-            result = await asyncio.wait_for(send(), timeout)
+            if mints:
+                try:
+                    # shield: the limit stops our waiting, never the action itself
+                    result = await asyncio.wait_for(asyncio.shield(task), limit)
+                except asyncio.TimeoutError:
+                    await _tell_late(on_late, limit)
+                    result = await task  # past the limit: the provider may have minted the key already
+            else:
+                result = await asyncio.wait_for(task, limit)
         except asyncio.TimeoutError:
-            return ActionResult(action, ActionState.FAILED, f"no answer within {timeout:g} s", retryable=True)
+            return ActionResult(action, ActionState.FAILED, f"no answer within {limit:g} s", retryable=True)
         except httpx.TransportError as exc:  # a provider that forgot to guard its call
             return ActionResult(action, ActionState.FAILED, f"network error ({type(exc).__name__})", retryable=True)
         except Exception as exc:  # a provider bug must not stop a panic
@@ -192,6 +236,15 @@ class Calls:
 
     def probe_result(self, view: ConnectorView, report: ProbeReport) -> ProbeResult:
         return ProbeResult(view.name, report, tuple(Prober._drift(view, report)))
+
+
+async def _tell_late(on_late: Callable[[float], Awaitable[None]] | None, limit: float) -> None:
+    if on_late is None:
+        return
+    try:
+        await on_late(limit)
+    except Exception:  # noqa: BLE001 — telling the owner must never stop the wait for a key
+        log.exception("on_late callback failed")
 
 
 def dead(report: ProbeReport) -> bool | None:

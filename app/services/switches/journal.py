@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from app.store.db import session_scope
@@ -128,6 +128,14 @@ def _row(job: SwitchJob, connector: Connector | None) -> JobRow:
                   created_at=job.created_at)
 
 
+def _verify_ran(details_json: str | None) -> bool:
+    try:
+        details = json.loads(details_json or "{}")
+    except ValueError:
+        return False
+    return isinstance(details, dict) and bool(details.get("verify"))
+
+
 @dataclass(frozen=True)
 class PanicTarget:
     connector_id: int
@@ -182,13 +190,23 @@ class Journal:
 
     def unfinished_batches(self) -> list[str]:
         """Panic batches interrupted before the end (newest first), offered for ``--resume``: a job
-        still owes its provider step, or its verification never ran."""
+        still owes its provider step, or it was applied and its verification never ran.
+
+        The database does the filtering (batch jobs that are their connector's latest switch, in a
+        state that may be unfinished, never verified), so opening the panel reads a handful of rows,
+        not every panic job ever written. A verification that ran but did not confirm the switch
+        leaves its note under ``details["verify"]``; only those few candidate rows are parsed.
+        """
+        latest = select(func.max(SwitchJob.id)).group_by(SwitchJob.connector_id)
         with Session(self.engine) as s:
             rows = s.exec(select(SwitchJob.id, SwitchJob.batch, SwitchJob.state, SwitchJob.details_json)
-                          .where(SwitchJob.batch != "")).all()
+                          .where(SwitchJob.batch != "",
+                                 col(SwitchJob.state).in_([*S.PROVIDER_TODO, S.APPLIED, S.MANUAL]),
+                                 col(SwitchJob.verified_at).is_(None),
+                                 col(SwitchJob.id).in_(latest))).all()
         newest: dict[str, int] = {}
         for job_id, batch, state, details in rows:
-            if state in S.PROVIDER_TODO or (state in (S.APPLIED, S.MANUAL) and '"verify"' not in (details or "")):
+            if state in S.PROVIDER_TODO or not _verify_ran(details):
                 newest[batch] = max(newest.get(batch, 0), job_id)
         return sorted(newest, key=lambda b: -newest[b])
 
@@ -209,14 +227,16 @@ class Journal:
 
     # -- a single switch ---------------------------------------------------------------------------
     def open_job(self, connector: str, action: str, target_mode: str, provider_call: str, *,
-                 audit_new: dict[str, Any], irreversible: bool = False) -> JobRow:
+                 audit_new: dict[str, Any], irreversible: bool = False,
+                 details: dict[str, Any] | None = None) -> JobRow:
         """Journal one switch and record its mode, in one transaction, before anything is sent."""
         now = utcnow()
         with session_scope(self.engine) as s:
             row = s.exec(select(Connector).where(Connector.name == connector)).one()
             self._supersede(s, [row.id], now)
             job = SwitchJob(connector_id=row.id, action=action, target_mode=target_mode, state=S.RECORDED,
-                            provider_call=provider_call[:500], details_json=json.dumps({"irreversible": irreversible}),
+                            provider_call=provider_call[:500],
+                            details_json=json.dumps({**(details or {}), "irreversible": irreversible}),
                             created_at=now, updated_at=now)
             s.add(job)
             old_mode = row.mode
@@ -285,17 +305,32 @@ class Journal:
             return [name for _, name, _ in conns]
 
     def mark_applying(self, job_ids: list[int]) -> None:
-        """Before the calls go out: a resume then knows a call may have reached the provider."""
+        """Before the calls go out: a resume then knows a call may have reached the provider.
+
+        Each job's ``switch.calling`` audit event (what is called where — the journalled call text,
+        never a secret) commits in this same transaction: a crash after a call went out, before its
+        answer was recorded, still leaves a record that it may have been sent.
+        """
         if not job_ids:
             return
         now = utcnow()
         with session_scope(self.engine) as s:
+            jobs = s.exec(select(SwitchJob.id, SwitchJob.connector_id, SwitchJob.action, SwitchJob.provider_call,
+                                 SwitchJob.batch).where(col(SwitchJob.id).in_(job_ids))
+                          .order_by(col(SwitchJob.id))).all()
+            if not jobs:
+                return
             s.execute(update(SwitchJob).where(col(SwitchJob.id).in_(job_ids),
                                               col(SwitchJob.state).in_([S.RECORDED, S.PENDING, S.FAILED, S.MANUAL]))
                       .values(state=S.APPLYING, updated_at=now))
-            cids = s.exec(select(SwitchJob.connector_id).where(col(SwitchJob.id).in_(job_ids))).all()
-            s.execute(update(Connector).where(col(Connector.id).in_(list(cids)))
+            cids = sorted({j[1] for j in jobs})
+            s.execute(update(Connector).where(col(Connector.id).in_(cids))
                       .values(switch_state=S.APPLYING, updated_at=now))
+            names = dict(s.exec(select(Connector.id, Connector.name).where(col(Connector.id).in_(cids))).all())
+            self.audit.record_many(s, [("switch.calling", names.get(cid, ""), None,
+                                        {"action": action, "job": jid, "call": call,
+                                         **({"batch": batch} if batch else {})}, "ok")
+                                       for jid, cid, action, call, batch in jobs])
 
     def audit_event(self, action: str, connector: str = "", new: Any = None, outcome: str = "ok") -> None:
         with session_scope(self.engine) as s:

@@ -1,9 +1,15 @@
 """The ladder — full → draft-only → read-only → disabled, and back — plus rotation, one connector at a time.
 
 Every switch is a journalled job: the ``switch_job`` row and the new mode are committed (with the
-``switch.recorded`` audit event) before anything is sent. Then the provider step, then a fresh
-probe to verify. Each step is one transaction with its audit event; ``Connector.switch_state``
-mirrors the job.
+``switch.recorded`` audit event) before anything is sent; the job turns ``applying`` together with
+its ``switch.calling`` audit event right before the provider is called. Then the provider step,
+then a fresh probe to verify. Each step is one transaction with its audit event;
+``Connector.switch_state`` mirrors the job. A single switch cut off midway (crash, kill) is shown
+as interrupted by :meth:`Switches.latest`; :meth:`Switches.verify` — or ``rotate`` again, for a
+rotation — finishes it without repeating what already happened.
+
+Nothing here blocks the event loop: store reads go to a worker thread, writes to the one writer
+thread (:class:`DbThread`).
 
 The panel and the CLI use :class:`Switches`; see ``app/services/switches/__init__.py`` for the API.
 """
@@ -12,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -27,11 +32,16 @@ from connectors.base import ActionResult, Mode, Secret
 from app.services.switches import states as S
 from app.services.switches import steps
 from app.services.switches.calls import CallPolicy, Calls
-from app.services.switches.journal import DbThread, JobRow, JobUpdate, Journal
+from app.services.switches.events import EventSink, emit
+from app.services.switches.journal import DbThread, JobRow, JobUpdate, Journal, PanicTarget
 from app.services.switches.plan import PanicPlan, SwitchPlan, panic_plan, plan_for
 from app.services.switches.verify import verify
 
-EventSink = Callable[[S.SwitchEvent], None] | None
+# Single-switch jobs running in this process right now: a job in "applying" that is not here was
+# cut off (a crash, a kill) and is offered to finish. (Another process's running switch cannot be
+# told apart from an interrupted one; switches of one connector from two processes at once are
+# not supported.)
+_RUNNING: set[int] = set()
 
 
 def checkpoint(engine) -> None:
@@ -76,6 +86,9 @@ class Selection:
         return not (self.providers or self.owners or self.tags or self.names)
 
     def matches(self, name: str, provider: str, owner: str, tags: tuple[str, ...]) -> bool:
+        """The one selection rule (applied by :meth:`Switches.targets`). A connector already
+        disabled — even verified long ago — is covered too: its key may have been re-activated out
+        of band, so a panic probes it first and calls its provider again only if the key works."""
         low = lambda xs: {x.lower() for x in xs}  # noqa: E731
         return ((not self.providers or provider.lower() in low(self.providers))
                 and (not self.owners or owner.lower() in low(self.owners))
@@ -86,10 +99,16 @@ class Selection:
         return {k: list(v) for k, v in (("providers", self.providers), ("owners", self.owners),
                                         ("tags", self.tags), ("names", self.names)) if v}
 
+    def describe(self) -> str:
+        """The selection as the command line spells it, for messages."""
+        return " ".join(f"--{flag} {value}" for flag, values in (("provider", self.providers), ("owner", self.owners),
+                                                                  ("tag", self.tags), ("name", self.names))
+                        for value in values) or "(everything)"
+
 
 class Switches:
     """Switch service for one open inventory (``Switches(services)``). Async methods never block the
-    loop on the network; store writes run on one writer thread."""
+    loop: store reads run on a worker thread, store writes on one writer thread."""
 
     def __init__(self, services, *, transport: httpx.AsyncBaseTransport | None = None,
                  call_timeout: float | None = None, per_provider: int | None = None, attempts: int = 3,
@@ -102,48 +121,74 @@ class Switches:
         self.transport = transport
         self.journal = Journal(services)
         self.db = DbThread()
+        self._prepared: Calls | None = None
 
-    def prepare(self) -> None:
-        """Open what a panic needs before the owner confirms (audit key, TLS context), so that the
-        time from confirmation to "all recorded" is spent on recording."""
-        from app.services.switches.calls import tls_context
+    def prepare(self, selection: Selection | None = None) -> None:
+        """Open what a panic needs before the owner confirms — the audit key, the TLS context, and
+        every selected connector's keys (with their admin keys) read from the keyring — so that the
+        time from confirmation to the first provider call is spent disabling, not reading the
+        keyring. The keys stay in memory until the panic runs, :meth:`forget_prepared` or :meth:`close`."""
+        from app.services.netutil import tls_context
 
         self.services.secrets.install_key("audit")
         tls_context()
+        views = self.services.inventory.list()
+        calls = self.calls()
+        calls.preload(views, self.select(selection, views))
+        self._prepared = calls
         checkpoint(self.services.engine)
+
+    def forget_prepared(self) -> None:
+        """Drop the keys :meth:`prepare` read (the owner cancelled)."""
+        self._prepared = None
 
     def calls(self) -> Calls:
         return Calls(self.services, self.transport, self.policy)
 
+    def take_prepared(self) -> Calls:
+        """The calls :meth:`prepare` loaded (once), else fresh ones."""
+        calls, self._prepared = self._prepared, None
+        return calls if calls is not None else self.calls()
+
     def close(self) -> None:
+        self._prepared = None
         self.db.close()
 
     # -- reading ------------------------------------------------------------------------------------
     def plan(self, name: str, action: str, *, revoke_full: bool = False) -> SwitchPlan:
         """What ``action`` on ``name`` will do: the text of the confirmation."""
+        return self._plan(name, action, revoke_full)[0]
+
+    def _plan(self, name: str, action: str, revoke_full: bool) -> tuple[SwitchPlan, ConnectorView, list[ConnectorView]]:
         views = self.services.inventory.list()
         view = next((v for v in views if v.name == name), None)
         if view is None:
             raise NotFound(name)
-        return plan_for(view, action, views, revoke_full=revoke_full)
+        return plan_for(view, action, views, revoke_full=revoke_full), view, views
 
-    def select(self, selection: Selection | None = None) -> list[ConnectorView]:
+    def targets(self, selection: Selection | None = None) -> list[PanicTarget]:
+        """The connectors a panic with ``selection`` covers, from one light query (the one place the
+        selection rule is applied: the plan the owner reads and the panic itself use it)."""
         selection = selection or Selection()
-        return [v for v in self.services.inventory.list()
-                if selection.matches(v.name, v.provider, v.owner, v.tags)
-                and not (v.mode is Mode.DISABLED and v.switch_state == S.VERIFIED)]
+        return self.journal.panic_targets(lambda t, owner, tags: selection.matches(t.name, t.provider, owner, tags))
+
+    def select(self, selection: Selection | None = None,
+               views: list[ConnectorView] | None = None) -> list[ConnectorView]:
+        names = {t.name for t in self.targets(selection)}
+        views = views if views is not None else self.services.inventory.list()
+        return [v for v in views if v.name in names]
 
     def panic_plan(self, selection: Selection | None = None) -> PanicPlan:
         views = self.services.inventory.list()
-        chosen = {v.name for v in self.select(selection)}
-        return panic_plan([v for v in views if v.name in chosen], views)
+        return panic_plan(self.select(selection, views), views)
 
     def latest(self, name: str) -> S.JobReport | None:
+        """The latest switch of ``name``; a single switch cut off midway says so (``interrupted``)."""
         job = self.journal.latest(name)
-        return job.report() if job else None
+        return _report(job) if job else None
 
     def history(self, name: str, limit: int = 20) -> list[S.JobReport]:
-        return [j.report() for j in self.journal.history(name, limit)]
+        return [_report(j) for j in self.journal.history(name, limit)]
 
     def unfinished_batches(self) -> list[str]:
         """Interrupted panics (newest first): the panel offers to resume them when it opens."""
@@ -171,20 +216,27 @@ class Switches:
 
         ``force``: when the provider call fails, accept the local record anyway (out-of-sync)
         instead of leaving the job pending. Raises :class:`NeedsNewKey` for a rotation the
-        provider cannot do by API (use :meth:`rotate_with`).
+        provider cannot do by API (use :meth:`rotate_with`). A ``rotate`` while an earlier rotation
+        of ``name`` is interrupted finishes that one (with the key it stored) instead of minting
+        another.
         """
-        plan = self.plan(name, action, revoke_full=revoke_full)
+        if action == "rotate":
+            job = await asyncio.to_thread(self.journal.latest, name)
+            if job is not None and _interrupted(job) and job.action == "rotate":
+                return await self._finish(job, on_event)
+        plan, view, views = await asyncio.to_thread(self._plan, name, action, revoke_full)
         if action == "rotate" and plan.guided:
             raise NeedsNewKey(plan)
-        view = self.services.inventory.get(name)
         probe_first = action == "disable" and view.mode is Mode.DISABLED
         return await self._run(name, action, plan, on_event=on_event, force=force, probe_first=probe_first,
-                               step=lambda ctx: self._step(ctx, action, revoke_full))
+                               step=lambda ctx: self._step(ctx, action, revoke_full),
+                               details={"revoke_full": True} if revoke_full else None)
 
     async def rotate_with(self, name: str, new_secret: Secret, *, on_event: EventSink = None) -> S.JobReport:
         """Guided rotation: the owner pasted ``new_secret``. It is probed first; only a working key is
-        swapped in (stored in the keyring at once); then the old key is revoked, or the steps say how."""
-        plan = self.plan(name, "rotate")
+        kept (keyring, then its row, at once) and swapped in; then the old key is revoked, or the
+        steps say how."""
+        plan = await asyncio.to_thread(self.plan, name, "rotate")
         return await self._run(name, "rotate", plan, on_event=on_event,
                                step=lambda ctx: steps.rotate_guided(ctx, new_secret),
                                provider_call="guided: the owner's new key, then " + (plan.provider_call
@@ -192,26 +244,29 @@ class Switches:
 
     async def confirm(self, name: str, *, on_event: EventSink = None) -> S.JobReport:
         """The owner did the manual steps: the job becomes applied, then a probe verifies it."""
-        job = self.journal.latest(name)
+        job = await asyncio.to_thread(self.journal.latest, name)
         if job is None or job.state not in (S.MANUAL, S.FAILED, S.PENDING, S.OUT_OF_SYNC, S.APPLIED):
             raise SwitchRefused(f"{name} has no switch waiting for manual steps")
         update = JobUpdate(job.id, name, "switch.confirmed", state=S.APPLIED, message=job.result,
                            provider_done=True, audit_new={"state": S.APPLIED, "by": "owner",
                                                           "message": "the owner confirmed the manual steps"})
         await self.db.run(self.journal.write, [update])
-        self._emit(on_event, job, S.APPLIED, "the owner confirmed the manual steps", started=time.perf_counter())
+        emit(on_event, job, S.APPLIED, "the owner confirmed the manual steps", time.perf_counter())
         return await self.verify(name, on_event=on_event)
 
     async def verify(self, name: str, *, on_event: EventSink = None) -> S.JobReport:
-        """Probe again and update the latest switch of ``name`` (verified, or why not)."""
-        job = self.journal.latest(name)
+        """Probe again and update the latest switch of ``name`` (verified, or why not). A single
+        switch that was cut off midway is finished first (probe before anything is sent again)."""
+        job = await asyncio.to_thread(self.journal.latest, name)
         if job is None:
             raise SwitchRefused(f"{name} has no switch to verify")
+        if _interrupted(job):
+            return await self._finish(job, on_event)
         started = time.perf_counter()
         calls = self.calls()
         async with calls.client() as client:
             await self._verify(calls, client, job, on_event, started)
-        return self.journal.job(job.id).report()  # type: ignore[union-attr]
+        return _report(await asyncio.to_thread(self.journal.job, job.id))  # type: ignore[arg-type]
 
     # -- emergency ------------------------------------------------------------------------------------
     async def panic(self, selection: Selection | None = None, on_event: EventSink = None) -> S.PanicSummary:
@@ -286,40 +341,75 @@ class Switches:
         return await steps.rotate_by_api(ctx)
 
     async def _run(self, name: str, action: str, plan: SwitchPlan, *, step, on_event: EventSink,
-                   force: bool = False, probe_first: bool = False, provider_call: str | None = None) -> S.JobReport:
+                   force: bool = False, probe_first: bool = False, provider_call: str | None = None,
+                   details: dict | None = None) -> S.JobReport:
         started = time.perf_counter()
         target = S.TARGET_MODE[action]
         job = await self.db.run(lambda: self.journal.open_job(
             name, action, target.value if target else "", provider_call or plan.provider_call,
-            audit_new={"reversible": plan.reversible, "forced_allowed": force}, irreversible=plan.irreversible_call))
-        self._emit(on_event, job, S.RECORDED, f"mode {job.target_mode or 'unchanged'} recorded", started=started)
-        views = self.services.inventory.list()
-        view = next(v for v in views if v.name == name)
-        calls = self.calls()
-        async with calls.client() as client:
-            # The step sees the job as it was before this attempt ("recorded"): only an *earlier*
-            # attempt can have reached the provider.
-            await self.db.run(self.journal.mark_applying, [job.id])
+            audit_new={"reversible": plan.reversible, "forced_allowed": force}, irreversible=plan.irreversible_call,
+            details=details))
+        emit(on_event, job, S.RECORDED, f"mode {job.target_mode or 'unchanged'} recorded", started)
+        return await self._carry(job, step, on_event=on_event, started=started, force=force, probe_first=probe_first)
 
-            async def on_retry(attempt: int, result: ActionResult) -> None:
-                update = JobUpdate(job.id, name, "switch.pending", state=S.PENDING,
-                                   message=f"attempt {attempt} failed: {result.message}; retrying",
-                                   audit_new={"attempt": attempt, "message": result.message, "status": result.status},
-                                   outcome="pending")
+    async def _finish(self, job: JobRow, on_event: EventSink) -> S.JobReport:
+        """Carry an interrupted single switch to its end: the step again, looking before sending
+        (probe first), and a rotation from the key it already stored."""
+        started = time.perf_counter()
+        await self.db.run(self.journal.audit_event, "switch.resume", job.connector,
+                          {"job": job.id, "action": job.action, "state": job.state})
+        emit(on_event, job, S.APPLYING, "finishing an interrupted switch", started)
+        if job.action == "rotate":
+            step = steps.finish_rotation
+        else:
+            revoke_full = bool(job.details.get("revoke_full"))
+            step = lambda ctx: self._step(ctx, job.action, revoke_full)  # noqa: E731
+        return await self._carry(job, step, on_event=on_event, started=started, probe_first=True)
+
+    async def _carry(self, job: JobRow, step, *, on_event: EventSink, started: float, force: bool = False,
+                     probe_first: bool = False) -> S.JobReport:
+        """From a recorded (or interrupted) job: provider step, its result, then verification."""
+        name = job.connector
+        _RUNNING.add(job.id)
+        try:
+            views = await asyncio.to_thread(self.services.inventory.list)
+            view = next((v for v in views if v.name == name), None)
+            if view is None:
+                raise NotFound(name)
+            calls = self.calls()
+            async with calls.client() as client:
+                # The step sees the job as it was before this attempt: only an *earlier* attempt
+                # can have reached the provider. switch.calling commits with "applying".
+                await self.db.run(self.journal.mark_applying, [job.id])
+
+                async def on_retry(attempt: int, result: ActionResult) -> None:
+                    update = JobUpdate(job.id, name, "switch.pending", state=S.PENDING,
+                                       message=f"attempt {attempt} failed: {result.message}; retrying",
+                                       audit_new={"attempt": attempt, "message": result.message,
+                                                  "status": result.status}, outcome="pending")
+                    await self.db.run(self.journal.write, [update])
+                    emit(on_event, job, S.PENDING, update.message or "", started)
+
+                async def on_late(limit: float) -> None:
+                    message = (f"no answer within {limit:g} s; a rotation is never cut off (the provider may have "
+                               "made the new key already), so Breaker keeps waiting for its answer")
+                    update = JobUpdate(job.id, name, "switch.pending", state=S.PENDING, message=message,
+                                       audit_new={"message": message, "limit_s": limit}, outcome="pending")
+                    await self.db.run(self.journal.write, [update])
+                    emit(on_event, job, S.PENDING, message, started)
+
+                ctx = steps.StepContext(calls=calls, db=self.db, client=client, view=view, views=views, job=job,
+                                        probe_first=probe_first, on_retry=on_retry, on_late=on_late)
+                outcome = await step(ctx)
+                update = outcome.update(job, force=force)
                 await self.db.run(self.journal.write, [update])
-                self._emit(on_event, job, S.PENDING, update.message or "", started=started)
-
-            ctx = steps.StepContext(calls=calls, db=self.db, client=client, view=view, views=views, job=job,
-                                    probe_first=probe_first, on_retry=on_retry)
-            outcome = await step(ctx)
-            update = outcome.update(job, force=force)
-            await self.db.run(self.journal.write, [update])
-            self._emit(on_event, job, update.state or outcome.state, outcome.message, outcome.manual_steps,
-                       started=started)
-            job = self.journal.job(job.id)  # type: ignore[assignment]
-            if job.state in (S.APPLIED, S.MANUAL):
-                await self._verify(calls, client, job, on_event, started)
-        return self.journal.job(job.id).report()  # type: ignore[union-attr]
+                emit(on_event, job, update.state or outcome.state, outcome.message, started, outcome.manual_steps)
+                current = await asyncio.to_thread(self.journal.job, job.id)
+                if current is not None and current.state in (S.APPLIED, S.MANUAL):
+                    await self._verify(calls, client, current, on_event, started)
+            return _report(await asyncio.to_thread(self.journal.job, job.id))  # type: ignore[arg-type]
+        finally:
+            _RUNNING.discard(job.id)
 
     async def _verify(self, calls: Calls, client: httpx.AsyncClient, job: JobRow, on_event: EventSink,
                       started: float) -> None:
@@ -331,19 +421,38 @@ class Switches:
         update = result.update(job)
 
         def write() -> None:
-            calls.prober.store(result.results)
+            # reconcile=False: this verification is recorded once, by the journal update below
+            calls.prober.store(result.results, reconcile=False)
             self.journal.write([update])
 
         await self.db.run(write)
-        self._emit(on_event, job, S.VERIFIED if result.ok else S.UNVERIFIED, result.why,
-                   tuple(result.manual_steps or ()), started=started)
+        emit(on_event, job, S.VERIFIED if result.ok else S.UNVERIFIED, result.why, started,
+             result.manual_steps or ())
 
-    @staticmethod
-    def _emit(on_event: EventSink, job: JobRow, state: str, message: str, manual_steps=(), *,
-              started: float) -> None:
-        if on_event is None:
-            return
-        on_event(S.SwitchEvent(connector=job.connector, provider=job.provider, action=job.action, state=state,
-                               message=message, manual_steps=tuple(manual_steps), job_id=job.id, batch=job.batch,
-                               elapsed_ms=(time.perf_counter() - started) * 1000))
 
+def _interrupted(job: JobRow) -> bool:
+    """A single switch cut off midway (not running in this process): still ``recorded`` or
+    ``applying``, or a rotation whose new key is stored but was never handed out."""
+    if job.batch or job.id in _RUNNING:
+        return False
+    if job.state in (S.RECORDED, S.APPLYING):
+        return True
+    return (job.action == "rotate" and bool(job.details.get("new_ref")) and not job.details.get("swapped")
+            and job.state in (S.PENDING, S.FAILED))
+
+
+def _report(job: JobRow) -> S.JobReport:
+    report = job.report()
+    if not _interrupted(job):
+        return report
+    name = job.connector
+    if job.action == "rotate" and job.details.get("new_ref"):
+        how = (f"interrupted after the new key was stored (not handed out yet): `breaker rotate {name}` "
+               "finishes it — probes the new key, swaps it in, retires the old one")
+    elif job.action == "rotate":
+        how = (f"interrupted before the provider's answer was recorded: `breaker rotate {name}` checks the old key "
+               "and says what is left to do")
+    else:
+        how = (f"interrupted before the provider's answer was recorded: verifying it (the panel, or "
+               f"`breaker {job.action} {name}` again) probes first and finishes it")
+    return replace(report, interrupted=True, message=f"{how}" + (f" (last: {job.result})" if job.result else ""))

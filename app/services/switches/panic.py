@@ -17,10 +17,12 @@ after the call returned) is never called again; for any other job Breaker probes
 permanent call is sent again only when the probe shows the key still works. No audit event is
 lost: each is committed in the same transaction as the step it describes.
 
-Test hook: ``BREAKER_TEST_CRASH_AFTER=point:n`` makes this process SIGKILL itself the n-th time it
-reaches ``point``: ``journal`` (batch journalled), ``recorded`` (all recorded), ``call`` (a provider
-call returned, before its result is committed), ``applied`` (a provider result committed),
-``verified`` (a verification committed). Read only here; unset in normal use.
+Test hook: :func:`install_crash_point` ("point:n") makes this process SIGKILL itself the n-th time
+it reaches ``point``: ``journal`` (batch journalled), ``recorded`` (all recorded), ``call`` (a
+provider call returned, before its result is committed), ``applied`` (a provider result
+committed), ``verified`` (a verification committed). Only code can install it — the kill test
+runs ``breaker`` through a ``python -c`` wrapper that calls it before ``app.cli.main`` — so no
+environment variable or configuration can make a real panic kill itself.
 """
 
 from __future__ import annotations
@@ -42,18 +44,25 @@ from connectors.base import ActionResult
 
 from app.services.switches import states as S
 from app.services.switches import steps
-from app.services.switches.journal import JobRow, JobUpdate, PanicTarget, new_batch_id
+from app.services.switches.events import emit
+from app.services.switches.journal import JobRow, JobUpdate, new_batch_id
 from app.services.switches.plan import ENDPOINTS, dependants, is_admin_connector
 from app.services.switches.verify import verify
 
-CRASH_ENV = "BREAKER_TEST_CRASH_AFTER"
+_crash_point = ""  # set only by install_crash_point (tests)
+
+
+def install_crash_point(spec: str) -> None:
+    """Test only: SIGKILL this process at ``spec`` ("point:n"); "" removes it."""
+    global _crash_point
+    _crash_point = spec or ""
 
 
 class CrashHook:
     """Deterministic kill points for the kill test (see the module docstring)."""
 
     def __init__(self, spec: str | None = None) -> None:
-        spec = os.environ.get(CRASH_ENV, "") if spec is None else spec
+        spec = _crash_point if spec is None else spec
         point, _, count = spec.partition(":")
         self.point = point.strip()
         try:
@@ -71,7 +80,12 @@ class CrashHook:
 
 
 class _Writer:
-    """Commits job updates and probe results as they arrive: one transaction per batch, one thread."""
+    """Commits job updates and probe results as they arrive: one transaction per batch, one thread.
+
+    Not ``Prober._writer``: that one only stores probe results (on any thread); this one commits
+    journal updates with their audit events on the switch's single writer thread, stores the
+    verification probes beside them, and fires the kill points right after each commit.
+    """
 
     def __init__(self, switches, calls, crash: CrashHook) -> None:
         self.switches, self.calls, self.crash = switches, calls, crash
@@ -101,7 +115,8 @@ class _Writer:
 
             def write() -> None:
                 if probes:
-                    self.calls.prober.store(probes)
+                    # reconcile=False: the verifications are recorded once, by the journal updates
+                    self.calls.prober.store(probes, reconcile=False)
                 self.switches.journal.write(updates)
 
             await self.switches.db.run(write)
@@ -125,13 +140,7 @@ class Panic:
     async def run(self, selection, on_event: Callable[[S.SwitchEvent], None] | None) -> S.PanicSummary:
         started = time.perf_counter()
         journal = self.sw.journal
-
-        def wanted(target: PanicTarget, owner: str, tags: tuple[str, ...]) -> bool:
-            if target.mode == "disabled" and target.switch_state == S.VERIFIED:
-                return False  # already off, and a probe proved it
-            return selection.matches(target.name, target.provider, owner, tags)
-
-        targets = await self.sw.db.run(journal.panic_targets, wanted)
+        targets = await self.sw.db.run(self.sw.targets, selection)
         batch = new_batch_id()
         summary = S.PanicSummary(batch=batch, total=len(targets))
         if not targets:
@@ -154,9 +163,9 @@ class Panic:
         self.crash.hit("recorded")
         jobs = await self.sw.db.run(journal.batch_jobs, batch)
         for job in jobs:
-            _emit(on_event, job, S.RECORDED, "recorded disabled locally", started)
-        # A connector that was already disabled may have had its key revoked by an earlier switch:
-        # look before calling its provider again.
+            emit(on_event, job, S.RECORDED, "recorded disabled locally", started)
+        # A connector that was already disabled (even verified long ago) may have had its key revoked
+        # by an earlier switch, or re-activated out of band since: look before calling its provider.
         already = {t.name for t in targets if t.mode == "disabled"}
         await self._drive(batch, jobs, on_event, started, summary, probe_first=already)
         return summary
@@ -215,8 +224,10 @@ class Panic:
             if waiting[job.provider] <= 0:
                 released[job.provider].set()
 
-        calls = sw.calls()
-        await asyncio.to_thread(calls.preload, views, [by_name[j.connector] for j in jobs])
+        calls = sw.take_prepared()  # keys read by prepare(), before the owner confirmed
+        missing = [by_name[j.connector] for j in jobs if not calls.loaded(by_name[j.connector])]
+        if missing:  # a resume, or a panic without prepare(): one thread hop for all of them
+            await asyncio.to_thread(calls.preload, views, missing)
         shared: dict[str, asyncio.Future] = {}
         # One HTTP client per provider endpoint: its pool is as small as its gate, so a busy provider's
         # queue never slows the pool bookkeeping of the others (and real providers are separate hosts).
@@ -253,19 +264,19 @@ class Panic:
                         update = outcome.update(job)
                         writer.put([update], point="applied")
                         state = update.state or outcome.state
-                        _emit(on_event, job, state, outcome.message, started, outcome.manual_steps)
+                        emit(on_event, job, state, outcome.message, started, outcome.manual_steps)
                         applied_at.append(time.perf_counter())
                     if state in (S.APPLIED, S.MANUAL):
                         current = replace(job, state=state)
                         result = await verify(calls, client, view, current, gate=gate, views=views)
                         writer.put([result.update(current)], result.results, point="verified")
-                        _emit(on_event, job, S.VERIFIED if result.ok else S.UNVERIFIED, result.why, started,
-                              tuple(result.manual_steps or ()))
+                        emit(on_event, job, S.VERIFIED if result.ok else S.UNVERIFIED, result.why, started,
+                             result.manual_steps or ())
                 except Exception as exc:  # a bug for one connector must not lose the others
                     message = f"internal error ({type(exc).__name__}); run the resume, or disable it by hand"
                     writer.put([JobUpdate(job.id, job.connector, "switch.failed", state=S.FAILED, message=message,
                                           audit_new={"message": message}, outcome="failed")])
-                    _emit(on_event, job, S.FAILED, message, started)
+                    emit(on_event, job, S.FAILED, message, started)
 
             try:
                 await asyncio.gather(*(one(j) for j in jobs))
@@ -286,7 +297,7 @@ class Panic:
             writer.put([JobUpdate(job.id, job.connector, "switch.pending", state=S.PENDING, message=message,
                                   audit_new={"attempt": attempt, "message": result.message, "status": result.status},
                                   outcome="pending")])
-            _emit(on_event, job, S.PENDING, message, started)
+            emit(on_event, job, S.PENDING, message, started)
 
         return on_retry
 
@@ -311,14 +322,3 @@ def fill(summary: S.PanicSummary, jobs: list[JobRow]) -> None:
             summary.unverified.append(report)
         else:
             summary.failed.append(report)
-
-
-def _emit(on_event, job: JobRow, state: str, message: str, started: float, manual_steps=()) -> None:
-    if on_event is None:
-        return
-    try:
-        on_event(S.SwitchEvent(connector=job.connector, provider=job.provider, action=job.action, state=state,
-                               message=message, manual_steps=tuple(manual_steps), job_id=job.id, batch=job.batch,
-                               elapsed_ms=(time.perf_counter() - started) * 1000))
-    except Exception:  # noqa: BLE001 — a broken screen must not stop a panic
-        pass

@@ -443,9 +443,13 @@ def panic_plan(selected: list[ConnectorView], views: list[ConnectorView]) -> Pan
             manual[view.provider] += 1
             calls.setdefault(view.provider, "manual steps")
     notes = []
+    already = sum(1 for v in selected if v.mode is Mode.DISABLED)
+    if already:
+        notes.append(f"{already} already disabled: Breaker probes them first and calls their provider again only "
+                     "if the key works (it may have been re-activated since)")
     if "github" in by_provider and by_provider["github"] > 60:
         notes.append(f"GitHub allows 60 revocations per hour; {by_provider['github']} GitHub connectors "
                      "means some will stay pending until the limit resets")
     return PanicPlan(names=tuple(v.name for v in selected), by_provider=dict(by_provider), calls=calls,
                      irreversible=dict(irreversible), manual=dict(manual),
-                     already_disabled=sum(1 for v in selected if v.mode is Mode.DISABLED), notes=tuple(notes))
+                     already_disabled=already, notes=tuple(notes))

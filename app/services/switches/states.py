@@ -150,6 +150,7 @@ class JobReport:
     provider_call: str = ""
     job_id: int | None = None
     irreversible: bool = False
+    interrupted: bool = False  # a single switch cut off midway (crash, kill): `message` says how to finish it
 
     @property
     def verified(self) -> bool:
@@ -163,7 +164,8 @@ class JobReport:
         return {"connector": self.connector, "provider": self.provider, "action": self.action,
                 "state": self.state, "label": self.label, "verified": self.verified, "message": self.message,
                 "verify_note": self.verify_note, "manual_steps": list(self.manual_steps),
-                "provider_call": self.provider_call, "job": self.job_id, "irreversible": self.irreversible}
+                "provider_call": self.provider_call, "job": self.job_id, "irreversible": self.irreversible,
+                "interrupted": self.interrupted}
 
 
 @dataclass

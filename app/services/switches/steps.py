@@ -2,14 +2,16 @@
 
 Each step returns a :class:`StepOutcome`: the job's next state, the message and manual steps, and
 the credential changes that must commit together with it. Steps never write to the store
-themselves (except the keyring, at once, for a key a provider has just minted).
+themselves, with one exception: a key a provider has just minted (or the owner has pasted) goes
+into the keyring at once and its credential row (inactive) commits through the journal right
+after, so that neither a crash nor a failure later in the step can lose it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -20,8 +22,8 @@ from connectors import registry
 from connectors.base import ActionResult, ActionState, Credential as ProviderCredential, Level, Outcome, Provider, Secret
 
 from app.services.switches import states as S
-from app.services.switches.calls import Calls, Gate, MissingKey, dead
-from app.services.switches.journal import CredOp, DbThread, JobRow, JobUpdate
+from app.services.switches.calls import Calls, Gate, MissingKey, dead, provider_credential, requests_for
+from app.services.switches.journal import CredOp, DbThread, JobRow, JobUpdate, Journal
 from app.services.switches.plan import live_credentials, primary_credential, reduced_credential
 
 
@@ -66,6 +68,7 @@ class StepContext:
     probe_first: bool = False  # an earlier attempt may already have changed the provider: look first
     on_retry: Callable[[int, ActionResult], Awaitable[None]] | None = None
     shared: dict[str, asyncio.Future] | None = None  # fingerprint → the revoke already under way (panic)
+    on_late: Callable[[float], Awaitable[None]] | None = None  # a rotation outlives its limit (shown pending)
 
     @property
     def provider(self) -> Provider:
@@ -181,7 +184,8 @@ async def _revoke_one(ctx: StepContext, cred: CredentialView, *, mark_revoked: b
         result, attempts = ActionResult("revoke", ActionState.FAILED, "cancelled"), 0
         try:
             result, attempts = await ctx.calls.call("revoke", send, gate=ctx.gate, repeatable=repeatable,
-                                                    already_done=already_done, on_retry=ctx.on_retry)
+                                                    already_done=already_done, on_retry=ctx.on_retry,
+                                                    requests=requests_for(provider, "revoke"))
         finally:
             if future is not None and not future.done():
                 future.set_result(result)
@@ -231,7 +235,8 @@ async def restrict(ctx: StepContext, ceiling: Level, *, revoke_full: bool = Fals
     async def send() -> ActionResult:
         return await provider.restrict(ctx.client, pc, ceiling)
 
-    result, attempts = await ctx.calls.call("restrict", send, gate=ctx.gate, repeatable=True, on_retry=ctx.on_retry)
+    result, attempts = await ctx.calls.call("restrict", send, gate=ctx.gate, repeatable=True, on_retry=ctx.on_retry,
+                                            requests=requests_for(provider, "restrict"))
     return from_result(result, provider, "restrict", attempts)
 
 
@@ -263,7 +268,8 @@ async def enable(ctx: StepContext) -> StepOutcome:
     async def send() -> ActionResult:
         return await provider.reenable(ctx.client, pc)
 
-    result, attempts = await ctx.calls.call("reenable", send, gate=ctx.gate, repeatable=True, on_retry=ctx.on_retry)
+    result, attempts = await ctx.calls.call("reenable", send, gate=ctx.gate, repeatable=True, on_retry=ctx.on_retry,
+                                            requests=requests_for(provider, "reenable"))
     outcome = from_result(result, provider, "reenable", attempts)
     outcome.message = "; ".join([*notes, outcome.message])
     outcome.cred_ops = ops + outcome.cred_ops
@@ -274,27 +280,40 @@ async def enable(ctx: StepContext) -> StepOutcome:
 
 
 async def _store_new_key(ctx: StepContext, secret: Secret, old: CredentialView) -> CredOp:
-    """Put a new key in the keyring at once (on the writer thread) and describe its credential row."""
+    """Keep a new key for good, at once: into the keyring, then its credential row (inactive, so
+    ``breaker exec`` still hands out the old key) and ``details.new_ref`` through the journal, with
+    a ``switch.key-stored`` audit event. A crash from here on leaves the key findable, and
+    ``breaker rotate NAME`` (or verify) finishes the rotation. Returns the row's description."""
     services = ctx.calls.services
+    journal = Journal(services)
     ref = SecretStore.new_credential_ref()
+    pattern = ctx.provider.recognise(secret.reveal())
+    kind = pattern.kind if pattern else old.kind
 
-    def put() -> tuple[str, str]:
+    def keep() -> CredOp:
         fp = services.secrets.fingerprint(secret)
         services.secrets.put(ref, secret)
-        return fp.digest, fp.last4
+        op = CredOp("add", ref, {"fingerprint": fp.digest, "last4": fp.last4, "tier": old.tier or "primary",
+                                 "active": False, "kind": kind})
+        journal.write([JobUpdate(ctx.job.id, ctx.job.connector, "switch.key-stored", cred_ops=[op],
+                                 details={"new_ref": ref, "old_refs": [old.keyring_ref] if old.keyring_ref else []},
+                                 audit_new={"fingerprint": fp.digest, "last4": fp.last4, "tier": op.fields["tier"],
+                                            "message": "new key stored (inactive until it is checked)"})])
+        return op
 
-    digest, last4 = await ctx.db.run(put)
-    pattern = ctx.provider.recognise(secret.reveal())
-    return CredOp("add", ref, {"fingerprint": digest, "last4": last4, "tier": old.tier, "active": True,
-                               "kind": pattern.kind if pattern else old.kind})
+    return await ctx.db.run(keep)
 
 
-def _swap_ops(new: CredOp, old: CredentialView) -> list[CredOp]:
-    return [new, CredOp("deactivate", old.keyring_ref), CredOp("rotated", old.keyring_ref)]
+def _swap_ops(new_ref: str, old: CredentialView | None) -> list[CredOp]:
+    """Hand out the new key instead of the old one (both rows exist by now)."""
+    ops = [CredOp("activate", new_ref)]
+    if old is not None and old.keyring_ref and old.keyring_ref != new_ref:
+        ops += [CredOp("deactivate", old.keyring_ref), CredOp("rotated", old.keyring_ref)]
+    return ops
 
 
 async def rotate_by_api(ctx: StepContext) -> StepOutcome:
-    """The provider mints the new key. It is stored the moment it arrives, whatever else happens."""
+    """The provider mints the new key. It is kept the moment it arrives, whatever else happens."""
     provider, old = ctx.provider, ctx.view.credential
     if old is None:
         return StepOutcome(S.FAILED, "no key is stored for this connector", provider.manual_steps("rotate"))
@@ -306,9 +325,12 @@ async def rotate_by_api(ctx: StepContext) -> StepOutcome:
     async def send() -> ActionResult:
         return await provider.rotate(ctx.client, pc)
 
-    # never sent twice after an unanswered attempt: a second rotation could kill the first new key
+    # Never cut off (mints=True) and never sent twice after an unanswered attempt: the provider may
+    # have replaced the old key already, and a second rotation could kill the first new key.
     result, attempts = await ctx.calls.call("rotate", send, gate=ctx.gate, repeatable=False,
-                                            already_done=_cannot_tell, on_retry=ctx.on_retry)
+                                            already_done=_cannot_tell, on_retry=ctx.on_retry,
+                                            requests=requests_for(provider, "rotate"), mints=True,
+                                            on_late=ctx.on_late)
     outcome = from_result(result, provider, "rotate", attempts)
     outcome.irreversible = True
     if result.new_secret is None:
@@ -316,39 +338,89 @@ async def rotate_by_api(ctx: StepContext) -> StepOutcome:
             return StepOutcome(S.FAILED, f"{provider.title} reported a rotation but returned no new key; check the "
                                "key at the provider", provider.manual_steps("rotate"), attempts=attempts)
         return outcome
+    # Stored whatever the provider's state says (a FAILED answer may carry a key, too).
     new_op = await _store_new_key(ctx, result.new_secret, old)
-    outcome.cred_ops = _swap_ops(new_op, old)
-    outcome.provider_done = True
-    outcome.details.update(new_ref=new_op.ref, old_refs=[old.keyring_ref])
-    # Two-phase rule: the new key must work; then the old one must die.
-    new_report = await ctx.probe(_as_view(new_op, old))
+    if result.state is not ActionState.APPLIED:
+        outcome.message = f"{provider.title}: {result.message}"
+    finished = await _finish_with_new_key(ctx, old, new_op.ref, new_op.fields["last4"])
+    finished.attempts += attempts
+    finished.status = finished.status or result.status
+    finished.irreversible = True
+    if finished.state != S.APPLIED and result.state is not ActionState.APPLIED:
+        finished.message = f"{outcome.message}; {finished.message}"
+    return finished
+
+
+async def _finish_with_new_key(ctx: StepContext, old: CredentialView | None, new_ref: str, last4: str) -> StepOutcome:
+    """Two-phase rule, from a stored new key: it must work; only then is it handed out and the old
+    one retired. Used right after a rotation and to finish an interrupted one."""
+    provider = ctx.provider
+    details: dict[str, Any] = {"new_ref": new_ref, "old_refs": [old.keyring_ref] if old else []}
+    new_view = _new_credential(ctx, new_ref, old, last4)
+    new_report = await ctx.probe(new_view)
     if new_report.outcome is not Outcome.OK:
-        outcome.state = S.FAILED
-        outcome.message = (f"{provider.title} returned a new key (stored as …{new_op.fields['last4']}) but it does not "
-                           f"answer: {new_report.outcome.value}; check both keys at the provider")
-        outcome.manual_steps = provider.manual_steps("rotate")
-        return outcome
+        return StepOutcome(S.FAILED, f"{provider.title} returned a new key (stored as …{last4}, not handed out) but "
+                           f"it does not answer: {new_report.outcome.value}; check both keys at the provider, then "
+                           f"`breaker rotate {ctx.view.name}` tries the stored key again",
+                           provider.manual_steps("rotate"), provider_done=True, details=details)
+    ops = _swap_ops(new_ref, old)
+    details["swapped"] = True
+    if old is None or old.keyring_ref == new_ref:
+        return StepOutcome(S.APPLIED, f"new key …{last4} works", provider_done=True, details=details, cred_ops=ops)
     old_gone = await _retire_old(ctx, old)
-    if old_gone is not None:
-        outcome.state, outcome.manual_steps = old_gone.state, old_gone.manual_steps
-        outcome.message = f"new key …{new_op.fields['last4']} works; old key: {old_gone.message}"
-        outcome.cred_ops += old_gone.cred_ops
-    else:
-        outcome.state = S.APPLIED
-        outcome.message = f"new key …{new_op.fields['last4']} works; the old key no longer does"
-        outcome.cred_ops.append(CredOp("revoked", old.keyring_ref))
-    return outcome
+    if old_gone is None:
+        return StepOutcome(S.APPLIED, f"new key …{last4} works; the old key no longer does", provider_done=True,
+                           details=details, cred_ops=[*ops, CredOp("revoked", old.keyring_ref)])
+    old_gone.message = f"new key …{last4} works; old key: {old_gone.message}"
+    old_gone.cred_ops = ops + old_gone.cred_ops  # the swap commits whatever the revoke did
+    old_gone.provider_done = True
+    old_gone.details.update(details)
+    return old_gone
+
+
+def _new_credential(ctx: StepContext, ref: str, old: CredentialView | None, last4: str) -> CredentialView:
+    """The stored new key as a credential view (from the connector's rows when they have it)."""
+    found = next((c for c in ctx.view.credentials if c.keyring_ref == ref), None)
+    if found is not None:
+        return found
+    template = old or CredentialView("", "", "primary", "", True, None, None, None, None, "")  # type: ignore[arg-type]
+    return replace(template, fingerprint="", last4=last4, keyring_ref=ref, active=False, revoked_at=None)
+
+
+async def finish_rotation(ctx: StepContext) -> StepOutcome:
+    """Finish a rotation that was interrupted (a crash, a kill, a new key that did not answer yet).
+
+    With a stored new key (``details.new_ref``): probe it, hand it out, retire the old one — the
+    provider is not asked to rotate again. Without one, the provider's answer never arrived: the
+    old key's probe says what is left to do.
+    """
+    provider, job = ctx.provider, ctx.job
+    new_ref = job.details.get("new_ref")
+    old_refs = set(job.details.get("old_refs") or [])
+    old = next((c for c in ctx.view.credentials if c.keyring_ref in old_refs), None)
+    if new_ref:
+        new = next((c for c in ctx.view.credentials if c.keyring_ref == new_ref), None)
+        if new is None:
+            return StepOutcome(S.FAILED, "the interrupted rotation's new key is no longer in the inventory; "
+                               f"rotate again with `breaker rotate {ctx.view.name}`", provider.manual_steps("rotate"))
+        outcome = await _finish_with_new_key(ctx, old, new_ref, new.last4)
+        outcome.irreversible = True
+        outcome.message = f"finished an interrupted rotation: {outcome.message}"
+        return outcome
+    current = ctx.view.credential
+    alive = dead(await ctx.probe(current)) if current is not None else None
+    if alive is False:
+        return StepOutcome(S.FAILED, "the rotation was interrupted before the provider's answer was recorded; the "
+                           f"old key still works and nothing was swapped — `breaker rotate {ctx.view.name}` "
+                           "tries again", provider.manual_steps("rotate"))
+    return StepOutcome(S.FAILED, "the rotation was interrupted before the provider's answer was recorded and the "
+                       "old key " + ("no longer works" if alive else "could not be checked") + ": if the provider "
+                       "made a new key, Breaker never received it — create one by hand and give it to Breaker",
+                       provider.manual_steps("rotate"))
 
 
 async def _cannot_tell() -> None:
     return None
-
-
-def _as_view(op: CredOp, old: CredentialView) -> CredentialView:
-    from dataclasses import replace
-
-    return replace(old, fingerprint=op.fields["fingerprint"], last4=op.fields["last4"], keyring_ref=op.ref,
-                   active=True, revoked_at=None)
 
 
 async def _retire_old(ctx: StepContext, old: CredentialView) -> StepOutcome | None:
@@ -381,8 +453,7 @@ async def rotate_guided(ctx: StepContext, new_secret: Secret) -> StepOutcome:
         admin = (await ctx.cred(old)).admin_secret if old is not None else None
     except MissingKey:
         admin = None
-    pc_new = ProviderCredential(secret=new_secret, base_url=ctx.view.base_url or None,
-                                extra={k: str(v) for k, v in ctx.view.extra.items()}, admin_secret=admin)
+    pc_new = provider_credential(ctx.view, new_secret, admin)
     try:
         report = await asyncio.wait_for(provider.probe(ctx.client, pc_new), ctx.calls.policy.timeout_s * 2 + 1)
     except asyncio.TimeoutError:
@@ -395,20 +466,12 @@ async def rotate_guided(ctx: StepContext, new_secret: Secret) -> StepOutcome:
                            provider.manual_steps("rotate"), attempts=1)
     template = old or CredentialView("", "", "primary", "", True, None, None, None, None, "")  # type: ignore[arg-type]
     new_op = await _store_new_key(ctx, new_secret, template)
-    ops = _swap_ops(new_op, old) if old is not None else [new_op]
-    note = f"new key …{new_op.fields['last4']} works" + (f" (as {report.identity})" if report.identity else "")
-    details: dict[str, Any] = {"new_ref": new_op.ref, "old_refs": [old.keyring_ref] if old else []}
-    if old is None:
-        return StepOutcome(S.APPLIED, note, provider_done=True, attempts=1, details=details, cred_ops=ops)
-    gone = await _retire_old(ctx, old)
-    if gone is None:
-        return StepOutcome(S.APPLIED, f"{note}; the old key no longer works", provider_done=True, attempts=1,
-                           details=details, cred_ops=[*ops, CredOp("revoked", old.keyring_ref)], irreversible=True)
-    gone.message = f"{note}; old key: {gone.message}"
-    gone.cred_ops = ops + gone.cred_ops
-    gone.details.update(details)
-    gone.attempts += 1
-    return gone
+    outcome = await _finish_with_new_key(ctx, old, new_op.ref, new_op.fields["last4"])
+    if report.identity and outcome.message.startswith("new key"):
+        outcome.message = outcome.message.replace(" works", f" works (as {report.identity})", 1)
+    outcome.attempts += 1
+    outcome.irreversible = outcome.irreversible or (old is not None and outcome.state == S.APPLIED)
+    return outcome
 
 
 def _safe_secret(ctx: StepContext, cred: CredentialView) -> Secret | None:

@@ -1,7 +1,9 @@
 """Verified means a fresh probe says so: the live level at or under the new ceiling, or a dead key.
 
-For a disable every live key of the connector must be dead; for a rotation the new key must work
-and the old one must not; for a re-enable the key must work again.
+For a disable every live key of the connector must be dead; for draft-only/read-only every live
+key must be at or under the ceiling (a full key left alive beside the reduced one holds the power
+the switch was meant to remove); for a rotation the new key must work and the old one must not;
+for a re-enable the key must work again.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ async def verify(calls: Calls, client: httpx.AsyncClient, view: ConnectorView, j
                 continue
             if dead(await calls.probe(client, view, cred, gate=gate, views=views)) is not True:
                 out.ok, out.why = False, f"the {cred.tier} key …{cred.last4} still works"
+    elif job.action in ("draft-only", "read-only") and out.ok:
+        await _check_other_keys(calls, client, view, job, target, out, gate=gate, views=views)
     elif job.action == "rotate" and out.ok:
         old_refs = set(job.details.get("old_refs") or [])
         for cred in view.credentials:
@@ -89,13 +93,43 @@ async def verify(calls: Calls, client: httpx.AsyncClient, view: ConnectorView, j
     return out
 
 
+FULL_KEY_LIVE = "full key still live — revoke it to verify"
+
+
+async def _check_other_keys(calls: Calls, client: httpx.AsyncClient, view: ConnectorView, job: JobRow, target: Mode,
+                            out: VerifyOutcome, *, gate: Gate, views: list[ConnectorView] | None) -> None:
+    """The handed-out key is within the ceiling; every other live key of the connector must be too.
+
+    A dead one is marked revoked (so a later ordinary probe can reconcile the switch); one that
+    still holds power above the ceiling keeps the switch "applied" with the way out in the steps.
+    """
+    active = view.credential
+    for cred in live_credentials(view):
+        if active is not None and cred.keyring_ref == active.keyring_ref:
+            continue
+        report = await calls.probe(client, view, cred, gate=gate, views=views)
+        if dead(report) is True:
+            out.cred_ops.append(CredOp("revoked", cred.keyring_ref))
+            continue
+        verdict = S.verdict(target, report)
+        if verdict.ok:
+            continue
+        provider = registry.get(view.provider)
+        out.ok = False
+        out.why = f"{FULL_KEY_LIVE}: the {cred.tier} key …{cred.last4} — {verdict.why}"
+        out.manual_steps = [*provider.manual_steps("revoke"),
+                            f"Or let Breaker revoke it: `breaker {job.action} {view.name} --revoke-full`."]
+        return
+
+
 def reconcile(services, results: list[ProbeResult]) -> list[str]:
     """After an ordinary probe (``breaker probe``, probe-all): a switch waiting for proof — applied or
     manual, not yet verified — becomes verified when the fresh probe shows the new ceiling.
 
     Synchronous, one transaction; meant to be called by the probing service right after it stores
-    results. Returns the connectors whose switch became verified. Rotations and multi-key disables
-    need more than the active key's probe and are left to ``Switches.verify``.
+    results. Returns the connectors whose switch became verified. Rotations, and disables or
+    reductions of a connector with several live keys, need more than the active key's probe and are
+    left to ``Switches.verify``.
     """
     from app.services.switches.journal import Journal
 
@@ -106,7 +140,8 @@ def reconcile(services, results: list[ProbeResult]) -> list[str]:
         if job is None or job.state not in (S.APPLIED, S.MANUAL) or job.action == "rotate":
             continue
         verdict = S.verdict(target_of(job), result.report)
-        if verdict.ok and not (job.action == "disable" and len(_live_refs(services, job.connector)) > 1):
+        several = job.action in ("disable", "draft-only", "read-only") and len(_live_refs(services, job.connector)) > 1
+        if verdict.ok and not several:  # the other keys need their own probes: Switches.verify does them
             updates.append(JobUpdate(job.id, job.connector, "switch.verified", state=S.VERIFIED, verified=True,
                                      details={"verify": f"{verdict.why} (by a later probe)"},
                                      audit_new={"probe": result.report.outcome.value, "why": verdict.why}))
