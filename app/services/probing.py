@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import delete, insert, update
 from sqlmodel import Session, col, select
 
+from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
 from app.services.netutil import gated, tls_context
 from app.services.inventory import ConnectorView
@@ -80,16 +81,12 @@ class Prober:
 
     # -- credentials ----------------------------------------------------------------------
     def credential_for(self, view: ConnectorView) -> ProviderCredential | None:
+        """The active key of ``view`` as a provider credential; None when the keyring holds none.
+
+        Probes need no organisation admin key: they only read, with the connector's own key."""
         cred = view.credential
-        if cred is None:
-            return None
-        secret = self.services.secrets.get(cred.keyring_ref)
-        if secret is None:
-            return None
-        admin = next((c for c in view.credentials if c.tier == "admin"), None)
-        admin_secret = self.services.secrets.get(admin.keyring_ref) if admin else None
-        return ProviderCredential(secret=secret, base_url=view.base_url or None,
-                                  extra={k: str(v) for k, v in view.extra.items()}, admin_secret=admin_secret)
+        secret = self.services.secrets.get(cred.keyring_ref) if cred is not None else None
+        return provider_credential(view, secret) if secret is not None else None
 
     def client(self, connections: int | None = None) -> httpx.AsyncClient:
         probe = self.services.settings.probe

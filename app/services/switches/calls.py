@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from app.services.credentials import provider_credential
 from app.services.inventory import ConnectorView, CredentialView
 from app.services.netutil import gated, tls_context  # shared with probing (one TLS context, one gate helper)
 from app.services.probing import Prober, ProbeResult
@@ -66,12 +67,6 @@ def requests_for(provider, action: str) -> int:
         return max(1, own[action])
     name = getattr(provider, "name", str(provider))
     return ACTION_REQUESTS.get(name, {}).get(action, 1)
-
-
-def provider_credential(view: ConnectorView, secret: Secret, admin_secret: Secret | None = None) -> ProviderCredential:
-    """What a provider call needs for ``view``: the one place the switches build it."""
-    return ProviderCredential(secret=secret, base_url=view.base_url or None,
-                              extra={k: str(v) for k, v in view.extra.items()}, admin_secret=admin_secret)
 
 
 class Calls:
