@@ -34,15 +34,6 @@ def run(argv: list[str] | None) -> int:
 
 
 def _dispatch(args, ctx: CliContext) -> int:
-    # Imported here so that `breaker --help` stays fast and an import problem is reported like any error.
-    from app.services.audit import SecretInAuditError
-    from app.services.inventory import NotFound, ValidationError
-    from app.services.keyrings import NoKeyringError
-    from app.services.secrets import SecretStoreError
-    from app.settings import ConfigError
-    from app.store.db import StoreError
-    from connectors.registry import UnknownProvider
-
     try:
         command = getattr(args, "run", None)
         if command is None:
@@ -53,18 +44,8 @@ def _dispatch(args, ctx: CliContext) -> int:
     except UsageError as exc:
         error_line(str(exc))
         return EXIT_USAGE
-    except ValidationError as exc:
-        for field, message in exc.errors.items():
-            error_line(f"{field}: {message}")
-        return EXIT_USAGE
-    except (NotFound, UnknownProvider) as exc:
+    except CommandFailed as exc:
         error_line(str(exc))
-        return EXIT_USAGE
-    except (CommandFailed, StoreError, ConfigError, NoKeyringError, SecretStoreError) as exc:
-        error_line(str(exc))
-        return EXIT_FINDINGS
-    except SecretInAuditError as exc:
-        error_line(f"refused: {exc}")
         return EXIT_FINDINGS
     except KeyboardInterrupt:
         error_line("interrupted")
@@ -74,17 +55,45 @@ def _dispatch(args, ctx: CliContext) -> int:
         # own flush at exit from complaining about the closed pipe.
         _silence_stdout()
         return EXIT_FINDINGS
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 — classified below; never a traceback for the owner
+        return _explain(exc)
+
+
+def _raised_by(exc: Exception, module: str, *names: str) -> bool:
+    """Is ``exc`` one of ``module``'s error classes? Looked up only if the module was imported — an
+    exception of a module nobody imported cannot have been raised — so the panel's start-up does
+    not pay for importing the whole store stack just to name these classes."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, tuple(getattr(loaded, n) for n in names))
+
+
+def _explain(exc: Exception) -> int:
+    """One line for the owner and the exit code, for every error a command can meet."""
+    if _raised_by(exc, "app.services.inventory", "ValidationError"):
+        for field, message in exc.errors.items():  # type: ignore[attr-defined]
+            error_line(f"{field}: {message}")
+        return EXIT_USAGE
+    if _raised_by(exc, "app.services.inventory", "NotFound") or _raised_by(exc, "connectors.registry", "UnknownProvider"):
+        error_line(str(exc))
+        return EXIT_USAGE
+    if (_raised_by(exc, "app.store.db", "StoreError") or _raised_by(exc, "app.settings", "ConfigError")
+            or _raised_by(exc, "app.services.keyrings", "NoKeyringError")
+            or _raised_by(exc, "app.services.secrets", "SecretStoreError")):
+        error_line(str(exc))
+        return EXIT_FINDINGS
+    if _raised_by(exc, "app.services.audit", "SecretInAuditError"):
+        error_line(f"refused: {exc}")
+        return EXIT_FINDINGS
+    if isinstance(exc, OSError):
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         error_line(f"{where}{exc.strerror or type(exc).__name__}")
         return EXIT_FINDINGS
-    except Exception as exc:  # noqa: BLE001 — the last line of defence: never a traceback for the owner
-        if os.environ.get("BREAKER_DEBUG"):
-            traceback.print_exc()
-        # Only the type: a third-party message could quote a header, and headers carry keys.
-        error_line(f"unexpected error ({type(exc).__name__}); run again with BREAKER_DEBUG=1 for details, "
-                   "and please report it")
-        return EXIT_FINDINGS
+    if os.environ.get("BREAKER_DEBUG"):
+        traceback.print_exception(exc)
+    # Only the type: a third-party message could quote a header, and headers carry keys.
+    error_line(f"unexpected error ({type(exc).__name__}); run again with BREAKER_DEBUG=1 for details, "
+               "and please report it")
+    return EXIT_FINDINGS
 
 
 def _silence_stdout() -> None:
