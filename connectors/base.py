@@ -28,7 +28,7 @@ class Level(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _LEVEL_LABELS[self._value_]  # a dict lookup: Enum.name is slow, and listings call this per row
 
     @classmethod
     def parse(cls, text: str) -> "Level":
@@ -36,6 +36,9 @@ class Level(IntEnum):
             return cls[text.strip().upper()]
         except KeyError:
             raise ValueError(f"unknown level {text!r}; use one of: read, draft, write, send, admin") from None
+
+
+_LEVEL_LABELS = {level.value: level.name.lower() for level in Level}
 
 
 class Mode(StrEnum):

@@ -151,8 +151,10 @@ class Summary:
 
 
 def _grant_rows(grants: list[ScopeGrant], source: str) -> tuple[Grant, ...]:
-    return tuple(sorted((Grant(g.scope, Level(g.level)) for g in grants if g.source == source),
-                        key=lambda g: (-g.level, g.scope)))
+    rows = [Grant(g.scope, Level(g.level)) for g in grants if g.source == source]
+    if len(rows) > 1:  # most connectors hold one or two scopes: skip the sort's overhead then
+        rows.sort(key=lambda g: (-g.level, g.scope))
+    return tuple(rows)
 
 
 def _credential_view(c: Credential) -> CredentialView:
@@ -202,10 +204,10 @@ class Inventory:
         live = Level(c.live_level) if c.live_level is not None else None
         drift = tuple(drift_findings(mode, declared, observed, live)) if c.last_outcome == "ok" else ()
         try:
-            extra = json.loads(c.extra_json or "{}")
+            extra = json.loads(c.extra_json) if c.extra_json and c.extra_json != "{}" else {}
         except ValueError:
             extra = {}
-        creds_sorted = sorted(creds, key=lambda x: (not x.active, x.tier != "primary", x.id or 0))
+        creds_sorted = creds if len(creds) < 2 else sorted(creds, key=lambda x: (not x.active, x.tier != "primary", x.id or 0))
         return ConnectorView(
             id=c.id or 0, name=c.name, provider=c.provider, owner=owners.get(c.owner_id, ""),
             purpose_access=c.purpose_access, purpose_task=c.purpose_task, purpose_forbidden=c.purpose_forbidden,
