@@ -28,6 +28,7 @@ import math
 import statistics
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 from dataclasses import replace
@@ -134,9 +135,9 @@ def main() -> None:
     ideal_recorded = math.inf
     for run in range(args.runs):
         proc, url = start_sandbox()
+        home = Path(tempfile.mkdtemp(prefix="bench-panic-"))
         try:
             admin = httpx.Client(base_url=url, timeout=10)
-            home = Path(tempfile.mkdtemp(prefix="bench-panic-"))
             settings = load_settings(home=home)
             settings = replace(settings, probe=replace(settings.probe, timeout_s=10.0, per_host=args.per_provider))
             svc = open_services(settings, keyring=MemoryKeyring())
@@ -160,6 +161,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=5)
+            shutil.rmtree(home, ignore_errors=True)
 
     rec, ver = statistics.median(recorded), statistics.median(verified)
     print(f"providers: {', '.join(providers)}  ({per} connectors each, {args.connectors} in all)")

@@ -19,6 +19,7 @@ import asyncio
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,9 +57,9 @@ def main() -> None:
     args = ap.parse_args()
 
     proc, url = start_sandbox()
+    home = Path(tempfile.mkdtemp(prefix="bench-probe-"))
     try:
         admin = httpx.Client(base_url=url, timeout=10)
-        home = Path(tempfile.mkdtemp(prefix="bench-probe-"))
         settings = load_settings(home=home)
         settings = replace(settings, probe=replace(settings.probe, concurrency=args.concurrency,
                                                    per_host=args.per_host, timeout_s=10.0))
@@ -116,6 +117,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
