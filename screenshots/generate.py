@@ -6,6 +6,10 @@ The demo home (app.services.demo.prepare_demo_home) is made in a temporary folde
 started on the loopback port the demo chose, and every connector is probed once (read-only calls
 to the sandbox), so the table shows live levels and drift as an owner sees them after pressing P.
 The clock the panel reads is then frozen two hours later, so regenerating gives the same ages.
+The scenes that change things come last and in this order: ``probe_all`` (the slow providers held
+back by the sandbox, so the picture shows the run half-way), ``confirm`` (a switch's confirmation),
+``panic-confirm`` (the deliberate second step) and ``panic`` (the emergency disable's summary; it
+really disables the demo inventory in the temporary folder, which is thrown away afterwards).
 
 Without the demo module (an older checkout) the deterministic test inventory of
 tests/tui/seed.py is used instead. Keys are sandbox keys everywhere; nothing real is shown.
@@ -33,7 +37,8 @@ DEMO_KEY = "xoxb-2024061512-7712345678901-SANDBOXscreenshot"  # a sandbox-lookin
 
 
 def open_demo(home: Path, stack: ExitStack):
-    """Demo services with probed connectors; the sandbox runs until ``stack`` closes."""
+    """Demo services with probed connectors and the running sandbox server; the sandbox runs until
+    ``stack`` closes."""
     from app.services.context import open_services
     from app.services.demo import demo_port, load_sandbox_state, prepare_demo_home
     from app.services.probing import Prober
@@ -43,10 +48,10 @@ def open_demo(home: Path, stack: ExitStack):
     services = open_services(settings)
     stack.callback(services.close)
     runner = ThreadedSandbox(load_sandbox_state(home), port=demo_port(settings))
-    runner.start()
+    server = runner.start()
     stack.callback(runner.stop)
     asyncio.run(Prober(services).probe())
-    return services
+    return services, server
 
 
 def open_seeded(home: Path, stack: ExitStack):
@@ -59,7 +64,7 @@ def open_seeded(home: Path, stack: ExitStack):
     stack.callback(services.close)
     with frozen_time(NOW) as clock:
         seed(services, clock)
-    return services
+    return services, None
 
 
 async def settle(pilot) -> None:
@@ -80,7 +85,19 @@ async def select(pilot, predicate: Callable) -> None:
     await pilot.pause()
 
 
-def scenes() -> dict[str, Callable[[object], Awaitable[None]]]:
+async def until(pilot, condition, timeout: float = 20.0) -> None:
+    waited = 0.0
+    while not condition():
+        if waited > timeout:
+            raise RuntimeError("the screen did not reach the state to capture")
+        await pilot.pause(0.05)
+        waited += 0.05
+
+
+SLOW = ("google", "notion", "hubspot", "microsoft", "stripe")  # held back during the probe_all picture
+
+
+def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[None]]]:
     """File name → steps from the freshly opened main screen to the screen to capture."""
     from textual import events
     from textual.widgets import Input
@@ -92,16 +109,32 @@ def scenes() -> dict[str, Callable[[object], Awaitable[None]]]:
         await select(pilot, lambda v: v.drift)  # one with drift if there is one: declared vs live differ
         await pilot.press("enter")
         await settle(pilot)
+        if clock is not None and sandbox is not None:
+            # Two more probes, 50 and 20 minutes ago on the frozen clock: a history to show.
+            now = clock.now
+            for minutes in (50, 20):
+                clock.now = now - timedelta(minutes=minutes)
+                await pilot.press("p")
+                await settle(pilot)
+                await pilot.pause(0.3)
+            clock.now = now
+            pilot.app.screen.load()  # "… ago" against the picture's clock
+            await settle(pilot)
+            await pilot.pause(0.3)
 
     async def add(pilot):
         await pilot.press("a")
         await pilot.pause()
         screen = pilot.app.screen
-        screen.query_one("#key", Input).post_message(events.Paste(DEMO_KEY))
+        # A key the demo sandbox knows: the form probes it at once and offers its live scopes.
+        key = sandbox.mint("slack", "bot").token if sandbox is not None else DEMO_KEY
+        screen.query_one("#key", Input).post_message(events.Paste(key))
         for field, value in (("name", "support-digest"), ("owner", "Maria Lopez"),
                              ("purpose_access", "the #support channel"), ("purpose_task", "post a daily digest"),
-                             ("purpose_forbidden", "message customers"), ("declared", "channels:history:read")):
+                             ("purpose_forbidden", "message customers")):
             screen.query_one(f"#{field}", Input).value = value
+        await pilot.pause(0.5)
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 
     async def add_errors(pilot):
@@ -150,17 +183,50 @@ def scenes() -> dict[str, Callable[[object], Awaitable[None]]]:
         await pilot.press("slash", *"prod slack")
         await pilot.pause()
 
+    async def probe_all(pilot):
+        # The slow providers hang in the sandbox until the picture is taken: the run is half-way,
+        # rows of the fast ones already updated, the progress bar below the table.
+        views = list(pilot.app.main_screen.table.views.values())
+        fast = sum(1 for v in views if v.provider not in SLOW)
+        if sandbox is not None:
+            for provider in SLOW:
+                sandbox.faults.set(provider, latency_ms=60_000)
+        await pilot.press("P")
+        await until(pilot, lambda: pilot.app.screen.query_one("#probe-bar").progress >= fast)
+        await pilot.pause(0.3)
+
+    async def confirm(pilot):
+        await select(pilot, lambda v: v.provider == "github" and v.mode.value == "full")  # irreversible revoke
+        await pilot.press("x")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "SwitchConfirm")
+        await pilot.pause()
+
+    async def panic_second_step(pilot):
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "PanicConfirm")
+        await pilot.click("#continue")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "PanicTypeConfirm")
+        await pilot.press(*"PANIC")
+        await pilot.pause()
+
+    async def panic(pilot):
+        await panic_second_step(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: getattr(pilot.app.screen, "finished", False), timeout=60)
+        await pilot.pause(0.3)
+
     return {"main": main, "connector": connector, "add": add, "add-errors": add_errors, "edit": edit,
-            "remove": remove, "audit": audit, "help": help_, "palette": palette, "filter": filtered}
+            "remove": remove, "audit": audit, "help": help_, "palette": palette, "filter": filtered,
+            "probe_all": probe_all, "confirm": confirm, "panic-confirm": panic_second_step, "panic": panic}
 
 
-async def capture(services, name: str, steps, out: Path, *, read_only: bool = False) -> Path:
+async def capture(services, name: str, steps, out: Path, *, read_only: bool = False, sandbox=None) -> Path:
     from textual.widgets import Input
 
     from app.tui.app import make_app
 
     Input._toggle_cursor = lambda self: None  # a still cursor: the same picture every time
-    app = make_app(services, read_only=read_only)
+    app = make_app(services, read_only=read_only, sandbox=sandbox)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await steps(pilot)
@@ -183,19 +249,26 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="breaker-shots-") as tmp, ExitStack() as stack:
         home = Path(tmp) / "demo"
         try:
-            services = open_demo(home, stack)
+            services, sandbox = open_demo(home, stack)
             source = "the demo inventory (probed once against its sandbox)"
         except ImportError:
-            services = open_seeded(home, stack)
+            services, sandbox = open_seeded(home, stack)
             source = "the test inventory of tests/tui/seed.py"
         from app.store.models import utcnow
 
         now = utcnow() + timedelta(hours=2)
         written = []
-        with frozen_time(now):
-            for name, steps in scenes().items():
-                written.append(asyncio.run(capture(services, name, steps, args.out)))
-            written.append(asyncio.run(capture(services, "read-only", scenes()["main"], args.out, read_only=True)))
+        with frozen_time(now) as clock:
+            shown = scenes(sandbox, clock)
+            changing = ("probe_all", "confirm", "panic-confirm", "panic")  # last: they change the inventory
+            for name in [n for n in shown if n not in changing]:
+                written.append(asyncio.run(capture(services, name, shown[name], args.out, sandbox=sandbox)))
+            written.append(asyncio.run(capture(services, "read-only", shown["main"], args.out, read_only=True,
+                                               sandbox=sandbox)))
+            for name in changing:
+                written.append(asyncio.run(capture(services, name, shown[name], args.out, sandbox=sandbox)))
+                if sandbox is not None:
+                    sandbox.faults.clear()  # the held-back providers answer again
     print(f"{len(written)} screenshots from {source}:")
     for path in written:
         print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")

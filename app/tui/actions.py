@@ -1,10 +1,10 @@
 """The panel's actions in one table: bindings, footer, help, command palette and read-only mode all
 read it, so an action cannot be hidden in one place and reachable in another.
 
-Later issues fill in features: probing (``probe``), the switches (``switch``), the weekly review
-(``review``) and the emergency switch (``panic``). Until a feature's name is in
-:data:`BUILT_FEATURES`, its keys are greyed out in the footer and its palette entries say
-"not available yet"; nothing pretends to work.
+Features are filled in by issue: probing (``probe``, issue 3), the switches (``switch``) and the
+emergency switch (``panic``, issue 4) are built; the weekly review (``review``, issue 5) is not yet.
+Until a feature's name is in :data:`BUILT_FEATURES`, its keys are greyed out in the footer and its
+palette entries say "not available yet"; nothing pretends to work.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from textual.binding import Binding
 
 # Add a feature here in the same change that wires its MainScreen.action_* method.
-BUILT_FEATURES: frozenset[str] = frozenset()
+BUILT_FEATURES: frozenset[str] = frozenset({"probe", "switch", "panic"})
 
 FEATURE_NAMES = {
     "probe": "Probing",
@@ -67,6 +67,10 @@ CONNECTOR_ACTIONS: tuple[PanelAction, ...] = (
     PanelAction("probe_all", "probe-all", "P", "probe all", "probe: all",
                 "Probe every connector concurrently; rows update as results arrive.",
                 feature="probe", group=PROBE_GROUP),
+    PanelAction("deep_probe", "deep-probe", "ctrl+d", "deep probe", "probe: deep probe selected",
+                "Deep-probe the selected connector: says first how many requests it sends (deliberately invalid "
+                "writes to objects that do not exist, never to real ones), then asks.",
+                feature="probe", needs_connector=True, show=False),
     PanelAction("draft_only", "draft-only", "d", "draft-only", "switch: draft-only selected",
                 "Lower the selected connector to draft-only (read and draft, nothing sent).",
                 feature="switch", destructive=True, needs_connector=True, group=SWITCH_GROUP),

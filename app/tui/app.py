@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from app.tui.actions import APP_ACTIONS, BUILT_FEATURES, CONNECTOR_ACTIONS, PanelAction
 from app.tui.commands import BreakerCommands
-from app.tui.messages import InventoryChanged, ReadOnlyChanged
+from app.tui.messages import InventoryChanged, ProbesStored, ReadOnlyChanged, SwitchesChanged
 from app.tui.screens.main import MainScreen
 from app.tui.widgets.present import level_variables
 
@@ -33,13 +33,17 @@ if TYPE_CHECKING:
 
 def known_binding_ids() -> set[str]:
     from app.tui.screens.audit import AuditScreen
+    from app.tui.screens.confirm import DeepProbeConfirm, NewKeyModal, SwitchConfirm, SwitchOutcome
     from app.tui.screens.connector import ConnectorScreen
     from app.tui.screens.form import ConnectorForm
     from app.tui.screens.help import HelpScreen
+    from app.tui.screens.panic import PanicConfirm, PanicScreen, PanicTypeConfirm, ResumeOffer
     from app.tui.screens.remove import RemoveConfirm
 
     ids = {a.binding_id for a in CONNECTOR_ACTIONS} | {a.binding_id for a in APP_ACTIONS}
-    for screen in (MainScreen, ConnectorScreen, AuditScreen, ConnectorForm, RemoveConfirm, HelpScreen):
+    for screen in (MainScreen, ConnectorScreen, AuditScreen, ConnectorForm, RemoveConfirm, HelpScreen,
+                   SwitchConfirm, NewKeyModal, SwitchOutcome, DeepProbeConfirm, PanicConfirm, PanicTypeConfirm,
+                   PanicScreen, ResumeOffer):
         ids |= {b.id for b in screen.BINDINGS if isinstance(b, Binding) and b.id}
     return ids
 
@@ -66,6 +70,7 @@ class BreakerApp(App[None]):
         self.keymap: dict[str, str] = dict(settings.keymap) if settings else {}
         self._clashes_told: set[str] = set()
         self._loaded_once = False
+        self.panic_running = False  # the panic screen sets it; a second ! then says so
         self.set_reactive(BreakerApp.read_only, read_only or bool(settings and settings.read_only))
         self.set_keymap(self.keymap)
         self.sub_title = self.describe()
@@ -183,8 +188,20 @@ class BreakerApp(App[None]):
     # -- broadcast and errors ---------------------------------------------------------------------
     @on(InventoryChanged)
     def _inventory_changed(self, message: InventoryChanged) -> None:
+        self.broadcast("inventory_changed", message)
+
+    @on(ProbesStored)
+    def _probes_stored(self, message: ProbesStored) -> None:
+        self.broadcast("probes_stored", message)
+
+    @on(SwitchesChanged)
+    def _switches_changed(self, message: SwitchesChanged) -> None:
+        self.broadcast("switches_changed", message)
+
+    def broadcast(self, handler_name: str, message: object) -> None:
+        """Hand an app-wide change to every open screen that shows something of it."""
         for screen in list(self.screen_stack):
-            handler = getattr(screen, "inventory_changed", None)
+            handler = getattr(screen, handler_name, None)
             if handler is not None:
                 handler(message)
 

@@ -85,3 +85,102 @@ class AuditLoaded(Message):
 class ChainVerified(Message):
     status: ChainStatus | None
     error: str = ""  # the chain could not be checked at all (no keyring, locked store)
+
+
+# -- probing (issue 3) ---------------------------------------------------------------------------
+# Messages a worker posts to the screen that started it do not bubble: the app has no use for them.
+@dataclass
+class ProbesArrived(Message, bubble=False):
+    """A batch of probe results from a running probe worker (posted every ~200 ms, not per result,
+    so a probe-all of 1,000 connectors costs the UI a few dozen updates)."""
+
+    run: int  # which probe run they belong to
+    results: list[Any]  # app.services.probing.ProbeResult
+
+
+@dataclass
+class ProbesFinished(Message, bubble=False):
+    """A probe run ended; every result is stored by now."""
+
+    run: int
+    names: list[str]
+    results: list[Any]
+    deep: bool = False
+    error: str = ""  # the run could not start or broke off (one line for the owner)
+
+
+@dataclass
+class ProbesStored(Message):
+    """App-wide: these connectors have fresh probes in the store; screens showing them reload."""
+
+    names: list[str]
+
+
+@dataclass
+class KeyProbed(Message, bubble=False):
+    """The add form's live probe of a pasted key (the key itself is not in here)."""
+
+    generation: int
+    report: Any  # connectors.base.ProbeReport, already scrubbed by the probing service
+
+
+# -- switches and panic (issue 4) -----------------------------------------------------------------
+@dataclass
+class PlanReady(Message, bubble=False):
+    """The plan of a switch, read in a thread; the confirmation modal shows it."""
+
+    name: str
+    action: str
+    plan: Any = None  # app.services.switches.SwitchPlan
+    error: str = ""
+
+
+@dataclass
+class SwitchProgress(Message, bubble=False):
+    """One step of a running switch (app.services.switches.SwitchEvent)."""
+
+    event: Any
+
+
+@dataclass
+class SwitchFinished(Message, bubble=False):
+    """A switch, confirmation or verification ended: ``report`` is its JobReport."""
+
+    name: str
+    action: str
+    report: Any = None
+    error: str = ""
+    needs_key: Any = None  # a SwitchPlan when the provider turned out to need a pasted key
+
+
+@dataclass
+class SwitchesChanged(Message):
+    """App-wide: switch states changed in the store (a switch or a panic); screens reload."""
+
+    names: list[str]
+
+
+@dataclass
+class PanicPlanned(Message, bubble=False):
+    plan: Any = None  # app.services.switches.PanicPlan
+    error: str = ""
+
+
+@dataclass
+class PanicProgress(Message, bubble=False):
+    """A batch of SwitchEvents from the running emergency disable."""
+
+    events: list[Any]
+
+
+@dataclass
+class PanicFinished(Message, bubble=False):
+    summary: Any = None  # app.services.switches.PanicSummary, None when there was nothing to resume
+    error: str = ""
+
+
+@dataclass
+class UnfinishedPanics(Message, bubble=False):
+    """The panel opened with interrupted emergency disables in the journal (newest first)."""
+
+    batches: list[str]

@@ -37,21 +37,34 @@ class Clock:
 
 @contextlib.contextmanager
 def frozen_time(now: datetime = NOW) -> Iterator[Clock]:
-    """Freeze the clocks the panel reads and pin TZ=UTC; restore both afterwards."""
-    import app.services.audit as audit_mod
-    import app.services.inventory as inventory_mod
+    """Freeze the clocks the panel reads and pin TZ=UTC; restore both afterwards.
+
+    Every loaded ``app`` module that imported ``utcnow`` from the store (the inventory, the audit
+    log, the probing service, the switch journal …) gets the frozen clock, so probes and switches
+    made during a test or a screenshot are stamped with it too.
+    """
+    import sys
+
+    import app.services.audit  # noqa: F401  (loaded, so patched)
+    import app.services.inventory  # noqa: F401
+    import app.services.probing  # noqa: F401
+    import app.services.switches  # noqa: F401  (and its journal)
     import app.store.models as models_mod
 
     clock = Clock(now)
-    saved = (models_mod.utcnow, inventory_mod.utcnow, audit_mod.utcnow)
+    real = models_mod.utcnow
+    patched = [m for name, m in list(sys.modules.items())
+               if m is not None and (name == "app" or name.startswith("app.")) and getattr(m, "utcnow", None) is real]
     saved_tz = os.environ.get("TZ")
-    models_mod.utcnow = inventory_mod.utcnow = audit_mod.utcnow = clock
+    for module in patched:
+        module.utcnow = clock
     os.environ["TZ"] = "UTC"
     time.tzset()
     try:
         yield clock
     finally:
-        models_mod.utcnow, inventory_mod.utcnow, audit_mod.utcnow = saved
+        for module in patched:
+            module.utcnow = real
         if saved_tz is None:
             os.environ.pop("TZ", None)
         else:

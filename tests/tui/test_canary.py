@@ -14,7 +14,10 @@ from textual.widgets import Input
 from app.tui.app import make_app
 from app.tui.screens.connector import ConnectorScreen
 from app.tui.screens.form import ConnectorForm
+from app.tui.screens.confirm import NewKeyModal, SwitchConfirm
 from app.tui.screens.main import MainScreen
+from app.tui.screens.panic import PanicConfirm
+from tests.tui.pilot import click, on_screen, until
 
 CANARY = "ghp_SANDBOXcanary" + "Zq8Wm3Rt6Yp1Xv4Nb7L" + "C4N4"  # a GitHub classic PAT shape: 36 after ghp_
 SIZE = (120, 36)
@@ -87,6 +90,27 @@ async def test_canary_key_added_through_the_panel_is_never_shown_nor_stored(seed
         await pilot.press("escape", "ctrl+p")
         await pilot.pause()
         shots["palette"] = app.export_screenshot()
+        await pilot.press("escape")
+        await pilot.pause()
+        # the switches: the confirmation, and the guided rotation with a new key pasted (masked)
+        await pilot.press("x")
+        await on_screen(pilot, SwitchConfirm)
+        shots["disable confirmation"] = app.export_screenshot()
+        await pilot.press("escape", "r")
+        await on_screen(pilot, SwitchConfirm)
+        await click(pilot, "#confirm")
+        await on_screen(pilot, NewKeyModal)
+        field = app.screen.query_one("#new-key-input", Input)
+        field.post_message(events.Paste(CANARY))
+        await pilot.pause()
+        shots["rotation, new key pasted"] = app.export_screenshot()
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("exclamation_mark")
+        await on_screen(pilot, PanicConfirm)
+        shots["panic confirmation"] = app.export_screenshot()
+        await pilot.press("escape")
+        await pilot.pause()
 
     assert CANARY in set(memory_keyring.store.values())  # the key did reach the keyring
     for name, svg in shots.items():

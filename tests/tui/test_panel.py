@@ -86,7 +86,7 @@ async def test_main_screen_lists_connectors_with_stable_columns(seeded):
         assert table.get_cell(row, "owner").plain == "no owner"
         slack = str(seeded.inventory.get("slack-digest").id)
         assert table.get_cell(slack, "drift").plain == "▲ 2"
-        assert table.get_cell(slack, "switch").plain == "recorded"
+        assert table.get_cell(slack, "switch").plain == "… recorded"
         assert table.get_cell(slack, "state").plain == "▲"
         tiles = {t.id: str(t.content) for t in app.screen.query(".tile")}
         assert "10" in tiles["tile-connectors"] and "7 full, 1 draft, 1 read, 1 off" in tiles["tile-connectors"]
@@ -426,7 +426,9 @@ async def test_help_lists_every_binding_with_key_and_description(seeded):
         for spec in APP_ACTIONS:
             assert any(r[1] == spec.description for r in rows), spec.description
         assert ("a", "add") in described and ("del / D", "remove") in described and ("!", "panic") in described
-        assert any(r[1] == "probe all" and r[2].startswith("not available yet") for r in rows)
+        assert any(r[1] == "review" and r[2].startswith("not available yet") for r in rows)
+        assert any(r[1] == "probe all" and r[2] == "" for r in rows)  # built: no longer greyed
+        assert any(r[1] == "deep probe" for r in rows)
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
@@ -484,24 +486,28 @@ async def test_command_palette_has_an_entry_for_every_action(seeded):
         assert isinstance(app.screen, ConnectorForm)
 
 
-async def test_actions_of_later_issues_are_greyed_and_say_so(seeded):
+async def test_only_the_weekly_review_is_still_greyed_and_says_so(seeded):
     notes: list[Notify] = []
     app = make_app(seeded)
     async with app.run_test(size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None) \
             as pilot:
         await settle(pilot)
         bindings = app.screen.active_bindings
-        for key in ("p", "P", "d", "o", "x", "r", "u", "w", "exclamation_mark"):
-            assert bindings[key].enabled is False, key  # shown greyed in the footer
-        await pilot.press("p", "x", "exclamation_mark")  # nothing happens, nothing pretends
+        assert bindings["w"].enabled is False  # issue 5: shown greyed in the footer
+        for key in ("p", "P", "d", "o", "x", "r", "u", "exclamation_mark", "ctrl+d"):
+            assert bindings[key].enabled is True, key  # probing, switches and panic are built
+        await pilot.press("w")  # nothing happens, nothing pretends
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         for command in BreakerCommands(app.screen).commands():
-            if command.title in ("probe: all", "switch: disable anthropic-admin", "panic: emergency disable all"):
+            if command.title == "review: weekly review":
+                assert "not available yet" in command.help
                 command.run()
+            elif command.title.startswith(("probe:", "switch:", "panic:")):
+                assert "not available yet" not in command.help, command.title
         await pilot.pause()
         messages = [n.notification.message for n in notes]
-        assert sum("not available yet" in m for m in messages) == 3
+        assert sum("not available yet" in m for m in messages) == 1
         assert all("nothing was changed" in m for m in messages if "not available yet" in m)
 
 

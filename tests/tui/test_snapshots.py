@@ -10,6 +10,7 @@ from textual import events
 from textual.widgets import Input
 
 from app.tui.app import make_app
+from tests.tui.pilot import click, on_screen
 
 SIZE = (120, 36)
 
@@ -23,6 +24,14 @@ async def settle(pilot) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    waited = 0.0
+    while not condition():
+        assert waited < timeout, "condition not reached in time"
+        await pilot.pause(0.02)
+        waited += 0.02
 
 
 async def select(pilot, name: str) -> None:
@@ -62,7 +71,18 @@ def test_connector_screen(snap_compare, seeded):
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
 
 
-def test_add_form(snap_compare, seeded):
+def test_add_form(snap_compare, seeded, monkeypatch):
+    """A pasted key is recognised and probed at once; its live scopes are offered as the declared
+    ones. (The probe answer is fixed here; tests/tui/test_probing.py probes the real sandbox.)"""
+    from app.services.probing import Prober
+    from connectors.base import Grant, Level, Outcome, ProbeReport
+
+    async def fixed_answer(self, client, view, cred, **_kw):
+        return ProbeReport(Outcome.OK, status=200, identity="docs-bot",
+                           grants=[Grant("repo", Level.SEND), Grant("read:org", Level.READ)])
+
+    monkeypatch.setattr(Prober, "probe_report", fixed_answer)
+
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("a")
@@ -72,6 +92,9 @@ def test_add_form(snap_compare, seeded):
         for field, value in (("name", "docs-bot"), ("purpose_access", "the GitHub API on acme/docs"),
                              ("purpose_task", "fix typos in the docs")):
             pilot.app.screen.query_one(f"#{field}", Input).value = value
+        await pilot.pause()
+        await until(pilot, lambda: pilot.app.screen.query_one("#declared", Input).value != "")
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
@@ -139,6 +162,140 @@ def test_command_palette(snap_compare, seeded):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"switch")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+
+# -- probing, switches, panic (issues 3 and 4) ----------------------------------------------------------
+def test_switch_confirmation(snap_compare, seeded):
+    """x on a GitHub connector: the call and where, irreversible and rate-limited, what stops; Cancel focused."""
+    async def run_before(pilot):
+        await settle(pilot)
+        await select(pilot, "github-issues-bot")
+        await pilot.press("x")
+        await on_screen(pilot, "SwitchConfirm")
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+
+def test_switch_manual_steps(snap_compare, seeded, monkeypatch):
+    """A switch that ends "applied — not verified": the manual steps with the dashboard, and I did it."""
+    from app.services.switches import JobReport, Switches
+
+    async def fake_switch(self, name, action, **_kw):
+        from connectors import registry
+
+        return JobReport(connector=name, provider="hubspot", action=action, state="manual",
+                         message="HubSpot has no API to reduce a private-app token",
+                         manual_steps=tuple(registry.get("hubspot").manual_steps("restrict")), job_id=1)
+
+    monkeypatch.setattr(Switches, "switch", fake_switch)
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await select(pilot, "hubspot-crm")
+        await pilot.press("o")
+        await on_screen(pilot, "SwitchConfirm")
+        await click(pilot, "#confirm")
+        await on_screen(pilot, "SwitchOutcome")
+        await pilot.pause()
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+
+def test_panic_second_step(snap_compare, seeded):
+    """! → Continue → the deliberate second step, PANIC typed."""
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("exclamation_mark")
+        await on_screen(pilot, "PanicConfirm")
+        await click(pilot, "#continue")
+        await on_screen(pilot, "PanicTypeConfirm")
+        await pilot.press(*"PANIC")
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+
+def test_panic_summary(snap_compare, seeded, monkeypatch):
+    """The end of an emergency disable: verified, applied but unverified, failed with manual steps.
+    The switch service is replaced by a script of events (fixed times): the panel is the subject."""
+    from app.services.switches import JobReport, PanicSummary, SwitchEvent, Switches
+    from connectors import registry
+
+    async def fake_panic(self, selection=None, on_event=None):
+        names = self.panic_plan(selection).names
+        views = {v.name: v for v in self.services.inventory.list()}
+        reports = []
+        for i, name in enumerate(names):
+            provider = views[name].provider
+            on_event(SwitchEvent(name, provider, "disable", "recorded", "recorded disabled locally", elapsed_ms=9))
+            if provider == "hubspot":
+                report = JobReport(name, provider, "disable", "manual", "HubSpot has no API to revoke a private-app "
+                                   "token", verify_note="the key still works at write level",
+                                   manual_steps=tuple(registry.get(provider).manual_steps("revoke")))
+            elif provider == "notion":
+                report = JobReport(name, provider, "disable", "pending", "Notion did not answer within 10 s (3 "
+                                   "attempts)", manual_steps=tuple(registry.get(provider).manual_steps("revoke")))
+            else:
+                report = JobReport(name, provider, "disable", "verified", "revoked",
+                                   verify_note="the key no longer works: invalid (HTTP 401)")
+            on_event(SwitchEvent(name, provider, "disable", report.state if report.state != "verified" else "verified",
+                                 report.verify_note or report.message, report.manual_steps,
+                                 elapsed_ms=400 + 130 * i))
+            reports.append(report)
+        return PanicSummary(batch="panic-20260302T090000-abc123", total=len(reports),
+                            verified=[r for r in reports if r.state == "verified"],
+                            unverified=[r for r in reports if r.state == "manual"],
+                            failed=[r for r in reports if r.state == "pending"],
+                            recorded_ms=14.0, applied_ms=1420.0, verified_ms=1830.0)
+
+    monkeypatch.setattr(Switches, "panic", fake_panic)
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("exclamation_mark")
+        await on_screen(pilot, "PanicConfirm")
+        await click(pilot, "#continue")
+        await on_screen(pilot, "PanicTypeConfirm")
+        await pilot.press(*"PANIC", "enter")
+        await until(pilot, lambda: getattr(pilot.app.screen, "finished", False))
+        await pilot.pause(0.3)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+
+def test_probe_all_progress(snap_compare, seeded, monkeypatch):
+    """P half-way: six results in (rows updated, drift marks), the progress bar at 6 of 10."""
+    import asyncio
+
+    from app.services.probing import ProbeResult, Prober
+    from connectors.base import Grant, Level, Outcome, ProbeReport
+
+    async def fake_probe(self, names=None, *, deep=False, on_result=None):
+        for name in list(names)[:6]:
+            if name == "notion-wiki":
+                report = ProbeReport(Outcome.UNREACHABLE, error="no answer within 10 s", latency_ms=10000.0)
+                result = ProbeResult(name, report)
+            else:
+                report = ProbeReport(Outcome.OK, status=200, grants=[Grant("scope", Level.WRITE)], latency_ms=200.0)
+                drift = ("undeclared live scopes: scope",) if name == "hubspot-crm" else ()
+                result = ProbeResult(name, report, drift)
+            on_result(result)
+        await asyncio.Event().wait()  # the rest are still "in flight" when the picture is taken
+
+    monkeypatch.setattr(Prober, "probe", fake_probe)
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("P")
+        await until(pilot, lambda: pilot.app.screen.query_one("#probe-bar").progress == 6)
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)

@@ -1,8 +1,13 @@
 """One connector: its purpose, declared vs live scopes, credential facts, switch state, probe
-history and audit events. Actions delegate to the main screen's methods with this connector."""
+history and audit events. Actions delegate to the main screen's methods with this connector.
+
+The screen reloads itself when a probe or a switch of its connector ends (``probes_stored`` and
+``switches_changed``, broadcast by the app), so ``p`` here shows the new live scopes at once.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rich.markup import escape
@@ -21,6 +26,13 @@ from app.tui.messages import InventoryChanged
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.present import (NOTHING, ago, change_summary, days, level_markup, level_text, local_time,
                                      short_scope, tone, until)
+
+
+def switch_label(state: str | None) -> str:
+    """The honest state in full words (app.services.switches.label)."""
+    from app.services.switches import label
+
+    return label(state)
 from connectors import registry
 
 HISTORY_LIMIT = 50
@@ -42,16 +54,41 @@ def provider_title(name: str) -> str:
 
 
 class HistoryLoaded(Message):
-    def __init__(self, probes: list, events: list) -> None:
+    def __init__(self, probes: list, events: list, latest: Any = None) -> None:
         super().__init__()
         self.probes = probes
         self.events = events
+        self.latest = latest  # the connector's latest switch (JobReport) or None
+
+
+WAITING_STATES = ("manual", "applied", "failed", "pending", "out-of-sync")
+
+
+def outcome_strip(probes: list, variables) -> Text:
+    """One symbol per probe, oldest first: ● ok, ✖ anything else (colour and shape both tell)."""
+    strip = Text()
+    for probe in reversed(probes):
+        ok = str(getattr(probe, "outcome", "")) == "ok"
+        strip.append("●" if ok else "✖", style=tone(variables, "success" if ok else "error"))
+    return strip
+
+
+def latency_range(probes: list) -> str:
+    values = [p.latency_ms for p in probes if getattr(p, "latency_ms", None) is not None]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    return f"{low:.0f} ms" if round(low) == round(high) else f"{low:.0f}–{high:.0f} ms"
 
 
 class ConnectorScreen(ReportsWorkerErrors, Screen):
     BINDINGS = [
         Binding("escape", "back", "back", id="back"),
-        *(a.binding() for a in CONNECTOR_ACTIONS if a.needs_connector and a.action != "open"),
+        # the deep probe shows in this screen's footer (the main one has no room for it)
+        *(replace(a.binding(), show=True) if a.action == "deep_probe" else a.binding()
+          for a in CONNECTOR_ACTIONS if a.needs_connector and a.action != "open"),
+        Binding("c", "switch_steps", "manual steps", id="switch-steps",
+                tooltip="The latest switch's manual steps, \"I did it\", a fresh probe, or a forced switch."),
     ]
     AUTO_FOCUS = "#connector-body"
 
@@ -59,6 +96,7 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         super().__init__(classes="connector-screen")
         self.connector_name = name
         self.view: ConnectorView | None = None
+        self.latest: Any = None  # JobReport of the latest switch
 
     @property
     def services(self):
@@ -75,9 +113,11 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
                 with Vertical(id="live-panel", classes="panel"):
                     yield DataTable(id="live", cursor_type="none", show_cursor=False)
             yield Static("", id="drift")
+            yield Static("", id="switch-panel", classes="panel")
             with Horizontal(id="facts"):
                 yield Static("", id="credential", classes="panel")
                 with Vertical(id="probes-panel", classes="panel"):
+                    yield Static("", id="history-strip")
                     yield Sparkline([], id="latency")
                     yield DataTable(id="probe-history", cursor_type="none", show_cursor=False)
             with Vertical(id="events-panel", classes="panel"):
@@ -89,8 +129,10 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         self.query_one("#probes-panel").border_title = "Probe history"
         self.query_one("#events-panel").border_title = "Audit events"
         self.query_one("#credential").border_title = "Credential"
+        self.query_one("#switch-panel").border_title = "Latest switch"
+        self.query_one("#switch-panel").display = False
         for table_id, columns in (("#declared", ("Scope", "Level")), ("#live", ("Scope", "Level", "")),
-                                  ("#probe-history", ("When", "Outcome", "Latency", "Status")),
+                                  ("#probe-history", ("When", "Outcome", "Level", "Latency", "Status")),
                                   ("#connector-audit", ("When", "Actor", "Action", "Outcome", "What changed"))):
             table = self.query_one(table_id, DataTable)
             for column in columns:
@@ -116,16 +158,16 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         # A thread: the audit table may hold 100,000 events; the screen paints first. Posts only.
         services = self.services
         events = services.audit.recent(services.engine, EVENTS_LIMIT, connector=name)
-        self.post_message(HistoryLoaded(probe_history(services, name), events))
+        latest = services.switches.latest(name) if "switch" in self.app.features else None
+        self.post_message(HistoryLoaded(probe_history(services, name), events, latest))
 
     def show_view(self, view: ConnectorView) -> None:
         variables = self.app.theme_variables
-        switch = view.switch_state or "none"
+        switch = f"\n[$text-muted]switch:[/] {escape(switch_label(view.switch_state))}" if view.switch_state else ""
         owner = escape(view.owner) if view.owner else "[$text-warning]no owner[/]"
         self.query_one("#connector-title", Static).update(
             f"[b]{escape(view.name)}[/b]   {escape(provider_title(view.provider))} · {escape(view.environment)} · "
-            f"owner {owner} · mode [b]{view.mode.value}[/b] · live {level_markup(view.live_level)} · "
-            f"switch {escape(switch)}")
+            f"owner {owner} · mode [b]{view.mode.value}[/b] · live {level_markup(view.live_level)}{switch}")
         self.query_one("#purpose", Static).update(
             escape(view.purpose) if view.purpose else
             "[$text-warning]No purpose written yet.[/] Press [b]e[/b] and write the one-sentence rule: "
@@ -200,15 +242,26 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
             outcome = str(getattr(probe, "outcome", "?"))
             latency = getattr(probe, "latency_ms", None)
             status = getattr(probe, "status", None)
+            deep = " (deep)" if getattr(probe, "deep", False) else ""
             table.add_row(Text(ago(getattr(probe, "at", None))),
-                          Text(outcome, style="" if outcome == "ok" else tone(variables, "error")),
+                          Text(outcome + deep, style="" if outcome == "ok" else tone(variables, "error")),
+                          level_text(getattr(probe, "live_level", None), variables),
                           Text(f"{latency:.0f} ms" if latency is not None else NOTHING),
                           Text(str(status) if status is not None else NOTHING))
         if not message.probes:
-            table.add_row(Text("no probes yet", style=tone(variables, "foreground-darken-2")), "", "", "")
+            table.add_row(Text("no probes yet", style=tone(variables, "foreground-darken-2")), "", "", "", "")
+        strip = self.query_one("#history-strip", Static)
+        if message.probes:
+            line = Text("Outcomes ", style=tone(variables, "foreground-darken-2"))
+            line.append_text(outcome_strip(message.probes, variables))
+            line.append(f"  oldest → newest · latency {latency_range(message.probes)}",
+                        style=tone(variables, "foreground-darken-2"))
+            strip.update(line)
+        strip.display = bool(message.probes)
         spark = self.query_one("#latency", Sparkline)
         spark.data = [float(getattr(p, "latency_ms", 0) or 0) for p in reversed(message.probes)]
         spark.display = len(message.probes) > 2
+        self.show_latest(message.latest)
         events = self.query_one("#connector-audit", DataTable)
         events.clear()
         for ev in message.events:
@@ -217,6 +270,33 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
                            Text(change_summary(ev.old_json, ev.new_json, limit=62)))
         if not message.events:
             events.add_row(Text("no events", style=tone(variables, "foreground-darken-2")), "", "", "", "")
+
+    def show_latest(self, report: Any) -> None:
+        """The latest switch in its honest state, and what is still to do."""
+        self.latest = report
+        panel = self.query_one("#switch-panel", Static)
+        panel.display = report is not None
+        if report is None:
+            self.refresh_bindings()
+            return
+        lines = [f"[b]{escape(report.action)}[/b] — {escape(report.label)}"]
+        if report.message:
+            lines.append(escape(report.message))
+        if report.verify_note:
+            lines.append(f"[$text-muted]Probe:[/] {escape(report.verify_note)}")
+        if report.state in WAITING_STATES:
+            lines.append("[$text-warning]Press [b]c[/b] for the manual steps, \"I did it\" and the other ways "
+                         "forward.[/]")
+        panel.update("\n".join(lines))
+        self.refresh_bindings()
+
+    def probes_stored(self, message) -> None:
+        if self.connector_name in message.names:
+            self.load()
+
+    def switches_changed(self, message) -> None:
+        if self.connector_name in message.names or len(message.names) != 1:
+            self.load()
 
     def inventory_changed(self, message: InventoryChanged) -> None:
         if self.connector_name not in (message.previous, message.name):
@@ -236,6 +316,10 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
 
     # -- actions: the main screen's methods, aimed at this connector --------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_steps":
+            if self.app.read_only or "switch" not in self.app.features:
+                return False
+            return self.latest is not None and self.latest.state in WAITING_STATES
         spec = BY_ACTION.get(action)
         if spec is None:
             return True
@@ -252,6 +336,13 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
 
     def action_probe(self) -> None:
         self.app.main_screen.action_probe(self.connector_name)
+
+    def action_deep_probe(self) -> None:
+        self.app.main_screen.action_deep_probe(self.connector_name)
+
+    def action_switch_steps(self) -> None:
+        if self.latest is not None and self.latest.state in WAITING_STATES:
+            self.app.main_screen.show_outcome(self.latest)
 
     def action_draft_only(self) -> None:
         self.app.main_screen.action_draft_only(self.connector_name)

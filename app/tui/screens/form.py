@@ -5,13 +5,15 @@ inventory service, which puts it in the keyring. Validation messages appear unde
 are about. Saving runs in a thread worker (an OS keyring may wait on an unlock prompt); the worker
 only posts messages.
 
-Hook for live probing (issue 3): once a pasted key is recognised, :meth:`ConnectorForm.key_ready`
-is called; when probing exists it probes the key and calls :meth:`offer_live_scopes` with the
-live grants, which fills the declared-scopes field for the owner to confirm.
+Live probing (issue 3): once a pasted key is recognised, :meth:`ConnectorForm.key_ready` probes it
+at once (read-only calls, in an async worker; nothing is stored) and :meth:`offer_live_scopes` puts
+the live grants in the declared-scopes field for the owner to check. Changing the base URL probes
+again. In the demo, a sandbox key with no base URL is pointed at the running demo sandbox.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from rich.markup import escape
@@ -25,7 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from app.services.inventory import ConnectorInput, ConnectorView, Inventory, ValidationError, key_problem
-from app.tui.messages import ConnectorSaved, SaveRefused
+from app.tui.messages import ConnectorSaved, KeyProbed, SaveRefused
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.present import format_grants, parse_grants
 from connectors import registry
@@ -64,6 +66,14 @@ def purpose_sentence(access: str, task: str, forbidden: str) -> str:
     return sentence + "."
 
 
+@dataclass(frozen=True)
+class KeyUnderTest:
+    """What the probing service needs to know of a key that is not a connector yet."""
+
+    provider: str
+    name: str = "the pasted key"
+
+
 class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | None]):
     """Dismisses with (previous name, saved name) — previous is None for an add — or None on cancel."""
 
@@ -80,6 +90,10 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
         self.choices: dict[str, ProviderChoice] = {}
         self.saving = False
         self.recognised = ""
+        self.ready: tuple[str, Secret] | None = None  # (provider, key) of the last recognised key
+        self.probe_generation = 0
+        self.offered = ""  # the declared-scopes text the last live probe offered
+        self.recognised_live = ""  # what the last live probe of the key said, for the note
 
     @property
     def inventory(self) -> Inventory:
@@ -174,6 +188,8 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
     def _key_changed(self, event: Input.Changed) -> None:
         note = self.query_one("#key-recognised", Static)
         value = event.value
+        self.ready = None
+        self.probe_generation += 1  # an answer about the previous text is no longer wanted
         note.display = bool(value)
         if not value:
             note.update("")
@@ -214,21 +230,75 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
                            else "for `breaker exec`, e.g. GITHUB_TOKEN")
 
     def key_ready(self, provider: str, secret: Secret) -> None:
-        """A pasted key was recognised and looks well formed.
+        """A pasted key was recognised and looks well formed: probe it now (read-only, nothing stored)."""
+        self.ready = (provider, secret)
+        base_url = self.value("base_url").strip()
+        sandbox = getattr(self.app, "sandbox", None)
+        if not base_url and sandbox is not None and "SANDBOX" in secret.reveal():
+            # The demo: its keys live in the loopback sandbox, not at the real provider.
+            base_url = sandbox.base_url(provider)
+            self.query_one("#base_url", Input).value = base_url  # probes again through _base_url_changed
+            return
+        self.start_key_probe(provider, secret, base_url)
 
-        Issue 3 wires live probing here: start an ``@work(exit_on_error=False)`` async worker that
-        probes ``secret`` with the probing service and posts the report; its handler calls
-        :meth:`offer_live_scopes` with the live grants. Until then nothing is probed.
-        """
+    def start_key_probe(self, provider: str, secret: Secret, base_url: str) -> None:
+        self.probe_generation += 1
+        self.query_one("#key-recognised", Static).update(f"{self.recognised} — probing the key…")
+        self.probe_key(provider, secret, base_url or None, self.probe_generation)
+
+    @on(Input.Changed, "#base_url")
+    def _base_url_changed(self, event: Input.Changed) -> None:
+        if self.ready is not None and self.value("key"):
+            self.start_key_probe(*self.ready, event.value.strip())
+
+    @work(exclusive=True, group="form-probe", exit_on_error=False, description="probing the pasted key")
+    async def probe_key(self, provider: str, secret: Secret, base_url: str | None, generation: int) -> None:
+        # exclusive: a key still being typed or a base URL being edited cancels the previous probe.
+        await asyncio.sleep(0.2)
+        from app.services.probing import Prober
+        from connectors.base import Credential
+
+        prober: Prober = self.app.services.prober
+        async with prober.client() as client:
+            report = await prober.probe_report(client, KeyUnderTest(provider), Credential(secret=secret,
+                                                                                         base_url=base_url))
+        self.post_message(KeyProbed(generation, report))
+
+    @on(KeyProbed)
+    def _key_probed(self, message: KeyProbed) -> None:
+        if message.generation != self.probe_generation or self.ready is None or not self.value("key"):
+            return  # an older key's answer
+        report = message.report
+        note = self.query_one("#key-recognised", Static)
+        if report.outcome.value != "ok":
+            why = escape(report.error) if report.error else (f"HTTP {report.status}" if report.status else "")
+            note.update(f"{self.recognised} — [$text-error]live probe: {report.outcome.value}[/]"
+                        + (f" ({why})" if why else "") + "; nothing offered")
+            return
+        from app.services.drift import is_implied
+
+        grants = [g for g in report.grants if not is_implied(g)]
+        who = f" as {escape(report.identity)}" if report.identity else ""
+        level = f", level {report.live_level.label}" if report.live_level is not None else ""
+        self.recognised_live = f"live probe: ok{who}{level}"
+        self.offer_live_scopes(grants)
+        if not grants:
+            note.update(f"{self.recognised} — {self.recognised_live}; no scopes reported")
 
     def offer_live_scopes(self, grants: list[Grant]) -> None:
-        """Offer the key's live scopes as the declared ones, unless the owner already wrote some."""
+        """Offer the key's live scopes as the declared ones, unless the owner already wrote others."""
         declared = self.query_one("#declared", Input)
-        if grants and not declared.value.strip():
-            declared.value = format_grants(grants)
+        live = self.recognised_live
+        note = self.query_one("#key-recognised", Static)
+        if grants and (not declared.value.strip() or declared.value == self.offered):
+            self.offered = format_grants(grants)
+            declared.value = self.offered
             self.show_error("declared", "")
-            self.query_one("#key-recognised", Static).update(
-                f"{self.recognised} — live scopes offered as declared scopes; check them")
+            note.update(f"{self.recognised} — {live + '; ' if live else ''}live scopes offered as declared "
+                        "scopes: check them")
+        elif grants:
+            note.update(f"{self.recognised} — {live + '; ' if live else ''}your declared scopes are kept "
+                        f"(live: {escape(format_grants(grants))})")
 
     # -- saving ---------------------------------------------------------------------------------------
     def action_cancel(self) -> None:

@@ -21,7 +21,7 @@ class HelpRow:
     keys: str
     description: str
     explanation: str
-    state: str  # "" (ready), "hidden in read-only mode", "not available yet", "select a connector"
+    state: str  # "" (ready), "hidden in read-only mode", "not needed now", "not available yet", "select a connector"
 
 
 def key_display(app, binding: Binding, keymap: dict[str, str]) -> str:
@@ -35,7 +35,8 @@ def state_of(app, node: DOMNode, binding: Binding) -> str:
     except Exception:
         state = True
     if state is False:
-        return "hidden in read-only mode"
+        # hidden: by read-only mode, or because there is nothing for it to do here (no manual steps waiting)
+        return "hidden in read-only mode" if app.read_only else "not needed now"
     if state is None:
         spec = BY_ACTION.get(binding.action)
         if spec is not None and spec.feature and spec.feature not in app.features:
@@ -60,7 +61,8 @@ def help_rows(app, screen: Screen) -> list[tuple[str, list[HelpRow]]]:
 
 
 def screen_title(screen: Screen) -> str:
-    return {"main": "Connector table", "audit": "Audit log"}.get(screen.id or "", "This screen")
+    return {"main": "Connector table", "audit": "Audit log", "panic": "Emergency disable"}.get(screen.id or "",
+                                                                                          "This screen")
 
 
 class HelpScreen(ModalScreen[None]):

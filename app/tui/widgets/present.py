@@ -168,6 +168,53 @@ def light_text(view, variables: Mapping[str, str]) -> Text:
     return Text(light.symbol, style=tone(variables, light.variable))
 
 
+# -- switch states --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SwitchLook:
+    short: str  # what the table's narrow Switch column says
+    variable: str  # theme variable for its colour
+
+
+# The honest states of app.services.switches.states (DESIGN.md "Honest state"), short for the table.
+# The connector screen and the modals show the full words from app.services.switches.label().
+SWITCH_LOOKS = {
+    "journalled": SwitchLook("… journalled", "accent"),
+    "recorded": SwitchLook("… recorded", "accent"),
+    "applying": SwitchLook("… applying", "accent"),
+    "applied": SwitchLook("◐ applied", "warning"),
+    "manual": SwitchLook("✎ manual steps", "warning"),
+    "pending": SwitchLook("⟳ pending", "error"),
+    "failed": SwitchLook("✖ failed", "error"),
+    "out-of-sync": SwitchLook("≠ out of sync", "error"),
+    "verified": SwitchLook("✔ verified", "success"),
+    "superseded": SwitchLook("superseded", "foreground-darken-2"),
+    "unverified": SwitchLook("◐ unverified", "warning"),
+}
+
+
+def switch_look(state: str | None) -> SwitchLook | None:
+    if not state:
+        return None
+    return SWITCH_LOOKS.get(state, SwitchLook(state, "accent"))
+
+
+def switch_word(state: str | None) -> str:
+    """The short state without its symbol ("manual steps", "out of sync")."""
+    look = switch_look(state)
+    if look is None:
+        return ""
+    symbol, _, rest = look.short.partition(" ")
+    return rest if rest and not symbol.isalnum() else look.short
+
+
+def switch_text(state: str | None, variables: Mapping[str, str], action: str = "") -> Text:
+    """The Switch cell: a symbol and a word (colour-blind safe), e.g. "✔ verified"."""
+    look = switch_look(state)
+    if look is None:
+        return Text("")
+    return Text(f"{action} {look.short}" if action else look.short, style=tone(variables, look.variable))
+
+
 # -- scopes -------------------------------------------------------------------------------------
 def short_scope(scope: str, width: int) -> str:
     """A scope cut to ``width`` from the left: the telling part of a long scope is its end

@@ -1,0 +1,255 @@
+"""The switches from the panel: ``d`` draft-only, ``o`` read-only, ``x`` disable, ``r`` rotate,
+``u`` re-enable, and ``!`` the emergency disable of everything.
+
+Every switch first reads its plan (in a thread: the plan looks at the whole inventory) and shows
+it in a modal whose focus starts on Cancel. Confirmed, the switch runs in an async worker; each
+step (:class:`SwitchEvent`) becomes a toast and updates the row's Switch column at once. A switch
+that does not end verified opens its outcome: the manual steps with the dashboard URL and "I did
+it" (then a probe verifies), or, when the provider call failed, a forced switch (recorded locally,
+shown as out of sync). A rotation the provider cannot do by API asks for the new key (masked).
+
+The emergency disable asks twice (a modal, then typing PANIC or the number of connectors) and
+opens the panic screen. When the panel opens with an interrupted panic in the journal it offers
+to resume it; it never resumes on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from textual import work
+
+from app.tui.actions import BY_ACTION
+from app.tui.messages import (PanicPlanned, PlanReady, SwitchesChanged, SwitchFinished, SwitchProgress,
+                              UnfinishedPanics)
+
+# panel action → the switch service's action
+SWITCH_OF = {"draft_only": "draft-only", "read_only": "read-only", "disable": "disable", "rotate": "rotate",
+             "reenable": "enable"}
+TARGET_MODE = {"draft-only": "draft-only", "read-only": "read-only", "disable": "disabled", "enable": "full"}
+NOT_STORED = "unverified"  # an event state that is not a job state: the stored state stays
+
+
+class SwitchFlow:
+    """Mixed into MainScreen (which provides table, views, services, _target, reload)."""
+
+    def init_switching(self) -> None:
+        self.switching: set[str] = set()  # connectors with a switch in flight
+
+    # -- the five switch keys -------------------------------------------------------------------
+    def action_draft_only(self, name: str | None = None) -> None:
+        self.ask_switch("draft_only", name)
+
+    def action_read_only(self, name: str | None = None) -> None:
+        self.ask_switch("read_only", name)
+
+    def action_disable(self, name: str | None = None) -> None:
+        self.ask_switch("disable", name)
+
+    def action_rotate(self, name: str | None = None) -> None:
+        self.ask_switch("rotate", name)
+
+    def action_reenable(self, name: str | None = None) -> None:
+        self.ask_switch("reenable", name)
+
+    def ask_switch(self, panel_action: str, name: str | None) -> None:
+        target = self._target(BY_ACTION[panel_action], name)
+        if not target:
+            return
+        if target in self.switching:
+            self.notify(f"A switch of {target} is still running; its steps appear as they happen.",
+                        severity="warning")
+            return
+        self.plan_worker(target, SWITCH_OF[panel_action])
+
+    @work(thread=True, group="switch-plan", exit_on_error=False, description="reading the switch plan")
+    def plan_worker(self, name: str, action: str) -> None:
+        # A thread: the plan reads the whole inventory (shared keys, admin keys). Posts only.
+        try:
+            plan = self.services.switches.plan(name, action)
+        except Exception as exc:  # removed meanwhile, an unknown provider: one line
+            self.post_message(PlanReady(name, action, error=str(exc) or type(exc).__name__))
+        else:
+            self.post_message(PlanReady(name, action, plan))
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        if message.error:
+            self.notify(message.error, title=f"Cannot plan {message.action} of {message.name}", severity="error")
+            return
+        from app.tui.screens.confirm import SwitchChoice, SwitchConfirm
+
+        plan = message.plan
+
+        def replan(revoke_full: bool):
+            return self.services.switches.plan(message.name, message.action, revoke_full=revoke_full)
+
+        def chosen(choice: SwitchChoice | None) -> None:
+            if choice is None:
+                return  # Cancel: nothing was changed, nothing is said
+            if plan.guided:
+                self.ask_new_key(plan)
+            else:
+                self.run_switch(message.name, message.action, "switch", revoke_full=choice.revoke_full)
+
+        self.app.push_screen(SwitchConfirm(plan, replan=replan), chosen)
+
+    def ask_new_key(self, plan: Any) -> None:
+        from app.tui.screens.confirm import NewKeyModal
+
+        def pasted(secret: Any) -> None:
+            if secret is not None:
+                self.run_switch(plan.connector, "rotate", "rotate_with", secret=secret)
+
+        self.app.push_screen(NewKeyModal(plan), pasted)
+
+    # -- running -----------------------------------------------------------------------------------
+    def run_switch(self, name: str, action: str, how: str, *, force: bool = False, revoke_full: bool = False,
+                   secret: Any = None) -> None:
+        """``how``: switch | rotate_with | confirm | verify."""
+        self.switching.add(name)
+        self.switch_worker(name, action, how, force, revoke_full, secret)
+
+    @work(group="switch", exit_on_error=False, description="running a switch")
+    async def switch_worker(self, name: str, action: str, how: str, force: bool, revoke_full: bool,
+                            secret: Any) -> None:
+        # On the app's loop: the switch service is async and calls on_event on this loop. Posts only.
+        from app.services.switches import NeedsNewKey
+
+        sw = self.services.switches
+
+        def on_event(event: Any) -> None:
+            self.post_message(SwitchProgress(event))
+
+        try:
+            if how == "rotate_with":
+                report = await sw.rotate_with(name, secret, on_event=on_event)
+            elif how == "confirm":
+                report = await sw.confirm(name, on_event=on_event)
+            elif how == "verify":
+                report = await sw.verify(name, on_event=on_event)
+            else:
+                report = await sw.switch(name, action, force=force, revoke_full=revoke_full, on_event=on_event)
+        except NeedsNewKey as exc:
+            self.post_message(SwitchFinished(name, action, needs_key=exc.plan))
+        except Exception as exc:  # services keep secrets out of their messages
+            self.post_message(SwitchFinished(name, action, error=str(exc) or type(exc).__name__))
+        else:
+            self.post_message(SwitchFinished(name, action, report))
+
+    def on_switch_progress(self, message: SwitchProgress) -> None:
+        from app.services.switches import label
+
+        event = message.event
+        view = self.table.view_named(event.connector)
+        if view is not None and event.state != NOT_STORED:
+            mode = view.mode
+            if event.state == "recorded" and event.action in TARGET_MODE:
+                from connectors.base import Mode
+
+                mode = Mode(TARGET_MODE[event.action])
+            self.table.update_view(replace(view, switch_state=event.state, mode=mode), self.app.theme_variables,
+                                   key_age_warn_days=self.app.settings.key_age_warn_days)
+        severity = {"verified": "information", "recorded": "information", "applied": "information",
+                    "applying": "information"}.get(event.state, "warning")
+        if event.state in ("failed", "out-of-sync"):
+            severity = "error"
+        text = label(event.state) + (f" — {event.message}" if event.message else "")
+        self.notify(text, title=f"{event.action} {event.connector}", severity=severity, timeout=6)
+
+    def on_switch_finished(self, message: SwitchFinished) -> None:
+        self.switching.discard(message.name)
+        if message.needs_key is not None:
+            self.ask_new_key(message.needs_key)
+            return
+        self.app.post_message(SwitchesChanged([message.name]))
+        if message.error:
+            self.notify(message.error, title=f"{message.action} {message.name} did not run", severity="error")
+            return
+        report = message.report
+        if report is not None and not report.verified:
+            self.show_outcome(report)
+
+    def show_outcome(self, report: Any) -> None:
+        """What is left to do for a switch that did not end verified, with the ways forward."""
+        from app.tui.screens.confirm import OutcomeChoice, SwitchOutcome
+
+        def chosen(choice: OutcomeChoice | None) -> None:
+            if choice is OutcomeChoice.DONE_BY_HAND:
+                self.run_switch(report.connector, report.action, "confirm")
+            elif choice is OutcomeChoice.VERIFY:
+                self.run_switch(report.connector, report.action, "verify")
+            elif choice is OutcomeChoice.FORCE:
+                self.run_switch(report.connector, report.action, "switch", force=True)
+
+        self.app.push_screen(SwitchOutcome(report), chosen)
+
+    # -- the emergency disable ---------------------------------------------------------------------
+    def action_panic(self) -> None:
+        if self._target(BY_ACTION["panic"], None) is None:
+            return
+        if getattr(self.app, "panic_running", False):
+            self.notify("The emergency disable is already running.", severity="warning")
+            return
+        self.panic_plan_worker()
+
+    @work(thread=True, exclusive=True, group="panic-plan", exit_on_error=False,
+          description="preparing the emergency disable")
+    def panic_plan_worker(self) -> None:
+        # A thread: the plan reads the inventory; prepare() opens the audit key (a keyring may ask to
+        # be unlocked) so that, once confirmed, the panic spends its time disabling.
+        from app.services.switches import Selection
+
+        sw = self.services.switches
+        try:
+            plan = sw.panic_plan(Selection())
+            sw.prepare()
+        except Exception as exc:
+            self.post_message(PanicPlanned(error=str(exc) or type(exc).__name__))
+        else:
+            self.post_message(PanicPlanned(plan))
+
+    def on_panic_planned(self, message: PanicPlanned) -> None:
+        if message.error:
+            self.notify(message.error, title="Cannot prepare the emergency disable", severity="error")
+            return
+        plan = message.plan
+        if plan.count == 0:
+            self.notify("Nothing to disable: every connector is already disabled and verified.",
+                        title="Emergency disable")
+            return
+        from app.tui.screens.panic import PanicConfirm, PanicScreen, PanicTypeConfirm
+
+        def second(go: bool | None) -> None:
+            if go:
+                self.app.push_screen(PanicScreen(plan=plan))
+
+        def first(go: bool | None) -> None:
+            if go:
+                self.app.push_screen(PanicTypeConfirm(plan), second)
+
+        self.app.push_screen(PanicConfirm(plan), first)
+
+    # -- an interrupted panic ------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="panic-plan", exit_on_error=False,
+          description="looking for an interrupted emergency disable")
+    def unfinished_worker(self) -> None:
+        batches = self.services.switches.unfinished_batches()
+        if batches:
+            self.post_message(UnfinishedPanics(list(batches)))
+
+    def on_unfinished_panics(self, message: UnfinishedPanics) -> None:
+        if self.app.read_only:
+            self.notify("An emergency disable was interrupted and waits to be finished. Leave read-only mode "
+                        "(ctrl+r) and open the panel again, or run `breaker panic --resume`.",
+                        title="Interrupted emergency disable", severity="warning", timeout=15)
+            return
+        from app.tui.screens.panic import PanicScreen, ResumeOffer
+
+        batch = message.batches[0]
+
+        def chosen(go: bool | None) -> None:
+            if go:
+                self.app.push_screen(PanicScreen(resume=batch))
+
+        self.app.push_screen(ResumeOffer(message.batches), chosen)
