@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import threading
 from functools import partial
 
 from keyring.backend import KeyringBackend
@@ -15,6 +16,9 @@ from app.services.secrets import SecretStore
 from app.settings import Settings
 from app.store.db import open_store
 from app.store.migrations import install_id
+
+
+_SWITCHES_LOCK = threading.Lock()
 
 
 @dataclass
@@ -36,9 +40,11 @@ class Services:
     def switches(self):
         """One switchboard per open inventory (it owns a writer thread; closed with the services)."""
         if self._switches is None:
-            from app.services.switches import Switches
+            with _SWITCHES_LOCK:  # the panel's workers may ask from two threads at once
+                if self._switches is None:
+                    from app.services.switches import Switches
 
-            self._switches = Switches(self)
+                    self._switches = Switches(self)
         return self._switches
 
     def close(self) -> None:

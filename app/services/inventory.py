@@ -235,7 +235,9 @@ class Inventory:
             drift=sum(1 for v in views if v.drift),
             stale_keys=sum(1 for v in views if (v.key_age_days or 0) > key_age_warn_days),
             never_probed=sum(1 for v in views if v.last_probe_at is None),
-            failing=sum(1 for v in views if v.last_outcome not in (None, "ok")),
+            # A disabled connector whose key answers invalid/revoked is the switch working, not a failure.
+            failing=sum(1 for v in views if v.last_outcome not in (None, "ok")
+                        and not (v.mode is Mode.DISABLED and v.last_outcome in ("invalid", "revoked"))),
             shared_keys=sum(n for n in fingerprints.values() if n > 1),
             review_due=last_review_at is None or utcnow() - last_review_at > timedelta(days=7))
 

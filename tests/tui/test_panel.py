@@ -92,7 +92,8 @@ async def test_main_screen_lists_connectors_with_stable_columns(seeded):
         assert "10" in tiles["tile-connectors"] and "7 full, 1 draft, 1 read, 1 off" in tiles["tile-connectors"]
         assert tiles["tile-drift"].startswith("[b]2[/b]")
         assert "3" in tiles["tile-old-keys"]  # 95, 120 and 200 days
-        assert "2 never" in tiles["tile-probes"] and "2 failing" in tiles["tile-probes"]
+        # notion-wiki is unreachable; sendgrid-newsletter is disabled and its key dead: that is no failure
+        assert "2 never" in tiles["tile-probes"] and "1 failing" in tiles["tile-probes"]
         assert "2" in tiles["tile-shared"]  # openai-support and its test twin share one key
         assert "due" in tiles["tile-review"]
 
