@@ -136,6 +136,8 @@ def secrets_of(cred: Credential | None, *more: Secret | None) -> tuple[Secret, .
 
 def scrub(text: str, secrets: Iterable[Secret]) -> str:
     """``text`` with every secret masked, as typed and as it looks inside a URL or a form body."""
+    if not text:  # most report fields are empty: skip building the encoded forms (probe-all hot path)
+        return text
     forms = {form for s in secrets if (value := s.reveal())
              for form in (value, quote(value), quote(value, safe=""), quote_plus(value))}
     for form in sorted(forms, key=len, reverse=True):  # longest first: an encoded form contains the raw parts
