@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+from textual import on
+from textual.screen import ModalScreen
+from textual.widgets import Button
 from textual.worker import Worker
 
 
@@ -11,3 +16,20 @@ class ReportsWorkerErrors:
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.app.worker_changed(event)  # type: ignore[attr-defined]
+
+
+ResultType = TypeVar("ResultType")
+
+
+class CancellableModal(ModalScreen[ResultType]):
+    """A modal that escape (its ``cancel`` action) and the ``#cancel`` button both close with
+    :attr:`CANCELLED`: one definition of "Cancel does nothing" for every confirmation in the panel."""
+
+    CANCELLED: Any = None
+
+    def action_cancel(self) -> None:
+        self.dismiss(self.CANCELLED)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.dismiss(self.CANCELLED)

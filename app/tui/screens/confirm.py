@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
+from app.tui.screens.base import CancellableModal
 from app.tui.widgets.outline import Outline, OutlineLine, line, parse_outline
 from connectors.base import Secret
 
@@ -66,7 +67,7 @@ class SwitchChoice:
     revoke_full: bool = False
 
 
-class SwitchConfirm(ModalScreen[SwitchChoice | None]):
+class SwitchConfirm(CancellableModal[SwitchChoice | None]):
     """One switch of one connector: the plan, then [action] or [Cancel] (focused)."""
 
     BINDINGS = [
@@ -118,13 +119,6 @@ class SwitchConfirm(ModalScreen[SwitchChoice | None]):
         await self.query_one("#switch-text", Outline).show(plan_outline(body, reversible=self.plan.reversible))
         self.query_one("#switch-undo", Static).update(undo_banner(self.plan))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
-
     @on(Button.Pressed, "#confirm")
     def _confirm(self) -> None:
         revoke_full = self.offers_revoke_full and self.query_one("#revoke-full", Checkbox).value
@@ -149,7 +143,7 @@ def steps_lines(steps: tuple[str, ...] | list[str], provider: str, indent: int =
     return lines
 
 
-class NewKeyModal(ModalScreen[Secret | None]):
+class NewKeyModal(CancellableModal[Secret | None]):
     """Guided rotation: where to make the new key, and a masked field to paste it. Breaker probes the
     new key before it swaps it in; the old one is revoked (or the steps say how) only after that."""
 
@@ -180,13 +174,6 @@ class NewKeyModal(ModalScreen[Secret | None]):
     def on_mount(self) -> None:
         self.query_one("#new-key-error").display = False
         self.query_one("#new-key-input", Input).focus()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
 
     @on(Input.Submitted, "#new-key-input")
     @on(Button.Pressed, "#rotate")
@@ -282,9 +269,10 @@ class SwitchOutcome(ModalScreen[OutcomeChoice | None]):
         self.dismiss(OutcomeChoice.FORCE)
 
 
-class DeepProbeConfirm(ModalScreen[bool]):
+class DeepProbeConfirm(CancellableModal[bool]):
     """Before a deep probe: how many requests each provider's deep probe sends, and what they are."""
 
+    CANCELLED = False
     BINDINGS = [Binding("escape,n", "cancel", "cancel", id="deep-cancel"), *FOCUS_KEYS]
     AUTO_FOCUS = "#cancel"
 
@@ -308,13 +296,6 @@ class DeepProbeConfirm(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Deep probe", variant="warning", id="confirm")
                 yield Button("Cancel", id="cancel")
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(False)
 
     @on(Button.Pressed, "#confirm")
     def _confirm(self) -> None:

@@ -19,9 +19,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Static
 
+from app.tui.screens.base import CancellableModal
 from app.tui.messages import PanicFinished, PanicProgress, SwitchesChanged
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.screens.confirm import FOCUS_KEYS, steps_lines
@@ -43,9 +44,10 @@ def plan_lines(plan: Any) -> list[OutlineLine]:
                          else escape(text))
 
 
-class PanicConfirm(ModalScreen[bool]):
+class PanicConfirm(CancellableModal[bool]):
     """Step one: what the emergency disable will do. Focus on Cancel."""
 
+    CANCELLED = False
     BINDINGS = [Binding("escape,n", "cancel", "cancel", id="panic-cancel"), *FOCUS_KEYS]
     AUTO_FOCUS = "#cancel"
 
@@ -63,13 +65,6 @@ class PanicConfirm(ModalScreen[bool]):
                 yield Button("Continue…", variant="error", id="continue")
                 yield Button("Cancel", id="cancel")
 
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(False)
-
     @on(Button.Pressed, "#continue")
     def _continue(self) -> None:
         self.dismiss(True)
@@ -82,9 +77,10 @@ def typed_enough(text: str, count: int) -> bool:
     return answer.upper() == CONFIRM_WORD or answer == str(count)
 
 
-class PanicTypeConfirm(ModalScreen[bool]):
+class PanicTypeConfirm(CancellableModal[bool]):
     """Step two: type PANIC or the number. Enter on anything else does nothing but say so."""
 
+    CANCELLED = False
     BINDINGS = [Binding("escape", "cancel", "cancel", id="panic-type-cancel")]
     AUTO_FOCUS = "#panic-word"
 
@@ -132,13 +128,6 @@ class PanicTypeConfirm(ModalScreen[bool]):
         if typed_enough(self.query_one("#panic-word", Input).value, self.plan.count):
             self.dismiss(True)
 
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(False)
-
 
 def batch_started(batch: str) -> str:
     """``panic-20260101T120000-1a2b3c`` → "2026-01-01 12:00 UTC" (the journal's batch ids carry their time)."""
@@ -149,9 +138,10 @@ def batch_started(batch: str) -> str:
     return f"{y}-{mo}-{d} {h}:{mi} UTC"
 
 
-class ResumeOffer(ModalScreen[bool]):
+class ResumeOffer(CancellableModal[bool]):
     """The panel opened with an interrupted emergency disable in the journal: offer to finish it."""
 
+    CANCELLED = False
     BINDINGS = [Binding("escape,n", "cancel", "not now", id="resume-cancel"), *FOCUS_KEYS]
     AUTO_FOCUS = "#cancel"
 
@@ -174,13 +164,6 @@ class ResumeOffer(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Resume now", variant="error", id="resume")
                 yield Button("Not now", id="cancel")
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(False)
 
     @on(Button.Pressed, "#resume")
     def _resume(self) -> None:

@@ -9,9 +9,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from app.tui.screens.base import CancellableModal
 from app.services.inventory import ConnectorView
 
 
@@ -45,7 +45,7 @@ def removal_text(view: ConnectorView, shared_with: list[str] | None = None) -> s
     return "\n".join(lines)
 
 
-class RemoveConfirm(ModalScreen[RemoveChoice | None]):
+class RemoveConfirm(CancellableModal[RemoveChoice | None]):
     BINDINGS = [
         Binding("escape", "cancel", "cancel", id="remove-cancel"),
         Binding("left", "app.focus_previous", "previous", show=False),
@@ -69,13 +69,6 @@ class RemoveConfirm(ModalScreen[RemoveChoice | None]):
                 else:
                     yield Button("Remove", variant="error", id="keep-key")
                 yield Button("Cancel", id="cancel")
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
 
     @on(Button.Pressed, "#delete-key")
     def _delete_key(self) -> None:
