@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
+if TYPE_CHECKING:  # annotations only: the inventory's views use these types without loading an HTTP stack
+    import httpx
 
 
 class Level(IntEnum):

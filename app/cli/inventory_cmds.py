@@ -9,7 +9,7 @@ from app.cli.context import CliContext
 from app.cli.output import ago, clip, note, print_json, table
 from app.cli.parser import UsageError
 from app.cli.prompts import ask_yes_no, read_key
-from app.services.inventory import ENVIRONMENTS, ConnectorInput, ValidationError
+from app.services.views import ENVIRONMENTS, ConnectorInput, ValidationError
 from connectors.base import Grant, Level
 
 
@@ -96,11 +96,12 @@ def _given(args: argparse.Namespace) -> dict[str, object]:
 
 def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     from app.services.export import list_document
+    from app.services.views import summarize
 
-    services = ctx.services
-    views = services.inventory.list(" ".join(args.filter))
+    views = ctx.inventory_views(" ".join(args.filter))
+    warn = ctx.settings.key_age_warn_days
     if args.json:
-        print_json(list_document(views, services.settings.key_age_warn_days), ctx.stdout)
+        print_json(list_document(views, warn), ctx.stdout)
         return 0
     if not views:
         note("No connectors yet." if not args.filter else "No connector matches.", ctx.stderr)
@@ -108,7 +109,6 @@ def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
             note("Add one with `breaker add --name NAME` (the key is read from stdin or a prompt), "
                  "or try `breaker demo`.", ctx.stderr)
         return 0
-    warn = services.settings.key_age_warn_days
     rows = []
     for v in views:
         age = v.key_age_days
@@ -120,7 +120,7 @@ def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
             f"{v.last_outcome} {ago(v.last_probe_at)}" if v.last_probe_at else "never",
         ])
     table(["NAME", "PROVIDER", "OWNER", "ENV", "MODE", "LIVE", "DRIFT", "KEY AGE", "LAST PROBE"], rows, ctx.stdout)
-    s = services.inventory.summary(views, warn)
+    s = summarize(views, warn)
     note(f"{_count(s.total, 'connector')} · {s.drift} with drift · {_count(s.stale_keys, 'key')} older than "
          f"{warn} days · {s.shared_keys} on shared keys · {s.never_probed} never probed", ctx.stderr)
     return 0

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.context import CliContext
 from app.cli.output import clip, note, print_json, table
 from app.cli.parser import UsageError
-from app.services.probing import ProbeResult
 from connectors import registry
 from connectors.base import Outcome
+
+if TYPE_CHECKING:  # the probing stack (httpx) loads when a probe runs, not to parse arguments
+    from app.services.probing import ProbeResult
 
 SCHEMA = "breaker.probe/1"
 HEADERS = ("NAME", "OUTCOME", "LIVE", "SCOPES", "LATENCY", "DRIFT / REASON")

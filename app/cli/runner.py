@@ -69,14 +69,14 @@ def _raised_by(exc: Exception, module: str, *names: str) -> bool:
 
 def _explain(exc: Exception) -> int:
     """One line for the owner and the exit code, for every error a command can meet."""
-    if _raised_by(exc, "app.services.inventory", "ValidationError"):
+    if _raised_by(exc, "app.services.views", "ValidationError"):
         for field, message in exc.errors.items():  # type: ignore[attr-defined]
             error_line(f"{field}: {message}")
         return EXIT_USAGE
     if _raised_by(exc, "app.services.inventory", "NotFound") or _raised_by(exc, "connectors.registry", "UnknownProvider"):
         error_line(str(exc))
         return EXIT_USAGE
-    if (_raised_by(exc, "app.store.db", "StoreError") or _raised_by(exc, "app.settings", "ConfigError")
+    if (_raised_by(exc, "app.store.errors", "StoreError") or _raised_by(exc, "app.settings", "ConfigError")
             or _raised_by(exc, "app.services.keyrings", "NoKeyringError")
             or _raised_by(exc, "app.services.secrets", "SecretStoreError")):
         error_line(str(exc))

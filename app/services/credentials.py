@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.services.inventory import ConnectorView
+from app.services.views import ConnectorView
 from connectors.base import Credential as ProviderCredential
 from connectors.base import Secret
 

@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from app.services.inventory import ConnectorView
+from app.services.views import ConnectorView
 from app.store.db import session_scope
 from connectors import registry
 from connectors.base import Mode, Secret

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlmodel import Session, col, select
-
-from app.services.audit import SecretInAuditError
-from app.services.inventory import ConnectorView, Summary
-from app.store.db import session_scope
-from app.store.models import Review, utcnow
+from app.services.views import ConnectorView, Summary
+from app.store.snapshot import utcnow
 from connectors.base import Grant, Secret
+
+# The records and renderers load no database library (`breaker list --json` builds its records
+# from the fast read path); the three functions at the end that read or audit through the store
+# import it when they run.
 
 if TYPE_CHECKING:
     from app.services.context import Services
@@ -49,6 +49,8 @@ CSV_COLUMNS = (
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Secret):
+        from app.services.audit import SecretInAuditError
+
         raise SecretInAuditError("a secret cannot be written to an export or to --json output")
     if isinstance(value, datetime):
         return value.isoformat()
@@ -269,6 +271,10 @@ class ExportResult:
 
 
 def last_review_at(services: Services) -> datetime | None:
+    from sqlmodel import Session, col, select
+
+    from app.store.models import Review
+
     with Session(services.engine) as s:
         return s.exec(select(Review.finished_at).where(col(Review.finished_at).is_not(None))
                       .order_by(col(Review.finished_at).desc()).limit(1)).first()
@@ -287,6 +293,8 @@ def export_inventory(services: Services, fmt: str, path: Path | None = None) -> 
     The caller prints ``text`` only after this returns, so every export that reaches anyone is in
     the audit log (an export nobody can account for is worse than none); a failed write to
     ``path`` is audited as failed."""
+    from app.store.db import session_scope
+
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
     document = build_document(services)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
@@ -19,147 +18,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.services.audit import AuditLog
-from app.services.drift import drift_findings
 from app.services.secrets import SecretStore
 from app.store.db import session_scope
+from app.services.views import (  # noqa: F401  (views re-exported: where callers have always found them)
+    ENVIRONMENTS, ConnectorInput, ConnectorView, CredentialView, Summary, ValidationError, build_views,
+    connector_view, filter_views, summarize)
 from app.store.models import Connector, Credential, Owner, ScopeGrant, utcnow
+from app.store.snapshot import read_inventory
 from connectors import registry
-from connectors.base import Grant, Level, Mode, Secret
+from connectors.base import Grant, Secret
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 ENV_VAR_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-ENVIRONMENTS = ("prod", "test")
-
-
-class ValidationError(Exception):
-    """Input the owner can fix. ``errors`` maps a field name to the message shown beside it."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 class NotFound(LookupError):
     def __str__(self) -> str:
         return f"no connector named {self.args[0]!r}"
-
-
-@dataclass(frozen=True)
-class ConnectorInput:
-    """What the add/edit form and `breaker add` collect."""
-
-    name: str
-    provider: str = ""  # empty: recognise it from the key
-    owner: str = ""
-    purpose_access: str = ""
-    purpose_task: str = ""
-    purpose_forbidden: str = ""
-    environment: str = "prod"
-    base_url: str = ""
-    env_var: str = ""
-    client: str = ""
-    tags: str = ""
-    declared: tuple[Grant, ...] | None = None  # None on edit: leave the declared scopes alone
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CredentialView:
-    fingerprint: str
-    last4: str
-    tier: str
-    kind: str
-    active: bool
-    created_at: datetime
-    rotated_at: datetime | None
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    keyring_ref: str
-
-    @property
-    def age_days(self) -> int:
-        return max(0, (utcnow() - (self.rotated_at or self.created_at)).days)
-
-    @property
-    def display(self) -> str:
-        return f"{self.fingerprint}…{self.last4}" if self.last4 else self.fingerprint
-
-
-@dataclass(frozen=True)
-class ConnectorView:
-    id: int
-    name: str
-    provider: str
-    owner: str
-    purpose_access: str
-    purpose_task: str
-    purpose_forbidden: str
-    environment: str
-    mode: Mode
-    base_url: str
-    env_var: str
-    client: str
-    tags: tuple[str, ...]
-    extra: dict[str, str]
-    declared: tuple[Grant, ...]
-    observed: tuple[Grant, ...]
-    credentials: tuple[CredentialView, ...]
-    last_probe_at: datetime | None
-    last_outcome: str | None
-    live_level: Level | None
-    switch_state: str | None
-    created_at: datetime
-    updated_at: datetime
-    drift: tuple[str, ...] = ()
-
-    @property
-    def purpose(self) -> str:
-        """The one-sentence rule, or "" when it is not written yet."""
-        if not (self.purpose_access or self.purpose_task):
-            return ""
-        sentence = f"This connector may use {self.purpose_access or '…'} to {self.purpose_task or '…'}"
-        if self.purpose_forbidden:
-            sentence += f", but may not {self.purpose_forbidden}"
-        return sentence + "."
-
-    @property
-    def credential(self) -> CredentialView | None:
-        """The active credential (the one `breaker exec` hands out)."""
-        active = [c for c in self.credentials if c.active]
-        return active[0] if active else (self.credentials[0] if self.credentials else None)
-
-    @property
-    def key_age_days(self) -> int | None:
-        cred = self.credential
-        return cred.age_days if cred else None
-
-    @property
-    def declared_level(self) -> Level | None:
-        return max((g.level for g in self.declared), default=None)
-
-
-@dataclass(frozen=True)
-class Summary:
-    total: int
-    by_mode: dict[str, int]
-    drift: int
-    stale_keys: int
-    never_probed: int
-    failing: int
-    shared_keys: int
-    review_due: bool
-
-
-def _grant_rows(grants: list[ScopeGrant], source: str) -> tuple[Grant, ...]:
-    rows = [Grant(g.scope, Level(g.level)) for g in grants if g.source == source]
-    if len(rows) > 1:  # most connectors hold one or two scopes: skip the sort's overhead then
-        rows.sort(key=lambda g: (-g.level, g.scope))
-    return tuple(rows)
-
-
-def _credential_view(c: Credential) -> CredentialView:
-    return CredentialView(c.fingerprint, c.last4, c.tier, c.kind, c.active, c.created_at, c.rotated_at,
-                          c.expires_at, c.revoked_at, c.keyring_ref)
 
 
 class Inventory:
@@ -170,21 +45,14 @@ class Inventory:
 
     # -- reading ---------------------------------------------------------------------------
     def list(self, text: str = "") -> list[ConnectorView]:
-        """Every connector (four queries, whatever the size), optionally filtered by free text.
-
-        Plain column rows, not ORM objects: building 10,000 ORM instances costs most of a second.
-        """
-        with Session(self.engine) as s:
-            connectors = s.execute(select(*Connector.__table__.columns).order_by(Connector.__table__.c.name)).all()
-            owners = dict(s.execute(select(Owner.__table__.c.id, Owner.__table__.c.name)).all())
-            grants: dict[int, list] = defaultdict(list)
-            for g in s.execute(select(*ScopeGrant.__table__.columns)).all():
-                grants[g.connector_id].append(g)
-            creds: dict[int, list] = defaultdict(list)
-            table = Credential.__table__
-            for c in s.execute(select(*table.columns).where(table.c.revoked_at.is_(None))).all():
-                creds[c.connector_id].append(c)
-        views = [self._view(c, owners, grants[c.id], creds[c.id]) for c in connectors]
+        """Every connector, optionally filtered by free text: four plain queries whatever the size
+        (see app.store.snapshot), on a connection from the engine's pool."""
+        raw = self.engine.raw_connection()
+        try:
+            rows = read_inventory(raw.driver_connection)
+        finally:
+            raw.close()
+        views = build_views(rows)
         return filter_views(views, text) if text else views
 
     def get(self, name: str) -> ConnectorView:
@@ -199,23 +67,7 @@ class Inventory:
         return self._view(row, owners, grants, creds)
 
     def _view(self, c: Connector, owners: dict, grants: list[ScopeGrant], creds: list[Credential]) -> ConnectorView:
-        mode = Mode(c.mode)
-        declared, observed = _grant_rows(grants, "declared"), _grant_rows(grants, "observed")
-        live = Level(c.live_level) if c.live_level is not None else None
-        drift = tuple(drift_findings(mode, declared, observed, live)) if c.last_outcome == "ok" else ()
-        try:
-            extra = json.loads(c.extra_json) if c.extra_json and c.extra_json != "{}" else {}
-        except ValueError:
-            extra = {}
-        creds_sorted = creds if len(creds) < 2 else sorted(creds, key=lambda x: (not x.active, x.tier != "primary", x.id or 0))
-        return ConnectorView(
-            id=c.id or 0, name=c.name, provider=c.provider, owner=owners.get(c.owner_id, ""),
-            purpose_access=c.purpose_access, purpose_task=c.purpose_task, purpose_forbidden=c.purpose_forbidden,
-            environment=c.environment, mode=mode, base_url=c.base_url or "", env_var=c.env_var, client=c.client,
-            tags=tuple(t for t in (x.strip() for x in c.tags.split(",")) if t), extra=extra,
-            declared=declared, observed=observed, credentials=tuple(_credential_view(x) for x in creds_sorted),
-            last_probe_at=c.last_probe_at, last_outcome=c.last_outcome, live_level=live,
-            switch_state=c.switch_state, created_at=c.created_at, updated_at=c.updated_at, drift=drift)
+        return connector_view(c, owners, grants, creds)
 
     def owners(self) -> list[str]:
         with Session(self.engine) as s:
@@ -223,23 +75,7 @@ class Inventory:
 
     def summary(self, views: list[ConnectorView] | None = None, key_age_warn_days: int = 90,
                 last_review_at: datetime | None = None) -> Summary:
-        views = self.list() if views is None else views
-        by_mode = {m.value: 0 for m in Mode}
-        fingerprints: dict[str, int] = defaultdict(int)
-        for v in views:
-            by_mode[v.mode.value] += 1
-            if v.credential:
-                fingerprints[v.credential.fingerprint] += 1
-        return Summary(
-            total=len(views), by_mode=by_mode,
-            drift=sum(1 for v in views if v.drift),
-            stale_keys=sum(1 for v in views if (v.key_age_days or 0) > key_age_warn_days),
-            never_probed=sum(1 for v in views if v.last_probe_at is None),
-            # A disabled connector whose key answers invalid/revoked is the switch working, not a failure.
-            failing=sum(1 for v in views if v.last_outcome not in (None, "ok")
-                        and not (v.mode is Mode.DISABLED and v.last_outcome in ("invalid", "revoked"))),
-            shared_keys=sum(n for n in fingerprints.values() if n > 1),
-            review_due=last_review_at is None or utcnow() - last_review_at > timedelta(days=7))
+        return summarize(self.list() if views is None else views, key_age_warn_days, last_review_at)
 
     # -- validation ---------------------------------------------------------------------------
     def validate(self, data: ConnectorInput, secret: Secret | None, *, existing: str | None = None,
@@ -484,15 +320,3 @@ def key_problem(secret: Secret) -> str:
     if len(value) > 4096:
         return "the key is too long"
     return ""
-
-
-def filter_views(views: list[ConnectorView], text: str) -> list[ConnectorView]:
-    """Free-text filter: every word must appear in the name, provider, owner, mode, tags or purpose."""
-    words = text.lower().split()
-    out = []
-    for v in views:
-        hay = " ".join([v.name, v.provider, v.owner, v.mode.value, v.environment, " ".join(v.tags),
-                        v.purpose, v.client, "drift" if v.drift else ""]).lower()
-        if all(w in hay for w in words):
-            out.append(v)
-    return out

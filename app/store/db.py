@@ -19,24 +19,12 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session, create_engine
 
 from app.store import migrations
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-class StoreError(Exception):
-    """The store cannot be opened or written. The message is for the owner; no traceback."""
+from app.store.errors import SQLITE_MAGIC, StoreError, check_sqlite_file, explain  # noqa: F401  (re-exported)
 
 
 def _prepare_sqlite_file(path: Path) -> None:
     """Create the folder and the file (mode 0600) before SQLite does, or check an existing file."""
-    if path.exists():
-        if path.is_dir():
-            raise StoreError(f"{path} is a folder, not a database file.")
-        with path.open("rb") as fh:
-            head = fh.read(len(SQLITE_MAGIC))
-        if head and head != SQLITE_MAGIC:
-            raise StoreError(f"{path} is not a SQLite database (damaged, or another program's file). "
-                             "Breaker left it untouched; move it aside or point --db elsewhere.")
+    if check_sqlite_file(path):
         return
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -109,16 +97,7 @@ def open_store(db_url: str) -> Engine:
 
 
 def _explain(exc: Exception, db_url: str) -> str:
-    text = str(getattr(exc, "orig", exc)).lower()
-    where = db_url.split("///")[-1] if db_url.startswith("sqlite") else "the database"
-    if "locked" in text or "busy" in text:
-        return f"{where} is locked by another program (another Breaker?). Try again in a moment."
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return (f"{where} is damaged. Breaker left it untouched; restore it from a backup, "
-                "or move it aside to start a new inventory.")
-    if "readonly" in text or "read-only" in text or "permission" in text:
-        return f"{where} cannot be written (permissions)."
-    return f"{where}: database error ({type(exc).__name__})."
+    return explain(exc, db_url.split("///")[-1] if db_url.startswith("sqlite") else "the database")
 
 
 _writers: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()

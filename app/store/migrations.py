@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from app.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.store.snapshot import SCHEMA_VERSION
 
 
 class SchemaError(Exception):
@@ -31,6 +32,9 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_initial,
 }
 CURRENT_VERSION = max(MIGRATIONS)
+# The fast read path names this schema's tables in its own SQL: a new migration must update it too.
+if CURRENT_VERSION != SCHEMA_VERSION:
+    raise ImportError(f"app.store.snapshot reads schema {SCHEMA_VERSION}; migrations reach {CURRENT_VERSION}")
 
 
 def current_version(conn: Connection) -> int | None:

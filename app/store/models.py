@@ -6,13 +6,11 @@ Times are timezone-aware UTC; :func:`utcnow` makes them.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from app.store.snapshot import utcnow  # noqa: F401  (re-exported: where models' callers look for it)
 
 
 class Meta(SQLModel, table=True):

@@ -9,7 +9,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # the first frame is painted before SQLModel is imported
     from app.services.audit import ChainStatus
-    from app.services.inventory import ConnectorView, Summary
+    from app.services.views import ConnectorView, Summary
     from app.store.models import AuditEvent
 
 

@@ -172,7 +172,7 @@ def test_ctrl_c_is_exit_130(breaker, add_github, monkeypatch):
     def interrupted(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("app.services.inventory.Inventory.list", interrupted)
+    monkeypatch.setattr("app.cli.context.CliContext.inventory_views", interrupted)
     r = breaker("list")
     assert r.code == 130 and _one_line(r.err) == "breaker: interrupted"
 
@@ -183,7 +183,7 @@ def test_unexpected_error_has_no_traceback_and_no_message_text(breaker, add_gith
     def boom(*_a, **_k):
         raise RuntimeError("Authorization: Bearer " + GITHUB_KEY)
 
-    monkeypatch.setattr("app.services.inventory.Inventory.list", boom)
+    monkeypatch.setattr("app.cli.context.CliContext.inventory_views", boom)
     r = breaker("list")
     assert r.code == 1
     line = _one_line(r.err)

@@ -23,7 +23,7 @@ from app.tui.messages import ProbesArrived, ProbesFinished, ProbesStored
 from app.tui.widgets.present import now
 
 if TYPE_CHECKING:
-    from app.services.inventory import ConnectorView
+    from app.services.views import ConnectorView
 
 FLUSH_EVERY_S = 0.2  # how often a running probe hands its new results to the screen (each hand-over redraws the table)
 

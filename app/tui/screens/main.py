@@ -29,7 +29,7 @@ from app.tui.widgets.connector_table import ConnectorTable
 from app.tui.widgets.summary import SummaryStrip
 
 if TYPE_CHECKING:
-    from app.services.inventory import ConnectorView
+    from app.services.views import ConnectorView
 
 
 class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
@@ -154,7 +154,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
             return
         text = self.filter_input.value
         if text.strip():
-            from app.services.inventory import filter_views  # loaded by now: the store is open
+            from app.services.views import filter_views
 
             shown = filter_views(self.views, text)
         else:

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from app.tui.screens.base import CancellableModal
-from app.services.inventory import ConnectorView
+from app.services.views import ConnectorView
 
 
 class RemoveChoice(Enum):

@@ -12,7 +12,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 from app.tui.widgets.present import ago, days, level_text, light_text, switch_text, tone
 
 if TYPE_CHECKING:
-    from app.services.inventory import ConnectorView
+    from app.services.views import ConnectorView
 
 # (column key, header). Keys are stable: later work updates single cells with update_cell(row, key, …).
 COLUMNS: tuple[tuple[str, str], ...] = (

@@ -11,7 +11,7 @@ from textual.widgets import Static
 from app.tui.widgets.present import ago
 
 if TYPE_CHECKING:
-    from app.services.inventory import Summary
+    from app.services.views import Summary
 
 
 class Tile(Static):

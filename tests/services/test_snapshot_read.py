@@ -1,0 +1,104 @@
+"""The fast read path (app.store.snapshot, standard-library sqlite3) sees exactly what the ORM sees.
+
+`breaker list` and the panel's table read the inventory through it; the switches, the probes and
+`Inventory.get` read through SQLModel. If the two ever disagreed, the list would lie.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from app.services.inventory import ConnectorInput
+from app.services.views import build_views
+from app.store.db import session_scope
+from app.store.errors import StoreError
+from app.store.models import Connector, Credential, ScopeGrant, utcnow
+from app.store.snapshot import SCHEMA_VERSION, open_current, read_inventory_file
+from connectors.base import Grant, Level, Secret
+
+ROOT = Path(__file__).resolve().parents[2]
+GITHUB_KEY = "ghp_SANDBOX" + "k" * 30 + "WXYZ"
+SLACK_KEY = "xoxb-123456789012-1234567890123-SANDBOXabcdefghijklmnop"
+
+
+def _varied_inventory(services) -> None:
+    """Connectors with everything a view carries: owners and none, several declared and observed
+    grants, a revoked and a reduced credential, extra settings, tags, a probe, a switch state."""
+    inv = services.inventory
+    inv.add(ConnectorInput(name="gh-docs", owner="Priya", purpose_access="the docs repo", purpose_task="open issues",
+                           purpose_forbidden="push", tags="docs, ci", declared=(Grant("repo", Level.WRITE),
+                                                                             Grant("read:org", Level.READ))),
+            Secret(GITHUB_KEY))
+    inv.add(ConnectorInput(name="slack-bot", environment="test"), Secret(SLACK_KEY))
+    inv.add(ConnectorInput(name="manual", provider="generic", base_url="https://api.example.com/v1",
+                           extra={"url": "https://api.example.com/v1/me"}), Secret("sk-SANDBOX-generic-0001"))
+    now = utcnow()
+    with session_scope(services.engine) as s:
+        gh = s.exec(select(Connector).where(Connector.name == "gh-docs")).one()
+        gh.last_probe_at, gh.last_outcome, gh.live_level, gh.switch_state = now, "ok", int(Level.ADMIN), "applied"
+        gh.mode = "draft-only"
+        s.add(ScopeGrant(connector_id=gh.id, scope="admin:org", level=int(Level.ADMIN), source="observed",
+                         first_seen=now - timedelta(days=3), last_seen=now))
+        s.add(ScopeGrant(connector_id=gh.id, scope="repo", level=int(Level.WRITE), source="observed"))
+        old = s.exec(select(Credential).where(Credential.connector_id == gh.id)).one()
+        old.active, old.rotated_at = False, now - timedelta(days=200)
+        s.add(Credential(connector_id=gh.id, keyring_ref="cred:reduced", fingerprint="abcdefabcdef", last4="9999",
+                         tier="reduced", kind="fine-grained", expires_at=now + timedelta(days=30)))
+        s.add(Credential(connector_id=gh.id, keyring_ref="cred:gone", fingerprint="000000000000", last4="0000",
+                         revoked_at=now))
+
+
+def test_every_view_from_the_fast_path_equals_the_orm_view(services):
+    _varied_inventory(services)
+    fast = build_views(read_inventory_file(services.settings.db_path))
+    assert [v.name for v in fast] == ["gh-docs", "manual", "slack-bot"]
+    for view in fast:
+        assert view == services.inventory.get(view.name)  # get() reads ORM rows
+    gh = fast[0]
+    assert gh.drift and gh.observed[0] == Grant("admin:org", Level.ADMIN)
+    assert [c.fingerprint for c in gh.credentials] == ["abcdefabcdef", gh.credentials[1].fingerprint]
+    assert all(c.created_at.tzinfo is not None for v in fast for c in v.credentials)
+    assert services.inventory.list() == fast
+
+
+def test_absent_older_or_newer_databases_are_left_to_the_full_store(tmp_path, services):
+    assert open_current(tmp_path / "nothing.db") is None
+    db = services.settings.db_path
+    services.close()
+    for version in (str(SCHEMA_VERSION - 1), str(SCHEMA_VERSION + 1)):
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE breaker_meta SET value = ? WHERE key = 'schema_version'", (version,))
+        assert open_current(db) is None  # the full store migrates or refuses it, with its own message
+
+
+def test_a_file_that_is_not_sqlite_raises_the_stores_message(tmp_path):
+    bad = tmp_path / "breaker.db"
+    bad.write_bytes(b"PK\x03\x04 a zip, not a database")
+    with pytest.raises(StoreError, match="not a SQLite database"):
+        open_current(bad)
+    assert bad.read_bytes().startswith(b"PK")
+
+
+def test_breaker_list_loads_no_store_stack_no_keyring_and_no_http(services, home):
+    services.inventory.add(ConnectorInput(name="gh-docs"), Secret(GITHUB_KEY))
+    services.close()
+    code = (
+        "import json, sys\n"
+        "from app.cli import main\n"
+        f"code = main(['--home', {str(home)!r}, 'list', '--json'])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel', 'keyring', 'httpx'))\n"
+        "print(json.dumps({'code': code, 'heavy': heavy}), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}
+    assert [c["name"] for c in json.loads(proc.stdout)["connectors"]] == ["gh-docs"]
+    assert GITHUB_KEY not in proc.stdout + proc.stderr
