@@ -29,12 +29,19 @@ class InventoryChanged(Message):
 class InventoryLoaded(Message):
     """The loading worker read the inventory (and opened the services, the first time)."""
 
-    services: Any  # app.services.context.Services
+    services: Any  # app.services.context.Services; None for the read made before the store opened
     views: list[ConnectorView]
     summary: Summary
     last_review_at: Any = None
     select: str | None = None
     generation: int = 0  # a newer reload wins over an older one that finishes late
+
+
+@dataclass
+class ServicesOpened(Message):
+    """The store opened after the first rows were shown from a plain read (see MainScreen.load_inventory)."""
+
+    services: Any  # app.services.context.Services
 
 
 @dataclass

@@ -21,6 +21,7 @@ from app.tui.screens.form import ConnectorForm
 from app.tui.screens.help import HelpScreen, help_rows
 from app.tui.screens.main import MainScreen
 from app.tui.screens.remove import RemoveConfirm
+from tests.tui.pilot import until
 from tests.tui.seed import KEYS
 
 SIZE = (120, 36)
@@ -617,6 +618,26 @@ async def test_services_factory_paints_first_then_opens(seeded):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert calls == ["opened"] and app.services is seeded
+        assert len(names_shown(app)) == 10
+
+
+async def test_rows_show_before_the_store_opens_and_actions_wait_for_it(seeded):
+    """The first rows come from a plain sqlite3 read; the actions stay greyed until the factory returns."""
+    release = threading.Event()
+
+    def factory():
+        release.wait(10)
+        return seeded
+
+    app = make_app(factory, settings=seeded.settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(names_shown(app)) == 10)
+        assert not app.services_ready
+        assert app.screen.active_bindings["a"].enabled is False  # greyed, not hidden
+        release.set()
+        await until(pilot, lambda: app.services_ready)
+        await settle(pilot)
+        assert app.screen.active_bindings["a"].enabled is True
         assert len(names_shown(app)) == 10
 
 

@@ -12,10 +12,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from app.tui.messages import AuditLoaded, ChainVerified
 from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.present import change_summary, local_time, tone
 
 RECENT_LIMIT = 500
@@ -43,7 +44,7 @@ class AuditScreen(ReportsWorkerErrors, Screen):
         yield Static("", id="chain-status")
         yield Static("", id="audit-note")
         yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "audit log"

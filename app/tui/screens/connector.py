@@ -18,12 +18,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+from textual.widgets import DataTable, Header, Sparkline, Static
 
 from app.services.inventory import ConnectorView, NotFound
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS
 from app.tui.messages import InventoryChanged
 from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.present import (NOTHING, ago, change_summary, days, level_markup, level_text, local_time,
                                      short_scope, tone, until)
 
@@ -122,7 +123,7 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
                     yield DataTable(id="probe-history", cursor_type="none", show_cursor=False)
             with Vertical(id="events-panel", classes="panel"):
                 yield DataTable(id="connector-audit", cursor_type="none", show_cursor=False)
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#declared-panel").border_title = "Declared scopes"

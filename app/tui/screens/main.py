@@ -17,15 +17,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
+from textual.widgets import DataTable, Header, Input, ProgressBar, Static
 
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS, PanelAction, unavailable_message
 from app.tui.flows.probe import ProbeFlow
 from app.tui.flows.switch import SwitchFlow
 from app.tui.messages import (ConnectorRemoved, InventoryChanged, InventoryFailed, InventoryLoaded, ProbesStored,
-                              RemoveFailed, SwitchesChanged)
+                              RemoveFailed, ServicesOpened, SwitchesChanged)
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.connector_table import ConnectorTable
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.summary import SummaryStrip
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.views: list[ConnectorView] = []
         self.loaded = False
         self.generation = 0
+        self.services_seen = False  # the first open of the store was handled (bindings, resume offer)
         self.init_probing()
         self.init_switching()
 
@@ -58,7 +60,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         with Horizontal(id="probe-progress"):
             yield Static("", id="probe-label")
             yield ProgressBar(id="probe-bar", show_eta=False)
-        yield Footer(compact=True)
+        yield KeyBar()
 
     @property
     def table(self) -> ConnectorTable:
@@ -97,6 +99,10 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
     def load_inventory(self, app, select: str | None, generation: int) -> None:
         # A thread: the first call also opens the store (and imports SQLModel). Posts only.
         try:
+            if not app.services_ready and self.read_before_opening(app, select, generation):
+                # The rows are on screen; the actions wait for the store (greyed until then).
+                self.post_message(ServicesOpened(app.open_services()))
+                return
             services = app.open_services()
             views = services.inventory.list()
             last_review_at = self.last_review_at(services)
@@ -107,6 +113,24 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
             return
         self.post_message(InventoryLoaded(services, views, summary, last_review_at, select, generation))
 
+    def read_before_opening(self, app, select: str | None, generation: int) -> bool:
+        """At start, show the rows before the store stack is even imported: an existing SQLite
+        inventory at this schema is read with sqlite3 alone (app.store.snapshot) — a third of a
+        second sooner for 1,000 connectors. False when only the full store can read it (a new,
+        older or non-SQLite database); a damaged one raises StoreError like the full store would."""
+        from app.services.views import build_views, summarize
+        from app.store.snapshot import read_inventory_file
+
+        settings = app.settings
+        path = settings.db_path if settings is not None else None
+        rows = read_inventory_file(path) if path is not None else None
+        if rows is None:
+            return False
+        views = build_views(rows)
+        summary = summarize(views, settings.key_age_warn_days, None)
+        self.post_message(InventoryLoaded(None, views, summary, None, select, generation))
+        return True
+
     @staticmethod
     def last_review_at(services):
         """When the weekly review was last finished; None until the review service exists (issue 5)."""
@@ -115,18 +139,30 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
 
     @on(InventoryLoaded)
     def _loaded(self, message: InventoryLoaded) -> None:
-        self.app.services_opened(message.services)
+        if message.services is not None:
+            self._services_opened(message.services)
         if message.generation != self.generation:
             return  # an older read finishing late; the newer one is on its way
         self.views = message.views
         first = not self.loaded
         self.loaded = True
-        self.summary_strip.show(message.summary, key_age_warn_days=message.services.settings.key_age_warn_days,
+        self.summary_strip.show(message.summary, key_age_warn_days=self.app.settings.key_age_warn_days,
                                 last_review_at=message.last_review_at)
         self.redraw(message.select)
         if first:
             self.set_timer(1.0, self.settle_memory)
-        if first and "panic" in self.app.features:
+
+    @on(ServicesOpened)
+    def _opened(self, message: ServicesOpened) -> None:
+        self._services_opened(message.services)
+
+    def _services_opened(self, services) -> None:
+        self.app.services_opened(services)
+        if self.services_seen:
+            return
+        self.services_seen = True
+        self.refresh_bindings()  # the actions were greyed while the store opened
+        if "panic" in self.app.features:
             self.unfinished_worker()  # an interrupted emergency disable is offered, never resumed on its own
 
     @staticmethod

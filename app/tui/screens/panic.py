@@ -20,12 +20,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Static
+from textual.widgets import Button, DataTable, Header, Input, ProgressBar, Static
 
 from app.tui.screens.base import CancellableModal
 from app.tui.messages import PanicFinished, PanicProgress, SwitchesChanged
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.screens.confirm import FOCUS_KEYS, steps_lines
+from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.outline import Outline, OutlineLine, line, parse_outline
 from app.tui.widgets.connector_table import set_cell
 from app.tui.widgets.present import switch_text, switch_word, tone
@@ -195,7 +196,7 @@ class PanicScreen(ReportsWorkerErrors, Screen):
         yield DataTable(id="panic-table", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="panic-summary"):
             yield Outline([], id="panic-summary-text")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "emergency disable" + (" — resuming" if self.resume_batch else "")

@@ -1,0 +1,143 @@
+"""The key bar at the bottom of every screen: the screen's shown bindings, drawn as one line.
+
+Textual's Footer mounts one widget per key and rebuilds all of them whenever the bindings
+change, and they change on every cursor move in a table (the connector actions depend on the
+selection). On the main screen that cost about 50 ms before the first frame and 20–30 ms per
+rebuild after it. This bar is a single widget: it works out what to show when the bindings
+change, redraws only if that differs, and a click on a key presses that key, as the Footer does.
+Greyed (disabled) keys are drawn dim; `?` lists every binding with its id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import groupby
+
+from textual import events
+from textual.content import Content
+from textual.screen import Screen
+from textual.widget import Widget
+
+KEY_STYLE = "bold $footer-key-foreground"
+DESCRIPTION_STYLE = "$footer-description-foreground"
+DIM = "dim "  # a greyed key: shown, but pressing it says why nothing happens
+GAP = "  "
+
+
+@dataclass(frozen=True)
+class KeyItem:
+    """One entry: a key (or a group's keys) and the words after it."""
+
+    keys: tuple[tuple[str, str, bool], ...]  # (key to press, how it is shown, enabled)
+    description: str
+
+
+class KeyBar(Widget):
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        background: $footer-background;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.items: tuple[KeyItem, ...] = ()
+        self.palette: KeyItem | None = None
+        self._hits: list[tuple[int, int, str]] = []  # (first cell, last cell + 1, key) of the last render
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen) -> None:
+        if not self.is_attached or screen is not self.screen:
+            return
+        items, palette = self.collect(screen)
+        if (items, palette) != (self.items, self.palette):
+            self.items, self.palette = items, palette
+            self.refresh()
+
+    def collect(self, screen: Screen) -> tuple[tuple[KeyItem, ...], KeyItem | None]:
+        """What to show: one entry per action (its first shown binding), consecutive actions of the
+        same binding group joined under the group's description, the command palette apart."""
+        app = self.app
+        active = screen.active_bindings
+        palette_key = app.COMMAND_PALETTE_BINDING if app.ENABLE_COMMAND_PALETTE else None
+        by_action: dict[str, tuple] = {}
+        for key, (_node, binding, enabled, _tooltip) in active.items():
+            if binding.show and key != palette_key and binding.action not in by_action:
+                by_action[binding.action] = (binding, enabled)
+        items: list[KeyItem] = []
+        for group, members in groupby(by_action.values(), lambda m: m[0].group):
+            members = list(members)
+            if group is not None and len(members) > 1:
+                keys = tuple((b.key, app.get_key_display(b), enabled) for b, enabled in members)
+                items.append(KeyItem(keys, group.description))
+            else:
+                items.extend(KeyItem(((b.key, app.get_key_display(b), enabled),), b.description)
+                             for b, enabled in members)
+        palette = None
+        if palette_key is not None and palette_key in active:
+            _node, binding, enabled, _tooltip = active[palette_key]
+            palette = KeyItem(((binding.key, app.get_key_display(binding), enabled),), binding.description)
+        return tuple(items), palette
+
+    def _parts(self, item: KeyItem, start: int, hits: list[tuple[int, int, str]]) -> tuple[list, int]:
+        parts: list = []
+        position = start
+        on = any(enabled for _k, _d, enabled in item.keys)
+        for i, (key, display, enabled) in enumerate(item.keys):
+            if i:
+                parts.append(" ")
+                position += 1
+            parts.append((display, KEY_STYLE if enabled else DIM + KEY_STYLE))
+            hits.append((position, position + len(display), key))
+            position += len(display)
+        if item.description:
+            # As Textual's compact footer: a key runs into its word ("aadd", told apart by colour);
+            # a group's keys are spaced, and so is its word ("p P probe").
+            if len(item.keys) > 1:
+                parts.append(" ")
+                position += 1
+            text = item.description
+            parts.append((text, DESCRIPTION_STYLE if on else DIM + DESCRIPTION_STYLE))
+            hits.append((position, position + len(text), item.keys[0][0]))
+            position += len(text)
+        return parts, position
+
+    def render(self) -> Content:
+        hits: list[tuple[int, int, str]] = []
+        parts: list = []
+        position = 0
+        for item in self.items:
+            if parts:
+                parts.append(GAP)
+                position += len(GAP)
+            more, position = self._parts(item, position, hits)
+            parts.extend(more)
+        if self.palette is not None:
+            right_hits: list[tuple[int, int, str]] = []
+            right, width = self._parts(self.palette, 0, right_hits)
+            room = self.content_size.width - width
+            if room - position >= len(GAP):  # right-aligned when it fits, else dropped (ctrl+p still works)
+                parts.append(" " * (room - position))
+                parts.extend(right)
+                hits.extend((a + room, b + room, k) for a, b, k in right_hits)
+        self._hits = hits
+        return Content.assemble(*parts)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        for first, last, key in self._hits:
+            if first <= offset.x < last:
+                event.stop()
+                self.app.simulate_key(key)
+                return

@@ -1,0 +1,50 @@
+"""The key bar: the screen's shown bindings in one line, greyed ones dim, a click presses the key."""
+
+from __future__ import annotations
+
+from app.tui.app import make_app
+from app.tui.screens.help import HelpScreen
+from app.tui.widgets.key_bar import KeyBar
+from tests.tui.pilot import until
+from tests.tui.test_panel import SIZE, settle
+
+
+def _shown(bar: KeyBar) -> dict[str, bool]:
+    """word → enabled, as the bar shows it."""
+    return {item.description: any(enabled for _k, _d, enabled in item.keys) for item in bar.items}
+
+
+async def test_the_bar_shows_each_action_once_and_greys_what_cannot_run(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyBar)
+        shown = _shown(bar)
+        assert shown["add"] and shown["help"] and shown["panic"]
+        assert shown["review"] is False  # not built: shown greyed, not hidden
+        assert "probe" in shown and [len(i.keys) for i in bar.items if i.description == "probe"] == [2]  # p P
+        assert bar.palette is not None and bar.palette.keys[0][1] == "^p"
+        text = bar.render().plain
+        assert text.startswith("aadd  eedit") and "p P probe" in text
+
+
+async def test_read_only_mode_takes_the_destructive_keys_off_the_bar(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyBar)
+        assert "remove" in _shown(bar)
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: "remove" not in _shown(bar))
+        assert "panic" not in _shown(bar) and "help" in _shown(bar)
+
+
+async def test_clicking_a_key_on_the_bar_presses_it(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyBar)
+        first, _last, key = next(hit for hit in bar._hits if hit[2] == "question_mark")
+        await pilot.click(KeyBar, offset=(first + bar.styles.padding.left, 0))
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert key == "question_mark"
