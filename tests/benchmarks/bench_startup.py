@@ -315,8 +315,9 @@ def main() -> int:
                          f"{statistics.median(all_at) * 1000:5.0f} ms")
                 verdicts.append(f / bare)
             print(line + "   [first frame runs: " + " ".join(f"{x * 1000:.0f}" for x in first) + "]")
-        ratio = min(verdicts)
-        print(f"  target: panel first frame <= 1.5x bare -> best {ratio:.2f}x  {'OK' if ratio <= 1.5 else 'MISSED'}")
+        ratio = verdicts[0]  # the real command line is the verdict; the factory line is for comparison
+        print(f"  target: `breaker --home DIR` first frame <= 1.5x bare -> {ratio:.2f}x  "
+              f"{'OK' if ratio <= 1.5 else 'MISSED'}")
 
         listing, how = run_listing(list_home, max(3, args.runs // 2))
         m = statistics.median(listing)

@@ -9,6 +9,7 @@ connector screen and the command palette reuse them. Probing lives in
 from __future__ import annotations
 
 import gc
+import threading
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -46,6 +47,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.loaded = False
         self.generation = 0
         self.services_seen = False  # the first open of the store was handled (bindings, resume offer)
+        self.first_rows_painted = threading.Event()  # the loading thread opens the store after it
         self.init_probing()
         self.init_switching()
 
@@ -100,7 +102,10 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         # A thread: the first call also opens the store (and imports SQLModel). Posts only.
         try:
             if not app.services_ready and self.read_before_opening(app, select, generation):
-                # The rows are on screen; the actions wait for the store (greyed until then).
+                # Open the store once the first rows are painted: importing it holds the GIL for
+                # half a second, and the owner's first look matters more. The actions are greyed
+                # until then.
+                self.first_rows_painted.wait(timeout=2.0)
                 self.post_message(ServicesOpened(app.open_services()))
                 return
             services = app.open_services()
@@ -150,6 +155,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
                                 last_review_at=message.last_review_at)
         self.redraw(message.select)
         if first:
+            self.call_after_refresh(self.first_rows_painted.set)
             self.set_timer(1.0, self.settle_memory)
 
     @on(ServicesOpened)

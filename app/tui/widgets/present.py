@@ -33,10 +33,12 @@ LEVEL_VARIABLE = {  # by Level.label
 
 
 def now() -> datetime:
-    """The panel's one clock. Tests freeze ``app.store.models.utcnow``; looked up at call time."""
-    from app.store import models
+    """The panel's one clock, looked up at call time because tests freeze ``utcnow`` in every loaded
+    module. From app.store.snapshot (standard library only), not app.store.models: the first rows
+    are drawn before SQLModel is imported, and importing it here would hold them up."""
+    from app.store import snapshot
 
-    return models.utcnow()
+    return snapshot.utcnow()
 
 
 def aware(moment: datetime) -> datetime:
