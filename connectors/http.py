@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
@@ -134,12 +135,22 @@ def secrets_of(cred: Credential | None, *more: Secret | None) -> tuple[Secret, .
     return tuple(s for s in (*found, *more) if s is not None)
 
 
+# Characters URL encoding leaves alone: a key made only of these looks the same in a URL or a form
+# body, so its encoded forms need not be built (most keys; quote() is the hot spot of probe-all).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _forms(value: str) -> tuple[str, ...]:
+    if _UNRESERVED.fullmatch(value):
+        return (value,)
+    return (value, quote(value), quote(value, safe=""), quote_plus(value))
+
+
 def scrub(text: str, secrets: Iterable[Secret]) -> str:
     """``text`` with every secret masked, as typed and as it looks inside a URL or a form body."""
     if not text:  # most report fields are empty: skip building the encoded forms (probe-all hot path)
         return text
-    forms = {form for s in secrets if (value := s.reveal())
-             for form in (value, quote(value), quote(value, safe=""), quote_plus(value))}
+    forms = {form for s in secrets if (value := s.reveal()) for form in _forms(value)}
     for form in sorted(forms, key=len, reverse=True):  # longest first: an encoded form contains the raw parts
         text = text.replace(form, MASK)
     return text

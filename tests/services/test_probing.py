@@ -184,3 +184,51 @@ async def test_secret_never_stored_in_probe_rows(services):
     if wal.exists():
         raw += wal.read_bytes()
     assert key.encode() not in raw
+
+
+async def test_a_cookie_one_key_received_never_rides_along_with_another_keys_probe(services):
+    """One client serves every connector of a provider endpoint: a provider's session cookie
+    must not carry one key's session into the next key's probe."""
+    add(services, "first", "fake-key-1111")
+    add(services, "second", "fake-key-2222")
+    sent_cookies = []
+
+    def handler(request):
+        sent_cookies.append(request.headers.get("cookie"))
+        return httpx.Response(200, json={"login": "x", "scopes": []},
+                              headers={"set-cookie": "session=abc123; Path=/; Domain=fake.example"})
+
+    results = await Prober(services, transport(handler)).probe()
+    assert [r.report.outcome for r in results] == [Outcome.OK, Outcome.OK]
+    assert sent_cookies == [None, None]
+
+
+def test_short_gil_slices_nest_and_always_put_the_interval_back():
+    import sys
+
+    from app.services.netutil import SHORT_SWITCH_INTERVAL_S, short_gil_slices
+
+    before = sys.getswitchinterval()
+    with short_gil_slices():
+        assert sys.getswitchinterval() == min(before, SHORT_SWITCH_INTERVAL_S)
+        with pytest.raises(RuntimeError):
+            with short_gil_slices():
+                raise RuntimeError("a probe-all failing inside another")
+        assert sys.getswitchinterval() == min(before, SHORT_SWITCH_INTERVAL_S)  # the outer one still runs
+    assert sys.getswitchinterval() == before
+
+
+async def test_a_probe_all_runs_with_short_gil_slices_and_restores_them(services):
+    import sys
+
+    add(services, "bot", "fake-key-1234")
+    before = sys.getswitchinterval()
+    seen = []
+
+    def handler(request):
+        seen.append(sys.getswitchinterval())
+        return httpx.Response(200, json={"login": "x", "scopes": []})
+
+    await Prober(services, transport(handler)).probe()
+    assert seen and seen[0] < before
+    assert sys.getswitchinterval() == before

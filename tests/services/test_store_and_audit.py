@@ -90,3 +90,20 @@ def test_base_url_with_a_credential_is_refused(services, url):
     assert "base_url" in err.value.errors
     with Session(services.engine) as s:
         assert s.exec(select(AuditEvent)).all() == []
+
+
+def test_the_fast_body_of_record_many_is_the_canonical_json_verify_recomputes():
+    """record_many writes each event's body text directly; verify() rebuilds it from the stored
+    row with canonical_json. Awkward values (quotes, non-ASCII, line separators, floats, NaN, nested
+    lists and None) must give the very same text, or every mac would break."""
+    from datetime import datetime, timezone
+
+    from app.services.audit import AuditLog, _body_json, canonical_json
+
+    cases = [("probe", "me", "c1", None, {"a": 1, "b": [1.5, "é", None], "z": True}, "ok"),
+             ('x"y', "ü\n", "", {"k": "v\u2028"}, [1, 2], "failed"),
+             ("a", "b", "c", 1e300, float("nan"), "ok")]
+    for seq, (action, actor, connector, old, new, outcome) in enumerate(cases, start=1):
+        row = {"seq": seq, "at": datetime.now(timezone.utc), "actor": actor, "connector": connector,
+               "action": action, "old_json": canonical_json(old), "new_json": canonical_json(new), "outcome": outcome}
+        assert _body_json(row) == canonical_json(AuditLog._body_of(row))
