@@ -7,7 +7,9 @@ request waits ``--latency-ms`` there, and Breaker probes every connector with it
 service, real provider modules, real keyring lookups (in memory) and real result storage.
 
 Ideal for the same settings: ceil(N / concurrency) × latency — the time if the pool were always
-full and nothing but the injected latency cost anything. The benchmark uses providers whose
+full and nothing but the injected latency cost anything. The script also replays the very requests
+the sandbox logged through bare ``httpx.AsyncClient``s with the same limits: that is the HTTP stack
+alone (httpx, h11, asyncio on this machine), the floor Breaker's own work sits on. The benchmark uses providers whose
 ordinary probe is one request (checked in a warm-up), so the formula holds as the issue states it.
 Not a pytest test: pytest never collects this file.
 """
@@ -46,6 +48,26 @@ def start_sandbox() -> tuple[subprocess.Popen, str]:
     line = proc.stdout.readline()
     url = line.split(" on ", 1)[1].split()[0]
     return proc, url
+
+
+async def replay(url: str, logged: list[dict], concurrency: int, per_host: int) -> float:
+    """Seconds to send ``logged`` (method, provider prefix, masked path) again through one bare
+    httpx client per provider, with the probe-all's limits; answers are read and dropped."""
+    pool = asyncio.Semaphore(concurrency)
+    clients = {p: httpx.AsyncClient(base_url=f"{url}/{p}", limits=httpx.Limits(max_connections=per_host))
+               for p in {r["prefix"] for r in logged}}
+    hosts = {p: asyncio.Semaphore(per_host) for p in clients}
+
+    async def one(r: dict) -> None:
+        async with hosts[r["prefix"]], pool:
+            response = await clients[r["prefix"]].request(r["method"], r["path"])
+            await response.aread()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(r) for r in logged))
+    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(c.aclose() for c in clients.values()))
+    return elapsed
 
 
 def main() -> None:
@@ -89,6 +111,7 @@ def main() -> None:
                               Secret(token))
         seed_s = time.perf_counter() - t_seed
         admin.post("/_sandbox/faults", json={"provider": "*", "latency_ms": args.latency_ms})
+        admin.delete("/_sandbox/requests")
 
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -104,6 +127,8 @@ def main() -> None:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
+        logged = admin.get("/_sandbox/requests").json()["requests"]
+        floor = asyncio.run(replay(url, logged, args.concurrency, args.per_host))
         ok = sum(r.report.outcome is Outcome.OK for r in results)
         ideal = math.ceil(args.connectors / args.concurrency) * args.latency_ms / 1000
         print(f"providers (one-request probes): {', '.join(single)}")
@@ -111,6 +136,8 @@ def main() -> None:
         print(f"probe-all: {len(results)} connectors, {ok} ok, concurrency {args.concurrency}, "
               f"per-host {args.per_host}, latency {args.latency_ms:.0f} ms")
         print(f"elapsed {elapsed:.3f} s   ideal {ideal:.3f} s   ratio {elapsed / ideal:.2f}x   (target <= 1.30x)")
+        print(f"HTTP stack alone: the same {len(logged)} requests through bare httpx clients: {floor:.3f} s "
+              f"({floor / ideal:.2f}x ideal); Breaker's own work on top: {elapsed - floor:+.3f} s")
         print(f"CPU of this process {cpu:.3f} s ({cpu / len(results) * 1000:.2f} ms per probe, all threads)")
         print(f"throughput {len(results) / elapsed:.0f} probes/s   peak RSS {rss_after / 1024:.0f} MiB "
               f"(before probe-all {rss_before / 1024:.0f} MiB)")
