@@ -9,7 +9,8 @@ its honest state. Exit 0: verified by probe · 1: not verified, failed or pendin
 it is not a terminal) or a hidden prompt, never from an argument, and probed before it is used.
 A ``rotate`` while an earlier rotation of the connector was interrupted (a crash after the new key
 was stored) finishes that rotation with the stored key instead of asking the provider again.
-``verify`` probes again and finishes a switch that was cut off midway.
+``verify`` probes again and finishes a switch that was cut off midway. ``admin-key NAME`` registers
+a connector's key as its provider's organisation admin key (used for the other connectors' switches).
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--json", action="store_true", help=f"print the {SWITCH_SCHEMA} JSON document")
     p.set_defaults(run=run_confirm)
+
+    text = ("make NAME's key the organisation admin key of its provider: switches of the other connectors of "
+            "that provider (same base URL) then call the provider's admin API with it")
+    p = subparsers.add_parser("admin-key", help=text,
+                              description=text[0].upper() + text[1:] + " — an Anthropic or OpenAI admin key, or a "
+                              "SendGrid key with API Keys access. The key stays in the OS keyring; the change is "
+                              "audited. Exit 0 done, 2 usage.")
+    p.add_argument("name", metavar="NAME", help="the connector holding the admin key")
+    p.set_defaults(run=run_admin_key)
 
     p = subparsers.add_parser("verify", help="probe again to verify a connector's latest switch (finishes an "
                                              "interrupted one)",
@@ -207,3 +217,24 @@ def run_verify(args: argparse.Namespace, ctx: CliContext) -> int:
         sw.close()
     _finish(ctx, args, report)
     return 0 if report.verified else 1
+
+
+def run_admin_key(args: argparse.Namespace, ctx: CliContext) -> int:
+    from app.services.switches import SwitchRefused, Switches
+    from app.services.switches.plan import dependants
+
+    ctx.require_writable("admin-key")
+    sw = Switches(ctx.services)
+    try:
+        view = sw.mark_admin_connector(args.name)
+    except SwitchRefused as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        sw.close()
+    views = ctx.services.inventory.list()
+    served = dependants(next(v for v in views if v.name == view.name), views)  # compared by identity
+    note(f"{view.name}: its key {view.credential.display} is now the {view.provider} organisation admin key.",
+         ctx.stderr)
+    note(f"Switches of {', '.join(v.name for v in served)} will use it." if served else
+         f"No other {view.provider} connector with the same base URL uses it yet.", ctx.stderr)
+    return 0

@@ -7,9 +7,11 @@ base URLs stay right across runs. On first use it seeds connectors whose keys ar
 (each carries the word SANDBOX) minted by the sandbox's own route modules, and saves the
 sandbox's state as JSON in the home, so a key revoked in one run is still revoked in the next.
 
-A few connectors are risky on purpose, for the panel and the weekly review to find: an admin key,
-one key shared by two connectors, a connector with no owner, a key 200 days old, and one whose
-declared scopes are narrower than what the sandbox reports (drift after the first probe).
+A few connectors are risky on purpose, for the panel and the weekly review to find: an admin key
+(registered as the Anthropic organisation admin key, so the other Anthropic connector's switches go
+through the Admin API), one key shared by two connectors, a connector with no owner, a key 200 days
+old, and one whose declared scopes are narrower than what the sandbox reports (drift after the
+first probe).
 
 The demo never touches the owner's real inventory: a folder that holds a real inventory is refused.
 """
@@ -75,6 +77,7 @@ class DemoConnector:
     shares_key_with: str = ""  # reuse the key of this (earlier) demo connector
     declare_narrower: bool = False  # declare less than the key can do: drift after a probe
     key_age_days: int = 0
+    org_admin_key: bool = False  # registered as its provider's organisation admin key (breaker admin-key)
 
 
 DEMO_CONNECTORS: tuple[DemoConnector, ...] = (
@@ -106,7 +109,7 @@ DEMO_CONNECTORS: tuple[DemoConnector, ...] = (
                   "use production data", environment="test", client="Claude Code in CI", tags="engineering"),
     DemoConnector("anthropic-admin", "anthropic", ("admin",), "Tom Becker",
                   "the Anthropic organisation's admin API", "create and disable API keys",
-                  "invite or remove members", client="key-rotation script", tags="admin"),
+                  "invite or remove members", client="key-rotation script", tags="admin", org_admin_key=True),
     DemoConnector("revenue-report", "stripe", ("restricted_live",), "Sam Ortiz",
                   "read-only access to charges and the balance", "build the monthly revenue report",
                   "create charges, refunds or payouts", client="Finance assistant (Claude Desktop)",
@@ -429,6 +432,10 @@ def seed_demo(services: Services, state: SandboxState, port: int) -> list[str]:
         services.inventory.add(data, Secret(record.token))
         added.append(spec.name)
     _age_keys(services, [s for s in DEMO_CONNECTORS if s.key_age_days and s.name in added], added)
+    for spec in DEMO_CONNECTORS:
+        if spec.org_admin_key and spec.name in added:
+            # Switches of the provider's other connectors (a panic too) disable their keys through it.
+            services.switches.mark_admin_connector(spec.name)
     return added
 
 

@@ -7,8 +7,10 @@ import json
 import sys
 
 import pytest
+from sqlmodel import Session, select
 
 from app.cli import main
+from app.store.models import AuditEvent
 from connectors.base import Mode
 
 
@@ -226,3 +228,29 @@ def test_verify_finishes_a_switch_cut_off_while_applying(world, cli, services, s
     assert not world.alive("bot")
     assert len([p for _, p in sandbox.calls("github") if p.endswith("/credentials/revoke")]) == 1
     assert cli("verify", "nope")[0] == 2
+
+
+def test_admin_key_registers_the_org_admin_key_and_the_next_disable_uses_it(world, cli, services):
+    world.add("claude-bot", "anthropic", "api")
+    admin = world.add("anthropic-admin", "anthropic", "admin")
+    code, out, err = cli("disable", "claude-bot", "--yes")  # no admin key registered: manual steps
+    assert code == 1 and world.alive("claude-bot")
+    cli("enable", "claude-bot", "--yes")
+
+    code, out, err = cli("admin-key", "anthropic-admin")
+    assert code == 0, err
+    assert "organisation admin key" in err and "claude-bot" in err
+    assert admin.token not in out + err
+    assert services.inventory.get("anthropic-admin").credential.tier == "admin"
+    with Session(services.engine) as s:
+        event = s.exec(select(AuditEvent).where(AuditEvent.action == "credential.tier")).one()
+    assert event.connector == "anthropic-admin" and admin.token not in event.new_json
+
+    code, out, err = cli("disable", "claude-bot", "--yes")
+    assert code == 0, err
+    assert "claude-bot: verified by probe" in out and not world.alive("claude-bot")
+
+
+def test_admin_key_of_an_unknown_connector_is_a_usage_error(cli):
+    code, _, err = cli("admin-key", "nobody")
+    assert code == 2 and "no connector named 'nobody'" in err

@@ -71,8 +71,12 @@ def test_every_key_is_a_sandbox_key_in_the_demo_file_keyring(demo, demo_home, me
 
 def test_the_risky_ones(demo):
     views = {v.name: v for v in demo.inventory.list()}
-    # an admin key
+    # an admin key, registered as the Anthropic organisation admin key the other Anthropic connector's switches use
     assert any(v.declared_level == Level.ADMIN for v in views.values())
+    assert views["anthropic-admin"].credential.tier == "admin"
+    from app.services.switches.plan import admin_source
+
+    assert admin_source(views["code-review-bot"], list(views.values())) is views["anthropic-admin"]
     # one key shared by two connectors
     fingerprints = [v.credential.fingerprint for v in views.values()]
     assert any(fingerprints.count(fp) == 2 for fp in fingerprints)
