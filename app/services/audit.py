@@ -48,14 +48,31 @@ def _default(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> str:
-    """Stable JSON (sorted keys, no spaces). Refuses :class:`Secret` anywhere inside ``value``."""
-    return json.dumps(value, default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Stable JSON (sorted keys, no spaces). Refuses :class:`Secret` anywhere inside ``value``.
+
+    Idempotent: ``canonical_json(json.loads(canonical_json(v))) == canonical_json(v)``, which the
+    audit chain relies on (events are written from the text, verified from the text read back)."""
+    text = json.dumps(value, default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if _has_non_string_keys(value):
+        # JSON makes keys strings, and read back they sort as strings ({10: a, 9: b} is written
+        # with "9" first, but "10" sorts first once it is a string): settle on the order read back.
+        text = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text
+
+
+def _has_non_string_keys(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(not isinstance(k, str) or _has_non_string_keys(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_has_non_string_keys(v) for v in value)
+    return False
 
 
 def _body_json(row: dict[str, Any]) -> str:
-    """canonical_json of the body :meth:`AuditLog._body_of` builds, written out directly: ``old_json``
-    and ``new_json`` are canonical already, and the body's keys in sorted order are fixed. verify()
-    recomputes every mac the long way, so the two can never disagree unnoticed (tests do both)."""
+    """canonical_json of the body :meth:`AuditLog._body_of` builds, written out directly: the body's
+    keys in sorted order are fixed, and ``old_json`` / ``new_json`` are canonical_json texts, which
+    read back and written again give the same text (canonical_json is idempotent). verify()
+    recomputes every mac the long way; a test holds the two equal on awkward values."""
     text = json.dumps
     return (f'{{"action":{text(row["action"], ensure_ascii=False)},"actor":{text(row["actor"], ensure_ascii=False)},'
             f'"at":{text(row["at"].isoformat())},"connector":{text(row["connector"], ensure_ascii=False)},'
@@ -132,7 +149,7 @@ class AuditLog:
                 sa_event.listen(session, "after_commit", self._after_commit)
                 sa_event.listen(session, "after_rollback", self._after_rollback)
         seq, prev = tail
-        key = self.secrets.install_key("audit")
+        key = self.secrets.install_key("audit") if encoded else b""
         rows: list[dict[str, Any]] = []
         for action, connector, old_json, new_json, outcome in encoded:
             seq += 1

@@ -46,7 +46,7 @@ _switch_saved = 0.0
 
 @contextmanager
 def short_gil_slices():
-    """Shorter GIL time slices while a probe-all runs (``sys.setswitchinterval``).
+    """Shorter GIL time slices while probes run, a probe-all above all (``sys.setswitchinterval``).
 
     A probe-all's results writer is a thread; the requests are sent and read by the event loop.
     With Python's default 5 ms interval the loop waits up to 5 ms whenever the writer holds the

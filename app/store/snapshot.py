@@ -111,7 +111,9 @@ def open_current(path: Path) -> sqlite3.Connection | None:
         return None
     conn = None
     try:
-        conn = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+        # mode=rw: never create the file (it could vanish after the check; the full store makes it, 0600)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=5, isolation_level=None,
+                               check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 5000")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "breaker_meta" not in tables:

@@ -66,7 +66,20 @@ def test_every_view_from_the_fast_path_equals_the_orm_view(services):
     assert gh.drift and gh.observed[0] == Grant("admin:org", Level.ADMIN)
     assert [c.fingerprint for c in gh.credentials] == ["abcdefabcdef", gh.credentials[1].fingerprint]
     assert all(c.created_at.tzinfo is not None for v in fast for c in v.credentials)
-    assert services.inventory.list() == fast
+
+
+def test_a_path_with_spaces_hashes_and_percent_signs_is_read_and_never_created(services, tmp_path):
+    import shutil
+
+    services.inventory.add(ConnectorInput(name="gh-docs"), Secret(GITHUB_KEY))
+    db = services.settings.db_path
+    services.close()
+    odd = tmp_path / "my #1 inventory 100%?" / "breaker.db"
+    odd.parent.mkdir()
+    shutil.copy(db, odd)
+    assert [c.name for c in read_inventory_file(odd).connectors] == ["gh-docs"]
+    gone = tmp_path / "gone.db"
+    assert open_current(gone) is None and not gone.exists()
 
 
 def test_absent_older_or_newer_databases_are_left_to_the_full_store(tmp_path, services):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -102,8 +103,11 @@ def test_the_fast_body_of_record_many_is_the_canonical_json_verify_recomputes():
 
     cases = [("probe", "me", "c1", None, {"a": 1, "b": [1.5, "é", None], "z": True}, "ok"),
              ('x"y', "ü\n", "", {"k": "v\u2028"}, [1, 2], "failed"),
-             ("a", "b", "c", 1e300, float("nan"), "ok")]
+             ("a", "b", "c", 1e300, float("nan"), "ok"),
+             ("ids", "me", "c2", {"by_id": {10: "a", 9: "b"}, "x": {2: [1, {11: 0, 3: 1}]}}, {1.5: 1, 10.25: 2}, "ok")]
     for seq, (action, actor, connector, old, new, outcome) in enumerate(cases, start=1):
         row = {"seq": seq, "at": datetime.now(timezone.utc), "actor": actor, "connector": connector,
                "action": action, "old_json": canonical_json(old), "new_json": canonical_json(new), "outcome": outcome}
         assert _body_json(row) == canonical_json(AuditLog._body_of(row))
+    # canonical_json is idempotent, integer keys included (they become strings, sorted as strings)
+    assert canonical_json({10: 1, 9: 2}) == '{"10":1,"9":2}' == canonical_json(json.loads(canonical_json({10: 1, 9: 2})))

@@ -39,12 +39,35 @@ async def test_read_only_mode_takes_the_destructive_keys_off_the_bar(seeded):
         assert "panic" not in _shown(bar) and "help" in _shown(bar)
 
 
-async def test_clicking_a_key_on_the_bar_presses_it(seeded):
+async def test_clicking_a_key_on_the_bar_presses_it_at_its_exact_cells(seeded):
+    """The first cell of a key and the last cell of its word press it; the gap around them does not
+    (so a bar that forgot its padding, one cell off either way, fails here)."""
     app = make_app(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         bar = app.screen.query_one(KeyBar)
-        first, _last, key = next(hit for hit in bar._hits if hit[2] == "question_mark")
+        pad = bar.styles.padding.left
+        hits = [hit for hit in bar._hits if hit[2] == "question_mark"]
+        first, last = hits[0][0], hits[-1][1] - 1  # "?" and the last cell of "help"
+        for cell in (first, last):
+            await pilot.click(KeyBar, offset=(cell + pad, 0))
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        for cell in (first - 1, last + 1):  # the gaps
+            await pilot.click(KeyBar, offset=(cell + pad, 0))
+            await pilot.pause()
+            assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_clicking_a_greyed_key_does_nothing(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyBar)
+        first, _last, _key, enabled = next(hit for hit in bar._hits if hit[2] == "w")
+        assert enabled is False  # the review is not built yet
+        screen = app.screen
         await pilot.click(KeyBar, offset=(first + bar.styles.padding.left, 0))
-        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        assert key == "question_mark"
+        await pilot.pause()
+        assert app.screen is screen

@@ -641,6 +641,35 @@ async def test_rows_show_before_the_store_opens_and_actions_wait_for_it(seeded):
         assert len(names_shown(app)) == 10
 
 
+async def test_a_store_that_will_not_open_keeps_the_rows_read_only_and_is_tried_again(seeded, monkeypatch):
+    """The plain read showed the rows, then opening the store failed (say, locked for a moment):
+    the rows stay, the owner is told once, the actions stay greyed, and a retry opens it."""
+    from app.store.db import StoreError
+
+    monkeypatch.setattr(MainScreen, "OPEN_RETRY_S", 0.2)
+    attempts: list[int] = []
+
+    def factory():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise StoreError("/tmp/x/breaker.db is locked by another program (another Breaker?).")
+        return seeded
+
+    notes: list[Notify] = []
+    app = make_app(factory, settings=seeded.settings)
+    async with app.run_test(size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None) \
+            as pilot:
+        await until(pilot, lambda: attempts and "read-only" in str(app.screen.query_one("#empty", Static).content))
+        assert len(names_shown(app)) == 10  # the rows stay
+        assert app.screen.active_bindings["a"].enabled is False
+        await until(pilot, lambda: app.services_ready)
+        await settle(pilot)
+        assert app.screen.active_bindings["a"].enabled is True
+        assert not app.screen.query_one("#empty", Static).display
+    assert len(attempts) == 2
+    assert [n.notification.title for n in notes if n.notification.severity == "error"] == ["Cannot open the inventory"]
+
+
 async def test_a_store_that_cannot_open_is_one_line_in_the_panel(seeded):
     from app.store.db import StoreError
 

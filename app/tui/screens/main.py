@@ -40,6 +40,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         Binding("escape", "clear_filter", "clear filter", show=False, id="clear-filter"),
     ]
     AUTO_FOCUS = "#connectors"
+    OPEN_RETRY_S = 5.0  # how often a store that would not open is tried again
 
     def __init__(self) -> None:
         super().__init__(id="main")
@@ -48,6 +49,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.generation = 0
         self.services_seen = False  # the first open of the store was handled (bindings, resume offer)
         self.first_rows_painted = threading.Event()  # the loading thread opens the store after it
+        self.open_failed = False  # the store failed to open at least once (told once, then retried)
         self.init_probing()
         self.init_switching()
 
@@ -156,18 +158,23 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.redraw(message.select)
         if first:
             self.call_after_refresh(self.first_rows_painted.set)
-            self.set_timer(1.0, self.settle_memory)
 
     @on(ServicesOpened)
     def _opened(self, message: ServicesOpened) -> None:
-        self._services_opened(message.services)
+        self._services_opened(message.services, reread=True)
 
-    def _services_opened(self, services) -> None:
+    def _services_opened(self, services, *, reread: bool = False) -> None:
         self.app.services_opened(services)
         if self.services_seen:
             return
         self.services_seen = True
+        if reread:  # the rows came from the plain read: read once more, now that the store is open
+            self.reload()
+        if self.open_failed:
+            self.query_one("#empty", Static).display = False
+            self.notify("The inventory is open.", title="Panel")
         self.refresh_bindings()  # the actions were greyed while the store opened
+        self.set_timer(1.0, self.settle_memory)
         if "panic" in self.app.features:
             self.unfinished_worker()  # an interrupted emergency disable is offered, never resumed on its own
 
@@ -183,8 +190,21 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
 
     @on(InventoryFailed)
     def _failed(self, message: InventoryFailed) -> None:
-        self.show_empty(f"[$text-error]Cannot read the inventory:[/] {escape(message.message)}")
-        self.notify(message.message, title="Cannot read the inventory", severity="error")
+        if self.app.services_ready:  # a later reload failed: what is shown stays, with the reason
+            self.notify(message.message, title="Cannot read the inventory", severity="error")
+            return
+        # The store did not open (locked by another program, damaged, no keyring …): say so once,
+        # keep any rows the plain read showed (actions stay greyed), and try again quietly.
+        if self.loaded:
+            self.show_empty(f"[$text-error]The inventory could not be opened for changes:[/] "
+                            f"{escape(message.message)} Shown read-only; retrying every {self.OPEN_RETRY_S:.0f} s.")
+        else:
+            self.show_empty(f"[$text-error]Cannot read the inventory:[/] {escape(message.message)} "
+                            f"Retrying every {self.OPEN_RETRY_S:.0f} s.")
+        if not self.open_failed:
+            self.notify(message.message, title="Cannot open the inventory", severity="error")
+        self.open_failed = True
+        self.set_timer(self.OPEN_RETRY_S, self.reload)
 
     def show_empty(self, text: str) -> None:
         empty = self.query_one("#empty", Static)

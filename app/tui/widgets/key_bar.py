@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import groupby
 
+from rich.cells import cell_len
 from textual import events
 from textual.content import Content
 from textual.screen import Screen
@@ -20,7 +21,7 @@ from textual.widget import Widget
 
 KEY_STYLE = "bold $footer-key-foreground"
 DESCRIPTION_STYLE = "$footer-description-foreground"
-DIM = "dim "  # a greyed key: shown, but pressing it says why nothing happens
+DIM = "dim "  # a greyed key: shown, so the owner knows it exists, but it does nothing now
 GAP = "  "
 
 
@@ -29,6 +30,10 @@ class KeyItem:
     """One entry: a key (or a group's keys) and the words after it."""
 
     keys: tuple[tuple[str, str, bool], ...]  # (key to press, how it is shown, enabled)
+
+    @property
+    def enabled(self) -> bool:
+        return any(enabled for _key, _display, enabled in self.keys)
     description: str
 
 
@@ -46,7 +51,7 @@ class KeyBar(Widget):
         super().__init__(id=id)
         self.items: tuple[KeyItem, ...] = ()
         self.palette: KeyItem | None = None
-        self._hits: list[tuple[int, int, str]] = []  # (first cell, last cell + 1, key) of the last render
+        self._hits: list[tuple[int, int, str, bool]] = []  # (first cell, last + 1, key, enabled), last render
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -88,17 +93,18 @@ class KeyBar(Widget):
             palette = KeyItem(((binding.key, app.get_key_display(binding), enabled),), binding.description)
         return tuple(items), palette
 
-    def _parts(self, item: KeyItem, start: int, hits: list[tuple[int, int, str]]) -> tuple[list, int]:
+    def _parts(self, item: KeyItem, start: int, hits: list) -> tuple[list, int]:
+        """The styled pieces of one entry from cell ``start``, noting where each key can be clicked."""
         parts: list = []
         position = start
-        on = any(enabled for _k, _d, enabled in item.keys)
         for i, (key, display, enabled) in enumerate(item.keys):
             if i:
                 parts.append(" ")
                 position += 1
             parts.append((display, KEY_STYLE if enabled else DIM + KEY_STYLE))
-            hits.append((position, position + len(display), key))
-            position += len(display)
+            width = cell_len(display)  # cells, not characters: a remapped key may be shown wide
+            hits.append((position, position + width, key, enabled))
+            position += width
         if item.description:
             # As Textual's compact footer: a key runs into its word ("aadd", told apart by colour);
             # a group's keys are spaced, and so is its word ("p P probe").
@@ -106,13 +112,14 @@ class KeyBar(Widget):
                 parts.append(" ")
                 position += 1
             text = item.description
-            parts.append((text, DESCRIPTION_STYLE if on else DIM + DESCRIPTION_STYLE))
-            hits.append((position, position + len(text), item.keys[0][0]))
-            position += len(text)
+            parts.append((text, DESCRIPTION_STYLE if item.enabled else DIM + DESCRIPTION_STYLE))
+            width = cell_len(text)
+            hits.append((position, position + width, item.keys[0][0], item.keys[0][2]))
+            position += width
         return parts, position
 
     def render(self) -> Content:
-        hits: list[tuple[int, int, str]] = []
+        hits: list = []
         parts: list = []
         position = 0
         for item in self.items:
@@ -122,13 +129,13 @@ class KeyBar(Widget):
             more, position = self._parts(item, position, hits)
             parts.extend(more)
         if self.palette is not None:
-            right_hits: list[tuple[int, int, str]] = []
+            right_hits: list = []
             right, width = self._parts(self.palette, 0, right_hits)
             room = self.content_size.width - width
             if room - position >= len(GAP):  # right-aligned when it fits, else dropped (ctrl+p still works)
                 parts.append(" " * (room - position))
                 parts.extend(right)
-                hits.extend((a + room, b + room, k) for a, b, k in right_hits)
+                hits.extend((a + room, b + room, key, on) for a, b, key, on in right_hits)
         self._hits = hits
         return Content.assemble(*parts)
 
@@ -136,8 +143,11 @@ class KeyBar(Widget):
         offset = event.get_content_offset(self)
         if offset is None:
             return
-        for first, last, key in self._hits:
+        for first, last, key, enabled in self._hits:
             if first <= offset.x < last:
                 event.stop()
-                self.app.simulate_key(key)
+                if enabled:
+                    self.app.simulate_key(key)
+                else:
+                    self.app.bell()  # greyed: as Textual's Footer does
                 return
