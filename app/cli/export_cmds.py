@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.cli.context import CliContext
+from app.cli.context import CliContext, collector_paused
 from app.cli.output import note
 from app.services.export import FORMATS
 
@@ -24,7 +24,8 @@ def run_export(args: argparse.Namespace, ctx: CliContext) -> int:
     from app.services.export import export_inventory
 
     path = Path(args.output).expanduser() if args.output else None
-    result = export_inventory(ctx.services, args.format, path)
+    with collector_paused():
+        result = export_inventory(ctx.services, args.format, path)
     if path is None:
         ctx.stdout.write(result.text)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from app.cli.context import CliContext
+from app.cli.context import CliContext, collector_paused
 from app.cli.output import ago, clip, note, print_json, table
 from app.cli.parser import UsageError
 from app.cli.prompts import ask_yes_no, read_key
@@ -98,11 +98,12 @@ def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     from app.services.export import list_document
     from app.services.views import summarize
 
-    views = ctx.inventory_views(" ".join(args.filter))
-    warn = ctx.settings.key_age_warn_days
-    if args.json:
-        print_json(list_document(views, warn), ctx.stdout)
-        return 0
+    with collector_paused():
+        views = ctx.inventory_views(" ".join(args.filter))
+        warn = ctx.settings.key_age_warn_days
+        if args.json:
+            print_json(list_document(views, warn), ctx.stdout)
+            return 0
     if not views:
         note("No connectors yet." if not args.filter else "No connector matches.", ctx.stderr)
         if not args.filter:

@@ -47,8 +47,12 @@ def parse_time(value: Any) -> datetime | None:
     """A stored timestamp as an aware UTC datetime (SQLite keeps them as naive ISO text)."""
     if value is None or isinstance(value, datetime):
         return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    try:
+        # Naive text, as stored: parsed with its zone in one C call (``.replace`` costs ten times more).
+        return datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # text that carries its own offset
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass
