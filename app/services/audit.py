@@ -13,6 +13,7 @@ import logging
 import hashlib
 import hmac
 import json
+from json.encoder import encode_basestring
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,24 +48,34 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot record a {type(value).__name__} in the audit log")
 
 
+_CANONICAL = json.JSONEncoder(default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
 def canonical_json(value: Any) -> str:
     """Stable JSON (sorted keys, no spaces). Refuses :class:`Secret` anywhere inside ``value``.
 
     Idempotent: ``canonical_json(json.loads(canonical_json(v))) == canonical_json(v)``, which the
     audit chain relies on (events are written from the text, verified from the text read back)."""
-    text = json.dumps(value, default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _CANONICAL.encode(value)
     if _has_non_string_keys(value):
         # JSON makes keys strings, and read back they sort as strings ({10: a, 9: b} is written
         # with "9" first, but "10" sorts first once it is a string): settle on the order read back.
-        text = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = _CANONICAL.encode(json.loads(text))
     return text
 
 
 def _has_non_string_keys(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(not isinstance(k, str) or _has_non_string_keys(v) for k, v in value.items())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return any(_has_non_string_keys(v) for v in value)
+    # Called for every audit value: leaves are skipped without a call of their own.
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str or (isinstance(item, _CONTAINERS) and _has_non_string_keys(item)):
+                return True
+        return False
+    if isinstance(value, dict):  # a dict subclass
+        return _has_non_string_keys(dict(value))
+    if isinstance(value, _CONTAINERS):
+        return any(_has_non_string_keys(item) for item in value if isinstance(item, _CONTAINERS))
     return False
 
 
@@ -73,10 +84,10 @@ def _body_json(row: dict[str, Any]) -> str:
     keys in sorted order are fixed, and ``old_json`` / ``new_json`` are canonical_json texts, which
     read back and written again give the same text (canonical_json is idempotent). verify()
     recomputes every mac the long way; a test holds the two equal on awkward values."""
-    text = json.dumps
-    return (f'{{"action":{text(row["action"], ensure_ascii=False)},"actor":{text(row["actor"], ensure_ascii=False)},'
-            f'"at":{text(row["at"].isoformat())},"connector":{text(row["connector"], ensure_ascii=False)},'
-            f'"new":{row["new_json"]},"old":{row["old_json"]},"outcome":{text(row["outcome"], ensure_ascii=False)},'
+    quoted = encode_basestring  # json's own string quoting (ensure_ascii=False), without an encoder per call
+    return (f'{{"action":{quoted(row["action"])},"actor":{quoted(row["actor"])},'
+            f'"at":{quoted(row["at"].isoformat())},"connector":{quoted(row["connector"])},'
+            f'"new":{row["new_json"]},"old":{row["old_json"]},"outcome":{quoted(row["outcome"])},'
             f'"seq":{int(row["seq"])}}}')
 
 
