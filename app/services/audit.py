@@ -24,6 +24,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from app.services.secrets import SecretStore
+from app.store.bulk import insert_many
 from app.store.models import AuditEvent, utcnow
 from connectors.base import Secret
 
@@ -169,9 +170,8 @@ class AuditLog:
             body = _body_json(row)  # == canonical_json(self._body_of(row)), without parsing old and new again
             prev = row["mac"] = hmac.new(key, (prev + body).encode(), hashlib.sha256).hexdigest()
             rows.append(row)
-        # Plain rows in one Core executemany: a probe-all or a panic writes hundreds at once.
-        if rows:
-            session.execute(AuditEvent.__table__.insert(), rows)
+        # Plain rows in one executemany (app.store.bulk): a probe-all or a panic writes hundreds at once.
+        insert_many(session, AuditEvent.__table__, rows)
         session.info[_TAIL] = (seq, prev)
         session.info["breaker_audit_dirty"] = True
         return [row["seq"] for row in rows]

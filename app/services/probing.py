@@ -27,6 +27,7 @@ from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
 from app.services.netutil import gated, short_gil_slices, tls_context
 from app.services.inventory import ConnectorView
+from app.store.bulk import insert_many, update_many
 from app.store.db import session_scope
 from app.store.models import Connector, Credential, Probe, ScopeGrant, utcnow
 from connectors import registry
@@ -297,7 +298,7 @@ class Prober:
                                    live_level=int(live) if live is not None else None, latency_ms=report.latency_ms,
                                    error=report.error[:500], deep=report.deep, token_kind=report.token_kind,
                                    expires_at=report.expires_at))
-                change = {"b_id": row.id, "last_probe_at": now, "last_outcome": report.outcome.value,
+                change = {"id": row.id, "last_probe_at": now, "last_outcome": report.outcome.value,
                           "live_level": row.live_level}
                 seen = observed.get(row.id, {})
                 if ok:
@@ -307,7 +308,7 @@ class Prober:
                     gone += [grant_id for sc, grant_id in seen.items() if sc not in live_scopes]
                     for sc, g in live_scopes.items():
                         if sc in seen:
-                            touched.append({"b_id": seen[sc], "last_seen": now, "level": int(g.level)})
+                            touched.append({"id": seen[sc], "last_seen": now, "level": int(g.level)})
                         else:
                             new_grants.append(dict(connector_id=row.id, scope=sc, level=int(g.level),
                                                    source="observed", first_seen=now, last_seen=now))
@@ -324,20 +325,13 @@ class Prober:
                        "live_scopes": len(report.grants), "latency_ms": report.latency_ms, "deep": report.deep,
                        "drift": list(result.drift), "error": report.error[:200]}
                 events.append(("probe", row.name, old, new, "ok" if ok else report.outcome.value))
-            # Core executemany statements: the ORM's bulk paths cost several times more per row.
-            if probes:
-                s.execute(Probe.__table__.insert(), probes)
-            if updates:
-                s.execute(conn_t.update().where(conn_t.c.id == bindparam("b_id"))
-                          .values(last_probe_at=bindparam("last_probe_at"), last_outcome=bindparam("last_outcome"),
-                                  live_level=bindparam("live_level")), updates)
-            if touched:
-                s.execute(grant_t.update().where(grant_t.c.id == bindparam("b_id"))
-                          .values(last_seen=bindparam("last_seen"), level=bindparam("level")), touched)
+            # One executemany each, straight to the driver on SQLite (app.store.bulk).
+            insert_many(s, Probe.__table__, probes)
+            update_many(s, conn_t, updates)
+            update_many(s, grant_t, touched)
             if gone:
                 s.execute(grant_t.delete().where(grant_t.c.id.in_(gone)))
-            if new_grants:
-                s.execute(grant_t.insert(), new_grants)
+            insert_many(s, grant_t, new_grants)
             for connector_id, expires_at in expiries:
                 s.execute(update(Credential).where(Credential.connector_id == connector_id,
                                                    col(Credential.active).is_(True)).values(expires_at=expires_at))

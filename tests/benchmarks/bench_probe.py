@@ -50,6 +50,15 @@ def start_sandbox() -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def replay(url: str, logged: list[dict], concurrency: int, per_host: int) -> float:
     """Seconds to send ``logged`` (method, provider prefix, masked path) again through one bare
     httpx client per provider, with the probe-all's limits; answers are read and dropped."""
@@ -114,6 +123,7 @@ def main() -> None:
         admin.delete("/_sandbox/requests")
 
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        sandbox_started = process_cpu(proc.pid)
         started, cpu_started = time.perf_counter(), time.process_time()
         if os.environ.get("BENCH_NOSTORE"):
             Prober.store = lambda self, batch: None
@@ -127,8 +137,11 @@ def main() -> None:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
+        sandbox_cpu = process_cpu(proc.pid) - sandbox_started
         logged = admin.get("/_sandbox/requests").json()["requests"]
+        replay_started = process_cpu(proc.pid)
         floor = asyncio.run(replay(url, logged, args.concurrency, args.per_host))
+        replay_sandbox_cpu = process_cpu(proc.pid) - replay_started
         ok = sum(r.report.outcome is Outcome.OK for r in results)
         ideal = math.ceil(args.connectors / args.concurrency) * args.latency_ms / 1000
         print(f"providers (one-request probes): {', '.join(single)}")
@@ -138,6 +151,8 @@ def main() -> None:
         print(f"elapsed {elapsed:.3f} s   ideal {ideal:.3f} s   ratio {elapsed / ideal:.2f}x   (target <= 1.30x)")
         print(f"HTTP stack alone: the same {len(logged)} requests through bare httpx clients: {floor:.3f} s "
               f"({floor / ideal:.2f}x ideal); Breaker's own work on top: {elapsed - floor:+.3f} s")
+        print(f"the sandbox's own CPU (the providers' stand-in, one asyncio thread): {sandbox_cpu:.2f} s for the "
+              f"probe-all, {replay_sandbox_cpu:.2f} s for the replay (its answers to masked paths are cheaper)")
         print(f"CPU of this process {cpu:.3f} s ({cpu / len(results) * 1000:.2f} ms per probe, all threads)")
         print(f"throughput {len(results) / elapsed:.0f} probes/s   peak RSS {rss_after / 1024:.0f} MiB "
               f"(before probe-all {rss_before / 1024:.0f} MiB)")

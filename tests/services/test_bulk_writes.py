@@ -1,0 +1,82 @@
+"""app.store.bulk writes exactly what the ORM writes: the same stored text, the same values read back.
+
+The probe-all writer and the audit log hand their rows to the SQLite driver directly; if the text
+of a timestamp differed from SQLAlchemy's by a character, ordering by time and reading rows back
+would quietly go wrong.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import Session, select
+
+from app.services.inventory import ConnectorInput
+from app.store.bulk import insert_many, update_many
+from app.store.db import session_scope
+from app.store.models import Connector, Probe
+from connectors.base import Secret
+
+GITHUB_KEY = "ghp_SANDBOX" + "b" * 30 + "BULK"
+WHEN = datetime(2026, 3, 2, 8, 30, 5, 123456, tzinfo=timezone.utc)
+
+
+def _probe_fields(connector_id: int, **over) -> dict:
+    fields = dict(connector_id=connector_id, at=WHEN, outcome="ok", status=200, identity="bot",
+                  live_scopes_json='[["repo", 3]]', live_level=3, latency_ms=101.5, error="", deep=True,
+                  token_kind="classic", expires_at=WHEN + timedelta(days=30))
+    fields.update(over)
+    return fields
+
+
+def _stored(db, table: str, row_id: int) -> tuple:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()[1:]  # all but the id
+
+
+def test_a_bulk_insert_stores_what_the_orm_stores(services):
+    view = services.inventory.add(ConnectorInput(name="gh"), Secret(GITHUB_KEY))
+    for over in ({}, {"deep": False, "expires_at": None, "status": None, "live_level": None},
+                 {"at": WHEN.astimezone(timezone(timedelta(hours=2)))}):  # an offset other than UTC
+        with session_scope(services.engine) as s:
+            orm = Probe(**_probe_fields(view.id, **over))
+            s.add(orm)
+            s.flush()
+            orm_id = orm.id
+            insert_many(s, Probe.__table__, [_probe_fields(view.id, **over)])
+            bulk_id = s.exec(select(Probe.id).order_by(Probe.id.desc())).first()
+        assert bulk_id == orm_id + 1
+        orm_text, bulk_text = _stored(services.settings.db_path, "probe", orm_id), \
+            _stored(services.settings.db_path, "probe", bulk_id)
+        assert bulk_text == orm_text
+        with Session(services.engine) as s:
+            back = s.get(Probe, bulk_id)
+        assert back.at == over.get("at", WHEN) and back.deep is over.get("deep", True)
+        assert back.expires_at == over.get("expires_at", WHEN + timedelta(days=30))
+
+
+def test_a_naive_time_is_refused_as_the_orm_refuses_it(services):
+    view = services.inventory.add(ConnectorInput(name="gh"), Secret(GITHUB_KEY))
+    with pytest.raises(ValueError, match="naive"):
+        with session_scope(services.engine) as s:
+            insert_many(s, Probe.__table__, [_probe_fields(view.id, at=WHEN.replace(tzinfo=None))])
+    with Session(services.engine) as s:
+        assert s.exec(select(Probe)).all() == []  # nothing was written
+
+
+def test_a_bulk_update_by_id_stores_what_the_orm_stores(services):
+    a = services.inventory.add(ConnectorInput(name="a"), Secret(GITHUB_KEY))
+    b = services.inventory.add(ConnectorInput(name="b"), Secret(GITHUB_KEY.replace("BULK", "BULL")))
+    with session_scope(services.engine) as s:
+        row = s.get(Connector, a.id)
+        row.last_probe_at, row.last_outcome, row.live_level = WHEN, "ok", 4
+        s.add(row)
+    with session_scope(services.engine) as s:
+        update_many(s, Connector.__table__, [{"id": b.id, "last_probe_at": WHEN, "last_outcome": "ok", "live_level": 4}])
+    db = services.settings.db_path
+    with sqlite3.connect(db) as conn:
+        texts = conn.execute("SELECT last_probe_at, last_outcome, live_level FROM connector ORDER BY name").fetchall()
+    assert texts[0] == texts[1]
+    assert services.inventory.get("b").last_probe_at == WHEN and services.inventory.get("b").live_level == 4
