@@ -152,7 +152,7 @@ def main() -> None:
         print(f"HTTP stack alone: the same {len(logged)} requests through bare httpx clients: {floor:.3f} s "
               f"({floor / ideal:.2f}x ideal); Breaker's own work on top: {elapsed - floor:+.3f} s")
         print(f"the sandbox's own CPU (the providers' stand-in, one asyncio thread): {sandbox_cpu:.2f} s for the "
-              f"probe-all, {replay_sandbox_cpu:.2f} s for the replay (its answers to masked paths are cheaper)")
+              f"probe-all, {replay_sandbox_cpu:.2f} s for the replay")
         print(f"CPU of this process {cpu:.3f} s ({cpu / len(results) * 1000:.2f} ms per probe, all threads)")
         print(f"throughput {len(results) / elapsed:.0f} probes/s   peak RSS {rss_after / 1024:.0f} MiB "
               f"(before probe-all {rss_before / 1024:.0f} MiB)")
