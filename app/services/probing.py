@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
-from app.services.netutil import gated, short_gil_slices, tls_context
+from app.services.netutil import gated, tls_context, tuned_for_many_requests
 from app.services.inventory import ConnectorView
 from app.store.bulk import insert_many, update_many
 from app.store.db import session_scope
@@ -214,7 +214,7 @@ class Prober:
                     logging.getLogger(__name__).exception("probe result callback failed")
 
         try:
-            with short_gil_slices():  # the writer thread must not hold the loop off for 5 ms at a time
+            with tuned_for_many_requests():  # GIL slices and GC passes that do not stall the loop
                 try:
                     await asyncio.gather(*(one(v) for v in views))
                 finally:

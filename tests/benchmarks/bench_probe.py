@@ -139,9 +139,10 @@ def main() -> None:
 
         sandbox_cpu = process_cpu(proc.pid) - sandbox_started
         logged = admin.get("/_sandbox/requests").json()["requests"]
-        replay_started = process_cpu(proc.pid)
+        replay_started, replay_cpu_started = process_cpu(proc.pid), time.process_time()
         floor = asyncio.run(replay(url, logged, args.concurrency, args.per_host))
         replay_sandbox_cpu = process_cpu(proc.pid) - replay_started
+        replay_cpu = time.process_time() - replay_cpu_started
         ok = sum(r.report.outcome is Outcome.OK for r in results)
         ideal = math.ceil(args.connectors / args.concurrency) * args.latency_ms / 1000
         print(f"providers (one-request probes): {', '.join(single)}")
@@ -153,7 +154,8 @@ def main() -> None:
               f"({floor / ideal:.2f}x ideal); Breaker's own work on top: {elapsed - floor:+.3f} s")
         print(f"the sandbox's own CPU (the providers' stand-in, one asyncio thread): {sandbox_cpu:.2f} s for the "
               f"probe-all, {replay_sandbox_cpu:.2f} s for the replay")
-        print(f"CPU of this process {cpu:.3f} s ({cpu / len(results) * 1000:.2f} ms per probe, all threads)")
+        print(f"CPU of this process {cpu:.3f} s ({cpu / len(results) * 1000:.2f} ms per probe, all threads); "
+              f"the replay's {replay_cpu:.3f} s ({replay_cpu / max(len(logged), 1) * 1000:.2f} ms per request)")
         print(f"throughput {len(results) / elapsed:.0f} probes/s   peak RSS {rss_after / 1024:.0f} MiB "
               f"(before probe-all {rss_before / 1024:.0f} MiB)")
         svc.close()

@@ -203,32 +203,35 @@ async def test_a_cookie_one_key_received_never_rides_along_with_another_keys_pro
     assert sent_cookies == [None, None]
 
 
-def test_short_gil_slices_nest_and_always_put_the_interval_back():
+def test_the_tuning_nests_and_always_puts_the_interval_and_thresholds_back():
+    import gc
     import sys
 
-    from app.services.netutil import SHORT_SWITCH_INTERVAL_S, short_gil_slices
+    from app.services.netutil import SHORT_SWITCH_INTERVAL_S, YOUNG_GC_THRESHOLD, tuned_for_many_requests
 
-    before = sys.getswitchinterval()
-    with short_gil_slices():
-        assert sys.getswitchinterval() == min(before, SHORT_SWITCH_INTERVAL_S)
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    tuned = (min(interval, SHORT_SWITCH_INTERVAL_S), (max(thresholds[0], YOUNG_GC_THRESHOLD), *thresholds[1:]))
+    with tuned_for_many_requests():
+        assert (sys.getswitchinterval(), gc.get_threshold()) == tuned
         with pytest.raises(RuntimeError):
-            with short_gil_slices():
+            with tuned_for_many_requests():
                 raise RuntimeError("a probe-all failing inside another")
-        assert sys.getswitchinterval() == min(before, SHORT_SWITCH_INTERVAL_S)  # the outer one still runs
-    assert sys.getswitchinterval() == before
+        assert (sys.getswitchinterval(), gc.get_threshold()) == tuned  # the outer one still runs
+    assert (sys.getswitchinterval(), gc.get_threshold()) == (interval, thresholds)
 
 
-async def test_a_probe_all_runs_with_short_gil_slices_and_restores_them(services):
+async def test_a_probe_all_runs_tuned_and_restores_the_interpreter_settings(services):
+    import gc
     import sys
 
     add(services, "bot", "fake-key-1234")
-    before = sys.getswitchinterval()
+    before = (sys.getswitchinterval(), gc.get_threshold())
     seen = []
 
     def handler(request):
-        seen.append(sys.getswitchinterval())
+        seen.append((sys.getswitchinterval(), gc.get_threshold()))
         return httpx.Response(200, json={"login": "x", "scopes": []})
 
     await Prober(services, transport(handler)).probe()
-    assert seen and seen[0] < before
-    assert sys.getswitchinterval() == before
+    assert seen and seen[0][0] < before[0] and seen[0][1][0] > before[1][0]
+    assert (sys.getswitchinterval(), gc.get_threshold()) == before
