@@ -11,12 +11,15 @@ they store equal to what the ORM stores.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Table, bindparam
 from sqlalchemy.orm import Session
+
+from app.store.errors import StoreError, explain
 
 
 def sqlite_time(moment: datetime) -> str:
@@ -48,6 +51,14 @@ def _driver(session: Session):
     return connection.connection.driver_connection
 
 
+def _executemany(driver: sqlite3.Connection, sql: str, values: list[list[Any]]) -> None:
+    # The driver's own errors, in the words app.store.db gives SQLAlchemy's (locked, damaged, full …).
+    try:
+        driver.executemany(sql, values)
+    except sqlite3.Error as exc:
+        raise StoreError(explain(exc, "the database")) from None
+
+
 def _values(table: Table, names: list[str], rows: list[dict[str, Any]]) -> list[list[Any]]:
     values = [[row[name] for name in names] for row in rows]
     for i, name in enumerate(names):
@@ -69,7 +80,7 @@ def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     names = list(rows[0])
     columns = ", ".join(_quoted(name) for name in names)
     sql = f"INSERT INTO {_quoted(table.name)} ({columns}) VALUES ({', '.join('?' * len(names))})"
-    driver.executemany(sql, _values(table, names, rows))
+    _executemany(driver, sql, _values(table, names, rows))
 
 
 def update_many(session: Session, table: Table, rows: list[dict[str, Any]], key: str = "id") -> None:
@@ -85,4 +96,4 @@ def update_many(session: Session, table: Table, rows: list[dict[str, Any]], key:
         return
     assignments = ", ".join(f"{_quoted(name)} = ?" for name in names)
     sql = f"UPDATE {_quoted(table.name)} SET {assignments} WHERE {_quoted(key)} = ?"
-    driver.executemany(sql, _values(table, [*names, key], rows))
+    _executemany(driver, sql, _values(table, [*names, key], rows))

@@ -80,3 +80,16 @@ def test_a_bulk_update_by_id_stores_what_the_orm_stores(services):
         texts = conn.execute("SELECT last_probe_at, last_outcome, live_level FROM connector ORDER BY name").fetchall()
     assert texts[0] == texts[1]
     assert services.inventory.get("b").last_probe_at == WHEN and services.inventory.get("b").live_level == 4
+
+
+def test_a_driver_error_is_the_stores_one_line_message_and_nothing_is_kept(services):
+    from app.store.errors import StoreError
+
+    view = services.inventory.add(ConnectorInput(name="gh"), Secret(GITHUB_KEY))
+    with sqlite3.connect(services.settings.db_path) as conn:  # the disk "fills up" on the next probe row
+        conn.execute("CREATE TRIGGER full BEFORE INSERT ON probe BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END")
+    with pytest.raises(StoreError, match="database error"):
+        with session_scope(services.engine) as s:
+            insert_many(s, Probe.__table__, [_probe_fields(view.id)])
+    with Session(services.engine) as s:
+        assert s.exec(select(Probe)).all() == []
