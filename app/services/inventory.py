@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from sqlmodel import Session, col, select
 from app.services.audit import AuditLog
 from app.services.secrets import SecretStore
 from app.store.db import session_scope
+from app.store.errors import StoreError, explain
 from app.services.views import (  # noqa: F401  (views re-exported: where callers have always found them)
     ENVIRONMENTS, ConnectorInput, ConnectorView, CredentialView, Summary, ValidationError, build_views,
     connector_view, filter_views, summarize)
@@ -50,6 +52,8 @@ class Inventory:
         raw = self.engine.raw_connection()
         try:
             rows = read_inventory(raw.driver_connection)
+        except sqlite3.Error as exc:  # the driver's own error, in the store's words
+            raise StoreError(explain(exc, "the database")) from None
         finally:
             raw.close()
         views = build_views(rows)
