@@ -9,8 +9,8 @@ from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import airtable as sandbox_airtable
-from tests.connectors.fixtures.contract import (Garbled, Routes, Unreachable, assert_same_shape, cred, foreign_tokens,
-                                                load, mint, sandbox_client)
+from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
+                                                mint, offline_and_garbled, sandbox_client)
 
 PROVIDER = registry.get("airtable")
 REAL_API = "https://api.airtable.test"
@@ -134,12 +134,9 @@ async def test_outcomes_through_the_sandbox():
 
 
 async def test_unreachable_and_malformed():
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        down = await PROVIDER.probe(client, real())
     state = SandboxState()
     record = mint(state, "airtable", "pat")
-    async with httpx.AsyncClient(transport=Garbled(sandbox_client(state)[1])) as client:
-        garbled = await PROVIDER.probe(client, cred(record.token, "airtable"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, real(), cred(record.token, "airtable"))
     assert down.outcome is Outcome.UNREACHABLE and garbled.outcome is Outcome.ERROR
 
 

@@ -10,7 +10,6 @@ from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import anthropic as sandbox_anthropic
 from tests.connectors.fixtures.contract import (
-    Garbled,
     Routes,
     Unreachable,
     assert_same_shape,
@@ -18,6 +17,7 @@ from tests.connectors.fixtures.contract import (
     foreign_tokens,
     load,
     mint,
+    offline_and_garbled,
     sandbox_client,
 )
 
@@ -138,11 +138,8 @@ async def test_sandbox_outcomes():
     assert limited.outcome is Outcome.RATE_LIMITED and limited.rate_limit.retry_after_s == 3
 
     token = mint(state, "anthropic", "api").token
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        assert (await PROVIDER.probe(client, cred(token, "anthropic"))).outcome is Outcome.UNREACHABLE
-    _, inner = sandbox_client(state)
-    async with httpx.AsyncClient(transport=Garbled(inner)) as client:
-        garbled = await PROVIDER.probe(client, cred(token, "anthropic"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, cred(token, "anthropic"))
+    assert down.outcome is Outcome.UNREACHABLE
     assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 

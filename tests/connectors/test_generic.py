@@ -9,7 +9,7 @@ from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import generic as sandbox_generic
-from tests.connectors.fixtures.contract import Garbled, Unreachable, cred, mint, sandbox_client
+from tests.connectors.fixtures.contract import Unreachable, cred, mint, offline_and_garbled, sandbox_client
 
 PROVIDER = registry.get("generic")
 
@@ -70,12 +70,8 @@ async def test_outcomes():
 
     token = mint(state, "generic", "bearer").token
     settings = {"url": "/verify", "identity_field": "user.name"}
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        offline = await PROVIDER.probe(client, cred(token, "generic", extra=settings))
+    offline, garbled = await offline_and_garbled(PROVIDER, state, cred(token, "generic", extra=settings))
     assert offline.outcome is Outcome.UNREACHABLE and token not in repr(offline)
-    _, inner = sandbox_client(state)
-    async with httpx.AsyncClient(transport=Garbled(inner)) as client:
-        garbled = await PROVIDER.probe(client, cred(token, "generic", extra=settings))
     assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 

@@ -12,8 +12,8 @@ from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.github import DEEP_CHECKS, error_message, expand_scopes, parse_expiry
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import github as sandbox_github
-from tests.connectors.fixtures.contract import (Garbled, Routes, Unreachable, assert_same_shape, cred, foreign_tokens,
-                                                load, mint, real_looking_ids, sandbox_client)
+from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
+                                                mint, offline_and_garbled, real_looking_ids, sandbox_client)
 
 PROVIDER = registry.get("github")
 REAL_API = "https://api.github.test"
@@ -207,12 +207,9 @@ async def test_ok_and_invalid_through_the_sandbox():
 
 
 async def test_unreachable_and_malformed_become_outcomes():
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        down = await PROVIDER.probe(client, real(CLASSIC))
     state = SandboxState()
     record = mint(state, "github", "classic")
-    async with httpx.AsyncClient(transport=Garbled(sandbox_client(state)[1])) as client:
-        garbled = await PROVIDER.probe(client, cred(record.token, "github"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, real(CLASSIC), cred(record.token, "github"))
     assert down.outcome is Outcome.UNREACHABLE and down.error
     assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 

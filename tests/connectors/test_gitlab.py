@@ -11,8 +11,8 @@ from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import gitlab as sandbox_gitlab
-from tests.connectors.fixtures.contract import (Garbled, Routes, Unreachable, assert_same_shape, cred, foreign_tokens,
-                                                load, mint, sandbox_client)
+from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
+                                                mint, offline_and_garbled, sandbox_client)
 
 PROVIDER = registry.get("gitlab")
 REAL_API = "https://gitlab.example.test/api/v4"
@@ -163,12 +163,9 @@ async def test_rate_limited_unreachable_and_malformed():
                                                               json={"message": "429 Too Many Requests"})})
     async with limited.client() as client:
         slow = await PROVIDER.probe(client, real())
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        down = await PROVIDER.probe(client, real())
     state = SandboxState()
     record = mint(state, "gitlab", "personal")
-    async with httpx.AsyncClient(transport=Garbled(sandbox_client(state)[1])) as client:
-        garbled = await PROVIDER.probe(client, cred(record.token, "gitlab"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, real(), cred(record.token, "gitlab"))
     assert slow.outcome is Outcome.RATE_LIMITED and slow.rate_limit.retry_after_s == 7
     assert down.outcome is Outcome.UNREACHABLE
     assert garbled.outcome is Outcome.ERROR

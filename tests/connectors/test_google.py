@@ -12,8 +12,8 @@ from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.google import G
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import google as sandbox_google
-from tests.connectors.fixtures.contract import (Garbled, Routes, Unreachable, assert_same_shape, cred, foreign_tokens,
-                                                load, mint, sandbox_client)
+from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
+                                                mint, offline_and_garbled, sandbox_client)
 
 PROVIDER = registry.get("google")
 REAL_API = "https://oauth2.example.test"
@@ -153,12 +153,9 @@ async def test_rate_limited_unreachable_malformed():
         "errors": [{"reason": "rateLimitExceeded"}]}}}})
     async with quota.client() as client:
         quota_report = await PROVIDER.probe(client, real(API_KEY))
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        down = await PROVIDER.probe(client, real())
     state = SandboxState()
     record = mint(state, "google", "oauth")
-    async with httpx.AsyncClient(transport=Garbled(sandbox_client(state)[1])) as client:
-        garbled = await PROVIDER.probe(client, cred(record.token, "google"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, real(), cred(record.token, "google"))
     assert slow.outcome is Outcome.RATE_LIMITED and slow.rate_limit.retry_after_s == 5
     assert quota_report.outcome is Outcome.RATE_LIMITED
     assert down.outcome is Outcome.UNREACHABLE

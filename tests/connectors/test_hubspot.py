@@ -10,7 +10,6 @@ from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState, TokenRecord
 from connectors.sandbox.providers import hubspot as sandbox_hubspot
 from tests.connectors.fixtures.contract import (
-    Garbled,
     Routes,
     Unreachable,
     assert_same_shape,
@@ -18,6 +17,7 @@ from tests.connectors.fixtures.contract import (
     foreign_tokens,
     load,
     mint,
+    offline_and_garbled,
     sandbox_client,
 )
 
@@ -157,11 +157,8 @@ async def test_sandbox_outcomes():
     assert limited.outcome is Outcome.RATE_LIMITED
 
     token = mint(state, "hubspot", "private_app").token
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        assert (await PROVIDER.probe(client, cred(token, "hubspot"))).outcome is Outcome.UNREACHABLE
-    _, inner = sandbox_client(state)
-    async with httpx.AsyncClient(transport=Garbled(inner)) as client:
-        garbled = await PROVIDER.probe(client, cred(token, "hubspot"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, cred(token, "hubspot"))
+    assert down.outcome is Outcome.UNREACHABLE
     assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 

@@ -15,8 +15,8 @@ from connectors.microsoft import jwt_claims
 from connectors.sandbox.core import SandboxState, TokenRecord
 from connectors.sandbox.providers import microsoft as sandbox_ms
 from connectors.sandbox.server import SandboxServer
-from tests.connectors.fixtures.contract import (Garbled, Routes, Unreachable, assert_same_shape, cred, foreign_tokens,
-                                                load, sandbox_client)
+from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
+                                                offline_and_garbled, sandbox_client)
 
 PROVIDER = registry.get("microsoft")
 REAL_API = "https://graph.example.test/v1.0"
@@ -184,12 +184,9 @@ async def test_opaque_token_unreachable_and_malformed():
     opaque = Routes({("GET", ME): load("microsoft", "me")})
     async with opaque.client() as client:
         report = await PROVIDER.probe(client, real("EwBSANDBOXopaque"))
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        down = await PROVIDER.probe(client, real())
     state = SandboxState()
     record = add(state, "delegated")
-    async with httpx.AsyncClient(transport=Garbled(sandbox_client(state)[1])) as client:
-        garbled = await PROVIDER.probe(client, cred(record.token, "microsoft"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, real(), cred(record.token, "microsoft"))
     assert report.outcome is Outcome.OK and report.grants == [] and report.token_kind.startswith("opaque")
     assert down.outcome is Outcome.UNREACHABLE
     assert garbled.outcome is Outcome.ERROR

@@ -13,7 +13,6 @@ from connectors.notion import BOGUS_ID, DEEP_PROBES
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import notion as sandbox_notion
 from tests.connectors.fixtures.contract import (
-    Garbled,
     Routes,
     Unreachable,
     assert_same_shape,
@@ -21,6 +20,7 @@ from tests.connectors.fixtures.contract import (
     foreign_tokens,
     load,
     mint,
+    offline_and_garbled,
     real_looking_ids,
     sandbox_client,
 )
@@ -151,11 +151,8 @@ async def test_sandbox_outcomes():
     assert limited.outcome is Outcome.RATE_LIMITED
 
     token = mint(state, "notion", "internal").token
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        assert (await PROVIDER.probe(client, cred(token, "notion"))).outcome is Outcome.UNREACHABLE
-    _, inner = sandbox_client(state)
-    async with httpx.AsyncClient(transport=Garbled(inner)) as client:
-        garbled = await PROVIDER.probe(client, cred(token, "notion"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, cred(token, "notion"))
+    assert down.outcome is Outcome.UNREACHABLE
     assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 

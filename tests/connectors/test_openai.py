@@ -11,7 +11,6 @@ from connectors.openai import DEEP_PROBES, missing_scopes
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import openai as sandbox_openai
 from tests.connectors.fixtures.contract import (
-    Garbled,
     Routes,
     Unreachable,
     as_response,
@@ -20,6 +19,7 @@ from tests.connectors.fixtures.contract import (
     foreign_tokens,
     load,
     mint,
+    offline_and_garbled,
     real_looking_ids,
     sandbox_client,
 )
@@ -223,13 +223,8 @@ async def test_sandbox_outcomes_invalid_rate_limited_unreachable_error():
     assert limited.outcome is Outcome.RATE_LIMITED and limited.rate_limit.retry_after_s == 2
 
     key = mint(state, "openai", "project").token
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        unreachable = await PROVIDER.probe(client, cred(key, "openai"))
+    unreachable, garbled = await offline_and_garbled(PROVIDER, state, cred(key, "openai"))
     assert unreachable.outcome is Outcome.UNREACHABLE and key not in repr(unreachable)
-
-    _, transport = sandbox_client(state)
-    async with httpx.AsyncClient(transport=Garbled(transport)) as client:
-        garbled = await PROVIDER.probe(client, cred(key, "openai"))
     assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 

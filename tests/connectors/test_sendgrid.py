@@ -12,7 +12,6 @@ from connectors.sandbox.providers import sendgrid as sandbox_sendgrid
 from connectors.sandbox.server import SandboxServer
 from connectors.sendgrid import key_id
 from tests.connectors.fixtures.contract import (
-    Garbled,
     Routes,
     Unreachable,
     as_response,
@@ -21,6 +20,7 @@ from tests.connectors.fixtures.contract import (
     foreign_tokens,
     load,
     mint,
+    offline_and_garbled,
     sandbox_client,
 )
 
@@ -206,11 +206,8 @@ async def test_sandbox_outcomes():
     assert limited.outcome is Outcome.RATE_LIMITED and limited.rate_limit.remaining == 0
 
     token = mint(state, "sendgrid", "restricted").token
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        assert (await PROVIDER.probe(client, cred(token, "sendgrid"))).outcome is Outcome.UNREACHABLE
-    _, inner = sandbox_client(state)
-    async with httpx.AsyncClient(transport=Garbled(inner)) as client:
-        garbled = await PROVIDER.probe(client, cred(token, "sendgrid"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, cred(token, "sendgrid"))
+    assert down.outcome is Outcome.UNREACHABLE
     assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 

@@ -9,8 +9,8 @@ from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import slack as sandbox_slack
-from tests.connectors.fixtures.contract import (Garbled, Routes, Unreachable, assert_same_shape, cred, foreign_tokens,
-                                                load, mint, sandbox_client)
+from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
+                                                mint, offline_and_garbled, sandbox_client)
 
 PROVIDER = registry.get("slack")
 REAL_API = "https://slack.example.test/api"
@@ -147,12 +147,9 @@ async def test_outcomes_through_the_sandbox():
 
 
 async def test_unreachable_malformed_and_http_errors():
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        down = await PROVIDER.probe(client, real())
     state = SandboxState()
     record = mint(state, "slack", "bot")
-    async with httpx.AsyncClient(transport=Garbled(sandbox_client(state)[1])) as client:
-        garbled = await PROVIDER.probe(client, cred(record.token, "slack"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, real(), cred(record.token, "slack"))
     broken = Routes({("POST", TEST): {"status": 503, "body": {"ok": False}}})
     async with broken.client() as client:
         unavailable = await PROVIDER.probe(client, real())

@@ -11,14 +11,13 @@ from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import stripe as sandbox_stripe
 from connectors.stripe import BOGUS_ID, DEEP_PROBES
 from tests.connectors.fixtures.contract import (
-    Garbled,
     Routes,
-    Unreachable,
     assert_same_shape,
     cred,
     foreign_tokens,
     load,
     mint,
+    offline_and_garbled,
     real_looking_ids,
     sandbox_client,
 )
@@ -138,11 +137,8 @@ async def test_sandbox_outcomes():
     assert limited.outcome is Outcome.RATE_LIMITED
 
     token = mint(state, "stripe", "secret_test").token
-    async with httpx.AsyncClient(transport=Unreachable()) as client:
-        assert (await PROVIDER.probe(client, cred(token, "stripe"))).outcome is Outcome.UNREACHABLE
-    _, inner = sandbox_client(state)
-    async with httpx.AsyncClient(transport=Garbled(inner)) as client:
-        garbled = await PROVIDER.probe(client, cred(token, "stripe"))
+    down, garbled = await offline_and_garbled(PROVIDER, state, cred(token, "stripe"))
+    assert down.outcome is Outcome.UNREACHABLE
     assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 
