@@ -5,8 +5,8 @@ from __future__ import annotations
 from app.tui.app import make_app
 from app.tui.screens.help import HelpScreen
 from app.tui.widgets.key_bar import KeyBar
-from tests.tui.pilot import until
-from tests.tui.test_panel import SIZE, settle
+from tests.tui.pilot import settle, until
+from tests.tui.test_panel import SIZE
 
 
 def _shown(bar: KeyBar) -> dict[str, bool]:

@@ -21,33 +21,11 @@ from app.tui.screens.form import ConnectorForm
 from app.tui.screens.help import HelpScreen, help_rows
 from app.tui.screens.main import MainScreen
 from app.tui.screens.remove import RemoveConfirm
-from tests.tui.pilot import until
+from tests.tui.pilot import names_shown, select_row, settle, until
 from tests.tui.seed import KEYS
 
 SIZE = (120, 36)
 NEW_KEY = "ghp_SANDBOX" + "N3wK3yForTheDocsBot" + "0123456789"  # 36 characters after ghp_
-
-
-async def settle(pilot) -> None:
-    """Wait for the first inventory load (it starts after the first frame) and for every worker."""
-    for _ in range(500):
-        if pilot.app.main_screen.loaded and pilot.app.main_screen.table.complete:
-            break
-        await pilot.pause(0.01)
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def names_shown(app: BreakerApp) -> list[str]:
-    return [v.name for v in app.main_screen.table.views.values()]
-
-
-async def select_row(pilot, name: str) -> None:
-    table = pilot.app.main_screen.table
-    row = names_shown(pilot.app).index(name)
-    table.move_cursor(row=row, animate=False)
-    await pilot.pause()
 
 
 async def paste(pilot, selector: str, text: str) -> None:
