@@ -10,35 +10,9 @@ from textual import events
 from textual.widgets import Input
 
 from app.tui.app import make_app
-from tests.tui.pilot import click, on_screen
+from tests.tui.pilot import click, on_screen, select_row, settle, until
 
 SIZE = (120, 36)
-
-
-async def settle(pilot) -> None:
-    """Wait for the first inventory load (it starts after the first frame) and for every worker."""
-    for _ in range(500):
-        if pilot.app.main_screen.loaded and pilot.app.main_screen.table.complete:
-            break
-        await pilot.pause(0.01)
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def until(pilot, condition, timeout: float = 10.0) -> None:
-    waited = 0.0
-    while not condition():
-        assert waited < timeout, "condition not reached in time"
-        await pilot.pause(0.02)
-        waited += 0.02
-
-
-async def select(pilot, name: str) -> None:
-    table = pilot.app.main_screen.table
-    names = [v.name for v in table.views.values()]
-    table.move_cursor(row=names.index(name), animate=False)
-    await pilot.pause()
 
 
 def test_main_screen(snap_compare, seeded):
@@ -64,7 +38,7 @@ def test_main_screen_read_only(snap_compare, seeded):
 def test_connector_screen(snap_compare, seeded):
     async def run_before(pilot):
         await settle(pilot)
-        await select(pilot, "slack-digest")
+        await select_row(pilot, "slack-digest")
         await pilot.press("enter")
         await settle(pilot)
 
@@ -120,7 +94,7 @@ def test_add_form_with_errors(snap_compare, seeded):
 def test_edit_form(snap_compare, seeded):
     async def run_before(pilot):
         await settle(pilot)
-        await select(pilot, "github-issues-bot")
+        await select_row(pilot, "github-issues-bot")
         await pilot.press("e")
         await pilot.pause()
 
@@ -130,7 +104,7 @@ def test_edit_form(snap_compare, seeded):
 def test_remove_confirmation(snap_compare, seeded):
     async def run_before(pilot):
         await settle(pilot)
-        await select(pilot, "openai-support")
+        await select_row(pilot, "openai-support")
         await pilot.press("delete")
         await pilot.pause()
 
@@ -158,7 +132,7 @@ def test_help_screen(snap_compare, seeded):
 def test_command_palette(snap_compare, seeded):
     async def run_before(pilot):
         await settle(pilot)
-        await select(pilot, "slack-digest")
+        await select_row(pilot, "slack-digest")
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"switch")
@@ -172,7 +146,7 @@ def test_switch_confirmation(snap_compare, seeded):
     """x on a GitHub connector: the call and where, irreversible and rate-limited, what stops; Cancel focused."""
     async def run_before(pilot):
         await settle(pilot)
-        await select(pilot, "github-issues-bot")
+        await select_row(pilot, "github-issues-bot")
         await pilot.press("x")
         await on_screen(pilot, "SwitchConfirm")
         await pilot.pause()
@@ -195,7 +169,7 @@ def test_switch_manual_steps(snap_compare, seeded, monkeypatch):
 
     async def run_before(pilot):
         await settle(pilot)
-        await select(pilot, "hubspot-crm")
+        await select_row(pilot, "hubspot-crm")
         await pilot.press("o")
         await on_screen(pilot, "SwitchConfirm")
         await click(pilot, "#confirm")
