@@ -17,7 +17,7 @@ from app.tui.screens.form import ConnectorForm
 from app.tui.screens.confirm import NewKeyModal, SwitchConfirm
 from app.tui.screens.main import MainScreen
 from app.tui.screens.panic import PanicConfirm
-from tests.tui.pilot import click, on_screen, until
+from tests.tui.pilot import click, on_screen, settle, until
 
 CANARY = "ghp_SANDBOXcanary" + "Zq8Wm3Rt6Yp1Xv4Nb7L" + "C4N4"  # a GitHub classic PAT shape: 36 after ghp_
 SIZE = (120, 36)
@@ -28,17 +28,6 @@ def leaks(text: str) -> list[str]:
     found = [CANARY] if CANARY in text else []
     found += [CANARY[i:i + 12] for i in range(len(CANARY) - 11) if CANARY[i:i + 12] in text]
     return found
-
-
-async def settle(pilot) -> None:
-    """Wait for the first inventory load (it starts after the first frame) and for every worker."""
-    for _ in range(500):
-        if pilot.app.main_screen.loaded and pilot.app.main_screen.table.complete:
-            break
-        await pilot.pause(0.01)
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def test_canary_key_added_through_the_panel_is_never_shown_nor_stored(seeded, memory_keyring):
