@@ -17,7 +17,7 @@ from app.tui.screens.form import ConnectorForm
 from app.tui.screens.confirm import NewKeyModal, SwitchConfirm
 from app.tui.screens.main import MainScreen
 from app.tui.screens.panic import PanicConfirm
-from tests.tui.pilot import click, on_screen, settle, until
+from tests.tui.pilot import click, on_screen, settle
 
 CANARY = "ghp_SANDBOXcanary" + "Zq8Wm3Rt6Yp1Xv4Nb7L" + "C4N4"  # a GitHub classic PAT shape: 36 after ghp_
 SIZE = (120, 36)
