@@ -51,15 +51,17 @@ class Settings:
         """The SQLite file, when the database is a local SQLite file."""
         prefix = "sqlite:///"
         if self.db_url.startswith(prefix) and self.db_url != "sqlite:///:memory:":
-            return Path(self.db_url[len(prefix):])
+            return Path(self.db_url[len(prefix) :])
         return None
 
 
 def _default_dirs() -> tuple[Path, Path]:
     import platformdirs  # imported here: only the real-home path needs it
 
-    return (platformdirs.user_data_path(APP_NAME, appauthor=False),
-            platformdirs.user_config_path(APP_NAME, appauthor=False))
+    return (
+        platformdirs.user_data_path(APP_NAME, appauthor=False),
+        platformdirs.user_config_path(APP_NAME, appauthor=False),
+    )
 
 
 def read_config(path: Path) -> dict:
@@ -89,8 +91,13 @@ def _probe_settings(raw: Mapping, path: Path) -> ProbeSettings:
     return ProbeSettings(**{**defaults.__dict__, **values})
 
 
-def load_settings(home: str | Path | None = None, db: str | None = None, *, read_only: bool = False,
-                  env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    home: str | Path | None = None,
+    db: str | None = None,
+    *,
+    read_only: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
     """Resolve settings from flags, environment and the config file, in that order of precedence."""
     env = os.environ if env is None else env
     home = home or env.get("BREAKER_HOME") or None
@@ -105,7 +112,7 @@ def load_settings(home: str | Path | None = None, db: str | None = None, *, read
     db_url = db or env.get("BREAKER_DB") or raw.get("database", {}).get("url") or f"sqlite:///{data_dir / DB_FILE}"
     keymap = raw.get("keymap", {})
     if not isinstance(keymap, Mapping) or not all(isinstance(v, str) for v in keymap.values()):
-        raise ConfigError(f"{config_path}: [keymap] maps binding ids to key names, e.g. probe = \"ctrl+r\"")
+        raise ConfigError(f'{config_path}: [keymap] maps binding ids to key names, e.g. probe = "ctrl+r"')
     ui = raw.get("ui", {}) if isinstance(raw.get("ui", {}), Mapping) else {}
     return Settings(
         data_dir=data_dir,
@@ -116,5 +123,7 @@ def load_settings(home: str | Path | None = None, db: str | None = None, *, read
         keymap=dict(keymap),
         read_only=read_only or bool(ui.get("read_only", False)),
         demo=bool(raw.get("demo", {}).get("enabled", False)) if isinstance(raw.get("demo", {}), Mapping) else False,
-        key_age_warn_days=int(raw.get("review", {}).get("key_age_warn_days", 90)) if isinstance(raw.get("review", {}), Mapping) else 90,
+        key_age_warn_days=int(raw.get("review", {}).get("key_age_warn_days", 90))
+        if isinstance(raw.get("review", {}), Mapping)
+        else 90,
     )

@@ -20,8 +20,7 @@ from connectors.http import HANDLED, describe_failure, scrubbed, secrets_of
 SUCCESS = range(200, 300)
 
 
-async def guard_action(action: str, run: Callable[[], Awaitable[ActionResult]], *,
-                       cred: Credential) -> ActionResult:
+async def guard_action(action: str, run: Callable[[], Awaitable[ActionResult]], *, cred: Credential) -> ActionResult:
     """Run one switch action; a network problem or garbled answer becomes a FAILED result."""
     try:
         result = await run()
@@ -36,10 +35,15 @@ async def guard_action(action: str, run: Callable[[], Awaitable[ActionResult]], 
     return result
 
 
-
-async def call(action: str, send: Awaitable[httpx.Response], *, cred: Credential, refused: str,
-               reason: Callable[[httpx.Response, Credential], str] | None = None,
-               ok: Container[int] = SUCCESS) -> httpx.Response | ActionResult:
+async def call(
+    action: str,
+    send: Awaitable[httpx.Response],
+    *,
+    cred: Credential,
+    refused: str,
+    reason: Callable[[httpx.Response, Credential], str] | None = None,
+    ok: Container[int] = SUCCESS,
+) -> httpx.Response | ActionResult:
     """Await one switch call: its response when the status is in ``ok``, else the FAILED result to return.
 
     Meant to run inside :func:`guard_action`, which handles the network. ``reason(response, cred)``
@@ -57,14 +61,22 @@ def action_failed(action: str, response: httpx.Response, what: str, reason: str 
     ``reason`` is provider text read with :func:`connectors.http.error_text`, so it is already short.
     """
     status = response.status_code
-    return ActionResult(action, ActionState.FAILED, f"{what}: {reason or f'HTTP {status}'}", status=status,
-                        retryable=status == 429 or status >= 500)
+    return ActionResult(
+        action,
+        ActionState.FAILED,
+        f"{what}: {reason or f'HTTP {status}'}",
+        status=status,
+        retryable=status == 429 or status >= 500,
+    )
 
 
 def needs_admin(provider: Provider, action: str, admin_key: str, get_it_at: str) -> ActionResult:
     """The provider's API can do this, but only with an admin credential that is not registered."""
-    steps = [f"Register {admin_key} (from {get_it_at}) as this connector's admin credential in Breaker, "
-             f"then run {action} again. Or do it by hand:", *provider.manual_steps(action)]
+    steps = [
+        f"Register {admin_key} (from {get_it_at}) as this connector's admin credential in Breaker, "
+        f"then run {action} again. Or do it by hand:",
+        *provider.manual_steps(action),
+    ]
     return provider.manual(action, f"{action} needs {admin_key}", steps)
 
 

@@ -24,8 +24,18 @@ RATE_LIMIT_WAIT_S = 30.0  # Airtable: after a 429, a mandatory 30-second wait
 
 # providers.md §13: *:read ⇒ R, enterprise.* ⇒ A (see scope_patterns), and these.
 SCOPE_LEVELS: dict[str, Level] = {
-    **dict.fromkeys(("data.records:write", "data.records:manage", "data.recordComments:write", "schema.bases:write",
-                     "workspacesAndBases:write", "hyperDB.records:write", "block:manage"), W),
+    **dict.fromkeys(
+        (
+            "data.records:write",
+            "data.records:manage",
+            "data.recordComments:write",
+            "schema.bases:write",
+            "workspacesAndBases:write",
+            "hyperDB.records:write",
+            "block:manage",
+        ),
+        W,
+    ),
     "webhook:manage": S,  # ❓ unconfirmed: providers.md puts webhook:manage in S with a question mark (sends data out)
     **dict.fromkeys(("workspacesAndBases:manage", "workspacesAndBases.shares:manage"), A),
 }
@@ -66,8 +76,13 @@ class Airtable(Provider):
     async def _probe(self, client: httpx.AsyncClient, cred: Credential, deep: bool) -> ProbeReport:
         kind = "personal access token" if self.is_pat(cred) else "OAuth access token"
         response = await client.get(self.url(cred, "/v0/meta/whoami"), headers=self.headers(cred))
-        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code, token_kind=kind,
-                             requests=1, rate_limit=rate_limit_state(response.headers))
+        report = ProbeReport(
+            outcome_for_status(response.status_code),
+            status=response.status_code,
+            token_kind=kind,
+            requests=1,
+            rate_limit=rate_limit_state(response.headers),
+        )
         if report.outcome is Outcome.RATE_LIMITED and report.rate_limit.retry_after_s is None:
             report.rate_limit.retry_after_s = RATE_LIMIT_WAIT_S
         if report.outcome is not Outcome.OK:
@@ -82,8 +97,9 @@ class Airtable(Provider):
         elif deep:
             await self._deep(client, cred, report)
         else:
-            report.details["scopes"] = ("Airtable does not list a personal access token's scopes; "
-                                        "a deep probe tests them")
+            report.details["scopes"] = (
+                "Airtable does not list a personal access token's scopes; a deep probe tests them"
+            )
         return report
 
     async def _deep(self, client: httpx.AsyncClient, cred: Credential, report: ProbeReport) -> None:
@@ -117,15 +133,18 @@ class Airtable(Provider):
     def manual_steps(self, action: str) -> list[str]:
         steps = {
             "revoke": "Personal access token: find it by name and click Delete. OAuth integration: remove its access "
-                      "under your Airtable account's third-party integrations.",
+            "under your Airtable account's third-party integrations.",
             "restrict": "Edit the token: remove write scopes (data.records:write, schema.bases:write) and bases it "
-                        "does not need, then probe again.",
+            "does not need, then probe again.",
             "rotate": "Click 'Regenerate' on the token, paste the new value into Breaker (it probes it before "
-                      "swapping); the old value stops working.",
+            "swapping); the old value stops working.",
             "reenable": "Create a new token and register it.",
         }
-        return [f"Open {self.dashboard_url}", steps.get(action, action),
-                "Come back to Breaker and probe the connector to verify."]
+        return [
+            f"Open {self.dashboard_url}",
+            steps.get(action, action),
+            "Come back to Breaker and probe the connector to verify.",
+        ]
 
 
 def first_id(response: httpx.Response, key: str) -> str | None:

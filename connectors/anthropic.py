@@ -18,8 +18,18 @@ from datetime import datetime
 import httpx
 
 from connectors.actions import call, guard_action, matches_redacted, needs_admin
-from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome, ProbeReport,
-                             Provider, RateLimitState)
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    Grant,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    RateLimitState,
+)
 from connectors.http import error_text, guard, json_body, outcome_for_status, retry_after_seconds
 
 VERSION = "2023-06-01"
@@ -38,8 +48,12 @@ def _rate_limit(headers: httpx.Headers) -> RateLimitState:
             reset_at = datetime.fromisoformat(reset.replace("Z", "+00:00"))
         except ValueError:
             pass
-    return RateLimitState(limit=number("limit"), remaining=number("remaining"), reset_at=reset_at,
-                          retry_after_s=retry_after_seconds(headers))
+    return RateLimitState(
+        limit=number("limit"),
+        remaining=number("remaining"),
+        reset_at=reset_at,
+        retry_after_s=retry_after_seconds(headers),
+    )
 
 
 def anthropic_error(response: httpx.Response, cred: Credential | None = None) -> str:
@@ -77,8 +91,13 @@ class Anthropic(Provider):
         path = "/v1/organizations/api_keys" if admin else "/v1/models"
         response = await client.get(self.url(cred, path), headers=self._headers(key), params={"limit": 1})
         status = response.status_code
-        report = ProbeReport(outcome_for_status(status), status=status, rate_limit=_rate_limit(response.headers),
-                             token_kind="admin key" if admin else "API key", requests=1)
+        report = ProbeReport(
+            outcome_for_status(status),
+            status=status,
+            rate_limit=_rate_limit(response.headers),
+            token_kind="admin key" if admin else "API key",
+            requests=1,
+        )
         if status == 404:
             report.outcome = Outcome.REVOKED
             report.error = "disabled or not found (Anthropic answers 404 for both)"
@@ -93,7 +112,9 @@ class Anthropic(Provider):
         if admin:
             report.grants = [Grant("organization", Level.ADMIN, note="Admin API: users, workspaces, API keys")]
         else:
-            report.grants = [Grant("api", Level.SEND, note="Anthropic keys have no scopes: full access in their workspace")]
+            report.grants = [
+                Grant("api", Level.SEND, note="Anthropic keys have no scopes: full access in their workspace")
+            ]
         return report
 
     # -- revoke / re-enable (Admin API, reversible) ------------------------------------------
@@ -108,8 +129,12 @@ class Anthropic(Provider):
             # ❓ unconfirmed: the Admin API documents status changes for API keys only, not for admin keys
             return self.manual(action, "the Admin API cannot change admin keys; use the Console")
         if cred.admin_secret is None:
-            return needs_admin(self, action, "an Anthropic Admin key (sk-ant-admin…)",
-                               "https://console.anthropic.com/settings/admin-keys")
+            return needs_admin(
+                self,
+                action,
+                "an Anthropic Admin key (sk-ant-admin…)",
+                "https://console.anthropic.com/settings/admin-keys",
+            )
         return await guard_action(action, lambda: self._post_status(client, cred, action), cred=cred)
 
     async def _post_status(self, client: httpx.AsyncClient, cred: Credential, action: str) -> ActionResult:
@@ -118,28 +143,40 @@ class Anthropic(Provider):
         if isinstance(key_id, ActionResult):
             return key_id
         wanted = _STATUS_FOR[action]
-        response = await call(action, client.post(self.url(cred, f"/v1/organizations/api_keys/{key_id}"),
-                                                  headers=headers, json={"status": wanted}),
-                              cred=cred, refused=f"Anthropic refused to set the key {wanted}", reason=anthropic_error,
-                              ok=(200,))
+        response = await call(
+            action,
+            client.post(
+                self.url(cred, f"/v1/organizations/api_keys/{key_id}"), headers=headers, json={"status": wanted}
+            ),
+            cred=cred,
+            refused=f"Anthropic refused to set the key {wanted}",
+            reason=anthropic_error,
+            ok=(200,),
+        )
         if isinstance(response, ActionResult):
             return response
         if json_body(response).get("status") != wanted:
             return ActionResult(action, ActionState.FAILED, f"Anthropic did not confirm status {wanted}", status=200)
-        return ActionResult(action, ActionState.APPLIED, f"key set {wanted}", status=200, irreversible=False,
-                            details={"key_id": key_id})
+        return ActionResult(
+            action, ActionState.APPLIED, f"key set {wanted}", status=200, irreversible=False, details={"key_id": key_id}
+        )
 
-    async def _find_key_id(self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str],
-                           action: str) -> str | ActionResult:
+    async def _find_key_id(
+        self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str], action: str
+    ) -> str | ActionResult:
         """Page through the key list and match ``partial_key_hint`` (documented for this purpose)."""
         key = cred.secret.reveal()
         matches: list[str] = []
         params: dict[str, str | int] = {"limit": 1000}
         for _ in range(10):
-            response = await call(action, client.get(self.url(cred, "/v1/organizations/api_keys"), headers=headers,
-                                                     params=params),
-                                  cred=cred, refused="could not list the organisation's keys", reason=anthropic_error,
-                                  ok=(200,))
+            response = await call(
+                action,
+                client.get(self.url(cred, "/v1/organizations/api_keys"), headers=headers, params=params),
+                cred=cred,
+                refused="could not list the organisation's keys",
+                reason=anthropic_error,
+                ok=(200,),
+            )
             if isinstance(response, ActionResult):
                 return response
             page = json_body(response)
@@ -150,8 +187,10 @@ class Anthropic(Provider):
             params["after_id"] = page["last_id"]
         if len(matches) != 1:
             why = "no key in the organisation matches this one" if not matches else "several keys match this one's hint"
-            steps = ["Set the connector's key_id (apikey_…) from the Console, then try again;",
-                     *self.manual_steps(action)]
+            steps = [
+                "Set the connector's key_id (apikey_…) from the Console, then try again;",
+                *self.manual_steps(action),
+            ]
             return self.manual(action, why, steps)
         return matches[0]
 
@@ -160,10 +199,15 @@ class Anthropic(Provider):
         steps = {
             "revoke": [where, "Find the key by its hint and choose Disable (it can be re-enabled later)."],
             "reenable": [where, "Find the key and choose Enable."],
-            "rotate": [where, "Create a key in the same workspace; paste it into Breaker (it probes it before "
-                       "swapping); then disable the old key."],
-            "restrict": [where, "Anthropic keys have no scopes: move the task to a workspace with spend limits, "
-                         "or disable the key."],
+            "rotate": [
+                where,
+                "Create a key in the same workspace; paste it into Breaker (it probes it before "
+                "swapping); then disable the old key.",
+            ],
+            "restrict": [
+                where,
+                "Anthropic keys have no scopes: move the task to a workspace with spend limits, or disable the key.",
+            ],
         }.get(action)
         if steps is None:
             return super().manual_steps(action)

@@ -32,7 +32,7 @@ class Level(IntEnum):
         return _LEVEL_LABELS[self._value_]  # a dict lookup: Enum.name is slow, and listings call this per row
 
     @classmethod
-    def parse(cls, text: str) -> "Level":
+    def parse(cls, text: str) -> Level:
         try:
             return cls[text.strip().upper()]
         except KeyError:
@@ -290,5 +290,8 @@ class Provider:
             "rotate": "create a new key, then paste it into Breaker (it probes it before swapping), then revoke the old one",
             "reenable": "create a new key and register it",
         }
-        return [f"Open {where}", f"{verbs.get(action, action).capitalize()}.",
-                "Come back to Breaker and probe the connector to verify."]
+        return [
+            f"Open {where}",
+            f"{verbs.get(action, action).capitalize()}.",
+            "Come back to Breaker and probe the connector to verify.",
+        ]

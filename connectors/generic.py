@@ -77,8 +77,13 @@ class GenericHTTP(Provider):
         value = settings.header_template.replace("{token}", cred.secret.reveal())
         response = await client.get(settings.url, headers={settings.header_name: value})
         status = response.status_code
-        report = ProbeReport(Outcome.OK if status in settings.valid else outcome_for_status(status), status=status,
-                             rate_limit=rate_limit_state(response.headers), requests=1, token_kind="API key")
+        report = ProbeReport(
+            Outcome.OK if status in settings.valid else outcome_for_status(status),
+            status=status,
+            rate_limit=rate_limit_state(response.headers),
+            requests=1,
+            token_kind="API key",
+        )
         if report.outcome is Outcome.OK and status not in settings.valid:
             report.outcome = Outcome.ERROR  # a 2xx the owner did not name as "valid"
         if report.outcome is not Outcome.OK:
@@ -86,8 +91,9 @@ class GenericHTTP(Provider):
             return report
         if settings.identity_field:
             report.identity = field_text(json_body(response), settings.identity_field)
-        report.grants = [Grant("declared", settings.level,
-                               note="generic HTTP cannot introspect; level as declared on the connector")]
+        report.grants = [
+            Grant("declared", settings.level, note="generic HTTP cannot introspect; level as declared on the connector")
+        ]
         return report
 
     def manual_steps(self, action: str) -> list[str]:

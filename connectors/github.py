@@ -15,13 +15,22 @@ from __future__ import annotations
 import secrets as _secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 
 from connectors.actions import call, guard_action
-from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome,
-                             ProbeReport, Provider)
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    Grant,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+)
 from connectors.http import MalformedBody, error_text, guard, json_body, outcome_for_status, rate_limit_state
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
@@ -68,17 +77,68 @@ IMPLIED: dict[str, tuple[str, ...]] = {
 # Classic scopes → level (providers.md §3 class table). `repo` is both W and S there: S wins,
 # because it can dispatch workflows and post comments that notify people.
 CLASSIC_LEVELS: dict[str, Level] = {
-    **dict.fromkeys(("read:org", "read:user", "read:packages", "read:discussion", "read:project",
-                     "read:audit_log", "read:enterprise", "read:public_key", "read:gpg_key", "read:repo_hook",
-                     "read:ssh_signing_key", "user:email", "notifications"), R),
-    **dict.fromkeys(("public_repo", "repo:status", "repo_deployment", "repo:invite", "write:org",
-                     "write:packages", "write:discussion", "write:repo_hook", "write:public_key", "write:gpg_key",
-                     "write:ssh_signing_key", "gist", "project", "user", "user:follow", "codespace"), W),
+    **dict.fromkeys(
+        (
+            "read:org",
+            "read:user",
+            "read:packages",
+            "read:discussion",
+            "read:project",
+            "read:audit_log",
+            "read:enterprise",
+            "read:public_key",
+            "read:gpg_key",
+            "read:repo_hook",
+            "read:ssh_signing_key",
+            "user:email",
+            "notifications",
+        ),
+        R,
+    ),
+    **dict.fromkeys(
+        (
+            "public_repo",
+            "repo:status",
+            "repo_deployment",
+            "repo:invite",
+            "write:org",
+            "write:packages",
+            "write:discussion",
+            "write:repo_hook",
+            "write:public_key",
+            "write:gpg_key",
+            "write:ssh_signing_key",
+            "gist",
+            "project",
+            "user",
+            "user:follow",
+            "codespace",
+        ),
+        W,
+    ),
     **dict.fromkeys(("repo", "workflow"), S),
-    **dict.fromkeys(("admin:org", "admin:repo_hook", "admin:org_hook", "admin:public_key", "admin:gpg_key",
-                     "admin:ssh_signing_key", "admin:enterprise", "delete_repo", "delete:packages",
-                     "manage_runners:org", "manage_runners:enterprise", "manage_billing:enterprise",
-                     "manage_billing:copilot", "copilot", "audit_log", "codespace:secrets", "site_admin"), A),
+    **dict.fromkeys(
+        (
+            "admin:org",
+            "admin:repo_hook",
+            "admin:org_hook",
+            "admin:public_key",
+            "admin:gpg_key",
+            "admin:ssh_signing_key",
+            "admin:enterprise",
+            "delete_repo",
+            "delete:packages",
+            "manage_runners:org",
+            "manage_runners:enterprise",
+            "manage_billing:enterprise",
+            "manage_billing:copilot",
+            "copilot",
+            "audit_log",
+            "codespace:secrets",
+            "site_admin",
+        ),
+        A,
+    ),
     # ❓ unconfirmed: providers.md lists security_events under A with a question mark. GitHub describes it
     # as read/write access to code-scanning events, and `repo` implies it, so A would make every `repo`
     # token "admin"; we count it as W until someone confirms otherwise.
@@ -126,7 +186,7 @@ def parse_expiry(value: str | None) -> datetime | None:
     if text.endswith(" UTC"):
         text = text[:-4] + " +0000"
     try:
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z").astimezone(timezone.utc)
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z").astimezone(UTC)
     except ValueError:
         return None
 
@@ -156,8 +216,14 @@ DEEP_CHECKS: tuple[DeepCheck, ...] = (
     DeepCheck("issues", "write", "PATCH", "/repos/{repo}/labels/{bogus}", (404,), {}),
     DeepCheck("pull_requests", "read", "GET", "/repos/{repo}/pulls?per_page=1", (200,)),
     DeepCheck("actions", "read", "GET", "/repos/{repo}/actions/artifacts?per_page=1", (200,)),
-    DeepCheck("actions", "write", "POST", "/repos/{repo}/actions/workflows/{bogus}/dispatches", (404,),
-              {"ref": "breaker-deep-probe"}),
+    DeepCheck(
+        "actions",
+        "write",
+        "POST",
+        "/repos/{repo}/actions/workflows/{bogus}/dispatches",
+        (404,),
+        {"ref": "breaker-deep-probe"},
+    ),
     DeepCheck("administration", "read", "GET", "/repos/{repo}/actions/permissions", (200,)),
 )
 DENIED = (401, 403)
@@ -203,8 +269,10 @@ class GitHub(Provider):
         return self.default_level
 
     def classic_grants(self, scopes: list[str]) -> list[Grant]:
-        return [Grant(scope, self.level_of(scope), f"implied by {parent}" if parent else "")
-                for scope, parent in expand_scopes(scopes)]
+        return [
+            Grant(scope, self.level_of(scope), f"implied by {parent}" if parent else "")
+            for scope, parent in expand_scopes(scopes)
+        ]
 
     # -- HTTP ---------------------------------------------------------------------------------
     def headers(self, cred: Credential | None) -> dict[str, str]:
@@ -222,10 +290,17 @@ class GitHub(Provider):
         return outcome_for_status(response.status_code)
 
     def base_report(self, response: httpx.Response, kind: str, cred: Credential) -> ProbeReport:
-        report = ProbeReport(self.outcome(response), status=response.status_code, token_kind=kind,
-                             rate_limit=rate_limit_state(response.headers))
-        if report.outcome is Outcome.RATE_LIMITED and report.rate_limit.retry_after_s is None \
-                and report.rate_limit.reset_at is None:
+        report = ProbeReport(
+            self.outcome(response),
+            status=response.status_code,
+            token_kind=kind,
+            rate_limit=rate_limit_state(response.headers),
+        )
+        if (
+            report.outcome is Outcome.RATE_LIMITED
+            and report.rate_limit.retry_after_s is None
+            and report.rate_limit.reset_at is None
+        ):
             report.rate_limit.retry_after_s = 60.0  # GitHub: without a hint, wait at least a minute
         if response.headers.get("x-ratelimit-resource"):
             report.details["rate_limit_resource"] = response.headers["x-ratelimit-resource"]
@@ -243,8 +318,11 @@ class GitHub(Provider):
         if model == "installation":
             return await self._probe_installation(client, cred, kind, deep)
         if model == "refresh":
-            return ProbeReport(Outcome.ERROR, token_kind=kind,
-                               error="a refresh token cannot call the API; register the access token it mints")
+            return ProbeReport(
+                Outcome.ERROR,
+                token_kind=kind,
+                error="a refresh token cannot call the API; register the access token it mints",
+            )
         response = await client.get(self.url(cred, "/user"), headers=self.headers(cred))
         report = self.base_report(response, kind, cred)
         report.requests = 1
@@ -259,21 +337,25 @@ class GitHub(Provider):
                 report.token_kind = "classic token"
             scopes = [s.strip() for s in scope_header.split(",") if s.strip()]
             report.grants = self.classic_grants(scopes) or [
-                Grant("(no scopes)", R, "a classic token without scopes reads public data only")]
+                Grant("(no scopes)", R, "a classic token without scopes reads public data only")
+            ]
             if deep:
                 report.details["deep"] = "not needed: classic scopes come from X-OAuth-Scopes"
             return report
         if model == "classic":
             report.token_kind = "fine-grained token"
         repos = await self._list_repos(client, cred, report, "/user/repos?per_page=100&sort=pushed")
-        await self._maybe_deep(client, cred, report, repos, deep,
-                               "not reported for fine-grained tokens; a deep probe tests them")
+        await self._maybe_deep(
+            client, cred, report, repos, deep, "not reported for fine-grained tokens; a deep probe tests them"
+        )
         return report
 
-    async def _probe_installation(self, client: httpx.AsyncClient, cred: Credential, kind: str,
-                                  deep: bool) -> ProbeReport:
-        response = await client.get(self.url(cred, "/installation/repositories?per_page=100"),
-                                    headers=self.headers(cred))
+    async def _probe_installation(
+        self, client: httpx.AsyncClient, cred: Credential, kind: str, deep: bool
+    ) -> ProbeReport:
+        response = await client.get(
+            self.url(cred, "/installation/repositories?per_page=100"), headers=self.headers(cred)
+        )
         report = self.base_report(response, kind, cred)
         report.requests = 1
         if report.outcome is not Outcome.OK:
@@ -282,14 +364,23 @@ class GitHub(Provider):
         repos = [r.get("full_name", "") for r in body.get("repositories") or [] if isinstance(r, dict)]
         owners = sorted({name.split("/")[0] for name in repos if "/" in name})
         report.identity = f"app installation ({', '.join(owners)})" if owners else "app installation"
-        report.details.update(accessible_repos=body.get("total_count", len(repos)),
-                              repository_selection=body.get("repository_selection"))
-        await self._maybe_deep(client, cred, report, repos, deep,
-                               "known from the token-creation response only; a deep probe tests them")
+        report.details.update(
+            accessible_repos=body.get("total_count", len(repos)), repository_selection=body.get("repository_selection")
+        )
+        await self._maybe_deep(
+            client, cred, report, repos, deep, "known from the token-creation response only; a deep probe tests them"
+        )
         return report
 
-    async def _maybe_deep(self, client: httpx.AsyncClient, cred: Credential, report: ProbeReport,
-                          repos: list[str], deep: bool, why_not: str) -> None:
+    async def _maybe_deep(
+        self,
+        client: httpx.AsyncClient,
+        cred: Credential,
+        report: ProbeReport,
+        repos: list[str],
+        deep: bool,
+        why_not: str,
+    ) -> None:
         if not deep:
             report.details["permissions"] = why_not
         elif repos:
@@ -297,8 +388,9 @@ class GitHub(Provider):
         else:
             report.details["deep_note"] = "no repository reachable: no permission to test"
 
-    async def _list_repos(self, client: httpx.AsyncClient, cred: Credential, report: ProbeReport,
-                          path: str) -> list[str]:
+    async def _list_repos(
+        self, client: httpx.AsyncClient, cred: Credential, report: ProbeReport, path: str
+    ) -> list[str]:
         response = await client.get(self.url(cred, path), headers=self.headers(cred))
         report.requests += 1
         if response.status_code != 200:
@@ -319,16 +411,18 @@ class GitHub(Provider):
         unknown: list[str] = []
         for check in DEEP_CHECKS:
             path = check.path.format(repo=repo, bogus=f"breaker-deep-probe-{_secrets.token_hex(6)}")
-            response = await client.request(check.method, self.url(cred, path), headers=self.headers(cred),
-                                             json=check.body)
+            response = await client.request(
+                check.method, self.url(cred, path), headers=self.headers(cred), json=check.body
+            )
             report.requests += 1
             if response.status_code in check.permitted:
                 if check.access == "write" or check.permission not in best:
                     best[check.permission] = check.access
             elif response.status_code not in DENIED and not (check.access == "read" and response.status_code == 404):
                 unknown.append(f"{check.permission}:{check.access} → HTTP {response.status_code}")
-        report.grants = [Grant(f"{perm}:{access}", self.level_of(f"{perm}:{access}"), f"on {repo}")
-                         for perm, access in best.items()]
+        report.grants = [
+            Grant(f"{perm}:{access}", self.level_of(f"{perm}:{access}"), f"on {repo}") for perm, access in best.items()
+        ]
         report.details["deep_repo"] = repo
         report.details["deep_not_tested"] = "pull_requests:write (no safe bogus-id probe)"
         if unknown:
@@ -339,23 +433,40 @@ class GitHub(Provider):
         token = cred.secret.reveal()
         if token.startswith("ghs_"):
             # Authenticated with the installation token itself. ❓ unconfirmed: the 204 status.
-            return await guard_action("revoke", lambda: self._revoke(
-                cred, client.delete(self.url(cred, "/installation/token"), headers=self.headers(cred)),
-                ok=(200, 202, 204), applied="GitHub revoked the installation token"), cred=cred)
+            return await guard_action(
+                "revoke",
+                lambda: self._revoke(
+                    cred,
+                    client.delete(self.url(cred, "/installation/token"), headers=self.headers(cred)),
+                    ok=(200, 202, 204),
+                    applied="GitHub revoked the installation token",
+                ),
+                cred=cred,
+            )
         if not token.startswith(REVOCABLE_BY_LIST):
             return self.manual("revoke", "GitHub's revoke API does not take this kind of token")
         # Deliberately unauthenticated: GitHub answers 403 to authenticated calls. 60 calls/hour,
         # the owner is notified, and GitHub cannot reactivate the token (irreversible).
-        return await guard_action("revoke", lambda: self._revoke(
-            cred, client.post(self.url(cred, "/credentials/revoke"), headers=self.headers(None),
-                              json={"credentials": [token]}),
-            ok=(202,), applied="GitHub accepted the revocation; the token's owner is notified by e-mail"), cred=cred)
+        return await guard_action(
+            "revoke",
+            lambda: self._revoke(
+                cred,
+                client.post(
+                    self.url(cred, "/credentials/revoke"), headers=self.headers(None), json={"credentials": [token]}
+                ),
+                ok=(202,),
+                applied="GitHub accepted the revocation; the token's owner is notified by e-mail",
+            ),
+            cred=cred,
+        )
 
     @staticmethod
-    async def _revoke(cred: Credential, send: Awaitable[httpx.Response], *, ok: tuple[int, ...],
-                      applied: str) -> ActionResult:
-        response = await call("revoke", send, cred=cred, refused="GitHub refused to revoke the token",
-                              reason=error_message, ok=ok)
+    async def _revoke(
+        cred: Credential, send: Awaitable[httpx.Response], *, ok: tuple[int, ...], applied: str
+    ) -> ActionResult:
+        response = await call(
+            "revoke", send, cred=cred, refused="GitHub refused to revoke the token", reason=error_message, ok=ok
+        )
         if isinstance(response, ActionResult):
             return response
         return ActionResult("revoke", ActionState.APPLIED, applied, status=response.status_code, irreversible=True)
@@ -363,17 +474,20 @@ class GitHub(Provider):
     def manual_steps(self, action: str) -> list[str]:
         steps = {
             "revoke": "Delete the token (classic: Settings ▸ Developer settings ▸ Personal access tokens ▸ Tokens "
-                      "(classic); fine-grained: ▸ Fine-grained tokens; App installations: "
-                      "https://github.com/settings/installations).",
+            "(classic); fine-grained: ▸ Fine-grained tokens; App installations: "
+            "https://github.com/settings/installations).",
             "restrict": "Scopes of an existing token cannot be reduced: create a narrower token (fine-grained, "
-                        "read-only repository permissions) and register it as the reduced credential.",
+            "read-only repository permissions) and register it as the reduced credential.",
             "rotate": "Use 'Regenerate token' on the token's page, paste the new token into Breaker "
-                      "(it probes it before swapping); the old value stops working at once.",
+            "(it probes it before swapping); the old value stops working at once.",
             "reenable": "Create a new token and register it.",
         }
-        return ["Open https://github.com/settings/tokens (classic) or "
-                "https://github.com/settings/personal-access-tokens (fine-grained).",
-                steps.get(action, action), "Come back to Breaker and probe the connector to verify."]
+        return [
+            "Open https://github.com/settings/tokens (classic) or "
+            "https://github.com/settings/personal-access-tokens (fine-grained).",
+            steps.get(action, action),
+            "Come back to Breaker and probe the connector to verify.",
+        ]
 
 
 def error_message(response: httpx.Response, cred: Credential | None = None) -> str:

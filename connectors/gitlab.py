@@ -8,13 +8,22 @@ issues 426779 and 524639, MR 142664, python-gitlab docs). The token describes it
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 
 from connectors.actions import call, guard_action
-from connectors.base import (ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider,
-                             Secret)
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    Secret,
+)
 from connectors.http import MalformedBody, error_text, guard, json_body, outcome_for_status, rate_limit_state
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
@@ -31,7 +40,7 @@ def parse_day(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.strptime(value[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        return datetime.strptime(value[:10], "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -46,8 +55,19 @@ class GitLab(Provider):
     )
     # providers.md §14 class table. `api` is listed under W and S: S wins (pipelines, notes).
     scope_levels = {
-        **dict.fromkeys(("read_api", "read_user", "read_repository", "read_registry", "read_service_ping",
-                         "openid", "profile", "email"), R),
+        **dict.fromkeys(
+            (
+                "read_api",
+                "read_user",
+                "read_repository",
+                "read_registry",
+                "read_service_ping",
+                "openid",
+                "profile",
+                "email",
+            ),
+            R,
+        ),
         **dict.fromkeys(("write_repository", "write_registry"), W),
         # self_rotate only renews the token's own value (same scopes): counted as W, not admin.
         "self_rotate": W,
@@ -71,10 +91,15 @@ class GitLab(Provider):
 
     async def _probe(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         response = await client.get(self.url(cred, SELF), headers=self.headers(cred))
-        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code,
-                             token_kind="personal access token", requests=1,
-                             rate_limit=rate_limit_state(response.headers, limit="ratelimit-limit",
-                                                         remaining="ratelimit-remaining", reset="ratelimit-reset"))
+        report = ProbeReport(
+            outcome_for_status(response.status_code),
+            status=response.status_code,
+            token_kind="personal access token",
+            requests=1,
+            rate_limit=rate_limit_state(
+                response.headers, limit="ratelimit-limit", remaining="ratelimit-remaining", reset="ratelimit-reset"
+            ),
+        )
         if response.status_code == 401:
             # ⚠️ seen in public issue threads: 401 {"error":"invalid_token","error_description":"Token was revoked. …"}
             report.error = error_message(response, cred)
@@ -88,8 +113,13 @@ class GitLab(Provider):
         scopes = [s for s in token.get("scopes") or [] if isinstance(s, str)]
         report.grants = self.grants_for(scopes)
         report.expires_at = parse_day(token.get("expires_at"))
-        report.details.update({k: token.get(k) for k in ("id", "name", "user_id", "created_at", "last_used_at")
-                               if token.get(k) is not None})
+        report.details.update(
+            {
+                k: token.get(k)
+                for k in ("id", "name", "user_id", "created_at", "last_used_at")
+                if token.get(k) is not None
+            }
+        )
         if token.get("revoked"):
             report.outcome, report.error = Outcome.REVOKED, "GitLab reports this token as revoked"
         elif token.get("active") is False:
@@ -118,20 +148,31 @@ class GitLab(Provider):
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         # ❓ unconfirmed: the success status of DELETE …/self (204 expected; any 2xx accepted).
-        response = await call("revoke", client.delete(self.url(cred, SELF), headers=self.headers(cred)), cred=cred,
-                              refused="GitLab refused to revoke the token", reason=error_message)
+        response = await call(
+            "revoke",
+            client.delete(self.url(cred, SELF), headers=self.headers(cred)),
+            cred=cred,
+            refused="GitLab refused to revoke the token",
+            reason=error_message,
+        )
         if isinstance(response, ActionResult):
             return response
-        return ActionResult("revoke", ActionState.APPLIED, "GitLab revoked the token", status=response.status_code,
-                            irreversible=True)
+        return ActionResult(
+            "revoke", ActionState.APPLIED, "GitLab revoked the token", status=response.status_code, irreversible=True
+        )
 
     async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         """The old token dies at once; the new one (default expiry one week ⚠️) must be stored at once."""
         return await guard_action("rotate", lambda: self._rotate(client, cred), cred=cred)
 
     async def _rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        response = await call("rotate", client.post(self.url(cred, SELF + "/rotate"), headers=self.headers(cred)),
-                              cred=cred, refused="GitLab refused to rotate the token", reason=error_message)
+        response = await call(
+            "rotate",
+            client.post(self.url(cred, SELF + "/rotate"), headers=self.headers(cred)),
+            cred=cred,
+            refused="GitLab refused to rotate the token",
+            reason=error_message,
+        )
         if isinstance(response, ActionResult):
             if response.status in (401, 403):
                 # ⚠️ rotating needs the `api` scope (or `self_rotate` on newer GitLab).
@@ -143,23 +184,35 @@ class GitLab(Provider):
             body = {}
         new = body.get("token")
         if not isinstance(new, str) or not new:
-            return ActionResult("rotate", ActionState.FAILED, "GitLab answered without a new token; "
-                                "the old token may already be revoked: check GitLab", status=response.status_code)
-        return ActionResult("rotate", ActionState.APPLIED, "GitLab issued a new token and revoked the old one; "
-                            f"the new token expires {body.get('expires_at') or 'never'}", status=response.status_code,
-                            new_secret=Secret(new), details={"expires_at": body.get("expires_at"),
-                                                             "token_id": body.get("id")})
+            return ActionResult(
+                "rotate",
+                ActionState.FAILED,
+                "GitLab answered without a new token; the old token may already be revoked: check GitLab",
+                status=response.status_code,
+            )
+        return ActionResult(
+            "rotate",
+            ActionState.APPLIED,
+            "GitLab issued a new token and revoked the old one; "
+            f"the new token expires {body.get('expires_at') or 'never'}",
+            status=response.status_code,
+            new_secret=Secret(new),
+            details={"expires_at": body.get("expires_at"), "token_id": body.get("id")},
+        )
 
     def manual_steps(self, action: str) -> list[str]:
         steps = {
             "revoke": "Find the token by name and click Revoke.",
             "restrict": "Scopes cannot be edited: create a token with fewer scopes (e.g. read_api) and register "
-                        "it as the reduced credential, then revoke the old one.",
+            "it as the reduced credential, then revoke the old one.",
             "rotate": "Click Rotate next to the token, paste the new value into Breaker.",
             "reenable": "Create a new token and register it.",
         }
-        return [f"Open {self.dashboard_url} (self-managed: https://YOUR-HOST/-/user_settings/personal_access_tokens)",
-                steps.get(action, action), "Come back to Breaker and probe the connector to verify."]
+        return [
+            f"Open {self.dashboard_url} (self-managed: https://YOUR-HOST/-/user_settings/personal_access_tokens)",
+            steps.get(action, action),
+            "Come back to Breaker and probe the connector to verify.",
+        ]
 
 
 def error_message(response: httpx.Response, cred: Credential | None = None) -> str:

@@ -13,13 +13,22 @@ Gmail has no draft-only scope: ``gmail.compose`` can send, so it counts as ``sen
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from connectors.actions import call, guard_action
-from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome, ProbeReport,
-                             Provider)
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    Grant,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+)
 from connectors.http import error_text, guard, json_body, outcome_for_status, rate_limit_state
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
@@ -29,13 +38,34 @@ GEMINI_BASE = "https://generativelanguage.googleapis.com"
 
 # providers.md §7 Gmail table, plus identity scopes. Unlisted ".readonly" scopes are R (pattern below).
 SCOPE_LEVELS: dict[str, Level] = {
-    **dict.fromkeys((G + "gmail.readonly", G + "gmail.metadata", G + "userinfo.email", G + "userinfo.profile",
-                     "openid", "email", "profile"), R),
+    **dict.fromkeys(
+        (
+            G + "gmail.readonly",
+            G + "gmail.metadata",
+            G + "userinfo.email",
+            G + "userinfo.profile",
+            "openid",
+            "email",
+            "profile",
+        ),
+        R,
+    ),
     # "Create, read, update, and delete drafts. Send messages and drafts." ⇒ send, not draft.
     G + "gmail.compose": S,
     G + "gmail.send": S,
-    **dict.fromkeys((G + "gmail.modify", G + "gmail.labels", G + "gmail.insert", G + "gmail.settings.basic",
-                     G + "drive", G + "drive.file", G + "calendar", G + "calendar.events"), W),
+    **dict.fromkeys(
+        (
+            G + "gmail.modify",
+            G + "gmail.labels",
+            G + "gmail.insert",
+            G + "gmail.settings.basic",
+            G + "drive",
+            G + "drive.file",
+            G + "calendar",
+            G + "calendar.events",
+        ),
+        W,
+    ),
     "https://mail.google.com/": A,  # full mailbox, including permanent delete
     G + "gmail.settings.sharing": A,  # forwarding rules and aliases: a common exfiltration path
 }
@@ -55,8 +85,8 @@ def parse_expiry(info: dict) -> datetime | None:
         except (KeyError, TypeError, ValueError):
             continue
         if base is None:
-            return datetime.now(timezone.utc) + timedelta(seconds=value)
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.now(UTC) + timedelta(seconds=value)
+        return datetime.fromtimestamp(value, tz=UTC)
     return None
 
 
@@ -67,8 +97,9 @@ def google_error(response: httpx.Response, cred: Credential | None = None) -> st
 
 def is_rate_limited(response: httpx.Response) -> bool:
     # ❓ unconfirmed (providers.md §7/§22): Google's rate-limit signals; 429, or 403 with rateLimitExceeded.
-    return response.status_code == 429 or (response.status_code == 403 and "ratelimitexceeded" in
-                                            response.text.lower().replace("_", ""))
+    return response.status_code == 429 or (
+        response.status_code == 403 and "ratelimitexceeded" in response.text.lower().replace("_", "")
+    )
 
 
 class Google(Provider):
@@ -103,8 +134,13 @@ class Google(Provider):
     @staticmethod
     def _report(response: httpx.Response, kind: str, cred: Credential, *, invalid: bool) -> ProbeReport:
         """The outcome of either verify call; Google says "invalid" with a 400 and a body to read."""
-        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code, token_kind=kind,
-                             requests=1, rate_limit=rate_limit_state(response.headers))
+        report = ProbeReport(
+            outcome_for_status(response.status_code),
+            status=response.status_code,
+            token_kind=kind,
+            requests=1,
+            rate_limit=rate_limit_state(response.headers),
+        )
         if invalid:
             report.outcome = Outcome.INVALID
         if is_rate_limited(response):
@@ -115,9 +151,13 @@ class Google(Provider):
 
     async def _probe_token(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         # The documented introspection call, as Google's client library makes it (see module doc).
-        response = await client.post(self.url(cred, "/tokeninfo"), headers={
-            "Authorization": f"Bearer {cred.secret.reveal()}",
-            "Content-Type": "application/x-www-form-urlencoded"})
+        response = await client.post(
+            self.url(cred, "/tokeninfo"),
+            headers={
+                "Authorization": f"Bearer {cred.secret.reveal()}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         # 400 {"error": "invalid_token", …}: unknown, expired or revoked
         report = self._report(response, "OAuth access token", cred, invalid=response.status_code == 400)
         if report.outcome is not Outcome.OK:
@@ -132,8 +172,9 @@ class Google(Provider):
     async def _probe_api_key(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         # TH googlegemini: list models with the key in a header. Under an override, the same path.
         root = self.root(cred) if cred.base_url else GEMINI_BASE
-        response = await client.get(f"{root}/v1/models", params={"pageSize": "1"},
-                                    headers={"x-goog-api-key": cred.secret.reveal()})
+        response = await client.get(
+            f"{root}/v1/models", params={"pageSize": "1"}, headers={"x-goog-api-key": cred.secret.reveal()}
+        )
         invalid = response.status_code == 400 and "api_key_invalid" in response.text.lower()
         report = self._report(response, "API key", cred, invalid=invalid)
         if report.outcome is not Outcome.OK:
@@ -153,24 +194,38 @@ class Google(Provider):
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         # ⚠️ providers.md §7: form body token=…; 200 with an empty body on success, 400 on error.
-        response = await call("revoke", client.post(self.url(cred, "/revoke"), data={"token": cred.secret.reveal()}),
-                              cred=cred, refused="Google refused to revoke the token", reason=google_error, ok=(200,))
+        response = await call(
+            "revoke",
+            client.post(self.url(cred, "/revoke"), data={"token": cred.secret.reveal()}),
+            cred=cred,
+            refused="Google refused to revoke the token",
+            reason=google_error,
+            ok=(200,),
+        )
         if isinstance(response, ActionResult):
             return response
         # ⚠️ revoking an access token also revokes its refresh token (providers.md §7).
-        return ActionResult("revoke", ActionState.APPLIED, "Google revoked the token (and its refresh token)",
-                            status=200, irreversible=True)
+        return ActionResult(
+            "revoke",
+            ActionState.APPLIED,
+            "Google revoked the token (and its refresh token)",
+            status=200,
+            irreversible=True,
+        )
 
     def manual_steps(self, action: str) -> list[str]:
         steps = {
             "revoke": "OAuth grant: open the app under Third-party apps & services and click 'Delete all "
-                      "connections'. API key: https://console.cloud.google.com/apis/credentials ▸ the key ▸ Delete.",
+            "connections'. API key: https://console.cloud.google.com/apis/credentials ▸ the key ▸ Delete.",
             "restrict": "OAuth scopes cannot be reduced in place: re-authorise the app with fewer scopes (Gmail has "
-                        "no draft-only scope) and register the new token. API key: add API restrictions in "
-                        "https://console.cloud.google.com/apis/credentials.",
+            "no draft-only scope) and register the new token. API key: add API restrictions in "
+            "https://console.cloud.google.com/apis/credentials.",
             "rotate": "OAuth access tokens expire within an hour and are refreshed by the client. API key: create a "
-                      "new key in https://console.cloud.google.com/apis/credentials, register it, delete the old.",
+            "new key in https://console.cloud.google.com/apis/credentials, register it, delete the old.",
             "reenable": "Re-authorise the app (or create a new API key) and register the new credential.",
         }
-        return [f"Open {self.dashboard_url}", steps.get(action, action),
-                "Come back to Breaker and probe the connector to verify."]
+        return [
+            f"Open {self.dashboard_url}",
+            steps.get(action, action),
+            "Come back to Breaker and probe the connector to verify.",
+        ]

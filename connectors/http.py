@@ -10,14 +10,13 @@ Switch actions have the same plumbing in :mod:`connectors.actions`.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
@@ -62,8 +61,8 @@ def retry_after_seconds(headers: httpx.Headers) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _int(value: str | None) -> int | None:
@@ -73,15 +72,24 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def rate_limit_state(headers: httpx.Headers, *, limit: str = "x-ratelimit-limit",
-                     remaining: str = "x-ratelimit-remaining", reset: str = "x-ratelimit-reset") -> RateLimitState:
+def rate_limit_state(
+    headers: httpx.Headers,
+    *,
+    limit: str = "x-ratelimit-limit",
+    remaining: str = "x-ratelimit-remaining",
+    reset: str = "x-ratelimit-reset",
+) -> RateLimitState:
     """Read the common limit/remaining/reset(epoch seconds) trio plus Retry-After."""
     reset_at = None
     reset_epoch = _int(headers.get(reset))
     if reset_epoch is not None and reset_epoch > 1_000_000_000:
-        reset_at = datetime.fromtimestamp(reset_epoch, tz=timezone.utc)
-    return RateLimitState(limit=_int(headers.get(limit)), remaining=_int(headers.get(remaining)),
-                          reset_at=reset_at, retry_after_s=retry_after_seconds(headers))
+        reset_at = datetime.fromtimestamp(reset_epoch, tz=UTC)
+    return RateLimitState(
+        limit=_int(headers.get(limit)),
+        remaining=_int(headers.get(remaining)),
+        reset_at=reset_at,
+        retry_after_s=retry_after_seconds(headers),
+    )
 
 
 # -- bodies -------------------------------------------------------------------------------------
@@ -191,9 +199,11 @@ def scrubbed(value: T, secrets: tuple[Secret, ...]) -> T:
 # string where a number was. The exception text may quote the body, so it is never shown.
 PARSE_ERRORS = (LookupError, TypeError, AttributeError, ValueError)  # LookupError: KeyError, IndexError
 HANDLED = (httpx.HTTPError, httpx.InvalidURL, MalformedBody, *PARSE_ERRORS)
-_PARSE_REASONS = ((LookupError, "a documented field is missing"),
-                  ((TypeError, AttributeError), "a field has an unexpected type"),
-                  (ValueError, "a value could not be read"))
+_PARSE_REASONS = (
+    (LookupError, "a documented field is missing"),
+    ((TypeError, AttributeError), "a field has an unexpected type"),
+    (ValueError, "a value could not be read"),
+)
 
 
 def describe_transport_error(exc: Exception) -> str:
@@ -231,12 +241,14 @@ def _log_parse_failure(exc: Exception) -> None:
     """Where a body could not be read, for whoever debugs a provider: a place, never the message."""
     frames = traceback.extract_tb(exc.__traceback__)
     if frames:
-        log.debug("provider body not understood: %s at %s:%s", type(exc).__name__, frames[-1].filename,
-                  frames[-1].lineno)
+        log.debug(
+            "provider body not understood: %s at %s:%s", type(exc).__name__, frames[-1].filename, frames[-1].lineno
+        )
 
 
-async def guard(run: Callable[[], Awaitable[ProbeReport]], *, deep: bool = False,
-                cred: Credential | None = None) -> ProbeReport:
+async def guard(
+    run: Callable[[], Awaitable[ProbeReport]], *, deep: bool = False, cred: Credential | None = None
+) -> ProbeReport:
     """Run one provider probe; time it; turn every failure into an outcome with a reason.
 
     With ``cred``, the report's texts, details and grants are scrubbed of its secrets as well, so a
@@ -285,13 +297,17 @@ class PermissionRun:
     requests: int = 0
 
 
-async def run_permission_probes(client: httpx.AsyncClient, provider: Provider, cred: Credential,
-                                probes: Iterable[PermissionProbe], headers: dict[str, str]) -> PermissionRun:
+async def run_permission_probes(
+    client: httpx.AsyncClient,
+    provider: Provider,
+    cred: Credential,
+    probes: Iterable[PermissionProbe],
+    headers: dict[str, str],
+) -> PermissionRun:
     """Run probes one after the other (gentle on rate limits); a transport error aborts the probe."""
     run = PermissionRun()
     for probe in probes:
-        response = await client.request(probe.method, provider.url(cred, probe.path), headers=headers,
-                                        json=probe.json)
+        response = await client.request(probe.method, provider.url(cred, probe.path), headers=headers, json=probe.json)
         run.requests += 1
         if response.status_code in probe.permitted:
             run.granted.append(probe.scope)

@@ -12,35 +12,55 @@ HubSpot's settings (manual steps).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from connectors.actions import call, guard_action
-from connectors.base import (ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider,
-                             RateLimitState)
-from connectors.http import (guard, json_body, json_or_none, outcome_for_status, provider_text, retry_after_seconds,
-                             strings)
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    RateLimitState,
+)
+from connectors.http import (
+    guard,
+    json_body,
+    json_or_none,
+    outcome_for_status,
+    provider_text,
+    retry_after_seconds,
+    strings,
+)
 
 # ❓ unconfirmed scope classes (providers.md §9: names for send and admin are not confirmed)
-_SEND = frozenset({"transactional-email", "marketing-email", "automation", "conversations.write",
-                   "communication_preferences.write"})
+_SEND = frozenset(
+    {"transactional-email", "marketing-email", "automation", "conversations.write", "communication_preferences.write"}
+)
 _ADMIN = frozenset({"settings.users.write", "settings.users.teams.write", "account-info.security.read"})
 
 
 def _rate_limit(headers: httpx.Headers) -> tuple[RateLimitState, dict]:
     """The interval limit as the state; the daily one (absent for OAuth calls) as a detail."""
+
     def number(name: str) -> int | None:
         value = headers.get(f"x-hubspot-ratelimit-{name}")
         return int(value) if value and value.isdigit() else None
 
-    state = RateLimitState(limit=number("max"), remaining=number("remaining"),
-                           retry_after_s=retry_after_seconds(headers))
+    state = RateLimitState(
+        limit=number("max"), remaining=number("remaining"), retry_after_s=retry_after_seconds(headers)
+    )
     interval = number("interval-milliseconds")
     if interval is not None:
-        state.reset_at = datetime.now(timezone.utc) + timedelta(milliseconds=interval)
-    daily = {k: v for k, v in (("daily", number("daily")), ("daily_remaining", number("daily-remaining")))
-             if v is not None}
+        state.reset_at = datetime.now(UTC) + timedelta(milliseconds=interval)
+    daily = {
+        k: v for k, v in (("daily", number("daily")), ("daily_remaining", number("daily-remaining"))) if v is not None
+    }
     return state, daily
 
 
@@ -54,8 +74,13 @@ class HubSpot(Provider):
     title = "HubSpot"
     base_url = "https://api.hubapi.com"
     # Real tokens carry a hex UUID; TruffleHog's pattern admits any alphanumerics, and so do we.
-    key_patterns = (KeyPattern(r"pat-(?:na|eu)1-[A-Za-z0-9]{8}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-"
-                               r"[A-Za-z0-9]{12}", "private-app token"),)
+    key_patterns = (
+        KeyPattern(
+            r"pat-(?:na|eu)1-[A-Za-z0-9]{8}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-"
+            r"[A-Za-z0-9]{12}",
+            "private-app token",
+        ),
+    )
     scope_levels = {**dict.fromkeys(_SEND, Level.SEND), **dict.fromkeys(_ADMIN, Level.ADMIN)}
     scope_patterns = ((r"^crm\.schemas\.[\w.]+\.write$", Level.ADMIN), (r"[.-]read$", Level.READ))
     default_level = Level.WRITE  # ".write" and legacy names such as "contacts", "forms"
@@ -97,10 +122,13 @@ class HubSpot(Provider):
         if usage.status_code == 200:
             results = json_body(usage).get("results")
             if isinstance(results, list) and results and isinstance(results[0], dict):
-                report.details["daily_usage"] = {k: results[0].get(k) for k in ("usageLimit", "currentUsage", "resetsAt")}
+                report.details["daily_usage"] = {
+                    k: results[0].get(k) for k in ("usageLimit", "currentUsage", "resetsAt")
+                }
         # ⚠️ secondary source: token-info endpoint and shape known from HubSpot's private-apps page via an issue
-        info = await client.post(self.url(cred, "/oauth/v2/private-apps/get/access-token-info"), headers=headers,
-                                 json={"tokenKey": token})
+        info = await client.post(
+            self.url(cred, "/oauth/v2/private-apps/get/access-token-info"), headers=headers, json={"tokenKey": token}
+        )
         report.requests += 1
         if info.status_code != 200:
             report.details["token_info_status"] = info.status_code
@@ -128,7 +156,7 @@ class HubSpot(Provider):
         report.identity = str(body.get("user") or (f"hub {body['hub_id']}" if body.get("hub_id") else ""))
         report.details |= {k: body[k] for k in ("hub_id", "hub_domain", "app_id", "user_id", "client_id") if k in body}
         if isinstance(body.get("expires_in"), int):
-            report.expires_at = datetime.now(timezone.utc) + timedelta(seconds=body["expires_in"])
+            report.expires_at = datetime.now(UTC) + timedelta(seconds=body["expires_in"])
         return report
 
     # -- switches -------------------------------------------------------------------------
@@ -140,21 +168,28 @@ class HubSpot(Provider):
     async def _revoke_refresh(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         # The token sits in the URL path (HubSpot's design): failures are told by status only, never by URL.
         url = self.url(cred, f"/oauth/v1/refresh-tokens/{cred.secret.reveal()}")
-        response = await call("revoke", client.delete(url), cred=cred,
-                              refused="HubSpot refused to revoke the refresh token")
+        response = await call(
+            "revoke", client.delete(url), cred=cred, refused="HubSpot refused to revoke the refresh token"
+        )
         if isinstance(response, ActionResult):  # ❓ unconfirmed: success status (204 expected, providers.md §9)
             return response
-        return ActionResult("revoke", ActionState.APPLIED, "refresh token revoked", status=response.status_code,
-                            irreversible=True)
+        return ActionResult(
+            "revoke", ActionState.APPLIED, "refresh token revoked", status=response.status_code, irreversible=True
+        )
 
     def manual_steps(self, action: str) -> list[str]:
         # ❓ unconfirmed: rotation and deletion of private-app tokens in the UI (providers.md §9)
         where = "In HubSpot open Settings → Integrations → Private Apps, and select the app"
         steps = {
-            "revoke": [where, "Delete the app (this kills its token) — or, for an OAuth app, uninstall it under "
-                       "Connected Apps."],
-            "rotate": [where, "Open the Auth tab and choose Rotate; paste the new token into Breaker (it probes it "
-                       "before swapping). The old token stops working."],
+            "revoke": [
+                where,
+                "Delete the app (this kills its token) — or, for an OAuth app, uninstall it under Connected Apps.",
+            ],
+            "rotate": [
+                where,
+                "Open the Auth tab and choose Rotate; paste the new token into Breaker (it probes it "
+                "before swapping). The old token stops working.",
+            ],
             "restrict": [where, "On the Scopes tab untick what the task does not need, and commit the change."],
         }.get(action)
         if steps is None:

@@ -16,21 +16,42 @@ import base64
 import binascii
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import httpx
 
 from connectors.actions import call, guard_action
-from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome, ProbeReport,
-                             Provider, Secret)
-from connectors.http import (MalformedBody, guard, json_body, json_or_none, outcome_for_status, provider_text,
-                             rate_limit_state, strings)
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    Grant,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    Secret,
+)
+from connectors.http import (
+    MalformedBody,
+    guard,
+    json_body,
+    json_or_none,
+    outcome_for_status,
+    provider_text,
+    rate_limit_state,
+    strings,
+)
 
 R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
 
-GRAPH_AUDIENCES = ("https://graph.microsoft.com", "https://graph.microsoft.com/",
-                   "00000003-0000-0000-c000-000000000000")
+GRAPH_AUDIENCES = (
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.com/",
+    "00000003-0000-0000-c000-000000000000",
+)
 
 # providers.md §19 classification. Patterns below cover the *.Read / *.ReadWrite / *.Send families.
 EXACT_LEVELS: dict[str, Level] = {
@@ -40,12 +61,21 @@ EXACT_LEVELS: dict[str, Level] = {
     **dict.fromkeys(("Mail.Send", "Mail.Send.Shared"), S),
     # ❓ unconfirmed: providers.md puts Chat.Send / ChannelMessage.Send in S with a question mark.
     **dict.fromkeys(("Chat.Send", "ChannelMessage.Send"), S),
-    **dict.fromkeys(("Directory.ReadWrite.All", "Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All",
-                     "RoleManagement.ReadWrite.Directory", "User.RevokeSessions.All"), A),
+    **dict.fromkeys(
+        (
+            "Directory.ReadWrite.All",
+            "Application.ReadWrite.All",
+            "AppRoleAssignment.ReadWrite.All",
+            "RoleManagement.ReadWrite.Directory",
+            "User.RevokeSessions.All",
+        ),
+        A,
+    ),
     # Our own judgement, same reasons as the listed admin permissions: they manage credentials or
     # grants, or (mailbox rules) can forward mail outside.
-    **dict.fromkeys(("Application.ReadWrite.OwnedBy", "DelegatedPermissionGrant.ReadWrite.All",
-                     "MailboxSettings.ReadWrite"), A),
+    **dict.fromkeys(
+        ("Application.ReadWrite.OwnedBy", "DelegatedPermissionGrant.ReadWrite.All", "MailboxSettings.ReadWrite"), A
+    ),
 }
 PATTERN_LEVELS: tuple[tuple[re.Pattern[str], Level], ...] = (
     (re.compile(r"\.Send(\.|$)"), S),
@@ -124,11 +154,18 @@ class MicrosoftGraph(Provider):
             report.token_kind = "application token" if app_only else "delegated token"
             report.grants = [Grant(s, self.level_of(s), NOTES.get(s, "")) for s in (roles if app_only else scopes)]
             if isinstance(claims.get("exp"), (int, float)):
-                report.expires_at = datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
-            report.identity = str(claims.get("upn") or claims.get("preferred_username") or claims.get("unique_name")
-                                  or claims.get("app_displayname") or claims.get("appid") or "")
-            report.details.update({k: claims[k] for k in ("aud", "tid", "appid", "azp", "app_displayname", "azpacr")
-                                   if k in claims})
+                report.expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)
+            report.identity = str(
+                claims.get("upn")
+                or claims.get("preferred_username")
+                or claims.get("unique_name")
+                or claims.get("app_displayname")
+                or claims.get("appid")
+                or ""
+            )
+            report.details.update(
+                {k: claims[k] for k in ("aud", "tid", "appid", "azp", "app_displayname", "azpacr") if k in claims}
+            )
             if claims.get("aud") not in GRAPH_AUDIENCES:
                 report.details["warning"] = "this token is not meant for Microsoft Graph (aud)"
         # ❓ unconfirmed (providers.md §19/§22): GET /me verifies a delegated token, GET /organization an
@@ -140,7 +177,7 @@ class MicrosoftGraph(Provider):
         report.outcome = outcome_for_status(response.status_code)
         if report.outcome is not Outcome.OK:
             report.error = graph_error(response, cred)
-            if report.expires_at is not None and report.expires_at <= datetime.now(timezone.utc):
+            if report.expires_at is not None and report.expires_at <= datetime.now(UTC):
                 report.error = f"expired at {report.expires_at:%Y-%m-%d %H:%M} UTC; {report.error}"
             if report.outcome is Outcome.FORBIDDEN:  # accepted, but not allowed to read itself
                 report.details["verify"] = f"Graph accepted the token but refused GET {path}"
@@ -158,20 +195,26 @@ class MicrosoftGraph(Provider):
             await self._grant_facts(client, cred, grant_id, report)
         return report
 
-    async def _grant_facts(self, client: httpx.AsyncClient, cred: Credential, grant_id: str,
-                           report: ProbeReport) -> None:
+    async def _grant_facts(
+        self, client: httpx.AsyncClient, cred: Credential, grant_id: str, report: ProbeReport
+    ) -> None:
         """The consented grant behind the token: after a restrict it is narrower than the token."""
-        response = await client.get(self.url(cred, f"/oauth2PermissionGrants/{quote(grant_id, safe='')}"),
-                                    headers=self.headers(cred.admin_secret or cred.secret))
+        response = await client.get(
+            self.url(cred, f"/oauth2PermissionGrants/{quote(grant_id, safe='')}"),
+            headers=self.headers(cred.admin_secret or cred.secret),
+        )
         report.requests += 1
         if response.status_code != 200:
             report.details["grant_error"] = graph_error(response, cred)
             return
         granted = set(str(json_body(response).get("scope") or "").split())
         report.details["grant_scope"] = " ".join(sorted(granted))
-        report.grants = [g if g.scope in granted else
-                         Grant(g.scope, g.level, "removed from the grant; this token keeps it until it expires")
-                         for g in report.grants]
+        report.grants = [
+            g
+            if g.scope in granted
+            else Grant(g.scope, g.level, "removed from the grant; this token keeps it until it expires")
+            for g in report.grants
+        ]
 
     # -- switches -----------------------------------------------------------------------------
     async def restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
@@ -179,18 +222,26 @@ class MicrosoftGraph(Provider):
         claims = jwt_claims(cred.secret.reveal()) or {}
         if app_roles(claims) and not delegated_scopes(claims):
             # ❓ unconfirmed (providers.md §19): application permissions go by deleting app-role assignments.
-            return self.manual("restrict", "application permissions are removed in Entra (app-role assignments), "
-                               "not through a delegated grant")
+            return self.manual(
+                "restrict",
+                "application permissions are removed in Entra (app-role assignments), not through a delegated grant",
+            )
         if not cred.extra.get("grant_id"):
-            return self.manual("restrict", "register the oauth2PermissionGrant id (extra 'grant_id') to let Breaker "
-                               "reduce it")
+            return self.manual(
+                "restrict", "register the oauth2PermissionGrant id (extra 'grant_id') to let Breaker reduce it"
+            )
         return await guard_action("restrict", lambda: self._restrict(client, cred, ceiling), cred=cred)
 
     async def _restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
         url = self.url(cred, f"/oauth2PermissionGrants/{quote(cred.extra['grant_id'], safe='')}")
         headers = self.headers(cred.admin_secret or cred.secret)  # needs DelegatedPermissionGrant.ReadWrite.All
-        response = await call("restrict", client.get(url, headers=headers), cred=cred,
-                              refused="Graph refused to read the grant", reason=graph_error)
+        response = await call(
+            "restrict",
+            client.get(url, headers=headers),
+            cred=cred,
+            refused="Graph refused to read the grant",
+            reason=graph_error,
+        )
         if isinstance(response, ActionResult):
             return response
         try:
@@ -200,23 +251,38 @@ class MicrosoftGraph(Provider):
         keep = [s for s in current if self.level_of(s) <= ceiling]
         removed = [s for s in current if s not in keep]
         if not removed:
-            return ActionResult("restrict", ActionState.APPLIED, "the grant is already within the ceiling",
-                                status=response.status_code, details={"kept": keep, "removed": []})
-        response = await call("restrict", client.patch(url, headers=headers, json={"scope": " ".join(keep)}),
-                              cred=cred, refused="Graph refused to narrow the grant", reason=graph_error)
+            return ActionResult(
+                "restrict",
+                ActionState.APPLIED,
+                "the grant is already within the ceiling",
+                status=response.status_code,
+                details={"kept": keep, "removed": []},
+            )
+        response = await call(
+            "restrict",
+            client.patch(url, headers=headers, json={"scope": " ".join(keep)}),
+            cred=cred,
+            refused="Graph refused to narrow the grant",
+            reason=graph_error,
+        )
         if isinstance(response, ActionResult):
             return response
-        return ActionResult("restrict", ActionState.APPLIED,
-                            f"removed {', '.join(removed)} from the grant; access tokens already issued keep their "
-                            "scopes until they expire", status=response.status_code,
-                            details={"kept": keep, "removed": removed})
+        return ActionResult(
+            "restrict",
+            ActionState.APPLIED,
+            f"removed {', '.join(removed)} from the grant; access tokens already issued keep their "
+            "scopes until they expire",
+            status=response.status_code,
+            details={"kept": keep, "removed": removed},
+        )
 
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         """Revoke the user's sign-in sessions: refresh tokens die; issued access tokens live until ``exp``."""
         claims = jwt_claims(cred.secret.reveal()) or {}
         if app_roles(claims) and not delegated_scopes(claims):
-            return self.manual("revoke", "an application token is revoked by removing the app's secret or "
-                               "permissions in Entra")
+            return self.manual(
+                "revoke", "an application token is revoked by removing the app's secret or permissions in Entra"
+            )
         user = cred.extra.get("user_id") or claims.get("oid")
         if not user:
             return self.manual("revoke", "the token names no user to revoke sessions for")
@@ -224,27 +290,41 @@ class MicrosoftGraph(Provider):
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential, user: str, claims: dict) -> ActionResult:
         url = self.url(cred, f"/users/{quote(user, safe='')}/revokeSignInSessions")
-        response = await call("revoke", client.post(url, headers=self.headers(cred.admin_secret or cred.secret)),
-                              cred=cred, refused="Graph refused to revoke the sessions", reason=graph_error)
+        response = await call(
+            "revoke",
+            client.post(url, headers=self.headers(cred.admin_secret or cred.secret)),
+            cred=cred,
+            refused="Graph refused to revoke the sessions",
+            reason=graph_error,
+        )
         if isinstance(response, ActionResult):
             return response
-        until = f" (this one until {datetime.fromtimestamp(claims['exp'], tz=timezone.utc):%Y-%m-%d %H:%M} UTC)" \
-            if isinstance(claims.get("exp"), (int, float)) else ""
-        return ActionResult("revoke", ActionState.APPLIED,
-                            "Graph revoked the user's sign-in sessions and refresh tokens; access tokens already "
-                            f"issued may work until they expire{until}", status=response.status_code,
-                            irreversible=True)
+        until = (
+            f" (this one until {datetime.fromtimestamp(claims['exp'], tz=UTC):%Y-%m-%d %H:%M} UTC)"
+            if isinstance(claims.get("exp"), (int, float))
+            else ""
+        )
+        return ActionResult(
+            "revoke",
+            ActionState.APPLIED,
+            "Graph revoked the user's sign-in sessions and refresh tokens; access tokens already "
+            f"issued may work until they expire{until}",
+            status=response.status_code,
+            irreversible=True,
+        )
 
     def manual_steps(self, action: str) -> list[str]:
         steps = {
             "revoke": "Users ▸ the user ▸ Revoke sessions; for an app: App registrations ▸ the app ▸ Certificates & "
-                      "secrets ▸ delete its client secret, or Enterprise applications ▸ the app ▸ Delete.",
+            "secrets ▸ delete its client secret, or Enterprise applications ▸ the app ▸ Delete.",
             "restrict": "Enterprise applications ▸ the app ▸ Permissions: remove permissions above the ceiling "
-                        "(for draft-only keep Mail.ReadWrite and remove Mail.Send).",
+            "(for draft-only keep Mail.ReadWrite and remove Mail.Send).",
             "rotate": "App registrations ▸ the app ▸ Certificates & secrets ▸ New client secret; register it, then "
-                      "delete the old secret.",
+            "delete the old secret.",
             "reenable": "Sign in again (delegated) or grant the permissions again, and register the new token.",
         }
-        return [f"Open {self.dashboard_url}", steps.get(action, action),
-                "Come back to Breaker and probe the connector to verify."]
-
+        return [
+            f"Open {self.dashboard_url}",
+            steps.get(action, action),
+            "Come back to Breaker and probe the connector to verify.",
+        ]

@@ -17,8 +17,17 @@ import httpx
 
 from connectors.actions import call, guard_action
 from connectors.base import ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider
-from connectors.http import (PermissionProbe, error_text, guard, json_body, obj, outcome_for_status, rate_limit_state,
-                             record_permission_run, run_permission_probes)
+from connectors.http import (
+    PermissionProbe,
+    error_text,
+    guard,
+    json_body,
+    obj,
+    outcome_for_status,
+    rate_limit_state,
+    record_permission_run,
+    run_permission_probes,
+)
 
 VERSION = "2022-06-28"
 BOGUS_ID = "nonexistent-breaker-probe"  # not a UUID: Notion rejects it after the capability check
@@ -41,9 +50,12 @@ class Notion(Provider):
         KeyPattern(r"secret_[A-Za-z0-9]{43}", "integration token (legacy)"),
     )
     scope_levels = {
-        "read_content": Level.READ, "read_comments": Level.READ,
-        "read_user_with_email": Level.READ, "read_user_without_email": Level.READ,
-        "insert_content": Level.WRITE, "update_content": Level.WRITE,
+        "read_content": Level.READ,
+        "read_comments": Level.READ,
+        "read_user_with_email": Level.READ,
+        "read_user_without_email": Level.READ,
+        "insert_content": Level.WRITE,
+        "update_content": Level.WRITE,
         "insert_comments": Level.SEND,  # ❓ unconfirmed: a comment can notify mentioned people
     }
     dashboard_url = "https://www.notion.so/profile/integrations"
@@ -63,8 +75,13 @@ class Notion(Provider):
         headers = self._headers(cred.secret.reveal())
         response = await client.get(self.url(cred, "/v1/users/me"), headers=headers)
         status = response.status_code
-        report = ProbeReport(outcome_for_status(status), status=status, rate_limit=rate_limit_state(response.headers),
-                             token_kind="integration token", requests=1)
+        report = ProbeReport(
+            outcome_for_status(status),
+            status=status,
+            rate_limit=rate_limit_state(response.headers),
+            token_kind="integration token",
+            requests=1,
+        )
         if report.outcome is not Outcome.OK:
             report.error = error_text(response, "code", cred=cred)  # unauthorized, rate_limited, service_overload …
             return report
@@ -87,8 +104,9 @@ class Notion(Provider):
         await self._probe_users(client, cred, headers, report)
         return report
 
-    async def _probe_users(self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str],
-                           report: ProbeReport) -> None:
+    async def _probe_users(
+        self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str], report: ProbeReport
+    ) -> None:
         """User capability: 200 with emails ⇒ with email, 200 without ⇒ without, 403 ⇒ none (TH notion.go)."""
         response = await client.get(self.url(cred, "/v1/users"), headers=headers, params={"page_size": 100})
         report.requests += 1
@@ -104,18 +122,32 @@ class Notion(Provider):
     # -- revoke (public integrations) -------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         if not cred.extra.get("client_id") or cred.admin_secret is None:
-            return self.manual("revoke", "revoking by API needs a public integration's client credentials", [
-                "For a public (OAuth) integration: set the connector's client_id and register the integration's "
-                "client secret as its admin credential in Breaker, then revoke again.",
-                "For an internal integration, do it by hand:", *self.manual_steps("revoke")])
+            return self.manual(
+                "revoke",
+                "revoking by API needs a public integration's client credentials",
+                [
+                    "For a public (OAuth) integration: set the connector's client_id and register the integration's "
+                    "client secret as its admin credential in Breaker, then revoke again.",
+                    "For an internal integration, do it by hand:",
+                    *self.manual_steps("revoke"),
+                ],
+            )
         return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         auth = httpx.BasicAuth(cred.extra["client_id"], cred.admin_secret.reveal())  # type: ignore[union-attr]
-        response = await call("revoke", client.post(self.url(cred, "/v1/oauth/revoke"), auth=auth,
-                                                    headers={"Notion-Version": VERSION},
-                                                    json={"token": cred.secret.reveal()}),
-                              cred=cred, refused="Notion refused to revoke the token", ok=(200,))
+        response = await call(
+            "revoke",
+            client.post(
+                self.url(cred, "/v1/oauth/revoke"),
+                auth=auth,
+                headers={"Notion-Version": VERSION},
+                json={"token": cred.secret.reveal()},
+            ),
+            cred=cred,
+            refused="Notion refused to revoke the token",
+            ok=(200,),
+        )
         if isinstance(response, ActionResult):
             return response
         json_body(response)
@@ -126,12 +158,17 @@ class Notion(Provider):
         where = f"Open {self.dashboard_url} and select the integration"
         steps = {
             "revoke": [where, "Delete the integration, or refresh its secret and do not hand out the new one."],
-            "rotate": [where, "Refresh the secret (Configuration → Internal integration secret) and paste the new one "
-                       "into Breaker (it probes it before swapping)."],
-            "restrict": [where, "Under Capabilities untick what the task does not need (e.g. keep only Read "
-                         "content), and remove pages it should not see from the integration's access."],
+            "rotate": [
+                where,
+                "Refresh the secret (Configuration → Internal integration secret) and paste the new one "
+                "into Breaker (it probes it before swapping).",
+            ],
+            "restrict": [
+                where,
+                "Under Capabilities untick what the task does not need (e.g. keep only Read "
+                "content), and remove pages it should not see from the integration's access.",
+            ],
         }.get(action)
         if steps is None:
             return super().manual_steps(action)
         return [*steps, "Come back to Breaker and probe the connector to verify."]
-

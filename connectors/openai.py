@@ -10,16 +10,37 @@ Revocation deletes the project key through the Admin API and needs an ``sk-admin
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from connectors.actions import call, guard_action, matches_redacted, needs_admin
-from connectors.base import (ActionResult, ActionState, Credential, Grant, KeyPattern, Level, Outcome, ProbeReport,
-                             Provider, RateLimitState)
-from connectors.http import (MalformedBody, PermissionProbe, error_text, field_text, guard, json_body, json_or_none,
-                             obj, outcome_for_status, record_permission_run, retry_after_seconds,
-                             run_permission_probes)
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    Grant,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    RateLimitState,
+)
+from connectors.http import (
+    MalformedBody,
+    PermissionProbe,
+    error_text,
+    field_text,
+    guard,
+    json_body,
+    json_or_none,
+    obj,
+    outcome_for_status,
+    record_permission_run,
+    retry_after_seconds,
+    run_permission_probes,
+)
 
 _INVALID_BODY = {"speed": 1}  # deliberately invalid: the API rejects it after the permission check (TH scopes.go)
 
@@ -69,9 +90,12 @@ def _rate_limit(headers: httpx.Headers) -> RateLimitState:
         return int(value) if value and value.isdigit() else None
 
     reset = _seconds(headers.get("x-ratelimit-reset-requests"))
-    return RateLimitState(limit=number("x-ratelimit-limit-requests"), remaining=number("x-ratelimit-remaining-requests"),
-                          reset_at=datetime.now(timezone.utc) + timedelta(seconds=reset) if reset is not None else None,
-                          retry_after_s=retry_after_seconds(headers))
+    return RateLimitState(
+        limit=number("x-ratelimit-limit-requests"),
+        remaining=number("x-ratelimit-remaining-requests"),
+        reset_at=datetime.now(UTC) + timedelta(seconds=reset) if reset is not None else None,
+        retry_after_s=retry_after_seconds(headers),
+    )
 
 
 class OpenAI(Provider):
@@ -86,14 +110,24 @@ class OpenAI(Provider):
     )
     scope_levels = {
         "models:read": Level.READ,
-        "assistants:read": Level.READ, "threads:read": Level.READ, "fine_tuning:read": Level.READ,
-        "files:read": Level.READ, "evals:read": Level.READ, "responses:read": Level.READ,
-        "assistants:write": Level.WRITE, "threads:write": Level.WRITE, "fine_tuning:write": Level.WRITE,
-        "files:write": Level.WRITE, "evals:write": Level.WRITE,
+        "assistants:read": Level.READ,
+        "threads:read": Level.READ,
+        "fine_tuning:read": Level.READ,
+        "files:read": Level.READ,
+        "evals:read": Level.READ,
+        "responses:read": Level.READ,
+        "assistants:write": Level.WRITE,
+        "threads:write": Level.WRITE,
+        "fine_tuning:write": Level.WRITE,
+        "files:write": Level.WRITE,
+        "evals:write": Level.WRITE,
         # spends money and can drive agent actions
-        "model_capabilities:write": Level.SEND, "model.request": Level.SEND,
-        "responses:write": Level.SEND, "api.responses.write": Level.SEND,
-        "organization": Level.ADMIN, "admin_api_keys": Level.ADMIN,
+        "model_capabilities:write": Level.SEND,
+        "model.request": Level.SEND,
+        "responses:write": Level.SEND,
+        "api.responses.write": Level.SEND,
+        "organization": Level.ADMIN,
+        "admin_api_keys": Level.ADMIN,
     }
     default_level = Level.SEND  # a key that reaches the API can, unless restricted, spend money
     dashboard_url = "https://platform.openai.com/api-keys"
@@ -132,7 +166,9 @@ class OpenAI(Provider):
         orgs = await client.get(self.url(cred, "/v1/organizations"), headers=headers)
         full_access = orgs.status_code == 200
         if full_access:
-            report.grants.append(Grant("organization", Level.ADMIN, note="GET /v1/organizations answered 200 (heuristic)"))
+            report.grants.append(
+                Grant("organization", Level.ADMIN, note="GET /v1/organizations answered 200 (heuristic)")
+            )
         # ❓ unconfirmed: /v1/me is undocumented; best effort, used for identity only
         me = await client.get(self.url(cred, "/v1/me"), headers=headers)
         report.requests += 2
@@ -154,10 +190,12 @@ class OpenAI(Provider):
             report.details["missing_scopes"] = missing
         return report
 
-    async def _probe_admin(self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str],
-                           kind: str) -> ProbeReport:
-        response = await client.get(self.url(cred, "/v1/organization/admin_api_keys"), headers=headers,
-                                    params={"limit": 1})
+    async def _probe_admin(
+        self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str], kind: str
+    ) -> ProbeReport:
+        response = await client.get(
+            self.url(cred, "/v1/organization/admin_api_keys"), headers=headers, params={"limit": 1}
+        )
         report = self._report(response, kind, cred)
         if report.outcome is Outcome.OK:
             json_body(response)
@@ -167,8 +205,13 @@ class OpenAI(Provider):
     @staticmethod
     def _report(response: httpx.Response, kind: str, cred: Credential) -> ProbeReport:
         status = response.status_code
-        report = ProbeReport(outcome_for_status(status), status=status, rate_limit=_rate_limit(response.headers),
-                             token_kind=kind, requests=1)
+        report = ProbeReport(
+            outcome_for_status(status),
+            status=status,
+            rate_limit=_rate_limit(response.headers),
+            token_kind=kind,
+            requests=1,
+        )
         if report.outcome is not Outcome.OK:
             report.error = openai_error(response, cred)  # e.g. invalid_api_key, insufficient_quota
         return report
@@ -176,8 +219,12 @@ class OpenAI(Provider):
     # -- revoke (Admin API) -----------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         if cred.admin_secret is None:
-            return needs_admin(self, "revoke", "an OpenAI admin key (sk-admin-…)",
-                               "https://platform.openai.com/settings/organization/admin-keys")
+            return needs_admin(
+                self,
+                "revoke",
+                "an OpenAI admin key (sk-admin-…)",
+                "https://platform.openai.com/settings/organization/admin-keys",
+            )
         return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
@@ -187,32 +234,50 @@ class OpenAI(Provider):
         elif cred.extra.get("project_id"):
             collection = f"/v1/organization/projects/{cred.extra['project_id']}/api_keys"
         else:
-            return self.manual("revoke", "the key's project is unknown",
-                               ["Set the connector's project_id (proj_…, shown in the OpenAI dashboard), then revoke "
-                                "again;", *self.manual_steps("revoke")])
+            return self.manual(
+                "revoke",
+                "the key's project is unknown",
+                [
+                    "Set the connector's project_id (proj_…, shown in the OpenAI dashboard), then revoke again;",
+                    *self.manual_steps("revoke"),
+                ],
+            )
         key_id = cred.extra.get("key_id") or await self._find_key_id(client, cred, collection, headers)
         if isinstance(key_id, ActionResult):
             return key_id
-        response = await call("revoke", client.delete(self.url(cred, f"{collection}/{key_id}"), headers=headers),
-                              cred=cred, refused="OpenAI refused to delete the key", reason=openai_error, ok=(200,))
+        response = await call(
+            "revoke",
+            client.delete(self.url(cred, f"{collection}/{key_id}"), headers=headers),
+            cred=cred,
+            refused="OpenAI refused to delete the key",
+            reason=openai_error,
+            ok=(200,),
+        )
         if isinstance(response, ActionResult):
             return response
         if json_body(response).get("deleted") is not True:
             return ActionResult("revoke", ActionState.FAILED, "OpenAI did not confirm the deletion", status=200)
-        return ActionResult("revoke", ActionState.APPLIED, "key deleted", status=200, irreversible=True,
-                            details={"key_id": key_id})
+        return ActionResult(
+            "revoke", ActionState.APPLIED, "key deleted", status=200, irreversible=True, details={"key_id": key_id}
+        )
 
-    async def _find_key_id(self, client: httpx.AsyncClient, cred: Credential, collection: str,
-                           headers: dict[str, str]) -> str | ActionResult:
+    async def _find_key_id(
+        self, client: httpx.AsyncClient, cred: Credential, collection: str, headers: dict[str, str]
+    ) -> str | ActionResult:
         """Match the key against each listed key's ``redacted_value``."""
         # ❓ unconfirmed: redacted_value is not documented as a match key (providers.md §5)
         key = cred.secret.reveal()
         matches: list[str] = []
         params: dict[str, str | int] = {"limit": 100}
         for _ in range(20):  # at most 2,000 keys: a bound, not a real limit
-            response = await call("revoke", client.get(self.url(cred, collection), headers=headers, params=params),
-                                  cred=cred, refused="could not list the keys to find this one", reason=openai_error,
-                                  ok=(200,))
+            response = await call(
+                "revoke",
+                client.get(self.url(cred, collection), headers=headers, params=params),
+                cred=cred,
+                refused="could not list the keys to find this one",
+                reason=openai_error,
+                ok=(200,),
+            )
             if isinstance(response, ActionResult):
                 return response
             page = json_body(response)
@@ -223,17 +288,29 @@ class OpenAI(Provider):
             params["after"] = page.get("last_id") or items[-1].get("id", "")
         if len(matches) != 1:
             why = "no listed key matches this one" if not matches else "several listed keys match this one"
-            return self.manual("revoke", why, ["Set the connector's key_id (key_…) from the OpenAI dashboard, "
-                                               "then revoke again;", *self.manual_steps("revoke")])
+            return self.manual(
+                "revoke",
+                why,
+                [
+                    "Set the connector's key_id (key_…) from the OpenAI dashboard, then revoke again;",
+                    *self.manual_steps("revoke"),
+                ],
+            )
         return matches[0]
 
     def manual_steps(self, action: str) -> list[str]:
         if action == "rotate":
-            return [f"Open {self.dashboard_url}", "Create a new secret key with the same project and permissions.",
-                    "Paste it into Breaker (it probes it before swapping), then delete the old key.",
-                    "Come back to Breaker and probe the connector to verify."]
+            return [
+                f"Open {self.dashboard_url}",
+                "Create a new secret key with the same project and permissions.",
+                "Paste it into Breaker (it probes it before swapping), then delete the old key.",
+                "Come back to Breaker and probe the connector to verify.",
+            ]
         if action == "restrict":
-            return [f"Open {self.dashboard_url}", "Edit the key: set Permissions to Restricted and untick what the "
-                    "task does not need (OpenAI has no API for this).",
-                    "Come back to Breaker and run a deep probe to verify."]
+            return [
+                f"Open {self.dashboard_url}",
+                "Edit the key: set Permissions to Restricted and untick what the "
+                "task does not need (OpenAI has no API for this).",
+                "Come back to Breaker and run a deep probe to verify.",
+            ]
         return super().manual_steps(action)

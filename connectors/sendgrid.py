@@ -15,25 +15,50 @@ import re
 import httpx
 
 from connectors.actions import action_failed, guard_action, needs_admin
-from connectors.base import (ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider,
-                             Secret)
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    Secret,
+)
 from connectors.http import describe_transport_error, guard, json_body, outcome_for_status, rate_limit_state, strings
 
 PSEUDO_SCOPES = frozenset({"2fa_required"})  # reported by /v3/scopes but not grantable (TH scopes.go)
 
 # Classification by prefix, first match wins (providers.md §16 table, from TH scopes.go).
 _PREFIX_LEVELS: tuple[tuple[str, Level], ...] = (
-    ("mail.send", Level.SEND), ("user.scheduled_sends", Level.SEND), ("mail.batch", Level.SEND),
+    ("mail.send", Level.SEND),
+    ("user.scheduled_sends", Level.SEND),
+    ("mail.batch", Level.SEND),
     ("user.webhooks.", Level.SEND),
-    ("api_keys.", Level.ADMIN), ("teammates.", Level.ADMIN), ("subusers.", Level.ADMIN),
-    ("user.account.", Level.ADMIN), ("user.email.", Level.ADMIN), ("user.password.", Level.ADMIN),
-    ("user.profile.", Level.ADMIN), ("user.username.", Level.ADMIN),
-    ("user.multifactor_authentication.", Level.ADMIN), ("access_settings.", Level.ADMIN),
-    ("credentials.", Level.ADMIN), ("billing.", Level.ADMIN), ("partner_settings.", Level.ADMIN),
+    ("api_keys.", Level.ADMIN),
+    ("teammates.", Level.ADMIN),
+    ("subusers.", Level.ADMIN),
+    ("user.account.", Level.ADMIN),
+    ("user.email.", Level.ADMIN),
+    ("user.password.", Level.ADMIN),
+    ("user.profile.", Level.ADMIN),
+    ("user.username.", Level.ADMIN),
+    ("user.multifactor_authentication.", Level.ADMIN),
+    ("access_settings.", Level.ADMIN),
+    ("credentials.", Level.ADMIN),
+    ("billing.", Level.ADMIN),
+    ("partner_settings.", Level.ADMIN),
     ("stats.", Level.READ),
-    ("templates.", Level.WRITE), ("marketing.", Level.WRITE), ("asm.groups.", Level.WRITE),
-    ("suppression.", Level.WRITE), ("mail_settings.", Level.WRITE), ("tracking_settings.", Level.WRITE),
-    ("categories.", Level.WRITE), ("whitelabel.", Level.WRITE), ("ips.", Level.WRITE),
+    ("templates.", Level.WRITE),
+    ("marketing.", Level.WRITE),
+    ("asm.groups.", Level.WRITE),
+    ("suppression.", Level.WRITE),
+    ("mail_settings.", Level.WRITE),
+    ("tracking_settings.", Level.WRITE),
+    ("categories.", Level.WRITE),
+    ("whitelabel.", Level.WRITE),
+    ("ips.", Level.WRITE),
 )
 
 
@@ -68,9 +93,14 @@ class SendGrid(Provider):
         headers = self._headers(cred.secret)
         response = await client.get(self.url(cred, "/v3/scopes"), headers=headers)
         status = response.status_code
-        report = ProbeReport(outcome_for_status(status), status=status, rate_limit=rate_limit_state(response.headers),
-                             token_kind="API key", requests=1,
-                             details={"api_key_id": key_id(cred.secret.reveal())})
+        report = ProbeReport(
+            outcome_for_status(status),
+            status=status,
+            rate_limit=rate_limit_state(response.headers),
+            token_kind="API key",
+            requests=1,
+            details={"api_key_id": key_id(cred.secret.reveal())},
+        )
         if report.outcome is not Outcome.OK:  # 403: valid but may not read its own scopes
             report.error = f"HTTP {status}"
             return report
@@ -104,14 +134,20 @@ class SendGrid(Provider):
         ident = key_id(cred.secret.reveal())
         response = await client.delete(self.url(cred, f"/v3/api_keys/{ident}"), headers=self._caller(cred))
         if response.status_code == 404:
-            return ActionResult(action, ActionState.APPLIED, "SendGrid has no key with this id (already deleted)",
-                                status=404, irreversible=True)
+            return ActionResult(
+                action,
+                ActionState.APPLIED,
+                "SendGrid has no key with this id (already deleted)",
+                status=404,
+                irreversible=True,
+            )
         if not response.is_success:
             return self._refused(cred, action, response, "SendGrid refused to delete the key")
         return ActionResult(action, ActionState.APPLIED, "key deleted", status=response.status_code, irreversible=True)
 
-    async def _current(self, client: httpx.AsyncClient, cred: Credential,
-                       action: str) -> tuple[str, list[str]] | ActionResult:
+    async def _current(
+        self, client: httpx.AsyncClient, cred: Credential, action: str
+    ) -> tuple[str, list[str]] | ActionResult:
         """The key's name and scopes, from ``GET /v3/api_keys/{id}``."""
         ident = key_id(cred.secret.reveal())
         response = await client.get(self.url(cred, f"/v3/api_keys/{ident}"), headers=self._caller(cred))
@@ -132,19 +168,36 @@ class SendGrid(Provider):
         kept = [s for s in scopes if self.level_of(s) <= ceiling]
         removed = sorted(set(scopes) - set(kept))
         if not removed:
-            return ActionResult("restrict", ActionState.APPLIED, f"already at or below {ceiling.label}", status=200,
-                                details={"kept": kept, "removed": []})
+            return ActionResult(
+                "restrict",
+                ActionState.APPLIED,
+                f"already at or below {ceiling.label}",
+                status=200,
+                details={"kept": kept, "removed": []},
+            )
         if not kept:  # SendGrid needs at least one scope; nothing is left under this ceiling
-            return ActionResult("restrict", ActionState.FAILED, f"no scope of this key is at or below {ceiling.label}; "
-                                "disable the key instead", details={"removed": removed})
-        response = await client.put(self.url(cred, f"/v3/api_keys/{key_id(cred.secret.reveal())}"),
-                                    headers=self._caller(cred), json={"name": name, "scopes": kept})
+            return ActionResult(
+                "restrict",
+                ActionState.FAILED,
+                f"no scope of this key is at or below {ceiling.label}; disable the key instead",
+                details={"removed": removed},
+            )
+        response = await client.put(
+            self.url(cred, f"/v3/api_keys/{key_id(cred.secret.reveal())}"),
+            headers=self._caller(cred),
+            json={"name": name, "scopes": kept},
+        )
         if response.status_code != 200:
             return self._refused(cred, "restrict", response, "SendGrid refused the new scope list")
         if any(self.level_of(s) > ceiling for s in strings(json_body(response).get("scopes"))):
             return ActionResult("restrict", ActionState.FAILED, "SendGrid kept scopes above the ceiling", status=200)
-        return ActionResult("restrict", ActionState.APPLIED, f"scopes reduced to {ceiling.label} and below", status=200,
-                            details={"kept": kept, "removed": removed})
+        return ActionResult(
+            "restrict",
+            ActionState.APPLIED,
+            f"scopes reduced to {ceiling.label} and below",
+            status=200,
+            details={"kept": kept, "removed": removed},
+        )
 
     async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         return await guard_action("rotate", lambda: self._rotate(client, cred), cred=cred)
@@ -155,21 +208,30 @@ class SendGrid(Provider):
         if isinstance(current, ActionResult):
             return current
         name, scopes = current
-        created = await client.post(self.url(cred, "/v3/api_keys"), headers=self._caller(cred),
-                                    json={"name": f"{name} (rotated by Breaker)", "scopes": scopes})
+        created = await client.post(
+            self.url(cred, "/v3/api_keys"),
+            headers=self._caller(cred),
+            json={"name": f"{name} (rotated by Breaker)", "scopes": scopes},
+        )
         if created.status_code not in (200, 201):
             return self._refused(cred, "rotate", created, "SendGrid refused to create the new key")
         new_key = json_body(created).get("api_key")
         if not isinstance(new_key, str) or not key_id(new_key):
-            return ActionResult("rotate", ActionState.FAILED, "SendGrid's answer held no usable new key",
-                                status=created.status_code)
+            return ActionResult(
+                "rotate", ActionState.FAILED, "SendGrid's answer held no usable new key", status=created.status_code
+            )
         new_secret = Secret(new_key)
         try:
             return await self._swap(client, cred, new_secret)
         except httpx.TransportError as exc:  # the new key exists: never lose it
-            return ActionResult("rotate", ActionState.FAILED, f"new key created, then {describe_transport_error(exc)}; "
-                                "store the new key, probe it, and revoke the old one", new_secret=new_secret,
-                                details={"old_key_alive": True})
+            return ActionResult(
+                "rotate",
+                ActionState.FAILED,
+                f"new key created, then {describe_transport_error(exc)}; "
+                "store the new key, probe it, and revoke the old one",
+                new_secret=new_secret,
+                details={"old_key_alive": True},
+            )
 
     async def _swap(self, client: httpx.AsyncClient, cred: Credential, new_secret: Secret) -> ActionResult:
         """The new key must answer its probe before the old one is deleted."""
@@ -181,9 +243,21 @@ class SendGrid(Provider):
             return action_failed("rotate", check, "the new key did not pass its probe; the old key stays")
         old_gone = await self._revoke(client, cred, action="rotate")
         if old_gone.state is not ActionState.APPLIED:
-            return ActionResult("rotate", ActionState.FAILED, "new key works, but the old key could not be deleted; "
-                                "store the new key and revoke the old one", status=old_gone.status,
-                                new_secret=new_secret, retryable=old_gone.retryable, details={"old_key_alive": True})
-        return ActionResult("rotate", ActionState.APPLIED, "new key created and checked; old key deleted",
-                            status=old_gone.status, new_secret=new_secret, irreversible=True,
-                            details={"new_key_id": new_id})
+            return ActionResult(
+                "rotate",
+                ActionState.FAILED,
+                "new key works, but the old key could not be deleted; store the new key and revoke the old one",
+                status=old_gone.status,
+                new_secret=new_secret,
+                retryable=old_gone.retryable,
+                details={"old_key_alive": True},
+            )
+        return ActionResult(
+            "rotate",
+            ActionState.APPLIED,
+            "new key created and checked; old key deleted",
+            status=old_gone.status,
+            new_secret=new_secret,
+            irreversible=True,
+            details={"new_key_id": new_id},
+        )

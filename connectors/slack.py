@@ -30,21 +30,49 @@ ERROR_OUTCOMES: dict[str, Outcome] = {
 }
 
 # Prefix → kind shown to people. Refresh tokens cannot call auth.test.
-TOKEN_KINDS = {"xoxb-": "bot token", "xoxp-": "user token", "xoxa-": "workspace access token",
-         "xoxr-": "workspace refresh token", "xoxe.": "app configuration token", "xoxe-": "configuration refresh token",
-         "xapp-": "app-level token"}
+TOKEN_KINDS = {
+    "xoxb-": "bot token",
+    "xoxp-": "user token",
+    "xoxa-": "workspace access token",
+    "xoxr-": "workspace refresh token",
+    "xoxe.": "app configuration token",
+    "xoxe-": "configuration refresh token",
+    "xapp-": "app-level token",
+}
 REFRESH_PREFIXES = ("xoxr-", "xoxe-")
 
 # Scope → level where a pattern below would get it wrong or the table names it (providers.md §4).
 EXACT_LEVELS: dict[str, Level] = {
     **dict.fromkeys(("users:read.email", "identify", "openid", "profile", "email"), R),
-    **dict.fromkeys(("files:write", "reactions:write", "pins:write", "bookmarks:write", "channels:manage",
-                     "channels:join", "channels:write.invites", "channels:write.topic", "groups:write", "im:write",
-                     "mpim:write", "usergroups:write", "users.profile:write", "users:write", "reminders:write",
-                     "dnd:write", "calls:write", "commands", "remote_files:read", "remote_files:write",
-                     "remote_files:share"), W),
-    **dict.fromkeys(("chat:write", "chat:write.customize", "links:write", "workflow.steps:execute",
-                     "incoming-webhook"), S),
+    **dict.fromkeys(
+        (
+            "files:write",
+            "reactions:write",
+            "pins:write",
+            "bookmarks:write",
+            "channels:manage",
+            "channels:join",
+            "channels:write.invites",
+            "channels:write.topic",
+            "groups:write",
+            "im:write",
+            "mpim:write",
+            "usergroups:write",
+            "users.profile:write",
+            "users:write",
+            "reminders:write",
+            "dnd:write",
+            "calls:write",
+            "commands",
+            "remote_files:read",
+            "remote_files:write",
+            "remote_files:share",
+        ),
+        W,
+    ),
+    **dict.fromkeys(
+        ("chat:write", "chat:write.customize", "links:write", "workflow.steps:execute", "incoming-webhook"), S
+    ),
     "chat:write.public": S,  # ❓ unconfirmed: providers.md puts chat:write.public in S with a question mark
     "triggers:write": S,  # ❓ unconfirmed: providers.md puts triggers:write in S with a question mark
     "admin": A,
@@ -83,8 +111,7 @@ class Slack(Provider):
     revoke_reversible = False
 
     def headers(self, cred: Credential) -> dict[str, str]:
-        return {"Authorization": f"Bearer {cred.secret.reveal()}",
-                "Content-Type": "application/x-www-form-urlencoded"}
+        return {"Authorization": f"Bearer {cred.secret.reveal()}", "Content-Type": "application/x-www-form-urlencoded"}
 
     @staticmethod
     def kind_of(token: str) -> str:
@@ -97,12 +124,20 @@ class Slack(Provider):
     async def _probe(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         kind = self.kind_of(cred.secret.reveal())
         if cred.secret.reveal().startswith(REFRESH_PREFIXES):
-            return ProbeReport(Outcome.ERROR, token_kind=kind,
-                               error="a refresh token cannot call the Web API; register the access token it mints")
+            return ProbeReport(
+                Outcome.ERROR,
+                token_kind=kind,
+                error="a refresh token cannot call the Web API; register the access token it mints",
+            )
         # auth.test is Slack's documented identity check (a POST, but it changes nothing).
         response = await client.post(self.url(cred, "/auth.test"), headers=self.headers(cred))
-        report = ProbeReport(outcome_for_status(response.status_code), status=response.status_code, token_kind=kind,
-                             requests=1, rate_limit=rate_limit_state(response.headers))
+        report = ProbeReport(
+            outcome_for_status(response.status_code),
+            status=response.status_code,
+            token_kind=kind,
+            requests=1,
+            rate_limit=rate_limit_state(response.headers),
+        )
         if response.status_code != 200:
             report.error = f"HTTP {response.status_code}"
             return report
@@ -114,9 +149,24 @@ class Slack(Provider):
         user, team = body.get("user") or body.get("user_id") or "", body.get("team") or body.get("team_id") or ""
         report.identity = f"{user} @ {team}" if team else str(user)
         # ❓ unconfirmed: the enterprise flag's name (TH reads is_enterprise, Slack's SDK is_enterprise_install).
-        report.details.update({k: body[k] for k in ("team", "team_id", "user_id", "bot_id", "url", "enterprise_id",
-                                                     "is_enterprise", "is_enterprise_install", "app_id", "app_name")
-                               if k in body})
+        report.details.update(
+            {
+                k: body[k]
+                for k in (
+                    "team",
+                    "team_id",
+                    "user_id",
+                    "bot_id",
+                    "url",
+                    "enterprise_id",
+                    "is_enterprise",
+                    "is_enterprise_install",
+                    "app_id",
+                    "app_name",
+                )
+                if k in body
+            }
+        )
         header = response.headers.get("x-oauth-scopes")
         if header is None:
             report.details["scopes"] = "Slack sent no x-oauth-scopes header"
@@ -128,8 +178,13 @@ class Slack(Provider):
         return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        response = await call("revoke", client.post(self.url(cred, "/auth.revoke"), headers=self.headers(cred)),
-                              cred=cred, refused="Slack refused to revoke the token", ok=(200,))
+        response = await call(
+            "revoke",
+            client.post(self.url(cred, "/auth.revoke"), headers=self.headers(cred)),
+            cred=cred,
+            refused="Slack refused to revoke the token",
+            ok=(200,),
+        )
         if isinstance(response, ActionResult):
             return response
         try:
@@ -137,22 +192,25 @@ class Slack(Provider):
         except MalformedBody:
             return ActionResult("revoke", ActionState.FAILED, "Slack's answer is not JSON", status=200, retryable=True)
         if body.get("ok") and body.get("revoked"):
-            return ActionResult("revoke", ActionState.APPLIED, "Slack revoked the token", status=200,
-                                irreversible=True)
+            return ActionResult("revoke", ActionState.APPLIED, "Slack revoked the token", status=200, irreversible=True)
         error = provider_text(body, "error", cred=cred) or "not revoked"
         if error == "token_revoked":  # already dead: the goal is reached
-            return ActionResult("revoke", ActionState.APPLIED, "the token was already revoked", status=200,
-                                irreversible=True)
+            return ActionResult(
+                "revoke", ActionState.APPLIED, "the token was already revoked", status=200, irreversible=True
+            )
         return ActionResult("revoke", ActionState.FAILED, error, status=200, retryable=error == "ratelimited")
 
     def manual_steps(self, action: str) -> list[str]:
         steps = {
             "revoke": "Open the app ▸ OAuth & Permissions ▸ Revoke tokens (or remove the app from the workspace).",
             "restrict": "Remove scopes under OAuth & Permissions ▸ Scopes, reinstall the app, and register the new "
-                        "token as the reduced credential.",
+            "token as the reduced credential.",
             "rotate": "Reinstall the app (or regenerate the token) under OAuth & Permissions, paste the new token "
-                      "into Breaker; Slack token rotation via API needs the app's client secret.",
+            "into Breaker; Slack token rotation via API needs the app's client secret.",
             "reenable": "Reinstall the app and register the new token.",
         }
-        return [f"Open {self.dashboard_url} and pick the app", steps.get(action, action),
-                "Come back to Breaker and probe the connector to verify."]
+        return [
+            f"Open {self.dashboard_url} and pick the app",
+            steps.get(action, action),
+            "Come back to Breaker and probe the connector to verify.",
+        ]

@@ -18,8 +18,17 @@ import re
 import httpx
 
 from connectors.base import Credential, Grant, KeyPattern, Level, Outcome, ProbeReport, Provider, RateLimitState
-from connectors.http import (PermissionProbe, field_text, guard, json_body, json_or_none, outcome_for_status,
-                             record_permission_run, retry_after_seconds, run_permission_probes)
+from connectors.http import (
+    PermissionProbe,
+    field_text,
+    guard,
+    json_body,
+    json_or_none,
+    outcome_for_status,
+    record_permission_run,
+    retry_after_seconds,
+    run_permission_probes,
+)
 
 BOGUS_ID = "nonexistent_breaker_probe"  # deliberately not shaped like a Stripe id (cus_…)
 
@@ -73,8 +82,19 @@ def _class_table() -> dict[str, Level]:
     table: dict[str, Level] = {"full_access": Level.ADMIN}
     for probe in DEEP_PROBES:
         table[probe.scope] = Level.READ if probe.scope.endswith("_read") else Level.WRITE
-    send = ("charge", "payment_intent", "payout", "transfer", "topup", "invoice", "credit_note", "subscription",
-            "checkout_session", "payment_links", "issuing_card")  # moves money or notifies customers
+    send = (
+        "charge",
+        "payment_intent",
+        "payout",
+        "transfer",
+        "topup",
+        "invoice",
+        "credit_note",
+        "subscription",
+        "checkout_session",
+        "payment_links",
+        "issuing_card",
+    )  # moves money or notifies customers
     admin = ("webhook", "account_link", "edit_link")
     table |= {f"rak_{r}_write": Level.SEND for r in send} | {f"rak_{r}_write": Level.ADMIN for r in admin}
     table |= {f"rak_{r}_read": Level.READ for r in (*send, *admin)}
@@ -106,10 +126,14 @@ class Stripe(Provider):
         response = await client.get(self.url(cred, "/v1/charges"), headers=headers, params={"limit": 1})
         status = response.status_code
         # ❓ unconfirmed: Stripe's rate-limit headers are not documented; only Retry-After is read
-        report = ProbeReport(outcome_for_status(status), status=status, requests=1,
-                             rate_limit=RateLimitState(retry_after_s=retry_after_seconds(response.headers)),
-                             token_kind=f"{'restricted' if restricted else 'secret'} key ({'live' if live else 'test'})",
-                             details={"mode": "live" if live else "test"})
+        report = ProbeReport(
+            outcome_for_status(status),
+            status=status,
+            requests=1,
+            rate_limit=RateLimitState(retry_after_s=retry_after_seconds(response.headers)),
+            token_kind=f"{'restricted' if restricted else 'secret'} key ({'live' if live else 'test'})",
+            details={"mode": "live" if live else "test"},
+        )
         if status not in (200, 403):
             report.error = f"HTTP {status}"
             return report
@@ -118,8 +142,11 @@ class Stripe(Provider):
             if json_body(response).get("object") != "list":
                 report.outcome, report.error = Outcome.ERROR, "malformed response: not a list"
                 return report
-            report.grants.append(Grant("rak_charge_read", Level.READ) if restricted else
-                                 Grant("full_access", Level.ADMIN, note="secret key: every API resource"))
+            report.grants.append(
+                Grant("rak_charge_read", Level.READ)
+                if restricted
+                else Grant("full_access", Level.ADMIN, note="secret key: every API resource")
+            )
         else:
             denial = _message(response)
             report.details["denied"] = _PERMISSION.findall(denial) or ["rak_charge_read"]
@@ -139,12 +166,21 @@ class Stripe(Provider):
     def manual_steps(self, action: str) -> list[str]:
         where = f"Open {self.dashboard_url} (test-mode keys: https://dashboard.stripe.com/test/apikeys)"
         steps = {
-            "revoke": [where, "On the key's row choose ⋯ → Roll key…, set the old key to expire now, and do not "
-                       "hand out the new one (or Delete, for a restricted key)."],
-            "rotate": [where, "On the key's row choose ⋯ → Roll key…, pick an expiry for the old key, copy the new "
-                       "key and paste it into Breaker (it probes it before swapping)."],
-            "restrict": [where, "Create a restricted key (rk_…) with only the permissions the task needs; register "
-                         "it as the reduced credential, then roll the old key."],
+            "revoke": [
+                where,
+                "On the key's row choose ⋯ → Roll key…, set the old key to expire now, and do not "
+                "hand out the new one (or Delete, for a restricted key).",
+            ],
+            "rotate": [
+                where,
+                "On the key's row choose ⋯ → Roll key…, pick an expiry for the old key, copy the new "
+                "key and paste it into Breaker (it probes it before swapping).",
+            ],
+            "restrict": [
+                where,
+                "Create a restricted key (rk_…) with only the permissions the task needs; register "
+                "it as the reduced credential, then roll the old key.",
+            ],
         }.get(action)
         if steps is None:
             return super().manual_steps(action)

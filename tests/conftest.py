@@ -7,7 +7,7 @@ import keyring
 import pytest
 
 from app.services.keyrings import MemoryKeyring
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 
 @pytest.fixture(autouse=True)

@@ -15,13 +15,20 @@ DEFAULT_LIMIT = 50
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "audit", help="show the audit log; --verify checks its hash chain",
+        "audit",
+        help="show the audit log; --verify checks its hash chain",
         description="Show the newest audit events. --verify walks the whole hash chain and names the "
-                    "first broken event (exit code 1 when it is broken).")
+        "first broken event (exit code 1 when it is broken).",
+    )
     p.add_argument("--verify", action="store_true", help="verify the hash chain (exit 1 if broken)")
     p.add_argument("--json", action="store_true", help="print the breaker.audit/1 JSON document")
-    p.add_argument("--limit", type=_positive, default=None, metavar="N",
-                   help=f"show the newest N events (default {DEFAULT_LIMIT}; with --verify, none unless given)")
+    p.add_argument(
+        "--limit",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help=f"show the newest N events (default {DEFAULT_LIMIT}; with --verify, none unless given)",
+    )
     p.add_argument("--connector", metavar="NAME", default=None, help="only events about this connector")
     p.set_defaults(run=run_audit)
 
@@ -43,8 +50,16 @@ def event_record(ev) -> dict[str, Any]:
         except ValueError:  # an edited row: show it as text rather than fail the listing
             return raw
 
-    return {"seq": ev.seq, "at": ev.at.isoformat(), "actor": ev.actor, "connector": ev.connector,
-            "action": ev.action, "old": parsed(ev.old_json), "new": parsed(ev.new_json), "outcome": ev.outcome}
+    return {
+        "seq": ev.seq,
+        "at": ev.at.isoformat(),
+        "actor": ev.actor,
+        "connector": ev.connector,
+        "action": ev.action,
+        "old": parsed(ev.old_json),
+        "new": parsed(ev.new_json),
+        "outcome": ev.outcome,
+    }
 
 
 def run_audit(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -58,14 +73,32 @@ def run_audit(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         chain = None
         if status is not None:
-            chain = {"ok": status.ok, "events": status.events, "first_broken": status.first_broken,
-                     "reason": status.reason, "summary": status.summary()}
+            chain = {
+                "ok": status.ok,
+                "events": status.events,
+                "first_broken": status.first_broken,
+                "reason": status.reason,
+                "summary": status.summary(),
+            }
         print_json({"schema": AUDIT_SCHEMA, "chain": chain, "events": events}, ctx.stdout)
     else:
         if events:
-            table(["SEQ", "AT (UTC)", "ACTOR", "ACTION", "CONNECTOR", "OUTCOME", "CHANGE"],
-                  [[str(e["seq"]), e["at"][:19].replace("T", " "), e["actor"], e["action"], e["connector"],
-                    e["outcome"], clip(_change(e), 70)] for e in events], ctx.stdout)
+            table(
+                ["SEQ", "AT (UTC)", "ACTOR", "ACTION", "CONNECTOR", "OUTCOME", "CHANGE"],
+                [
+                    [
+                        str(e["seq"]),
+                        e["at"][:19].replace("T", " "),
+                        e["actor"],
+                        e["action"],
+                        e["connector"],
+                        e["outcome"],
+                        clip(_change(e), 70),
+                    ]
+                    for e in events
+                ],
+                ctx.stdout,
+            )
         elif not args.verify:
             print("The audit log is empty.", file=ctx.stdout)
         if status is not None:

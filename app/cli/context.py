@@ -11,11 +11,9 @@ import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from app.cli.parser import UsageError
-from typing import TYPE_CHECKING
-
 from app.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # the store stack (SQLModel, SQLAlchemy, keyring) loads only when a command needs it
@@ -24,8 +22,14 @@ if TYPE_CHECKING:  # the store stack (SQLModel, SQLAlchemy, keyring) loads only 
 
 
 class CliContext:
-    def __init__(self, args: argparse.Namespace, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
-                 stderr: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
         self.args = args
         # Read the streams at call time (not import time) so tests that swap sys.stdin/stdout see them.
         self.stdin = stdin or sys.stdin

@@ -7,8 +7,8 @@ import argparse
 import errno
 import signal
 import threading
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,21 +19,35 @@ from app.cli.parser import CommandFailed, UsageError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "demo", help="open the panel on a demo inventory, with a loopback sandbox (no real keys)",
+        "demo",
+        help="open the panel on a demo inventory, with a loopback sandbox (no real keys)",
         description="Prepare a demo home (default: a 'demo' folder in Breaker's data folder; --home DIR "
-                    "chooses another), start the loopback provider sandbox and open the panel on it. "
-                    "Your real inventory and keyring are never touched.")
-    p.add_argument("--port", type=int, default=None, metavar="N",
-                   help="move the demo sandbox to loopback port N (the demo connectors follow)")
+        "chooses another), start the loopback provider sandbox and open the panel on it. "
+        "Your real inventory and keyring are never touched.",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="move the demo sandbox to loopback port N (the demo connectors follow)",
+    )
     p.set_defaults(run=run_demo)
 
     p = subparsers.add_parser(
-        "sandbox", help="run the demo home's loopback sandbox in the foreground (Ctrl-C stops)",
+        "sandbox",
+        help="run the demo home's loopback sandbox in the foreground (Ctrl-C stops)",
         description="Run the provider sandbox of a demo home until Ctrl-C, so that commands such as "
-                    "`breaker --home DIR probe --all` can be tried from another terminal. Revoked keys stay "
-                    "revoked: the sandbox's state is saved in the demo home.")
-    p.add_argument("--port", type=int, default=None, metavar="N",
-                   help="move the demo sandbox to loopback port N (the demo connectors follow)")
+        "`breaker --home DIR probe --all` can be tried from another terminal. Revoked keys stay "
+        "revoked: the sandbox's state is saved in the demo home.",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="move the demo sandbox to loopback port N (the demo connectors follow)",
+    )
     p.set_defaults(run=run_sandbox)
 
 
@@ -77,8 +91,10 @@ def _sandbox_answers(port: int) -> bool:
 
 
 def _busy(port: int, home: Path) -> CommandFailed:
-    return CommandFailed(f"loopback port {port}, kept for this demo's sandbox, is used by another program; "
-                         f"choose another with `breaker --home {home} demo --port N`")
+    return CommandFailed(
+        f"loopback port {port}, kept for this demo's sandbox, is used by another program; "
+        f"choose another with `breaker --home {home} demo --port N`"
+    )
 
 
 @contextmanager
@@ -128,7 +144,9 @@ def open_demo_panel(ctx: CliContext, home: Path) -> int:
     services = ctx.services
     port = demo_port(services.settings)
     if port is None:
-        raise CommandFailed(f"{services.settings.config_path} has no [demo] sandbox_port; run `breaker demo --home {home}`")
+        raise CommandFailed(
+            f"{services.settings.config_path} has no [demo] sandbox_port; run `breaker demo --home {home}`"
+        )
     note(f"Demo home: {home}  (sandbox on http://127.0.0.1:{port}; try `breaker --home {home} list` elsewhere)")
     with running_sandbox(home, port, allow_external=True) as server:
         open_panel(services, read_only=services.settings.read_only, sandbox=server)

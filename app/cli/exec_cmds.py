@@ -16,10 +16,12 @@ from app.cli.parser import UsageError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "exec", help="run a command with a connector's key in its environment (never while disabled)",
+        "exec",
+        help="run a command with a connector's key in its environment (never while disabled)",
         description="Hand the connector's active key to one child process in an environment variable, "
-                    "audit it, and exit with the child's exit code. Put the command after --.",
-        usage="breaker exec NAME -- COMMAND [ARGS...]")
+        "audit it, and exit with the child's exit code. Put the command after --.",
+        usage="breaker exec NAME -- COMMAND [ARGS...]",
+    )
     p.add_argument("name", metavar="NAME", help="the connector")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND", help="the command and its arguments")
     p.set_defaults(run=run_exec)
@@ -34,7 +36,9 @@ def run_exec(args: argparse.Namespace, ctx: CliContext) -> int:
     if not command:
         raise UsageError("give the command after --, e.g. breaker exec NAME -- python agent.py")
     try:
-        return exec_service.run(ctx.services, args.name, command, warn=lambda text: note(f"breaker: {text}", ctx.stderr))
+        return exec_service.run(
+            ctx.services, args.name, command, warn=lambda text: note(f"breaker: {text}", ctx.stderr)
+        )
     except exec_service.ExecRefused as exc:
         error_line(f"refused: {exc}", ctx.stderr)
         return 1

@@ -12,9 +12,11 @@ from app.services.export import FORMATS
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "export", help="export the inventory as JSON, CSV or Markdown (never a key)",
+        "export",
+        help="export the inventory as JSON, CSV or Markdown (never a key)",
         description="Export the inventory. Keys are never included: each is named by its fingerprint and "
-                    "last four characters. Every export is recorded in the audit log.")
+        "last four characters. Every export is recorded in the audit log.",
+    )
     p.add_argument("--format", choices=FORMATS, default="md", help="json, csv or md (default md)")
     p.add_argument("--output", "-o", metavar="FILE", default=None, help="write to FILE instead of stdout")
     p.set_defaults(run=run_export)

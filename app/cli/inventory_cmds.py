@@ -14,58 +14,87 @@ from connectors.base import Grant, Level
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("list", help="list every connector (--json for scripts)",
-                              description="List every connector: owner, mode, live level, drift, key age, last probe.")
+    p = subparsers.add_parser(
+        "list",
+        help="list every connector (--json for scripts)",
+        description="List every connector: owner, mode, live level, drift, key age, last probe.",
+    )
     p.add_argument("filter", nargs="*", metavar="WORD", help="show only connectors matching every word")
     p.add_argument("--json", action="store_true", help="print the breaker.list/1 JSON document")
     p.set_defaults(run=run_list)
 
     p = subparsers.add_parser(
-        "add", help="add a connector; the key is read from stdin or a hidden prompt",
+        "add",
+        help="add a connector; the key is read from stdin or a hidden prompt",
         description="Add a connector. The key is read from stdin when it is not a terminal "
-                    "(e.g. `pass show slack/bot | breaker add --name …`), else from a hidden prompt. "
-                    "There is deliberately no option that takes a key: arguments land in shell history.")
+        "(e.g. `pass show slack/bot | breaker add --name …`), else from a hidden prompt. "
+        "There is deliberately no option that takes a key: arguments land in shell history.",
+    )
     _connector_options(p, editing=False)
     p.set_defaults(run=run_add)
 
-    p = subparsers.add_parser("edit", help="change a connector's fields (only the options given)",
-                              description="Change a connector. Only the options given are changed.")
+    p = subparsers.add_parser(
+        "edit",
+        help="change a connector's fields (only the options given)",
+        description="Change a connector. Only the options given are changed.",
+    )
     p.add_argument("target", metavar="NAME", help="the connector to change (--name renames it)")
     _connector_options(p, editing=True)
-    p.add_argument("--replace-key", action="store_true",
-                   help="replace the key: the new one is read from stdin or a hidden prompt")
+    p.add_argument(
+        "--replace-key", action="store_true", help="replace the key: the new one is read from stdin or a hidden prompt"
+    )
     p.add_argument("--clear-scopes", action="store_true", help="remove every declared scope")
     p.set_defaults(run=run_edit)
 
-    p = subparsers.add_parser("remove", help="remove a connector (asks about its key in the keyring)",
-                              description="Remove a connector from the inventory. This does not revoke the key "
-                                          "at the provider (see `breaker disable`).")
+    p = subparsers.add_parser(
+        "remove",
+        help="remove a connector (asks about its key in the keyring)",
+        description="Remove a connector from the inventory. This does not revoke the key "
+        "at the provider (see `breaker disable`).",
+    )
     p.add_argument("target", metavar="NAME")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--delete-key", dest="delete_key", action="store_const", const=True, default=None,
-                       help="also delete its key from the keyring")
-    which.add_argument("--keep-key", dest="delete_key", action="store_const", const=False,
-                       help="leave its key in the keyring")
+    which.add_argument(
+        "--delete-key",
+        dest="delete_key",
+        action="store_const",
+        const=True,
+        default=None,
+        help="also delete its key from the keyring",
+    )
+    which.add_argument(
+        "--keep-key", dest="delete_key", action="store_const", const=False, help="leave its key in the keyring"
+    )
     p.set_defaults(run=run_remove)
 
 
 def _connector_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     """The connector fields. On edit every default is None: "not given, leave it alone"."""
     p.add_argument("--name", default=None, help="new name" if editing else "connector name (unique)")
-    p.add_argument("--provider", default=None,
-                   help="provider (github, slack, openai …); recognised from the key when omitted")
+    p.add_argument(
+        "--provider", default=None, help="provider (github, slack, openai …); recognised from the key when omitted"
+    )
     p.add_argument("--owner", default=None, help="the person answerable for it")
-    p.add_argument("--access", default=None, metavar="TEXT", help="purpose: \"may use ACCESS …\"")
-    p.add_argument("--task", default=None, metavar="TEXT", help="purpose: \"… to do TASK …\"")
-    p.add_argument("--forbidden", default=None, metavar="TEXT", help="purpose: \"… but may not do FORBIDDEN\"")
+    p.add_argument("--access", default=None, metavar="TEXT", help='purpose: "may use ACCESS …"')
+    p.add_argument("--task", default=None, metavar="TEXT", help='purpose: "… to do TASK …"')
+    p.add_argument("--forbidden", default=None, metavar="TEXT", help='purpose: "… but may not do FORBIDDEN"')
     p.add_argument("--env", default=None, choices=ENVIRONMENTS, help="environment (default prod)")
-    p.add_argument("--base-url", default=None, metavar="URL",
-                   help="API root override (GitHub Enterprise, self-managed GitLab, the sandbox)")
+    p.add_argument(
+        "--base-url",
+        default=None,
+        metavar="URL",
+        help="API root override (GitHub Enterprise, self-managed GitLab, the sandbox)",
+    )
     p.add_argument("--env-var", default=None, metavar="NAME", help="variable `breaker exec` sets, e.g. GITHUB_TOKEN")
-    p.add_argument("--client", default=None, help="the assistant or automation using it, e.g. \"Claude Desktop\"")
+    p.add_argument("--client", default=None, help='the assistant or automation using it, e.g. "Claude Desktop"')
     p.add_argument("--tags", default=None, help="comma-separated tags")
-    p.add_argument("--scope", action="append", default=None, metavar="SCOPE:LEVEL",
-                   help="a declared scope and its level (read, draft, write, send, admin); repeatable")
+    p.add_argument(
+        "--scope",
+        action="append",
+        default=None,
+        metavar="SCOPE:LEVEL",
+        help="a declared scope and its level (read, draft, write, send, admin); repeatable",
+    )
 
 
 def parse_scopes(values: list[str] | None) -> tuple[Grant, ...] | None:
@@ -86,13 +115,24 @@ def parse_scopes(values: list[str] | None) -> tuple[Grant, ...] | None:
 
 def _given(args: argparse.Namespace) -> dict[str, object]:
     """ConnectorInput fields the command line set (None = not given)."""
-    mapping = {"name": args.name, "provider": args.provider, "owner": args.owner, "purpose_access": args.access,
-               "purpose_task": args.task, "purpose_forbidden": args.forbidden, "environment": args.env,
-               "base_url": args.base_url, "env_var": args.env_var, "client": args.client, "tags": args.tags}
+    mapping = {
+        "name": args.name,
+        "provider": args.provider,
+        "owner": args.owner,
+        "purpose_access": args.access,
+        "purpose_task": args.task,
+        "purpose_forbidden": args.forbidden,
+        "environment": args.env,
+        "base_url": args.base_url,
+        "env_var": args.env_var,
+        "client": args.client,
+        "tags": args.tags,
+    }
     return {k: v for k, v in mapping.items() if v is not None}
 
 
 # -- list ------------------------------------------------------------------------------------
+
 
 def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     from app.services.export import list_document
@@ -107,27 +147,40 @@ def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     if not views:
         note("No connectors yet." if not args.filter else "No connector matches.", ctx.stderr)
         if not args.filter:
-            note("Add one with `breaker add --name NAME` (the key is read from stdin or a prompt), "
-                 "or try `breaker demo`.", ctx.stderr)
+            note(
+                "Add one with `breaker add --name NAME` (the key is read from stdin or a prompt), "
+                "or try `breaker demo`.",
+                ctx.stderr,
+            )
         return 0
     rows = []
     for v in views:
         age = v.key_age_days
-        rows.append([
-            clip(v.name, 32), v.provider, clip(v.owner, 20) or "(none)", v.environment, v.mode.value,
-            v.live_level.label if v.live_level is not None else "?",
-            "DRIFT" if v.drift else "",
-            "-" if age is None else f"{age}d" + ("!" if age > warn else ""),
-            f"{v.last_outcome} {ago(v.last_probe_at)}" if v.last_probe_at else "never",
-        ])
+        rows.append(
+            [
+                clip(v.name, 32),
+                v.provider,
+                clip(v.owner, 20) or "(none)",
+                v.environment,
+                v.mode.value,
+                v.live_level.label if v.live_level is not None else "?",
+                "DRIFT" if v.drift else "",
+                "-" if age is None else f"{age}d" + ("!" if age > warn else ""),
+                f"{v.last_outcome} {ago(v.last_probe_at)}" if v.last_probe_at else "never",
+            ]
+        )
     table(["NAME", "PROVIDER", "OWNER", "ENV", "MODE", "LIVE", "DRIFT", "KEY AGE", "LAST PROBE"], rows, ctx.stdout)
     s = summarize(views, warn)
-    note(f"{_count(s.total, 'connector')} · {s.drift} with drift · {_count(s.stale_keys, 'key')} older than "
-         f"{warn} days · {s.shared_keys} on shared keys · {s.never_probed} never probed", ctx.stderr)
+    note(
+        f"{_count(s.total, 'connector')} · {s.drift} with drift · {_count(s.stale_keys, 'key')} older than "
+        f"{warn} days · {s.shared_keys} on shared keys · {s.never_probed} never probed",
+        ctx.stderr,
+    )
     return 0
 
 
 # -- add / edit ----------------------------------------------------------------------------------
+
 
 def _prevalidate(ctx: CliContext, data: ConnectorInput, existing: str | None = None) -> None:
     """Check the fields before asking for the key, so nobody pastes a key only to hear the name is taken."""
@@ -152,13 +205,20 @@ def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
     _require_keyring(ctx)
     view = services.inventory.add(data, read_key(ctx))
     cred = view.credential
-    print(f"Added {view.name} ({view.provider}, {view.environment}); key {cred.display if cred else '-'} "
-          "is in the keyring.", file=ctx.stdout)
+    print(
+        f"Added {view.name} ({view.provider}, {view.environment}); key {cred.display if cred else '-'} "
+        "is in the keyring.",
+        file=ctx.stdout,
+    )
     missing = ([("an owner", "--owner …")] if not view.owner else []) + (
-        [("a purpose sentence", "--access … --task … --forbidden …")] if not view.purpose else [])
+        [("a purpose sentence", "--access … --task … --forbidden …")] if not view.purpose else []
+    )
     if missing:
-        note(f"Tip: give it {' and '.join(m[0] for m in missing)}: breaker edit {_quoted(view.name)} "
-             + " ".join(m[1] for m in missing), ctx.stderr)
+        note(
+            f"Tip: give it {' and '.join(m[0] for m in missing)}: breaker edit {_quoted(view.name)} "
+            + " ".join(m[1] for m in missing),
+            ctx.stderr,
+        )
     return 0
 
 
@@ -195,6 +255,7 @@ def _quoted(name: str) -> str:
 
 # -- remove ------------------------------------------------------------------------------------
 
+
 def run_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.require_writable("remove")
     inventory = ctx.services.inventory
@@ -202,16 +263,18 @@ def run_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     delete_key = args.delete_key
     if delete_key is None:
         if not ctx.stdin_is_terminal():
-            raise UsageError("say what happens to its key: --delete-key or --keep-key "
-                             "(stdin is not a terminal, so Breaker cannot ask)")
+            raise UsageError(
+                "say what happens to its key: --delete-key or --keep-key "
+                "(stdin is not a terminal, so Breaker cannot ask)"
+            )
         owner = f", owner {view.owner}" if view.owner else ""
         if not ask_yes_no(ctx, f"Remove {view.name} ({view.provider}{owner}) from the inventory?", default=False):
             note("Nothing was changed.", ctx.stderr)
             return 0
-        delete_key = ask_yes_no(ctx, "Also delete its key from the keyring? (No keeps it there, unused.)",
-                                default=None)
+        delete_key = ask_yes_no(ctx, "Also delete its key from the keyring? (No keeps it there, unused.)", default=None)
     inventory.remove(view.name, delete_key=delete_key)
-    print(f"Removed {view.name}; its key was {'deleted from' if delete_key else 'left in'} the keyring.",
-          file=ctx.stdout)
+    print(
+        f"Removed {view.name}; its key was {'deleted from' if delete_key else 'left in'} the keyring.", file=ctx.stdout
+    )
     note(f"The key still works at {view.provider} until it is revoked there.", ctx.stderr)
     return 0

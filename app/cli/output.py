@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
-
 
 
 def error_line(message: str, stream: TextIO | None = None) -> None:
@@ -45,8 +44,8 @@ def ago(moment: datetime | None) -> str:
     if moment is None:
         return "never"
     if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were written as UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    seconds = max(0, int((datetime.now(timezone.utc) - moment).total_seconds()))
+        moment = moment.replace(tzinfo=UTC)
+    seconds = max(0, int((datetime.now(UTC) - moment).total_seconds()))
     if seconds < 60:
         return "just now"
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):

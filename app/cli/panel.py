@@ -20,14 +20,16 @@ def terminal_ok() -> bool:
 def open_panel(services, *, read_only: bool = False, sandbox=None, settings=None) -> None:
     """``services`` may be a factory: the panel then paints its first frame before opening the store."""
     if not terminal_ok():
-        raise UsageError("the panel needs a terminal; in scripts use a command such as `breaker list` "
-                         "(see `breaker --help`)")
+        raise UsageError(
+            "the panel needs a terminal; in scripts use a command such as `breaker list` (see `breaker --help`)"
+        )
     try:
         from app.tui.app import run_panel
     except ModuleNotFoundError as exc:
         if exc.name and (exc.name == "app.tui" or exc.name.startswith("app.tui.")):
-            raise UsageError("this installation has no panel (app.tui is missing); the commands still work: "
-                             "see `breaker --help`") from None
+            raise UsageError(
+                "this installation has no panel (app.tui is missing); the commands still work: see `breaker --help`"
+            ) from None
         raise
     run_panel(services, read_only=read_only, sandbox=sandbox, settings=settings)
 

@@ -24,28 +24,40 @@ CONFIRM_WORD = "PANIC"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "panic", help="emergency: disable every connector at once (or --provider/--owner/--tag)",
+        "panic",
+        help="emergency: disable every connector at once (or --provider/--owner/--tag)",
         description="Record every selected connector disabled at once, then revoke the keys at every provider "
-                    "concurrently (one slow provider delays nobody), then verify each by probe. "
-                    "A panic killed midway resumes with --resume. Exit 0 all verified, 1 otherwise, 2 usage.")
-    p.add_argument("--yes", "-y", action="store_true",
-                   help="do not ask (required when stdin is not a terminal)")
+        "concurrently (one slow provider delays nobody), then verify each by probe. "
+        "A panic killed midway resumes with --resume. Exit 0 all verified, 1 otherwise, 2 usage.",
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask (required when stdin is not a terminal)")
     p.add_argument("--json", action="store_true", help=f"print the {PANIC_SCHEMA} JSON document")
     p.add_argument("--resume", action="store_true", help="finish the newest interrupted panic from its journal")
     p.add_argument("--batch", metavar="ID", default=None, help="with --resume: the panic to finish")
     p.add_argument("--provider", action="append", default=[], metavar="P", help="only this provider (repeatable)")
     p.add_argument("--owner", action="append", default=[], metavar="O", help="only this owner's (repeatable)")
     p.add_argument("--tag", action="append", default=[], metavar="T", help="only connectors with this tag (repeatable)")
-    p.add_argument("--timeout", type=float, default=None, metavar="S",
-                   help="seconds each provider call may take (default: the probe timeout)")
-    p.add_argument("--per-provider", type=int, default=None, metavar="N",
-                   help="calls in flight per provider (default: the probe per_host setting)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds each provider call may take (default: the probe timeout)",
+    )
+    p.add_argument(
+        "--per-provider",
+        type=int,
+        default=None,
+        metavar="N",
+        help="calls in flight per provider (default: the probe per_host setting)",
+    )
     p.set_defaults(run=run_panic)
 
 
 def _ask_deliberately(ctx: CliContext, count: int) -> bool:
-    ctx.stderr.write(f"Type {CONFIRM_WORD} (or the number of connectors, {count}) to disable them all; "
-                     "anything else cancels: ")
+    ctx.stderr.write(
+        f"Type {CONFIRM_WORD} (or the number of connectors, {count}) to disable them all; anything else cancels: "
+    )
     ctx.stderr.flush()
     answer = ctx.stdin.readline().strip()
     return answer == CONFIRM_WORD or answer == str(count)
@@ -95,12 +107,17 @@ def run_panic(args: argparse.Namespace, ctx: CliContext) -> int:
                 return _nothing(ctx, args, "Nothing to disable: the inventory has no connectors.")
             sw.prepare(selection)  # keys and TLS read now, so the time after the confirmation is spent disabling
             if sw.unfinished_batches():
-                note("An earlier panic was interrupted; this one replaces it for the connectors it covers "
-                     "(`breaker panic --resume` would finish the old one instead).", ctx.stderr)
+                note(
+                    "An earlier panic was interrupted; this one replaces it for the connectors it covers "
+                    "(`breaker panic --resume` would finish the old one instead).",
+                    ctx.stderr,
+                )
             if not args.yes:
                 if not ctx.stdin_is_terminal():
-                    raise UsageError("stdin is not a terminal, so Breaker cannot ask: add --yes to disable "
-                                     f"{plan.count} connector(s) (nothing was changed)")
+                    raise UsageError(
+                        "stdin is not a terminal, so Breaker cannot ask: add --yes to disable "
+                        f"{plan.count} connector(s) (nothing was changed)"
+                    )
                 note(plan.text(), ctx.stderr)
                 if not _ask_deliberately(ctx, plan.count):
                     note("Not confirmed. Nothing was changed.", ctx.stderr)
@@ -118,8 +135,19 @@ def run_panic(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _nothing(ctx: CliContext, args: argparse.Namespace, message: str) -> int:
     if args.json:
-        print_json({"schema": PANIC_SCHEMA, "batch": None, "total": 0, "ok": True, "message": message,
-                    "verified": [], "unverified": [], "failed": []}, ctx.stdout)
+        print_json(
+            {
+                "schema": PANIC_SCHEMA,
+                "batch": None,
+                "total": 0,
+                "ok": True,
+                "message": message,
+                "verified": [],
+                "unverified": [],
+                "failed": [],
+            },
+            ctx.stdout,
+        )
     else:
         print(message, file=ctx.stdout)
     return 0
@@ -128,8 +156,11 @@ def _nothing(ctx: CliContext, args: argparse.Namespace, message: str) -> int:
 def print_summary(ctx: CliContext, summary) -> None:
     out = ctx.stdout
     head = "Panic resumed" if summary.resumed else "Panic"
-    print(f"{head} {summary.batch}: {len(summary.verified)} of {summary.total} verified "
-          f"(recorded in {summary.recorded_ms:.0f} ms, done in {summary.verified_ms / 1000:.1f} s)", file=out)
+    print(
+        f"{head} {summary.batch}: {len(summary.verified)} of {summary.total} verified "
+        f"(recorded in {summary.recorded_ms:.0f} ms, done in {summary.verified_ms / 1000:.1f} s)",
+        file=out,
+    )
     if summary.unverified:
         print(f"Applied but not verified ({len(summary.unverified)}):", file=out)
         for r in summary.unverified:
@@ -137,8 +168,10 @@ def print_summary(ctx: CliContext, summary) -> None:
             for i, step in enumerate(r.manual_steps, 1):
                 print(f"      {i}. {step}", file=out)
     if summary.failed:
-        print(f"Failed or pending ({len(summary.failed)}) — do these by hand, or `breaker panic --resume` later:",
-              file=out)
+        print(
+            f"Failed or pending ({len(summary.failed)}) — do these by hand, or `breaker panic --resume` later:",
+            file=out,
+        )
         for r in summary.failed:
             print(f"  {r.connector} ({r.provider}): {r.label} — {r.message}", file=out)
             for i, step in enumerate(r.manual_steps, 1):

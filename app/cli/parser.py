@@ -36,17 +36,28 @@ def add_global_options(parser: argparse.ArgumentParser, *, on_subcommand: bool) 
     taken = set(parser._option_string_actions)  # a command that defines one of these itself keeps its own
     group = parser.add_argument_group("where and how")
     if "--home" not in taken:
-        group.add_argument("--home", metavar="DIR", default=default,
-                           help="keep the database and config in DIR (also BREAKER_HOME); a demo or test home "
-                                "never touches your real inventory")
+        group.add_argument(
+            "--home",
+            metavar="DIR",
+            default=default,
+            help="keep the database and config in DIR (also BREAKER_HOME); a demo or test home "
+            "never touches your real inventory",
+        )
     if "--db" not in taken:
-        group.add_argument("--db", metavar="URL", default=default,
-                           help="database URL, e.g. sqlite:///path/breaker.db or postgresql://… (also BREAKER_DB)")
+        group.add_argument(
+            "--db",
+            metavar="URL",
+            default=default,
+            help="database URL, e.g. sqlite:///path/breaker.db or postgresql://… (also BREAKER_DB)",
+        )
     if "--read-only" not in taken:
-        group.add_argument("--read-only", action="store_true",
-                           default=argparse.SUPPRESS if on_subcommand else False,
-                           help="look, do not touch: commands that change the inventory are refused and the "
-                                "panel hides destructive keys")
+        group.add_argument(
+            "--read-only",
+            action="store_true",
+            default=argparse.SUPPRESS if on_subcommand else False,
+            help="look, do not touch: commands that change the inventory are refused and the "
+            "panel hides destructive keys",
+        )
 
 
 def command_modules() -> list[ModuleType]:

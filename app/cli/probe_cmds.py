@@ -25,12 +25,14 @@ HEADERS = ("NAME", "OUTCOME", "LIVE", "SCOPES", "LATENCY", "DRIFT / REASON")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "probe", help="probe connectors live (read-only calls to each provider)",
+        "probe",
+        help="probe connectors live (read-only calls to each provider)",
         description="Ask each provider what the key can do now: identity, live scopes and their levels, "
-                    "expiry, rate-limit state. Ordinary probes only read. --deep adds deliberately invalid "
-                    "writes aimed at objects that do not exist, to learn write permissions the provider does "
-                    "not report; the number of requests per provider is printed before it runs. "
-                    "Exit code 1 when any probe fails or shows drift.")
+        "expiry, rate-limit state. Ordinary probes only read. --deep adds deliberately invalid "
+        "writes aimed at objects that do not exist, to learn write permissions the provider does "
+        "not report; the number of requests per provider is printed before it runs. "
+        "Exit code 1 when any probe fails or shows drift.",
+    )
     p.add_argument("names", nargs="*", metavar="NAME", help="connectors to probe")
     p.add_argument("--all", action="store_true", help="probe every connector")
     p.add_argument("--deep", action="store_true", help="also run write-permission probes (opt-in)")
@@ -41,21 +43,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def result_record(result: ProbeResult, provider: str) -> dict[str, Any]:
     r = result.report
     ok = r.outcome is Outcome.OK
-    return {"name": result.connector, "provider": provider, "outcome": r.outcome.value, "status": r.status,
-            "identity": r.identity or None, "token_kind": r.token_kind or None,
-            "live_level": r.live_level.label if ok and r.live_level else None,
-            "live_scopes": [{"scope": g.scope, "level": g.level.label} for g in r.grants] if ok else [],
-            "expires_at": r.expires_at.isoformat() if r.expires_at else None,
-            "latency_ms": r.latency_ms, "requests": r.requests, "deep": r.deep,
-            "error": r.error or None, "drift": list(result.drift)}
+    return {
+        "name": result.connector,
+        "provider": provider,
+        "outcome": r.outcome.value,
+        "status": r.status,
+        "identity": r.identity or None,
+        "token_kind": r.token_kind or None,
+        "live_level": r.live_level.label if ok and r.live_level else None,
+        "live_scopes": [{"scope": g.scope, "level": g.level.label} for g in r.grants] if ok else [],
+        "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+        "latency_ms": r.latency_ms,
+        "requests": r.requests,
+        "deep": r.deep,
+        "error": r.error or None,
+        "drift": list(result.drift),
+    }
 
 
 def _row(result: ProbeResult) -> list[str]:
     r = result.report
     ok = r.outcome is Outcome.OK
     reason = "; ".join(result.drift) if result.drift else (r.error if not ok else "")
-    return [result.connector, r.outcome.value, (r.live_level.label if ok and r.live_level else "-"),
-            str(len(r.grants)) if ok else "-", f"{r.latency_ms:.0f} ms", clip(reason, 70)]
+    return [
+        result.connector,
+        r.outcome.value,
+        (r.live_level.label if ok and r.live_level else "-"),
+        str(len(r.grants)) if ok else "-",
+        f"{r.latency_ms:.0f} ms",
+        clip(reason, 70),
+    ]
 
 
 def run_probe(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -95,14 +112,23 @@ def run_probe(args: argparse.Namespace, ctx: CliContext) -> int:
     results = asyncio.run(services.prober.probe([v.name for v in chosen], deep=args.deep, on_result=on_result))
     findings = [r for r in results if r.finding]
     if args.json:
-        print_json({"schema": SCHEMA, "results": [result_record(r, provider_of[r.connector]) for r in results],
-                    "findings": len(findings)}, ctx.stdout)
+        print_json(
+            {
+                "schema": SCHEMA,
+                "results": [result_record(r, provider_of[r.connector]) for r in results],
+                "findings": len(findings),
+            },
+            ctx.stdout,
+        )
     else:
         table(HEADERS, [_row(r) for r in results], ctx.stdout)
         failed = sum(r.failed for r in results)
         drift = sum(bool(r.drift) for r in results)
         note(f"{len(results)} probed: {len(results) - failed} ok, {failed} failed, {drift} with drift.", ctx.stderr)
         if services.settings.demo and results and all(r.report.outcome is Outcome.UNREACHABLE for r in results):
-            note("The demo sandbox is not running: start it in another terminal with "
-                 f"`breaker sandbox --home {services.settings.home}`.", ctx.stderr)
+            note(
+                "The demo sandbox is not running: start it in another terminal with "
+                f"`breaker sandbox --home {services.settings.home}`.",
+                ctx.stderr,
+            )
     return 1 if findings else 0

@@ -55,7 +55,7 @@ def _dispatch(args, ctx: CliContext) -> int:
         # own flush at exit from complaining about the closed pipe.
         _silence_stdout()
         return EXIT_FINDINGS
-    except Exception as exc:  # noqa: BLE001 — classified below; never a traceback for the owner
+    except Exception as exc:
         return _explain(exc)
 
 
@@ -73,12 +73,17 @@ def _explain(exc: Exception) -> int:
         for field, message in exc.errors.items():  # type: ignore[attr-defined]
             error_line(f"{field}: {message}")
         return EXIT_USAGE
-    if _raised_by(exc, "app.services.inventory", "NotFound") or _raised_by(exc, "connectors.registry", "UnknownProvider"):
+    if _raised_by(exc, "app.services.inventory", "NotFound") or _raised_by(
+        exc, "connectors.registry", "UnknownProvider"
+    ):
         error_line(str(exc))
         return EXIT_USAGE
-    if (_raised_by(exc, "app.store.errors", "StoreError") or _raised_by(exc, "app.settings", "ConfigError")
-            or _raised_by(exc, "app.services.keyrings", "NoKeyringError")
-            or _raised_by(exc, "app.services.secrets", "SecretStoreError")):
+    if (
+        _raised_by(exc, "app.store.errors", "StoreError")
+        or _raised_by(exc, "app.settings", "ConfigError")
+        or _raised_by(exc, "app.services.keyrings", "NoKeyringError")
+        or _raised_by(exc, "app.services.secrets", "SecretStoreError")
+    ):
         error_line(str(exc))
         return EXIT_FINDINGS
     if _raised_by(exc, "app.services.audit", "SecretInAuditError"):
@@ -91,8 +96,9 @@ def _explain(exc: Exception) -> int:
     if os.environ.get("BREAKER_DEBUG"):
         traceback.print_exception(exc)
     # Only the type: a third-party message could quote a header, and headers carry keys.
-    error_line(f"unexpected error ({type(exc).__name__}); run again with BREAKER_DEBUG=1 for details, "
-               "and please report it")
+    error_line(
+        f"unexpected error ({type(exc).__name__}); run again with BREAKER_DEBUG=1 for details, and please report it"
+    )
     return EXIT_FINDINGS
 
 

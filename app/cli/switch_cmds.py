@@ -36,41 +36,61 @@ HELP = {
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     for action, text in HELP.items():
-        p = subparsers.add_parser(action, help=text, description=text[0].upper() + text[1:] + ". "
-                                  "Shows what will be called where, whether it can be undone and what will stop "
-                                  "working, and asks first. Exit 0 verified, 1 not verified or failed, 2 usage.")
+        p = subparsers.add_parser(
+            action,
+            help=text,
+            description=text[0].upper() + text[1:] + ". "
+            "Shows what will be called where, whether it can be undone and what will stop "
+            "working, and asks first. Exit 0 verified, 1 not verified or failed, 2 usage.",
+        )
         p.add_argument("name", metavar="NAME", help="the connector")
         p.add_argument("--yes", "-y", action="store_true", help="do not ask (required when stdin is not a terminal)")
         p.add_argument("--json", action="store_true", help=f"print the {SWITCH_SCHEMA} JSON document")
         if action != "rotate":
-            p.add_argument("--force", action="store_true",
-                           help="if the provider call fails, keep the local switch anyway (marked out-of-sync)")
+            p.add_argument(
+                "--force",
+                action="store_true",
+                help="if the provider call fails, keep the local switch anyway (marked out-of-sync)",
+            )
         if action in ("draft-only", "read-only"):
-            p.add_argument("--revoke-full", action="store_true",
-                           help="after switching to the reduced credential, revoke the full key at the provider")
+            p.add_argument(
+                "--revoke-full",
+                action="store_true",
+                help="after switching to the reduced credential, revoke the full key at the provider",
+            )
         p.set_defaults(run=run_switch, action=action)
 
-    p = subparsers.add_parser("confirm", help="say you did a switch's manual steps; Breaker then verifies by probe",
-                              description="Mark the latest switch of NAME as applied by hand, then probe to "
-                                          "verify it. Exit 0 verified, 1 not verified.")
+    p = subparsers.add_parser(
+        "confirm",
+        help="say you did a switch's manual steps; Breaker then verifies by probe",
+        description="Mark the latest switch of NAME as applied by hand, then probe to "
+        "verify it. Exit 0 verified, 1 not verified.",
+    )
     p.add_argument("name", metavar="NAME")
     p.add_argument("--json", action="store_true", help=f"print the {SWITCH_SCHEMA} JSON document")
     p.set_defaults(run=run_confirm)
 
-    text = ("make NAME's key the organisation admin key of its provider: switches of the other connectors of "
-            "that provider (same base URL) then call the provider's admin API with it")
-    p = subparsers.add_parser("admin-key", help=text,
-                              description=text[0].upper() + text[1:] + " — an Anthropic or OpenAI admin key, or a "
-                              "SendGrid key with API Keys access. The key stays in the OS keyring; the change is "
-                              "audited. Exit 0 done, 2 usage.")
+    text = (
+        "make NAME's key the organisation admin key of its provider: switches of the other connectors of "
+        "that provider (same base URL) then call the provider's admin API with it"
+    )
+    p = subparsers.add_parser(
+        "admin-key",
+        help=text,
+        description=text[0].upper() + text[1:] + " — an Anthropic or OpenAI admin key, or a "
+        "SendGrid key with API Keys access. The key stays in the OS keyring; the change is "
+        "audited. Exit 0 done, 2 usage.",
+    )
     p.add_argument("name", metavar="NAME", help="the connector holding the admin key")
     p.set_defaults(run=run_admin_key)
 
-    p = subparsers.add_parser("verify", help="probe again to verify a connector's latest switch (finishes an "
-                                             "interrupted one)",
-                              description="Probe NAME again and update its latest switch; a switch cut off midway "
-                                          "(crash, kill) is finished first, looking before anything is sent again. "
-                                          "Exit 0 verified, 1 not verified.")
+    p = subparsers.add_parser(
+        "verify",
+        help="probe again to verify a connector's latest switch (finishes an interrupted one)",
+        description="Probe NAME again and update its latest switch; a switch cut off midway "
+        "(crash, kill) is finished first, looking before anything is sent again. "
+        "Exit 0 verified, 1 not verified.",
+    )
     p.add_argument("name", metavar="NAME")
     p.add_argument("--json", action="store_true", help=f"print the {SWITCH_SCHEMA} JSON document")
     p.set_defaults(run=run_verify)
@@ -144,9 +164,15 @@ def run_switch(args: argparse.Namespace, ctx: CliContext) -> int:
             note("Nothing was changed.", ctx.stderr)
             return 0
         try:
-            report = asyncio.run(sw.switch(args.name, action, force=getattr(args, "force", False),
-                                           revoke_full=getattr(args, "revoke_full", False),
-                                           on_event=_printer(ctx)))
+            report = asyncio.run(
+                sw.switch(
+                    args.name,
+                    action,
+                    force=getattr(args, "force", False),
+                    revoke_full=getattr(args, "revoke_full", False),
+                    on_event=_printer(ctx),
+                )
+            )
         except NeedsNewKey:  # the plan changed under us (another process); be explicit
             raise UsageError(f"{plan.provider_title} cannot rotate this key by API; run the command again") from None
     finally:
@@ -157,8 +183,10 @@ def run_switch(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _finish_rotation(args: argparse.Namespace, ctx: CliContext, sw, latest) -> int:
     """An earlier rotation was cut off: finish it (no new rotation at the provider)."""
-    text = (f"An earlier rotation of {args.name} was interrupted.\n  {latest.message}\n"
-            "Breaker finishes it now: it does not ask the provider for another key.")
+    text = (
+        f"An earlier rotation of {args.name} was interrupted.\n  {latest.message}\n"
+        "Breaker finishes it now: it does not ask the provider for another key."
+    )
     show_plan(ctx, text, as_note=args.json)
     if not confirm_or_refuse(ctx, args.yes, f"Finish the rotation of {args.name}?"):
         note("Nothing was changed.", ctx.stderr)
@@ -171,8 +199,9 @@ def _finish_rotation(args: argparse.Namespace, ctx: CliContext, sw, latest) -> i
 def _guided_rotation(args: argparse.Namespace, ctx: CliContext, sw, plan) -> int:
     terminal = ctx.stdin_is_terminal()
     if not terminal and not args.yes:
-        raise UsageError("pipe the new key on stdin together with --yes, or run this on a terminal "
-                         "(nothing was changed)")
+        raise UsageError(
+            "pipe the new key on stdin together with --yes, or run this on a terminal (nothing was changed)"
+        )
     if terminal and not ask_yes_no(ctx, "Create the new key as described above. Ready to paste it?", default=False):
         note("Nothing was changed.", ctx.stderr)
         return 0
@@ -190,7 +219,7 @@ def _finish(ctx: CliContext, args: argparse.Namespace, report, plan=None) -> Non
 
 
 def run_confirm(args: argparse.Namespace, ctx: CliContext) -> int:
-    from app.services.switches import SwitchRefused, Switches
+    from app.services.switches import Switches, SwitchRefused
 
     ctx.require_writable("confirm")
     sw = Switches(ctx.services)
@@ -205,7 +234,7 @@ def run_confirm(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def run_verify(args: argparse.Namespace, ctx: CliContext) -> int:
-    from app.services.switches import SwitchRefused, Switches
+    from app.services.switches import Switches, SwitchRefused
 
     ctx.require_writable("verify")
     sw = Switches(ctx.services)
@@ -220,7 +249,7 @@ def run_verify(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def run_admin_key(args: argparse.Namespace, ctx: CliContext) -> int:
-    from app.services.switches import SwitchRefused, Switches
+    from app.services.switches import Switches, SwitchRefused
     from app.services.switches.plan import dependants
 
     ctx.require_writable("admin-key")
@@ -233,8 +262,13 @@ def run_admin_key(args: argparse.Namespace, ctx: CliContext) -> int:
         sw.close()
     views = ctx.services.inventory.list()
     served = dependants(next(v for v in views if v.name == view.name), views)  # compared by identity
-    note(f"{view.name}: its key {view.credential.display} is now the {view.provider} organisation admin key.",
-         ctx.stderr)
-    note(f"Switches of {', '.join(v.name for v in served)} will use it." if served else
-         f"No other {view.provider} connector with the same base URL uses it yet.", ctx.stderr)
+    note(
+        f"{view.name}: its key {view.credential.display} is now the {view.provider} organisation admin key.", ctx.stderr
+    )
+    note(
+        f"Switches of {', '.join(v.name for v in served)} will use it."
+        if served
+        else f"No other {view.provider} connector with the same base URL uses it yet.",
+        ctx.stderr,
+    )
     return 0

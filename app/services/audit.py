@@ -9,18 +9,18 @@ row breaks the chain, and write access to the database alone is not enough to fo
 from __future__ import annotations
 
 import getpass
-import logging
 import hashlib
 import hmac
 import json
-from json.encoder import encode_basestring
+import logging
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Engine
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from app.services.secrets import SecretStore
@@ -44,7 +44,7 @@ def _default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), (str, int)):  # enums
+    if hasattr(value, "value") and isinstance(value.value, (str, int)):  # enums
         return value.value
     raise TypeError(f"cannot record a {type(value).__name__} in the audit log")
 
@@ -86,10 +86,12 @@ def _body_json(row: dict[str, Any]) -> str:
     read back and written again give the same text (canonical_json is idempotent). verify()
     recomputes every mac the long way; a test holds the two equal on awkward values."""
     quoted = encode_basestring  # json's own string quoting (ensure_ascii=False), without an encoder per call
-    return (f'{{"action":{quoted(row["action"])},"actor":{quoted(row["actor"])},'
-            f'"at":{quoted(row["at"].isoformat())},"connector":{quoted(row["connector"])},'
-            f'"new":{row["new_json"]},"old":{row["old_json"]},"outcome":{quoted(row["outcome"])},'
-            f'"seq":{int(row["seq"])}}}')
+    return (
+        f'{{"action":{quoted(row["action"])},"actor":{quoted(row["actor"])},'
+        f'"at":{quoted(row["at"].isoformat())},"connector":{quoted(row["connector"])},'
+        f'"new":{row["new_json"]},"old":{row["old_json"]},"outcome":{quoted(row["outcome"])},'
+        f'"seq":{int(row["seq"])}}}'
+    )
 
 
 def actor_name() -> str:
@@ -127,16 +129,24 @@ class AuditLog:
     @staticmethod
     def _body_of(row: dict[str, Any]) -> dict[str, Any]:
         """What the mac covers: every field of the event but the macs themselves."""
-        return {"seq": row["seq"], "at": row["at"].isoformat(), "actor": row["actor"], "connector": row["connector"],
-                "action": row["action"], "old": json.loads(row["old_json"]), "new": json.loads(row["new_json"]),
-                "outcome": row["outcome"]}
+        return {
+            "seq": row["seq"],
+            "at": row["at"].isoformat(),
+            "actor": row["actor"],
+            "connector": row["connector"],
+            "action": row["action"],
+            "old": json.loads(row["old_json"]),
+            "new": json.loads(row["new_json"]),
+            "outcome": row["outcome"],
+        }
 
     @classmethod
     def _body(cls, ev: AuditEvent) -> dict[str, Any]:
         return cls._body_of(ev.model_dump())
 
-    def record(self, session: Session, action: str, connector: str = "", old: Any = None, new: Any = None,
-               outcome: str = "ok") -> int:
+    def record(
+        self, session: Session, action: str, connector: str = "", old: Any = None, new: Any = None, outcome: str = "ok"
+    ) -> int:
         """Add one event to ``session``'s transaction; it is written (and the head moves) on commit.
 
         Returns the event's sequence number."""
@@ -149,8 +159,10 @@ class AuditLog:
         as with :meth:`record`, only the insert is one statement instead of one ORM flush per row.
         """
         # Serialise first: a Secret anywhere raises before anything is added.
-        encoded = [(action, connector, canonical_json(old), canonical_json(new), outcome)
-                   for action, connector, old, new, outcome in items]
+        encoded = [
+            (action, connector, canonical_json(old), canonical_json(new), outcome)
+            for action, connector, old, new, outcome in items
+        ]
         tail = session.info.get(_TAIL)
         if tail is None:
             table = AuditEvent.__table__
@@ -165,8 +177,17 @@ class AuditLog:
         rows: list[dict[str, Any]] = []
         for action, connector, old_json, new_json, outcome in encoded:
             seq += 1
-            row = {"seq": seq, "at": utcnow(), "actor": self.actor, "connector": connector, "action": action,
-                   "old_json": old_json, "new_json": new_json, "outcome": outcome, "prev_mac": prev}
+            row = {
+                "seq": seq,
+                "at": utcnow(),
+                "actor": self.actor,
+                "connector": connector,
+                "action": action,
+                "old_json": old_json,
+                "new_json": new_json,
+                "outcome": outcome,
+                "prev_mac": prev,
+            }
             body = _body_json(row)  # == canonical_json(self._body_of(row)), without parsing old and new again
             prev = row["mac"] = hmac.new(key, (prev + body).encode(), hashlib.sha256).hexdigest()
             rows.append(row)
@@ -207,16 +228,23 @@ class AuditLog:
         with Session(engine) as session:
             start = 0
             while True:
-                rows = session.exec(select(AuditEvent).where(AuditEvent.seq > start)
-                                    .order_by(col(AuditEvent.seq)).limit(batch)).all()
+                rows = session.exec(
+                    select(AuditEvent).where(AuditEvent.seq > start).order_by(col(AuditEvent.seq)).limit(batch)
+                ).all()
                 if not rows:
                     break
                 for ev in rows:
                     if ev.seq != expected_seq:
-                        return ChainStatus(False, count, expected_seq,
-                                           f"event {expected_seq} is missing (next is {ev.seq}): deleted or reordered")
+                        return ChainStatus(
+                            False,
+                            count,
+                            expected_seq,
+                            f"event {expected_seq} is missing (next is {ev.seq}): deleted or reordered",
+                        )
                     if ev.prev_mac != prev:
-                        return ChainStatus(False, count, ev.seq, "it does not follow the event before it (reordered or replaced)")
+                        return ChainStatus(
+                            False, count, ev.seq, "it does not follow the event before it (reordered or replaced)"
+                        )
                     try:
                         body = self._body(ev)
                     except ValueError:
@@ -232,8 +260,12 @@ class AuditLog:
             return ChainStatus(True, 0)
         head_seq, head_mac = head
         if head_seq > last_seq:
-            return ChainStatus(False, count, last_seq + 1,
-                               f"the newest {head_seq - last_seq} event(s) were cut off (the head says {head_seq})")
+            return ChainStatus(
+                False,
+                count,
+                last_seq + 1,
+                f"the newest {head_seq - last_seq} event(s) were cut off (the head says {head_seq})",
+            )
         if head_seq == last_seq:
             if not hmac.compare_digest(head_mac, prev):
                 return ChainStatus(False, count, last_seq, "the newest event does not match the head in the keyring")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import threading
+from dataclasses import dataclass, field
 from functools import partial
 
 from keyring.backend import KeyringBackend
@@ -16,7 +16,6 @@ from app.services.secrets import SecretStore
 from app.settings import Settings
 from app.store.db import open_store
 from app.store.migrations import install_id
-
 
 _SWITCHES_LOCK = threading.Lock()
 
@@ -67,5 +66,6 @@ def open_services(settings: Settings, keyring: KeyringBackend | None = None) -> 
     backend = keyring or keyring_for(settings) or partial(system_keyring)
     secrets = SecretStore(backend, install_id(engine))
     audit = AuditLog(secrets)
-    return Services(settings=settings, engine=engine, secrets=secrets, audit=audit,
-                    inventory=Inventory(engine, secrets, audit))
+    return Services(
+        settings=settings, engine=engine, secrets=secrets, audit=audit, inventory=Inventory(engine, secrets, audit)
+    )

@@ -9,5 +9,9 @@ from connectors.base import Secret
 
 def provider_credential(view: ConnectorView, secret: Secret, admin_secret: Secret | None = None) -> ProviderCredential:
     """The key, where to send it (the connector's base URL override) and its non-secret extras."""
-    return ProviderCredential(secret=secret, base_url=view.base_url or None,
-                              extra={k: str(v) for k, v in view.extra.items()}, admin_secret=admin_secret)
+    return ProviderCredential(
+        secret=secret,
+        base_url=view.base_url or None,
+        extra={k: str(v) for k, v in view.extra.items()},
+        admin_secret=admin_secret,
+    )

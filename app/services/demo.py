@@ -50,8 +50,17 @@ DEMO_PORT_KEY = "sandbox_port"  # [demo] sandbox_port = N in the demo home's con
 SANDBOX_STATE_FILE = "sandbox-state.json"
 LOOPBACK = "127.0.0.1"
 # Files a demo home may hold; any other file in the folder means it is not ours to take over.
-HOME_FILES = {CONFIG_FILE, DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", f"{DB_FILE}-journal",
-              DEMO_KEYRING_FILE, SANDBOX_STATE_FILE, "demo-keyring.tmp", f"{SANDBOX_STATE_FILE}.tmp"}
+HOME_FILES = {
+    CONFIG_FILE,
+    DB_FILE,
+    f"{DB_FILE}-wal",
+    f"{DB_FILE}-shm",
+    f"{DB_FILE}-journal",
+    DEMO_KEYRING_FILE,
+    SANDBOX_STATE_FILE,
+    "demo-keyring.tmp",
+    f"{SANDBOX_STATE_FILE}.tmp",
+}
 
 
 class DemoError(Exception):
@@ -59,6 +68,7 @@ class DemoError(Exception):
 
 
 # -- the demo inventory ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DemoConnector:
@@ -81,67 +91,201 @@ class DemoConnector:
 
 
 DEMO_CONNECTORS: tuple[DemoConnector, ...] = (
-    DemoConnector("support-replies", "slack", ("bot",), "Maria Lopez",
-                  "the #support channel", "post answers to customer questions",
-                  "post in other channels or read direct messages",
-                  client="Support assistant (Claude Desktop)", tags="support", identity="acme-support-bot"),
-    DemoConnector("standup-summaries", "slack", ("user",), "Maria Lopez",
-                  "read access to the team channels", "summarise the daily stand-up",
-                  "post messages", client="n8n stand-up flow", tags="internal", identity="maria",
-                  declare_narrower=True),
-    DemoConnector("release-notes", "github", ("fine_grained",), "Priya Shah",
-                  "the product repository", "draft release notes as issues",
-                  "push code or merge pull requests", client="GitHub Actions + Claude", tags="engineering",
-                  identity="acme-release-bot"),
-    DemoConnector("org-admin-sync", "github", ("classic",), "Tom Becker",
-                  "the company's GitHub organisation", "sync team membership from the HR list",
-                  "delete repositories", client="nightly cron script", tags="engineering,admin",
-                  identity="tom-admin", scopes=("repo", "admin:org", "delete_repo")),
-    DemoConnector("meeting-notes", "openai", ("project",), "Ana Lima",
-                  "the meeting-notes project", "summarise recorded meetings",
-                  "train or fine-tune models", client="Zapier meeting flow", tags="operations"),
-    DemoConnector("blog-drafts", "openai", ("project",), "Sam Ortiz",
-                  "the meeting-notes project", "draft blog posts", "publish anything",
-                  client="Marketing assistant (ChatGPT actions)", tags="marketing",
-                  shares_key_with="meeting-notes"),
-    DemoConnector("code-review-bot", "anthropic", ("api",), "Priya Shah",
-                  "the Claude API", "review pull requests in the test repository",
-                  "use production data", environment="test", client="Claude Code in CI", tags="engineering"),
-    DemoConnector("anthropic-admin", "anthropic", ("admin",), "Tom Becker",
-                  "the Anthropic organisation's admin API", "create and disable API keys",
-                  "invite or remove members", client="key-rotation script", tags="admin", org_admin_key=True),
-    DemoConnector("revenue-report", "stripe", ("restricted_live",), "Sam Ortiz",
-                  "read-only access to charges and the balance", "build the monthly revenue report",
-                  "create charges, refunds or payouts", client="Finance assistant (Claude Desktop)",
-                  tags="finance"),
-    DemoConnector("checkout-tests", "stripe", ("secret_test",), "Priya Shah",
-                  "Stripe's test mode", "run the checkout test suite", "touch live data",
-                  environment="test", client="CI", tags="engineering"),
-    DemoConnector("newsletter", "sendgrid", ("restricted",), "",
-                  "the newsletter templates and mail send", "send the monthly newsletter to subscribers",
-                  "send to anyone who did not subscribe", client="old Zapier flow", tags="marketing"),
-    DemoConnector("inbox-triage", "google", ("oauth",), "Maria Lopez",
-                  "read access to the support mailbox", "label and sort incoming mail",
-                  "send or delete mail", client="Gmail triage assistant", tags="support",
-                  declare_narrower=True),  # its token also holds gmail.compose, which can send
-    DemoConnector("docs-search", "notion", ("read_only", "internal"), "Ana Lima",
-                  "the shared company wiki", "answer questions from the handbook", "edit or delete pages",
-                  client="Claude Desktop (MCP)", tags="operations"),
-    DemoConnector("crm-enrichment", "hubspot", ("private_app",), "Sam Ortiz",
-                  "contacts and companies in the CRM", "fill in company details from public sources",
-                  "email contacts or delete records", client="n8n enrichment flow", tags="sales"),
-    DemoConnector("ci-pipeline", "gitlab", ("personal",), "Priya Shah",
-                  "the deployment project", "open merge requests with dependency updates",
-                  "change CI variables or protected branches", client="Renovate-style bot", tags="engineering",
-                  identity="ci-bot", key_age_days=200),
-    DemoConnector("calendar-assistant", "microsoft", ("delegated_drafts", "delegated"), "Ana Lima",
-                  "her Outlook calendar and mailbox", "prepare meeting invitations as drafts",
-                  "send mail on her behalf", environment="test", client="Copilot Studio agent",
-                  tags="operations"),
+    DemoConnector(
+        "support-replies",
+        "slack",
+        ("bot",),
+        "Maria Lopez",
+        "the #support channel",
+        "post answers to customer questions",
+        "post in other channels or read direct messages",
+        client="Support assistant (Claude Desktop)",
+        tags="support",
+        identity="acme-support-bot",
+    ),
+    DemoConnector(
+        "standup-summaries",
+        "slack",
+        ("user",),
+        "Maria Lopez",
+        "read access to the team channels",
+        "summarise the daily stand-up",
+        "post messages",
+        client="n8n stand-up flow",
+        tags="internal",
+        identity="maria",
+        declare_narrower=True,
+    ),
+    DemoConnector(
+        "release-notes",
+        "github",
+        ("fine_grained",),
+        "Priya Shah",
+        "the product repository",
+        "draft release notes as issues",
+        "push code or merge pull requests",
+        client="GitHub Actions + Claude",
+        tags="engineering",
+        identity="acme-release-bot",
+    ),
+    DemoConnector(
+        "org-admin-sync",
+        "github",
+        ("classic",),
+        "Tom Becker",
+        "the company's GitHub organisation",
+        "sync team membership from the HR list",
+        "delete repositories",
+        client="nightly cron script",
+        tags="engineering,admin",
+        identity="tom-admin",
+        scopes=("repo", "admin:org", "delete_repo"),
+    ),
+    DemoConnector(
+        "meeting-notes",
+        "openai",
+        ("project",),
+        "Ana Lima",
+        "the meeting-notes project",
+        "summarise recorded meetings",
+        "train or fine-tune models",
+        client="Zapier meeting flow",
+        tags="operations",
+    ),
+    DemoConnector(
+        "blog-drafts",
+        "openai",
+        ("project",),
+        "Sam Ortiz",
+        "the meeting-notes project",
+        "draft blog posts",
+        "publish anything",
+        client="Marketing assistant (ChatGPT actions)",
+        tags="marketing",
+        shares_key_with="meeting-notes",
+    ),
+    DemoConnector(
+        "code-review-bot",
+        "anthropic",
+        ("api",),
+        "Priya Shah",
+        "the Claude API",
+        "review pull requests in the test repository",
+        "use production data",
+        environment="test",
+        client="Claude Code in CI",
+        tags="engineering",
+    ),
+    DemoConnector(
+        "anthropic-admin",
+        "anthropic",
+        ("admin",),
+        "Tom Becker",
+        "the Anthropic organisation's admin API",
+        "create and disable API keys",
+        "invite or remove members",
+        client="key-rotation script",
+        tags="admin",
+        org_admin_key=True,
+    ),
+    DemoConnector(
+        "revenue-report",
+        "stripe",
+        ("restricted_live",),
+        "Sam Ortiz",
+        "read-only access to charges and the balance",
+        "build the monthly revenue report",
+        "create charges, refunds or payouts",
+        client="Finance assistant (Claude Desktop)",
+        tags="finance",
+    ),
+    DemoConnector(
+        "checkout-tests",
+        "stripe",
+        ("secret_test",),
+        "Priya Shah",
+        "Stripe's test mode",
+        "run the checkout test suite",
+        "touch live data",
+        environment="test",
+        client="CI",
+        tags="engineering",
+    ),
+    DemoConnector(
+        "newsletter",
+        "sendgrid",
+        ("restricted",),
+        "",
+        "the newsletter templates and mail send",
+        "send the monthly newsletter to subscribers",
+        "send to anyone who did not subscribe",
+        client="old Zapier flow",
+        tags="marketing",
+    ),
+    DemoConnector(
+        "inbox-triage",
+        "google",
+        ("oauth",),
+        "Maria Lopez",
+        "read access to the support mailbox",
+        "label and sort incoming mail",
+        "send or delete mail",
+        client="Gmail triage assistant",
+        tags="support",
+        declare_narrower=True,
+    ),  # its token also holds gmail.compose, which can send
+    DemoConnector(
+        "docs-search",
+        "notion",
+        ("read_only", "internal"),
+        "Ana Lima",
+        "the shared company wiki",
+        "answer questions from the handbook",
+        "edit or delete pages",
+        client="Claude Desktop (MCP)",
+        tags="operations",
+    ),
+    DemoConnector(
+        "crm-enrichment",
+        "hubspot",
+        ("private_app",),
+        "Sam Ortiz",
+        "contacts and companies in the CRM",
+        "fill in company details from public sources",
+        "email contacts or delete records",
+        client="n8n enrichment flow",
+        tags="sales",
+    ),
+    DemoConnector(
+        "ci-pipeline",
+        "gitlab",
+        ("personal",),
+        "Priya Shah",
+        "the deployment project",
+        "open merge requests with dependency updates",
+        "change CI variables or protected branches",
+        client="Renovate-style bot",
+        tags="engineering",
+        identity="ci-bot",
+        key_age_days=200,
+    ),
+    DemoConnector(
+        "calendar-assistant",
+        "microsoft",
+        ("delegated_drafts", "delegated"),
+        "Ana Lima",
+        "her Outlook calendar and mailbox",
+        "prepare meeting invitations as drafts",
+        "send mail on her behalf",
+        environment="test",
+        client="Copilot Studio agent",
+        tags="operations",
+    ),
 )
 
 
 # -- the home folder ---------------------------------------------------------------------------
+
 
 def default_demo_home() -> Path:
     """Beside the owner's inventory, never inside it: <user data dir>/breaker/demo."""
@@ -160,7 +304,7 @@ def _existing_inventory(db: Path) -> int:
         total = 0
         for table in ("connector", "audit_event"):
             try:
-                total += conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 (fixed names)
+                total += conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
             except sqlite3.OperationalError as exc:
                 if "no such table" not in str(exc):
                     return 1
@@ -183,12 +327,16 @@ def _check_home(home: Path) -> None:
         return
     strangers = sorted(p.name for p in home.iterdir() if p.name not in HOME_FILES)
     if strangers:
-        raise DemoError(f"{home} is not empty and is not a Breaker demo home (it holds {strangers[0]!r}…); "
-                        "choose an empty or new folder for --home")
+        raise DemoError(
+            f"{home} is not empty and is not a Breaker demo home (it holds {strangers[0]!r}…); "
+            "choose an empty or new folder for --home"
+        )
     db = home / DB_FILE
     if db.exists() and _existing_inventory(db):
-        raise DemoError(f"{home} holds a Breaker inventory that is not a demo; the demo will not touch it. "
-                        "Choose another --home, e.g. a new folder")
+        raise DemoError(
+            f"{home} holds a Breaker inventory that is not a demo; the demo will not touch it. "
+            "Choose another --home, e.g. a new folder"
+        )
 
 
 def free_loopback_port() -> int:
@@ -266,6 +414,7 @@ def _ensure_config(home: Path, port: int | None) -> tuple[int, int | None]:
 
 # -- sandbox state on disk -----------------------------------------------------------------------
 
+
 def load_sandbox_state(home: Path) -> SandboxState:
     """The demo sandbox's tokens (an empty state when the file does not exist yet)."""
     path = Path(home) / SANDBOX_STATE_FILE
@@ -274,8 +423,10 @@ def load_sandbox_state(home: Path) -> SandboxState:
     except FileNotFoundError:
         return SandboxState()
     except (OSError, ValueError) as exc:
-        raise DemoError(f"{path} is unreadable ({type(exc).__name__}); delete it to forget the sandbox's "
-                        "tokens (the demo keys will then answer as invalid), or delete the folder to start afresh") from None
+        raise DemoError(
+            f"{path} is unreadable ({type(exc).__name__}); delete it to forget the sandbox's "
+            "tokens (the demo keys will then answer as invalid), or delete the folder to start afresh"
+        ) from None
     try:
         return state_from_json(data)
     except (TypeError, ValueError, KeyError, AttributeError):
@@ -328,6 +479,7 @@ class StateSaver:
 
 # -- seeding -------------------------------------------------------------------------------------
 
+
 def base_url(port: int, prefix: str) -> str:
     return f"http://{LOOPBACK}:{port}/{prefix}"
 
@@ -342,8 +494,13 @@ def _mint(module: Any, spec: DemoConnector, state: SandboxState) -> TokenRecord 
     if "SANDBOX" not in token:  # the contract; a real-looking key must never be seeded
         raise DemoError(f"the sandbox module for {spec.provider} made a token without SANDBOX in it")
     scopes = list(spec.scopes) if spec.scopes is not None else list(kinds.get(kind, []))
-    record = TokenRecord(token=token, provider=getattr(module, "PROVIDER", spec.provider), kind=kind,
-                         identity=spec.identity or f"{spec.name}-bot", scopes=scopes)
+    record = TokenRecord(
+        token=token,
+        provider=getattr(module, "PROVIDER", spec.provider),
+        kind=kind,
+        identity=spec.identity or f"{spec.name}-bot",
+        scopes=scopes,
+    )
     return state.add(record)
 
 
@@ -372,7 +529,7 @@ def _run_async(coro: Any) -> Any:
     def target() -> None:
         try:
             box["value"] = asyncio.run(coro)
-        except BaseException as exc:  # noqa: BLE001 — handed back to the caller's thread
+        except BaseException as exc:
             box["error"] = exc
 
     thread = threading.Thread(target=target)
@@ -383,11 +540,12 @@ def _run_async(coro: Any) -> Any:
     return box.get("value")
 
 
-def _declared(spec: DemoConnector, provider: Any, state: SandboxState, record: TokenRecord,
-              url: str) -> tuple[Grant, ...]:
+def _declared(
+    spec: DemoConnector, provider: Any, state: SandboxState, record: TokenRecord, url: str
+) -> tuple[Grant, ...]:
     try:
         grants = _run_async(_probe_grants(provider, state, record.token, url))
-    except Exception as exc:  # noqa: BLE001 — a provider bug must not stop the demo; fall back to the table
+    except Exception as exc:
         log.debug("demo seed: probing %s failed (%s)", spec.name, type(exc).__name__)
         grants = None
     if grants is None:
@@ -425,10 +583,18 @@ def seed_demo(services: Services, state: SandboxState, port: int) -> list[str]:
         tokens[spec.name] = record
         url = base_url(port, spec.provider)
         data = ConnectorInput(
-            name=spec.name, provider=spec.provider, owner=spec.owner, purpose_access=spec.access,
-            purpose_task=spec.task, purpose_forbidden=spec.forbidden, environment=spec.environment,
-            base_url=url, client=spec.client, tags=spec.tags,
-            declared=_declared(spec, provider, state, record, url))
+            name=spec.name,
+            provider=spec.provider,
+            owner=spec.owner,
+            purpose_access=spec.access,
+            purpose_task=spec.task,
+            purpose_forbidden=spec.forbidden,
+            environment=spec.environment,
+            base_url=url,
+            client=spec.client,
+            tags=spec.tags,
+            declared=_declared(spec, provider, state, record, url),
+        )
         services.inventory.add(data, Secret(record.token))
         added.append(spec.name)
     _age_keys(services, [s for s in DEMO_CONNECTORS if s.key_age_days and s.name in added], added)
@@ -457,7 +623,7 @@ def _relocate(services: Services, old_port: int, new_port: int) -> int:
     old_root, moved = f"http://{LOOPBACK}:{old_port}/", 0
     for view in services.inventory.list():
         if view.base_url.startswith(old_root):
-            new_url = f"http://{LOOPBACK}:{new_port}/" + view.base_url[len(old_root):]
+            new_url = f"http://{LOOPBACK}:{new_port}/" + view.base_url[len(old_root) :]
             services.inventory.edit(view.name, replace(services.inventory.as_input(view), base_url=new_url))
             moved += 1
     return moved

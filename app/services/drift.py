@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from connectors.base import Grant, Level, Mode
 
 
-def drift_findings(mode: Mode, declared: Iterable[Grant], observed: Iterable[Grant],
-                   live_level: Level | None) -> list[str]:
+def drift_findings(
+    mode: Mode, declared: Iterable[Grant], observed: Iterable[Grant], live_level: Level | None
+) -> list[str]:
     """One line per finding; empty when the connector holds no more than it should."""
     findings: list[str] = []
     declared_scopes = {g.scope for g in declared}

@@ -17,12 +17,11 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from app.services.switches.states import VERIFIED, label
 from app.services.views import ConnectorView
 from app.store.db import session_scope
 from connectors import registry
 from connectors.base import Mode, Secret
-
-from app.services.switches.states import VERIFIED, label
 
 
 class ExecRefused(Exception):
@@ -84,16 +83,29 @@ def grant(services, name: str, command: Sequence[str]) -> ExecGrant:
         raise ExecRefused(refusal)
     warning = ""
     if view.mode is not Mode.FULL and view.switch_state != VERIFIED:
-        warning = (f"{name} is {view.mode.value}, but that is not verified at the provider yet "
-                   f"({label(view.switch_state)}): the key may still hold more power")
-    return ExecGrant(connector=name, env_var=var, secret=secret, fingerprint=cred.fingerprint,  # type: ignore[arg-type]
-                     mode=view.mode, warning=warning, last4=cred.last4, tier=cred.tier)  # type: ignore[union-attr]
+        warning = (
+            f"{name} is {view.mode.value}, but that is not verified at the provider yet "
+            f"({label(view.switch_state)}): the key may still hold more power"
+        )
+    return ExecGrant(
+        connector=name,
+        env_var=var,
+        secret=secret,
+        fingerprint=cred.fingerprint,  # type: ignore[arg-type]
+        mode=view.mode,
+        warning=warning,
+        last4=cred.last4,
+        tier=cred.tier,
+    )  # type: ignore[union-attr]
 
 
 def record_use(services, handed: ExecGrant, command: Sequence[str], outcome: str) -> None:
     """Audit one use: ``ok`` (the child started with the key), ``not-found`` or ``not-executable``."""
-    new = {**_base(command, handed.env_var, handed.mode), "started": outcome == "ok",
-           "credential": {"fingerprint": handed.fingerprint, "last4": handed.last4, "tier": handed.tier}}
+    new = {
+        **_base(command, handed.env_var, handed.mode),
+        "started": outcome == "ok",
+        "credential": {"fingerprint": handed.fingerprint, "last4": handed.last4, "tier": handed.tier},
+    }
     _audit(services, "exec", handed.connector, new, outcome=outcome)
 
 
@@ -106,8 +118,16 @@ def _audit(services, action: str, name: str, new: dict, outcome: str = "ok") -> 
         services.audit.record(s, action, name, new=new, outcome=outcome)
 
 
-def run(services, name: str, command: Sequence[str], *, stdin=None, stdout=None, stderr=None,
-        warn: Callable[[str], None] | None = None) -> int:
+def run(
+    services,
+    name: str,
+    command: Sequence[str],
+    *,
+    stdin=None,
+    stdout=None,
+    stderr=None,
+    warn: Callable[[str], None] | None = None,
+) -> int:
     """Run ``command`` with the key in its environment; returns the child's exit code.
 
     Raises :class:`ExecRefused` before anything runs when the key may not be handed out, and
@@ -128,8 +148,7 @@ def run(services, name: str, command: Sequence[str], *, stdin=None, stdout=None,
         previous = None
     try:
         try:
-            proc = subprocess.Popen(list(command), env=handed.environment(), stdin=stdin, stdout=stdout,
-                                    stderr=stderr)
+            proc = subprocess.Popen(list(command), env=handed.environment(), stdin=stdin, stdout=stdout, stderr=stderr)
         except FileNotFoundError:
             record_use(services, handed, command, "not-found")
             raise

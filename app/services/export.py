@@ -39,13 +39,31 @@ EXPORT_SCHEMA = "breaker.export/1"
 FORMATS = ("json", "csv", "md")
 
 CSV_COLUMNS = (
-    "name", "provider", "owner", "purpose", "environment", "mode", "client", "tags", "declared",
-    "live_level", "live_scopes", "drift", "key_fingerprint", "key_last4", "key_age_days", "key_tier",
-    "key_shared_with", "last_probe_at", "last_probe_outcome", "switch_state",
+    "name",
+    "provider",
+    "owner",
+    "purpose",
+    "environment",
+    "mode",
+    "client",
+    "tags",
+    "declared",
+    "live_level",
+    "live_scopes",
+    "drift",
+    "key_fingerprint",
+    "key_last4",
+    "key_age_days",
+    "key_tier",
+    "key_shared_with",
+    "last_probe_at",
+    "last_probe_outcome",
+    "switch_state",
 )
 
 
 # -- JSON that refuses secrets -------------------------------------------------------------------
+
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Secret):
@@ -67,6 +85,7 @@ def dumps(document: Any, *, pretty: bool = True) -> str:
 
 
 # -- one record per connector ---------------------------------------------------------------------
+
 
 def _grants(grants: Iterable[Grant]) -> list[dict[str, str]]:
     return [{"scope": g.scope, "level": g.level.label} for g in grants]
@@ -96,16 +115,24 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def connector_record(view: ConnectorView, holders: dict[str, list[str]] | None = None,
-                     key_age_warn_days: int = 90) -> dict[str, Any]:
+def connector_record(
+    view: ConnectorView, holders: dict[str, list[str]] | None = None, key_age_warn_days: int = 90
+) -> dict[str, Any]:
     """The stable JSON shape of one connector (see the README, "JSON output")."""
     cred = view.credential
     key = None
     if cred is not None:
         others = [n for n in (holders or {}).get(cred.fingerprint, []) if n != view.name]
-        key = {"fingerprint": cred.fingerprint, "last4": cred.last4, "kind": cred.kind, "tier": cred.tier,
-               "age_days": cred.age_days, "stale": cred.age_days > key_age_warn_days,
-               "expires_at": _iso(cred.expires_at), "shared_with": others}
+        key = {
+            "fingerprint": cred.fingerprint,
+            "last4": cred.last4,
+            "kind": cred.kind,
+            "tier": cred.tier,
+            "age_days": cred.age_days,
+            "stale": cred.age_days > key_age_warn_days,
+            "expires_at": _iso(cred.expires_at),
+            "shared_with": others,
+        }
     last_probe = {"at": _iso(view.last_probe_at), "outcome": view.last_outcome} if view.last_probe_at else None
     return {
         "name": view.name,
@@ -137,18 +164,31 @@ def list_document(views: list[ConnectorView], key_age_warn_days: int = 90) -> di
 
 
 def summary_record(summary: Summary) -> dict[str, Any]:
-    return {"total": summary.total, "by_mode": dict(summary.by_mode), "drift": summary.drift,
-            "stale_keys": summary.stale_keys, "never_probed": summary.never_probed, "failing": summary.failing,
-            "shared_keys": summary.shared_keys, "review_due": summary.review_due}
+    return {
+        "total": summary.total,
+        "by_mode": dict(summary.by_mode),
+        "drift": summary.drift,
+        "stale_keys": summary.stale_keys,
+        "never_probed": summary.never_probed,
+        "failing": summary.failing,
+        "shared_keys": summary.shared_keys,
+        "review_due": summary.review_due,
+    }
 
 
-def export_document(views: list[ConnectorView], summary: Summary, generated_at: datetime,
-                    key_age_warn_days: int = 90) -> dict[str, Any]:
-    return {"schema": EXPORT_SCHEMA, "generated_at": generated_at.isoformat(),
-            "summary": summary_record(summary), "connectors": records(views, key_age_warn_days)}
+def export_document(
+    views: list[ConnectorView], summary: Summary, generated_at: datetime, key_age_warn_days: int = 90
+) -> dict[str, Any]:
+    return {
+        "schema": EXPORT_SCHEMA,
+        "generated_at": generated_at.isoformat(),
+        "summary": summary_record(summary),
+        "connectors": records(views, key_age_warn_days),
+    }
 
 
 # -- the three formats -------------------------------------------------------------------------
+
 
 def _scopes_text(grants: list[dict[str, str]]) -> str:
     return "; ".join(f"{g['scope']}:{g['level']}" for g in grants)
@@ -158,15 +198,25 @@ def _flat(record: dict[str, Any]) -> dict[str, str]:
     key = record["key"] or {}
     probe = record["last_probe"] or {}
     return {
-        "name": record["name"], "provider": record["provider"], "owner": record["owner"] or "",
-        "purpose": record["purpose"], "environment": record["environment"], "mode": record["mode"],
-        "client": record["client"], "tags": ", ".join(record["tags"]),
-        "declared": _scopes_text(record["declared"]), "live_level": record["live_level"] or "",
-        "live_scopes": _scopes_text(record["live_scopes"]), "drift": "; ".join(record["drift"]),
-        "key_fingerprint": key.get("fingerprint", ""), "key_last4": key.get("last4", ""),
-        "key_age_days": "" if not key else str(key["age_days"]), "key_tier": key.get("tier", ""),
+        "name": record["name"],
+        "provider": record["provider"],
+        "owner": record["owner"] or "",
+        "purpose": record["purpose"],
+        "environment": record["environment"],
+        "mode": record["mode"],
+        "client": record["client"],
+        "tags": ", ".join(record["tags"]),
+        "declared": _scopes_text(record["declared"]),
+        "live_level": record["live_level"] or "",
+        "live_scopes": _scopes_text(record["live_scopes"]),
+        "drift": "; ".join(record["drift"]),
+        "key_fingerprint": key.get("fingerprint", ""),
+        "key_last4": key.get("last4", ""),
+        "key_age_days": "" if not key else str(key["age_days"]),
+        "key_tier": key.get("tier", ""),
         "key_shared_with": ", ".join(key.get("shared_with", [])),
-        "last_probe_at": probe.get("at") or "", "last_probe_outcome": probe.get("outcome") or "",
+        "last_probe_at": probe.get("at") or "",
+        "last_probe_outcome": probe.get("outcome") or "",
         "switch_state": record["switch_state"] or "",
     }
 
@@ -194,11 +244,14 @@ def render_markdown(document: dict[str, Any]) -> str:
     s = document["summary"]
     when = document["generated_at"][:16].replace("T", " ")
     lines = [
-        "# Breaker inventory", "",
+        "# Breaker inventory",
+        "",
         f"Generated {when} UTC. No key is included: a key is identified by its fingerprint and last four characters.",
         "",
-        "## Summary", "",
-        f"- Connectors: {s['total']} ({', '.join(f'{n} {m}' for m, n in s['by_mode'].items() if n)})" if s["total"]
+        "## Summary",
+        "",
+        f"- Connectors: {s['total']} ({', '.join(f'{n} {m}' for m, n in s['by_mode'].items() if n)})"
+        if s["total"]
         else "- Connectors: 0",
         f"- With drift (more power live than declared or allowed): {s['drift']}",
         f"- Keys older than the warning age: {s['stale_keys']}",
@@ -206,7 +259,8 @@ def render_markdown(document: dict[str, Any]) -> str:
         f"- Never probed: {s['never_probed']}; last probe failing: {s['failing']}",
         f"- Weekly review due: {'yes' if s['review_due'] else 'no'}",
         "",
-        "## Connectors", "",
+        "## Connectors",
+        "",
         "| Name | Provider | Owner | Env | Mode | Declared | Live | Drift | Key | Age (days) | Last probe |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -218,9 +272,26 @@ def render_markdown(document: dict[str, Any]) -> str:
         key_text = f"{key['fingerprint']}…{key['last4']}" if key else ""
         if key.get("shared_with"):
             key_text += " (shared)"
-        lines.append("| " + " | ".join(_md(x) for x in (
-            r["name"], r["provider"], r["owner"] or "(no owner)", r["environment"], r["mode"], declared,
-            r["live_level"], "yes" if r["drift"] else "", key_text, key.get("age_days", ""), probe_text)) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                _md(x)
+                for x in (
+                    r["name"],
+                    r["provider"],
+                    r["owner"] or "(no owner)",
+                    r["environment"],
+                    r["mode"],
+                    declared,
+                    r["live_level"],
+                    "yes" if r["drift"] else "",
+                    key_text,
+                    key.get("age_days", ""),
+                    probe_text,
+                )
+            )
+            + " |"
+        )
     lines += ["", "## Purposes and findings", ""]
     for r in document["connectors"]:
         lines.append(f"### {r['name']}")
@@ -246,8 +317,11 @@ def render_markdown(document: dict[str, Any]) -> str:
 
 
 def _level_rank(label: str) -> int:
-    return ["read", "draft", "write", "send", "admin"].index(label) if label in (
-        "read", "draft", "write", "send", "admin") else -1
+    return (
+        ["read", "draft", "write", "send", "admin"].index(label)
+        if label in ("read", "draft", "write", "send", "admin")
+        else -1
+    )
 
 
 def render(document: dict[str, Any], fmt: str) -> str:
@@ -261,6 +335,7 @@ def render(document: dict[str, Any], fmt: str) -> str:
 
 
 # -- the service -----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ExportResult:
@@ -276,8 +351,12 @@ def last_review_at(services: Services) -> datetime | None:
     from app.store.models import Review
 
     with Session(services.engine) as s:
-        return s.exec(select(Review.finished_at).where(col(Review.finished_at).is_not(None))
-                      .order_by(col(Review.finished_at).desc()).limit(1)).first()
+        return s.exec(
+            select(Review.finished_at)
+            .where(col(Review.finished_at).is_not(None))
+            .order_by(col(Review.finished_at).desc())
+            .limit(1)
+        ).first()
 
 
 def build_document(services: Services, views: list[ConnectorView] | None = None) -> dict[str, Any]:

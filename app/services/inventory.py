@@ -20,11 +20,20 @@ from sqlmodel import Session, col, select
 
 from app.services.audit import AuditLog
 from app.services.secrets import SecretStore
+from app.services.views import (  # noqa: F401  (views re-exported: where callers have always found them)
+    ENVIRONMENTS,
+    ConnectorInput,
+    ConnectorView,
+    CredentialView,
+    Summary,
+    ValidationError,
+    build_views,
+    connector_view,
+    filter_views,
+    summarize,
+)
 from app.store.db import session_scope
 from app.store.errors import StoreError, explain
-from app.services.views import (  # noqa: F401  (views re-exported: where callers have always found them)
-    ENVIRONMENTS, ConnectorInput, ConnectorView, CredentialView, Summary, ValidationError, build_views,
-    connector_view, filter_views, summarize)
 from app.store.models import Connector, Credential, Owner, ScopeGrant, utcnow
 from app.store.snapshot import read_inventory
 from connectors import registry
@@ -66,8 +75,11 @@ class Inventory:
                 raise NotFound(name)
             owners = {o.id: o.name for o in s.exec(select(Owner)).all()}
             grants = list(s.exec(select(ScopeGrant).where(ScopeGrant.connector_id == row.id)).all())
-            creds = list(s.exec(select(Credential).where(Credential.connector_id == row.id,
-                                                         col(Credential.revoked_at).is_(None))).all())
+            creds = list(
+                s.exec(
+                    select(Credential).where(Credential.connector_id == row.id, col(Credential.revoked_at).is_(None))
+                ).all()
+            )
         return self._view(row, owners, grants, creds)
 
     def _view(self, c: Connector, owners: dict, grants: list[ScopeGrant], creds: list[Credential]) -> ConnectorView:
@@ -77,13 +89,18 @@ class Inventory:
         with Session(self.engine) as s:
             return [o.name for o in s.exec(select(Owner).order_by(col(Owner.name))).all()]
 
-    def summary(self, views: list[ConnectorView] | None = None, key_age_warn_days: int = 90,
-                last_review_at: datetime | None = None) -> Summary:
+    def summary(
+        self,
+        views: list[ConnectorView] | None = None,
+        key_age_warn_days: int = 90,
+        last_review_at: datetime | None = None,
+    ) -> Summary:
         return summarize(self.list() if views is None else views, key_age_warn_days, last_review_at)
 
     # -- validation ---------------------------------------------------------------------------
-    def validate(self, data: ConnectorInput, secret: Secret | None, *, existing: str | None = None,
-                 require_key: bool = True) -> ConnectorInput:
+    def validate(
+        self, data: ConnectorInput, secret: Secret | None, *, existing: str | None = None, require_key: bool = True
+    ) -> ConnectorInput:
         """Check every field; return the input with the provider filled in from the key if it was empty."""
         errors: dict[str, str] = {}
         name = data.name.strip()
@@ -149,10 +166,19 @@ class Inventory:
 
     @staticmethod
     def _fields(c: Connector, owner: str) -> dict:
-        return {"provider": c.provider, "owner": owner, "purpose_access": c.purpose_access,
-                "purpose_task": c.purpose_task, "purpose_forbidden": c.purpose_forbidden,
-                "environment": c.environment, "mode": c.mode, "base_url": c.base_url or "",
-                "env_var": c.env_var, "client": c.client, "tags": c.tags}
+        return {
+            "provider": c.provider,
+            "owner": owner,
+            "purpose_access": c.purpose_access,
+            "purpose_task": c.purpose_task,
+            "purpose_forbidden": c.purpose_forbidden,
+            "environment": c.environment,
+            "mode": c.mode,
+            "base_url": c.base_url or "",
+            "env_var": c.env_var,
+            "client": c.client,
+            "tags": c.tags,
+        }
 
     def add(self, data: ConnectorInput, secret: Secret | None, *, kind: str = "") -> ConnectorView:
         """Validate, put the key in the keyring, then write the connector and its audit event."""
@@ -165,15 +191,29 @@ class Inventory:
             fp = self.secrets.fingerprint(secret)  # keyring trouble surfaces here, before anything is written
             self.secrets.put(ref, secret)
             pattern = provider.recognise(secret.reveal())
-            cred_row = Credential(connector_id=0, keyring_ref=ref, fingerprint=fp.digest, last4=fp.last4,
-                                  kind=kind or (pattern.kind if pattern else ""))
+            cred_row = Credential(
+                connector_id=0,
+                keyring_ref=ref,
+                fingerprint=fp.digest,
+                last4=fp.last4,
+                kind=kind or (pattern.kind if pattern else ""),
+            )
         try:
             with session_scope(self.engine) as s:
-                row = Connector(name=data.name, provider=data.provider, owner_id=self._owner_id(s, data.owner),
-                                purpose_access=data.purpose_access.strip(), purpose_task=data.purpose_task.strip(),
-                                purpose_forbidden=data.purpose_forbidden.strip(), environment=data.environment,
-                                base_url=data.base_url or None, env_var=data.env_var or provider.env_var,
-                                client=data.client.strip(), tags=data.tags.strip(), extra_json=json.dumps(data.extra))
+                row = Connector(
+                    name=data.name,
+                    provider=data.provider,
+                    owner_id=self._owner_id(s, data.owner),
+                    purpose_access=data.purpose_access.strip(),
+                    purpose_task=data.purpose_task.strip(),
+                    purpose_forbidden=data.purpose_forbidden.strip(),
+                    environment=data.environment,
+                    base_url=data.base_url or None,
+                    env_var=data.env_var or provider.env_var,
+                    client=data.client.strip(),
+                    tags=data.tags.strip(),
+                    extra_json=json.dumps(data.extra),
+                )
                 s.add(row)
                 s.flush()
                 for g in data.declared or ():
@@ -198,8 +238,9 @@ class Inventory:
     def edit(self, name: str, data: ConnectorInput, secret: Secret | None = None) -> ConnectorView:
         """Change fields (and optionally the key) of ``name``. Audited with old and new values."""
         current = self.get(name)
-        data = self.validate(replace(data, provider=data.provider or current.provider), secret,
-                             existing=name, require_key=False)
+        data = self.validate(
+            replace(data, provider=data.provider or current.provider), secret, existing=name, require_key=False
+        )
         new_ref = None
         if secret is not None:
             new_ref = SecretStore.new_credential_ref()
@@ -225,16 +266,20 @@ class Inventory:
                 if data.declared is not None:
                     old["declared"] = [[g.scope, g.level.label] for g in current.declared]
                     new["declared"] = [[g.scope, g.level.label] for g in data.declared]
-                    for g in s.exec(select(ScopeGrant).where(ScopeGrant.connector_id == row.id,
-                                                             ScopeGrant.source == "declared")).all():
+                    for g in s.exec(
+                        select(ScopeGrant).where(ScopeGrant.connector_id == row.id, ScopeGrant.source == "declared")
+                    ).all():
                         s.delete(g)
                     for g in data.declared:
                         s.add(ScopeGrant(connector_id=row.id, scope=g.scope, level=int(g.level), source="declared"))
                 if secret is not None:
                     # The pasted key replaces the one Breaker hands out (the active credential, whatever
                     # its tier: primary, reduced or an organisation admin key), keeping that tier.
-                    live = s.exec(select(Credential).where(Credential.connector_id == row.id,
-                                                           col(Credential.revoked_at).is_(None))).all()
+                    live = s.exec(
+                        select(Credential).where(
+                            Credential.connector_id == row.id, col(Credential.revoked_at).is_(None)
+                        )
+                    ).all()
                     replaced = [c for c in live if c.active] or [c for c in live if c.tier == "primary"]
                     tier = replaced[0].tier if replaced else "primary"
                     for c in replaced:
@@ -242,8 +287,17 @@ class Inventory:
                         old.setdefault("credential", {"fingerprint": c.fingerprint, "last4": c.last4})
                         s.delete(c)
                     pattern = registry.get(data.provider).recognise(secret.reveal())
-                    s.add(Credential(connector_id=row.id, keyring_ref=new_ref, fingerprint=fp.digest, last4=fp.last4,
-                                     tier=tier, active=True, kind=pattern.kind if pattern else ""))
+                    s.add(
+                        Credential(
+                            connector_id=row.id,
+                            keyring_ref=new_ref,
+                            fingerprint=fp.digest,
+                            last4=fp.last4,
+                            tier=tier,
+                            active=True,
+                            kind=pattern.kind if pattern else "",
+                        )
+                    )
                     new["credential"] = {"fingerprint": fp.digest, "last4": fp.last4}
                 changed_old = {k: v for k, v in old.items() if new.get(k) != v}
                 changed_new = {k: new[k] for k in changed_old if k in new}
@@ -273,35 +327,56 @@ class Inventory:
                 raise NotFound(name)
             creds = s.exec(select(Credential).where(Credential.connector_id == row.id)).all()
             refs = [c.keyring_ref for c in creds]
-            old = {"provider": row.provider, "mode": row.mode,
-                   "credentials": [{"fingerprint": c.fingerprint, "last4": c.last4} for c in creds]}
+            old = {
+                "provider": row.provider,
+                "mode": row.mode,
+                "credentials": [{"fingerprint": c.fingerprint, "last4": c.last4} for c in creds],
+            }
             for table in (ScopeGrant, Credential, Probe, SwitchJob):
                 for dep in s.exec(select(table).where(table.connector_id == row.id)).all():
                     s.delete(dep)
             s.flush()
             s.delete(row)
-            self.audit.record(s, "connector.remove", name, old=old,
-                              new={"key_deleted_from_keyring": delete_key})
+            self.audit.record(s, "connector.remove", name, old=old, new={"key_deleted_from_keyring": delete_key})
         if delete_key:
             for ref in refs:
                 self.secrets.delete(ref)
 
     def declare(self, name: str, grants: list[Grant]) -> ConnectorView:
         current = self.get(name)
-        data = ConnectorInput(name=current.name, provider=current.provider, owner=current.owner,
-                              purpose_access=current.purpose_access, purpose_task=current.purpose_task,
-                              purpose_forbidden=current.purpose_forbidden, environment=current.environment,
-                              base_url=current.base_url, env_var=current.env_var, client=current.client,
-                              tags=",".join(current.tags), declared=tuple(grants))
+        data = ConnectorInput(
+            name=current.name,
+            provider=current.provider,
+            owner=current.owner,
+            purpose_access=current.purpose_access,
+            purpose_task=current.purpose_task,
+            purpose_forbidden=current.purpose_forbidden,
+            environment=current.environment,
+            base_url=current.base_url,
+            env_var=current.env_var,
+            client=current.client,
+            tags=",".join(current.tags),
+            declared=tuple(grants),
+        )
         return self.edit(name, data)
 
     def as_input(self, view: ConnectorView) -> ConnectorInput:
         """The form values for editing ``view``."""
-        return ConnectorInput(name=view.name, provider=view.provider, owner=view.owner,
-                              purpose_access=view.purpose_access, purpose_task=view.purpose_task,
-                              purpose_forbidden=view.purpose_forbidden, environment=view.environment,
-                              base_url=view.base_url, env_var=view.env_var, client=view.client,
-                              tags=", ".join(view.tags), declared=None, extra=dict(view.extra))
+        return ConnectorInput(
+            name=view.name,
+            provider=view.provider,
+            owner=view.owner,
+            purpose_access=view.purpose_access,
+            purpose_task=view.purpose_task,
+            purpose_forbidden=view.purpose_forbidden,
+            environment=view.environment,
+            base_url=view.base_url,
+            env_var=view.env_var,
+            client=view.client,
+            tags=", ".join(view.tags),
+            declared=None,
+            extra=dict(view.extra),
+        )
 
     def secret_for(self, name: str, tier: str | None = None) -> Secret | None:
         """The active credential's secret (or the one of ``tier``), read from the keyring."""

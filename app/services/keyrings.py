@@ -105,7 +105,8 @@ class DemoFileKeyring(KeyringBackend):
         if ":cred:" in username and "SANDBOX" not in password:
             raise keyring.errors.PasswordSetError(
                 "the demo keyring only holds sandbox keys (with SANDBOX in them); add real keys to your own "
-                "inventory (run breaker without --home), where they go to the OS keyring")
+                "inventory (run breaker without --home), where they go to the OS keyring"
+            )
         with self._locked():
             data = self._read()
             data[self._key(service, username)] = password

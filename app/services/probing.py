@@ -25,8 +25,8 @@ from sqlmodel import Session, col, select
 
 from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
-from app.services.netutil import gated, tls_context, tuned_for_many_requests
 from app.services.inventory import ConnectorView
+from app.services.netutil import gated, tls_context, tuned_for_many_requests
 from app.store.bulk import insert_many, update_many
 from app.store.db import session_scope
 from app.store.models import Connector, Credential, Probe, ScopeGrant, utcnow
@@ -110,9 +110,14 @@ class Prober:
         probe = self.services.settings.probe
         size = connections or probe.per_host
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        client = httpx.AsyncClient(timeout=httpx.Timeout(probe.timeout_s), limits=limits, transport=self.transport,
-                                   verify=tls_context(),
-                                   follow_redirects=False, headers={"user-agent": "breaker/0.1 (+read-only probe)"})
+        client = httpx.AsyncClient(
+            timeout=httpx.Timeout(probe.timeout_s),
+            limits=limits,
+            transport=self.transport,
+            verify=tls_context(),
+            follow_redirects=False,
+            headers={"user-agent": "breaker/0.1 (+read-only probe)"},
+        )
         # httpx offers no switch for its cookie jar; this replaces it (tests/services/test_probing.py
         # holds the behaviour, whatever httpx does inside).
         client._cookies = NoCookies()
@@ -134,10 +139,16 @@ class Prober:
         return out
 
     # -- probing ---------------------------------------------------------------------------
-    async def probe_report(self, client: httpx.AsyncClient, view: ConnectorView,
-                           cred: ProviderCredential | str, *, deep: bool = False,
-                           pool: asyncio.Semaphore | None = None, host_sem: asyncio.Semaphore | None = None
-                           ) -> ProbeReport:
+    async def probe_report(
+        self,
+        client: httpx.AsyncClient,
+        view: ConnectorView,
+        cred: ProviderCredential | str,
+        *,
+        deep: bool = False,
+        pool: asyncio.Semaphore | None = None,
+        host_sem: asyncio.Semaphore | None = None,
+    ) -> ProbeReport:
         """One connector's probe, with retries on Retry-After; never raises for provider trouble."""
         try:
             provider = registry.get(view.provider)
@@ -160,16 +171,25 @@ class Prober:
                 except Exception as exc:  # a provider bug must not take the whole probe-all down
                     report = ProbeReport(Outcome.ERROR, error=f"provider error: {type(exc).__name__}")
             wait = report.rate_limit.retry_after_s
-            if (report.outcome is Outcome.RATE_LIMITED and wait is not None and attempt <= MAX_RATE_LIMIT_RETRIES
-                    and wait <= settings.max_retry_wait_s):
+            if (
+                report.outcome is Outcome.RATE_LIMITED
+                and wait is not None
+                and attempt <= MAX_RATE_LIMIT_RETRIES
+                and wait <= settings.max_retry_wait_s
+            ):
                 await asyncio.sleep(wait)  # outside the pool: others keep going
                 continue
             if report.outcome is Outcome.RATE_LIMITED and wait is not None and wait > settings.max_retry_wait_s:
                 report.error = report.error or f"rate limited; provider asks to wait {wait:.0f} s"
             return _scrub(report, cred)
 
-    async def probe(self, names: Iterable[str] | None = None, *, deep: bool = False,
-                    on_result: Callable[[ProbeResult], None] | None = None) -> list[ProbeResult]:
+    async def probe(
+        self,
+        names: Iterable[str] | None = None,
+        *,
+        deep: bool = False,
+        on_result: Callable[[ProbeResult], None] | None = None,
+    ) -> list[ProbeResult]:
         """Probe the named connectors (all when ``names`` is None); store and audit every result."""
         views = self.services.inventory.list()
         if names is not None:
@@ -202,8 +222,7 @@ class Prober:
             if key not in clients:
                 clients[key] = self.client(settings.per_host)
                 host_limits[key] = asyncio.Semaphore(settings.per_host)
-            report = await self.probe_report(clients[key], view, cred, deep=deep, pool=pool,
-                                             host_sem=host_limits[key])
+            report = await self.probe_report(clients[key], view, cred, deep=deep, pool=pool, host_sem=host_limits[key])
             result = ProbeResult(view.name, report, tuple(self._drift(view, report)))
             results.append(result)
             queue.put_nowait(result)
@@ -273,15 +292,23 @@ class Prober:
         with session_scope(self.services.engine) as s:
             names = [r.connector for r in results]
             # Plain column rows, not ORM objects: this runs beside the probes, and the GIL is shared.
-            rows = {c.name: c for c in s.execute(
-                sa_select(conn_t.c.id, conn_t.c.name, conn_t.c.switch_state, conn_t.c.last_outcome,
-                          conn_t.c.live_level).where(conn_t.c.name.in_(bindparam("names", expanding=True))),
-                {"names": names}).all()}
+            rows = {
+                c.name: c
+                for c in s.execute(
+                    sa_select(
+                        conn_t.c.id, conn_t.c.name, conn_t.c.switch_state, conn_t.c.last_outcome, conn_t.c.live_level
+                    ).where(conn_t.c.name.in_(bindparam("names", expanding=True))),
+                    {"names": names},
+                ).all()
+            }
             ids = [c.id for c in rows.values()]
             observed: dict[int, dict[str, int]] = {}  # connector id → scope → grant id
-            for g in s.execute(sa_select(grant_t.c.id, grant_t.c.connector_id, grant_t.c.scope)
-                               .where(grant_t.c.connector_id.in_(bindparam("ids", expanding=True)),
-                                      grant_t.c.source == "observed"), {"ids": ids}).all():
+            for g in s.execute(
+                sa_select(grant_t.c.id, grant_t.c.connector_id, grant_t.c.scope).where(
+                    grant_t.c.connector_id.in_(bindparam("ids", expanding=True)), grant_t.c.source == "observed"
+                ),
+                {"ids": ids},
+            ).all():
                 observed.setdefault(g.connector_id, {})[g.scope] = g.id
             probes, updates, new_grants, touched, gone, expiries, events = [], [], [], [], [], [], []
             for result in results:
@@ -292,14 +319,28 @@ class Prober:
                 ok = report.outcome is Outcome.OK
                 if row.switch_state in ("applied", "manual"):
                     waiting.append(result)
-                probes.append(dict(connector_id=row.id, at=now, outcome=report.outcome.value, status=report.status,
-                                   identity=report.identity[:200],
-                                   live_scopes_json=json.dumps([[g.scope, int(g.level)] for g in report.grants]),
-                                   live_level=int(live) if live is not None else None, latency_ms=report.latency_ms,
-                                   error=report.error[:500], deep=report.deep, token_kind=report.token_kind,
-                                   expires_at=report.expires_at))
-                change = {"id": row.id, "last_probe_at": now, "last_outcome": report.outcome.value,
-                          "live_level": row.live_level}
+                probes.append(
+                    dict(
+                        connector_id=row.id,
+                        at=now,
+                        outcome=report.outcome.value,
+                        status=report.status,
+                        identity=report.identity[:200],
+                        live_scopes_json=json.dumps([[g.scope, int(g.level)] for g in report.grants]),
+                        live_level=int(live) if live is not None else None,
+                        latency_ms=report.latency_ms,
+                        error=report.error[:500],
+                        deep=report.deep,
+                        token_kind=report.token_kind,
+                        expires_at=report.expires_at,
+                    )
+                )
+                change = {
+                    "id": row.id,
+                    "last_probe_at": now,
+                    "last_outcome": report.outcome.value,
+                    "live_level": row.live_level,
+                }
                 seen = observed.get(row.id, {})
                 if ok:
                     change["live_level"] = int(live) if live is not None else None
@@ -310,20 +351,36 @@ class Prober:
                         if sc in seen:
                             touched.append({"id": seen[sc], "last_seen": now, "level": int(g.level)})
                         else:
-                            new_grants.append(dict(connector_id=row.id, scope=sc, level=int(g.level),
-                                                   source="observed", first_seen=now, last_seen=now))
+                            new_grants.append(
+                                dict(
+                                    connector_id=row.id,
+                                    scope=sc,
+                                    level=int(g.level),
+                                    source="observed",
+                                    first_seen=now,
+                                    last_seen=now,
+                                )
+                            )
                     if report.expires_at is not None:
                         expiries.append((row.id, report.expires_at))
                 elif report.outcome in (Outcome.INVALID, Outcome.REVOKED):
                     change["live_level"] = None  # the key no longer works: it holds no power
                     gone += list(seen.values())
                 updates.append(change)
-                old = {"outcome": row.last_outcome,
-                       "live_level": Level(row.live_level).label if row.live_level else None}
-                new = {"outcome": report.outcome.value, "status": report.status,
-                       "live_level": live.label if live is not None and ok else None,
-                       "live_scopes": len(report.grants), "latency_ms": report.latency_ms, "deep": report.deep,
-                       "drift": list(result.drift), "error": report.error[:200]}
+                old = {
+                    "outcome": row.last_outcome,
+                    "live_level": Level(row.live_level).label if row.live_level else None,
+                }
+                new = {
+                    "outcome": report.outcome.value,
+                    "status": report.status,
+                    "live_level": live.label if live is not None and ok else None,
+                    "live_scopes": len(report.grants),
+                    "latency_ms": report.latency_ms,
+                    "deep": report.deep,
+                    "drift": list(result.drift),
+                    "error": report.error[:200],
+                }
                 events.append(("probe", row.name, old, new, "ok" if ok else report.outcome.value))
             # One executemany each, straight to the driver on SQLite (app.store.bulk).
             insert_many(s, Probe.__table__, probes)
@@ -333,8 +390,11 @@ class Prober:
                 s.execute(grant_t.delete().where(grant_t.c.id.in_(gone)))
             insert_many(s, grant_t, new_grants)
             for connector_id, expires_at in expiries:
-                s.execute(update(Credential).where(Credential.connector_id == connector_id,
-                                                   col(Credential.active).is_(True)).values(expires_at=expires_at))
+                s.execute(
+                    update(Credential)
+                    .where(Credential.connector_id == connector_id, col(Credential.active).is_(True))
+                    .values(expires_at=expires_at)
+                )
             self.services.audit.record_many(s, events)
         if waiting and reconcile:
             # An ordinary probe proves a waiting switch. The switch code's own verification probes
@@ -349,12 +409,26 @@ class Prober:
             row = s.exec(select(Connector).where(Connector.name == name)).first()
             if row is None:
                 return []
-            probes = s.exec(select(Probe).where(Probe.connector_id == row.id)
-                            .order_by(col(Probe.at).desc(), col(Probe.id).desc()).limit(limit)).all()
-        return [ProbeRecord(p.at, p.outcome, p.status, p.latency_ms,
-                            Level(p.live_level) if p.live_level else None, p.identity, p.error, p.deep,
-                            tuple(Grant(sc, Level(lv)) for sc, lv in json.loads(p.live_scopes_json or "[]")))
-                for p in probes]
+            probes = s.exec(
+                select(Probe)
+                .where(Probe.connector_id == row.id)
+                .order_by(col(Probe.at).desc(), col(Probe.id).desc())
+                .limit(limit)
+            ).all()
+        return [
+            ProbeRecord(
+                p.at,
+                p.outcome,
+                p.status,
+                p.latency_ms,
+                Level(p.live_level) if p.live_level else None,
+                p.identity,
+                p.error,
+                p.deep,
+                tuple(Grant(sc, Level(lv)) for sc, lv in json.loads(p.live_scopes_json or "[]")),
+            )
+            for p in probes
+        ]
 
 
 def _scrub(report: ProbeReport, cred: ProviderCredential) -> ProbeReport:

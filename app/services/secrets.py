@@ -79,7 +79,9 @@ class SecretStore:
         except keyring.errors.PasswordSetError as exc:
             raise SecretStoreError(f"the keyring refused the key: {exc}") from None
         except keyring.errors.KeyringError as exc:
-            raise SecretStoreError(f"the keyring could not store the key ({type(exc).__name__}); is it locked?") from None
+            raise SecretStoreError(
+                f"the keyring could not store the key ({type(exc).__name__}); is it locked?"
+            ) from None
 
     # -- connector credentials ------------------------------------------------------------
     @staticmethod

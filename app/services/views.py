@@ -144,8 +144,18 @@ def _grant_rows(grants: Sequence[Any], source: str) -> tuple[Grant, ...]:
 
 
 def _credential_view(c: Any) -> CredentialView:
-    return CredentialView(c.fingerprint, c.last4, c.tier, c.kind, bool(c.active), c.created_at, c.rotated_at,
-                          c.expires_at, c.revoked_at, c.keyring_ref)
+    return CredentialView(
+        c.fingerprint,
+        c.last4,
+        c.tier,
+        c.kind,
+        bool(c.active),
+        c.created_at,
+        c.rotated_at,
+        c.expires_at,
+        c.revoked_at,
+        c.keyring_ref,
+    )
 
 
 def _credential_order(c: Any) -> tuple:
@@ -165,13 +175,31 @@ def connector_view(c: Any, owners: dict[int, str], grants: Sequence[Any], creds:
         extra = {}
     creds_sorted = creds if len(creds) < 2 else sorted(creds, key=_credential_order)
     return ConnectorView(
-        id=c.id or 0, name=c.name, provider=c.provider, owner=owners.get(c.owner_id, ""),
-        purpose_access=c.purpose_access, purpose_task=c.purpose_task, purpose_forbidden=c.purpose_forbidden,
-        environment=c.environment, mode=mode, base_url=c.base_url or "", env_var=c.env_var, client=c.client,
-        tags=tuple(t for t in (x.strip() for x in c.tags.split(",")) if t), extra=extra,
-        declared=declared, observed=observed, credentials=tuple(_credential_view(x) for x in creds_sorted),
-        last_probe_at=c.last_probe_at, last_outcome=c.last_outcome, live_level=live,
-        switch_state=c.switch_state, created_at=c.created_at, updated_at=c.updated_at, drift=drift)
+        id=c.id or 0,
+        name=c.name,
+        provider=c.provider,
+        owner=owners.get(c.owner_id, ""),
+        purpose_access=c.purpose_access,
+        purpose_task=c.purpose_task,
+        purpose_forbidden=c.purpose_forbidden,
+        environment=c.environment,
+        mode=mode,
+        base_url=c.base_url or "",
+        env_var=c.env_var,
+        client=c.client,
+        tags=tuple(t for t in (x.strip() for x in c.tags.split(",")) if t),
+        extra=extra,
+        declared=declared,
+        observed=observed,
+        credentials=tuple(_credential_view(x) for x in creds_sorted),
+        last_probe_at=c.last_probe_at,
+        last_outcome=c.last_outcome,
+        live_level=live,
+        switch_state=c.switch_state,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        drift=drift,
+    )
 
 
 def build_views(rows: InventoryRows) -> list[ConnectorView]:
@@ -180,8 +208,9 @@ def build_views(rows: InventoryRows) -> list[ConnectorView]:
     return [connector_view(c, owners, grants.get(c.id, ()), creds.get(c.id, ())) for c in rows.connectors]
 
 
-def summarize(views: Sequence[ConnectorView], key_age_warn_days: int = 90,
-              last_review_at: datetime | None = None) -> Summary:
+def summarize(
+    views: Sequence[ConnectorView], key_age_warn_days: int = 90, last_review_at: datetime | None = None
+) -> Summary:
     """The figures of the panel's summary strip and `breaker list`'s last line."""
     by_mode = {m.value: 0 for m in Mode}
     fingerprints: dict[str, int] = defaultdict(int)
@@ -190,15 +219,21 @@ def summarize(views: Sequence[ConnectorView], key_age_warn_days: int = 90,
         if v.credential:
             fingerprints[v.credential.fingerprint] += 1
     return Summary(
-        total=len(views), by_mode=by_mode,
+        total=len(views),
+        by_mode=by_mode,
         drift=sum(1 for v in views if v.drift),
         stale_keys=sum(1 for v in views if (v.key_age_days or 0) > key_age_warn_days),
         never_probed=sum(1 for v in views if v.last_probe_at is None),
         # A disabled connector whose key answers invalid/revoked is the switch working, not a failure.
-        failing=sum(1 for v in views if v.last_outcome not in (None, "ok")
-                    and not (v.mode is Mode.DISABLED and v.last_outcome in ("invalid", "revoked"))),
+        failing=sum(
+            1
+            for v in views
+            if v.last_outcome not in (None, "ok")
+            and not (v.mode is Mode.DISABLED and v.last_outcome in ("invalid", "revoked"))
+        ),
         shared_keys=sum(n for n in fingerprints.values() if n > 1),
-        review_due=last_review_at is None or utcnow() - last_review_at > timedelta(days=7))
+        review_due=last_review_at is None or utcnow() - last_review_at > timedelta(days=7),
+    )
 
 
 def filter_views(views: list[ConnectorView], text: str) -> list[ConnectorView]:
@@ -206,8 +241,19 @@ def filter_views(views: list[ConnectorView], text: str) -> list[ConnectorView]:
     words = text.lower().split()
     out = []
     for v in views:
-        hay = " ".join([v.name, v.provider, v.owner, v.mode.value, v.environment, " ".join(v.tags),
-                        v.purpose, v.client, "drift" if v.drift else ""]).lower()
+        hay = " ".join(
+            [
+                v.name,
+                v.provider,
+                v.owner,
+                v.mode.value,
+                v.environment,
+                " ".join(v.tags),
+                v.purpose,
+                v.client,
+                "drift" if v.drift else "",
+            ]
+        ).lower()
         if all(w in hay for w in words):
             out.append(v)
     return out

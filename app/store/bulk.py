@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Table, bindparam
@@ -26,7 +26,7 @@ def sqlite_time(moment: datetime) -> str:
     """An aware datetime as SQLModel's UTCDateTime stores it on SQLite: UTC, no offset."""
     if moment.utcoffset() is None:  # refused, as UTCDateTime refuses it: a naive time is ambiguous
         raise ValueError("a naive datetime cannot be stored; Breaker's times are aware UTC")
-    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S.%f}"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
 
 
 def _converter(table: Table, name: str) -> Callable[[Any], Any] | None:
@@ -91,8 +91,12 @@ def update_many(session: Session, table: Table, rows: list[dict[str, Any]], key:
     driver = _driver(session)
     if driver is None:
         renamed = [{("b_" + k if k == key else k): v for k, v in row.items()} for row in rows]
-        session.execute(table.update().where(table.c[key] == bindparam("b_" + key))
-                        .values({name: bindparam(name) for name in names}), renamed)
+        session.execute(
+            table.update()
+            .where(table.c[key] == bindparam("b_" + key))
+            .values({name: bindparam(name) for name in names}),
+            renamed,
+        )
         return
     assignments = ", ".join(f"{_quoted(name)} = ?" for name in names)
     sql = f"UPDATE {_quoted(table.name)} SET {assignments} WHERE {_quoted(key)} = ?"

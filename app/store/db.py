@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import weakref
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event, inspect
@@ -59,7 +59,7 @@ def make_engine(db_url: str) -> Engine:
     if db_url.startswith("sqlite"):
         prefix = "sqlite:///"
         if db_url.startswith(prefix) and db_url != "sqlite:///:memory:":
-            _prepare_sqlite_file(Path(db_url[len(prefix):]))
+            _prepare_sqlite_file(Path(db_url[len(prefix) :]))
         engine = create_engine(db_url, connect_args={"check_same_thread": False, "timeout": 5})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin)
@@ -100,7 +100,7 @@ def _explain(exc: Exception, db_url: str) -> str:
     return explain(exc, db_url.split("///")[-1] if db_url.startswith("sqlite") else "the database")
 
 
-_writers: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
+_writers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def writer(engine: Engine) -> Engine:

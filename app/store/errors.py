@@ -22,8 +22,10 @@ def check_sqlite_file(path: Path) -> bool:
     with path.open("rb") as fh:
         head = fh.read(len(SQLITE_MAGIC))
     if head and head != SQLITE_MAGIC:
-        raise StoreError(f"{path} is not a SQLite database (damaged, or another program's file). "
-                         "Breaker left it untouched; move it aside or point --db elsewhere.")
+        raise StoreError(
+            f"{path} is not a SQLite database (damaged, or another program's file). "
+            "Breaker left it untouched; move it aside or point --db elsewhere."
+        )
     return True
 
 
@@ -33,8 +35,10 @@ def explain(exc: Exception, where: str) -> str:
     if "locked" in text or "busy" in text:
         return f"{where} is locked by another program (another Breaker?). Try again in a moment."
     if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return (f"{where} is damaged. Breaker left it untouched; restore it from a backup, "
-                "or move it aside to start a new inventory.")
+        return (
+            f"{where} is damaged. Breaker left it untouched; restore it from a backup, "
+            "or move it aside to start a new inventory."
+        )
     if "readonly" in text or "read-only" in text or "permission" in text:
         return f"{where} cannot be written (permissions)."
     return f"{where}: database error ({type(exc).__name__})."

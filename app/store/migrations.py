@@ -43,8 +43,10 @@ def current_version(conn: Connection) -> int | None:
     if not tables:
         return None
     if "breaker_meta" not in tables:
-        raise SchemaError("this database was not made by Breaker (it has tables but no breaker_meta); "
-                          "Breaker left it untouched. Point --db at another file.")
+        raise SchemaError(
+            "this database was not made by Breaker (it has tables but no breaker_meta); "
+            "Breaker left it untouched. Point --db at another file."
+        )
     row = conn.execute(text("SELECT value FROM breaker_meta WHERE key = 'schema_version'")).first()
     if row is None:
         raise SchemaError("this Breaker database has no schema version; it may be damaged. Breaker left it untouched.")
@@ -57,7 +59,8 @@ def upgrade(engine: Engine) -> int:
         if version is not None and version > CURRENT_VERSION:
             raise SchemaError(
                 f"this database uses schema version {version}, made by a newer Breaker; this one knows "
-                f"version {CURRENT_VERSION}. Upgrade Breaker (pip install -U breaker); the database was not changed.")
+                f"version {CURRENT_VERSION}. Upgrade Breaker (pip install -U breaker); the database was not changed."
+            )
         start = 0 if version is None else version
         for target in range(start + 1, CURRENT_VERSION + 1):
             MIGRATIONS[target](conn)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from app.store.snapshot import utcnow  # noqa: F401  (re-exported: where models' callers look for it)
+from app.store.snapshot import utcnow
 
 
 class Meta(SQLModel, table=True):

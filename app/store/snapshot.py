@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +40,19 @@ _QUERIES = {
 
 def utcnow() -> datetime:
     """Now, timezone-aware UTC: every time Breaker stores or compares."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_time(value: Any) -> datetime | None:
     """A stored timestamp as an aware UTC datetime (SQLite keeps them as naive ISO text)."""
     if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
     try:
         # Naive text, as stored: parsed with its zone in one C call (``.replace`` costs ten times more).
         return datetime.fromisoformat(value + "+00:00")
     except ValueError:  # text that carries its own offset
         moment = datetime.fromisoformat(value)
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -75,7 +75,7 @@ def _rows(conn: Any, table: str) -> list:
         cursor.close()
     if table == "owner":
         return rows
-    row_type = namedtuple(f"{table}_row", names)  # noqa: PYI024 — built from the live columns on purpose
+    row_type = namedtuple(f"{table}_row", names)
     dates = [names.index(c) for c in _DATES.get(table, ()) if c in names]
     if not dates:
         return [row_type._make(r) for r in rows]
@@ -116,8 +116,9 @@ def open_current(path: Path) -> sqlite3.Connection | None:
     conn = None
     try:
         # mode=rw: never create the file (it could vanish after the check; the full store makes it, 0600)
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=5, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=5, isolation_level=None, check_same_thread=False
+        )
         conn.execute("PRAGMA busy_timeout = 5000")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "breaker_meta" not in tables:

@@ -41,9 +41,22 @@ def known_binding_ids() -> set[str]:
     from app.tui.screens.remove import RemoveConfirm
 
     ids = {a.binding_id for a in CONNECTOR_ACTIONS} | {a.binding_id for a in APP_ACTIONS}
-    for screen in (MainScreen, ConnectorScreen, AuditScreen, ConnectorForm, RemoveConfirm, HelpScreen,
-                   SwitchConfirm, NewKeyModal, SwitchOutcome, DeepProbeConfirm, PanicConfirm, PanicTypeConfirm,
-                   PanicScreen, ResumeOffer):
+    for screen in (
+        MainScreen,
+        ConnectorScreen,
+        AuditScreen,
+        ConnectorForm,
+        RemoveConfirm,
+        HelpScreen,
+        SwitchConfirm,
+        NewKeyModal,
+        SwitchOutcome,
+        DeepProbeConfirm,
+        PanicConfirm,
+        PanicTypeConfirm,
+        PanicScreen,
+        ResumeOffer,
+    ):
         ids |= {b.id for b in screen.BINDINGS if isinstance(b, Binding) and b.id}
     return ids
 
@@ -56,8 +69,15 @@ class BreakerApp(App[None]):
 
     read_only: reactive[bool] = reactive(False, init=False)
 
-    def __init__(self, services: Services | Callable[[], Services], *, settings: Settings | None = None,
-                 read_only: bool = False, sandbox: Any = None, features: frozenset[str] = BUILT_FEATURES) -> None:
+    def __init__(
+        self,
+        services: Services | Callable[[], Services],
+        *,
+        settings: Settings | None = None,
+        read_only: bool = False,
+        sandbox: Any = None,
+        features: frozenset[str] = BUILT_FEATURES,
+    ) -> None:
         super().__init__()
         if callable(services):
             self._services, self._factory = None, services
@@ -109,8 +129,10 @@ class BreakerApp(App[None]):
     def check_keymap(self) -> None:
         unknown = sorted(set(self.keymap) - known_binding_ids())
         if unknown:
-            self.notify(f"config.toml [keymap]: unknown binding id(s) {', '.join(unknown)}; see ? for the ids.",
-                        severity="warning")
+            self.notify(
+                f"config.toml [keymap]: unknown binding id(s) {', '.join(unknown)}; see ? for the ids.",
+                severity="warning",
+            )
 
     # -- screens ----------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -182,8 +204,10 @@ class BreakerApp(App[None]):
         for screen in self.screen_stack:
             screen.refresh_bindings()
         self.post_message(ReadOnlyChanged(read_only))
-        self.notify("Read-only mode: keys that change anything are hidden." if read_only
-                    else "Read-only mode is off.", title="Panel")
+        self.notify(
+            "Read-only mode: keys that change anything are hidden." if read_only else "Read-only mode is off.",
+            title="Panel",
+        )
 
     # -- broadcast and errors ---------------------------------------------------------------------
     @on(InventoryChanged)
@@ -213,8 +237,9 @@ class BreakerApp(App[None]):
         if event.state is WorkerState.ERROR:
             error = event.worker.error
             what = event.worker.description or event.worker.name or "background work"
-            self.notify(f"{what} failed: {error}" if str(error) else f"{what} failed ({type(error).__name__})",
-                        severity="error")
+            self.notify(
+                f"{what} failed: {error}" if str(error) else f"{what} failed ({type(error).__name__})", severity="error"
+            )
 
     def handle_bindings_clash(self, clashed_bindings: set[Binding], node) -> None:
         # Textual calls this each time it builds the binding chain: say it once per clash.
@@ -224,8 +249,13 @@ class BreakerApp(App[None]):
             self.notify(f"config.toml [keymap]: a remapped key now hides: {names}", severity="warning")
 
 
-def make_app(services: Services | Callable[[], Services], *, read_only: bool = False, sandbox: Any = None,
-             settings: Settings | None = None) -> BreakerApp:
+def make_app(
+    services: Services | Callable[[], Services],
+    *,
+    read_only: bool = False,
+    sandbox: Any = None,
+    settings: Settings | None = None,
+) -> BreakerApp:
     """The panel on ``services`` (or on a factory that opens them, called after the first frame).
 
     Read-only when asked, or when config.toml says [ui] read_only = true. With a factory, pass the
@@ -234,6 +264,11 @@ def make_app(services: Services | Callable[[], Services], *, read_only: bool = F
     return BreakerApp(services, settings=settings, read_only=read_only, sandbox=sandbox)
 
 
-def run_panel(services: Services | Callable[[], Services], *, read_only: bool = False, sandbox: Any = None,
-              settings: Settings | None = None) -> None:
+def run_panel(
+    services: Services | Callable[[], Services],
+    *,
+    read_only: bool = False,
+    sandbox: Any = None,
+    settings: Settings | None = None,
+) -> None:
     make_app(services, read_only=read_only, sandbox=sandbox, settings=settings).run()

@@ -19,7 +19,7 @@ import secrets as _secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -55,7 +55,7 @@ class SandboxRequest:
         auth = self.headers.get("authorization", "")
         for scheme in ("bearer ", "token "):
             if auth.lower().startswith(scheme):
-                return auth[len(scheme):].strip()
+                return auth[len(scheme) :].strip()
         return None
 
 
@@ -89,7 +89,7 @@ class TokenRecord:
     status: str = "active"  # provider-specific status (Anthropic: active/inactive; SendGrid …)
     key_id: str = ""  # the provider's id for the key (SendGrid api_key_id, Anthropic apikey_…)
     expires_at: datetime | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -142,8 +142,14 @@ class SandboxState:
     def replace(self, old: TokenRecord, new_token: str, **changes: Any) -> TokenRecord:
         """Rotate: a new token with the same identity and scopes; the old one is revoked."""
         with self._lock:
-            fresh = TokenRecord(token=new_token, provider=old.provider, kind=old.kind, identity=old.identity,
-                                scopes=list(old.scopes), meta=dict(old.meta))
+            fresh = TokenRecord(
+                token=new_token,
+                provider=old.provider,
+                kind=old.kind,
+                identity=old.identity,
+                scopes=list(old.scopes),
+                meta=dict(old.meta),
+            )
             for key, value in changes.items():
                 setattr(fresh, key, value)
             old.revoked = True
@@ -159,11 +165,16 @@ class SandboxState:
 def state_to_json(state: SandboxState) -> dict[str, Any]:
     """The sandbox's tokens as plain JSON, so a demo home keeps revoked keys revoked across runs."""
     with state._lock:
-        return {"tokens": [
-            {**{k: v for k, v in r.__dict__.items() if k not in ("created_at", "expires_at")},
-             "created_at": r.created_at.isoformat(),
-             "expires_at": r.expires_at.isoformat() if r.expires_at else None}
-            for r in state.tokens.values()]}
+        return {
+            "tokens": [
+                {
+                    **{k: v for k, v in r.__dict__.items() if k not in ("created_at", "expires_at")},
+                    "created_at": r.created_at.isoformat(),
+                    "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+                }
+                for r in state.tokens.values()
+            ]
+        }
 
 
 def state_from_json(data: dict[str, Any]) -> SandboxState:

@@ -68,8 +68,13 @@ def dispatch(state: SandboxState, prefix: str, request: SandboxRequest) -> Sandb
 def request_from_parts(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[str, SandboxRequest]:
     parts = urlsplit(raw_path)
     prefix, rest = split_prefix(parts.path)
-    return prefix, SandboxRequest(method=method.upper(), path=rest, query=parse_qs(parts.query),
-                                  headers={k.lower(): v for k, v in headers.items()}, body=body)
+    return prefix, SandboxRequest(
+        method=method.upper(),
+        path=rest,
+        query=parse_qs(parts.query),
+        headers={k.lower(): v for k, v in headers.items()},
+        body=body,
+    )
 
 
 class SandboxTransport(httpx.AsyncBaseTransport):

@@ -68,14 +68,23 @@ class FaultTable:
         self._lock = threading.Lock()
         self._faults: dict[str, Fault] = {}
 
-    def set(self, provider: str, *, latency_ms: float = 0.0, status: int | None = None,
-            retry_after: float | None = None, hang: bool = False, drop: bool = False,
-            times: int | None = None) -> Fault:
+    def set(
+        self,
+        provider: str,
+        *,
+        latency_ms: float = 0.0,
+        status: int | None = None,
+        retry_after: float | None = None,
+        hang: bool = False,
+        drop: bool = False,
+        times: int | None = None,
+    ) -> Fault:
         """Set (replace) the fault of one provider prefix, or of every provider with ``"*"``."""
         if not provider:
             raise ValueError("provider is required ('*' for every provider)")
-        fault = Fault(latency_ms=float(latency_ms), status=status, retry_after=retry_after,
-                      hang=hang, drop=drop, times=times)
+        fault = Fault(
+            latency_ms=float(latency_ms), status=status, retry_after=retry_after, hang=hang, drop=drop, times=times
+        )
         with self._lock:
             self._faults[provider] = fault
         return fault

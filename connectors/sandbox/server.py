@@ -60,8 +60,9 @@ class _BodyTooLarge(Exception):
 class SandboxServer:
     """The sandbox on one loopback port. ``start``/``stop`` run on the caller's event loop."""
 
-    def __init__(self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0,
-                 *, max_log: int = 10_000) -> None:
+    def __init__(
+        self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0, *, max_log: int = 10_000
+    ) -> None:
         self.state = state if state is not None else SandboxState()
         self.faults = FaultTable()
         self.host = host
@@ -141,13 +142,20 @@ class SandboxServer:
         """Mask path segments that are tokens (a provider may put a key id or token in a path)."""
         if "SANDBOX" not in path and not any(seg in self.state.tokens for seg in path.split("/") if seg):
             return path
-        return "/".join(MASK if seg and ("SANDBOX" in seg or seg in self.state.tokens) else seg
-                        for seg in path.split("/"))
+        return "/".join(
+            MASK if seg and ("SANDBOX" in seg or seg in self.state.tokens) else seg for seg in path.split("/")
+        )
 
     # -- Python admin API -----------------------------------------------------------------------
 
-    def mint(self, provider: str, kind: str | None = None, scopes: list[str] | None = None,
-             identity: str | None = None, token: str | None = None) -> TokenRecord:
+    def mint(
+        self,
+        provider: str,
+        kind: str | None = None,
+        scopes: list[str] | None = None,
+        identity: str | None = None,
+        token: str | None = None,
+    ) -> TokenRecord:
         """Create a token through the provider's route module (or register ``token``) and return it.
 
         The module's ``make_token`` gets ``scopes=``/``identity=`` when it takes them (a token that
@@ -182,8 +190,10 @@ class SandboxServer:
 
     def providers(self) -> dict[str, dict[str, list[str]]]:
         """The prefixes served, each with its token kinds and their default scopes."""
-        return {prefix: {kind: list(scopes) for kind, scopes in (getattr(module, "KINDS", None) or {}).items()}
-                for prefix, module in sorted(_dispatch.route_modules().items())}
+        return {
+            prefix: {kind: list(scopes) for kind, scopes in (getattr(module, "KINDS", None) or {}).items()}
+            for prefix, module in sorted(_dispatch.route_modules().items())
+        }
 
     def reset(self) -> None:
         """Forget every token, fault and logged request."""
@@ -218,8 +228,9 @@ class SandboxServer:
             self._connections.discard(task)
             writer.close()
 
-    async def _serve_one(self, conn: h11.Connection, reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter) -> bool:
+    async def _serve_one(
+        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
         """Read one request and answer it. True when the connection may carry another request."""
         event = await _next_event(conn, reader)
         if not isinstance(event, h11.Request):
@@ -241,8 +252,9 @@ class SandboxServer:
         await _send(conn, writer, response, head=request.method == "HEAD")
         return conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
-    async def _provider_answer(self, prefix: str, request: SandboxRequest, fault: Fault | None,
-                               reader: asyncio.StreamReader) -> SandboxResponse | None:
+    async def _provider_answer(
+        self, prefix: str, request: SandboxRequest, fault: Fault | None, reader: asyncio.StreamReader
+    ) -> SandboxResponse | None:
         if fault is not None:
             if fault.latency_ms:
                 await asyncio.sleep(fault.latency_ms / 1000)
@@ -287,8 +299,11 @@ class SandboxServer:
             if route == ("GET", "/faults"):
                 return json_response(200, {"faults": self.faults.snapshot()})
             if route == ("POST", "/faults"):
-                fields = _fields(request, required={"provider"},
-                                 optional={"latency_ms", "status", "retry_after", "hang", "drop", "times"})
+                fields = _fields(
+                    request,
+                    required={"provider"},
+                    optional={"latency_ms", "status", "retry_after", "hang", "drop", "times"},
+                )
                 fault = self.faults.set(fields.pop("provider"), **fields)
                 return json_response(201, {"fault": fault.as_dict()})
             if route == ("DELETE", "/faults"):
@@ -325,8 +340,10 @@ def _accepts(function: Callable[..., Any], name: str) -> bool:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):  # a builtin or C function without a signature
         return False
-    return any(p.kind is p.VAR_KEYWORD or (p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
-               for p in parameters)
+    return any(
+        p.kind is p.VAR_KEYWORD or (p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        for p in parameters
+    )
 
 
 def _read_back(module: ModuleType, hook: str, token: str) -> str | None:
@@ -338,8 +355,13 @@ def _read_back(module: ModuleType, hook: str, token: str) -> str | None:
 def token_info(record: TokenRecord) -> dict[str, Any]:
     """A token described for listings: everything but its value."""
     return {
-        "provider": record.provider, "kind": record.kind, "key_id": record.key_id, "identity": record.identity,
-        "scopes": list(record.scopes), "revoked": record.revoked, "status": record.status,
+        "provider": record.provider,
+        "kind": record.kind,
+        "key_id": record.key_id,
+        "identity": record.identity,
+        "scopes": list(record.scopes),
+        "revoked": record.revoked,
+        "status": record.status,
         "last4": record.token[-4:],
         "expires_at": record.expires_at.isoformat() if record.expires_at else None,
     }
@@ -374,8 +396,11 @@ async def _read_body(conn: h11.Connection, reader: asyncio.StreamReader) -> byte
 
 async def _send(conn: h11.Connection, writer: asyncio.StreamWriter, response: SandboxResponse, *, head: bool) -> None:
     bodiless = response.status in (204, 304)
-    headers = [(name, value) for name, value in response.headers.items()
-               if name.lower() not in ("content-length", "transfer-encoding", "date", "server")]
+    headers = [
+        (name, value)
+        for name, value in response.headers.items()
+        if name.lower() not in ("content-length", "transfer-encoding", "date", "server")
+    ]
     if not bodiless:
         headers.append(("content-length", str(len(response.body))))
     headers += [("date", formatdate(usegmt=True)), ("server", "breaker-sandbox")]
@@ -504,8 +529,13 @@ class ThreadedSandbox:
             await self.server.stop()
 
 
-def serve_forever(state: SandboxState | None = None, port: int = 0,
-                  on_ready: Callable[[SandboxServer], None] | None = None, *, host: str = "127.0.0.1") -> None:
+def serve_forever(
+    state: SandboxState | None = None,
+    port: int = 0,
+    on_ready: Callable[[SandboxServer], None] | None = None,
+    *,
+    host: str = "127.0.0.1",
+) -> None:
     """Run the sandbox in the foreground until interrupted (Ctrl-C). ``on_ready`` gets the started server."""
 
     async def main() -> None:

@@ -25,10 +25,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import shutil
 import statistics
 import subprocess
 import sys
-import shutil
 import tempfile
 import time
 from dataclasses import replace
@@ -59,8 +59,12 @@ PROVIDERS: dict[str, dict] = {
     "google": {"kind": "oauth"},
     "sendgrid": {"kind": "full_access"},
     "anthropic": {"kind": "api", "admin": "admin", "key_id": lambda t: f"apikey_{t['key_id']}"},
-    "openai": {"kind": "project", "admin": "admin", "extra": {"project_id": "proj_SANDBOX"},
-               "key_id": lambda t: t["key_id"] if t["key_id"].startswith("key_") else f"key_{t['key_id']}"},
+    "openai": {
+        "kind": "project",
+        "admin": "admin",
+        "extra": {"project_id": "proj_SANDBOX"},
+        "key_id": lambda t: t["key_id"] if t["key_id"].startswith("key_") else f"key_{t['key_id']}",
+    },
     "microsoft": {"kind": "delegated", "admin": "admin", "token": lambda i: _graph_token(i)},
 }
 
@@ -72,8 +76,9 @@ def _graph_token(i: int) -> str:
 
 
 def start_sandbox() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "connectors.sandbox", "--port", "0"], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connectors.sandbox", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     line = proc.stdout.readline()
     return proc, line.split(" on ", 1)[1].split()[0]
 
@@ -98,8 +103,15 @@ def seed(svc, admin: httpx.Client, url: str, providers: list[str], count: int) -
         spec = PROVIDERS[prefix]
         if spec.get("admin"):
             token = admin.post("/_sandbox/tokens", json={"provider": prefix, "kind": spec["admin"]}).json()["token"]
-            svc.inventory.add(ConnectorInput(name=f"{prefix}-org-admin", provider=prefix, base_url=f"{url}/{prefix}",
-                                             extra=dict(spec.get("extra", {}))), Secret(token))
+            svc.inventory.add(
+                ConnectorInput(
+                    name=f"{prefix}-org-admin",
+                    provider=prefix,
+                    base_url=f"{url}/{prefix}",
+                    extra=dict(spec.get("extra", {})),
+                ),
+                Secret(token),
+            )
             sw = Switches(svc)
             sw.mark_admin_connector(f"{prefix}-org-admin")
             sw.close()
@@ -113,8 +125,10 @@ def seed(svc, admin: httpx.Client, url: str, providers: list[str], count: int) -
         extra = dict(spec.get("extra", {}))
         if "key_id" in spec:
             extra["key_id"] = spec["key_id"](info)
-        svc.inventory.add(ConnectorInput(name=f"c{i:04d}", provider=prefix, base_url=f"{url}/{prefix}",
-                                         tags="bench", extra=extra), Secret(info["token"]))
+        svc.inventory.add(
+            ConnectorInput(name=f"c{i:04d}", provider=prefix, base_url=f"{url}/{prefix}", tags="bench", extra=extra),
+            Secret(info["token"]),
+        )
 
 
 def main() -> None:
@@ -165,19 +179,29 @@ def main() -> None:
 
     rec, ver = statistics.median(recorded), statistics.median(verified)
     print(f"providers: {', '.join(providers)}  ({per} connectors each, {args.connectors} in all)")
-    print(f"latency {args.latency_ms:.0f} ms per provider request, {args.per_provider} calls in flight per provider, "
-          f"{args.runs} runs (median shown; all runs: recorded {', '.join(f'{x:.0f}' for x in recorded)} ms, "
-          f"verified {', '.join(f'{x:.0f}' for x in verified)} ms); every connector verified in {ok_runs}/{args.runs}")
-    print(f"all recorded locally: {rec:7.1f} ms   ideal (one bare {args.connectors}-row transaction) "
-          f"{ideal_recorded:5.1f} ms   ratio {rec / ideal_recorded:6.1f}x   target <= 100 ms: "
-          f"{'met' if rec <= 100 else 'MISSED'}  (worst run {max(recorded):.0f} ms)")
-    print(f"  (recording = the batch's jobs in one transaction, then every connector disabled with its "
-          f"hash-chained audit event in a second one)")
-    print(f"all provider calls answered: {statistics.median(applied):7.1f} ms   "
-          f"(ideal one revoke round: {ideal_verified_ms / 2:.0f} ms)")
-    print(f"all verified:         {ver:7.1f} ms   ideal (revoke + probe rounds) {ideal_verified_ms:6.0f} ms   "
-          f"ratio {ver / ideal_verified_ms:5.2f}x   target <= 2.00x: {'met' if ver <= 2 * ideal_verified_ms else 'MISSED'}"
-          f"  (worst run {max(verified) / ideal_verified_ms:.2f}x)")
+    print(
+        f"latency {args.latency_ms:.0f} ms per provider request, {args.per_provider} calls in flight per provider, "
+        f"{args.runs} runs (median shown; all runs: recorded {', '.join(f'{x:.0f}' for x in recorded)} ms, "
+        f"verified {', '.join(f'{x:.0f}' for x in verified)} ms); every connector verified in {ok_runs}/{args.runs}"
+    )
+    print(
+        f"all recorded locally: {rec:7.1f} ms   ideal (one bare {args.connectors}-row transaction) "
+        f"{ideal_recorded:5.1f} ms   ratio {rec / ideal_recorded:6.1f}x   target <= 100 ms: "
+        f"{'met' if rec <= 100 else 'MISSED'}  (worst run {max(recorded):.0f} ms)"
+    )
+    print(
+        "  (recording = the batch's jobs in one transaction, then every connector disabled with its "
+        "hash-chained audit event in a second one)"
+    )
+    print(
+        f"all provider calls answered: {statistics.median(applied):7.1f} ms   "
+        f"(ideal one revoke round: {ideal_verified_ms / 2:.0f} ms)"
+    )
+    print(
+        f"all verified:         {ver:7.1f} ms   ideal (revoke + probe rounds) {ideal_verified_ms:6.0f} ms   "
+        f"ratio {ver / ideal_verified_ms:5.2f}x   target <= 2.00x: {'met' if ver <= 2 * ideal_verified_ms else 'MISSED'}"
+        f"  (worst run {max(verified) / ideal_verified_ms:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

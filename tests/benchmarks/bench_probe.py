@@ -43,8 +43,9 @@ from connectors.base import Outcome, Secret  # noqa: E402
 
 
 def start_sandbox() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "connectors.sandbox", "--port", "0"], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connectors.sandbox", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     line = proc.stdout.readline()
     url = line.split(" on ", 1)[1].split()[0]
     return proc, url
@@ -63,8 +64,10 @@ async def replay(url: str, logged: list[dict], concurrency: int, per_host: int) 
     """Seconds to send ``logged`` (method, provider prefix, masked path) again through one bare
     httpx client per provider, with the probe-all's limits; answers are read and dropped."""
     pool = asyncio.Semaphore(concurrency)
-    clients = {p: httpx.AsyncClient(base_url=f"{url}/{p}", limits=httpx.Limits(max_connections=per_host))
-               for p in {r["prefix"] for r in logged}}
+    clients = {
+        p: httpx.AsyncClient(base_url=f"{url}/{p}", limits=httpx.Limits(max_connections=per_host))
+        for p in {r["prefix"] for r in logged}
+    }
     hosts = {p: asyncio.Semaphore(per_host) for p in clients}
 
     async def one(r: dict) -> None:
@@ -92,8 +95,10 @@ def main() -> None:
     try:
         admin = httpx.Client(base_url=url, timeout=10)
         settings = load_settings(home=home)
-        settings = replace(settings, probe=replace(settings.probe, concurrency=args.concurrency,
-                                                   per_host=args.per_host, timeout_s=10.0))
+        settings = replace(
+            settings,
+            probe=replace(settings.probe, concurrency=args.concurrency, per_host=args.per_host, timeout_s=10.0),
+        )
         svc = open_services(settings, keyring=MemoryKeyring())
 
         from connectors.sandbox.dispatch import route_modules
@@ -103,8 +108,9 @@ def main() -> None:
         for prefix in sorted(route_modules()):
             token = admin.post("/_sandbox/tokens", json={"provider": prefix}).json()["token"]
             name = f"warm-{prefix}"
-            svc.inventory.add(ConnectorInput(name=name, provider=prefix, base_url=f"{url}/{prefix}"),
-                              Secret(token), kind="")
+            svc.inventory.add(
+                ConnectorInput(name=name, provider=prefix, base_url=f"{url}/{prefix}"), Secret(token), kind=""
+            )
             [res] = asyncio.run(Prober(svc).probe([name]))
             if res.report.outcome is Outcome.OK and res.report.requests == 1:
                 single.append(prefix)
@@ -116,8 +122,9 @@ def main() -> None:
         for i in range(args.connectors):
             prefix = single[i % len(single)]
             token = admin.post("/_sandbox/tokens", json={"provider": prefix}).json()["token"]
-            svc.inventory.add(ConnectorInput(name=f"c{i:05d}", provider=prefix, base_url=f"{url}/{prefix}"),
-                              Secret(token))
+            svc.inventory.add(
+                ConnectorInput(name=f"c{i:05d}", provider=prefix, base_url=f"{url}/{prefix}"), Secret(token)
+            )
         seed_s = time.perf_counter() - t_seed
         admin.post("/_sandbox/faults", json={"provider": "*", "latency_ms": args.latency_ms})
         admin.delete("/_sandbox/requests")
@@ -129,6 +136,7 @@ def main() -> None:
             Prober.store = lambda self, batch: None
         if os.environ.get("BENCH_PROFILE"):
             import cProfile
+
             prof = cProfile.Profile()
             results = prof.runcall(asyncio.run, Prober(svc).probe())
             prof.dump_stats(os.environ["BENCH_PROFILE"])
@@ -147,17 +155,27 @@ def main() -> None:
         ideal = math.ceil(args.connectors / args.concurrency) * args.latency_ms / 1000
         print(f"providers (one-request probes): {', '.join(single)}")
         print(f"seeded {args.connectors} connectors in {seed_s:.1f} s (not timed below)")
-        print(f"probe-all: {len(results)} connectors, {ok} ok, concurrency {args.concurrency}, "
-              f"per-host {args.per_host}, latency {args.latency_ms:.0f} ms")
+        print(
+            f"probe-all: {len(results)} connectors, {ok} ok, concurrency {args.concurrency}, "
+            f"per-host {args.per_host}, latency {args.latency_ms:.0f} ms"
+        )
         print(f"elapsed {elapsed:.3f} s   ideal {ideal:.3f} s   ratio {elapsed / ideal:.2f}x   (target <= 1.30x)")
-        print(f"HTTP stack alone: the same {len(logged)} requests through bare httpx clients: {floor:.3f} s "
-              f"({floor / ideal:.2f}x ideal); Breaker's own work on top: {elapsed - floor:+.3f} s")
-        print(f"the sandbox's own CPU (the providers' stand-in, one asyncio thread): {sandbox_cpu:.2f} s for the "
-              f"probe-all, {replay_sandbox_cpu:.2f} s for the replay")
-        print(f"CPU of this process {cpu:.3f} s ({cpu / len(results) * 1000:.2f} ms per probe, all threads); "
-              f"the replay's {replay_cpu:.3f} s ({replay_cpu / max(len(logged), 1) * 1000:.2f} ms per request)")
-        print(f"throughput {len(results) / elapsed:.0f} probes/s   peak RSS {rss_after / 1024:.0f} MiB "
-              f"(before probe-all {rss_before / 1024:.0f} MiB)")
+        print(
+            f"HTTP stack alone: the same {len(logged)} requests through bare httpx clients: {floor:.3f} s "
+            f"({floor / ideal:.2f}x ideal); Breaker's own work on top: {elapsed - floor:+.3f} s"
+        )
+        print(
+            f"the sandbox's own CPU (the providers' stand-in, one asyncio thread): {sandbox_cpu:.2f} s for the "
+            f"probe-all, {replay_sandbox_cpu:.2f} s for the replay"
+        )
+        print(
+            f"CPU of this process {cpu:.3f} s ({cpu / len(results) * 1000:.2f} ms per probe, all threads); "
+            f"the replay's {replay_cpu:.3f} s ({replay_cpu / max(len(logged), 1) * 1000:.2f} ms per request)"
+        )
+        print(
+            f"throughput {len(results) / elapsed:.0f} probes/s   peak RSS {rss_after / 1024:.0f} MiB "
+            f"(before probe-all {rss_before / 1024:.0f} MiB)"
+        )
         svc.close()
     finally:
         proc.terminate()

@@ -42,7 +42,7 @@ import termios
 import textwrap
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,15 +82,22 @@ connector_table.ConnectorTable._add_chunk = _add
 """
 
 # The real command line: `breaker --home DIR`.
-PANEL_CLI_CHILD = "OUT, HOME = __import__('sys').argv[1:3]\n" + HOOK + textwrap.dedent("""
+PANEL_CLI_CHILD = (
+    "OUT, HOME = __import__('sys').argv[1:3]\n"
+    + HOOK
+    + textwrap.dedent("""
     from app.cli import main
     sys.argv = ["breaker", "--home", HOME]
     raise SystemExit(main())
 """)
+)
 
 # The panel entry point given a services factory: what the CLI does once it hands the panel
 # `lambda: open_services(settings)` instead of opened services.
-PANEL_FACTORY_CHILD = "OUT, HOME = __import__('sys').argv[1:3]\n" + HOOK + textwrap.dedent("""
+PANEL_FACTORY_CHILD = (
+    "OUT, HOME = __import__('sys').argv[1:3]\n"
+    + HOOK
+    + textwrap.dedent("""
     from app.settings import load_settings
     from app.tui.app import run_panel
 
@@ -102,6 +109,7 @@ PANEL_FACTORY_CHILD = "OUT, HOME = __import__('sys').argv[1:3]\n" + HOOK + textw
 
     run_panel(open_them, settings=settings)
 """)
+)
 
 BARE_CHILD = textwrap.dedent("""
     import sys, time
@@ -138,50 +146,110 @@ def seed_home(home: Path, connectors: int, events: int) -> None:
 
     home.mkdir(parents=True, exist_ok=True)
     services = open_services(load_settings(home=home, env={}), keyring=MemoryKeyring())
-    now = datetime.now(timezone.utc)
-    providers = ["github", "slack", "openai", "anthropic", "google", "stripe", "sendgrid", "notion", "hubspot",
-                 "gitlab"]
+    now = datetime.now(UTC)
+    providers = [
+        "github",
+        "slack",
+        "openai",
+        "anthropic",
+        "google",
+        "stripe",
+        "sendgrid",
+        "notion",
+        "hubspot",
+        "gitlab",
+    ]
     modes = ["full"] * 7 + ["draft-only", "read-only", "disabled"]
     owners = [Owner(id=i + 1, name=f"owner {i}", created_at=now).model_dump() for i in range(40)]
     rows, creds, grants = [], [], []
     for i in range(connectors):
         probed = i % 3 == 0
-        rows.append(Connector(
-            id=i + 1, name=f"connector-{i:05d}", provider=providers[i % len(providers)], owner_id=(i % 40) + 1,
-            purpose_access="the API", purpose_task=f"task {i}", purpose_forbidden="send anything",
-            environment="prod" if i % 4 else "test", mode=modes[i % len(modes)], env_var="API_KEY",
-            client="assistant", tags="bench", created_at=now, updated_at=now,
-            last_probe_at=now - timedelta(hours=i % 48) if probed else None,
-            last_outcome=("ok" if i % 9 else "invalid") if probed else None,
-            live_level=(3 if i % 2 else 4) if probed else None).model_dump())
-        creds.append(Credential(connector_id=i + 1, keyring_ref=f"cred:bench{i:06d}",
-                                fingerprint=hashlib.sha256(str(i % (connectors - 5)).encode()).hexdigest()[:12],
-                                last4=f"{i % 10000:04d}", created_at=now - timedelta(days=i % 300)).model_dump())
-        grants.append(ScopeGrant(connector_id=i + 1, scope="repo", level=3, source="declared",
-                                 first_seen=now, last_seen=now).model_dump())
+        rows.append(
+            Connector(
+                id=i + 1,
+                name=f"connector-{i:05d}",
+                provider=providers[i % len(providers)],
+                owner_id=(i % 40) + 1,
+                purpose_access="the API",
+                purpose_task=f"task {i}",
+                purpose_forbidden="send anything",
+                environment="prod" if i % 4 else "test",
+                mode=modes[i % len(modes)],
+                env_var="API_KEY",
+                client="assistant",
+                tags="bench",
+                created_at=now,
+                updated_at=now,
+                last_probe_at=now - timedelta(hours=i % 48) if probed else None,
+                last_outcome=("ok" if i % 9 else "invalid") if probed else None,
+                live_level=(3 if i % 2 else 4) if probed else None,
+            ).model_dump()
+        )
+        creds.append(
+            Credential(
+                connector_id=i + 1,
+                keyring_ref=f"cred:bench{i:06d}",
+                fingerprint=hashlib.sha256(str(i % (connectors - 5)).encode()).hexdigest()[:12],
+                last4=f"{i % 10000:04d}",
+                created_at=now - timedelta(days=i % 300),
+            ).model_dump()
+        )
+        grants.append(
+            ScopeGrant(
+                connector_id=i + 1, scope="repo", level=3, source="declared", first_seen=now, last_seen=now
+            ).model_dump()
+        )
         if probed:
-            grants.append(ScopeGrant(connector_id=i + 1, scope="repo", level=3, source="observed",
-                                     first_seen=now, last_seen=now).model_dump())
+            grants.append(
+                ScopeGrant(
+                    connector_id=i + 1, scope="repo", level=3, source="observed", first_seen=now, last_seen=now
+                ).model_dump()
+            )
             if i % 5 == 0:
-                grants.append(ScopeGrant(connector_id=i + 1, scope="admin:org", level=5, source="observed",
-                                         first_seen=now, last_seen=now).model_dump())
+                grants.append(
+                    ScopeGrant(
+                        connector_id=i + 1, scope="admin:org", level=5, source="observed", first_seen=now, last_seen=now
+                    ).model_dump()
+                )
     key = services.secrets.install_key("audit")
     prev, audit = GENESIS, []
     for seq in range(1, events + 1):
         name = f"connector-{seq % max(connectors, 1):05d}"
-        ev = AuditEvent(seq=seq, at=now - timedelta(seconds=events - seq), actor="bench", connector=name,
-                        action="probe", old_json="null", new_json=canonical_json({"outcome": "ok", "n": seq}),
-                        outcome="ok", prev_mac=prev, mac="")
-        body = {"seq": ev.seq, "at": ev.at.isoformat(), "actor": ev.actor, "connector": ev.connector,
-                "action": ev.action, "old": None, "new": {"outcome": "ok", "n": seq}, "outcome": ev.outcome}
+        ev = AuditEvent(
+            seq=seq,
+            at=now - timedelta(seconds=events - seq),
+            actor="bench",
+            connector=name,
+            action="probe",
+            old_json="null",
+            new_json=canonical_json({"outcome": "ok", "n": seq}),
+            outcome="ok",
+            prev_mac=prev,
+            mac="",
+        )
+        body = {
+            "seq": ev.seq,
+            "at": ev.at.isoformat(),
+            "actor": ev.actor,
+            "connector": ev.connector,
+            "action": ev.action,
+            "old": None,
+            "new": {"outcome": "ok", "n": seq},
+            "outcome": ev.outcome,
+        }
         ev.mac = hmac.new(key, (prev + canonical_json(body)).encode(), hashlib.sha256).hexdigest()
         prev = ev.mac
         audit.append(ev.model_dump())
     with services.engine.begin() as conn:
-        for table, data in ((Owner, owners), (Connector, rows), (Credential, creds), (ScopeGrant, grants),
-                            (AuditEvent, audit)):
+        for table, data in (
+            (Owner, owners),
+            (Connector, rows),
+            (Credential, creds),
+            (ScopeGrant, grants),
+            (AuditEvent, audit),
+        ):
             for start in range(0, len(data), 20000):
-                conn.execute(table.__table__.insert(), data[start:start + 20000])
+                conn.execute(table.__table__.insert(), data[start : start + 20000])
     services.close()
 
 
@@ -212,8 +280,7 @@ def time_in_pty(argv: list[str], timeout: float = 60.0) -> tuple[float, float, f
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     started = time.time()
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT,
-                            start_new_session=True)
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
     os.close(slave)
     try:
         proc.wait(timeout=timeout)
@@ -270,7 +337,8 @@ def run_listing(home: Path, runs: int) -> tuple[list[float], str]:
     if probe.returncode not in (0, 1) or not probe.stdout.strip():
         return in_process_listing(home, runs), (
             f"`breaker list --json` unavailable (exit {probe.returncode}: "
-            f"{probe.stderr.decode(errors='replace').strip()[-200:]}); timed Inventory.list + JSON in-process")
+            f"{probe.stderr.decode(errors='replace').strip()[-200:]}); timed Inventory.list + JSON in-process"
+        )
     data = json.loads(probe.stdout)
     count = len(data) if isinstance(data, list) else len(data.get("connectors", data))
     timings = []
@@ -310,32 +378,43 @@ def main() -> int:
         started = time.perf_counter()
         seed_home(panel_home, args.connectors, args.events)
         seed_home(list_home, args.list_connectors, 0)
-        print(f"seeded {args.connectors} connectors + {args.events} audit events, and {args.list_connectors} "
-              f"connectors, in {time.perf_counter() - started:.1f} s")
+        print(
+            f"seeded {args.connectors} connectors + {args.events} audit events, and {args.list_connectors} "
+            f"connectors, in {time.perf_counter() - started:.1f} s"
+        )
 
         results = run_startup(panel_home, args.runs)
         bare_name = next(iter(results))
         bare = statistics.median(results[bare_name][0])
-        print(f"\nfirst painted frame, median of {args.runs} runs in a 120x36 pty "
-              f"({args.connectors} connectors, {args.events} audit events):")
+        print(
+            f"\nfirst painted frame, median of {args.runs} runs in a 120x36 pty "
+            f"({args.connectors} connectors, {args.events} audit events):"
+        )
         verdicts = []
         for name, (first, rows_at, all_at, rows) in results.items():
             f = statistics.median(first)
             line = f"  {name:<44} first frame {f * 1000:5.0f} ms ({f / bare:.2f}x bare)"
             if name != bare_name:
-                line += (f"; first rows {statistics.median(rows_at) * 1000:5.0f} ms; all {rows} rows "
-                         f"{statistics.median(all_at) * 1000:5.0f} ms")
+                line += (
+                    f"; first rows {statistics.median(rows_at) * 1000:5.0f} ms; all {rows} rows "
+                    f"{statistics.median(all_at) * 1000:5.0f} ms"
+                )
                 verdicts.append(f / bare)
             print(line + "   [first frame runs: " + " ".join(f"{x * 1000:.0f}" for x in first) + "]")
         ratio = verdicts[0]  # the real command line is the verdict; the factory line is for comparison
-        print(f"  target: `breaker --home DIR` first frame <= 1.5x bare -> {ratio:.2f}x  "
-              f"{'OK' if ratio <= 1.5 else 'MISSED'}")
+        print(
+            f"  target: `breaker --home DIR` first frame <= 1.5x bare -> {ratio:.2f}x  "
+            f"{'OK' if ratio <= 1.5 else 'MISSED'}"
+        )
 
         listing, how = run_listing(list_home, max(3, args.runs // 2))
         m = statistics.median(listing)
         print(f"\nlisting {args.list_connectors} connectors: {how}")
-        print(f"  median {m * 1000:.0f} ms   runs: " + " ".join(f"{x * 1000:.0f}" for x in listing)
-              + f"   (target < 1000 ms)  {'OK' if m < 1.0 else 'MISSED'}")
+        print(
+            f"  median {m * 1000:.0f} ms   runs: "
+            + " ".join(f"{x * 1000:.0f}" for x in listing)
+            + f"   (target < 1000 ms)  {'OK' if m < 1.0 else 'MISSED'}"
+        )
     return 0 if ratio <= 1.5 and m < 1.0 else 1
 
 

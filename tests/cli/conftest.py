@@ -55,8 +55,24 @@ GITHUB_KEY = "ghp_SANDBOX" + "a1B2c3D4e5" * 3 + "XYZW9"
 @pytest.fixture
 def add_github(breaker):
     def add(name: str = "gh-bot", key: str = GITHUB_KEY, *extra: str) -> Result:
-        return breaker("add", "--name", name, "--provider", "github", "--owner", "Priya",
-                       "--access", "the docs repo", "--task", "open issues", "--forbidden", "push code",
-                       "--scope", "repo:write", *extra, stdin=key + "\n")
+        return breaker(
+            "add",
+            "--name",
+            name,
+            "--provider",
+            "github",
+            "--owner",
+            "Priya",
+            "--access",
+            "the docs repo",
+            "--task",
+            "open issues",
+            "--forbidden",
+            "push code",
+            "--scope",
+            "repo:write",
+            *extra,
+            stdin=key + "\n",
+        )
 
     return add

@@ -55,8 +55,18 @@ def test_the_canary_leaks_nowhere(breaker, cli_home, tmp_path, memory_keyring, l
     assert run("add", "--name", "canary", stdin=CANARY[:10] + " " + CANARY[10:]).code == 2
     assert run("add", "--name", "bad/name", stdin=CANARY).code == 2
 
-    r = run("add", "--name", "canary", "--owner", "Priya", "--task", "open issues", "--scope", "repo:write",
-            stdin=CANARY + "\n")
+    r = run(
+        "add",
+        "--name",
+        "canary",
+        "--owner",
+        "Priya",
+        "--task",
+        "open issues",
+        "--scope",
+        "repo:write",
+        stdin=CANARY + "\n",
+    )
     assert r.code == 0, r.err
     assert run("add", "--name", "canary-twin", "--provider", "github", stdin=CANARY).code == 0  # the shared key
     assert run("edit", "canary-twin", "--replace-key", stdin=CANARY_2).code == 0

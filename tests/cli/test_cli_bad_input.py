@@ -47,7 +47,7 @@ def test_damaged_pages_inside_a_sqlite_file(breaker, add_github, cli_home):
     with sqlite3.connect(db) as conn:  # fold the WAL in, so the damage below hits real pages
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = bytearray(db.read_bytes())
-    data[100:len(data)] = os.urandom(len(data) - 100)  # keep the magic header, ruin everything else
+    data[100 : len(data)] = os.urandom(len(data) - 100)  # keep the magic header, ruin everything else
     db.write_bytes(bytes(data))
     before = _digest(db)
     r = breaker("list")
@@ -119,11 +119,14 @@ def test_no_keyring_listing_still_works(breaker, add_github):
     assert r.code == 1 and "No usable OS keyring" in _one_line(r.err)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("[probe\ntimeout_s = 3", "not valid TOML"),
-    ("[probe]\ntimeout_s = -1\n", "probe.timeout_s must be a positive number"),
-    ("[keymap]\nprobe = 3\n", "[keymap] maps binding ids"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[probe\ntimeout_s = 3", "not valid TOML"),
+        ("[probe]\ntimeout_s = -1\n", "probe.timeout_s must be a positive number"),
+        ("[keymap]\nprobe = 3\n", "[keymap] maps binding ids"),
+    ],
+)
 def test_malformed_config(breaker, cli_home, text, expected):
     cli_home.mkdir(parents=True)
     config = cli_home / "config.toml"
@@ -209,7 +212,7 @@ def test_concurrent_cli_writers_queue_instead_of_failing(breaker, add_github, cl
         svc = open_services(load_settings(home=cli_home))
         try:
             svc.inventory.add(ConnectorInput(name=f"w{i}", provider="generic"), Secret(f"SANDBOX-key-{i:04d}"))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
         finally:
             svc.close()

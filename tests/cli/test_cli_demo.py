@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -130,22 +129,32 @@ def test_breaker_sandbox_in_the_foreground_then_ctrl_c(tmp_path):
     """`breaker sandbox --home D` serves the demo; another process uses the CLI on it; Ctrl-C saves state."""
     home = tmp_path / "d"
     env = _python_env(home)
-    proc = subprocess.Popen([sys.executable, "-m", "app", "sandbox", "--home", str(home)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "sandbox", "--home", str(home)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert "Breaker sandbox for the demo home" in line, line + proc.stderr.read()
         url = line.rsplit(" on ", 1)[1].strip()
-        listing = subprocess.run([sys.executable, "-m", "app", "--home", str(home), "list", "--json"], env=env,
-                                 capture_output=True, text=True, timeout=60)
+        listing = subprocess.run(
+            [sys.executable, "-m", "app", "--home", str(home), "list", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert listing.returncode == 0, listing.stderr
         names = [c["name"] for c in json.loads(listing.stdout)["connectors"]]
         assert "support-replies" in names
         tokens = httpx.get(f"{url}/_sandbox/tokens").json()["tokens"]
         assert tokens and all("token" not in t for t in tokens)
         # revoke one through the sandbox's own Slack API, as a switch would
-        from app.services.demo import demo_settings
         from app.services.context import open_services
+        from app.services.demo import demo_settings
 
         services = open_services(demo_settings(home))
         try:

@@ -10,8 +10,24 @@ import pytest
 from app.cli.parser import build_parser
 from tests.cli.conftest import GITHUB_KEY
 
-LIST_KEYS = {"name", "provider", "owner", "purpose", "environment", "mode", "client", "tags", "base_url",
-             "declared", "live_level", "live_scopes", "drift", "key", "last_probe", "switch_state"}
+LIST_KEYS = {
+    "name",
+    "provider",
+    "owner",
+    "purpose",
+    "environment",
+    "mode",
+    "client",
+    "tags",
+    "base_url",
+    "declared",
+    "live_level",
+    "live_scopes",
+    "drift",
+    "key",
+    "last_probe",
+    "switch_state",
+}
 
 
 def test_empty_list_is_fine_and_says_how_to_start(breaker):
@@ -91,14 +107,26 @@ def test_no_option_takes_a_key():
 
 def test_edit_changes_only_the_given_fields(breaker, add_github):
     add_github()
-    r = breaker("edit", "gh-bot", "--owner", "Tom", "--env", "test", "--scope", "repo:read", "--scope",
-                "https://www.googleapis.com/auth/gmail.readonly:read")
+    r = breaker(
+        "edit",
+        "gh-bot",
+        "--owner",
+        "Tom",
+        "--env",
+        "test",
+        "--scope",
+        "repo:read",
+        "--scope",
+        "https://www.googleapis.com/auth/gmail.readonly:read",
+    )
     assert r.code == 0, r.err
     (c,) = json.loads(breaker("list", "--json").out)["connectors"]
     assert c["owner"] == "Tom" and c["environment"] == "test"
     assert c["purpose"].startswith("This connector may use the docs repo")  # untouched
     assert {(g["scope"], g["level"]) for g in c["declared"]} == {
-        ("repo", "read"), ("https://www.googleapis.com/auth/gmail.readonly", "read")}
+        ("repo", "read"),
+        ("https://www.googleapis.com/auth/gmail.readonly", "read"),
+    }
 
 
 def test_edit_rename_and_replace_key(breaker, add_github):
@@ -140,8 +168,10 @@ def test_remove_with_a_flag(breaker, add_github, memory_keyring, flag, kept):
     assert (GITHUB_KEY in memory_keyring.store.values()) is kept
 
 
-@pytest.mark.parametrize("answers, removed, kept", [("y\ny\n", True, False), ("y\nn\n", True, True),
-                                                    ("n\n", False, True), ("\n", False, True)])
+@pytest.mark.parametrize(
+    "answers, removed, kept",
+    [("y\ny\n", True, False), ("y\nn\n", True, True), ("n\n", False, True), ("\n", False, True)],
+)
 def test_remove_asks_on_a_terminal(breaker, add_github, memory_keyring, answers, removed, kept):
     add_github()
     r = breaker("remove", "gh-bot", stdin=answers, tty=True)

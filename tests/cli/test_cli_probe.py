@@ -7,8 +7,20 @@ import json
 
 def _add(breaker, sandbox, name: str, scopes: list[str], declared: str) -> str:
     record = sandbox.mint("github", "classic", scopes=scopes)
-    r = breaker("add", "--name", name, "--provider", "github", "--owner", "Priya", "--base-url",
-                sandbox.base_url("github"), "--scope", declared, stdin=record.token + "\n")
+    r = breaker(
+        "add",
+        "--name",
+        name,
+        "--provider",
+        "github",
+        "--owner",
+        "Priya",
+        "--base-url",
+        sandbox.base_url("github"),
+        "--scope",
+        declared,
+        stdin=record.token + "\n",
+    )
     assert r.code == 0, r.err
     return record.token
 
@@ -55,4 +67,3 @@ def test_deep_probe_says_how_many_requests_first(breaker, sandbox):
     _add(breaker, sandbox, "gh-bot", ["repo"], "repo:write")
     r = breaker("probe", "gh-bot", "--deep")
     assert "github:" in r.err and "request" in r.err
-

@@ -11,18 +11,21 @@ from tests.cli.conftest import GITHUB_KEY
 SLACK_KEY = "xoxb-123456789012-1234567890123-SANDBOXabcdefghijklmnop"
 
 
-@pytest.mark.parametrize("argv, key, field, message", [
-    (["--name", ""], GITHUB_KEY, "name", "a name is required"),
-    (["--name", "a/b"], GITHUB_KEY, "name", "use letters, digits"),
-    (["--name", "x", "--provider", "myspace"], GITHUB_KEY, "provider", "unknown provider 'myspace'"),
-    (["--name", "x", "--base-url", "not a url"], GITHUB_KEY, "base_url", "a full URL"),
-    (["--name", "x"], "ghp_SANDBOX with spaces 0123456789012345678901", "key", "spaces or line breaks"),
-    (["--name", "x", "--provider", "github"], SLACK_KEY, "key", "this does not look like a GitHub key"),
-    (["--name", "x"], "SANDBOX-mystery-key-1234", "provider", "Breaker does not recognise this key"),
-    (["--name", "x", "--scope", "repo"], GITHUB_KEY, "scope", "write SCOPE:LEVEL"),
-    (["--name", "x", "--scope", "repo:superuser"], GITHUB_KEY, "scope", "unknown level 'superuser'"),
-    (["--name", "x", "--env-var", "lower-case"], GITHUB_KEY, "env_var", "upper-case letters"),
-])
+@pytest.mark.parametrize(
+    "argv, key, field, message",
+    [
+        (["--name", ""], GITHUB_KEY, "name", "a name is required"),
+        (["--name", "a/b"], GITHUB_KEY, "name", "use letters, digits"),
+        (["--name", "x", "--provider", "myspace"], GITHUB_KEY, "provider", "unknown provider 'myspace'"),
+        (["--name", "x", "--base-url", "not a url"], GITHUB_KEY, "base_url", "a full URL"),
+        (["--name", "x"], "ghp_SANDBOX with spaces 0123456789012345678901", "key", "spaces or line breaks"),
+        (["--name", "x", "--provider", "github"], SLACK_KEY, "key", "this does not look like a GitHub key"),
+        (["--name", "x"], "SANDBOX-mystery-key-1234", "provider", "Breaker does not recognise this key"),
+        (["--name", "x", "--scope", "repo"], GITHUB_KEY, "scope", "write SCOPE:LEVEL"),
+        (["--name", "x", "--scope", "repo:superuser"], GITHUB_KEY, "scope", "unknown level 'superuser'"),
+        (["--name", "x", "--env-var", "lower-case"], GITHUB_KEY, "env_var", "upper-case letters"),
+    ],
+)
 def test_each_bad_input_is_one_line_and_exit_2(breaker, memory_keyring, argv, key, field, message):
     r = breaker("add", *argv, stdin=key + "\n")
     assert r.code == 2
@@ -47,8 +50,13 @@ def test_duplicate_name_is_reported_before_the_key_is_asked(breaker, add_github,
 
 
 def test_argparse_errors_are_one_line_with_exit_2(breaker):
-    for argv in (["add", "--env", "staging"], ["audit", "--limit", "zero"], ["export", "--format", "pdf"],
-                 ["no-such-command"], ["remove"]):
+    for argv in (
+        ["add", "--env", "staging"],
+        ["audit", "--limit", "zero"],
+        ["export", "--format", "pdf"],
+        ["no-such-command"],
+        ["remove"],
+    ):
         r = breaker(*argv)
         assert r.code == 2, argv
         assert len(r.err.strip().splitlines()) == 1 and r.err.startswith("breaker: "), r.err

@@ -31,8 +31,15 @@ def breaker(*argv: str, stdin: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BREAKER_")}
     env["PYTHONPATH"] = str(ROOT)
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
-    proc = subprocess.run([sys.executable, "-m", "app", *argv], input=stdin, capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
     return proc
 
@@ -72,8 +79,9 @@ def test_exit_code_0_1_2(demo_home, tmp_path):
 
 
 def test_bad_input_in_a_real_process(demo_home, tmp_path):
-    bad_key = breaker("--home", str(demo_home), "add", "--name", "x", "--provider", "github",
-                      stdin="ghp_SANDBOX not a key\n")
+    bad_key = breaker(
+        "--home", str(demo_home), "add", "--name", "x", "--provider", "github", stdin="ghp_SANDBOX not a key\n"
+    )
     assert bad_key.returncode == 2 and "breaker: key:" in bad_key.stderr
     damaged = tmp_path / "damaged"
     damaged.mkdir()

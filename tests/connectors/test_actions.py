@@ -29,8 +29,13 @@ def _reason(response: httpx.Response, cred: Credential) -> str:
 async def test_call_returns_the_response_or_the_refusal():
     ok = await call("revoke", _answer(_response(204)), cred=CRED, refused="no")
     narrow = await call("revoke", _answer(_response(204)), cred=CRED, refused="no", ok=(202,))
-    refused = await call("revoke", _answer(_response(403, {"message": f"bad token {TOKEN}"})), cred=CRED,
-                         refused="the provider refused", reason=_reason)
+    refused = await call(
+        "revoke",
+        _answer(_response(403, {"message": f"bad token {TOKEN}"})),
+        cred=CRED,
+        refused="the provider refused",
+        reason=_reason,
+    )
     plain = await call("revoke", _answer(_response(503)), cred=CRED, refused="the provider refused")
     assert isinstance(ok, httpx.Response) and ok.status_code == 204
     assert isinstance(narrow, ActionResult) and narrow.state is ActionState.FAILED and narrow.status == 204
@@ -40,26 +45,36 @@ async def test_call_returns_the_response_or_the_refusal():
 
 
 def test_action_failed_retries_only_rate_limits_and_server_errors():
-    assert [action_failed("rotate", _response(s), "no").retryable for s in (400, 401, 404, 429, 500, 502)] == \
-        [False, False, False, True, True, True]
+    assert [action_failed("rotate", _response(s), "no").retryable for s in (400, 401, 404, 429, 500, 502)] == [
+        False,
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
 
 
 def _raises(exc: Exception):
     async def run() -> ActionResult:
         raise exc
+
     return run
 
 
-@pytest.mark.parametrize("exc, retryable, words", [
-    (httpx.ConnectError(f"cannot reach https://x.invalid/{TOKEN}"), True, "connection refused"),
-    (httpx.ReadTimeout(f"timed out on https://x.invalid/{TOKEN}"), True, "timed out"),
-    (MalformedBody("HTTP 200: the body is not JSON"), False, "malformed response"),
-    (KeyError(TOKEN), False, "malformed response"),
-    (TypeError(TOKEN), False, "malformed response"),
-    (AttributeError(TOKEN), False, "malformed response"),
-    (ValueError(TOKEN), False, "malformed response"),
-    (httpx.InvalidURL(f"bad https://x.invalid/{TOKEN}"), False, "InvalidURL"),
-])
+@pytest.mark.parametrize(
+    "exc, retryable, words",
+    [
+        (httpx.ConnectError(f"cannot reach https://x.invalid/{TOKEN}"), True, "connection refused"),
+        (httpx.ReadTimeout(f"timed out on https://x.invalid/{TOKEN}"), True, "timed out"),
+        (MalformedBody("HTTP 200: the body is not JSON"), False, "malformed response"),
+        (KeyError(TOKEN), False, "malformed response"),
+        (TypeError(TOKEN), False, "malformed response"),
+        (AttributeError(TOKEN), False, "malformed response"),
+        (ValueError(TOKEN), False, "malformed response"),
+        (httpx.InvalidURL(f"bad https://x.invalid/{TOKEN}"), False, "InvalidURL"),
+    ],
+)
 async def test_guard_action_turns_failures_into_failed_results(exc, retryable, words):
     result = await guard_action("revoke", _raises(exc), cred=CRED)
     assert result.state is ActionState.FAILED and result.retryable is retryable and words in result.message
@@ -70,8 +85,14 @@ async def test_guard_action_scrubs_the_old_the_admin_and_the_new_secret():
     new = Secret("new_SANDBOX_" + "m3" * 12)
 
     async def leaky() -> ActionResult:
-        return ActionResult("rotate", ActionState.APPLIED, f"rotated {TOKEN} into {new.reveal()}", new_secret=new,
-                            manual_steps=[f"use {CRED.admin_secret.reveal()}"], details={"echo": [TOKEN]})
+        return ActionResult(
+            "rotate",
+            ActionState.APPLIED,
+            f"rotated {TOKEN} into {new.reveal()}",
+            new_secret=new,
+            manual_steps=[f"use {CRED.admin_secret.reveal()}"],
+            details={"echo": [TOKEN]},
+        )
 
     result = await guard_action("rotate", leaky, cred=CRED)
     assert result.message == "rotated •••• into ••••" and result.manual_steps == ["use ••••"]
@@ -85,12 +106,15 @@ def test_needs_admin_is_manual_with_the_way_to_register_the_key():
     assert result.manual_steps[0].startswith("Register an admin key") and len(result.manual_steps) > 1
 
 
-@pytest.mark.parametrize("key, hint, expected", [
-    ("sk-ant-api03-EXAMPLExxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxigAA", "sk-ant-api03-EXA...igAA", True),
-    ("sk-ant-api03-EXAMPLExxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxigAB", "sk-ant-api03-EXA...igAA", False),
-    ("sk-proj-EXAMPLEabcdefghijklmnopqrstuvwxyz0123456789", "sk-proj-EXAMPLE*****************6789", True),
-    ("sk-proj-EXAMPLEabcdefghijklmnopqrstuvwxyz0123456789", "sk-…9", False),  # too little shown to tell
-    ("abcdefgh", "abcdef...efgh", False),  # the visible parts would overlap: not this key
-])
+@pytest.mark.parametrize(
+    "key, hint, expected",
+    [
+        ("sk-ant-api03-EXAMPLExxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxigAA", "sk-ant-api03-EXA...igAA", True),
+        ("sk-ant-api03-EXAMPLExxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxigAB", "sk-ant-api03-EXA...igAA", False),
+        ("sk-proj-EXAMPLEabcdefghijklmnopqrstuvwxyz0123456789", "sk-proj-EXAMPLE*****************6789", True),
+        ("sk-proj-EXAMPLEabcdefghijklmnopqrstuvwxyz0123456789", "sk-…9", False),  # too little shown to tell
+        ("abcdefgh", "abcdef...efgh", False),  # the visible parts would overlap: not this key
+    ],
+)
 def test_matches_redacted(key, hint, expected):
     assert matches_redacted(key, hint) is expected

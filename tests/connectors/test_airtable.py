@@ -1,7 +1,5 @@
 """Airtable provider and its sandbox (providers.md §1, §13)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
 import httpx
 import pytest
 
@@ -9,8 +7,18 @@ from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import airtable as sandbox_airtable
-from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
-                                                mint, offline_and_garbled, sandbox_client)
+from tests.connectors.fixtures.contract import (
+    Routes,
+    Unreachable,
+    assert_same_shape,
+    cred,
+    foreign_tokens,
+    load,
+    mint,
+    offline_and_garbled,
+    sandbox_client,
+)
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("airtable")
 REAL_API = "https://api.airtable.test"
@@ -24,6 +32,7 @@ def real(token: str = PAT) -> Credential:
 
 
 # -- key recognition and levels ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind, expected", [("pat", "personal access token"), ("oauth", "OAuth access token")])
 def test_recognises_its_sandbox_tokens(kind, expected):
@@ -47,6 +56,7 @@ def test_levels():
 
 # -- contract: the provider reads the documented responses ------------------------------------------
 
+
 @pytest.mark.parametrize("fixture, identity", [("whoami", "usrL2PNC5o3H4lBEi"), ("whoami_email", "foo@bar.com")])
 async def test_parses_documented_whoami_for_a_pat(fixture, identity):
     routes = Routes({("GET", WHOAMI): load("airtable", fixture)})
@@ -67,9 +77,14 @@ async def test_parses_documented_whoami_scopes_for_oauth():
     assert report.live_level is Level.READ
 
 
-@pytest.mark.parametrize("fixture, outcome", [("unauthorized", Outcome.INVALID),
-                                              ("invalid_permissions", Outcome.FORBIDDEN),
-                                              ("rate_limited", Outcome.RATE_LIMITED)])
+@pytest.mark.parametrize(
+    "fixture, outcome",
+    [
+        ("unauthorized", Outcome.INVALID),
+        ("invalid_permissions", Outcome.FORBIDDEN),
+        ("rate_limited", Outcome.RATE_LIMITED),
+    ],
+)
 async def test_documented_failures(fixture, outcome):
     routes = Routes({("GET", WHOAMI): load("airtable", fixture)})
     async with routes.client() as client:
@@ -83,9 +98,13 @@ async def test_documented_failures(fixture, outcome):
 
 async def test_deep_probe_reads_documented_bases():
     base = load("airtable", "list_bases")["body"]["bases"][0]["id"]
-    routes = Routes({("GET", WHOAMI): load("airtable", "whoami"),
-                     ("GET", "/v0/meta/bases"): load("airtable", "list_bases"),
-                     ("GET", f"/v0/meta/bases/{base}/tables"): load("airtable", "invalid_permissions")})
+    routes = Routes(
+        {
+            ("GET", WHOAMI): load("airtable", "whoami"),
+            ("GET", "/v0/meta/bases"): load("airtable", "list_bases"),
+            ("GET", f"/v0/meta/bases/{base}/tables"): load("airtable", "invalid_permissions"),
+        }
+    )
     async with routes.client() as client:
         report = await PROVIDER.probe(client, real(), deep=True)
     assert [g.scope for g in report.grants] == ["schema.bases:read"]
@@ -94,6 +113,7 @@ async def test_deep_probe_reads_documented_bases():
 
 
 # -- contract: the sandbox answers with the documented shapes ---------------------------------------
+
 
 async def test_sandbox_matches_documented_shapes():
     state = SandboxState()
@@ -120,6 +140,7 @@ async def test_sandbox_matches_documented_shapes():
 
 # -- every outcome, end to end through the in-process sandbox ---------------------------------------
 
+
 async def test_outcomes_through_the_sandbox():
     state = SandboxState()
     live = mint(state, "airtable", "oauth", identity="sam")
@@ -141,6 +162,7 @@ async def test_unreachable_and_malformed():
 
 
 # -- deep probes ------------------------------------------------------------------------------------
+
 
 async def test_deep_probe_learns_pat_read_scopes_with_gets_only():
     state = SandboxState()
@@ -167,10 +189,14 @@ async def test_deep_probe_without_a_reachable_base():
 
 # -- switches: no API, so exact manual steps ---------------------------------------------------------
 
+
 async def test_switches_are_manual_with_the_dashboard_url():
     async with httpx.AsyncClient(transport=Unreachable()) as client:
-        results = [await PROVIDER.revoke(client, real()), await PROVIDER.rotate(client, real()),
-                   await PROVIDER.restrict(client, real(), Level.READ)]
+        results = [
+            await PROVIDER.revoke(client, real()),
+            await PROVIDER.rotate(client, real()),
+            await PROVIDER.restrict(client, real(), Level.READ),
+        ]
     for result in results:
         assert result.state is ActionState.MANUAL
         assert any("https://airtable.com/create/tokens" in step for step in result.manual_steps)
@@ -178,6 +204,7 @@ async def test_switches_are_manual_with_the_dashboard_url():
 
 
 # -- real HTTP through the loopback sandbox ---------------------------------------------------------
+
 
 async def test_probe_over_real_http(sandbox):
     record = sandbox.mint("airtable", "pat", scopes=["schema.bases:read", "data.records:read"], identity="sam")

@@ -1,7 +1,5 @@
 """Anthropic provider and its sandbox (providers.md §6)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
 import httpx
 import pytest
 
@@ -20,6 +18,7 @@ from tests.connectors.fixtures.contract import (
     offline_and_garbled,
     sandbox_client,
 )
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("anthropic")
 REAL_API = "https://api.anthropic.test"
@@ -33,6 +32,7 @@ def example_cred(**kwargs) -> Credential:
 
 # -- key recognition --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind, expected", [("api", "API key"), ("admin", "admin key")])
 def test_recognises_its_sandbox_tokens(kind, expected):
     token = sandbox_anthropic.make_token(kind)
@@ -44,6 +44,7 @@ def test_does_not_claim_other_providers_tokens():
 
 
 # -- contract: the provider reads the documented responses ---------------------------------------------
+
 
 async def test_parses_documented_models_list_and_rate_limit_headers():
     routes = Routes({("GET", "/v1/models"): load("anthropic", "models")})
@@ -57,9 +58,14 @@ async def test_parses_documented_models_list_and_rate_limit_headers():
     assert request.headers["x-api-key"] == EXAMPLE_KEY and request.headers["anthropic-version"] == "2023-06-01"
 
 
-@pytest.mark.parametrize("fixture, outcome", [("error_authentication", Outcome.INVALID),
-                                              ("error_disabled", Outcome.REVOKED),
-                                              ("error_rate_limit", Outcome.RATE_LIMITED)])
+@pytest.mark.parametrize(
+    "fixture, outcome",
+    [
+        ("error_authentication", Outcome.INVALID),
+        ("error_disabled", Outcome.REVOKED),
+        ("error_rate_limit", Outcome.RATE_LIMITED),
+    ],
+)
 async def test_reads_documented_errors(fixture, outcome):
     """404 = disabled or not found: read as revoked (see connectors/anthropic.py)."""
     routes = Routes({("GET", "/v1/models"): load("anthropic", fixture)})
@@ -71,8 +77,12 @@ async def test_reads_documented_errors(fixture, outcome):
 
 
 async def test_revoke_matches_documented_partial_key_hint():
-    routes = Routes({("GET", "/v1/organizations/api_keys"): load("anthropic", "api_keys_list"),
-                     ("POST", "/v1/organizations/api_keys/apikey_EXAMPLE01"): load("anthropic", "api_key_updated")})
+    routes = Routes(
+        {
+            ("GET", "/v1/organizations/api_keys"): load("anthropic", "api_keys_list"),
+            ("POST", "/v1/organizations/api_keys/apikey_EXAMPLE01"): load("anthropic", "api_key_updated"),
+        }
+    )
     admin = Secret("sk-ant-admin01-EXAMPLE")
     async with routes.client() as client:
         result = await PROVIDER.revoke(client, example_cred(admin_secret=admin))
@@ -84,21 +94,35 @@ async def test_revoke_matches_documented_partial_key_hint():
 
 # -- contract: the sandbox answers with the documented shapes ------------------------------------------
 
+
 async def _ask(state: SandboxState, method: str, path: str, key: str, body: dict | None = None) -> httpx.Response:
     client, _ = sandbox_client(state)
     async with client:
-        return await client.request(method, f"http://sandbox.invalid/anthropic{path}", json=body,
-                                    headers={"x-api-key": key, "anthropic-version": "2023-06-01"})
+        return await client.request(
+            method,
+            f"http://sandbox.invalid/anthropic{path}",
+            json=body,
+            headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+        )
 
 
-@pytest.mark.parametrize("fixture, key", [("models", "api"), ("error_authentication", None),
-                                          ("error_disabled", "inactive"), ("error_rate_limit", "limited")])
+@pytest.mark.parametrize(
+    "fixture, key",
+    [
+        ("models", "api"),
+        ("error_authentication", None),
+        ("error_disabled", "inactive"),
+        ("error_rate_limit", "limited"),
+    ],
+)
 async def test_sandbox_verify_answers_like_the_documentation(fixture, key):
     state = SandboxState()
-    token = {None: lambda: sandbox_anthropic.make_token("api"),
-             "api": lambda: mint(state, "anthropic", "api").token,
-             "inactive": lambda: mint(state, "anthropic", "api", status="inactive").token,
-             "limited": lambda: mint(state, "anthropic", "api", meta={"rate_limited": True}).token}[key]()
+    token = {
+        None: lambda: sandbox_anthropic.make_token("api"),
+        "api": lambda: mint(state, "anthropic", "api").token,
+        "inactive": lambda: mint(state, "anthropic", "api", status="inactive").token,
+        "limited": lambda: mint(state, "anthropic", "api", meta={"rate_limited": True}).token,
+    }[key]()
     assert_same_shape(await _ask(state, "GET", "/v1/models", token), load("anthropic", fixture))
 
 
@@ -115,6 +139,7 @@ async def test_sandbox_admin_api_answers_like_the_documentation():
 
 
 # -- end to end through the in-process sandbox -----------------------------------------------------------
+
 
 async def _probe(state: SandboxState, token: str, **kwargs):
     client, transport = sandbox_client(state)
@@ -152,6 +177,7 @@ async def test_deep_probe_is_the_normal_probe():
 
 # -- switches -----------------------------------------------------------------------------------------
 
+
 async def test_revoke_then_reenable_through_admin_api():
     state = SandboxState()
     for _ in range(3):
@@ -178,8 +204,15 @@ async def test_revoke_uses_a_known_key_id_without_listing():
     admin = mint(state, "anthropic", "admin")
     client, transport = sandbox_client(state)
     async with client:
-        result = await PROVIDER.revoke(client, cred(key.token, "anthropic", admin_secret=Secret(admin.token),
-                                                    extra={"key_id": sandbox_anthropic.api_key_id(key)}))
+        result = await PROVIDER.revoke(
+            client,
+            cred(
+                key.token,
+                "anthropic",
+                admin_secret=Secret(admin.token),
+                extra={"key_id": sandbox_anthropic.api_key_id(key)},
+            ),
+        )
     assert result.state is ActionState.APPLIED and [m for m, _ in transport.calls] == ["POST"]
 
 
@@ -218,6 +251,7 @@ async def test_rotate_and_restrict_are_manual():
 
 
 # -- through real HTTP on a loopback port ---------------------------------------------------------------
+
 
 async def test_disable_and_reenable_over_loopback(sandbox):
     key = sandbox.mint("anthropic", "api")

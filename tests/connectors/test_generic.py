@@ -1,7 +1,5 @@
 """The generic HTTP provider (settings from cred.extra)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
 import httpx
 import pytest
 
@@ -10,6 +8,7 @@ from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import generic as sandbox_generic
 from tests.connectors.fixtures.contract import Unreachable, cred, mint, offline_and_garbled, sandbox_client
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("generic")
 
@@ -55,8 +54,14 @@ async def test_absolute_url_wins_over_base_url():
     key = mint(state, "generic", "bearer")
     client, transport = sandbox_client(state)
     async with client:
-        report = await PROVIDER.probe(client, Credential(Secret(key.token), base_url="http://elsewhere.invalid",
-                                                         extra={"url": "http://sandbox.invalid/generic/verify"}))
+        report = await PROVIDER.probe(
+            client,
+            Credential(
+                Secret(key.token),
+                base_url="http://elsewhere.invalid",
+                extra={"url": "http://sandbox.invalid/generic/verify"},
+            ),
+        )
     assert report.outcome is Outcome.OK and transport.calls == [("GET", "/generic/verify")]
 
 
@@ -75,14 +80,17 @@ async def test_outcomes():
     assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 
-@pytest.mark.parametrize("extra, words", [
-    ({}, "url"),
-    ({"url": "/verify", "auth_header": "Authorization Bearer {token}"}, "auth_header"),
-    ({"url": "/verify", "auth_header": "Authorization: Bearer"}, "auth_header"),
-    ({"url": "/verify", "auth_header": "X: {token}\r\nY: z"}, "auth_header"),
-    ({"url": "/verify", "valid_status": "ok"}, "valid_status"),
-    ({"url": "/verify", "level": "god"}, "level"),
-])
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        ({}, "url"),
+        ({"url": "/verify", "auth_header": "Authorization Bearer {token}"}, "auth_header"),
+        ({"url": "/verify", "auth_header": "Authorization: Bearer"}, "auth_header"),
+        ({"url": "/verify", "auth_header": "X: {token}\r\nY: z"}, "auth_header"),
+        ({"url": "/verify", "valid_status": "ok"}, "valid_status"),
+        ({"url": "/verify", "level": "god"}, "level"),
+    ],
+)
 async def test_bad_settings_are_an_error_outcome_without_a_request(extra, words):
     async with httpx.AsyncClient(transport=Unreachable()) as client:
         report = await PROVIDER.probe(client, cred("gen_SANDBOX_secret", "generic", extra=extra))
@@ -98,18 +106,23 @@ async def test_relative_url_needs_a_base_url():
 async def test_switches_are_manual():
     async with httpx.AsyncClient(transport=Unreachable()) as client:
         target = cred("gen_SANDBOX_secret", "generic", extra={"url": "/verify"})
-        results = [await PROVIDER.revoke(client, target), await PROVIDER.rotate(client, target),
-                   await PROVIDER.restrict(client, target, Level.READ)]
+        results = [
+            await PROVIDER.revoke(client, target),
+            await PROVIDER.rotate(client, target),
+            await PROVIDER.restrict(client, target, Level.READ),
+        ]
     assert all(r.state is ActionState.MANUAL for r in results)
     assert results[0].manual_steps[0].startswith("Open the dashboard of the service")
 
 
 # -- through real HTTP on a loopback port ---------------------------------------------------------------
 
+
 async def test_probe_over_loopback(sandbox):
     key = sandbox.mint("generic", "bearer", identity="ada")
     base = sandbox.base_url("generic").rsplit("/", 1)[0]
     async with httpx.AsyncClient() as client:
-        report = await PROVIDER.probe(client, cred(key.token, "generic", base=base,
-                                                   extra={"url": "/verify", "identity_field": "user.name"}))
+        report = await PROVIDER.probe(
+            client, cred(key.token, "generic", base=base, extra={"url": "/verify", "identity_field": "user.name"})
+        )
     assert report.outcome is Outcome.OK and report.identity == "ada"

@@ -1,8 +1,6 @@
 """GitHub provider and its sandbox (providers.md §1, §3)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,8 +10,19 @@ from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.github import DEEP_CHECKS, error_message, expand_scopes, parse_expiry
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import github as sandbox_github
-from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
-                                                mint, offline_and_garbled, real_looking_ids, sandbox_client)
+from tests.connectors.fixtures.contract import (
+    Routes,
+    Unreachable,
+    assert_same_shape,
+    cred,
+    foreign_tokens,
+    load,
+    mint,
+    offline_and_garbled,
+    real_looking_ids,
+    sandbox_client,
+)
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("github")
 REAL_API = "https://api.github.test"
@@ -34,9 +43,17 @@ def fixture_without(name: str, header: str) -> dict:
 
 # -- key recognition --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, expected", [
-    ("classic", "classic PAT"), ("oauth", "OAuth app token"), ("fine_grained", "fine-grained PAT"),
-    ("user_to_server", "GitHub App user token"), ("installation", "GitHub App installation token")])
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("classic", "classic PAT"),
+        ("oauth", "OAuth app token"),
+        ("fine_grained", "fine-grained PAT"),
+        ("user_to_server", "GitHub App user token"),
+        ("installation", "GitHub App installation token"),
+    ],
+)
 def test_recognises_its_sandbox_tokens(kind, expected):
     token = sandbox_github.make_token(kind)
     assert "SANDBOX" in token
@@ -55,6 +72,7 @@ def test_legacy_hex_token_is_recognised_with_low_confidence():
 
 # -- scopes and levels ------------------------------------------------------------------------------
 
+
 def test_scope_hierarchy_expands_to_children():
     expanded = dict(expand_scopes(["admin:org", "user"]))
     assert expanded["write:org"] == "admin:org" and expanded["read:org"] == "admin:org"
@@ -72,12 +90,13 @@ def test_levels_follow_the_class_table():
 
 
 def test_expiry_header_formats():
-    assert parse_expiry("2026-12-31 23:59:59 UTC") == datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
-    assert parse_expiry("2026-12-31 16:59:59 -0700") == datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert parse_expiry("2026-12-31 23:59:59 UTC") == datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert parse_expiry("2026-12-31 16:59:59 -0700") == datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)
     assert parse_expiry("soon") is None and parse_expiry(None) is None
 
 
 # -- contract: the provider reads the documented responses ------------------------------------------
+
 
 async def test_parses_documented_classic_user_response():
     routes = Routes({("GET", "/user"): load("github", "user")})
@@ -89,7 +108,7 @@ async def test_parses_documented_classic_user_response():
     assert grants["repo"].level is Level.SEND and grants["read:org"].level is Level.READ
     assert grants["public_repo"].note == "implied by repo"
     assert report.live_level is Level.SEND
-    assert report.expires_at == datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert report.expires_at == datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)
     assert report.rate_limit.limit == 5000 and report.rate_limit.remaining == 4999
     assert report.rate_limit.reset_at is not None and report.details["rate_limit_resource"] == "core"
     assert report.requests == 1 and [r.method for r in routes.calls] == ["GET"]
@@ -98,8 +117,12 @@ async def test_parses_documented_classic_user_response():
 
 
 async def test_parses_documented_fine_grained_user_and_repos():
-    routes = Routes({("GET", "/user"): fixture_without("user", "x-oauth-scopes"),
-                     ("GET", "/user/repos"): load("github", "user_repos")})
+    routes = Routes(
+        {
+            ("GET", "/user"): fixture_without("user", "x-oauth-scopes"),
+            ("GET", "/user/repos"): load("github", "user_repos"),
+        }
+    )
     async with routes.client() as client:
         report = await PROVIDER.probe(client, real(FINE))
     assert report.outcome is Outcome.OK and report.token_kind == "fine-grained PAT"
@@ -133,8 +156,11 @@ async def test_documented_primary_rate_limit_403_is_rate_limited():
 
 
 async def test_plain_403_is_forbidden():
-    answer = {"status": 403, "headers": {"x-ratelimit-remaining": "4000"},
-              "body": {"message": "Resource not accessible by integration"}}
+    answer = {
+        "status": 403,
+        "headers": {"x-ratelimit-remaining": "4000"},
+        "body": {"message": "Resource not accessible by integration"},
+    }
     routes = Routes({("GET", "/user"): answer})
     async with routes.client() as client:
         report = await PROVIDER.probe(client, real(CLASSIC))
@@ -142,8 +168,13 @@ async def test_plain_403_is_forbidden():
 
 
 async def test_429_with_retry_after_is_rate_limited():
-    routes = Routes({("GET", "/user"): lambda r: httpx.Response(429, headers={"retry-after": "120"},
-                                                                 json={"message": "secondary rate limit"})})
+    routes = Routes(
+        {
+            ("GET", "/user"): lambda r: httpx.Response(
+                429, headers={"retry-after": "120"}, json={"message": "secondary rate limit"}
+            )
+        }
+    )
     async with routes.client() as client:
         report = await PROVIDER.probe(client, real(CLASSIC))
     assert report.outcome is Outcome.RATE_LIMITED and report.rate_limit.retry_after_s == 120
@@ -151,29 +182,37 @@ async def test_429_with_retry_after_is_rate_limited():
 
 # -- contract: the sandbox answers with the documented shapes ---------------------------------------
 
+
 async def test_sandbox_user_matches_documented_shape():
     state = SandboxState()
-    record = mint(state, "github", "classic", expires_at=datetime.now(timezone.utc) + timedelta(days=30))
+    record = mint(state, "github", "classic", expires_at=datetime.now(UTC) + timedelta(days=30))
     client, _ = sandbox_client(state)
     async with client:
-        response = await client.get(f"{cred(record.token, 'github').base_url}/user",
-                                    headers={"Authorization": f"Bearer {record.token}"})
+        response = await client.get(
+            f"{cred(record.token, 'github').base_url}/user", headers={"Authorization": f"Bearer {record.token}"}
+        )
     assert_same_shape(response, load("github", "user"))
     assert response.headers["x-oauth-scopes"] == "repo, read:org"
     assert response.headers["github-authentication-token-expiration"].endswith(" UTC")
 
 
-@pytest.mark.parametrize("kind, method, path, fixture", [
-    ("installation", "GET", "/installation/repositories", "installation_repositories"),
-    ("fine_grained", "GET", "/user/repos", "user_repos"),
-])
+@pytest.mark.parametrize(
+    "kind, method, path, fixture",
+    [
+        ("installation", "GET", "/installation/repositories", "installation_repositories"),
+        ("fine_grained", "GET", "/user/repos", "user_repos"),
+    ],
+)
 async def test_sandbox_lists_match_documented_shapes(kind, method, path, fixture):
     state = SandboxState()
     record = mint(state, "github", kind)
     client, _ = sandbox_client(state)
     async with client:
-        response = await client.request(method, f"{cred(record.token, 'github').base_url}{path}",
-                                        headers={"Authorization": f"Bearer {record.token}"})
+        response = await client.request(
+            method,
+            f"{cred(record.token, 'github').base_url}{path}",
+            headers={"Authorization": f"Bearer {record.token}"},
+        )
     assert_same_shape(response, load("github", fixture))
 
 
@@ -185,14 +224,18 @@ async def test_sandbox_bad_credentials_and_revoke_match_documented_shapes():
     async with client:
         unknown = await client.get(f"{base}/user", headers={"Authorization": "Bearer ghp_SANDBOXunknown"})
         revoked = await client.post(f"{base}/credentials/revoke", json={"credentials": [record.token]})
-        authed = await client.post(f"{base}/credentials/revoke", json={"credentials": [record.token]},
-                                   headers={"Authorization": f"Bearer {record.token}"})
+        authed = await client.post(
+            f"{base}/credentials/revoke",
+            json={"credentials": [record.token]},
+            headers={"Authorization": f"Bearer {record.token}"},
+        )
     assert_same_shape(unknown, load("github", "bad_credentials"))
     assert_same_shape(revoked, load("github", "credentials_revoke"))
     assert authed.status_code == 403  # "Any authenticated requests will return a 403."
 
 
 # -- every outcome, end to end through the in-process sandbox ---------------------------------------
+
 
 async def test_ok_and_invalid_through_the_sandbox():
     state = SandboxState()
@@ -216,9 +259,9 @@ async def test_unreachable_and_malformed_become_outcomes():
 
 async def test_expired_sandbox_token_is_invalid_and_expiry_is_read():
     state = SandboxState()
-    soon = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
     live = mint(state, "github", "fine_grained", expires_at=soon)
-    dead = mint(state, "github", "classic", expires_at=datetime.now(timezone.utc) - timedelta(days=1))
+    dead = mint(state, "github", "classic", expires_at=datetime.now(UTC) - timedelta(days=1))
     client, _ = sandbox_client(state)
     async with client:
         report = await PROVIDER.probe(client, cred(live.token, "github"))
@@ -241,16 +284,21 @@ async def test_non_deep_probes_only_read(kind):
 
 # -- deep probes ------------------------------------------------------------------------------------
 
+
 async def test_deep_probe_learns_fine_grained_permissions_with_bogus_targets():
     state = SandboxState()
-    record = mint(state, "github", "fine_grained", scopes=["metadata:read", "contents:read", "issues:write",
-                                                           "actions:read"])
+    record = mint(
+        state, "github", "fine_grained", scopes=["metadata:read", "contents:read", "issues:write", "actions:read"]
+    )
     client, transport = sandbox_client(state)
     async with client:
         report = await PROVIDER.probe(client, cred(record.token, "github"), deep=True)
     assert report.outcome is Outcome.OK and report.deep
     assert {g.scope: g.level for g in report.grants} == {
-        "contents:read": Level.READ, "issues:write": Level.SEND, "actions:read": Level.READ}
+        "contents:read": Level.READ,
+        "issues:write": Level.SEND,
+        "actions:read": Level.READ,
+    }
     assert report.requests == len(transport.calls) <= PROVIDER.deep_probe_requests
     writes = [path for method, path in transport.calls if method not in ("GET", "HEAD")]
     assert len(writes) == sum(1 for c in DEEP_CHECKS if c.method != "GET")
@@ -280,6 +328,7 @@ async def test_deep_probe_of_a_classic_token_sends_nothing_more():
 
 # -- switches ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", ["classic", "fine_grained", "oauth", "user_to_server"])
 async def test_revoke_through_the_credentials_api_kills_the_token(kind):
     state = SandboxState()
@@ -308,8 +357,13 @@ async def test_revoke_installation_token_deletes_it():
 async def test_revoke_failures_are_results_not_exceptions():
     async with httpx.AsyncClient(transport=Unreachable()) as client:
         down = await PROVIDER.revoke(client, real(CLASSIC))
-    spammed = Routes({("POST", "/credentials/revoke"): lambda r: httpx.Response(
-        422, json={"message": f"Validation failed for {CLASSIC}"})})
+    spammed = Routes(
+        {
+            ("POST", "/credentials/revoke"): lambda r: httpx.Response(
+                422, json={"message": f"Validation failed for {CLASSIC}"}
+            )
+        }
+    )
     async with spammed.client() as client:
         refused = await PROVIDER.revoke(client, real(CLASSIC))
     broken = Routes({("POST", "/credentials/revoke"): lambda r: httpx.Response(500, json={"message": "boom"})})
@@ -339,6 +393,7 @@ def test_error_message_masks_the_secret():
 
 # -- real HTTP through the loopback sandbox ---------------------------------------------------------
 
+
 async def test_probe_and_revoke_over_real_http(sandbox):
     record = sandbox.mint("github", "classic", identity="octo-sandbox")
     credential = Credential(Secret(record.token), base_url=sandbox.base_url("github"))
@@ -349,5 +404,8 @@ async def test_probe_and_revoke_over_real_http(sandbox):
     assert before.outcome is Outcome.OK and before.identity == "octo-sandbox"
     assert result.state is ActionState.APPLIED
     assert after.outcome is Outcome.INVALID
-    assert sandbox.calls("github") == [("GET", "/github/user"), ("POST", "/github/credentials/revoke"),
-                                       ("GET", "/github/user")]
+    assert sandbox.calls("github") == [
+        ("GET", "/github/user"),
+        ("POST", "/github/credentials/revoke"),
+        ("GET", "/github/user"),
+    ]

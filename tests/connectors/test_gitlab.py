@@ -1,8 +1,6 @@
 """GitLab provider and its sandbox (providers.md §1, §14)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -11,8 +9,18 @@ from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import gitlab as sandbox_gitlab
-from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
-                                                mint, offline_and_garbled, sandbox_client)
+from tests.connectors.fixtures.contract import (
+    Routes,
+    Unreachable,
+    assert_same_shape,
+    cred,
+    foreign_tokens,
+    load,
+    mint,
+    offline_and_garbled,
+    sandbox_client,
+)
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("gitlab")
 REAL_API = "https://gitlab.example.test/api/v4"
@@ -27,6 +35,7 @@ SELF = "/api/v4/personal_access_tokens/self"
 
 
 # -- key recognition --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", list(sandbox_gitlab.KINDS))
 def test_recognises_its_sandbox_tokens(kind):
@@ -54,13 +63,14 @@ def test_levels_follow_the_class_table():
 
 # -- contract: the provider reads the documented responses ------------------------------------------
 
+
 async def test_parses_documented_token_self_and_user():
     routes = Routes({("GET", SELF): load("gitlab", "pat_self"), ("GET", "/api/v4/user"): load("gitlab", "user")})
     async with routes.client() as client:
         report = await PROVIDER.probe(client, real())
     assert report.outcome is Outcome.OK and report.status == 200
     assert [(g.scope, g.level) for g in report.grants] == [("api", Level.SEND)]
-    assert report.expires_at == datetime(2023, 10, 28, tzinfo=timezone.utc)
+    assert report.expires_at == datetime(2023, 10, 28, tzinfo=UTC)
     assert report.identity == "john_smith"
     assert report.details["name"] == "Test Token" and report.details["user_id"] == 43793
     assert report.rate_limit.limit == 2000 and report.rate_limit.remaining == 1999
@@ -77,8 +87,10 @@ async def test_documented_revoked_answer_is_revoked():
 
 
 async def test_revoked_flag_in_the_body_is_revoked():
-    body = {**load("gitlab", "pat_self"), "body": {**load("gitlab", "pat_self")["body"], "revoked": True,
-                                                  "active": False}}
+    body = {
+        **load("gitlab", "pat_self"),
+        "body": {**load("gitlab", "pat_self")["body"], "revoked": True, "active": False},
+    }
     routes = Routes({("GET", SELF): body})
     async with routes.client() as client:
         report = await PROVIDER.probe(client, real())
@@ -111,9 +123,10 @@ async def test_rotation_answer_without_a_token_fails_loudly():
 
 # -- contract: the sandbox answers with the documented shapes ---------------------------------------
 
+
 async def test_sandbox_matches_documented_shapes():
     state = SandboxState()
-    record = mint(state, "gitlab", "personal", expires_at=datetime.now(timezone.utc) + timedelta(days=30))
+    record = mint(state, "gitlab", "personal", expires_at=datetime.now(UTC) + timedelta(days=30))
     revoked = mint(state, "gitlab", "personal", revoked=True)
     client, _ = sandbox_client(state)
     base = cred(record.token, "gitlab").base_url
@@ -122,8 +135,9 @@ async def test_sandbox_matches_documented_shapes():
         user = await client.get(f"{base}/user", headers={"PRIVATE-TOKEN": record.token})
         gone = await client.get(f"{base}/personal_access_tokens/self", headers={"PRIVATE-TOKEN": revoked.token})
         unknown = await client.get(f"{base}/personal_access_tokens/self", headers={"PRIVATE-TOKEN": "glpat-nope"})
-        rotated = await client.post(f"{base}/personal_access_tokens/self/rotate",
-                                    headers={"Authorization": f"Bearer {record.token}"})
+        rotated = await client.post(
+            f"{base}/personal_access_tokens/self/rotate", headers={"Authorization": f"Bearer {record.token}"}
+        )
     assert_same_shape(token_self, load("gitlab", "pat_self"))
     assert_same_shape(user, load("gitlab", "user"))
     assert_same_shape(gone, load("gitlab", "token_revoked"))
@@ -133,10 +147,11 @@ async def test_sandbox_matches_documented_shapes():
 
 # -- every outcome, end to end through the in-process sandbox ---------------------------------------
 
+
 async def test_outcomes_through_the_sandbox():
     state = SandboxState()
     live = mint(state, "gitlab", "personal", identity="ci-bot")
-    expired = mint(state, "gitlab", "personal", expires_at=datetime.now(timezone.utc) - timedelta(days=1))
+    expired = mint(state, "gitlab", "personal", expires_at=datetime.now(UTC) - timedelta(days=1))
     client, transport = sandbox_client(state)
     async with client:
         ok = await PROVIDER.probe(client, cred(live.token, "gitlab"))
@@ -159,8 +174,13 @@ async def test_token_that_may_not_read_user_is_named_by_user_id():
 
 
 async def test_rate_limited_unreachable_and_malformed():
-    limited = Routes({("GET", SELF): lambda r: httpx.Response(429, headers={"retry-after": "7"},
-                                                              json={"message": "429 Too Many Requests"})})
+    limited = Routes(
+        {
+            ("GET", SELF): lambda r: httpx.Response(
+                429, headers={"retry-after": "7"}, json={"message": "429 Too Many Requests"}
+            )
+        }
+    )
     async with limited.client() as client:
         slow = await PROVIDER.probe(client, real())
     state = SandboxState()
@@ -179,6 +199,7 @@ async def test_forbidden_is_forbidden():
 
 
 # -- switches ---------------------------------------------------------------------------------------
+
 
 async def test_revoke_then_the_token_is_revoked():
     state = SandboxState()
@@ -242,6 +263,7 @@ async def test_switch_network_failures_are_retryable_results():
 
 
 # -- real HTTP through the loopback sandbox ---------------------------------------------------------
+
 
 async def test_probe_rotate_revoke_over_real_http(sandbox):
     record = sandbox.mint("gitlab", "personal", identity="ci-bot")

@@ -1,8 +1,6 @@
 """Google provider and its sandbox (providers.md §1, §7)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,8 +10,18 @@ from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.google import G
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import google as sandbox_google
-from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
-                                                mint, offline_and_garbled, sandbox_client)
+from tests.connectors.fixtures.contract import (
+    Routes,
+    Unreachable,
+    assert_same_shape,
+    cred,
+    foreign_tokens,
+    load,
+    mint,
+    offline_and_garbled,
+    sandbox_client,
+)
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("google")
 REAL_API = "https://oauth2.example.test"
@@ -26,6 +34,7 @@ def real(token: str = TOKEN) -> Credential:
 
 
 # -- key recognition and levels ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind, expected", [("oauth", "OAuth access token"), ("api_key", "API key")])
 def test_recognises_its_sandbox_tokens(kind, expected):
@@ -51,6 +60,7 @@ def test_gmail_compose_is_send_not_draft():
 
 # -- contract: the provider reads the documented responses ------------------------------------------
 
+
 async def test_parses_documented_tokeninfo():
     routes = Routes({("POST", "/tokeninfo"): load("google", "tokeninfo")})
     async with routes.client() as client:
@@ -60,7 +70,7 @@ async def test_parses_documented_tokeninfo():
     grants = {g.scope: g for g in report.grants}
     assert grants[G + "gmail.compose"].level is Level.SEND and "no draft-only" in grants[G + "gmail.compose"].note
     assert grants["openid"].level is Level.READ and report.live_level is Level.SEND
-    assert report.expires_at == datetime.fromtimestamp(1767225600, tz=timezone.utc)
+    assert report.expires_at == datetime.fromtimestamp(1767225600, tz=UTC)
     assert report.details["access_type"] == "offline"
     # the token travels in a header, never in the address
     call = routes.calls[0]
@@ -103,6 +113,7 @@ async def test_parses_documented_revoke():
 
 # -- contract: the sandbox answers with the documented shapes ---------------------------------------
 
+
 async def test_sandbox_matches_documented_shapes():
     state = SandboxState()
     token = mint(state, "google", "oauth")
@@ -127,30 +138,48 @@ async def test_sandbox_matches_documented_shapes():
 
 # -- every outcome, end to end through the in-process sandbox ---------------------------------------
 
+
 async def test_outcomes_through_the_sandbox():
     state = SandboxState()
     live = mint(state, "google", "oauth", identity="maria")
-    expired = mint(state, "google", "oauth", expires_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    expired = mint(state, "google", "oauth", expires_at=datetime.now(UTC) - timedelta(minutes=1))
     client, transport = sandbox_client(state)
     async with client:
         ok = await PROVIDER.probe(client, cred(live.token, "google"))
         dead = await PROVIDER.probe(client, cred(expired.token, "google"))
         unknown = await PROVIDER.probe(client, cred(sandbox_google.make_token("oauth"), "google"))
     assert ok.outcome is Outcome.OK and ok.identity == "maria@sandbox.example" and ok.live_level is Level.SEND
-    assert ok.expires_at is not None and ok.expires_at > datetime.now(timezone.utc)
+    assert ok.expires_at is not None and ok.expires_at > datetime.now(UTC)
     assert dead.outcome is Outcome.INVALID and unknown.outcome is Outcome.INVALID
     # tokeninfo is the documented introspection POST; nothing else is sent
     assert set(transport.calls) == {("POST", "/google/tokeninfo")}
 
 
 async def test_rate_limited_unreachable_malformed():
-    limited = Routes({("POST", "/tokeninfo"): lambda r: httpx.Response(429, headers={"retry-after": "5"},
-                                                                       json={"error": "rate_limit_exceeded"})})
+    limited = Routes(
+        {
+            ("POST", "/tokeninfo"): lambda r: httpx.Response(
+                429, headers={"retry-after": "5"}, json={"error": "rate_limit_exceeded"}
+            )
+        }
+    )
     async with limited.client() as client:
         slow = await PROVIDER.probe(client, real())
-    quota = Routes({("GET", "/v1/models"): {"status": 403, "body": {"error": {
-        "code": 403, "message": "Quota exceeded", "status": "PERMISSION_DENIED",
-        "errors": [{"reason": "rateLimitExceeded"}]}}}})
+    quota = Routes(
+        {
+            ("GET", "/v1/models"): {
+                "status": 403,
+                "body": {
+                    "error": {
+                        "code": 403,
+                        "message": "Quota exceeded",
+                        "status": "PERMISSION_DENIED",
+                        "errors": [{"reason": "rateLimitExceeded"}],
+                    }
+                },
+            }
+        }
+    )
     async with quota.client() as client:
         quota_report = await PROVIDER.probe(client, real(API_KEY))
     state = SandboxState()
@@ -163,14 +192,27 @@ async def test_rate_limited_unreachable_malformed():
 
 
 async def test_restricted_api_key_is_forbidden():
-    routes = Routes({("GET", "/v1/models"): {"status": 403, "body": {"error": {
-        "code": 403, "message": "Method doesn't allow unregistered callers", "status": "PERMISSION_DENIED"}}}})
+    routes = Routes(
+        {
+            ("GET", "/v1/models"): {
+                "status": 403,
+                "body": {
+                    "error": {
+                        "code": 403,
+                        "message": "Method doesn't allow unregistered callers",
+                        "status": "PERMISSION_DENIED",
+                    }
+                },
+            }
+        }
+    )
     async with routes.client() as client:
         report = await PROVIDER.probe(client, real(API_KEY))
     assert report.outcome is Outcome.FORBIDDEN
 
 
 # -- switches ---------------------------------------------------------------------------------------
+
 
 async def test_revoke_then_probe_is_invalid():
     state = SandboxState()
@@ -203,6 +245,7 @@ async def test_api_key_switches_are_manual_and_failures_are_results():
 
 # -- real HTTP through the loopback sandbox ---------------------------------------------------------
 
+
 async def test_probe_and_revoke_over_real_http(sandbox):
     record = sandbox.mint("google", "oauth", identity="maria")
     credential = Credential(Secret(record.token), base_url=sandbox.base_url("google"))
@@ -213,5 +256,8 @@ async def test_probe_and_revoke_over_real_http(sandbox):
     assert before.outcome is Outcome.OK and before.identity == "maria@sandbox.example"
     assert result.state is ActionState.APPLIED
     assert after.outcome is Outcome.INVALID
-    assert sandbox.calls("google") == [("POST", "/google/tokeninfo"), ("POST", "/google/revoke"),
-                                       ("POST", "/google/tokeninfo")]
+    assert sandbox.calls("google") == [
+        ("POST", "/google/tokeninfo"),
+        ("POST", "/google/revoke"),
+        ("POST", "/google/tokeninfo"),
+    ]

@@ -32,9 +32,11 @@ def response(status: int, body: object = None, *, text: str | None = None) -> ht
 
 # -- guard: parse failures become ERROR "malformed response", never a crash or a secret ------------
 
+
 def _raises(exc: Exception):
     async def run() -> ProbeReport:
         raise exc
+
     return run
 
 
@@ -42,13 +44,16 @@ def _raises(exc: Exception):
 ODD_BODY = {"results": None, "scopes": "mail.send", "data": [], "count": f"n/a {TOKEN}"}
 
 
-@pytest.mark.parametrize("parse, exc, words", [
-    (lambda body: body["hubId"], KeyError, "field is missing"),
-    (lambda body: body["data"][0], IndexError, "field is missing"),
-    (lambda body: body["results"]["usageLimit"], TypeError, "unexpected type"),
-    (lambda body: body["scopes"].get("granted"), AttributeError, "unexpected type"),
-    (lambda body: int(body["count"]), ValueError, "could not be read"),
-])
+@pytest.mark.parametrize(
+    "parse, exc, words",
+    [
+        (lambda body: body["hubId"], KeyError, "field is missing"),
+        (lambda body: body["data"][0], IndexError, "field is missing"),
+        (lambda body: body["results"]["usageLimit"], TypeError, "unexpected type"),
+        (lambda body: body["scopes"].get("granted"), AttributeError, "unexpected type"),
+        (lambda body: int(body["count"]), ValueError, "could not be read"),
+    ],
+)
 async def test_guard_turns_body_parsing_errors_into_malformed_response(parse, exc, words):
     async def probe() -> ProbeReport:
         parse(json_body(response(200, ODD_BODY)))
@@ -90,9 +95,13 @@ async def test_guard_lets_an_unrelated_bug_through():
 
 async def test_guard_scrubs_the_credentials_secrets_from_everything_the_report_says():
     async def leaky() -> ProbeReport:
-        return ProbeReport(Outcome.OK, identity=f"user {TOKEN}", error=f"echo {CRED.admin_secret.reveal()}",
-                           grants=[Grant(TOKEN, Level.READ, note=f"from {URL}")],
-                           details={"echo": [URL], TOKEN: {"nested": TOKEN}})
+        return ProbeReport(
+            Outcome.OK,
+            identity=f"user {TOKEN}",
+            error=f"echo {CRED.admin_secret.reveal()}",
+            grants=[Grant(TOKEN, Level.READ, note=f"from {URL}")],
+            details={"echo": [URL], TOKEN: {"nested": TOKEN}},
+        )
 
     report = await guard(leaky, cred=CRED)
     assert TOKEN not in repr(report) and CRED.admin_secret.reveal() not in repr(report)
@@ -110,10 +119,17 @@ async def test_guard_measures_latency_and_marks_deep():
 
 # -- provider text -------------------------------------------------------------------------------
 
+
 def test_scrub_masks_every_form_a_token_takes_in_a_request():
     secret = Secret("ab/c+d=SANDBOX?e f")
-    text = " ".join(["ab/c+d=SANDBOX?e f", "ab%2Fc%2Bd%3DSANDBOX%3Fe%20f", "ab/c%2Bd%3DSANDBOX%3Fe%20f",
-                     "ab%2Fc%2Bd%3DSANDBOX%3Fe+f"])
+    text = " ".join(
+        [
+            "ab/c+d=SANDBOX?e f",
+            "ab%2Fc%2Bd%3DSANDBOX%3Fe%20f",
+            "ab/c%2Bd%3DSANDBOX%3Fe%20f",
+            "ab%2Fc%2Bd%3DSANDBOX%3Fe+f",
+        ]
+    )
     assert scrub(text, [secret]) == "•••• •••• •••• ••••"
     assert scrub("nothing to hide", []) == "nothing to hide"
     assert secrets_of(None) == () and secrets_of(CRED) == (CRED.secret, CRED.admin_secret)
@@ -147,6 +163,7 @@ def test_field_text_and_provider_text():
 
 # -- bodies and statuses --------------------------------------------------------------------------
 
+
 def test_json_body_refuses_what_is_not_a_json_object():
     assert json_body(response(200, {"a": 1})) == {"a": 1}
     with pytest.raises(MalformedBody, match="not JSON"):
@@ -155,8 +172,17 @@ def test_json_body_refuses_what_is_not_a_json_object():
         json_body(response(200, [1]))
 
 
-@pytest.mark.parametrize("status, outcome", [(200, Outcome.OK), (204, Outcome.OK), (401, Outcome.INVALID),
-                                             (403, Outcome.FORBIDDEN), (429, Outcome.RATE_LIMITED),
-                                             (404, Outcome.ERROR), (503, Outcome.ERROR)])
+@pytest.mark.parametrize(
+    "status, outcome",
+    [
+        (200, Outcome.OK),
+        (204, Outcome.OK),
+        (401, Outcome.INVALID),
+        (403, Outcome.FORBIDDEN),
+        (429, Outcome.RATE_LIMITED),
+        (404, Outcome.ERROR),
+        (503, Outcome.ERROR),
+    ],
+)
 def test_outcome_for_status(status, outcome):
     assert outcome_for_status(status) is outcome

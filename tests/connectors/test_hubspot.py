@@ -1,7 +1,5 @@
 """HubSpot provider and its sandbox (providers.md §9)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
 import httpx
 import pytest
 
@@ -20,6 +18,7 @@ from tests.connectors.fixtures.contract import (
     offline_and_garbled,
     sandbox_client,
 )
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("hubspot")
 REAL_API = "https://api.hubapi.test"
@@ -38,6 +37,7 @@ def oauth(state: SandboxState, kind: str, **fields):
 
 # -- key recognition and classification --------------------------------------------------------------
 
+
 def test_recognises_its_sandbox_tokens():
     token = sandbox_hubspot.make_token("private_app")
     assert "SANDBOX" in token and PROVIDER.recognise(token).kind == "private-app token"
@@ -48,26 +48,40 @@ def test_does_not_claim_other_providers_tokens():
     assert [t for t in foreign_tokens("hubspot") if PROVIDER.recognise(t)] == []
 
 
-@pytest.mark.parametrize("scope, level", [
-    ("crm.objects.contacts.read", Level.READ), ("sales-email-read", Level.READ),
-    ("crm.objects.contacts.write", Level.WRITE), ("forms", Level.WRITE),
-    ("transactional-email", Level.SEND), ("settings.users.write", Level.ADMIN),
-    ("crm.schemas.contacts.write", Level.ADMIN),
-])
+@pytest.mark.parametrize(
+    "scope, level",
+    [
+        ("crm.objects.contacts.read", Level.READ),
+        ("sales-email-read", Level.READ),
+        ("crm.objects.contacts.write", Level.WRITE),
+        ("forms", Level.WRITE),
+        ("transactional-email", Level.SEND),
+        ("settings.users.write", Level.ADMIN),
+        ("crm.schemas.contacts.write", Level.ADMIN),
+    ],
+)
 def test_scope_classes(scope, level):
     assert PROVIDER.level_of(scope) is level
 
 
 # -- contract: the provider reads the documented responses ---------------------------------------------
 
+
 async def test_parses_documented_usage_and_token_info():
-    routes = Routes({("GET", "/account-info/v3/api-usage/daily/private-apps"): load("hubspot", "usage"),
-                     ("POST", "/oauth/v2/private-apps/get/access-token-info"): load("hubspot", "token_info")})
+    routes = Routes(
+        {
+            ("GET", "/account-info/v3/api-usage/daily/private-apps"): load("hubspot", "usage"),
+            ("POST", "/oauth/v2/private-apps/get/access-token-info"): load("hubspot", "token_info"),
+        }
+    )
     async with routes.client() as client:
         report = await PROVIDER.probe(client, example_cred())
     assert report.outcome is Outcome.OK and report.identity == "hub 62515"
-    assert {g.scope for g in report.grants} == {"crm.objects.contacts.read", "crm.objects.contacts.write",
-                                                "transactional-email"}
+    assert {g.scope for g in report.grants} == {
+        "crm.objects.contacts.read",
+        "crm.objects.contacts.write",
+        "transactional-email",
+    }
     assert report.live_level is Level.SEND
     assert report.rate_limit.limit == 190 and report.rate_limit.remaining == 189
     assert report.details["daily_limit"] == {"daily": 500000, "daily_remaining": 499999}
@@ -78,16 +92,23 @@ async def test_parses_documented_usage_and_token_info():
 
 
 async def test_valid_token_without_usage_scope_and_without_token_info_assumes_power():
-    routes = Routes({("GET", "/account-info/v3/api-usage/daily/private-apps"): {
-        **load("hubspot", "error_unauthorized"), "status": 403}})
+    routes = Routes(
+        {
+            ("GET", "/account-info/v3/api-usage/daily/private-apps"): {
+                **load("hubspot", "error_unauthorized"),
+                "status": 403,
+            }
+        }
+    )
     async with routes.client() as client:
         report = await PROVIDER.probe(client, example_cred())
     assert report.outcome is Outcome.OK and [g.scope for g in report.grants] == ["*"]
     assert report.details["token_info_status"] == 404
 
 
-@pytest.mark.parametrize("fixture, outcome", [("error_unauthorized", Outcome.INVALID),
-                                              ("error_rate_limited", Outcome.RATE_LIMITED)])
+@pytest.mark.parametrize(
+    "fixture, outcome", [("error_unauthorized", Outcome.INVALID), ("error_rate_limited", Outcome.RATE_LIMITED)]
+)
 async def test_reads_documented_errors(fixture, outcome):
     routes = Routes({("GET", "/account-info/v3/api-usage/daily/private-apps"): load("hubspot", fixture)})
     async with routes.client() as client:
@@ -103,14 +124,16 @@ async def test_parses_documented_oauth_token_metadata():
     token = "EXAMPLE-access-token"
     routes = Routes({("GET", f"/oauth/v1/access-tokens/{token}"): load("hubspot", "access_token")})
     async with routes.client() as client:
-        report = await PROVIDER.probe(client, Credential(Secret(token), base_url=REAL_API,
-                                                         extra={"token_type": "oauth_access"}))
+        report = await PROVIDER.probe(
+            client, Credential(Secret(token), base_url=REAL_API, extra={"token_type": "oauth_access"})
+        )
     assert report.outcome is Outcome.OK and report.identity == "owner@example.com"
     assert report.expires_at is not None and report.details["hub_id"] == 62515
     assert report.token_kind == "OAuth access token"
 
 
 # -- contract: the sandbox answers with the documented shapes ------------------------------------------
+
 
 async def test_sandbox_answers_like_the_documentation():
     state = SandboxState()
@@ -120,22 +143,29 @@ async def test_sandbox_answers_like_the_documentation():
     client, _ = sandbox_client(state)
     base = "http://sandbox.invalid/hubspot"
     async with client:
+
         def get(path: str, token: str):
             return client.get(f"{base}{path}", headers={"Authorization": f"Bearer {token}"})
 
         usage_path = "/account-info/v3/api-usage/daily/private-apps"
         assert_same_shape(await get(usage_path, app.token), load("hubspot", "usage"))
-        assert_same_shape(await get(usage_path, sandbox_hubspot.make_token("private_app")),
-                          load("hubspot", "error_unauthorized"))
+        assert_same_shape(
+            await get(usage_path, sandbox_hubspot.make_token("private_app")), load("hubspot", "error_unauthorized")
+        )
         assert_same_shape(await get(usage_path, limited.token), load("hubspot", "error_rate_limited"))
-        info = await client.post(f"{base}/oauth/v2/private-apps/get/access-token-info", json={"tokenKey": app.token},
-                                 headers={"Authorization": f"Bearer {app.token}"})
+        info = await client.post(
+            f"{base}/oauth/v2/private-apps/get/access-token-info",
+            json={"tokenKey": app.token},
+            headers={"Authorization": f"Bearer {app.token}"},
+        )
         assert_same_shape(info, load("hubspot", "token_info"))
-        assert_same_shape(await client.get(f"{base}/oauth/v1/access-tokens/{access.token}"),
-                          load("hubspot", "access_token"))
+        assert_same_shape(
+            await client.get(f"{base}/oauth/v1/access-tokens/{access.token}"), load("hubspot", "access_token")
+        )
 
 
 # -- end to end through the in-process sandbox -----------------------------------------------------------
+
 
 async def _probe(state: SandboxState, token: str, **extra):
     client, transport = sandbox_client(state)
@@ -149,8 +179,10 @@ async def test_sandbox_outcomes():
     ok, transport = await _probe(state, mint(state, "hubspot", "private_app").token)
     assert ok.outcome is Outcome.OK and ok.live_level is Level.SEND and ok.identity == f"hub {sandbox_hubspot.HUB_ID}"
     # the normal probe reads, plus the documented introspection POST
-    assert transport.calls == [("GET", "/hubspot/account-info/v3/api-usage/daily/private-apps"),
-                               ("POST", "/hubspot/oauth/v2/private-apps/get/access-token-info")]
+    assert transport.calls == [
+        ("GET", "/hubspot/account-info/v3/api-usage/daily/private-apps"),
+        ("POST", "/hubspot/oauth/v2/private-apps/get/access-token-info"),
+    ]
 
     assert (await _probe(state, sandbox_hubspot.make_token("private_app")))[0].outcome is Outcome.INVALID
     limited, _ = await _probe(state, mint(state, "hubspot", "private_app", meta={"rate_limited": True}).token)
@@ -173,6 +205,7 @@ async def test_sandbox_oauth_tokens():
 
 
 # -- switches -----------------------------------------------------------------------------------------
+
 
 async def test_revoke_oauth_refresh_token_kills_it_and_its_access_tokens():
     state = SandboxState()
@@ -203,12 +236,14 @@ async def test_private_app_switches_are_manual(action):
 
 async def test_revoke_failure_never_raises():
     async with httpx.AsyncClient(transport=Unreachable()) as client:
-        result = await PROVIDER.revoke(client, Credential(Secret("refresh-SANDBOX"), base_url=REAL_API,
-                                                          extra={"token_type": "oauth_refresh"}))
+        result = await PROVIDER.revoke(
+            client, Credential(Secret("refresh-SANDBOX"), base_url=REAL_API, extra={"token_type": "oauth_refresh"})
+        )
     assert result.state is ActionState.FAILED and result.retryable
 
 
 # -- through real HTTP on a loopback port ---------------------------------------------------------------
+
 
 async def test_probe_over_loopback(sandbox):
     key = sandbox.mint("hubspot", "private_app")

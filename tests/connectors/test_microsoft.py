@@ -1,10 +1,8 @@
 """Microsoft Graph provider and its sandbox (providers.md §1, §19)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -15,8 +13,17 @@ from connectors.microsoft import jwt_claims
 from connectors.sandbox.core import SandboxState, TokenRecord
 from connectors.sandbox.providers import microsoft as sandbox_ms
 from connectors.sandbox.server import SandboxServer
-from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
-                                                offline_and_garbled, sandbox_client)
+from tests.connectors.fixtures.contract import (
+    Routes,
+    Unreachable,
+    assert_same_shape,
+    cred,
+    foreign_tokens,
+    load,
+    offline_and_garbled,
+    sandbox_client,
+)
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("microsoft")
 REAL_API = "https://graph.example.test/v1.0"
@@ -36,17 +43,27 @@ def real(token: str = DOC_TOKEN, **kwargs) -> Credential:
     return Credential(Secret(token), base_url=REAL_API, **kwargs)
 
 
-def add(state: SandboxState, kind: str, scopes: list[str] | None = None, identity: str | None = None,
-        **fields) -> TokenRecord:
+def add(
+    state: SandboxState, kind: str, scopes: list[str] | None = None, identity: str | None = None, **fields
+) -> TokenRecord:
     """A sandbox token whose JWT claims and grant (record scopes) agree."""
     token = sandbox_ms.make_token(kind, scopes=scopes, identity=identity)
     claims = jwt_claims(token)
     granted = scopes if scopes is not None else sandbox_ms.KINDS[kind]
-    return state.add(TokenRecord(token=token, provider="microsoft", kind=kind, scopes=list(granted),
-                                 identity=identity or claims.get("upn", "app"), **fields))
+    return state.add(
+        TokenRecord(
+            token=token,
+            provider="microsoft",
+            kind=kind,
+            scopes=list(granted),
+            identity=identity or claims.get("upn", "app"),
+            **fields,
+        )
+    )
 
 
 # -- key recognition and levels ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", list(sandbox_ms.KINDS))
 def test_recognises_its_sandbox_tokens(kind):
@@ -78,6 +95,7 @@ def test_levels_mail_readwrite_is_the_draft_level():
 
 # -- contract: the provider reads the documented responses ------------------------------------------
 
+
 async def test_parses_documented_claims_and_me():
     routes = Routes({("GET", ME): load("microsoft", "me")})
     async with routes.client() as client:
@@ -86,10 +104,14 @@ async def test_parses_documented_claims_and_me():
     assert report.token_kind == "delegated token"
     assert report.identity == "MeganB@contoso.com"
     assert {g.scope: g.level for g in report.grants} == {
-        "Mail.ReadWrite": Level.DRAFT, "User.Read": Level.READ, "openid": Level.READ, "profile": Level.READ,
-        "email": Level.READ}
+        "Mail.ReadWrite": Level.DRAFT,
+        "User.Read": Level.READ,
+        "openid": Level.READ,
+        "profile": Level.READ,
+        "email": Level.READ,
+    }
     assert report.live_level is Level.DRAFT  # Mail.ReadWrite without Mail.Send: a real draft-only level
-    assert report.expires_at == datetime.fromtimestamp(1767225600, tz=timezone.utc)
+    assert report.expires_at == datetime.fromtimestamp(1767225600, tz=UTC)
     assert report.details["tid"] == "72f988bf-86f1-41af-91ab-2d7cd011db47"
     assert [r.method for r in routes.calls] == ["GET"]
 
@@ -119,11 +141,16 @@ async def test_parses_documented_organization_for_an_app_token():
 
 async def test_parses_documented_grant_and_session_revocation():
     grant_id = load("microsoft", "oauth2_permission_grant")["body"]["id"]
-    routes = Routes({("GET", ME): load("microsoft", "me"),
-                     ("GET", f"/v1.0/oauth2PermissionGrants/{grant_id}"): load("microsoft", "oauth2_permission_grant"),
-                     ("PATCH", f"/v1.0/oauth2PermissionGrants/{grant_id}"): {"status": 204, "body": None},
-                     ("POST", "/v1.0/users/48d31887-5fad-4d73-a9f5-3c356e68a038/revokeSignInSessions"):
-                         load("microsoft", "revoke_sign_in_sessions")})
+    routes = Routes(
+        {
+            ("GET", ME): load("microsoft", "me"),
+            ("GET", f"/v1.0/oauth2PermissionGrants/{grant_id}"): load("microsoft", "oauth2_permission_grant"),
+            ("PATCH", f"/v1.0/oauth2PermissionGrants/{grant_id}"): {"status": 204, "body": None},
+            ("POST", "/v1.0/users/48d31887-5fad-4d73-a9f5-3c356e68a038/revokeSignInSessions"): load(
+                "microsoft", "revoke_sign_in_sessions"
+            ),
+        }
+    )
     async with routes.client() as client:
         report = await PROVIDER.probe(client, real(extra={"grant_id": grant_id}))
         restrict = await PROVIDER.restrict(client, real(extra={"grant_id": grant_id}), Level.DRAFT)
@@ -135,6 +162,7 @@ async def test_parses_documented_grant_and_session_revocation():
 
 
 # -- contract: the sandbox answers with the documented shapes ---------------------------------------
+
 
 async def test_sandbox_matches_documented_shapes():
     state = SandboxState()
@@ -149,8 +177,9 @@ async def test_sandbox_matches_documented_shapes():
         org = await client.get(f"{base}/organization", headers=bearer(app))
         unknown = await client.get(f"{base}/me", headers={"Authorization": "Bearer eyJnope.eyJnope.SANDBOX"})
         grant = await client.get(f"{base}/oauth2PermissionGrants/{user.key_id}", headers=bearer(admin))
-        revoked = await client.post(f"{base}/users/{jwt_claims(user.token)['oid']}/revokeSignInSessions",
-                                    headers=bearer(admin))
+        revoked = await client.post(
+            f"{base}/users/{jwt_claims(user.token)['oid']}/revokeSignInSessions", headers=bearer(admin)
+        )
     assert_same_shape(me, load("microsoft", "me"))
     assert_same_shape(org, load("microsoft", "organization"))
     assert_same_shape(unknown, load("microsoft", "invalid_token"))
@@ -159,6 +188,7 @@ async def test_sandbox_matches_documented_shapes():
 
 
 # -- every outcome, end to end through the in-process sandbox ---------------------------------------
+
 
 async def test_outcomes_through_the_sandbox():
     state = SandboxState()
@@ -193,6 +223,7 @@ async def test_opaque_token_unreachable_and_malformed():
 
 
 # -- switches ---------------------------------------------------------------------------------------
+
 
 async def test_sandbox_mint_makes_the_token_from_the_records_scopes_and_identity():
     """The token carries its scopes as claims, so mint() must make it from the record's grant, not the kind's."""
@@ -239,10 +270,12 @@ async def test_restrict_needs_a_grant_id_a_delegated_token_and_permission():
     client, _ = sandbox_client(state)
     async with client:
         no_id = await PROVIDER.restrict(client, cred(user.token, "microsoft"), Level.DRAFT)
-        app_only = await PROVIDER.restrict(client, cred(app.token, "microsoft", extra={"grant_id": app.key_id}),
-                                           Level.READ)
-        denied = await PROVIDER.restrict(client, cred(user.token, "microsoft", extra={"grant_id": user.key_id}),
-                                         Level.DRAFT)
+        app_only = await PROVIDER.restrict(
+            client, cred(app.token, "microsoft", extra={"grant_id": app.key_id}), Level.READ
+        )
+        denied = await PROVIDER.restrict(
+            client, cred(user.token, "microsoft", extra={"grant_id": user.key_id}), Level.DRAFT
+        )
     assert no_id.state is ActionState.MANUAL and any("Mail.Send" in s for s in no_id.manual_steps)
     assert app_only.state is ActionState.MANUAL
     assert denied.state is ActionState.FAILED and denied.status == 403 and not denied.retryable
@@ -280,11 +313,13 @@ async def test_app_token_revoke_is_manual_and_failures_are_results():
 
 # -- real HTTP through the loopback sandbox ---------------------------------------------------------
 
+
 async def test_probe_and_revoke_over_real_http(sandbox):
     record = sandbox.mint("microsoft", "delegated_drafts")
     admin = sandbox.mint("microsoft", "admin", token=sandbox_ms.make_token("admin"))
-    credential = Credential(Secret(record.token), base_url=sandbox.base_url("microsoft"),
-                            admin_secret=Secret(admin.token))
+    credential = Credential(
+        Secret(record.token), base_url=sandbox.base_url("microsoft"), admin_secret=Secret(admin.token)
+    )
     async with httpx.AsyncClient(timeout=5) as client:
         before = await PROVIDER.probe(client, credential)
         result = await PROVIDER.revoke(client, credential)

@@ -23,8 +23,14 @@ CANARY = "CANARYq7Zr4Lm2Xw9Pt5Kd8Hs3Vb6Nf1Jg0"
 ADMIN_CANARY = "ADMINCANARYw8Yt3Qp6Rn1Mz4Lk7Jh2Gf5"
 WINDOW = 10  # any ten characters of a canary in a row count as a leak
 API = "https://api.example.invalid"
-IDS = {"project_id": "proj_breaker", "grant_id": "grant-breaker", "user_id": "user-breaker",
-       "client_id": "client-breaker", "url": f"{API}/verify", "identity_field": "user"}
+IDS = {
+    "project_id": "proj_breaker",
+    "grant_id": "grant-breaker",
+    "user_id": "user-breaker",
+    "client_id": "client-breaker",
+    "url": f"{API}/verify",
+    "identity_field": "user",
+}
 
 
 def _jwt(claims: dict) -> str:
@@ -78,12 +84,47 @@ def _body(shape: str, echo: str) -> dict:
     if shape == "nested":
         return {"ok": False, "error": {"message": echo, "code": echo, "type": echo, "status": echo}}
     item = {"id": echo, "redacted_value": echo, "partial_key_hint": echo, "full_name": echo, "name": echo}
-    return {"ok": False, **{k: echo for k in (
-        "message", "error", "error_description", "code", "category", "login", "email", "name", "id", "user",
-        "team", "userPrincipalName", "mail", "hubId", "hub_id", "scope", "token", "expires_at", "type",
-        "object", "last_id", "api_key", "status", "company", "user_id", "workspace_name")},
-        "scopes": [echo], "data": [item], "results": [item], "repositories": [item], "errors": [{"message": echo}],
-        "value": [{"displayName": echo}], "bot": {"owner": {"type": echo}, "workspace_name": echo}}
+    return {
+        "ok": False,
+        **{
+            k: echo
+            for k in (
+                "message",
+                "error",
+                "error_description",
+                "code",
+                "category",
+                "login",
+                "email",
+                "name",
+                "id",
+                "user",
+                "team",
+                "userPrincipalName",
+                "mail",
+                "hubId",
+                "hub_id",
+                "scope",
+                "token",
+                "expires_at",
+                "type",
+                "object",
+                "last_id",
+                "api_key",
+                "status",
+                "company",
+                "user_id",
+                "workspace_name",
+            )
+        },
+        "scopes": [echo],
+        "data": [item],
+        "results": [item],
+        "repositories": [item],
+        "errors": [{"message": echo}],
+        "value": [{"displayName": echo}],
+        "bot": {"owner": {"type": echo}, "workspace_name": echo},
+    }
 
 
 def _transport(mode: str | type[Exception], status: int = 200) -> httpx.MockTransport:
@@ -91,8 +132,13 @@ def _transport(mode: str | type[Exception], status: int = 200) -> httpx.MockTran
         echo = _echo(request)
         if not isinstance(mode, str):
             raise mode(f"failed on {echo}")
-        headers = {"x-oauth-scopes": echo, "x-ratelimit-resource": echo, "github-authentication-token-expiration": echo,
-                   "retry-after": echo, "x-ratelimit-remaining": "0"}
+        headers = {
+            "x-oauth-scopes": echo,
+            "x-ratelimit-resource": echo,
+            "github-authentication-token-expiration": echo,
+            "retry-after": echo,
+            "x-ratelimit-remaining": "0",
+        }
         if mode == "text":
             return httpx.Response(status, text=echo, headers=headers, request=request)
         return httpx.Response(status, json=_body(mode, echo), headers=headers, request=request)
@@ -105,18 +151,31 @@ def _modes() -> list[httpx.MockTransport]:
 
 
 def _leaks(text: str) -> list[str]:
-    return [piece for canary in (CANARY, ADMIN_CANARY) for i in range(len(canary) - WINDOW + 1)
-            if (piece := canary[i:i + WINDOW]) in text]
+    return [
+        piece
+        for canary in (CANARY, ADMIN_CANARY)
+        for i in range(len(canary) - WINDOW + 1)
+        if (piece := canary[i : i + WINDOW]) in text
+    ]
 
 
 def _report_texts(report: ProbeReport) -> dict[str, str]:
-    return {"error": report.error, "identity": report.identity, "details": repr(report.details),
-            "grants": repr(report.grants), "report": repr(report)}
+    return {
+        "error": report.error,
+        "identity": report.identity,
+        "details": repr(report.details),
+        "grants": repr(report.grants),
+        "report": repr(report),
+    }
 
 
 def _result_texts(result: ActionResult) -> dict[str, str]:
-    return {"message": result.message, "manual_steps": repr(result.manual_steps), "details": repr(result.details),
-            "result": repr(result)}
+    return {
+        "message": result.message,
+        "manual_steps": repr(result.manual_steps),
+        "details": repr(result.details),
+        "result": repr(result),
+    }
 
 
 def test_every_provider_module_is_covered():
@@ -126,15 +185,20 @@ def test_every_provider_module_is_covered():
 @pytest.mark.parametrize("provider, secret, extra", CASES, ids=[f"{p}-{s[:12]}-{len(e)}" for p, s, e in CASES])
 async def test_no_secret_reaches_a_report_or_a_result(provider, secret, extra):
     module = registry.get(provider)
-    cred = Credential(Secret(secret), base_url=API, extra={**IDS, **extra},
-                      admin_secret=Secret(f"adm_SANDBOX{ADMIN_CANARY}"))
+    cred = Credential(
+        Secret(secret), base_url=API, extra={**IDS, **extra}, admin_secret=Secret(f"adm_SANDBOX{ADMIN_CANARY}")
+    )
     found: list[str] = []
     outcomes: set[Outcome] = set()
     for transport in _modes():
         async with httpx.AsyncClient(transport=transport) as client:
             reports = [await module.probe(client, cred), await module.probe(client, cred, deep=True)]
-            results = [await module.revoke(client, cred), await module.restrict(client, cred, Level.READ),
-                       await module.rotate(client, cred), await module.reenable(client, cred)]
+            results = [
+                await module.revoke(client, cred),
+                await module.restrict(client, cred, Level.READ),
+                await module.rotate(client, cred),
+                await module.reenable(client, cred),
+            ]
         outcomes |= {report.outcome for report in reports}
         texts = [*map(_report_texts, reports), *map(_result_texts, results)]
         found += [f"{where}: {text[:120]}" for part in texts for where, text in part.items() if _leaks(text)]

@@ -1,7 +1,5 @@
 """Notion provider and its sandbox (providers.md §10)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
 import base64
 
 import httpx
@@ -24,6 +22,7 @@ from tests.connectors.fixtures.contract import (
     real_looking_ids,
     sandbox_client,
 )
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("notion")
 REAL_API = "https://api.notion.test"
@@ -35,8 +34,11 @@ def example_cred(**kwargs) -> Credential:
 
 # -- key recognition --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, expected", [("internal", "integration token"), ("public", "integration token"),
-                                            ("legacy", "integration token (legacy)")])
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [("internal", "integration token"), ("public", "integration token"), ("legacy", "integration token (legacy)")],
+)
 def test_recognises_its_sandbox_tokens(kind, expected):
     token = sandbox_notion.make_token(kind)
     assert "SANDBOX" in token and PROVIDER.recognise(token).kind == expected
@@ -48,8 +50,11 @@ def test_does_not_claim_other_providers_tokens():
 
 # -- contract: the provider reads the documented responses ---------------------------------------------
 
-@pytest.mark.parametrize("fixture, kind", [("users_me_public", "public integration token"),
-                                           ("users_me_workspace", "internal integration token")])
+
+@pytest.mark.parametrize(
+    "fixture, kind",
+    [("users_me_public", "public integration token"), ("users_me_workspace", "internal integration token")],
+)
 async def test_parses_documented_bot_user(fixture, kind):
     routes = Routes({("GET", "/v1/users/me"): load("notion", fixture)})
     async with routes.client() as client:
@@ -60,8 +65,9 @@ async def test_parses_documented_bot_user(fixture, kind):
     assert routes.calls[0].headers["notion-version"] == "2022-06-28"
 
 
-@pytest.mark.parametrize("fixture, outcome", [("error_unauthorized", Outcome.INVALID),
-                                              ("error_rate_limited", Outcome.RATE_LIMITED)])
+@pytest.mark.parametrize(
+    "fixture, outcome", [("error_unauthorized", Outcome.INVALID), ("error_rate_limited", Outcome.RATE_LIMITED)]
+)
 async def test_reads_documented_errors(fixture, outcome):
     routes = Routes({("GET", "/v1/users/me"): load("notion", fixture)})
     async with routes.client() as client:
@@ -73,16 +79,23 @@ async def test_reads_documented_errors(fixture, outcome):
 
 async def test_deep_probe_reads_documented_capability_answers():
     """400 validation_error = capability held; 403 restricted_resource = missing (TH scopes.json)."""
-    answers = {("GET", "/v1/users/me"): load("notion", "users_me_workspace"),
-               ("GET", "/v1/users"): load("notion", "users_list")}
+    answers = {
+        ("GET", "/v1/users/me"): load("notion", "users_me_workspace"),
+        ("GET", "/v1/users"): load("notion", "users_list"),
+    }
     for probe in DEEP_PROBES:
-        answers[(probe.method, probe.path)] = load("notion", "error_restricted" if "comments" in probe.path
-                                                   else "error_validation")
+        answers[(probe.method, probe.path)] = load(
+            "notion", "error_restricted" if "comments" in probe.path else "error_validation"
+        )
     routes = Routes(answers)
     async with routes.client() as client:
         report = await PROVIDER.probe(client, example_cred(), deep=True)
-    assert {g.scope for g in report.grants} == {"read_content", "update_content", "insert_content",
-                                                "read_user_with_email"}
+    assert {g.scope for g in report.grants} == {
+        "read_content",
+        "update_content",
+        "insert_content",
+        "read_user_with_email",
+    }
     assert set(report.details["denied"]) == {"read_comments", "insert_comments"}
     assert report.live_level is Level.WRITE
     assert report.requests == PROVIDER.deep_probe_requests
@@ -91,8 +104,9 @@ async def test_deep_probe_reads_documented_capability_answers():
 async def test_revoke_public_token_with_documented_answer():
     routes = Routes({("POST", "/v1/oauth/revoke"): load("notion", "oauth_revoke")})
     async with routes.client() as client:
-        result = await PROVIDER.revoke(client, example_cred(extra={"client_id": "client-EXAMPLE"},
-                                                            admin_secret=Secret("secret_EXAMPLE")))
+        result = await PROVIDER.revoke(
+            client, example_cred(extra={"client_id": "client-EXAMPLE"}, admin_secret=Secret("secret_EXAMPLE"))
+        )
     assert result.state is ActionState.APPLIED
     request = routes.calls[0]
     assert request.headers["authorization"] == "Basic " + base64.b64encode(b"client-EXAMPLE:secret_EXAMPLE").decode()
@@ -100,6 +114,7 @@ async def test_revoke_public_token_with_documented_answer():
 
 
 # -- contract: the sandbox answers with the documented shapes ------------------------------------------
+
 
 async def test_sandbox_answers_like_the_documentation():
     state = SandboxState()
@@ -123,15 +138,18 @@ async def test_sandbox_answers_like_the_documentation():
         page = f"{base}/v1/pages/{BOGUS_ID}"
         assert_same_shape(await client.get(page, headers=headers(bare.token)), load("notion", "error_restricted"))
         assert_same_shape(await client.get(page, headers=headers(internal.token)), load("notion", "error_validation"))
-        assert_same_shape(await client.get(f"{base}/v1/users", headers=headers(internal.token)),
-                          load("notion", "users_list"))
-        revoked = await client.post(f"{base}/v1/oauth/revoke", json={"token": public.token},
-                                    auth=("sandbox-client", client_secret.token))
+        assert_same_shape(
+            await client.get(f"{base}/v1/users", headers=headers(internal.token)), load("notion", "users_list")
+        )
+        revoked = await client.post(
+            f"{base}/v1/oauth/revoke", json={"token": public.token}, auth=("sandbox-client", client_secret.token)
+        )
         assert_same_shape(revoked, load("notion", "oauth_revoke"))
     assert public.revoked
 
 
 # -- end to end through the in-process sandbox -----------------------------------------------------------
+
 
 async def _probe(state: SandboxState, token: str, **kwargs):
     client, transport = sandbox_client(state)
@@ -161,7 +179,10 @@ async def test_sandbox_deep_probe_finds_capabilities_with_bogus_ids_only():
     key = mint(state, "notion", "read_only")
     report, transport = await _probe(state, key.token, deep=True)
     assert {g.scope: g.level for g in report.grants} == {
-        "read_content": Level.READ, "read_comments": Level.READ, "read_user_without_email": Level.READ}
+        "read_content": Level.READ,
+        "read_comments": Level.READ,
+        "read_user_without_email": Level.READ,
+    }
     assert set(report.details["denied"]) == {"update_content", "insert_content", "insert_comments"}
     assert report.live_level is Level.READ
     assert report.requests == PROVIDER.deep_probe_requests == len(transport.calls)
@@ -177,12 +198,14 @@ async def test_sandbox_deep_probe_of_a_full_integration():
 
 # -- switches -----------------------------------------------------------------------------------------
 
+
 async def test_revoke_public_integration_token():
     state = SandboxState()
     token = mint(state, "notion", "public")
     client_secret = mint(state, "notion", "admin", meta={"client_id": "sandbox-client"})
-    target = cred(token.token, "notion", extra={"client_id": "sandbox-client"},
-                  admin_secret=Secret(client_secret.token))
+    target = cred(
+        token.token, "notion", extra={"client_id": "sandbox-client"}, admin_secret=Secret(client_secret.token)
+    )
     client, _ = sandbox_client(state)
     async with client:
         result = await PROVIDER.revoke(client, target)
@@ -194,8 +217,12 @@ async def test_revoke_with_wrong_client_secret_fails_without_raising():
     state = SandboxState()
     token = mint(state, "notion", "public")
     mint(state, "notion", "admin", meta={"client_id": "sandbox-client"})
-    target = cred(token.token, "notion", extra={"client_id": "sandbox-client"},
-                  admin_secret=Secret(sandbox_notion.make_token("admin")))
+    target = cred(
+        token.token,
+        "notion",
+        extra={"client_id": "sandbox-client"},
+        admin_secret=Secret(sandbox_notion.make_token("admin")),
+    )
     client, _ = sandbox_client(state)
     async with client:
         result = await PROVIDER.revoke(client, target)
@@ -219,6 +246,7 @@ async def test_internal_integration_switches_are_manual():
 
 
 # -- through real HTTP on a loopback port ---------------------------------------------------------------
+
 
 async def test_deep_probe_over_loopback(sandbox):
     key = sandbox.mint("notion", "read_only")

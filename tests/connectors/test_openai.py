@@ -1,7 +1,5 @@
 """OpenAI provider and its sandbox (providers.md §5)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
 import httpx
 import pytest
 
@@ -23,6 +21,7 @@ from tests.connectors.fixtures.contract import (
     real_looking_ids,
     sandbox_client,
 )
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("openai")
 REAL_API = "https://api.openai.test"
@@ -41,9 +40,17 @@ def denied(request: httpx.Request) -> httpx.Response:
 
 # -- key recognition --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, expected", [("project", "project key"), ("restricted", "project key"),
-                                            ("service_account", "service-account key"),
-                                            ("legacy", "legacy user key"), ("admin", "admin key")])
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("project", "project key"),
+        ("restricted", "project key"),
+        ("service_account", "service-account key"),
+        ("legacy", "legacy user key"),
+        ("admin", "admin key"),
+    ],
+)
 def test_recognises_its_sandbox_tokens(kind, expected):
     token = sandbox_openai.make_token(kind)
     assert "SANDBOX" in token
@@ -56,11 +63,16 @@ def test_does_not_claim_other_providers_tokens():
 
 # -- contract: the provider reads the documented responses ---------------------------------------------
 
+
 async def test_parses_documented_verify_responses():
     """providers.md §5: /v1/models (validity), /v1/organizations 403 (not admin), /v1/me (identity)."""
-    routes = Routes({("GET", "/v1/models"): load("openai", "models"),
-                     ("GET", "/v1/organizations"): {**load("openai", "error_missing_scopes"), "status": 403},
-                     ("GET", "/v1/me"): load("openai", "me")})
+    routes = Routes(
+        {
+            ("GET", "/v1/models"): load("openai", "models"),
+            ("GET", "/v1/organizations"): {**load("openai", "error_missing_scopes"), "status": 403},
+            ("GET", "/v1/me"): load("openai", "me"),
+        }
+    )
     async with routes.client() as client:
         report = await PROVIDER.probe(client, example_cred())
     assert report.outcome is Outcome.OK and report.status == 200
@@ -98,9 +110,11 @@ def test_parses_missing_scopes_from_the_documented_denial():
 
 async def test_deep_probe_reads_documented_denials():
     """Every deep probe denied with the documented 401 → every permission denied, scope name kept."""
-    answers = {("GET", "/v1/models"): load("openai", "models"),
-               ("GET", "/v1/organizations"): {**load("openai", "error_missing_scopes"), "status": 403},
-               ("GET", "/v1/me"): load("openai", "me")}
+    answers = {
+        ("GET", "/v1/models"): load("openai", "models"),
+        ("GET", "/v1/organizations"): {**load("openai", "error_missing_scopes"), "status": 403},
+        ("GET", "/v1/me"): load("openai", "me"),
+    }
     answers |= {(p.method, p.path): denied for p in DEEP_PROBES}
     routes = Routes(answers)
     async with routes.client() as client:
@@ -114,9 +128,14 @@ async def test_deep_probe_reads_documented_denials():
 
 async def test_revoke_matches_documented_redacted_value_and_deletes():
     """providers.md §5 Admin API: list project keys, match redacted_value (❓), DELETE → deleted:true."""
-    routes = Routes({("GET", "/v1/organization/projects/proj_EXAMPLE/api_keys"): load("openai", "project_api_keys"),
-                     ("DELETE", "/v1/organization/projects/proj_EXAMPLE/api_keys/key_EXAMPLE1"):
-                         load("openai", "project_api_key_deleted")})
+    routes = Routes(
+        {
+            ("GET", "/v1/organization/projects/proj_EXAMPLE/api_keys"): load("openai", "project_api_keys"),
+            ("DELETE", "/v1/organization/projects/proj_EXAMPLE/api_keys/key_EXAMPLE1"): load(
+                "openai", "project_api_key_deleted"
+            ),
+        }
+    )
     admin = Secret("sk-admin-" + "EXAMPLE" * 8)
     async with routes.client() as client:
         result = await PROVIDER.revoke(client, example_cred(extra={"project_id": "proj_EXAMPLE"}, admin_secret=admin))
@@ -127,22 +146,30 @@ async def test_revoke_matches_documented_redacted_value_and_deletes():
 
 # -- contract: the sandbox answers with the documented shapes ------------------------------------------
 
+
 async def _ask(state: SandboxState, method: str, path: str, token: str) -> httpx.Response:
     client, _ = sandbox_client(state)
     async with client:
-        return await client.request(method, f"http://sandbox.invalid/openai{path}",
-                                    headers={"Authorization": f"Bearer {token}"}, json={"speed": 1})
+        return await client.request(
+            method,
+            f"http://sandbox.invalid/openai{path}",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"speed": 1},
+        )
 
 
-@pytest.mark.parametrize("fixture, kind, method, path", [
-    ("models", "project", "GET", "/v1/models"),
-    ("me", "project", "GET", "/v1/me"),
-    ("error_invalid_api_key", None, "GET", "/v1/models"),
-    ("error_missing_scopes", "restricted", "POST", "/v1/images/generations"),
-    ("error_rate_limited", "limited", "GET", "/v1/models"),
-    ("admin_api_keys", "admin", "GET", "/v1/organization/admin_api_keys"),
-    ("project_api_keys", "admin", "GET", f"/v1/organization/projects/{sandbox_openai.DEFAULT_PROJECT}/api_keys"),
-])
+@pytest.mark.parametrize(
+    "fixture, kind, method, path",
+    [
+        ("models", "project", "GET", "/v1/models"),
+        ("me", "project", "GET", "/v1/me"),
+        ("error_invalid_api_key", None, "GET", "/v1/models"),
+        ("error_missing_scopes", "restricted", "POST", "/v1/images/generations"),
+        ("error_rate_limited", "limited", "GET", "/v1/models"),
+        ("admin_api_keys", "admin", "GET", "/v1/organization/admin_api_keys"),
+        ("project_api_keys", "admin", "GET", f"/v1/organization/projects/{sandbox_openai.DEFAULT_PROJECT}/api_keys"),
+    ],
+)
 async def test_sandbox_answers_like_the_documentation(fixture, kind, method, path):
     state = SandboxState()
     mint(state, "openai", "project")
@@ -166,6 +193,7 @@ async def test_sandbox_delete_answers_like_the_documentation():
 
 # -- end to end through the in-process sandbox -----------------------------------------------------------
 
+
 async def _probe(state: SandboxState, token: str, *, deep: bool = False, **kwargs):
     client, transport = sandbox_client(state)
     async with client:
@@ -188,8 +216,12 @@ async def test_sandbox_deep_probe_finds_restricted_permissions_with_bogus_ids_on
     report, transport = await _probe(state, key.token, deep=True)
     assert report.outcome is Outcome.OK
     granted = {g.scope: g.level for g in report.grants}
-    assert granted == {"models:read": Level.READ, "files:read": Level.READ, "responses:read": Level.READ,
-                       "responses:write": Level.SEND}
+    assert granted == {
+        "models:read": Level.READ,
+        "files:read": Level.READ,
+        "responses:read": Level.READ,
+        "responses:write": Level.SEND,
+    }
     assert "model.request" in report.details["missing_scopes"]
     assert report.requests == PROVIDER.deep_probe_requests == len(transport.calls)
     assert real_looking_ids([path for _, path in transport.calls]) == []
@@ -230,14 +262,16 @@ async def test_sandbox_outcomes_invalid_rate_limited_unreachable_error():
 
 # -- switches -----------------------------------------------------------------------------------------
 
+
 async def test_revoke_through_admin_api_kills_the_key():
     state = SandboxState()
     key = mint(state, "openai", "project")
     admin = mint(state, "openai", "admin")
     client, _ = sandbox_client(state)
     async with client:
-        target = cred(key.token, "openai", extra={"project_id": sandbox_openai.DEFAULT_PROJECT},
-                      admin_secret=Secret(admin.token))
+        target = cred(
+            key.token, "openai", extra={"project_id": sandbox_openai.DEFAULT_PROJECT}, admin_secret=Secret(admin.token)
+        )
         result = await PROVIDER.revoke(client, target)
         after = await PROVIDER.probe(client, target)
     assert result.state is ActionState.APPLIED, result.message
@@ -268,8 +302,12 @@ async def test_revoke_without_admin_key_or_project_is_manual():
 async def test_revoke_failures_never_raise():
     state = SandboxState()
     key = mint(state, "openai", "project")
-    target = cred(key.token, "openai", extra={"project_id": sandbox_openai.DEFAULT_PROJECT, "key_id": "key_x"},
-                  admin_secret=Secret(sandbox_openai.make_token("admin")))  # an admin key the sandbox does not know
+    target = cred(
+        key.token,
+        "openai",
+        extra={"project_id": sandbox_openai.DEFAULT_PROJECT, "key_id": "key_x"},
+        admin_secret=Secret(sandbox_openai.make_token("admin")),
+    )  # an admin key the sandbox does not know
     client, _ = sandbox_client(state)
     async with client:
         refused = await PROVIDER.revoke(client, target)
@@ -290,12 +328,18 @@ async def test_rotate_and_restrict_are_manual():
 
 # -- through real HTTP on a loopback port ---------------------------------------------------------------
 
+
 async def test_probe_and_revoke_over_loopback(sandbox):
     key = sandbox.mint("openai", "project")
     admin = sandbox.mint("openai", "admin")
     base = sandbox.base_url("openai").rsplit("/", 1)[0]
-    target = cred(key.token, "openai", base=base, extra={"project_id": sandbox_openai.DEFAULT_PROJECT},
-                  admin_secret=Secret(admin.token))
+    target = cred(
+        key.token,
+        "openai",
+        base=base,
+        extra={"project_id": sandbox_openai.DEFAULT_PROJECT},
+        admin_secret=Secret(admin.token),
+    )
     async with httpx.AsyncClient() as client:
         before = await PROVIDER.probe(client, target)
         result = await PROVIDER.revoke(client, target)

@@ -284,15 +284,19 @@ def test_admin_api_tokens(sandbox: SandboxServer) -> None:
         assert minted.status_code == 201
         body = minted.json()
         assert "SANDBOX" in body["token"] and body["kind"] == "classic" and body["scopes"] == ["repo", "user"]
-        fine = client.post("/tokens", json={"provider": "fake", "kind": "fine", "identity": "bot",
-                                            "scopes": ["read", "write"]}).json()
+        fine = client.post(
+            "/tokens", json={"provider": "fake", "kind": "fine", "identity": "bot", "scopes": ["read", "write"]}
+        ).json()
         registered = client.post("/tokens", json={"provider": "other", "token": "other_SANDBOX_mine"}).json()
         assert registered["token"] == "other_SANDBOX_mine"
 
         listing = client.get("/tokens")
         tokens = listing.json()["tokens"]
         assert {(t["provider"], t["kind"], t["identity"]) for t in tokens} == {
-            ("fake", "classic", "sandbox-user"), ("fake", "fine", "bot"), ("other", "classic", "sandbox-user")}
+            ("fake", "classic", "sandbox-user"),
+            ("fake", "fine", "bot"),
+            ("other", "classic", "sandbox-user"),
+        }
         assert all(set(t) >= {"key_id", "scopes", "revoked", "status", "last4"} for t in tokens)
         for value in (body["token"], fine["token"], registered["token"]):
             assert value not in listing.text

@@ -1,7 +1,5 @@
 """SendGrid provider and its sandbox (providers.md §16)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
 import httpx
 import pytest
 
@@ -23,6 +21,7 @@ from tests.connectors.fixtures.contract import (
     offline_and_garbled,
     sandbox_client,
 )
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("sendgrid")
 REAL_API = "https://api.sendgrid.test"
@@ -34,6 +33,7 @@ def example_cred(**kwargs) -> Credential:
 
 
 # -- key recognition and classification --------------------------------------------------------------
+
 
 def test_recognises_its_sandbox_tokens_and_reads_the_id_from_the_middle():
     token = sandbox_sendgrid.make_token("full_access")
@@ -54,17 +54,28 @@ def test_does_not_claim_other_providers_tokens():
     assert [t for t in foreign_tokens("sendgrid") if PROVIDER.recognise(t)] == []
 
 
-@pytest.mark.parametrize("scope, level", [
-    ("mail.send", Level.SEND), ("user.webhooks.event.settings.update", Level.SEND),
-    ("api_keys.delete", Level.ADMIN), ("billing.update", Level.ADMIN), ("user.profile.update", Level.ADMIN),
-    ("templates.create", Level.WRITE), ("suppression.delete", Level.WRITE), ("stats.global.read", Level.READ),
-    ("api_keys.read", Level.READ), ("templates.read", Level.READ), ("2fa_required", Level.READ),
-])
+@pytest.mark.parametrize(
+    "scope, level",
+    [
+        ("mail.send", Level.SEND),
+        ("user.webhooks.event.settings.update", Level.SEND),
+        ("api_keys.delete", Level.ADMIN),
+        ("billing.update", Level.ADMIN),
+        ("user.profile.update", Level.ADMIN),
+        ("templates.create", Level.WRITE),
+        ("suppression.delete", Level.WRITE),
+        ("stats.global.read", Level.READ),
+        ("api_keys.read", Level.READ),
+        ("templates.read", Level.READ),
+        ("2fa_required", Level.READ),
+    ],
+)
 def test_scope_classes_follow_the_catalogue(scope, level):
     assert PROVIDER.level_of(scope) is level
 
 
 # -- contract: the provider reads the documented responses ---------------------------------------------
+
 
 async def test_parses_documented_scopes_and_rate_limit_headers():
     routes = Routes({("GET", "/v3/scopes"): load("sendgrid", "scopes")})
@@ -87,8 +98,9 @@ async def test_reads_identity_from_documented_profile():
     assert report.identity == "Example Co" and report.requests == 2
 
 
-@pytest.mark.parametrize("fixture, outcome", [("error_unauthorized", Outcome.INVALID),
-                                              ("error_rate_limited", Outcome.RATE_LIMITED)])
+@pytest.mark.parametrize(
+    "fixture, outcome", [("error_unauthorized", Outcome.INVALID), ("error_rate_limited", Outcome.RATE_LIMITED)]
+)
 async def test_reads_documented_errors(fixture, outcome):
     routes = Routes({("GET", "/v3/scopes"): load("sendgrid", fixture)})
     async with routes.client() as client:
@@ -103,8 +115,12 @@ async def test_restrict_with_documented_bodies_keeps_scopes_at_or_below_the_ceil
         sent.append(request.read())
         return as_response(load("sendgrid", "api_key_updated"), request)
 
-    routes = Routes({("GET", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"): load("sendgrid", "api_key"),
-                     ("PUT", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"): update})
+    routes = Routes(
+        {
+            ("GET", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"): load("sendgrid", "api_key"),
+            ("PUT", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"): update,
+        }
+    )
     async with routes.client() as client:
         result = await PROVIDER.restrict(client, example_cred(), Level.READ)
     assert result.state is ActionState.APPLIED
@@ -113,25 +129,36 @@ async def test_restrict_with_documented_bodies_keeps_scopes_at_or_below_the_ceil
 
 
 async def test_rotate_with_documented_bodies_checks_the_new_key_before_deleting_the_old():
-    routes = Routes({("GET", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"): load("sendgrid", "api_key"),
-                     ("POST", "/v3/api_keys"): load("sendgrid", "api_key_created"),
-                     ("GET", "/v3/scopes"): load("sendgrid", "scopes"),
-                     ("DELETE", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"): load("sendgrid", "api_key_deleted")})
+    routes = Routes(
+        {
+            ("GET", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"): load("sendgrid", "api_key"),
+            ("POST", "/v3/api_keys"): load("sendgrid", "api_key_created"),
+            ("GET", "/v3/scopes"): load("sendgrid", "scopes"),
+            ("DELETE", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"): load("sendgrid", "api_key_deleted"),
+        }
+    )
     async with routes.client() as client:
         result = await PROVIDER.rotate(client, example_cred())
     assert result.state is ActionState.APPLIED
     assert result.new_secret == Secret(load("sendgrid", "api_key_created")["body"]["api_key"])
     assert [(r.method, r.url.path) for r in routes.calls] == [
-        ("GET", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"), ("POST", "/v3/api_keys"), ("GET", "/v3/scopes"),
-        ("DELETE", "/v3/api_keys/EXAMPLEidEXAMPLEid0001")]
+        ("GET", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"),
+        ("POST", "/v3/api_keys"),
+        ("GET", "/v3/scopes"),
+        ("DELETE", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"),
+    ]
     assert routes.calls[2].headers["authorization"].endswith("0002")  # the check used the new key
 
 
 def _rotation_routes(check) -> Routes:
-    return Routes({("GET", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"): load("sendgrid", "api_key"),
-                   ("POST", "/v3/api_keys"): load("sendgrid", "api_key_created"),
-                   ("GET", "/v3/scopes"): check,
-                   ("DELETE", "/v3/api_keys/EXAMPLEidEXAMPLEid0002"): load("sendgrid", "api_key_deleted")})
+    return Routes(
+        {
+            ("GET", "/v3/api_keys/EXAMPLEidEXAMPLEid0001"): load("sendgrid", "api_key"),
+            ("POST", "/v3/api_keys"): load("sendgrid", "api_key_created"),
+            ("GET", "/v3/scopes"): check,
+            ("DELETE", "/v3/api_keys/EXAMPLEidEXAMPLEid0002"): load("sendgrid", "api_key_deleted"),
+        }
+    )
 
 
 async def test_rotate_removes_a_new_key_that_fails_its_probe_and_keeps_the_old():
@@ -155,11 +182,13 @@ async def test_rotate_never_loses_a_created_key_on_a_network_failure():
 
 # -- contract: the sandbox answers with the documented shapes ------------------------------------------
 
+
 async def _ask(state: SandboxState, method: str, path: str, token: str, body: dict | None = None) -> httpx.Response:
     client, _ = sandbox_client(state)
     async with client:
-        return await client.request(method, f"http://sandbox.invalid/sendgrid{path}", json=body,
-                                    headers={"Authorization": f"Bearer {token}"})
+        return await client.request(
+            method, f"http://sandbox.invalid/sendgrid{path}", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
 
 
 async def test_sandbox_answers_like_the_documentation():
@@ -174,17 +203,23 @@ async def test_sandbox_answers_like_the_documentation():
     assert_same_shape(await _ask(state, "GET", "/v3/scopes", limited.token), load("sendgrid", "error_rate_limited"))
     assert_same_shape(await _ask(state, "GET", "/v3/user/profile", admin.token), load("sendgrid", "user_profile"))
     assert_same_shape(await _ask(state, "GET", f"/v3/api_keys/{ident}", admin.token), load("sendgrid", "api_key"))
-    assert_same_shape(await _ask(state, "POST", "/v3/api_keys", admin.token, {"name": "n", "scopes": ["mail.send"]}),
-                      load("sendgrid", "api_key_created"))
-    assert_same_shape(await _ask(state, "PUT", f"/v3/api_keys/{ident}", admin.token,
-                                 {"name": "n", "scopes": ["templates.read"]}), load("sendgrid", "api_key_updated"))
+    assert_same_shape(
+        await _ask(state, "POST", "/v3/api_keys", admin.token, {"name": "n", "scopes": ["mail.send"]}),
+        load("sendgrid", "api_key_created"),
+    )
+    assert_same_shape(
+        await _ask(state, "PUT", f"/v3/api_keys/{ident}", admin.token, {"name": "n", "scopes": ["templates.read"]}),
+        load("sendgrid", "api_key_updated"),
+    )
     assert key.scopes == ["templates.read"]
-    assert_same_shape(await _ask(state, "DELETE", f"/v3/api_keys/{ident}", admin.token),
-                      load("sendgrid", "api_key_deleted"))
+    assert_same_shape(
+        await _ask(state, "DELETE", f"/v3/api_keys/{ident}", admin.token), load("sendgrid", "api_key_deleted")
+    )
     assert key.revoked
 
 
 # -- end to end through the in-process sandbox -----------------------------------------------------------
+
 
 async def _probe(state: SandboxState, token: str, **kwargs):
     client, transport = sandbox_client(state)
@@ -218,6 +253,7 @@ async def test_deep_probe_is_the_normal_probe():
 
 
 # -- switches -----------------------------------------------------------------------------------------
+
 
 async def test_revoke_with_its_own_full_access_key():
     state = SandboxState()
@@ -265,8 +301,9 @@ async def test_restrict_with_nothing_left_fails_rather_than_emptying_the_key():
     admin = mint(state, "sendgrid", "admin")
     client, _ = sandbox_client(state)
     async with client:
-        result = await PROVIDER.restrict(client, cred(key.token, "sendgrid", admin_secret=Secret(admin.token)),
-                                         Level.READ)
+        result = await PROVIDER.restrict(
+            client, cred(key.token, "sendgrid", admin_secret=Secret(admin.token)), Level.READ
+        )
     assert result.state is ActionState.FAILED and key.scopes == ["mail.send"]
 
 
@@ -289,14 +326,17 @@ async def test_switch_failures_never_raise():
     state = SandboxState()
     key = mint(state, "sendgrid", "full_access")
     async with httpx.AsyncClient(transport=Unreachable()) as client:
-        results = [await PROVIDER.revoke(client, cred(key.token, "sendgrid")),
-                   await PROVIDER.restrict(client, cred(key.token, "sendgrid"), Level.READ),
-                   await PROVIDER.rotate(client, cred(key.token, "sendgrid"))]
+        results = [
+            await PROVIDER.revoke(client, cred(key.token, "sendgrid")),
+            await PROVIDER.restrict(client, cred(key.token, "sendgrid"), Level.READ),
+            await PROVIDER.rotate(client, cred(key.token, "sendgrid")),
+        ]
     assert all(r.state is ActionState.FAILED and r.retryable for r in results)
     assert not key.revoked
 
 
 # -- through real HTTP on a loopback port ---------------------------------------------------------------
+
 
 async def test_rotate_over_loopback(sandbox):
     key = sandbox.mint("sendgrid", "full_access")

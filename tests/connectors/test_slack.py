@@ -1,7 +1,5 @@
 """Slack provider and its sandbox (providers.md §1, §4)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
 import httpx
 import pytest
 
@@ -9,8 +7,18 @@ from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import slack as sandbox_slack
-from tests.connectors.fixtures.contract import (Routes, Unreachable, assert_same_shape, cred, foreign_tokens, load,
-                                                mint, offline_and_garbled, sandbox_client)
+from tests.connectors.fixtures.contract import (
+    Routes,
+    Unreachable,
+    assert_same_shape,
+    cred,
+    foreign_tokens,
+    load,
+    mint,
+    offline_and_garbled,
+    sandbox_client,
+)
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("slack")
 REAL_API = "https://slack.example.test/api"
@@ -26,6 +34,7 @@ TEST = "/api/auth.test"
 
 
 # -- key recognition --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind, expected", [("bot", "bot token"), ("user", "user token")])
 def test_recognises_its_sandbox_tokens(kind, expected):
@@ -48,6 +57,7 @@ def test_levels():
 
 # -- contract: the provider reads the documented responses ------------------------------------------
 
+
 async def test_parses_documented_auth_test():
     routes = Routes({("POST", TEST): load("slack", "auth_test")})
     async with routes.client() as client:
@@ -55,7 +65,10 @@ async def test_parses_documented_auth_test():
     assert report.outcome is Outcome.OK and report.status == 200
     assert report.identity == "grace @ Subarachnoid Workspace" and report.token_kind == "user token"
     assert {g.scope: g.level for g in report.grants} == {
-        "search:read": Level.READ, "users:read": Level.READ, "chat:write": Level.SEND}
+        "search:read": Level.READ,
+        "users:read": Level.READ,
+        "chat:write": Level.SEND,
+    }
     assert report.details["team_id"] == "T12345678"
     assert routes.calls[0].headers["authorization"] == f"Bearer {USER}"
 
@@ -68,9 +81,14 @@ async def test_parses_documented_bot_auth_test():
     assert report.token_kind == "bot token" and report.live_level is Level.SEND
 
 
-@pytest.mark.parametrize("fixture, outcome", [("auth_test_invalid", Outcome.INVALID),
-                                              ("auth_test_revoked", Outcome.REVOKED),
-                                              ("rate_limited", Outcome.RATE_LIMITED)])
+@pytest.mark.parametrize(
+    "fixture, outcome",
+    [
+        ("auth_test_invalid", Outcome.INVALID),
+        ("auth_test_revoked", Outcome.REVOKED),
+        ("rate_limited", Outcome.RATE_LIMITED),
+    ],
+)
 async def test_documented_failures(fixture, outcome):
     routes = Routes({("POST", TEST): load("slack", fixture)})
     async with routes.client() as client:
@@ -80,8 +98,15 @@ async def test_documented_failures(fixture, outcome):
         assert report.rate_limit.retry_after_s == 30
 
 
-@pytest.mark.parametrize("error, outcome", [("account_inactive", Outcome.REVOKED), ("not_authed", Outcome.INVALID),
-                                            ("ratelimited", Outcome.RATE_LIMITED), ("fatal_error", Outcome.ERROR)])
+@pytest.mark.parametrize(
+    "error, outcome",
+    [
+        ("account_inactive", Outcome.REVOKED),
+        ("not_authed", Outcome.INVALID),
+        ("ratelimited", Outcome.RATE_LIMITED),
+        ("fatal_error", Outcome.ERROR),
+    ],
+)
 async def test_ok_false_errors_on_http_200(error, outcome):
     routes = Routes({("POST", TEST): {"status": 200, "body": {"ok": False, "error": error}}})
     async with routes.client() as client:
@@ -98,14 +123,16 @@ async def test_parses_documented_revoke():
 
 # -- contract: the sandbox answers with the documented shapes ---------------------------------------
 
+
 @pytest.mark.parametrize("kind, fixture", [("user", "auth_test"), ("bot", "auth_test_bot")])
 async def test_sandbox_auth_test_matches_documented_shape(kind, fixture):
     state = SandboxState()
     record = mint(state, "slack", kind)
     client, _ = sandbox_client(state)
     async with client:
-        response = await client.post(f"{cred(record.token, 'slack').base_url}/auth.test",
-                                     headers={"Authorization": f"Bearer {record.token}"})
+        response = await client.post(
+            f"{cred(record.token, 'slack').base_url}/auth.test", headers={"Authorization": f"Bearer {record.token}"}
+        )
     assert_same_shape(response, load("slack", fixture))
     assert response.headers["x-oauth-scopes"] == ",".join(sandbox_slack.KINDS[kind])
 
@@ -128,6 +155,7 @@ async def test_sandbox_failures_and_revoke_match_documented_shapes():
 
 
 # -- every outcome, end to end through the in-process sandbox ---------------------------------------
+
 
 async def test_outcomes_through_the_sandbox():
     state = SandboxState()
@@ -166,6 +194,7 @@ async def test_refresh_tokens_are_not_sent_anywhere():
 
 # -- switches ---------------------------------------------------------------------------------------
 
+
 async def test_revoke_then_probe_is_revoked():
     state = SandboxState()
     record = mint(state, "slack", "bot")
@@ -197,6 +226,7 @@ async def test_revoke_failures():
 
 
 # -- real HTTP through the loopback sandbox ---------------------------------------------------------
+
 
 async def test_probe_and_revoke_over_real_http(sandbox):
     record = sandbox.mint("slack", "bot", identity="acme-support-bot")

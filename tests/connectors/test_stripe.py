@@ -1,7 +1,5 @@
 """Stripe provider and its sandbox (providers.md §8)."""
 
-from tests.sandbox_fixtures import *  # noqa: F401,F403  (sandbox, sandbox_state)
-
 import httpx
 import pytest
 
@@ -21,6 +19,7 @@ from tests.connectors.fixtures.contract import (
     real_looking_ids,
     sandbox_client,
 )
+from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("stripe")
 REAL_API = "https://api.stripe.test"
@@ -32,9 +31,16 @@ def example_cred(prefix: str) -> Credential:
 
 # -- key recognition --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, expected", [("secret_test", "secret key (test)"), ("secret_live", "secret key (live)"),
-                                            ("restricted_test", "restricted key (test)"),
-                                            ("restricted_live", "restricted key (live)")])
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("secret_test", "secret key (test)"),
+        ("secret_live", "secret key (live)"),
+        ("restricted_test", "restricted key (test)"),
+        ("restricted_live", "restricted key (live)"),
+    ],
+)
 def test_recognises_its_sandbox_tokens(kind, expected):
     token = sandbox_stripe.make_token(kind)
     assert "SANDBOX" in token and PROVIDER.recognise(token).kind == expected
@@ -46,6 +52,7 @@ def test_does_not_claim_other_providers_tokens_or_publishable_keys():
 
 
 # -- contract: the provider reads the documented responses ---------------------------------------------
+
 
 async def test_secret_key_with_documented_list_is_full_access():
     routes = Routes({("GET", "/v1/charges"): load("stripe", "charges_list")})
@@ -75,12 +82,16 @@ async def test_documented_invalid_key_is_invalid():
 
 async def test_deep_probe_reads_documented_write_answers():
     """Permitted writes answer 400 (empty POST) or 404 (nonexistent id); denied ones 403."""
-    answers = {("GET", "/v1/charges"): load("stripe", "charges_list"), ("GET", "/v1/balance"): load("stripe", "balance")}
+    answers = {
+        ("GET", "/v1/charges"): load("stripe", "charges_list"),
+        ("GET", "/v1/balance"): load("stripe", "balance"),
+    }
     for probe in DEEP_PROBES:
         path = probe.path.split("?")[0]
         if probe.method == "POST":
-            answers[("POST", path)] = load("stripe", "error_resource_missing" if BOGUS_ID in path
-                                           else "error_parameter_missing")
+            answers[("POST", path)] = load(
+                "stripe", "error_resource_missing" if BOGUS_ID in path else "error_parameter_missing"
+            )
         elif path != "/v1/balance":
             answers[("GET", path)] = load("stripe", "error_permission")
     routes = Routes(answers)
@@ -96,21 +107,26 @@ async def test_deep_probe_reads_documented_write_answers():
 
 # -- contract: the sandbox answers with the documented shapes ------------------------------------------
 
+
 async def _ask(state: SandboxState, method: str, path: str, token: str) -> httpx.Response:
     client, _ = sandbox_client(state)
     async with client:
-        return await client.request(method, f"http://sandbox.invalid/stripe{path}",
-                                    headers={"Authorization": f"Bearer {token}"})
+        return await client.request(
+            method, f"http://sandbox.invalid/stripe{path}", headers={"Authorization": f"Bearer {token}"}
+        )
 
 
-@pytest.mark.parametrize("fixture, kind, method, path", [
-    ("charges_list", "secret_test", "GET", "/v1/charges"),
-    ("balance", "secret_test", "GET", "/v1/balance"),
-    ("error_invalid_key", None, "GET", "/v1/charges"),
-    ("error_permission", "restricted_live", "GET", "/v1/customers"),
-    ("error_resource_missing", "secret_test", "POST", f"/v1/customers/{BOGUS_ID}"),
-    ("error_parameter_missing", "secret_test", "POST", "/v1/charges"),
-])
+@pytest.mark.parametrize(
+    "fixture, kind, method, path",
+    [
+        ("charges_list", "secret_test", "GET", "/v1/charges"),
+        ("balance", "secret_test", "GET", "/v1/balance"),
+        ("error_invalid_key", None, "GET", "/v1/charges"),
+        ("error_permission", "restricted_live", "GET", "/v1/customers"),
+        ("error_resource_missing", "secret_test", "POST", f"/v1/customers/{BOGUS_ID}"),
+        ("error_parameter_missing", "secret_test", "POST", "/v1/charges"),
+    ],
+)
 async def test_sandbox_answers_like_the_documentation(fixture, kind, method, path):
     state = SandboxState()
     token = sandbox_stripe.make_token("secret_test") if kind is None else mint(state, "stripe", kind).token
@@ -118,6 +134,7 @@ async def test_sandbox_answers_like_the_documentation(fixture, kind, method, pat
 
 
 # -- end to end through the in-process sandbox -----------------------------------------------------------
+
 
 async def _probe(state: SandboxState, token: str, *, deep: bool = False):
     client, transport = sandbox_client(state)
@@ -152,14 +169,23 @@ async def test_sandbox_restricted_key_normal_probe_reads_only():
 
 async def test_sandbox_deep_probe_finds_restricted_permissions_with_bogus_ids_only():
     state = SandboxState()
-    key = mint(state, "stripe", "restricted_test",
-               scopes=["rak_charge_read", "rak_customer_write", "rak_product_read", "rak_payment_intent_write"])
+    key = mint(
+        state,
+        "stripe",
+        "restricted_test",
+        scopes=["rak_charge_read", "rak_customer_write", "rak_product_read", "rak_payment_intent_write"],
+    )
     report, transport = await _probe(state, key.token, deep=True)
     granted = {g.scope: g.level for g in report.grants}
     # write implies read: rak_customer_write also opens the customer list
-    assert granted == {"rak_charge_read": Level.READ, "rak_customer_read": Level.READ,
-                       "rak_product_read": Level.READ, "rak_payment_intent_read": Level.READ,
-                       "rak_customer_write": Level.WRITE, "rak_payment_intent_write": Level.SEND}
+    assert granted == {
+        "rak_charge_read": Level.READ,
+        "rak_customer_read": Level.READ,
+        "rak_product_read": Level.READ,
+        "rak_payment_intent_read": Level.READ,
+        "rak_customer_write": Level.WRITE,
+        "rak_payment_intent_write": Level.SEND,
+    }
     assert "rak_webhook_write" in report.details["denied"]
     assert report.identity == sandbox_stripe.DEFAULT_ACCOUNT
     assert report.requests == PROVIDER.deep_probe_requests == len(transport.calls)
@@ -176,6 +202,7 @@ async def test_sandbox_deep_probe_of_a_secret_key_sends_nothing_more():
 
 # -- switches -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("action", ["revoke", "rotate", "restrict"])
 async def test_switches_are_manual_roll_key_steps(action):
     state = SandboxState()
@@ -183,8 +210,11 @@ async def test_switches_are_manual_roll_key_steps(action):
     client, transport = sandbox_client(state)
     async with client:
         call = getattr(PROVIDER, action)
-        result = await (call(client, cred(key.token, "stripe"), Level.READ) if action == "restrict"
-                        else call(client, cred(key.token, "stripe")))
+        result = await (
+            call(client, cred(key.token, "stripe"), Level.READ)
+            if action == "restrict"
+            else call(client, cred(key.token, "stripe"))
+        )
     assert result.state is ActionState.MANUAL and transport.calls == []
     assert "dashboard.stripe.com/apikeys" in result.manual_steps[0]
     if action != "restrict":
@@ -192,6 +222,7 @@ async def test_switches_are_manual_roll_key_steps(action):
 
 
 # -- through real HTTP on a loopback port ---------------------------------------------------------------
+
 
 async def test_probe_over_loopback(sandbox):
     key = sandbox.mint("stripe", "restricted_test")

@@ -8,7 +8,7 @@ would quietly go wrong.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import Session, select
@@ -20,13 +20,24 @@ from app.store.models import Connector, Probe
 from connectors.base import Secret
 
 GITHUB_KEY = "ghp_SANDBOX" + "b" * 30 + "BULK"
-WHEN = datetime(2026, 3, 2, 8, 30, 5, 123456, tzinfo=timezone.utc)
+WHEN = datetime(2026, 3, 2, 8, 30, 5, 123456, tzinfo=UTC)
 
 
 def _probe_fields(connector_id: int, **over) -> dict:
-    fields = dict(connector_id=connector_id, at=WHEN, outcome="ok", status=200, identity="bot",
-                  live_scopes_json='[["repo", 3]]', live_level=3, latency_ms=101.5, error="", deep=True,
-                  token_kind="classic", expires_at=WHEN + timedelta(days=30))
+    fields = dict(
+        connector_id=connector_id,
+        at=WHEN,
+        outcome="ok",
+        status=200,
+        identity="bot",
+        live_scopes_json='[["repo", 3]]',
+        live_level=3,
+        latency_ms=101.5,
+        error="",
+        deep=True,
+        token_kind="classic",
+        expires_at=WHEN + timedelta(days=30),
+    )
     fields.update(over)
     return fields
 
@@ -38,8 +49,11 @@ def _stored(db, table: str, row_id: int) -> tuple:
 
 def test_a_bulk_insert_stores_what_the_orm_stores(services):
     view = services.inventory.add(ConnectorInput(name="gh"), Secret(GITHUB_KEY))
-    for over in ({}, {"deep": False, "expires_at": None, "status": None, "live_level": None},
-                 {"at": WHEN.astimezone(timezone(timedelta(hours=2)))}):  # an offset other than UTC
+    for over in (
+        {},
+        {"deep": False, "expires_at": None, "status": None, "live_level": None},
+        {"at": WHEN.astimezone(timezone(timedelta(hours=2)))},
+    ):  # an offset other than UTC
         with session_scope(services.engine) as s:
             orm = Probe(**_probe_fields(view.id, **over))
             s.add(orm)
@@ -48,8 +62,10 @@ def test_a_bulk_insert_stores_what_the_orm_stores(services):
             insert_many(s, Probe.__table__, [_probe_fields(view.id, **over)])
             bulk_id = s.exec(select(Probe.id).order_by(Probe.id.desc())).first()
         assert bulk_id == orm_id + 1
-        orm_text, bulk_text = _stored(services.settings.db_path, "probe", orm_id), \
-            _stored(services.settings.db_path, "probe", bulk_id)
+        orm_text, bulk_text = (
+            _stored(services.settings.db_path, "probe", orm_id),
+            _stored(services.settings.db_path, "probe", bulk_id),
+        )
         assert bulk_text == orm_text
         with Session(services.engine) as s:
             back = s.get(Probe, bulk_id)
@@ -74,7 +90,9 @@ def test_a_bulk_update_by_id_stores_what_the_orm_stores(services):
         row.last_probe_at, row.last_outcome, row.live_level = WHEN, "ok", 4
         s.add(row)
     with session_scope(services.engine) as s:
-        update_many(s, Connector.__table__, [{"id": b.id, "last_probe_at": WHEN, "last_outcome": "ok", "live_level": 4}])
+        update_many(
+            s, Connector.__table__, [{"id": b.id, "last_probe_at": WHEN, "last_outcome": "ok", "live_level": 4}]
+        )
     db = services.settings.db_path
     with sqlite3.connect(db) as conn:
         texts = conn.execute("SELECT last_probe_at, last_outcome, live_level FROM connector ORDER BY name").fetchall()
@@ -87,7 +105,9 @@ def test_a_driver_error_is_the_stores_one_line_message_and_nothing_is_kept(servi
 
     view = services.inventory.add(ConnectorInput(name="gh"), Secret(GITHUB_KEY))
     with sqlite3.connect(services.settings.db_path) as conn:  # the disk "fills up" on the next probe row
-        conn.execute("CREATE TRIGGER full BEFORE INSERT ON probe BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END")
+        conn.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON probe BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END"
+        )
     with pytest.raises(StoreError, match="database error"):
         with session_scope(services.engine) as s:
             insert_many(s, Probe.__table__, [_probe_fields(view.id)])

@@ -11,7 +11,6 @@ import pytest
 
 from app.services.inventory import ConnectorInput
 from app.services.probing import Prober
-from app.store.models import Probe, ScopeGrant
 from connectors import registry
 from connectors.base import Grant, Level, Mode, Outcome, Provider, Secret
 from connectors.http import guard, json_body, outcome_for_status, rate_limit_state
@@ -27,8 +26,12 @@ class FakeProvider(Provider):
             from connectors.base import ProbeReport
 
             r = await client.get(self.url(cred, "/me"), headers={"authorization": f"Bearer {cred.secret.reveal()}"})
-            report = ProbeReport(outcome_for_status(r.status_code), status=r.status_code,
-                                 rate_limit=rate_limit_state(r.headers), requests=1)
+            report = ProbeReport(
+                outcome_for_status(r.status_code),
+                status=r.status_code,
+                rate_limit=rate_limit_state(r.headers),
+                requests=1,
+            )
             if report.outcome is Outcome.OK:
                 body = json_body(r)
                 report.identity = body["login"]
@@ -49,8 +52,10 @@ def fake_provider(monkeypatch):
 
 
 def add(services, name, key, declared=(), host="fake.example"):
-    return services.inventory.add(ConnectorInput(name=name, provider="fake", owner="Ana",
-                                                 base_url=f"https://{host}", declared=tuple(declared)), Secret(key))
+    return services.inventory.add(
+        ConnectorInput(name=name, provider="fake", owner="Ana", base_url=f"https://{host}", declared=tuple(declared)),
+        Secret(key),
+    )
 
 
 def transport(handler):
@@ -89,9 +94,10 @@ async def test_revoked_key_clears_live_level_and_observed(services):
 
 async def test_mode_ceiling_drift(services):
     add(services, "bot", "fake-key-1234", declared=[Grant("w", Level.WRITE)])
+    from sqlmodel import select
+
     from app.store.db import session_scope
     from app.store.models import Connector
-    from sqlmodel import select
 
     with session_scope(services.engine) as s:
         s.exec(select(Connector)).one().mode = Mode.READ_ONLY.value
@@ -195,8 +201,11 @@ async def test_a_cookie_one_key_received_never_rides_along_with_another_keys_pro
 
     def handler(request):
         sent_cookies.append(request.headers.get("cookie"))
-        return httpx.Response(200, json={"login": "x", "scopes": []},
-                              headers={"set-cookie": "session=abc123; Path=/; Domain=fake.example"})
+        return httpx.Response(
+            200,
+            json={"login": "x", "scopes": []},
+            headers={"set-cookie": "session=abc123; Path=/; Domain=fake.example"},
+        )
 
     results = await Prober(services, transport(handler)).probe()
     assert [r.report.outcome for r in results] == [Outcome.OK, Outcome.OK]

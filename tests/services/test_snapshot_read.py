@@ -33,27 +33,62 @@ def _varied_inventory(services) -> None:
     """Connectors with everything a view carries: owners and none, several declared and observed
     grants, a revoked and a reduced credential, extra settings, tags, a probe, a switch state."""
     inv = services.inventory
-    inv.add(ConnectorInput(name="gh-docs", owner="Priya", purpose_access="the docs repo", purpose_task="open issues",
-                           purpose_forbidden="push", tags="docs, ci", declared=(Grant("repo", Level.WRITE),
-                                                                             Grant("read:org", Level.READ))),
-            Secret(GITHUB_KEY))
+    inv.add(
+        ConnectorInput(
+            name="gh-docs",
+            owner="Priya",
+            purpose_access="the docs repo",
+            purpose_task="open issues",
+            purpose_forbidden="push",
+            tags="docs, ci",
+            declared=(Grant("repo", Level.WRITE), Grant("read:org", Level.READ)),
+        ),
+        Secret(GITHUB_KEY),
+    )
     inv.add(ConnectorInput(name="slack-bot", environment="test"), Secret(SLACK_KEY))
-    inv.add(ConnectorInput(name="manual", provider="generic", base_url="https://api.example.com/v1",
-                           extra={"url": "https://api.example.com/v1/me"}), Secret("sk-SANDBOX-generic-0001"))
+    inv.add(
+        ConnectorInput(
+            name="manual",
+            provider="generic",
+            base_url="https://api.example.com/v1",
+            extra={"url": "https://api.example.com/v1/me"},
+        ),
+        Secret("sk-SANDBOX-generic-0001"),
+    )
     now = utcnow()
     with session_scope(services.engine) as s:
         gh = s.exec(select(Connector).where(Connector.name == "gh-docs")).one()
         gh.last_probe_at, gh.last_outcome, gh.live_level, gh.switch_state = now, "ok", int(Level.ADMIN), "applied"
         gh.mode = "draft-only"
-        s.add(ScopeGrant(connector_id=gh.id, scope="admin:org", level=int(Level.ADMIN), source="observed",
-                         first_seen=now - timedelta(days=3), last_seen=now))
+        s.add(
+            ScopeGrant(
+                connector_id=gh.id,
+                scope="admin:org",
+                level=int(Level.ADMIN),
+                source="observed",
+                first_seen=now - timedelta(days=3),
+                last_seen=now,
+            )
+        )
         s.add(ScopeGrant(connector_id=gh.id, scope="repo", level=int(Level.WRITE), source="observed"))
         old = s.exec(select(Credential).where(Credential.connector_id == gh.id)).one()
         old.active, old.rotated_at = False, now - timedelta(days=200)
-        s.add(Credential(connector_id=gh.id, keyring_ref="cred:reduced", fingerprint="abcdefabcdef", last4="9999",
-                         tier="reduced", kind="fine-grained", expires_at=now + timedelta(days=30)))
-        s.add(Credential(connector_id=gh.id, keyring_ref="cred:gone", fingerprint="000000000000", last4="0000",
-                         revoked_at=now))
+        s.add(
+            Credential(
+                connector_id=gh.id,
+                keyring_ref="cred:reduced",
+                fingerprint="abcdefabcdef",
+                last4="9999",
+                tier="reduced",
+                kind="fine-grained",
+                expires_at=now + timedelta(days=30),
+            )
+        )
+        s.add(
+            Credential(
+                connector_id=gh.id, keyring_ref="cred:gone", fingerprint="000000000000", last4="0000", revoked_at=now
+            )
+        )
 
 
 def test_every_view_from_the_fast_path_equals_the_orm_view(services):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC
 
 import keyring.errors
 import pytest
@@ -54,8 +55,10 @@ def test_two_writers_queue_instead_of_forking_the_audit_chain(services, tmp_path
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=write, args=(services.engine, services.audit, 25)),
-               threading.Thread(target=write, args=(other, audit2, 25))]
+    threads = [
+        threading.Thread(target=write, args=(services.engine, services.audit, 25)),
+        threading.Thread(target=write, args=(other, audit2, 25)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -83,8 +86,9 @@ def test_keyring_failure_after_commit_keeps_the_change_and_the_key(services, mem
     assert status.ok and status.head_lagging
 
 
-@pytest.mark.parametrize("url", ["https://user:tok@api.example.com", "https://api.example.com/?key=abc",
-                                 "https://api.example.com/#frag"])
+@pytest.mark.parametrize(
+    "url", ["https://user:tok@api.example.com", "https://api.example.com/?key=abc", "https://api.example.com/#frag"]
+)
 def test_base_url_with_a_credential_is_refused(services, url):
     with pytest.raises(ValidationError) as err:
         services.inventory.add(ConnectorInput(name="bot", provider="generic", base_url=url), Secret("k-SANDBOX-123"))
@@ -97,17 +101,29 @@ def test_the_fast_body_of_record_many_is_the_canonical_json_verify_recomputes():
     """record_many writes each event's body text directly; verify() rebuilds it from the stored
     row with canonical_json. Awkward values (quotes, non-ASCII, line separators, floats, NaN, nested
     lists and None) must give the very same text, or every mac would break."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from app.services.audit import AuditLog, _body_json, canonical_json
 
-    cases = [("probe", "me", "c1", None, {"a": 1, "b": [1.5, "é", None], "z": True}, "ok"),
-             ('x"y', "ü\n", "", {"k": "v\u2028"}, [1, 2], "failed"),
-             ("a", "b", "c", 1e300, float("nan"), "ok"),
-             ("ids", "me", "c2", {"by_id": {10: "a", 9: "b"}, "x": {2: [1, {11: 0, 3: 1}]}}, {1.5: 1, 10.25: 2}, "ok")]
+    cases = [
+        ("probe", "me", "c1", None, {"a": 1, "b": [1.5, "é", None], "z": True}, "ok"),
+        ('x"y', "ü\n", "", {"k": "v\u2028"}, [1, 2], "failed"),
+        ("a", "b", "c", 1e300, float("nan"), "ok"),
+        ("ids", "me", "c2", {"by_id": {10: "a", 9: "b"}, "x": {2: [1, {11: 0, 3: 1}]}}, {1.5: 1, 10.25: 2}, "ok"),
+    ]
     for seq, (action, actor, connector, old, new, outcome) in enumerate(cases, start=1):
-        row = {"seq": seq, "at": datetime.now(timezone.utc), "actor": actor, "connector": connector,
-               "action": action, "old_json": canonical_json(old), "new_json": canonical_json(new), "outcome": outcome}
+        row = {
+            "seq": seq,
+            "at": datetime.now(UTC),
+            "actor": actor,
+            "connector": connector,
+            "action": action,
+            "old_json": canonical_json(old),
+            "new_json": canonical_json(new),
+            "outcome": outcome,
+        }
         assert _body_json(row) == canonical_json(AuditLog._body_of(row))
     # canonical_json is idempotent, integer keys included (they become strings, sorted as strings)
-    assert canonical_json({10: 1, 9: 2}) == '{"10":1,"9":2}' == canonical_json(json.loads(canonical_json({10: 1, 9: 2})))
+    assert (
+        canonical_json({10: 1, 9: 2}) == '{"10":1,"9":2}' == canonical_json(json.loads(canonical_json({10: 1, 9: 2})))
+    )

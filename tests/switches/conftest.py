@@ -79,17 +79,37 @@ class World:
     def mint(self, provider: str, kind: str | None = None, **kw) -> TokenRecord:
         return self.sandbox.mint(provider, kind, **kw)
 
-    def add(self, name: str, provider: str, kind: str | None = None, *, scopes: list[str] | None = None,
-            extra: dict[str, str] | None = None, tags: str = "", owner: str = "Ana", client: str = "",
-            env_var: str = "", record: TokenRecord | None = None) -> TokenRecord:
+    def add(
+        self,
+        name: str,
+        provider: str,
+        kind: str | None = None,
+        *,
+        scopes: list[str] | None = None,
+        extra: dict[str, str] | None = None,
+        tags: str = "",
+        owner: str = "Ana",
+        client: str = "",
+        env_var: str = "",
+        record: TokenRecord | None = None,
+    ) -> TokenRecord:
         record = record or self.mint(provider, kind, scopes=scopes)
         extra = dict(extra or {})
         if provider == "microsoft":
             extra.setdefault("grant_id", record.key_id)  # the sandbox's grant id for this token
-        self.services.inventory.add(ConnectorInput(name=name, provider=provider, owner=owner, tags=tags,
-                                                   client=client, env_var=env_var,
-                                                   base_url=self.sandbox.base_url(provider), extra=extra),
-                                    Secret(record.token))
+        self.services.inventory.add(
+            ConnectorInput(
+                name=name,
+                provider=provider,
+                owner=owner,
+                tags=tags,
+                client=client,
+                env_var=env_var,
+                base_url=self.sandbox.base_url(provider),
+                extra=extra,
+            ),
+            Secret(record.token),
+        )
         self.tokens[name] = record
         return record
 

@@ -43,8 +43,12 @@ def test_the_provider_variable_is_the_default(world, services, tmp_path):
 def test_exit_code_is_the_childs(world, services):
     world.add("bot", "github", "classic")
     assert exec_service.run(services, "bot", [sys.executable, "-c", "raise SystemExit(7)"]) == 7
-    assert exec_service.run(services, "bot", [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), "
-                                                                    "signal.SIGTERM)"]) == 128 + 15
+    assert (
+        exec_service.run(
+            services, "bot", [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"]
+        )
+        == 128 + 15
+    )
 
 
 async def test_refused_while_disabled_and_audited(world, services, sandbox):
@@ -86,8 +90,9 @@ def test_cli_exec(world, services, sandbox, tmp_path):
 
     svc = open_services(load_settings(home=demo))
     try:
-        svc.inventory.add(ConnectorInput(name="bot", provider="github", base_url=sandbox.base_url("github")),
-                          Secret(record.token))
+        svc.inventory.add(
+            ConnectorInput(name="bot", provider="github", base_url=sandbox.base_url("github")), Secret(record.token)
+        )
     finally:
         svc.close()
     done = run_cli(demo, "exec", "bot", "--", *PRINT_ENV, "GITHUB_TOKEN")
@@ -116,6 +121,9 @@ def test_a_command_that_cannot_start_is_not_logged_as_a_key_handed_out(world, se
     assert exec_service.run(services, "bot", ["true"]) == 0
 
     events = [e for e in reversed(services.audit.recent(services.engine, 50, "bot")) if e.action.startswith("exec")]
-    assert [(e.action, e.outcome) for e in events] == [("exec", "not-found"), ("exec", "not-executable"),
-                                                       ("exec", "ok")]
+    assert [(e.action, e.outcome) for e in events] == [
+        ("exec", "not-found"),
+        ("exec", "not-executable"),
+        ("exec", "ok"),
+    ]
     assert services.audit.verify(services.engine).ok

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -50,8 +50,9 @@ def demo_home(path: Path) -> Path:
     return path
 
 
-def run_cli(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90,
-            crash_at: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90, crash_at: str | None = None
+) -> subprocess.CompletedProcess:
     """``breaker --home HOME ARGS`` in a subprocess; ``crash_at`` ("point:n") goes through the
     test-only wrapper that installs the panic's kill point."""
     full_env = {**os.environ, "BREAKER_HOME": str(home)}
@@ -60,13 +61,22 @@ def run_cli(home: Path, *args: str, env: dict[str, str] | None = None, timeout: 
         command = [sys.executable, "-m", "app"]
     else:
         command = [sys.executable, "-c", CRASH_WRAPPER, crash_at]
-    return subprocess.run([*command, "--home", str(home), *args], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*command, "--home", str(home), *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 # The test-only entry point: the kill point is set in the process, never read from the environment.
-CRASH_WRAPPER = ("import importlib, sys; importlib.import_module('app.services.switches.panic')"
-                 ".install_crash_point(sys.argv.pop(1)); from app.cli import main; raise SystemExit(main(sys.argv[1:]))")
+CRASH_WRAPPER = (
+    "import importlib, sys; importlib.import_module('app.services.switches.panic')"
+    ".install_crash_point(sys.argv.pop(1)); from app.cli import main; raise SystemExit(main(sys.argv[1:]))"
+)
 
 
 def build(home: Path, sandbox) -> tuple[World, dict[str, list[str]]]:
@@ -86,14 +96,17 @@ def permanent_calls(sandbox) -> Counter:
     for method, path in sandbox.calls():
         prefix = path.split("/")[1]
         want = PERMANENT.get(prefix)
-        if want and method == want[0] and (want[1] in path if want[1].endswith("/") and want[1] != "/revoke"
-                                           else path.endswith(want[1])):
+        if (
+            want
+            and method == want[0]
+            and (want[1] in path if want[1].endswith("/") and want[1] != "/revoke" else path.endswith(want[1]))
+        ):
             counts[prefix] += 1
     return counts
 
 
 def _epoch(at) -> float:
-    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 def unmatched_calls(sandbox, calling_events, provider_of: dict[str, str]) -> list[tuple[str, str]]:
@@ -133,9 +146,14 @@ def test_panic_killed_then_resumed(point, sandbox, tmp_path):
     sandbox.faults.set("*", latency_ms=40)
 
     if point == "delay":
-        proc = subprocess.Popen([sys.executable, "-m", "app", "--home", str(home), "panic", "--yes", "--json"],
-                                cwd=ROOT, env={**os.environ, "BREAKER_HOME": str(home)},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "--home", str(home), "panic", "--yes", "--json"],
+            cwd=ROOT,
+            env={**os.environ, "BREAKER_HOME": str(home)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while not any(p.endswith(("/credentials/revoke", "/auth.revoke")) for _, p in sandbox.calls()):
             assert time.monotonic() < deadline and proc.poll() is None, "the panic never reached a provider"
@@ -210,8 +228,9 @@ def test_the_environment_alone_cannot_make_panic_kill_itself(sandbox, tmp_path):
     """The old BREAKER_TEST_CRASH_AFTER variable is not a kill switch for a real `breaker panic`."""
     home = demo_home(tmp_path / "home")
     world, _ = build(home, sandbox)
-    done = run_cli(home, "panic", "--yes", "--json", env={"BREAKER_TEST_CRASH_AFTER": "recorded:1",
-                                                          "BREAKER_TESTING": "1"})
+    done = run_cli(
+        home, "panic", "--yes", "--json", env={"BREAKER_TEST_CRASH_AFTER": "recorded:1", "BREAKER_TESTING": "1"}
+    )
     assert done.returncode in (0, 1), (done.returncode, done.stderr[-2000:])
     assert json.loads(done.stdout)["total"] > 0
     world.services.close()

@@ -10,8 +10,17 @@ import pytest
 from sqlmodel import Session, select
 
 from app.services import exec as exec_service
-from app.services.switches import (APPLIED, MANUAL, OUT_OF_SYNC, PENDING, RECORDED, VERIFIED, NeedsNewKey,
-                                   SwitchRefused, Switches)
+from app.services.switches import (
+    APPLIED,
+    MANUAL,
+    OUT_OF_SYNC,
+    PENDING,
+    RECORDED,
+    VERIFIED,
+    NeedsNewKey,
+    Switches,
+    SwitchRefused,
+)
 from app.store.models import SwitchJob
 from connectors.base import Mode, Outcome, Secret
 from tests.switches.conftest import audit_actions
@@ -100,8 +109,7 @@ async def test_restrict_in_place_reduces_the_key_at_the_provider(world, switches
     assert probe.report.live_level is not None and probe.report.live_level <= Mode.DRAFT_ONLY.ceiling
 
 
-async def test_a_failing_provider_is_retried_with_backoff_and_visible_as_pending(world, switches, services,
-                                                                                 sandbox):
+async def test_a_failing_provider_is_retried_with_backoff_and_visible_as_pending(world, switches, services, sandbox):
     world.add("bot", "github", "classic")
     sandbox.faults.set("github", status=503, times=1)  # the first call fails, the retry succeeds
     events = []

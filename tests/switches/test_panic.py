@@ -7,8 +7,7 @@ import time
 
 from sqlmodel import Session, select
 
-from app.services.switches import (FAILED, PENDING, RECORDED, SUPERSEDED, UNVERIFIED, VERIFIED, Selection,
-                                   Switches)
+from app.services.switches import FAILED, PENDING, RECORDED, SUPERSEDED, UNVERIFIED, VERIFIED, Selection, Switches
 from app.services.switches.journal import new_batch_id
 from app.store.models import SwitchJob
 from connectors.base import Mode
@@ -88,7 +87,9 @@ async def test_a_shared_key_is_revoked_once(world, services, sandbox):
     finally:
         sw.close()
     assert {r.connector for r in summary.verified} == {"a", "b"}
-    assert [p for _, p in sandbox.calls("github") if p.endswith("/credentials/revoke")] == ["/github/credentials/revoke"]
+    assert [p for _, p in sandbox.calls("github") if p.endswith("/credentials/revoke")] == [
+        "/github/credentials/revoke"
+    ]
 
 
 async def test_the_organisation_admin_key_is_revoked_last(world, services, sandbox):
@@ -295,8 +296,13 @@ async def test_unfinished_batches_reads_the_state_not_a_substring(world, service
         sw.journal.record_batch(batch)
         [job] = sw.journal.batch_jobs(batch)
         # the provider step committed (its details merely mention "verify"), then the kill came
-        sw.journal.write([JobUpdate(job.id, "gh", "switch.applied", state="applied", provider_done=True,
-                                    details={"notes": ["verify"]})])
+        sw.journal.write(
+            [
+                JobUpdate(
+                    job.id, "gh", "switch.applied", state="applied", provider_done=True, details={"notes": ["verify"]}
+                )
+            ]
+        )
         sandbox.state.revoke(world.tokens["gh"].token)
         assert sw.unfinished_batches() == [batch]
         summary = await sw.resume()

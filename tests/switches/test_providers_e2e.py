@@ -34,7 +34,7 @@ async def test_disable(provider, world, switches, services):
     assert view.mode is Mode.DISABLED  # recorded locally whatever the provider did
     assert view.switch_state == report.state
     actions = audit_actions(services, "bot")
-    assert actions[actions.index("switch.recorded"):][:1] == ["switch.recorded"]
+    assert actions[actions.index("switch.recorded") :][:1] == ["switch.recorded"]
     assert [e.state for e in events][0] == "recorded"
     if case.disable == VERIFIED:
         assert not world.alive("bot"), "the key must be dead in the sandbox"

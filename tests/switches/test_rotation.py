@@ -131,8 +131,9 @@ class _Crash(BaseException):
     """Stands in for the process dying (SIGKILL) at this point."""
 
 
-async def test_a_crash_after_the_new_key_arrived_leaves_it_findable_and_verify_finishes(world, services, sandbox,
-                                                                                       monkeypatch):
+async def test_a_crash_after_the_new_key_arrived_leaves_it_findable_and_verify_finishes(
+    world, services, sandbox, monkeypatch
+):
     old = world.add("repo", "gitlab", "personal")  # GitLab's rotate kills the old token at once
 
     async def crash(ctx, cred):
@@ -171,8 +172,7 @@ async def test_a_crash_after_the_new_key_arrived_leaves_it_findable_and_verify_f
     assert services.audit.verify(services.engine).ok
 
 
-async def test_rotate_again_finishes_an_interrupted_rotation_instead_of_minting(world, services, sandbox,
-                                                                                 monkeypatch):
+async def test_rotate_again_finishes_an_interrupted_rotation_instead_of_minting(world, services, sandbox, monkeypatch):
     world.add("repo", "gitlab", "personal")
 
     async def crash(ctx, cred):

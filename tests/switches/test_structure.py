@@ -24,14 +24,22 @@ def test_the_network_helpers_are_the_shared_ones():
 def test_a_provider_credential_is_built_in_one_place():
     """Probes and switches build it with app/services/credentials.py, never by hand."""
     files = [*sorted(PACKAGE.glob("*.py")), PACKAGE.parent / "probing.py"]
-    by_hand = [(p.name, node.lineno) for p in files for node in ast.walk(ast.parse(p.read_text()))
-               if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ProviderCredential"]
+    by_hand = [
+        (p.name, node.lineno)
+        for p in files
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ProviderCredential"
+    ]
     assert by_hand == []
 
 
 def test_the_panic_selection_rule_exists_once():
     """Selection.matches is the rule; one place applies it (Switches.targets), which the panic plan
     shown to the owner and the panic itself both use, so they cannot disagree."""
-    uses = [(name, node.lineno) for name, tree in _sources().items() for node in ast.walk(tree)
-            if isinstance(node, ast.Attribute) and node.attr == "matches"]
+    uses = [
+        (name, node.lineno)
+        for name, tree in _sources().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "matches"
+    ]
     assert len(uses) == 1, uses

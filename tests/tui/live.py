@@ -28,14 +28,33 @@ class Live:
     sandbox: object
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
 
-    def add(self, name: str, provider: str, kind: str | None = None, *, declared: str = "",
-            scopes: list[str] | None = None, owner: str = "Ana", client: str = "", tags: str = "",
-            extra: dict[str, str] | None = None) -> TokenRecord:
+    def add(
+        self,
+        name: str,
+        provider: str,
+        kind: str | None = None,
+        *,
+        declared: str = "",
+        scopes: list[str] | None = None,
+        owner: str = "Ana",
+        client: str = "",
+        tags: str = "",
+        extra: dict[str, str] | None = None,
+    ) -> TokenRecord:
         record = self.sandbox.mint(provider, kind, scopes=scopes)
-        self.services.inventory.add(ConnectorInput(
-            name=name, provider=provider, owner=owner, client=client, tags=tags,
-            base_url=self.sandbox.base_url(provider), declared=grants(declared), extra=dict(extra or {})),
-            Secret(record.token))
+        self.services.inventory.add(
+            ConnectorInput(
+                name=name,
+                provider=provider,
+                owner=owner,
+                client=client,
+                tags=tags,
+                base_url=self.sandbox.base_url(provider),
+                declared=grants(declared),
+                extra=dict(extra or {}),
+            ),
+            Secret(record.token),
+        )
         self.tokens[name] = record
         return record
 

@@ -88,10 +88,12 @@ async def click(pilot, selector: str, timeout: float = 5.0) -> None:
 
 async def on_screen(pilot, screen_type: type | str, timeout: float = 10.0) -> None:
     """Wait until ``screen_type`` (a class, or its name) is the current screen and mounted."""
+
     def there() -> bool:
         screen = pilot.app.screen
-        matches = (type(screen).__name__ == screen_type if isinstance(screen_type, str)
-                   else isinstance(screen, screen_type))
+        matches = (
+            type(screen).__name__ == screen_type if isinstance(screen_type, str) else isinstance(screen, screen_type)
+        )
         return matches and screen.is_mounted
 
     await until(pilot, there, timeout=timeout)

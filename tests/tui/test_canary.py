@@ -12,9 +12,9 @@ from textual import events
 from textual.widgets import Input
 
 from app.tui.app import make_app
+from app.tui.screens.confirm import NewKeyModal, SwitchConfirm
 from app.tui.screens.connector import ConnectorScreen
 from app.tui.screens.form import ConnectorForm
-from app.tui.screens.confirm import NewKeyModal, SwitchConfirm
 from app.tui.screens.main import MainScreen
 from app.tui.screens.panic import PanicConfirm
 from tests.tui.pilot import click, on_screen, settle
@@ -26,7 +26,7 @@ SIZE = (120, 36)
 def leaks(text: str) -> list[str]:
     """Pieces of the canary found in ``text``: the whole key, or any 12-character run of it."""
     found = [CANARY] if CANARY in text else []
-    found += [CANARY[i:i + 12] for i in range(len(CANARY) - 11) if CANARY[i:i + 12] in text]
+    found += [CANARY[i : i + 12] for i in range(len(CANARY) - 11) if CANARY[i : i + 12] in text]
     return found
 
 

@@ -56,8 +56,18 @@ async def test_main_screen_lists_connectors_with_stable_columns(seeded):
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
         table = app.main_screen.table
-        assert [c.value for c in table.columns] == ["state", "name", "provider", "owner", "mode", "live", "drift",
-                                                    "key_age", "last_probe", "switch"]
+        assert [c.value for c in table.columns] == [
+            "state",
+            "name",
+            "provider",
+            "owner",
+            "mode",
+            "live",
+            "drift",
+            "key_age",
+            "last_probe",
+            "switch",
+        ]
         assert table.row_count == 10
         row = str(seeded.inventory.get("anthropic-admin").id)
         assert table.get_cell(row, "key_age").plain == "200 d"
@@ -123,7 +133,8 @@ async def test_enter_opens_connector_screen_with_declared_live_and_credential(se
         screen = app.screen
         assert isinstance(screen, ConnectorScreen) and screen.connector_name == "slack-digest"
         assert "may use the #general channel to post a daily digest draft" in str(
-            screen.query_one("#purpose", Static).content)
+            screen.query_one("#purpose", Static).content
+        )
         declared = screen.query_one("#declared")
         live = screen.query_one("#live")
         assert [declared.get_row_at(i)[0].plain for i in range(declared.row_count)] == ["channels:history"]
@@ -158,15 +169,24 @@ async def test_add_connector_through_the_form(seeded, memory_keyring):
         assert "Recognised: GitHub" in note and "classic PAT" in note
         assert form.query_one("#provider", Select).value == "github"
         assert NEW_KEY not in note
-        fill(app, name="docs-bot", purpose_access="the GitHub API on acme/docs", purpose_task="fix typos",
-             purpose_forbidden="merge pull requests", declared="repo:write, read:org:read", tags="docs")
+        fill(
+            app,
+            name="docs-bot",
+            purpose_access="the GitHub API on acme/docs",
+            purpose_task="fix typos",
+            purpose_forbidden="merge pull requests",
+            declared="repo:write, read:org:read",
+            tags="docs",
+        )
         await paste(pilot, "#owner", "Da")
         assert form.query_one("#owner", Input)._suggestion == "Dana"  # suggestions from inventory.owners()
         fill(app, owner="Dana")
         await pilot.pause()
         preview = str(form.query_one("#purpose-preview", Static).content)
-        assert "This connector may use the GitHub API on acme/docs to fix typos, but may not merge pull requests." \
+        assert (
+            "This connector may use the GitHub API on acme/docs to fix typos, but may not merge pull requests."
             in preview
+        )
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
@@ -437,8 +457,9 @@ async def test_unknown_keymap_id_is_reported(seeded):
     seeded.settings = dataclasses.replace(seeded.settings, keymap={"no-such-binding": "z"})
     notes: list[Notify] = []
     app = make_app(seeded)
-    async with app.run_test(size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None) \
-            as pilot:
+    async with app.run_test(
+        size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None
+    ) as pilot:
         await settle(pilot)
     assert any("no-such-binding" in n.notification.message for n in notes)
 
@@ -449,12 +470,25 @@ async def test_command_palette_has_an_entry_for_every_action(seeded):
         await settle(pilot)
         await select_row(pilot, "github-issues-bot")
         titles = [c.title for c in BreakerCommands(app.screen).commands()]
-        for expected in ("connector: add", "connector: edit github-issues-bot", "connector: remove github-issues-bot",
-                         "probe: all", "probe: github-issues-bot", "switch: disable github-issues-bot",
-                         "switch: draft-only github-issues-bot", "switch: read-only github-issues-bot",
-                         "switch: rotate github-issues-bot", "switch: re-enable github-issues-bot",
-                         "review: weekly review", "panic: emergency disable all", "view: audit log", "view: help",
-                         "panel: toggle read-only mode", "connector: filter", "panel: quit"):
+        for expected in (
+            "connector: add",
+            "connector: edit github-issues-bot",
+            "connector: remove github-issues-bot",
+            "probe: all",
+            "probe: github-issues-bot",
+            "switch: disable github-issues-bot",
+            "switch: draft-only github-issues-bot",
+            "switch: read-only github-issues-bot",
+            "switch: rotate github-issues-bot",
+            "switch: re-enable github-issues-bot",
+            "review: weekly review",
+            "panic: emergency disable all",
+            "view: audit log",
+            "view: help",
+            "panel: toggle read-only mode",
+            "connector: filter",
+            "panel: quit",
+        ):
             assert expected in titles, expected
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -469,8 +503,9 @@ async def test_command_palette_has_an_entry_for_every_action(seeded):
 async def test_only_the_weekly_review_is_still_greyed_and_says_so(seeded):
     notes: list[Notify] = []
     app = make_app(seeded)
-    async with app.run_test(size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None) \
-            as pilot:
+    async with app.run_test(
+        size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None
+    ) as pilot:
         await settle(pilot)
         bindings = app.screen.active_bindings
         assert bindings["w"].enabled is False  # issue 5: shown greyed in the footer
@@ -535,8 +570,9 @@ async def test_worker_failure_is_one_line_and_the_panel_stays_up(seeded):
 
     seeded.audit.recent = broken
     app = make_app(seeded)
-    async with app.run_test(size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None) \
-            as pilot:
+    async with app.run_test(
+        size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None
+    ) as pilot:
         await settle(pilot)
         await pilot.press("l")
         await settle(pilot)
@@ -635,8 +671,9 @@ async def test_a_store_that_will_not_open_keeps_the_rows_read_only_and_is_tried_
 
     notes: list[Notify] = []
     app = make_app(factory, settings=seeded.settings)
-    async with app.run_test(size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None) \
-            as pilot:
+    async with app.run_test(
+        size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None
+    ) as pilot:
         await until(pilot, lambda: attempts and "read-only" in str(app.screen.query_one("#empty", Static).content))
         assert len(names_shown(app)) == 10  # the rows stay
         assert app.screen.active_bindings["a"].enabled is False
@@ -656,8 +693,9 @@ async def test_a_store_that_cannot_open_is_one_line_in_the_panel(seeded):
 
     notes: list[Notify] = []
     app = make_app(factory, settings=seeded.settings)
-    async with app.run_test(size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None) \
-            as pilot:
+    async with app.run_test(
+        size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None
+    ) as pilot:
         await pilot.pause(0.3)
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()

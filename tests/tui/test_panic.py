@@ -11,9 +11,9 @@ from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
 from app.store.models import SwitchJob
 from app.tui.app import make_app
-from app.tui.widgets.outline import Outline
 from app.tui.screens.main import MainScreen
 from app.tui.screens.panic import PanicConfirm, PanicScreen, PanicTypeConfirm, ResumeOffer
+from app.tui.widgets.outline import Outline
 from connectors.base import Mode
 from tests.tui.pilot import Notes, cell, click, on_screen, settle, until
 
@@ -143,8 +143,7 @@ async def test_the_number_of_connectors_also_confirms(live):
         await pilot.press("1", "enter")
         await on_screen(pilot, PanicScreen)
         await until(pilot, lambda: app.screen.finished, timeout=30)
-        assert "all 1 connector(s) disabled and verified" in str(app.screen.query_one("#panic-status",
-                                                                                     Static).content)
+        assert "all 1 connector(s) disabled and verified" in str(app.screen.query_one("#panic-status", Static).content)
     assert not live.alive("gh-1")
 
 
@@ -155,8 +154,9 @@ async def interrupted_panic(live) -> str:
         live.sandbox.faults.set(provider, latency_ms=3000)
     recorded: list[str] = []
     sw = live.services.switches
-    task = asyncio.create_task(sw.panic(on_event=lambda e: recorded.append(e.connector)
-                                        if e.state == "recorded" else None))
+    task = asyncio.create_task(
+        sw.panic(on_event=lambda e: recorded.append(e.connector) if e.state == "recorded" else None)
+    )
     for _ in range(200):
         if len(recorded) == 6:
             break

@@ -52,8 +52,9 @@ async def test_P_probes_all_with_a_progress_bar_and_rows_updating_as_results_arr
     live.sandbox.faults.set("sendgrid", latency_ms=1500)  # one slow provider: the others come in first
     arrived: list[ProbesArrived] = []
     app = make_app(live.services)
-    async with app.run_test(size=SIZE, message_hook=lambda m: arrived.append(m)
-                            if isinstance(m, ProbesArrived) else None) as pilot:
+    async with app.run_test(
+        size=SIZE, message_hook=lambda m: arrived.append(m) if isinstance(m, ProbesArrived) else None
+    ) as pilot:
         await settle(pilot)
         await pilot.press("P")
         await pilot.pause(0.05)
@@ -134,10 +135,14 @@ async def test_connector_screen_probe_shows_declared_and_live_side_by_side_with_
         assert live_table.get_row_at(0)[0].plain == "not probed yet"
         await pilot.press("p")
         await settle(pilot)
-        await until(pilot, lambda: screen.query_one("#probe-history").row_count == 1
-                    and screen.query_one("#live").row_count == 3)
-        rows = {r[0].plain: (r[1].plain, r[2].plain) for r in
-                (live_table.get_row_at(i) for i in range(live_table.row_count))}
+        await until(
+            pilot,
+            lambda: screen.query_one("#probe-history").row_count == 1 and screen.query_one("#live").row_count == 3,
+        )
+        rows = {
+            r[0].plain: (r[1].plain, r[2].plain)
+            for r in (live_table.get_row_at(i) for i in range(live_table.row_count))
+        }
         assert rows["chat:write"] == ("send", "undeclared, over mode") or rows["chat:write"][0] == "send"
         assert rows["channels:history"][0] == "read" and rows["channels:history"][1] == ""
         history = screen.query_one("#probe-history")
@@ -196,8 +201,13 @@ async def test_the_add_form_keeps_declared_scopes_the_owner_wrote_and_says_when_
         key.value = ""
         await pilot.pause()
         key.post_message(events.Paste(dead.token))
-        await until(pilot, lambda: "live probe: invalid" in str(form.query_one("#key-recognised", Static).content)
-                    or "live probe: revoked" in str(form.query_one("#key-recognised", Static).content))
+        await until(
+            pilot,
+            lambda: (
+                "live probe: invalid" in str(form.query_one("#key-recognised", Static).content)
+                or "live probe: revoked" in str(form.query_one("#key-recognised", Static).content)
+            ),
+        )
 
 
 async def test_probing_stays_available_in_read_only_mode(live):
@@ -218,7 +228,7 @@ async def test_a_probe_all_of_1000_connectors_updates_in_batches_and_the_panel_a
     import asyncio
     import time
 
-    from app.services.probing import ProbeResult, Prober
+    from app.services.probing import Prober, ProbeResult
     from connectors.base import Grant, Level, Outcome, ProbeReport
     from tests.tui.seed import many
 
@@ -250,8 +260,9 @@ async def test_a_probe_all_of_1000_connectors_updates_in_batches_and_the_panel_a
             lags.append(time.perf_counter() - before - 0.01)
 
     app = make_app(services)
-    async with app.run_test(size=SIZE, message_hook=lambda m: arrived.append(m)
-                            if isinstance(m, ProbesArrived) else None) as pilot:
+    async with app.run_test(
+        size=SIZE, message_hook=lambda m: arrived.append(m) if isinstance(m, ProbesArrived) else None
+    ) as pilot:
         await settle(pilot)
         watcher = asyncio.create_task(watch_the_loop())
         await pilot.press("P")

@@ -52,8 +52,12 @@ def test_add_form(snap_compare, seeded, monkeypatch):
     from connectors.base import Grant, Level, Outcome, ProbeReport
 
     async def fixed_answer(self, client, view, cred, **_kw):
-        return ProbeReport(Outcome.OK, status=200, identity="docs-bot",
-                           grants=[Grant("repo", Level.SEND), Grant("read:org", Level.READ)])
+        return ProbeReport(
+            Outcome.OK,
+            status=200,
+            identity="docs-bot",
+            grants=[Grant("repo", Level.SEND), Grant("read:org", Level.READ)],
+        )
 
     monkeypatch.setattr(Prober, "probe_report", fixed_answer)
 
@@ -63,8 +67,11 @@ def test_add_form(snap_compare, seeded, monkeypatch):
         await pilot.pause()
         key = pilot.app.screen.query_one("#key", Input)
         key.post_message(events.Paste("ghp_SANDBOX" + "S" * 29))
-        for field, value in (("name", "docs-bot"), ("purpose_access", "the GitHub API on acme/docs"),
-                             ("purpose_task", "fix typos in the docs")):
+        for field, value in (
+            ("name", "docs-bot"),
+            ("purpose_access", "the GitHub API on acme/docs"),
+            ("purpose_task", "fix typos in the docs"),
+        ):
             pilot.app.screen.query_one(f"#{field}", Input).value = value
         await pilot.pause()
         await until(pilot, lambda: pilot.app.screen.query_one("#declared", Input).value != "")
@@ -144,6 +151,7 @@ def test_command_palette(snap_compare, seeded):
 # -- probing, switches, panic (issues 3 and 4) ----------------------------------------------------------
 def test_switch_confirmation(snap_compare, seeded):
     """x on a GitHub connector: the call and where, irreversible and rate-limited, what stops; Cancel focused."""
+
     async def run_before(pilot):
         await settle(pilot)
         await select_row(pilot, "github-issues-bot")
@@ -161,9 +169,15 @@ def test_switch_manual_steps(snap_compare, seeded, monkeypatch):
     async def fake_switch(self, name, action, **_kw):
         from connectors import registry
 
-        return JobReport(connector=name, provider="hubspot", action=action, state="manual",
-                         message="HubSpot has no API to reduce a private-app token",
-                         manual_steps=tuple(registry.get("hubspot").manual_steps("restrict")), job_id=1)
+        return JobReport(
+            connector=name,
+            provider="hubspot",
+            action=action,
+            state="manual",
+            message="HubSpot has no API to reduce a private-app token",
+            manual_steps=tuple(registry.get("hubspot").manual_steps("restrict")),
+            job_id=1,
+        )
 
     monkeypatch.setattr(Switches, "switch", fake_switch)
 
@@ -183,6 +197,7 @@ def test_switch_manual_steps(snap_compare, seeded, monkeypatch):
 
 def test_panic_second_step(snap_compare, seeded):
     """! → Continue → the deliberate second step, PANIC typed."""
+
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("exclamation_mark")
@@ -198,7 +213,7 @@ def test_panic_second_step(snap_compare, seeded):
 def test_panic_summary(snap_compare, seeded, monkeypatch):
     """The end of an emergency disable: verified, applied but unverified, failed with manual steps.
     The switch service is replaced by a script of events (fixed times): the panel is the subject."""
-    from app.services.switches import JobReport, PanicSummary, SwitchEvent, Switches
+    from app.services.switches import JobReport, PanicSummary, Switches, SwitchEvent
     from connectors import registry
 
     async def fake_panic(self, selection=None, on_event=None):
@@ -209,24 +224,55 @@ def test_panic_summary(snap_compare, seeded, monkeypatch):
             provider = views[name].provider
             on_event(SwitchEvent(name, provider, "disable", "recorded", "recorded disabled locally", elapsed_ms=9))
             if provider == "hubspot":
-                report = JobReport(name, provider, "disable", "manual", "HubSpot has no API to revoke a private-app "
-                                   "token", verify_note="the key still works at write level",
-                                   manual_steps=tuple(registry.get(provider).manual_steps("revoke")))
+                report = JobReport(
+                    name,
+                    provider,
+                    "disable",
+                    "manual",
+                    "HubSpot has no API to revoke a private-app token",
+                    verify_note="the key still works at write level",
+                    manual_steps=tuple(registry.get(provider).manual_steps("revoke")),
+                )
             elif provider == "notion":
-                report = JobReport(name, provider, "disable", "pending", "Notion did not answer within 10 s (3 "
-                                   "attempts)", manual_steps=tuple(registry.get(provider).manual_steps("revoke")))
+                report = JobReport(
+                    name,
+                    provider,
+                    "disable",
+                    "pending",
+                    "Notion did not answer within 10 s (3 attempts)",
+                    manual_steps=tuple(registry.get(provider).manual_steps("revoke")),
+                )
             else:
-                report = JobReport(name, provider, "disable", "verified", "revoked",
-                                   verify_note="the key no longer works: invalid (HTTP 401)")
-            on_event(SwitchEvent(name, provider, "disable", report.state if report.state != "verified" else "verified",
-                                 report.verify_note or report.message, report.manual_steps,
-                                 elapsed_ms=400 + 130 * i))
+                report = JobReport(
+                    name,
+                    provider,
+                    "disable",
+                    "verified",
+                    "revoked",
+                    verify_note="the key no longer works: invalid (HTTP 401)",
+                )
+            on_event(
+                SwitchEvent(
+                    name,
+                    provider,
+                    "disable",
+                    report.state if report.state != "verified" else "verified",
+                    report.verify_note or report.message,
+                    report.manual_steps,
+                    elapsed_ms=400 + 130 * i,
+                )
+            )
             reports.append(report)
-        return PanicSummary(batch="panic-20260302T090000-abc123", total=len(reports),
-                            verified=[r for r in reports if r.state == "verified"],
-                            unverified=[r for r in reports if r.state == "manual"],
-                            failed=[r for r in reports if r.state == "pending"],
-                            recorded_ms=14.0, applied_ms=1420.0, verified_ms=1830.0)
+        return PanicSummary(
+            batch="panic-20260302T090000-abc123",
+            total=len(reports),
+            verified=[r for r in reports if r.state == "verified"],
+            unverified=[r for r in reports if r.state == "manual"],
+            failed=[r for r in reports if r.state == "pending"],
+            recorded_ms=14.0,
+            applied_ms=1420.0,
+            verified_ms=1830.0,
+        )
 
     monkeypatch.setattr(Switches, "panic", fake_panic)
 
@@ -249,7 +295,7 @@ def test_probe_all_progress(snap_compare, seeded, monkeypatch):
     """P half-way: six results in (rows updated, drift marks), the progress bar at 6 of 10."""
     import asyncio
 
-    from app.services.probing import ProbeResult, Prober
+    from app.services.probing import Prober, ProbeResult
     from connectors.base import Grant, Level, Outcome, ProbeReport
 
     async def fake_probe(self, names=None, *, deep=False, on_result=None):

@@ -12,10 +12,10 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from app.store.models import SwitchJob
 from app.tui.app import make_app
-from app.tui.widgets.outline import Outline
 from app.tui.screens.confirm import NewKeyModal, SwitchConfirm, SwitchOutcome
 from app.tui.screens.connector import ConnectorScreen
 from app.tui.screens.main import MainScreen
+from app.tui.widgets.outline import Outline
 from connectors.base import Mode, Secret
 from tests.tui.pilot import Notes, cell, click, on_screen, select_row, settle, until
 
@@ -36,12 +36,12 @@ async def open_confirm(pilot, name: str, key: str) -> SwitchConfirm:
 
 
 def modal_text(screen) -> str:
-    return screen.query_one("#switch-text", Outline).plain() + str(screen.query_one("#switch-undo",
-                                                                                        Static).content)
+    return screen.query_one("#switch-text", Outline).plain() + str(screen.query_one("#switch-undo", Static).content)
 
 
-@pytest.mark.parametrize("key, action", [("d", "draft-only"), ("o", "read-only"), ("x", "disable"),
-                                         ("r", "rotate"), ("u", "enable")])
+@pytest.mark.parametrize(
+    "key, action", [("d", "draft-only"), ("o", "read-only"), ("x", "disable"), ("r", "rotate"), ("u", "enable")]
+)
 async def test_every_switch_key_confirms_first_with_focus_on_cancel_and_cancel_does_nothing(live, key, action):
     live.add("gh-bot", "github", "classic", client="Claude Desktop")
     app = make_app(live.services)

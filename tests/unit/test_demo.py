@@ -121,8 +121,7 @@ def test_prepare_again_keeps_the_port_and_does_not_reseed(demo_home):
     assert json.loads((demo_home / SANDBOX_STATE_FILE).read_text()) == state_before
     services = open_services(settings)
     try:
-        assert len(services.inventory.list()) == len({s.name for s in DEMO_CONNECTORS
-                                                      if s.provider in route_modules()})
+        assert len(services.inventory.list()) == len({s.name for s in DEMO_CONNECTORS if s.provider in route_modules()})
     finally:
         services.close()
 

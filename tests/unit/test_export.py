@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC
 
 import pytest
 
@@ -27,11 +28,20 @@ KEY = "ghp_SANDBOX" + "e" * 30 + "LAST"
 @pytest.fixture
 def stocked(services):
     inv = services.inventory
-    inv.add(ConnectorInput(name="gh", owner="Priya", purpose_access="the repo", purpose_task="open issues",
-                           purpose_forbidden="push | merge", declared=(Grant("repo", Level.WRITE),), tags="eng, ci"),
-            Secret(KEY))
+    inv.add(
+        ConnectorInput(
+            name="gh",
+            owner="Priya",
+            purpose_access="the repo",
+            purpose_task="open issues",
+            purpose_forbidden="push | merge",
+            declared=(Grant("repo", Level.WRITE),),
+            tags="eng, ci",
+        ),
+        Secret(KEY),
+    )
     inv.add(ConnectorInput(name="gh-twin", provider="github", owner="Ops | Finance"), Secret(KEY))
-    inv.add(ConnectorInput(name="formula", provider="generic", owner="=HYPERLINK(\"x\")"), Secret("SANDBOX-generic-1"))
+    inv.add(ConnectorInput(name="formula", provider="generic", owner='=HYPERLINK("x")'), Secret("SANDBOX-generic-1"))
     return services
 
 
@@ -113,18 +123,38 @@ def test_empty_inventory_exports(services):
 
 def sample_view():
     """A ConnectorView built by hand (no database), for shape checks."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from app.services.inventory import ConnectorView, CredentialView
     from connectors.base import Mode
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cred = CredentialView("0123456789ab", "WXYZ", "primary", "classic PAT", True, now, None, None, None, "cred:x")
-    return ConnectorView(id=1, name="x", provider="github", owner="", purpose_access="", purpose_task="",
-                         purpose_forbidden="", environment="prod", mode=Mode.FULL, base_url="", env_var="",
-                         client="", tags=(), extra={}, declared=(), observed=(), credentials=(cred,),
-                         last_probe_at=None, last_outcome=None, live_level=None, switch_state=None,
-                         created_at=now, updated_at=now)
+    return ConnectorView(
+        id=1,
+        name="x",
+        provider="github",
+        owner="",
+        purpose_access="",
+        purpose_task="",
+        purpose_forbidden="",
+        environment="prod",
+        mode=Mode.FULL,
+        base_url="",
+        env_var="",
+        client="",
+        tags=(),
+        extra={},
+        declared=(),
+        observed=(),
+        credentials=(cred,),
+        last_probe_at=None,
+        last_outcome=None,
+        live_level=None,
+        switch_state=None,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def test_record_of_a_view_without_a_database():

@@ -24,9 +24,16 @@ def _errors(excinfo) -> dict[str, str]:
 
 # -- the happy paths --------------------------------------------------------------------------
 
+
 def test_add_recognises_the_provider_and_keeps_only_a_fingerprint(services, memory_keyring):
-    view = _add(services, owner="Priya", purpose_access="the docs repo", purpose_task="open issues",
-                purpose_forbidden="push code", declared=(Grant("repo", Level.WRITE),))
+    view = _add(
+        services,
+        owner="Priya",
+        purpose_access="the docs repo",
+        purpose_task="open issues",
+        purpose_forbidden="push code",
+        declared=(Grant("repo", Level.WRITE),),
+    )
     assert view.provider == "github"
     assert view.owner == "Priya"
     assert view.purpose == "This connector may use the docs repo to open issues, but may not push code."
@@ -73,7 +80,9 @@ def test_remove_decides_about_the_keyring_key(services, memory_keyring, delete_k
         services.inventory.get("gh")
     assert (GITHUB_KEY in memory_keyring.store.values()) is (not delete_key)
     last = services.audit.recent(services.engine, 1)[0]
-    assert last.action == "connector.remove" and f'"key_deleted_from_keyring":{str(delete_key).lower()}' in last.new_json
+    assert (
+        last.action == "connector.remove" and f'"key_deleted_from_keyring":{str(delete_key).lower()}' in last.new_json
+    )
 
 
 def test_remove_unknown_is_not_found(services):
@@ -83,8 +92,16 @@ def test_remove_unknown_is_not_found(services):
 
 # -- every bad input has a message beside its field ------------------------------------------------
 
-@pytest.mark.parametrize("name, message", [("", "a name is required"), ("   ", "a name is required"),
-                                           ("bad/name", "use letters, digits"), ("x" * 65, "use letters, digits")])
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("", "a name is required"),
+        ("   ", "a name is required"),
+        ("bad/name", "use letters, digits"),
+        ("x" * 65, "use letters, digits"),
+    ],
+)
 def test_bad_names(services, name, message):
     with pytest.raises(ValidationError) as excinfo:
         _add(services, name)

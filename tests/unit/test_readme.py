@@ -42,8 +42,16 @@ def test_json_example_matches_the_records():
     from tests.unit.test_export import sample_view
 
     assert set(record) == set(connector_record(sample_view()))
-    assert set(record["key"]) == {"fingerprint", "last4", "kind", "tier", "age_days", "stale", "expires_at",
-                                  "shared_with"}
+    assert set(record["key"]) == {
+        "fingerprint",
+        "last4",
+        "kind",
+        "tier",
+        "age_days",
+        "stale",
+        "expires_at",
+        "shared_with",
+    }
 
 
 def test_every_command_of_this_issue_is_documented():

@@ -24,18 +24,56 @@ as steps happen; ``label(state)`` is the text to show for a stored ``Connector.s
 
 from __future__ import annotations
 
-from app.services.switches.ladder import NeedsNewKey, Selection, SwitchRefused, Switches
+from app.services.switches.ladder import NeedsNewKey, Selection, Switches, SwitchRefused
 from app.services.switches.plan import PanicPlan, PlannedCall, SwitchPlan, panic_plan, plan_for
+from app.services.switches.states import (
+    ACTIONS,
+    APPLIED,
+    FAILED,
+    JOURNALLED,
+    MANUAL,
+    OUT_OF_SYNC,
+    PENDING,
+    RECORDED,
+    SUPERSEDED,
+    UNVERIFIED,
+    VERIFIED,
+    JobReport,
+    PanicSummary,
+    SwitchEvent,
+    label,
+)
 from app.services.switches.verify import reconcile
-from app.services.switches.states import (ACTIONS, APPLIED, FAILED, JOURNALLED, MANUAL, OUT_OF_SYNC, PENDING,
-                                          RECORDED, SUPERSEDED, UNVERIFIED, VERIFIED, JobReport, PanicSummary,
-                                          SwitchEvent, label)
 
 __all__ = [
-    "ACTIONS", "APPLIED", "FAILED", "JOURNALLED", "MANUAL", "OUT_OF_SYNC", "PENDING", "RECORDED", "SUPERSEDED",
-    "UNVERIFIED", "VERIFIED", "JobReport", "NeedsNewKey", "PanicPlan", "PanicSummary", "PlannedCall", "Selection",
-    "SwitchEvent", "SwitchPlan", "SwitchRefused", "Switches", "label", "panic", "panic_plan", "plan", "plan_for",
-    "reconcile", "resume",
+    "ACTIONS",
+    "APPLIED",
+    "FAILED",
+    "JOURNALLED",
+    "MANUAL",
+    "OUT_OF_SYNC",
+    "PENDING",
+    "RECORDED",
+    "SUPERSEDED",
+    "UNVERIFIED",
+    "VERIFIED",
+    "JobReport",
+    "NeedsNewKey",
+    "PanicPlan",
+    "PanicSummary",
+    "PlannedCall",
+    "Selection",
+    "SwitchEvent",
+    "SwitchPlan",
+    "SwitchRefused",
+    "Switches",
+    "label",
+    "panic",
+    "panic_plan",
+    "plan",
+    "plan_for",
+    "reconcile",
+    "resume",
 ]
 
 

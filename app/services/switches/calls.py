@@ -18,12 +18,22 @@ from app.services.credentials import provider_credential
 from app.services.inventory import ConnectorView, CredentialView
 from app.services.netutil import gated, tls_context  # shared with probing (one TLS context, one gate helper)
 from app.services.probing import Prober, ProbeResult
-from connectors.base import ActionResult, ActionState, Credential as ProviderCredential, Outcome, ProbeReport, Secret
-
 from app.services.switches.plan import admin_credential, live_credentials
+from connectors.base import ActionResult, ActionState, Outcome, ProbeReport, Secret
+from connectors.base import Credential as ProviderCredential
 
-__all__ = ["ACTION_REQUESTS", "CallPolicy", "Calls", "Gate", "MissingKey", "dead", "gated", "provider_credential",
-           "requests_for", "tls_context"]
+__all__ = [
+    "ACTION_REQUESTS",
+    "CallPolicy",
+    "Calls",
+    "Gate",
+    "MissingKey",
+    "dead",
+    "gated",
+    "provider_credential",
+    "requests_for",
+    "tls_context",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +82,9 @@ def requests_for(provider, action: str) -> int:
 class Calls:
     """Provider calls and probes for one switch run (a single switch or a whole panic)."""
 
-    def __init__(self, services, transport: httpx.AsyncBaseTransport | None = None,
-                 policy: CallPolicy | None = None) -> None:
+    def __init__(
+        self, services, transport: httpx.AsyncBaseTransport | None = None, policy: CallPolicy | None = None
+    ) -> None:
         self.services = services
         self.transport = transport
         self.policy = policy or CallPolicy(timeout_s=services.settings.probe.timeout_s)
@@ -83,9 +94,14 @@ class Calls:
     def client(self, connections: int = 16) -> httpx.AsyncClient:
         connections = max(4, min(connections, 512))
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        return httpx.AsyncClient(timeout=httpx.Timeout(self.policy.timeout_s), limits=limits,
-                                 transport=self.transport, follow_redirects=False, verify=tls_context(),
-                                 headers={"user-agent": "breaker/0.1 (+switch)"})
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self.policy.timeout_s),
+            limits=limits,
+            transport=self.transport,
+            follow_redirects=False,
+            verify=tls_context(),
+            headers={"user-agent": "breaker/0.1 (+switch)"},
+        )
 
     # -- credentials ---------------------------------------------------------------------------------
     def secret(self, cred: CredentialView) -> Secret:
@@ -94,15 +110,17 @@ class Calls:
             raise MissingKey(f"no key in the keyring for the {cred.tier} credential …{cred.last4}")
         return secret
 
-    def provider_credential(self, view: ConnectorView, cred: CredentialView,
-                            views: list[ConnectorView]) -> ProviderCredential:
+    def provider_credential(
+        self, view: ConnectorView, cred: CredentialView, views: list[ConnectorView]
+    ) -> ProviderCredential:
         """What a provider call needs, with the organisation admin key where one is registered."""
         admin = admin_credential(view, views)
         admin_secret = self.services.secrets.get(admin.keyring_ref) if admin is not None else None
         return provider_credential(view, self.secret(cred), admin_secret)
 
-    async def credential(self, view: ConnectorView, cred: CredentialView,
-                         views: list[ConnectorView]) -> ProviderCredential:
+    async def credential(
+        self, view: ConnectorView, cred: CredentialView, views: list[ConnectorView]
+    ) -> ProviderCredential:
         found = self._creds.get((view.name, cred.keyring_ref))
         if found is not None:
             return found
@@ -120,30 +138,40 @@ class Calls:
             if admin is not None and admin.keyring_ref not in admins:
                 try:
                     admins[admin.keyring_ref] = self.services.secrets.get(admin.keyring_ref)
-                except Exception:  # noqa: BLE001 — reported by the step that needs it
+                except Exception:
                     admins[admin.keyring_ref] = None
             for cred in live_credentials(view):
                 if (view.name, cred.keyring_ref) in self._creds:
                     continue
                 try:
                     secret = self.services.secrets.get(cred.keyring_ref)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     continue
                 if secret is None:
                     continue
                 self._creds[(view.name, cred.keyring_ref)] = provider_credential(
-                    view, secret, admins.get(admin.keyring_ref) if admin is not None else None)
+                    view, secret, admins.get(admin.keyring_ref) if admin is not None else None
+                )
 
     def loaded(self, view: ConnectorView) -> bool:
         """Every live key of ``view`` is preloaded."""
         return all((view.name, c.keyring_ref) in self._creds for c in live_credentials(view))
 
     # -- calls -----------------------------------------------------------------------------------------
-    async def call(self, action: str, send: Callable[[], Awaitable[ActionResult]], *, gate: Gate = None,
-                   repeatable: bool, already_done: Callable[[], Awaitable[bool | None]] | None = None,
-                   on_retry: Callable[[int, ActionResult], Awaitable[None]] | None = None,
-                   attempts: int | None = None, requests: int = 1, mints: bool = False,
-                   on_late: Callable[[float], Awaitable[None]] | None = None) -> tuple[ActionResult, int]:
+    async def call(
+        self,
+        action: str,
+        send: Callable[[], Awaitable[ActionResult]],
+        *,
+        gate: Gate = None,
+        repeatable: bool,
+        already_done: Callable[[], Awaitable[bool | None]] | None = None,
+        on_retry: Callable[[int, ActionResult], Awaitable[None]] | None = None,
+        attempts: int | None = None,
+        requests: int = 1,
+        mints: bool = False,
+        on_late: Callable[[float], Awaitable[None]] | None = None,
+    ) -> tuple[ActionResult, int]:
         """Send one provider action with a time limit; retry a retryable failure with backoff, bounded.
 
         ``requests``: how many HTTP requests the action sends (see :func:`requests_for`); the limit
@@ -172,8 +200,12 @@ class Calls:
             if ambiguous and not repeatable:
                 done = await already_done() if already_done is not None else None
                 if done is True:
-                    return ActionResult(action, ActionState.APPLIED, "already in effect at the provider "
-                                        "(an earlier attempt went through)", irreversible=result.irreversible), made
+                    return ActionResult(
+                        action,
+                        ActionState.APPLIED,
+                        "already in effect at the provider (an earlier attempt went through)",
+                        irreversible=result.irreversible,
+                    ), made
                 if done is None:  # cannot tell: never risk sending a permanent call twice
                     result.message += "; Breaker cannot tell whether it reached the provider, so it does not resend it"
                     break
@@ -182,8 +214,15 @@ class Calls:
             await asyncio.sleep(self.policy.backoff_s * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
         return result, made
 
-    async def _once(self, action: str, send: Callable[[], Awaitable[ActionResult]], *, requests: int = 1,
-                    mints: bool = False, on_late: Callable[[float], Awaitable[None]] | None = None) -> ActionResult:
+    async def _once(
+        self,
+        action: str,
+        send: Callable[[], Awaitable[ActionResult]],
+        *,
+        requests: int = 1,
+        mints: bool = False,
+        on_late: Callable[[float], Awaitable[None]] | None = None,
+    ) -> ActionResult:
         limit = self.policy.limit(requests)
         task = asyncio.ensure_future(send())
         try:
@@ -191,12 +230,12 @@ class Calls:
                 try:
                     # shield: the limit stops our waiting, never the action itself
                     result = await asyncio.wait_for(asyncio.shield(task), limit)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await _tell_late(on_late, limit)
                     result = await task  # past the limit: the provider may have minted the key already
             else:
                 result = await asyncio.wait_for(task, limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return ActionResult(action, ActionState.FAILED, f"no answer within {limit:g} s", retryable=True)
         except httpx.TransportError as exc:  # a provider that forgot to guard its call
             return ActionResult(action, ActionState.FAILED, f"network error ({type(exc).__name__})", retryable=True)
@@ -207,8 +246,15 @@ class Calls:
         return result
 
     # -- probes ----------------------------------------------------------------------------------------
-    async def probe(self, client: httpx.AsyncClient, view: ConnectorView, cred: CredentialView | None = None,
-                    *, gate: Gate = None, views: list[ConnectorView] | None = None) -> ProbeReport:
+    async def probe(
+        self,
+        client: httpx.AsyncClient,
+        view: ConnectorView,
+        cred: CredentialView | None = None,
+        *,
+        gate: Gate = None,
+        views: list[ConnectorView] | None = None,
+    ) -> ProbeReport:
         """A fresh probe of ``view``'s active credential (or of ``cred``). Never raises."""
         cred = cred or view.credential
         if cred is None:
@@ -224,9 +270,9 @@ class Calls:
         async with gated(gate):
             try:
                 return await asyncio.wait_for(self.prober.probe_report(client, view, pc), deadline)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return ProbeReport(Outcome.UNREACHABLE, error=f"no answer within {deadline:g} s")
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 return ProbeReport(Outcome.ERROR, error=f"probe failed: {type(exc).__name__}")
 
     def probe_result(self, view: ConnectorView, report: ProbeReport) -> ProbeResult:
@@ -238,7 +284,7 @@ async def _tell_late(on_late: Callable[[float], Awaitable[None]] | None, limit: 
         return
     try:
         await on_late(limit)
-    except Exception:  # noqa: BLE001 — telling the owner must never stop the wait for a key
+    except Exception:
         log.exception("on_late callback failed")
 
 

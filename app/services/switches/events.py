@@ -26,14 +26,25 @@ class _Job(Protocol):
     batch: str
 
 
-def emit(on_event: EventSink, job: _Job, state: str, message: str, started: float,
-         manual_steps: Iterable[str] = ()) -> None:
+def emit(
+    on_event: EventSink, job: _Job, state: str, message: str, started: float, manual_steps: Iterable[str] = ()
+) -> None:
     """Tell ``on_event`` that ``job`` reached ``state``; never raises."""
     if on_event is None:
         return
     try:
-        on_event(SwitchEvent(connector=job.connector, provider=job.provider, action=job.action, state=state,
-                             message=message, manual_steps=tuple(manual_steps), job_id=job.id, batch=job.batch,
-                             elapsed_ms=(time.perf_counter() - started) * 1000))
-    except Exception:  # noqa: BLE001 — a broken screen must not leave a switch half-done
+        on_event(
+            SwitchEvent(
+                connector=job.connector,
+                provider=job.provider,
+                action=job.action,
+                state=state,
+                message=message,
+                manual_steps=tuple(manual_steps),
+                job_id=job.id,
+                batch=job.batch,
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
+    except Exception:
         log.exception("switch event callback failed (ignored; the switch goes on)")

@@ -21,10 +21,9 @@ from typing import Any, TypeVar
 from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
+from app.services.switches import states as S
 from app.store.db import session_scope
 from app.store.models import Connector, Credential, Owner, SwitchJob, utcnow
-
-from app.services.switches import states as S
 
 T = TypeVar("T")
 
@@ -104,11 +103,18 @@ class JobRow:
     created_at: datetime
 
     def report(self, verify_note: str | None = None) -> S.JobReport:
-        return S.JobReport(connector=self.connector, provider=self.provider, action=self.action, state=self.state,
-                           message=self.result, verify_note=verify_note if verify_note is not None
-                           else str(self.details.get("verify", "")),
-                           manual_steps=self.manual_steps, provider_call=self.provider_call, job_id=self.id,
-                           irreversible=bool(self.details.get("irreversible")))
+        return S.JobReport(
+            connector=self.connector,
+            provider=self.provider,
+            action=self.action,
+            state=self.state,
+            message=self.result,
+            verify_note=verify_note if verify_note is not None else str(self.details.get("verify", "")),
+            manual_steps=self.manual_steps,
+            provider_call=self.provider_call,
+            job_id=self.id,
+            irreversible=bool(self.details.get("irreversible")),
+        )
 
 
 def _row(job: SwitchJob, connector: Connector | None) -> JobRow:
@@ -120,12 +126,25 @@ def _row(job: SwitchJob, connector: Connector | None) -> JobRow:
         details = json.loads(job.details_json or "{}")
     except ValueError:
         details = {}
-    return JobRow(id=job.id or 0, batch=job.batch, connector_id=job.connector_id,
-                  connector=connector.name if connector else "", provider=connector.provider if connector else "",
-                  action=job.action, target_mode=job.target_mode, state=job.state, attempts=job.attempts,
-                  provider_call=job.provider_call, provider_done=job.provider_done, result=job.result,
-                  manual_steps=steps, forced=job.forced, details=details, verified_at=job.verified_at,
-                  created_at=job.created_at)
+    return JobRow(
+        id=job.id or 0,
+        batch=job.batch,
+        connector_id=job.connector_id,
+        connector=connector.name if connector else "",
+        provider=connector.provider if connector else "",
+        action=job.action,
+        target_mode=job.target_mode,
+        state=job.state,
+        attempts=job.attempts,
+        provider_call=job.provider_call,
+        provider_done=job.provider_done,
+        result=job.result,
+        manual_steps=steps,
+        forced=job.forced,
+        details=details,
+        verified_at=job.verified_at,
+        created_at=job.created_at,
+    )
 
 
 def _verify_ran(details_json: str | None) -> bool:
@@ -168,8 +187,9 @@ class Journal:
             row = s.exec(select(Connector).where(Connector.name == connector)).first()
             if row is None:
                 return None
-            job = s.exec(select(SwitchJob).where(SwitchJob.connector_id == row.id)
-                         .order_by(col(SwitchJob.id).desc()).limit(1)).first()
+            job = s.exec(
+                select(SwitchJob).where(SwitchJob.connector_id == row.id).order_by(col(SwitchJob.id).desc()).limit(1)
+            ).first()
             return _row(job, row) if job else None
 
     def history(self, connector: str, limit: int = 20) -> list[JobRow]:
@@ -177,8 +197,12 @@ class Journal:
             row = s.exec(select(Connector).where(Connector.name == connector)).first()
             if row is None:
                 return []
-            jobs = s.exec(select(SwitchJob).where(SwitchJob.connector_id == row.id)
-                          .order_by(col(SwitchJob.id).desc()).limit(limit)).all()
+            jobs = s.exec(
+                select(SwitchJob)
+                .where(SwitchJob.connector_id == row.id)
+                .order_by(col(SwitchJob.id).desc())
+                .limit(limit)
+            ).all()
             return [_row(j, row) for j in jobs]
 
     def batch_jobs(self, batch: str) -> list[JobRow]:
@@ -199,11 +223,14 @@ class Journal:
         """
         latest = select(func.max(SwitchJob.id)).group_by(SwitchJob.connector_id)
         with Session(self.engine) as s:
-            rows = s.exec(select(SwitchJob.id, SwitchJob.batch, SwitchJob.state, SwitchJob.details_json)
-                          .where(SwitchJob.batch != "",
-                                 col(SwitchJob.state).in_([*S.PROVIDER_TODO, S.APPLIED, S.MANUAL]),
-                                 col(SwitchJob.verified_at).is_(None),
-                                 col(SwitchJob.id).in_(latest))).all()
+            rows = s.exec(
+                select(SwitchJob.id, SwitchJob.batch, SwitchJob.state, SwitchJob.details_json).where(
+                    SwitchJob.batch != "",
+                    col(SwitchJob.state).in_([*S.PROVIDER_TODO, S.APPLIED, S.MANUAL]),
+                    col(SwitchJob.verified_at).is_(None),
+                    col(SwitchJob.id).in_(latest),
+                )
+            ).all()
         newest: dict[str, int] = {}
         for job_id, batch, state, details in rows:
             if state in S.PROVIDER_TODO or not _verify_ran(details):
@@ -214,9 +241,17 @@ class Journal:
         """The connectors a panic covers, from one light query (no views, no drift: speed matters)."""
         with Session(self.engine) as s:
             owners = {o.id: o.name for o in s.exec(select(Owner)).all()}
-            rows = s.exec(select(Connector.id, Connector.name, Connector.provider, Connector.mode,
-                                 Connector.switch_state, Connector.owner_id, Connector.tags)
-                          .order_by(col(Connector.name))).all()
+            rows = s.exec(
+                select(
+                    Connector.id,
+                    Connector.name,
+                    Connector.provider,
+                    Connector.mode,
+                    Connector.switch_state,
+                    Connector.owner_id,
+                    Connector.tags,
+                ).order_by(col(Connector.name))
+            ).all()
         out = []
         for cid, name, provider, mode, state, owner_id, tags in rows:
             target = PanicTarget(cid, name, provider, mode, state)
@@ -226,18 +261,32 @@ class Journal:
         return out
 
     # -- a single switch ---------------------------------------------------------------------------
-    def open_job(self, connector: str, action: str, target_mode: str, provider_call: str, *,
-                 audit_new: dict[str, Any], irreversible: bool = False,
-                 details: dict[str, Any] | None = None) -> JobRow:
+    def open_job(
+        self,
+        connector: str,
+        action: str,
+        target_mode: str,
+        provider_call: str,
+        *,
+        audit_new: dict[str, Any],
+        irreversible: bool = False,
+        details: dict[str, Any] | None = None,
+    ) -> JobRow:
         """Journal one switch and record its mode, in one transaction, before anything is sent."""
         now = utcnow()
         with session_scope(self.engine) as s:
             row = s.exec(select(Connector).where(Connector.name == connector)).one()
             self._supersede(s, [row.id], now)
-            job = SwitchJob(connector_id=row.id, action=action, target_mode=target_mode, state=S.RECORDED,
-                            provider_call=provider_call[:500],
-                            details_json=json.dumps({**(details or {}), "irreversible": irreversible}),
-                            created_at=now, updated_at=now)
+            job = SwitchJob(
+                connector_id=row.id,
+                action=action,
+                target_mode=target_mode,
+                state=S.RECORDED,
+                provider_call=provider_call[:500],
+                details_json=json.dumps({**(details or {}), "irreversible": irreversible}),
+                created_at=now,
+                updated_at=now,
+            )
             s.add(job)
             old_mode = row.mode
             if target_mode:
@@ -246,62 +295,109 @@ class Journal:
             row.updated_at = now
             s.add(row)
             s.flush()
-            self.audit.record(s, "switch.recorded", connector, old={"mode": old_mode},
-                              new={"action": action, "mode": row.mode, "job": job.id, "provider_call": provider_call,
-                                   **audit_new})
+            self.audit.record(
+                s,
+                "switch.recorded",
+                connector,
+                old={"mode": old_mode},
+                new={"action": action, "mode": row.mode, "job": job.id, "provider_call": provider_call, **audit_new},
+            )
             return _row(job, row)
 
     def _supersede(self, s: Session, connector_ids: list[int], now: datetime) -> list[str]:
         """Older unfinished jobs of these connectors are replaced by the new one (never resumed later)."""
         if not connector_ids:
             return []
-        stale = s.exec(select(SwitchJob).where(col(SwitchJob.connector_id).in_(connector_ids),
-                                               col(SwitchJob.state).in_(list(S.PROVIDER_TODO)))).all()
+        stale = s.exec(
+            select(SwitchJob).where(
+                col(SwitchJob.connector_id).in_(connector_ids), col(SwitchJob.state).in_(list(S.PROVIDER_TODO))
+            )
+        ).all()
         batches = sorted({j.batch for j in stale if j.batch})
         if stale:
-            s.execute(update(SwitchJob).where(col(SwitchJob.id).in_([j.id for j in stale]))
-                      .values(state=S.SUPERSEDED, updated_at=now))
+            s.execute(
+                update(SwitchJob)
+                .where(col(SwitchJob.id).in_([j.id for j in stale]))
+                .values(state=S.SUPERSEDED, updated_at=now)
+            )
         return batches
 
     # -- a panic --------------------------------------------------------------------------------------
-    def journal_batch(self, batch: str, targets: list[PanicTarget], selection: dict[str, Any],
-                      provider_calls: dict[str, str]) -> tuple[dict[str, int], list[str]]:
+    def journal_batch(
+        self, batch: str, targets: list[PanicTarget], selection: dict[str, Any], provider_calls: dict[str, str]
+    ) -> tuple[dict[str, int], list[str]]:
         """Step 1: every job of the batch, in one transaction (one bulk insert). Returns
         {connector: job id} and the batches it supersedes."""
         now = utcnow()
         with session_scope(self.engine) as s:
             superseded = self._supersede(s, [t.connector_id for t in targets], now)
-            rows = [{"batch": batch, "connector_id": t.connector_id, "action": "disable", "target_mode": "disabled",
-                     "state": S.JOURNALLED, "attempts": 0, "provider_call": provider_calls.get(t.provider, "")[:500],
-                     "provider_done": False, "result": "", "manual_steps_json": "[]", "forced": False,
-                     "details_json": json.dumps({"prior_mode": t.mode}), "created_at": now, "updated_at": now}
-                    for t in targets]
-            ids = list(s.execute(insert(SwitchJob).returning(SwitchJob.id, sort_by_parameter_order=True),
-                                 rows).scalars())
-            self.audit.record(s, "panic.start", new={"batch": batch, "connectors": len(targets),
-                                                     "selection": selection, "supersedes": superseded})
+            rows = [
+                {
+                    "batch": batch,
+                    "connector_id": t.connector_id,
+                    "action": "disable",
+                    "target_mode": "disabled",
+                    "state": S.JOURNALLED,
+                    "attempts": 0,
+                    "provider_call": provider_calls.get(t.provider, "")[:500],
+                    "provider_done": False,
+                    "result": "",
+                    "manual_steps_json": "[]",
+                    "forced": False,
+                    "details_json": json.dumps({"prior_mode": t.mode}),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for t in targets
+            ]
+            ids = list(
+                s.execute(insert(SwitchJob).returning(SwitchJob.id, sort_by_parameter_order=True), rows).scalars()
+            )
+            self.audit.record(
+                s,
+                "panic.start",
+                new={"batch": batch, "connectors": len(targets), "selection": selection, "supersedes": superseded},
+            )
         return {t.name: i for t, i in zip(targets, ids)}, superseded
 
     def record_batch(self, batch: str) -> list[str]:
         """Step 2: every journalled connector of the batch disabled locally, in one transaction."""
         now = utcnow()
         with session_scope(self.engine) as s:
-            rows = s.exec(select(SwitchJob.id, SwitchJob.connector_id).where(SwitchJob.batch == batch,
-                                                                             SwitchJob.state == S.JOURNALLED)).all()
+            rows = s.exec(
+                select(SwitchJob.id, SwitchJob.connector_id).where(
+                    SwitchJob.batch == batch, SwitchJob.state == S.JOURNALLED
+                )
+            ).all()
             if not rows:
                 return []
             job_ids = [r[0] for r in rows]
             cids = [r[1] for r in rows]
-            conns = s.exec(select(Connector.id, Connector.name, Connector.mode)
-                           .where(col(Connector.id).in_(cids)).order_by(col(Connector.name))).all()
-            s.execute(update(Connector).where(col(Connector.id).in_(cids))
-                      .values(mode="disabled", switch_state=S.RECORDED, updated_at=now))
-            s.execute(update(SwitchJob).where(col(SwitchJob.id).in_(job_ids))
-                      .values(state=S.RECORDED, updated_at=now))
+            conns = s.exec(
+                select(Connector.id, Connector.name, Connector.mode)
+                .where(col(Connector.id).in_(cids))
+                .order_by(col(Connector.name))
+            ).all()
+            s.execute(
+                update(Connector)
+                .where(col(Connector.id).in_(cids))
+                .values(mode="disabled", switch_state=S.RECORDED, updated_at=now)
+            )
+            s.execute(update(SwitchJob).where(col(SwitchJob.id).in_(job_ids)).values(state=S.RECORDED, updated_at=now))
             job_of = dict(zip(cids, job_ids))
-            self.audit.record_many(s, [("switch.recorded", name, {"mode": mode},
-                                        {"action": "disable", "mode": "disabled", "job": job_of[cid], "batch": batch},
-                                        "ok") for cid, name, mode in conns])
+            self.audit.record_many(
+                s,
+                [
+                    (
+                        "switch.recorded",
+                        name,
+                        {"mode": mode},
+                        {"action": "disable", "mode": "disabled", "job": job_of[cid], "batch": batch},
+                        "ok",
+                    )
+                    for cid, name, mode in conns
+                ],
+            )
             return [name for _, name, _ in conns]
 
     def mark_applying(self, job_ids: list[int]) -> None:
@@ -315,22 +411,39 @@ class Journal:
             return
         now = utcnow()
         with session_scope(self.engine) as s:
-            jobs = s.exec(select(SwitchJob.id, SwitchJob.connector_id, SwitchJob.action, SwitchJob.provider_call,
-                                 SwitchJob.batch).where(col(SwitchJob.id).in_(job_ids))
-                          .order_by(col(SwitchJob.id))).all()
+            jobs = s.exec(
+                select(SwitchJob.id, SwitchJob.connector_id, SwitchJob.action, SwitchJob.provider_call, SwitchJob.batch)
+                .where(col(SwitchJob.id).in_(job_ids))
+                .order_by(col(SwitchJob.id))
+            ).all()
             if not jobs:
                 return
-            s.execute(update(SwitchJob).where(col(SwitchJob.id).in_(job_ids),
-                                              col(SwitchJob.state).in_([S.RECORDED, S.PENDING, S.FAILED, S.MANUAL]))
-                      .values(state=S.APPLYING, updated_at=now))
+            s.execute(
+                update(SwitchJob)
+                .where(
+                    col(SwitchJob.id).in_(job_ids),
+                    col(SwitchJob.state).in_([S.RECORDED, S.PENDING, S.FAILED, S.MANUAL]),
+                )
+                .values(state=S.APPLYING, updated_at=now)
+            )
             cids = sorted({j[1] for j in jobs})
-            s.execute(update(Connector).where(col(Connector.id).in_(cids))
-                      .values(switch_state=S.APPLYING, updated_at=now))
+            s.execute(
+                update(Connector).where(col(Connector.id).in_(cids)).values(switch_state=S.APPLYING, updated_at=now)
+            )
             names = dict(s.exec(select(Connector.id, Connector.name).where(col(Connector.id).in_(cids))).all())
-            self.audit.record_many(s, [("switch.calling", names.get(cid, ""), None,
-                                        {"action": action, "job": jid, "call": call,
-                                         **({"batch": batch} if batch else {})}, "ok")
-                                       for jid, cid, action, call, batch in jobs])
+            self.audit.record_many(
+                s,
+                [
+                    (
+                        "switch.calling",
+                        names.get(cid, ""),
+                        None,
+                        {"action": action, "job": jid, "call": call, **({"batch": batch} if batch else {})},
+                        "ok",
+                    )
+                    for jid, cid, action, call, batch in jobs
+                ],
+            )
 
     def audit_event(self, action: str, connector: str = "", new: Any = None, outcome: str = "ok") -> None:
         with session_scope(self.engine) as s:
@@ -344,10 +457,16 @@ class Journal:
             return
         now = utcnow()
         with session_scope(self.engine) as s:
-            jobs = {j.id: j for j in s.exec(select(SwitchJob).where(
-                col(SwitchJob.id).in_([u.job_id for u in updates]))).all()}
-            conns = {c.id: c for c in s.exec(select(Connector).where(
-                col(Connector.id).in_([j.connector_id for j in jobs.values()]))).all()}
+            jobs = {
+                j.id: j
+                for j in s.exec(select(SwitchJob).where(col(SwitchJob.id).in_([u.job_id for u in updates]))).all()
+            }
+            conns = {
+                c.id: c
+                for c in s.exec(
+                    select(Connector).where(col(Connector.id).in_([j.connector_id for j in jobs.values()]))
+                ).all()
+            }
             events = []
             for u in updates:
                 job = jobs.get(u.job_id)
@@ -355,9 +474,20 @@ class Journal:
                     continue
                 conn = conns.get(job.connector_id)
                 self._apply(s, job, conn, u, now)
-                events.append((u.audit_action, u.connector, u.audit_old,
-                               {"action": job.action, "job": job.id, **({"batch": job.batch} if job.batch else {}),
-                                **u.audit_new}, u.outcome))
+                events.append(
+                    (
+                        u.audit_action,
+                        u.connector,
+                        u.audit_old,
+                        {
+                            "action": job.action,
+                            "job": job.id,
+                            **({"batch": job.batch} if job.batch else {}),
+                            **u.audit_new,
+                        },
+                        u.outcome,
+                    )
+                )
             s.flush()
             self.audit.record_many(s, events)
 
@@ -404,9 +534,13 @@ class Journal:
             if op.op == "add":
                 if op.ref in creds:
                     continue
-                cred = Credential(connector_id=conn.id or 0, keyring_ref=op.ref, created_at=now,
-                                  active=bool(op.fields.get("active", True)),
-                                  **{k: v for k, v in op.fields.items() if k in ("fingerprint", "last4", "tier", "kind")})
+                cred = Credential(
+                    connector_id=conn.id or 0,
+                    keyring_ref=op.ref,
+                    created_at=now,
+                    active=bool(op.fields.get("active", True)),
+                    **{k: v for k, v in op.fields.items() if k in ("fingerprint", "last4", "tier", "kind")},
+                )
                 s.add(cred)
                 creds[op.ref] = cred
                 continue

@@ -24,11 +24,6 @@ import httpx
 
 from app.services.inventory import ConnectorView, NotFound
 from app.services.secrets import SecretStore
-from app.store.db import session_scope
-from app.store.models import Credential
-from connectors import registry
-from connectors.base import ActionResult, Mode, Secret
-
 from app.services.switches import states as S
 from app.services.switches import steps
 from app.services.switches.calls import CallPolicy, Calls
@@ -36,6 +31,10 @@ from app.services.switches.events import EventSink, emit
 from app.services.switches.journal import DbThread, JobRow, JobUpdate, Journal, PanicTarget
 from app.services.switches.plan import PanicPlan, SwitchPlan, panic_plan, plan_for
 from app.services.switches.verify import verify
+from app.store.db import session_scope
+from app.store.models import Credential
+from connectors import registry
+from connectors.base import ActionResult, Mode, Secret
 
 # Single-switch jobs running in this process right now: a job in "applying" that is not here was
 # cut off (a crash, a kill) and is offered to finish. (Another process's running switch cannot be
@@ -55,7 +54,7 @@ def checkpoint(engine) -> None:
             raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             raw.close()
-    except Exception:  # noqa: BLE001 — an optimisation only
+    except Exception:
         pass
 
 
@@ -90,33 +89,61 @@ class Selection:
         disabled — even verified long ago — is covered too: its key may have been re-activated out
         of band, so a panic probes it first and calls its provider again only if the key works."""
         low = lambda xs: {x.lower() for x in xs}  # noqa: E731
-        return ((not self.providers or provider.lower() in low(self.providers))
-                and (not self.owners or owner.lower() in low(self.owners))
-                and (not self.tags or bool(low(tags) & low(self.tags)))
-                and (not self.names or name in self.names))
+        return (
+            (not self.providers or provider.lower() in low(self.providers))
+            and (not self.owners or owner.lower() in low(self.owners))
+            and (not self.tags or bool(low(tags) & low(self.tags)))
+            and (not self.names or name in self.names)
+        )
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in (("providers", self.providers), ("owners", self.owners),
-                                        ("tags", self.tags), ("names", self.names)) if v}
+        return {
+            k: list(v)
+            for k, v in (
+                ("providers", self.providers),
+                ("owners", self.owners),
+                ("tags", self.tags),
+                ("names", self.names),
+            )
+            if v
+        }
 
     def describe(self) -> str:
         """The selection as the command line spells it, for messages."""
-        return " ".join(f"--{flag} {value}" for flag, values in (("provider", self.providers), ("owner", self.owners),
-                                                                  ("tag", self.tags), ("name", self.names))
-                        for value in values) or "(everything)"
+        return (
+            " ".join(
+                f"--{flag} {value}"
+                for flag, values in (
+                    ("provider", self.providers),
+                    ("owner", self.owners),
+                    ("tag", self.tags),
+                    ("name", self.names),
+                )
+                for value in values
+            )
+            or "(everything)"
+        )
 
 
 class Switches:
     """Switch service for one open inventory (``Switches(services)``). Async methods never block the
     loop: store reads run on a worker thread, store writes on one writer thread."""
 
-    def __init__(self, services, *, transport: httpx.AsyncBaseTransport | None = None,
-                 call_timeout: float | None = None, per_provider: int | None = None, attempts: int = 3,
-                 backoff_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        services,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        call_timeout: float | None = None,
+        per_provider: int | None = None,
+        attempts: int = 3,
+        backoff_s: float = 0.5,
+    ) -> None:
         self.services = services
         probe = services.settings.probe
-        self.policy = CallPolicy(timeout_s=call_timeout or probe.timeout_s, attempts=max(1, attempts),
-                                 backoff_s=backoff_s)
+        self.policy = CallPolicy(
+            timeout_s=call_timeout or probe.timeout_s, attempts=max(1, attempts), backoff_s=backoff_s
+        )
         self.per_provider = per_provider or probe.per_host
         self.transport = transport
         self.journal = Journal(services)
@@ -172,8 +199,9 @@ class Switches:
         selection = selection or Selection()
         return self.journal.panic_targets(lambda t, owner, tags: selection.matches(t.name, t.provider, owner, tags))
 
-    def select(self, selection: Selection | None = None,
-               views: list[ConnectorView] | None = None) -> list[ConnectorView]:
+    def select(
+        self, selection: Selection | None = None, views: list[ConnectorView] | None = None
+    ) -> list[ConnectorView]:
         names = {t.name for t in self.targets(selection)}
         views = views if views is not None else self.services.inventory.list()
         return [v for v in views if v.name in names]
@@ -210,8 +238,9 @@ class Switches:
     async def rotate(self, name: str, **kw) -> S.JobReport:
         return await self.switch(name, "rotate", **kw)
 
-    async def switch(self, name: str, action: str, *, force: bool = False, revoke_full: bool = False,
-                     on_event: EventSink = None) -> S.JobReport:
+    async def switch(
+        self, name: str, action: str, *, force: bool = False, revoke_full: bool = False, on_event: EventSink = None
+    ) -> S.JobReport:
         """Run one switch to its end: recorded → provider → verified (or as far as honest).
 
         ``force``: when the provider call fails, accept the local record anyway (out-of-sync)
@@ -228,28 +257,46 @@ class Switches:
         if action == "rotate" and plan.guided:
             raise NeedsNewKey(plan)
         probe_first = action == "disable" and view.mode is Mode.DISABLED
-        return await self._run(name, action, plan, on_event=on_event, force=force, probe_first=probe_first,
-                               step=lambda ctx: self._step(ctx, action, revoke_full),
-                               details={"revoke_full": True} if revoke_full else None)
+        return await self._run(
+            name,
+            action,
+            plan,
+            on_event=on_event,
+            force=force,
+            probe_first=probe_first,
+            step=lambda ctx: self._step(ctx, action, revoke_full),
+            details={"revoke_full": True} if revoke_full else None,
+        )
 
     async def rotate_with(self, name: str, new_secret: Secret, *, on_event: EventSink = None) -> S.JobReport:
         """Guided rotation: the owner pasted ``new_secret``. It is probed first; only a working key is
         kept (keyring, then its row, at once) and swapped in; then the old key is revoked, or the
         steps say how."""
         plan = await asyncio.to_thread(self.plan, name, "rotate")
-        return await self._run(name, "rotate", plan, on_event=on_event,
-                               step=lambda ctx: steps.rotate_guided(ctx, new_secret),
-                               provider_call="guided: the owner's new key, then " + (plan.provider_call
-                                                                                     if plan.calls else "manual revoke"))
+        return await self._run(
+            name,
+            "rotate",
+            plan,
+            on_event=on_event,
+            step=lambda ctx: steps.rotate_guided(ctx, new_secret),
+            provider_call="guided: the owner's new key, then "
+            + (plan.provider_call if plan.calls else "manual revoke"),
+        )
 
     async def confirm(self, name: str, *, on_event: EventSink = None) -> S.JobReport:
         """The owner did the manual steps: the job becomes applied, then a probe verifies it."""
         job = await asyncio.to_thread(self.journal.latest, name)
         if job is None or job.state not in (S.MANUAL, S.FAILED, S.PENDING, S.OUT_OF_SYNC, S.APPLIED):
             raise SwitchRefused(f"{name} has no switch waiting for manual steps")
-        update = JobUpdate(job.id, name, "switch.confirmed", state=S.APPLIED, message=job.result,
-                           provider_done=True, audit_new={"state": S.APPLIED, "by": "owner",
-                                                          "message": "the owner confirmed the manual steps"})
+        update = JobUpdate(
+            job.id,
+            name,
+            "switch.confirmed",
+            state=S.APPLIED,
+            message=job.result,
+            provider_done=True,
+            audit_new={"state": S.APPLIED, "by": "owner", "message": "the owner confirmed the manual steps"},
+        )
         await self.db.run(self.journal.write, [update])
         emit(on_event, job, S.APPLIED, "the owner confirmed the manual steps", time.perf_counter())
         return await self.verify(name, on_event=on_event)
@@ -301,10 +348,20 @@ class Switches:
         pattern = registry.get(view.provider).recognise(secret.reveal())
         try:
             with session_scope(self.services.engine) as s:
-                s.add(Credential(connector_id=view.id, keyring_ref=ref, fingerprint=fp.digest, last4=fp.last4,
-                                 tier=tier, active=False, kind=kind or (pattern.kind if pattern else "")))
-                self.services.audit.record(s, "credential.add", name,
-                                           new={"tier": tier, "fingerprint": fp.digest, "last4": fp.last4})
+                s.add(
+                    Credential(
+                        connector_id=view.id,
+                        keyring_ref=ref,
+                        fingerprint=fp.digest,
+                        last4=fp.last4,
+                        tier=tier,
+                        active=False,
+                        kind=kind or (pattern.kind if pattern else ""),
+                    )
+                )
+                self.services.audit.record(
+                    s, "credential.add", name, new={"tier": tier, "fingerprint": fp.digest, "last4": fp.last4}
+                )
         except BaseException:
             secrets.delete(ref)
             raise
@@ -325,8 +382,13 @@ class Switches:
             old = row.tier
             row.tier, row.active = "admin", True
             s.add(row)
-            self.services.audit.record(s, "credential.tier", name, old={"tier": old},
-                                       new={"tier": "admin", "fingerprint": row.fingerprint, "last4": row.last4})
+            self.services.audit.record(
+                s,
+                "credential.tier",
+                name,
+                old={"tier": old},
+                new={"tier": "admin", "fingerprint": row.fingerprint, "last4": row.last4},
+            )
         return self.services.inventory.get(name)
 
     # -- internals ------------------------------------------------------------------------------------
@@ -340,15 +402,32 @@ class Switches:
             return await steps.enable(ctx)
         return await steps.rotate_by_api(ctx)
 
-    async def _run(self, name: str, action: str, plan: SwitchPlan, *, step, on_event: EventSink,
-                   force: bool = False, probe_first: bool = False, provider_call: str | None = None,
-                   details: dict | None = None) -> S.JobReport:
+    async def _run(
+        self,
+        name: str,
+        action: str,
+        plan: SwitchPlan,
+        *,
+        step,
+        on_event: EventSink,
+        force: bool = False,
+        probe_first: bool = False,
+        provider_call: str | None = None,
+        details: dict | None = None,
+    ) -> S.JobReport:
         started = time.perf_counter()
         target = S.TARGET_MODE[action]
-        job = await self.db.run(lambda: self.journal.open_job(
-            name, action, target.value if target else "", provider_call or plan.provider_call,
-            audit_new={"reversible": plan.reversible, "forced_allowed": force}, irreversible=plan.irreversible_call,
-            details=details))
+        job = await self.db.run(
+            lambda: self.journal.open_job(
+                name,
+                action,
+                target.value if target else "",
+                provider_call or plan.provider_call,
+                audit_new={"reversible": plan.reversible, "forced_allowed": force},
+                irreversible=plan.irreversible_call,
+                details=details,
+            )
+        )
         emit(on_event, job, S.RECORDED, f"mode {job.target_mode or 'unchanged'} recorded", started)
         return await self._carry(job, step, on_event=on_event, started=started, force=force, probe_first=probe_first)
 
@@ -356,8 +435,12 @@ class Switches:
         """Carry an interrupted single switch to its end: the step again, looking before sending
         (probe first), and a rotation from the key it already stored."""
         started = time.perf_counter()
-        await self.db.run(self.journal.audit_event, "switch.resume", job.connector,
-                          {"job": job.id, "action": job.action, "state": job.state})
+        await self.db.run(
+            self.journal.audit_event,
+            "switch.resume",
+            job.connector,
+            {"job": job.id, "action": job.action, "state": job.state},
+        )
         emit(on_event, job, S.APPLYING, "finishing an interrupted switch", started)
         if job.action == "rotate":
             step = steps.finish_rotation
@@ -366,8 +449,9 @@ class Switches:
             step = lambda ctx: self._step(ctx, job.action, revoke_full)  # noqa: E731
         return await self._carry(job, step, on_event=on_event, started=started, probe_first=True)
 
-    async def _carry(self, job: JobRow, step, *, on_event: EventSink, started: float, force: bool = False,
-                     probe_first: bool = False) -> S.JobReport:
+    async def _carry(
+        self, job: JobRow, step, *, on_event: EventSink, started: float, force: bool = False, probe_first: bool = False
+    ) -> S.JobReport:
         """From a recorded (or interrupted) job: provider step, its result, then verification."""
         name = job.connector
         _RUNNING.add(job.id)
@@ -383,23 +467,46 @@ class Switches:
                 await self.db.run(self.journal.mark_applying, [job.id])
 
                 async def on_retry(attempt: int, result: ActionResult) -> None:
-                    update = JobUpdate(job.id, name, "switch.pending", state=S.PENDING,
-                                       message=f"attempt {attempt} failed: {result.message}; retrying",
-                                       audit_new={"attempt": attempt, "message": result.message,
-                                                  "status": result.status}, outcome="pending")
+                    update = JobUpdate(
+                        job.id,
+                        name,
+                        "switch.pending",
+                        state=S.PENDING,
+                        message=f"attempt {attempt} failed: {result.message}; retrying",
+                        audit_new={"attempt": attempt, "message": result.message, "status": result.status},
+                        outcome="pending",
+                    )
                     await self.db.run(self.journal.write, [update])
                     emit(on_event, job, S.PENDING, update.message or "", started)
 
                 async def on_late(limit: float) -> None:
-                    message = (f"no answer within {limit:g} s; a rotation is never cut off (the provider may have "
-                               "made the new key already), so Breaker keeps waiting for its answer")
-                    update = JobUpdate(job.id, name, "switch.pending", state=S.PENDING, message=message,
-                                       audit_new={"message": message, "limit_s": limit}, outcome="pending")
+                    message = (
+                        f"no answer within {limit:g} s; a rotation is never cut off (the provider may have "
+                        "made the new key already), so Breaker keeps waiting for its answer"
+                    )
+                    update = JobUpdate(
+                        job.id,
+                        name,
+                        "switch.pending",
+                        state=S.PENDING,
+                        message=message,
+                        audit_new={"message": message, "limit_s": limit},
+                        outcome="pending",
+                    )
                     await self.db.run(self.journal.write, [update])
                     emit(on_event, job, S.PENDING, message, started)
 
-                ctx = steps.StepContext(calls=calls, db=self.db, client=client, view=view, views=views, job=job,
-                                        probe_first=probe_first, on_retry=on_retry, on_late=on_late)
+                ctx = steps.StepContext(
+                    calls=calls,
+                    db=self.db,
+                    client=client,
+                    view=view,
+                    views=views,
+                    job=job,
+                    probe_first=probe_first,
+                    on_retry=on_retry,
+                    on_late=on_late,
+                )
                 outcome = await step(ctx)
                 update = outcome.update(job, force=force)
                 await self.db.run(self.journal.write, [update])
@@ -411,8 +518,9 @@ class Switches:
         finally:
             _RUNNING.discard(job.id)
 
-    async def _verify(self, calls: Calls, client: httpx.AsyncClient, job: JobRow, on_event: EventSink,
-                      started: float) -> None:
+    async def _verify(
+        self, calls: Calls, client: httpx.AsyncClient, job: JobRow, on_event: EventSink, started: float
+    ) -> None:
         views = await asyncio.to_thread(self.services.inventory.list)
         view = next((v for v in views if v.name == job.connector), None)
         if view is None:
@@ -426,8 +534,7 @@ class Switches:
             self.journal.write([update])
 
         await self.db.run(write)
-        emit(on_event, job, S.VERIFIED if result.ok else S.UNVERIFIED, result.why, started,
-             result.manual_steps or ())
+        emit(on_event, job, S.VERIFIED if result.ok else S.UNVERIFIED, result.why, started, result.manual_steps or ())
 
 
 def _interrupted(job: JobRow) -> bool:
@@ -437,8 +544,12 @@ def _interrupted(job: JobRow) -> bool:
         return False
     if job.state in (S.RECORDED, S.APPLYING):
         return True
-    return (job.action == "rotate" and bool(job.details.get("new_ref")) and not job.details.get("swapped")
-            and job.state in (S.PENDING, S.FAILED))
+    return (
+        job.action == "rotate"
+        and bool(job.details.get("new_ref"))
+        and not job.details.get("swapped")
+        and job.state in (S.PENDING, S.FAILED)
+    )
 
 
 def _report(job: JobRow) -> S.JobReport:
@@ -447,12 +558,18 @@ def _report(job: JobRow) -> S.JobReport:
         return report
     name = job.connector
     if job.action == "rotate" and job.details.get("new_ref"):
-        how = (f"interrupted after the new key was stored (not handed out yet): `breaker rotate {name}` "
-               "finishes it — probes the new key, swaps it in, retires the old one")
+        how = (
+            f"interrupted after the new key was stored (not handed out yet): `breaker rotate {name}` "
+            "finishes it — probes the new key, swaps it in, retires the old one"
+        )
     elif job.action == "rotate":
-        how = (f"interrupted before the provider's answer was recorded: `breaker rotate {name}` checks the old key "
-               "and says what is left to do")
+        how = (
+            f"interrupted before the provider's answer was recorded: `breaker rotate {name}` checks the old key "
+            "and says what is left to do"
+        )
     else:
-        how = (f"interrupted before the provider's answer was recorded: verifying it (the panel, or "
-               f"`breaker {job.action} {name}` again) probes first and finishes it")
+        how = (
+            f"interrupted before the provider's answer was recorded: verifying it (the panel, or "
+            f"`breaker {job.action} {name}` again) probes first and finishes it"
+        )
     return replace(report, interrupted=True, message=f"{how}" + (f" (last: {job.result})" if job.result else ""))

@@ -40,14 +40,13 @@ from dataclasses import replace
 import httpx
 
 from app.services.probing import ProbeResult, endpoint_key
-from connectors.base import ActionResult
-
 from app.services.switches import states as S
 from app.services.switches import steps
 from app.services.switches.events import emit
 from app.services.switches.journal import JobRow, JobUpdate, new_batch_id
 from app.services.switches.plan import ENDPOINTS, dependants, is_admin_connector
 from app.services.switches.verify import verify
+from connectors.base import ActionResult
 
 _crash_point = ""  # set only by install_crash_point (tests)
 
@@ -113,7 +112,7 @@ class _Writer:
             updates = [u for i in items for u in i[0]]
             probes = [p for i in items for p in i[1]]
 
-            def write() -> None:
+            def write(probes: list = probes, updates: list = updates) -> None:
                 if probes:
                     # reconcile=False: the verifications are recorded once, by the journal updates
                     self.calls.prober.store(probes, reconcile=False)
@@ -151,8 +150,7 @@ class Panic:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            _, superseded = await self.sw.db.run(journal.journal_batch, batch, targets, selection.as_dict(),
-                                                 calls_text)
+            _, superseded = await self.sw.db.run(journal.journal_batch, batch, targets, selection.as_dict(), calls_text)
             summary.superseded = superseded
             self.crash.hit("journal")
             await self.sw.db.run(journal.record_batch, batch)
@@ -171,8 +169,9 @@ class Panic:
         return summary
 
     # -- resuming ------------------------------------------------------------------------------------
-    async def resume(self, batch: str | None,
-                     on_event: Callable[[S.SwitchEvent], None] | None) -> S.PanicSummary | None:
+    async def resume(
+        self, batch: str | None, on_event: Callable[[S.SwitchEvent], None] | None
+    ) -> S.PanicSummary | None:
         journal = self.sw.journal
         if batch is None:
             open_batches = await self.sw.db.run(journal.unfinished_batches)
@@ -191,8 +190,16 @@ class Panic:
         return summary
 
     # -- steps 3 and 4 --------------------------------------------------------------------------------
-    async def _drive(self, batch: str, jobs: list[JobRow], on_event, started: float, summary: S.PanicSummary,
-                     *, probe_first: set[str]) -> None:
+    async def _drive(
+        self,
+        batch: str,
+        jobs: list[JobRow],
+        on_event,
+        started: float,
+        summary: S.PanicSummary,
+        *,
+        probe_first: set[str],
+    ) -> None:
         sw, journal = self.sw, self.sw.journal
         views = await asyncio.to_thread(self.services.inventory.list)
         by_name = {v.name: v for v in views}
@@ -254,10 +261,20 @@ class Panic:
                         try:
                             if job.connector in admin_names:
                                 await released[job.provider].wait()
-                            outcome = await steps.disable(steps.StepContext(
-                                calls=calls, db=sw.db, client=client, view=view, views=views, job=job, gate=gate,
-                                probe_first=job.connector in probe_first, shared=shared,
-                                on_retry=self._on_retry(writer, job, on_event, started)))
+                            outcome = await steps.disable(
+                                steps.StepContext(
+                                    calls=calls,
+                                    db=sw.db,
+                                    client=client,
+                                    view=view,
+                                    views=views,
+                                    job=job,
+                                    gate=gate,
+                                    probe_first=job.connector in probe_first,
+                                    shared=shared,
+                                    on_retry=self._on_retry(writer, job, on_event, started),
+                                )
+                            )
                         finally:
                             step_finished(job)
                         self.crash.hit("call")
@@ -270,12 +287,29 @@ class Panic:
                         current = replace(job, state=state)
                         result = await verify(calls, client, view, current, gate=gate, views=views)
                         writer.put([result.update(current)], result.results, point="verified")
-                        emit(on_event, job, S.VERIFIED if result.ok else S.UNVERIFIED, result.why, started,
-                             result.manual_steps or ())
+                        emit(
+                            on_event,
+                            job,
+                            S.VERIFIED if result.ok else S.UNVERIFIED,
+                            result.why,
+                            started,
+                            result.manual_steps or (),
+                        )
                 except Exception as exc:  # a bug for one connector must not lose the others
                     message = f"internal error ({type(exc).__name__}); run the resume, or disable it by hand"
-                    writer.put([JobUpdate(job.id, job.connector, "switch.failed", state=S.FAILED, message=message,
-                                          audit_new={"message": message}, outcome="failed")])
+                    writer.put(
+                        [
+                            JobUpdate(
+                                job.id,
+                                job.connector,
+                                "switch.failed",
+                                state=S.FAILED,
+                                message=message,
+                                audit_new={"message": message},
+                                outcome="failed",
+                            )
+                        ]
+                    )
                     emit(on_event, job, S.FAILED, message, started)
 
             try:
@@ -286,17 +320,38 @@ class Panic:
         summary.verified_ms = (time.perf_counter() - started) * 1000
         final = await sw.db.run(journal.batch_jobs, batch)
         fill(summary, [j for j in final if j.state != S.SUPERSEDED])
-        await sw.db.run(journal.audit_event, "panic.end", "", {
-            "batch": batch, "total": summary.total, "verified": len(summary.verified),
-            "unverified": len(summary.unverified), "failed": len(summary.failed), "resumed": summary.resumed,
-            "verified_ms": round(summary.verified_ms)}, "ok" if summary.ok else "incomplete")
+        await sw.db.run(
+            journal.audit_event,
+            "panic.end",
+            "",
+            {
+                "batch": batch,
+                "total": summary.total,
+                "verified": len(summary.verified),
+                "unverified": len(summary.unverified),
+                "failed": len(summary.failed),
+                "resumed": summary.resumed,
+                "verified_ms": round(summary.verified_ms),
+            },
+            "ok" if summary.ok else "incomplete",
+        )
 
     def _on_retry(self, writer: _Writer, job: JobRow, on_event, started: float):
         async def on_retry(attempt: int, result: ActionResult) -> None:
             message = f"attempt {attempt} failed: {result.message}; retrying"
-            writer.put([JobUpdate(job.id, job.connector, "switch.pending", state=S.PENDING, message=message,
-                                  audit_new={"attempt": attempt, "message": result.message, "status": result.status},
-                                  outcome="pending")])
+            writer.put(
+                [
+                    JobUpdate(
+                        job.id,
+                        job.connector,
+                        "switch.pending",
+                        state=S.PENDING,
+                        message=message,
+                        audit_new={"attempt": attempt, "message": result.message, "status": result.status},
+                        outcome="pending",
+                    )
+                ]
+            )
             emit(on_event, job, S.PENDING, message, started)
 
         return on_retry

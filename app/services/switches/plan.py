@@ -17,66 +17,84 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.services.inventory import ConnectorView, CredentialView
+from app.services.switches.states import TARGET_MODE
 from connectors import registry
 from connectors.base import Mode, Provider
-
-from app.services.switches.states import TARGET_MODE
 
 # provider → action → (method and path under the provider's base URL, note). "revoke" serves disable,
 # "restrict" draft-only/read-only, "rotate" rotate, "reenable" enable. {…} = an id Breaker looks up.
 ENDPOINTS: dict[str, dict[str, tuple[str, str]]] = {
     "github": {
-        "revoke": ("POST /credentials/revoke",
-                   "unauthenticated; GitHub allows 60 such calls per hour; the token's owner is e-mailed; "
-                   "permanent — GitHub cannot reactivate a revoked token"),
+        "revoke": (
+            "POST /credentials/revoke",
+            "unauthenticated; GitHub allows 60 such calls per hour; the token's owner is e-mailed; "
+            "permanent — GitHub cannot reactivate a revoked token",
+        ),
         "revoke:installation": ("DELETE /installation/token", "authenticated with the token itself; permanent"),
     },
     "gitlab": {
         "revoke": ("DELETE /personal_access_tokens/self", "permanent"),
-        "rotate": ("POST /personal_access_tokens/self/rotate",
-                   "the old token stops working at once; the new one expires in a week unless GitLab is told otherwise"),
+        "rotate": (
+            "POST /personal_access_tokens/self/rotate",
+            "the old token stops working at once; the new one expires in a week unless GitLab is told otherwise",
+        ),
     },
     "slack": {
         "revoke": ("POST /auth.revoke", "permanent; reinstall the app to get a new token"),
     },
     "openai": {
-        "revoke": ("DELETE /v1/organization/projects/{project_id}/api_keys/{key_id}",
-                   "with the organisation's admin key; permanent"),
+        "revoke": (
+            "DELETE /v1/organization/projects/{project_id}/api_keys/{key_id}",
+            "with the organisation's admin key; permanent",
+        ),
     },
     "anthropic": {
-        "revoke": ("POST /v1/organizations/api_keys/{key_id} {\"status\": \"inactive\"}",
-                   "with the organisation's admin key; reversible (status active again)"),
-        "reenable": ("POST /v1/organizations/api_keys/{key_id} {\"status\": \"active\"}",
-                     "with the organisation's admin key"),
+        "revoke": (
+            'POST /v1/organizations/api_keys/{key_id} {"status": "inactive"}',
+            "with the organisation's admin key; reversible (status active again)",
+        ),
+        "reenable": (
+            'POST /v1/organizations/api_keys/{key_id} {"status": "active"}',
+            "with the organisation's admin key",
+        ),
     },
     "google": {
         "revoke": ("POST /revoke (form token=…)", "permanent; the matching refresh token dies too"),
     },
     "sendgrid": {
         "revoke": ("DELETE /v3/api_keys/{api_key_id}", "permanent"),
-        "restrict": ("GET then PUT /v3/api_keys/{api_key_id} with the scopes at or under the ceiling",
-                     "scopes can be added back later by the same call"),
-        "rotate": ("POST /v3/api_keys, probe the new key, then DELETE /v3/api_keys/{old id}",
-                   "the old key is deleted only after the new one answers"),
+        "restrict": (
+            "GET then PUT /v3/api_keys/{api_key_id} with the scopes at or under the ceiling",
+            "scopes can be added back later by the same call",
+        ),
+        "rotate": (
+            "POST /v3/api_keys, probe the new key, then DELETE /v3/api_keys/{old id}",
+            "the old key is deleted only after the new one answers",
+        ),
     },
     "microsoft": {
-        "revoke": ("POST /users/{id}/revokeSignInSessions",
-                   "refresh tokens die at once; access tokens already issued work until they expire (≤ 1 h)"),
-        "restrict": ("GET then PATCH /oauth2PermissionGrants/{grant_id} with the scopes at or under the ceiling",
-                     "delegated grants only; issued access tokens keep their scopes until they expire"),
+        "revoke": (
+            "POST /users/{id}/revokeSignInSessions",
+            "refresh tokens die at once; access tokens already issued work until they expire (≤ 1 h)",
+        ),
+        "restrict": (
+            "GET then PATCH /oauth2PermissionGrants/{grant_id} with the scopes at or under the ceiling",
+            "delegated grants only; issued access tokens keep their scopes until they expire",
+        ),
     },
     "hubspot": {
-        "revoke": ("DELETE /oauth/v1/refresh-tokens/{token} (OAuth refresh tokens only)",
-                   "permanent; private-app tokens have no revoke API"),
+        "revoke": (
+            "DELETE /oauth/v1/refresh-tokens/{token} (OAuth refresh tokens only)",
+            "permanent; private-app tokens have no revoke API",
+        ),
     },
     "notion": {
-        "revoke": ("POST /v1/oauth/revoke (public integrations, with the client id and secret)",
-                   "permanent; internal-integration tokens have no revoke API"),
+        "revoke": (
+            "POST /v1/oauth/revoke (public integrations, with the client id and secret)",
+            "permanent; internal-integration tokens have no revoke API",
+        ),
     },
 }
-
-_VERB = {"draft-only": "restrict", "read-only": "restrict", "disable": "revoke", "enable": "reenable",
-         "rotate": "rotate"}
 
 
 @dataclass(frozen=True)
@@ -123,8 +141,13 @@ class SwitchPlan:
 
     def text(self) -> str:
         """The confirmation, for a modal or a terminal. Says what, where, undo, and what stops."""
-        what = {"disable": "Disable", "enable": "Re-enable", "rotate": "Rotate the key of",
-                "draft-only": "Switch to draft-only:", "read-only": "Switch to read-only:"}[self.action]
+        what = {
+            "disable": "Disable",
+            "enable": "Re-enable",
+            "rotate": "Rotate the key of",
+            "draft-only": "Switch to draft-only:",
+            "read-only": "Switch to read-only:",
+        }[self.action]
         lines = [f"{what} {self.connector} ({self.provider_title})"]
         if self.to_mode is not None and self.to_mode is not self.from_mode:
             lines[0] += f" — mode {self.from_mode.value} → {self.to_mode.value}"
@@ -135,8 +158,9 @@ class SwitchPlan:
             lines.append(f"At {self.provider_title}:")
             lines += [f"  • {c.request}" + (f"\n    ({c.note})" if c.note else "") for c in self.calls]
         if self.manual_steps:
-            lines.append("By hand (Breaker cannot do this by API):" if not self.calls
-                         else "If the call fails, by hand:")
+            lines.append(
+                "By hand (Breaker cannot do this by API):" if not self.calls else "If the call fails, by hand:"
+            )
             lines += [f"  {i}. {s}" for i, s in enumerate(self.manual_steps, 1)]
         lines.append(f"Undo: {self.undo}")
         if self.stops_working:
@@ -147,12 +171,22 @@ class SwitchPlan:
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"connector": self.connector, "provider": self.provider, "action": self.action,
-                "from_mode": self.from_mode.value, "to_mode": self.to_mode.value if self.to_mode else None,
-                "local": list(self.local), "calls": [c.line() for c in self.calls],
-                "manual_steps": list(self.manual_steps), "reversible": self.reversible, "undo": self.undo,
-                "stops_working": list(self.stops_working), "warnings": list(self.warnings),
-                "guided": self.guided, "irreversible_call": self.irreversible_call}
+        return {
+            "connector": self.connector,
+            "provider": self.provider,
+            "action": self.action,
+            "from_mode": self.from_mode.value,
+            "to_mode": self.to_mode.value if self.to_mode else None,
+            "local": list(self.local),
+            "calls": [c.line() for c in self.calls],
+            "manual_steps": list(self.manual_steps),
+            "reversible": self.reversible,
+            "undo": self.undo,
+            "stops_working": list(self.stops_working),
+            "warnings": list(self.warnings),
+            "guided": self.guided,
+            "irreversible_call": self.irreversible_call,
+        }
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -187,8 +221,11 @@ def admin_source(view: ConnectorView, views: list[ConnectorView]) -> ConnectorVi
     """Where this connector's admin credential comes from (see :func:`admin_credential`)."""
     if any(c.tier == "admin" and c.revoked_at is None for c in view.credentials):
         return view
-    same = [v for v in views if v.provider == view.provider and (v.base_url or "") == (view.base_url or "")
-            and is_admin_connector(v)]
+    same = [
+        v
+        for v in views
+        if v.provider == view.provider and (v.base_url or "") == (view.base_url or "") and is_admin_connector(v)
+    ]
     return sorted(same, key=lambda v: v.name)[0] if same else None
 
 
@@ -216,8 +253,9 @@ def dependants(view: ConnectorView, views: list[ConnectorView]) -> list[Connecto
 def shared_with(view: ConnectorView, views: list[ConnectorView]) -> list[str]:
     """Other connectors holding one of the same keys (same fingerprint): a revoke kills theirs too."""
     prints = {c.fingerprint for c in live_credentials(view)}
-    return sorted(v.name for v in views if v.name != view.name
-                  and any(c.fingerprint in prints for c in live_credentials(v)))
+    return sorted(
+        v.name for v in views if v.name != view.name and any(c.fingerprint in prints for c in live_credentials(v))
+    )
 
 
 def _endpoint(provider: Provider, verb: str, cred: CredentialView | None) -> tuple[str, str] | None:
@@ -246,8 +284,12 @@ def _call(provider: Provider, view: ConnectorView, verb: str, cred: CredentialVi
 
 def _has_api(provider: Provider, verb: str, view: ConnectorView, cred: CredentialView | None) -> bool:
     """Whether Breaker will call the provider for ``verb`` (else: manual steps only)."""
-    flag = {"revoke": provider.can_revoke, "restrict": provider.can_restrict, "rotate": provider.can_rotate,
-            "reenable": provider.revoke_reversible}[verb]
+    flag = {
+        "revoke": provider.can_revoke,
+        "restrict": provider.can_restrict,
+        "rotate": provider.can_rotate,
+        "reenable": provider.revoke_reversible,
+    }[verb]
     if flag:
         return True
     # Providers whose revoke works only for some kinds of token (HubSpot OAuth, Notion public apps)
@@ -264,24 +306,30 @@ def _stops(view: ConnectorView, views: list[ConnectorView], action: str) -> list
     elif action in ("draft-only", "read-only"):
         out.append(f"{client}: anything above {TARGET_MODE[action].ceiling.label} level fails")  # type: ignore[union-attr]
     elif action == "rotate":
-        out.append(f"{client}: the old key stops working; give it the new one "
-                   f"(`breaker exec {view.name}` does it for you via {view.env_var or 'its variable'})")
+        out.append(
+            f"{client}: the old key stops working; give it the new one "
+            f"(`breaker exec {view.name}` does it for you via {view.env_var or 'its variable'})"
+        )
     if action in ("disable", "rotate"):
         shared = shared_with(view, views)
         if shared:
             out.append(f"connectors sharing this very key: {', '.join(shared)}")
         deps = dependants(view, views)
         if deps:
-            out.append(f"switches of {len(deps)} {view.provider} connector(s) that use this admin key: "
-                       + ", ".join(d.name for d in deps[:8]) + ("…" if len(deps) > 8 else ""))
+            out.append(
+                f"switches of {len(deps)} {view.provider} connector(s) that use this admin key: "
+                + ", ".join(d.name for d in deps[:8])
+                + ("…" if len(deps) > 8 else "")
+            )
     return out
 
 
 # -- the plan ----------------------------------------------------------------------------------
 
 
-def plan_for(view: ConnectorView, action: str, views: list[ConnectorView] | None = None, *,
-             revoke_full: bool = False) -> SwitchPlan:
+def plan_for(
+    view: ConnectorView, action: str, views: list[ConnectorView] | None = None, *, revoke_full: bool = False
+) -> SwitchPlan:
     """Exactly what ``action`` on ``view`` will do. Pure: reads nothing, changes nothing."""
     if action not in TARGET_MODE:
         raise ValueError(f"unknown switch {action!r}; use one of: {', '.join(TARGET_MODE)}")
@@ -289,7 +337,6 @@ def plan_for(view: ConnectorView, action: str, views: list[ConnectorView] | None
     provider = registry.get(view.provider)
     target = TARGET_MODE[action]
     active = view.credential
-    verb = _VERB[action]
     local: list[str] = []
     calls: list[PlannedCall] = []
     manual: list[str] = []
@@ -306,23 +353,32 @@ def plan_for(view: ConnectorView, action: str, views: list[ConnectorView] | None
             if _has_api(provider, "revoke", view, cred):
                 calls.append(_call(provider, view, "revoke", cred))
         if len(creds) > 1:
-            local.append(f"revoke all {len(creds)} live keys of this connector ("
-                         + ", ".join(f"{c.tier} …{c.last4}" for c in creds) + ")")
+            local.append(
+                f"revoke all {len(creds)} live keys of this connector ("
+                + ", ".join(f"{c.tier} …{c.last4}" for c in creds)
+                + ")"
+            )
         manual = provider.manual_steps("revoke")  # shown as the fallback when there is a call
         irreversible = bool(calls) and not provider.revoke_reversible
         reversible = not irreversible
-        undo = (f"`breaker enable {view.name}` — {provider.title} sets the key active again" if provider.revoke_reversible
-                else f"locally yes (`breaker enable {view.name}`), but at {provider.title} the key is gone for good: "
-                     "you will need a new key (`breaker rotate` then takes it)" if calls
-                else f"`breaker enable {view.name}` lifts the local block; what you do by hand at {provider.title} "
-                     "decides the rest")
+        undo = (
+            f"`breaker enable {view.name}` — {provider.title} sets the key active again"
+            if provider.revoke_reversible
+            else f"locally yes (`breaker enable {view.name}`), but at {provider.title} the key is gone for good: "
+            "you will need a new key (`breaker rotate` then takes it)"
+            if calls
+            else f"`breaker enable {view.name}` lifts the local block; what you do by hand at {provider.title} "
+            "decides the rest"
+        )
     elif action in ("draft-only", "read-only"):
         assert target is not None and target.ceiling is not None
         reduced = reduced_credential(view)
         if reduced is not None and not (active is not None and active.tier == "reduced"):
             uses_reduced = True
-            local.append(f"hand out the reduced credential (…{reduced.last4}) instead of the full one"
-                         + (f" (…{active.last4})" if active else ""))
+            local.append(
+                f"hand out the reduced credential (…{reduced.last4}) instead of the full one"
+                + (f" (…{active.last4})" if active else "")
+            )
             if revoke_full and active is not None:
                 if _has_api(provider, "revoke", view, active):
                     calls.append(_call(provider, view, "revoke", active))
@@ -331,8 +387,10 @@ def plan_for(view: ConnectorView, action: str, views: list[ConnectorView] | None
                     manual = provider.manual_steps("revoke")
                 local.append("then revoke the full key")
             else:
-                warnings.append("the full key still works at the provider until you revoke it "
-                                "(run again with --revoke-full, or revoke it by hand)")
+                warnings.append(
+                    "the full key still works at the provider until you revoke it "
+                    "(run again with --revoke-full, or revoke it by hand)"
+                )
         elif reduced is not None:
             local.append(f"keep handing out the reduced credential (…{reduced.last4})")
             uses_reduced = True
@@ -341,12 +399,18 @@ def plan_for(view: ConnectorView, action: str, views: list[ConnectorView] | None
             manual = provider.manual_steps("restrict")
         else:
             manual = provider.manual_steps("restrict")
-            warnings.append(f"{provider.title} has no API to reduce this key: until you do it by hand, the key keeps "
-                            "its power and the switch stays 'applied — not verified'")
+            warnings.append(
+                f"{provider.title} has no API to reduce this key: until you do it by hand, the key keeps "
+                "its power and the switch stays 'applied — not verified'"
+            )
         reversible = not irreversible
-        undo = (f"`breaker enable {view.name}`" + (" hands out the full credential again" if uses_reduced and not revoke_full
-                                                   else "" if not irreversible else
-                                                   " lifts the local ceiling; the revoked full key is gone for good"))
+        undo = f"`breaker enable {view.name}`" + (
+            " hands out the full credential again"
+            if uses_reduced and not revoke_full
+            else ""
+            if not irreversible
+            else " lifts the local ceiling; the revoked full key is gone for good"
+        )
     elif action == "enable":
         reduced_active = active is not None and active.tier == "reduced"
         if reduced_active and primary_credential(view) is not None:
@@ -356,15 +420,19 @@ def plan_for(view: ConnectorView, action: str, views: list[ConnectorView] | None
         undo = f"`breaker disable {view.name}` (or a narrower mode)"
         manual = provider.manual_steps("reenable") if not provider.revoke_reversible else []
         if not provider.revoke_reversible and view.mode is Mode.DISABLED:
-            warnings.append(f"if the key was revoked at {provider.title}, it cannot come back: "
-                            f"`breaker rotate {view.name}` takes a new one")
+            warnings.append(
+                f"if the key was revoked at {provider.title}, it cannot come back: "
+                f"`breaker rotate {view.name}` takes a new one"
+            )
     else:  # rotate
         reversible = False
         if provider.can_rotate:
             calls.append(_call(provider, view, "rotate", active))
             manual = provider.manual_steps("rotate")
-            local.append("store the new key in the keyring the moment the provider returns it, "
-                         "then probe it before the old one is given up")
+            local.append(
+                "store the new key in the keyring the moment the provider returns it, "
+                "then probe it before the old one is given up"
+            )
             irreversible = True
         else:
             guided = True
@@ -378,15 +446,30 @@ def plan_for(view: ConnectorView, action: str, views: list[ConnectorView] | None
         undo = "not possible: the old key is revoked once the new one works"
 
     if needs_admin and calls and admin_credential(view, views) is None:
-        warnings.append(f"{provider.title} needs an organisation admin key for this call and none is registered: "
-                        f"register one as a connector with tier admin; until then Breaker gives manual steps")
+        warnings.append(
+            f"{provider.title} needs an organisation admin key for this call and none is registered: "
+            f"register one as a connector with tier admin; until then Breaker gives manual steps"
+        )
     if view.mode is Mode.DISABLED and action == "disable":
         warnings.append("already disabled: Breaker checks by probe before calling the provider again")
     return SwitchPlan(
-        connector=view.name, provider=view.provider, provider_title=provider.title, action=action,
-        from_mode=view.mode, to_mode=target, local=tuple(local), calls=tuple(calls), manual_steps=tuple(manual),
-        reversible=reversible, undo=undo, stops_working=tuple(_stops(view, views, action)),
-        warnings=tuple(warnings), guided=guided, uses_reduced=uses_reduced, irreversible_call=irreversible)
+        connector=view.name,
+        provider=view.provider,
+        provider_title=provider.title,
+        action=action,
+        from_mode=view.mode,
+        to_mode=target,
+        local=tuple(local),
+        calls=tuple(calls),
+        manual_steps=tuple(manual),
+        reversible=reversible,
+        undo=undo,
+        stops_working=tuple(_stops(view, views, action)),
+        warnings=tuple(warnings),
+        guided=guided,
+        uses_reduced=uses_reduced,
+        irreversible_call=irreversible,
+    )
 
 
 @dataclass(frozen=True)
@@ -406,25 +489,37 @@ class PanicPlan:
         return len(self.names)
 
     def text(self) -> str:
-        lines = [f"EMERGENCY DISABLE: {self.count} connector(s) across {len(self.by_provider)} provider(s)", "",
-                 "In Breaker, at once: every one is recorded disabled; `breaker exec` refuses them all.",
-                 "Then, at every provider at the same time (bounded per provider, each call with its own timeout):"]
+        lines = [
+            f"EMERGENCY DISABLE: {self.count} connector(s) across {len(self.by_provider)} provider(s)",
+            "",
+            "In Breaker, at once: every one is recorded disabled; `breaker exec` refuses them all.",
+            "Then, at every provider at the same time (bounded per provider, each call with its own timeout):",
+        ]
         for name, n in sorted(self.by_provider.items()):
             extra = []
             if self.irreversible.get(name):
                 extra.append(f"{self.irreversible[name]} cannot be undone")
             if self.manual.get(name):
                 extra.append(f"{self.manual[name]} need manual steps")
-            lines.append(f"  • {name}: {n} × {self.calls.get(name, 'manual steps')}"
-                         + (f"  [{'; '.join(extra)}]" if extra else ""))
+            lines.append(
+                f"  • {name}: {n} × {self.calls.get(name, 'manual steps')}"
+                + (f"  [{'; '.join(extra)}]" if extra else "")
+            )
         lines.append("Then every connector is probed to verify that its key no longer works.")
         lines += [f"⚠ {n}" for n in self.notes]
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "connectors": list(self.names), "by_provider": dict(self.by_provider),
-                "calls": dict(self.calls), "irreversible": dict(self.irreversible), "manual": dict(self.manual),
-                "already_disabled": self.already_disabled, "notes": list(self.notes)}
+        return {
+            "count": self.count,
+            "connectors": list(self.names),
+            "by_provider": dict(self.by_provider),
+            "calls": dict(self.calls),
+            "irreversible": dict(self.irreversible),
+            "manual": dict(self.manual),
+            "already_disabled": self.already_disabled,
+            "notes": list(self.notes),
+        }
 
 
 def panic_plan(selected: list[ConnectorView], views: list[ConnectorView]) -> PanicPlan:
@@ -445,11 +540,21 @@ def panic_plan(selected: list[ConnectorView], views: list[ConnectorView]) -> Pan
     notes = []
     already = sum(1 for v in selected if v.mode is Mode.DISABLED)
     if already:
-        notes.append(f"{already} already disabled: Breaker probes them first and calls their provider again only "
-                     "if the key works (it may have been re-activated since)")
+        notes.append(
+            f"{already} already disabled: Breaker probes them first and calls their provider again only "
+            "if the key works (it may have been re-activated since)"
+        )
     if "github" in by_provider and by_provider["github"] > 60:
-        notes.append(f"GitHub allows 60 revocations per hour; {by_provider['github']} GitHub connectors "
-                     "means some will stay pending until the limit resets")
-    return PanicPlan(names=tuple(v.name for v in selected), by_provider=dict(by_provider), calls=calls,
-                     irreversible=dict(irreversible), manual=dict(manual),
-                     already_disabled=already, notes=tuple(notes))
+        notes.append(
+            f"GitHub allows 60 revocations per hour; {by_provider['github']} GitHub connectors "
+            "means some will stay pending until the limit resets"
+        )
+    return PanicPlan(
+        names=tuple(v.name for v in selected),
+        by_provider=dict(by_provider),
+        calls=calls,
+        irreversible=dict(irreversible),
+        manual=dict(manual),
+        already_disabled=already,
+        notes=tuple(notes),
+    )

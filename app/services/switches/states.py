@@ -100,8 +100,10 @@ def verdict(target: Mode, report: ProbeReport) -> Verdict:
             held = f" at {live.label} level" if live is not None else ""
             return Verdict(False, f"the key still works{held}")
         if live is None:  # the probe learned no scope at all: that proves nothing about the level
-            return Verdict(False, "the key works and the probe cannot see its scopes, so the level is unproven "
-                                  "(a deep probe may tell)")
+            return Verdict(
+                False,
+                "the key works and the probe cannot see its scopes, so the level is unproven (a deep probe may tell)",
+            )
         if live <= ceiling:
             return Verdict(True, f"live level {live.label} is within {target.value} ({ceiling.label})")
         return Verdict(False, f"the key still holds {live.label} (the {target.value} ceiling is {ceiling.label})")
@@ -131,9 +133,17 @@ class SwitchEvent:
         return label(self.state)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"connector": self.connector, "provider": self.provider, "action": self.action,
-                "state": self.state, "message": self.message, "manual_steps": list(self.manual_steps),
-                "job": self.job_id, "batch": self.batch, "elapsed_ms": round(self.elapsed_ms, 1)}
+        return {
+            "connector": self.connector,
+            "provider": self.provider,
+            "action": self.action,
+            "state": self.state,
+            "message": self.message,
+            "manual_steps": list(self.manual_steps),
+            "job": self.job_id,
+            "batch": self.batch,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
 
 
 @dataclass(frozen=True)
@@ -161,11 +171,21 @@ class JobReport:
         return label(self.state)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"connector": self.connector, "provider": self.provider, "action": self.action,
-                "state": self.state, "label": self.label, "verified": self.verified, "message": self.message,
-                "verify_note": self.verify_note, "manual_steps": list(self.manual_steps),
-                "provider_call": self.provider_call, "job": self.job_id, "irreversible": self.irreversible,
-                "interrupted": self.interrupted}
+        return {
+            "connector": self.connector,
+            "provider": self.provider,
+            "action": self.action,
+            "state": self.state,
+            "label": self.label,
+            "verified": self.verified,
+            "message": self.message,
+            "verify_note": self.verify_note,
+            "manual_steps": list(self.manual_steps),
+            "provider_call": self.provider_call,
+            "job": self.job_id,
+            "irreversible": self.irreversible,
+            "interrupted": self.interrupted,
+        }
 
 
 @dataclass
@@ -192,10 +212,16 @@ class PanicSummary:
         return [*self.verified, *self.unverified, *self.failed]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"batch": self.batch, "total": self.total, "ok": self.ok, "resumed": self.resumed,
-                "recorded_ms": round(self.recorded_ms, 1), "applied_ms": round(self.applied_ms, 1),
-                "verified_ms": round(self.verified_ms, 1),
-                "verified": [r.as_dict() for r in self.verified],
-                "unverified": [r.as_dict() for r in self.unverified],
-                "failed": [r.as_dict() for r in self.failed],
-                "superseded": list(self.superseded)}
+        return {
+            "batch": self.batch,
+            "total": self.total,
+            "ok": self.ok,
+            "resumed": self.resumed,
+            "recorded_ms": round(self.recorded_ms, 1),
+            "applied_ms": round(self.applied_ms, 1),
+            "verified_ms": round(self.verified_ms, 1),
+            "verified": [r.as_dict() for r in self.verified],
+            "unverified": [r.as_dict() for r in self.unverified],
+            "failed": [r.as_dict() for r in self.failed],
+            "superseded": list(self.superseded),
+        }

@@ -18,13 +18,13 @@ import httpx
 
 from app.services.inventory import ConnectorView, CredentialView, key_problem
 from app.services.secrets import SecretStore
-from connectors import registry
-from connectors.base import ActionResult, ActionState, Credential as ProviderCredential, Level, Outcome, Provider, Secret
-
 from app.services.switches import states as S
 from app.services.switches.calls import Calls, Gate, MissingKey, dead, provider_credential, requests_for
 from app.services.switches.journal import CredOp, DbThread, JobRow, JobUpdate, Journal
 from app.services.switches.plan import live_credentials, primary_credential, reduced_credential
+from connectors import registry
+from connectors.base import ActionResult, ActionState, Level, Outcome, Provider, Secret
+from connectors.base import Credential as ProviderCredential
 
 
 @dataclass
@@ -45,15 +45,31 @@ class StepOutcome:
         forced = None
         if force and state in (S.PENDING, S.FAILED):
             state, forced = S.OUT_OF_SYNC, True
-        new = {"state": state, "message": self.message, "attempts": self.attempts, "status": self.status,
-               "irreversible": self.irreversible}
+        new = {
+            "state": state,
+            "message": self.message,
+            "attempts": self.attempts,
+            "status": self.status,
+            "irreversible": self.irreversible,
+        }
         if self.manual_steps and state != S.APPLIED:
             new["manual_steps"] = self.manual_steps
         details = {**self.details, "irreversible": self.irreversible or bool(job.details.get("irreversible"))}
-        return JobUpdate(job_id=job.id, connector=job.connector, audit_action=f"switch.{state}", state=state,
-                         message=self.message, provider_done=self.provider_done or None, attempts_add=self.attempts,
-                         manual_steps=self.manual_steps, details=details, forced=forced, cred_ops=self.cred_ops,
-                         audit_new=new, outcome="ok" if state in (S.APPLIED, S.MANUAL) else state)
+        return JobUpdate(
+            job_id=job.id,
+            connector=job.connector,
+            audit_action=f"switch.{state}",
+            state=state,
+            message=self.message,
+            provider_done=self.provider_done or None,
+            attempts_add=self.attempts,
+            manual_steps=self.manual_steps,
+            details=details,
+            forced=forced,
+            cred_ops=self.cred_ops,
+            audit_new=new,
+            outcome="ok" if state in (S.APPLIED, S.MANUAL) else state,
+        )
 
 
 @dataclass
@@ -85,16 +101,28 @@ class StepContext:
 def from_result(result: ActionResult, provider: Provider, verb: str, attempts: int) -> StepOutcome:
     """An ActionResult read as a job state."""
     if result.state is ActionState.APPLIED:
-        return StepOutcome(S.APPLIED, result.message or f"{provider.title} accepted the change", provider_done=True,
-                           attempts=attempts, status=result.status, irreversible=result.irreversible,
-                           details={k: v for k, v in result.details.items() if _plain(v)})
+        return StepOutcome(
+            S.APPLIED,
+            result.message or f"{provider.title} accepted the change",
+            provider_done=True,
+            attempts=attempts,
+            status=result.status,
+            irreversible=result.irreversible,
+            details={k: v for k, v in result.details.items() if _plain(v)},
+        )
     steps = list(result.manual_steps) or provider.manual_steps(verb)
     if result.state in (ActionState.MANUAL, ActionState.UNSUPPORTED):
-        return StepOutcome(S.MANUAL, result.message or f"{provider.title} has no API for this", steps,
-                           attempts=attempts, status=result.status)
+        return StepOutcome(
+            S.MANUAL,
+            result.message or f"{provider.title} has no API for this",
+            steps,
+            attempts=attempts,
+            status=result.status,
+        )
     state = S.PENDING if result.retryable else S.FAILED
-    return StepOutcome(state, result.message or "the provider call failed", steps, attempts=attempts,
-                       status=result.status)
+    return StepOutcome(
+        state, result.message or "the provider call failed", steps, attempts=attempts, status=result.status
+    )
 
 
 def _plain(value: Any) -> bool:
@@ -114,11 +142,17 @@ def combine(outcomes: list[StepOutcome]) -> StepOutcome:
     for o in outcomes:
         for k, v in o.details.items():
             details[k] = sorted(set(details.get(k, [])) | set(v)) if k == "done" else v
-    return StepOutcome(state, "; ".join(o.message for o in outcomes if o.message), steps if state != S.APPLIED else [],
-                       provider_done=all(o.provider_done for o in outcomes),
-                       attempts=sum(o.attempts for o in outcomes), status=outcomes[-1].status,
-                       irreversible=any(o.irreversible for o in outcomes), details=details,
-                       cred_ops=[op for o in outcomes for op in o.cred_ops])
+    return StepOutcome(
+        state,
+        "; ".join(o.message for o in outcomes if o.message),
+        steps if state != S.APPLIED else [],
+        provider_done=all(o.provider_done for o in outcomes),
+        attempts=sum(o.attempts for o in outcomes),
+        status=outcomes[-1].status,
+        irreversible=any(o.irreversible for o in outcomes),
+        details=details,
+        cred_ops=[op for o in outcomes for op in o.cred_ops],
+    )
 
 
 def _missing(ctx: StepContext, verb: str, exc: Exception) -> StepOutcome:
@@ -157,12 +191,20 @@ async def _revoke_one(ctx: StepContext, cred: CredentialView, *, mark_revoked: b
     if ctx.probe_first:
         verdict = dead(await ctx.probe(cred))
         if verdict is True:
-            return StepOutcome(S.APPLIED, f"the key …{cred.last4} already no longer works; not sent again",
-                               provider_done=True, details=done_detail, cred_ops=ops)
+            return StepOutcome(
+                S.APPLIED,
+                f"the key …{cred.last4} already no longer works; not sent again",
+                provider_done=True,
+                details=done_detail,
+                cred_ops=ops,
+            )
         if verdict is None and not repeatable and ctx.job.state in (S.APPLYING, S.PENDING):
-            return StepOutcome(S.PENDING, f"an earlier call may have reached {provider.title} and the probe cannot "
-                               "tell; not sent again — run the resume again when the provider answers",
-                               provider.manual_steps("revoke"))
+            return StepOutcome(
+                S.PENDING,
+                f"an earlier call may have reached {provider.title} and the probe cannot "
+                "tell; not sent again — run the resume again when the provider answers",
+                provider.manual_steps("revoke"),
+            )
 
     async def send() -> ActionResult:
         return await provider.revoke(ctx.client, pc)
@@ -174,8 +216,13 @@ async def _revoke_one(ctx: StepContext, cred: CredentialView, *, mark_revoked: b
         result: ActionResult = await asyncio.shield(ctx.shared[cred.fingerprint])
         attempts = 0
         if result.state is ActionState.APPLIED:
-            result = ActionResult("revoke", ActionState.APPLIED, "the same key was revoked through another connector",
-                                  status=result.status, irreversible=result.irreversible)
+            result = ActionResult(
+                "revoke",
+                ActionState.APPLIED,
+                "the same key was revoked through another connector",
+                status=result.status,
+                irreversible=result.irreversible,
+            )
     else:
         future: asyncio.Future | None = None
         if ctx.shared is not None:  # a panic: connectors sharing this key wait for this one call
@@ -183,9 +230,15 @@ async def _revoke_one(ctx: StepContext, cred: CredentialView, *, mark_revoked: b
             ctx.shared[cred.fingerprint] = future
         result, attempts = ActionResult("revoke", ActionState.FAILED, "cancelled"), 0
         try:
-            result, attempts = await ctx.calls.call("revoke", send, gate=ctx.gate, repeatable=repeatable,
-                                                    already_done=already_done, on_retry=ctx.on_retry,
-                                                    requests=requests_for(provider, "revoke"))
+            result, attempts = await ctx.calls.call(
+                "revoke",
+                send,
+                gate=ctx.gate,
+                repeatable=repeatable,
+                already_done=already_done,
+                on_retry=ctx.on_retry,
+                requests=requests_for(provider, "revoke"),
+            )
         finally:
             if future is not None and not future.done():
                 future.set_result(result)
@@ -225,8 +278,11 @@ async def restrict(ctx: StepContext, ceiling: Level, *, revoke_full: bool = Fals
     if active is None:
         return StepOutcome(S.FAILED, "no key is stored for this connector", provider.manual_steps("restrict"))
     if not provider.can_restrict:
-        return StepOutcome(S.MANUAL, f"{provider.title} has no API to reduce this key; do it by hand or register "
-                           "a reduced credential", provider.manual_steps("restrict"))
+        return StepOutcome(
+            S.MANUAL,
+            f"{provider.title} has no API to reduce this key; do it by hand or register a reduced credential",
+            provider.manual_steps("restrict"),
+        )
     try:
         pc = await ctx.cred(active)
     except MissingKey as exc:
@@ -235,8 +291,14 @@ async def restrict(ctx: StepContext, ceiling: Level, *, revoke_full: bool = Fals
     async def send() -> ActionResult:
         return await provider.restrict(ctx.client, pc, ceiling)
 
-    result, attempts = await ctx.calls.call("restrict", send, gate=ctx.gate, repeatable=True, on_retry=ctx.on_retry,
-                                            requests=requests_for(provider, "restrict"))
+    result, attempts = await ctx.calls.call(
+        "restrict",
+        send,
+        gate=ctx.gate,
+        repeatable=True,
+        on_retry=ctx.on_retry,
+        requests=requests_for(provider, "restrict"),
+    )
     return from_result(result, provider, "restrict", attempts)
 
 
@@ -255,8 +317,9 @@ async def enable(ctx: StepContext) -> StepOutcome:
         notes.append(f"the connector hands out its full credential (…{primary.last4}) again")
         target = primary
     if target is None:
-        return StepOutcome(S.MANUAL, "no key is stored for this connector", provider.manual_steps("reenable"),
-                           cred_ops=ops)
+        return StepOutcome(
+            S.MANUAL, "no key is stored for this connector", provider.manual_steps("reenable"), cred_ops=ops
+        )
     if not provider.revoke_reversible:
         notes.append(f"nothing to re-enable at {provider.title}; the probe checks that the key works")
         return StepOutcome(S.APPLIED, "; ".join(notes), provider_done=True, cred_ops=ops)
@@ -268,8 +331,14 @@ async def enable(ctx: StepContext) -> StepOutcome:
     async def send() -> ActionResult:
         return await provider.reenable(ctx.client, pc)
 
-    result, attempts = await ctx.calls.call("reenable", send, gate=ctx.gate, repeatable=True, on_retry=ctx.on_retry,
-                                            requests=requests_for(provider, "reenable"))
+    result, attempts = await ctx.calls.call(
+        "reenable",
+        send,
+        gate=ctx.gate,
+        repeatable=True,
+        on_retry=ctx.on_retry,
+        requests=requests_for(provider, "reenable"),
+    )
     outcome = from_result(result, provider, "reenable", attempts)
     outcome.message = "; ".join([*notes, outcome.message])
     outcome.cred_ops = ops + outcome.cred_ops
@@ -293,12 +362,28 @@ async def _store_new_key(ctx: StepContext, secret: Secret, old: CredentialView) 
     def keep() -> CredOp:
         fp = services.secrets.fingerprint(secret)
         services.secrets.put(ref, secret)
-        op = CredOp("add", ref, {"fingerprint": fp.digest, "last4": fp.last4, "tier": old.tier or "primary",
-                                 "active": False, "kind": kind})
-        journal.write([JobUpdate(ctx.job.id, ctx.job.connector, "switch.key-stored", cred_ops=[op],
-                                 details={"new_ref": ref, "old_refs": [old.keyring_ref] if old.keyring_ref else []},
-                                 audit_new={"fingerprint": fp.digest, "last4": fp.last4, "tier": op.fields["tier"],
-                                            "message": "new key stored (inactive until it is checked)"})])
+        op = CredOp(
+            "add",
+            ref,
+            {"fingerprint": fp.digest, "last4": fp.last4, "tier": old.tier or "primary", "active": False, "kind": kind},
+        )
+        journal.write(
+            [
+                JobUpdate(
+                    ctx.job.id,
+                    ctx.job.connector,
+                    "switch.key-stored",
+                    cred_ops=[op],
+                    details={"new_ref": ref, "old_refs": [old.keyring_ref] if old.keyring_ref else []},
+                    audit_new={
+                        "fingerprint": fp.digest,
+                        "last4": fp.last4,
+                        "tier": op.fields["tier"],
+                        "message": "new key stored (inactive until it is checked)",
+                    },
+                )
+            ]
+        )
         return op
 
     return await ctx.db.run(keep)
@@ -327,16 +412,27 @@ async def rotate_by_api(ctx: StepContext) -> StepOutcome:
 
     # Never cut off (mints=True) and never sent twice after an unanswered attempt: the provider may
     # have replaced the old key already, and a second rotation could kill the first new key.
-    result, attempts = await ctx.calls.call("rotate", send, gate=ctx.gate, repeatable=False,
-                                            already_done=_cannot_tell, on_retry=ctx.on_retry,
-                                            requests=requests_for(provider, "rotate"), mints=True,
-                                            on_late=ctx.on_late)
+    result, attempts = await ctx.calls.call(
+        "rotate",
+        send,
+        gate=ctx.gate,
+        repeatable=False,
+        already_done=_cannot_tell,
+        on_retry=ctx.on_retry,
+        requests=requests_for(provider, "rotate"),
+        mints=True,
+        on_late=ctx.on_late,
+    )
     outcome = from_result(result, provider, "rotate", attempts)
     outcome.irreversible = True
     if result.new_secret is None:
         if result.state is ActionState.APPLIED:
-            return StepOutcome(S.FAILED, f"{provider.title} reported a rotation but returned no new key; check the "
-                               "key at the provider", provider.manual_steps("rotate"), attempts=attempts)
+            return StepOutcome(
+                S.FAILED,
+                f"{provider.title} reported a rotation but returned no new key; check the key at the provider",
+                provider.manual_steps("rotate"),
+                attempts=attempts,
+            )
         return outcome
     # Stored whatever the provider's state says (a FAILED answer may carry a key, too).
     new_op = await _store_new_key(ctx, result.new_secret, old)
@@ -359,18 +455,28 @@ async def _finish_with_new_key(ctx: StepContext, old: CredentialView | None, new
     new_view = _new_credential(ctx, new_ref, old, last4)
     new_report = await ctx.probe(new_view)
     if new_report.outcome is not Outcome.OK:
-        return StepOutcome(S.FAILED, f"{provider.title} returned a new key (stored as …{last4}, not handed out) but "
-                           f"it does not answer: {new_report.outcome.value}; check both keys at the provider, then "
-                           f"`breaker rotate {ctx.view.name}` tries the stored key again",
-                           provider.manual_steps("rotate"), provider_done=True, details=details)
+        return StepOutcome(
+            S.FAILED,
+            f"{provider.title} returned a new key (stored as …{last4}, not handed out) but "
+            f"it does not answer: {new_report.outcome.value}; check both keys at the provider, then "
+            f"`breaker rotate {ctx.view.name}` tries the stored key again",
+            provider.manual_steps("rotate"),
+            provider_done=True,
+            details=details,
+        )
     ops = _swap_ops(new_ref, old)
     details["swapped"] = True
     if old is None or old.keyring_ref == new_ref:
         return StepOutcome(S.APPLIED, f"new key …{last4} works", provider_done=True, details=details, cred_ops=ops)
     old_gone = await _retire_old(ctx, old)
     if old_gone is None:
-        return StepOutcome(S.APPLIED, f"new key …{last4} works; the old key no longer does", provider_done=True,
-                           details=details, cred_ops=[*ops, CredOp("revoked", old.keyring_ref)])
+        return StepOutcome(
+            S.APPLIED,
+            f"new key …{last4} works; the old key no longer does",
+            provider_done=True,
+            details=details,
+            cred_ops=[*ops, CredOp("revoked", old.keyring_ref)],
+        )
     old_gone.message = f"new key …{last4} works; old key: {old_gone.message}"
     old_gone.cred_ops = ops + old_gone.cred_ops  # the swap commits whatever the revoke did
     old_gone.provider_done = True
@@ -401,8 +507,12 @@ async def finish_rotation(ctx: StepContext) -> StepOutcome:
     if new_ref:
         new = next((c for c in ctx.view.credentials if c.keyring_ref == new_ref), None)
         if new is None:
-            return StepOutcome(S.FAILED, "the interrupted rotation's new key is no longer in the inventory; "
-                               f"rotate again with `breaker rotate {ctx.view.name}`", provider.manual_steps("rotate"))
+            return StepOutcome(
+                S.FAILED,
+                "the interrupted rotation's new key is no longer in the inventory; "
+                f"rotate again with `breaker rotate {ctx.view.name}`",
+                provider.manual_steps("rotate"),
+            )
         outcome = await _finish_with_new_key(ctx, old, new_ref, new.last4)
         outcome.irreversible = True
         outcome.message = f"finished an interrupted rotation: {outcome.message}"
@@ -410,13 +520,20 @@ async def finish_rotation(ctx: StepContext) -> StepOutcome:
     current = ctx.view.credential
     alive = dead(await ctx.probe(current)) if current is not None else None
     if alive is False:
-        return StepOutcome(S.FAILED, "the rotation was interrupted before the provider's answer was recorded; the "
-                           f"old key still works and nothing was swapped — `breaker rotate {ctx.view.name}` "
-                           "tries again", provider.manual_steps("rotate"))
-    return StepOutcome(S.FAILED, "the rotation was interrupted before the provider's answer was recorded and the "
-                       "old key " + ("no longer works" if alive else "could not be checked") + ": if the provider "
-                       "made a new key, Breaker never received it — create one by hand and give it to Breaker",
-                       provider.manual_steps("rotate"))
+        return StepOutcome(
+            S.FAILED,
+            "the rotation was interrupted before the provider's answer was recorded; the "
+            f"old key still works and nothing was swapped — `breaker rotate {ctx.view.name}` "
+            "tries again",
+            provider.manual_steps("rotate"),
+        )
+    return StepOutcome(
+        S.FAILED,
+        "the rotation was interrupted before the provider's answer was recorded and the "
+        "old key " + ("no longer works" if alive else "could not be checked") + ": if the provider "
+        "made a new key, Breaker never received it — create one by hand and give it to Breaker",
+        provider.manual_steps("rotate"),
+    )
 
 
 async def _cannot_tell() -> None:
@@ -446,8 +563,9 @@ async def rotate_guided(ctx: StepContext, new_secret: Secret) -> StepOutcome:
     if old is not None and not problem and new_secret == _safe_secret(ctx, old):
         problem = "this is the key the connector already has"
     if problem:
-        return StepOutcome(S.FAILED, f"new key refused: {problem}; nothing was changed",
-                           provider.manual_steps("rotate"))
+        return StepOutcome(
+            S.FAILED, f"new key refused: {problem}; nothing was changed", provider.manual_steps("rotate")
+        )
     admin = None
     try:
         admin = (await ctx.cred(old)).admin_secret if old is not None else None
@@ -456,14 +574,18 @@ async def rotate_guided(ctx: StepContext, new_secret: Secret) -> StepOutcome:
     pc_new = provider_credential(ctx.view, new_secret, admin)
     try:
         report = await asyncio.wait_for(provider.probe(ctx.client, pc_new), ctx.calls.policy.timeout_s * 2 + 1)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         report = None
-    except Exception:  # noqa: BLE001
+    except Exception:
         report = None
     if report is None or report.outcome is not Outcome.OK:
         why = report.outcome.value if report is not None else "no answer"
-        return StepOutcome(S.FAILED, f"the new key does not work ({why}); the old key stays in place",
-                           provider.manual_steps("rotate"), attempts=1)
+        return StepOutcome(
+            S.FAILED,
+            f"the new key does not work ({why}); the old key stays in place",
+            provider.manual_steps("rotate"),
+            attempts=1,
+        )
     template = old or CredentialView("", "", "primary", "", True, None, None, None, None, "")  # type: ignore[arg-type]
     new_op = await _store_new_key(ctx, new_secret, template)
     outcome = await _finish_with_new_key(ctx, old, new_op.ref, new_op.fields["last4"])
@@ -477,5 +599,5 @@ async def rotate_guided(ctx: StepContext, new_secret: Secret) -> StepOutcome:
 def _safe_secret(ctx: StepContext, cred: CredentialView) -> Secret | None:
     try:
         return ctx.calls.secret(cred)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None

@@ -14,13 +14,12 @@ import httpx
 
 from app.services.inventory import ConnectorView
 from app.services.probing import ProbeResult
-from connectors import registry
-from connectors.base import Mode, Outcome
-
 from app.services.switches import states as S
 from app.services.switches.calls import Calls, Gate, dead
 from app.services.switches.journal import CredOp, JobRow, JobUpdate
 from app.services.switches.plan import live_credentials
+from connectors import registry
+from connectors.base import Mode, Outcome
 
 
 @dataclass
@@ -36,10 +35,27 @@ class VerifyOutcome:
     def update(self, job: JobRow) -> JobUpdate:
         new = {"probe": self.outcome, "why": self.why}
         if self.ok:
-            return JobUpdate(job.id, job.connector, "switch.verified", state=S.VERIFIED, verified=True,
-                             details={"verify": self.why}, cred_ops=self.cred_ops, audit_new=new)
-        return JobUpdate(job.id, job.connector, "switch.unverified", state=self.state, details={"verify": self.why},
-                         manual_steps=self.manual_steps, cred_ops=self.cred_ops, audit_new=new, outcome="unverified")
+            return JobUpdate(
+                job.id,
+                job.connector,
+                "switch.verified",
+                state=S.VERIFIED,
+                verified=True,
+                details={"verify": self.why},
+                cred_ops=self.cred_ops,
+                audit_new=new,
+            )
+        return JobUpdate(
+            job.id,
+            job.connector,
+            "switch.unverified",
+            state=self.state,
+            details={"verify": self.why},
+            manual_steps=self.manual_steps,
+            cred_ops=self.cred_ops,
+            audit_new=new,
+            outcome="unverified",
+        )
 
 
 def target_of(job: JobRow) -> Mode:
@@ -48,8 +64,15 @@ def target_of(job: JobRow) -> Mode:
     return Mode(job.target_mode)
 
 
-async def verify(calls: Calls, client: httpx.AsyncClient, view: ConnectorView, job: JobRow, *,
-                 gate: Gate = None, views: list[ConnectorView] | None = None) -> VerifyOutcome:
+async def verify(
+    calls: Calls,
+    client: httpx.AsyncClient,
+    view: ConnectorView,
+    job: JobRow,
+    *,
+    gate: Gate = None,
+    views: list[ConnectorView] | None = None,
+) -> VerifyOutcome:
     target = target_of(job)
     report = await calls.probe(client, view, gate=gate, views=views)
     verdict = S.verdict(target, report)
@@ -74,7 +97,8 @@ async def verify(calls: Calls, client: httpx.AsyncClient, view: ConnectorView, j
             else:
                 out.ok = False
                 out.why = f"the new key works, but the old key …{cred.last4} " + (
-                    "still works: revoke it (see the steps)" if gone is False else "could not be checked")
+                    "still works: revoke it (see the steps)" if gone is False else "could not be checked"
+                )
                 out.state = S.MANUAL if gone is False else None
                 out.manual_steps = registry.get(view.provider).manual_steps("revoke") if gone is False else None
         if out.ok:
@@ -83,10 +107,17 @@ async def verify(calls: Calls, client: httpx.AsyncClient, view: ConnectorView, j
         provider = registry.get(view.provider)
         out.state = S.MANUAL
         out.why = f"the key no longer works at {provider.title} (revoked for good): register a new one"
-        out.manual_steps = [*provider.manual_steps("reenable")[:-1],
-                            f"Give it to Breaker with `breaker rotate {view.name}` (it probes it before swapping)."]
-    if (not out.ok and out.manual_steps is None and not job.manual_steps and report.outcome is Outcome.OK
-            and job.action != "enable"):
+        out.manual_steps = [
+            *provider.manual_steps("reenable")[:-1],
+            f"Give it to Breaker with `breaker rotate {view.name}` (it probes it before swapping).",
+        ]
+    if (
+        not out.ok
+        and out.manual_steps is None
+        and not job.manual_steps
+        and report.outcome is Outcome.OK
+        and job.action != "enable"
+    ):
         # The provider took the change but the key still holds power: say what to do by hand.
         verb = {"disable": "revoke", "rotate": "rotate"}.get(job.action, "restrict")
         out.manual_steps = registry.get(view.provider).manual_steps(verb)
@@ -96,8 +127,17 @@ async def verify(calls: Calls, client: httpx.AsyncClient, view: ConnectorView, j
 FULL_KEY_LIVE = "full key still live — revoke it to verify"
 
 
-async def _check_other_keys(calls: Calls, client: httpx.AsyncClient, view: ConnectorView, job: JobRow, target: Mode,
-                            out: VerifyOutcome, *, gate: Gate, views: list[ConnectorView] | None) -> None:
+async def _check_other_keys(
+    calls: Calls,
+    client: httpx.AsyncClient,
+    view: ConnectorView,
+    job: JobRow,
+    target: Mode,
+    out: VerifyOutcome,
+    *,
+    gate: Gate,
+    views: list[ConnectorView] | None,
+) -> None:
     """The handed-out key is within the ceiling; every other live key of the connector must be too.
 
     A dead one is marked revoked (so a later ordinary probe can reconcile the switch); one that
@@ -117,8 +157,10 @@ async def _check_other_keys(calls: Calls, client: httpx.AsyncClient, view: Conne
         provider = registry.get(view.provider)
         out.ok = False
         out.why = f"{FULL_KEY_LIVE}: the {cred.tier} key …{cred.last4} — {verdict.why}"
-        out.manual_steps = [*provider.manual_steps("revoke"),
-                            f"Or let Breaker revoke it: `breaker {job.action} {view.name} --revoke-full`."]
+        out.manual_steps = [
+            *provider.manual_steps("revoke"),
+            f"Or let Breaker revoke it: `breaker {job.action} {view.name} --revoke-full`.",
+        ]
         return
 
 
@@ -142,9 +184,17 @@ def reconcile(services, results: list[ProbeResult]) -> list[str]:
         verdict = S.verdict(target_of(job), result.report)
         several = job.action in ("disable", "draft-only", "read-only") and len(_live_refs(services, job.connector)) > 1
         if verdict.ok and not several:  # the other keys need their own probes: Switches.verify does them
-            updates.append(JobUpdate(job.id, job.connector, "switch.verified", state=S.VERIFIED, verified=True,
-                                     details={"verify": f"{verdict.why} (by a later probe)"},
-                                     audit_new={"probe": result.report.outcome.value, "why": verdict.why}))
+            updates.append(
+                JobUpdate(
+                    job.id,
+                    job.connector,
+                    "switch.verified",
+                    state=S.VERIFIED,
+                    verified=True,
+                    details={"verify": f"{verdict.why} (by a later probe)"},
+                    audit_new={"probe": result.report.outcome.value, "why": verdict.why},
+                )
+            )
     journal.write(updates)
     return [u.connector for u in updates]
 

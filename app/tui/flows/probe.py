@@ -101,8 +101,9 @@ class ProbeFlow:
         if self._target(BY_ACTION["probe_all"], None) is None:
             return
         if self.probe_all_running:
-            self.notify("A probe of every connector is already running; its progress is below the table.",
-                        severity="warning")
+            self.notify(
+                "A probe of every connector is already running; its progress is below the table.", severity="warning"
+            )
             return
         names = [v.name for v in self.views]
         if not names:
@@ -198,8 +199,11 @@ class ProbeFlow:
             failed = sum(r.failed for r in message.results)
             drift = sum(bool(r.drift) for r in message.results)
             total = len(message.results)
-            self.notify(f"{total} probed: {total - failed} ok, {failed} failed, {drift} with drift.",
-                        title="Probe of every connector", severity="warning" if failed or drift else "information")
+            self.notify(
+                f"{total} probed: {total - failed} ok, {failed} failed, {drift} with drift.",
+                title="Probe of every connector",
+                severity="warning" if failed or drift else "information",
+            )
         self.app.post_message(ProbesStored(list(message.names)))
 
     # -- progress ----------------------------------------------------------------------------------

@@ -21,12 +21,16 @@ from typing import Any
 from textual import work
 
 from app.tui.actions import BY_ACTION
-from app.tui.messages import (PanicPlanned, PlanReady, SwitchesChanged, SwitchFinished, SwitchProgress,
-                              UnfinishedPanics)
+from app.tui.messages import PanicPlanned, PlanReady, SwitchesChanged, SwitchFinished, SwitchProgress, UnfinishedPanics
 
 # panel action → the switch service's action
-SWITCH_OF = {"draft_only": "draft-only", "read_only": "read-only", "disable": "disable", "rotate": "rotate",
-             "reenable": "enable"}
+SWITCH_OF = {
+    "draft_only": "draft-only",
+    "read_only": "read-only",
+    "disable": "disable",
+    "rotate": "rotate",
+    "reenable": "enable",
+}
 TARGET_MODE = {"draft-only": "draft-only", "read-only": "read-only", "disable": "disabled", "enable": "full"}
 NOT_STORED = "unverified"  # an event state that is not a job state: the stored state stays
 
@@ -58,8 +62,7 @@ class SwitchFlow:
         if not target:
             return
         if target in self.switching:
-            self.notify(f"A switch of {target} is still running; its steps appear as they happen.",
-                        severity="warning")
+            self.notify(f"A switch of {target} is still running; its steps appear as they happen.", severity="warning")
             return
         self.plan_worker(target, SWITCH_OF[panel_action])
 
@@ -104,15 +107,17 @@ class SwitchFlow:
         self.app.push_screen(NewKeyModal(plan), pasted)
 
     # -- running -----------------------------------------------------------------------------------
-    def run_switch(self, name: str, action: str, how: str, *, force: bool = False, revoke_full: bool = False,
-                   secret: Any = None) -> None:
+    def run_switch(
+        self, name: str, action: str, how: str, *, force: bool = False, revoke_full: bool = False, secret: Any = None
+    ) -> None:
         """``how``: switch | rotate_with | confirm | verify."""
         self.switching.add(name)
         self.switch_worker(name, action, how, force, revoke_full, secret)
 
     @work(group="switch", exit_on_error=False, description="running a switch")
-    async def switch_worker(self, name: str, action: str, how: str, force: bool, revoke_full: bool,
-                            secret: Any) -> None:
+    async def switch_worker(
+        self, name: str, action: str, how: str, force: bool, revoke_full: bool, secret: Any
+    ) -> None:
         # On the app's loop: the switch service is async and calls on_event on this loop. Posts only.
         from app.services.switches import NeedsNewKey
 
@@ -148,10 +153,17 @@ class SwitchFlow:
                 from connectors.base import Mode
 
                 mode = Mode(TARGET_MODE[event.action])
-            self.table.update_view(replace(view, switch_state=event.state, mode=mode), self.app.theme_variables,
-                                   key_age_warn_days=self.app.settings.key_age_warn_days)
-        severity = {"verified": "information", "recorded": "information", "applied": "information",
-                    "applying": "information"}.get(event.state, "warning")
+            self.table.update_view(
+                replace(view, switch_state=event.state, mode=mode),
+                self.app.theme_variables,
+                key_age_warn_days=self.app.settings.key_age_warn_days,
+            )
+        severity = {
+            "verified": "information",
+            "recorded": "information",
+            "applied": "information",
+            "applying": "information",
+        }.get(event.state, "warning")
         if event.state in ("failed", "out-of-sync"):
             severity = "error"
         text = label(event.state) + (f" — {event.message}" if event.message else "")
@@ -193,8 +205,13 @@ class SwitchFlow:
             return
         self.panic_plan_worker()
 
-    @work(thread=True, exclusive=True, group="panic-plan", exit_on_error=False,
-          description="preparing the emergency disable")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="panic-plan",
+        exit_on_error=False,
+        description="preparing the emergency disable",
+    )
     def panic_plan_worker(self) -> None:
         # A thread: the plan reads the inventory; prepare() opens the audit key (a keyring may ask to
         # be unlocked) so that, once confirmed, the panic spends its time disabling.
@@ -215,8 +232,9 @@ class SwitchFlow:
             return
         plan = message.plan
         if plan.count == 0:
-            self.notify("Nothing to disable: every connector is already disabled and verified.",
-                        title="Emergency disable")
+            self.notify(
+                "Nothing to disable: every connector is already disabled and verified.", title="Emergency disable"
+            )
             return
         from app.tui.screens.panic import PanicConfirm, PanicScreen, PanicTypeConfirm
 
@@ -231,8 +249,13 @@ class SwitchFlow:
         self.app.push_screen(PanicConfirm(plan), first)
 
     # -- an interrupted panic ------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="panic-plan", exit_on_error=False,
-          description="looking for an interrupted emergency disable")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="panic-plan",
+        exit_on_error=False,
+        description="looking for an interrupted emergency disable",
+    )
     def unfinished_worker(self) -> None:
         batches = self.services.switches.unfinished_batches()
         if batches:
@@ -240,9 +263,13 @@ class SwitchFlow:
 
     def on_unfinished_panics(self, message: UnfinishedPanics) -> None:
         if self.app.read_only:
-            self.notify("An emergency disable was interrupted and waits to be finished. Leave read-only mode "
-                        "(ctrl+r) and open the panel again, or run `breaker panic --resume`.",
-                        title="Interrupted emergency disable", severity="warning", timeout=15)
+            self.notify(
+                "An emergency disable was interrupted and waits to be finished. Leave read-only mode "
+                "(ctrl+r) and open the panel again, or run `breaker panic --resume`.",
+                title="Interrupted emergency disable",
+                severity="warning",
+                timeout=15,
+            )
             return
         from app.tui.screens.panic import PanicScreen, ResumeOffer
 

@@ -25,10 +25,16 @@ RECENT_LIMIT = 500
 class AuditScreen(ReportsWorkerErrors, Screen):
     BINDINGS = [
         Binding("escape", "back", "back", id="back"),
-        Binding("v", "verify", "verify again", id="audit-verify",
-                tooltip="Walk the whole hash chain again and say where it breaks, if it does."),
-        Binding("enter", "details", "details", id="audit-details",
-                tooltip="Everything the selected event changed, in full."),
+        Binding(
+            "v",
+            "verify",
+            "verify again",
+            id="audit-verify",
+            tooltip="Walk the whole hash chain again and say where it breaks, if it does.",
+        ),
+        Binding(
+            "enter", "details", "details", id="audit-details", tooltip="Everything the selected event changed, in full."
+        ),
     ]
     AUTO_FOCUS = "#audit-table"
 
@@ -56,8 +62,9 @@ class AuditScreen(ReportsWorkerErrors, Screen):
     @work(thread=True, exclusive=True, group="audit-load", exit_on_error=False, description="reading audit events")
     def load_events(self) -> None:
         services = self.services
-        self.post_message(AuditLoaded(services.audit.recent(services.engine, RECENT_LIMIT),
-                                      services.audit.count(services.engine)))
+        self.post_message(
+            AuditLoaded(services.audit.recent(services.engine, RECENT_LIMIT), services.audit.count(services.engine))
+        )
 
     def action_verify(self) -> None:
         self.query_one("#chain-status", Static).update("[$text-muted]verifying the audit chain…[/]")
@@ -91,20 +98,39 @@ class AuditScreen(ReportsWorkerErrors, Screen):
         table = self.query_one("#audit-table", DataTable)
         cursor = table.cursor_row
         table.clear(columns=True)
-        rows = [(str(ev.seq), local_time(ev.at), ev.actor, ev.connector or "—", ev.action, ev.outcome,
-                 change_summary(ev.old_json, ev.new_json)) for ev in self.events]
-        headers = (("seq", "#"), ("at", "When"), ("actor", "Actor"), ("connector", "Connector"),
-                   ("action", "Action"), ("outcome", "Outcome"))
+        rows = [
+            (
+                str(ev.seq),
+                local_time(ev.at),
+                ev.actor,
+                ev.connector or "—",
+                ev.action,
+                ev.outcome,
+                change_summary(ev.old_json, ev.new_json),
+            )
+            for ev in self.events
+        ]
+        headers = (
+            ("seq", "#"),
+            ("at", "When"),
+            ("actor", "Actor"),
+            ("connector", "Connector"),
+            ("action", "Action"),
+            ("outcome", "Outcome"),
+        )
         widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, (_k, h) in enumerate(headers)]
         scrollbar = 2 if len(rows) > table.size.height - 1 else 0
         used = sum(widths) + 2 * table.cell_padding * (len(headers) + 1) + scrollbar
         for (key, header), width in zip(headers, widths):
             table.add_column(header, key=key, width=width)
         table.add_column("What changed", key="changes", width=max(20, table.size.width - used))
-        for row, ev in zip(rows, self.events):
-            table.add_row(*(Text(c) for c in row[:5]),
-                          Text(row[5], style="" if row[5] == "ok" else tone(variables, "error")),
-                          Text(row[6], overflow="ellipsis", no_wrap=True), key=row[0])
+        for row in rows:
+            table.add_row(
+                *(Text(c) for c in row[:5]),
+                Text(row[5], style="" if row[5] == "ok" else tone(variables, "error")),
+                Text(row[6], overflow="ellipsis", no_wrap=True),
+                key=row[0],
+            )
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
         shown = len(rows)
@@ -120,9 +146,11 @@ class AuditScreen(ReportsWorkerErrors, Screen):
         elif status.ok:
             text = f"[$text-success]✔ {escape(status.summary())}[/]"
         else:
-            text = (f"[$text-error]✖ {escape(status.summary())}[/]\n"
-                    "Someone or something changed the audit log outside Breaker. Keep a copy of the database "
-                    "file before anything else writes to it.")
+            text = (
+                f"[$text-error]✖ {escape(status.summary())}[/]\n"
+                "Someone or something changed the audit log outside Breaker. Keep a copy of the database "
+                "file before anything else writes to it."
+            )
         self.query_one("#chain-status", Static).update(text)
         self.set_class(status is not None and status.ok, "-chain-ok")
         self.set_class(status is not None and not status.ok, "-chain-broken")
@@ -140,8 +168,11 @@ class AuditScreen(ReportsWorkerErrors, Screen):
         """Everything an event changed, in full (the table's column is cut to the screen)."""
         found = next((ev for ev in self.events if str(ev.seq) == seq), None)
         if found is not None:
-            self.notify(escape(change_summary(found.old_json, found.new_json, limit=2000)) or "nothing recorded",
-                        title=f"Event {found.seq} · {found.action} · {found.connector or 'inventory'}", timeout=15)
+            self.notify(
+                escape(change_summary(found.old_json, found.new_json, limit=2000)) or "nothing recorded",
+                title=f"Event {found.seq} · {found.action} · {found.connector or 'inventory'}",
+                timeout=15,
+            )
 
     def action_back(self) -> None:
         self.dismiss()

@@ -26,8 +26,13 @@ from app.tui.widgets.outline import Outline, OutlineLine, line, parse_outline
 from connectors.base import Secret
 
 HEADINGS = ("In Breaker, at once:", "What will stop working:", "By hand", "If the call fails, by hand:")
-CONFIRM_LABEL = {"disable": "Disable", "draft-only": "Switch to draft-only", "read-only": "Switch to read-only",
-                 "enable": "Re-enable", "rotate": "Rotate"}
+CONFIRM_LABEL = {
+    "disable": "Disable",
+    "draft-only": "Switch to draft-only",
+    "read-only": "Switch to read-only",
+    "enable": "Re-enable",
+    "rotate": "Rotate",
+}
 
 FOCUS_KEYS = [
     Binding("left", "app.focus_previous", "previous", show=False),
@@ -84,8 +89,9 @@ class SwitchConfirm(CancellableModal[SwitchChoice | None]):
     @property
     def offers_revoke_full(self) -> bool:
         """A reduced credential takes over: the owner may also revoke the full key at the provider."""
-        return bool(self.plan.uses_reduced and self.replan is not None and self.plan.action in ("draft-only",
-                                                                                                "read-only"))
+        return bool(
+            self.plan.uses_reduced and self.replan is not None and self.plan.action in ("draft-only", "read-only")
+        )
 
     def compose(self) -> ComposeResult:
         plan = self.plan
@@ -97,8 +103,9 @@ class SwitchConfirm(CancellableModal[SwitchChoice | None]):
             with VerticalScroll(id="switch-body"):
                 yield Outline(plan_outline(body, reversible=plan.reversible), id="switch-text")
             if self.offers_revoke_full:
-                yield Checkbox("Also revoke the full key at the provider (cannot be undone)", id="revoke-full",
-                               compact=True)
+                yield Checkbox(
+                    "Also revoke the full key at the provider (cannot be undone)", id="revoke-full", compact=True
+                )
             with Horizontal(classes="dialog-buttons"):
                 label = CONFIRM_LABEL[plan.action]
                 if plan.guided:
@@ -157,15 +164,23 @@ class NewKeyModal(CancellableModal[Secret | None]):
     def compose(self) -> ComposeResult:
         plan = self.plan
         with Vertical(id="new-key-dialog", classes="dialog -danger"):
-            yield Static(f"Rotate the key of {escape(plan.connector)} ({escape(plan.provider_title)})",
-                         classes="dialog-title")
-            yield Outline([line(f"{escape(plan.provider_title)} cannot make the new key by API. Make it yourself:"),
-                           *steps_lines(plan.manual_steps, plan.provider)], id="new-key-steps")
-            yield Static("Then paste it here. It is hidden, goes to the OS keyring, and is probed before it "
-                         "replaces the old key; the old key dies only once the new one works.",
-                         classes="field-note", id="new-key-note")
-            yield Input(placeholder="paste the new key — masked", password=True, id="new-key-input",
-                        compact=True)
+            yield Static(
+                f"Rotate the key of {escape(plan.connector)} ({escape(plan.provider_title)})", classes="dialog-title"
+            )
+            yield Outline(
+                [
+                    line(f"{escape(plan.provider_title)} cannot make the new key by API. Make it yourself:"),
+                    *steps_lines(plan.manual_steps, plan.provider),
+                ],
+                id="new-key-steps",
+            )
+            yield Static(
+                "Then paste it here. It is hidden, goes to the OS keyring, and is probed before it "
+                "replaces the old key; the old key dies only once the new one works.",
+                classes="field-note",
+                id="new-key-note",
+            )
+            yield Input(placeholder="paste the new key — masked", password=True, id="new-key-input", compact=True)
             yield Static("", id="new-key-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Rotate", variant="error", id="rotate")
@@ -214,8 +229,9 @@ class SwitchOutcome(ModalScreen[OutcomeChoice | None]):
         report = self.report
         failed = report.state in ("failed", "pending", "out-of-sync")
         with Vertical(id="outcome-dialog", classes="dialog " + ("-danger" if failed else "-warning")):
-            yield Static(f"{escape(report.action)} {escape(report.connector)}: {escape(report.label)}",
-                         classes="dialog-title")
+            yield Static(
+                f"{escape(report.action)} {escape(report.connector)}: {escape(report.label)}", classes="dialog-title"
+            )
             with VerticalScroll(id="outcome-body"):
                 yield Outline(self.body(), id="outcome-text")
             with Horizontal(classes="dialog-buttons"):
@@ -235,18 +251,34 @@ class SwitchOutcome(ModalScreen[OutcomeChoice | None]):
         if report.verify_note:
             lines.append(line(f"[$text-muted]Probe:[/] {escape(report.verify_note)}"))
         if report.manual_steps:
-            lines += [line(""), line("[b $text-primary]By hand:[/]"), *steps_lines(report.manual_steps, report.provider)]
+            lines += [
+                line(""),
+                line("[b $text-primary]By hand:[/]"),
+                *steps_lines(report.manual_steps, report.provider),
+            ]
         lines.append(line(""))
         if report.state in ("manual", "applied"):
-            lines.append(line("The connector stays [b]applied — not verified[/b] until a probe shows the change. "
-                              "Done the steps? Choose [b]I did it[/b]: Breaker records it and probes at once."))
+            lines.append(
+                line(
+                    "The connector stays [b]applied — not verified[/b] until a probe shows the change. "
+                    "Done the steps? Choose [b]I did it[/b]: Breaker records it and probes at once."
+                )
+            )
         elif report.state in ("failed", "pending"):
-            lines.append(line("[$text-error]The provider call did not go through.[/] The mode is recorded in "
-                              "Breaker (`breaker exec` already follows it). Do the steps by hand, or [b]force[/b] "
-                              "the switch: it stays recorded here and is shown as out of sync with the provider."))
+            lines.append(
+                line(
+                    "[$text-error]The provider call did not go through.[/] The mode is recorded in "
+                    "Breaker (`breaker exec` already follows it). Do the steps by hand, or [b]force[/b] "
+                    "the switch: it stays recorded here and is shown as out of sync with the provider."
+                )
+            )
         elif report.state == "out-of-sync":
-            lines.append(line("[$text-error]Forced:[/] recorded in Breaker, but the provider still has the old "
-                              "state. Do the steps by hand, then choose [b]I did it[/b]."))
+            lines.append(
+                line(
+                    "[$text-error]Forced:[/] recorded in Breaker, but the provider still has the old "
+                    "state. Do the steps by hand, then choose [b]I did it[/b]."
+                )
+            )
         return lines
 
     def action_later(self) -> None:
@@ -283,13 +315,18 @@ class DeepProbeConfirm(CancellableModal[bool]):
 
     def compose(self) -> ComposeResult:
         who = self.names[0] if len(self.names) == 1 else f"{len(self.names)} connectors"
-        lines = ["A deep probe also tests write permissions: it sends [b]deliberately invalid writes aimed at "
-                 "objects that do not exist[/b] — never at real ones — and reads how the provider refuses them. "
-                 "Nothing is created, changed or sent. Providers may log these requests, and they count against "
-                 "rate limits.", ""]
+        lines = [
+            "A deep probe also tests write permissions: it sends [b]deliberately invalid writes aimed at "
+            "objects that do not exist[/b] — never at real ones — and reads how the provider refuses them. "
+            "Nothing is created, changed or sent. Providers may log these requests, and they count against "
+            "rate limits.",
+            "",
+        ]
         for title, count in self.counts:
-            lines.append(f"  • {escape(title)}: " + (f"[b]{count}[/b] requests in all" if count
-                                                    else "nothing more than an ordinary probe"))
+            lines.append(
+                f"  • {escape(title)}: "
+                + (f"[b]{count}[/b] requests in all" if count else "nothing more than an ordinary probe")
+            )
         with Vertical(id="deep-dialog", classes="dialog -warning"):
             yield Static(f"Deep probe of {escape(who)}", classes="dialog-title")
             yield Static("\n".join(lines), id="deep-text")

@@ -25,8 +25,19 @@ from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS
 from app.tui.messages import InventoryChanged
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
-from app.tui.widgets.present import (NOTHING, ago, change_summary, days, level_markup, level_text, local_time,
-                                     short_scope, tone, until)
+from app.tui.widgets.present import (
+    NOTHING,
+    ago,
+    change_summary,
+    days,
+    level_markup,
+    level_text,
+    local_time,
+    short_scope,
+    tone,
+    until,
+)
+from connectors import registry
 
 
 def switch_label(state: str | None) -> str:
@@ -34,7 +45,7 @@ def switch_label(state: str | None) -> str:
     from app.services.switches import label
 
     return label(state)
-from connectors import registry
+
 
 HISTORY_LIMIT = 50
 EVENTS_LIMIT = 200
@@ -86,10 +97,18 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
     BINDINGS = [
         Binding("escape", "back", "back", id="back"),
         # the deep probe shows in this screen's footer (the main one has no room for it)
-        *(replace(a.binding(), show=True) if a.action == "deep_probe" else a.binding()
-          for a in CONNECTOR_ACTIONS if a.needs_connector and a.action != "open"),
-        Binding("c", "switch_steps", "manual steps", id="switch-steps",
-                tooltip="The latest switch's manual steps, \"I did it\", a fresh probe, or a forced switch."),
+        *(
+            replace(a.binding(), show=True) if a.action == "deep_probe" else a.binding()
+            for a in CONNECTOR_ACTIONS
+            if a.needs_connector and a.action != "open"
+        ),
+        Binding(
+            "c",
+            "switch_steps",
+            "manual steps",
+            id="switch-steps",
+            tooltip='The latest switch\'s manual steps, "I did it", a fresh probe, or a forced switch.',
+        ),
     ]
     AUTO_FOCUS = "#connector-body"
 
@@ -132,9 +151,12 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         self.query_one("#credential").border_title = "Credential"
         self.query_one("#switch-panel").border_title = "Latest switch"
         self.query_one("#switch-panel").display = False
-        for table_id, columns in (("#declared", ("Scope", "Level")), ("#live", ("Scope", "Level", "")),
-                                  ("#probe-history", ("When", "Outcome", "Level", "Latency", "Status")),
-                                  ("#connector-audit", ("When", "Actor", "Action", "Outcome", "What changed"))):
+        for table_id, columns in (
+            ("#declared", ("Scope", "Level")),
+            ("#live", ("Scope", "Level", "")),
+            ("#probe-history", ("When", "Outcome", "Level", "Latency", "Status")),
+            ("#connector-audit", ("When", "Actor", "Action", "Outcome", "What changed")),
+        ):
             table = self.query_one(table_id, DataTable)
             for column in columns:
                 table.add_column(column, key=column.lower() or "note")
@@ -153,8 +175,13 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         self.load_history(self.view.name)
         self.refresh_bindings()
 
-    @work(thread=True, exclusive=True, group="connector-history", exit_on_error=False,
-          description="reading probe history and audit events")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="connector-history",
+        exit_on_error=False,
+        description="reading probe history and audit events",
+    )
     def load_history(self, name: str) -> None:
         # A thread: the audit table may hold 100,000 events; the screen paints first. Posts only.
         services = self.services
@@ -168,11 +195,14 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         owner = escape(view.owner) if view.owner else "[$text-warning]no owner[/]"
         self.query_one("#connector-title", Static).update(
             f"[b]{escape(view.name)}[/b]   {escape(provider_title(view.provider))} · {escape(view.environment)} · "
-            f"owner {owner} · mode [b]{view.mode.value}[/b] · live {level_markup(view.live_level)}{switch}")
+            f"owner {owner} · mode [b]{view.mode.value}[/b] · live {level_markup(view.live_level)}{switch}"
+        )
         self.query_one("#purpose", Static).update(
-            escape(view.purpose) if view.purpose else
-            "[$text-warning]No purpose written yet.[/] Press [b]e[/b] and write the one-sentence rule: "
-            "this connector may use … to …, but may not ….")
+            escape(view.purpose)
+            if view.purpose
+            else "[$text-warning]No purpose written yet.[/] Press [b]e[/b] and write the one-sentence rule: "
+            "this connector may use … to …, but may not …."
+        )
         # Each scopes panel gets half the screen; long scopes are cut from the left so nothing scrolls sideways.
         panel = max(40, (self.app.size.width - 2) // 2 - 4)
         declared = self.query_one("#declared", DataTable)
@@ -187,13 +217,23 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         notes = [self.live_note(view, grant, declared_scopes) for grant in view.observed]
         room = panel - 12 - max((len(n) for n in notes), default=0) - 2
         for grant, note in zip(view.observed, notes):
-            live.add_row(Text(short_scope(grant.scope, room)), level_text(grant.level, variables),
-                         Text(note, style=tone(variables, "warning")))
+            live.add_row(
+                Text(short_scope(grant.scope, room)),
+                level_text(grant.level, variables),
+                Text(note, style=tone(variables, "warning")),
+            )
         if not view.observed:
-            live.add_row(Text("not probed yet" if view.last_probe_at is None else "no scopes reported",
-                              style=tone(variables, "foreground-darken-2")), Text(""), Text(""))
+            live.add_row(
+                Text(
+                    "not probed yet" if view.last_probe_at is None else "no scopes reported",
+                    style=tone(variables, "foreground-darken-2"),
+                ),
+                Text(""),
+                Text(""),
+            )
         self.query_one("#live-panel").border_title = (
-            f"Live scopes — last probe {ago(view.last_probe_at)}" if view.last_probe_at else "Live scopes")
+            f"Live scopes — last probe {ago(view.last_probe_at)}" if view.last_probe_at else "Live scopes"
+        )
         drift = self.query_one("#drift", Static)
         drift.update("\n".join(f"[$text-warning]▲ {escape(f)}[/]" for f in view.drift))
         drift.display = bool(view.drift)
@@ -222,8 +262,12 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
                 ("Fingerprint", f"[b]{escape(cred.display)}[/b]"),
                 ("Kind", escape(" · ".join(x for x in (cred.kind or "unknown kind", cred.tier, state)))),
                 ("Age", f"{days(cred.age_days)} (since {local_time(cred.rotated_at or cred.created_at)[:10]})"),
-                ("Expires", f"[$text-warning]{until(cred.expires_at)}[/]" if until(cred.expires_at).startswith("expired")
-                 else until(cred.expires_at)),
+                (
+                    "Expires",
+                    f"[$text-warning]{until(cred.expires_at)}[/]"
+                    if until(cred.expires_at).startswith("expired")
+                    else until(cred.expires_at),
+                ),
             ]
         rows += [
             ("Env variable", escape(view.env_var) or NOTHING),
@@ -244,19 +288,23 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
             latency = getattr(probe, "latency_ms", None)
             status = getattr(probe, "status", None)
             deep = " (deep)" if getattr(probe, "deep", False) else ""
-            table.add_row(Text(ago(getattr(probe, "at", None))),
-                          Text(outcome + deep, style="" if outcome == "ok" else tone(variables, "error")),
-                          level_text(getattr(probe, "live_level", None), variables),
-                          Text(f"{latency:.0f} ms" if latency is not None else NOTHING),
-                          Text(str(status) if status is not None else NOTHING))
+            table.add_row(
+                Text(ago(getattr(probe, "at", None))),
+                Text(outcome + deep, style="" if outcome == "ok" else tone(variables, "error")),
+                level_text(getattr(probe, "live_level", None), variables),
+                Text(f"{latency:.0f} ms" if latency is not None else NOTHING),
+                Text(str(status) if status is not None else NOTHING),
+            )
         if not message.probes:
             table.add_row(Text("no probes yet", style=tone(variables, "foreground-darken-2")), "", "", "", "")
         strip = self.query_one("#history-strip", Static)
         if message.probes:
             line = Text("Outcomes ", style=tone(variables, "foreground-darken-2"))
             line.append_text(outcome_strip(message.probes, variables))
-            line.append(f"  oldest → newest · latency {latency_range(message.probes)}",
-                        style=tone(variables, "foreground-darken-2"))
+            line.append(
+                f"  oldest → newest · latency {latency_range(message.probes)}",
+                style=tone(variables, "foreground-darken-2"),
+            )
             strip.update(line)
         strip.display = bool(message.probes)
         spark = self.query_one("#latency", Sparkline)
@@ -266,9 +314,13 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         events = self.query_one("#connector-audit", DataTable)
         events.clear()
         for ev in message.events:
-            events.add_row(Text(local_time(ev.at)), Text(ev.actor), Text(ev.action),
-                           Text(ev.outcome, style="" if ev.outcome == "ok" else tone(variables, "error")),
-                           Text(change_summary(ev.old_json, ev.new_json, limit=62)))
+            events.add_row(
+                Text(local_time(ev.at)),
+                Text(ev.actor),
+                Text(ev.action),
+                Text(ev.outcome, style="" if ev.outcome == "ok" else tone(variables, "error")),
+                Text(change_summary(ev.old_json, ev.new_json, limit=62)),
+            )
         if not message.events:
             events.add_row(Text("no events", style=tone(variables, "foreground-darken-2")), "", "", "", "")
 
@@ -286,8 +338,9 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         if report.verify_note:
             lines.append(f"[$text-muted]Probe:[/] {escape(report.verify_note)}")
         if report.state in WAITING_STATES:
-            lines.append("[$text-warning]Press [b]c[/b] for the manual steps, \"I did it\" and the other ways "
-                         "forward.[/]")
+            lines.append(
+                '[$text-warning]Press [b]c[/b] for the manual steps, "I did it" and the other ways forward.[/]'
+            )
         panel.update("\n".join(lines))
         self.refresh_bindings()
 

@@ -33,8 +33,19 @@ from app.tui.widgets.present import format_grants, parse_grants
 from connectors import registry
 from connectors.base import Grant, Secret
 
-FIELDS = ("key", "provider", "name", "owner", "purpose", "environment", "declared", "client", "env_var",
-          "base_url", "tags")
+FIELDS = (
+    "key",
+    "provider",
+    "name",
+    "owner",
+    "purpose",
+    "environment",
+    "declared",
+    "client",
+    "env_var",
+    "base_url",
+    "tags",
+)
 PURPOSE_PARTS = ("purpose_access", "purpose_task", "purpose_forbidden")
 
 
@@ -109,50 +120,125 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
             yield Static(f"Edit {escape(view.name)}" if view else "Add a connector", classes="dialog-title")
             with VerticalScroll(id="form-fields"):
                 current = f" (now {view.credential.display})" if view and view.credential else ""
-                yield from self.row("key", "Key" if view is None else "New key", Input(
-                    placeholder=("paste the key — masked; it goes to the OS keyring, never to the database"
-                                 if view is None else f"leave empty to keep the current key{current}"),
-                    password=True, id="key", compact=True), note=Static("", id="key-recognised", classes="field-note"))
-                yield from self.row("provider", "Provider", Select(
-                    [(c.title, c.name) for c in self.choices.values()], prompt="recognise it from the key",
-                    allow_blank=True, value=view.provider if view else Select.NULL, id="provider", compact=True))
-                yield from self.row("name", "Name", Input(
-                    value=view.name if view else "", placeholder="e.g. github-issues-bot", id="name", compact=True))
-                yield from self.row("owner", "Owner", Input(
-                    value=view.owner if view else "", placeholder="the person who answers for it",
-                    suggester=SuggestFromList(self.inventory.owners(), case_sensitive=False),
-                    id="owner", compact=True))
+                yield from self.row(
+                    "key",
+                    "Key" if view is None else "New key",
+                    Input(
+                        placeholder=(
+                            "paste the key — masked; it goes to the OS keyring, never to the database"
+                            if view is None
+                            else f"leave empty to keep the current key{current}"
+                        ),
+                        password=True,
+                        id="key",
+                        compact=True,
+                    ),
+                    note=Static("", id="key-recognised", classes="field-note"),
+                )
+                yield from self.row(
+                    "provider",
+                    "Provider",
+                    Select(
+                        [(c.title, c.name) for c in self.choices.values()],
+                        prompt="recognise it from the key",
+                        allow_blank=True,
+                        value=view.provider if view else Select.NULL,
+                        id="provider",
+                        compact=True,
+                    ),
+                )
+                yield from self.row(
+                    "name",
+                    "Name",
+                    Input(
+                        value=view.name if view else "", placeholder="e.g. github-issues-bot", id="name", compact=True
+                    ),
+                )
+                yield from self.row(
+                    "owner",
+                    "Owner",
+                    Input(
+                        value=view.owner if view else "",
+                        placeholder="the person who answers for it",
+                        suggester=SuggestFromList(self.inventory.owners(), case_sensitive=False),
+                        id="owner",
+                        compact=True,
+                    ),
+                )
                 with Vertical(id="field-purpose", classes="field"):
                     for part, label, hint in (
-                            ("purpose_access", "May use", "e.g. the GitHub API on acme/website"),
-                            ("purpose_task", "to", "e.g. triage and label issues"),
-                            ("purpose_forbidden", "but may not", "e.g. push code or change settings")):
+                        ("purpose_access", "May use", "e.g. the GitHub API on acme/website"),
+                        ("purpose_task", "to", "e.g. triage and label issues"),
+                        ("purpose_forbidden", "but may not", "e.g. push code or change settings"),
+                    ):
                         with Horizontal(classes="field-row"):
                             yield Label(label, classes="field-label")
-                            yield Input(value=getattr(view, part) if view else "", placeholder=hint, id=part,
-                                        compact=True)
+                            yield Input(
+                                value=getattr(view, part) if view else "", placeholder=hint, id=part, compact=True
+                            )
                     yield Static("", id="purpose-preview", classes="field-note")
                     yield Static("", id="error-purpose", classes="field-error")
-                yield from self.row("environment", "Environment", Select(
-                    [("prod", "prod"), ("test", "test")], allow_blank=False,
-                    value=view.environment if view else "prod", id="environment", compact=True))
-                yield from self.row("declared", "Declared scopes", Input(
-                    value=format_grants(view.declared) if view else "",
-                    placeholder="scope:level, …  e.g. repo:write, read:org:read  (read draft write send admin)",
-                    id="declared", compact=True))
-                yield from self.row("client", "Used by", Input(
-                    value=view.client if view else "", placeholder="the assistant or automation, e.g. Claude Desktop",
-                    id="client", compact=True))
-                yield from self.row("env_var", "Env variable", Input(
-                    value=view.env_var if view else "", placeholder="for `breaker exec`, e.g. GITHUB_TOKEN",
-                    id="env_var", compact=True))
-                yield from self.row("base_url", "Base URL", Input(
-                    value=view.base_url if view else "",
-                    placeholder="only for GitHub Enterprise, self-managed GitLab, the sandbox …",
-                    id="base_url", compact=True))
-                yield from self.row("tags", "Tags", Input(
-                    value=", ".join(view.tags) if view else "", placeholder="comma-separated, e.g. support, nightly",
-                    id="tags", compact=True))
+                yield from self.row(
+                    "environment",
+                    "Environment",
+                    Select(
+                        [("prod", "prod"), ("test", "test")],
+                        allow_blank=False,
+                        value=view.environment if view else "prod",
+                        id="environment",
+                        compact=True,
+                    ),
+                )
+                yield from self.row(
+                    "declared",
+                    "Declared scopes",
+                    Input(
+                        value=format_grants(view.declared) if view else "",
+                        placeholder="scope:level, …  e.g. repo:write, read:org:read  (read draft write send admin)",
+                        id="declared",
+                        compact=True,
+                    ),
+                )
+                yield from self.row(
+                    "client",
+                    "Used by",
+                    Input(
+                        value=view.client if view else "",
+                        placeholder="the assistant or automation, e.g. Claude Desktop",
+                        id="client",
+                        compact=True,
+                    ),
+                )
+                yield from self.row(
+                    "env_var",
+                    "Env variable",
+                    Input(
+                        value=view.env_var if view else "",
+                        placeholder="for `breaker exec`, e.g. GITHUB_TOKEN",
+                        id="env_var",
+                        compact=True,
+                    ),
+                )
+                yield from self.row(
+                    "base_url",
+                    "Base URL",
+                    Input(
+                        value=view.base_url if view else "",
+                        placeholder="only for GitHub Enterprise, self-managed GitLab, the sandbox …",
+                        id="base_url",
+                        compact=True,
+                    ),
+                )
+                yield from self.row(
+                    "tags",
+                    "Tags",
+                    Input(
+                        value=", ".join(view.tags) if view else "",
+                        placeholder="comma-separated, e.g. support, nightly",
+                        id="tags",
+                        compact=True,
+                    ),
+                )
             yield Static("", id="form-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")
@@ -182,7 +268,8 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
         access, task, forbidden = (self.query_one(f"#{p}", Input).value for p in PURPOSE_PARTS)
         sentence = purpose_sentence(access, task, forbidden)
         self.query_one("#purpose-preview", Static).update(
-            f"→ {escape(sentence)}" if sentence else "→ the one-sentence rule appears here as you type")
+            f"→ {escape(sentence)}" if sentence else "→ the one-sentence rule appears here as you type"
+        )
 
     @on(Input.Changed, "#key")
     def _key_changed(self, event: Input.Changed) -> None:
@@ -210,8 +297,7 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
         best = hits[0]
         title = self.choices.get(best.provider, ProviderChoice(best.provider, best.provider)).title
         if len(hits) > 1 and hits[1].confidence == best.confidence:
-            others = ", ".join(self.choices.get(h.provider, ProviderChoice(h.provider, h.provider)).title
-                               for h in hits)
+            others = ", ".join(self.choices.get(h.provider, ProviderChoice(h.provider, h.provider)).title for h in hits)
             note.update(f"Could be any of: {escape(others)} — choose the provider.")
             return
         kind = f" · {escape(best.kind)}" if best.kind else ""
@@ -226,8 +312,11 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
     def update_env_placeholder(self) -> None:
         choice = self.choices.get(str(self.query_one("#provider", Select).value))
         env = self.query_one("#env_var", Input)
-        env.placeholder = (f"for `breaker exec`; default {choice.env_var}" if choice and choice.env_var
-                           else "for `breaker exec`, e.g. GITHUB_TOKEN")
+        env.placeholder = (
+            f"for `breaker exec`; default {choice.env_var}"
+            if choice and choice.env_var
+            else "for `breaker exec`, e.g. GITHUB_TOKEN"
+        )
 
     def key_ready(self, provider: str, secret: Secret) -> None:
         """A pasted key was recognised and looks well formed: probe it now (read-only, nothing stored)."""
@@ -260,8 +349,9 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
 
         prober: Prober = self.app.services.prober
         async with prober.client() as client:
-            report = await prober.probe_report(client, KeyUnderTest(provider), Credential(secret=secret,
-                                                                                         base_url=base_url))
+            report = await prober.probe_report(
+                client, KeyUnderTest(provider), Credential(secret=secret, base_url=base_url)
+            )
         self.post_message(KeyProbed(generation, report))
 
     @on(KeyProbed)
@@ -272,8 +362,11 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
         note = self.query_one("#key-recognised", Static)
         if report.outcome.value != "ok":
             why = escape(report.error) if report.error else (f"HTTP {report.status}" if report.status else "")
-            note.update(f"{self.recognised} — [$text-error]live probe: {report.outcome.value}[/]"
-                        + (f" ({why})" if why else "") + "; nothing offered")
+            note.update(
+                f"{self.recognised} — [$text-error]live probe: {report.outcome.value}[/]"
+                + (f" ({why})" if why else "")
+                + "; nothing offered"
+            )
             return
         from app.services.drift import is_implied
 
@@ -294,11 +387,14 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
             self.offered = format_grants(grants)
             declared.value = self.offered
             self.show_error("declared", "")
-            note.update(f"{self.recognised} — {live + '; ' if live else ''}live scopes offered as declared "
-                        "scopes: check them")
+            note.update(
+                f"{self.recognised} — {live + '; ' if live else ''}live scopes offered as declared scopes: check them"
+            )
         elif grants:
-            note.update(f"{self.recognised} — {live + '; ' if live else ''}your declared scopes are kept "
-                        f"(live: {escape(format_grants(grants))})")
+            note.update(
+                f"{self.recognised} — {live + '; ' if live else ''}your declared scopes are kept "
+                f"(live: {escape(format_grants(grants))})"
+            )
 
     # -- saving ---------------------------------------------------------------------------------------
     def action_cancel(self) -> None:
@@ -335,13 +431,20 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
         if self.view is not None and declared == self.view.declared:
             declared = None  # unchanged: keep the declared rows (and their first-seen dates) as they are
         data = ConnectorInput(
-            name=self.value("name"), provider="" if provider is Select.NULL else str(provider),
-            owner=self.value("owner").strip(), purpose_access=self.value("purpose_access"),
-            purpose_task=self.value("purpose_task"), purpose_forbidden=self.value("purpose_forbidden"),
-            environment=str(self.query_one("#environment", Select).value), base_url=self.value("base_url"),
-            env_var=self.value("env_var").strip(), client=self.value("client"), tags=self.value("tags"),
+            name=self.value("name"),
+            provider="" if provider is Select.NULL else str(provider),
+            owner=self.value("owner").strip(),
+            purpose_access=self.value("purpose_access"),
+            purpose_task=self.value("purpose_task"),
+            purpose_forbidden=self.value("purpose_forbidden"),
+            environment=str(self.query_one("#environment", Select).value),
+            base_url=self.value("base_url"),
+            env_var=self.value("env_var").strip(),
+            client=self.value("client"),
+            tags=self.value("tags"),
             declared=declared if self.view is not None else (declared or ()),
-            extra=dict(self.view.extra) if self.view else {})
+            extra=dict(self.view.extra) if self.view else {},
+        )
         key = self.value("key")
         secret = Secret(key) if key else None
         self.saving = True
@@ -349,8 +452,9 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
         self.save_worker(self.inventory, data, secret, declared_error)
 
     @work(thread=True, exclusive=True, group="form-save", exit_on_error=False, description="saving a connector")
-    def save_worker(self, inventory: Inventory, data: ConnectorInput, secret: Secret | None,
-                    declared_error: str) -> None:
+    def save_worker(
+        self, inventory: Inventory, data: ConnectorInput, secret: Secret | None, declared_error: str
+    ) -> None:
         """Runs in a thread; never touches a widget, only posts messages."""
         adding = self.original is None
         try:
@@ -404,8 +508,11 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
     def _saved(self, message: ConnectorSaved) -> None:
         view = message.view
         if message.added:
-            where = (f" Its key is in the keyring; the inventory keeps only its fingerprint {view.credential.display}."
-                     if view.credential else "")
+            where = (
+                f" Its key is in the keyring; the inventory keeps only its fingerprint {view.credential.display}."
+                if view.credential
+                else ""
+            )
             self.notify(f"Added {view.name}.{where}", title="Connector added")
         else:
             self.notify(f"Saved {view.name}.", title="Connector saved")

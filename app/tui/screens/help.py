@@ -54,15 +54,22 @@ def help_rows(app, screen: Screen) -> list[tuple[str, list[HelpRow]]]:
         for binding in type(node).BINDINGS:
             if not isinstance(binding, Binding) or binding.system:
                 continue
-            rows.append(HelpRow(key_display(app, binding, keymap), binding.description,
-                                binding.tooltip or "", state_of(app, node, binding)))
+            rows.append(
+                HelpRow(
+                    key_display(app, binding, keymap),
+                    binding.description,
+                    binding.tooltip or "",
+                    state_of(app, node, binding),
+                )
+            )
         sections.append((title, rows))
     return sections
 
 
 def screen_title(screen: Screen) -> str:
-    return {"main": "Connector table", "audit": "Audit log", "panic": "Emergency disable"}.get(screen.id or "",
-                                                                                          "This screen")
+    return {"main": "Connector table", "audit": "Audit log", "panic": "Emergency disable"}.get(
+        screen.id or "", "This screen"
+    )
 
 
 class HelpScreen(ModalScreen[None]):
@@ -77,15 +84,21 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-dialog", classes="dialog"):
             yield Static("Keys", classes="dialog-title")
             yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
-            yield Static("Remap any key in config.toml under \\[keymap] with the binding id, e.g. "
-                         "probe = \"ctrl+t\". The command palette (ctrl+p) finds every action by name.",
-                         classes="field-note")
+            yield Static(
+                "Remap any key in config.toml under \\[keymap] with the binding id, e.g. "
+                'probe = "ctrl+t". The command palette (ctrl+p) finds every action by name.',
+                classes="field-note",
+            )
 
     def on_mount(self) -> None:
         variables = self.app.theme_variables
         table = self.query_one("#help-table", DataTable)
-        for key, header, width in (("keys", "Key", 10), ("does", "Does", 13), ("state", "Now", 26),
-                                   ("explanation", "What it does", 52)):
+        for key, header, width in (
+            ("keys", "Key", 10),
+            ("does", "Does", 13),
+            ("state", "Now", 26),
+            ("explanation", "What it does", 52),
+        ):
             table.add_column(header, key=key, width=width)
         muted_style = tone(variables, "foreground-darken-2")
         for title, rows in help_rows(self.app, self.under):
@@ -93,10 +106,13 @@ class HelpScreen(ModalScreen[None]):
             for row in rows:
                 muted = bool(row.state)
                 style = muted_style if muted else ""
-                table.add_row(Text(row.keys, style=style if muted else f"bold {tone(variables, 'accent')}"),
-                              Text(row.description, style=style),
-                              Text(row.state, style=tone(variables, "warning") if muted else ""),
-                              Text(row.explanation, style=style), height=None)
+                table.add_row(
+                    Text(row.keys, style=style if muted else f"bold {tone(variables, 'accent')}"),
+                    Text(row.description, style=style),
+                    Text(row.state, style=tone(variables, "warning") if muted else ""),
+                    Text(row.explanation, style=style),
+                    height=None,
+                )
 
     def action_close(self) -> None:
         self.dismiss()

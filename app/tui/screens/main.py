@@ -16,15 +16,23 @@ from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.containers import Horizontal
+from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, ProgressBar, Static
 
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS, PanelAction, unavailable_message
 from app.tui.flows.probe import ProbeFlow
 from app.tui.flows.switch import SwitchFlow
-from app.tui.messages import (ConnectorRemoved, InventoryChanged, InventoryFailed, InventoryLoaded, ProbesStored,
-                              RemoveFailed, ServicesOpened, SwitchesChanged)
+from app.tui.messages import (
+    ConnectorRemoved,
+    InventoryChanged,
+    InventoryFailed,
+    InventoryLoaded,
+    ProbesStored,
+    RemoveFailed,
+    ServicesOpened,
+    SwitchesChanged,
+)
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.connector_table import ConnectorTable
 from app.tui.widgets.key_bar import KeyBar
@@ -57,8 +65,11 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield SummaryStrip(id="summary")
-        yield Input(placeholder="/  filter by name, provider, owner, mode, tag or purpose — escape clears",
-                    id="filter", compact=True)
+        yield Input(
+            placeholder="/  filter by name, provider, owner, mode, tag or purpose — escape clears",
+            id="filter",
+            compact=True,
+        )
         yield ConnectorTable(id="connectors")
         yield Static("", id="empty")
         with Horizontal(id="probe-progress"):
@@ -98,8 +109,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.generation += 1
         self.load_inventory(self.app, select, self.generation)
 
-    @work(thread=True, exclusive=True, group="inventory-load", exit_on_error=False,
-          description="reading the inventory")
+    @work(thread=True, exclusive=True, group="inventory-load", exit_on_error=False, description="reading the inventory")
     def load_inventory(self, app, select: str | None, generation: int) -> None:
         # A thread: the first call also opens the store (and imports SQLModel). Posts only.
         try:
@@ -113,8 +123,9 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
             services = app.open_services()
             views = services.inventory.list()
             last_review_at = self.last_review_at(services)
-            summary = services.inventory.summary(views, key_age_warn_days=services.settings.key_age_warn_days,
-                                                 last_review_at=last_review_at)
+            summary = services.inventory.summary(
+                views, key_age_warn_days=services.settings.key_age_warn_days, last_review_at=last_review_at
+            )
         except Exception as exc:  # a locked or damaged store: one line, the panel stays up
             self.post_message(InventoryFailed(str(exc) or type(exc).__name__))
             return
@@ -153,8 +164,11 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.views = message.views
         first = not self.loaded
         self.loaded = True
-        self.summary_strip.show(message.summary, key_age_warn_days=self.app.settings.key_age_warn_days,
-                                last_review_at=message.last_review_at)
+        self.summary_strip.show(
+            message.summary,
+            key_age_warn_days=self.app.settings.key_age_warn_days,
+            last_review_at=message.last_review_at,
+        )
         self.redraw(message.select)
         if first:
             self.call_after_refresh(self.first_rows_painted.set)
@@ -196,11 +210,15 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         # The store did not open (locked by another program, damaged, no keyring …): say so once,
         # keep any rows the plain read showed (actions stay greyed), and try again quietly.
         if self.loaded:
-            self.show_empty(f"[$text-error]The inventory could not be opened for changes:[/] "
-                            f"{escape(message.message)} Shown read-only; retrying every {self.OPEN_RETRY_S:.0f} s.")
+            self.show_empty(
+                f"[$text-error]The inventory could not be opened for changes:[/] "
+                f"{escape(message.message)} Shown read-only; retrying every {self.OPEN_RETRY_S:.0f} s."
+            )
         else:
-            self.show_empty(f"[$text-error]Cannot read the inventory:[/] {escape(message.message)} "
-                            f"Retrying every {self.OPEN_RETRY_S:.0f} s.")
+            self.show_empty(
+                f"[$text-error]Cannot read the inventory:[/] {escape(message.message)} "
+                f"Retrying every {self.OPEN_RETRY_S:.0f} s."
+            )
         if not self.open_failed:
             self.notify(message.message, title="Cannot open the inventory", severity="error")
         self.open_failed = True
@@ -221,15 +239,19 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
             shown = filter_views(self.views, text)
         else:
             shown = self.views
-        self.table.show(shown, self.app.theme_variables,
-                        key_age_warn_days=self.app.settings.key_age_warn_days, select=select)
+        self.table.show(
+            shown, self.app.theme_variables, key_age_warn_days=self.app.settings.key_age_warn_days, select=select
+        )
         empty = self.query_one("#empty", Static)
         if not self.views:
-            empty.update("No connectors yet. Press [b]a[/b] to add one: paste its key, and Breaker "
-                         "recognises the provider; the key goes to the OS keyring, never to the database.")
+            empty.update(
+                "No connectors yet. Press [b]a[/b] to add one: paste its key, and Breaker "
+                "recognises the provider; the key goes to the OS keyring, never to the database."
+            )
         elif not shown:
-            empty.update(f"Nothing matches this filter ({len(self.views)} connectors hidden). "
-                         "Press [b]escape[/b] to clear it.")
+            empty.update(
+                f"Nothing matches this filter ({len(self.views)} connectors hidden). Press [b]escape[/b] to clear it."
+            )
         empty.display = not shown
         self.refresh_bindings()
 
@@ -327,8 +349,9 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
                 self.remove_worker(view.name, delete_key=choice is RemoveChoice.DELETE_KEY)
 
         prints = {c.fingerprint for c in view.credentials}
-        shared = sorted(v.name for v in self.views if v.name != view.name
-                        and any(c.fingerprint in prints for c in v.credentials))
+        shared = sorted(
+            v.name for v in self.views if v.name != view.name and any(c.fingerprint in prints for c in v.credentials)
+        )
         self.app.push_screen(RemoveConfirm(view, shared), chosen)
 
     @work(thread=True, group="inventory", exit_on_error=False, description="removing a connector")
@@ -344,8 +367,11 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
     @on(ConnectorRemoved)
     def _removed(self, message: ConnectorRemoved) -> None:
         where = "its key was deleted from the keyring" if message.key_deleted else "its key stays in the keyring"
-        self.notify(f"Removed {message.name}; {where}. The provider was not told: revoke the key there "
-                    "if nothing else should use it.", title="Connector removed")
+        self.notify(
+            f"Removed {message.name}; {where}. The provider was not told: revoke the key there "
+            "if nothing else should use it.",
+            title="Connector removed",
+        )
         self.app.post_message(InventoryChanged(None, "remove", message.name))
 
     @on(RemoveFailed)

@@ -22,13 +22,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Header, Input, ProgressBar, Static
 
-from app.tui.screens.base import CancellableModal
 from app.tui.messages import PanicFinished, PanicProgress, SwitchesChanged
-from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.screens.base import CancellableModal, ReportsWorkerErrors
 from app.tui.screens.confirm import FOCUS_KEYS, steps_lines
+from app.tui.widgets.connector_table import set_cell
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.outline import Outline, OutlineLine, line, parse_outline
-from app.tui.widgets.connector_table import set_cell
 from app.tui.widgets.present import switch_text, switch_word, tone
 
 CONFIRM_WORD = "PANIC"
@@ -41,8 +40,9 @@ FINAL = {"verified", "unverified", "failed", "out-of-sync", "pending"}
 def plan_lines(plan: Any) -> list[OutlineLine]:
     """The panic plan below its first line (the title), warnings coloured."""
     body = "\n".join(plan.text().splitlines()[1:]).strip("\n")
-    return parse_outline(body, lambda marker, text: f"[$text-warning]{escape(text)}[/]" if marker == "⚠"
-                         else escape(text))
+    return parse_outline(
+        body, lambda marker, text: f"[$text-warning]{escape(text)}[/]" if marker == "⚠" else escape(text)
+    )
 
 
 class PanicConfirm(CancellableModal[bool]):
@@ -93,10 +93,12 @@ class PanicTypeConfirm(CancellableModal[bool]):
         count = self.plan.count
         with Vertical(id="panic-type-dialog", classes="dialog -danger"):
             yield Static("Emergency disable — last step", classes="dialog-title")
-            yield Static(f"Every one of the [b]{count}[/b] connector(s) will be disabled in Breaker at once, then its "
-                         f"key revoked at its provider where the provider allows it ({self.irreversible()}).\n\n"
-                         f"Type [b]{CONFIRM_WORD}[/b] or [b]{count}[/b] and press enter to start. Escape cancels.",
-                         id="panic-type-text")
+            yield Static(
+                f"Every one of the [b]{count}[/b] connector(s) will be disabled in Breaker at once, then its "
+                f"key revoked at its provider where the provider allows it ({self.irreversible()}).\n\n"
+                f"Type [b]{CONFIRM_WORD}[/b] or [b]{count}[/b] and press enter to start. Escape cancels.",
+                id="panic-type-text",
+            )
             yield Input(placeholder=f"{CONFIRM_WORD} or {count}", id="panic-word", compact=True)
             yield Static("", id="panic-word-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
@@ -153,15 +155,22 @@ class ResumeOffer(CancellableModal[bool]):
     def compose(self) -> ComposeResult:
         batch = self.batches[0]
         when = batch_started(batch)
-        more = (f"\n\n{len(self.batches) - 1} older interrupted one(s) can be finished with "
-                "`breaker panic --resume --batch ID`." if len(self.batches) > 1 else "")
+        more = (
+            f"\n\n{len(self.batches) - 1} older interrupted one(s) can be finished with "
+            "`breaker panic --resume --batch ID`."
+            if len(self.batches) > 1
+            else ""
+        )
         with Vertical(id="resume-dialog", classes="dialog -danger"):
             yield Static("An emergency disable was interrupted", classes="dialog-title")
-            yield Static(f"The emergency disable [b]{escape(batch)}[/b]{f' (started {when})' if when else ''} did "
-                         "not finish: the panel or the machine stopped while it ran.\n\n"
-                         "Resuming finishes it from its journal: connectors not yet recorded are recorded disabled, "
-                         "a provider call that already went through is not sent again, and every connector is "
-                         f"verified by probe. Nothing runs unless you choose Resume.{more}", id="resume-text")
+            yield Static(
+                f"The emergency disable [b]{escape(batch)}[/b]{f' (started {when})' if when else ''} did "
+                "not finish: the panel or the machine stopped while it ran.\n\n"
+                "Resuming finishes it from its journal: connectors not yet recorded are recorded disabled, "
+                "a provider call that already went through is not sent again, and every connector is "
+                f"verified by probe. Nothing runs unless you choose Resume.{more}",
+                id="resume-text",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Resume now", variant="error", id="resume")
                 yield Button("Not now", id="cancel")
@@ -201,8 +210,13 @@ class PanicScreen(ReportsWorkerErrors, Screen):
     def on_mount(self) -> None:
         self.sub_title = "emergency disable" + (" — resuming" if self.resume_batch else "")
         table = self.query_one("#panic-table", DataTable)
-        for key, header in (("connector", "Connector"), ("provider", "Provider"), ("state", "State"),
-                            ("detail", "Detail"), ("time", "Time")):
+        for key, header in (
+            ("connector", "Connector"),
+            ("provider", "Provider"),
+            ("state", "State"),
+            ("detail", "Detail"),
+            ("time", "Time"),
+        ):
             table.add_column(header, key=key)
         if self.plan is not None:
             views = {v.name: v for v in getattr(self.app.main_screen, "views", [])}
@@ -219,8 +233,9 @@ class PanicScreen(ReportsWorkerErrors, Screen):
         key = f"c{len(self.rows)}"
         self.rows[name] = key
         muted = tone(self.app.theme_variables, "foreground-darken-2")
-        table.add_row(Text(name, style="bold"), Text(provider), Text("waiting", style=muted), Text(""), Text(""),
-                      key=key)
+        table.add_row(
+            Text(name, style="bold"), Text(provider), Text("waiting", style=muted), Text(""), Text(""), key=key
+        )
         return key
 
     # -- the run ---------------------------------------------------------------------------------
@@ -284,7 +299,8 @@ class PanicScreen(ReportsWorkerErrors, Screen):
         what = "Resuming the emergency disable" if self.resume_batch else "Disabling every connector"
         self.query_one("#panic-status", Static).update(
             f"[b $text-error]{what}[/] — {recorded}/{total} recorded locally · {self.done}/{total} finished. "
-            "Each provider is called at the same time; a slow one delays only its own connectors.")
+            "Each provider is called at the same time; a slow one delays only its own connectors."
+        )
 
     async def on_panic_finished(self, message: PanicFinished) -> None:
         self.finished = True
@@ -292,9 +308,11 @@ class PanicScreen(ReportsWorkerErrors, Screen):
         self.summary = message.summary
         status = self.query_one("#panic-status", Static)
         if message.error:
-            status.update(f"[b $text-error]The emergency disable stopped:[/] {escape(message.error)}. What was done "
-                          "is in the journal; the panel offers to resume it when it next opens "
-                          "(or run `breaker panic --resume`).")
+            status.update(
+                f"[b $text-error]The emergency disable stopped:[/] {escape(message.error)}. What was done "
+                "is in the journal; the panel offers to resume it when it next opens "
+                "(or run `breaker panic --resume`)."
+            )
             self.notify(message.error, title="Emergency disable stopped", severity="error")
         elif message.summary is None:
             status.update("Nothing to resume: the interrupted emergency disable had already finished.")
@@ -313,21 +331,29 @@ class PanicScreen(ReportsWorkerErrors, Screen):
             set_cell(table, key, "detail", Text(clip(note, self.DETAIL_WIDTH)))
         self.total = max(summary.total, len(self.rows))
         ok = len(summary.verified)
-        head = (f"[b $text-success]Done: all {summary.total} connector(s) disabled and verified by probe.[/]"
-                if summary.ok else
-                f"[b $text-warning]Done, not all verified:[/] {ok} of {summary.total} verified by probe.")
+        head = (
+            f"[b $text-success]Done: all {summary.total} connector(s) disabled and verified by probe.[/]"
+            if summary.ok
+            else f"[b $text-warning]Done, not all verified:[/] {ok} of {summary.total} verified by probe."
+        )
         timing = f" All recorded disabled locally in {fmt_ms(summary.recorded_ms)}; finished in {fmt_ms(summary.verified_ms)}."
         self.query_one("#panic-status", Static).update(head + timing + " escape: back to the panel.")
         await self.query_one("#panic-summary-text", Outline).show(summary_lines(summary))
         self.query_one("#panic-summary").display = True
         severity = "information" if summary.ok else "warning"
-        self.notify(f"{ok} verified · {len(summary.unverified)} applied but unverified · {len(summary.failed)} "
-                    "failed", title="Emergency disable finished", severity=severity, timeout=10)
+        self.notify(
+            f"{ok} verified · {len(summary.unverified)} applied but unverified · {len(summary.failed)} failed",
+            title="Emergency disable finished",
+            severity=severity,
+            timeout=10,
+        )
 
     def action_back(self) -> None:
         if not self.finished:
-            self.notify("The emergency disable is still running; it never waits on one provider, so this ends "
-                        "in seconds.", severity="warning")
+            self.notify(
+                "The emergency disable is still running; it never waits on one provider, so this ends in seconds.",
+                severity="warning",
+            )
             return
         self.dismiss()
 
@@ -346,19 +372,31 @@ def summary_lines(summary: Any) -> list[OutlineLine]:
     lines: list[OutlineLine] = []
     if summary.verified:
         names = ", ".join(r.connector for r in summary.verified)
-        lines.append(line(f"[b $text-success]✔ Verified by probe ({len(summary.verified)}):[/] "
-                          f"{escape(clip(names, 400))}"))
-    for title, reports, colour in (("◐ Applied but not verified", summary.unverified, "$text-warning"),
-                                   ("✖ Failed — do these by hand", summary.failed, "$text-error")):
+        lines.append(
+            line(f"[b $text-success]✔ Verified by probe ({len(summary.verified)}):[/] {escape(clip(names, 400))}")
+        )
+    for title, reports, colour in (
+        ("◐ Applied but not verified", summary.unverified, "$text-warning"),
+        ("✖ Failed — do these by hand", summary.failed, "$text-error"),
+    ):
         if not reports:
             continue
         lines += [line(""), line(f"[b {colour}]{title} ({len(reports)}):[/]")]
         for report in reports:
             why = report.verify_note or report.message
-            lines.append(line(f"[b]{escape(report.connector)}[/b] ({escape(report.provider)}, "
-                              f"{escape(switch_word(report.state))})" + (f": {escape(why)}" if why else "")))
+            lines.append(
+                line(
+                    f"[b]{escape(report.connector)}[/b] ({escape(report.provider)}, "
+                    f"{escape(switch_word(report.state))})" + (f": {escape(why)}" if why else "")
+                )
+            )
             lines += steps_lines(report.manual_steps, report.provider) if report.manual_steps else []
     if summary.unverified or summary.failed:
-        lines += [line(""), line("[$text-muted]Done the steps? Open the connector (enter on its row in the panel) "
-                                 "and press c, or run `breaker confirm NAME`; a probe then verifies it.[/]")]
+        lines += [
+            line(""),
+            line(
+                "[$text-muted]Done the steps? Open the connector (enter on its row in the panel) "
+                "and press c, or run `breaker confirm NAME`; a probe then verifies it.[/]"
+            ),
+        ]
     return lines

@@ -11,8 +11,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
-from app.tui.screens.base import CancellableModal
 from app.services.views import ConnectorView
+from app.tui.screens.base import CancellableModal
 
 
 class RemoveChoice(Enum):
@@ -30,18 +30,24 @@ def removal_text(view: ConnectorView, shared_with: list[str] | None = None) -> s
         "switch journal. The audit log keeps every event about it.",
     ]
     if view.client or view.env_var:
-        users = " and ".join(x for x in (escape(view.client), f"`breaker exec` ({escape(view.env_var)})"
-                                         if view.env_var else "") if x)
+        users = " and ".join(
+            x for x in (escape(view.client), f"`breaker exec` ({escape(view.env_var)})" if view.env_var else "") if x
+        )
         lines.append(f"Stops working through Breaker: {users}.")
     if keys:
-        lines += ["", f"Its key ({', '.join(keys)}) is in the OS keyring. Delete it from the keyring too, or keep it?",
-                  "[$text-warning]Either way the provider is not told: the key keeps working wherever else it is "
-                  "configured. Revoke it at the provider (or disable the connector first) to stop it.[/]"]
+        lines += [
+            "",
+            f"Its key ({', '.join(keys)}) is in the OS keyring. Delete it from the keyring too, or keep it?",
+            "[$text-warning]Either way the provider is not told: the key keeps working wherever else it is "
+            "configured. Revoke it at the provider (or disable the connector first) to stop it.[/]",
+        ]
     else:
         lines += ["", "It has no key in the keyring."]
     if shared_with:
-        lines.append(f"The same key is also used by {escape(', '.join(shared_with))}: revoking it at the provider "
-                     "stops those too.")
+        lines.append(
+            f"The same key is also used by {escape(', '.join(shared_with))}: revoking it at the provider "
+            "stops those too."
+        )
     return "\n".join(lines)
 
 

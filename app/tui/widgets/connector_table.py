@@ -99,8 +99,14 @@ class ConnectorTable(DataTable):
         for key, header in COLUMNS:
             self.add_column(header, key=key)
 
-    def show(self, views: Sequence[ConnectorView], variables: Mapping[str, str], *,
-             key_age_warn_days: int, select: str | None = None) -> None:
+    def show(
+        self,
+        views: Sequence[ConnectorView],
+        variables: Mapping[str, str],
+        *,
+        key_age_warn_days: int,
+        select: str | None = None,
+    ) -> None:
         """Replace the rows; keep the cursor on ``select`` (a name) or on the connector it was on.
 
         When the rows are the same connectors in the same order (a reload after a probe-all or a
@@ -124,8 +130,15 @@ class ConnectorTable(DataTable):
         self.complete = False
         self._add_chunk(self._generation, pending, self.FIRST_CHUNK, variables, key_age_warn_days, keep_id)
 
-    def _add_chunk(self, generation: int, pending: list[ConnectorView], size: int, variables: Mapping[str, str],
-                   key_age_warn_days: int, keep_id: str | None) -> None:
+    def _add_chunk(
+        self,
+        generation: int,
+        pending: list[ConnectorView],
+        size: int,
+        variables: Mapping[str, str],
+        key_age_warn_days: int,
+        keep_id: str | None,
+    ) -> None:
         if generation != self._generation:
             return  # a newer show() replaced these rows
         chunk, rest = pending[:size], pending[size:]
@@ -138,16 +151,23 @@ class ConnectorTable(DataTable):
         if keep_id is not None and keep_id in self.views and any(str(v.id) == keep_id for v in chunk):
             self.move_cursor(row=self.get_row_index(keep_id), animate=False)
         if rest:
-            self.call_after_refresh(self._add_chunk, generation, rest, self.CHUNK, variables, key_age_warn_days,
-                                    keep_id)
+            self.call_after_refresh(
+                self._add_chunk, generation, rest, self.CHUNK, variables, key_age_warn_days, keep_id
+            )
         else:
             self.complete = True
 
-    def _update_chunk(self, generation: int, pending: list[ConnectorView], variables: Mapping[str, str],
-                      key_age_warn_days: int, keep_id: str | None) -> None:
+    def _update_chunk(
+        self,
+        generation: int,
+        pending: list[ConnectorView],
+        variables: Mapping[str, str],
+        key_age_warn_days: int,
+        keep_id: str | None,
+    ) -> None:
         if generation != self._generation:
             return
-        chunk, rest = pending[:self.CHUNK], pending[self.CHUNK:]
+        chunk, rest = pending[: self.CHUNK], pending[self.CHUNK :]
         for view in chunk:
             self._set_cells(view, variables, key_age_warn_days)
         if keep_id is not None and any(str(v.id) == keep_id for v in chunk):

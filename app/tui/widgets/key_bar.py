@@ -34,6 +34,7 @@ class KeyItem:
     @property
     def enabled(self) -> bool:
         return any(enabled for _key, _display, enabled in self.keys)
+
     description: str
 
 
@@ -85,8 +86,9 @@ class KeyBar(Widget):
                 keys = tuple((b.key, app.get_key_display(b), enabled) for b, enabled in members)
                 items.append(KeyItem(keys, group.description))
             else:
-                items.extend(KeyItem(((b.key, app.get_key_display(b), enabled),), b.description)
-                             for b, enabled in members)
+                items.extend(
+                    KeyItem(((b.key, app.get_key_display(b), enabled),), b.description) for b, enabled in members
+                )
         palette = None
         if palette_key is not None and palette_key in active:
             _node, binding, enabled, _tooltip = active[palette_key]

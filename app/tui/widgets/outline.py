@@ -36,7 +36,7 @@ def parse_outline(text: str, style: Callable[[str, str], str] | None = None) -> 
         indent = len(raw) - len(stripped)
         found = MARKER.match(stripped)
         marker = found.group(1) if found else ""
-        body = stripped[found.end():] if found else stripped
+        body = stripped[found.end() :] if found else stripped
         out.append(OutlineLine(indent, marker, style(marker, body) if style else escape(body)))
     return out
 
@@ -86,8 +86,10 @@ class Outline(VerticalGroup):
         """The lines without their markup (for tests)."""
         from textual.content import Content
 
-        return "\n".join(" " * item.indent + (item.marker + " " if item.marker else "")
-                         + Content.from_markup(item.text).plain for item in self.lines)
+        return "\n".join(
+            " " * item.indent + (item.marker + " " if item.marker else "") + Content.from_markup(item.text).plain
+            for item in self.lines
+        )
 
     async def show(self, lines: Iterable[OutlineLine]) -> None:
         """Replace the lines."""

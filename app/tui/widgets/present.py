@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -43,7 +42,7 @@ def now() -> datetime:
 
 def aware(moment: datetime) -> datetime:
     """SQLite may hand back naive datetimes; Breaker writes them as UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def span(delta: timedelta) -> str:
@@ -105,6 +104,7 @@ def level_variables(primary: Color, warning: Color, error: Color, success: Color
     Where the theme's accent looks like its warning or error colour (the stock Textual themes
     share one amber for both), ``send`` becomes a mix of error and primary instead.
     """
+
     def close(a: Color, b: Color) -> bool:
         return sum(abs(x - y) for x, y in zip(a.rgb, b.rgb)) < 120
 
@@ -223,7 +223,7 @@ def short_scope(scope: str, width: int) -> str:
     ("…/auth/gmail.compose", "…contacts.write"), never its common prefix."""
     if width < 8 or len(scope) <= width:
         return scope
-    return "…" + scope[-(width - 1):]
+    return "…" + scope[-(width - 1) :]
 
 
 def format_grants(grants: Iterable[Grant]) -> str:
@@ -249,7 +249,9 @@ def parse_grants(text: str) -> tuple[Grant, ...]:
         try:
             parsed = Level.parse(level)
         except ValueError:
-            raise ValueError(f"{part!r}: unknown level {level.strip()!r}; use read, draft, write, send or admin") from None
+            raise ValueError(
+                f"{part!r}: unknown level {level.strip()!r}; use read, draft, write, send or admin"
+            ) from None
         scope = scope.strip()
         if scope in seen:
             raise ValueError(f"{scope!r} is declared twice")

@@ -44,15 +44,20 @@ class SummaryStrip(HorizontalGroup):
     def show(self, summary: Summary, *, key_age_warn_days: int, last_review_at=None) -> None:
         by_mode = summary.by_mode
         modes = ", ".join(
-            f"{by_mode.get(m, 0)} {label}" for m, label in
-            (("full", "full"), ("draft-only", "draft"), ("read-only", "read"), ("disabled", "off"))
-            if by_mode.get(m, 0))
+            f"{by_mode.get(m, 0)} {label}"
+            for m, label in (("full", "full"), ("draft-only", "draft"), ("read-only", "read"), ("disabled", "off"))
+            if by_mode.get(m, 0)
+        )
         self.tile("tile-connectors").show(str(summary.total), modes or "none yet: press a", alert=False)
         self.tile("tile-drift").show(str(summary.drift), "with drift", alert=summary.drift > 0)
-        self.tile("tile-old-keys").show(str(summary.stale_keys), f"> {key_age_warn_days} days",
-                                        alert=summary.stale_keys > 0)
-        self.tile("tile-probes").show(f"{summary.never_probed} never", f"{summary.failing} failing",
-                                      alert=summary.never_probed + summary.failing > 0)
+        self.tile("tile-old-keys").show(
+            str(summary.stale_keys), f"> {key_age_warn_days} days", alert=summary.stale_keys > 0
+        )
+        self.tile("tile-probes").show(
+            f"{summary.never_probed} never",
+            f"{summary.failing} failing",
+            alert=summary.never_probed + summary.failing > 0,
+        )
         self.tile("tile-shared").show(str(summary.shared_keys), "share a key", alert=summary.shared_keys > 0)
         if summary.review_due:
             caption = "never done" if last_review_at is None else f"last {ago(last_review_at)}"

@@ -36,9 +36,12 @@ def _error(status: int, kind: str, message: str) -> SandboxResponse:
 
 
 NOT_AUTHENTICATED = ("AUTHENTICATION_REQUIRED", "Authentication required")
-DENIED = ("INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "Invalid permissions, or the requested model was not found. Check "
-          "that both your user and your token have the required permissions, and that the model names and/or ids "
-          "are correct.")
+DENIED = (
+    "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
+    "Invalid permissions, or the requested model was not found. Check "
+    "that both your user and your token have the required permissions, and that the model names and/or ids "
+    "are correct.",
+)
 
 
 def _caller(req: SandboxRequest, state: SandboxState) -> TokenRecord | None:
@@ -84,8 +87,9 @@ def _list_bases(record: TokenRecord, match) -> dict:
 def _schema(record: TokenRecord, match) -> dict:
     field = {"id": "fldSandboxField01", "name": "Name", "type": "singleLineText"}
     view = {"id": "viwSandboxView001", "name": "Grid view", "type": "grid"}
-    return {"tables": [{"id": TABLE, "name": "Tasks", "primaryFieldId": field["id"], "fields": [field],
-                        "views": [view]}]}
+    return {
+        "tables": [{"id": TABLE, "name": "Tasks", "primaryFieldId": field["id"], "fields": [field], "views": [view]}]
+    }
 
 
 def _records(record: TokenRecord, match) -> dict:
@@ -97,8 +101,11 @@ ROUTES = [
     ("GET", r"/v0/meta/bases", _guarded("schema.bases:read", _list_bases)),
     ("GET", r"/v0/meta/bases/(?P<base>app[A-Za-z0-9]+)/tables", _guarded("schema.bases:read", _schema)),
     # ❓ unconfirmed: the body of the extensions (blockInstallations) list; TruffleHog only checks for 200.
-    ("GET", r"/v0/meta/bases/(?P<base>app[A-Za-z0-9]+)/blockInstallations",
-     _guarded("block:manage", lambda r, m: {"blockInstallations": []})),
+    (
+        "GET",
+        r"/v0/meta/bases/(?P<base>app[A-Za-z0-9]+)/blockInstallations",
+        _guarded("block:manage", lambda r, m: {"blockInstallations": []}),
+    ),
     ("GET", r"/v0/bases/(?P<base>app[A-Za-z0-9]+)/webhooks", _guarded("webhook:manage", lambda r, m: {"webhooks": []})),
     ("GET", r"/v0/(?P<base>app[A-Za-z0-9]+)/(?P<table>[^/]+)", _guarded("data.records:read", _records)),
 ]

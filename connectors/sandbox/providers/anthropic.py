@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from connectors.sandbox.core import SandboxRequest, SandboxResponse, SandboxState, TokenRecord, json_response
 
@@ -37,16 +37,28 @@ def partial_key_hint(token: str) -> str:
 
 
 def _headers() -> dict[str, str]:
-    reset = (datetime.now(timezone.utc) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    reset = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     headers = {"request-id": f"req_SANDBOX{secrets.token_hex(6)}"}
-    for bucket, limit in (("requests", "50"), ("tokens", "40000"), ("input-tokens", "30000"), ("output-tokens", "8000")):
-        headers |= {f"anthropic-ratelimit-{bucket}-limit": limit, f"anthropic-ratelimit-{bucket}-remaining": limit,
-                    f"anthropic-ratelimit-{bucket}-reset": reset}
+    for bucket, limit in (
+        ("requests", "50"),
+        ("tokens", "40000"),
+        ("input-tokens", "30000"),
+        ("output-tokens", "8000"),
+    ):
+        headers |= {
+            f"anthropic-ratelimit-{bucket}-limit": limit,
+            f"anthropic-ratelimit-{bucket}-remaining": limit,
+            f"anthropic-ratelimit-{bucket}-reset": reset,
+        }
     return headers
 
 
 def _error(status: int, type_: str, message: str, extra: dict[str, str] | None = None) -> SandboxResponse:
-    body = {"type": "error", "error": {"type": type_, "message": message}, "request_id": f"req_SANDBOX{secrets.token_hex(6)}"}
+    body = {
+        "type": "error",
+        "error": {"type": type_, "message": message},
+        "request_id": f"req_SANDBOX{secrets.token_hex(6)}",
+    }
     return json_response(status, body, {**_headers(), **(extra or {})})
 
 
@@ -55,13 +67,17 @@ def _caller(req: SandboxRequest, state: SandboxState, kind: str) -> tuple[TokenR
     if record is None or record.revoked:
         return None, _error(401, "authentication_error", "invalid x-api-key")
     if record.kind != kind:
-        return None, _error(401 if kind == "api" else 403, "authentication_error" if kind == "api" else "permission_error",
-                            "this key cannot be used for this endpoint")
+        return None, _error(
+            401 if kind == "api" else 403,
+            "authentication_error" if kind == "api" else "permission_error",
+            "this key cannot be used for this endpoint",
+        )
     if record.status != "active":
         return None, _error(404, "not_found_error", "api key is disabled or not found")
     if record.meta.get("rate_limited"):
-        return None, _error(429, "rate_limit_error", "Number of requests has exceeded your rate limit.",
-                            {"retry-after": "3"})
+        return None, _error(
+            429, "rate_limit_error", "Number of requests has exceeded your rate limit.", {"retry-after": "3"}
+        )
     return record, None
 
 
@@ -69,19 +85,31 @@ def models(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record, refusal = _caller(req, state, "api")
     if record is None:
         return refusal  # type: ignore[return-value]
-    data = [{"type": "model", "id": "claude-sandbox-1", "display_name": "Claude Sandbox",
-             "created_at": "2025-02-19T00:00:00Z"}]
-    return json_response(200, {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]},
-                         _headers())
+    data = [
+        {
+            "type": "model",
+            "id": "claude-sandbox-1",
+            "display_name": "Claude Sandbox",
+            "created_at": "2025-02-19T00:00:00Z",
+        }
+    ]
+    return json_response(
+        200, {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}, _headers()
+    )
 
 
 def _key_object(record: TokenRecord) -> dict:
-    return {"id": api_key_id(record), "type": "api_key", "name": record.meta.get("name", "sandbox key"),
-            "partial_key_hint": partial_key_hint(record.token), "status": record.status,
-            "workspace_id": record.meta.get("workspace_id"),
-            "created_at": record.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "created_by": {"id": "user_SANDBOX", "type": "user"},
-            "expires_at": record.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if record.expires_at else None}
+    return {
+        "id": api_key_id(record),
+        "type": "api_key",
+        "name": record.meta.get("name", "sandbox key"),
+        "partial_key_hint": partial_key_hint(record.token),
+        "status": record.status,
+        "workspace_id": record.meta.get("workspace_id"),
+        "created_at": record.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "created_by": {"id": "user_SANDBOX", "type": "user"},
+        "expires_at": record.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if record.expires_at else None,
+    }
 
 
 def _api_keys(state: SandboxState) -> list[TokenRecord]:
@@ -101,12 +129,19 @@ def list_keys(req: SandboxRequest, state: SandboxState, match) -> SandboxRespons
     after = req.query.get("after_id", [None])[-1]
     if after:
         ids = [i["id"] for i in items]
-        items = items[ids.index(after) + 1:] if after in ids else []
+        items = items[ids.index(after) + 1 :] if after in ids else []
     limit = int(req.query.get("limit", ["20"])[-1])
     page = items[:limit]
-    return json_response(200, {"data": page, "has_more": len(items) > limit,
-                               "first_id": page[0]["id"] if page else None,
-                               "last_id": page[-1]["id"] if page else None}, _headers())
+    return json_response(
+        200,
+        {
+            "data": page,
+            "has_more": len(items) > limit,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+        },
+        _headers(),
+    )
 
 
 def get_key(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:

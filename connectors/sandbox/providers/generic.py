@@ -23,8 +23,11 @@ def make_token(kind: str) -> str:
 
 
 def _headers(remaining: int = 99) -> dict[str, str]:
-    return {"x-ratelimit-limit": "100", "x-ratelimit-remaining": str(remaining),
-            "x-ratelimit-reset": str(int(time.time()) + 60)}
+    return {
+        "x-ratelimit-limit": "100",
+        "x-ratelimit-remaining": str(remaining),
+        "x-ratelimit-reset": str(int(time.time()) + 60),
+    }
 
 
 def _check(req: SandboxRequest, state: SandboxState):

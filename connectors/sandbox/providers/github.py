@@ -11,10 +11,16 @@ import secrets
 import string
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from connectors.sandbox.core import (SandboxRequest, SandboxResponse, SandboxState, TokenRecord, empty_response,
-                                     json_response)
+from connectors.sandbox.core import (
+    SandboxRequest,
+    SandboxResponse,
+    SandboxState,
+    TokenRecord,
+    empty_response,
+    json_response,
+)
 
 PREFIX = "github"
 
@@ -25,8 +31,13 @@ KINDS: dict[str, list[str]] = {
     "user_to_server": ["metadata:read", "contents:read"],
     "installation": ["metadata:read", "contents:write", "pull_requests:write"],
 }
-TOKEN_PREFIX = {"classic": "ghp_", "oauth": "gho_", "fine_grained": "github_pat_", "user_to_server": "ghu_",
-                "installation": "ghs_"}
+TOKEN_PREFIX = {
+    "classic": "ghp_",
+    "oauth": "gho_",
+    "fine_grained": "github_pat_",
+    "user_to_server": "ghu_",
+    "installation": "ghs_",
+}
 CLASSIC_PREFIXES = ("ghp_", "gho_")
 LIST_REVOCABLE = ("ghp_", "github_pat_", "gho_", "ghu_", "ghr_")
 DOCS = "https://docs.github.com/rest"
@@ -46,6 +57,7 @@ def make_token(kind: str) -> str:
 
 # -- helpers ----------------------------------------------------------------------------------
 
+
 def _num(text: str, modulo: int) -> int:
     """A stable numeric id for a name (GitHub ids are integers)."""
     return zlib.crc32(text.encode()) % modulo
@@ -63,12 +75,17 @@ def _rate_headers(record: TokenRecord) -> dict[str, str]:
     used = int(record.meta.get("rate_used", 0)) + 1
     record.meta["rate_used"] = used
     reset = (int(time.time()) // 3600 + 1) * 3600
-    headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": str(max(0, 5000 - used)),
-               "x-ratelimit-used": str(used), "x-ratelimit-reset": str(reset), "x-ratelimit-resource": "core",
-               "x-github-api-version-selected": "2022-11-28"}
+    headers = {
+        "x-ratelimit-limit": "5000",
+        "x-ratelimit-remaining": str(max(0, 5000 - used)),
+        "x-ratelimit-used": str(used),
+        "x-ratelimit-reset": str(reset),
+        "x-ratelimit-resource": "core",
+        "x-github-api-version-selected": "2022-11-28",
+    }
     if record.expires_at is not None:
         fmt = "%Y-%m-%d %H:%M:%S UTC" if _is_classic(record) else "%Y-%m-%d %H:%M:%S +0000"
-        headers["github-authentication-token-expiration"] = record.expires_at.astimezone(timezone.utc).strftime(fmt)
+        headers["github-authentication-token-expiration"] = record.expires_at.astimezone(UTC).strftime(fmt)
     return headers
 
 
@@ -77,7 +94,7 @@ def _live(req: SandboxRequest, state: SandboxState) -> TokenRecord | None:
     record = state.get(req.bearer(), PREFIX)
     if record is None or not record.live:
         return None
-    if record.expires_at is not None and record.expires_at <= datetime.now(timezone.utc):
+    if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
         return None
     return record
 
@@ -98,13 +115,30 @@ def _repo_object(full_name: str, record: TokenRecord) -> dict:
     owner, _, name = full_name.partition("/")
     rid = _num(full_name, 10**9)
     return {
-        "id": rid, "node_id": f"R_SANDBOX{rid}", "name": name, "full_name": full_name, "private": True,
-        "owner": {"login": owner, "id": _num(owner, 10**8), "type": "Organization" if owner == "sandbox-org"
-                  else "User", "site_admin": False},
-        "html_url": f"https://github.com/{full_name}", "description": "A sandbox repository", "fork": False,
-        "url": f"https://api.github.com/repos/{full_name}", "default_branch": "main", "visibility": "private",
-        "permissions": {"admin": False, "maintain": False, "push": _allows(record, "contents", "write"),
-                        "triage": False, "pull": True},
+        "id": rid,
+        "node_id": f"R_SANDBOX{rid}",
+        "name": name,
+        "full_name": full_name,
+        "private": True,
+        "owner": {
+            "login": owner,
+            "id": _num(owner, 10**8),
+            "type": "Organization" if owner == "sandbox-org" else "User",
+            "site_admin": False,
+        },
+        "html_url": f"https://github.com/{full_name}",
+        "description": "A sandbox repository",
+        "fork": False,
+        "url": f"https://api.github.com/repos/{full_name}",
+        "default_branch": "main",
+        "visibility": "private",
+        "permissions": {
+            "admin": False,
+            "maintain": False,
+            "push": _allows(record, "contents", "write"),
+            "triage": False,
+            "pull": True,
+        },
     }
 
 
@@ -124,6 +158,7 @@ def _denied(record: TokenRecord) -> SandboxResponse:
 
 # -- handlers ---------------------------------------------------------------------------------
 
+
 def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = _live(req, state)
     if record is None:
@@ -131,8 +166,11 @@ def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
     headers = _rate_headers(record)
     if record.token.startswith("ghs_"):
         # ❓ unconfirmed: the exact error for an installation token on GET /user (providers.md §22).
-        return json_response(403, {"message": "Resource not accessible by integration", "documentation_url": DOCS,
-                                   "status": "403"}, headers)
+        return json_response(
+            403,
+            {"message": "Resource not accessible by integration", "documentation_url": DOCS, "status": "403"},
+            headers,
+        )
     if _is_classic(record):
         headers["x-oauth-scopes"] = ", ".join(record.scopes)
         headers["x-accepted-oauth-scopes"] = ""
@@ -140,18 +178,43 @@ def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
     uid = _num(login, 10**8)
     api = f"https://api.github.com/users/{login}"
     body = {
-        "login": login, "id": uid, "node_id": f"U_SANDBOX{uid}",
+        "login": login,
+        "id": uid,
+        "node_id": f"U_SANDBOX{uid}",
         "avatar_url": "https://github.com/images/error/octocat_happy.gif",
-        "gravatar_id": "", "url": api, "html_url": f"https://github.com/{login}", "followers_url": f"{api}/followers",
-        "following_url": f"{api}/following{{/other_user}}", "gists_url": f"{api}/gists{{/gist_id}}",
-        "starred_url": f"{api}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{api}/subscriptions",
-        "organizations_url": f"{api}/orgs", "repos_url": f"{api}/repos", "events_url": f"{api}/events{{/privacy}}",
-        "received_events_url": f"{api}/received_events", "type": "User", "site_admin": False,
-        "name": "Sandbox User", "company": "Sandbox", "blog": "", "location": "Loopback", "email": None,
-        "hireable": None, "bio": "A sandbox account", "twitter_username": None, "public_repos": 2,
-        "public_gists": 0, "followers": 0, "following": 0, "created_at": "2020-01-01T00:00:00Z",
-        "updated_at": "2020-01-01T00:00:00Z", "private_gists": 0, "total_private_repos": len(_repos(record)),
-        "owned_private_repos": len(_repos(record)), "disk_usage": 1, "collaborators": 0,
+        "gravatar_id": "",
+        "url": api,
+        "html_url": f"https://github.com/{login}",
+        "followers_url": f"{api}/followers",
+        "following_url": f"{api}/following{{/other_user}}",
+        "gists_url": f"{api}/gists{{/gist_id}}",
+        "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{api}/subscriptions",
+        "organizations_url": f"{api}/orgs",
+        "repos_url": f"{api}/repos",
+        "events_url": f"{api}/events{{/privacy}}",
+        "received_events_url": f"{api}/received_events",
+        "type": "User",
+        "site_admin": False,
+        "name": "Sandbox User",
+        "company": "Sandbox",
+        "blog": "",
+        "location": "Loopback",
+        "email": None,
+        "hireable": None,
+        "bio": "A sandbox account",
+        "twitter_username": None,
+        "public_repos": 2,
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "created_at": "2020-01-01T00:00:00Z",
+        "updated_at": "2020-01-01T00:00:00Z",
+        "private_gists": 0,
+        "total_private_repos": len(_repos(record)),
+        "owned_private_repos": len(_repos(record)),
+        "disk_usage": 1,
+        "collaborators": 0,
         "two_factor_authentication": True,
         "plan": {"name": "free", "space": 976562499, "private_repos": 10000, "collaborators": 0},
     }
@@ -171,12 +234,22 @@ def get_installation_repos(req: SandboxRequest, state: SandboxState, match) -> S
         return _bad_credentials()
     headers = _rate_headers(record)
     if not record.token.startswith("ghs_"):
-        return json_response(403, {"message": "You must authenticate with an installation access token in order "
-                                   "to list repositories for an installation.", "documentation_url": DOCS,
-                                   "status": "403"}, headers)
+        return json_response(
+            403,
+            {
+                "message": "You must authenticate with an installation access token in order "
+                "to list repositories for an installation.",
+                "documentation_url": DOCS,
+                "status": "403",
+            },
+            headers,
+        )
     repos = _repos(record)
-    body = {"total_count": len(repos), "repository_selection": record.meta.get("repository_selection", "selected"),
-            "repositories": [_repo_object(r, record) for r in repos]}
+    body = {
+        "total_count": len(repos),
+        "repository_selection": record.meta.get("repository_selection", "selected"),
+        "repositories": [_repo_object(r, record) for r in repos],
+    }
     return json_response(200, body, headers)
 
 
@@ -194,8 +267,9 @@ def post_credentials_revoke(req: SandboxRequest, state: SandboxState, match) -> 
     body = req.json()
     creds = body.get("credentials") if isinstance(body, dict) else None
     if not isinstance(creds, list) or not creds or len(creds) > 1000 or not all(isinstance(c, str) for c in creds):
-        return _error(422, "Validation Failed", errors=[{"resource": "Credentials", "field": "credentials",
-                                                          "code": "invalid"}])
+        return _error(
+            422, "Validation Failed", errors=[{"resource": "Credentials", "field": "credentials", "code": "invalid"}]
+        )
     for token in creds:
         record = state.get(token, PREFIX)
         if record is not None and token.startswith(LIST_REVOCABLE):
@@ -235,15 +309,34 @@ ROUTES = [
     ("DELETE", r"/installation/token", delete_installation_token),
     ("POST", r"/credentials/revoke", post_credentials_revoke),
     ("GET", REPO + r"/commits", _repo_route("contents", "read")),
-    ("PUT", REPO + r"/contents/(?P<path>.+)", _repo_route("contents", "write", json_response(
-        422, {"message": "Invalid request.\n\n\"content\", \"message\" weren't supplied.",
-              "documentation_url": DOCS, "status": "422"}))),
+    (
+        "PUT",
+        REPO + r"/contents/(?P<path>.+)",
+        _repo_route(
+            "contents",
+            "write",
+            json_response(
+                422,
+                {
+                    "message": 'Invalid request.\n\n"content", "message" weren\'t supplied.',
+                    "documentation_url": DOCS,
+                    "status": "422",
+                },
+            ),
+        ),
+    ),
     ("GET", REPO + r"/issues", _repo_route("issues", "read")),
     ("PATCH", REPO + r"/labels/(?P<name>[^/]+)", _repo_route("issues", "write", NOT_FOUND)),
     ("GET", REPO + r"/pulls", _repo_route("pull_requests", "read")),
-    ("GET", REPO + r"/actions/artifacts", _repo_route("actions", "read", json_response(
-        200, {"total_count": 0, "artifacts": []}))),
+    (
+        "GET",
+        REPO + r"/actions/artifacts",
+        _repo_route("actions", "read", json_response(200, {"total_count": 0, "artifacts": []})),
+    ),
     ("POST", REPO + r"/actions/workflows/(?P<workflow>[^/]+)/dispatches", _repo_route("actions", "write", NOT_FOUND)),
-    ("GET", REPO + r"/actions/permissions", _repo_route("administration", "read", json_response(
-        200, {"enabled": True, "allowed_actions": "all"}))),
+    (
+        "GET",
+        REPO + r"/actions/permissions",
+        _repo_route("administration", "read", json_response(200, {"enabled": True, "allowed_actions": "all"})),
+    ),
 ]

@@ -10,11 +10,17 @@ import secrets
 import string
 import time
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 
-from connectors.sandbox.core import (SandboxRequest, SandboxResponse, SandboxState, TokenRecord, empty_response,
-                                     json_response)
+from connectors.sandbox.core import (
+    SandboxRequest,
+    SandboxResponse,
+    SandboxState,
+    TokenRecord,
+    empty_response,
+    json_response,
+)
 
 PREFIX = "gitlab"
 
@@ -32,13 +38,18 @@ def make_token(kind: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _rate_headers() -> dict[str, str]:
     reset = int(time.time()) + 60
-    return {"RateLimit-Limit": "2000", "RateLimit-Observed": "1", "RateLimit-Remaining": "1999",
-            "RateLimit-Reset": str(reset), "RateLimit-ResetTime": formatdate(reset, usegmt=True)}
+    return {
+        "RateLimit-Limit": "2000",
+        "RateLimit-Observed": "1",
+        "RateLimit-Remaining": "1999",
+        "RateLimit-Reset": str(reset),
+        "RateLimit-ResetTime": formatdate(reset, usegmt=True),
+    }
 
 
 def _token(req: SandboxRequest) -> str | None:
@@ -51,13 +62,23 @@ def _auth(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | None,
     if record is None:
         return None, json_response(401, {"message": "401 Unauthorized"}, _rate_headers())
     if record.revoked or record.status != "active":
-        return record, json_response(401, {"error": "invalid_token", "error_description":
-                                           "Token was revoked. You have to re-authorize from the user."},
-                                     _rate_headers())
+        return record, json_response(
+            401,
+            {
+                "error": "invalid_token",
+                "error_description": "Token was revoked. You have to re-authorize from the user.",
+            },
+            _rate_headers(),
+        )
     if record.expires_at is not None and record.expires_at <= _now():
-        return record, json_response(401, {"error": "invalid_token", "error_description":
-                                           "Token is expired. You can either do re-authorization or token refresh."},
-                                     _rate_headers())
+        return record, json_response(
+            401,
+            {
+                "error": "invalid_token",
+                "error_description": "Token is expired. You can either do re-authorization or token refresh.",
+            },
+            _rate_headers(),
+        )
     return record, None
 
 
@@ -112,16 +133,32 @@ def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
     if failure is not None:
         return failure
     if not any(s in record.scopes for s in USER_READING):
-        return json_response(403, {"error": "insufficient_scope", "error_description":
-                                   "The request requires higher privileges than provided by the access token.",
-                                   "scope": "api read_user read_api"}, _rate_headers())
+        return json_response(
+            403,
+            {
+                "error": "insufficient_scope",
+                "error_description": "The request requires higher privileges than provided by the access token.",
+                "scope": "api read_user read_api",
+            },
+            _rate_headers(),
+        )
     name = record.identity
     body = {
-        "id": int(record.meta.get("user_id", 4242)), "username": name, "name": "Sandbox User", "state": "active",
-        "locked": False, "avatar_url": "https://gitlab.example/uploads/-/system/user/avatar/4242/avatar.png",
-        "web_url": f"https://gitlab.example/{name}", "created_at": "2020-01-01T00:00:00.000Z", "bio": "",
-        "location": "Loopback", "public_email": "", "email": f"{name}@sandbox.example",
-        "two_factor_enabled": True, "external": False, "private_profile": False,
+        "id": int(record.meta.get("user_id", 4242)),
+        "username": name,
+        "name": "Sandbox User",
+        "state": "active",
+        "locked": False,
+        "avatar_url": "https://gitlab.example/uploads/-/system/user/avatar/4242/avatar.png",
+        "web_url": f"https://gitlab.example/{name}",
+        "created_at": "2020-01-01T00:00:00.000Z",
+        "bio": "",
+        "location": "Loopback",
+        "public_email": "",
+        "email": f"{name}@sandbox.example",
+        "two_factor_enabled": True,
+        "external": False,
+        "private_profile": False,
     }
     if record.meta.get("is_admin"):
         body["is_admin"] = True

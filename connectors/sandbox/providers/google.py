@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from connectors.sandbox.core import SandboxRequest, SandboxResponse, SandboxState, TokenRecord, json_response
 
@@ -39,7 +39,7 @@ def make_token(kind: str) -> str:
 def _live(record: TokenRecord | None) -> bool:
     if record is None or not record.live:
         return False
-    return record.expires_at is None or record.expires_at > datetime.now(timezone.utc)
+    return record.expires_at is None or record.expires_at > datetime.now(UTC)
 
 
 def tokeninfo(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -48,9 +48,17 @@ def tokeninfo(req: SandboxRequest, state: SandboxState, match) -> SandboxRespons
         return json_response(400, {"error": "invalid_token", "error_description": "Invalid Value"})
     now = int(time.time())
     exp = int(record.expires_at.timestamp()) if record.expires_at else now + 3599
-    body = {"azp": CLIENT_ID, "aud": CLIENT_ID, "sub": "100000000000000000001", "scope": " ".join(record.scopes),
-            "exp": str(exp), "expires_in": str(max(0, exp - now)), "email": f"{record.identity}@sandbox.example",
-            "email_verified": "true", "access_type": "offline"}
+    body = {
+        "azp": CLIENT_ID,
+        "aud": CLIENT_ID,
+        "sub": "100000000000000000001",
+        "scope": " ".join(record.scopes),
+        "exp": str(exp),
+        "expires_in": str(max(0, exp - now)),
+        "email": f"{record.identity}@sandbox.example",
+        "email_verified": "true",
+        "access_type": "offline",
+    }
     return json_response(200, body)
 
 
@@ -65,14 +73,33 @@ def revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
 def list_models(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = state.get(req.headers.get("x-goog-api-key") or req.arg("key"), PREFIX)
     if not _live(record) or not record.token.startswith("AIza"):
-        return json_response(400, {"error": {
-            "code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT",
-            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-                         "domain": "googleapis.com",
-                         "metadata": {"service": "generativelanguage.googleapis.com"}}]}})
-    model = {"name": "models/gemini-sandbox", "version": "001", "displayName": "Gemini Sandbox",
-             "description": "A sandbox model", "inputTokenLimit": 32768, "outputTokenLimit": 8192,
-             "supportedGenerationMethods": ["generateContent", "countTokens"]}
+        return json_response(
+            400,
+            {
+                "error": {
+                    "code": 400,
+                    "message": "API key not valid. Please pass a valid API key.",
+                    "status": "INVALID_ARGUMENT",
+                    "details": [
+                        {
+                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                            "reason": "API_KEY_INVALID",
+                            "domain": "googleapis.com",
+                            "metadata": {"service": "generativelanguage.googleapis.com"},
+                        }
+                    ],
+                }
+            },
+        )
+    model = {
+        "name": "models/gemini-sandbox",
+        "version": "001",
+        "displayName": "Gemini Sandbox",
+        "description": "A sandbox model",
+        "inputTokenLimit": 32768,
+        "outputTokenLimit": 8192,
+        "supportedGenerationMethods": ["generateContent", "countTokens"],
+    }
     return json_response(200, {"models": [model]})
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from connectors.sandbox.core import (
     SandboxRequest,
@@ -24,8 +24,14 @@ from connectors.sandbox.core import (
 PREFIX = "hubspot"
 HUB_ID = 62515
 APP_ID = 456789
-KINDS = {"private_app": ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.deals.read",
-                         "transactional-email"]}
+KINDS = {
+    "private_app": [
+        "crm.objects.contacts.read",
+        "crm.objects.contacts.write",
+        "crm.objects.deals.read",
+        "transactional-email",
+    ]
+}
 OAUTH_SCOPES = ["oauth", "crm.objects.contacts.read"]
 
 
@@ -40,9 +46,13 @@ def make_oauth_token(kind: str) -> str:
 
 
 def _headers(record: TokenRecord | None = None) -> dict[str, str]:
-    headers = {"x-hubspot-ratelimit-max": "190", "x-hubspot-ratelimit-remaining": "189",
-               "x-hubspot-ratelimit-interval-milliseconds": "10000", "x-hubspot-ratelimit-secondly": "19",
-               "x-hubspot-ratelimit-secondly-remaining": "18"}
+    headers = {
+        "x-hubspot-ratelimit-max": "190",
+        "x-hubspot-ratelimit-remaining": "189",
+        "x-hubspot-ratelimit-interval-milliseconds": "10000",
+        "x-hubspot-ratelimit-secondly": "19",
+        "x-hubspot-ratelimit-secondly-remaining": "18",
+    }
     if record is None or record.kind == "private_app":  # the daily headers are not sent for OAuth calls
         headers |= {"x-hubspot-ratelimit-daily": "500000", "x-hubspot-ratelimit-daily-remaining": "499999"}
     return headers
@@ -56,14 +66,22 @@ def _error(status: int, message: str, category: str, extra: dict[str, str] | Non
 def _limited(record: TokenRecord) -> SandboxResponse | None:
     if not record.meta.get("rate_limited"):
         return None
-    body = {"status": "error", "message": "You have reached your ten_secondly_rolling limit.", "errorType": "RATE_LIMIT",
-            "correlationId": str(uuid.uuid4()), "policyName": "TEN_SECONDLY_ROLLING"}
+    body = {
+        "status": "error",
+        "message": "You have reached your ten_secondly_rolling limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": "TEN_SECONDLY_ROLLING",
+    }
     return json_response(429, body, {**_headers(record), "x-hubspot-ratelimit-remaining": "0", "retry-after": "10"})
 
 
 def _unauthorized() -> SandboxResponse:
-    return _error(401, "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
-                  "INVALID_AUTHENTICATION")
+    return _error(
+        401,
+        "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
+        "INVALID_AUTHENTICATION",
+    )
 
 
 def _bearer_record(req: SandboxRequest, state: SandboxState) -> TokenRecord | None:
@@ -77,11 +95,23 @@ def usage(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
         return _unauthorized()
     if (limited := _limited(record)) is not None:
         return limited
-    today = datetime.now(timezone.utc)
-    return json_response(200, {"results": [{
-        "name": "private-apps-api-calls-daily", "usageLimit": 500000, "currentUsage": 1, "fetchStatus": "SUCCESS",
-        "collectedAt": today.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-        "resetsAt": today.replace(hour=23, minute=59, second=59).strftime("%Y-%m-%dT%H:%M:%SZ")}]}, _headers(record))
+    today = datetime.now(UTC)
+    return json_response(
+        200,
+        {
+            "results": [
+                {
+                    "name": "private-apps-api-calls-daily",
+                    "usageLimit": 500000,
+                    "currentUsage": 1,
+                    "fetchStatus": "SUCCESS",
+                    "collectedAt": today.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "resetsAt": today.replace(hour=23, minute=59, second=59).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            ]
+        },
+        _headers(record),
+    )
 
 
 def token_info(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -92,9 +122,16 @@ def token_info(req: SandboxRequest, state: SandboxState, match) -> SandboxRespon
         return _unauthorized()
     if (limited := _limited(record)) is not None:
         return limited
-    return json_response(200, {"userId": 123456, "hubId": record.meta.get("hub_id", HUB_ID),
-                               "appId": record.meta.get("app_id", APP_ID), "scopes": list(record.scopes)},
-                         _headers(record))
+    return json_response(
+        200,
+        {
+            "userId": 123456,
+            "hubId": record.meta.get("hub_id", HUB_ID),
+            "appId": record.meta.get("app_id", APP_ID),
+            "scopes": list(record.scopes),
+        },
+        _headers(record),
+    )
 
 
 def _oauth_record(state: SandboxState, token: str, kind: str) -> TokenRecord | None:
@@ -108,21 +145,43 @@ def access_token_info(req: SandboxRequest, state: SandboxState, match) -> Sandbo
         return _error(404, "The access token was not found or has expired.", "OBJECT_NOT_FOUND")
     expires_in = 1800
     if record.expires_at is not None:
-        expires_in = max(0, int((record.expires_at - datetime.now(timezone.utc)).total_seconds()))
-    return json_response(200, {"token": record.token, "user": f"{record.identity}@sandbox.invalid",
-                               "hub_domain": "sandbox.hubspot.invalid", "scopes": list(record.scopes),
-                               "hub_id": HUB_ID, "app_id": APP_ID, "expires_in": expires_in, "user_id": 123456,
-                               "token_type": "access", "is_private_distribution": False}, _headers(record))
+        expires_in = max(0, int((record.expires_at - datetime.now(UTC)).total_seconds()))
+    return json_response(
+        200,
+        {
+            "token": record.token,
+            "user": f"{record.identity}@sandbox.invalid",
+            "hub_domain": "sandbox.hubspot.invalid",
+            "scopes": list(record.scopes),
+            "hub_id": HUB_ID,
+            "app_id": APP_ID,
+            "expires_in": expires_in,
+            "user_id": 123456,
+            "token_type": "access",
+            "is_private_distribution": False,
+        },
+        _headers(record),
+    )
 
 
 def refresh_token_info(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = _oauth_record(state, match.group("token"), "oauth_refresh")
     if record is None:
         return _error(404, "The refresh token was not found.", "OBJECT_NOT_FOUND")
-    return json_response(200, {"token": record.token, "user": f"{record.identity}@sandbox.invalid",
-                               "hub_domain": "sandbox.hubspot.invalid", "scopes": list(record.scopes),
-                               "hub_id": HUB_ID, "client_id": record.meta.get("client_id", "sandbox-client"),
-                               "user_id": 123456, "token_type": "refresh"}, _headers(record))
+    return json_response(
+        200,
+        {
+            "token": record.token,
+            "user": f"{record.identity}@sandbox.invalid",
+            "hub_domain": "sandbox.hubspot.invalid",
+            "scopes": list(record.scopes),
+            "hub_id": HUB_ID,
+            "client_id": record.meta.get("client_id", "sandbox-client"),
+            "user_id": 123456,
+            "token_type": "refresh",
+        },
+        _headers(record),
+    )
 
 
 def revoke_refresh_token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:

@@ -19,11 +19,17 @@ import json
 import secrets
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
-from connectors.sandbox.core import (SandboxRequest, SandboxResponse, SandboxState, TokenRecord, empty_response,
-                                     json_response)
+from connectors.sandbox.core import (
+    SandboxRequest,
+    SandboxResponse,
+    SandboxState,
+    TokenRecord,
+    empty_response,
+    json_response,
+)
 
 PREFIX = "microsoft"
 GRAPH = "https://graph.microsoft.com"
@@ -38,12 +44,21 @@ KINDS: dict[str, list[str]] = {
     # An administrator's token: it may narrow grants and revoke other users' sessions.
     "admin": ["User.Read", "DelegatedPermissionGrant.ReadWrite.All", "User.RevokeSessions.All"],
 }
-READ_GRANTS = {"DelegatedPermissionGrant.Read.All", "DelegatedPermissionGrant.ReadWrite.All", "Directory.Read.All",
-               "Directory.ReadWrite.All"}
+READ_GRANTS = {
+    "DelegatedPermissionGrant.Read.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+}
 WRITE_GRANTS = {"DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"}
 REVOKE_SESSIONS = {"User.RevokeSessions.All", "Directory.ReadWrite.All"}
-READ_ORG = {"Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All",
-            "User.Read"}
+READ_ORG = {
+    "Organization.Read.All",
+    "Organization.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "User.Read",
+}
 
 
 def _b64(data: dict) -> str:
@@ -55,8 +70,9 @@ def user_oid(identity: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"breaker-sandbox:{identity}"))
 
 
-def make_token(kind: str, scopes: list[str] | None = None, identity: str | None = None,
-               lifetime_s: int = 30 * 24 * 3600) -> str:
+def make_token(
+    kind: str, scopes: list[str] | None = None, identity: str | None = None, lifetime_s: int = 30 * 24 * 3600
+) -> str:
     """An unsigned Graph-shaped JWT. ``scopes`` default to the kind's; tests pass their own.
 
     The claims are fixed when the token is made, as at Graph: a record minted with other scopes
@@ -65,14 +81,25 @@ def make_token(kind: str, scopes: list[str] | None = None, identity: str | None 
     scopes = list(KINDS.get(kind, KINDS["delegated"]) if scopes is None else scopes)
     identity = identity or ("sandbox-admin" if kind == "admin" else "sandbox-user")
     now = int(time.time())
-    payload: dict = {"aud": GRAPH, "iss": f"https://sts.windows.net/{TENANT}/", "iat": now, "nbf": now,
-                     "exp": now + lifetime_s, "tid": TENANT, "appid": APP_ID, "app_displayname": "Breaker Sandbox App",
-                     "azpacr": "1", "ver": "1.0", "xms_sandbox": f"SANDBOX-{secrets.token_hex(4)}"}
+    payload: dict = {
+        "aud": GRAPH,
+        "iss": f"https://sts.windows.net/{TENANT}/",
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime_s,
+        "tid": TENANT,
+        "appid": APP_ID,
+        "app_displayname": "Breaker Sandbox App",
+        "azpacr": "1",
+        "ver": "1.0",
+        "xms_sandbox": f"SANDBOX-{secrets.token_hex(4)}",
+    }
     if kind == "application":
         payload.update(roles=scopes, oid=user_oid("app:" + APP_ID), idtyp="app")
     else:
-        payload.update(scp=" ".join(scopes), oid=user_oid(identity), upn=f"{identity}@sandbox.example",
-                       name="Sandbox User")
+        payload.update(
+            scp=" ".join(scopes), oid=user_oid(identity), upn=f"{identity}@sandbox.example", name="Sandbox User"
+        )
     header = {"typ": "JWT", "alg": "none", "kid": "SANDBOX"}
     return f"{_b64(header)}.{_b64(payload)}.SANDBOX{secrets.token_hex(16)}"
 
@@ -100,8 +127,11 @@ def _permissions(claims: dict) -> set[str]:
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> SandboxResponse:
-    inner = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4()),
-             "client-request-id": str(uuid.uuid4())}
+    inner = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "request-id": str(uuid.uuid4()),
+        "client-request-id": str(uuid.uuid4()),
+    }
     return json_response(status, {"error": {"code": code, "message": message, "innerError": inner}}, headers)
 
 
@@ -109,15 +139,21 @@ def _caller(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | Non
     """The calling token and its claims, or Graph's 401."""
     record = state.get(req.bearer(), PREFIX)
     claims = claims_of(record.token) if record is not None else {}
-    challenge = {"www-authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
-                                    'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"'}
+    challenge = {
+        "www-authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
+        'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"'
+    }
     if record is None or not record.live or claims.get("aud") not in (GRAPH, GRAPH + "/"):
         return None, {}, _error(401, "InvalidAuthenticationToken", "Access token validation failure.", challenge)
     exp = claims.get("exp")
-    if (isinstance(exp, (int, float)) and exp <= time.time()) or \
-            (record.expires_at is not None and record.expires_at <= datetime.now(timezone.utc)):
-        return None, {}, _error(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.",
-                                challenge)
+    if (isinstance(exp, (int, float)) and exp <= time.time()) or (
+        record.expires_at is not None and record.expires_at <= datetime.now(UTC)
+    ):
+        return (
+            None,
+            {},
+            _error(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.", challenge),
+        )
     return record, claims, None
 
 
@@ -134,11 +170,23 @@ def get_me(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     if not any(p.startswith(("User.", "Directory.")) for p in _permissions(claims)):
         return _denied()
     upn = claims.get("upn") or f"{record.identity}@sandbox.example"
-    return json_response(200, {
-        "@odata.context": f"{GRAPH}/v1.0/$metadata#users/$entity", "businessPhones": [],
-        "displayName": claims.get("name", "Sandbox User"), "givenName": "Sandbox", "jobTitle": None, "mail": upn,
-        "mobilePhone": None, "officeLocation": None, "preferredLanguage": "en-US", "surname": "User",
-        "userPrincipalName": upn, "id": claims.get("oid", user_oid(record.identity))})
+    return json_response(
+        200,
+        {
+            "@odata.context": f"{GRAPH}/v1.0/$metadata#users/$entity",
+            "businessPhones": [],
+            "displayName": claims.get("name", "Sandbox User"),
+            "givenName": "Sandbox",
+            "jobTitle": None,
+            "mail": upn,
+            "mobilePhone": None,
+            "officeLocation": None,
+            "preferredLanguage": "en-US",
+            "surname": "User",
+            "userPrincipalName": upn,
+            "id": claims.get("oid", user_oid(record.identity)),
+        },
+    )
 
 
 def get_organization(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -147,10 +195,28 @@ def get_organization(req: SandboxRequest, state: SandboxState, match) -> Sandbox
         return failure
     if not _permissions(claims) & READ_ORG:
         return _denied()
-    return json_response(200, {"@odata.context": f"{GRAPH}/v1.0/$metadata#organization", "value": [{
-        "id": TENANT, "displayName": "Sandbox Organisation", "tenantType": "AAD",
-        "verifiedDomains": [{"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": True,
-                             "isInitial": True, "name": "sandbox.example", "type": "Managed"}]}]})
+    return json_response(
+        200,
+        {
+            "@odata.context": f"{GRAPH}/v1.0/$metadata#organization",
+            "value": [
+                {
+                    "id": TENANT,
+                    "displayName": "Sandbox Organisation",
+                    "tenantType": "AAD",
+                    "verifiedDomains": [
+                        {
+                            "capabilities": "Email, OfficeCommunicationsOnline",
+                            "isDefault": True,
+                            "isInitial": True,
+                            "name": "sandbox.example",
+                            "type": "Managed",
+                        }
+                    ],
+                }
+            ],
+        },
+    )
 
 
 def _grant_records(state: SandboxState, grant_id: str) -> list[TokenRecord]:
@@ -159,14 +225,23 @@ def _grant_records(state: SandboxState, grant_id: str) -> list[TokenRecord]:
 
 def _grant_object(record: TokenRecord) -> dict:
     claims = claims_of(record.token)
-    return {"@odata.context": f"{GRAPH}/v1.0/$metadata#oauth2PermissionGrants/$entity", "clientId": APP_ID,
-            "consentType": "Principal", "id": record.key_id, "principalId": claims.get("oid"),
-            "resourceId": GRAPH_SP, "scope": " ".join(record.scopes)}
+    return {
+        "@odata.context": f"{GRAPH}/v1.0/$metadata#oauth2PermissionGrants/$entity",
+        "clientId": APP_ID,
+        "consentType": "Principal",
+        "id": record.key_id,
+        "principalId": claims.get("oid"),
+        "resourceId": GRAPH_SP,
+        "scope": " ".join(record.scopes),
+    }
 
 
 def _missing(object_id: str) -> SandboxResponse:
-    return _error(404, "Request_ResourceNotFound", f"Resource '{object_id}' does not exist or one of its queried "
-                                                    "reference-property objects are not present.")
+    return _error(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{object_id}' does not exist or one of its queried reference-property objects are not present.",
+    )
 
 
 def get_grant(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -205,8 +280,11 @@ def revoke_sessions(req: SandboxRequest, state: SandboxState, match) -> SandboxR
     if not _permissions(claims) & REVOKE_SESSIONS:
         return _denied()
     user = unquote(match["user"])
-    targets = [r for r in list(state.tokens.values()) if r.provider == PREFIX
-               and user in (claims_of(r.token).get("oid"), claims_of(r.token).get("upn"))]
+    targets = [
+        r
+        for r in list(state.tokens.values())
+        if r.provider == PREFIX and user in (claims_of(r.token).get("oid"), claims_of(r.token).get("upn"))
+    ]
     if not targets:
         return _missing(user)
     # ❓ unconfirmed: real Graph lets issued access tokens live until exp unless the client is

@@ -46,14 +46,18 @@ def _error(status: int, code: str, message: str, extra: dict[str, str] | None = 
 
 def _caller(req: SandboxRequest, state: SandboxState, capability: str | None = None):
     if "notion-version" not in req.headers:
-        return None, _error(400, "missing_version", "Notion-Version header failed validation: "
-                            "Notion-Version should be defined, instead was `undefined`.")
+        return None, _error(
+            400,
+            "missing_version",
+            "Notion-Version header failed validation: Notion-Version should be defined, instead was `undefined`.",
+        )
     record = state.get(req.bearer(), PREFIX)
     if record is None or not record.live or record.kind == "admin":
         return None, _error(401, "unauthorized", "API token is invalid.")
     if record.meta.get("rate_limited"):
-        return None, _error(429, "rate_limited", "You have been rate limited. Please try again in a few minutes.",
-                            {"retry-after": "1"})
+        return None, _error(
+            429, "rate_limited", "You have been rate limited. Please try again in a few minutes.", {"retry-after": "1"}
+        )
     if capability is not None and capability not in record.scopes:
         return None, _error(403, "restricted_resource", "Insufficient permissions for this endpoint.")
     return record, None
@@ -68,15 +72,31 @@ def me(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     if record is None:
         return refusal
     if record.kind == "public":
-        owner = {"type": "user", "user": {"object": "user", "id": "5389a034-0000-4000-8000-00000000a11c",
-                                          "name": record.identity, "avatar_url": None, "type": "person",
-                                          "person": {"email": f"{record.identity}@sandbox.invalid"}}}
+        owner = {
+            "type": "user",
+            "user": {
+                "object": "user",
+                "id": "5389a034-0000-4000-8000-00000000a11c",
+                "name": record.identity,
+                "avatar_url": None,
+                "type": "person",
+                "person": {"email": f"{record.identity}@sandbox.invalid"},
+            },
+        }
     else:
         owner = {"type": "workspace", "workspace": True}
-    return json_response(200, {"object": "user", "id": _user_id(record), "name": record.meta.get("name", "Sandbox Bot"),
-                               "avatar_url": None, "type": "bot",
-                               "bot": {"owner": owner, "workspace_name": "Sandbox Workspace"},
-                               "request_id": str(uuid.uuid4())})
+    return json_response(
+        200,
+        {
+            "object": "user",
+            "id": _user_id(record),
+            "name": record.meta.get("name", "Sandbox Bot"),
+            "avatar_url": None,
+            "type": "bot",
+            "bot": {"owner": owner, "workspace_name": "Sandbox Workspace"},
+            "request_id": str(uuid.uuid4()),
+        },
+    )
 
 
 def users(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -86,10 +106,28 @@ def users(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     if not {"read_user_with_email", "read_user_without_email"} & set(record.scopes):
         return _error(403, "restricted_resource", "Insufficient permissions for this endpoint.")
     person = {"email": "ada@sandbox.invalid"} if "read_user_with_email" in record.scopes else {}
-    people = [{"object": "user", "id": "6794760a-0000-4000-8000-0000000000ad", "name": "Ada Sandbox",
-               "avatar_url": None, "type": "person", "person": person}]
-    return json_response(200, {"object": "list", "results": people, "next_cursor": None, "has_more": False,
-                               "type": "user", "user": {}, "request_id": str(uuid.uuid4())})
+    people = [
+        {
+            "object": "user",
+            "id": "6794760a-0000-4000-8000-0000000000ad",
+            "name": "Ada Sandbox",
+            "avatar_url": None,
+            "type": "person",
+            "person": person,
+        }
+    ]
+    return json_response(
+        200,
+        {
+            "object": "list",
+            "results": people,
+            "next_cursor": None,
+            "has_more": False,
+            "type": "user",
+            "user": {},
+            "request_id": str(uuid.uuid4()),
+        },
+    )
 
 
 def _invalid(message: str) -> SandboxResponse:
@@ -103,9 +141,13 @@ def page(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
         return refusal
     page_id = match.group("id")
     if not _UUID.fullmatch(page_id):
-        return _invalid(f"path failed validation: path.page_id should be a valid uuid, instead was `\"{page_id}\"`.")
-    return _error(404, "object_not_found", f"Could not find page with ID: {page_id}. Make sure the relevant pages and "
-                  "databases are shared with your integration.")
+        return _invalid(f'path failed validation: path.page_id should be a valid uuid, instead was `"{page_id}"`.')
+    return _error(
+        404,
+        "object_not_found",
+        f"Could not find page with ID: {page_id}. Make sure the relevant pages and "
+        "databases are shared with your integration.",
+    )
 
 
 def create_page(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -121,8 +163,18 @@ def comments(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
     if record is None:
         return refusal
     if req.method == "GET" and req.query.get("block_id"):
-        return json_response(200, {"object": "list", "results": [], "next_cursor": None, "has_more": False,
-                                   "type": "comment", "comment": {}, "request_id": str(uuid.uuid4())})
+        return json_response(
+            200,
+            {
+                "object": "list",
+                "results": [],
+                "next_cursor": None,
+                "has_more": False,
+                "type": "comment",
+                "comment": {},
+                "request_id": str(uuid.uuid4()),
+            },
+        )
     field = "query.block_id" if req.method == "GET" else "body.parent"
     return _invalid(f"body failed validation: {field} should be defined, instead was `undefined`.")
 

@@ -16,9 +16,22 @@ from connectors.sandbox.core import SandboxRequest, SandboxResponse, SandboxStat
 PREFIX = "openai"
 DEFAULT_PROJECT = "proj_SANDBOX"
 
-PERMISSIONS = ["models:read", "model_capabilities:write", "assistants:read", "assistants:write", "threads:read",
-               "threads:write", "fine_tuning:read", "fine_tuning:write", "files:read", "files:write", "evals:read",
-               "evals:write", "responses:read", "responses:write"]
+PERMISSIONS = [
+    "models:read",
+    "model_capabilities:write",
+    "assistants:read",
+    "assistants:write",
+    "threads:read",
+    "threads:write",
+    "fine_tuning:read",
+    "fine_tuning:write",
+    "files:read",
+    "files:write",
+    "evals:read",
+    "evals:write",
+    "responses:read",
+    "responses:write",
+]
 KINDS = {
     "project": list(PERMISSIONS),
     "restricted": ["models:read", "files:read", "responses:read", "responses:write"],
@@ -26,14 +39,22 @@ KINDS = {
     "legacy": [*PERMISSIONS, "organization"],
     "admin": ["admin_api_keys", "organization"],
 }
-_PREFIXES = {"project": "sk-proj-", "restricted": "sk-proj-", "service_account": "sk-svcacct-", "legacy": "sk-",
-             "admin": "sk-admin-"}
+_PREFIXES = {
+    "project": "sk-proj-",
+    "restricted": "sk-proj-",
+    "service_account": "sk-svcacct-",
+    "legacy": "sk-",
+    "admin": "sk-admin-",
+}
 _MAGIC = "T3BlbkFJ"  # every OpenAI key carries it (TH)
 
 # The scope name OpenAI's denial message names. Only model.request and api.responses.write are
 # sourced (providers.md §5); the others follow the same pattern for the sandbox's sake.
-_SCOPE_NAMES = {"model_capabilities:write": "model.request", "models:read": "api.model.read",
-                "organization": "api.organization.read"}
+_SCOPE_NAMES = {
+    "model_capabilities:write": "model.request",
+    "models:read": "api.model.read",
+    "organization": "api.organization.read",
+}
 
 
 def _alnum(n: int) -> str:
@@ -59,15 +80,27 @@ def redacted_value(token: str) -> str:
 
 # -- responses ------------------------------------------------------------------------------------
 
+
 def _headers(record: TokenRecord | None = None) -> dict[str, str]:
     remaining = 4999 if record is None or not record.meta.get("rate_limited") else 0
-    return {"x-ratelimit-limit-requests": "5000", "x-ratelimit-remaining-requests": str(remaining),
-            "x-ratelimit-reset-requests": "12ms", "x-ratelimit-limit-tokens": "800000",
-            "x-ratelimit-remaining-tokens": "799990", "x-ratelimit-reset-tokens": "6m0s"}
+    return {
+        "x-ratelimit-limit-requests": "5000",
+        "x-ratelimit-remaining-requests": str(remaining),
+        "x-ratelimit-reset-requests": "12ms",
+        "x-ratelimit-limit-tokens": "800000",
+        "x-ratelimit-remaining-tokens": "799990",
+        "x-ratelimit-reset-tokens": "6m0s",
+    }
 
 
-def _error(status: int, message: str, code: str | None = None, type_: str = "invalid_request_error",
-           record: TokenRecord | None = None, extra: dict[str, str] | None = None) -> SandboxResponse:
+def _error(
+    status: int,
+    message: str,
+    code: str | None = None,
+    type_: str = "invalid_request_error",
+    record: TokenRecord | None = None,
+    extra: dict[str, str] | None = None,
+) -> SandboxResponse:
     headers = {**_headers(record), **(extra or {})}
     return json_response(status, {"error": {"message": message, "type": type_, "param": None, "code": code}}, headers)
 
@@ -78,19 +111,32 @@ def _ok(body: object, record: TokenRecord, status: int = 200) -> SandboxResponse
 
 def _missing(scope: str, record: TokenRecord, status: int = 401) -> SandboxResponse:
     name = _SCOPE_NAMES.get(scope) or "api." + scope.replace(":", ".")
-    return _error(status, "You have insufficient permissions for this operation. "
-                  f"Missing scopes: {name}. Check that you have the correct role in your organization.", record=record)
+    return _error(
+        status,
+        "You have insufficient permissions for this operation. "
+        f"Missing scopes: {name}. Check that you have the correct role in your organization.",
+        record=record,
+    )
 
 
 def _caller(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | None, SandboxResponse | None]:
     """The live record behind the bearer key, or the response that refuses it."""
     record = state.get(req.bearer(), PREFIX)
     if record is None or not record.live:
-        return None, _error(401, "Incorrect API key provided. You can find your API key at "
-                            "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+        return None, _error(
+            401,
+            "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        )
     if record.meta.get("rate_limited"):
-        return None, _error(429, "Rate limit reached for requests.", code="rate_limit_exceeded", type_="requests",
-                            record=record, extra={"retry-after": "2"})
+        return None, _error(
+            429,
+            "Rate limit reached for requests.",
+            code="rate_limit_exceeded",
+            type_="requests",
+            record=record,
+            extra={"retry-after": "2"},
+        )
     return record, None
 
 
@@ -110,19 +156,35 @@ def _admin(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | None
 
 # -- verify -----------------------------------------------------------------------------------------
 
+
 def models(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record, refusal = _key_caller(req, state)
     if record is None:
         return refusal  # type: ignore[return-value]
     if "models:read" not in record.scopes:
         return _missing("models:read", record, status=403)
-    return _ok({"object": "list", "data": [
-        {"id": "gpt-sandbox-1", "object": "model", "created": 1700000000, "owned_by": "system"},
-        {"id": "gpt-sandbox-mini", "object": "model", "created": 1700000001, "owned_by": "system"}]}, record)
+    return _ok(
+        {
+            "object": "list",
+            "data": [
+                {"id": "gpt-sandbox-1", "object": "model", "created": 1700000000, "owned_by": "system"},
+                {"id": "gpt-sandbox-mini", "object": "model", "created": 1700000001, "owned_by": "system"},
+            ],
+        },
+        record,
+    )
 
 
-_ORG = {"object": "organization", "id": "org-SANDBOX", "title": "Sandbox Org", "name": "org-sandbox",
-        "description": "Breaker sandbox organisation", "personal": False, "is_default": True, "role": "owner"}
+_ORG = {
+    "object": "organization",
+    "id": "org-SANDBOX",
+    "title": "Sandbox Org",
+    "name": "org-sandbox",
+    "description": "Breaker sandbox organisation",
+    "personal": False,
+    "is_default": True,
+    "role": "owner",
+}
 
 
 def organizations(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -138,9 +200,19 @@ def me(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record, refusal = _key_caller(req, state)
     if record is None:
         return refusal  # type: ignore[return-value]
-    return _ok({"object": "user", "id": "user-SANDBOX", "email": f"{record.identity}@sandbox.invalid",
-                "name": record.identity, "phone_number": None, "mfa_flag_enabled": False, "created": 1700000000,
-                "orgs": {"object": "list", "data": [_ORG]}}, record)
+    return _ok(
+        {
+            "object": "user",
+            "id": "user-SANDBOX",
+            "email": f"{record.identity}@sandbox.invalid",
+            "name": record.identity,
+            "phone_number": None,
+            "mfa_flag_enabled": False,
+            "created": 1700000000,
+            "orgs": {"object": "list", "data": [_ORG]},
+        },
+        record,
+    )
 
 
 # -- deep-probe targets: permitted → the status TruffleHog expects; denied → 401 "Missing scopes" ------
@@ -166,8 +238,9 @@ def capability(req: SandboxRequest, state: SandboxState, match) -> SandboxRespon
     record, refusal = _key_caller(req, state)
     if record is None:
         return refusal  # type: ignore[return-value]
-    scope, status = _CAPABILITIES.get((req.method, req.path)) or _CAPABILITIES[
-        (req.method, req.path.rsplit("/", 1)[0] + "/{id}")]
+    scope, status = (
+        _CAPABILITIES.get((req.method, req.path)) or _CAPABILITIES[(req.method, req.path.rsplit("/", 1)[0] + "/{id}")]
+    )
     if scope not in record.scopes:
         return _missing(scope, record)
     if status == 200:
@@ -179,32 +252,67 @@ def capability(req: SandboxRequest, state: SandboxState, match) -> SandboxRespon
 
 # -- Admin API ----------------------------------------------------------------------------------------
 
+
 def _project_key(record: TokenRecord) -> dict:
-    return {"object": "organization.project.api_key", "id": key_id(record), "name": record.meta.get("name", "sandbox key"),
-            "redacted_value": redacted_value(record.token), "created_at": int(record.created_at.timestamp()),
-            "last_used_at": None,
-            "owner": {"type": "service_account" if record.kind == "service_account" else "user",
-                      "user": {"id": "user-SANDBOX", "name": record.identity, "email": f"{record.identity}@sandbox.invalid",
-                               "role": "owner", "created_at": 1700000000}},
-            "owner_project_access": "active"}
+    return {
+        "object": "organization.project.api_key",
+        "id": key_id(record),
+        "name": record.meta.get("name", "sandbox key"),
+        "redacted_value": redacted_value(record.token),
+        "created_at": int(record.created_at.timestamp()),
+        "last_used_at": None,
+        "owner": {
+            "type": "service_account" if record.kind == "service_account" else "user",
+            "user": {
+                "id": "user-SANDBOX",
+                "name": record.identity,
+                "email": f"{record.identity}@sandbox.invalid",
+                "role": "owner",
+                "created_at": 1700000000,
+            },
+        },
+        "owner_project_access": "active",
+    }
 
 
 def _admin_key(record: TokenRecord) -> dict:
-    return {"object": "organization.admin_api_key", "id": key_id(record), "name": record.meta.get("name", "sandbox admin"),
-            "redacted_value": redacted_value(record.token), "created_at": int(record.created_at.timestamp()),
-            "last_used_at": None, "owner": {"type": "user", "object": "organization.user", "id": "user-SANDBOX",
-                                            "name": record.identity, "created_at": 1700000000, "role": "owner"}}
+    return {
+        "object": "organization.admin_api_key",
+        "id": key_id(record),
+        "name": record.meta.get("name", "sandbox admin"),
+        "redacted_value": redacted_value(record.token),
+        "created_at": int(record.created_at.timestamp()),
+        "last_used_at": None,
+        "owner": {
+            "type": "user",
+            "object": "organization.user",
+            "id": "user-SANDBOX",
+            "name": record.identity,
+            "created_at": 1700000000,
+            "role": "owner",
+        },
+    }
 
 
 def _page(items: list[dict]) -> dict:
-    return {"object": "list", "data": items, "first_id": items[0]["id"] if items else None,
-            "last_id": items[-1]["id"] if items else None, "has_more": False}
+    return {
+        "object": "list",
+        "data": items,
+        "first_id": items[0]["id"] if items else None,
+        "last_id": items[-1]["id"] if items else None,
+        "has_more": False,
+    }
 
 
 def _records(state: SandboxState, admin: bool, project: str | None = None) -> list[TokenRecord]:
-    return [r for r in list(state.tokens.values())
-            if r.provider == PREFIX and not r.revoked and (r.kind == "admin") == admin
-            and (project is None or r.meta.get("project_id", DEFAULT_PROJECT) == project)]
+    return [
+        r
+        for r in list(state.tokens.values())
+        if r.provider == PREFIX
+        and not r.revoked
+        and (r.kind == "admin") == admin
+        and (project is None or r.meta.get("project_id", DEFAULT_PROJECT) == project)
+    ]
 
 
 def list_project_keys(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -221,7 +329,9 @@ def delete_project_key(req: SandboxRequest, state: SandboxState, match) -> Sandb
     for record in _records(state, False, match.group("project")):
         if key_id(record) == match.group("key"):
             state.revoke(record.token)
-            return _ok({"object": "organization.project.api_key.deleted", "id": key_id(record), "deleted": True}, caller)
+            return _ok(
+                {"object": "organization.project.api_key.deleted", "id": key_id(record), "deleted": True}, caller
+            )
     return _error(404, f"No such API key: {match.group('key')}", record=caller)
 
 

@@ -25,9 +25,20 @@ from connectors.sandbox.core import (
 
 PREFIX = "sendgrid"
 _API_KEYS = ["api_keys.create", "api_keys.delete", "api_keys.read", "api_keys.update"]
-_FULL = ["mail.send", "mail.batch.read", "templates.read", "templates.create", "templates.update", "stats.read",
-         "suppression.read", "marketing.read", "marketing.send", "user.profile.read", "user.profile.update",
-         *_API_KEYS]
+_FULL = [
+    "mail.send",
+    "mail.batch.read",
+    "templates.read",
+    "templates.create",
+    "templates.update",
+    "stats.read",
+    "suppression.read",
+    "marketing.read",
+    "marketing.send",
+    "user.profile.read",
+    "user.profile.update",
+    *_API_KEYS,
+]
 KINDS = {
     "full_access": _FULL,
     "restricted": ["mail.send", "templates.read", "stats.read"],
@@ -51,8 +62,7 @@ def key_id_of(token: str) -> str:
 
 
 def _headers() -> dict[str, str]:
-    return {"x-ratelimit-limit": "600", "x-ratelimit-remaining": "599",
-            "x-ratelimit-reset": str(int(time.time()) + 60)}
+    return {"x-ratelimit-limit": "600", "x-ratelimit-remaining": "599", "x-ratelimit-reset": str(int(time.time()) + 60)}
 
 
 def _errors(status: int, message: str, field: str | None = None) -> SandboxResponse:
@@ -64,21 +74,33 @@ def _caller(req: SandboxRequest, state: SandboxState, scope: str | None = None):
     if record is None or not record.live:
         return None, _errors(401, "authorization required")
     if record.meta.get("rate_limited"):
-        return None, json_response(429, {"errors": [{"field": None, "message": "too many requests"}]},
-                                   {**_headers(), "x-ratelimit-remaining": "0"})
+        return None, json_response(
+            429,
+            {"errors": [{"field": None, "message": "too many requests"}]},
+            {**_headers(), "x-ratelimit-remaining": "0"},
+        )
     if scope is not None and scope not in record.scopes:
         return None, _errors(403, "access forbidden")
     return record, None
 
 
 def _find(state: SandboxState, ident: str) -> TokenRecord | None:
-    return next((r for r in list(state.tokens.values())
-                 if r.provider == PREFIX and not r.revoked and key_id_of(r.token) == ident), None)
+    return next(
+        (
+            r
+            for r in list(state.tokens.values())
+            if r.provider == PREFIX and not r.revoked and key_id_of(r.token) == ident
+        ),
+        None,
+    )
 
 
 def _key(record: TokenRecord) -> dict:
-    return {"api_key_id": key_id_of(record.token), "name": record.meta.get("name", "sandbox key"),
-            "scopes": list(record.scopes)}
+    return {
+        "api_key_id": key_id_of(record.token),
+        "name": record.meta.get("name", "sandbox key"),
+        "scopes": list(record.scopes),
+    }
 
 
 def scopes(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -94,9 +116,23 @@ def profile(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record, refusal = _caller(req, state, "user.profile.read")
     if record is None:
         return refusal
-    return json_response(200, {"address": "1 Sandbox Way", "address2": "", "city": "Sandbox", "company": "Sandbox Co",
-                               "country": "US", "first_name": record.identity, "last_name": "", "phone": "",
-                               "state": "", "website": "", "zip": ""}, _headers())
+    return json_response(
+        200,
+        {
+            "address": "1 Sandbox Way",
+            "address2": "",
+            "city": "Sandbox",
+            "company": "Sandbox Co",
+            "country": "US",
+            "first_name": record.identity,
+            "last_name": "",
+            "phone": "",
+            "state": "",
+            "website": "",
+            "zip": "",
+        },
+        _headers(),
+    )
 
 
 def get_key(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -118,9 +154,17 @@ def create_key(req: SandboxRequest, state: SandboxState, match) -> SandboxRespon
         return _errors(400, "missing required argument", field="name")
     wanted = [s for s in body.get("scopes") or [] if isinstance(s, str)]
     token = make_token("restricted")
-    record = state.add(TokenRecord(token=token, provider=PREFIX, kind="restricted", identity=caller.identity,
-                                   scopes=wanted or ["mail.send"], key_id=key_id_of(token),
-                                   meta={"name": body["name"]}))
+    record = state.add(
+        TokenRecord(
+            token=token,
+            provider=PREFIX,
+            kind="restricted",
+            identity=caller.identity,
+            scopes=wanted or ["mail.send"],
+            key_id=key_id_of(token),
+            meta={"name": body["name"]},
+        )
+    )
     return json_response(201, {"api_key": token, **_key(record)}, _headers())
 
 

@@ -56,8 +56,13 @@ def auth_test(req: SandboxRequest, state: SandboxState, match) -> SandboxRespons
     record, error = _caller(req, state)
     if error is not None:
         return _answer(error=error)
-    body = {"url": "https://sandbox-workspace.slack.com/", "team": "Sandbox Workspace", "user": record.identity,
-            "team_id": TEAM_ID, "user_id": USER_ID}
+    body = {
+        "url": "https://sandbox-workspace.slack.com/",
+        "team": "Sandbox Workspace",
+        "user": record.identity,
+        "team_id": TEAM_ID,
+        "user_id": USER_ID,
+    }
     if record.token.startswith("xoxb-"):
         body["bot_id"] = BOT_ID
     return _answer(body, headers=_scope_headers(record))

@@ -22,26 +22,47 @@ KINDS = {
     "restricted_test": ["rak_charge_read", "rak_customer_read", "rak_customer_write", "rak_product_read"],
     "restricted_live": ["rak_charge_read", "rak_balance_read"],
 }
-_PREFIXES = {"secret_test": "sk_test_", "secret_live": "sk_live_", "restricted_test": "rk_test_",
-             "restricted_live": "rk_live_"}
+_PREFIXES = {
+    "secret_test": "sk_test_",
+    "secret_live": "sk_live_",
+    "restricted_test": "rk_test_",
+    "restricted_live": "rk_live_",
+}
 DEFAULT_ACCOUNT = "acct_1SANDBOX"
 
 # collection path → the resource part of its permission name (providers.md §8, TH restricted.yaml)
-RESOURCES = {"balance": "balance", "charges": "charge", "customers": "customer", "invoices": "invoice",
-             "payment_intents": "payment_intent", "payouts": "payout", "products": "product", "prices": "plan",
-             "subscriptions": "subscription", "events": "event", "webhook_endpoints": "webhook",
-             "transfers": "transfer", "payment_links": "payment_links", "account_links": "account_link"}
+RESOURCES = {
+    "balance": "balance",
+    "charges": "charge",
+    "customers": "customer",
+    "invoices": "invoice",
+    "payment_intents": "payment_intent",
+    "payouts": "payout",
+    "products": "product",
+    "prices": "plan",
+    "subscriptions": "subscription",
+    "events": "event",
+    "webhook_endpoints": "webhook",
+    "transfers": "transfer",
+    "payment_links": "payment_links",
+    "account_links": "account_link",
+}
 
 
 def make_token(kind: str) -> str:
-    return _PREFIXES[kind] + "SANDBOX" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(92))
+    return (
+        _PREFIXES[kind] + "SANDBOX" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(92))
+    )
 
 
 def _error(status: int, message: str, code: str | None = None, param: str | None = None) -> SandboxResponse:
     error: dict = {"message": message, "type": "invalid_request_error"}
     if code:
-        error |= {"code": code, "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
-                  "param": param}
+        error |= {
+            "code": code,
+            "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
+            "param": param,
+        }
     return json_response(status, {"error": error}, {"request-id": f"req_SANDBOX{secrets.token_hex(6)}"})
 
 
@@ -52,8 +73,11 @@ def _caller(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | Non
         shown = (token or "")[:8]
         return None, _error(401, f"Invalid API Key provided: {shown}{'*' * 12}")
     if record.meta.get("rate_limited"):
-        return None, _error(429, "Request rate limit exceeded. Learn more about rate limits here "
-                            "https://stripe.com/docs/rate-limits.", code="rate_limit")
+        return None, _error(
+            429,
+            "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+            code="rate_limit",
+        )
     return record, None
 
 
@@ -64,8 +88,9 @@ def _allowed(record: TokenRecord, resource: str, write: bool) -> bool:
     return f"rak_{resource}_write" in held or (not write and f"rak_{resource}_read" in held)
 
 
-def _check(req: SandboxRequest, state: SandboxState, collection: str,
-           write: bool) -> tuple[TokenRecord | None, SandboxResponse | None]:
+def _check(
+    req: SandboxRequest, state: SandboxState, collection: str, write: bool
+) -> tuple[TokenRecord | None, SandboxResponse | None]:
     record, refusal = _caller(req, state)
     if record is None:
         return None, refusal
@@ -75,9 +100,12 @@ def _check(req: SandboxRequest, state: SandboxState, collection: str,
     if not _allowed(record, resource, write):
         permission = f"rak_{resource}_{'write' if write else 'read'}"
         shown = record.token[:8] + "*" * 12
-        return None, _error(403, f"The provided key '{shown}' does not have the required permissions for this "
-                            f"endpoint on account '{record.meta.get('account_id', DEFAULT_ACCOUNT)}'. Having the "
-                            f"'{permission}' permission would allow this request to continue.")
+        return None, _error(
+            403,
+            f"The provided key '{shown}' does not have the required permissions for this "
+            f"endpoint on account '{record.meta.get('account_id', DEFAULT_ACCOUNT)}'. Having the "
+            f"'{permission}' permission would allow this request to continue.",
+        )
     return record, None
 
 
@@ -86,8 +114,9 @@ def balance(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     if record is None:
         return refusal  # type: ignore[return-value]
     money = [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}]
-    return json_response(200, {"object": "balance", "available": money, "livemode": "_live_" in record.token,
-                               "pending": money})
+    return json_response(
+        200, {"object": "balance", "available": money, "livemode": "_live_" in record.token, "pending": money}
+    )
 
 
 def list_collection(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -102,8 +131,9 @@ def create(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record, refusal = _check(req, state, match.group("collection"), write=True)
     if record is None:
         return refusal  # type: ignore[return-value]
-    return _error(400, "Missing required param: the sandbox never creates anything.", code="parameter_missing",
-                  param="amount")
+    return _error(
+        400, "Missing required param: the sandbox never creates anything.", code="parameter_missing", param="amount"
+    )
 
 
 def update(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
