@@ -5,8 +5,8 @@ Commands live in small modules in this package, one per group, each with
 where ``ctx`` is an :class:`app.cli.context.CliContext` (settings and services, opened lazily).
 
 To add a command group, create ``app/cli/<group>_cmds.py`` with ``register`` and name it in
-:data:`COMMAND_MODULES` (a name listed here whose module does not exist yet is skipped, so the
-groups later issues add are already wired). The global options ``--home``, ``--db`` and
+:data:`COMMAND_MODULES`. Every name listed must exist: a missing module is an error, never skipped
+(a typo would otherwise hide a whole command group). The global options ``--home``, ``--db`` and
 ``--read-only`` are added to every subcommand by the parser, so they work before or after it.
 """
 
@@ -19,8 +19,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "switch_cmds",  # draft-only, read-only, disable, enable, rotate
     "panic_cmds",  # panic
     "exec_cmds",  # exec
-    "review_cmds",  # review
-    "scan_cmds",  # scan
     "audit_cmds",  # audit
     "export_cmds",  # export
     "demo_cmds",  # demo, sandbox

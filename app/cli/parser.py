@@ -61,18 +61,10 @@ def add_global_options(parser: argparse.ArgumentParser, *, on_subcommand: bool) 
 
 
 def command_modules() -> list[ModuleType]:
-    """The command modules named in app.cli.COMMAND_MODULES that exist."""
+    """The command modules named in app.cli.COMMAND_MODULES (each must exist)."""
     from app.cli import COMMAND_MODULES
 
-    modules = []
-    for name in COMMAND_MODULES:
-        full = f"app.cli.{name}"
-        try:
-            modules.append(importlib.import_module(full))
-        except ModuleNotFoundError as exc:
-            if exc.name != full:  # a missing dependency inside an existing module is a real error
-                raise
-    return modules
+    return [importlib.import_module(f"app.cli.{name}") for name in COMMAND_MODULES]
 
 
 def build_parser() -> BreakerArgumentParser:
