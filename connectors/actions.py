@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable, Container
 
 import httpx
 
-from connectors.base import ActionResult, ActionState, Credential, Provider
+from connectors.base import ActionResult, ActionState, Credential, Provider, Verb
 from connectors.http import HANDLED, describe_failure, scrubbed, secrets_of
 
 SUCCESS = range(200, 300)
 
 
-async def guard_action(action: str, run: Callable[[], Awaitable[ActionResult]], *, cred: Credential) -> ActionResult:
+async def guard_action(action: Verb, run: Callable[[], Awaitable[ActionResult]], *, cred: Credential) -> ActionResult:
     """Run one switch action; a network problem or garbled answer becomes a FAILED result."""
     try:
         result = await run()
@@ -36,7 +36,7 @@ async def guard_action(action: str, run: Callable[[], Awaitable[ActionResult]], 
 
 
 async def call(
-    action: str,
+    action: Verb,
     send: Awaitable[httpx.Response],
     *,
     cred: Credential,
@@ -55,7 +55,7 @@ async def call(
     return action_failed(action, response, refused, reason(response, cred) if reason else "")
 
 
-def action_failed(action: str, response: httpx.Response, what: str, reason: str = "") -> ActionResult:
+def action_failed(action: Verb, response: httpx.Response, what: str, reason: str = "") -> ActionResult:
     """A provider said no: ``what`` was refused, for ``reason`` (default the status). 429 and 5xx may pass.
 
     ``reason`` is provider text read with :func:`connectors.http.error_text`, so it is already short.
@@ -70,7 +70,7 @@ def action_failed(action: str, response: httpx.Response, what: str, reason: str 
     )
 
 
-def needs_admin(provider: Provider, action: str, admin_key: str, get_it_at: str) -> ActionResult:
+def needs_admin(provider: Provider, action: Verb, admin_key: str, get_it_at: str) -> ActionResult:
     """The provider's API can do this, but only with an admin credential that is not registered."""
     steps = [
         f"Register {admin_key} (from {get_it_at}) as this connector's admin credential in Breaker, "

@@ -1,8 +1,8 @@
 """Airtable: personal access tokens (PATs) and OAuth access tokens.
 
-Facts and sources: shared/research/providers.md §1 and §13 (airtable.com/developers/web/api/
-get-user-id-scopes, TruffleHog airtable analyzers, support.airtable.com "Managing API call
-limits"). ``GET /v0/meta/whoami`` names the user; it lists scopes only for OAuth tokens. A PAT's
+Sources: https://airtable.com/developers/web/api/get-user-id-scopes (whoami),
+https://airtable.com/developers/web/api/scopes (scopes), https://airtable.com/developers/web/api/rate-limits
+(rate limits), and TruffleHog's Airtable analyzers (the read probes). ``GET /v0/meta/whoami`` names the user; it lists scopes only for OAuth tokens. A PAT's
 scopes are learnt by a deep probe (read-only GETs that need a given scope). Airtable answers a
 denied scope and a missing object alike (INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND), so write scopes
 cannot be tested against non-existent ids, and Breaker does not aim writes at real ones: a deep
@@ -15,14 +15,14 @@ import re
 
 import httpx
 
-from connectors.base import Credential, KeyPattern, Level, Outcome, ProbeReport, Provider
+from connectors.base import Credential, KeyPattern, Level, Outcome, ProbeReport, Provider, Verb
 from connectors.http import MalformedBody, error_text, guard, json_body, outcome_for_status, rate_limit_state, strings
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
 
 RATE_LIMIT_WAIT_S = 30.0  # Airtable: after a 429, a mandatory 30-second wait
 
-# providers.md §13: *:read ⇒ R, enterprise.* ⇒ A (see scope_patterns), and these.
+# https://airtable.com/developers/web/api/scopes: *:read ⇒ R, enterprise.* ⇒ A (see scope_patterns), and these.
 SCOPE_LEVELS: dict[str, Level] = {
     **dict.fromkeys(
         (
@@ -36,7 +36,7 @@ SCOPE_LEVELS: dict[str, Level] = {
         ),
         W,
     ),
-    "webhook:manage": S,  # ❓ unconfirmed: providers.md puts webhook:manage in S with a question mark (sends data out)
+    "webhook:manage": S,  # unconfirmed: webhook:manage counted as send (webhooks send data out)
     **dict.fromkeys(("workspacesAndBases:manage", "workspacesAndBases.shares:manage"), A),
 }
 WRITE_SCOPES_UNTESTED = ("data.records:write", "data.recordComments:write", "schema.bases:write")
@@ -57,7 +57,7 @@ class Airtable(Provider):
     env_var = "AIRTABLE_API_KEY"
     # whoami, bases, tables, one record, webhooks, extension installations (all GETs).
     deep_probe_requests = 6
-    # ❓ unconfirmed (providers.md §13, §22): no revoke or rotate API for PATs, no OAuth revoke endpoint
+    # unconfirmed: no revoke or rotate API for PATs, no OAuth revoke endpoint is documented
     # known; every switch is manual.
     can_revoke = can_rotate = can_restrict = False
 
@@ -103,7 +103,7 @@ class Airtable(Provider):
         return report
 
     async def _deep(self, client: httpx.AsyncClient, cred: Credential, report: ProbeReport) -> None:
-        """TruffleHog's read probes (providers.md §13): 200 ⇒ the scope is held."""
+        """TruffleHog's read probes (its Airtable analyzer): 200 ⇒ the scope is held."""
         found: list[str] = []
 
         async def get(path: str) -> httpx.Response:
@@ -130,15 +130,15 @@ class Airtable(Provider):
         report.grants = self.grants_for(found)
         report.details["deep_untested"] = ", ".join(WRITE_SCOPES_UNTESTED) + " (no safe probe)"
 
-    def manual_steps(self, action: str) -> list[str]:
+    def manual_steps(self, action: Verb) -> list[str]:
         steps = {
-            "revoke": "Personal access token: find it by name and click Delete. OAuth integration: remove its access "
+            Verb.REVOKE: "Personal access token: find it by name and click Delete. OAuth integration: remove its access "
             "under your Airtable account's third-party integrations.",
-            "restrict": "Edit the token: remove write scopes (data.records:write, schema.bases:write) and bases it "
+            Verb.RESTRICT: "Edit the token: remove write scopes (data.records:write, schema.bases:write) and bases it "
             "does not need, then probe again.",
-            "rotate": "Click 'Regenerate' on the token, paste the new value into Breaker (it probes it before "
+            Verb.ROTATE: "Click 'Regenerate' on the token, paste the new value into Breaker (it probes it before "
             "swapping); the old value stops working.",
-            "reenable": "Create a new token and register it.",
+            Verb.REENABLE: "Create a new token and register it.",
         }
         return [
             f"Open {self.dashboard_url}",

@@ -1,4 +1,7 @@
-"""Anthropic (providers.md §6): API keys and Admin keys; no scopes at all.
+"""Anthropic: API keys and Admin keys; no scopes at all.
+
+Sources: https://docs.anthropic.com/en/api/models-list (verify), https://docs.anthropic.com/en/api/errors
+(statuses), https://docs.anthropic.com/en/api/admin-api/apikeys/update-api-key (status active/inactive).
 
 An API key has full access within its workspace, so a live key is one ``send`` grant. The verify
 call ``GET /v1/models`` answers 404 both for a disabled key and for an unknown one ("404 is
@@ -29,12 +32,14 @@ from connectors.base import (
     ProbeReport,
     Provider,
     RateLimitState,
+    SwitchCall,
+    Verb,
 )
 from connectors.http import error_text, guard, json_body, outcome_for_status, retry_after_seconds
 
 VERSION = "2023-06-01"
 _ADMIN_PREFIX = "sk-ant-admin01-"  # Admin keys (sandbox ones too) start with this
-_STATUS_FOR = {"revoke": "inactive", "reenable": "active"}
+_STATUS_FOR = {Verb.REVOKE: "inactive", Verb.REENABLE: "active"}
 
 
 def _rate_limit(headers: httpx.Headers) -> RateLimitState:
@@ -76,6 +81,18 @@ class Anthropic(Provider):
     can_revoke = True
     revoke_reversible = True
     revoke_needs_admin = True
+    switch_calls = {
+        Verb.REVOKE: SwitchCall(
+            'POST /v1/organizations/api_keys/{key_id} {"status": "inactive"}',
+            "with the organisation's admin key; reversible (status active again)",
+            requests=2,
+        ),
+        Verb.REENABLE: SwitchCall(
+            'POST /v1/organizations/api_keys/{key_id} {"status": "active"}',
+            "with the organisation's admin key",
+            requests=2,
+        ),
+    }
 
     @staticmethod
     def _headers(key: str) -> dict[str, str]:
@@ -119,14 +136,14 @@ class Anthropic(Provider):
 
     # -- revoke / re-enable (Admin API, reversible) ------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return await self._set_status(client, cred, "revoke")
+        return await self._set_status(client, cred, Verb.REVOKE)
 
     async def reenable(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return await self._set_status(client, cred, "reenable")
+        return await self._set_status(client, cred, Verb.REENABLE)
 
-    async def _set_status(self, client: httpx.AsyncClient, cred: Credential, action: str) -> ActionResult:
+    async def _set_status(self, client: httpx.AsyncClient, cred: Credential, action: Verb) -> ActionResult:
         if cred.secret.reveal().startswith(_ADMIN_PREFIX):
-            # ❓ unconfirmed: the Admin API documents status changes for API keys only, not for admin keys
+            # unconfirmed: the Admin API documents status changes for API keys only, not for admin keys
             return self.manual(action, "the Admin API cannot change admin keys; use the Console")
         if cred.admin_secret is None:
             return needs_admin(
@@ -137,7 +154,7 @@ class Anthropic(Provider):
             )
         return await guard_action(action, lambda: self._post_status(client, cred, action), cred=cred)
 
-    async def _post_status(self, client: httpx.AsyncClient, cred: Credential, action: str) -> ActionResult:
+    async def _post_status(self, client: httpx.AsyncClient, cred: Credential, action: Verb) -> ActionResult:
         headers = self._headers(cred.admin_secret.reveal())  # type: ignore[union-attr]
         key_id = cred.extra.get("key_id") or await self._find_key_id(client, cred, headers, action)
         if isinstance(key_id, ActionResult):
@@ -162,7 +179,7 @@ class Anthropic(Provider):
         )
 
     async def _find_key_id(
-        self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str], action: str
+        self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str], action: Verb
     ) -> str | ActionResult:
         """Page through the key list and match ``partial_key_hint`` (documented for this purpose)."""
         key = cred.secret.reveal()
@@ -194,17 +211,17 @@ class Anthropic(Provider):
             return self.manual(action, why, steps)
         return matches[0]
 
-    def manual_steps(self, action: str) -> list[str]:
+    def manual_steps(self, action: Verb) -> list[str]:
         where = f"Open {self.dashboard_url}"
         steps = {
-            "revoke": [where, "Find the key by its hint and choose Disable (it can be re-enabled later)."],
-            "reenable": [where, "Find the key and choose Enable."],
-            "rotate": [
+            Verb.REVOKE: [where, "Find the key by its hint and choose Disable (it can be re-enabled later)."],
+            Verb.REENABLE: [where, "Find the key and choose Enable."],
+            Verb.ROTATE: [
                 where,
                 "Create a key in the same workspace; paste it into Breaker (it probes it before "
                 "swapping); then disable the old key.",
             ],
-            "restrict": [
+            Verb.RESTRICT: [
                 where,
                 "Anthropic keys have no scopes: move the task to a workspace with spend limits, or disable the key.",
             ],

@@ -169,6 +169,29 @@ class ProbeReport:
         return max((g.level for g in self.grants), default=None)
 
 
+class Verb(StrEnum):
+    """What a provider is asked to do for a switch: the name of the :class:`Provider` method."""
+
+    REVOKE = "revoke"  # disable
+    RESTRICT = "restrict"  # draft-only, read-only
+    ROTATE = "rotate"
+    REENABLE = "reenable"  # enable
+
+
+@dataclass(frozen=True)
+class SwitchCall:
+    """How a provider carries out one :class:`Verb`, said before it is sent (the confirmation's text).
+
+    ``request`` is the method and path under the provider's base URL (``{…}`` = an id Breaker looks
+    up); ``requests`` the HTTP requests the action sends on its usual path (read the scopes then
+    write them; look the key id up then delete it), which sizes its time limit.
+    """
+
+    request: str
+    note: str = ""
+    requests: int = 1
+
+
 class ActionState(StrEnum):
     APPLIED = "applied"  # the provider accepted the change
     MANUAL = "manual"  # the provider has no API for it: the owner must follow manual_steps
@@ -180,7 +203,7 @@ class ActionState(StrEnum):
 class ActionResult:
     """The answer of a switch action at the provider (revoke, restrict, rotate)."""
 
-    action: str
+    action: Verb
     state: ActionState
     message: str = ""
     status: int | None = None
@@ -235,6 +258,18 @@ class Provider:
     can_rotate: ClassVar[bool] = False
     revoke_reversible: ClassVar[bool] = False
     revoke_needs_admin: ClassVar[bool] = False
+    # The provider calls behind each verb Breaker makes by API (see :class:`SwitchCall`). A verb not
+    # listed has no call: the owner gets manual steps.
+    switch_calls: ClassVar[dict[Verb, SwitchCall]] = {}
+
+    def switch_call(self, verb: Verb, kind: str = "") -> SwitchCall | None:
+        """The call behind ``verb`` for a credential of ``kind`` (a provider may differ by token kind)."""
+        return self.switch_calls.get(verb)
+
+    def requests_for(self, verb: Verb, kind: str = "") -> int:
+        """How many HTTP requests ``verb`` sends (1 unless the provider says more)."""
+        call = self.switch_call(verb, kind)
+        return max(1, call.requests) if call is not None else 1
 
     # -- helpers shared by providers ------------------------------------------------------
     def root(self, cred: Credential) -> str:
@@ -256,7 +291,7 @@ class Provider:
         """Stand-in for permissions a normal probe cannot see: assume power, not safety."""
         return Grant("*", self.default_level, note=f"assumed: {why}")
 
-    def manual(self, action: str, message: str, steps: list[str] | None = None) -> ActionResult:
+    def manual(self, action: Verb, message: str, steps: list[str] | None = None) -> ActionResult:
         """A switch the owner does by hand: ``steps`` (default this provider's manual steps)."""
         return ActionResult(action, ActionState.MANUAL, message, manual_steps=steps or self.manual_steps(action))
 
@@ -271,24 +306,24 @@ class Provider:
         raise NotImplementedError
 
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return self.manual("revoke", "no API to revoke this key")
+        return self.manual(Verb.REVOKE, "no API to revoke this key")
 
     async def restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
-        return self.manual("restrict", "no API to reduce this key's scopes")
+        return self.manual(Verb.RESTRICT, "no API to reduce this key's scopes")
 
     async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return self.manual("rotate", "no API to rotate this key")
+        return self.manual(Verb.ROTATE, "no API to rotate this key")
 
     async def reenable(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return self.manual("reenable", "re-enabling needs a new key")
+        return self.manual(Verb.REENABLE, "re-enabling needs a new key")
 
-    def manual_steps(self, action: str) -> list[str]:
+    def manual_steps(self, action: Verb) -> list[str]:
         where = self.dashboard_url or f"the {self.title} dashboard"
         verbs = {
-            "revoke": "revoke (delete) this key",
-            "restrict": "reduce this key's permissions, or create a narrower key and register it as the reduced credential",
-            "rotate": "create a new key, then paste it into Breaker (it probes it before swapping), then revoke the old one",
-            "reenable": "create a new key and register it",
+            Verb.REVOKE: "revoke (delete) this key",
+            Verb.RESTRICT: "reduce this key's permissions, or create a narrower key and register it as the reduced credential",
+            Verb.ROTATE: "create a new key, then paste it into Breaker (it probes it before swapping), then revoke the old one",
+            Verb.REENABLE: "create a new key and register it",
         }
         return [
             f"Open {where}",

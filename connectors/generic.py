@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from connectors.base import Credential, Grant, Level, Outcome, ProbeReport, Provider
+from connectors.base import Credential, Grant, Level, Outcome, ProbeReport, Provider, Verb
 from connectors.http import field_text, guard, json_body, outcome_for_status, rate_limit_state
 
 
@@ -96,7 +96,7 @@ class GenericHTTP(Provider):
         ]
         return report
 
-    def manual_steps(self, action: str) -> list[str]:
+    def manual_steps(self, action: Verb) -> list[str]:
         steps = super().manual_steps(action)
         steps[0] = "Open the dashboard of the service this key belongs to"
         return steps

@@ -1,7 +1,11 @@
 """GitHub: classic and fine-grained PATs, OAuth-app tokens and GitHub App tokens.
 
-Facts and sources: shared/research/providers.md §1 (prefixes) and §3 (verify, scopes, expiry,
-revoke, rate limits): TruffleHog's GitHub analyzers and docs.github.com.
+Sources: https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps (classic
+scopes), https://docs.github.com/en/rest/authentication/permissions-required-for-fine-grained-personal-access-tokens
+(fine-grained permissions), https://docs.github.com/en/rest/credentials/revoke (revoke),
+https://docs.github.com/en/rest/apps/installations (installation tokens),
+https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api (rate limits), and
+TruffleHog's GitHub analyzers (the permission probes).
 
 * Classic PATs and OAuth-app tokens report their scopes in ``X-OAuth-Scopes`` on any call.
 * Fine-grained PATs and App tokens have no scope header: a normal probe learns the identity and
@@ -30,6 +34,8 @@ from connectors.base import (
     Outcome,
     ProbeReport,
     Provider,
+    SwitchCall,
+    Verb,
 )
 from connectors.http import MalformedBody, error_text, guard, json_body, outcome_for_status, rate_limit_state
 
@@ -74,7 +80,7 @@ IMPLIED: dict[str, tuple[str, ...]] = {
     "write:ssh_signing_key": ("read:ssh_signing_key",),
 }
 
-# Classic scopes → level (providers.md §3 class table). `repo` is both W and S there: S wins,
+# Classic scopes → level (https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps). `repo` is both W and S there: S wins,
 # because it can dispatch workflows and post comments that notify people.
 CLASSIC_LEVELS: dict[str, Level] = {
     **dict.fromkeys(
@@ -139,7 +145,7 @@ CLASSIC_LEVELS: dict[str, Level] = {
         ),
         A,
     ),
-    # ❓ unconfirmed: providers.md lists security_events under A with a question mark. GitHub describes it
+    # unconfirmed: security_events counted as admin. GitHub describes it
     # as read/write access to code-scanning events, and `repo` implies it, so A would make every `repo`
     # token "admin"; we count it as W until someone confirms otherwise.
     "security_events": W,
@@ -149,7 +155,7 @@ CLASSIC_LEVELS: dict[str, Level] = {
 FINE_GRAINED_SPECIAL: dict[str, Level] = {
     "actions:write": S,  # runs workflows
     "workflows:write": S,  # changes what workflows run
-    "issues:write": S,  # providers.md: Issues W/S; comments notify watchers, so assume the higher
+    "issues:write": S,  # write or send: comments notify watchers, so assume the higher
     "administration:write": A,
     "secrets:write": A,
     "organization_administration:write": A,
@@ -207,7 +213,8 @@ class DeepCheck:
     body: dict | None = None
 
 
-# providers.md §3 fine-grained table (TH finegrained.go). The pull-request write probe
+# Fine-grained permissions (https://docs.github.com/en/rest/authentication/permissions-required-for-fine-grained-personal-access-tokens;
+# the probes are TruffleHog's finegrained.go). The pull-request write probe
 # (POST /pulls {}) is left out on purpose: it targets the real repository, not a bogus id.
 DEEP_CHECKS: tuple[DeepCheck, ...] = (
     DeepCheck("contents", "read", "GET", "/repos/{repo}/commits?per_page=1", (200, 409)),
@@ -249,8 +256,21 @@ class GitHub(Provider):
     # GET /user + GET /user/repos + one request per DeepCheck (fine-grained and App tokens only).
     deep_probe_requests = 2 + len(DEEP_CHECKS)
     can_revoke = True
-    can_rotate = False  # ❓ unconfirmed: no PAT rotation API is known (providers.md §3); manual steps instead
+    can_rotate = False  # unconfirmed: no PAT rotation API is documented; manual steps instead
     revoke_reversible = False
+    switch_calls = {
+        Verb.REVOKE: SwitchCall(
+            "POST /credentials/revoke",
+            "unauthenticated; GitHub allows 60 such calls per hour; the token's owner is e-mailed; "
+            "permanent — GitHub cannot reactivate a revoked token",
+        ),
+    }
+    installation_revoke = SwitchCall("DELETE /installation/token", "authenticated with the token itself; permanent")
+
+    def switch_call(self, verb: Verb, kind: str = "") -> SwitchCall | None:
+        if verb is Verb.REVOKE and "installation" in kind.lower():
+            return self.installation_revoke
+        return super().switch_call(verb, kind)
 
     # -- levels -------------------------------------------------------------------------------
     def level_of(self, scope: str) -> Level:
@@ -283,7 +303,8 @@ class GitHub(Provider):
         return headers
 
     def outcome(self, response: httpx.Response) -> Outcome:
-        """Primary and secondary rate limits come as 403 or 429 (providers.md §3)."""
+        """Primary and secondary rate limits come as 403 or 429
+        (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api)."""
         if response.status_code in (403, 429):
             if response.headers.get("x-ratelimit-remaining") == "0" or "rate limit" in response.text.lower():
                 return Outcome.RATE_LIMITED
@@ -432,9 +453,9 @@ class GitHub(Provider):
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         token = cred.secret.reveal()
         if token.startswith("ghs_"):
-            # Authenticated with the installation token itself. ❓ unconfirmed: the 204 status.
+            # Authenticated with the installation token itself. unconfirmed: the 204 status.
             return await guard_action(
-                "revoke",
+                Verb.REVOKE,
                 lambda: self._revoke(
                     cred,
                     client.delete(self.url(cred, "/installation/token"), headers=self.headers(cred)),
@@ -444,11 +465,11 @@ class GitHub(Provider):
                 cred=cred,
             )
         if not token.startswith(REVOCABLE_BY_LIST):
-            return self.manual("revoke", "GitHub's revoke API does not take this kind of token")
+            return self.manual(Verb.REVOKE, "GitHub's revoke API does not take this kind of token")
         # Deliberately unauthenticated: GitHub answers 403 to authenticated calls. 60 calls/hour,
         # the owner is notified, and GitHub cannot reactivate the token (irreversible).
         return await guard_action(
-            "revoke",
+            Verb.REVOKE,
             lambda: self._revoke(
                 cred,
                 client.post(
@@ -465,22 +486,22 @@ class GitHub(Provider):
         cred: Credential, send: Awaitable[httpx.Response], *, ok: tuple[int, ...], applied: str
     ) -> ActionResult:
         response = await call(
-            "revoke", send, cred=cred, refused="GitHub refused to revoke the token", reason=error_message, ok=ok
+            Verb.REVOKE, send, cred=cred, refused="GitHub refused to revoke the token", reason=error_message, ok=ok
         )
         if isinstance(response, ActionResult):
             return response
-        return ActionResult("revoke", ActionState.APPLIED, applied, status=response.status_code, irreversible=True)
+        return ActionResult(Verb.REVOKE, ActionState.APPLIED, applied, status=response.status_code, irreversible=True)
 
-    def manual_steps(self, action: str) -> list[str]:
+    def manual_steps(self, action: Verb) -> list[str]:
         steps = {
-            "revoke": "Delete the token (classic: Settings ▸ Developer settings ▸ Personal access tokens ▸ Tokens "
+            Verb.REVOKE: "Delete the token (classic: Settings ▸ Developer settings ▸ Personal access tokens ▸ Tokens "
             "(classic); fine-grained: ▸ Fine-grained tokens; App installations: "
             "https://github.com/settings/installations).",
-            "restrict": "Scopes of an existing token cannot be reduced: create a narrower token (fine-grained, "
+            Verb.RESTRICT: "Scopes of an existing token cannot be reduced: create a narrower token (fine-grained, "
             "read-only repository permissions) and register it as the reduced credential.",
-            "rotate": "Use 'Regenerate token' on the token's page, paste the new token into Breaker "
+            Verb.ROTATE: "Use 'Regenerate token' on the token's page, paste the new token into Breaker "
             "(it probes it before swapping); the old value stops working at once.",
-            "reenable": "Create a new token and register it.",
+            Verb.REENABLE: "Create a new token and register it.",
         }
         return [
             "Open https://github.com/settings/tokens (classic) or "

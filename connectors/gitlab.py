@@ -1,7 +1,8 @@
 """GitLab personal access tokens (gitlab.com or self-managed through a base-URL override).
 
-Facts and sources: shared/research/providers.md §1 and §14 (TruffleHog GitLab analyzer, GitLab
-issues 426779 and 524639, MR 142664, python-gitlab docs). The token describes itself at
+Sources: https://docs.gitlab.com/ee/api/personal_access_tokens.html (self, revoke, rotate),
+https://docs.gitlab.com/ee/user/profile/personal_access_tokens.html#personal-access-token-scopes
+(scopes). The token describes itself at
 ``GET /personal_access_tokens/self`` (scopes, revoked, active, expires_at), revokes itself with
 ``DELETE`` on the same path, and rotates itself with ``POST …/self/rotate``.
 """
@@ -23,6 +24,8 @@ from connectors.base import (
     ProbeReport,
     Provider,
     Secret,
+    SwitchCall,
+    Verb,
 )
 from connectors.http import MalformedBody, error_text, guard, json_body, outcome_for_status, rate_limit_state
 
@@ -31,7 +34,7 @@ R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
 SELF = "/personal_access_tokens/self"
 # Scopes that let GET /user answer (TH gitlab v1 detector: 403 otherwise).
 USER_READING = ("api", "read_api", "read_user")
-# An optional instance prefix (self-managed, e.g. "SIE-glpat-…", ⚠️ gitlab issue 388379) before glpat-.
+# An optional instance prefix (self-managed, e.g. "SIE-glpat-…", secondary source: gitlab issue 388379) before glpat-.
 INSTANCE = r"(?:[A-Za-z0-9]{1,20}-)?"
 
 
@@ -53,7 +56,8 @@ class GitLab(Provider):
         KeyPattern(INSTANCE + r"glpat-[A-Za-z0-9\-=_]{20,22}", "personal access token"),
         KeyPattern(INSTANCE + r"glpat-[A-Za-z0-9\-=_]{27,300}\.[0-9a-z]{2}\.[a-z0-9]{9}", "personal access token"),
     )
-    # providers.md §14 class table. `api` is listed under W and S: S wins (pipelines, notes).
+    # Scopes: https://docs.gitlab.com/ee/user/profile/personal_access_tokens.html#personal-access-token-scopes.
+    # `api` can write and trigger: send wins (pipelines, notes).
     scope_levels = {
         **dict.fromkeys(
             (
@@ -72,7 +76,7 @@ class GitLab(Provider):
         # self_rotate only renews the token's own value (same scopes): counted as W, not admin.
         "self_rotate": W,
         **dict.fromkeys(("api", "k8s_proxy"), S),
-        "ai_features": S,  # ❓ unconfirmed: providers.md puts ai_features in S with a question mark
+        "ai_features": S,  # unconfirmed: counted as send
         **dict.fromkeys(("sudo", "admin_mode", "create_runner", "manage_runner"), A),
     }
     dashboard_url = "https://gitlab.com/-/user_settings/personal_access_tokens"
@@ -81,6 +85,13 @@ class GitLab(Provider):
     can_revoke = True
     can_rotate = True
     revoke_reversible = False
+    switch_calls = {
+        Verb.REVOKE: SwitchCall("DELETE /personal_access_tokens/self", "permanent"),
+        Verb.ROTATE: SwitchCall(
+            "POST /personal_access_tokens/self/rotate",
+            "the old token stops working at once; the new one expires in a week unless GitLab is told otherwise",
+        ),
+    }
 
     def headers(self, cred: Credential) -> dict[str, str]:
         return {"PRIVATE-TOKEN": cred.secret.reveal(), "Accept": "application/json"}
@@ -101,7 +112,7 @@ class GitLab(Provider):
             ),
         )
         if response.status_code == 401:
-            # ⚠️ seen in public issue threads: 401 {"error":"invalid_token","error_description":"Token was revoked. …"}
+            # secondary source: seen in public issue threads: 401 {"error":"invalid_token","error_description":"Token was revoked. …"}
             report.error = error_message(response, cred)
             if "revoked" in report.error.lower():
                 report.outcome = Outcome.REVOKED
@@ -144,12 +155,12 @@ class GitLab(Provider):
 
     # -- switches -----------------------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
+        return await guard_action(Verb.REVOKE, lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        # ❓ unconfirmed: the success status of DELETE …/self (204 expected; any 2xx accepted).
+        # unconfirmed: the success status of DELETE …/self (204 expected; any 2xx accepted).
         response = await call(
-            "revoke",
+            Verb.REVOKE,
             client.delete(self.url(cred, SELF), headers=self.headers(cred)),
             cred=cred,
             refused="GitLab refused to revoke the token",
@@ -158,16 +169,16 @@ class GitLab(Provider):
         if isinstance(response, ActionResult):
             return response
         return ActionResult(
-            "revoke", ActionState.APPLIED, "GitLab revoked the token", status=response.status_code, irreversible=True
+            Verb.REVOKE, ActionState.APPLIED, "GitLab revoked the token", status=response.status_code, irreversible=True
         )
 
     async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        """The old token dies at once; the new one (default expiry one week ⚠️) must be stored at once."""
-        return await guard_action("rotate", lambda: self._rotate(client, cred), cred=cred)
+        """The old token dies at once; the new one (default expiry one week, secondary source) must be stored at once."""
+        return await guard_action(Verb.ROTATE, lambda: self._rotate(client, cred), cred=cred)
 
     async def _rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         response = await call(
-            "rotate",
+            Verb.ROTATE,
             client.post(self.url(cred, SELF + "/rotate"), headers=self.headers(cred)),
             cred=cred,
             refused="GitLab refused to rotate the token",
@@ -175,7 +186,7 @@ class GitLab(Provider):
         )
         if isinstance(response, ActionResult):
             if response.status in (401, 403):
-                # ⚠️ rotating needs the `api` scope (or `self_rotate` on newer GitLab).
+                # secondary source: rotating needs the `api` scope (or `self_rotate` on newer GitLab).
                 response.message += " (rotating needs a token with the api or self_rotate scope)"
             return response
         try:
@@ -185,13 +196,13 @@ class GitLab(Provider):
         new = body.get("token")
         if not isinstance(new, str) or not new:
             return ActionResult(
-                "rotate",
+                Verb.ROTATE,
                 ActionState.FAILED,
                 "GitLab answered without a new token; the old token may already be revoked: check GitLab",
                 status=response.status_code,
             )
         return ActionResult(
-            "rotate",
+            Verb.ROTATE,
             ActionState.APPLIED,
             "GitLab issued a new token and revoked the old one; "
             f"the new token expires {body.get('expires_at') or 'never'}",
@@ -200,13 +211,13 @@ class GitLab(Provider):
             details={"expires_at": body.get("expires_at"), "token_id": body.get("id")},
         )
 
-    def manual_steps(self, action: str) -> list[str]:
+    def manual_steps(self, action: Verb) -> list[str]:
         steps = {
-            "revoke": "Find the token by name and click Revoke.",
-            "restrict": "Scopes cannot be edited: create a token with fewer scopes (e.g. read_api) and register "
+            Verb.REVOKE: "Find the token by name and click Revoke.",
+            Verb.RESTRICT: "Scopes cannot be edited: create a token with fewer scopes (e.g. read_api) and register "
             "it as the reduced credential, then revoke the old one.",
-            "rotate": "Click Rotate next to the token, paste the new value into Breaker.",
-            "reenable": "Create a new token and register it.",
+            Verb.ROTATE: "Click Rotate next to the token, paste the new value into Breaker.",
+            Verb.REENABLE: "Create a new token and register it.",
         }
         return [
             f"Open {self.dashboard_url} (self-managed: https://YOUR-HOST/-/user_settings/personal_access_tokens)",

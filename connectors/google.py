@@ -1,7 +1,7 @@
 """Google: OAuth access tokens (Gmail, Drive, Calendar …) and Gemini API keys.
 
-Facts and sources: shared/research/providers.md §1 and §7 (TruffleHog googleoauth2 and
-googlegemini detectors, Gmail scope descriptions), and Google's own Node client library
+Sources: https://developers.google.com/identity/protocols/oauth2/web-server#tokenrevoke (revoke),
+https://developers.google.com/gmail/api/auth/scopes (Gmail scopes), and Google's own Node client library
 (googleapis/google-auth-library-nodejs, src/auth/oauth2client.ts: ``getTokenInfo`` POSTs to
 ``https://oauth2.googleapis.com/tokeninfo`` with the token in an ``Authorization: Bearer`` header,
 ``revokeToken`` POSTs to ``https://oauth2.googleapis.com/revoke``).
@@ -28,6 +28,8 @@ from connectors.base import (
     Outcome,
     ProbeReport,
     Provider,
+    SwitchCall,
+    Verb,
 )
 from connectors.http import error_text, guard, json_body, outcome_for_status, rate_limit_state
 
@@ -36,7 +38,7 @@ R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
 G = "https://www.googleapis.com/auth/"
 GEMINI_BASE = "https://generativelanguage.googleapis.com"
 
-# providers.md §7 Gmail table, plus identity scopes. Unlisted ".readonly" scopes are R (pattern below).
+# https://developers.google.com/gmail/api/auth/scopes, plus identity scopes. Unlisted ".readonly" scopes are R (pattern below).
 SCOPE_LEVELS: dict[str, Level] = {
     **dict.fromkeys(
         (
@@ -76,7 +78,7 @@ SCOPE_NOTES = {G + "gmail.compose": "can send mail: Gmail has no draft-only scop
 def parse_expiry(info: dict) -> datetime | None:
     """tokeninfo gives ``exp`` (epoch seconds, as a string) and ``expires_in`` (seconds left).
 
-    ❓ unconfirmed: ``expires_in`` (like ``aud``/``azp``) is "commonly present" only (providers.md §7); ``exp``
+    unconfirmed: ``expires_in`` (like ``aud``/``azp``) is "commonly present" only; ``exp``
     is the field TruffleHog reads, so it comes first.
     """
     for key, base in (("exp", 0.0), ("expires_in", None)):
@@ -96,7 +98,8 @@ def google_error(response: httpx.Response, cred: Credential | None = None) -> st
 
 
 def is_rate_limited(response: httpx.Response) -> bool:
-    # ❓ unconfirmed (providers.md §7/§22): Google's rate-limit signals; 429, or 403 with rateLimitExceeded.
+    # unconfirmed: Google's rate-limit signals; 429, or 403 with rateLimitExceeded
+    # (https://developers.google.com/gmail/api/guides/handle-errors).
     return response.status_code == 429 or (
         response.status_code == 403 and "ratelimitexceeded" in response.text.lower().replace("_", "")
     )
@@ -116,8 +119,11 @@ class Google(Provider):
     env_var = "GOOGLE_OAUTH_ACCESS_TOKEN"
     deep_probe_requests = 1  # tokeninfo lists the scopes: a deep probe sends nothing more
     can_revoke = True
-    can_rotate = False  # access tokens are refreshed by the client; ❓ the API Keys API was not researched
+    can_rotate = False  # access tokens are refreshed by the client; unconfirmed: the API Keys API was not researched
     revoke_reversible = False
+    switch_calls = {
+        Verb.REVOKE: SwitchCall("POST /revoke (form token=…)", "permanent; the matching refresh token dies too"),
+    }
 
     def grants_for(self, scopes: list[str] | tuple[str, ...]) -> list[Grant]:
         return [Grant(s, self.level_of(s), SCOPE_NOTES.get(s, "")) for s in scopes if s]
@@ -189,13 +195,14 @@ class Google(Provider):
     # -- switches -----------------------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         if self.is_api_key(cred):
-            return self.manual("revoke", "API keys are deleted in the Cloud console")
-        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
+            return self.manual(Verb.REVOKE, "API keys are deleted in the Cloud console")
+        return await guard_action(Verb.REVOKE, lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        # ⚠️ providers.md §7: form body token=…; 200 with an empty body on success, 400 on error.
+        # https://developers.google.com/identity/protocols/oauth2/web-server#tokenrevoke: form body token=…;
+        # 200 on success, 400 on error.
         response = await call(
-            "revoke",
+            Verb.REVOKE,
             client.post(self.url(cred, "/revoke"), data={"token": cred.secret.reveal()}),
             cred=cred,
             refused="Google refused to revoke the token",
@@ -204,25 +211,25 @@ class Google(Provider):
         )
         if isinstance(response, ActionResult):
             return response
-        # ⚠️ revoking an access token also revokes its refresh token (providers.md §7).
+        # revoking an access token also revokes its refresh token (same page).
         return ActionResult(
-            "revoke",
+            Verb.REVOKE,
             ActionState.APPLIED,
             "Google revoked the token (and its refresh token)",
             status=200,
             irreversible=True,
         )
 
-    def manual_steps(self, action: str) -> list[str]:
+    def manual_steps(self, action: Verb) -> list[str]:
         steps = {
-            "revoke": "OAuth grant: open the app under Third-party apps & services and click 'Delete all "
+            Verb.REVOKE: "OAuth grant: open the app under Third-party apps & services and click 'Delete all "
             "connections'. API key: https://console.cloud.google.com/apis/credentials ▸ the key ▸ Delete.",
-            "restrict": "OAuth scopes cannot be reduced in place: re-authorise the app with fewer scopes (Gmail has "
+            Verb.RESTRICT: "OAuth scopes cannot be reduced in place: re-authorise the app with fewer scopes (Gmail has "
             "no draft-only scope) and register the new token. API key: add API restrictions in "
             "https://console.cloud.google.com/apis/credentials.",
-            "rotate": "OAuth access tokens expire within an hour and are refreshed by the client. API key: create a "
+            Verb.ROTATE: "OAuth access tokens expire within an hour and are refreshed by the client. API key: create a "
             "new key in https://console.cloud.google.com/apis/credentials, register it, delete the old.",
-            "reenable": "Re-authorise the app (or create a new API key) and register the new credential.",
+            Verb.REENABLE: "Re-authorise the app (or create a new API key) and register the new credential.",
         }
         return [
             f"Open {self.dashboard_url}",

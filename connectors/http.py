@@ -4,7 +4,7 @@ Probing must never raise for a network problem or a garbled answer: :func:`guard
 failures, timeouts and malformed bodies into a :class:`ProbeReport` with a reason, and scrubs the
 credential's secrets out of everything the report says. Provider error text is read with
 :func:`error_text`, which scrubs before it shortens (a cut token would still leak its head).
-Behavioural permission probes (providers.md §2.1) live here too: they are probes made of requests.
+Behavioural permission probes (a request that needs one permission) live here too: they are probes made of requests.
 Switch actions have the same plumbing in :mod:`connectors.actions`.
 """
 
@@ -268,7 +268,7 @@ async def guard(
     return report
 
 
-# -- behavioural permission probes (providers.md §2.1) -----------------------------------------
+# -- behavioural permission probes -----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,7 @@ class PermissionProbe:
 
     ``permitted`` statuses mean the request got past the permission check (the provider then
     rejected the deliberately invalid body or the nonexistent id); ``denied`` means it did not.
-    Anything else is unknown and recorded as such, never read as "no access" (providers.md §2.1).
+    Anything else is unknown and recorded as such, never read as "no access".
     """
 
     scope: str

@@ -1,4 +1,4 @@
-"""HubSpot (providers.md §9): private-app tokens (``pat-na1-…``) and, by setting, OAuth tokens.
+"""HubSpot: private-app tokens (``pat-na1-…``) and, by setting, OAuth tokens.
 
 ``cred.extra["token_type"]`` says which: ``private_app`` (default), ``oauth_access`` or
 ``oauth_refresh``. A private-app probe calls the usage endpoint TruffleHog uses for validity
@@ -27,6 +27,8 @@ from connectors.base import (
     ProbeReport,
     Provider,
     RateLimitState,
+    SwitchCall,
+    Verb,
 )
 from connectors.http import (
     guard,
@@ -38,7 +40,7 @@ from connectors.http import (
     strings,
 )
 
-# ❓ unconfirmed scope classes (providers.md §9: names for send and admin are not confirmed)
+# unconfirmed scope classes (https://developers.hubspot.com/docs/api/scopes does not say which send or administer)
 _SEND = frozenset(
     {"transactional-email", "marketing-email", "automation", "conversations.write", "communication_preferences.write"}
 )
@@ -90,6 +92,12 @@ class HubSpot(Provider):
     # revoke() works by API only for an OAuth refresh token (token_type "oauth_refresh"); a private-app
     # token, the usual case, is manual — so the panel should not promise an API revoke
     can_revoke = False
+    switch_calls = {
+        Verb.REVOKE: SwitchCall(
+            "DELETE /oauth/v1/refresh-tokens/{token} (OAuth refresh tokens only)",
+            "permanent; private-app tokens have no revoke API",
+        ),
+    }
 
     @staticmethod
     def _token_type(cred: Credential) -> str:
@@ -125,7 +133,7 @@ class HubSpot(Provider):
                 report.details["daily_usage"] = {
                     k: results[0].get(k) for k in ("usageLimit", "currentUsage", "resetsAt")
                 }
-        # ⚠️ secondary source: token-info endpoint and shape known from HubSpot's private-apps page via an issue
+        # secondary source: token-info endpoint and shape known from HubSpot's private-apps page via an issue
         info = await client.post(
             self.url(cred, "/oauth/v2/private-apps/get/access-token-info"), headers=headers, json={"tokenKey": token}
         )
@@ -142,12 +150,12 @@ class HubSpot(Provider):
 
     async def _probe_oauth(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
         refresh = self._token_type(cred) == "oauth_refresh"
-        # ❓ unconfirmed: GET /oauth/v1/refresh-tokens/{token} (metadata) is not in providers.md; the access-token
+        # unconfirmed: GET /oauth/v1/refresh-tokens/{token} (metadata, https://developers.hubspot.com/docs/api/oauth/tokens); the access-token
         # variant is documented (v1, deprecated on 2027-02-16)
         path = "refresh-tokens" if refresh else "access-tokens"
         response = await client.get(self.url(cred, f"/oauth/v1/{path}/{cred.secret.reveal()}"))
         report = self._report(response, "OAuth refresh token" if refresh else "OAuth access token", cred)
-        if response.status_code in (400, 404):  # ❓ unconfirmed: how HubSpot answers an unknown or revoked token here
+        if response.status_code in (400, 404):  # unconfirmed: how HubSpot answers an unknown or revoked token here
             report.outcome, report.error = Outcome.INVALID, _category(response, cred) or "unknown token"
         if report.outcome is not Outcome.OK:
             return report
@@ -162,35 +170,38 @@ class HubSpot(Provider):
     # -- switches -------------------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         if self._token_type(cred) != "oauth_refresh":
-            return self.manual("revoke", "HubSpot has no API to revoke this token")
-        return await guard_action("revoke", lambda: self._revoke_refresh(client, cred), cred=cred)
+            return self.manual(Verb.REVOKE, "HubSpot has no API to revoke this token")
+        return await guard_action(Verb.REVOKE, lambda: self._revoke_refresh(client, cred), cred=cred)
 
     async def _revoke_refresh(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         # The token sits in the URL path (HubSpot's design): failures are told by status only, never by URL.
         url = self.url(cred, f"/oauth/v1/refresh-tokens/{cred.secret.reveal()}")
         response = await call(
-            "revoke", client.delete(url), cred=cred, refused="HubSpot refused to revoke the refresh token"
+            Verb.REVOKE, client.delete(url), cred=cred, refused="HubSpot refused to revoke the refresh token"
         )
-        if isinstance(response, ActionResult):  # ❓ unconfirmed: success status (204 expected, providers.md §9)
+        if isinstance(
+            response, ActionResult
+        ):  # unconfirmed: success status (204 expected, https://developers.hubspot.com/docs/api/oauth/tokens)
             return response
         return ActionResult(
-            "revoke", ActionState.APPLIED, "refresh token revoked", status=response.status_code, irreversible=True
+            Verb.REVOKE, ActionState.APPLIED, "refresh token revoked", status=response.status_code, irreversible=True
         )
 
-    def manual_steps(self, action: str) -> list[str]:
-        # ❓ unconfirmed: rotation and deletion of private-app tokens in the UI (providers.md §9)
+    def manual_steps(self, action: Verb) -> list[str]:
+        # unconfirmed: rotation and deletion of private-app tokens in the UI
+        # (https://developers.hubspot.com/docs/api/private-apps)
         where = "In HubSpot open Settings → Integrations → Private Apps, and select the app"
         steps = {
-            "revoke": [
+            Verb.REVOKE: [
                 where,
                 "Delete the app (this kills its token) — or, for an OAuth app, uninstall it under Connected Apps.",
             ],
-            "rotate": [
+            Verb.ROTATE: [
                 where,
                 "Open the Auth tab and choose Rotate; paste the new token into Breaker (it probes it "
                 "before swapping). The old token stops working.",
             ],
-            "restrict": [where, "On the Scopes tab untick what the task does not need, and commit the change."],
+            Verb.RESTRICT: [where, "On the Scopes tab untick what the task does not need, and commit the change."],
         }.get(action)
         if steps is None:
             return super().manual_steps(action)

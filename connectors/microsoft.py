@@ -1,8 +1,10 @@
 """Microsoft Graph (Entra ID) access tokens.
 
-Facts and sources: shared/research/providers.md §1 and §19 (Entra access-token claims reference,
-Graph message-send, oauth2permissiongrant-update and user-revokesigninsessions pages, Graph
-throttling). A Graph access token is a JWT: its payload says what it can do (``scp`` for
+Sources: https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference (claims),
+https://learn.microsoft.com/en-us/graph/permissions-reference (permissions),
+https://learn.microsoft.com/en-us/graph/api/oauth2permissiongrant-update (restrict),
+https://learn.microsoft.com/en-us/graph/api/user-revokesigninsessions (revoke),
+https://learn.microsoft.com/en-us/graph/throttling (rate limits). A Graph access token is a JWT: its payload says what it can do (``scp`` for
 delegated permissions, ``roles`` for application permissions). Breaker decodes it without
 verifying the signature (the token is meant for Graph, not for us) and then asks Graph whether
 the token is still accepted.
@@ -33,6 +35,8 @@ from connectors.base import (
     ProbeReport,
     Provider,
     Secret,
+    SwitchCall,
+    Verb,
 )
 from connectors.http import (
     MalformedBody,
@@ -53,13 +57,13 @@ GRAPH_AUDIENCES = (
     "00000003-0000-0000-c000-000000000000",
 )
 
-# providers.md §19 classification. Patterns below cover the *.Read / *.ReadWrite / *.Send families.
+# https://learn.microsoft.com/en-us/graph/permissions-reference. Patterns below cover the *.Read / *.ReadWrite / *.Send families.
 EXACT_LEVELS: dict[str, Level] = {
     **dict.fromkeys(("openid", "profile", "email", "offline_access", "User.Read"), R),
     # Drafts can be created and edited; sending (POST /me/messages/{id}/send) needs Mail.Send.
     **dict.fromkeys(("Mail.ReadWrite", "Mail.ReadWrite.Shared"), D),
     **dict.fromkeys(("Mail.Send", "Mail.Send.Shared"), S),
-    # ❓ unconfirmed: providers.md puts Chat.Send / ChannelMessage.Send in S with a question mark.
+    # unconfirmed: Chat.Send / ChannelMessage.Send counted as send.
     **dict.fromkeys(("Chat.Send", "ChannelMessage.Send"), S),
     **dict.fromkeys(
         (
@@ -128,6 +132,18 @@ class MicrosoftGraph(Provider):
     can_restrict = True
     revoke_reversible = False
     revoke_needs_admin = True  # revokeSignInSessions needs User.RevokeSessions.All
+    switch_calls = {
+        Verb.REVOKE: SwitchCall(
+            "POST /users/{id}/revokeSignInSessions",
+            "refresh tokens die at once; access tokens already issued work until they expire (≤ 1 h)",
+        ),
+        Verb.RESTRICT: SwitchCall(
+            "PATCH /oauth2PermissionGrants/{grant_id}",
+            "after reading the grant (GET, same path), keeps the scopes at or under the ceiling; delegated "
+            "grants only; issued access tokens keep their scopes until they expire",
+            requests=2,
+        ),
+    }
 
     def recognise(self, key: str) -> KeyPattern | None:
         pattern = super().recognise(key)
@@ -168,7 +184,7 @@ class MicrosoftGraph(Provider):
             )
             if claims.get("aud") not in GRAPH_AUDIENCES:
                 report.details["warning"] = "this token is not meant for Microsoft Graph (aud)"
-        # ❓ unconfirmed (providers.md §19/§22): GET /me verifies a delegated token, GET /organization an
+        # unconfirmed: GET /me verifies a delegated token, GET /organization an
         # application token.
         path = "/organization" if app_only else "/me"
         response = await client.get(self.url(cred, path), headers=self.headers(cred.secret))
@@ -221,22 +237,22 @@ class MicrosoftGraph(Provider):
         """Narrow the delegated grant (PATCH oauth2PermissionGrants/{id}) to scopes at or below ``ceiling``."""
         claims = jwt_claims(cred.secret.reveal()) or {}
         if app_roles(claims) and not delegated_scopes(claims):
-            # ❓ unconfirmed (providers.md §19): application permissions go by deleting app-role assignments.
+            # unconfirmed: application permissions go by deleting app-role assignments.
             return self.manual(
-                "restrict",
+                Verb.RESTRICT,
                 "application permissions are removed in Entra (app-role assignments), not through a delegated grant",
             )
         if not cred.extra.get("grant_id"):
             return self.manual(
-                "restrict", "register the oauth2PermissionGrant id (extra 'grant_id') to let Breaker reduce it"
+                Verb.RESTRICT, "register the oauth2PermissionGrant id (extra 'grant_id') to let Breaker reduce it"
             )
-        return await guard_action("restrict", lambda: self._restrict(client, cred, ceiling), cred=cred)
+        return await guard_action(Verb.RESTRICT, lambda: self._restrict(client, cred, ceiling), cred=cred)
 
     async def _restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
         url = self.url(cred, f"/oauth2PermissionGrants/{quote(cred.extra['grant_id'], safe='')}")
         headers = self.headers(cred.admin_secret or cred.secret)  # needs DelegatedPermissionGrant.ReadWrite.All
         response = await call(
-            "restrict",
+            Verb.RESTRICT,
             client.get(url, headers=headers),
             cred=cred,
             refused="Graph refused to read the grant",
@@ -247,19 +263,21 @@ class MicrosoftGraph(Provider):
         try:
             current = str(json_body(response).get("scope") or "").split()
         except MalformedBody:
-            return ActionResult("restrict", ActionState.FAILED, "Graph's grant is not JSON", status=200, retryable=True)
+            return ActionResult(
+                Verb.RESTRICT, ActionState.FAILED, "Graph's grant is not JSON", status=200, retryable=True
+            )
         keep = [s for s in current if self.level_of(s) <= ceiling]
         removed = [s for s in current if s not in keep]
         if not removed:
             return ActionResult(
-                "restrict",
+                Verb.RESTRICT,
                 ActionState.APPLIED,
                 "the grant is already within the ceiling",
                 status=response.status_code,
                 details={"kept": keep, "removed": []},
             )
         response = await call(
-            "restrict",
+            Verb.RESTRICT,
             client.patch(url, headers=headers, json={"scope": " ".join(keep)}),
             cred=cred,
             refused="Graph refused to narrow the grant",
@@ -268,7 +286,7 @@ class MicrosoftGraph(Provider):
         if isinstance(response, ActionResult):
             return response
         return ActionResult(
-            "restrict",
+            Verb.RESTRICT,
             ActionState.APPLIED,
             f"removed {', '.join(removed)} from the grant; access tokens already issued keep their "
             "scopes until they expire",
@@ -281,17 +299,17 @@ class MicrosoftGraph(Provider):
         claims = jwt_claims(cred.secret.reveal()) or {}
         if app_roles(claims) and not delegated_scopes(claims):
             return self.manual(
-                "revoke", "an application token is revoked by removing the app's secret or permissions in Entra"
+                Verb.REVOKE, "an application token is revoked by removing the app's secret or permissions in Entra"
             )
         user = cred.extra.get("user_id") or claims.get("oid")
         if not user:
-            return self.manual("revoke", "the token names no user to revoke sessions for")
-        return await guard_action("revoke", lambda: self._revoke(client, cred, str(user), claims), cred=cred)
+            return self.manual(Verb.REVOKE, "the token names no user to revoke sessions for")
+        return await guard_action(Verb.REVOKE, lambda: self._revoke(client, cred, str(user), claims), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential, user: str, claims: dict) -> ActionResult:
         url = self.url(cred, f"/users/{quote(user, safe='')}/revokeSignInSessions")
         response = await call(
-            "revoke",
+            Verb.REVOKE,
             client.post(url, headers=self.headers(cred.admin_secret or cred.secret)),
             cred=cred,
             refused="Graph refused to revoke the sessions",
@@ -305,7 +323,7 @@ class MicrosoftGraph(Provider):
             else ""
         )
         return ActionResult(
-            "revoke",
+            Verb.REVOKE,
             ActionState.APPLIED,
             "Graph revoked the user's sign-in sessions and refresh tokens; access tokens already "
             f"issued may work until they expire{until}",
@@ -313,15 +331,15 @@ class MicrosoftGraph(Provider):
             irreversible=True,
         )
 
-    def manual_steps(self, action: str) -> list[str]:
+    def manual_steps(self, action: Verb) -> list[str]:
         steps = {
-            "revoke": "Users ▸ the user ▸ Revoke sessions; for an app: App registrations ▸ the app ▸ Certificates & "
+            Verb.REVOKE: "Users ▸ the user ▸ Revoke sessions; for an app: App registrations ▸ the app ▸ Certificates & "
             "secrets ▸ delete its client secret, or Enterprise applications ▸ the app ▸ Delete.",
-            "restrict": "Enterprise applications ▸ the app ▸ Permissions: remove permissions above the ceiling "
+            Verb.RESTRICT: "Enterprise applications ▸ the app ▸ Permissions: remove permissions above the ceiling "
             "(for draft-only keep Mail.ReadWrite and remove Mail.Send).",
-            "rotate": "App registrations ▸ the app ▸ Certificates & secrets ▸ New client secret; register it, then "
+            Verb.ROTATE: "App registrations ▸ the app ▸ Certificates & secrets ▸ New client secret; register it, then "
             "delete the old secret.",
-            "reenable": "Sign in again (delegated) or grant the permissions again, and register the new token.",
+            Verb.REENABLE: "Sign in again (delegated) or grant the permissions again, and register the new token.",
         }
         return [
             f"Open {self.dashboard_url}",

@@ -1,4 +1,4 @@
-"""Notion (providers.md §10): integration tokens (``ntn_…``, legacy ``secret_…``).
+"""Notion: integration tokens (``ntn_…``, legacy ``secret_…``).
 
 A normal probe reads the bot user (``GET /v1/users/me``). Capabilities have no introspection
 endpoint for internal integrations, so a deep probe tries each one against ids that cannot exist
@@ -16,7 +16,18 @@ from __future__ import annotations
 import httpx
 
 from connectors.actions import call, guard_action
-from connectors.base import ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    SwitchCall,
+    Verb,
+)
 from connectors.http import (
     PermissionProbe,
     error_text,
@@ -46,7 +57,9 @@ class Notion(Provider):
     title = "Notion"
     base_url = "https://api.notion.com"
     key_patterns = (
-        KeyPattern(r"ntn_[0-9]{11}[A-Za-z0-9]{35}", "integration token"),  # ⚠️ prefix from Airbyte docs; TH v2 regex
+        KeyPattern(
+            r"ntn_[0-9]{11}[A-Za-z0-9]{35}", "integration token"
+        ),  # secondary source: prefix from Airbyte docs; TH v2 regex
         KeyPattern(r"secret_[A-Za-z0-9]{43}", "integration token (legacy)"),
     )
     scope_levels = {
@@ -56,13 +69,19 @@ class Notion(Provider):
         "read_user_without_email": Level.READ,
         "insert_content": Level.WRITE,
         "update_content": Level.WRITE,
-        "insert_comments": Level.SEND,  # ❓ unconfirmed: a comment can notify mentioned people
+        "insert_comments": Level.SEND,  # unconfirmed: a comment can notify mentioned people
     }
     dashboard_url = "https://www.notion.so/profile/integrations"
     env_var = "NOTION_TOKEN"
     deep_probe_requests = 1 + len(DEEP_PROBES) + 1
     # revoke() works by API only for public integrations with registered client credentials
     can_revoke = False
+    switch_calls = {
+        Verb.REVOKE: SwitchCall(
+            "POST /v1/oauth/revoke (public integrations, with the client id and secret)",
+            "permanent; internal-integration tokens have no revoke API",
+        ),
+    }
 
     @staticmethod
     def _headers(token: str) -> dict[str, str]:
@@ -94,7 +113,7 @@ class Notion(Provider):
         workspace = details.get("workspace_name") or ""
         report.identity = f"{bot.get('name') or bot.get('id', '')}" + (f" ({workspace})" if workspace else "")
         report.details |= {"bot_id": bot.get("id"), "owner": owner}
-        # ❓ unconfirmed: a user-owned bot means a public (OAuth) integration; a workspace-owned one an internal one
+        # unconfirmed: a user-owned bot means a public (OAuth) integration; a workspace-owned one an internal one
         report.token_kind = "public integration token" if owner == "user" else "internal integration token"
         if not deep:
             report.grants.append(self.assumed_grant("capabilities are only known after a deep probe"))
@@ -123,21 +142,21 @@ class Notion(Provider):
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         if not cred.extra.get("client_id") or cred.admin_secret is None:
             return self.manual(
-                "revoke",
+                Verb.REVOKE,
                 "revoking by API needs a public integration's client credentials",
                 [
                     "For a public (OAuth) integration: set the connector's client_id and register the integration's "
                     "client secret as its admin credential in Breaker, then revoke again.",
                     "For an internal integration, do it by hand:",
-                    *self.manual_steps("revoke"),
+                    *self.manual_steps(Verb.REVOKE),
                 ],
             )
-        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
+        return await guard_action(Verb.REVOKE, lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         auth = httpx.BasicAuth(cred.extra["client_id"], cred.admin_secret.reveal())  # type: ignore[union-attr]
         response = await call(
-            "revoke",
+            Verb.REVOKE,
             client.post(
                 self.url(cred, "/v1/oauth/revoke"),
                 auth=auth,
@@ -151,19 +170,20 @@ class Notion(Provider):
         if isinstance(response, ActionResult):
             return response
         json_body(response)
-        return ActionResult("revoke", ActionState.APPLIED, "token revoked", status=200, irreversible=True)
+        return ActionResult(Verb.REVOKE, ActionState.APPLIED, "token revoked", status=200, irreversible=True)
 
-    def manual_steps(self, action: str) -> list[str]:
-        # ❓ unconfirmed: whether internal-integration tokens can be revoked by API (providers.md §10)
+    def manual_steps(self, action: Verb) -> list[str]:
+        # unconfirmed: whether internal-integration tokens can be revoked by API
+        # (https://developers.notion.com/reference/revoke-token covers public integrations)
         where = f"Open {self.dashboard_url} and select the integration"
         steps = {
-            "revoke": [where, "Delete the integration, or refresh its secret and do not hand out the new one."],
-            "rotate": [
+            Verb.REVOKE: [where, "Delete the integration, or refresh its secret and do not hand out the new one."],
+            Verb.ROTATE: [
                 where,
                 "Refresh the secret (Configuration → Internal integration secret) and paste the new one "
                 "into Breaker (it probes it before swapping).",
             ],
-            "restrict": [
+            Verb.RESTRICT: [
                 where,
                 "Under Capabilities untick what the task does not need (e.g. keep only Read "
                 "content), and remove pages it should not see from the integration's access.",

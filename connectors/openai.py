@@ -1,4 +1,8 @@
-"""OpenAI (providers.md §5): project, service-account, legacy and admin keys.
+"""OpenAI: project, service-account, legacy and admin keys.
+
+Sources: https://platform.openai.com/docs/api-reference/project-api-keys (list, delete),
+https://platform.openai.com/docs/api-reference/admin-api-keys (admin keys), and TruffleHog's OpenAI
+analyzer (the permission probes).
 
 A normal probe sends three GETs: ``/v1/models`` (validity; 403 = restricted key without Models
 read), ``/v1/organizations`` (TruffleHog's full-access heuristic) and ``/v1/me`` (identity; an
@@ -26,6 +30,8 @@ from connectors.base import (
     ProbeReport,
     Provider,
     RateLimitState,
+    SwitchCall,
+    Verb,
 )
 from connectors.http import (
     MalformedBody,
@@ -44,7 +50,7 @@ from connectors.http import (
 
 _INVALID_BODY = {"speed": 1}  # deliberately invalid: the API rejects it after the permission check (TH scopes.go)
 
-# TruffleHog's probe table (providers.md §5). Ids are TH's placeholder "1", never a real object.
+# TruffleHog's probe table (its OpenAI analyzer). Ids are TH's placeholder "1", never a real object.
 DEEP_PROBES: tuple[PermissionProbe, ...] = (
     PermissionProbe("model_capabilities:write", "POST", "/v1/images/generations", (400,), json=_INVALID_BODY),
     PermissionProbe("assistants:read", "GET", "/v1/assistants", (400,)),
@@ -68,7 +74,7 @@ _DURATION_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 
 def missing_scopes(response: httpx.Response) -> list[str]:
-    """Scope names from a denial such as "... Missing scopes: api.responses.write." (providers.md §5)."""
+    """Scope names from a denial such as "... Missing scopes: api.responses.write." (secondary source: TruffleHog's analyzer)."""
     found = _MISSING_SCOPES.search(field_text(json_or_none(response), "error.message"))
     return [s for s in re.split(r"[,\s]+", found.group(1)) if s] if found else []
 
@@ -135,6 +141,13 @@ class OpenAI(Provider):
     deep_probe_requests = _SHALLOW_REQUESTS + len(DEEP_PROBES)
     can_revoke = True
     revoke_needs_admin = True
+    switch_calls = {
+        Verb.REVOKE: SwitchCall(
+            "DELETE /v1/organization/projects/{project_id}/api_keys/{key_id}",
+            "with the organisation's admin key; permanent",
+            requests=2,  # the key id is looked up (one page) when the connector has none registered
+        ),
+    }
 
     # -- probe ----------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
@@ -162,14 +175,14 @@ class OpenAI(Provider):
         else:
             report.details["denied"] = ["models:read"]
 
-        # ❓ unconfirmed: 200 from /v1/organizations means admin/full access — TruffleHog's heuristic, not a documented contract
+        # unconfirmed: 200 from /v1/organizations means admin/full access — TruffleHog's heuristic, not a documented contract
         orgs = await client.get(self.url(cred, "/v1/organizations"), headers=headers)
         full_access = orgs.status_code == 200
         if full_access:
             report.grants.append(
                 Grant("organization", Level.ADMIN, note="GET /v1/organizations answered 200 (heuristic)")
             )
-        # ❓ unconfirmed: /v1/me is undocumented; best effort, used for identity only
+        # unconfirmed: /v1/me is undocumented; best effort, used for identity only
         me = await client.get(self.url(cred, "/v1/me"), headers=headers)
         report.requests += 2
         if me.status_code == 200:
@@ -221,11 +234,11 @@ class OpenAI(Provider):
         if cred.admin_secret is None:
             return needs_admin(
                 self,
-                "revoke",
+                Verb.REVOKE,
                 "an OpenAI admin key (sk-admin-…)",
                 "https://platform.openai.com/settings/organization/admin-keys",
             )
-        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
+        return await guard_action(Verb.REVOKE, lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         headers = {"Authorization": f"Bearer {cred.admin_secret.reveal()}"}  # type: ignore[union-attr]
@@ -235,18 +248,18 @@ class OpenAI(Provider):
             collection = f"/v1/organization/projects/{cred.extra['project_id']}/api_keys"
         else:
             return self.manual(
-                "revoke",
+                Verb.REVOKE,
                 "the key's project is unknown",
                 [
                     "Set the connector's project_id (proj_…, shown in the OpenAI dashboard), then revoke again;",
-                    *self.manual_steps("revoke"),
+                    *self.manual_steps(Verb.REVOKE),
                 ],
             )
         key_id = cred.extra.get("key_id") or await self._find_key_id(client, cred, collection, headers)
         if isinstance(key_id, ActionResult):
             return key_id
         response = await call(
-            "revoke",
+            Verb.REVOKE,
             client.delete(self.url(cred, f"{collection}/{key_id}"), headers=headers),
             cred=cred,
             refused="OpenAI refused to delete the key",
@@ -256,22 +269,23 @@ class OpenAI(Provider):
         if isinstance(response, ActionResult):
             return response
         if json_body(response).get("deleted") is not True:
-            return ActionResult("revoke", ActionState.FAILED, "OpenAI did not confirm the deletion", status=200)
+            return ActionResult(Verb.REVOKE, ActionState.FAILED, "OpenAI did not confirm the deletion", status=200)
         return ActionResult(
-            "revoke", ActionState.APPLIED, "key deleted", status=200, irreversible=True, details={"key_id": key_id}
+            Verb.REVOKE, ActionState.APPLIED, "key deleted", status=200, irreversible=True, details={"key_id": key_id}
         )
 
     async def _find_key_id(
         self, client: httpx.AsyncClient, cred: Credential, collection: str, headers: dict[str, str]
     ) -> str | ActionResult:
         """Match the key against each listed key's ``redacted_value``."""
-        # ❓ unconfirmed: redacted_value is not documented as a match key (providers.md §5)
+        # unconfirmed: redacted_value is not documented as a match key
+        # (https://platform.openai.com/docs/api-reference/project-api-keys)
         key = cred.secret.reveal()
         matches: list[str] = []
         params: dict[str, str | int] = {"limit": 100}
         for _ in range(20):  # at most 2,000 keys: a bound, not a real limit
             response = await call(
-                "revoke",
+                Verb.REVOKE,
                 client.get(self.url(cred, collection), headers=headers, params=params),
                 cred=cred,
                 refused="could not list the keys to find this one",
@@ -289,24 +303,24 @@ class OpenAI(Provider):
         if len(matches) != 1:
             why = "no listed key matches this one" if not matches else "several listed keys match this one"
             return self.manual(
-                "revoke",
+                Verb.REVOKE,
                 why,
                 [
                     "Set the connector's key_id (key_…) from the OpenAI dashboard, then revoke again;",
-                    *self.manual_steps("revoke"),
+                    *self.manual_steps(Verb.REVOKE),
                 ],
             )
         return matches[0]
 
-    def manual_steps(self, action: str) -> list[str]:
-        if action == "rotate":
+    def manual_steps(self, action: Verb) -> list[str]:
+        if action == Verb.ROTATE:
             return [
                 f"Open {self.dashboard_url}",
                 "Create a new secret key with the same project and permissions.",
                 "Paste it into Breaker (it probes it before swapping), then delete the old key.",
                 "Come back to Breaker and probe the connector to verify.",
             ]
-        if action == "restrict":
+        if action == Verb.RESTRICT:
             return [
                 f"Open {self.dashboard_url}",
                 "Edit the key: set Permissions to Restricted and untick what the "

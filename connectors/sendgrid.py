@@ -1,4 +1,4 @@
-"""SendGrid (providers.md §16): ``SG.<id>.<secret>`` keys whose scopes ``GET /v3/scopes`` reports.
+"""SendGrid: ``SG.<id>.<secret>`` keys whose scopes ``GET /v3/scopes`` reports.
 
 Every switch works by API on the key's id, the middle segment of the key:
 revoke ``DELETE /v3/api_keys/{id}``; restrict ``PUT /v3/api_keys/{id}`` with the scopes at or
@@ -25,12 +25,15 @@ from connectors.base import (
     ProbeReport,
     Provider,
     Secret,
+    SwitchCall,
+    Verb,
 )
 from connectors.http import describe_transport_error, guard, json_body, outcome_for_status, rate_limit_state, strings
 
 PSEUDO_SCOPES = frozenset({"2fa_required"})  # reported by /v3/scopes but not grantable (TH scopes.go)
 
-# Classification by prefix, first match wins (providers.md §16 table, from TH scopes.go).
+# Classification by prefix, first match wins (https://www.twilio.com/docs/sendgrid/api-reference/api-key-permissions;
+# the table follows TruffleHog's scopes.go).
 _PREFIX_LEVELS: tuple[tuple[str, Level], ...] = (
     ("mail.send", Level.SEND),
     ("user.scheduled_sends", Level.SEND),
@@ -63,7 +66,7 @@ _PREFIX_LEVELS: tuple[tuple[str, Level], ...] = (
 
 
 def key_id(key: str) -> str:
-    """The ``api_key_id``: the middle segment of ``SG.<id>.<secret>`` (⚠️ secondary source, providers.md §16)."""
+    """The ``api_key_id``: the middle segment of ``SG.<id>.<secret>`` (secondary source: TruffleHog's SendGrid analyzer)."""
     parts = key.split(".")
     return parts[1] if len(parts) == 3 else ""
 
@@ -80,6 +83,21 @@ class SendGrid(Provider):
     env_var = "SENDGRID_API_KEY"
     deep_probe_requests = 0  # /v3/scopes already tells everything
     can_revoke = can_restrict = can_rotate = True
+    switch_calls = {
+        Verb.REVOKE: SwitchCall("DELETE /v3/api_keys/{api_key_id}", "permanent"),
+        Verb.RESTRICT: SwitchCall(
+            "PUT /v3/api_keys/{api_key_id}",
+            "after reading its scopes (GET, same path), keeps those at or under the ceiling; "
+            "scopes can be added back later by the same call",
+            requests=2,
+        ),
+        Verb.ROTATE: SwitchCall(
+            "POST /v3/api_keys",
+            "the new key is probed (GET /v3/scopes); the old key is deleted (DELETE /v3/api_keys/{old id}) "
+            "only after the new one answers",
+            requests=4,  # GET the key, POST the new key, GET /v3/scopes with it, DELETE the old key
+        ),
+    }
 
     @staticmethod
     def _headers(secret: Secret) -> dict[str, str]:
@@ -122,15 +140,15 @@ class SendGrid(Provider):
     def _caller(self, cred: Credential) -> dict[str, str]:
         return self._headers(cred.admin_secret or cred.secret)
 
-    def _refused(self, cred: Credential, action: str, response: httpx.Response, what: str) -> ActionResult:
+    def _refused(self, cred: Credential, action: Verb, response: httpx.Response, what: str) -> ActionResult:
         if response.status_code in (401, 403) and cred.admin_secret is None:
             return needs_admin(self, action, "a SendGrid key with API Keys (api_keys.*) access", self.dashboard_url)
         return action_failed(action, response, what)
 
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
+        return await guard_action(Verb.REVOKE, lambda: self._revoke(client, cred), cred=cred)
 
-    async def _revoke(self, client: httpx.AsyncClient, cred: Credential, action: str = "revoke") -> ActionResult:
+    async def _revoke(self, client: httpx.AsyncClient, cred: Credential, action: Verb = Verb.REVOKE) -> ActionResult:
         ident = key_id(cred.secret.reveal())
         response = await client.delete(self.url(cred, f"/v3/api_keys/{ident}"), headers=self._caller(cred))
         if response.status_code == 404:
@@ -146,7 +164,7 @@ class SendGrid(Provider):
         return ActionResult(action, ActionState.APPLIED, "key deleted", status=response.status_code, irreversible=True)
 
     async def _current(
-        self, client: httpx.AsyncClient, cred: Credential, action: str
+        self, client: httpx.AsyncClient, cred: Credential, action: Verb
     ) -> tuple[str, list[str]] | ActionResult:
         """The key's name and scopes, from ``GET /v3/api_keys/{id}``."""
         ident = key_id(cred.secret.reveal())
@@ -158,10 +176,10 @@ class SendGrid(Provider):
         return str(body.get("name") or "breaker"), scopes
 
     async def restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
-        return await guard_action("restrict", lambda: self._restrict(client, cred, ceiling), cred=cred)
+        return await guard_action(Verb.RESTRICT, lambda: self._restrict(client, cred, ceiling), cred=cred)
 
     async def _restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:
-        current = await self._current(client, cred, "restrict")
+        current = await self._current(client, cred, Verb.RESTRICT)
         if isinstance(current, ActionResult):
             return current
         name, scopes = current
@@ -169,7 +187,7 @@ class SendGrid(Provider):
         removed = sorted(set(scopes) - set(kept))
         if not removed:
             return ActionResult(
-                "restrict",
+                Verb.RESTRICT,
                 ActionState.APPLIED,
                 f"already at or below {ceiling.label}",
                 status=200,
@@ -177,7 +195,7 @@ class SendGrid(Provider):
             )
         if not kept:  # SendGrid needs at least one scope; nothing is left under this ceiling
             return ActionResult(
-                "restrict",
+                Verb.RESTRICT,
                 ActionState.FAILED,
                 f"no scope of this key is at or below {ceiling.label}; disable the key instead",
                 details={"removed": removed},
@@ -188,11 +206,11 @@ class SendGrid(Provider):
             json={"name": name, "scopes": kept},
         )
         if response.status_code != 200:
-            return self._refused(cred, "restrict", response, "SendGrid refused the new scope list")
+            return self._refused(cred, Verb.RESTRICT, response, "SendGrid refused the new scope list")
         if any(self.level_of(s) > ceiling for s in strings(json_body(response).get("scopes"))):
-            return ActionResult("restrict", ActionState.FAILED, "SendGrid kept scopes above the ceiling", status=200)
+            return ActionResult(Verb.RESTRICT, ActionState.FAILED, "SendGrid kept scopes above the ceiling", status=200)
         return ActionResult(
-            "restrict",
+            Verb.RESTRICT,
             ActionState.APPLIED,
             f"scopes reduced to {ceiling.label} and below",
             status=200,
@@ -200,11 +218,11 @@ class SendGrid(Provider):
         )
 
     async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return await guard_action("rotate", lambda: self._rotate(client, cred), cred=cred)
+        return await guard_action(Verb.ROTATE, lambda: self._rotate(client, cred), cred=cred)
 
     async def _rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         """Create, check, then delete. Whenever a new key exists, the result carries it: it must be stored."""
-        current = await self._current(client, cred, "rotate")
+        current = await self._current(client, cred, Verb.ROTATE)
         if isinstance(current, ActionResult):
             return current
         name, scopes = current
@@ -214,18 +232,18 @@ class SendGrid(Provider):
             json={"name": f"{name} (rotated by Breaker)", "scopes": scopes},
         )
         if created.status_code not in (200, 201):
-            return self._refused(cred, "rotate", created, "SendGrid refused to create the new key")
+            return self._refused(cred, Verb.ROTATE, created, "SendGrid refused to create the new key")
         new_key = json_body(created).get("api_key")
         if not isinstance(new_key, str) or not key_id(new_key):
             return ActionResult(
-                "rotate", ActionState.FAILED, "SendGrid's answer held no usable new key", status=created.status_code
+                Verb.ROTATE, ActionState.FAILED, "SendGrid's answer held no usable new key", status=created.status_code
             )
         new_secret = Secret(new_key)
         try:
             return await self._swap(client, cred, new_secret)
         except httpx.TransportError as exc:  # the new key exists: never lose it
             return ActionResult(
-                "rotate",
+                Verb.ROTATE,
                 ActionState.FAILED,
                 f"new key created, then {describe_transport_error(exc)}; "
                 "store the new key, probe it, and revoke the old one",
@@ -240,11 +258,11 @@ class SendGrid(Provider):
         if check.status_code != 200:
             # the new key does not work: remove it and keep the old one alive
             await client.delete(self.url(cred, f"/v3/api_keys/{new_id}"), headers=self._caller(cred))
-            return action_failed("rotate", check, "the new key did not pass its probe; the old key stays")
-        old_gone = await self._revoke(client, cred, action="rotate")
+            return action_failed(Verb.ROTATE, check, "the new key did not pass its probe; the old key stays")
+        old_gone = await self._revoke(client, cred, action=Verb.ROTATE)
         if old_gone.state is not ActionState.APPLIED:
             return ActionResult(
-                "rotate",
+                Verb.ROTATE,
                 ActionState.FAILED,
                 "new key works, but the old key could not be deleted; store the new key and revoke the old one",
                 status=old_gone.status,
@@ -253,7 +271,7 @@ class SendGrid(Provider):
                 details={"old_key_alive": True},
             )
         return ActionResult(
-            "rotate",
+            Verb.ROTATE,
             ActionState.APPLIED,
             "new key created and checked; old key deleted",
             status=old_gone.status,

@@ -1,7 +1,8 @@
 """Slack: bot, user and app tokens through the Web API.
 
-Facts and sources: shared/research/providers.md §1 and §4 (TruffleHog Slack detector and
-analyzer, api.slack.com/methods/auth.test and auth.revoke, rate-limit docs).
+Sources: https://api.slack.com/methods/auth.test, https://api.slack.com/methods/auth.revoke,
+https://api.slack.com/authentication/token-types, https://api.slack.com/scopes,
+https://api.slack.com/docs/rate-limits.
 
 Slack answers HTTP 200 for most failures, with ``{"ok": false, "error": …}``: the body decides
 the outcome, not the status. Scopes come in the ``x-oauth-scopes`` response header.
@@ -14,12 +15,23 @@ import re
 import httpx
 
 from connectors.actions import call, guard_action
-from connectors.base import ActionResult, ActionState, Credential, KeyPattern, Level, Outcome, ProbeReport, Provider
+from connectors.base import (
+    ActionResult,
+    ActionState,
+    Credential,
+    KeyPattern,
+    Level,
+    Outcome,
+    ProbeReport,
+    Provider,
+    SwitchCall,
+    Verb,
+)
 from connectors.http import MalformedBody, guard, json_body, outcome_for_status, provider_text, rate_limit_state
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
 
-# auth.test / auth.revoke error codes → outcome (providers.md §4; slack-api-docs auth.revoke.json).
+# auth.test / auth.revoke error codes → outcome (https://api.slack.com/methods/auth.test, https://api.slack.com/methods/auth.revoke).
 ERROR_OUTCOMES: dict[str, Outcome] = {
     "invalid_auth": Outcome.INVALID,
     "not_authed": Outcome.INVALID,
@@ -41,7 +53,7 @@ TOKEN_KINDS = {
 }
 REFRESH_PREFIXES = ("xoxr-", "xoxe-")
 
-# Scope → level where a pattern below would get it wrong or the table names it (providers.md §4).
+# Scope → level where a pattern below would get it wrong or the table names it (https://api.slack.com/scopes).
 EXACT_LEVELS: dict[str, Level] = {
     **dict.fromkeys(("users:read.email", "identify", "openid", "profile", "email"), R),
     **dict.fromkeys(
@@ -73,10 +85,10 @@ EXACT_LEVELS: dict[str, Level] = {
     **dict.fromkeys(
         ("chat:write", "chat:write.customize", "links:write", "workflow.steps:execute", "incoming-webhook"), S
     ),
-    "chat:write.public": S,  # ❓ unconfirmed: providers.md puts chat:write.public in S with a question mark
-    "triggers:write": S,  # ❓ unconfirmed: providers.md puts triggers:write in S with a question mark
+    "chat:write.public": S,  # unconfirmed: counted as send
+    "triggers:write": S,  # unconfirmed: counted as send
     "admin": A,
-    "team.billing:read": A,  # ❓ unconfirmed: providers.md puts team.billing:read in A with a question mark
+    "team.billing:read": A,  # unconfirmed: counted as admin
 }
 PATTERN_LEVELS: tuple[tuple[re.Pattern[str], Level], ...] = (
     (re.compile(r"^admin\."), A),
@@ -96,7 +108,7 @@ class Slack(Provider):
         KeyPattern(r"xoxr-[0-9]{10,13}-[0-9]{10,13}[A-Za-z0-9-]*", "workspace refresh token"),
         KeyPattern(r"xoxe\.xox[bp]-[A-Za-z0-9-]{20,}", "app configuration token"),
         KeyPattern(r"xoxe-[A-Za-z0-9-]{20,}", "configuration refresh token"),
-        # ⚠️ secondary source only (providers.md §1): the xapp- shape.
+        # secondary source only: the xapp- shape (https://api.slack.com/authentication/token-types names the prefix).
         KeyPattern(r"xapp-[0-9]+-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]+", "app-level token"),
     )
     scope_levels = EXACT_LEVELS
@@ -105,10 +117,11 @@ class Slack(Provider):
     env_var = "SLACK_BOT_TOKEN"
     deep_probe_requests = 1  # scopes come with auth.test: a deep probe sends nothing more
     can_revoke = True
-    # ❓ unconfirmed: non-rotating xoxb-/xoxp- tokens have no rotate API (providers.md §4); rotation with
+    # unconfirmed: non-rotating xoxb-/xoxp- tokens have no rotate API (https://api.slack.com/authentication/rotation); rotation with
     # refresh tokens needs the app's client secret, which Breaker does not hold.
     can_rotate = False
     revoke_reversible = False
+    switch_calls = {Verb.REVOKE: SwitchCall("POST /auth.revoke", "permanent; reinstall the app to get a new token")}
 
     def headers(self, cred: Credential) -> dict[str, str]:
         return {"Authorization": f"Bearer {cred.secret.reveal()}", "Content-Type": "application/x-www-form-urlencoded"}
@@ -148,7 +161,7 @@ class Slack(Provider):
             return report
         user, team = body.get("user") or body.get("user_id") or "", body.get("team") or body.get("team_id") or ""
         report.identity = f"{user} @ {team}" if team else str(user)
-        # ❓ unconfirmed: the enterprise flag's name (TH reads is_enterprise, Slack's SDK is_enterprise_install).
+        # unconfirmed: the enterprise flag's name (TH reads is_enterprise, Slack's SDK is_enterprise_install).
         report.details.update(
             {
                 k: body[k]
@@ -175,11 +188,11 @@ class Slack(Provider):
 
     # -- switches -----------------------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        return await guard_action("revoke", lambda: self._revoke(client, cred), cred=cred)
+        return await guard_action(Verb.REVOKE, lambda: self._revoke(client, cred), cred=cred)
 
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         response = await call(
-            "revoke",
+            Verb.REVOKE,
             client.post(self.url(cred, "/auth.revoke"), headers=self.headers(cred)),
             cred=cred,
             refused="Slack refused to revoke the token",
@@ -190,24 +203,28 @@ class Slack(Provider):
         try:
             body = json_body(response)
         except MalformedBody:
-            return ActionResult("revoke", ActionState.FAILED, "Slack's answer is not JSON", status=200, retryable=True)
+            return ActionResult(
+                Verb.REVOKE, ActionState.FAILED, "Slack's answer is not JSON", status=200, retryable=True
+            )
         if body.get("ok") and body.get("revoked"):
-            return ActionResult("revoke", ActionState.APPLIED, "Slack revoked the token", status=200, irreversible=True)
+            return ActionResult(
+                Verb.REVOKE, ActionState.APPLIED, "Slack revoked the token", status=200, irreversible=True
+            )
         error = provider_text(body, "error", cred=cred) or "not revoked"
         if error == "token_revoked":  # already dead: the goal is reached
             return ActionResult(
-                "revoke", ActionState.APPLIED, "the token was already revoked", status=200, irreversible=True
+                Verb.REVOKE, ActionState.APPLIED, "the token was already revoked", status=200, irreversible=True
             )
-        return ActionResult("revoke", ActionState.FAILED, error, status=200, retryable=error == "ratelimited")
+        return ActionResult(Verb.REVOKE, ActionState.FAILED, error, status=200, retryable=error == "ratelimited")
 
-    def manual_steps(self, action: str) -> list[str]:
+    def manual_steps(self, action: Verb) -> list[str]:
         steps = {
-            "revoke": "Open the app ▸ OAuth & Permissions ▸ Revoke tokens (or remove the app from the workspace).",
-            "restrict": "Remove scopes under OAuth & Permissions ▸ Scopes, reinstall the app, and register the new "
+            Verb.REVOKE: "Open the app ▸ OAuth & Permissions ▸ Revoke tokens (or remove the app from the workspace).",
+            Verb.RESTRICT: "Remove scopes under OAuth & Permissions ▸ Scopes, reinstall the app, and register the new "
             "token as the reduced credential.",
-            "rotate": "Reinstall the app (or regenerate the token) under OAuth & Permissions, paste the new token "
+            Verb.ROTATE: "Reinstall the app (or regenerate the token) under OAuth & Permissions, paste the new token "
             "into Breaker; Slack token rotation via API needs the app's client secret.",
-            "reenable": "Reinstall the app and register the new token.",
+            Verb.REENABLE: "Reinstall the app and register the new token.",
         }
         return [
             f"Open {self.dashboard_url} and pick the app",

@@ -1,4 +1,4 @@
-"""Stripe (providers.md §8): secret keys (``sk_``, full access) and restricted keys (``rk_``).
+"""Stripe: secret keys (``sk_``, full access) and restricted keys (``rk_``).
 
 The verify call is ``GET /v1/charges``: 200 or 403 mean a valid key (403 = a restricted key
 without charges read), 401 an invalid one. A secret key is full access, so ``admin``. A restricted
@@ -17,7 +17,7 @@ import re
 
 import httpx
 
-from connectors.base import Credential, Grant, KeyPattern, Level, Outcome, ProbeReport, Provider, RateLimitState
+from connectors.base import Credential, Grant, KeyPattern, Level, Outcome, ProbeReport, Provider, RateLimitState, Verb
 from connectors.http import (
     PermissionProbe,
     field_text,
@@ -125,7 +125,7 @@ class Stripe(Provider):
         headers = {"Authorization": f"Bearer {key}"}
         response = await client.get(self.url(cred, "/v1/charges"), headers=headers, params={"limit": 1})
         status = response.status_code
-        # ❓ unconfirmed: Stripe's rate-limit headers are not documented; only Retry-After is read
+        # unconfirmed: Stripe's rate-limit headers are not documented; only Retry-After is read
         report = ProbeReport(
             outcome_for_status(status),
             status=status,
@@ -163,20 +163,20 @@ class Stripe(Provider):
             report.identity = next((a.group(1) for r in run.denials if (a := _ACCOUNT.search(_message(r)))), "")
         return report
 
-    def manual_steps(self, action: str) -> list[str]:
+    def manual_steps(self, action: Verb) -> list[str]:
         where = f"Open {self.dashboard_url} (test-mode keys: https://dashboard.stripe.com/test/apikeys)"
         steps = {
-            "revoke": [
+            Verb.REVOKE: [
                 where,
                 "On the key's row choose ⋯ → Roll key…, set the old key to expire now, and do not "
                 "hand out the new one (or Delete, for a restricted key).",
             ],
-            "rotate": [
+            Verb.ROTATE: [
                 where,
                 "On the key's row choose ⋯ → Roll key…, pick an expiry for the old key, copy the new "
                 "key and paste it into Breaker (it probes it before swapping).",
             ],
-            "restrict": [
+            Verb.RESTRICT: [
                 where,
                 "Create a restricted key (rk_…) with only the permissions the task needs; register "
                 "it as the reduced credential, then roll the old key.",

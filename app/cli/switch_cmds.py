@@ -22,15 +22,16 @@ from app.cli.context import CliContext
 from app.cli.output import note, print_json
 from app.cli.parser import UsageError
 from app.cli.prompts import ask_yes_no, read_key
+from app.services.vocabulary import SwitchAction
 
 SWITCH_SCHEMA = "breaker.switch/1"
 
 HELP = {
-    "draft-only": "lower a connector to draft-only (read + draft): reduced key, provider restrict, or manual steps",
-    "read-only": "lower a connector to read-only: reduced key, provider restrict, or manual steps",
-    "disable": "disable a connector: recorded at once, then the key is revoked at the provider",
-    "enable": "re-enable a connector (mode full; the provider re-activates the key where it can)",
-    "rotate": "replace a connector's key: by the provider's API, or guided (paste the new key)",
+    SwitchAction.DRAFT_ONLY: "lower a connector to draft-only (read + draft): reduced key, provider restrict, or manual steps",
+    SwitchAction.READ_ONLY: "lower a connector to read-only: reduced key, provider restrict, or manual steps",
+    SwitchAction.DISABLE: "disable a connector: recorded at once, then the key is revoked at the provider",
+    SwitchAction.ENABLE: "re-enable a connector (mode full; the provider re-activates the key where it can)",
+    SwitchAction.ROTATE: "replace a connector's key: by the provider's API, or guided (paste the new key)",
 }
 
 
@@ -46,13 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("name", metavar="NAME", help="the connector")
         p.add_argument("--yes", "-y", action="store_true", help="do not ask (required when stdin is not a terminal)")
         p.add_argument("--json", action="store_true", help=f"print the {SWITCH_SCHEMA} JSON document")
-        if action != "rotate":
+        if action is not SwitchAction.ROTATE:
             p.add_argument(
                 "--force",
                 action="store_true",
                 help="if the provider call fails, keep the local switch anyway (marked out-of-sync)",
             )
-        if action in ("draft-only", "read-only"):
+        if action.reduces:
             p.add_argument(
                 "--revoke-full",
                 action="store_true",
@@ -152,13 +153,13 @@ def run_switch(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.require_writable(action)
     sw = Switches(ctx.services)
     try:
-        if action == "rotate":
+        if action is SwitchAction.ROTATE:
             latest = sw.latest(args.name)
-            if latest is not None and latest.interrupted and latest.action == "rotate":
+            if latest is not None and latest.interrupted and latest.action is SwitchAction.ROTATE:
                 return _finish_rotation(args, ctx, sw, latest)
         plan = sw.plan(args.name, action, revoke_full=getattr(args, "revoke_full", False))
         show_plan(ctx, plan.text(), as_note=args.json)
-        if action == "rotate" and plan.guided:
+        if action is SwitchAction.ROTATE and plan.guided:
             return _guided_rotation(args, ctx, sw, plan)
         if not confirm_or_refuse(ctx, args.yes, f"{plan.text().splitlines()[0]}?"):
             note("Nothing was changed.", ctx.stderr)

@@ -17,8 +17,9 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from app.services.switches.states import VERIFIED, label
+from app.services.switches.states import label
 from app.services.views import ConnectorView
+from app.services.vocabulary import JobState
 from app.store.db import session_scope
 from connectors import registry
 from connectors.base import Mode, Secret
@@ -82,7 +83,7 @@ def grant(services, name: str, command: Sequence[str]) -> ExecGrant:
         _audit(services, "exec.refused", name, {**base, "reason": refusal}, outcome="refused")
         raise ExecRefused(refusal)
     warning = ""
-    if view.mode is not Mode.FULL and view.switch_state != VERIFIED:
+    if view.mode is not Mode.FULL and view.switch_state != JobState.VERIFIED:
         warning = (
             f"{name} is {view.mode.value}, but that is not verified at the provider yet "
             f"({label(view.switch_state)}): the key may still hold more power"

@@ -27,6 +27,7 @@ from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
 from app.services.inventory import ConnectorView
 from app.services.netutil import gated, tls_context, tuned_for_many_requests
+from app.services.vocabulary import JobState
 from app.store.bulk import insert_many, update_many
 from app.store.db import session_scope
 from app.store.models import Connector, Credential, Probe, ScopeGrant, utcnow
@@ -317,7 +318,7 @@ class Prober:
                     continue
                 report, live = result.report, result.report.live_level
                 ok = report.outcome is Outcome.OK
-                if row.switch_state in ("applied", "manual"):
+                if row.switch_state in (JobState.APPLIED, JobState.MANUAL):
                     waiting.append(result)
                 probes.append(
                     dict(

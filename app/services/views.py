@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.services.drift import drift_findings
+from app.services.vocabulary import JobState
 from app.store.snapshot import InventoryRows, utcnow
 from connectors.base import Grant, Level, Mode
 
@@ -93,7 +94,7 @@ class ConnectorView:
     last_probe_at: datetime | None
     last_outcome: str | None
     live_level: Level | None
-    switch_state: str | None
+    switch_state: JobState | None
     created_at: datetime
     updated_at: datetime
     drift: tuple[str, ...] = ()
@@ -195,7 +196,7 @@ def connector_view(c: Any, owners: dict[int, str], grants: Sequence[Any], creds:
         last_probe_at=c.last_probe_at,
         last_outcome=c.last_outcome,
         live_level=live,
-        switch_state=c.switch_state,
+        switch_state=JobState.read(c.switch_state),
         created_at=c.created_at,
         updated_at=c.updated_at,
         drift=drift,

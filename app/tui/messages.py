@@ -10,6 +10,7 @@ from textual.message import Message
 if TYPE_CHECKING:  # the first frame is painted before SQLModel is imported
     from app.services.audit import ChainStatus
     from app.services.views import ConnectorView, Summary
+    from app.services.vocabulary import SwitchAction
     from app.store.models import AuditEvent
 
 
@@ -137,7 +138,7 @@ class PlanReady(Message, bubble=False):
     """The plan of a switch, read in a thread; the confirmation modal shows it."""
 
     name: str
-    action: str
+    action: SwitchAction
     plan: Any = None  # app.services.switches.SwitchPlan
     error: str = ""
 
@@ -154,7 +155,7 @@ class SwitchFinished(Message, bubble=False):
     """A switch, confirmation or verification ended: ``report`` is its JobReport."""
 
     name: str
-    action: str
+    action: SwitchAction
     report: Any = None
     error: str = ""
     needs_key: Any = None  # a SwitchPlan when the provider turned out to need a pasted key

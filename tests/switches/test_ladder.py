@@ -10,17 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from app.services import exec as exec_service
-from app.services.switches import (
-    APPLIED,
-    MANUAL,
-    OUT_OF_SYNC,
-    PENDING,
-    RECORDED,
-    VERIFIED,
-    NeedsNewKey,
-    Switches,
-    SwitchRefused,
-)
+from app.services.switches import JobState, NeedsNewKey, Switches, SwitchRefused
 from app.store.models import SwitchJob
 from connectors.base import Mode, Outcome, Secret
 from tests.switches.conftest import audit_actions
@@ -36,14 +26,14 @@ async def test_the_job_is_committed_before_anything_is_sent(world, switches, ser
     seen = {}
 
     def on_event(event):
-        if event.state == RECORDED:  # the first event: nothing may have reached the provider yet
+        if event.state == JobState.RECORDED:  # the first event: nothing may have reached the provider yet
             seen["calls"] = list(sandbox.calls("github"))
             seen["jobs"] = [(j.state, j.action) for j in jobs(services)]
             seen["mode"] = services.inventory.get("bot").mode
 
     await switches.disable("bot", on_event=on_event)
     assert seen["calls"] == []
-    assert seen["jobs"] == [(RECORDED, "disable")]
+    assert seen["jobs"] == [(JobState.RECORDED, "disable")]
     assert seen["mode"] is Mode.DISABLED
 
 
@@ -62,23 +52,23 @@ async def test_reduced_credential_is_switched_to_and_verified(world, switches, s
     assert sandbox.state.get(full.token).live  # without --revoke-full the full key lives on, as the plan said
     assert "still works" in report.message
     # Honest state: the full key still holds send power, so the connector is not at read-only yet.
-    assert report.state == APPLIED, report
+    assert report.state == JobState.APPLIED, report
     assert "full key still live — revoke it to verify" in report.verify_note
     assert report.manual_steps
     assert "switch.verified" not in audit_actions(services, "bot")
-    assert services.inventory.get("bot").switch_state == APPLIED
+    assert services.inventory.get("bot").switch_state == JobState.APPLIED
     # A later ordinary probe (of the reduced key) must not verify it either.
     await services.prober.probe_one("bot")
-    assert services.inventory.get("bot").switch_state == APPLIED
+    assert services.inventory.get("bot").switch_state == JobState.APPLIED
 
     back = await switches.enable("bot")
-    assert back.state == VERIFIED
+    assert back.state == JobState.VERIFIED
     assert services.inventory.get("bot").credential.tier == "primary"
 
-    assert (await switches.read_only("bot")).state == APPLIED
+    assert (await switches.read_only("bot")).state == JobState.APPLIED
     sandbox.state.revoke(full.token)  # the owner revokes the full key by hand
     verified = await switches.verify("bot")
-    assert verified.state == VERIFIED, verified
+    assert verified.state == JobState.VERIFIED, verified
     assert [c.tier for c in services.inventory.get("bot").credentials] == ["reduced"]  # the dead one is marked
 
 
@@ -89,7 +79,7 @@ async def test_reduced_credential_with_revoke_full(world, switches, services, sa
     plan = switches.plan("bot", "read-only", revoke_full=True)
     assert plan.calls and plan.irreversible_call and not plan.reversible
     report = await switches.read_only("bot", revoke_full=True)
-    assert report.state == VERIFIED, report
+    assert report.state == JobState.VERIFIED, report
     assert not sandbox.state.get(full.token).live
     assert sandbox.state.get(reduced.token).live
     assert [c.tier for c in services.inventory.get("bot").credentials] == ["reduced"]  # the full one is revoked
@@ -98,7 +88,7 @@ async def test_reduced_credential_with_revoke_full(world, switches, services, sa
 async def test_restrict_in_place_reduces_the_key_at_the_provider(world, switches, services, sandbox):
     record = world.add("mail", "sendgrid", "full_access")
     report = await switches.draft_only("mail")
-    assert report.state == VERIFIED, report
+    assert report.state == JobState.VERIFIED, report
     from connectors import registry
 
     sendgrid = registry.get("sendgrid")
@@ -114,8 +104,8 @@ async def test_a_failing_provider_is_retried_with_backoff_and_visible_as_pending
     sandbox.faults.set("github", status=503, times=1)  # the first call fails, the retry succeeds
     events = []
     report = await switches.disable("bot", on_event=events.append)
-    assert report.state == VERIFIED
-    assert PENDING in [e.state for e in events]
+    assert report.state == JobState.VERIFIED
+    assert JobState.PENDING in [e.state for e in events]
     assert "switch.pending" in audit_actions(services, "bot")
     assert [m for m, p in sandbox.calls("github") if p.endswith("/credentials/revoke")] == ["POST", "POST"]
     assert jobs(services)[-1].attempts == 2
@@ -128,11 +118,11 @@ async def test_failure_after_bounded_retries_stays_pending_and_force_marks_out_o
     sw = Switches(services, call_timeout=2, attempts=2, backoff_s=0.01)
     try:
         plain = await sw.disable("a")
-        assert plain.state == PENDING and plain.manual_steps
+        assert plain.state == JobState.PENDING and plain.manual_steps
         assert services.inventory.get("a").mode is Mode.DISABLED  # recorded locally regardless
         forced = await sw.disable("b", force=True)
-        assert forced.state == OUT_OF_SYNC
-        assert services.inventory.get("b").switch_state == OUT_OF_SYNC
+        assert forced.state == JobState.OUT_OF_SYNC
+        assert services.inventory.get("b").switch_state == JobState.OUT_OF_SYNC
         assert jobs(services)[-1].forced
         assert "switch.out-of-sync" in audit_actions(services, "b")
     finally:
@@ -144,18 +134,18 @@ async def test_failure_after_bounded_retries_stays_pending_and_force_marks_out_o
 async def test_manual_provider_ends_applied_not_verified_until_confirmed(world, switches, services, sandbox):
     record = world.add("pay", "stripe", "restricted_test")
     report = await switches.disable("pay")
-    assert report.state == MANUAL and report.manual_steps
-    assert services.inventory.get("pay").switch_state == MANUAL
+    assert report.state == JobState.MANUAL and report.manual_steps
+    assert services.inventory.get("pay").switch_state == JobState.MANUAL
     with pytest.raises(exec_service.ExecRefused):
         exec_service.grant(services, "pay", ["true"])  # locally it is disabled at once
 
     # The owner says it is done, but it is not: applied, not verified.
     confirmed = await switches.confirm("pay")
-    assert confirmed.state == APPLIED and "still works" in confirmed.verify_note
+    assert confirmed.state == JobState.APPLIED and "still works" in confirmed.verify_note
 
     sandbox.state.revoke(record.token)  # the owner really deletes the key in the dashboard
     verified = await switches.verify("pay")
-    assert verified.state == VERIFIED
+    assert verified.state == JobState.VERIFIED
     actions = audit_actions(services, "pay")
     assert actions.index("switch.manual") < actions.index("switch.confirmed") < actions.index("switch.verified")
 
@@ -171,7 +161,7 @@ async def test_disable_without_the_admin_key_gives_exact_steps(world, switches, 
     plan = switches.plan("claude", "disable")
     assert any("admin key" in w for w in plan.warnings)
     report = await switches.disable("claude")
-    assert report.state == MANUAL
+    assert report.state == JobState.MANUAL
     assert any("admin" in step.lower() for step in report.manual_steps)
     assert sandbox.state.get(world.tokens["claude"].token).live
 
@@ -182,9 +172,9 @@ async def test_reversible_disable_at_anthropic(world, switches, services, sandbo
     plan = switches.plan("claude", "disable")
     assert plan.reversible and "sets the key active again" in plan.undo
     assert "status" in plan.calls[0].request and "admin" in plan.calls[0].note
-    assert (await switches.disable("claude")).state == VERIFIED
+    assert (await switches.disable("claude")).state == JobState.VERIFIED
     assert sandbox.state.get(record.token).status == "inactive"
-    assert (await switches.enable("claude")).state == VERIFIED
+    assert (await switches.enable("claude")).state == JobState.VERIFIED
     assert sandbox.state.get(record.token).status == "active"
 
 
@@ -230,7 +220,7 @@ async def test_guided_rotation_refuses_a_key_that_does_not_work(world, switches,
 async def test_api_rotation_stores_the_new_key_at_once(world, switches, services, sandbox):
     old = world.add("repo", "gitlab", "personal")
     report = await switches.rotate("repo")
-    assert report.state == VERIFIED, report
+    assert report.state == JobState.VERIFIED, report
     new = services.inventory.secret_for("repo").reveal()
     assert new != old.token and sandbox.state.get(new).live and not sandbox.state.get(old.token).live
     details = json.loads(jobs(services)[-1].details_json)
@@ -268,10 +258,10 @@ async def test_a_later_probe_verifies_a_waiting_switch(world, switches, services
     from app.services.switches import reconcile
 
     record = world.add("pay", "stripe", "restricted_test")
-    assert (await switches.disable("pay")).state == MANUAL
+    assert (await switches.disable("pay")).state == JobState.MANUAL
     sandbox.state.revoke(record.token)  # done by hand in the dashboard
     result = await services.prober.probe_one("pay")  # the probing service reconciles on its own
-    assert services.inventory.get("pay").switch_state == VERIFIED
+    assert services.inventory.get("pay").switch_state == JobState.VERIFIED
     assert reconcile(services, [result]) == []  # and doing it again changes nothing
     assert "switch.verified" in audit_actions(services, "pay")
 
@@ -283,7 +273,7 @@ async def test_a_later_probe_verifies_a_waiting_switch(world, switches, services
 async def test_a_switch_writes_switch_verified_once(world, switches, services):
     world.add("bot", "github", "classic")
     report = await switches.disable("bot")
-    assert report.state == VERIFIED
+    assert report.state == JobState.VERIFIED
     assert audit_actions(services, "bot").count("switch.verified") == 1
 
 
@@ -316,9 +306,9 @@ async def test_a_failing_event_callback_never_leaves_a_switch_half_done(world, s
         raise RuntimeError("the panel went away")
 
     report = await switches.disable("bot", on_event=broken)
-    assert report.state == VERIFIED
+    assert report.state == JobState.VERIFIED
     assert not world.alive("bot")
-    assert services.inventory.get("bot").switch_state == VERIFIED
+    assert services.inventory.get("bot").switch_state == JobState.VERIFIED
 
 
 async def test_a_single_switch_does_not_block_the_event_loop(world, switches, services, monkeypatch):

@@ -7,7 +7,7 @@ import time
 
 from sqlmodel import Session, select
 
-from app.services.switches import FAILED, PENDING, RECORDED, SUPERSEDED, UNVERIFIED, VERIFIED, Selection, Switches
+from app.services.switches import JobState, Selection, Switches
 from app.services.switches.journal import new_batch_id
 from app.store.models import SwitchJob
 from connectors.base import Mode
@@ -40,12 +40,12 @@ async def test_panic_disables_everything_and_verifies_by_probe(world, services, 
     assert summary.recorded_ms < summary.verified_ms
     assert all(v.mode is Mode.DISABLED for v in services.inventory.list())
     # Step order: every connector recorded before any provider answer reaches the screen.
-    first_result = next(i for i, e in enumerate(events) if e.state != RECORDED)
+    first_result = next(i for i, e in enumerate(events) if e.state != JobState.RECORDED)
     assert {e.connector for e in events[:first_result]} == set(names) | set(admins)
     verified = {r.connector for r in summary.verified}
     for name in names:
         provider = name.rsplit("-", 1)[0]
-        if CASES[provider].disable == VERIFIED:
+        if CASES[provider].disable == JobState.VERIFIED:
             assert name in verified and not world.alive(name), name
         else:
             report = next(r for r in summary.unverified if r.connector == name)
@@ -124,12 +124,12 @@ async def test_a_hanging_provider_delays_nobody_else(world, services, sandbox):
     finally:
         sw.close()
     elapsed = time.perf_counter() - started
-    github_done = max(e.elapsed_ms for e in events if e.connector.startswith("gh") and e.state == VERIFIED)
+    github_done = max(e.elapsed_ms for e in events if e.connector.startswith("gh") and e.state == JobState.VERIFIED)
     assert github_done < 500, f"GitHub waited for Slack: {github_done:.0f} ms"
     assert {r.connector for r in summary.verified} == {"gh-0", "gh-1", "gh-2"}
     stuck = {r.connector: r for r in summary.failed}
     assert set(stuck) == {"sl-0", "sl-1", "sl-2"}
-    assert all(r.state == PENDING and r.manual_steps for r in stuck.values())
+    assert all(r.state == JobState.PENDING and r.manual_steps for r in stuck.values())
     assert elapsed < 6, "the hanging provider is bounded by its own timeout"
     assert services.inventory.get("sl-0").mode is Mode.DISABLED  # recorded locally all the same
 
@@ -145,7 +145,7 @@ async def test_a_failing_provider_is_listed_with_manual_steps(world, services, s
         sw.close()
     assert [r.connector for r in summary.verified] == ["sl"]
     [failed] = summary.failed
-    assert failed.connector == "gh" and failed.state == PENDING and "HTTP 500" in failed.message
+    assert failed.connector == "gh" and failed.state == JobState.PENDING and "HTTP 500" in failed.message
     assert any("github.com/settings" in s for s in failed.manual_steps)
     assert not summary.ok
     data = summary.as_dict()
@@ -201,7 +201,7 @@ async def test_a_new_panic_supersedes_an_interrupted_one(world, services, sandbo
         sw.close()
     with Session(services.engine) as s:
         states = {j.batch: j.state for j in s.exec(select(SwitchJob)).all()}
-    assert states[old] == SUPERSEDED
+    assert states[old] == JobState.SUPERSEDED
 
 
 async def test_events_carry_unverified_and_failed_states(world, services, sandbox):
@@ -213,8 +213,8 @@ async def test_events_carry_unverified_and_failed_states(world, services, sandbo
     finally:
         sw.close()
     states = [e.state for e in events if e.connector == "pay"]
-    assert states == [RECORDED, "manual", UNVERIFIED]
-    assert summary.unverified[0].manual_steps and FAILED not in states
+    assert states == [JobState.RECORDED, "manual", JobState.UNVERIFIED]
+    assert summary.unverified[0].manual_steps and JobState.FAILED not in states
 
 
 async def test_recording_two_hundred_connectors_is_quick(world, services):
@@ -259,7 +259,7 @@ async def test_panic_catches_a_key_reactivated_out_of_band(world, services, sand
     record = world.add("claude", "anthropic", "api")
     sw = Switches(services)
     try:
-        assert (await sw.disable("claude")).state == VERIFIED
+        assert (await sw.disable("claude")).state == JobState.VERIFIED
         assert sandbox.state.get(record.token).status == "inactive"
         sandbox.state.get(record.token).status = "active"  # re-activated behind Breaker's back
         assert "claude" in sw.panic_plan().names

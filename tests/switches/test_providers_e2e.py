@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from app.services import exec as exec_service
-from app.services.switches import MANUAL, VERIFIED, label
+from app.services.switches import JobState, label
 from connectors.base import Mode, Outcome, Secret
 from tests.switches.conftest import CASES, audit_actions, present_providers
 
@@ -36,14 +36,14 @@ async def test_disable(provider, world, switches, services):
     actions = audit_actions(services, "bot")
     assert actions[actions.index("switch.recorded") :][:1] == ["switch.recorded"]
     assert [e.state for e in events][0] == "recorded"
-    if case.disable == VERIFIED:
+    if case.disable == JobState.VERIFIED:
         assert not world.alive("bot"), "the key must be dead in the sandbox"
         probe = await services.prober.probe_one("bot")  # the next probe, independent of the switch
         assert probe.report.outcome in (Outcome.INVALID, Outcome.REVOKED)
         assert {"switch.applied", "switch.verified"} <= set(actions)
         assert actions.index("switch.recorded") < actions.index("switch.applied") < actions.index("switch.verified")
     else:
-        assert report.state == MANUAL and report.manual_steps
+        assert report.state == JobState.MANUAL and report.manual_steps
         assert "applied — not verified" in label(report.state)
         assert world.alive("bot")
         assert "switch.manual" in actions and "switch.verified" not in actions
@@ -59,7 +59,7 @@ async def test_read_only_without_a_reduced_key(provider, world, switches, servic
     report = await switches.read_only("bot")
     assert report.state == case.read_only, (report, report.verify_note)
     assert services.inventory.get("bot").mode is Mode.READ_ONLY
-    if case.read_only == VERIFIED:  # restricted in place: the key lives on with less power
+    if case.read_only == JobState.VERIFIED:  # restricted in place: the key lives on with less power
         assert world.alive("bot")
         probe = await services.prober.probe_one("bot")
         assert probe.report.outcome is Outcome.OK and probe.report.live_level is not None
@@ -84,7 +84,7 @@ async def test_rotate(provider, world, switches, services):
     after = services.inventory.get("bot").credential
     assert after.fingerprint != before.fingerprint, "the connector now hands out a new key"
     assert services.inventory.secret_for("bot").reveal() != old.token
-    if case.rotate_ends == VERIFIED:
+    if case.rotate_ends == JobState.VERIFIED:
         assert not world.alive("bot"), "the old key must be dead"
         probe = await services.prober.probe_one("bot")
         assert probe.report.outcome is Outcome.OK, "the new key works"
@@ -98,11 +98,11 @@ async def test_enable_after_disable(provider, world, switches, services):
     await switches.disable("bot")
     report = await switches.enable("bot")
     assert services.inventory.get("bot").mode is Mode.FULL
-    if CASES[provider].disable != VERIFIED:  # never revoked: the key still works
-        assert report.state == VERIFIED
+    if CASES[provider].disable != JobState.VERIFIED:  # never revoked: the key still works
+        assert report.state == JobState.VERIFIED
     else:
         assert report.state == case.enable_after_disable, (report, report.verify_note)
-    if report.state == MANUAL:
+    if report.state == JobState.MANUAL:
         assert any("rotate" in s for s in report.manual_steps), "say how to bring a new key"
 
 

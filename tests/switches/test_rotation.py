@@ -15,7 +15,7 @@ import json
 import pytest
 from sqlmodel import Session, select
 
-from app.services.switches import PENDING, VERIFIED, Switches
+from app.services.switches import JobState, Switches
 from app.services.switches import steps as steps_module
 from app.services.switches.calls import CallPolicy, Calls
 from app.store.models import Credential, SwitchJob
@@ -51,7 +51,7 @@ async def test_a_rotation_slower_than_one_call_limit_keeps_the_new_key(world, se
     assert new != old.token, "Breaker kept the old key"
     assert sandbox.state.get(new).live, "the key Breaker hands out must work"
     assert not sandbox.state.get(old.token).live
-    assert report.state == VERIFIED, report
+    assert report.state == JobState.VERIFIED, report
     assert _creates(sandbox) == 1
 
 
@@ -72,17 +72,17 @@ async def test_a_rotation_past_the_limit_is_awaited_and_shown_pending(world, ser
     seen: list[tuple[str, str]] = []
 
     def on_event(event):
-        if event.state == PENDING:
+        if event.state == JobState.PENDING:
             seen.append((event.state, sw.journal.latest("mail").state))
 
     try:
         report = await sw.rotate("mail", on_event=on_event)
     finally:
         sw.close()
-    assert seen and seen[0] == (PENDING, PENDING), seen  # visible as pending, in the journal too
+    assert seen and seen[0] == (JobState.PENDING, JobState.PENDING), seen  # visible as pending, in the journal too
     new = services.inventory.secret_for("mail").reveal()
     assert new != old.token and sandbox.state.get(new).live
-    assert report.state == VERIFIED, report
+    assert report.state == JobState.VERIFIED, report
     assert _creates(sandbox) == 1
     assert "switch.pending" in audit_actions(services, "mail")
 
@@ -123,7 +123,7 @@ async def test_a_failed_rotation_that_returned_a_key_is_not_sent_again(world, se
     assert _creates(sandbox) == 1, "the rotation was sent again"
     new = services.inventory.secret_for("mail").reveal()
     assert new != old.token and sandbox.state.get(new).live  # the new key is stored and handed out
-    assert report.state != VERIFIED  # the old key still works: not verified
+    assert report.state != JobState.VERIFIED  # the old key still works: not verified
     assert sandbox.state.get(old.token).live
 
 
@@ -164,7 +164,7 @@ async def test_a_crash_after_the_new_key_arrived_leaves_it_findable_and_verify_f
         report = await sw.verify("repo")
     finally:
         sw.close()
-    assert report.state == VERIFIED, report
+    assert report.state == JobState.VERIFIED, report
     assert services.inventory.secret_for("repo").reveal() == new_secret.reveal()
     assert not sandbox.state.get(old.token).live
     rotations = [p for m, p in sandbox.calls("gitlab") if m == "POST" and p.endswith("/rotate")]
@@ -189,6 +189,6 @@ async def test_rotate_again_finishes_an_interrupted_rotation_instead_of_minting(
         report = await sw.rotate("repo")
     finally:
         sw.close()
-    assert report.state == VERIFIED, report
+    assert report.state == JobState.VERIFIED, report
     assert services.inventory.get("repo").credential.keyring_ref == new_ref
     assert len([p for m, p in sandbox.calls("gitlab") if m == "POST" and p.endswith("/rotate")]) == 1

@@ -1,19 +1,16 @@
-"""One piece of code per rule: the switches share the network helpers, build a provider credential in
-one place and select a panic's connectors by one rule."""
+"""The switches share their rules instead of copying them: the network helpers of probing, the
+provider facts of the provider classes, one selection rule for the panic plan and the panic."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
+import pytest
 
 from app.services import netutil
-from app.services.switches import calls
+from app.services.switches import Selection, SwitchAction, Switches, calls, plan_for
+from connectors import registry
+from connectors.base import Verb
 
-PACKAGE = Path(__file__).resolve().parents[2] / "app" / "services" / "switches"
-
-
-def _sources() -> dict[str, ast.Module]:
-    return {p.name: ast.parse(p.read_text()) for p in sorted(PACKAGE.glob("*.py"))}
+PROVIDERS = registry.names()
 
 
 def test_the_network_helpers_are_the_shared_ones():
@@ -21,25 +18,50 @@ def test_the_network_helpers_are_the_shared_ones():
     assert calls.gated is netutil.gated
 
 
-def test_a_provider_credential_is_built_in_one_place():
-    """Probes and switches build it with app/services/credentials.py, never by hand."""
-    files = [*sorted(PACKAGE.glob("*.py")), PACKAGE.parent / "probing.py"]
-    by_hand = [
-        (p.name, node.lineno)
-        for p in files
-        for node in ast.walk(ast.parse(p.read_text()))
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ProviderCredential"
-    ]
-    assert by_hand == []
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_every_call_breaker_makes_by_api_is_described_by_its_provider(name):
+    """A verb the provider does by API has its request on the provider class: the confirmation
+    names the real call, and its time limit is sized by the provider's own request count."""
+    provider = registry.get(name)
+    by_api = {
+        Verb.REVOKE: provider.can_revoke,
+        Verb.RESTRICT: provider.can_restrict,
+        Verb.ROTATE: provider.can_rotate,
+        Verb.REENABLE: provider.revoke_reversible,
+    }
+    for verb, flag in by_api.items():
+        call = provider.switch_call(verb)
+        if flag:
+            assert call is not None, f"{name} does {verb} by API but does not say which call"
+            method, _, path = call.request.partition(" ")
+            assert method in {"GET", "POST", "PUT", "PATCH", "DELETE"} and path.startswith("/"), call
+        assert provider.requests_for(verb) == (call.requests if call else 1)
 
 
-def test_the_panic_selection_rule_exists_once():
-    """Selection.matches is the rule; one place applies it (Switches.targets), which the panic plan
-    shown to the owner and the panic itself both use, so they cannot disagree."""
-    uses = [
-        (name, node.lineno)
-        for name, tree in _sources().items()
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and node.attr == "matches"
-    ]
-    assert len(uses) == 1, uses
+def test_a_new_switch_word_has_a_target_and_a_verb():
+    for action in SwitchAction:
+        assert action.verb in Verb
+        assert SwitchAction.of_panel(action.panel_action) is action
+        assert action.title
+    assert SwitchAction.ROTATE.target_mode is None
+
+
+async def test_the_panic_plan_and_the_panic_cover_the_same_connectors(world, services):
+    world.add("gh-ana", "github", "classic", owner="Ana", tags="prod")
+    world.add("gh-bo", "github", "classic", owner="Bo", tags="test")
+    world.add("slack-ana", "slack", "bot", owner="Ana", tags="prod")
+    sw = Switches(services)
+    try:
+        for selection in (Selection(tags=("prod",)), Selection(owners=("bo",)), Selection()):
+            shown = sw.panic_plan(selection).names
+            summary = await sw.panic(selection)
+            assert sorted(shown) == sorted(r.connector for r in summary.reports), selection
+    finally:
+        sw.close()
+
+
+def test_a_plan_refuses_an_unknown_switch(world, services):
+    world.add("gh", "github", "classic")
+    view = services.inventory.get("gh")
+    with pytest.raises(ValueError, match="unknown switch 'off'"):
+        plan_for(view, "off")

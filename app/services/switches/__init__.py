@@ -1,5 +1,5 @@
 """Switches: lower a connector's power (draft-only, read-only, disable), restore it (enable),
-replace its key (rotate), or disable everything at once (panic). Issue 4; DESIGN.md "Honest state".
+replace its key (rotate), or disable everything at once (panic). Every state shown is one a probe can prove (see ``states.verdict``).
 
 Service API (used by the CLI and the panel)::
 
@@ -17,84 +17,36 @@ Service API (used by the CLI and the panel)::
     sw.add_credential(name, Secret, tier="reduced"|"admin");  sw.mark_admin_connector(name)
     reconcile(services, probe_results) -> [name]              # a later probe proves a waiting switch
 
-``action`` is one of ``draft-only``, ``read-only``, ``disable``, ``enable``, ``rotate``. ``on_event``
-receives :class:`SwitchEvent` objects (connector, state, message, manual_steps …) on the event loop
-as steps happen; ``label(state)`` is the text to show for a stored ``Connector.switch_state``.
+``action`` is a :class:`SwitchAction` (its value — ``draft-only``, ``read-only``, ``disable``,
+``enable``, ``rotate`` — is accepted too); states are :class:`JobState` (both in
+``app.services.vocabulary``). ``on_event`` receives :class:`SwitchEvent` objects (connector, state,
+message, manual_steps …) on the event loop as steps happen; ``label(state)`` is the text to show for
+a stored ``Connector.switch_state``.
 """
 
 from __future__ import annotations
 
 from app.services.switches.ladder import NeedsNewKey, Selection, Switches, SwitchRefused
 from app.services.switches.plan import PanicPlan, PlannedCall, SwitchPlan, panic_plan, plan_for
-from app.services.switches.states import (
-    ACTIONS,
-    APPLIED,
-    FAILED,
-    JOURNALLED,
-    MANUAL,
-    OUT_OF_SYNC,
-    PENDING,
-    RECORDED,
-    SUPERSEDED,
-    UNVERIFIED,
-    VERIFIED,
-    JobReport,
-    PanicSummary,
-    SwitchEvent,
-    label,
-)
+from app.services.switches.states import JobReport, PanicSummary, SwitchEvent, label
 from app.services.switches.verify import reconcile
+from app.services.vocabulary import JobState, SwitchAction
 
 __all__ = [
-    "ACTIONS",
-    "APPLIED",
-    "FAILED",
-    "JOURNALLED",
-    "MANUAL",
-    "OUT_OF_SYNC",
-    "PENDING",
-    "RECORDED",
-    "SUPERSEDED",
-    "UNVERIFIED",
-    "VERIFIED",
     "JobReport",
+    "JobState",
     "NeedsNewKey",
     "PanicPlan",
     "PanicSummary",
     "PlannedCall",
     "Selection",
+    "SwitchAction",
     "SwitchEvent",
     "SwitchPlan",
     "SwitchRefused",
     "Switches",
     "label",
-    "panic",
     "panic_plan",
-    "plan",
     "plan_for",
     "reconcile",
-    "resume",
 ]
-
-
-def plan(services, name: str, action: str, *, revoke_full: bool = False) -> SwitchPlan:
-    """What ``action`` on ``name`` will do (no side effects)."""
-    return Switches(services).plan(name, action, revoke_full=revoke_full)
-
-
-async def panic(services, selection: Selection | None = None, on_event=None, **options) -> PanicSummary:
-    """Emergency disable of every selected connector (all when ``selection`` is None)."""
-    sw = Switches(services, **options)
-    try:
-        return await sw.panic(selection, on_event)
-    finally:
-        sw.close()
-
-
-async def resume(services, batch: str | None = None, on_event=None, **options) -> PanicSummary | None:
-    """Finish an interrupted panic from its journal; None when there is nothing to resume."""
-    sw = Switches(services, **options)
-    try:
-        return await sw.resume(batch, on_event)
-    finally:
-        sw.close()

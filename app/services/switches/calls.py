@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -19,11 +19,10 @@ from app.services.inventory import ConnectorView, CredentialView
 from app.services.netutil import gated, tls_context  # shared with probing (one TLS context, one gate helper)
 from app.services.probing import Prober, ProbeResult
 from app.services.switches.plan import admin_credential, live_credentials
-from connectors.base import ActionResult, ActionState, Outcome, ProbeReport, Secret
+from connectors.base import ActionResult, ActionState, Outcome, ProbeReport, Secret, Verb
 from connectors.base import Credential as ProviderCredential
 
 __all__ = [
-    "ACTION_REQUESTS",
     "CallPolicy",
     "Calls",
     "Gate",
@@ -31,7 +30,6 @@ __all__ = [
     "dead",
     "gated",
     "provider_credential",
-    "requests_for",
     "tls_context",
 ]
 
@@ -57,26 +55,6 @@ class CallPolicy:
 
 
 Gate = asyncio.Semaphore | None
-
-# How many HTTP requests one provider action sends on its usual path, where it is more than one
-# (read the key's scopes then write them; look the key id up then delete it; SendGrid's rotation is
-# GET key, POST new key, GET /v3/scopes with the new key, DELETE old key). A provider module may
-# say it itself with a class attribute ``action_requests = {"rotate": 4}``, which wins.
-ACTION_REQUESTS: dict[str, dict[str, int]] = {
-    "sendgrid": {"rotate": 4, "restrict": 2},
-    "microsoft": {"restrict": 2},
-    "openai": {"revoke": 2},  # key id looked up (one page) when the connector has no key_id
-    "anthropic": {"revoke": 2, "reenable": 2},
-}
-
-
-def requests_for(provider, action: str) -> int:
-    """The requests one ``action`` of ``provider`` sends (1 unless known to be more)."""
-    own = getattr(provider, "action_requests", None)
-    if isinstance(own, Mapping) and isinstance(own.get(action), int):
-        return max(1, own[action])
-    name = getattr(provider, "name", str(provider))
-    return ACTION_REQUESTS.get(name, {}).get(action, 1)
 
 
 class Calls:
@@ -160,7 +138,7 @@ class Calls:
     # -- calls -----------------------------------------------------------------------------------------
     async def call(
         self,
-        action: str,
+        action: Verb,
         send: Callable[[], Awaitable[ActionResult]],
         *,
         gate: Gate = None,
@@ -174,7 +152,7 @@ class Calls:
     ) -> tuple[ActionResult, int]:
         """Send one provider action with a time limit; retry a retryable failure with backoff, bounded.
 
-        ``requests``: how many HTTP requests the action sends (see :func:`requests_for`); the limit
+        ``requests``: how many HTTP requests the action sends (``Provider.requests_for``); the limit
         is sized by it. ``mints``: the action can create a key (a rotation). Such an action is never
         cut off: past the limit ``on_late(limit)`` is told (the job shows pending) and Breaker keeps
         waiting for the answer, because the provider may already have replaced the old key.
@@ -216,7 +194,7 @@ class Calls:
 
     async def _once(
         self,
-        action: str,
+        action: Verb,
         send: Callable[[], Awaitable[ActionResult]],
         *,
         requests: int = 1,

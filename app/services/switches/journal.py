@@ -21,9 +21,11 @@ from typing import Any, TypeVar
 from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
-from app.services.switches import states as S
+from app.services.switches.states import JobReport
+from app.services.vocabulary import JobState, SwitchAction
 from app.store.db import session_scope
 from app.store.models import Connector, Credential, Owner, SwitchJob, utcnow
+from connectors.base import Mode
 
 T = TypeVar("T")
 
@@ -66,7 +68,7 @@ class JobUpdate:
     job_id: int
     connector: str
     audit_action: str  # e.g. "switch.applied"
-    state: str | None = None
+    state: JobState | None = None
     message: str | None = None
     provider_done: bool | None = None
     attempts_add: int = 0
@@ -89,9 +91,9 @@ class JobRow:
     connector_id: int
     connector: str
     provider: str
-    action: str
+    action: SwitchAction
     target_mode: str
-    state: str
+    state: JobState
     attempts: int
     provider_call: str
     provider_done: bool
@@ -102,8 +104,8 @@ class JobRow:
     verified_at: datetime | None
     created_at: datetime
 
-    def report(self, verify_note: str | None = None) -> S.JobReport:
-        return S.JobReport(
+    def report(self, verify_note: str | None = None) -> JobReport:
+        return JobReport(
             connector=self.connector,
             provider=self.provider,
             action=self.action,
@@ -132,9 +134,9 @@ def _row(job: SwitchJob, connector: Connector | None) -> JobRow:
         connector_id=job.connector_id,
         connector=connector.name if connector else "",
         provider=connector.provider if connector else "",
-        action=job.action,
+        action=SwitchAction(job.action),
         target_mode=job.target_mode,
-        state=job.state,
+        state=JobState(job.state),
         attempts=job.attempts,
         provider_call=job.provider_call,
         provider_done=job.provider_done,
@@ -226,14 +228,14 @@ class Journal:
             rows = s.exec(
                 select(SwitchJob.id, SwitchJob.batch, SwitchJob.state, SwitchJob.details_json).where(
                     SwitchJob.batch != "",
-                    col(SwitchJob.state).in_([*S.PROVIDER_TODO, S.APPLIED, S.MANUAL]),
+                    col(SwitchJob.state).in_([s for s in JobState if s.provider_todo or s.awaits_proof]),
                     col(SwitchJob.verified_at).is_(None),
                     col(SwitchJob.id).in_(latest),
                 )
             ).all()
         newest: dict[str, int] = {}
         for job_id, batch, state, details in rows:
-            if state in S.PROVIDER_TODO or not _verify_ran(details):
+            if JobState(state).provider_todo or not _verify_ran(details):
                 newest[batch] = max(newest.get(batch, 0), job_id)
         return sorted(newest, key=lambda b: -newest[b])
 
@@ -281,7 +283,7 @@ class Journal:
                 connector_id=row.id,
                 action=action,
                 target_mode=target_mode,
-                state=S.RECORDED,
+                state=JobState.RECORDED,
                 provider_call=provider_call[:500],
                 details_json=json.dumps({**(details or {}), "irreversible": irreversible}),
                 created_at=now,
@@ -291,7 +293,7 @@ class Journal:
             old_mode = row.mode
             if target_mode:
                 row.mode = target_mode
-            row.switch_state = S.RECORDED
+            row.switch_state = JobState.RECORDED
             row.updated_at = now
             s.add(row)
             s.flush()
@@ -310,7 +312,8 @@ class Journal:
             return []
         stale = s.exec(
             select(SwitchJob).where(
-                col(SwitchJob.connector_id).in_(connector_ids), col(SwitchJob.state).in_(list(S.PROVIDER_TODO))
+                col(SwitchJob.connector_id).in_(connector_ids),
+                col(SwitchJob.state).in_([s for s in JobState if s.provider_todo]),
             )
         ).all()
         batches = sorted({j.batch for j in stale if j.batch})
@@ -318,7 +321,7 @@ class Journal:
             s.execute(
                 update(SwitchJob)
                 .where(col(SwitchJob.id).in_([j.id for j in stale]))
-                .values(state=S.SUPERSEDED, updated_at=now)
+                .values(state=JobState.SUPERSEDED, updated_at=now)
             )
         return batches
 
@@ -335,9 +338,9 @@ class Journal:
                 {
                     "batch": batch,
                     "connector_id": t.connector_id,
-                    "action": "disable",
-                    "target_mode": "disabled",
-                    "state": S.JOURNALLED,
+                    "action": SwitchAction.DISABLE,
+                    "target_mode": Mode.DISABLED,
+                    "state": JobState.JOURNALLED,
                     "attempts": 0,
                     "provider_call": provider_calls.get(t.provider, "")[:500],
                     "provider_done": False,
@@ -366,7 +369,7 @@ class Journal:
         with session_scope(self.engine) as s:
             rows = s.exec(
                 select(SwitchJob.id, SwitchJob.connector_id).where(
-                    SwitchJob.batch == batch, SwitchJob.state == S.JOURNALLED
+                    SwitchJob.batch == batch, SwitchJob.state == JobState.JOURNALLED
                 )
             ).all()
             if not rows:
@@ -381,9 +384,11 @@ class Journal:
             s.execute(
                 update(Connector)
                 .where(col(Connector.id).in_(cids))
-                .values(mode="disabled", switch_state=S.RECORDED, updated_at=now)
+                .values(mode=Mode.DISABLED, switch_state=JobState.RECORDED, updated_at=now)
             )
-            s.execute(update(SwitchJob).where(col(SwitchJob.id).in_(job_ids)).values(state=S.RECORDED, updated_at=now))
+            s.execute(
+                update(SwitchJob).where(col(SwitchJob.id).in_(job_ids)).values(state=JobState.RECORDED, updated_at=now)
+            )
             job_of = dict(zip(cids, job_ids))
             self.audit.record_many(
                 s,
@@ -392,7 +397,7 @@ class Journal:
                         "switch.recorded",
                         name,
                         {"mode": mode},
-                        {"action": "disable", "mode": "disabled", "job": job_of[cid], "batch": batch},
+                        {"action": SwitchAction.DISABLE, "mode": Mode.DISABLED, "job": job_of[cid], "batch": batch},
                         "ok",
                     )
                     for cid, name, mode in conns
@@ -422,13 +427,15 @@ class Journal:
                 update(SwitchJob)
                 .where(
                     col(SwitchJob.id).in_(job_ids),
-                    col(SwitchJob.state).in_([S.RECORDED, S.PENDING, S.FAILED, S.MANUAL]),
+                    col(SwitchJob.state).in_([JobState.RECORDED, JobState.PENDING, JobState.FAILED, JobState.MANUAL]),
                 )
-                .values(state=S.APPLYING, updated_at=now)
+                .values(state=JobState.APPLYING, updated_at=now)
             )
             cids = sorted({j[1] for j in jobs})
             s.execute(
-                update(Connector).where(col(Connector.id).in_(cids)).values(switch_state=S.APPLYING, updated_at=now)
+                update(Connector)
+                .where(col(Connector.id).in_(cids))
+                .values(switch_state=JobState.APPLYING, updated_at=now)
             )
             names = dict(s.exec(select(Connector.id, Connector.name).where(col(Connector.id).in_(cids))).all())
             self.audit.record_many(

@@ -24,13 +24,14 @@ import httpx
 
 from app.services.inventory import ConnectorView, NotFound
 from app.services.secrets import SecretStore
-from app.services.switches import states as S
 from app.services.switches import steps
 from app.services.switches.calls import CallPolicy, Calls
 from app.services.switches.events import EventSink, emit
 from app.services.switches.journal import DbThread, JobRow, JobUpdate, Journal, PanicTarget
 from app.services.switches.plan import PanicPlan, SwitchPlan, panic_plan, plan_for
+from app.services.switches.states import JobReport, PanicSummary
 from app.services.switches.verify import verify
+from app.services.vocabulary import JobState, SwitchAction
 from app.store.db import session_scope
 from app.store.models import Credential
 from connectors import registry
@@ -154,7 +155,7 @@ class Switches:
         """Open what a panic needs before the owner confirms — the audit key, the TLS context, and
         every selected connector's keys (with their admin keys) read from the keyring — so that the
         time from confirmation to the first provider call is spent disabling, not reading the
-        keyring. The keys stay in memory until the panic runs, :meth:`forget_prepared` or :meth:`close`."""
+        keyring. The keys stay in memory until the panic runs or :meth:`close`."""
         from app.services.netutil import tls_context
 
         self.services.secrets.install_key("audit")
@@ -164,10 +165,6 @@ class Switches:
         calls.preload(views, self.select(selection, views))
         self._prepared = calls
         checkpoint(self.services.engine)
-
-    def forget_prepared(self) -> None:
-        """Drop the keys :meth:`prepare` read (the owner cancelled)."""
-        self._prepared = None
 
     def calls(self) -> Calls:
         return Calls(self.services, self.transport, self.policy)
@@ -182,11 +179,14 @@ class Switches:
         self.db.close()
 
     # -- reading ------------------------------------------------------------------------------------
-    def plan(self, name: str, action: str, *, revoke_full: bool = False) -> SwitchPlan:
+    def plan(self, name: str, action: SwitchAction | str, *, revoke_full: bool = False) -> SwitchPlan:
         """What ``action`` on ``name`` will do: the text of the confirmation."""
         return self._plan(name, action, revoke_full)[0]
 
-    def _plan(self, name: str, action: str, revoke_full: bool) -> tuple[SwitchPlan, ConnectorView, list[ConnectorView]]:
+    def _plan(
+        self, name: str, action: SwitchAction | str, revoke_full: bool
+    ) -> tuple[SwitchPlan, ConnectorView, list[ConnectorView]]:
+        action = _action(action)
         views = self.services.inventory.list()
         view = next((v for v in views if v.name == name), None)
         if view is None:
@@ -210,12 +210,12 @@ class Switches:
         views = self.services.inventory.list()
         return panic_plan(self.select(selection, views), views)
 
-    def latest(self, name: str) -> S.JobReport | None:
+    def latest(self, name: str) -> JobReport | None:
         """The latest switch of ``name``; a single switch cut off midway says so (``interrupted``)."""
         job = self.journal.latest(name)
         return _report(job) if job else None
 
-    def history(self, name: str, limit: int = 20) -> list[S.JobReport]:
+    def history(self, name: str, limit: int = 20) -> list[JobReport]:
         return [_report(j) for j in self.journal.history(name, limit)]
 
     def unfinished_batches(self) -> list[str]:
@@ -223,24 +223,30 @@ class Switches:
         return self.journal.unfinished_batches()
 
     # -- the ladder -----------------------------------------------------------------------------------
-    async def draft_only(self, name: str, **kw) -> S.JobReport:
-        return await self.switch(name, "draft-only", **kw)
+    async def draft_only(self, name: str, **kw) -> JobReport:
+        return await self.switch(name, SwitchAction.DRAFT_ONLY, **kw)
 
-    async def read_only(self, name: str, **kw) -> S.JobReport:
-        return await self.switch(name, "read-only", **kw)
+    async def read_only(self, name: str, **kw) -> JobReport:
+        return await self.switch(name, SwitchAction.READ_ONLY, **kw)
 
-    async def disable(self, name: str, **kw) -> S.JobReport:
-        return await self.switch(name, "disable", **kw)
+    async def disable(self, name: str, **kw) -> JobReport:
+        return await self.switch(name, SwitchAction.DISABLE, **kw)
 
-    async def enable(self, name: str, **kw) -> S.JobReport:
-        return await self.switch(name, "enable", **kw)
+    async def enable(self, name: str, **kw) -> JobReport:
+        return await self.switch(name, SwitchAction.ENABLE, **kw)
 
-    async def rotate(self, name: str, **kw) -> S.JobReport:
-        return await self.switch(name, "rotate", **kw)
+    async def rotate(self, name: str, **kw) -> JobReport:
+        return await self.switch(name, SwitchAction.ROTATE, **kw)
 
     async def switch(
-        self, name: str, action: str, *, force: bool = False, revoke_full: bool = False, on_event: EventSink = None
-    ) -> S.JobReport:
+        self,
+        name: str,
+        action: SwitchAction | str,
+        *,
+        force: bool = False,
+        revoke_full: bool = False,
+        on_event: EventSink = None,
+    ) -> JobReport:
         """Run one switch to its end: recorded → provider → verified (or as far as honest).
 
         ``force``: when the provider call fails, accept the local record anyway (out-of-sync)
@@ -249,14 +255,15 @@ class Switches:
         of ``name`` is interrupted finishes that one (with the key it stored) instead of minting
         another.
         """
-        if action == "rotate":
+        action = _action(action)
+        if action is SwitchAction.ROTATE:
             job = await asyncio.to_thread(self.journal.latest, name)
-            if job is not None and _interrupted(job) and job.action == "rotate":
+            if job is not None and _interrupted(job) and job.action is SwitchAction.ROTATE:
                 return await self._finish(job, on_event)
         plan, view, views = await asyncio.to_thread(self._plan, name, action, revoke_full)
-        if action == "rotate" and plan.guided:
+        if action is SwitchAction.ROTATE and plan.guided:
             raise NeedsNewKey(plan)
-        probe_first = action == "disable" and view.mode is Mode.DISABLED
+        probe_first = action is SwitchAction.DISABLE and view.mode is Mode.DISABLED
         return await self._run(
             name,
             action,
@@ -268,14 +275,14 @@ class Switches:
             details={"revoke_full": True} if revoke_full else None,
         )
 
-    async def rotate_with(self, name: str, new_secret: Secret, *, on_event: EventSink = None) -> S.JobReport:
+    async def rotate_with(self, name: str, new_secret: Secret, *, on_event: EventSink = None) -> JobReport:
         """Guided rotation: the owner pasted ``new_secret``. It is probed first; only a working key is
         kept (keyring, then its row, at once) and swapped in; then the old key is revoked, or the
         steps say how."""
-        plan = await asyncio.to_thread(self.plan, name, "rotate")
+        plan = await asyncio.to_thread(self.plan, name, SwitchAction.ROTATE)
         return await self._run(
             name,
-            "rotate",
+            SwitchAction.ROTATE,
             plan,
             on_event=on_event,
             step=lambda ctx: steps.rotate_guided(ctx, new_secret),
@@ -283,25 +290,31 @@ class Switches:
             + (plan.provider_call if plan.calls else "manual revoke"),
         )
 
-    async def confirm(self, name: str, *, on_event: EventSink = None) -> S.JobReport:
+    async def confirm(self, name: str, *, on_event: EventSink = None) -> JobReport:
         """The owner did the manual steps: the job becomes applied, then a probe verifies it."""
         job = await asyncio.to_thread(self.journal.latest, name)
-        if job is None or job.state not in (S.MANUAL, S.FAILED, S.PENDING, S.OUT_OF_SYNC, S.APPLIED):
+        if job is None or job.state not in (
+            JobState.MANUAL,
+            JobState.FAILED,
+            JobState.PENDING,
+            JobState.OUT_OF_SYNC,
+            JobState.APPLIED,
+        ):
             raise SwitchRefused(f"{name} has no switch waiting for manual steps")
         update = JobUpdate(
             job.id,
             name,
             "switch.confirmed",
-            state=S.APPLIED,
+            state=JobState.APPLIED,
             message=job.result,
             provider_done=True,
-            audit_new={"state": S.APPLIED, "by": "owner", "message": "the owner confirmed the manual steps"},
+            audit_new={"state": JobState.APPLIED, "by": "owner", "message": "the owner confirmed the manual steps"},
         )
         await self.db.run(self.journal.write, [update])
-        emit(on_event, job, S.APPLIED, "the owner confirmed the manual steps", time.perf_counter())
+        emit(on_event, job, JobState.APPLIED, "the owner confirmed the manual steps", time.perf_counter())
         return await self.verify(name, on_event=on_event)
 
-    async def verify(self, name: str, *, on_event: EventSink = None) -> S.JobReport:
+    async def verify(self, name: str, *, on_event: EventSink = None) -> JobReport:
         """Probe again and update the latest switch of ``name`` (verified, or why not). A single
         switch that was cut off midway is finished first (probe before anything is sent again)."""
         job = await asyncio.to_thread(self.journal.latest, name)
@@ -316,12 +329,12 @@ class Switches:
         return _report(await asyncio.to_thread(self.journal.job, job.id))  # type: ignore[arg-type]
 
     # -- emergency ------------------------------------------------------------------------------------
-    async def panic(self, selection: Selection | None = None, on_event: EventSink = None) -> S.PanicSummary:
+    async def panic(self, selection: Selection | None = None, on_event: EventSink = None) -> PanicSummary:
         from app.services.switches.panic import Panic
 
         return await Panic(self).run(selection or Selection(), on_event)
 
-    async def resume(self, batch: str | None = None, on_event: EventSink = None) -> S.PanicSummary | None:
+    async def resume(self, batch: str | None = None, on_event: EventSink = None) -> PanicSummary | None:
         """Finish an interrupted panic from its journal (the newest when ``batch`` is None).
         None when there is nothing to resume."""
         from app.services.switches.panic import Panic
@@ -392,20 +405,20 @@ class Switches:
         return self.services.inventory.get(name)
 
     # -- internals ------------------------------------------------------------------------------------
-    async def _step(self, ctx: steps.StepContext, action: str, revoke_full: bool) -> steps.StepOutcome:
-        if action == "disable":
+    async def _step(self, ctx: steps.StepContext, action: SwitchAction, revoke_full: bool) -> steps.StepOutcome:
+        if action is SwitchAction.DISABLE:
             return await steps.disable(ctx)
-        if action in ("draft-only", "read-only"):
-            ceiling = S.TARGET_MODE[action].ceiling  # type: ignore[union-attr]
+        if action.reduces:
+            ceiling = action.ceiling  # type: ignore[union-attr]
             return await steps.restrict(ctx, ceiling, revoke_full=revoke_full)  # type: ignore[arg-type]
-        if action == "enable":
+        if action is SwitchAction.ENABLE:
             return await steps.enable(ctx)
         return await steps.rotate_by_api(ctx)
 
     async def _run(
         self,
         name: str,
-        action: str,
+        action: SwitchAction | str,
         plan: SwitchPlan,
         *,
         step,
@@ -414,9 +427,9 @@ class Switches:
         probe_first: bool = False,
         provider_call: str | None = None,
         details: dict | None = None,
-    ) -> S.JobReport:
+    ) -> JobReport:
         started = time.perf_counter()
-        target = S.TARGET_MODE[action]
+        target = _action(action).target_mode
         job = await self.db.run(
             lambda: self.journal.open_job(
                 name,
@@ -428,10 +441,10 @@ class Switches:
                 details=details,
             )
         )
-        emit(on_event, job, S.RECORDED, f"mode {job.target_mode or 'unchanged'} recorded", started)
+        emit(on_event, job, JobState.RECORDED, f"mode {job.target_mode or 'unchanged'} recorded", started)
         return await self._carry(job, step, on_event=on_event, started=started, force=force, probe_first=probe_first)
 
-    async def _finish(self, job: JobRow, on_event: EventSink) -> S.JobReport:
+    async def _finish(self, job: JobRow, on_event: EventSink) -> JobReport:
         """Carry an interrupted single switch to its end: the step again, looking before sending
         (probe first), and a rotation from the key it already stored."""
         started = time.perf_counter()
@@ -441,8 +454,8 @@ class Switches:
             job.connector,
             {"job": job.id, "action": job.action, "state": job.state},
         )
-        emit(on_event, job, S.APPLYING, "finishing an interrupted switch", started)
-        if job.action == "rotate":
+        emit(on_event, job, JobState.APPLYING, "finishing an interrupted switch", started)
+        if job.action is SwitchAction.ROTATE:
             step = steps.finish_rotation
         else:
             revoke_full = bool(job.details.get("revoke_full"))
@@ -451,7 +464,7 @@ class Switches:
 
     async def _carry(
         self, job: JobRow, step, *, on_event: EventSink, started: float, force: bool = False, probe_first: bool = False
-    ) -> S.JobReport:
+    ) -> JobReport:
         """From a recorded (or interrupted) job: provider step, its result, then verification."""
         name = job.connector
         _RUNNING.add(job.id)
@@ -471,13 +484,13 @@ class Switches:
                         job.id,
                         name,
                         "switch.pending",
-                        state=S.PENDING,
+                        state=JobState.PENDING,
                         message=f"attempt {attempt} failed: {result.message}; retrying",
                         audit_new={"attempt": attempt, "message": result.message, "status": result.status},
                         outcome="pending",
                     )
                     await self.db.run(self.journal.write, [update])
-                    emit(on_event, job, S.PENDING, update.message or "", started)
+                    emit(on_event, job, JobState.PENDING, update.message or "", started)
 
                 async def on_late(limit: float) -> None:
                     message = (
@@ -488,13 +501,13 @@ class Switches:
                         job.id,
                         name,
                         "switch.pending",
-                        state=S.PENDING,
+                        state=JobState.PENDING,
                         message=message,
                         audit_new={"message": message, "limit_s": limit},
                         outcome="pending",
                     )
                     await self.db.run(self.journal.write, [update])
-                    emit(on_event, job, S.PENDING, message, started)
+                    emit(on_event, job, JobState.PENDING, message, started)
 
                 ctx = steps.StepContext(
                     calls=calls,
@@ -512,7 +525,7 @@ class Switches:
                 await self.db.run(self.journal.write, [update])
                 emit(on_event, job, update.state or outcome.state, outcome.message, started, outcome.manual_steps)
                 current = await asyncio.to_thread(self.journal.job, job.id)
-                if current is not None and current.state in (S.APPLIED, S.MANUAL):
+                if current is not None and current.state in (JobState.APPLIED, JobState.MANUAL):
                     await self._verify(calls, client, current, on_event, started)
             return _report(await asyncio.to_thread(self.journal.job, job.id))  # type: ignore[arg-type]
         finally:
@@ -534,7 +547,21 @@ class Switches:
             self.journal.write([update])
 
         await self.db.run(write)
-        emit(on_event, job, S.VERIFIED if result.ok else S.UNVERIFIED, result.why, started, result.manual_steps or ())
+        emit(
+            on_event,
+            job,
+            JobState.VERIFIED if result.ok else JobState.UNVERIFIED,
+            result.why,
+            started,
+            result.manual_steps or (),
+        )
+
+
+def _action(action: SwitchAction | str) -> SwitchAction:
+    try:
+        return SwitchAction(action)
+    except ValueError:
+        raise ValueError(f"unknown switch {action!r}; use one of: {', '.join(SwitchAction)}") from None
 
 
 def _interrupted(job: JobRow) -> bool:
@@ -542,27 +569,27 @@ def _interrupted(job: JobRow) -> bool:
     ``applying``, or a rotation whose new key is stored but was never handed out."""
     if job.batch or job.id in _RUNNING:
         return False
-    if job.state in (S.RECORDED, S.APPLYING):
+    if job.state in (JobState.RECORDED, JobState.APPLYING):
         return True
     return (
-        job.action == "rotate"
+        job.action is SwitchAction.ROTATE
         and bool(job.details.get("new_ref"))
         and not job.details.get("swapped")
-        and job.state in (S.PENDING, S.FAILED)
+        and job.state in (JobState.PENDING, JobState.FAILED)
     )
 
 
-def _report(job: JobRow) -> S.JobReport:
+def _report(job: JobRow) -> JobReport:
     report = job.report()
     if not _interrupted(job):
         return report
     name = job.connector
-    if job.action == "rotate" and job.details.get("new_ref"):
+    if job.action is SwitchAction.ROTATE and job.details.get("new_ref"):
         how = (
             f"interrupted after the new key was stored (not handed out yet): `breaker rotate {name}` "
             "finishes it — probes the new key, swaps it in, retires the old one"
         )
-    elif job.action == "rotate":
+    elif job.action is SwitchAction.ROTATE:
         how = (
             f"interrupted before the provider's answer was recorded: `breaker rotate {name}` checks the old key "
             "and says what is left to do"

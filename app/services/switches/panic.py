@@ -40,13 +40,15 @@ from dataclasses import replace
 import httpx
 
 from app.services.probing import ProbeResult, endpoint_key
-from app.services.switches import states as S
 from app.services.switches import steps
 from app.services.switches.events import emit
 from app.services.switches.journal import JobRow, JobUpdate, new_batch_id
-from app.services.switches.plan import ENDPOINTS, dependants, is_admin_connector
+from app.services.switches.plan import dependants, is_admin_connector
+from app.services.switches.states import PanicSummary, SwitchEvent
 from app.services.switches.verify import verify
-from connectors.base import ActionResult
+from app.services.vocabulary import JobState
+from connectors import registry
+from connectors.base import ActionResult, Mode, Verb
 
 _crash_point = ""  # set only by install_crash_point (tests)
 
@@ -125,8 +127,8 @@ class _Writer:
 
 
 def _call_text(provider: str) -> str:
-    found = ENDPOINTS.get(provider, {}).get("revoke")
-    return found[0] if found else "provider revoke, or manual steps"
+    found = registry.get(provider).switch_call(Verb.REVOKE)
+    return found.request if found is not None else "provider revoke, or manual steps"
 
 
 class Panic:
@@ -136,12 +138,12 @@ class Panic:
         self.crash = CrashHook()
 
     # -- a new panic --------------------------------------------------------------------------------
-    async def run(self, selection, on_event: Callable[[S.SwitchEvent], None] | None) -> S.PanicSummary:
+    async def run(self, selection, on_event: Callable[[SwitchEvent], None] | None) -> PanicSummary:
         started = time.perf_counter()
         journal = self.sw.journal
         targets = await self.sw.db.run(self.sw.targets, selection)
         batch = new_batch_id()
-        summary = S.PanicSummary(batch=batch, total=len(targets))
+        summary = PanicSummary(batch=batch, total=len(targets))
         if not targets:
             return summary
         calls_text = {t.provider: _call_text(t.provider) for t in targets}
@@ -161,17 +163,15 @@ class Panic:
         self.crash.hit("recorded")
         jobs = await self.sw.db.run(journal.batch_jobs, batch)
         for job in jobs:
-            emit(on_event, job, S.RECORDED, "recorded disabled locally", started)
+            emit(on_event, job, JobState.RECORDED, "recorded disabled locally", started)
         # A connector that was already disabled (even verified long ago) may have had its key revoked
         # by an earlier switch, or re-activated out of band since: look before calling its provider.
-        already = {t.name for t in targets if t.mode == "disabled"}
+        already = {t.name for t in targets if t.mode == Mode.DISABLED}
         await self._drive(batch, jobs, on_event, started, summary, probe_first=already)
         return summary
 
     # -- resuming ------------------------------------------------------------------------------------
-    async def resume(
-        self, batch: str | None, on_event: Callable[[S.SwitchEvent], None] | None
-    ) -> S.PanicSummary | None:
+    async def resume(self, batch: str | None, on_event: Callable[[SwitchEvent], None] | None) -> PanicSummary | None:
         journal = self.sw.journal
         if batch is None:
             open_batches = await self.sw.db.run(journal.unfinished_batches)
@@ -181,11 +181,11 @@ class Panic:
         started = time.perf_counter()
         await self.sw.db.run(journal.audit_event, "panic.resume", "", {"batch": batch})
         await self.sw.db.run(journal.record_batch, batch)  # connectors journalled but not yet recorded
-        jobs = [j for j in await self.sw.db.run(journal.batch_jobs, batch) if j.state != S.SUPERSEDED]
-        summary = S.PanicSummary(batch=batch, total=len(jobs), resumed=True)
+        jobs = [j for j in await self.sw.db.run(journal.batch_jobs, batch) if j.state != JobState.SUPERSEDED]
+        summary = PanicSummary(batch=batch, total=len(jobs), resumed=True)
         summary.recorded_ms = (time.perf_counter() - started) * 1000
         # failed jobs are tried again too: the owner may have fixed the cause (an admin key, a key id)
-        todo = [j for j in jobs if j.state not in (S.VERIFIED, S.OUT_OF_SYNC, S.SUPERSEDED)]
+        todo = [j for j in jobs if j.state not in (JobState.VERIFIED, JobState.OUT_OF_SYNC, JobState.SUPERSEDED)]
         await self._drive(batch, todo, on_event, started, summary, probe_first={j.connector for j in todo})
         return summary
 
@@ -196,7 +196,7 @@ class Panic:
         jobs: list[JobRow],
         on_event,
         started: float,
-        summary: S.PanicSummary,
+        summary: PanicSummary,
         *,
         probe_first: set[str],
     ) -> None:
@@ -283,14 +283,14 @@ class Panic:
                         state = update.state or outcome.state
                         emit(on_event, job, state, outcome.message, started, outcome.manual_steps)
                         applied_at.append(time.perf_counter())
-                    if state in (S.APPLIED, S.MANUAL):
+                    if state in (JobState.APPLIED, JobState.MANUAL):
                         current = replace(job, state=state)
                         result = await verify(calls, client, view, current, gate=gate, views=views)
                         writer.put([result.update(current)], result.results, point="verified")
                         emit(
                             on_event,
                             job,
-                            S.VERIFIED if result.ok else S.UNVERIFIED,
+                            JobState.VERIFIED if result.ok else JobState.UNVERIFIED,
                             result.why,
                             started,
                             result.manual_steps or (),
@@ -303,14 +303,14 @@ class Panic:
                                 job.id,
                                 job.connector,
                                 "switch.failed",
-                                state=S.FAILED,
+                                state=JobState.FAILED,
                                 message=message,
                                 audit_new={"message": message},
                                 outcome="failed",
                             )
                         ]
                     )
-                    emit(on_event, job, S.FAILED, message, started)
+                    emit(on_event, job, JobState.FAILED, message, started)
 
             try:
                 await asyncio.gather(*(one(j) for j in jobs))
@@ -319,7 +319,7 @@ class Panic:
         summary.applied_ms = ((max(applied_at) if applied_at else time.perf_counter()) - started) * 1000
         summary.verified_ms = (time.perf_counter() - started) * 1000
         final = await sw.db.run(journal.batch_jobs, batch)
-        fill(summary, [j for j in final if j.state != S.SUPERSEDED])
+        fill(summary, [j for j in final if j.state != JobState.SUPERSEDED])
         await sw.db.run(
             journal.audit_event,
             "panic.end",
@@ -345,14 +345,14 @@ class Panic:
                         job.id,
                         job.connector,
                         "switch.pending",
-                        state=S.PENDING,
+                        state=JobState.PENDING,
                         message=message,
                         audit_new={"attempt": attempt, "message": result.message, "status": result.status},
                         outcome="pending",
                     )
                 ]
             )
-            emit(on_event, job, S.PENDING, message, started)
+            emit(on_event, job, JobState.PENDING, message, started)
 
         return on_retry
 
@@ -363,17 +363,17 @@ async def _close_all(clients: dict[str, httpx.AsyncClient]) -> None:
 
 def needs_provider(job: JobRow) -> bool:
     """The provider step is still owed: not done, and not settled by the owner (forced) or a probe."""
-    return not job.provider_done and job.state not in (S.VERIFIED, S.OUT_OF_SYNC, S.SUPERSEDED)
+    return not job.provider_done and job.state not in (JobState.VERIFIED, JobState.OUT_OF_SYNC, JobState.SUPERSEDED)
 
 
-def fill(summary: S.PanicSummary, jobs: list[JobRow]) -> None:
+def fill(summary: PanicSummary, jobs: list[JobRow]) -> None:
     summary.total = len(jobs)
     summary.verified, summary.unverified, summary.failed = [], [], []
     for job in jobs:
         report = job.report()
-        if job.state == S.VERIFIED:
+        if job.state == JobState.VERIFIED:
             summary.verified.append(report)
-        elif job.state in (S.APPLIED, S.MANUAL):
+        elif job.state in (JobState.APPLIED, JobState.MANUAL):
             summary.unverified.append(report)
         else:
             summary.failed.append(report)

@@ -5,9 +5,8 @@ or relying on it as their admin credential) it says which call goes where, wheth
 undone, and what will stop working. The panel shows :meth:`SwitchPlan.text` in its confirmation
 modal; the CLI prints it and asks. :func:`panic_plan` does the same for an emergency disable.
 
-The endpoint table below follows shared/research/providers.md §2.2 and the provider sections. A
-provider module may describe its own calls with a class attribute ``switch_calls`` (action →
-"METHOD /path — note"), which wins over this table.
+The calls come from the provider classes (``Provider.switch_calls``, one :class:`SwitchCall` per
+verb, documented beside the provider code that makes them).
 """
 
 from __future__ import annotations
@@ -17,84 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.services.inventory import ConnectorView, CredentialView
-from app.services.switches.states import TARGET_MODE
+from app.services.vocabulary import SwitchAction
 from connectors import registry
-from connectors.base import Mode, Provider
-
-# provider → action → (method and path under the provider's base URL, note). "revoke" serves disable,
-# "restrict" draft-only/read-only, "rotate" rotate, "reenable" enable. {…} = an id Breaker looks up.
-ENDPOINTS: dict[str, dict[str, tuple[str, str]]] = {
-    "github": {
-        "revoke": (
-            "POST /credentials/revoke",
-            "unauthenticated; GitHub allows 60 such calls per hour; the token's owner is e-mailed; "
-            "permanent — GitHub cannot reactivate a revoked token",
-        ),
-        "revoke:installation": ("DELETE /installation/token", "authenticated with the token itself; permanent"),
-    },
-    "gitlab": {
-        "revoke": ("DELETE /personal_access_tokens/self", "permanent"),
-        "rotate": (
-            "POST /personal_access_tokens/self/rotate",
-            "the old token stops working at once; the new one expires in a week unless GitLab is told otherwise",
-        ),
-    },
-    "slack": {
-        "revoke": ("POST /auth.revoke", "permanent; reinstall the app to get a new token"),
-    },
-    "openai": {
-        "revoke": (
-            "DELETE /v1/organization/projects/{project_id}/api_keys/{key_id}",
-            "with the organisation's admin key; permanent",
-        ),
-    },
-    "anthropic": {
-        "revoke": (
-            'POST /v1/organizations/api_keys/{key_id} {"status": "inactive"}',
-            "with the organisation's admin key; reversible (status active again)",
-        ),
-        "reenable": (
-            'POST /v1/organizations/api_keys/{key_id} {"status": "active"}',
-            "with the organisation's admin key",
-        ),
-    },
-    "google": {
-        "revoke": ("POST /revoke (form token=…)", "permanent; the matching refresh token dies too"),
-    },
-    "sendgrid": {
-        "revoke": ("DELETE /v3/api_keys/{api_key_id}", "permanent"),
-        "restrict": (
-            "GET then PUT /v3/api_keys/{api_key_id} with the scopes at or under the ceiling",
-            "scopes can be added back later by the same call",
-        ),
-        "rotate": (
-            "POST /v3/api_keys, probe the new key, then DELETE /v3/api_keys/{old id}",
-            "the old key is deleted only after the new one answers",
-        ),
-    },
-    "microsoft": {
-        "revoke": (
-            "POST /users/{id}/revokeSignInSessions",
-            "refresh tokens die at once; access tokens already issued work until they expire (≤ 1 h)",
-        ),
-        "restrict": (
-            "GET then PATCH /oauth2PermissionGrants/{grant_id} with the scopes at or under the ceiling",
-            "delegated grants only; issued access tokens keep their scopes until they expire",
-        ),
-    },
-    "hubspot": {
-        "revoke": (
-            "DELETE /oauth/v1/refresh-tokens/{token} (OAuth refresh tokens only)",
-            "permanent; private-app tokens have no revoke API",
-        ),
-    },
-    "notion": {
-        "revoke": (
-            "POST /v1/oauth/revoke (public integrations, with the client id and secret)",
-            "permanent; internal-integration tokens have no revoke API",
-        ),
-    },
-}
+from connectors.base import Mode, Provider, SwitchCall, Verb
 
 
 @dataclass(frozen=True)
@@ -114,7 +38,7 @@ class SwitchPlan:
     connector: str
     provider: str
     provider_title: str
-    action: str
+    action: SwitchAction
     from_mode: Mode
     to_mode: Mode | None
     local: tuple[str, ...]  # what changes in Breaker at once
@@ -141,14 +65,7 @@ class SwitchPlan:
 
     def text(self) -> str:
         """The confirmation, for a modal or a terminal. Says what, where, undo, and what stops."""
-        what = {
-            "disable": "Disable",
-            "enable": "Re-enable",
-            "rotate": "Rotate the key of",
-            "draft-only": "Switch to draft-only:",
-            "read-only": "Switch to read-only:",
-        }[self.action]
-        lines = [f"{what} {self.connector} ({self.provider_title})"]
+        lines = [f"{self.action.title} {self.connector} ({self.provider_title})"]
         if self.to_mode is not None and self.to_mode is not self.from_mode:
             lines[0] += f" — mode {self.from_mode.value} → {self.to_mode.value}"
         lines.append("")
@@ -258,59 +175,48 @@ def shared_with(view: ConnectorView, views: list[ConnectorView]) -> list[str]:
     )
 
 
-def _endpoint(provider: Provider, verb: str, cred: CredentialView | None) -> tuple[str, str] | None:
-    own = getattr(provider, "switch_calls", None)
-    if isinstance(own, dict) and verb in own:
-        text = str(own[verb])
-        request, _, note = text.partition(" — ")
-        return request, note
-    table = ENDPOINTS.get(provider.name, {})
-    if verb == "revoke" and cred is not None and "installation" in (cred.kind or "").lower():
-        found = table.get("revoke:installation")
-        if found:
-            return found
-    return table.get(verb)
+def _endpoint(provider: Provider, verb: Verb, cred: CredentialView | None) -> SwitchCall | None:
+    return provider.switch_call(verb, (cred.kind or "") if cred is not None else "")
 
 
-def _call(provider: Provider, view: ConnectorView, verb: str, cred: CredentialView | None) -> PlannedCall:
+def _call(provider: Provider, view: ConnectorView, verb: Verb, cred: CredentialView | None) -> PlannedCall:
     root = (view.base_url or provider.base_url or "").rstrip("/")
     found = _endpoint(provider, verb, cred)
     if found is None:
         return PlannedCall(provider.title, f"{root} — {provider.title}'s API to {verb} this key")
-    request, note = found
-    method, _, path = request.partition(" ")
-    return PlannedCall(provider.title, f"{method} {root}{path}", note)
+    method, _, path = found.request.partition(" ")
+    return PlannedCall(provider.title, f"{method} {root}{path}", found.note)
 
 
-def _has_api(provider: Provider, verb: str, view: ConnectorView, cred: CredentialView | None) -> bool:
+def _has_api(provider: Provider, verb: Verb, view: ConnectorView, cred: CredentialView | None) -> bool:
     """Whether Breaker will call the provider for ``verb`` (else: manual steps only)."""
     flag = {
-        "revoke": provider.can_revoke,
-        "restrict": provider.can_restrict,
-        "rotate": provider.can_rotate,
-        "reenable": provider.revoke_reversible,
+        Verb.REVOKE: provider.can_revoke,
+        Verb.RESTRICT: provider.can_restrict,
+        Verb.ROTATE: provider.can_rotate,
+        Verb.REENABLE: provider.revoke_reversible,
     }[verb]
     if flag:
         return True
     # Providers whose revoke works only for some kinds of token (HubSpot OAuth, Notion public apps)
     # keep can_revoke False but still answer revoke(): Breaker calls it and shows the steps if it cannot.
-    return verb == "revoke" and _endpoint(provider, verb, cred) is not None
+    return verb is Verb.REVOKE and _endpoint(provider, verb, cred) is not None
 
 
-def _stops(view: ConnectorView, views: list[ConnectorView], action: str) -> list[str]:
+def _stops(view: ConnectorView, views: list[ConnectorView], action: SwitchAction) -> list[str]:
     out: list[str] = []
     client = view.client or "the assistant or automation using this key"
-    if action == "disable":
+    if action is SwitchAction.DISABLE:
         out.append(f"{client}: its key stops working")
         out.append(f"`breaker exec {view.name}` refuses to hand out {view.env_var or 'the key'}")
-    elif action in ("draft-only", "read-only"):
-        out.append(f"{client}: anything above {TARGET_MODE[action].ceiling.label} level fails")  # type: ignore[union-attr]
-    elif action == "rotate":
+    elif action.reduces:
+        out.append(f"{client}: anything above {action.ceiling.label} level fails")  # type: ignore[union-attr]
+    elif action is SwitchAction.ROTATE:
         out.append(
             f"{client}: the old key stops working; give it the new one "
             f"(`breaker exec {view.name}` does it for you via {view.env_var or 'its variable'})"
         )
-    if action in ("disable", "rotate"):
+    if action in (SwitchAction.DISABLE, SwitchAction.ROTATE):
         shared = shared_with(view, views)
         if shared:
             out.append(f"connectors sharing this very key: {', '.join(shared)}")
@@ -328,37 +234,43 @@ def _stops(view: ConnectorView, views: list[ConnectorView], action: str) -> list
 
 
 def plan_for(
-    view: ConnectorView, action: str, views: list[ConnectorView] | None = None, *, revoke_full: bool = False
+    view: ConnectorView,
+    action: SwitchAction | str,
+    views: list[ConnectorView] | None = None,
+    *,
+    revoke_full: bool = False,
 ) -> SwitchPlan:
     """Exactly what ``action`` on ``view`` will do. Pure: reads nothing, changes nothing."""
-    if action not in TARGET_MODE:
-        raise ValueError(f"unknown switch {action!r}; use one of: {', '.join(TARGET_MODE)}")
+    try:
+        action = SwitchAction(action)
+    except ValueError:
+        raise ValueError(f"unknown switch {action!r}; use one of: {', '.join(SwitchAction)}") from None
     views = views if views is not None else [view]
     provider = registry.get(view.provider)
-    target = TARGET_MODE[action]
+    target = action.target_mode
     active = view.credential
     local: list[str] = []
     calls: list[PlannedCall] = []
     manual: list[str] = []
     warnings: list[str] = []
     reversible, undo, guided, uses_reduced, irreversible = True, "", False, False, False
-    needs_admin = provider.revoke_needs_admin and action in ("disable", "enable")
+    needs_admin = provider.revoke_needs_admin and action in (SwitchAction.DISABLE, SwitchAction.ENABLE)
 
     if target is not None and target is not view.mode:
         local.append(f"record mode {target.value} (was {view.mode.value})")
-    if action == "disable":
+    if action is SwitchAction.DISABLE:
         local.append(f"`breaker exec {view.name}` refuses from now on")
         creds = live_credentials(view)
         for cred in creds or [None]:
-            if _has_api(provider, "revoke", view, cred):
-                calls.append(_call(provider, view, "revoke", cred))
+            if _has_api(provider, Verb.REVOKE, view, cred):
+                calls.append(_call(provider, view, Verb.REVOKE, cred))
         if len(creds) > 1:
             local.append(
                 f"revoke all {len(creds)} live keys of this connector ("
                 + ", ".join(f"{c.tier} …{c.last4}" for c in creds)
                 + ")"
             )
-        manual = provider.manual_steps("revoke")  # shown as the fallback when there is a call
+        manual = provider.manual_steps(Verb.REVOKE)  # shown as the fallback when there is a call
         irreversible = bool(calls) and not provider.revoke_reversible
         reversible = not irreversible
         undo = (
@@ -370,7 +282,7 @@ def plan_for(
             else f"`breaker enable {view.name}` lifts the local block; what you do by hand at {provider.title} "
             "decides the rest"
         )
-    elif action in ("draft-only", "read-only"):
+    elif action.reduces:
         assert target is not None and target.ceiling is not None
         reduced = reduced_credential(view)
         if reduced is not None and not (active is not None and active.tier == "reduced"):
@@ -380,11 +292,11 @@ def plan_for(
                 + (f" (…{active.last4})" if active else "")
             )
             if revoke_full and active is not None:
-                if _has_api(provider, "revoke", view, active):
-                    calls.append(_call(provider, view, "revoke", active))
+                if _has_api(provider, Verb.REVOKE, view, active):
+                    calls.append(_call(provider, view, Verb.REVOKE, active))
                     irreversible = not provider.revoke_reversible
                 else:
-                    manual = provider.manual_steps("revoke")
+                    manual = provider.manual_steps(Verb.REVOKE)
                 local.append("then revoke the full key")
             else:
                 warnings.append(
@@ -395,10 +307,10 @@ def plan_for(
             local.append(f"keep handing out the reduced credential (…{reduced.last4})")
             uses_reduced = True
         elif provider.can_restrict:
-            calls.append(_call(provider, view, "restrict", active))
-            manual = provider.manual_steps("restrict")
+            calls.append(_call(provider, view, Verb.RESTRICT, active))
+            manual = provider.manual_steps(Verb.RESTRICT)
         else:
-            manual = provider.manual_steps("restrict")
+            manual = provider.manual_steps(Verb.RESTRICT)
             warnings.append(
                 f"{provider.title} has no API to reduce this key: until you do it by hand, the key keeps "
                 "its power and the switch stays 'applied — not verified'"
@@ -411,14 +323,14 @@ def plan_for(
             if not irreversible
             else " lifts the local ceiling; the revoked full key is gone for good"
         )
-    elif action == "enable":
+    elif action is SwitchAction.ENABLE:
         reduced_active = active is not None and active.tier == "reduced"
         if reduced_active and primary_credential(view) is not None:
             local.append("hand out the full (primary) credential again")
         if provider.revoke_reversible:
-            calls.append(_call(provider, view, "reenable", active))
+            calls.append(_call(provider, view, Verb.REENABLE, active))
         undo = f"`breaker disable {view.name}` (or a narrower mode)"
-        manual = provider.manual_steps("reenable") if not provider.revoke_reversible else []
+        manual = provider.manual_steps(Verb.REENABLE) if not provider.revoke_reversible else []
         if not provider.revoke_reversible and view.mode is Mode.DISABLED:
             warnings.append(
                 f"if the key was revoked at {provider.title}, it cannot come back: "
@@ -427,8 +339,8 @@ def plan_for(
     else:  # rotate
         reversible = False
         if provider.can_rotate:
-            calls.append(_call(provider, view, "rotate", active))
-            manual = provider.manual_steps("rotate")
+            calls.append(_call(provider, view, Verb.ROTATE, active))
+            manual = provider.manual_steps(Verb.ROTATE)
             local.append(
                 "store the new key in the keyring the moment the provider returns it, "
                 "then probe it before the old one is given up"
@@ -436,10 +348,10 @@ def plan_for(
             irreversible = True
         else:
             guided = True
-            manual = provider.manual_steps("rotate")
+            manual = provider.manual_steps(Verb.ROTATE)
             local.append("take the new key you paste (hidden), probe it, and only then swap it in")
-            if _has_api(provider, "revoke", view, active):
-                calls.append(_call(provider, view, "revoke", active))
+            if _has_api(provider, Verb.REVOKE, view, active):
+                calls.append(_call(provider, view, Verb.REVOKE, active))
                 local.append("then revoke the old key at the provider")
             else:
                 local.append("then tell you how to revoke the old key")
@@ -450,7 +362,7 @@ def plan_for(
             f"{provider.title} needs an organisation admin key for this call and none is registered: "
             f"register one as a connector with tier admin; until then Breaker gives manual steps"
         )
-    if view.mode is Mode.DISABLED and action == "disable":
+    if view.mode is Mode.DISABLED and action is SwitchAction.DISABLE:
         warnings.append("already disabled: Breaker checks by probe before calling the provider again")
     return SwitchPlan(
         connector=view.name,
@@ -528,7 +440,7 @@ def panic_plan(selected: list[ConnectorView], views: list[ConnectorView]) -> Pan
     manual: Counter[str] = Counter()
     calls: dict[str, str] = {}
     for view in selected:
-        plan = plan_for(view, "disable", views)
+        plan = plan_for(view, SwitchAction.DISABLE, views)
         by_provider[view.provider] += 1
         if plan.calls:
             calls.setdefault(view.provider, plan.calls[0].request)

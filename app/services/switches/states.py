@@ -1,19 +1,7 @@
-"""The honest states of a switch, what each one is called on screen, and when a probe proves a switch.
+"""What each switch state is called on screen, and when a probe proves a switch.
 
-A switch job moves through (DESIGN.md, "Honest state"):
-
-    journalled → recorded → (applying) → applied | manual | pending | failed | out-of-sync → verified
-
-- ``journalled``: the job row exists (panic writes every job first, in one transaction);
-- ``recorded``: the mode is written in the store; ``breaker exec`` enforces it from now on;
-- ``applying``: the provider call may be on its way (a resume probes before repeating anything);
-- ``applied``: the provider accepted the change, or the owner confirmed the manual steps;
-- ``manual``: the provider has no API for it; the owner has the exact steps ("applied — not verified");
-- ``pending``: the provider call failed and will be retried (or can be, with ``--resume``);
-- ``failed``: the provider refused, and retrying would not help; the manual steps say what to do;
-- ``out-of-sync``: forced: recorded locally although the provider call failed;
-- ``verified``: a fresh probe shows the live level at or under the new ceiling (a dead key counts);
-- ``superseded``: an interrupted job that a newer switch of the same connector replaced.
+The states themselves are :class:`app.services.vocabulary.JobState` (their docstring says what each
+one means); the actions :class:`app.services.vocabulary.SwitchAction`.
 """
 
 from __future__ import annotations
@@ -21,54 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.services.vocabulary import JobState, SwitchAction
 from connectors.base import Mode, Outcome, ProbeReport
 
-JOURNALLED = "journalled"
-RECORDED = "recorded"
-APPLYING = "applying"
-APPLIED = "applied"
-MANUAL = "manual"
-PENDING = "pending"
-FAILED = "failed"
-OUT_OF_SYNC = "out-of-sync"
-VERIFIED = "verified"
-SUPERSEDED = "superseded"
-
-# Events only (not stored as a job state): a verification that did not confirm the switch.
-UNVERIFIED = "unverified"
-
-LABELS: dict[str, str] = {
-    JOURNALLED: "journalled — not yet recorded",
-    RECORDED: "recorded locally — provider not yet asked",
-    APPLYING: "recorded — provider call under way",
-    APPLIED: "applied — not verified",
-    MANUAL: "applied — not verified: manual steps to do",
-    PENDING: "pending — provider call failed, will retry",
-    FAILED: "failed at the provider — see the manual steps",
-    OUT_OF_SYNC: "out of sync — forced locally, provider unchanged",
-    VERIFIED: "verified by probe",
-    SUPERSEDED: "superseded by a later switch",
-    UNVERIFIED: "not verified by the probe",
-}
-
-# The provider step is still to do (or to finish) for a job in one of these states.
-PROVIDER_TODO = frozenset({JOURNALLED, RECORDED, APPLYING, PENDING})
-
-ACTIONS = ("draft-only", "read-only", "disable", "enable", "rotate")
-TARGET_MODE: dict[str, Mode | None] = {
-    "draft-only": Mode.DRAFT_ONLY,
-    "read-only": Mode.READ_ONLY,
-    "disable": Mode.DISABLED,
-    "enable": Mode.FULL,
-    "rotate": None,  # rotation keeps the mode
+LABELS: dict[JobState, str] = {
+    JobState.JOURNALLED: "journalled — not yet recorded",
+    JobState.RECORDED: "recorded locally — provider not yet asked",
+    JobState.APPLYING: "recorded — provider call under way",
+    JobState.APPLIED: "applied — not verified",
+    JobState.MANUAL: "applied — not verified: manual steps to do",
+    JobState.PENDING: "pending — provider call failed, will retry",
+    JobState.FAILED: "failed at the provider — see the manual steps",
+    JobState.OUT_OF_SYNC: "out of sync — forced locally, provider unchanged",
+    JobState.VERIFIED: "verified by probe",
+    JobState.SUPERSEDED: "superseded by a later switch",
+    JobState.UNVERIFIED: "not verified by the probe",
 }
 
 
-def label(state: str | None) -> str:
+def label(state: JobState | str | None) -> str:
     """What the panel and the CLI show for a stored state."""
     if not state:
         return "no switch yet"
-    return LABELS.get(state, state)
+    return LABELS.get(state, str(state))  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
@@ -120,8 +83,8 @@ class SwitchEvent:
 
     connector: str
     provider: str
-    action: str
-    state: str  # one of the states above, or UNVERIFIED
+    action: SwitchAction
+    state: JobState
     message: str = ""
     manual_steps: tuple[str, ...] = ()
     job_id: int | None = None
@@ -152,8 +115,8 @@ class JobReport:
 
     connector: str
     provider: str
-    action: str
-    state: str
+    action: SwitchAction
+    state: JobState
     message: str = ""
     verify_note: str = ""
     manual_steps: tuple[str, ...] = ()
@@ -164,7 +127,7 @@ class JobReport:
 
     @property
     def verified(self) -> bool:
-        return self.state == VERIFIED
+        return self.state is JobState.VERIFIED
 
     @property
     def label(self) -> str:

@@ -18,18 +18,18 @@ import httpx
 
 from app.services.inventory import ConnectorView, CredentialView, key_problem
 from app.services.secrets import SecretStore
-from app.services.switches import states as S
-from app.services.switches.calls import Calls, Gate, MissingKey, dead, provider_credential, requests_for
+from app.services.switches.calls import Calls, Gate, MissingKey, dead, provider_credential
 from app.services.switches.journal import CredOp, DbThread, JobRow, JobUpdate, Journal
 from app.services.switches.plan import live_credentials, primary_credential, reduced_credential
+from app.services.vocabulary import JobState
 from connectors import registry
-from connectors.base import ActionResult, ActionState, Level, Outcome, Provider, Secret
+from connectors.base import ActionResult, ActionState, Level, Outcome, Provider, Secret, Verb
 from connectors.base import Credential as ProviderCredential
 
 
 @dataclass
 class StepOutcome:
-    state: str  # APPLIED | MANUAL | PENDING | FAILED
+    state: JobState  # APPLIED | MANUAL | PENDING | FAILED
     message: str
     manual_steps: list[str] = field(default_factory=list)
     provider_done: bool = False
@@ -43,8 +43,8 @@ class StepOutcome:
         """The journal entry for this outcome. ``force`` turns a failure into out-of-sync."""
         state = self.state
         forced = None
-        if force and state in (S.PENDING, S.FAILED):
-            state, forced = S.OUT_OF_SYNC, True
+        if force and state in (JobState.PENDING, JobState.FAILED):
+            state, forced = JobState.OUT_OF_SYNC, True
         new = {
             "state": state,
             "message": self.message,
@@ -52,7 +52,7 @@ class StepOutcome:
             "status": self.status,
             "irreversible": self.irreversible,
         }
-        if self.manual_steps and state != S.APPLIED:
+        if self.manual_steps and state != JobState.APPLIED:
             new["manual_steps"] = self.manual_steps
         details = {**self.details, "irreversible": self.irreversible or bool(job.details.get("irreversible"))}
         return JobUpdate(
@@ -68,7 +68,7 @@ class StepOutcome:
             forced=forced,
             cred_ops=self.cred_ops,
             audit_new=new,
-            outcome="ok" if state in (S.APPLIED, S.MANUAL) else state,
+            outcome="ok" if state in (JobState.APPLIED, JobState.MANUAL) else state,
         )
 
 
@@ -98,11 +98,11 @@ class StepContext:
         return await self.calls.probe(self.client, self.view, cred, gate=self.gate, views=self.views)
 
 
-def from_result(result: ActionResult, provider: Provider, verb: str, attempts: int) -> StepOutcome:
+def from_result(result: ActionResult, provider: Provider, verb: Verb, attempts: int) -> StepOutcome:
     """An ActionResult read as a job state."""
     if result.state is ActionState.APPLIED:
         return StepOutcome(
-            S.APPLIED,
+            JobState.APPLIED,
             result.message or f"{provider.title} accepted the change",
             provider_done=True,
             attempts=attempts,
@@ -113,13 +113,13 @@ def from_result(result: ActionResult, provider: Provider, verb: str, attempts: i
     steps = list(result.manual_steps) or provider.manual_steps(verb)
     if result.state in (ActionState.MANUAL, ActionState.UNSUPPORTED):
         return StepOutcome(
-            S.MANUAL,
+            JobState.MANUAL,
             result.message or f"{provider.title} has no API for this",
             steps,
             attempts=attempts,
             status=result.status,
         )
-    state = S.PENDING if result.retryable else S.FAILED
+    state = JobState.PENDING if result.retryable else JobState.FAILED
     return StepOutcome(
         state, result.message or "the provider call failed", steps, attempts=attempts, status=result.status
     )
@@ -133,7 +133,7 @@ def combine(outcomes: list[StepOutcome]) -> StepOutcome:
     """Several credentials, one job: the least finished state wins; messages and steps add up."""
     if len(outcomes) == 1:
         return outcomes[0]
-    order = [S.FAILED, S.PENDING, S.MANUAL, S.APPLIED]
+    order = [JobState.FAILED, JobState.PENDING, JobState.MANUAL, JobState.APPLIED]
     state = next(s for s in order if any(o.state == s for o in outcomes))
     steps: list[str] = []
     for o in outcomes:
@@ -145,7 +145,7 @@ def combine(outcomes: list[StepOutcome]) -> StepOutcome:
     return StepOutcome(
         state,
         "; ".join(o.message for o in outcomes if o.message),
-        steps if state != S.APPLIED else [],
+        steps if state != JobState.APPLIED else [],
         provider_done=all(o.provider_done for o in outcomes),
         attempts=sum(o.attempts for o in outcomes),
         status=outcomes[-1].status,
@@ -155,8 +155,8 @@ def combine(outcomes: list[StepOutcome]) -> StepOutcome:
     )
 
 
-def _missing(ctx: StepContext, verb: str, exc: Exception) -> StepOutcome:
-    return StepOutcome(S.FAILED, str(exc), ctx.provider.manual_steps(verb))
+def _missing(ctx: StepContext, verb: Verb, exc: Exception) -> StepOutcome:
+    return StepOutcome(JobState.FAILED, str(exc), ctx.provider.manual_steps(verb))
 
 
 # -- disable ----------------------------------------------------------------------------------------
@@ -166,7 +166,9 @@ async def disable(ctx: StepContext) -> StepOutcome:
     """Revoke every live key of the connector (the handed-out one first)."""
     creds = live_credentials(ctx.view)
     if not creds:
-        return StepOutcome(S.APPLIED, "no key is stored for this connector: nothing to revoke", provider_done=True)
+        return StepOutcome(
+            JobState.APPLIED, "no key is stored for this connector: nothing to revoke", provider_done=True
+        )
     done = set(ctx.job.details.get("done", []))
     outcomes = []
     for cred in creds:
@@ -174,7 +176,7 @@ async def disable(ctx: StepContext) -> StepOutcome:
             continue
         outcomes.append(await _revoke_one(ctx, cred))
     if not outcomes:
-        return StepOutcome(S.APPLIED, "every key was already revoked", provider_done=True)
+        return StepOutcome(JobState.APPLIED, "every key was already revoked", provider_done=True)
     return combine(outcomes)
 
 
@@ -184,7 +186,7 @@ async def _revoke_one(ctx: StepContext, cred: CredentialView, *, mark_revoked: b
     try:
         pc = await ctx.cred(cred)
     except MissingKey as exc:
-        return _missing(ctx, "revoke", exc)
+        return _missing(ctx, Verb.REVOKE, exc)
     done_detail = {"done": [cred.keyring_ref]}
     ops = [CredOp("revoked", cred.keyring_ref)] if mark_revoked else []
 
@@ -192,18 +194,18 @@ async def _revoke_one(ctx: StepContext, cred: CredentialView, *, mark_revoked: b
         verdict = dead(await ctx.probe(cred))
         if verdict is True:
             return StepOutcome(
-                S.APPLIED,
+                JobState.APPLIED,
                 f"the key …{cred.last4} already no longer works; not sent again",
                 provider_done=True,
                 details=done_detail,
                 cred_ops=ops,
             )
-        if verdict is None and not repeatable and ctx.job.state in (S.APPLYING, S.PENDING):
+        if verdict is None and not repeatable and ctx.job.state in (JobState.APPLYING, JobState.PENDING):
             return StepOutcome(
-                S.PENDING,
+                JobState.PENDING,
                 f"an earlier call may have reached {provider.title} and the probe cannot "
                 "tell; not sent again — run the resume again when the provider answers",
-                provider.manual_steps("revoke"),
+                provider.manual_steps(Verb.REVOKE),
             )
 
     async def send() -> ActionResult:
@@ -217,7 +219,7 @@ async def _revoke_one(ctx: StepContext, cred: CredentialView, *, mark_revoked: b
         attempts = 0
         if result.state is ActionState.APPLIED:
             result = ActionResult(
-                "revoke",
+                Verb.REVOKE,
                 ActionState.APPLIED,
                 "the same key was revoked through another connector",
                 status=result.status,
@@ -228,21 +230,21 @@ async def _revoke_one(ctx: StepContext, cred: CredentialView, *, mark_revoked: b
         if ctx.shared is not None:  # a panic: connectors sharing this key wait for this one call
             future = asyncio.get_running_loop().create_future()
             ctx.shared[cred.fingerprint] = future
-        result, attempts = ActionResult("revoke", ActionState.FAILED, "cancelled"), 0
+        result, attempts = ActionResult(Verb.REVOKE, ActionState.FAILED, "cancelled"), 0
         try:
             result, attempts = await ctx.calls.call(
-                "revoke",
+                Verb.REVOKE,
                 send,
                 gate=ctx.gate,
                 repeatable=repeatable,
                 already_done=already_done,
                 on_retry=ctx.on_retry,
-                requests=requests_for(provider, "revoke"),
+                requests=provider.requests_for(Verb.REVOKE),
             )
         finally:
             if future is not None and not future.done():
                 future.set_result(result)
-    outcome = from_result(result, provider, "revoke", attempts)
+    outcome = from_result(result, provider, Verb.REVOKE, attempts)
     if outcome.provider_done:
         outcome.details.update(done_detail)
         outcome.cred_ops += ops
@@ -265,7 +267,7 @@ async def restrict(ctx: StepContext, ceiling: Level, *, revoke_full: bool = Fals
             message = f"the connector now hands out its reduced credential (…{reduced.last4})"
         else:
             message = f"the connector already hands out its reduced credential (…{reduced.last4})"
-        swap = StepOutcome(S.APPLIED, message, provider_done=True, cred_ops=ops)
+        swap = StepOutcome(JobState.APPLIED, message, provider_done=True, cred_ops=ops)
         full = primary_credential(view)
         if not revoke_full or full is None or full.keyring_ref == reduced.keyring_ref:
             if full is not None:
@@ -276,30 +278,30 @@ async def restrict(ctx: StepContext, ceiling: Level, *, revoke_full: bool = Fals
         revoked.cred_ops = ops + revoked.cred_ops  # the swap commits whatever the revoke did
         return revoked
     if active is None:
-        return StepOutcome(S.FAILED, "no key is stored for this connector", provider.manual_steps("restrict"))
+        return StepOutcome(JobState.FAILED, "no key is stored for this connector", provider.manual_steps(Verb.RESTRICT))
     if not provider.can_restrict:
         return StepOutcome(
-            S.MANUAL,
+            JobState.MANUAL,
             f"{provider.title} has no API to reduce this key; do it by hand or register a reduced credential",
-            provider.manual_steps("restrict"),
+            provider.manual_steps(Verb.RESTRICT),
         )
     try:
         pc = await ctx.cred(active)
     except MissingKey as exc:
-        return _missing(ctx, "restrict", exc)
+        return _missing(ctx, Verb.RESTRICT, exc)
 
     async def send() -> ActionResult:
         return await provider.restrict(ctx.client, pc, ceiling)
 
     result, attempts = await ctx.calls.call(
-        "restrict",
+        Verb.RESTRICT,
         send,
         gate=ctx.gate,
         repeatable=True,
         on_retry=ctx.on_retry,
-        requests=requests_for(provider, "restrict"),
+        requests=provider.requests_for(Verb.RESTRICT),
     )
-    return from_result(result, provider, "restrict", attempts)
+    return from_result(result, provider, Verb.RESTRICT, attempts)
 
 
 # -- enable -------------------------------------------------------------------------------------------
@@ -318,28 +320,28 @@ async def enable(ctx: StepContext) -> StepOutcome:
         target = primary
     if target is None:
         return StepOutcome(
-            S.MANUAL, "no key is stored for this connector", provider.manual_steps("reenable"), cred_ops=ops
+            JobState.MANUAL, "no key is stored for this connector", provider.manual_steps(Verb.REENABLE), cred_ops=ops
         )
     if not provider.revoke_reversible:
         notes.append(f"nothing to re-enable at {provider.title}; the probe checks that the key works")
-        return StepOutcome(S.APPLIED, "; ".join(notes), provider_done=True, cred_ops=ops)
+        return StepOutcome(JobState.APPLIED, "; ".join(notes), provider_done=True, cred_ops=ops)
     try:
         pc = await ctx.cred(target)
     except MissingKey as exc:
-        return _missing(ctx, "reenable", exc)
+        return _missing(ctx, Verb.REENABLE, exc)
 
     async def send() -> ActionResult:
         return await provider.reenable(ctx.client, pc)
 
     result, attempts = await ctx.calls.call(
-        "reenable",
+        Verb.REENABLE,
         send,
         gate=ctx.gate,
         repeatable=True,
         on_retry=ctx.on_retry,
-        requests=requests_for(provider, "reenable"),
+        requests=provider.requests_for(Verb.REENABLE),
     )
-    outcome = from_result(result, provider, "reenable", attempts)
+    outcome = from_result(result, provider, Verb.REENABLE, attempts)
     outcome.message = "; ".join([*notes, outcome.message])
     outcome.cred_ops = ops + outcome.cred_ops
     return outcome
@@ -401,11 +403,11 @@ async def rotate_by_api(ctx: StepContext) -> StepOutcome:
     """The provider mints the new key. It is kept the moment it arrives, whatever else happens."""
     provider, old = ctx.provider, ctx.view.credential
     if old is None:
-        return StepOutcome(S.FAILED, "no key is stored for this connector", provider.manual_steps("rotate"))
+        return StepOutcome(JobState.FAILED, "no key is stored for this connector", provider.manual_steps(Verb.ROTATE))
     try:
         pc = await ctx.cred(old)
     except MissingKey as exc:
-        return _missing(ctx, "rotate", exc)
+        return _missing(ctx, Verb.ROTATE, exc)
 
     async def send() -> ActionResult:
         return await provider.rotate(ctx.client, pc)
@@ -413,24 +415,24 @@ async def rotate_by_api(ctx: StepContext) -> StepOutcome:
     # Never cut off (mints=True) and never sent twice after an unanswered attempt: the provider may
     # have replaced the old key already, and a second rotation could kill the first new key.
     result, attempts = await ctx.calls.call(
-        "rotate",
+        Verb.ROTATE,
         send,
         gate=ctx.gate,
         repeatable=False,
         already_done=_cannot_tell,
         on_retry=ctx.on_retry,
-        requests=requests_for(provider, "rotate"),
+        requests=provider.requests_for(Verb.ROTATE),
         mints=True,
         on_late=ctx.on_late,
     )
-    outcome = from_result(result, provider, "rotate", attempts)
+    outcome = from_result(result, provider, Verb.ROTATE, attempts)
     outcome.irreversible = True
     if result.new_secret is None:
         if result.state is ActionState.APPLIED:
             return StepOutcome(
-                S.FAILED,
+                JobState.FAILED,
                 f"{provider.title} reported a rotation but returned no new key; check the key at the provider",
-                provider.manual_steps("rotate"),
+                provider.manual_steps(Verb.ROTATE),
                 attempts=attempts,
             )
         return outcome
@@ -442,7 +444,7 @@ async def rotate_by_api(ctx: StepContext) -> StepOutcome:
     finished.attempts += attempts
     finished.status = finished.status or result.status
     finished.irreversible = True
-    if finished.state != S.APPLIED and result.state is not ActionState.APPLIED:
+    if finished.state != JobState.APPLIED and result.state is not ActionState.APPLIED:
         finished.message = f"{outcome.message}; {finished.message}"
     return finished
 
@@ -456,22 +458,24 @@ async def _finish_with_new_key(ctx: StepContext, old: CredentialView | None, new
     new_report = await ctx.probe(new_view)
     if new_report.outcome is not Outcome.OK:
         return StepOutcome(
-            S.FAILED,
+            JobState.FAILED,
             f"{provider.title} returned a new key (stored as …{last4}, not handed out) but "
             f"it does not answer: {new_report.outcome.value}; check both keys at the provider, then "
             f"`breaker rotate {ctx.view.name}` tries the stored key again",
-            provider.manual_steps("rotate"),
+            provider.manual_steps(Verb.ROTATE),
             provider_done=True,
             details=details,
         )
     ops = _swap_ops(new_ref, old)
     details["swapped"] = True
     if old is None or old.keyring_ref == new_ref:
-        return StepOutcome(S.APPLIED, f"new key …{last4} works", provider_done=True, details=details, cred_ops=ops)
+        return StepOutcome(
+            JobState.APPLIED, f"new key …{last4} works", provider_done=True, details=details, cred_ops=ops
+        )
     old_gone = await _retire_old(ctx, old)
     if old_gone is None:
         return StepOutcome(
-            S.APPLIED,
+            JobState.APPLIED,
             f"new key …{last4} works; the old key no longer does",
             provider_done=True,
             details=details,
@@ -508,10 +512,10 @@ async def finish_rotation(ctx: StepContext) -> StepOutcome:
         new = next((c for c in ctx.view.credentials if c.keyring_ref == new_ref), None)
         if new is None:
             return StepOutcome(
-                S.FAILED,
+                JobState.FAILED,
                 "the interrupted rotation's new key is no longer in the inventory; "
                 f"rotate again with `breaker rotate {ctx.view.name}`",
-                provider.manual_steps("rotate"),
+                provider.manual_steps(Verb.ROTATE),
             )
         outcome = await _finish_with_new_key(ctx, old, new_ref, new.last4)
         outcome.irreversible = True
@@ -521,18 +525,18 @@ async def finish_rotation(ctx: StepContext) -> StepOutcome:
     alive = dead(await ctx.probe(current)) if current is not None else None
     if alive is False:
         return StepOutcome(
-            S.FAILED,
+            JobState.FAILED,
             "the rotation was interrupted before the provider's answer was recorded; the "
             f"old key still works and nothing was swapped — `breaker rotate {ctx.view.name}` "
             "tries again",
-            provider.manual_steps("rotate"),
+            provider.manual_steps(Verb.ROTATE),
         )
     return StepOutcome(
-        S.FAILED,
+        JobState.FAILED,
         "the rotation was interrupted before the provider's answer was recorded and the "
         "old key " + ("no longer works" if alive else "could not be checked") + ": if the provider "
         "made a new key, Breaker never received it — create one by hand and give it to Breaker",
-        provider.manual_steps("rotate"),
+        provider.manual_steps(Verb.ROTATE),
     )
 
 
@@ -545,13 +549,9 @@ async def _retire_old(ctx: StepContext, old: CredentialView) -> StepOutcome | No
     if dead(await ctx.probe(old)) is True:
         return None
     outcome = await _revoke_one(ctx, old, mark_revoked=True)
-    if outcome.state == S.MANUAL:
+    if outcome.state == JobState.MANUAL:
         outcome.message = "still works; revoke it by hand: " + outcome.message
     return outcome
-
-
-class GuidedKeyRejected(ValueError):
-    """The pasted key cannot replace the old one (malformed, another provider's, or does not work)."""
 
 
 async def rotate_guided(ctx: StepContext, new_secret: Secret) -> StepOutcome:
@@ -564,7 +564,7 @@ async def rotate_guided(ctx: StepContext, new_secret: Secret) -> StepOutcome:
         problem = "this is the key the connector already has"
     if problem:
         return StepOutcome(
-            S.FAILED, f"new key refused: {problem}; nothing was changed", provider.manual_steps("rotate")
+            JobState.FAILED, f"new key refused: {problem}; nothing was changed", provider.manual_steps(Verb.ROTATE)
         )
     admin = None
     try:
@@ -581,9 +581,9 @@ async def rotate_guided(ctx: StepContext, new_secret: Secret) -> StepOutcome:
     if report is None or report.outcome is not Outcome.OK:
         why = report.outcome.value if report is not None else "no answer"
         return StepOutcome(
-            S.FAILED,
+            JobState.FAILED,
             f"the new key does not work ({why}); the old key stays in place",
-            provider.manual_steps("rotate"),
+            provider.manual_steps(Verb.ROTATE),
             attempts=1,
         )
     template = old or CredentialView("", "", "primary", "", True, None, None, None, None, "")  # type: ignore[arg-type]
@@ -592,7 +592,7 @@ async def rotate_guided(ctx: StepContext, new_secret: Secret) -> StepOutcome:
     if report.identity and outcome.message.startswith("new key"):
         outcome.message = outcome.message.replace(" works", f" works (as {report.identity})", 1)
     outcome.attempts += 1
-    outcome.irreversible = outcome.irreversible or (old is not None and outcome.state == S.APPLIED)
+    outcome.irreversible = outcome.irreversible or (old is not None and outcome.state == JobState.APPLIED)
     return outcome
 
 

@@ -14,12 +14,13 @@ import httpx
 
 from app.services.inventory import ConnectorView
 from app.services.probing import ProbeResult
-from app.services.switches import states as S
 from app.services.switches.calls import Calls, Gate, dead
 from app.services.switches.journal import CredOp, JobRow, JobUpdate
 from app.services.switches.plan import live_credentials
+from app.services.switches.states import verdict as prove
+from app.services.vocabulary import JobState, SwitchAction
 from connectors import registry
-from connectors.base import Mode, Outcome
+from connectors.base import Mode, Outcome, Verb
 
 
 @dataclass
@@ -28,7 +29,7 @@ class VerifyOutcome:
     why: str
     results: list[ProbeResult] = field(default_factory=list)  # probes to store (the connector's active key)
     cred_ops: list[CredOp] = field(default_factory=list)
-    state: str | None = None  # a new job state when the probe changes what the owner must do
+    state: JobState | None = None  # a new job state when the probe changes what the owner must do
     manual_steps: list[str] | None = None
     outcome: str = ""
 
@@ -39,7 +40,7 @@ class VerifyOutcome:
                 job.id,
                 job.connector,
                 "switch.verified",
-                state=S.VERIFIED,
+                state=JobState.VERIFIED,
                 verified=True,
                 details={"verify": self.why},
                 cred_ops=self.cred_ops,
@@ -59,9 +60,7 @@ class VerifyOutcome:
 
 
 def target_of(job: JobRow) -> Mode:
-    if job.action in ("enable", "rotate") or not job.target_mode:
-        return Mode.FULL
-    return Mode(job.target_mode)
+    return job.action.target_mode or Mode.FULL
 
 
 async def verify(
@@ -75,18 +74,18 @@ async def verify(
 ) -> VerifyOutcome:
     target = target_of(job)
     report = await calls.probe(client, view, gate=gate, views=views)
-    verdict = S.verdict(target, report)
+    verdict = prove(target, report)
     out = VerifyOutcome(verdict.ok, verdict.why, [calls.probe_result(view, report)], outcome=report.outcome.value)
     active = view.credential
-    if job.action == "disable" and out.ok:
+    if job.action is SwitchAction.DISABLE and out.ok:
         for cred in live_credentials(view):
             if active is not None and cred.keyring_ref == active.keyring_ref:
                 continue
             if dead(await calls.probe(client, view, cred, gate=gate, views=views)) is not True:
                 out.ok, out.why = False, f"the {cred.tier} key …{cred.last4} still works"
-    elif job.action in ("draft-only", "read-only") and out.ok:
+    elif job.action.reduces and out.ok:
         await _check_other_keys(calls, client, view, job, target, out, gate=gate, views=views)
-    elif job.action == "rotate" and out.ok:
+    elif job.action is SwitchAction.ROTATE and out.ok:
         old_refs = set(job.details.get("old_refs") or [])
         for cred in view.credentials:
             if cred.keyring_ref not in old_refs or cred.revoked_at is not None:
@@ -99,16 +98,16 @@ async def verify(
                 out.why = f"the new key works, but the old key …{cred.last4} " + (
                     "still works: revoke it (see the steps)" if gone is False else "could not be checked"
                 )
-                out.state = S.MANUAL if gone is False else None
-                out.manual_steps = registry.get(view.provider).manual_steps("revoke") if gone is False else None
+                out.state = JobState.MANUAL if gone is False else None
+                out.manual_steps = registry.get(view.provider).manual_steps(Verb.REVOKE) if gone is False else None
         if out.ok:
             out.why = f"{out.why}; the old key no longer works"
-    elif job.action == "enable" and not out.ok and report.outcome in (Outcome.INVALID, Outcome.REVOKED):
+    elif job.action is SwitchAction.ENABLE and not out.ok and report.outcome in (Outcome.INVALID, Outcome.REVOKED):
         provider = registry.get(view.provider)
-        out.state = S.MANUAL
+        out.state = JobState.MANUAL
         out.why = f"the key no longer works at {provider.title} (revoked for good): register a new one"
         out.manual_steps = [
-            *provider.manual_steps("reenable")[:-1],
+            *provider.manual_steps(Verb.REENABLE)[:-1],
             f"Give it to Breaker with `breaker rotate {view.name}` (it probes it before swapping).",
         ]
     if (
@@ -116,11 +115,10 @@ async def verify(
         and out.manual_steps is None
         and not job.manual_steps
         and report.outcome is Outcome.OK
-        and job.action != "enable"
+        and job.action is not SwitchAction.ENABLE
     ):
         # The provider took the change but the key still holds power: say what to do by hand.
-        verb = {"disable": "revoke", "rotate": "rotate"}.get(job.action, "restrict")
-        out.manual_steps = registry.get(view.provider).manual_steps(verb)
+        out.manual_steps = registry.get(view.provider).manual_steps(job.action.verb)
     return out
 
 
@@ -151,14 +149,14 @@ async def _check_other_keys(
         if dead(report) is True:
             out.cred_ops.append(CredOp("revoked", cred.keyring_ref))
             continue
-        verdict = S.verdict(target, report)
+        verdict = prove(target, report)
         if verdict.ok:
             continue
         provider = registry.get(view.provider)
         out.ok = False
         out.why = f"{FULL_KEY_LIVE}: the {cred.tier} key …{cred.last4} — {verdict.why}"
         out.manual_steps = [
-            *provider.manual_steps("revoke"),
+            *provider.manual_steps(Verb.REVOKE),
             f"Or let Breaker revoke it: `breaker {job.action} {view.name} --revoke-full`.",
         ]
         return
@@ -179,17 +177,19 @@ def reconcile(services, results: list[ProbeResult]) -> list[str]:
     updates: list[JobUpdate] = []
     for result in results:
         job = journal.latest(result.connector)
-        if job is None or job.state not in (S.APPLIED, S.MANUAL) or job.action == "rotate":
+        if job is None or job.state not in (JobState.APPLIED, JobState.MANUAL) or job.action is SwitchAction.ROTATE:
             continue
-        verdict = S.verdict(target_of(job), result.report)
-        several = job.action in ("disable", "draft-only", "read-only") and len(_live_refs(services, job.connector)) > 1
+        verdict = prove(target_of(job), result.report)
+        several = (job.action is SwitchAction.DISABLE or job.action.reduces) and len(
+            _live_refs(services, job.connector)
+        ) > 1
         if verdict.ok and not several:  # the other keys need their own probes: Switches.verify does them
             updates.append(
                 JobUpdate(
                     job.id,
                     job.connector,
                     "switch.verified",
-                    state=S.VERIFIED,
+                    state=JobState.VERIFIED,
                     verified=True,
                     details={"verify": f"{verdict.why} (by a later probe)"},
                     audit_new={"probe": result.report.outcome.value, "why": verdict.why},

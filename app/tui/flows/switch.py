@@ -16,23 +16,23 @@ to resume it; it never resumes on its own.
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import Enum, auto
 from typing import Any
 
 from textual import work
 
+from app.services.vocabulary import JobState, SwitchAction
 from app.tui.actions import BY_ACTION
 from app.tui.messages import PanicPlanned, PlanReady, SwitchesChanged, SwitchFinished, SwitchProgress, UnfinishedPanics
 
-# panel action → the switch service's action
-SWITCH_OF = {
-    "draft_only": "draft-only",
-    "read_only": "read-only",
-    "disable": "disable",
-    "rotate": "rotate",
-    "reenable": "enable",
-}
-TARGET_MODE = {"draft-only": "draft-only", "read-only": "read-only", "disable": "disabled", "enable": "full"}
-NOT_STORED = "unverified"  # an event state that is not a job state: the stored state stays
+
+class Run(Enum):
+    """Which switch service call a run makes."""
+
+    SWITCH = auto()  # Switches.switch: the ladder or an API rotation
+    ROTATE_WITH = auto()  # Switches.rotate_with: the owner pasted the new key
+    CONFIRM = auto()  # Switches.confirm: the owner did the manual steps
+    VERIFY = auto()  # Switches.verify: probe again
 
 
 class SwitchFlow:
@@ -64,10 +64,10 @@ class SwitchFlow:
         if target in self.switching:
             self.notify(f"A switch of {target} is still running; its steps appear as they happen.", severity="warning")
             return
-        self.plan_worker(target, SWITCH_OF[panel_action])
+        self.plan_worker(target, SwitchAction.of_panel(panel_action))
 
     @work(thread=True, group="switch-plan", exit_on_error=False, description="reading the switch plan")
-    def plan_worker(self, name: str, action: str) -> None:
+    def plan_worker(self, name: str, action: SwitchAction) -> None:
         # A thread: the plan reads the whole inventory (shared keys, admin keys). Posts only.
         try:
             plan = self.services.switches.plan(name, action)
@@ -93,7 +93,7 @@ class SwitchFlow:
             if plan.guided:
                 self.ask_new_key(plan)
             else:
-                self.run_switch(message.name, message.action, "switch", revoke_full=choice.revoke_full)
+                self.run_switch(message.name, message.action, Run.SWITCH, revoke_full=choice.revoke_full)
 
         self.app.push_screen(SwitchConfirm(plan, replan=replan), chosen)
 
@@ -102,21 +102,27 @@ class SwitchFlow:
 
         def pasted(secret: Any) -> None:
             if secret is not None:
-                self.run_switch(plan.connector, "rotate", "rotate_with", secret=secret)
+                self.run_switch(plan.connector, SwitchAction.ROTATE, Run.ROTATE_WITH, secret=secret)
 
         self.app.push_screen(NewKeyModal(plan), pasted)
 
     # -- running -----------------------------------------------------------------------------------
     def run_switch(
-        self, name: str, action: str, how: str, *, force: bool = False, revoke_full: bool = False, secret: Any = None
+        self,
+        name: str,
+        action: SwitchAction,
+        how: Run,
+        *,
+        force: bool = False,
+        revoke_full: bool = False,
+        secret: Any = None,
     ) -> None:
-        """``how``: switch | rotate_with | confirm | verify."""
         self.switching.add(name)
         self.switch_worker(name, action, how, force, revoke_full, secret)
 
     @work(group="switch", exit_on_error=False, description="running a switch")
     async def switch_worker(
-        self, name: str, action: str, how: str, force: bool, revoke_full: bool, secret: Any
+        self, name: str, action: SwitchAction, how: Run, force: bool, revoke_full: bool, secret: Any
     ) -> None:
         # On the app's loop: the switch service is async and calls on_event on this loop. Posts only.
         from app.services.switches import NeedsNewKey
@@ -127,14 +133,15 @@ class SwitchFlow:
             self.post_message(SwitchProgress(event))
 
         try:
-            if how == "rotate_with":
-                report = await sw.rotate_with(name, secret, on_event=on_event)
-            elif how == "confirm":
-                report = await sw.confirm(name, on_event=on_event)
-            elif how == "verify":
-                report = await sw.verify(name, on_event=on_event)
-            else:
-                report = await sw.switch(name, action, force=force, revoke_full=revoke_full, on_event=on_event)
+            match how:
+                case Run.ROTATE_WITH:
+                    report = await sw.rotate_with(name, secret, on_event=on_event)
+                case Run.CONFIRM:
+                    report = await sw.confirm(name, on_event=on_event)
+                case Run.VERIFY:
+                    report = await sw.verify(name, on_event=on_event)
+                case Run.SWITCH:
+                    report = await sw.switch(name, action, force=force, revoke_full=revoke_full, on_event=on_event)
         except NeedsNewKey as exc:
             self.post_message(SwitchFinished(name, action, needs_key=exc.plan))
         except Exception as exc:  # services keep secrets out of their messages
@@ -147,25 +154,23 @@ class SwitchFlow:
 
         event = message.event
         view = self.table.view_named(event.connector)
-        if view is not None and event.state != NOT_STORED:
+        if view is not None and event.state is not JobState.UNVERIFIED:  # an event, not a stored state
             mode = view.mode
-            if event.state == "recorded" and event.action in TARGET_MODE:
-                from connectors.base import Mode
-
-                mode = Mode(TARGET_MODE[event.action])
+            if event.state is JobState.RECORDED and event.action.target_mode is not None:
+                mode = event.action.target_mode
             self.table.update_view(
                 replace(view, switch_state=event.state, mode=mode),
                 self.app.theme_variables,
                 key_age_warn_days=self.app.settings.key_age_warn_days,
             )
         severity = {
-            "verified": "information",
-            "recorded": "information",
-            "applied": "information",
-            "applying": "information",
+            JobState.VERIFIED: "information",
+            JobState.RECORDED: "information",
+            JobState.APPLIED: "information",
+            JobState.APPLYING: "information",
+            JobState.FAILED: "error",
+            JobState.OUT_OF_SYNC: "error",
         }.get(event.state, "warning")
-        if event.state in ("failed", "out-of-sync"):
-            severity = "error"
         text = label(event.state) + (f" — {event.message}" if event.message else "")
         self.notify(text, title=f"{event.action} {event.connector}", severity=severity, timeout=6)
 
@@ -188,11 +193,11 @@ class SwitchFlow:
 
         def chosen(choice: OutcomeChoice | None) -> None:
             if choice is OutcomeChoice.DONE_BY_HAND:
-                self.run_switch(report.connector, report.action, "confirm")
+                self.run_switch(report.connector, report.action, Run.CONFIRM)
             elif choice is OutcomeChoice.VERIFY:
-                self.run_switch(report.connector, report.action, "verify")
+                self.run_switch(report.connector, report.action, Run.VERIFY)
             elif choice is OutcomeChoice.FORCE:
-                self.run_switch(report.connector, report.action, "switch", force=True)
+                self.run_switch(report.connector, report.action, Run.SWITCH, force=True)
 
         self.app.push_screen(SwitchOutcome(report), chosen)
 

@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
+from app.services.vocabulary import JobState, SwitchAction
 from app.tui.screens.base import CancellableModal
 from app.tui.widgets.outline import Outline, OutlineLine, line, parse_outline
 from connectors.base import Secret
@@ -89,14 +90,12 @@ class SwitchConfirm(CancellableModal[SwitchChoice | None]):
     @property
     def offers_revoke_full(self) -> bool:
         """A reduced credential takes over: the owner may also revoke the full key at the provider."""
-        return bool(
-            self.plan.uses_reduced and self.replan is not None and self.plan.action in ("draft-only", "read-only")
-        )
+        return bool(self.plan.uses_reduced and self.replan is not None and self.plan.action.reduces)
 
     def compose(self) -> ComposeResult:
         plan = self.plan
         title, _, body = plan.text().partition("\n")
-        danger = plan.action in ("disable", "rotate") or plan.irreversible_call
+        danger = plan.action in (SwitchAction.DISABLE, SwitchAction.ROTATE) or plan.irreversible_call
         with Vertical(id="switch-dialog", classes="dialog" + (" -danger" if danger else " -warning")):
             yield Static(escape(title), classes="dialog-title", id="switch-title")
             yield Static(undo_banner(plan), id="switch-undo")
@@ -211,7 +210,15 @@ class OutcomeChoice(Enum):
     FORCE = "force"  # record locally although the provider call failed (out of sync)
 
 
-WAITING = ("manual", "applied", "failed", "pending", "out-of-sync", "recorded", "applying")
+WAITING = (
+    JobState.MANUAL,
+    JobState.APPLIED,
+    JobState.FAILED,
+    JobState.PENDING,
+    JobState.OUT_OF_SYNC,
+    JobState.RECORDED,
+    JobState.APPLYING,
+)
 
 
 class SwitchOutcome(ModalScreen[OutcomeChoice | None]):
@@ -227,7 +234,7 @@ class SwitchOutcome(ModalScreen[OutcomeChoice | None]):
 
     def compose(self) -> ComposeResult:
         report = self.report
-        failed = report.state in ("failed", "pending", "out-of-sync")
+        failed = report.state in (JobState.FAILED, JobState.PENDING, JobState.OUT_OF_SYNC)
         with Vertical(id="outcome-dialog", classes="dialog " + ("-danger" if failed else "-warning")):
             yield Static(
                 f"{escape(report.action)} {escape(report.connector)}: {escape(report.label)}", classes="dialog-title"
@@ -235,11 +242,17 @@ class SwitchOutcome(ModalScreen[OutcomeChoice | None]):
             with VerticalScroll(id="outcome-body"):
                 yield Outline(self.body(), id="outcome-text")
             with Horizontal(classes="dialog-buttons"):
-                if report.state in ("failed", "pending") and report.action != "rotate":
+                if report.state in (JobState.FAILED, JobState.PENDING) and report.action is not SwitchAction.ROTATE:
                     yield Button("Force: record it here (out of sync)", variant="error", id="force")
-                if report.state in ("manual", "applied", "failed", "pending", "out-of-sync"):
+                if report.state in (
+                    JobState.MANUAL,
+                    JobState.APPLIED,
+                    JobState.FAILED,
+                    JobState.PENDING,
+                    JobState.OUT_OF_SYNC,
+                ):
                     yield Button("I did it — verify", variant="primary", id="done")
-                if report.state in ("applied", "manual"):
+                if report.state in (JobState.APPLIED, JobState.MANUAL):
                     yield Button("Probe again", id="verify")
                 yield Button("Later", id="later")
 
@@ -257,14 +270,14 @@ class SwitchOutcome(ModalScreen[OutcomeChoice | None]):
                 *steps_lines(report.manual_steps, report.provider),
             ]
         lines.append(line(""))
-        if report.state in ("manual", "applied"):
+        if report.state in (JobState.MANUAL, JobState.APPLIED):
             lines.append(
                 line(
                     "The connector stays [b]applied — not verified[/b] until a probe shows the change. "
                     "Done the steps? Choose [b]I did it[/b]: Breaker records it and probes at once."
                 )
             )
-        elif report.state in ("failed", "pending"):
+        elif report.state in (JobState.FAILED, JobState.PENDING):
             lines.append(
                 line(
                     "[$text-error]The provider call did not go through.[/] The mode is recorded in "
@@ -272,7 +285,7 @@ class SwitchOutcome(ModalScreen[OutcomeChoice | None]):
                     "the switch: it stays recorded here and is shown as out of sync with the provider."
                 )
             )
-        elif report.state == "out-of-sync":
+        elif report.state is JobState.OUT_OF_SYNC:
             lines.append(
                 line(
                     "[$text-error]Forced:[/] recorded in Breaker, but the provider still has the old "

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Sparkline, Static
 
 from app.services.inventory import ConnectorView, NotFound
+from app.services.vocabulary import JobState
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS
 from app.tui.messages import InventoryChanged
 from app.tui.screens.base import ReportsWorkerErrors
@@ -73,7 +74,7 @@ class HistoryLoaded(Message):
         self.latest = latest  # the connector's latest switch (JobReport) or None
 
 
-WAITING_STATES = ("manual", "applied", "failed", "pending", "out-of-sync")
+WAITING_STATES = (JobState.MANUAL, JobState.APPLIED, JobState.FAILED, JobState.PENDING, JobState.OUT_OF_SYNC)
 
 
 def outcome_strip(probes: list, variables) -> Text:

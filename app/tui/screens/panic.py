@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Header, Input, ProgressBar, Static
 
+from app.services.vocabulary import JobState
 from app.tui.messages import PanicFinished, PanicProgress, SwitchesChanged
 from app.tui.screens.base import CancellableModal, ReportsWorkerErrors
 from app.tui.screens.confirm import FOCUS_KEYS, steps_lines
@@ -34,7 +35,7 @@ CONFIRM_WORD = "PANIC"
 FLUSH_EVERY_S = 0.1
 # Event states after which a connector has nothing more coming (a PENDING is final unless it says
 # "retrying"; the summary at the end settles every connector anyway).
-FINAL = {"verified", "unverified", "failed", "out-of-sync", "pending"}
+FINAL = {JobState.VERIFIED, JobState.UNVERIFIED, JobState.FAILED, JobState.OUT_OF_SYNC, JobState.PENDING}
 
 
 def plan_lines(plan: Any) -> list[OutlineLine]:
@@ -278,7 +279,7 @@ class PanicScreen(ReportsWorkerErrors, Screen):
         for event in message.events:
             key = self.rows.get(event.connector) or self.add_row(event.connector, event.provider)
             # a "retrying" pending is a step; any other pending is where the provider left it
-            retrying = event.state == "pending" and "retrying" in event.message
+            retrying = event.state is JobState.PENDING and "retrying" in event.message
             self.state[event.connector] = "retrying" if retrying else event.state
             set_cell(table, key, "state", switch_text(event.state, variables))
             set_cell(table, key, "detail", Text(clip(event.message, self.DETAIL_WIDTH)))

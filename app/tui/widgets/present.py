@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.color import Color
 
+from app.services.vocabulary import JobState
+
 if TYPE_CHECKING:  # imported lazily: the first frame is painted before SQLModel and httpx load
     from connectors.base import Grant, Level
 
@@ -177,30 +179,30 @@ class SwitchLook:
     variable: str  # theme variable for its colour
 
 
-# The honest states of app.services.switches.states (DESIGN.md "Honest state"), short for the table.
+# The honest states (app.services.vocabulary.JobState), short for the table.
 # The connector screen and the modals show the full words from app.services.switches.label().
-SWITCH_LOOKS = {
-    "journalled": SwitchLook("… journalled", "accent"),
-    "recorded": SwitchLook("… recorded", "accent"),
-    "applying": SwitchLook("… applying", "accent"),
-    "applied": SwitchLook("◐ applied", "warning"),
-    "manual": SwitchLook("✎ manual steps", "warning"),
-    "pending": SwitchLook("⟳ pending", "error"),
-    "failed": SwitchLook("✖ failed", "error"),
-    "out-of-sync": SwitchLook("≠ out of sync", "error"),
-    "verified": SwitchLook("✔ verified", "success"),
-    "superseded": SwitchLook("superseded", "foreground-darken-2"),
-    "unverified": SwitchLook("◐ unverified", "warning"),
+SWITCH_LOOKS: dict[JobState, SwitchLook] = {
+    JobState.JOURNALLED: SwitchLook("… journalled", "accent"),
+    JobState.RECORDED: SwitchLook("… recorded", "accent"),
+    JobState.APPLYING: SwitchLook("… applying", "accent"),
+    JobState.APPLIED: SwitchLook("◐ applied", "warning"),
+    JobState.MANUAL: SwitchLook("✎ manual steps", "warning"),
+    JobState.PENDING: SwitchLook("⟳ pending", "error"),
+    JobState.FAILED: SwitchLook("✖ failed", "error"),
+    JobState.OUT_OF_SYNC: SwitchLook("≠ out of sync", "error"),
+    JobState.VERIFIED: SwitchLook("✔ verified", "success"),
+    JobState.SUPERSEDED: SwitchLook("superseded", "foreground-darken-2"),
+    JobState.UNVERIFIED: SwitchLook("◐ unverified", "warning"),
 }
 
 
-def switch_look(state: str | None) -> SwitchLook | None:
+def switch_look(state: JobState | None) -> SwitchLook | None:
     if not state:
         return None
-    return SWITCH_LOOKS.get(state, SwitchLook(state, "accent"))
+    return SWITCH_LOOKS[JobState(state)]
 
 
-def switch_word(state: str | None) -> str:
+def switch_word(state: JobState | None) -> str:
     """The short state without its symbol ("manual steps", "out of sync")."""
     look = switch_look(state)
     if look is None:
