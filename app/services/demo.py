@@ -481,7 +481,10 @@ class StateSaver:
 
 
 def base_url(port: int, prefix: str) -> str:
-    return f"http://{LOOPBACK}:{port}/{prefix}"
+    """The provider's documented base URL with the host swapped for the sandbox's prefix."""
+    from connectors.sandbox.dispatch import base_url as sandbox_base_url
+
+    return sandbox_base_url(f"http://{LOOPBACK}:{port}", prefix)
 
 
 def _mint(module: Any, spec: DemoConnector, state: SandboxState) -> TokenRecord | None:
@@ -619,11 +622,19 @@ def _age_keys(services: Services, aged: list[DemoConnector], added: list[str]) -
 
 
 def _relocate(services: Services, old_port: int, new_port: int) -> int:
-    """Point connectors at the sandbox's new port (audited edits, like any other change)."""
+    """Point connectors at the sandbox's new port (audited edits, like any other change).
+
+    A base URL that is a bare sandbox prefix whose provider has an API path (``…/gitlab`` from a
+    demo home made before the prefixes stood for hosts) gets the path: ``…/gitlab/api/v4``."""
+    from connectors.sandbox.dispatch import api_path
+
     old_root, moved = f"http://{LOOPBACK}:{old_port}/", 0
     for view in services.inventory.list():
-        if view.base_url.startswith(old_root):
-            new_url = f"http://{LOOPBACK}:{new_port}/" + view.base_url[len(old_root) :]
+        if not view.base_url.startswith(old_root):
+            continue
+        rest = view.base_url[len(old_root) :]
+        new_url = base_url(new_port, rest) if api_path(rest) else f"http://{LOOPBACK}:{new_port}/" + rest
+        if new_url != view.base_url:
             services.inventory.edit(view.name, replace(services.inventory.as_input(view), base_url=new_url))
             moved += 1
     return moved
@@ -652,8 +663,8 @@ def prepare_demo_home(home: Path, *, port: int | None = None) -> Settings:
             state = load_sandbox_state(home)
             seed_demo(services, state, port)
             save_sandbox_state(home, state)
-        elif old_port is not None:
-            _relocate(services, old_port, port)
+        else:
+            _relocate(services, old_port if old_port is not None else port, port)
     finally:
         services.close()
     return settings

@@ -2,7 +2,12 @@
 
 A route module in ``connectors/sandbox/providers/`` defines ``PREFIX`` (the path prefix the
 provider is served under, e.g. ``"github"`` → ``http://127.0.0.1:PORT/github/user``) and
-``ROUTES``: a list of ``(method, path_regex, handler)``. A handler receives the request, the shared
+``ROUTES``. The prefix stands for the provider's *host*, not its API root: below it come the same
+paths as on the real host, so a client given the provider's documented base URL with only the host
+swapped works unchanged (GitLab ``https://gitlab.com/api/v4`` → ``http://127.0.0.1:PORT/gitlab/api/v4``).
+``API_PATH`` (default "") is the path of the documented base URL on that host (GitLab "/api/v4",
+Graph "/v1.0", Slack "/api"), so ``base_url`` can hand a connector the same base URL the real
+provider documents, host swapped. ``ROUTES``: a list of ``(method, path_regex, handler)``. A handler receives the request, the shared
 :class:`SandboxState` and the regex match, and returns a :class:`SandboxResponse`. Handlers are
 synchronous and fast; latency and faults are injected by the server, not by handlers.
 
@@ -31,6 +36,13 @@ class SandboxRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-cased names
     body: bytes = b""
+    prefix: str = ""  # the provider prefix the request came in under, e.g. "gitlab"
+
+    def url(self, path: str) -> str:
+        """An absolute URL on this sandbox, below the request's provider prefix (``path`` starts
+        with "/"), for the links a provider puts in its answers (``url``, ``next``, ``Link``)."""
+        host = self.headers.get("host") or "127.0.0.1"
+        return f"http://{host}/{self.prefix}{path}"
 
     def json(self) -> Any:
         if not self.body:

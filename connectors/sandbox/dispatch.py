@@ -42,6 +42,18 @@ def _compiled(prefix: str) -> list[tuple[str, re.Pattern[str], object]]:
     return [(m.upper(), re.compile(p), h) for m, p, h in route_modules()[prefix].ROUTES]
 
 
+def api_path(prefix: str) -> str:
+    """The path of the provider's documented base URL on its host ("/api/v4" for GitLab), or ""."""
+    module = route_modules().get(prefix)
+    return str(getattr(module, "API_PATH", "") or "")
+
+
+def base_url(root: str, prefix: str) -> str:
+    """The base URL a connector or client gets for ``prefix`` on a sandbox at ``root``: the provider's
+    documented base URL with its host swapped for ``root/prefix`` (``…/gitlab/api/v4``)."""
+    return f"{root.rstrip('/')}/{prefix}{api_path(prefix)}"
+
+
 def split_prefix(path: str) -> tuple[str, str]:
     """'/github/user' → ('github', '/user')."""
     parts = path.lstrip("/").split("/", 1)
@@ -74,6 +86,7 @@ def request_from_parts(method: str, raw_path: str, headers: dict[str, str], body
         query=parse_qs(parts.query),
         headers={k.lower(): v for k, v in headers.items()},
         body=body,
+        prefix=prefix,
     )
 
 

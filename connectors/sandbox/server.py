@@ -114,9 +114,15 @@ class SandboxServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def base_url(self, prefix: str) -> str:
-        """The base URL to give a provider module for ``prefix``, e.g. ``http://127.0.0.1:PORT/github``."""
+    def host_url(self, prefix: str) -> str:
+        """The sandbox's stand-in for the provider's host, e.g. ``http://127.0.0.1:PORT/gitlab``
+        (what python-gitlab takes as the instance URL)."""
         return f"{self.url}/{prefix}"
+
+    def base_url(self, prefix: str) -> str:
+        """The base URL to give a connector for ``prefix``: the provider's documented base URL with
+        the host swapped, e.g. ``http://127.0.0.1:PORT/github``, ``http://127.0.0.1:PORT/gitlab/api/v4``."""
+        return _dispatch.base_url(self.url, prefix)
 
     # -- request log ----------------------------------------------------------------------------
 
@@ -507,6 +513,9 @@ class ThreadedSandbox:
 
     def base_url(self, prefix: str) -> str:
         return self.server.base_url(prefix)
+
+    def host_url(self, prefix: str) -> str:
+        return self.server.host_url(prefix)
 
     def _run(self) -> None:
         try:

@@ -161,7 +161,9 @@ def test_breaker_sandbox_in_the_foreground_then_ctrl_c(tmp_path):
             secret = services.inventory.secret_for("support-replies").reveal()
         finally:
             services.close()
-        assert httpx.post(f"{url}/slack/auth.revoke", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+        assert (
+            httpx.post(f"{url}/slack/api/auth.revoke", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

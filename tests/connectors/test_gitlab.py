@@ -210,7 +210,7 @@ async def test_revoke_then_the_token_is_revoked():
         after = await PROVIDER.probe(client, cred(record.token, "gitlab"))
         again = await PROVIDER.revoke(client, cred(record.token, "gitlab"))
     assert result.state is ActionState.APPLIED and result.status == 204 and result.irreversible
-    assert ("DELETE", "/gitlab/personal_access_tokens/self") in transport.calls
+    assert ("DELETE", "/gitlab/api/v4/personal_access_tokens/self") in transport.calls
     assert after.outcome is Outcome.REVOKED
     assert again.state is ActionState.FAILED and not again.retryable
 
@@ -277,4 +277,4 @@ async def test_probe_rotate_revoke_over_real_http(sandbox):
     assert before.outcome is Outcome.OK and before.identity == "ci-bot"
     assert rotated.state is ActionState.APPLIED and revoked.state is ActionState.APPLIED
     assert after.outcome is Outcome.REVOKED
-    assert ("POST", "/gitlab/personal_access_tokens/self/rotate") in sandbox.calls("gitlab")
+    assert ("POST", "/gitlab/api/v4/personal_access_tokens/self/rotate") in sandbox.calls("gitlab")

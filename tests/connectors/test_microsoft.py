@@ -254,7 +254,7 @@ async def test_restrict_to_draft_only_narrows_the_grant():
         again = await PROVIDER.restrict(client, credential, Level.DRAFT)
     assert result.state is ActionState.APPLIED and result.status == 204
     assert result.details == {"kept": ["User.Read", "Mail.ReadWrite", "offline_access"], "removed": ["Mail.Send"]}
-    assert ("PATCH", f"/microsoft/oauth2PermissionGrants/{user.key_id}") in transport.calls
+    assert ("PATCH", f"/microsoft/v1.0/oauth2PermissionGrants/{user.key_id}") in transport.calls
     assert state.get(user.token).scopes == ["User.Read", "Mail.ReadWrite", "offline_access"]
     assert "Mail.Send" not in after.details["grant_scope"]
     # the issued token keeps Mail.Send until it expires, and the report says so
@@ -328,4 +328,4 @@ async def test_probe_and_revoke_over_real_http(sandbox):
     assert result.state is ActionState.APPLIED
     assert after.outcome is Outcome.INVALID
     oid = jwt_claims(record.token)["oid"]
-    assert ("POST", f"/microsoft/users/{oid}/revokeSignInSessions") in sandbox.calls("microsoft")
+    assert ("POST", f"/microsoft/v1.0/users/{oid}/revokeSignInSessions") in sandbox.calls("microsoft")

@@ -171,7 +171,7 @@ async def test_outcomes_through_the_sandbox():
     assert gone.outcome is Outcome.REVOKED and gone.error == "account_inactive"
     assert unknown.outcome is Outcome.INVALID and unknown.error == "invalid_auth"
     # auth.test is the documented introspection POST; nothing else is sent
-    assert {call for call in transport.calls} == {("POST", "/slack/auth.test")}
+    assert {call for call in transport.calls} == {("POST", "/slack/api/auth.test")}
 
 
 async def test_unreachable_malformed_and_http_errors():
@@ -204,7 +204,7 @@ async def test_revoke_then_probe_is_revoked():
         after = await PROVIDER.probe(client, cred(record.token, "slack"))
         again = await PROVIDER.revoke(client, cred(record.token, "slack"))
     assert result.state is ActionState.APPLIED and result.status == 200
-    assert ("POST", "/slack/auth.revoke") in transport.calls
+    assert ("POST", "/slack/api/auth.revoke") in transport.calls
     assert after.outcome is Outcome.REVOKED and after.error == "token_revoked"
     assert again.state is ActionState.APPLIED  # already revoked: the goal holds
 

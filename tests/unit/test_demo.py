@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -64,7 +66,10 @@ def test_every_key_is_a_sandbox_key_in_the_demo_file_keyring(demo, demo_home, me
         secret = demo.inventory.secret_for(view.name)
         assert "SANDBOX" in secret.reveal()
         assert secret.reveal() in stored.values()
-        assert view.base_url == f"http://127.0.0.1:{demo_port(demo.settings)}/{view.provider}"
+        # The provider's documented base URL with its host swapped for the sandbox's prefix:
+        # https://gitlab.com/api/v4 → http://127.0.0.1:PORT/gitlab/api/v4.
+        real_path = urlsplit(registry.get(view.provider).base_url).path.rstrip("/")
+        assert view.base_url == f"http://127.0.0.1:{demo_port(demo.settings)}/{view.provider}{real_path}"
     # The OS keyring (here the test's memory keyring) holds no demo key.
     assert not any("SANDBOX" in value for value in memory_keyring.store.values())
 
@@ -172,6 +177,26 @@ def test_moving_the_port_moves_the_connectors(tmp_path):
         assert all(":45124/" in v.base_url for v in services.inventory.list())
     finally:
         services.close()
+
+
+def test_a_demo_home_with_bare_prefixes_gets_the_api_paths(tmp_path):
+    """A demo home seeded when /gitlab stood for /api/v4 is moved to the host-style URLs on start."""
+    home = tmp_path / "d"
+    settings = prepare_demo_home(home, port=45123)
+    services = open_services(settings)
+    try:
+        view = next(v for v in services.inventory.list() if v.provider == "gitlab")
+        old = replace(services.inventory.as_input(view), base_url="http://127.0.0.1:45123/gitlab")
+        services.inventory.edit(view.name, old)
+    finally:
+        services.close()
+    services = open_services(prepare_demo_home(home))
+    try:
+        urls = {v.provider: v.base_url for v in services.inventory.list()}
+    finally:
+        services.close()
+    assert urls["gitlab"] == "http://127.0.0.1:45123/gitlab/api/v4"
+    assert urls["github"] == "http://127.0.0.1:45123/github"
 
 
 def test_demo_never_uses_breaker_db(tmp_path, monkeypatch):

@@ -23,6 +23,9 @@ from connectors.sandbox.core import (
 )
 
 PREFIX = "gitlab"
+# The prefix stands for the instance root; the REST API is below /api/v4, as on gitlab.com
+# (https://docs.gitlab.com/api/rest/#how-to-use-the-api), so python-gitlab's url= works unchanged.
+API_PATH = "/api/v4"
 
 KINDS: dict[str, list[str]] = {
     "personal": ["api", "read_user"],
@@ -149,8 +152,8 @@ def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
         "name": "Sandbox User",
         "state": "active",
         "locked": False,
-        "avatar_url": "https://gitlab.example/uploads/-/system/user/avatar/4242/avatar.png",
-        "web_url": f"https://gitlab.example/{name}",
+        "avatar_url": req.url("/uploads/-/system/user/avatar/4242/avatar.png"),
+        "web_url": req.url(f"/{name}"),
         "created_at": "2020-01-01T00:00:00.000Z",
         "bio": "",
         "location": "Loopback",
@@ -166,8 +169,8 @@ def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
 
 
 ROUTES = [
-    ("GET", r"/personal_access_tokens/self", get_self),
-    ("DELETE", r"/personal_access_tokens/self", delete_self),
-    ("POST", r"/personal_access_tokens/self/rotate", rotate_self),
-    ("GET", r"/user", get_user),
+    ("GET", API_PATH + r"/personal_access_tokens/self", get_self),
+    ("DELETE", API_PATH + r"/personal_access_tokens/self", delete_self),
+    ("POST", API_PATH + r"/personal_access_tokens/self/rotate", rotate_self),
+    ("GET", API_PATH + r"/user", get_user),
 ]

@@ -32,7 +32,11 @@ from connectors.sandbox.core import (
 )
 
 PREFIX = "microsoft"
-GRAPH = "https://graph.microsoft.com"
+# The prefix stands for graph.microsoft.com; the API versions are its first path segment, /v1.0
+# and /beta (https://learn.microsoft.com/en-us/graph/use-the-api#version), and both are served.
+API_PATH = "/v1.0"
+VERSION = r"/(?P<version>v1\.0|beta)"
+GRAPH = "https://graph.microsoft.com"  # the token audience (aud), not a URL the sandbox answers at
 TENANT = "5a4db0c0-0000-4000-8000-00000000cafe"
 APP_ID = "5a4db0c0-0000-4000-8000-0000000000a1"
 GRAPH_SP = "5a4db0c0-0000-4000-8000-000000000001"  # the tenant's Microsoft Graph service principal
@@ -173,7 +177,7 @@ def get_me(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     return json_response(
         200,
         {
-            "@odata.context": f"{GRAPH}/v1.0/$metadata#users/$entity",
+            "@odata.context": _context(req, match, "users/$entity"),
             "businessPhones": [],
             "displayName": claims.get("name", "Sandbox User"),
             "givenName": "Sandbox",
@@ -198,7 +202,7 @@ def get_organization(req: SandboxRequest, state: SandboxState, match) -> Sandbox
     return json_response(
         200,
         {
-            "@odata.context": f"{GRAPH}/v1.0/$metadata#organization",
+            "@odata.context": _context(req, match, "organization"),
             "value": [
                 {
                     "id": TENANT,
@@ -223,10 +227,15 @@ def _grant_records(state: SandboxState, grant_id: str) -> list[TokenRecord]:
     return [r for r in list(state.tokens.values()) if r.provider == PREFIX and r.key_id == grant_id]
 
 
-def _grant_object(record: TokenRecord) -> dict:
+def _context(req: SandboxRequest, match, what: str) -> str:
+    """The ``@odata.context`` URL, on the sandbox's own prefix and the version that was asked."""
+    return req.url(f"/{match['version']}/$metadata#{what}")
+
+
+def _grant_object(req: SandboxRequest, match, record: TokenRecord) -> dict:
     claims = claims_of(record.token)
     return {
-        "@odata.context": f"{GRAPH}/v1.0/$metadata#oauth2PermissionGrants/$entity",
+        "@odata.context": _context(req, match, "oauth2PermissionGrants/$entity"),
         "clientId": APP_ID,
         "consentType": "Principal",
         "id": record.key_id,
@@ -252,7 +261,7 @@ def get_grant(req: SandboxRequest, state: SandboxState, match) -> SandboxRespons
         return _denied()
     grant_id = unquote(match["id"])
     grants = _grant_records(state, grant_id)
-    return json_response(200, _grant_object(grants[0])) if grants else _missing(grant_id)
+    return json_response(200, _grant_object(req, match, grants[0])) if grants else _missing(grant_id)
 
 
 def patch_grant(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -291,13 +300,13 @@ def revoke_sessions(req: SandboxRequest, state: SandboxState, match) -> SandboxR
     # CAE-capable; the sandbox behaves like a CAE client so the next probe shows the change.
     for target in targets:
         state.revoke(target.token)
-    return json_response(200, {"@odata.context": f"{GRAPH}/v1.0/$metadata#Edm.Boolean", "value": True})
+    return json_response(200, {"@odata.context": _context(req, match, "Edm.Boolean"), "value": True})
 
 
 ROUTES = [
-    ("GET", r"/me", get_me),
-    ("GET", r"/organization", get_organization),
-    ("GET", r"/oauth2PermissionGrants/(?P<id>[^/]+)", get_grant),
-    ("PATCH", r"/oauth2PermissionGrants/(?P<id>[^/]+)", patch_grant),
-    ("POST", r"/users/(?P<user>[^/]+)/revokeSignInSessions", revoke_sessions),
+    ("GET", VERSION + r"/me", get_me),
+    ("GET", VERSION + r"/organization", get_organization),
+    ("GET", VERSION + r"/oauth2PermissionGrants/(?P<id>[^/]+)", get_grant),
+    ("PATCH", VERSION + r"/oauth2PermissionGrants/(?P<id>[^/]+)", patch_grant),
+    ("POST", VERSION + r"/users/(?P<user>[^/]+)/revokeSignInSessions", revoke_sessions),
 ]

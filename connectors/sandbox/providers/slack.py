@@ -13,6 +13,8 @@ import string
 from connectors.sandbox.core import SandboxRequest, SandboxResponse, SandboxState, TokenRecord, json_response
 
 PREFIX = "slack"
+# The prefix stands for slack.com; Web API methods are below /api (https://api.slack.com/web#basics).
+API_PATH = "/api"
 
 KINDS: dict[str, list[str]] = {
     "bot": ["chat:write", "channels:read", "channels:history"],
@@ -79,8 +81,8 @@ def auth_revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxRespo
 
 
 ROUTES = [
-    ("POST", r"/auth\.test", auth_test),
-    ("GET", r"/auth\.test", auth_test),
-    ("POST", r"/auth\.revoke", auth_revoke),
-    ("GET", r"/auth\.revoke", auth_revoke),
+    ("POST", API_PATH + r"/auth\.test", auth_test),
+    ("GET", API_PATH + r"/auth\.test", auth_test),
+    ("POST", API_PATH + r"/auth\.revoke", auth_revoke),
+    ("GET", API_PATH + r"/auth\.revoke", auth_revoke),
 ]
