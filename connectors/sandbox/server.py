@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from email.utils import formatdate
+from http import HTTPStatus
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -161,12 +162,20 @@ class SandboxServer:
         scopes: list[str] | None = None,
         identity: str | None = None,
         token: str | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> TokenRecord:
         """Create a token through the provider's route module (or register ``token``) and return it.
 
         The module's ``make_token`` gets ``scopes=``/``identity=`` when it takes them (a token that
         embeds its grant); its optional ``key_id_of(token)``/``identity_of(token)`` set the record's.
+        ``meta`` is the record's provider facts (a Notion client secret's ``client_id``, the HubSpot
+        refresh token an access token came from, ``rate_limited``), over the module's
+        ``default_meta(kind)`` when it has one.
         """
+        if meta is not None and (
+            not isinstance(meta, dict) or not all(isinstance(v, (str, int, float, bool)) for v in meta.values())
+        ):
+            raise ValueError("meta must be an object of plain values")
         module = _dispatch.route_modules().get(provider)
         if module is None:
             known = ", ".join(sorted(_dispatch.route_modules())) or "none"
@@ -181,7 +190,14 @@ class SandboxServer:
             token = _make_token(module, provider, kind, scopes, identity)
         if "SANDBOX" not in token:
             raise ValueError("sandbox tokens must contain the word SANDBOX")
-        record = TokenRecord(token=token, provider=getattr(module, "PROVIDER", provider), kind=kind, scopes=scopes)
+        defaults = module.default_meta(kind) if hasattr(module, "default_meta") else {}
+        record = TokenRecord(
+            token=token,
+            provider=getattr(module, "PROVIDER", provider),
+            kind=kind,
+            scopes=scopes,
+            meta={**defaults, **(meta or {})},
+        )
         # The record mirrors what the token itself says, where the route module can read it back.
         identity = identity if identity is not None else _read_back(module, "identity_of", token)
         if identity:
@@ -296,7 +312,9 @@ class SandboxServer:
             if route == ("GET", "/providers"):
                 return json_response(200, {"providers": self.providers()})
             if route == ("POST", "/tokens"):
-                fields = _fields(request, required={"provider"}, optional={"kind", "scopes", "identity", "token"})
+                fields = _fields(
+                    request, required={"provider"}, optional={"kind", "scopes", "identity", "token", "meta"}
+                )
                 record = self.mint(**fields)
                 # A sandbox token is not a credential; handing it back is what the admin API is for.
                 return json_response(201, {**token_info(record), "token": record.token})
@@ -410,12 +428,21 @@ async def _send(conn: h11.Connection, writer: asyncio.StreamWriter, response: Sa
     if not bodiless:
         headers.append(("content-length", str(len(response.body))))
     headers += [("date", formatdate(usegmt=True)), ("server", "breaker-sandbox")]
-    out = conn.send(h11.Response(status_code=response.status, headers=headers))
+    # The status line carries the standard reason phrase (RFC 9110 §15, https://www.rfc-editor.org/rfc/rfc9110#section-15):
+    # clients build their error messages from it ("404 Not Found"), h11 alone sends none.
+    out = conn.send(h11.Response(status_code=response.status, headers=headers, reason=_reason(response.status)))
     if response.body and not (head or bodiless):
         out += conn.send(h11.Data(data=response.body))
     out += conn.send(h11.EndOfMessage())
     writer.write(out)  # one write per response: fewer syscalls, no Nagle pause between head and body
     await writer.drain()
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
 
 
 async def _wait_for_hangup(reader: asyncio.StreamReader) -> None:

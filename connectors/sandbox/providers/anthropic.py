@@ -1,4 +1,5 @@
-"""Anthropic in the sandbox (providers.md §6).
+"""Anthropic in the sandbox (https://docs.anthropic.com/en/api/overview, Admin API:
+https://docs.anthropic.com/en/api/admin-api/apikeys/list-api-keys).
 
 API keys are records of kind ``api``; the Admin key is a record of kind ``admin``. A record's
 ``status`` is the Admin API status (active/inactive/archived): anything but active answers 404 on
@@ -62,8 +63,15 @@ def _error(status: int, type_: str, message: str, extra: dict[str, str] | None =
     return json_response(status, body, {**_headers(), **(extra or {})})
 
 
+def _key(req: SandboxRequest) -> str | None:
+    """The key as ``x-api-key`` (https://docs.anthropic.com/en/api/overview#authentication) or as
+    ``Authorization: Bearer``, which the API accepts too and the Python SDK sends since 2.0
+    (anthropic-sdk-python ``Anthropic._api_key_auth``)."""
+    return req.headers.get("x-api-key") or req.bearer()
+
+
 def _caller(req: SandboxRequest, state: SandboxState, kind: str) -> tuple[TokenRecord | None, SandboxResponse | None]:
-    record = state.get(req.headers.get("x-api-key"), PREFIX)
+    record = state.get(_key(req), PREFIX)
     if record is None or record.revoked:
         return None, _error(401, "authentication_error", "invalid x-api-key")
     if record.kind != kind:
@@ -81,21 +89,35 @@ def _caller(req: SandboxRequest, state: SandboxState, kind: str) -> tuple[TokenR
     return record, None
 
 
+MODELS = [
+    {
+        "type": "model",
+        "id": "claude-sandbox-1",
+        "display_name": "Claude Sandbox",
+        "created_at": "2025-02-19T00:00:00Z",
+    }
+]
+
+
 def models(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record, refusal = _caller(req, state, "api")
     if record is None:
         return refusal  # type: ignore[return-value]
-    data = [
-        {
-            "type": "model",
-            "id": "claude-sandbox-1",
-            "display_name": "Claude Sandbox",
-            "created_at": "2025-02-19T00:00:00Z",
-        }
-    ]
+    data = list(MODELS)
     return json_response(
         200, {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}, _headers()
     )
+
+
+def model(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /v1/models/{model_id}`` (https://docs.anthropic.com/en/api/models)."""
+    record, refusal = _caller(req, state, "api")
+    if record is None:
+        return refusal  # type: ignore[return-value]
+    found = next((m for m in MODELS if m["id"] == match["id"]), None)
+    if found is None:
+        return _error(404, "not_found_error", f"model: {match['id']}")
+    return json_response(200, found, _headers())
 
 
 def _key_object(record: TokenRecord) -> dict:
@@ -175,6 +197,7 @@ def update_key(req: SandboxRequest, state: SandboxState, match) -> SandboxRespon
 
 ROUTES = [
     ("GET", r"/v1/models", models),
+    ("GET", r"/v1/models/(?P<id>[^/]+)", model),
     ("GET", r"/v1/organizations/api_keys", list_keys),
     ("GET", r"/v1/organizations/api_keys/(?P<id>[^/]+)", get_key),
     ("POST", r"/v1/organizations/api_keys/(?P<id>[^/]+)", update_key),

@@ -1,6 +1,9 @@
 """Sandbox GitHub: the REST calls Breaker makes, with GitHub's paths, headers and bodies.
 
-Shapes follow docs.github.com (users, installations, credentials/revoke) and providers.md §3.
+Shapes follow https://docs.github.com/en/rest/users/users, …/rest/apps/installations,
+…/rest/credentials/revoke and …/rest/repos/repos. API URLs in answers (``url``, ``repos_url``,
+``owner.url`` …) point at the sandbox's own prefix, so clients that follow them (PyGithub completes
+a lazy object from its ``url``) stay on the sandbox.
 Classic tokens (ghp_, gho_) hold classic scope names; fine-grained and App tokens hold
 "permission:access" names (e.g. "contents:write"), which drive the deep-probe routes.
 """
@@ -111,7 +114,7 @@ def _repos(record: TokenRecord) -> list[str]:
     return list(record.meta.get("repos") or [f"{_owner(record)}/sandbox-repo", f"{_owner(record)}/sandbox-site"])
 
 
-def _repo_object(full_name: str, record: TokenRecord) -> dict:
+def _repo_object(req: SandboxRequest, full_name: str, record: TokenRecord) -> dict:
     owner, _, name = full_name.partition("/")
     rid = _num(full_name, 10**9)
     return {
@@ -125,11 +128,12 @@ def _repo_object(full_name: str, record: TokenRecord) -> dict:
             "id": _num(owner, 10**8),
             "type": "Organization" if owner == "sandbox-org" else "User",
             "site_admin": False,
+            "url": req.url(f"/users/{owner}"),
         },
         "html_url": f"https://github.com/{full_name}",
         "description": "A sandbox repository",
         "fork": False,
-        "url": f"https://api.github.com/repos/{full_name}",
+        "url": req.url(f"/repos/{full_name}"),
         "default_branch": "main",
         "visibility": "private",
         "permissions": {
@@ -174,10 +178,24 @@ def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
     if _is_classic(record):
         headers["x-oauth-scopes"] = ", ".join(record.scopes)
         headers["x-accepted-oauth-scopes"] = ""
-    login = record.identity
-    uid = _num(login, 10**8)
-    api = f"https://api.github.com/users/{login}"
     body = {
+        **_public_user(req, record.identity),
+        "private_gists": 0,
+        "total_private_repos": len(_repos(record)),
+        "owned_private_repos": len(_repos(record)),
+        "disk_usage": 1,
+        "collaborators": 0,
+        "two_factor_authentication": True,
+        "plan": {"name": "free", "space": 976562499, "private_repos": 10000, "collaborators": 0},
+    }
+    return json_response(200, body, headers)
+
+
+def _public_user(req: SandboxRequest, login: str) -> dict:
+    """A user as ``GET /users/{username}`` shows anyone (https://docs.github.com/en/rest/users/users#get-a-user)."""
+    uid = _num(login, 10**8)
+    api = req.url(f"/users/{login}")
+    return {
         "login": login,
         "id": uid,
         "node_id": f"U_SANDBOX{uid}",
@@ -210,22 +228,50 @@ def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
         "following": 0,
         "created_at": "2020-01-01T00:00:00Z",
         "updated_at": "2020-01-01T00:00:00Z",
-        "private_gists": 0,
-        "total_private_repos": len(_repos(record)),
-        "owned_private_repos": len(_repos(record)),
-        "disk_usage": 1,
-        "collaborators": 0,
-        "two_factor_authentication": True,
-        "plan": {"name": "free", "space": 976562499, "private_repos": 10000, "collaborators": 0},
     }
+
+
+def get_user_by_login(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """A user or organisation the sandbox knows: a token's owner or the owner of one of its repositories."""
+    record = _live(req, state)
+    if record is None and req.headers.get("authorization"):
+        return _bad_credentials()
+    login = match["login"]
+    known = {
+        name
+        for other in list(state.tokens.values())
+        if other.provider == PREFIX
+        for name in (other.identity, *(r.partition("/")[0] for r in _repos(other)))
+    }
+    headers = _rate_headers(record) if record is not None else {}
+    if login not in known:
+        return json_response(404, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}, headers)
+    body = _public_user(req, login)
+    if login == "sandbox-org":
+        body["type"] = "Organization"
     return json_response(200, body, headers)
+
+
+def get_repo(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /repos/{owner}/{repo}`` (https://docs.github.com/en/rest/repos/repos#get-a-repository):
+    the token's own repositories; any other is a 404, as GitHub answers for a private one."""
+    record = _live(req, state)
+    if record is None:
+        return _bad_credentials()
+    headers = _rate_headers(record)
+    if _is_classic(record):
+        headers["x-oauth-scopes"] = ", ".join(record.scopes)
+    full_name = f"{match['owner']}/{match['repo']}"
+    if full_name not in _repos(record):
+        return json_response(404, {"message": "Not Found", "documentation_url": DOCS, "status": "404"}, headers)
+    return json_response(200, _repo_object(req, full_name, record), headers)
 
 
 def get_user_repos(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = _live(req, state)
     if record is None:
         return _bad_credentials()
-    return json_response(200, [_repo_object(r, record) for r in _repos(record)], _rate_headers(record))
+    return json_response(200, [_repo_object(req, r, record) for r in _repos(record)], _rate_headers(record))
 
 
 def get_installation_repos(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -248,7 +294,7 @@ def get_installation_repos(req: SandboxRequest, state: SandboxState, match) -> S
     body = {
         "total_count": len(repos),
         "repository_selection": record.meta.get("repository_selection", "selected"),
-        "repositories": [_repo_object(r, record) for r in repos],
+        "repositories": [_repo_object(req, r, record) for r in repos],
     }
     return json_response(200, body, headers)
 
@@ -305,6 +351,8 @@ NOT_FOUND = json_response(404, {"message": "Not Found", "documentation_url": DOC
 ROUTES = [
     ("GET", r"/user", get_user),
     ("GET", r"/user/repos", get_user_repos),
+    ("GET", r"/users/(?P<login>[^/]+)", get_user_by_login),
+    ("GET", REPO, get_repo),
     ("GET", r"/installation/repositories", get_installation_repos),
     ("DELETE", r"/installation/token", delete_installation_token),
     ("POST", r"/credentials/revoke", post_credentials_revoke),

@@ -1,7 +1,8 @@
 """Sandbox GitLab: personal access tokens that describe, revoke and rotate themselves.
 
-Shapes follow the GitLab personal access tokens API (example in gitlab issue 426779) and
-providers.md §14; the revoked/expired 401 bodies are GitLab's OAuth-style errors (⚠️ issue threads).
+Shapes follow the GitLab personal access tokens API
+(https://docs.gitlab.com/api/personal_access_tokens/, example in gitlab issue 426779) and the users
+API (https://docs.gitlab.com/api/users/); the revoked/expired 401 bodies are GitLab's OAuth-style errors (⚠️ issue threads).
 """
 
 from __future__ import annotations
@@ -85,10 +86,43 @@ def _auth(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | None,
     return record, None
 
 
+def _token_id(record: TokenRecord) -> int:
+    return zlib.crc32(record.token.encode()) % 10**6
+
+
+def _by_id(req: SandboxRequest, state: SandboxState, match) -> tuple[TokenRecord | None, SandboxResponse | None]:
+    """The token ``:id`` names, when the caller may see it: its own user's token, or any for an admin."""
+    caller, failure = _auth(req, state)
+    if failure is not None:
+        return None, failure
+    wanted = int(match["id"])
+    for record in list(state.tokens.values()):
+        if record.provider == PREFIX and _token_id(record) == wanted:
+            same_user = record.meta.get("user_id", 4242) == caller.meta.get("user_id", 4242)
+            if same_user or caller.meta.get("is_admin"):
+                return record, None
+    return None, json_response(404, {"message": "404 Not Found"}, _rate_headers())
+
+
+def get_by_id(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /personal_access_tokens/:id`` (https://docs.gitlab.com/api/personal_access_tokens/)."""
+    record, failure = _by_id(req, state, match)
+    return failure if record is None else json_response(200, _token_object(record), _rate_headers())  # type: ignore[return-value]
+
+
+def delete_by_id(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``DELETE /personal_access_tokens/:id``: revoke (what python-gitlab's ``token.delete()`` sends)."""
+    record, failure = _by_id(req, state, match)
+    if record is None:
+        return failure  # type: ignore[return-value]
+    state.revoke(record.token)
+    return empty_response(204, _rate_headers())
+
+
 def _token_object(record: TokenRecord) -> dict:
     record.meta["last_used_at"] = _now().isoformat().replace("+00:00", "Z")
     return {
-        "id": zlib.crc32(record.token.encode()) % 10**6,
+        "id": _token_id(record),
         "name": record.meta.get("name", "breaker-sandbox"),
         "revoked": record.revoked,
         "created_at": record.created_at.isoformat().replace("+00:00", "Z"),
@@ -145,8 +179,21 @@ def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
             },
             _rate_headers(),
         )
-    name = record.identity
     body = {
+        **_public_user(req, record),
+        "email": f"{record.identity}@sandbox.example",
+        "two_factor_enabled": True,
+        "external": False,
+        "private_profile": False,
+    }
+    if record.meta.get("is_admin"):
+        body["is_admin"] = True
+    return json_response(200, body, _rate_headers())
+
+
+def _public_user(req: SandboxRequest, record: TokenRecord) -> dict:
+    name = record.identity
+    return {
         "id": int(record.meta.get("user_id", 4242)),
         "username": name,
         "name": "Sandbox User",
@@ -158,19 +205,29 @@ def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
         "bio": "",
         "location": "Loopback",
         "public_email": "",
-        "email": f"{name}@sandbox.example",
-        "two_factor_enabled": True,
-        "external": False,
-        "private_profile": False,
     }
-    if record.meta.get("is_admin"):
-        body["is_admin"] = True
-    return json_response(200, body, _rate_headers())
+
+
+def get_user_by_id(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /users/:id`` (https://docs.gitlab.com/api/users/#get-a-single-user), what python-gitlab's
+    ``gl.users.get(id)`` asks: the public profile of a user one of the sandbox's tokens belongs to."""
+    if _token(req) is not None:
+        _, failure = _auth(req, state)
+        if failure is not None:
+            return failure
+    wanted = int(match["id"])
+    for record in list(state.tokens.values()):
+        if record.provider == PREFIX and int(record.meta.get("user_id", 4242)) == wanted:
+            return json_response(200, _public_user(req, record), _rate_headers())
+    return json_response(404, {"message": "404 User Not Found"}, _rate_headers())
 
 
 ROUTES = [
     ("GET", API_PATH + r"/personal_access_tokens/self", get_self),
     ("DELETE", API_PATH + r"/personal_access_tokens/self", delete_self),
     ("POST", API_PATH + r"/personal_access_tokens/self/rotate", rotate_self),
+    ("GET", API_PATH + r"/personal_access_tokens/(?P<id>\d+)", get_by_id),
+    ("DELETE", API_PATH + r"/personal_access_tokens/(?P<id>\d+)", delete_by_id),
     ("GET", API_PATH + r"/user", get_user),
+    ("GET", API_PATH + r"/users/(?P<id>\d+)", get_user_by_id),
 ]

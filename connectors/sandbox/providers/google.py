@@ -1,8 +1,10 @@
 """Sandbox Google: tokeninfo, revoke, and the Gemini models list for API keys.
 
-Shapes follow providers.md §7 (TruffleHog googleoauth2/googlegemini), Google's Node client
-library (tokeninfo fields: aud, azp, sub, scope, exp, expires_in, email, email_verified,
-access_type) and Google's API error format for a bad API key.
+Shapes follow https://developers.google.com/identity/protocols/oauth2 (tokeninfo: the fields
+Google's Node client library reads — aud, azp, sub, scope, exp, expires_in, email, email_verified,
+access_type; revoke: https://developers.google.com/identity/protocols/oauth2/web-server#tokenrevoke),
+the Gemini models list (https://ai.google.dev/api/models#method:-models.list) and Google's API
+error format for a bad API key (https://cloud.google.com/apis/design/errors).
 tokeninfo accepts the token as a query or form ``access_token`` or a Bearer header, as Google does.
 """
 
@@ -47,7 +49,7 @@ def tokeninfo(req: SandboxRequest, state: SandboxState, match) -> SandboxRespons
     if not _live(record) or record.token.startswith("AIza"):
         return json_response(400, {"error": "invalid_token", "error_description": "Invalid Value"})
     now = int(time.time())
-    exp = int(record.expires_at.timestamp()) if record.expires_at else now + 3599
+    exp = int(record.expires_at.timestamp()) if record.expires_at else _rolling_exp(record, now)
     body = {
         "azp": CLIENT_ID,
         "aud": CLIENT_ID,
@@ -60,6 +62,17 @@ def tokeninfo(req: SandboxRequest, state: SandboxState, match) -> SandboxRespons
         "access_type": "offline",
     }
     return json_response(200, body)
+
+
+def _rolling_exp(record: TokenRecord, now: int) -> int:
+    """The expiry of a token minted without one. Google access tokens live an hour
+    (https://developers.google.com/identity/protocols/oauth2#expiration); a sandbox token without an
+    expiry stands for one its agent keeps refreshing. Its ``exp`` is fixed for each hour after it
+    was minted (created + 3599 s, then the next hour's), so repeated probes agree on it instead of
+    moving it to now + 3599 each call."""
+    first = int(record.created_at.timestamp()) + 3599
+    hours = max(0, -(-(now - first) // 3600))  # whole hours past the first expiry, rounded up
+    return first + 3600 * hours
 
 
 def revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:

@@ -1,4 +1,6 @@
-"""HubSpot in the sandbox (providers.md §9).
+"""HubSpot in the sandbox (https://developers.hubspot.com/docs/api/private-apps,
+https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/get-oauth-token-metadata,
+https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/delete-oauth-v1-refresh-tokens-token).
 
 ``private_app`` records are ``pat-na1-…`` tokens; OAuth records (kinds ``oauth_access`` and
 ``oauth_refresh``, tokens from :func:`make_oauth_token`) are read through the token-metadata GETs,
@@ -33,9 +35,18 @@ KINDS = {
     ]
 }
 OAUTH_SCOPES = ["oauth", "crm.objects.contacts.read"]
+# OAuth tokens, so the admin API can mint them too; an access token's meta["refresh_token"] ties it
+# to the refresh token whose revocation ends it.
+KINDS |= {"oauth_refresh": list(OAUTH_SCOPES), "oauth_access": list(OAUTH_SCOPES)}
+
+
+def default_meta(kind: str) -> dict[str, str]:
+    return {"client_id": "sandbox-client"} if kind == "oauth_refresh" else {}
 
 
 def make_token(kind: str) -> str:
+    if kind.startswith("oauth_"):
+        return make_oauth_token(kind)
     h = secrets.token_hex(16)
     return f"pat-na1-SANDBOX{h[0]}-{h[1:5]}-{h[5:9]}-{h[9:13]}-{h[13:25]}"
 

@@ -1,8 +1,9 @@
 """Sandbox Microsoft Graph: JWT-shaped access tokens, /me, /organization, permission grants and
 revokeSignInSessions.
 
-Shapes follow learn.microsoft.com (user-get example, oauth2permissiongrant-get/update,
-user-revokesigninsessions, Graph error format) and providers.md §19.
+Shapes follow https://learn.microsoft.com/en-us/graph/api/user-get,
+…/graph/api/oauth2permissiongrant-get, …/oauth2permissiongrant-update,
+…/user-revokesigninsessions and the error format at https://learn.microsoft.com/en-us/graph/errors.
 
 Tokens are unsigned JWTs (``alg: none``) whose payload carries ``aud``, ``scp`` or ``roles``, ``oid``
 and a ``xms_sandbox`` claim; the signature segment starts with SANDBOX so the raw string says so.
@@ -173,24 +174,49 @@ def get_me(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
         return _error(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
     if not any(p.startswith(("User.", "Directory.")) for p in _permissions(claims)):
         return _denied()
-    upn = claims.get("upn") or f"{record.identity}@sandbox.example"
-    return json_response(
-        200,
-        {
-            "@odata.context": _context(req, match, "users/$entity"),
-            "businessPhones": [],
-            "displayName": claims.get("name", "Sandbox User"),
-            "givenName": "Sandbox",
-            "jobTitle": None,
-            "mail": upn,
-            "mobilePhone": None,
-            "officeLocation": None,
-            "preferredLanguage": "en-US",
-            "surname": "User",
-            "userPrincipalName": upn,
-            "id": claims.get("oid", user_oid(record.identity)),
-        },
-    )
+    return json_response(200, _user_object(req, match, claims, record.identity))
+
+
+READ_USERS = {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+
+
+def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /users/{id | userPrincipalName}`` (https://learn.microsoft.com/en-us/graph/api/user-get):
+    what a client follows from ``/me``'s ``id``. Oneself with ``User.Read``; anyone else needs
+    ``User.Read.All`` (or a directory permission)."""
+    record, claims, failure = _caller(req, state)
+    if failure is not None:
+        return failure
+    user = unquote(match["user"])
+    if user in (claims.get("oid"), claims.get("upn")) and "scp" in claims:
+        if not any(p.startswith(("User.", "Directory.")) for p in _permissions(claims)):
+            return _denied()
+        return json_response(200, _user_object(req, match, claims, record.identity))
+    if not _permissions(claims) & READ_USERS:
+        return _denied()
+    for other in list(state.tokens.values()):
+        theirs = claims_of(other.token) if other.provider == PREFIX else {}
+        if user in (theirs.get("oid"), theirs.get("upn")):
+            return json_response(200, _user_object(req, match, theirs, other.identity))
+    return _missing(user)
+
+
+def _user_object(req: SandboxRequest, match, claims: dict, identity: str) -> dict:
+    upn = claims.get("upn") or f"{identity}@sandbox.example"
+    return {
+        "@odata.context": _context(req, match, "users/$entity"),
+        "businessPhones": [],
+        "displayName": claims.get("name", "Sandbox User"),
+        "givenName": "Sandbox",
+        "jobTitle": None,
+        "mail": upn,
+        "mobilePhone": None,
+        "officeLocation": None,
+        "preferredLanguage": "en-US",
+        "surname": "User",
+        "userPrincipalName": upn,
+        "id": claims.get("oid", user_oid(identity)),
+    }
 
 
 def get_organization(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -306,6 +332,7 @@ def revoke_sessions(req: SandboxRequest, state: SandboxState, match) -> SandboxR
 ROUTES = [
     ("GET", VERSION + r"/me", get_me),
     ("GET", VERSION + r"/organization", get_organization),
+    ("GET", VERSION + r"/users/(?P<user>[^/]+)", get_user),
     ("GET", VERSION + r"/oauth2PermissionGrants/(?P<id>[^/]+)", get_grant),
     ("PATCH", VERSION + r"/oauth2PermissionGrants/(?P<id>[^/]+)", patch_grant),
     ("POST", VERSION + r"/users/(?P<user>[^/]+)/revokeSignInSessions", revoke_sessions),

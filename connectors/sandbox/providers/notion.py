@@ -1,4 +1,6 @@
-"""Notion in the sandbox (providers.md §10).
+"""Notion in the sandbox (https://developers.notion.com/reference/intro,
+https://developers.notion.com/reference/get-self, https://developers.notion.com/reference/revoke-token,
+capability probes as in TruffleHog's notion analyzer).
 
 A record's ``scopes`` are the integration's capabilities (``read_content``, ``insert_comments``,
 ``read_user_with_email`` …). Kind ``public`` is an OAuth token of a public integration (its bot is
@@ -27,6 +29,11 @@ KINDS = {
     "admin": [],
 }
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
+
+
+def default_meta(kind: str) -> dict[str, str]:
+    """A client secret names its public integration's client, so the admin API can mint one."""
+    return {"client_id": "sandbox-client"} if kind == "admin" else {}
 
 
 def _alnum(n: int) -> str:
@@ -71,6 +78,10 @@ def me(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record, refusal = _caller(req, state)
     if record is None:
         return refusal
+    return json_response(200, {**_bot(record), "request_id": str(uuid.uuid4())})
+
+
+def _bot(record: TokenRecord) -> dict:
     if record.kind == "public":
         owner = {
             "type": "user",
@@ -85,28 +96,19 @@ def me(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
         }
     else:
         owner = {"type": "workspace", "workspace": True}
-    return json_response(
-        200,
-        {
-            "object": "user",
-            "id": _user_id(record),
-            "name": record.meta.get("name", "Sandbox Bot"),
-            "avatar_url": None,
-            "type": "bot",
-            "bot": {"owner": owner, "workspace_name": "Sandbox Workspace"},
-            "request_id": str(uuid.uuid4()),
-        },
-    )
+    return {
+        "object": "user",
+        "id": _user_id(record),
+        "name": record.meta.get("name", "Sandbox Bot"),
+        "avatar_url": None,
+        "type": "bot",
+        "bot": {"owner": owner, "workspace_name": "Sandbox Workspace"},
+    }
 
 
-def users(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
-    record, refusal = _caller(req, state)
-    if record is None:
-        return refusal
-    if not {"read_user_with_email", "read_user_without_email"} & set(record.scopes):
-        return _error(403, "restricted_resource", "Insufficient permissions for this endpoint.")
+def _people(record: TokenRecord) -> list[dict]:
     person = {"email": "ada@sandbox.invalid"} if "read_user_with_email" in record.scopes else {}
-    people = [
+    return [
         {
             "object": "user",
             "id": "6794760a-0000-4000-8000-0000000000ad",
@@ -116,6 +118,30 @@ def users(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
             "person": person,
         }
     ]
+
+
+def user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /v1/users/{user_id}`` (https://developers.notion.com/reference/get-user): the bot
+    ``users/me`` named, or a person of the workspace; needs a user-information capability."""
+    record, refusal = _caller(req, state)
+    if record is None:
+        return refusal
+    if not {"read_user_with_email", "read_user_without_email"} & set(record.scopes):
+        return _error(403, "restricted_resource", "Insufficient permissions for this endpoint.")
+    wanted = match["id"].replace("-", "")
+    found = next((u for u in [_bot(record), *_people(record)] if u["id"].replace("-", "") == wanted), None)
+    if found is None:
+        return _error(404, "object_not_found", f"Could not find user with ID: {match['id']}.")
+    return json_response(200, {**found, "request_id": str(uuid.uuid4())})
+
+
+def users(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    record, refusal = _caller(req, state)
+    if record is None:
+        return refusal
+    if not {"read_user_with_email", "read_user_without_email"} & set(record.scopes):
+        return _error(403, "restricted_resource", "Insufficient permissions for this endpoint.")
+    people = _people(record)
     return json_response(
         200,
         {
@@ -203,6 +229,7 @@ def revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
 ROUTES = [
     ("GET", r"/v1/users/me", me),
     ("GET", r"/v1/users", users),
+    ("GET", r"/v1/users/(?P<id>[0-9a-fA-F-]{32,36})", user),
     ("GET", r"/v1/pages/(?P<id>[^/]+)", page),
     ("PATCH", r"/v1/pages/(?P<id>[^/]+)", page),
     ("POST", r"/v1/pages", create_page),

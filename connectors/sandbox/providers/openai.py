@@ -1,4 +1,6 @@
-"""OpenAI in the sandbox (providers.md §5).
+"""OpenAI in the sandbox (https://platform.openai.com/docs/api-reference; Admin API:
+https://platform.openai.com/docs/api-reference/admin-api-keys, project API keys:
+https://platform.openai.com/docs/api-reference/project-api-keys).
 
 A record's ``scopes`` are the key's permissions (``models:read``, ``responses:write`` …); the
 pseudo-scope ``organization`` makes ``GET /v1/organizations`` answer 200 (full access). Admin-API
@@ -157,22 +159,32 @@ def _admin(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | None
 # -- verify -----------------------------------------------------------------------------------------
 
 
+MODELS = [
+    {"id": "gpt-sandbox-1", "object": "model", "created": 1700000000, "owned_by": "system"},
+    {"id": "gpt-sandbox-mini", "object": "model", "created": 1700000001, "owned_by": "system"},
+]
+
+
 def models(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record, refusal = _key_caller(req, state)
     if record is None:
         return refusal  # type: ignore[return-value]
     if "models:read" not in record.scopes:
         return _missing("models:read", record, status=403)
-    return _ok(
-        {
-            "object": "list",
-            "data": [
-                {"id": "gpt-sandbox-1", "object": "model", "created": 1700000000, "owned_by": "system"},
-                {"id": "gpt-sandbox-mini", "object": "model", "created": 1700000001, "owned_by": "system"},
-            ],
-        },
-        record,
-    )
+    return _ok({"object": "list", "data": list(MODELS)}, record)
+
+
+def model(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /v1/models/{model}`` (https://platform.openai.com/docs/api-reference/models/retrieve)."""
+    record, refusal = _key_caller(req, state)
+    if record is None:
+        return refusal  # type: ignore[return-value]
+    if "models:read" not in record.scopes:
+        return _missing("models:read", record, status=403)
+    found = next((m for m in MODELS if m["id"] == match["id"]), None)
+    if found is None:
+        return _error(404, f"The model '{match['id']}' does not exist", code="model_not_found", record=record)
+    return _ok(found, record)
 
 
 _ORG = {
@@ -219,7 +231,7 @@ def me(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
 
 _CAPABILITIES: dict[tuple[str, str], tuple[str, int]] = {
     ("POST", "/v1/images/generations"): ("model_capabilities:write", 400),
-    ("GET", "/v1/assistants"): ("assistants:read", 400),  # 400: the probe sends no OpenAI-Beta header
+    ("GET", "/v1/assistants"): ("assistants:read", 400),  # 400 without OpenAI-Beta: assistants=v2
     ("POST", "/v1/assistants"): ("assistants:write", 400),
     ("GET", "/v1/threads/{id}"): ("threads:read", 400),
     ("POST", "/v1/threads"): ("threads:write", 400),
@@ -243,6 +255,18 @@ def capability(req: SandboxRequest, state: SandboxState, match) -> SandboxRespon
     )
     if scope not in record.scopes:
         return _missing(scope, record)
+    if (req.method, req.path) == ("GET", "/v1/assistants"):
+        # The Assistants API answers only with the beta header, as the official clients send it
+        # (https://platform.openai.com/docs/assistants/migration: "OpenAI-Beta: assistants=v2").
+        if req.headers.get("openai-beta", "").replace(" ", "") != "assistants=v2":
+            return _error(
+                400,
+                "You must provide the 'OpenAI-Beta' header to access the Assistants API. "
+                "Please try again by setting the header 'OpenAI-Beta: assistants=v2'.",
+                code="invalid_beta",
+                record=record,
+            )
+        status = 200
     if status == 200:
         return _ok({"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}, record)
     if status == 415:
@@ -355,6 +379,7 @@ def delete_admin_key(req: SandboxRequest, state: SandboxState, match) -> Sandbox
 
 ROUTES = [
     ("GET", r"/v1/models", models),
+    ("GET", r"/v1/models/(?P<id>[^/]+)", model),
     ("GET", r"/v1/organizations", organizations),
     ("GET", r"/v1/me", me),
     *[(method, path.replace("{id}", r"[^/]+"), capability) for method, path in _CAPABILITIES],

@@ -1,7 +1,7 @@
 """Sandbox Slack: auth.test and auth.revoke with Slack's HTTP-200 ``ok``/``error`` bodies.
 
-Shapes follow api.slack.com/methods/auth.test (example responses) and auth.revoke, and
-providers.md §4: scopes in the ``x-oauth-scopes`` header; failures are HTTP 200 with
+Shapes follow https://api.slack.com/methods/auth.test (example responses),
+https://api.slack.com/methods/auth.revoke and https://api.slack.com/methods/users.info: scopes in the ``x-oauth-scopes`` header; failures are HTTP 200 with
 ``{"ok": false, "error": …}``.
 """
 
@@ -80,9 +80,36 @@ def auth_revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxRespo
     return _answer({"revoked": True})
 
 
+def users_info(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``users.info`` (https://api.slack.com/methods/users.info): the user ``auth.test`` named.
+    Needs ``users:read``; without it Slack answers ``missing_scope`` with ``needed``/``provided``."""
+    record, error = _caller(req, state)
+    if error is not None:
+        return _answer(error=error)
+    if "users:read" not in record.scopes:
+        body = {"ok": False, "error": "missing_scope", "needed": "users:read", "provided": ",".join(record.scopes)}
+        return json_response(200, body, _scope_headers(record))
+    if req.arg("user") != USER_ID:
+        return _answer(error="user_not_found")
+    user = {
+        "id": USER_ID,
+        "team_id": TEAM_ID,
+        "name": record.identity,
+        "deleted": False,
+        "real_name": "Sandbox User",
+        "is_admin": False,
+        "is_owner": False,
+        "is_bot": False,
+        "profile": {"real_name": "Sandbox User", "display_name": record.identity, "team": TEAM_ID},
+    }
+    return _answer({"user": user}, headers=_scope_headers(record))
+
+
 ROUTES = [
     ("POST", API_PATH + r"/auth\.test", auth_test),
     ("GET", API_PATH + r"/auth\.test", auth_test),
     ("POST", API_PATH + r"/auth\.revoke", auth_revoke),
     ("GET", API_PATH + r"/auth\.revoke", auth_revoke),
+    ("POST", API_PATH + r"/users\.info", users_info),
+    ("GET", API_PATH + r"/users\.info", users_info),
 ]
