@@ -1,8 +1,9 @@
 """Sandbox Airtable: whoami and the read-only metadata/records calls a deep probe makes.
 
-Shapes follow airtable.com/developers/web/api (get-user-id-scopes, list bases, get base schema,
-list records, list webhooks) and providers.md §13: scopes are listed only for OAuth tokens; a
-denied scope and a missing object both answer 403 INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND.
+Shapes follow https://airtable.com/developers/web/api (get-user-id-scopes, list bases, get base
+schema, list records, list webhooks): scopes are listed only for OAuth tokens
+(https://airtable.com/developers/web/api/get-user-id-scopes); a denied scope and a missing object
+both answer 403 INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND.
 """
 
 from __future__ import annotations

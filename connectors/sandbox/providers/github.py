@@ -169,7 +169,8 @@ def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
         return _bad_credentials()
     headers = _rate_headers(record)
     if record.token.startswith("ghs_"):
-        # ❓ unconfirmed: the exact error for an installation token on GET /user (providers.md §22).
+        # ❓ unconfirmed: the exact error for an installation token on GET /user is not documented
+        # (https://docs.github.com/en/rest/users/users#get-the-authenticated-user).
         return json_response(
             403,
             {"message": "Resource not accessible by integration", "documentation_url": DOCS, "status": "403"},

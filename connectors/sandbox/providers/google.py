@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from connectors.sandbox.core import SandboxRequest, SandboxResponse, SandboxState, TokenRecord, json_response
 
@@ -23,6 +23,8 @@ G = "https://www.googleapis.com/auth/"
 KINDS: dict[str, list[str]] = {
     "oauth": [G + "gmail.readonly", G + "gmail.compose", G + "userinfo.email", "openid"],
     "api_key": [],
+    # A refresh token: POST /token trades it for access tokens (what google-auth's refresh() does).
+    "refresh": [G + "gmail.readonly", G + "gmail.compose", G + "userinfo.email", "openid"],
 }
 CLIENT_ID = "000000000000-sandbox.apps.googleusercontent.com"
 _B64URL = string.ascii_letters + string.digits + "_-"
@@ -35,6 +37,8 @@ def _random(n: int) -> str:
 def make_token(kind: str) -> str:
     if kind == "api_key":
         return "AIzaSy" + "SANDBOX" + _random(26)  # AIza + 35 characters, like a real key
+    if kind == "refresh":
+        return "1//SANDBOX" + _random(90)
     return "ya29.SANDBOX" + _random(80)
 
 
@@ -46,7 +50,7 @@ def _live(record: TokenRecord | None) -> bool:
 
 def tokeninfo(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = state.get(req.arg("access_token") or req.bearer(), PREFIX)
-    if not _live(record) or record.token.startswith("AIza"):
+    if not _live(record) or record.token.startswith("AIza") or record.kind == "refresh":
         return json_response(400, {"error": "invalid_token", "error_description": "Invalid Value"})
     now = int(time.time())
     exp = int(record.expires_at.timestamp()) if record.expires_at else _rolling_exp(record, now)
@@ -79,8 +83,41 @@ def revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = state.get(req.arg("token"), PREFIX)
     if not _live(record):
         return json_response(400, {"error": "invalid_token", "error_description": "Token expired or revoked"})
+    # "If the token is an access token and it has a corresponding refresh token, the refresh token
+    # will also be revoked" (https://developers.google.com/identity/protocols/oauth2/web-server#tokenrevoke);
+    # the access tokens of a revoked refresh token end with it.
+    grant = record.meta.get("refresh_token") or (record.token if record.kind == "refresh" else None)
     state.revoke(record.token)
+    for other in list(state.tokens.values()):
+        if grant and other.provider == PREFIX and grant in (other.token, other.meta.get("refresh_token")):
+            state.revoke(other.token)
     return SandboxResponse(200, b"", {"content-type": "application/json; charset=utf-8"})
+
+
+def token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /token`` with ``grant_type=refresh_token``: a fresh access token for a refresh token
+    (https://developers.google.com/identity/protocols/oauth2/web-server#offline)."""
+    form = req.form()
+    if form.get("grant_type") != "refresh_token":
+        return json_response(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
+    if form.get("client_id") != CLIENT_ID or not form.get("client_secret"):
+        return json_response(401, {"error": "invalid_client", "error_description": "The OAuth client was not found."})
+    record = state.get(form.get("refresh_token"), PREFIX)
+    if not _live(record) or record.kind != "refresh":
+        return json_response(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
+    fresh = state.add(
+        TokenRecord(
+            token=make_token("oauth"),
+            provider=PREFIX,
+            kind="oauth",
+            identity=record.identity,
+            scopes=list(record.scopes),
+            expires_at=datetime.now(UTC) + timedelta(seconds=3599),
+            meta={"refresh_token": record.token},
+        )
+    )
+    body = {"access_token": fresh.token, "expires_in": 3599, "scope": " ".join(fresh.scopes), "token_type": "Bearer"}
+    return json_response(200, body, {"cache-control": "no-cache, no-store, max-age=0, must-revalidate"})
 
 
 def list_models(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -122,5 +159,6 @@ ROUTES = [
     ("GET", r"/oauth2/v3/tokeninfo", tokeninfo),  # the www.googleapis.com path TruffleHog uses
     ("POST", r"/oauth2/v3/tokeninfo", tokeninfo),
     ("POST", r"/revoke", revoke),
+    ("POST", r"/token", token),
     ("GET", r"/v1/models", list_models),
 ]

@@ -125,6 +125,28 @@ def usage(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     )
 
 
+def account_details(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /account-info/v3/details``: the account (portal) a token belongs to, the ``hubId`` the
+    token metadata names (https://developers.hubspot.com/docs/api-reference/account-account-info-v3/account-information/get-account-info-v3-details)."""
+    record = _bearer_record(req, state)
+    if record is None:
+        return _unauthorized()
+    if (limited := _limited(record)) is not None:
+        return limited
+    body = {
+        "portalId": record.meta.get("hub_id", HUB_ID),
+        "accountType": "STANDARD",
+        "timeZone": "US/Eastern",
+        "companyCurrency": "USD",
+        "additionalCurrencies": [],
+        "utcOffset": "-05:00",
+        "utcOffsetMilliseconds": -18000000,
+        "uiDomain": "app.hubspot.com",
+        "dataHostingLocation": "na1",
+    }
+    return json_response(200, body, _headers(record))
+
+
 def token_info(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     """``POST /oauth/v2/private-apps/get/access-token-info`` with ``{"tokenKey": …}``."""
     body = req.json() if isinstance(req.json(), dict) else {}
@@ -209,6 +231,7 @@ def revoke_refresh_token(req: SandboxRequest, state: SandboxState, match) -> San
 
 ROUTES = [
     ("GET", r"/account-info/v3/api-usage/daily/private-apps", usage),
+    ("GET", r"/account-info/v3/details", account_details),
     ("POST", r"/oauth/v2/private-apps/get/access-token-info", token_info),
     ("GET", r"/oauth/v1/access-tokens/(?P<token>[^/]+)", access_token_info),
     ("GET", r"/oauth/v1/refresh-tokens/(?P<token>[^/]+)", refresh_token_info),

@@ -51,7 +51,8 @@ _PREFIXES = {
 _MAGIC = "T3BlbkFJ"  # every OpenAI key carries it (TH)
 
 # The scope name OpenAI's denial message names. Only model.request and api.responses.write are
-# sourced (providers.md §5); the others follow the same pattern for the sandbox's sake.
+# sourced (error texts quoted in continuedev/continue#10059 and microsoft/PowerToys#32989); the
+# others follow the same pattern for the sandbox's sake.
 _SCOPE_NAMES = {
     "model_capabilities:write": "model.request",
     "models:read": "api.model.read",

@@ -1,4 +1,5 @@
-"""SendGrid in the sandbox (providers.md §16).
+"""SendGrid in the sandbox (https://www.twilio.com/docs/sendgrid/api-reference/api-keys,
+https://www.twilio.com/docs/sendgrid/api-reference/api-key-permissions).
 
 A key's ``api_key_id`` is the middle segment of ``SG.<id>.<secret>``; handlers derive it from the
 token itself, so a record seeded without ``key_id`` still works. Key management

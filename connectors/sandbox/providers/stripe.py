@@ -1,4 +1,5 @@
-"""Stripe in the sandbox (providers.md §8).
+"""Stripe in the sandbox (https://docs.stripe.com/api, restricted keys: https://docs.stripe.com/keys#limit-access,
+errors: https://docs.stripe.com/api/errors).
 
 Kinds ``secret_test``/``secret_live`` are full-access keys; ``restricted_test``/``restricted_live``
 hold the ``rak_<resource>_<read|write>`` permissions in ``scopes`` (write implies read). Collection
@@ -30,7 +31,8 @@ _PREFIXES = {
 }
 DEFAULT_ACCOUNT = "acct_1SANDBOX"
 
-# collection path → the resource part of its permission name (providers.md §8, TH restricted.yaml)
+# collection path → the resource part of its permission name (rak_<resource>_<read|write>, as the
+# 403 text names it; the table follows TruffleHog's analyzers/stripe/restricted.yaml)
 RESOURCES = {
     "balance": "balance",
     "charges": "charge",
