@@ -37,6 +37,7 @@ from connectors.base import Grant, Level, Outcome, ProbeReport
 from connectors.http import scrub, secrets_of
 
 MAX_RATE_LIMIT_RETRIES = 2
+KEY_SLICE = 16  # keys read before the probes that need them are let go (see Prober._read_keys)
 WRITE_GATHER_S = 0.1  # results gather this long before a batch is written (see Prober._writer)
 
 
@@ -139,6 +140,34 @@ class Prober:
             out[view.name] = cred if cred is not None else "no key stored for this connector"
         return out
 
+    def _read_keys(self, views: list[ConnectorView]) -> dict[str, asyncio.Future]:
+        """Each connector's credential (or the reason it has none) as a future, filled from one
+        thread a slice at a time: the first probes start while later keys are still being read
+        (an OS keyring answers in milliseconds per key; 1,000 keys read first would hold every probe)."""
+        loop = asyncio.get_running_loop()
+        futures = {view.name: loop.create_future() for view in views}
+
+        def deliver(batch: dict[str, ProviderCredential | str]) -> None:
+            for name, cred in batch.items():
+                if not futures[name].done():
+                    futures[name].set_result(cred)
+
+        def hand_over(batch: dict[str, ProviderCredential | str]) -> None:
+            try:
+                loop.call_soon_threadsafe(deliver, batch)
+            except RuntimeError:  # the probe-all was cancelled and its loop closed: nobody waits
+                pass
+
+        def read_all() -> None:
+            try:
+                for start in range(0, len(views), KEY_SLICE):
+                    hand_over(self.credentials(views[start : start + KEY_SLICE]))
+            finally:  # whatever happened, no probe waits for ever (delivered keys stay as they are)
+                hand_over({v.name: "the keyring could not be read" for v in views})
+
+        loop.run_in_executor(None, read_all)
+        return futures
+
     # -- probing ---------------------------------------------------------------------------
     async def probe_report(
         self,
@@ -203,7 +232,7 @@ class Prober:
                 raise NotFound(missing[0])
             views = [by_name[n] for n in wanted]
         settings = self.services.settings.probe
-        creds = await asyncio.to_thread(self.credentials, views)
+        creds = self._read_keys(views)
         pool = asyncio.Semaphore(settings.concurrency)
         # One client (and connection pool) per provider endpoint, sized to the per-host limit:
         # it *is* the per-host limit, and small pools keep httpx's per-request pool bookkeeping cheap.
@@ -215,7 +244,7 @@ class Prober:
         results: list[ProbeResult] = []
 
         async def one(view: ConnectorView) -> None:
-            cred = creds[view.name]
+            cred = await creds[view.name]
             try:
                 key = endpoint_key(view.provider, cred.base_url if not isinstance(cred, str) else None)
             except KeyError:

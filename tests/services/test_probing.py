@@ -4,9 +4,11 @@ provider keeps these tests independent of any real provider module."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import httpx
+import keyring.errors
 import pytest
 
 from app.services.inventory import ConnectorInput
@@ -244,3 +246,44 @@ async def test_a_probe_all_runs_tuned_and_restores_the_interpreter_settings(serv
     await Prober(services, transport(handler)).probe()
     assert seen and seen[0][0] < before[0] and seen[0][1][0] > before[1][0]
     assert (sys.getswitchinterval(), gc.get_threshold()) == before
+
+
+async def test_probes_start_while_later_keys_are_still_being_read(services, memory_keyring, monkeypatch):
+    """Keys are read a slice at a time beside the probes, not all before the first one (an OS
+    keyring can take milliseconds a key)."""
+    from app.services.probing import KEY_SLICE
+
+    for i in range(KEY_SLICE * 3):
+        add(services, f"bot-{i:02d}", f"fake-key-{i:04d}")
+    first_probe_sent = threading.Event()
+    waited = []
+    reads = []
+    real_get = memory_keyring.get_password
+
+    def slow_get(service, username):
+        if ":cred:" in username:
+            reads.append(username)
+            if len(reads) == KEY_SLICE + 1:  # the next slice waits until a probe went out
+                waited.append(first_probe_sent.wait(timeout=5))
+        return real_get(service, username)
+
+    monkeypatch.setattr(memory_keyring, "get_password", slow_get)
+
+    def handler(request):
+        first_probe_sent.set()
+        return httpx.Response(200, json={"login": "x", "scopes": []})
+
+    results = await Prober(services, transport(handler)).probe()
+    assert waited == [True]
+    assert [r.report.outcome for r in results] == [Outcome.OK] * (KEY_SLICE * 3)
+
+
+async def test_a_keyring_that_fails_is_each_probes_outcome(services, memory_keyring, monkeypatch):
+    add(services, "bot", "fake-key-1234")
+
+    def locked(service, username):
+        raise keyring.errors.KeyringLocked("locked")
+
+    monkeypatch.setattr(memory_keyring, "get_password", locked)
+    [result] = await Prober(services, transport(lambda r: httpx.Response(200))).probe()
+    assert result.report.outcome is Outcome.ERROR and "keyring" in result.report.error
