@@ -32,7 +32,7 @@ class InventoryLoaded(Message):
 
     services: Any  # app.services.context.Services; None for the read made before the store opened
     views: list[ConnectorView]
-    summary: Summary
+    summary: Summary | None  # None for the first screenful, read before the whole inventory
     last_review_at: Any = None
     select: str | None = None
     generation: int = 0  # a newer reload wins over an older one that finishes late

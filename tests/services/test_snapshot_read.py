@@ -103,6 +103,13 @@ def test_every_view_from_the_fast_path_equals_the_orm_view(services):
     assert all(c.created_at.tzinfo is not None for v in fast for c in v.credentials)
 
 
+def test_the_first_screenful_is_the_first_views_of_the_whole_read(services):
+    _varied_inventory(services)
+    whole = build_views(read_inventory_file(services.settings.db_path))
+    for first in (0, 1, 2, 10):
+        assert build_views(read_inventory_file(services.settings.db_path, first=first)) == whole[:first]
+
+
 def test_a_path_with_spaces_hashes_and_percent_signs_is_read_and_never_created(services, tmp_path):
     import shutil
 
