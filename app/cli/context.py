@@ -7,10 +7,7 @@ reach the keyring, so nothing is opened until a command asks for it.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
 from app.cli.parser import UsageError
@@ -104,19 +101,3 @@ class CliContext:
             return bool(isatty and isatty())
         except (ValueError, OSError):  # a closed or detached stream
             return False
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a command builds a whole inventory's views and records.
-
-    Those are tens of thousands of acyclic objects, freed by reference counting; the collector's
-    passes over them cost a third of `breaker list --json` for 10,000 connectors and free nothing.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

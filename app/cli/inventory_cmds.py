@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from app.cli.context import CliContext, collector_paused
+from app.cli.context import CliContext
 from app.cli.output import ago, clip, note, print_json, table
 from app.cli.parser import UsageError
 from app.cli.prompts import ask_yes_no, read_key
+from app.services.tuning import no_cyclic_gc
 from app.services.views import ENVIRONMENTS, ConnectorInput, ValidationError
 from connectors.base import Grant, Level
 
@@ -138,7 +139,7 @@ def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     from app.services.export import list_document
     from app.services.views import summarize
 
-    with collector_paused():
+    with no_cyclic_gc():  # what it buys: app.services.tuning
         views = ctx.inventory_views(" ".join(args.filter))
         warn = ctx.settings.key_age_warn_days
         if args.json:

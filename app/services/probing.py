@@ -26,7 +26,8 @@ from sqlmodel import Session, col, select
 from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
 from app.services.inventory import ConnectorView
-from app.services.netutil import gated, tls_context, tuned_for_many_requests
+from app.services.netutil import gated, tls_context
+from app.services.tuning import many_requests
 from app.services.vocabulary import JobState
 from app.store.bulk import insert_many, update_many
 from app.store.db import session_scope
@@ -263,7 +264,7 @@ class Prober:
                     logging.getLogger(__name__).exception("probe result callback failed")
 
         try:
-            with tuned_for_many_requests():  # GIL slices and GC passes that do not stall the loop
+            with many_requests():  # GIL slices and GC passes that do not stall the loop (app.services.tuning)
                 try:
                     await asyncio.gather(*(one(v) for v in views))
                 finally:

@@ -223,23 +223,3 @@ def test_owners_are_reused(breaker, add_github, cli_home):
         assert services.inventory.owners() == ["Priya"]
     finally:
         services.close()
-
-
-def test_the_collector_is_paused_only_while_a_listing_is_built_and_then_restored():
-    import gc
-
-    from app.cli.context import collector_paused
-
-    assert gc.isenabled()
-    with pytest.raises(KeyError):
-        with collector_paused():
-            assert not gc.isenabled()
-            raise KeyError("a failing listing")
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with collector_paused():
-            pass
-        assert not gc.isenabled()  # one that was off stays off
-    finally:
-        gc.enable()

@@ -214,23 +214,6 @@ async def test_a_cookie_one_key_received_never_rides_along_with_another_keys_pro
     assert sent_cookies == [None, None]
 
 
-def test_the_tuning_nests_and_always_puts_the_interval_and_thresholds_back():
-    import gc
-    import sys
-
-    from app.services.netutil import SHORT_SWITCH_INTERVAL_S, YOUNG_GC_THRESHOLD, tuned_for_many_requests
-
-    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
-    tuned = (min(interval, SHORT_SWITCH_INTERVAL_S), (max(thresholds[0], YOUNG_GC_THRESHOLD), *thresholds[1:]))
-    with tuned_for_many_requests():
-        assert (sys.getswitchinterval(), gc.get_threshold()) == tuned
-        with pytest.raises(RuntimeError):
-            with tuned_for_many_requests():
-                raise RuntimeError("a probe-all failing inside another")
-        assert (sys.getswitchinterval(), gc.get_threshold()) == tuned  # the outer one still runs
-    assert (sys.getswitchinterval(), gc.get_threshold()) == (interval, thresholds)
-
-
 async def test_a_probe_all_runs_tuned_and_restores_the_interpreter_settings(services):
     import gc
     import sys

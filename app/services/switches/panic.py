@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 import time
@@ -46,6 +45,7 @@ from app.services.switches.journal import JobRow, JobUpdate, new_batch_id
 from app.services.switches.plan import dependants, is_admin_connector
 from app.services.switches.states import PanicSummary, SwitchEvent
 from app.services.switches.verify import verify
+from app.services.tuning import no_cyclic_gc
 from app.services.vocabulary import JobState
 from connectors import registry
 from connectors.base import ActionResult, Mode, Verb
@@ -147,19 +147,14 @@ class Panic:
         if not targets:
             return summary
         calls_text = {t.provider: _call_text(t.provider) for t in targets}
-        # Steps 1 and 2 must take milliseconds: no garbage-collection pause in the middle of them
-        # (a full collection in a process this size costs more than the whole recording).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        # Steps 1 and 2 must take milliseconds: no garbage-collection pass in the middle of them
+        # (what that buys: app.services.tuning).
+        with no_cyclic_gc():
             _, superseded = await self.sw.db.run(journal.journal_batch, batch, targets, selection.as_dict(), calls_text)
             summary.superseded = superseded
             self.crash.hit("journal")
             await self.sw.db.run(journal.record_batch, batch)
             summary.recorded_ms = (time.perf_counter() - started) * 1000
-        finally:
-            if collecting:
-                gc.enable()
         self.crash.hit("recorded")
         jobs = await self.sw.db.run(journal.batch_jobs, batch)
         for job in jobs:

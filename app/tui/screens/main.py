@@ -8,7 +8,6 @@ connector screen and the command palette reuse them. Probing lives in
 
 from __future__ import annotations
 
-import gc
 import threading
 from typing import TYPE_CHECKING
 
@@ -196,19 +195,8 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
             self.query_one("#empty", Static).display = False
             self.notify("The inventory is open.", title="Panel")
         self.refresh_bindings()  # the actions were greyed while the store opened
-        self.set_timer(1.0, self.settle_memory)
         if "panic" in self.app.features:
             self.unfinished_worker()  # an interrupted emergency disable is offered, never resumed on its own
-
-    @staticmethod
-    def settle_memory() -> None:
-        """Once the panel is up: what is alive now (Textual, the store, the first inventory) lives as
-        long as the panel. Collect the start-up garbage once, then keep the rest out of the cyclic
-        collector's full passes (``gc.freeze``), which otherwise stall the screen for a tenth of a
-        second at a time during a probe-all of 1,000 connectors. Objects freed by reference
-        counting (replaced views and rows) are still freed as usual."""
-        gc.collect()
-        gc.freeze()
 
     @on(InventoryFailed)
     def _failed(self, message: InventoryFailed) -> None:
