@@ -27,7 +27,7 @@ from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
 from app.services.inventory import ConnectorView
 from app.services.netutil import gated, tls_context
-from app.services.tuning import many_requests
+from app.services.netutil import gated, tls_context
 from app.services.vocabulary import JobState
 from app.store.bulk import insert_many, update_many
 from app.store.db import session_scope
@@ -264,13 +264,12 @@ class Prober:
                     logging.getLogger(__name__).exception("probe result callback failed")
 
         try:
-            with many_requests():  # GIL slices and GC passes that do not stall the loop (app.services.tuning)
-                try:
-                    await asyncio.gather(*(one(v) for v in views))
-                finally:
-                    all_in.set()
-                    queue.put_nowait(None)
-                    await writer
+            try:
+                await asyncio.gather(*(one(v) for v in views))
+            finally:
+                all_in.set()
+                queue.put_nowait(None)
+                await writer
         finally:
             await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
         order = {v.name: i for i, v in enumerate(views)}
@@ -315,7 +314,9 @@ class Prober:
         """Write a batch of results in one transaction with bulk statements.
 
         A probe-all writes while probes are still in flight; ORM flushes of thousands of rows would
-        compete with the event loop for the GIL, so rows go in as executemany inserts/updates.
+        compete with the event loop for the GIL, so rows go in as executemany inserts/updates
+        (app.store.bulk) and the rows they need are read as plain Core rows on ``__table__``.
+        tests/benchmarks/bench_probe.py is the benchmark these two paths answer to (docs/benchmarks.md).
         """
         now = utcnow()
         waiting: list[ProbeResult] = []  # connectors whose last switch waits for a probe's proof

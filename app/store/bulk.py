@@ -6,7 +6,7 @@ that was the larger part of Breaker's own cost. On SQLite these helpers hand the
 the driver's ``executemany``, inside the session's own transaction, converting the two types that
 need it as SQLModel and SQLAlchemy store them: an aware datetime as ``YYYY-MM-DD HH:MM:SS.ffffff``
 UTC text (a naive one is refused, as SQLModel's UTCDateTime refuses it), a Boolean as 0/1. On any other database they are Core statements. tests/services/test_bulk_writes.py holds what
-they store equal to what the ORM stores.
+they store equal to what the ORM stores; tests/benchmarks/bench_probe.py is the benchmark they answer to.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The inventory read as plain rows, through the standard library's sqlite3 alone.
 
-Listing every connector is what the panel does at start and what `breaker list` is for. Through
+Listing every connector is what the panel does at start and what `breaker list` is for
+(tests/benchmarks/bench_startup.py times both: the panel's first rows, and the listing against a
+bare sqlite3 + json dump). Through
 SQLAlchemy, 10,000 connectors cost about 0.4 s of imports and 0.3 s of per-value result processing
 before a single view is built. Here four SELECTs in one read transaction return named tuples, with
 the timestamp columns parsed once by ``datetime.fromisoformat`` (C) into aware UTC datetimes.

@@ -47,7 +47,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import ROOT, breaker, breaker_env, breaker_untuned, compile_like_an_install, machine_load, spread, verdict
+from figures import ROOT, breaker, breaker_env, compile_like_an_install, machine_load, spread, verdict
 
 sys.path.insert(0, str(ROOT))
 
@@ -116,12 +116,12 @@ def configure(home: Path, concurrency: int, per_host: int) -> None:
     config.write_text(f"{text}\n\n[probe]\nconcurrency = {concurrency}\nper_host = {per_host}\n")
 
 
-def run_probe_all(home: Path, *, tuned: bool = True) -> tuple[float, float, list[dict]]:
+def run_probe_all(home: Path) -> tuple[float, float, list[dict]]:
     """(wall s, CPU s of the process, results) of one `breaker --home DIR probe --all --json`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
-        (breaker if tuned else breaker_untuned)("--home", str(home), "probe", "--all", "--json"),
+        breaker("--home", str(home), "probe", "--all", "--json"),
         capture_output=True,
         env=breaker_env(),
         cwd=ROOT,
@@ -203,12 +203,8 @@ def main() -> int:
         admin.delete("/faults")
         _, _, warm = run_probe_all(home)  # warm-up, no latency: the page cache, and each probe's requests
         admin.post("/faults", json={"provider": "*", "latency_ms": args.latency_ms})
-        walls, cpus, untuned_walls, untuned_cpus = [], [], [], []
+        walls, cpus = [], []
         for run in range(args.runs):
-            if args.compare_untuned:
-                wall, cpu, _ = run_probe_all(home, tuned=False)
-                untuned_walls.append(wall)
-                untuned_cpus.append(cpu)
             admin.delete("/requests")
             wall, cpu, results = run_probe_all(home)
             walls.append(wall)
@@ -238,9 +234,6 @@ def main() -> int:
     )
     print(f"  wall (whole process): {spread(walls)}")
     print(f"  CPU of the process:   {spread(cpus)}")
-    if args.compare_untuned:
-        print(f"  without app.services.tuning, wall: {spread(untuned_walls)}")
-        print(f"  without app.services.tuning, CPU:  {spread(untuned_cpus)}")
     print(f"  ideal {ideal * 1000:.0f} ms = {why} x {args.latency_ms:.0f} ms")
     print(
         f"  HTTP stack alone (the first run's {len(logged)} requests replayed through bare httpx, same limits): "

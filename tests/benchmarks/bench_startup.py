@@ -137,7 +137,7 @@ BARE_DUMP = textwrap.dedent("""
         c["owner"] = owners.get(c["owner_id"])
         c["grants"] = grants[c["id"]]
         c["credentials"] = credentials[c["id"]]
-    json.dump({"connectors": connectors}, sys.stdout)
+    sys.stdout.write(json.dumps({"connectors": connectors}))
 """)
 
 

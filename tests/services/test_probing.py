@@ -214,23 +214,6 @@ async def test_a_cookie_one_key_received_never_rides_along_with_another_keys_pro
     assert sent_cookies == [None, None]
 
 
-async def test_a_probe_all_runs_tuned_and_restores_the_interpreter_settings(services):
-    import gc
-    import sys
-
-    add(services, "bot", "fake-key-1234")
-    before = (sys.getswitchinterval(), gc.get_threshold())
-    seen = []
-
-    def handler(request):
-        seen.append((sys.getswitchinterval(), gc.get_threshold()))
-        return httpx.Response(200, json={"login": "x", "scopes": []})
-
-    await Prober(services, transport(handler)).probe()
-    assert seen and seen[0][0] < before[0] and seen[0][1][0] > before[1][0]
-    assert (sys.getswitchinterval(), gc.get_threshold()) == before
-
-
 async def test_probes_start_while_later_keys_are_still_being_read(services, memory_keyring, monkeypatch):
     """Keys are read a slice at a time beside the probes, not all before the first one (an OS
     keyring can take milliseconds a key)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,21 +24,6 @@ def test_no_module_but_tuning_changes_the_interpreter():
     assert offenders == []
 
 
-def test_many_requests_nests_and_always_puts_the_interval_and_thresholds_back():
-    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
-    tuned = (
-        min(interval, tuning.SHORT_SWITCH_INTERVAL_S),
-        (max(thresholds[0], tuning.YOUNG_GC_THRESHOLD), *thresholds[1:]),
-    )
-    with tuning.many_requests():
-        assert (sys.getswitchinterval(), gc.get_threshold()) == tuned
-        with pytest.raises(RuntimeError):
-            with tuning.many_requests():
-                raise RuntimeError("a probe-all failing inside another")
-        assert (sys.getswitchinterval(), gc.get_threshold()) == tuned  # the outer one still runs
-    assert (sys.getswitchinterval(), gc.get_threshold()) == (interval, thresholds)
-
-
 def test_no_cyclic_gc_pauses_the_collector_only_in_the_block():
     assert gc.isenabled()
     with pytest.raises(KeyError):
@@ -58,6 +42,5 @@ def test_no_cyclic_gc_pauses_the_collector_only_in_the_block():
 
 def test_inactive_tuning_changes_nothing(monkeypatch):
     monkeypatch.setattr(tuning, "ACTIVE", False)
-    before = (sys.getswitchinterval(), gc.get_threshold(), gc.isenabled())
-    with tuning.many_requests(), tuning.no_cyclic_gc():
-        assert (sys.getswitchinterval(), gc.get_threshold(), gc.isenabled()) == before
+    with tuning.no_cyclic_gc():
+        assert gc.isenabled()
