@@ -27,7 +27,6 @@ from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
 from app.services.inventory import ConnectorView
 from app.services.netutil import gated, tls_context
-from app.services.netutil import gated, tls_context
 from app.services.vocabulary import JobState
 from app.store.bulk import insert_many, update_many
 from app.store.db import session_scope

@@ -52,9 +52,8 @@ sys.path.insert(0, str(ROOT))
 from app.services.context import open_services
 from app.services.demo import demo_port, prepare_demo_home
 from app.services.inventory import ConnectorInput
-from app.services.switches.calls import requests_for
 from connectors import registry
-from connectors.base import Secret
+from connectors.base import Secret, Verb
 
 # provider → sandbox token kind for the connectors, and the admin kind where revoking needs one.
 PROVIDERS: dict[str, dict] = {
@@ -158,10 +157,10 @@ def one_transaction_ms(db: Path, rows: int) -> float:
 
 
 def ideal_verified_ms(per: dict[str, int], per_provider: int, latency_ms: float) -> tuple[float, str]:
-    rounds = {p: math.ceil(n * (requests_for(registry.get(p), "revoke") + 1) / per_provider) for p, n in per.items()}
+    rounds = {p: math.ceil(n * (registry.get(p).requests_for(Verb.REVOKE) + 1) / per_provider) for p, n in per.items()}
     worst = max(rounds, key=rounds.get)
     why = (
-        f"{worst}: {per[worst]} connectors x ({requests_for(registry.get(worst), 'revoke')} revoke + 1 probe) "
+        f"{worst}: {per[worst]} connectors x ({registry.get(worst).requests_for(Verb.REVOKE)} revoke + 1 probe) "
         f"/ {per_provider} slots = {rounds[worst]} rounds"
     )
     return rounds[worst] * latency_ms, why
@@ -222,7 +221,7 @@ def main() -> int:
     all_verified = sum(len(r["summary"]["verified"]) == r["summary"]["total"] for r in runs)
     recorded_ideal = min(r["recorded_ideal"] for r in runs)
     ideal_ms, why = ideal_verified_ms(per, args.per_provider, args.latency_ms)
-    needed = {p: n * (requests_for(registry.get(p), "revoke") + 1) for p, n in per.items()}
+    needed = {p: n * (registry.get(p).requests_for(Verb.REVOKE) + 1) for p, n in per.items()}
     print(f"machine: {machine_load()} at the end")
     print(
         f"{args.connectors} connectors over {len(per)} providers ({', '.join(f'{p} {n}' for p, n in per.items())}), "
