@@ -50,7 +50,7 @@ from figures import ROOT, breaker, breaker_env, breaker_untuned, compile_like_an
 sys.path.insert(0, str(ROOT))
 
 from app.services.context import open_services
-from app.services.demo import demo_port, prepare_demo_home
+from app.services.demo import base_url, demo_port, prepare_demo_home
 from app.services.inventory import ConnectorInput
 from connectors import registry
 from connectors.base import Secret, Verb
@@ -89,7 +89,7 @@ def start_sandbox(home: Path, port: int) -> subprocess.Popen:
     raise SystemExit("the sandbox did not answer within 30 s")
 
 
-def seed(home: Path, admin: httpx.Client, url: str, count: int) -> dict[str, int]:
+def seed(home: Path, admin: httpx.Client, port: int, count: int) -> dict[str, int]:
     """``count`` bench connectors over PROVIDERS (and their admin keys); returns connectors per provider."""
     services = open_services(prepare_demo_home(home))
     names = {v.name for v in services.inventory.list()}
@@ -102,7 +102,7 @@ def seed(home: Path, admin: httpx.Client, url: str, count: int) -> dict[str, int
                     ConnectorInput(
                         name=f"{prefix}-org-admin",
                         provider=prefix,
-                        base_url=f"{url}/{prefix}",
+                        base_url=base_url(port, prefix),
                         extra=dict(spec.get("extra", {})),
                     ),
                     Secret(token),
@@ -118,7 +118,7 @@ def seed(home: Path, admin: httpx.Client, url: str, count: int) -> dict[str, int
                 ConnectorInput(
                     name=f"bench-{prefix}-{i:04d}",
                     provider=prefix,
-                    base_url=f"{url}/{prefix}",
+                    base_url=base_url(port, prefix),
                     tags="bench",
                     extra=dict(spec.get("extra", {})),
                 ),
@@ -173,7 +173,7 @@ def one_run(args, tmp: Path, run: int, tuned: bool = True) -> dict:
     sandbox = start_sandbox(home, port)
     try:
         admin = httpx.Client(base_url=f"{url}/_sandbox", timeout=10)
-        per = seed(home, admin, url, args.connectors)
+        per = seed(home, admin, port, args.connectors)
         recorded_ideal = one_transaction_ms(home / "breaker.db", args.connectors)
         admin.post("/faults", json={"provider": "*", "latency_ms": args.latency_ms})
         admin.delete("/requests")

@@ -93,7 +93,7 @@ def seed(home: Path, connectors: int) -> None:
         for view in originals:
             token = services.secrets.get(view.credential.keyring_ref).reveal()
             record = state.get(token)
-            prefix = view.base_url.rstrip("/").rsplit("/", 1)[1]
+            prefix = view.provider  # the demo serves each provider under its own name
             specs.append((view, prefix, record))
         for i in range(connectors - len(originals)):
             view, prefix, record = specs[i % len(specs)]
@@ -177,7 +177,7 @@ def main() -> int:
     ap.add_argument("--connectors", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency-ms", type=float, default=100.0)
-    ap.add_argument("--per-host", type=int, default=64, help="[probe] per_host (Breaker's default is 8)")
+    ap.add_argument("--per-host", type=int, default=8, help="[probe] per_host (8 is Breaker's default)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--home", type=Path, help="seed (or reuse) this demo home and keep it")
     ap.add_argument("--compare-untuned", action="store_true", help="alternate with runs without app.services.tuning")
