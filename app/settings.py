@@ -31,6 +31,58 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    """The weekly review's thresholds ([review] in config.toml). Defaults from issue 11."""
+
+    queue_cap: int = 10  # items per review; the rest is carried to next week
+    unused_days: int = 30  # a connector unused this long is a finding …
+    unused_high_days: int = 90  # … a high one from here
+    young_days: int = 14  # connectors younger than this are left out of the "unused" rule
+    key_age_days: int = 90  # a key older than this should be rotated
+    expiry_warn_days: tuple[int, ...] = (30, 7, 1)  # reminders before a key expires
+    stale_probe_days: int = 7  # a last probe older than this is stale data
+    keep_lapse_high_weeks: int = 4  # a "keep" of a high-risk connector holds this long …
+    keep_lapse_weeks: int = 12  # … of any other connector this long
+    snooze_max_days: int = 90
+    dont_know_reviews: int = 2  # a checklist answer "don't know" this many reviews in a row is a finding
+
+
+_REVIEW_INTS = (
+    "queue_cap",
+    "unused_days",
+    "unused_high_days",
+    "young_days",
+    "key_age_days",
+    "stale_probe_days",
+    "keep_lapse_high_weeks",
+    "keep_lapse_weeks",
+    "snooze_max_days",
+    "dont_know_reviews",
+)
+
+
+def _review_settings(raw: Mapping, path: Path) -> ReviewSettings:
+    section = raw.get("review", {})
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{path}: [review] must be a table")
+    values: dict = {}
+    for name in _REVIEW_INTS:
+        if name in section:
+            value = section[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{path}: review.{name} must be a positive whole number, not {value!r}")
+            values[name] = value
+    if "key_age_warn_days" in section and "key_age_days" not in values:
+        values["key_age_days"] = section["key_age_warn_days"]
+    if "expiry_warn_days" in section:
+        days = section["expiry_warn_days"]
+        if not isinstance(days, list) or not days or not all(isinstance(d, int) and d > 0 for d in days):
+            raise ConfigError(f"{path}: review.expiry_warn_days is a list of positive days, e.g. [30, 7, 1]")
+        values["expiry_warn_days"] = tuple(sorted(set(days), reverse=True))
+    return ReviewSettings(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     config_dir: Path
@@ -41,6 +93,7 @@ class Settings:
     read_only: bool = False
     demo: bool = False  # a demo home: SANDBOX keys in a file keyring confined to the home
     key_age_warn_days: int = 90
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
     @property
     def config_path(self) -> Path:
@@ -126,4 +179,5 @@ def load_settings(
         key_age_warn_days=int(raw.get("review", {}).get("key_age_warn_days", 90))
         if isinstance(raw.get("review", {}), Mapping)
         else 90,
+        review=_review_settings(raw, config_path),
     )

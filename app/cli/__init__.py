@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "switch_cmds",  # draft-only, read-only, disable, enable, rotate
     "panic_cmds",  # panic
     "exec_cmds",  # exec
+    "review_cmds",  # review
     "scan_cmds",  # scan
     "audit_cmds",  # audit
     "export_cmds",  # export

@@ -46,6 +46,13 @@ class Services:
                     self._switches = Switches(self)
         return self._switches
 
+    @property
+    def review(self):
+        """The weekly review (issue 11)."""
+        from app.services.review import ReviewService
+
+        return ReviewService(self)
+
     def close(self) -> None:
         if self._switches is not None:
             self._switches.close()

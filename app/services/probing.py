@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -364,6 +364,7 @@ class Prober:
                         deep=report.deep,
                         token_kind=report.token_kind,
                         expires_at=report.expires_at,
+                        provider_last_used_at=last_used_of(report),
                     )
                 )
                 change = {
@@ -460,6 +461,21 @@ class Prober:
             )
             for p in probes
         ]
+
+
+def last_used_of(report: ProbeReport) -> datetime | None:
+    """The provider's own last-used date of the key, when the probe saw one (``details["last_used_at"]``:
+    ISO text as GitLab sends it, or Unix seconds as OpenAI's key objects do); None otherwise."""
+    value = report.details.get("last_used_at")
+    if isinstance(value, bool) or value in (None, ""):
+        return None
+    try:
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, UTC)
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _scrub(report: ProbeReport, cred: ProviderCredential) -> ProbeReport:

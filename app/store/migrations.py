@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from app.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.store import models
 from app.store.snapshot import SCHEMA_VERSION
 
 
@@ -27,9 +27,41 @@ def _v1_initial(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
 
 
+def _v2_review(conn: Connection) -> None:
+    """The weekly review (issue 11): columns on review and review_answer, and the review_week table."""
+    columns = {
+        "review": [
+            ("iso_week", "VARCHAR NOT NULL DEFAULT ''"),
+            ("queue_json", "VARCHAR NOT NULL DEFAULT '[]'"),
+            ("findings_json", "VARCHAR NOT NULL DEFAULT '{}'"),
+            ("carried", "INTEGER NOT NULL DEFAULT 0"),
+            ("report_html", "VARCHAR NOT NULL DEFAULT ''"),
+            ("report_sha256", "VARCHAR NOT NULL DEFAULT ''"),
+        ],
+        "probe": [("provider_last_used_at", "DATETIME")],
+        "review_answer": [
+            ("at", "DATETIME"),
+            ("detail", "VARCHAR NOT NULL DEFAULT ''"),
+            ("until", "DATETIME"),
+            ("outcome", "VARCHAR NOT NULL DEFAULT ''"),
+            ("digest", "VARCHAR NOT NULL DEFAULT ''"),
+            ("severity", "VARCHAR NOT NULL DEFAULT ''"),
+            ("drift_since", "DATETIME"),
+        ],
+    }
+    inspector = inspect(conn)
+    for table, wanted in columns.items():
+        have = {c["name"] for c in inspector.get_columns(table)}
+        for name, ddl in wanted:
+            if name not in have:  # a database created at version 2 already has them (create_all)
+                conn.execute(text(f'ALTER TABLE {table} ADD COLUMN "{name}" {ddl}'))
+    models.ReviewWeek.__table__.create(conn, checkfirst=True)
+
+
 # version → migration that produces it. Append only; never edit a released step.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_initial,
+    2: _v2_review,
 }
 CURRENT_VERSION = max(MIGRATIONS)
 # The fast read path names this schema's tables in its own SQL: a new migration must update it too.

@@ -98,6 +98,9 @@ class Probe(SQLModel, table=True):
     deep: bool = False
     token_kind: str = ""
     expires_at: datetime | None = None
+    # The provider's own "last used" date for this key, where its API reports one (GitLab's
+    # last_used_at …); read by the weekly review's "not used for 30 days" finding (migration 2).
+    provider_last_used_at: datetime | None = None
 
 
 class SwitchJob(SQLModel, table=True):
@@ -147,6 +150,15 @@ class Review(SQLModel, table=True):
     finished_at: datetime | None = None
     actor: str = ""
     report_md: str = ""
+    # Added with the weekly review (issue 11, migration 2): the ISO week ("2026-W10"), the queue
+    # frozen when the review started (connector names, riskiest first), the findings seen then
+    # ({name: [finding, ...]}), how many were carried to next week, and the finished report.
+    iso_week: str = ""
+    queue_json: str = "[]"
+    findings_json: str = "{}"
+    carried: int = 0
+    report_html: str = ""
+    report_sha256: str = ""
 
 
 class ReviewAnswer(SQLModel, table=True):
@@ -155,5 +167,22 @@ class ReviewAnswer(SQLModel, table=True):
     review_id: int = Field(foreign_key="review.id", index=True)
     connector_id: int | None = Field(default=None, foreign_key="connector.id")
     item: str  # task, data, tools, actions, identity, validation, monitoring, revocation, decision
-    answer: str = ""
-    note: str = ""
+    answer: str = ""  # yes | no | dont_know; for item "decision": keep | reduce | rotate | disable | reassign | snooze
+    note: str = ""  # the owner's note; for a decision, its reason
+    # Added with the weekly review (issue 11, migration 2).
+    at: datetime | None = None
+    detail: str = ""  # a decision's target: draft-only / read-only for reduce, the new owner for reassign
+    until: datetime | None = None  # snooze end, or when a keep lapses
+    outcome: str = ""  # a switch decision's honest state (verified, applied, manual, failed …)
+    digest: str = ""  # the connector's state when decided: a keep holds while it is unchanged
+    severity: str = ""  # the highest finding severity when decided
+    drift_since: datetime | None = None  # when the drift the decision answered was first seen
+
+
+class ReviewWeek(SQLModel, table=True):
+    """The weekly figures, one row per ISO week, computed from the store when a review ends."""
+
+    __tablename__ = "review_week"
+    iso_week: str = Field(primary_key=True)  # "2026-W10"
+    computed_at: datetime = Field(default_factory=utcnow)
+    figures_json: str = "{}"

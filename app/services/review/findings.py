@@ -1,0 +1,506 @@
+"""Findings: what the weekly review asks about, computed from the inventory, the probes, the
+switches and the audit log — never typed in. Pure functions over :class:`Facts`; no database here.
+
+Every rule returns zero or more :class:`Finding` objects, each with a severity, a plain-English
+reason and a recommended decision. The rules and their thresholds (``ReviewSettings``, the
+``[review]`` table of config.toml) are those of issue 11:
+
+==========================  ================================================================
+rule                        finding
+==========================  ================================================================
+``forbidden``               the live level breaks the purpose sentence's "may not" (critical)
+``ceiling``                 the live level is above the mode's ceiling (critical when disabled)
+``drift``                   live scopes nobody declared (critical at write or above)
+``declared-unseen``         declared scopes the provider does not show live
+``unused``                  no use for 30 days (high at 90), where Breaker knows use
+``key-age``                 the key is older than 90 days
+``no-expiry``               the key never expires
+``expiring``                the key expires within 30, 7 or 1 days (or has expired)
+``shared-key``              the same key is on two or more connectors
+``no-owner`` / ``no-purpose``
+``prod-write``              write, send or admin in production with no draft-only switch
+``stale``                   never probed, last probe failed, or older than 7 days: "data stale:
+                            probe first" — and then no other finding of it recommends anything
+``dont-know``               a checklist answer still "don't know" after two reviews
+``discovered``              found by discovery and never reviewed
+==========================  ================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import IntEnum
+
+from app.services.views import ConnectorView
+from app.settings import ReviewSettings
+from connectors.base import Level, Mode
+
+# The decisions an owner can take on an item (issue 11), and advice that is not a decision.
+DECISIONS = ("keep", "reduce", "rotate", "disable", "reassign", "snooze")
+SWITCH_DECISIONS = ("reduce", "rotate", "disable")  # these run a switch
+PROBE_FIRST = "probe"  # advice of the stale-data finding
+EDIT = "edit"  # advice: change the inventory's record (declared scopes, purpose)
+
+CHECKLIST = ("task", "data", "tools", "actions", "identity", "validation", "monitoring", "revocation")
+CHECKLIST_QUESTIONS = {
+    "task": "Is the task it serves still needed, and written in its purpose sentence?",
+    "data": "Does it reach only the data that task needs?",
+    "tools": "Does it hold only the tools or scopes that task needs?",
+    "actions": "Are the actions it may take (write, send, admin) the fewest that work?",
+    "identity": "Does it act under its own identity, not a person's?",
+    "validation": "Is what it does checked by a person or a test before it counts?",
+    "monitoring": "Would anyone notice if it misbehaved (logs, alerts, the audit log)?",
+    "revocation": "Do you know how to revoke it quickly, and is that written down?",
+}
+ANSWERS = ("yes", "no", "dont_know")
+ANSWER_LABELS = {"yes": "yes", "no": "no", "dont_know": "don't know"}
+
+
+class Severity(IntEnum):
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r}; use one of: {', '.join(s.label for s in cls)}") from None
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Severity
+    reason: str  # plain English, one sentence
+    recommendation: str = ""  # one of DECISIONS, PROBE_FIRST, EDIT, or "" (none)
+    detail: str = ""  # the recommended decision's target: draft-only / read-only for reduce
+
+    @property
+    def advice(self) -> str:
+        """The recommendation in words."""
+        return {
+            "keep": "keep it",
+            "reduce": f"reduce it to {self.detail or 'draft-only'}",
+            "rotate": "rotate the key",
+            "disable": "disable it",
+            "reassign": "give it an owner",
+            "snooze": "snooze it",
+            PROBE_FIRST: "data stale: probe first",
+            EDIT: "correct its record (declared scopes or purpose)",
+        }.get(self.recommendation, "")
+
+    def as_dict(self) -> dict:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.label,
+            "reason": self.reason,
+            "recommendation": self.recommendation,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Finding:
+        return cls(
+            data["rule"],
+            Severity.parse(data["severity"]),
+            data["reason"],
+            data.get("recommendation", ""),
+            data.get("detail", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the rules read about one connector beyond its view."""
+
+    view: ConnectorView
+    now: datetime
+    shared_with: tuple[str, ...] = ()  # other connectors holding the same key (same fingerprint)
+    provider_last_used: datetime | None = None  # the provider's own last-used date, from a probe
+    breaker_last_used: datetime | None = None  # `breaker exec` (and the gateway): the last audited use
+    dont_know: dict[str, int] = field(default_factory=dict)  # checklist item → reviews in a row "don't know"
+    reviewed: bool = False  # ever had a decision in a review
+    drift_since: datetime | None = None  # first seen of the oldest live scope nobody declared
+
+    @property
+    def last_used(self) -> tuple[datetime, str] | None:
+        known = [
+            (d, s) for d, s in ((self.provider_last_used, "the provider"), (self.breaker_last_used, "Breaker")) if d
+        ]
+        return max(known, key=lambda x: x[0]) if known else None
+
+
+Rule = Callable[[Facts, ReviewSettings], list[Finding]]
+
+
+# -- the purpose sentence's "may not" -----------------------------------------------------------
+# Verbs in the purpose sentence, by the level of power that doing them takes. Reading words are left
+# out of "may not" on purpose: which data may be read is about resources, not levels, and nearly
+# every connector reads something, so a level cannot tell "may not read direct messages" apart.
+LEVEL_WORDS: dict[Level, frozenset[str]] = {
+    Level.READ: frozenset(
+        {"read", "look", "summarise", "summarize", "answer", "search", "label", "sort", "view", "see"}
+    ),
+    Level.DRAFT: frozenset({"draft", "prepare", "suggest", "propose"}),
+    Level.WRITE: frozenset(
+        {
+            "write",
+            "edit",
+            "delete",
+            "remove",
+            "push",
+            "merge",
+            "change",
+            "modify",
+            "update",
+            "create",
+            "train",
+            "fine-tune",
+            "upload",
+            "commit",
+            "open",
+            "fill",
+            "enrich",
+            "sync",
+        }
+    ),
+    Level.SEND: frozenset(
+        {
+            "send",
+            "email",
+            "mail",
+            "message",
+            "post",
+            "publish",
+            "invite",
+            "pay",
+            "payout",
+            "refund",
+            "charge",
+            "spend",
+            "notify",
+            "run",
+            "trigger",
+            "deploy",
+            "execute",
+            "tweet",
+        }
+    ),
+    Level.ADMIN: frozenset({"admin", "administer", "member", "members", "permission", "role", "setting", "billing"}),
+}
+
+
+def _stems(word: str) -> set[str]:
+    out = {word}
+    for suffix, add in (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            out.add(word[: -len(suffix)] + add)
+    return out
+
+
+def levels_in(text: str) -> set[Level]:
+    """The levels the verbs of ``text`` take (see :data:`LEVEL_WORDS`)."""
+    found: set[Level] = set()
+    for word in re.findall(r"[a-z][a-z-]*", text.lower()):
+        stems = _stems(word)
+        for level, words in LEVEL_WORDS.items():
+            if stems & words:
+                found.add(level)
+    return found
+
+
+def forbidden_level(view: ConnectorView) -> Level | None:
+    """The least power that already does what the purpose sentence forbids, when the sentence says
+    something a level can tell: None when the task itself needs that power too (then the "may not"
+    is about which resources, which a level cannot see) or when the sentence forbids nothing."""
+    forbidden = {lv for lv in levels_in(view.purpose_forbidden) if lv > Level.READ}
+    if not forbidden:
+        return None
+    lowest = min(forbidden)
+    task = levels_in(view.purpose_task) | levels_in(view.purpose_access)
+    if task and max(task) >= lowest:
+        return None
+    return lowest
+
+
+# -- the rules ---------------------------------------------------------------------------------
+def _probed_ok(f: Facts) -> bool:
+    return f.view.last_outcome == "ok" and f.view.live_level is not None
+
+
+def _disabled(f: Facts) -> bool:
+    return f.view.mode is Mode.DISABLED
+
+
+def rule_forbidden(f: Facts, s: ReviewSettings) -> list[Finding]:
+    if not _probed_ok(f):
+        return []
+    limit = forbidden_level(f.view)
+    live = f.view.live_level
+    if limit is None or live is None or live < limit:
+        return []
+    return [
+        Finding(
+            "forbidden",
+            Severity.CRITICAL,
+            f"It may not \u201c{f.view.purpose_forbidden}\u201d, yet its key works at {live.label} level, "
+            f"enough to do that ({limit.label}).",
+            "reduce",
+            "read-only" if limit <= Level.WRITE else "draft-only",
+        )
+    ]
+
+
+def rule_ceiling(f: Facts, s: ReviewSettings) -> list[Finding]:
+    live = f.view.live_level
+    if not _probed_ok(f) or live is None:
+        return []
+    ceiling = f.view.mode.ceiling
+    if ceiling is None:
+        return [
+            Finding(
+                "ceiling",
+                Severity.CRITICAL,
+                f"It is disabled, but its key still works at {live.label} level.",
+                "disable",
+            )
+        ]
+    if live > ceiling:
+        return [
+            Finding(
+                "ceiling",
+                Severity.HIGH,
+                f"Its key works at {live.label} level, above its {f.view.mode.value} ceiling ({ceiling.label}).",
+                "reduce",
+                f.view.mode.value if f.view.mode in (Mode.DRAFT_ONLY, Mode.READ_ONLY) else "draft-only",
+            )
+        ]
+    return []
+
+
+def rule_drift(f: Facts, s: ReviewSettings) -> list[Finding]:
+    if f.view.last_outcome != "ok":
+        return []
+    declared = {g.scope for g in f.view.declared}
+    undeclared = sorted(
+        (g for g in f.view.observed if g.scope not in declared and g.scope != "*"), key=lambda g: -g.level
+    )
+    out = []
+    if undeclared:
+        top = undeclared[0].level
+        names = ", ".join(g.scope for g in undeclared[:5]) + (
+            f" and {len(undeclared) - 5} more" if len(undeclared) > 5 else ""
+        )
+        out.append(
+            Finding(
+                "drift",
+                Severity.CRITICAL if top >= Level.WRITE else Severity.MEDIUM,
+                f"Live scopes nobody declared: {names} (up to {top.label} level).",
+                "reduce",
+                "read-only" if top <= Level.DRAFT else "draft-only",
+            )
+        )
+    observed = {g.scope for g in f.view.observed}
+    if observed and "*" not in observed:
+        unseen = sorted(declared - observed)
+        if unseen:
+            out.append(
+                Finding(
+                    "declared-unseen",
+                    Severity.LOW,
+                    f"Declared but not seen live: {', '.join(unseen[:5])}; the declaration may be out of date.",
+                    EDIT,
+                )
+            )
+    return out
+
+
+def rule_unused(f: Facts, s: ReviewSettings) -> list[Finding]:
+    if _disabled(f):
+        return []
+    if (f.now - f.view.created_at).days < s.young_days:
+        return []  # too young to call unused
+    last = f.last_used
+    if last is None:
+        return []  # Breaker does not know its use: no claim either way
+    when, source = last
+    days = (f.now - when).days
+    if days < s.unused_days:
+        return []
+    high = days >= s.unused_high_days
+    return [
+        Finding(
+            "unused",
+            Severity.HIGH if high else Severity.MEDIUM,
+            f"Not used for {days} days (last use {when:%Y-%m-%d}, according to {source}).",
+            "disable" if high else "reduce",
+            "" if high else "read-only",
+        )
+    ]
+
+
+def rule_key(f: Facts, s: ReviewSettings) -> list[Finding]:
+    cred = f.view.credential
+    if cred is None or _disabled(f):
+        return []
+    out = []
+    born = cred.rotated_at or cred.created_at
+    if born is not None:
+        age = (f.now - born).days
+        if age > s.key_age_days:
+            out.append(
+                Finding(
+                    "key-age", Severity.MEDIUM, f"The key is {age} days old (more than {s.key_age_days}).", "rotate"
+                )
+            )
+    if cred.expires_at is None:
+        out.append(Finding("no-expiry", Severity.LOW, "The key never expires.", "rotate"))
+    else:
+        left = cred.expires_at - f.now
+        days = left.total_seconds() / 86400
+        warn = sorted(s.expiry_warn_days)  # e.g. 1, 7, 30: the nearest is the most severe
+        severities = [Severity.HIGH, Severity.MEDIUM, Severity.LOW]
+        if days <= 0:
+            out.append(Finding("expiring", Severity.HIGH, f"The key expired on {cred.expires_at:%Y-%m-%d}.", "rotate"))
+        else:
+            for i, limit in enumerate(warn):
+                if days <= limit:
+                    out.append(
+                        Finding(
+                            "expiring",
+                            severities[min(i, len(severities) - 1)],
+                            f"The key expires on {cred.expires_at:%Y-%m-%d}, within {limit} day{'s' if limit != 1 else ''}.",
+                            "rotate",
+                        )
+                    )
+                    break
+    return out
+
+
+def rule_shared(f: Facts, s: ReviewSettings) -> list[Finding]:
+    if not f.shared_with:
+        return []
+    return [
+        Finding(
+            "shared-key",
+            Severity.HIGH,
+            f"The same key is on {', '.join(f.shared_with)}: one leak or one revocation hits all of them.",
+            "rotate",
+        )
+    ]
+
+
+def rule_owner_purpose(f: Facts, s: ReviewSettings) -> list[Finding]:
+    out = []
+    if not f.view.owner.strip():
+        out.append(Finding("no-owner", Severity.MEDIUM, "Nobody owns it.", "reassign"))
+    if not f.view.purpose:
+        out.append(Finding("no-purpose", Severity.MEDIUM, "It has no purpose sentence.", EDIT))
+    return out
+
+
+def rule_prod_write(f: Facts, s: ReviewSettings) -> list[Finding]:
+    live = f.view.live_level
+    if f.view.environment != "prod" or f.view.mode is not Mode.FULL or not _probed_ok(f) or live is None:
+        return []
+    if live < Level.WRITE:
+        return []
+    return [
+        Finding(
+            "prod-write",
+            Severity.HIGH,
+            f"It holds {live.label} power in production with no draft-only switch.",
+            "reduce",
+            "draft-only",
+        )
+    ]
+
+
+def stale_reason(f: Facts, s: ReviewSettings) -> str:
+    """Why the probe data cannot be trusted, or ""."""
+    view = f.view
+    if view.last_probe_at is None:
+        return "never probed"
+    if view.last_outcome not in (None, "ok") and not (_disabled(f) and view.last_outcome in ("invalid", "revoked")):
+        return f"the last probe failed ({view.last_outcome})"
+    days = (f.now - view.last_probe_at).days
+    if days > s.stale_probe_days:
+        return f"the last probe is {days} days old"
+    return ""
+
+
+def rule_stale(f: Facts, s: ReviewSettings) -> list[Finding]:
+    why = stale_reason(f, s)
+    if not why:
+        return []
+    severity = Severity.LOW if _disabled(f) and f.view.switch_state == "verified" else Severity.MEDIUM
+    return [Finding("stale", severity, f"Data stale: probe first ({why}).", PROBE_FIRST)]
+
+
+def rule_dont_know(f: Facts, s: ReviewSettings) -> list[Finding]:
+    items = [item for item in CHECKLIST if f.dont_know.get(item, 0) >= s.dont_know_reviews]
+    if not items:
+        return []
+    return [
+        Finding(
+            "dont-know",
+            Severity.MEDIUM,
+            f"Still \u201cdon't know\u201d after {s.dont_know_reviews} reviews: {', '.join(items)}.",
+            "",
+        )
+    ]
+
+
+def rule_discovered(f: Facts, s: ReviewSettings) -> list[Finding]:
+    source = f.view.extra.get("discovered_by", "")
+    if not source or f.reviewed:
+        return []
+    return [Finding("discovered", Severity.MEDIUM, f"Found by discovery ({source}) and never reviewed.", "keep")]
+
+
+RULES: tuple[Rule, ...] = (
+    rule_forbidden,
+    rule_ceiling,
+    rule_drift,
+    rule_unused,
+    rule_key,
+    rule_shared,
+    rule_owner_purpose,
+    rule_prod_write,
+    rule_stale,
+    rule_dont_know,
+    rule_discovered,
+)
+
+
+def findings_for(facts: Facts, settings: ReviewSettings) -> list[Finding]:
+    """Every finding of one connector, most severe first. When its data is stale the stale finding
+    is the only one that recommends anything ("data stale: probe first")."""
+    found = [finding for rule in RULES for finding in rule(facts, settings)]
+    if any(x.rule == "stale" for x in found):
+        found = [x if x.rule == "stale" else replace(x, recommendation="", detail="") for x in found]
+    found.sort(key=lambda x: (-x.severity, x.rule))
+    return found
+
+
+def top_severity(findings: list[Finding]) -> Severity | None:
+    return max((x.severity for x in findings), default=None)
+
+
+def recommendation(findings: list[Finding]) -> tuple[str, str]:
+    """The one recommended decision of an item: its most severe finding's that has one."""
+    for x in findings:
+        if x.recommendation:
+            return x.recommendation, x.detail
+    return "", ""
