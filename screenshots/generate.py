@@ -215,9 +215,52 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
         await until(pilot, lambda: getattr(pilot.app.screen, "finished", False), timeout=60)
         await pilot.pause(0.3)
 
+    async def review(pilot):
+        # Last week's review (finished a week ago on the frozen clock), then this week's queue.
+        svc = pilot.app.services.review
+        if clock is not None and svc.latest_finished_id() is None:
+            now = clock.now
+            clock.now = now - timedelta(days=7)
+            state = svc.start(clock.now)
+            for item in state.items[:4]:
+                reason = "needed for the release" if item.high_risk else ""
+                svc.decide(state.id, svc.check_decision(state, item.name, "keep", reason=reason, now=clock.now))
+            svc.finish(state.id, clock.now)
+            clock.now = now
+        await pilot.press("w")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ReviewScreen")
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.current is not None)
+        name = next((i.name for i in screen.state.items if i.name == "standup-summaries"), screen.current)
+        screen.query_one("#review-queue").highlighted = [i.name for i in screen.state.items].index(name)
+        await until(pilot, lambda: screen.current == name)
+        screen.query_one("#check-task-yes").value = True
+        screen.query_one("#check-data-dont_know").value = True
+        await pilot.pause(0.3)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    async def figures(pilot):
+        await pilot.press("w")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ReviewScreen")
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.current is not None)
+        svc = pilot.app.services.review
+        state = svc.state(screen.state.id)
+        for item in state.items[:3]:
+            reason = "still needed" if item.high_risk else ""
+            svc.decide(state.id, svc.check_decision(state, item.name, "keep", reason=reason))
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: screen.state is not None and screen.state.finished_at is not None)
+        await pilot.press("ctrl+f")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "FiguresScreen")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+
     return {"main": main, "connector": connector, "add": add, "add-errors": add_errors, "edit": edit,
             "remove": remove, "audit": audit, "help": help_, "palette": palette, "filter": filtered,
-            "probe_all": probe_all, "confirm": confirm, "panic-confirm": panic_second_step, "panic": panic}
+            "probe_all": probe_all, "confirm": confirm, "panic-confirm": panic_second_step, "panic": panic,
+            "review": review, "figures": figures}
 
 
 async def capture(services, name: str, steps, out: Path, *, read_only: bool = False, sandbox=None) -> Path:
@@ -234,6 +277,23 @@ async def capture(services, name: str, steps, out: Path, *, read_only: bool = Fa
         await pilot.pause()
         path = Path(app.save_screenshot(filename=f"{name}.svg", path=str(out)))
     return path
+
+
+def report_shot(services, out: Path) -> Path:
+    """The finished review's HTML report (review-report.html) and, with Chromium, a picture of it."""
+    page = out / "review-report.html"
+    page.write_text(services.review.report(fmt="html"), encoding="utf-8")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print("chromium not found: review-report.png not made")
+        return page
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={profile}",
+             "--window-size=1100,1500", f"--screenshot={out / 'review-report.png'}", page.as_uri()],
+            check=True, capture_output=True, timeout=120,
+        )
+    return out / "review-report.png"
 
 
 def main() -> int:
@@ -260,7 +320,8 @@ def main() -> int:
         written = []
         with frozen_time(now) as clock:
             shown = scenes(sandbox, clock)
-            changing = ("probe_all", "confirm", "panic-confirm", "panic")  # last: they change the inventory
+            # last: they change the inventory (the review adds last week's review and finishes this one)
+            changing = ("review", "figures", "probe_all", "confirm", "panic-confirm", "panic")
             for name in [n for n in shown if n not in changing]:
                 written.append(asyncio.run(capture(services, name, shown[name], args.out, sandbox=sandbox)))
             written.append(asyncio.run(capture(services, "read-only", shown["main"], args.out, read_only=True,
@@ -269,6 +330,8 @@ def main() -> int:
                 written.append(asyncio.run(capture(services, name, shown[name], args.out, sandbox=sandbox)))
                 if sandbox is not None:
                     sandbox.faults.clear()  # the held-back providers answer again
+                if name == "figures":
+                    written.append(report_shot(services, args.out))
     print(f"{len(written)} screenshots from {source}:")
     for path in written:
         print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
@@ -277,7 +340,7 @@ def main() -> int:
         if converter is None:
             print("rsvg-convert not found (apt-get install librsvg2-bin); no PNGs")
         args.png.mkdir(parents=True, exist_ok=True)
-        for path in written if converter else []:
+        for path in [p for p in written if p.suffix == ".svg"] if converter else []:
             target = args.png / path.with_suffix(".png").name
             subprocess.run([converter, "-w", "1400", str(path), "-o", str(target)], check=True)
     return 0

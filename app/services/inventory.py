@@ -318,7 +318,9 @@ class Inventory:
 
     def remove(self, name: str, *, delete_key: bool) -> None:
         """Remove a connector and its history rows; its keys leave the keyring only if asked."""
-        from app.store.models import Probe, SwitchJob  # local: only removal touches these tables
+        from sqlalchemy import update
+
+        from app.store.models import Probe, ReviewAnswer, SwitchJob  # local: only removal touches these tables
 
         refs: list[str] = []
         with session_scope(self.engine) as s:
@@ -335,6 +337,8 @@ class Inventory:
             for table in (ScopeGrant, Credential, Probe, SwitchJob):
                 for dep in s.exec(select(table).where(table.connector_id == row.id)).all():
                     s.delete(dep)
+            # Review answers and decisions stay with their review (its report names the connector).
+            s.execute(update(ReviewAnswer).where(ReviewAnswer.connector_id == row.id).values(connector_id=None))
             s.flush()
             s.delete(row)
             self.audit.record(s, "connector.remove", name, old=old, new={"key_deleted_from_keyring": delete_key})

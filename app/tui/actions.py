@@ -2,7 +2,7 @@
 read it, so an action cannot be hidden in one place and reachable in another.
 
 Features are filled in by issue: probing (``probe``, issue 3), the switches (``switch``) and the
-emergency switch (``panic``, issue 4) are built; the weekly review (``review``, issue 5) is not yet.
+emergency switch (``panic``, issue 4) and the weekly review (``review``, issue 11) are built.
 Until a feature's name is in :data:`BUILT_FEATURES`, its keys are greyed out in the footer and its
 palette entries say "not available yet"; nothing pretends to work.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from textual.binding import Binding
 
 # Add a feature here in the same change that wires its MainScreen.action_* method.
-BUILT_FEATURES: frozenset[str] = frozenset({"probe", "switch", "panic"})
+BUILT_FEATURES: frozenset[str] = frozenset({"probe", "switch", "panic", "review"})
 
 FEATURE_NAMES = {
     "probe": "Probing",

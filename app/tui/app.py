@@ -35,10 +35,12 @@ def known_binding_ids() -> set[str]:
     from app.tui.screens.audit import AuditScreen
     from app.tui.screens.confirm import DeepProbeConfirm, NewKeyModal, SwitchConfirm, SwitchOutcome
     from app.tui.screens.connector import ConnectorScreen
+    from app.tui.screens.figures import FiguresScreen
     from app.tui.screens.form import ConnectorForm
     from app.tui.screens.help import HelpScreen
     from app.tui.screens.panic import PanicConfirm, PanicScreen, PanicTypeConfirm, ResumeOffer
     from app.tui.screens.remove import RemoveConfirm
+    from app.tui.screens.review import ReviewScreen
 
     ids = {a.binding_id for a in CONNECTOR_ACTIONS} | {a.binding_id for a in APP_ACTIONS}
     for screen in (
@@ -56,6 +58,8 @@ def known_binding_ids() -> set[str]:
         PanicTypeConfirm,
         PanicScreen,
         ResumeOffer,
+        ReviewScreen,
+        FiguresScreen,
     ):
         ids |= {b.id for b in screen.BINDINGS if isinstance(b, Binding) and b.id}
     return ids

@@ -192,3 +192,10 @@ class UnfinishedPanics(Message, bubble=False):
     """The panel opened with interrupted emergency disables in the journal (newest first)."""
 
     batches: list[str]
+
+
+@dataclass
+class ReviewBanner(Message):
+    """The main screen's line about the weekly review ("" hides it): due, open, keys expiring."""
+
+    text: str

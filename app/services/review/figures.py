@@ -197,8 +197,12 @@ class Trend:
 
     @property
     def delta(self) -> str:
+        if self.value is None:
+            return "nothing to count this week"
         if self.arrow == "=":
-            return "= last week" if self.previous is not None else "first week"
+            if self.previous is not None:
+                return "= last week"
+            return "first week" if len(self.series) < 2 else "no figure last week"
         diff = round(self.value - self.previous, 1)  # type: ignore[operator]
         unit = self.kpi.unit if self.kpi.unit != "h" else " h"
         return f"{self.arrow} {abs(diff):g}{unit} vs last week"

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from app.services.review.figures import extra_line, history, trends
 from app.services.review.findings import ANSWER_LABELS, CHECKLIST, Finding, Severity
 from app.services.switches.states import label as switch_label
+from app.services.vocabulary import JobState
 from app.store.models import utcnow
 from connectors.base import Mode
 
@@ -125,7 +126,7 @@ def report_context(service, review_id: int, now: datetime | None = None) -> dict
                 "reason": d.reason if d else "",
                 "switch": d.switch_action if d else None,
                 "outcome": switch_label(d.outcome) if d and d.switch_action else "",
-                "verified": bool(d and d.outcome == "verified"),
+                "verified": bool(d and d.outcome == JobState.VERIFIED),
                 "answers": [
                     (
                         i,

@@ -32,6 +32,7 @@ from app.services.review.findings import (
 )
 from app.services.review.queue import LastDecision, Queue, build_queue, digest, keep_until
 from app.services.views import ConnectorView
+from app.services.vocabulary import JobState, SwitchAction
 from app.store.db import session_scope
 from app.store.models import Review, ReviewAnswer, utcnow
 from app.store.snapshot import parse_time
@@ -62,13 +63,14 @@ class Decision:
     outcome: str = ""
     at: datetime | None = None
     severity: str = ""
+    drift_since: datetime | None = None  # the drift it answers, first seen (taken before any switch runs)
 
     @property
-    def switch_action(self) -> str | None:
-        """The switch this decision runs, in the switch service's words; None for the others."""
+    def switch_action(self) -> SwitchAction | None:
+        """The switch this decision runs; None for the others."""
         if self.decision == "reduce":
-            return self.detail or "draft-only"
-        return {"rotate": "rotate", "disable": "disable"}.get(self.decision)
+            return SwitchAction(self.detail or "draft-only")
+        return {"rotate": SwitchAction.ROTATE, "disable": SwitchAction.DISABLE}.get(self.decision)
 
     def describe(self) -> str:
         text = DECISION_LABELS.get(self.decision, self.decision)
@@ -105,6 +107,7 @@ class ItemState:
     last_use: str = ""
     risk: int = 0
     why: str = ""
+    drift_since: datetime | None = None
 
     @property
     def severity(self) -> Severity | None:
@@ -261,6 +264,46 @@ class ReviewService:
         findings = self.findings(now, facts)
         return build_queue(facts, findings, self.last_decisions(), now, self.settings.queue_cap)
 
+    def banner(self, now: datetime | None = None) -> str:
+        """The main screen's one line about the review, or "" when there is nothing to say: an open
+        review to resume; a review due (none finished for 7 days) only when something is in its
+        queue; and, between reviews, keys about to expire."""
+        now = now or utcnow()
+        parts = []
+        open_id = self.open_review_id()
+        facts = self.facts(now)
+        findings = self.findings(now, facts)
+        if open_id is not None:
+            parts.append(f"A weekly review is open ({self.state(open_id, now).progress}): press w to resume it.")
+        else:
+            last = self.last_finished_at()
+            if last is None or now - last >= timedelta(days=7):
+                queue = build_queue(facts, findings, self.last_decisions(), now, self.settings.queue_cap)
+                if queue.due:
+                    worst = sum(1 for i in queue.items + queue.carried if i.severity == Severity.CRITICAL)
+                    parts.append(
+                        f"Weekly review due: {queue.due} connector{'s' if queue.due != 1 else ''} to look at"
+                        + (f", {worst} critical" if worst else "")
+                        + " — press w."
+                    )
+        warn = sorted(self.settings.expiry_warn_days)
+        soon = warn[1] if len(warn) > 1 else warn[0]  # the middle reminder (7 days by default)
+        expiring = sorted(
+            name
+            for name, fs in findings.items()
+            if any(
+                x.rule == "expiring"
+                and facts[name].view.credential is not None
+                and facts[name].view.credential.expires_at is not None
+                and facts[name].view.credential.expires_at - now <= timedelta(days=soon)
+                for x in fs
+            )
+        )
+        if expiring:
+            shown = ", ".join(expiring[:3]) + (f" and {len(expiring) - 3} more" if len(expiring) > 3 else "")
+            parts.append(f"Key{'s' if len(expiring) > 1 else ''} expiring within {soon} days: {shown}.")
+        return " ".join(parts)
+
     # -- reviews ---------------------------------------------------------------------------------
     def last_finished_at(self) -> datetime | None:
         with Session(self.engine) as s:
@@ -349,6 +392,7 @@ class ReviewService:
                 findings=findings.get(name, []),
                 risk=entry.get("risk", 0),
                 why=entry.get("why", ""),
+                drift_since=f.drift_since if f else None,
                 changes=self.changes(name, since) if view else ["removed from the inventory since the review started"],
                 last_use=(
                     f"{last[0]:%Y-%m-%d} ({(now - last[0]).days} days ago, according to {last[1]})"
@@ -364,7 +408,15 @@ class ReviewService:
                 continue
             if a.item == "decision":
                 by_name[name].decision = Decision(
-                    name, a.answer, a.note, a.detail, parse_time(a.until), a.outcome, parse_time(a.at), a.severity
+                    name,
+                    a.answer,
+                    a.note,
+                    a.detail,
+                    parse_time(a.until),
+                    a.outcome,
+                    parse_time(a.at),
+                    a.severity,
+                    parse_time(a.drift_since),
                 )
             else:
                 by_name[name].answers[a.item] = (a.answer, a.note)
@@ -486,7 +538,15 @@ class ReviewService:
         elif decision != "snooze":
             until = None
         return Decision(
-            name, decision, reason[:500], detail[:80], until, "", now, item.severity.label if item.severity else ""
+            name,
+            decision,
+            reason[:500],
+            detail[:80],
+            until,
+            "",
+            now,
+            item.severity.label if item.severity else "",
+            item.drift_since,
         )
 
     def decide(self, review_id: int, decision: Decision, *, outcome: str = "") -> Decision:
@@ -500,8 +560,6 @@ class ReviewService:
 
             inv.edit(item.view.name, replace(inv.as_input(item.view), owner=decision.detail))
             item.view = inv.get(item.view.name)
-        facts = self.facts(views=[item.view]) if item.view else {}
-        drift_since = facts[item.name].drift_since if item.name in facts else None
         with session_scope(self.engine) as s:
             self._open(s, review_id)
             cid = self._connector_id(s, decision.connector)
@@ -519,7 +577,7 @@ class ReviewService:
             row.until, row.outcome, row.at = decision.until, outcome, decision.at or utcnow()
             row.severity = decision.severity
             row.digest = digest(item.view) if item.view else ""
-            row.drift_since = drift_since
+            row.drift_since = decision.drift_since
             s.add(row)
             self.services.audit.record(
                 s,
@@ -527,7 +585,9 @@ class ReviewService:
                 decision.connector,
                 old=old,
                 new={"review": review_id, **decision.as_dict(), "outcome": outcome},
-                outcome="ok" if decision.switch_action is None or outcome == "verified" else (outcome or "not-run"),
+                outcome="ok"
+                if decision.switch_action is None or outcome == JobState.VERIFIED
+                else (outcome or "not-run"),
             )
         return Decision(**{**decision.__dict__, "outcome": outcome})
 

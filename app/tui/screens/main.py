@@ -3,12 +3,14 @@
 One method per action (``action_<name>``), each taking an optional connector name so the
 connector screen and the command palette reuse them. Probing lives in
 :class:`app.tui.flows.probe.ProbeFlow`, the switches and the emergency disable in
-:class:`app.tui.flows.switch.SwitchFlow`; the weekly review (issue 5) still says it is not built.
+:class:`app.tui.flows.switch.SwitchFlow`; the weekly review (``w``) in :mod:`app.tui.screens.review`, with
+its banner above the table when a review is due (only when something is in its queue) or open.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -29,6 +31,7 @@ from app.tui.messages import (
     InventoryLoaded,
     ProbesStored,
     RemoveFailed,
+    ReviewBanner,
     ServicesOpened,
     SwitchesChanged,
 )
@@ -64,6 +67,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield SummaryStrip(id="summary")
+        yield Static("", id="review-banner")
         yield Input(
             placeholder="/  filter by name, provider, owner, mode, tag or purpose — escape clears",
             id="filter",
@@ -97,6 +101,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         return self.table.selected
 
     def on_mount(self) -> None:
+        self.query_one("#review-banner", Static).display = False
         self.hide_probe_progress()
         self.show_empty("Opening the inventory…")
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
@@ -157,7 +162,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
 
     @staticmethod
     def last_review_at(services):
-        """When the weekly review was last finished; None until the review service exists (issue 5)."""
+        """When the weekly review was last finished (None: never)."""
         review = getattr(services, "review", None)
         return review.last_finished_at() if review is not None and hasattr(review, "last_finished_at") else None
 
@@ -179,6 +184,8 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.redraw(message.select)
         if first:
             self.call_after_refresh(self.first_rows_painted.set)
+        if self.app.services_ready:
+            self.refresh_review_banner()
 
     @on(ServicesOpened)
     def _opened(self, message: ServicesOpened) -> None:
@@ -390,6 +397,33 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
             self.filter_input.value = ""
         self.table.focus()
 
-    # -- issue 5 -----------------------------------------------------------------------------------
+    # -- the weekly review (issue 11) -----------------------------------------------------------------
     def action_review(self) -> None:
-        self._target(BY_ACTION["review"], None)  # issue 5: the weekly review screen
+        if self._target(BY_ACTION["review"], None) is None:
+            return
+        from app.tui.screens.review import ReviewScreen
+
+        self.app.push_screen(ReviewScreen())
+
+    BANNER_EVERY_S = 60.0  # the findings read the whole inventory: not on every reload of a probe-all
+
+    def refresh_review_banner(self, *, now: bool = False) -> None:
+        last = getattr(self, "banner_at", None)
+        if not now and (
+            getattr(self.app, "panic_running", False)
+            or (last is not None and time.monotonic() - last < self.BANNER_EVERY_S)
+        ):
+            return
+        self.banner_at = time.monotonic()
+        self.review_banner_worker()
+
+    @work(thread=True, exclusive=True, group="review-banner", exit_on_error=False, description="checking the review")
+    def review_banner_worker(self) -> None:
+        # A thread: the findings read the whole inventory and its history. Posts only.
+        self.post_message(ReviewBanner(self.services.review.banner()))
+
+    @on(ReviewBanner)
+    def _review_banner(self, message: ReviewBanner) -> None:
+        banner = self.query_one("#review-banner", Static)
+        banner.update(escape(message.text))
+        banner.display = bool(message.text)
