@@ -6,16 +6,13 @@ import pytest
 from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
-from connectors.sandbox.providers import airtable as sandbox_airtable
 from tests.connectors.fixtures.contract import (
     Routes,
     Unreachable,
     assert_same_shape,
     cred,
-    foreign_tokens,
     load,
     mint,
-    offline_and_garbled,
     sandbox_client,
 )
 from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
@@ -32,26 +29,6 @@ def real(token: str = PAT) -> Credential:
 
 
 # -- key recognition and levels ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("kind, expected", [("pat", "personal access token"), ("oauth", "OAuth access token")])
-def test_recognises_its_sandbox_tokens(kind, expected):
-    token = sandbox_airtable.make_token(kind)
-    assert "SANDBOX" in token
-    assert PROVIDER.recognise(token).kind == expected
-    assert registry.recognise(token)[0].provider == "airtable"
-
-
-def test_does_not_claim_other_providers_tokens():
-    assert [t for t in foreign_tokens("airtable") if PROVIDER.recognise(t)] == []
-
-
-def test_levels():
-    assert PROVIDER.level_of("data.records:read") is Level.READ and PROVIDER.level_of("schema.bases:read") is Level.READ
-    assert PROVIDER.level_of("data.records:write") is Level.WRITE
-    assert PROVIDER.level_of("webhook:manage") is Level.SEND
-    assert PROVIDER.level_of("workspacesAndBases:manage") is Level.ADMIN
-    assert PROVIDER.level_of("enterprise.auditLogs:read") is Level.ADMIN
 
 
 # -- contract: the provider reads the documented responses ------------------------------------------
@@ -152,13 +129,6 @@ async def test_outcomes_through_the_sandbox():
     assert ok.outcome is Outcome.OK and ok.identity == "sam@sandbox.example" and ok.live_level is Level.READ
     assert gone.outcome is Outcome.INVALID
     assert set(transport.calls) == {("GET", "/airtable/v0/meta/whoami")}
-
-
-async def test_unreachable_and_malformed():
-    state = SandboxState()
-    record = mint(state, "airtable", "pat")
-    down, garbled = await offline_and_garbled(PROVIDER, state, real(), cred(record.token, "airtable"))
-    assert down.outcome is Outcome.UNREACHABLE and garbled.outcome is Outcome.ERROR
 
 
 # -- deep probes ------------------------------------------------------------------------------------

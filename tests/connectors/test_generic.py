@@ -7,7 +7,7 @@ from connectors import registry
 from connectors.base import ActionState, Credential, Level, Outcome, Secret
 from connectors.sandbox.core import SandboxState
 from connectors.sandbox.providers import generic as sandbox_generic
-from tests.connectors.fixtures.contract import Unreachable, cred, mint, offline_and_garbled, sandbox_client
+from tests.connectors.fixtures.contract import Unreachable, cred, mint, sandbox_client
 from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
 
 PROVIDER = registry.get("generic")
@@ -72,12 +72,6 @@ async def test_outcomes():
     assert forbidden.outcome is Outcome.FORBIDDEN and forbidden.grants == []
     limited, _ = await _probe(state, mint(state, "generic", "bearer", meta={"rate_limited": True}).token)
     assert limited.outcome is Outcome.RATE_LIMITED and limited.rate_limit.retry_after_s == 5
-
-    token = mint(state, "generic", "bearer").token
-    settings = {"url": "/verify", "identity_field": "user.name"}
-    offline, garbled = await offline_and_garbled(PROVIDER, state, cred(token, "generic", extra=settings))
-    assert offline.outcome is Outcome.UNREACHABLE and token not in repr(offline)
-    assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,8 @@ from tests.connectors.fixtures.contract import (
     Unreachable,
     assert_same_shape,
     cred,
-    foreign_tokens,
     load,
     mint,
-    offline_and_garbled,
     real_looking_ids,
     sandbox_client,
 )
@@ -44,27 +42,6 @@ def fixture_without(name: str, header: str) -> dict:
 # -- key recognition --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "kind, expected",
-    [
-        ("classic", "classic PAT"),
-        ("oauth", "OAuth app token"),
-        ("fine_grained", "fine-grained PAT"),
-        ("user_to_server", "GitHub App user token"),
-        ("installation", "GitHub App installation token"),
-    ],
-)
-def test_recognises_its_sandbox_tokens(kind, expected):
-    token = sandbox_github.make_token(kind)
-    assert "SANDBOX" in token
-    assert PROVIDER.recognise(token).kind == expected
-    assert registry.recognise(token)[0].provider == "github"
-
-
-def test_does_not_claim_other_providers_tokens():
-    assert [t for t in foreign_tokens("github") if PROVIDER.recognise(t)] == []
-
-
 def test_legacy_hex_token_is_recognised_with_low_confidence():
     pattern = PROVIDER.recognise(("0123456789abcdef" * 3)[:40])  # an obvious pattern, not a token
     assert pattern is not None and pattern.confidence == 1
@@ -77,16 +54,6 @@ def test_scope_hierarchy_expands_to_children():
     expanded = dict(expand_scopes(["admin:org", "user"]))
     assert expanded["write:org"] == "admin:org" and expanded["read:org"] == "admin:org"
     assert {"read:user", "user:email", "user:follow"} <= set(expanded)
-
-
-def test_levels_follow_the_class_table():
-    assert PROVIDER.level_of("read:org") is Level.READ
-    assert PROVIDER.level_of("public_repo") is Level.WRITE
-    assert PROVIDER.level_of("repo") is Level.SEND and PROVIDER.level_of("workflow") is Level.SEND
-    assert PROVIDER.level_of("delete_repo") is Level.ADMIN and PROVIDER.level_of("admin:org_hook") is Level.ADMIN
-    assert PROVIDER.level_of("contents:read") is Level.READ and PROVIDER.level_of("contents:write") is Level.WRITE
-    assert PROVIDER.level_of("actions:write") is Level.SEND and PROVIDER.level_of("administration:write") is Level.ADMIN
-    assert PROVIDER.level_of("some_future_scope") is Level.WRITE  # unknown: assume power
 
 
 def test_expiry_header_formats():
@@ -247,14 +214,6 @@ async def test_ok_and_invalid_through_the_sandbox():
     assert ok.outcome is Outcome.OK and ok.identity == "acme-bot" and ok.live_level is Level.SEND
     assert ok.rate_limit.limit == 5000 and ok.rate_limit.remaining == 4999
     assert unknown.outcome is Outcome.INVALID and unknown.status == 401
-
-
-async def test_unreachable_and_malformed_become_outcomes():
-    state = SandboxState()
-    record = mint(state, "github", "classic")
-    down, garbled = await offline_and_garbled(PROVIDER, state, real(CLASSIC), cred(record.token, "github"))
-    assert down.outcome is Outcome.UNREACHABLE and down.error
-    assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 
 async def test_expired_sandbox_token_is_invalid_and_expiry_is_read():

@@ -18,9 +18,7 @@ from tests.connectors.fixtures.contract import (
     Unreachable,
     assert_same_shape,
     cred,
-    foreign_tokens,
     load,
-    offline_and_garbled,
     sandbox_client,
 )
 from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
@@ -66,31 +64,15 @@ def add(
 
 
 @pytest.mark.parametrize("kind", list(sandbox_ms.KINDS))
-def test_recognises_its_sandbox_tokens(kind):
+def test_sandbox_tokens_are_graph_jwts_that_say_sandbox(kind):  # recognition: test_recognition.py
     token = sandbox_ms.make_token(kind)
     assert "SANDBOX" in token and token.count(".") == 2
     assert jwt_claims(token)["aud"] == "https://graph.microsoft.com"
     assert "SANDBOX" in jwt_claims(token)["xms_sandbox"]
-    assert PROVIDER.recognise(token).kind == "Graph access token (JWT)"
-    assert registry.recognise(token)[0].provider == "microsoft"
 
 
 def test_a_jwt_for_another_audience_is_not_a_graph_token():
     assert PROVIDER.recognise(jwt({"aud": "api://something-else", "scp": "x"})) is None
-
-
-def test_does_not_claim_other_providers_tokens():
-    assert [t for t in foreign_tokens("microsoft") if PROVIDER.recognise(t)] == []
-
-
-def test_levels_mail_readwrite_is_the_draft_level():
-    assert PROVIDER.level_of("Mail.ReadWrite") is Level.DRAFT
-    assert PROVIDER.level_of("Mail.Send") is Level.SEND
-    assert PROVIDER.level_of("Mail.Read") is Level.READ and PROVIDER.level_of("User.ReadBasic.All") is Level.READ
-    assert PROVIDER.level_of("Files.ReadWrite.All") is Level.WRITE
-    assert PROVIDER.level_of("Calendars.ReadWrite") is Level.WRITE
-    assert PROVIDER.level_of("Directory.ReadWrite.All") is Level.ADMIN
-    assert PROVIDER.level_of("User.RevokeSessions.All") is Level.ADMIN
 
 
 # -- contract: the provider reads the documented responses ------------------------------------------
@@ -210,16 +192,11 @@ async def test_outcomes_through_the_sandbox():
     assert {method for method, _ in transport.calls} == {"GET"}
 
 
-async def test_opaque_token_unreachable_and_malformed():
+async def test_opaque_token_is_ok_without_grants():  # unreachable, malformed: test_failures.py
     opaque = Routes({("GET", ME): load("microsoft", "me")})
     async with opaque.client() as client:
         report = await PROVIDER.probe(client, real("EwBSANDBOXopaque"))
-    state = SandboxState()
-    record = add(state, "delegated")
-    down, garbled = await offline_and_garbled(PROVIDER, state, real(), cred(record.token, "microsoft"))
     assert report.outcome is Outcome.OK and report.grants == [] and report.token_kind.startswith("opaque")
-    assert down.outcome is Outcome.UNREACHABLE
-    assert garbled.outcome is Outcome.ERROR
 
 
 # -- switches ---------------------------------------------------------------------------------------

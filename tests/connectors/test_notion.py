@@ -15,10 +15,8 @@ from tests.connectors.fixtures.contract import (
     Unreachable,
     assert_same_shape,
     cred,
-    foreign_tokens,
     load,
     mint,
-    offline_and_garbled,
     real_looking_ids,
     sandbox_client,
 )
@@ -33,19 +31,6 @@ def example_cred(**kwargs) -> Credential:
 
 
 # -- key recognition --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "kind, expected",
-    [("internal", "integration token"), ("public", "integration token"), ("legacy", "integration token (legacy)")],
-)
-def test_recognises_its_sandbox_tokens(kind, expected):
-    token = sandbox_notion.make_token(kind)
-    assert "SANDBOX" in token and PROVIDER.recognise(token).kind == expected
-
-
-def test_does_not_claim_other_providers_tokens():
-    assert [t for t in foreign_tokens("notion") if PROVIDER.recognise(t)] == []
 
 
 # -- contract: the provider reads the documented responses ---------------------------------------------
@@ -167,11 +152,6 @@ async def test_sandbox_outcomes():
     assert (await _probe(state, sandbox_notion.make_token("internal")))[0].outcome is Outcome.INVALID
     limited, _ = await _probe(state, mint(state, "notion", "internal", meta={"rate_limited": True}).token)
     assert limited.outcome is Outcome.RATE_LIMITED
-
-    token = mint(state, "notion", "internal").token
-    down, garbled = await offline_and_garbled(PROVIDER, state, cred(token, "notion"))
-    assert down.outcome is Outcome.UNREACHABLE
-    assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 
 async def test_sandbox_deep_probe_finds_capabilities_with_bogus_ids_only():

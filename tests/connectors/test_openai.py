@@ -14,10 +14,8 @@ from tests.connectors.fixtures.contract import (
     as_response,
     assert_same_shape,
     cred,
-    foreign_tokens,
     load,
     mint,
-    offline_and_garbled,
     real_looking_ids,
     sandbox_client,
 )
@@ -39,26 +37,6 @@ def denied(request: httpx.Request) -> httpx.Response:
 
 
 # -- key recognition --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "kind, expected",
-    [
-        ("project", "project key"),
-        ("restricted", "project key"),
-        ("service_account", "service-account key"),
-        ("legacy", "legacy user key"),
-        ("admin", "admin key"),
-    ],
-)
-def test_recognises_its_sandbox_tokens(kind, expected):
-    token = sandbox_openai.make_token(kind)
-    assert "SANDBOX" in token
-    assert PROVIDER.recognise(token).kind == expected
-
-
-def test_does_not_claim_other_providers_tokens():
-    assert [t for t in foreign_tokens("openai") if PROVIDER.recognise(t)] == []
 
 
 # -- contract: the provider reads the documented responses ---------------------------------------------
@@ -246,18 +224,13 @@ async def test_sandbox_restricted_key_without_models_read_is_still_valid():
     assert report.outcome is Outcome.OK and report.details["denied"] == ["models:read"]
 
 
-async def test_sandbox_outcomes_invalid_rate_limited_unreachable_error():
+async def test_sandbox_outcomes_invalid_and_rate_limited():  # unreachable, malformed: test_failures.py
     state = SandboxState()
     invalid, _ = await _probe(state, sandbox_openai.make_token("project"))
     assert invalid.outcome is Outcome.INVALID and invalid.status == 401
 
     limited, _ = await _probe(state, mint(state, "openai", "project", meta={"rate_limited": True}).token)
     assert limited.outcome is Outcome.RATE_LIMITED and limited.rate_limit.retry_after_s == 2
-
-    key = mint(state, "openai", "project").token
-    unreachable, garbled = await offline_and_garbled(PROVIDER, state, cred(key, "openai"))
-    assert unreachable.outcome is Outcome.UNREACHABLE and key not in repr(unreachable)
-    assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 
 # -- switches -----------------------------------------------------------------------------------------

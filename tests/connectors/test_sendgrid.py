@@ -15,10 +15,8 @@ from tests.connectors.fixtures.contract import (
     as_response,
     assert_same_shape,
     cred,
-    foreign_tokens,
     load,
     mint,
-    offline_and_garbled,
     sandbox_client,
 )
 from tests.sandbox_fixtures import *  # noqa: F403  (sandbox, sandbox_state)
@@ -48,30 +46,6 @@ def test_sandbox_mint_takes_the_key_id_from_the_token():
     assert record.key_id == key_id(record.token) == sandbox_sendgrid.key_id_of(record.token)
     assert server.state.by_key_id("sendgrid", record.key_id) is record
     assert [t["key_id"] for t in server.tokens()] == [key_id(record.token)]
-
-
-def test_does_not_claim_other_providers_tokens():
-    assert [t for t in foreign_tokens("sendgrid") if PROVIDER.recognise(t)] == []
-
-
-@pytest.mark.parametrize(
-    "scope, level",
-    [
-        ("mail.send", Level.SEND),
-        ("user.webhooks.event.settings.update", Level.SEND),
-        ("api_keys.delete", Level.ADMIN),
-        ("billing.update", Level.ADMIN),
-        ("user.profile.update", Level.ADMIN),
-        ("templates.create", Level.WRITE),
-        ("suppression.delete", Level.WRITE),
-        ("stats.global.read", Level.READ),
-        ("api_keys.read", Level.READ),
-        ("templates.read", Level.READ),
-        ("2fa_required", Level.READ),
-    ],
-)
-def test_scope_classes_follow_the_catalogue(scope, level):
-    assert PROVIDER.level_of(scope) is level
 
 
 # -- contract: the provider reads the documented responses ---------------------------------------------
@@ -239,11 +213,6 @@ async def test_sandbox_outcomes():
     assert forbidden.outcome is Outcome.FORBIDDEN and forbidden.status == 403 and forbidden.grants == []
     limited, _ = await _probe(state, mint(state, "sendgrid", "restricted", meta={"rate_limited": True}).token)
     assert limited.outcome is Outcome.RATE_LIMITED and limited.rate_limit.remaining == 0
-
-    token = mint(state, "sendgrid", "restricted").token
-    down, garbled = await offline_and_garbled(PROVIDER, state, cred(token, "sendgrid"))
-    assert down.outcome is Outcome.UNREACHABLE
-    assert garbled.outcome is Outcome.ERROR and "malformed" in garbled.error
 
 
 async def test_deep_probe_is_the_normal_probe():
