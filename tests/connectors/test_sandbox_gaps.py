@@ -67,3 +67,22 @@ def test_the_admin_api_mints_a_notion_client_secret_that_revokes(sandbox):
 def test_the_admin_api_refuses_meta_that_is_not_plain_values(sandbox):
     answer = httpx.post(f"{sandbox.url}/_sandbox/tokens", json={"provider": "notion", "meta": {"x": [1]}})
     assert answer.status_code == 400 and "meta" in answer.json()["message"]
+
+
+def test_gitlab_takes_the_token_in_each_documented_place(sandbox):
+    # https://docs.gitlab.com/api/rest/authentication/#personalprojectgroup-access-tokens
+    record = sandbox.mint("gitlab", "personal")
+    url = f"{sandbox.base_url('gitlab')}/user"
+    assert httpx.get(url, headers={"PRIVATE-TOKEN": record.token}).status_code == 200
+    assert httpx.get(url, headers={"Authorization": f"Bearer {record.token}"}).status_code == 200
+    assert httpx.get(url, params={"private_token": record.token}).status_code == 200
+    assert httpx.get(url, params={"private_token": "glpat-nope"}).status_code == 401
+
+
+def test_stripe_takes_the_key_as_basic_user_name_or_bearer(sandbox):
+    # https://docs.stripe.com/api/authentication: `curl -u sk_test_…:` is HTTP Basic, user name = key.
+    record = sandbox.mint("stripe", "secret_test")
+    url = f"{sandbox.base_url('stripe')}/v1/charges"
+    assert httpx.get(url, auth=(record.token, "")).status_code == 200
+    assert httpx.get(url, headers={"Authorization": f"Bearer {record.token}"}).status_code == 200
+    assert httpx.get(url, auth=("sk_test_nope", "")).status_code == 401

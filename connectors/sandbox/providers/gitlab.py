@@ -57,7 +57,9 @@ def _rate_headers() -> dict[str, str]:
 
 
 def _token(req: SandboxRequest) -> str | None:
-    return req.headers.get("private-token") or req.bearer()
+    """The PRIVATE-TOKEN header, an OAuth-style Bearer header or the ``private_token`` parameter
+    (https://docs.gitlab.com/api/rest/authentication/#personalprojectgroup-access-tokens)."""
+    return req.headers.get("private-token") or req.bearer() or req.arg("private_token")
 
 
 def _auth(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | None, SandboxResponse | None]:

@@ -11,6 +11,7 @@ so there are no switch endpoints. ``meta["rate_limited"]`` makes calls 429.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import string
 
@@ -68,8 +69,20 @@ def _error(status: int, message: str, code: str | None = None, param: str | None
     return json_response(status, {"error": error}, {"request-id": f"req_SANDBOX{secrets.token_hex(6)}"})
 
 
+def _basic_username(req: SandboxRequest) -> str | None:
+    """Stripe's documented form: HTTP Basic with the key as the user name and no password
+    (https://docs.stripe.com/api/authentication); the official libraries send it as Bearer."""
+    auth = req.headers.get("authorization", "")
+    if not auth.lower().startswith("basic "):
+        return None
+    try:
+        return base64.b64decode(auth[6:].strip()).decode().partition(":")[0] or None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 def _caller(req: SandboxRequest, state: SandboxState) -> tuple[TokenRecord | None, SandboxResponse | None]:
-    token = req.bearer()
+    token = req.bearer() or _basic_username(req)
     record = state.get(token, PREFIX)
     if record is None or not record.live:
         shown = (token or "")[:8]
