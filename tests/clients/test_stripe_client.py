@@ -31,6 +31,15 @@ def test_the_probe_calls_through_stripe_python(sandbox):
     assert missing.value.code == "resource_missing" and missing.value.http_status == 404
 
 
+def test_the_account_a_denial_names_is_the_one_the_client_retrieves(sandbox):
+    restricted = sandbox.mint("stripe", "restricted_test")
+    with pytest.raises(stripe.PermissionError) as denied:
+        client(sandbox, restricted.token).v1.balance.retrieve()
+    secret = sandbox.mint("stripe", "secret_test")
+    account = client(sandbox, secret.token).v1.accounts.retrieve_current()  # GET /v1/account
+    assert account.object == "account" and f"account '{account.id}'" in str(denied.value)
+
+
 def test_a_revoked_key_is_refused_with_the_client_s_authentication_error(sandbox, breaker_probe):
     record = sandbox.mint("stripe", "secret_test")
     sandbox.state.revoke(record.token)  # rolled in the Dashboard: there is no API for it

@@ -124,6 +124,36 @@ def _check(
     return record, None
 
 
+def account(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /v1/account``: the account a key belongs to, the one Stripe's 403 text names
+    (https://docs.stripe.com/api/accounts/retrieve). ❓ the restricted-key permission for it is
+    assumed to be ``rak_account_read``."""
+    record, refusal = _caller(req, state)
+    if record is None:
+        return refusal  # type: ignore[return-value]
+    if not _allowed(record, "account", write=False):
+        return _error(
+            403,
+            f"The provided key '{record.token[:8]}{'*' * 12}' does not have the required permissions for this "
+            f"endpoint on account '{record.meta.get('account_id', DEFAULT_ACCOUNT)}'. Having the "
+            "'rak_account_read' permission would allow this request to continue.",
+        )
+    body = {
+        "id": record.meta.get("account_id", DEFAULT_ACCOUNT),
+        "object": "account",
+        "business_type": "company",
+        "charges_enabled": True,
+        "country": "US",
+        "default_currency": "usd",
+        "details_submitted": True,
+        "email": f"{record.identity}@sandbox.invalid",
+        "payouts_enabled": True,
+        "settings": {"dashboard": {"display_name": "Sandbox Co", "timezone": "Etc/UTC"}},
+        "type": "standard",
+    }
+    return json_response(200, body, {"request-id": f"req_SANDBOX{secrets.token_hex(6)}"})
+
+
 def balance(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record, refusal = _check(req, state, "balance", write=False)
     if record is None:
@@ -161,6 +191,7 @@ def update(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
 
 ROUTES = [
     ("GET", r"/v1/balance", balance),
+    ("GET", r"/v1/account", account),
     ("GET", r"/v1/(?P<collection>[a-z_]+)", list_collection),
     ("POST", r"/v1/(?P<collection>[a-z_]+)", create),
     ("POST", r"/v1/(?P<collection>[a-z_]+)/(?P<id>[^/]+)", update),
