@@ -199,3 +199,4 @@ class ReviewBanner(Message):
     """The main screen's line about the weekly review ("" hides it): due, open, keys expiring."""
 
     text: str
+    nothing_due: bool = False  # the queue is empty and no review is open: the review tile says so

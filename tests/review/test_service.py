@@ -166,3 +166,24 @@ def test_version_1_database_is_migrated(tmp_path, memory_keyring):
         assert conn.execute("SELECT report_md, queue_json FROM review").fetchone() == ("old", "[]")
         assert conn.execute("SELECT COUNT(*) FROM review_week").fetchone() == (0,)
         assert "provider_last_used_at" in {r[1] for r in conn.execute("PRAGMA table_info(probe)")}
+
+
+def test_bulk_decisions_only_for_items_sharing_one_recommendation(review, services):
+    svc, _ = review
+    state = svc.start(NOW)
+    by_rec: dict = {}
+    for item in state.items:
+        by_rec.setdefault(item.recommended, []).append(item.name)
+    rec, names = next((r, n) for r, n in by_rec.items() if r[0] and len(n) > 1)
+    lone = next(n[0] for r, n in by_rec.items() if r != rec)
+    assert sorted(svc.bulk_names(state, names[0])) == sorted(names)
+    assert lone not in svc.bulk_names(state, names[0])
+    with pytest.raises(ReviewError, match="one by one"):
+        svc.decide_bulk(state.id, names[0], "disable", reason="x")
+    done = svc.decide_bulk(
+        state.id, names[0], "snooze", reason="after the audit", until=NOW + timedelta(days=30), now=NOW
+    )
+    assert sorted(d.connector for d in done) == sorted(names)
+    after = svc.state(state.id)
+    assert all(after.item(n).decision.decision == "snooze" for n in names)
+    assert after.item(lone).decision is None

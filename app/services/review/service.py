@@ -264,6 +264,15 @@ class ReviewService:
         findings = self.findings(now, facts)
         return build_queue(facts, findings, self.last_decisions(), now, self.settings.queue_cap)
 
+    def nothing_due(self, now: datetime | None = None) -> bool:
+        """No open review and an empty queue: nothing to review now."""
+        if self.open_review_id() is not None:
+            return False
+        now = now or utcnow()
+        facts = self.facts(now)
+        queue = build_queue(facts, self.findings(now, facts), self.last_decisions(), now, self.settings.queue_cap)
+        return queue.due == 0
+
     def banner(self, now: datetime | None = None) -> str:
         """The main screen's one line about the review, or "" when there is nothing to say: an open
         review to resume; a review due (none finished for 7 days) only when something is in its
@@ -610,6 +619,31 @@ class ReviewService:
         if not wanted[0]:
             return []
         return [i.name for i in state.items if i.decision is None and i.view is not None and i.recommended == wanted]
+
+    def decide_bulk(
+        self,
+        review_id: int,
+        name: str,
+        decision: str,
+        *,
+        reason: str = "",
+        detail: str = "",
+        until: datetime | None = None,
+        now: datetime | None = None,
+    ) -> list[Decision]:
+        """The same decision for every undecided item sharing ``name``'s recommendation. Only decisions
+        that are not switches: a switch confirms and runs one connector at a time. Every item is checked
+        before any is recorded (a keep of a high-risk one still needs the reason)."""
+        state = self.state(review_id, now)
+        names = self.bulk_names(state, name)
+        if len(names) < 2:
+            raise ReviewError(f"no other undecided item shares {name}'s recommendation")
+        checked = [
+            self.check_decision(state, n, decision, reason=reason, detail=detail, until=until, now=now) for n in names
+        ]
+        if checked[0].switch_action is not None:
+            raise ReviewError("a reduce, rotate or disable runs a switch: decide those one by one, each confirms")
+        return [self.decide(review_id, d) for d in checked]
 
     # -- the end ----------------------------------------------------------------------------------
     def finish(self, review_id: int, now: datetime | None = None):

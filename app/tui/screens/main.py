@@ -181,6 +181,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
                 key_age_warn_days=self.app.settings.key_age_warn_days,
                 last_review_at=message.last_review_at,
             )
+            self.show_nothing_due()
         self.redraw(message.select)
         if first:
             self.call_after_refresh(self.first_rows_painted.set)
@@ -420,10 +421,19 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
     @work(thread=True, exclusive=True, group="review-banner", exit_on_error=False, description="checking the review")
     def review_banner_worker(self) -> None:
         # A thread: the findings read the whole inventory and its history. Posts only.
-        self.post_message(ReviewBanner(self.services.review.banner()))
+        review = self.services.review
+        text = review.banner()
+        self.post_message(ReviewBanner(text, nothing_due=not text and review.nothing_due()))
 
     @on(ReviewBanner)
     def _review_banner(self, message: ReviewBanner) -> None:
         banner = self.query_one("#review-banner", Static)
         banner.update(escape(message.text))
         banner.display = bool(message.text)
+        self.nothing_due = message.nothing_due
+        self.show_nothing_due()
+
+    def show_nothing_due(self) -> None:
+        """A review falls due after 7 days, but with an empty queue there is nothing to do: say that."""
+        if getattr(self, "nothing_due", False):
+            self.summary_strip.tile("tile-review").show("none due", "queue empty", alert=False)

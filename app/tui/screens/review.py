@@ -107,8 +107,8 @@ class ReviewScreen(ReportsWorkerErrors, Screen):
     ReviewScreen #decision-row { height: auto; }
     ReviewScreen #decision-row Select { width: 28; }
     ReviewScreen #decision-row Input { width: 1fr; }
-    ReviewScreen #review-buttons { height: auto; margin-top: 1; }
-    ReviewScreen #review-buttons Button { margin-right: 1; }
+    ReviewScreen .button-row { height: auto; margin-top: 1; }
+    ReviewScreen .button-row Button { margin-right: 2; }
     ReviewScreen #review-empty { padding: 1 2; }
     """
 
@@ -160,9 +160,11 @@ class ReviewScreen(ReportsWorkerErrors, Screen):
                         placeholder="reason (required to keep a high-risk item)", id="decision-reason", compact=True
                     )
                     yield Input(placeholder="new owner / snooze until YYYY-MM-DD", id="decision-detail", compact=True)
-                with HorizontalGroup(id="review-buttons"):
+                with HorizontalGroup(id="decision-buttons", classes="button-row"):
                     yield Button("Decide", variant="primary", id="decide", compact=True)
                     yield Button("Recommended", id="decide-recommended", compact=True)
+                    yield Button("Same for all like it", id="decide-bulk", compact=True)
+                with HorizontalGroup(id="review-buttons", classes="button-row"):
                     yield Button("Finish the review", id="finish", compact=True)
                     yield Button("Figures", id="figures", compact=True)
                     yield Button("Export report", id="export", compact=True)
@@ -277,6 +279,11 @@ class ReviewScreen(ReportsWorkerErrors, Screen):
         button = self.query_one("#decide-recommended", Button)
         button.label = f"Recommended: {rec}{' to ' + detail if detail else ''}" if rec else "No recommendation"
         button.disabled = not rec or rec not in ("keep", "reduce", "rotate", "disable", "reassign", "snooze")
+        alike = self.services.review.bulk_names(self.state, name) if item.decision is None else []
+        bulk = self.query_one("#decide-bulk", Button)
+        bulk.label = f"Same for all {len(alike)} like it" if len(alike) > 1 else "Same for all like it"
+        bulk.disabled = len(alike) < 2
+        bulk.tooltip = "The chosen keep, reassign or snooze for every undecided item with this recommendation."
         self.query_one("#decision", Select).clear()
         self.query_one("#decision-reason", Input).value = ""
         self.query_one("#decision-detail", Input).value = ""
@@ -349,6 +356,43 @@ class ReviewScreen(ReportsWorkerErrors, Screen):
             return
         decision, _, target = str(value).partition(":")
         self.decide(decision, target)
+
+    @on(Button.Pressed, "#decide-bulk")
+    def _bulk_pressed(self) -> None:
+        value = self.query_one("#decision", Select).value
+        if self.current is None or value is Select.BLANK or value is None:
+            self.notify("Choose a decision first (keep, reassign or snooze).", severity="warning")
+            return
+        decision, _, target = str(value).partition(":")
+        typed = self.query_one("#decision-detail", Input).value.strip()
+        until = None
+        if decision == "snooze" and typed:
+            try:
+                until = datetime.fromisoformat(typed).replace(tzinfo=UTC)
+            except ValueError:
+                self.notify("Give the snooze's end as YYYY-MM-DD.", title="Snooze", severity="error")
+                return
+        detail = typed if decision == "reassign" else target
+        self.record_bulk(self.current, decision, self.query_one("#decision-reason", Input).value, detail, until)
+
+    @work(thread=True, group="review-write", exit_on_error=False, description="recording decisions")
+    def record_bulk(self, name: str, decision: str, reason: str, detail: str, until: Any) -> None:
+        from app.services.inventory import ValidationError
+
+        svc = self.services.review
+        try:
+            done = svc.decide_bulk(self.state.id, name, decision, reason=reason, detail=detail, until=until)
+        except ValidationError as exc:
+            self.post_message(ReviewFailed("; ".join(exc.errors.values())))
+            return
+        except Exception as exc:
+            self.post_message(ReviewFailed(str(exc)))
+            return
+        state = svc.state(self.state.id)
+        self.post_message(ReviewLoaded(state, self.next_after(name)))
+        self.app.call_from_thread(
+            self.notify, f"{done[0].describe().capitalize()}: {', '.join(d.connector for d in done)}.", title="Decided"
+        )
 
     @on(Button.Pressed, "#decide-recommended")
     def _recommended_pressed(self) -> None:
