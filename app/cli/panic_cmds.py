@@ -105,7 +105,7 @@ def run_panic(args: argparse.Namespace, ctx: CliContext) -> int:
                 if not selection.empty:  # a typo must not read as "all safe"
                     raise UsageError(f"no connector matches {selection.describe()} (nothing was changed)")
                 return _nothing(ctx, args, "Nothing to disable: the inventory has no connectors.")
-            sw.prepare(selection)  # keys and TLS read now, so the time after the confirmation is spent disabling
+            sw.prepare(selection)  # the audit key and TLS now; connector keys only after the confirmation
             if sw.unfinished_batches():
                 note(
                     "An earlier panic was interrupted; this one replaces it for the connectors it covers "

@@ -8,6 +8,7 @@ import time
 from sqlmodel import Session, select
 
 from app.services.switches import JobState, Selection, Switches
+from app.services.switches.calls import Calls
 from app.services.switches.journal import new_batch_id
 from app.store.models import SwitchJob
 from connectors.base import Mode
@@ -312,23 +313,29 @@ async def test_unfinished_batches_reads_the_state_not_a_substring(world, service
         sw.close()
 
 
-async def test_prepare_reads_every_key_before_the_confirmation(world, services, sandbox, monkeypatch):
-    """The time from confirmation to the first provider call is not spent reading the keyring."""
+async def test_no_key_is_read_before_the_confirmation_and_none_is_kept_after(world, services, sandbox, monkeypatch):
+    """Issue 9, seen 4: the plan and prepare() (all that runs before the owner's second
+    confirmation) read no connector key; the panic reads them, once each, and forgets them."""
     for i in range(3):
         world.add(f"gh-{i}", "github", "classic")
+    reads: list[str] = []
+    original = services.secrets.get
+
+    def counting_get(ref):
+        reads.append(ref)
+        return original(ref)
+
+    monkeypatch.setattr(services.secrets, "get", counting_get)
+    kept: list = []
+    monkeypatch.setattr(Calls, "forget", lambda self: (kept.append(dict(self._creds)), self._creds.clear()))
     sw = Switches(services)
     try:
+        sw.panic_plan(Selection())
         sw.prepare(Selection())
-        reads: list[str] = []
-        original = services.secrets.get
-
-        def counting_get(ref):
-            reads.append(ref)
-            return original(ref)
-
-        monkeypatch.setattr(services.secrets, "get", counting_get)
+        assert reads == [], "a key was read before the owner confirmed"
         summary = await sw.panic()
     finally:
         sw.close()
     assert summary.ok
-    assert reads == [], f"{len(reads)} keyring reads after the confirmation"
+    assert len(set(reads)) == 3
+    assert len(kept) == 1 and len(kept[0]) == 3  # the run's keys, dropped when it ended

@@ -107,8 +107,9 @@ class Calls:
     def preload(self, views: list[ConnectorView], wanted: list[ConnectorView]) -> None:
         """Read the keys of ``wanted`` connectors in one go (one thread hop for a whole panic, not 400).
 
-        Called by ``Switches.prepare`` before the owner confirms a panic. Keys already loaded are
-        not read again. A key that cannot be read is left out; its step reads it again and reports why.
+        Called by a panic once the owner has confirmed; :meth:`forget` drops them when it ends. Keys
+        already loaded are not read again. A key that cannot be read is left out; its step reads it
+        again and reports why.
         """
         admins: dict[str, Secret | None] = {}
         for view in wanted:
@@ -131,9 +132,9 @@ class Calls:
                     view, secret, admins.get(admin.keyring_ref) if admin is not None else None
                 )
 
-    def loaded(self, view: ConnectorView) -> bool:
-        """Every live key of ``view`` is preloaded."""
-        return all((view.name, c.keyring_ref) in self._creds for c in live_credentials(view))
+    def forget(self) -> None:
+        """Drop every key read for this run."""
+        self._creds.clear()
 
     # -- calls -----------------------------------------------------------------------------------------
     async def call(

@@ -149,33 +149,22 @@ class Switches:
         self.transport = transport
         self.journal = Journal(services)
         self.db = DbThread()
-        self._prepared: Calls | None = None
 
     def prepare(self, selection: Selection | None = None) -> None:
-        """Open what a panic needs before the owner confirms — the audit key, the TLS context, and
-        every selected connector's keys (with their admin keys) read from the keyring — so that the
-        time from confirmation to the first provider call is spent disabling, not reading the
-        keyring. The keys stay in memory until the panic runs or :meth:`close`."""
+        """Open what a panic needs before the owner confirms — the audit key and the TLS context —
+        so that the time from confirmation to the first provider call is spent disabling. No
+        connector key is read here: keys are read only once the owner has confirmed (by
+        :meth:`panic`), and forgotten when it ends."""
         from app.services.netutil import tls_context
 
         self.services.secrets.install_key("audit")
         tls_context()
-        views = self.services.inventory.list()
-        calls = self.calls()
-        calls.preload(views, self.select(selection, views))
-        self._prepared = calls
         checkpoint(self.services.engine)
 
     def calls(self) -> Calls:
         return Calls(self.services, self.transport, self.policy)
 
-    def take_prepared(self) -> Calls:
-        """The calls :meth:`prepare` loaded (once), else fresh ones."""
-        calls, self._prepared = self._prepared, None
-        return calls if calls is not None else self.calls()
-
     def close(self) -> None:
-        self._prepared = None
         self.db.close()
 
     # -- reading ------------------------------------------------------------------------------------

@@ -226,10 +226,9 @@ class Panic:
             if waiting[job.provider] <= 0:
                 released[job.provider].set()
 
-        calls = sw.take_prepared()  # keys read by prepare(), before the owner confirmed
-        missing = [by_name[j.connector] for j in jobs if not calls.loaded(by_name[j.connector])]
-        if missing:  # a resume, or a panic without prepare(): one thread hop for all of them
-            await asyncio.to_thread(calls.preload, views, missing)
+        # The keys are read now — the owner has confirmed — in one thread hop, and forgotten at the end.
+        calls = sw.calls()
+        await asyncio.to_thread(calls.preload, views, [by_name[j.connector] for j in jobs])
         shared: dict[str, asyncio.Future] = {}
         # One HTTP client per provider endpoint: its pool is as small as its gate, so a busy provider's
         # queue never slows the pool bookkeeping of the others (and real providers are separate hosts).
@@ -242,6 +241,7 @@ class Panic:
             return clients[key]
 
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(calls.forget)
             stack.push_async_callback(_close_all, clients)
             writer = _Writer(sw, calls, self.crash)
             applied_at: list[float] = []

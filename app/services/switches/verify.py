@@ -85,6 +85,11 @@ async def verify(
                 out.ok, out.why = False, f"the {cred.tier} key …{cred.last4} still works"
     elif job.action.reduces and out.ok:
         await _check_other_keys(calls, client, view, job, target, out, gate=gate, views=views)
+    elif job.action is SwitchAction.ROTATE and out.ok and not _rotated(view, job):
+        # A working key proves nothing about a rotation: the connector must hold a different key.
+        out.ok = False
+        out.why = "the connector still holds its old key: nothing was rotated (the old key still works)"
+        out.manual_steps = registry.get(view.provider).manual_steps(Verb.ROTATE)
     elif job.action is SwitchAction.ROTATE and out.ok:
         old_refs = set(job.details.get("old_refs") or [])
         for cred in view.credentials:
@@ -202,3 +207,14 @@ def reconcile(services, results: list[ProbeResult]) -> list[str]:
 def _live_refs(services, name: str) -> list[str]:
     view = services.inventory.get(name)
     return [c.keyring_ref for c in live_credentials(view)]
+
+
+def _rotated(view: ConnectorView, job: JobRow) -> bool:
+    """The connector hands out the rotation's new key, and it is not one of the old keys."""
+    active = view.credential
+    new_ref = job.details.get("new_ref")
+    if active is None or not new_ref or active.keyring_ref != new_ref:
+        return False
+    old_refs = set(job.details.get("old_refs") or [])
+    old_prints = {c.fingerprint for c in view.credentials if c.keyring_ref in old_refs}
+    return active.fingerprint not in old_prints

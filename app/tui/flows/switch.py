@@ -219,7 +219,7 @@ class SwitchFlow:
     )
     def panic_plan_worker(self) -> None:
         # A thread: the plan reads the inventory; prepare() opens the audit key (a keyring may ask to
-        # be unlocked) so that, once confirmed, the panic spends its time disabling.
+        # be unlocked). No connector key is read before the owner confirms twice.
         from app.services.switches import Selection
 
         sw = self.services.switches
