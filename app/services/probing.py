@@ -189,6 +189,7 @@ class Prober:
         settings = self.services.settings.probe
         deadline = settings.timeout_s * (3 + (provider.deep_probe_requests if deep else 0))
         attempt = 0
+        sent = 0  # requests of every attempt: a retried probe reports them all
         while True:
             attempt += 1
             # host first, then pool: a probe queued behind its busy provider must not hold a pool slot
@@ -200,6 +201,8 @@ class Prober:
                     report = ProbeReport(Outcome.UNREACHABLE, error=f"no answer within {deadline:.0f} s")
                 except Exception as exc:  # a provider bug must not take the whole probe-all down
                     report = ProbeReport(Outcome.ERROR, error=f"provider error: {type(exc).__name__}")
+            sent += report.requests
+            report.requests = sent
             wait = report.rate_limit.retry_after_s
             if (
                 report.outcome is Outcome.RATE_LIMITED

@@ -139,6 +139,23 @@ async def test_retry_after_is_waited_out(services):
     assert len(calls) == 2 and calls[1] - calls[0] >= 0.19
 
 
+async def test_a_retried_probe_counts_every_request_it_sent(services):
+    """Issue 9, seen 7: a probe retried after 429 + Retry-After reported only its last attempt's
+    requests (`probe --json` said 1 while 2 went out)."""
+    add(services, "bot", "fake-key-1234")
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        if len(calls) == 1:
+            return httpx.Response(429, headers={"retry-after": "0.05"})
+        return httpx.Response(200, json={"login": "x", "scopes": []})
+
+    [result] = await Prober(services, transport(handler)).probe()
+    assert result.report.outcome is Outcome.OK
+    assert result.report.requests == len(calls) == 2
+
+
 async def test_long_retry_after_is_reported_not_waited(services):
     add(services, "bot", "fake-key-1234")
     handler = lambda r: httpx.Response(429, headers={"retry-after": "3600"})  # noqa: E731
