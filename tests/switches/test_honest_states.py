@@ -24,3 +24,38 @@ async def test_a_rotation_the_provider_refused_is_not_verified(world, services, 
     assert report.state is JobState.MANUAL  # waiting for you: nothing was applied
     assert "old key no longer works" not in report.verify_note
     assert view.switch_state is not JobState.VERIFIED
+
+
+class _Killed(BaseException):
+    """Stands in for SIGKILL: nothing after it runs in this process."""
+
+
+async def test_a_rotation_killed_while_verifying_is_finished_not_repeated(world, services, sandbox, monkeypatch):
+    """Seen 6: a rotation killed while it was being verified was left "applied"; `breaker rotate`
+    again sent a second rotate call to the provider. It must finish the first one instead."""
+    from app.services.switches import ladder
+
+    old = world.add("mail", "sendgrid", "full_access")
+    sw = Switches(services, backoff_s=0.01)
+
+    async def killed(*args, **kwargs):
+        raise _Killed
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(ladder.Switches, "_verify", killed)
+            try:
+                await sw.rotate("mail")
+            except _Killed:
+                pass
+        assert services.inventory.get("mail").switch_state is JobState.APPLIED
+        latest = sw.latest("mail")
+        assert latest.interrupted and "rotate" in latest.message
+        report = await sw.rotate("mail")
+    finally:
+        sw.close()
+    creates = [p for m, p in sandbox.calls("sendgrid") if m == "POST" and p.endswith("/v3/api_keys")]
+    assert len(creates) == 1, "a second rotate call was sent"
+    assert report.state is JobState.VERIFIED, report
+    new = services.inventory.secret_for("mail").reveal()
+    assert new != old.token and sandbox.state.get(new).live and not sandbox.state.get(old.token).live

@@ -555,17 +555,17 @@ def _action(action: SwitchAction | str) -> SwitchAction:
 
 def _interrupted(job: JobRow) -> bool:
     """A single switch cut off midway (not running in this process): still ``recorded`` or
-    ``applying``, or a rotation whose new key is stored but was never handed out."""
+    ``applying``; a rotation whose new key is stored but was never handed out; or a rotation
+    applied at the provider whose verification never ran (killed while verifying)."""
     if job.batch or job.id in _RUNNING:
         return False
     if job.state in (JobState.RECORDED, JobState.APPLYING):
         return True
-    return (
-        job.action is SwitchAction.ROTATE
-        and bool(job.details.get("new_ref"))
-        and not job.details.get("swapped")
-        and job.state in (JobState.PENDING, JobState.FAILED)
-    )
+    if job.action is not SwitchAction.ROTATE or not job.details.get("new_ref"):
+        return False
+    if not job.details.get("swapped"):
+        return job.state in (JobState.PENDING, JobState.FAILED)
+    return job.state is JobState.APPLIED and job.verified_at is None and not job.details.get("verify")
 
 
 def _report(job: JobRow) -> JobReport:
@@ -573,7 +573,12 @@ def _report(job: JobRow) -> JobReport:
     if not _interrupted(job):
         return report
     name = job.connector
-    if job.action is SwitchAction.ROTATE and job.details.get("new_ref"):
+    if job.action is SwitchAction.ROTATE and job.details.get("swapped"):
+        how = (
+            f"interrupted while the new key was being verified: `breaker rotate {name}` (or `breaker verify "
+            f"{name}`) finishes it — no new key is asked for"
+        )
+    elif job.action is SwitchAction.ROTATE and job.details.get("new_ref"):
         how = (
             f"interrupted after the new key was stored (not handed out yet): `breaker rotate {name}` "
             "finishes it — probes the new key, swaps it in, retires the old one"
