@@ -174,7 +174,9 @@ def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     s = summarize(views, warn)
     note(
         f"{_count(s.total, 'connector')} · {s.drift} with drift · {_count(s.stale_keys, 'key')} older than "
-        f"{warn} days · {s.shared_keys} on shared keys · {s.never_probed} never probed",
+        f"{warn} days · {s.shared_keys} on shared keys · {s.never_probed} never probed"
+        + (f" · {s.off} off (verified)" if s.off else "")
+        + (f" · {_count(s.still_live, 'key')} still live though recorded disabled" if s.still_live else ""),
         ctx.stderr,
     )
     return 0

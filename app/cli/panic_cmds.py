@@ -144,6 +144,7 @@ def _nothing(ctx: CliContext, args: argparse.Namespace, message: str) -> int:
                 "message": message,
                 "verified": [],
                 "unverified": [],
+                "waiting": [],
                 "failed": [],
             },
             ctx.stdout,
@@ -161,10 +162,15 @@ def print_summary(ctx: CliContext, summary) -> None:
         f"(recorded in {summary.recorded_ms:.0f} ms, done in {summary.verified_ms / 1000:.1f} s)",
         file=out,
     )
-    if summary.unverified:
-        print(f"Applied but not verified ({len(summary.unverified)}):", file=out)
-        for r in summary.unverified:
-            print(f"  {r.connector} ({r.provider}): {r.label} — {r.verify_note or r.message}", file=out)
+    for title, reports in (
+        ("Applied at the provider, not verified", summary.unverified),
+        ("Waiting for you — nothing was applied at the provider; do these steps", summary.waiting),
+    ):
+        if not reports:
+            continue
+        print(f"{title} ({len(reports)}):", file=out)
+        for r in reports:
+            print(f"  {r.connector} ({r.provider}): {r.verify_note or r.message}", file=out)
             for i, step in enumerate(r.manual_steps, 1):
                 print(f"      {i}. {step}", file=out)
     if summary.failed:

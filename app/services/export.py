@@ -151,6 +151,8 @@ def connector_record(
         "key": key,
         "last_probe": last_probe,
         "switch_state": view.switch_state,
+        "off": view.off,
+        "key_still_live": view.key_may_work_while_disabled,
     }
 
 
@@ -173,6 +175,8 @@ def summary_record(summary: Summary) -> dict[str, Any]:
         "failing": summary.failing,
         "shared_keys": summary.shared_keys,
         "review_due": summary.review_due,
+        "off": summary.off,
+        "still_live": summary.still_live,
     }
 
 

@@ -100,6 +100,16 @@ class ConnectorView:
     drift: tuple[str, ...] = ()
 
     @property
+    def off(self) -> bool:
+        """Disabled, and verified: a fresh probe showed every key of it dead."""
+        return self.mode is Mode.DISABLED and self.switch_state is JobState.VERIFIED
+
+    @property
+    def key_may_work_while_disabled(self) -> bool:
+        """Recorded disabled in Breaker, but nothing proved the key dead at the provider."""
+        return self.mode is Mode.DISABLED and self.switch_state is not JobState.VERIFIED
+
+    @property
     def purpose(self) -> str:
         """The one-sentence rule, or "" when it is not written yet."""
         if not (self.purpose_access or self.purpose_task):
@@ -135,6 +145,8 @@ class Summary:
     failing: int
     shared_keys: int
     review_due: bool
+    off: int = 0  # disabled, and a fresh probe proved every key dead (verified)
+    still_live: int = 0  # recorded disabled, but no probe proved the key dead: it may still work
 
 
 def _grant_rows(grants: Sequence[Any], source: str) -> tuple[Grant, ...]:
@@ -234,6 +246,8 @@ def summarize(
         ),
         shared_keys=sum(n for n in fingerprints.values() if n > 1),
         review_due=last_review_at is None or utcnow() - last_review_at > timedelta(days=7),
+        off=sum(1 for v in views if v.off),
+        still_live=sum(1 for v in views if v.key_may_work_while_disabled),
     )
 
 

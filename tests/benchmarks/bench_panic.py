@@ -229,7 +229,7 @@ def main() -> int:
     )
     print(f"every connector verified in {all_verified} of {len(runs)} runs")
     for r in runs:
-        bad = r["summary"]["unverified"] + r["summary"]["failed"]
+        bad = r["summary"]["unverified"] + r["summary"].get("waiting", []) + r["summary"]["failed"]
         if bad:
             print(f"  not verified, e.g.: {[(b['connector'], b['state'], b['message'][:80]) for b in bad[:3]]}")
     print(

@@ -49,7 +49,7 @@ async def test_panic_disables_everything_and_verifies_by_probe(world, services, 
         if CASES[provider].disable == JobState.VERIFIED:
             assert name in verified and not world.alive(name), name
         else:
-            report = next(r for r in summary.unverified if r.connector == name)
+            report = next(r for r in summary.not_verified if r.connector == name)
             assert report.manual_steps
     actions = audit_actions(services)
     assert actions.count("switch.recorded") == summary.total
@@ -215,7 +215,7 @@ async def test_events_carry_unverified_and_failed_states(world, services, sandbo
         sw.close()
     states = [e.state for e in events if e.connector == "pay"]
     assert states == [JobState.RECORDED, "manual", JobState.UNVERIFIED]
-    assert summary.unverified[0].manual_steps and JobState.FAILED not in states
+    assert summary.not_verified[0].manual_steps and JobState.FAILED not in states
 
 
 async def test_recording_two_hundred_connectors_is_quick(world, services):

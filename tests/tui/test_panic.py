@@ -113,7 +113,7 @@ async def test_the_full_two_step_path_disables_everything_and_shows_the_summary(
         summary = screen.summary
         assert summary.total == 6
         assert {r.connector for r in summary.verified} == {"gh-1", "gh-2", "ci", "mail", "digest"}
-        assert [r.connector for r in summary.unverified + summary.failed] == ["crm"]
+        assert [r.connector for r in summary.not_verified] == ["crm"]
         text = screen.query_one("#panic-summary-text", Outline).plain()
         assert "Verified by probe (5)" in text and "crm" in text and "app.hubspot.com" in text
         assert "not all verified" in str(screen.query_one("#panic-status", Static).content)

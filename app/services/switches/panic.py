@@ -324,6 +324,7 @@ class Panic:
                 "total": summary.total,
                 "verified": len(summary.verified),
                 "unverified": len(summary.unverified),
+                "waiting": len(summary.waiting),
                 "failed": len(summary.failed),
                 "resumed": summary.resumed,
                 "verified_ms": round(summary.verified_ms),
@@ -363,12 +364,14 @@ def needs_provider(job: JobRow) -> bool:
 
 def fill(summary: PanicSummary, jobs: list[JobRow]) -> None:
     summary.total = len(jobs)
-    summary.verified, summary.unverified, summary.failed = [], [], []
+    summary.verified, summary.unverified, summary.waiting, summary.failed = [], [], [], []
     for job in jobs:
         report = job.report()
-        if job.state == JobState.VERIFIED:
+        if job.state is JobState.VERIFIED:
             summary.verified.append(report)
-        elif job.state in (JobState.APPLIED, JobState.MANUAL):
+        elif job.state is JobState.APPLIED:
             summary.unverified.append(report)
+        elif job.state is JobState.MANUAL:
+            summary.waiting.append(report)
         else:
             summary.failed.append(report)

@@ -14,10 +14,10 @@ from connectors.base import Mode, Outcome, ProbeReport
 
 LABELS: dict[JobState, str] = {
     JobState.JOURNALLED: "journalled — not yet recorded",
-    JobState.RECORDED: "recorded locally — provider not yet asked",
+    JobState.RECORDED: "recorded in Breaker — provider not yet asked",
     JobState.APPLYING: "recorded — provider call under way",
-    JobState.APPLIED: "applied — not verified",
-    JobState.MANUAL: "applied — not verified: manual steps to do",
+    JobState.APPLIED: "applied at the provider — not verified yet",
+    JobState.MANUAL: "waiting for you — nothing was applied at the provider: do the steps",
     JobState.PENDING: "pending — provider call failed, will retry",
     JobState.FAILED: "failed at the provider — see the manual steps",
     JobState.OUT_OF_SYNC: "out of sync — forced locally, provider unchanged",
@@ -153,12 +153,14 @@ class JobReport:
 
 @dataclass
 class PanicSummary:
-    """The end of an emergency disable: who is verified, who is applied but unverified, who failed."""
+    """The end of an emergency disable: who is verified, who is applied but unverified, who waits for
+    the owner's manual steps, who failed."""
 
     batch: str
     total: int
     verified: list[JobReport] = field(default_factory=list)
-    unverified: list[JobReport] = field(default_factory=list)  # applied or manual, the probe did not confirm
+    unverified: list[JobReport] = field(default_factory=list)  # applied at the provider, the probe did not confirm
+    waiting: list[JobReport] = field(default_factory=list)  # manual steps: nothing was applied at the provider
     failed: list[JobReport] = field(default_factory=list)  # pending, failed, out of sync: with manual steps
     recorded_ms: float = 0.0  # from the call to every connector recorded disabled locally
     applied_ms: float = 0.0  # … to every provider call answered
@@ -172,7 +174,12 @@ class PanicSummary:
 
     @property
     def reports(self) -> list[JobReport]:
-        return [*self.verified, *self.unverified, *self.failed]
+        return [*self.verified, *self.unverified, *self.waiting, *self.failed]
+
+    @property
+    def not_verified(self) -> list[JobReport]:
+        """Every connector whose key may still work (applied, waiting for you, failed)."""
+        return [*self.unverified, *self.waiting, *self.failed]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -185,6 +192,7 @@ class PanicSummary:
             "verified_ms": round(self.verified_ms, 1),
             "verified": [r.as_dict() for r in self.verified],
             "unverified": [r.as_dict() for r in self.unverified],
+            "waiting": [r.as_dict() for r in self.waiting],
             "failed": [r.as_dict() for r in self.failed],
             "superseded": list(self.superseded),
         }

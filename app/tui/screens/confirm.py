@@ -270,11 +270,19 @@ class SwitchOutcome(ModalScreen[OutcomeChoice | None]):
                 *steps_lines(report.manual_steps, report.provider),
             ]
         lines.append(line(""))
-        if report.state in (JobState.MANUAL, JobState.APPLIED):
+        if report.state is JobState.MANUAL:
             lines.append(
                 line(
-                    "The connector stays [b]applied — not verified[/b] until a probe shows the change. "
-                    "Done the steps? Choose [b]I did it[/b]: Breaker records it and probes at once."
+                    "Nothing was applied at the provider: the switch is [b]waiting for you[/b], and the key "
+                    "keeps working until you do the steps. Done them? Choose [b]I did it[/b]: Breaker probes "
+                    "at once and marks it verified only when the probe proves it."
+                )
+            )
+        elif report.state is JobState.APPLIED:
+            lines.append(
+                line(
+                    "The provider accepted the change, but the switch stays [b]applied — not verified[/b] "
+                    "until a probe shows it. Done the steps? Choose [b]I did it[/b]: Breaker probes at once."
                 )
             )
         elif report.state in (JobState.FAILED, JobState.PENDING):

@@ -4,7 +4,7 @@ No single stray key can trip it: ``!`` opens a modal whose focus is on Cancel (s
 cancels); continuing opens a second step where the owner types PANIC or the number of
 connectors. Once confirmed the panic runs to its end (the service never waits on a single
 provider); the screen cannot be left while it runs, and it ends with the honest summary:
-verified, applied but unverified, failed — with the manual steps.
+verified, applied but not verified, waiting for you (nothing applied), failed — with the steps.
 """
 
 from __future__ import annotations
@@ -335,7 +335,8 @@ class PanicScreen(ReportsWorkerErrors, Screen):
         head = (
             f"[b $text-success]Done: all {summary.total} connector(s) disabled and verified by probe.[/]"
             if summary.ok
-            else f"[b $text-warning]Done, not all verified:[/] {ok} of {summary.total} verified by probe."
+            else f"[b $text-error]Done, {len(summary.not_verified)} key(s) may still work:[/] {ok} of "
+            f"{summary.total} verified dead by probe."
         )
         timing = f" All recorded disabled locally in {fmt_ms(summary.recorded_ms)}; finished in {fmt_ms(summary.verified_ms)}."
         self.query_one("#panic-status", Static).update(head + timing + " escape: back to the panel.")
@@ -343,7 +344,8 @@ class PanicScreen(ReportsWorkerErrors, Screen):
         self.query_one("#panic-summary").display = True
         severity = "information" if summary.ok else "warning"
         self.notify(
-            f"{ok} verified · {len(summary.unverified)} applied but unverified · {len(summary.failed)} failed",
+            f"{ok} verified · {len(summary.unverified)} applied, not verified · {len(summary.waiting)} waiting "
+            f"for you · {len(summary.failed)} failed",
             title="Emergency disable finished",
             severity=severity,
             timeout=10,
@@ -377,7 +379,8 @@ def summary_lines(summary: Any) -> list[OutlineLine]:
             line(f"[b $text-success]✔ Verified by probe ({len(summary.verified)}):[/] {escape(clip(names, 400))}")
         )
     for title, reports, colour in (
-        ("◐ Applied but not verified", summary.unverified, "$text-warning"),
+        ("◐ Applied at the provider, not verified", summary.unverified, "$text-warning"),
+        ("✎ Waiting for you — nothing was applied at the provider", summary.waiting, "$text-warning"),
         ("✖ Failed — do these by hand", summary.failed, "$text-error"),
     ):
         if not reports:
@@ -392,7 +395,7 @@ def summary_lines(summary: Any) -> list[OutlineLine]:
                 )
             )
             lines += steps_lines(report.manual_steps, report.provider) if report.manual_steps else []
-    if summary.unverified or summary.failed:
+    if summary.not_verified:
         lines += [
             line(""),
             line(

@@ -186,7 +186,7 @@ SWITCH_LOOKS: dict[JobState, SwitchLook] = {
     JobState.RECORDED: SwitchLook("… recorded", "accent"),
     JobState.APPLYING: SwitchLook("… applying", "accent"),
     JobState.APPLIED: SwitchLook("◐ applied", "warning"),
-    JobState.MANUAL: SwitchLook("✎ manual steps", "warning"),
+    JobState.MANUAL: SwitchLook("✎ waiting for you", "warning"),
     JobState.PENDING: SwitchLook("⟳ pending", "error"),
     JobState.FAILED: SwitchLook("✖ failed", "error"),
     JobState.OUT_OF_SYNC: SwitchLook("≠ out of sync", "error"),

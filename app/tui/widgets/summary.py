@@ -43,12 +43,16 @@ class SummaryStrip(HorizontalGroup):
 
     def show(self, summary: Summary, *, key_age_warn_days: int, last_review_at=None) -> None:
         by_mode = summary.by_mode
-        modes = ", ".join(
-            f"{by_mode.get(m, 0)} {label}"
-            for m, label in (("full", "full"), ("draft-only", "draft"), ("read-only", "read"), ("disabled", "off"))
-            if by_mode.get(m, 0)
+        # "off" only when a probe proved it; a connector recorded disabled whose key was not proven
+        # dead is counted apart, in red: it may still work at the provider.
+        counts = [(by_mode.get("full", 0), "full"), (by_mode.get("draft-only", 0), "draft")]
+        counts += [(by_mode.get("read-only", 0), "read"), (summary.off, "off")]
+        modes = ", ".join(f"{n} {label}" for n, label in counts if n)
+        if summary.still_live:
+            modes += f"{', ' if modes else ''}[$text-error]{summary.still_live} keys still live[/]"
+        self.tile("tile-connectors").show(
+            str(summary.total), modes or "none yet: press a", alert=summary.still_live > 0
         )
-        self.tile("tile-connectors").show(str(summary.total), modes or "none yet: press a", alert=False)
         self.tile("tile-drift").show(str(summary.drift), "with drift", alert=summary.drift > 0)
         self.tile("tile-old-keys").show(
             str(summary.stale_keys), f"> {key_age_warn_days} days", alert=summary.stale_keys > 0
