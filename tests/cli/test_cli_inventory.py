@@ -27,6 +27,8 @@ LIST_KEYS = {
     "key",
     "last_probe",
     "switch_state",
+    "off",
+    "key_still_live",
 }
 
 

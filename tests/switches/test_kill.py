@@ -175,7 +175,9 @@ def test_panic_killed_then_resumed(point, sandbox, tmp_path):
     views = {v.name: v for v in services.inventory.list()}
     assert all(views[n].mode.value == "disabled" for n in everyone), "every connector disabled locally"
     verified = {r["connector"] for r in summary["verified"]}
-    reports = {r["connector"]: r for r in summary["verified"] + summary["unverified"] + summary["failed"]}
+    reports = {
+        r["connector"]: r for r in summary["verified"] + summary["unverified"] + summary["waiting"] + summary["failed"]
+    }
     for provider, group in names.items():
         for name in group:
             if CASES[provider].disable == "verified":

@@ -44,7 +44,7 @@ async def test_disable(provider, world, switches, services):
         assert actions.index("switch.recorded") < actions.index("switch.applied") < actions.index("switch.verified")
     else:
         assert report.state == JobState.MANUAL and report.manual_steps
-        assert "applied — not verified" in label(report.state)
+        assert "waiting for you" in label(report.state)
         assert world.alive("bot")
         assert "switch.manual" in actions and "switch.verified" not in actions
     with pytest.raises(exec_service.ExecRefused):

@@ -91,7 +91,7 @@ async def test_the_second_step_wants_panic_or_the_number_and_refuses_anything_el
 async def test_the_full_two_step_path_disables_everything_and_shows_the_summary(live):
     build(live)
     for provider in ("github", "gitlab", "sendgrid", "slack", "hubspot"):
-        live.sandbox.faults.set(provider, latency_ms=150)
+        live.sandbox.faults.set(provider, latency_ms=500)
     notes = Notes()
     app = make_app(live.services)
     async with app.run_test(size=SIZE, message_hook=notes) as pilot:
@@ -120,7 +120,7 @@ async def test_the_full_two_step_path_disables_everything_and_shows_the_summary(
         bar = screen.query_one("#panic-bar", ProgressBar)
         assert bar.progress == bar.total == 6
         states = {table.get_row_at(i)[0].plain: table.get_row_at(i)[2].plain for i in range(table.row_count)}
-        assert states["gh-1"] == "✔ verified" and states["crm"] in ("✎ manual steps", "◐ applied")
+        assert states["gh-1"] == "✔ verified" and states["crm"] in ("✎ waiting for you", "◐ applied")
         assert any("Emergency disable finished" in t for t in notes.texts())
         await pilot.press("escape")
         await settle(pilot)

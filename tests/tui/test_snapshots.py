@@ -213,7 +213,7 @@ def test_panic_second_step(snap_compare, seeded):
 def test_panic_summary(snap_compare, seeded, monkeypatch):
     """The end of an emergency disable: verified, applied but unverified, failed with manual steps.
     The switch service is replaced by a script of events (fixed times): the panel is the subject."""
-    from app.services.switches import JobReport, PanicSummary, Switches, SwitchEvent
+    from app.services.switches import JobReport, JobState, PanicSummary, Switches, SwitchEvent
     from connectors import registry
 
     async def fake_panic(self, selection=None, on_event=None):
@@ -267,7 +267,7 @@ def test_panic_summary(snap_compare, seeded, monkeypatch):
             batch="panic-20260302T090000-abc123",
             total=len(reports),
             verified=[r for r in reports if r.state == "verified"],
-            unverified=[r for r in reports if r.state == "manual"],
+            waiting=[r for r in reports if r.state == JobState.MANUAL],
             failed=[r for r in reports if r.state == "pending"],
             recorded_ms=14.0,
             applied_ms=1420.0,

@@ -116,9 +116,9 @@ async def test_o_with_manual_steps_then_i_did_it_verifies(live):
         assert app.focused is outcome.query_one("#later", Button)
         body = outcome.query_one("#outcome-text", Outline).plain()
         assert "By hand" in body and "app.hubspot.com" in body
-        assert "applied — not verified" in str(outcome.query_one(".dialog-title", Static).content)
+        assert "waiting for you" in str(outcome.query_one(".dialog-title", Static).content)
         await settle(pilot)
-        assert cell(app, "crm", "switch") == "✎ manual steps"
+        assert cell(app, "crm", "switch") == "✎ waiting for you"
         # the owner reduces the key in HubSpot, then says so
         live.sandbox.state.get(record.token).scopes = ["crm.objects.contacts.read", "crm.objects.deals.read"]
         await click(pilot, "#done")
@@ -142,7 +142,7 @@ async def test_manual_steps_can_be_reopened_from_the_connector_screen(live):
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ConnectorScreen)
-        assert "manual steps to do" in str(screen.query_one("#switch-panel", Static).content)
+        assert "waiting for you" in str(screen.query_one("#switch-panel", Static).content)
         assert screen.active_bindings["c"].enabled
         live.sandbox.state.revoke(record.token)  # done by hand in HubSpot
         await pilot.press("c")

@@ -14,7 +14,7 @@ from connectors.base import Mode, Outcome, ProbeReport
 
 LABELS: dict[JobState, str] = {
     JobState.JOURNALLED: "journalled — not yet recorded",
-    JobState.RECORDED: "recorded in Breaker — provider not yet asked",
+    JobState.RECORDED: "recorded locally — provider not yet asked",
     JobState.APPLYING: "recorded — provider call under way",
     JobState.APPLIED: "applied at the provider — not verified yet",
     JobState.MANUAL: "waiting for you — nothing was applied at the provider: do the steps",

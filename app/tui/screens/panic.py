@@ -335,8 +335,8 @@ class PanicScreen(ReportsWorkerErrors, Screen):
         head = (
             f"[b $text-success]Done: all {summary.total} connector(s) disabled and verified by probe.[/]"
             if summary.ok
-            else f"[b $text-error]Done, {len(summary.not_verified)} key(s) may still work:[/] {ok} of "
-            f"{summary.total} verified dead by probe."
+            else f"[b $text-error]Done, not all verified — {len(summary.not_verified)} key(s) may still work:[/] "
+            f"{ok} of {summary.total} verified by probe."
         )
         timing = f" All recorded disabled locally in {fmt_ms(summary.recorded_ms)}; finished in {fmt_ms(summary.verified_ms)}."
         self.query_one("#panic-status", Static).update(head + timing + " escape: back to the panel.")
