@@ -164,7 +164,7 @@ def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
                 clip(v.owner, 20) or "(none)",
                 v.environment,
                 v.mode.value,
-                v.live_level.label if v.live_level is not None else "?",
+                v.live_word,
                 "DRIFT" if v.drift else "",
                 "-" if age is None else f"{age}d" + ("!" if age > warn else ""),
                 f"{v.last_outcome} {ago(v.last_probe_at)}" if v.last_probe_at else "never",

@@ -50,7 +50,7 @@ def result_record(result: ProbeResult, provider: str) -> dict[str, Any]:
         "status": r.status,
         "identity": r.identity or None,
         "token_kind": r.token_kind or None,
-        "live_level": r.live_level.label if ok and r.live_level else None,
+        "live_level": live_word(r),
         "live_scopes": [{"scope": g.scope, "level": g.level.label} for g in r.grants] if ok else [],
         "expires_at": r.expires_at.isoformat() if r.expires_at else None,
         "latency_ms": r.latency_ms,
@@ -61,6 +61,13 @@ def result_record(result: ProbeResult, provider: str) -> dict[str, Any]:
     }
 
 
+def live_word(r) -> str:
+    """A level, "none" (the key no longer works) or "unknown" (the probe could not tell)."""
+    if r.outcome is Outcome.OK and r.live_level is not None:
+        return r.live_level.label
+    return "none" if r.outcome in (Outcome.INVALID, Outcome.REVOKED) else "unknown"
+
+
 def _row(result: ProbeResult) -> list[str]:
     r = result.report
     ok = r.outcome is Outcome.OK
@@ -68,7 +75,7 @@ def _row(result: ProbeResult) -> list[str]:
     return [
         result.connector,
         r.outcome.value,
-        (r.live_level.label if ok and r.live_level else "-"),
+        live_word(r),
         str(len(r.grants)) if ok else "-",
         f"{r.latency_ms:.0f} ms",
         clip(reason, 70),

@@ -145,7 +145,7 @@ def connector_record(
         "tags": list(view.tags),
         "base_url": safe_url(view.base_url) or None,
         "declared": _grants(view.declared),
-        "live_level": view.live_level.label if view.live_level is not None else None,
+        "live_level": view.live_word,
         "live_scopes": _grants(view.observed),
         "drift": list(view.drift),
         "key": key,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -55,6 +55,20 @@ class ProbeResult:
     def finding(self) -> bool:
         """Exit code 1 material for the CLI: drift, or a probe that did not come back ok."""
         return self.failed or bool(self.drift)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def keep_deep_findings(report: ProbeReport, found: list[Grant], at: datetime) -> None:
+    """Add to an ordinary probe's report what the latest deep probe found and this probe cannot see,
+    so that the live level and drift are computed from it."""
+    have = {g.scope for g in report.grants}
+    when = at.strftime("%Y-%m-%d")
+    report.grants += [
+        Grant(g.scope, g.level, note=f"found by the deep probe of {when}") for g in found if g.scope not in have
+    ]
 
 
 @dataclass(frozen=True)
@@ -236,6 +250,7 @@ class Prober:
             views = [by_name[n] for n in wanted]
         settings = self.services.settings.probe
         creds = self._read_keys(views)
+        findings = {} if deep else await asyncio.to_thread(self.deep_findings, views)
         pool = asyncio.Semaphore(settings.concurrency)
         # One client (and connection pool) per provider endpoint, sized to the per-host limit:
         # it *is* the per-host limit, and small pools keep httpx's per-request pool bookkeeping cheap.
@@ -256,6 +271,8 @@ class Prober:
                 clients[key] = self.client(settings.per_host)
                 host_limits[key] = asyncio.Semaphore(settings.per_host)
             report = await self.probe_report(clients[key], view, cred, deep=deep, pool=pool, host_sem=host_limits[key])
+            if view.name in findings and report.outcome is Outcome.OK and not report.deep:
+                keep_deep_findings(report, *findings[view.name])
             result = ProbeResult(view.name, report, tuple(self._drift(view, report)))
             results.append(result)
             queue.put_nowait(result)
@@ -276,6 +293,41 @@ class Prober:
             await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
         order = {v.name: i for i, v in enumerate(views)}
         return sorted(results, key=lambda r: order[r.connector])
+
+    def deep_findings(self, views: list[ConnectorView]) -> dict[str, tuple[list[Grant], datetime]]:
+        """What the latest deep probe of each connector found (its scopes and when), for the keys it
+        probed: an ordinary probe cannot see these scopes, so they stand until a later deep probe
+        disproves them. One query; connectors never deep-probed are left out."""
+        by_id = {v.id: v for v in views}
+        if not by_id:
+            return {}
+        probe_t = Probe.__table__
+        latest = (
+            sa_select(func.max(probe_t.c.id))
+            .where(probe_t.c.deep.is_(True), probe_t.c.outcome == Outcome.OK.value)
+            .group_by(probe_t.c.connector_id)
+        )
+        with Session(self.services.engine) as s:
+            rows = s.execute(
+                sa_select(probe_t.c.connector_id, probe_t.c.live_scopes_json, probe_t.c.at).where(
+                    probe_t.c.id.in_(latest)
+                )
+            ).all()
+        out: dict[str, tuple[list[Grant], datetime]] = {}
+        for connector_id, scopes_json, at in rows:
+            view = by_id.get(connector_id)
+            if view is None:
+                continue
+            cred = view.credential
+            if cred is not None and cred.created_at is not None and _utc(at) < _utc(cred.created_at):
+                continue  # found for an earlier key (rotated since): says nothing about this one
+            try:
+                grants = [Grant(str(sc), Level(int(lv))) for sc, lv in json.loads(scopes_json or "[]")]
+            except (ValueError, TypeError):
+                continue
+            if grants:
+                out[view.name] = (grants, at)
+        return out
 
     async def probe_one(self, name: str, *, deep: bool = False) -> ProbeResult:
         return (await self.probe([name], deep=deep))[0]

@@ -100,6 +100,14 @@ class ConnectorView:
     drift: tuple[str, ...] = ()
 
     @property
+    def live_word(self) -> str:
+        """The live level as the owner reads it: a level, "none" (the key no longer works), or
+        "unknown" (never probed, or the probe could not tell) — never a dash or nothing."""
+        if self.live_level is not None:
+            return self.live_level.label
+        return "none" if self.last_outcome in ("invalid", "revoked") else "unknown"
+
+    @property
     def off(self) -> bool:
         """Disabled, and verified: a fresh probe showed every key of it dead."""
         return self.mode is Mode.DISABLED and self.switch_state is JobState.VERIFIED

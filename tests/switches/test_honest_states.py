@@ -59,3 +59,22 @@ async def test_a_rotation_killed_while_verifying_is_finished_not_repeated(world,
     assert report.state is JobState.VERIFIED, report
     new = services.inventory.secret_for("mail").reveal()
     assert new != old.token and sandbox.state.get(new).live and not sandbox.state.get(old.token).live
+
+
+async def test_a_deep_probe_finding_stands_until_a_deep_probe_disproves_it(world, services):
+    """Seen 5: a fine-grained GitHub token showed live level "—"; a deep probe found send-level
+    permissions; the next ordinary probe reset the level to nothing, with no drift."""
+    from app.services.probing import Prober
+    from connectors.base import Level
+
+    world.add("release-notes", "github", "fine_grained")
+    prober = Prober(services)
+    await prober.probe(["release-notes"], deep=True)
+    found = services.inventory.get("release-notes")
+    assert found.live_level is Level.SEND and any(g.scope == "issues:write" for g in found.observed)
+    [again] = await prober.probe(["release-notes"])  # an ordinary probe: it cannot see these permissions
+    view = services.inventory.get("release-notes")
+    assert view.live_level is Level.SEND, "the deep probe's finding was dropped by an ordinary probe"
+    assert {g.scope for g in view.observed} >= {g.scope for g in found.observed}
+    assert any("deep probe" in g.note for g in again.report.grants)
+    assert again.drift, "drift is computed from the deep finding (declared nothing above read)"

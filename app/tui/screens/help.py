@@ -89,6 +89,15 @@ class HelpScreen(ModalScreen[None]):
                 'probe = "ctrl+t". The command palette (ctrl+p) finds every action by name.',
                 classes="field-note",
             )
+            yield Static(
+                "Switch states: [b]recorded[/b] — in Breaker only, `exec` enforces it · [b]applied[/b] — the "
+                "provider accepted, not proven yet · [b]waiting for you[/b] — nothing was applied, the key "
+                "works until you do the steps · [b]failed[/b] — the provider refused · [b]verified[/b] — a "
+                "fresh probe proved it. A connector counts as off only when verified; live [b]unknown[/b] "
+                "means Breaker could not tell.",
+                id="help-states",
+                classes="field-note",
+            )
 
     def on_mount(self) -> None:
         variables = self.app.theme_variables

@@ -57,7 +57,7 @@ def row_cells(view: ConnectorView, variables: Mapping[str, str], key_age_warn_da
         "provider": Text(view.provider),
         "owner": Text(view.owner) if view.owner else Text("no owner", style=tone(variables, "warning")),
         "mode": Text(view.mode.value, style=tone(variables, MODE_VARIABLE.get(view.mode.value, "foreground"))),
-        "live": level_text(view.live_level, variables),
+        "live": level_text(view.live_level, variables, empty=view.live_word),
         "drift": Text(f"▲ {len(view.drift)}", style=tone(variables, "warning")) if view.drift else Text(""),
         "key_age": Text(days(age), style=tone(variables, "warning") if (age or 0) > key_age_warn_days else ""),
         "last_probe": probe,

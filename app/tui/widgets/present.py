@@ -129,10 +129,10 @@ def level_text(level: Level | None, variables: Mapping[str, str], *, empty: str 
     return Text(level.label, style=f"bold {style}" if level.label == "admin" else style)
 
 
-def level_markup(level: Level | None) -> str:
+def level_markup(level: Level | None, empty: str = NOTHING) -> str:
     """Content markup for a level, resolved against the theme by Textual."""
     if level is None:
-        return f"[$text-muted]{NOTHING}[/]"
+        return f"[$text-muted]{empty}[/]"
     bold = "bold " if level.label == "admin" else ""
     return f"[{bold}${LEVEL_VARIABLE[level.label]}]{level.label}[/]"
 
