@@ -60,7 +60,7 @@ def test_list_json_has_the_documented_schema(breaker, add_github):
     assert c["purpose"] == "This connector may use the docs repo to open issues, but may not push code."
     assert c["declared"] == [{"scope": "repo", "level": "write"}]
     assert c["mode"] == "full" and c["environment"] == "prod"
-    assert c["live_level"] is None and c["live_scopes"] == [] and c["drift"] == [] and c["last_probe"] is None
+    assert c["live_level"] == "unknown" and c["live_scopes"] == [] and c["drift"] == [] and c["last_probe"] is None
     assert set(c["key"]) == {"fingerprint", "last4", "kind", "tier", "age_days", "stale", "expires_at", "shared_with"}
     assert c["key"]["last4"] == GITHUB_KEY[-4:] and c["key"]["tier"] == "primary" and c["key"]["age_days"] == 0
     assert c["key"]["kind"] == "classic PAT"
