@@ -166,13 +166,29 @@ class SendGrid(Provider):
     async def _current(
         self, client: httpx.AsyncClient, cred: Credential, action: Verb
     ) -> tuple[str, list[str]] | ActionResult:
-        """The key's name and scopes, from ``GET /v3/api_keys/{id}``."""
+        """The key's name and scopes, from ``GET /v3/api_keys/{id}``.
+
+        https://www.twilio.com/docs/sendgrid/api-reference/api-keys/retrieve-an-existing-api-key: the
+        published spec wraps the key in ``{"result": [{api_key_id, name, scopes}]}``; the flat shape is
+        accepted too. Fails closed: no readable scope list means nothing is changed (an empty list is
+        not "no change", and a key created without ``scopes`` gets full access)."""
         ident = key_id(cred.secret.reveal())
         response = await client.get(self.url(cred, f"/v3/api_keys/{ident}"), headers=self._caller(cred))
         if response.status_code != 200:
             return self._refused(cred, action, response, "could not read the key's scopes")
         body = json_body(response)
+        wrapped = body.get("result")
+        if isinstance(wrapped, list):
+            body = next((k for k in wrapped if isinstance(k, dict)), {})
         scopes = [s for s in strings(body.get("scopes")) if s not in PSEUDO_SCOPES]
+        if not scopes:
+            return ActionResult(
+                action,
+                ActionState.FAILED,
+                "SendGrid did not say which scopes the key holds; nothing was changed",
+                status=response.status_code,
+                manual_steps=self.manual_steps(action),
+            )
         return str(body.get("name") or "breaker"), scopes
 
     async def restrict(self, client: httpx.AsyncClient, cred: Credential, ceiling: Level) -> ActionResult:

@@ -47,6 +47,7 @@ TOKEN_KINDS = {
     "xoxp-": "user token",
     "xoxa-": "workspace access token",
     "xoxr-": "workspace refresh token",
+    "xoxe.xoxb-": "rotating bot token",  # https://api.slack.com/authentication/rotation
     "xoxe.": "app configuration token",
     "xoxe-": "configuration refresh token",
     "xapp-": "app-level token",
@@ -106,7 +107,10 @@ class Slack(Provider):
         KeyPattern(r"xoxp-[0-9]{10,13}-[0-9]{10,13}[A-Za-z0-9-]*", "user token"),
         KeyPattern(r"xoxa-[0-9]{10,13}-[0-9]{10,13}[A-Za-z0-9-]*", "workspace access token"),
         KeyPattern(r"xoxr-[0-9]{10,13}-[0-9]{10,13}[A-Za-z0-9-]*", "workspace refresh token"),
-        KeyPattern(r"xoxe\.xox[bp]-[A-Za-z0-9-]{20,}", "app configuration token"),
+        # https://api.slack.com/authentication/rotation: xoxe.xoxb- is a rotating bot token;
+        # xoxe.xoxp- an app configuration (or rotating user) token.
+        KeyPattern(r"xoxe\.xoxb-[A-Za-z0-9-]{20,}", "rotating bot token"),
+        KeyPattern(r"xoxe\.xoxp-[A-Za-z0-9-]{20,}", "app configuration token"),
         KeyPattern(r"xoxe-[A-Za-z0-9-]{20,}", "configuration refresh token"),
         # secondary source only: the xapp- shape (https://api.slack.com/authentication/token-types names the prefix).
         KeyPattern(r"xapp-[0-9]+-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]+", "app-level token"),
