@@ -283,6 +283,10 @@ class OpenAI(Provider):
         key = cred.secret.reveal()
         matches: list[str] = []
         params: dict[str, str | int] = {"limit": 100}
+        if "/projects/" in collection:
+            # https://platform.openai.com/docs/api-reference/project-api-keys/list: without
+            # owner_project_access=any, keys of some owners (service accounts) can be missed.
+            params["owner_project_access"] = "any"
         for _ in range(20):  # at most 2,000 keys: a bound, not a real limit
             response = await call(
                 Verb.REVOKE,

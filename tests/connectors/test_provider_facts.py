@@ -71,3 +71,26 @@ def test_slack_names_a_rotating_bot_token():
     assert slack.recognise(bot).kind == "rotating bot token"
     assert slack.kind_of(bot) == "rotating bot token"
     assert slack.recognise(user).kind == "app configuration token"
+
+
+# https://platform.openai.com/docs/api-reference/project-api-keys/list: list project keys with
+# owner_project_access=any, or enabled keys can be missed.
+async def test_openai_lists_project_keys_of_every_owner():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "GET":
+            return httpx.Response(200, json={"data": [], "has_more": False})
+        return httpx.Response(200, json={"deleted": True})
+
+    cred = Credential(
+        Secret("sk-proj-" + "A" * 60),
+        base_url="https://api.openai.test",
+        extra={"project_id": "proj_1"},
+        admin_secret=Secret("sk-admin-" + "B" * 60),
+    )
+    async with _client(handler) as client:
+        await registry.get("openai").revoke(client, cred)
+    listing = [r for r in seen if r.method == "GET" and r.url.path.endswith("/api_keys")]
+    assert listing and listing[0].url.params.get("owner_project_access") == "any"
