@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from connectors.masking import remember
+
 if TYPE_CHECKING:  # annotations only: the inventory's views use these types without loading an HTTP stack
     import httpx
 
@@ -92,6 +94,7 @@ class Secret:
         if not isinstance(value, str):
             raise TypeError("Secret wraps a str")
         self._value = value
+        remember(value)  # so that any text the process prints can still be masked (connectors.masking)
 
     def reveal(self) -> str:
         return self._value

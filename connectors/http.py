@@ -11,7 +11,6 @@ Switch actions have the same plumbing in :mod:`connectors.actions`.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,16 +18,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus
 
 import httpx
 
 from connectors.base import Credential, Grant, Outcome, ProbeReport, Provider, RateLimitState, Secret
+from connectors.masking import MASK, mask  # noqa: F401  (MASK re-exported: callers have always found it here)
 
 log = logging.getLogger(__name__)
 
 ERROR_TEXT_LIMIT = 200  # provider error text is a hint for a person, not a document
-MASK = "••••"
 
 # -- statuses and rate limits -------------------------------------------------------------------
 
@@ -143,25 +141,12 @@ def secrets_of(cred: Credential | None, *more: Secret | None) -> tuple[Secret, .
     return tuple(s for s in (*found, *more) if s is not None)
 
 
-# Characters URL encoding leaves alone: a key made only of these looks the same in a URL or a form
-# body, so its encoded forms need not be built (most keys; quote() is the hot spot of probe-all).
-_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
-
-
-def _forms(value: str) -> tuple[str, ...]:
-    if _UNRESERVED.fullmatch(value):
-        return (value,)
-    return (value, quote(value), quote(value, safe=""), quote_plus(value))
-
-
 def scrub(text: str, secrets: Iterable[Secret]) -> str:
-    """``text`` with every secret masked, as typed and as it looks inside a URL or a form body."""
-    if not text:  # most report fields are empty: skip building the encoded forms (probe-all hot path)
+    """``text`` with every secret masked in every form it may be echoed in (see :mod:`connectors.masking`):
+    as typed, URL-encoded, base64, hex, in any case, or cut short."""
+    if not text:  # most report fields are empty (probe-all hot path)
         return text
-    forms = {form for s in secrets if (value := s.reveal()) for form in _forms(value)}
-    for form in sorted(forms, key=len, reverse=True):  # longest first: an encoded form contains the raw parts
-        text = text.replace(form, MASK)
-    return text
+    return mask(text, (s.reveal() for s in secrets))
 
 
 def provider_text(data: Any, *paths: str, cred: Credential | None = None) -> str:

@@ -7,10 +7,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from connectors.masking import mask_known
+
 
 def error_line(message: str, stream: TextIO | None = None) -> None:
     """``breaker: message`` on one line of stderr."""
     text = " ".join(str(message).split())  # one line, whatever the message held
+    text = mask_known(text)  # no key, in any form, whoever wrote the message
     print(f"breaker: {text}", file=stream or sys.stderr)
 
 

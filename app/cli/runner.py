@@ -94,7 +94,10 @@ def _explain(exc: Exception) -> int:
         error_line(f"{where}{exc.strerror or type(exc).__name__}")
         return EXIT_FINDINGS
     if os.environ.get("BREAKER_DEBUG"):
-        traceback.print_exception(exc)
+        # Masked: a third-party message (a keyring backend's, a library's) may quote a key.
+        from connectors.masking import mask_known
+
+        print(mask_known("".join(traceback.format_exception(exc))), end="", file=sys.stderr)
     # Only the type: a third-party message could quote a header, and headers carry keys.
     error_line(
         f"unexpected error ({type(exc).__name__}); run again with BREAKER_DEBUG=1 for details, and please report it"

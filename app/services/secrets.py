@@ -21,6 +21,7 @@ from keyring.backend import KeyringBackend
 
 from app.services.keyrings import NO_KEYRING_HELP, NoKeyringError
 from connectors.base import Secret
+from connectors.masking import mask, mask_known
 
 SERVICE = "breaker"
 # Keyring writes are serialised in-process: some backends (the demo file keyring) read, modify and
@@ -32,6 +33,15 @@ FINGERPRINT_HEX = 12
 
 class SecretStoreError(Exception):
     """The keyring refused or failed. The message never contains the secret."""
+
+
+def _backend_says(exc: BaseException, *values: str) -> str:
+    """A keyring backend's own words, one line, short, with every form of every key masked (the value
+    being stored, and any key this process has held): some backends quote what they were given."""
+    text = mask_known(mask(" ".join(str(exc).split()), values))[
+        :300
+    ]  # masked before cut: a cut key still leaks its head
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -67,8 +77,12 @@ class SecretStore:
             return self.backend.get_password(SERVICE, self._username(ref))
         except keyring.errors.NoKeyringError:
             raise NoKeyringError(NO_KEYRING_HELP) from None
-        except keyring.errors.KeyringError as exc:
-            raise SecretStoreError(f"the keyring could not be read ({type(exc).__name__}); is it locked?") from None
+        except (NoKeyringError, SecretStoreError):
+            raise
+        except Exception as exc:  # any backend, any error: its text is never shown unmasked
+            raise SecretStoreError(
+                f"the keyring could not be read ({_backend_says(exc)}); is it locked? `breaker doctor` checks it"
+            ) from None
 
     def _set(self, ref: str, value: str) -> None:
         try:
@@ -76,11 +90,14 @@ class SecretStore:
                 self.backend.set_password(SERVICE, self._username(ref), value)
         except keyring.errors.NoKeyringError:
             raise NoKeyringError(NO_KEYRING_HELP) from None
+        except (NoKeyringError, SecretStoreError):
+            raise
         except keyring.errors.PasswordSetError as exc:
-            raise SecretStoreError(f"the keyring refused the key: {exc}") from None
-        except keyring.errors.KeyringError as exc:
+            raise SecretStoreError(f"the keyring refused the key: {_backend_says(exc, value)}") from None
+        except Exception as exc:
             raise SecretStoreError(
-                f"the keyring could not store the key ({type(exc).__name__}); is it locked?"
+                f"the keyring could not store the key ({_backend_says(exc, value)}); is it locked? "
+                "`breaker doctor` checks it"
             ) from None
 
     # -- connector credentials ------------------------------------------------------------
@@ -106,8 +123,10 @@ class SecretStore:
             return True
         except keyring.errors.PasswordDeleteError:
             return False
-        except keyring.errors.KeyringError as exc:
-            raise SecretStoreError(f"the keyring could not delete the key ({type(exc).__name__})") from None
+        except (NoKeyringError, SecretStoreError):
+            raise
+        except Exception as exc:
+            raise SecretStoreError(f"the keyring could not delete the key ({_backend_says(exc)})") from None
 
     # -- per-install keys -------------------------------------------------------------------
     def install_key(self, name: str) -> bytes:

@@ -32,6 +32,7 @@ from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.present import format_grants, parse_grants
 from connectors import registry
 from connectors.base import Grant, Secret
+from connectors.masking import mask, mask_known
 
 FIELDS = (
     "key",
@@ -473,7 +474,8 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
         except ValidationError as exc:
             self.post_message(SaveRefused(exc.errors))
         except Exception as exc:  # keyring or store trouble: services keep secrets out of messages
-            self.post_message(SaveRefused({}, str(exc) or type(exc).__name__))
+            text = mask_known(mask(str(exc), [secret.reveal()] if secret is not None else []))
+            self.post_message(SaveRefused({}, text or type(exc).__name__))
         else:
             self.post_message(ConnectorSaved(view, adding))
 

@@ -1,0 +1,142 @@
+"""Masking a key in any text, in every form a provider or a library might echo it.
+
+A provider that quotes a key rarely quotes it verbatim: it may URL-encode it, base64 it (an HTTP
+Basic header, a JWT-ish blob), upper-case it, or cut it short ("ghp_abc… is invalid"). So a text is
+masked wherever it holds a long enough run of any of these forms of the key, compared without
+regard to case:
+
+- the key as typed, and as it looks inside a URL or a form body;
+- base64 (standard and URL-safe) of the key, at each of the three alignments it can have inside a
+  longer base64 text (``user:key`` in a Basic header);
+- hex of its bytes.
+
+"Long enough" is half the form, and at least :data:`RUN` characters: longer than the shared
+prefixes keys of one provider have (``ghp_``, ``sk-proj-``) and than the public key id some keys embed.
+A key shorter than that is masked when it appears whole. No module here imports an HTTP stack: the keyring layer uses it too.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from functools import lru_cache
+from urllib.parse import quote, quote_plus
+
+MASK = "••••"
+RUN = 12  # a run this long of any form of the key is masked
+
+
+def _fold(text: str) -> str:
+    """Lower-case ``text`` character by character, keeping its length (so positions still match)."""
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _b64_cores(raw: bytes) -> list[str]:
+    """The parts of base64(prefix + raw + suffix) that depend only on ``raw``, for every alignment."""
+    cores = []
+    for offset in range(3):
+        padded = b"\0" * offset + raw
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(padded).decode("ascii").rstrip("=")
+            # Characters mixing the padding's bits (the first ⌈offset·4/3⌉) or the unknown suffix's
+            # (the last, unless the length is a multiple of 3) are not stable: drop them.
+            start = -(-offset * 4 // 3)
+            end = len(padded) // 3 * 4
+            cores.append(text[start:end])
+    return cores
+
+
+@lru_cache(maxsize=4096)
+def forms(value: str) -> tuple[str, ...]:
+    """Every form of ``value`` worth looking for, case-folded, longest first."""
+    found = {value, quote(value), quote(value, safe=""), quote_plus(value)}
+    try:
+        raw = value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: keep the forms a str can have
+        raw = value.encode("utf-8", "surrogatepass")
+    found.update(_b64_cores(raw))
+    found.add(raw.hex())
+    return tuple(sorted({_fold(f) for f in found if f}, key=len, reverse=True))
+
+
+def run_length(form: str) -> int:
+    """How long a run of ``form`` must be to be masked: half of it, and at least :data:`RUN`.
+
+    Half, because some keys embed a public identifier (SendGrid's ``SG.<key id>.<secret>``) that a
+    provider may show on its own; any run longer than half the key is more than such a part.
+    """
+    return max(RUN, len(form) // 2)
+
+
+@lru_cache(maxsize=4096)
+def _runs(value: str) -> tuple[tuple[tuple[int, frozenset[str]], ...], tuple[str, ...]]:
+    """The windows (grouped by length) of every long form, and the short forms matched only whole."""
+    windows: dict[int, set[str]] = {}
+    short = []
+    for form in forms(value):
+        if len(form) >= RUN:
+            n = run_length(form)
+            windows.setdefault(n, set()).update(form[i : i + n] for i in range(len(form) - n + 1))
+        else:
+            short.append(form)
+    return tuple((n, frozenset(w)) for n, w in sorted(windows.items())), tuple(short)
+
+
+def mask(text: str, values: Iterable[str]) -> str:
+    """``text`` with every form (see the module) of every value in ``values`` replaced by :data:`MASK`."""
+    if not text:
+        return text
+    values = [v for v in values if v]
+    if not values:
+        return text
+    folded = _fold(text)
+    covered = bytearray(len(text))
+    for value in values:
+        groups, short = _runs(value)
+        for n, windows in groups:
+            for i in range(len(folded) - n + 1):
+                if folded[i : i + n] in windows:
+                    covered[i : i + n] = b"\1" * n
+        for form in short:
+            start = folded.find(form)
+            while start >= 0:
+                covered[start : start + len(form)] = b"\1" * len(form)
+                start = folded.find(form, start + 1)
+    if not any(covered):
+        return text
+    out, i = [], 0
+    while i < len(text):
+        if covered[i]:
+            while i < len(text) and covered[i]:
+                i += 1
+            out.append(MASK)
+        else:
+            j = i
+            while j < len(text) and not covered[j]:
+                j += 1
+            out.append(text[i:j])
+            i = j
+    return "".join(out)
+
+
+# Every key value this process has held in a Secret: the last line of defence for texts nobody
+# expected to carry one (a third-party exception, a BREAKER_DEBUG traceback). Values only; never written out.
+_SEEN: set[str] = set()
+
+
+def remember(value: str) -> None:
+    if value:
+        _SEEN.add(value)
+
+
+def mask_known(text: str) -> str:
+    """``text`` with every form of every key this process has held masked."""
+    return mask(text, tuple(_SEEN)) if text and _SEEN else text
+
+
+def leaks(text: str, values: Iterable[str]) -> bool:
+    """Whether ``text`` holds any form of any of ``values`` (what :func:`mask` would change)."""
+    return mask(text, values) != text
