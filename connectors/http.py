@@ -23,6 +23,7 @@ import httpx
 
 from connectors.base import Credential, Grant, Outcome, ProbeReport, Provider, RateLimitState, Secret
 from connectors.masking import MASK, mask  # noqa: F401  (MASK re-exported: callers have always found it here)
+from connectors.textsafe import plain
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ def scrub(text: str, secrets: Iterable[Secret]) -> str:
 def provider_text(data: Any, *paths: str, cred: Credential | None = None) -> str:
     """The first non-empty field at ``paths`` of a parsed body: scrubbed, then shortened."""
     text = next((t for t in (field_text(data, p) for p in paths) if t), "")
-    return scrub(text, secrets_of(cred))[:ERROR_TEXT_LIMIT]
+    return plain(scrub(text, secrets_of(cred)))[:ERROR_TEXT_LIMIT]
 
 
 def error_text(response: httpx.Response, *paths: str, cred: Credential | None = None) -> str:
@@ -164,17 +165,16 @@ T = TypeVar("T")
 
 
 def scrubbed(value: T, secrets: tuple[Secret, ...]) -> T:
-    """A copy of a report part (text, list, dict, grant) with the secrets masked everywhere in it."""
-    if not secrets:
-        return value
+    """A copy of a report part (text, list, dict, grant) with the secrets masked everywhere in it, and
+    every character a terminal would act on shown as a visible escape (connectors.textsafe)."""
     if isinstance(value, str):
-        return scrub(value, secrets)  # type: ignore[return-value]
+        return plain(scrub(value, secrets))  # type: ignore[return-value]
     if isinstance(value, (list, tuple)):
         return type(value)(scrubbed(v, secrets) for v in value)  # type: ignore[return-value]
     if isinstance(value, dict):
         return {scrubbed(k, secrets): scrubbed(v, secrets) for k, v in value.items()}  # type: ignore[return-value]
     if isinstance(value, Grant):
-        return replace(value, scope=scrub(value.scope, secrets), note=scrub(value.note, secrets))  # type: ignore
+        return replace(value, scope=plain(scrub(value.scope, secrets)), note=plain(scrub(value.note, secrets)))  # type: ignore
     return value
 
 

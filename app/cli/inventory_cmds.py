@@ -45,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--replace-key", action="store_true", help="replace the key: the new one is read from stdin or a hidden prompt"
     )
     p.add_argument("--clear-scopes", action="store_true", help="remove every declared scope")
+    p.add_argument(
+        "--confirm-destination",
+        action="store_true",
+        help="confirm the provider, base URL and variable shown by `list NAME --json` are right (audited)",
+    )
     p.set_defaults(run=run_edit)
 
     p = subparsers.add_parser(
@@ -85,6 +90,11 @@ def _connector_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         default=None,
         metavar="URL",
         help="API root override (GitHub Enterprise, self-managed GitLab, the sandbox)",
+    )
+    p.add_argument(
+        "--allow-private-url",
+        action="store_true",
+        help="the base URL is a private-network address of yours (10.x, 192.168.x …): allow it (audited)",
     )
     p.add_argument("--env-var", default=None, metavar="NAME", help="variable `breaker exec` sets, e.g. GITHUB_TOKEN")
     p.add_argument("--client", default=None, help='the assistant or automation using it, e.g. "Claude Desktop"')
@@ -129,7 +139,12 @@ def _given(args: argparse.Namespace) -> dict[str, object]:
         "client": args.client,
         "tags": args.tags,
     }
-    return {k: v for k, v in mapping.items() if v is not None}
+    given = {k: v for k, v in mapping.items() if v is not None}
+    if getattr(args, "allow_private_url", False):
+        given["allow_private_url"] = True
+    if getattr(args, "confirm_destination", False):
+        given["confirm_destination"] = True
+    return given
 
 
 # -- list ------------------------------------------------------------------------------------

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from connectors.masking import mask_known
+from connectors.textsafe import plain
 
 
 def error_line(message: str, stream: TextIO | None = None) -> None:
     """``breaker: message`` on one line of stderr."""
     text = " ".join(str(message).split())  # one line, whatever the message held
-    text = mask_known(text)  # no key, in any form, whoever wrote the message
+    text = plain(mask_known(text))  # no key, in any form, and no escape sequence, whoever wrote the message
     print(f"breaker: {text}", file=stream or sys.stderr)
 
 
@@ -33,6 +34,8 @@ def print_json(document: dict[str, Any], stream: TextIO | None = None) -> None:
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], stream: TextIO | None = None) -> None:
     """A plain aligned table; the last column is not padded."""
     out = stream or sys.stdout
+    # Text from the database or a provider: escape sequences and bidi overrides shown, never acted on.
+    rows = [[plain(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):

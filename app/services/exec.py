@@ -17,6 +17,8 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from app.services import binding
+from app.services.inventory import env_var_problem
 from app.services.switches.states import label
 from app.services.views import ConnectorView
 from app.services.vocabulary import JobState
@@ -76,6 +78,13 @@ def grant(services, name: str, command: Sequence[str]) -> ExecGrant:
         refusal = f"{name} is disabled; Breaker does not hand out its key (re-enable it with `breaker enable {name}`)"
     elif cred is None:
         refusal = f"{name} has no key stored"
+    elif env_var_problem(var):
+        refusal = f"{name}: {env_var_problem(var)}"
+    if cred is not None and not refusal:
+        try:
+            binding.check(services, view, cred)
+        except binding.DestinationChanged as exc:
+            refusal = str(exc)
     secret = services.secrets.get(cred.keyring_ref) if cred is not None and not refusal else None
     if not refusal and secret is None:
         refusal = f"the keyring holds no key for {name}"

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from app.services.views import ConnectorView, Summary
 from app.store.snapshot import utcnow
 from connectors.base import Grant, Secret
+from connectors.textsafe import csv_cell, plain
 
 # The records and renderers load no database library (`breaker list --json` builds its records
 # from the fast read path); the three functions at the end that read or audit through the store
@@ -227,7 +228,7 @@ def _flat(record: dict[str, Any]) -> dict[str, str]:
 
 def _csv_cell(value: str) -> str:
     # A cell starting with = + - @ is a formula to a spreadsheet: an export must not run anything.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return csv_cell(value)  # type: ignore[return-value]  (connectors.textsafe: controls escaped too)
 
 
 def render_csv(document: dict[str, Any]) -> str:
@@ -241,7 +242,7 @@ def render_csv(document: dict[str, Any]) -> str:
 
 def _md(text: Any) -> str:
     """A Markdown table cell: no pipes, no line breaks."""
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ").strip() or "—"
+    return plain(str(text if text is not None else "")).replace("|", "\\|").strip() or "—"
 
 
 def render_markdown(document: dict[str, Any]) -> str:

@@ -12,12 +12,12 @@ import re
 import sqlite3
 from dataclasses import replace
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.services import binding
 from app.services.audit import AuditLog
 from app.services.secrets import SecretStore
 from app.services.views import (  # noqa: F401  (views re-exported: where callers have always found them)
@@ -132,20 +132,24 @@ class Inventory:
             errors["provider"] = "choose the provider"
         if data.environment not in ENVIRONMENTS:
             errors["environment"] = "prod or test"
-        if data.base_url.strip():
-            parts = urlsplit(data.base_url.strip())
-            if parts.scheme not in ("http", "https") or not parts.netloc or " " in data.base_url.strip():
-                errors["base_url"] = "a full URL such as https://github.example.com/api/v3"
-            elif parts.username or parts.password or parts.query or parts.fragment:
-                # A credential in a URL would land in the database and the audit log: refuse it.
-                errors["base_url"] = "no user:password@, ?query or #fragment here: the key goes in the key field"
+        base_url = data.base_url.strip().rstrip("/")
+        problem = binding.url_problem(base_url, private_confirmed=data.allow_private_url)
+        if problem:
+            errors["base_url"] = problem
+        extra_url = str(data.extra.get("url", "")).strip() if isinstance(data.extra, dict) else ""
+        if extra_url.startswith(("http://", "https://")):
+            problem = binding.url_problem(extra_url.rsplit("?", 1)[0], private_confirmed=data.allow_private_url)
+            if problem:
+                errors["extra"] = f"url: {problem}"
         if data.env_var and not ENV_VAR_RE.match(data.env_var):
             errors["env_var"] = "upper-case letters, digits and underscores, e.g. GITHUB_TOKEN"
+        elif data.env_var and env_var_problem(data.env_var):
+            errors["env_var"] = env_var_problem(data.env_var)
         if data.owner and len(data.owner) > 80:
             errors["owner"] = "at most 80 characters"
         if errors:
             raise ValidationError(errors)
-        return replace(data, name=name, provider=provider, base_url=data.base_url.strip().rstrip("/"))
+        return replace(data, name=name, provider=provider, base_url=base_url)
 
     def _exists(self, name: str) -> bool:
         with Session(self.engine) as s:
@@ -222,7 +226,10 @@ class Inventory:
                 new["declared"] = [[g.scope, g.level.label] for g in data.declared or ()]
                 if cred_row is not None:
                     cred_row.connector_id = row.id
+                    cred_row.binding = binding.seal(self.secrets, cred_row.keyring_ref, binding.of_row(row))
                     s.add(cred_row)
+                if data.allow_private_url and binding.is_private(urlsplit_host(row.base_url)):
+                    new["private_url_confirmed"] = True
                     new["credential"] = {"fingerprint": cred_row.fingerprint, "last4": cred_row.last4}
                 self.audit.record(s, "connector.add", row.name, new=new)
         except IntegrityError:
@@ -238,8 +245,14 @@ class Inventory:
     def edit(self, name: str, data: ConnectorInput, secret: Secret | None = None) -> ConnectorView:
         """Change fields (and optionally the key) of ``name``. Audited with old and new values."""
         current = self.get(name)
+        confirmed_private = data.allow_private_url
+        # A base URL kept as it was needs no new confirmation (its seal says whether it may be used).
+        kept = data.base_url.strip().rstrip("/") == (current.base_url or "")
         data = self.validate(
-            replace(data, provider=data.provider or current.provider), secret, existing=name, require_key=False
+            replace(data, provider=data.provider or current.provider, allow_private_url=confirmed_private or kept),
+            secret,
+            existing=name,
+            require_key=False,
         )
         new_ref = None
         if secret is not None:
@@ -251,6 +264,7 @@ class Inventory:
             with session_scope(self.engine) as s:
                 row = s.exec(select(Connector).where(Connector.name == name)).one()
                 old = self._fields(row, current.owner)
+                old_destination = binding.of_row(row)
                 row.name = data.name
                 row.provider = data.provider
                 row.owner_id = self._owner_id(s, data.owner)
@@ -299,8 +313,22 @@ class Inventory:
                         )
                     )
                     new["credential"] = {"fingerprint": fp.digest, "last4": fp.last4}
+                s.flush()
+                if data.confirm_destination or binding.of_row(row) != old_destination:
+                    # The owner set (or confirmed) where the keys go: seal every live key to it.
+                    binding.seal_rows(self.secrets, s, row)
+                    if data.confirm_destination:
+                        new["destination_confirmed"] = True
+                elif secret is not None:
+                    added = s.exec(select(Credential).where(Credential.keyring_ref == new_ref)).one()
+                    binding.seal_new(self.secrets, s, row, added)
+                if confirmed_private and binding.is_private(urlsplit_host(row.base_url)):
+                    new["private_url_confirmed"] = True
                 changed_old = {k: v for k, v in old.items() if new.get(k) != v}
                 changed_new = {k: new[k] for k in changed_old if k in new}
+                for flag in ("destination_confirmed", "private_url_confirmed"):  # the owner's confirmations
+                    if new.get(flag):
+                        changed_new[flag] = True
                 if data.name != name:
                     changed_old["name"], changed_new["name"] = name, data.name
                 self.audit.record(s, "connector.edit", data.name, old=changed_old, new=changed_new)
@@ -402,4 +430,89 @@ def key_problem(secret: Secret) -> str:
         return "the key is too short to be an API key"
     if len(value) > 4096:
         return "the key is too long"
+    return ""
+
+
+def urlsplit_host(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url or "").hostname or ""
+    except ValueError:
+        return ""
+
+
+# Variables that change how programs run, load or find code: handing a key out under one of these
+# names would hijack the child (and the loader's error would print the key).
+RESERVED_ENV_VARS = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "SHELL",
+        "IFS",
+        "ENV",
+        "BASH_ENV",
+        "CDPATH",
+        "PS4",
+        "PROMPT_COMMAND",
+        "TMPDIR",
+        "USER",
+        "LOGNAME",
+        "TERM",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "EDITOR",
+        "VISUAL",
+        "PAGER",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONINSPECT",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "PERL5LIB",
+        "PERL5OPT",
+        "PERLLIB",
+        "RUBYOPT",
+        "RUBYLIB",
+        "GEM_PATH",
+        "GEM_HOME",
+        "CLASSPATH",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_EXEC_PATH",
+        "SSH_AUTH_SOCK",
+        "GCONV_PATH",
+        "MALLOC_CHECK_",
+        "HOSTALIASES",
+        "RESOLV_HOST_CONF",
+        "LOCALDOMAIN",
+        "NLSPATH",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "PYTHON_KEYRING_BACKEND",
+    }
+)
+RESERVED_ENV_PREFIXES = ("LD_", "DYLD_", "PYTHON", "BREAKER_", "LC_", "GIT_CONFIG", "NPM_CONFIG_")
+
+
+def env_var_problem(name: str) -> str:
+    """Why ``name`` may not carry a key into a child process, or ""."""
+    upper = name.upper()
+    if upper in RESERVED_ENV_VARS or upper.startswith(RESERVED_ENV_PREFIXES):
+        return f"{name} changes how programs run or find their code; choose a name such as GITHUB_TOKEN"
     return ""

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from app.services import binding
 from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
 from app.services.inventory import ConnectorView
@@ -35,6 +36,7 @@ from connectors import registry
 from connectors.base import Credential as ProviderCredential
 from connectors.base import Grant, Level, Outcome, ProbeReport
 from connectors.http import scrub, secrets_of
+from connectors.textsafe import plain
 
 MAX_RATE_LIMIT_RETRIES = 2
 KEY_SLICE = 16  # keys read before the probes that need them are let go (see Prober._read_keys)
@@ -119,6 +121,8 @@ class Prober:
 
         Probes need no organisation admin key: they only read, with the connector's own key."""
         cred = view.credential
+        if cred is not None:
+            binding.check(self.services, view, cred)  # raises DestinationChanged: nothing is sent
         secret = self.services.secrets.get(cred.keyring_ref) if cred is not None else None
         return provider_credential(view, secret) if secret is not None else None
 
@@ -148,6 +152,9 @@ class Prober:
         for view in views:
             try:
                 cred = self.credential_for(view)
+            except binding.DestinationChanged as exc:
+                out[view.name] = str(exc)
+                continue
             except Exception as exc:  # keyring locked or missing: an outcome, not a crash
                 out[view.name] = f"keyring could not be read ({type(exc).__name__}); is it locked?"
                 continue
@@ -537,5 +544,5 @@ def _scrub(report: ProbeReport, cred: ProviderCredential) -> ProbeReport:
     """Belt and braces for providers (third-party ones too) that do not mask their own texts:
     the text fields of a report must never carry a key onward to the database or the screen."""
     keys = secrets_of(cred)
-    report.error, report.identity = scrub(report.error, keys), scrub(report.identity, keys)
+    report.error, report.identity = plain(scrub(report.error, keys)), plain(scrub(report.identity, keys))
     return report

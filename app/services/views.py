@@ -19,6 +19,7 @@ from app.services.drift import drift_findings
 from app.services.vocabulary import JobState
 from app.store.snapshot import InventoryRows, utcnow
 from connectors.base import Grant, Level, Mode
+from connectors.textsafe import plain
 
 ENVIRONMENTS = ("prod", "test")
 
@@ -48,6 +49,8 @@ class ConnectorInput:
     tags: str = ""
     declared: tuple[Grant, ...] | None = None  # None on edit: leave the declared scopes alone
     extra: dict[str, str] = field(default_factory=dict)
+    allow_private_url: bool = False  # the owner confirmed a private-network base URL (audited)
+    confirm_destination: bool = False  # the owner confirmed where the key goes: re-seal it (audited)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class CredentialView:
     expires_at: datetime | None
     revoked_at: datetime | None
     keyring_ref: str
+    binding: str = ""  # the destination seal (app.services.binding)
 
     @property
     def age_days(self) -> int:
@@ -158,7 +162,7 @@ class Summary:
 
 
 def _grant_rows(grants: Sequence[Any], source: str) -> tuple[Grant, ...]:
-    rows = [Grant(g.scope, Level(g.level)) for g in grants if g.source == source]
+    rows = [Grant(plain(g.scope), Level(g.level)) for g in grants if g.source == source]
     if len(rows) > 1:  # most connectors hold one or two scopes: skip the sort's overhead then
         rows.sort(key=lambda g: (-g.level, g.scope))
     return tuple(rows)
@@ -176,6 +180,7 @@ def _credential_view(c: Any) -> CredentialView:
         c.expires_at,
         c.revoked_at,
         c.keyring_ref,
+        getattr(c, "binding", "") or "",
     )
 
 
@@ -194,21 +199,26 @@ def connector_view(c: Any, owners: dict[int, str], grants: Sequence[Any], creds:
         extra = json.loads(c.extra_json) if c.extra_json and c.extra_json != "{}" else {}
     except ValueError:
         extra = {}
+    if not isinstance(extra, dict):
+        extra = {}
+    elif not all(isinstance(v, str) and v.isprintable() for v in extra.values()):
+        extra = {plain(str(k)): plain(str(v)) for k, v in extra.items()}
     creds_sorted = creds if len(creds) < 2 else sorted(creds, key=_credential_order)
+    # Text from the database is shown as text (connectors.textsafe): plain() costs one C call per field.
     return ConnectorView(
         id=c.id or 0,
-        name=c.name,
-        provider=c.provider,
-        owner=owners.get(c.owner_id, ""),
-        purpose_access=c.purpose_access,
-        purpose_task=c.purpose_task,
-        purpose_forbidden=c.purpose_forbidden,
-        environment=c.environment,
+        name=plain(c.name),
+        provider=plain(c.provider),
+        owner=plain(owners.get(c.owner_id, "")),
+        purpose_access=plain(c.purpose_access),
+        purpose_task=plain(c.purpose_task),
+        purpose_forbidden=plain(c.purpose_forbidden),
+        environment=plain(c.environment),
         mode=mode,
-        base_url=c.base_url or "",
-        env_var=c.env_var,
-        client=c.client,
-        tags=tuple(t for t in (x.strip() for x in c.tags.split(",")) if t),
+        base_url=plain(c.base_url or ""),
+        env_var=plain(c.env_var),
+        client=plain(c.client),
+        tags=tuple(t for t in (plain(x).strip() for x in c.tags.split(",")) if t),
         extra=extra,
         declared=declared,
         observed=observed,

@@ -58,10 +58,18 @@ def _v2_review(conn: Connection) -> None:
     models.ReviewWeek.__table__.create(conn, checkfirst=True)
 
 
+def _v3_credential_binding(conn: Connection) -> None:
+    """credential.binding: the seal of where a key may be sent (app.services.binding)."""
+    columns = {c["name"] for c in inspect(conn).get_columns("credential")}
+    if "binding" not in columns:  # a database made by create_all at this version has it already
+        conn.execute(text("ALTER TABLE credential ADD COLUMN binding VARCHAR NOT NULL DEFAULT ''"))
+
+
 # version → migration that produces it. Append only; never edit a released step.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_initial,
     2: _v2_review,
+    3: _v3_credential_binding,
 }
 CURRENT_VERSION = max(MIGRATIONS)
 # The fast read path names this schema's tables in its own SQL: a new migration must update it too.

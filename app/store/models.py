@@ -81,6 +81,9 @@ class Credential(SQLModel, table=True):
     rotated_at: datetime | None = None
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    # HMAC under a per-install key in the keyring over this key's ref and its connector's destination
+    # (app.services.binding): whoever writes the database cannot redirect the key.
+    binding: str = ""
 
 
 class Probe(SQLModel, table=True):

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import httpx
 
+from app.services import binding
 from app.services.credentials import provider_credential
 from app.services.inventory import ConnectorView, CredentialView
 from app.services.netutil import gated, tls_context  # shared with probing (one TLS context, one gate helper)
 from app.services.probing import Prober, ProbeResult
-from app.services.switches.plan import admin_credential, live_credentials
+from app.services.switches.plan import admin_credential, admin_source, live_credentials
 from connectors.base import ActionResult, ActionState, Outcome, ProbeReport, Secret, Verb
 from connectors.base import Credential as ProviderCredential
 
@@ -93,6 +94,12 @@ class Calls:
     ) -> ProviderCredential:
         """What a provider call needs, with the organisation admin key where one is registered."""
         admin = admin_credential(view, views)
+        try:
+            if admin is not None:
+                binding.check(self.services, admin_source(view, views) or view, admin)
+            binding.check(self.services, view, cred)
+        except binding.DestinationChanged as exc:  # loud, audited; the step fails with this reason
+            raise MissingKey(str(exc)) from None
         admin_secret = self.services.secrets.get(admin.keyring_ref) if admin is not None else None
         return provider_credential(view, self.secret(cred), admin_secret)
 
@@ -116,6 +123,7 @@ class Calls:
             admin = admin_credential(view, views)
             if admin is not None and admin.keyring_ref not in admins:
                 try:
+                    binding.check(self.services, admin_source(view, views) or view, admin)
                     admins[admin.keyring_ref] = self.services.secrets.get(admin.keyring_ref)
                 except Exception:
                     admins[admin.keyring_ref] = None
@@ -123,8 +131,9 @@ class Calls:
                 if (view.name, cred.keyring_ref) in self._creds:
                     continue
                 try:
+                    binding.check(self.services, view, cred)
                     secret = self.services.secrets.get(cred.keyring_ref)
-                except Exception:
+                except Exception:  # refused or unreadable: its step reads it again and says why
                     continue
                 if secret is None:
                     continue

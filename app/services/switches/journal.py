@@ -546,7 +546,7 @@ class Journal:
                     keyring_ref=op.ref,
                     created_at=now,
                     active=bool(op.fields.get("active", True)),
-                    **{k: v for k, v in op.fields.items() if k in ("fingerprint", "last4", "tier", "kind")},
+                    **{k: v for k, v in op.fields.items() if k in ("fingerprint", "last4", "tier", "kind", "binding")},
                 )
                 s.add(cred)
                 creds[op.ref] = cred

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
+from app.services import binding
 from app.services.inventory import ConnectorView, NotFound
 from app.services.secrets import SecretStore
 from app.services.switches import steps
@@ -359,6 +360,7 @@ class Switches:
                         tier=tier,
                         active=False,
                         kind=kind or (pattern.kind if pattern else ""),
+                        binding=binding.seal_for_view(secrets, view, ref),  # where it may be sent
                     )
                 )
                 self.services.audit.record(

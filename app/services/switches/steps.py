@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from app.services import binding
 from app.services.inventory import ConnectorView, CredentialView, key_problem
 from app.services.secrets import SecretStore
 from app.services.switches.calls import Calls, Gate, MissingKey, dead, provider_credential
@@ -367,7 +368,14 @@ async def _store_new_key(ctx: StepContext, secret: Secret, old: CredentialView) 
         op = CredOp(
             "add",
             ref,
-            {"fingerprint": fp.digest, "last4": fp.last4, "tier": old.tier or "primary", "active": False, "kind": kind},
+            {
+                "fingerprint": fp.digest,
+                "last4": fp.last4,
+                "tier": old.tier or "primary",
+                "active": False,
+                "kind": kind,
+                "binding": binding.seal_for_view(services.secrets, ctx.view, ref),  # where it may be sent
+            },
         )
         journal.write(
             [
@@ -494,7 +502,8 @@ def _new_credential(ctx: StepContext, ref: str, old: CredentialView | None, last
     if found is not None:
         return found
     template = old or CredentialView("", "", "primary", "", True, None, None, None, None, "")  # type: ignore[arg-type]
-    return replace(template, fingerprint="", last4=last4, keyring_ref=ref, active=False, revoked_at=None)
+    seal = binding.seal_for_view(ctx.calls.services.secrets, ctx.view, ref)  # as _store_new_key sealed it
+    return replace(template, fingerprint="", last4=last4, keyring_ref=ref, active=False, revoked_at=None, binding=seal)
 
 
 async def finish_rotation(ctx: StepContext) -> StepOutcome:

@@ -6,7 +6,6 @@ posts the result; the screen paints at once with "verifying…".
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,6 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
+from app.tui.markup import escape
 from app.tui.messages import AuditLoaded, ChainVerified
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar

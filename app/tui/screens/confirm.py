@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
 from app.services.vocabulary import JobState, SwitchAction
+from app.tui.markup import escape
 from app.tui.screens.base import CancellableModal
 from app.tui.widgets.outline import Outline, OutlineLine, line, parse_outline
 from connectors.base import Secret

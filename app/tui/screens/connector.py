@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,6 +22,7 @@ from textual.widgets import DataTable, Header, Sparkline, Static
 from app.services.inventory import ConnectorView, NotFound
 from app.services.vocabulary import JobState
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS
+from app.tui.markup import escape
 from app.tui.messages import InventoryChanged
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar

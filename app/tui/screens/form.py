@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,6 +26,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from app.services.inventory import ConnectorInput, ConnectorView, Inventory, ValidationError, key_problem
+from app.tui.markup import escape
 from app.tui.messages import ConnectorSaved, KeyProbed, SaveRefused
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.present import format_grants, parse_grants

@@ -13,7 +13,6 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,6 +23,7 @@ from textual.widgets import DataTable, Header, Input, ProgressBar, Static
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS, PanelAction, unavailable_message
 from app.tui.flows.probe import ProbeFlow
 from app.tui.flows.switch import SwitchFlow
+from app.tui.markup import escape
 from app.tui.messages import (
     ConnectorRemoved,
     InventoryChanged,

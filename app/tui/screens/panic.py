@@ -13,7 +13,6 @@ import asyncio
 import re
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Header, Input, ProgressBar, Static
 
 from app.services.vocabulary import JobState
+from app.tui.markup import escape
 from app.tui.messages import PanicFinished, PanicProgress, SwitchesChanged
 from app.tui.screens.base import CancellableModal, ReportsWorkerErrors
 from app.tui.screens.confirm import FOCUS_KEYS, steps_lines

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import Enum
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from app.services.views import ConnectorView
+from app.tui.markup import escape
 from app.tui.screens.base import CancellableModal
 
 

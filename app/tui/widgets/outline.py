@@ -12,10 +12,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup, VerticalGroup
 from textual.widgets import Static
+
+from app.tui.markup import escape
 
 MARKER = re.compile(r"^(•|⚠|\d+\.)\s+")
 

@@ -1,0 +1,239 @@
+"""Where a key may be sent, bound to the key: checked before any key leaves Breaker.
+
+Whoever can write the database must not be able to redirect a key: ``UPDATE connector SET
+base_url = 'http://attacker/'`` and the next probe would send the key there. So each credential
+row carries a seal: an HMAC-SHA256, under a per-install key kept in the keyring (not in the
+database), over the credential's keyring reference and its connector's destination — provider,
+base URL, the variable ``breaker exec`` sets, and the provider settings (a generic connector's URL
+and header template). Breaker writes a seal only where the owner set or confirmed those fields
+(add, edit, ``edit --confirm-destination``), and checks it wherever a key is read to be sent
+(probe, switches, exec). A seal that does not match is refused loudly, audited, and nothing is sent.
+
+Credentials recorded before seals existed are sealed once, on first use, if this install has never
+sealed anything (trust on first use); after that an unsealed credential is refused like a
+tampered one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import unicodedata
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlmodel import Session, col, select
+
+from app.services.secrets import SecretStore
+from app.store.models import Connector, Credential
+
+KEY_NAME = "binding"
+SEAL_HEX = 32
+
+
+class DestinationChanged(Exception):
+    """Where a key may be sent no longer matches what the owner set: nothing was sent."""
+
+
+# -- destinations -----------------------------------------------------------------------------------
+
+
+def destination(provider: str, base_url: str | None, env_var: str, extra: dict[str, Any] | str) -> str:
+    """The canonical text of where a key goes and how it is handed out."""
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra or "{}")
+        except ValueError:
+            extra = {"unreadable": extra}
+    extra = {str(k): str(v) for k, v in extra.items()} if isinstance(extra, dict) else {}
+    return json.dumps(
+        [provider or "", (base_url or "").rstrip("/"), env_var or "", extra],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def of_view(view) -> str:
+    return destination(view.provider, view.base_url, view.env_var, dict(view.extra))
+
+
+def of_row(row: Connector) -> str:
+    return destination(row.provider, row.base_url, row.env_var, row.extra_json)
+
+
+def seal(secrets: SecretStore, ref: str, dest: str) -> str:
+    message = json.dumps([ref, dest], separators=(",", ":")).encode()
+    return hmac.new(secrets.install_key(KEY_NAME), message, hashlib.sha256).hexdigest()[:SEAL_HEX]
+
+
+def matches(secrets: SecretStore, ref: str, dest: str, stored: str) -> bool:
+    return bool(stored) and hmac.compare_digest(seal(secrets, ref, dest), stored)
+
+
+# -- sealing (only where the owner set or confirmed the destination) --------------------------------
+
+
+def seal_rows(secrets: SecretStore, s: Session, row: Connector, creds: list[Credential] | None = None) -> int:
+    """Seal ``creds`` (default: every live credential of ``row``) to ``row``'s destination now."""
+    if creds is None:
+        creds = list(
+            s.exec(select(Credential).where(Credential.connector_id == row.id, col(Credential.revoked_at).is_(None)))
+        )
+    dest = of_row(row)
+    for c in creds:
+        c.binding = seal(secrets, c.keyring_ref, dest)
+        s.add(c)
+    return len(creds)
+
+
+def seal_new(secrets: SecretStore, s: Session, row: Connector, cred: Credential) -> None:
+    """Seal a credential added to an existing connector — only if the connector's other live keys
+    still match its destination: a new key must not inherit a destination someone else changed."""
+    dest = of_row(row)
+    others = s.exec(
+        select(Credential).where(
+            Credential.connector_id == row.id,
+            col(Credential.revoked_at).is_(None),
+            Credential.keyring_ref != cred.keyring_ref,
+        )
+    ).all()
+    if all(matches(secrets, c.keyring_ref, dest, c.binding or "") for c in others):
+        cred.binding = seal(secrets, cred.keyring_ref, dest)
+
+
+def seal_for_view(secrets: SecretStore, view, ref: str) -> str:
+    """The seal for a new key of ``view``, if the view's own keys still match; else "" (refused on use)."""
+    dest = of_view(view)
+    live = [c for c in view.credentials if c.revoked_at is None]
+    if all(matches(secrets, c.keyring_ref, dest, c.binding) for c in live):
+        return seal(secrets, ref, dest)
+    return ""
+
+
+# -- checking (before a key leaves) ----------------------------------------------------------------------
+
+
+def check(services, view, cred) -> None:
+    """Raise :class:`DestinationChanged` (and audit it) unless ``cred`` may be sent where ``view`` says."""
+    problem = url_problem(view.base_url or "")
+    if problem:
+        _refuse(services, view, f"its base URL is refused: {problem}")
+    dest = of_view(view)
+    if matches(services.secrets, cred.keyring_ref, dest, cred.binding):
+        return
+    if not cred.binding and _first_use(services):
+        return
+    _refuse(
+        services,
+        view,
+        "where its key may be sent (provider, base URL, variable or settings) no longer matches what was set in "
+        "Breaker — the database was changed outside Breaker",
+    )
+
+
+def _refuse(services, view, why: str) -> None:
+    message = (
+        f"refused: {view.name}: {why}. Nothing was sent. Check it with `breaker list {view.name} --json`; if the destination "
+        f"is right, confirm it with `breaker edit {view.name} --confirm-destination`."
+    )
+    try:
+        from app.store.db import session_scope
+
+        with session_scope(services.engine) as s:
+            services.audit.record(
+                s,
+                "key.refused",
+                view.name,
+                new={"reason": why, "provider": view.provider, "base_url": view.base_url or ""},
+                outcome="refused",
+            )
+    except Exception:  # the refusal stands even if the audit cannot be written
+        pass
+    raise DestinationChanged(message)
+
+
+def _first_use(services) -> bool:
+    """Seal every credential once, when this install has never sealed one (an upgrade from before
+    seals existed). True if that just happened; afterwards an unsealed credential is refused."""
+    from app.store.db import session_scope
+
+    secrets = services.secrets
+    if secrets.get_value(f"install:{KEY_NAME}") is not None:
+        return False
+    with session_scope(services.engine) as s:
+        if s.exec(select(Credential.id).where(col(Credential.binding) != "")).first() is not None:
+            return False  # some were sealed, and the seal key is gone: loud, never re-sealed silently
+        rows = s.exec(select(Connector)).all()
+        count = sum(seal_rows(secrets, s, row) for row in rows)
+        services.audit.record(s, "key.sealed", new={"credentials": count, "why": "first use of destination seals"})
+    return True
+
+
+# -- base URL rules --------------------------------------------------------------------------------------
+
+METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data", "metadata.azure.com"}
+_METADATA_IPS = {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("169.254.169.254")}
+
+
+def has_control(text: str) -> bool:
+    """Control, format (bidi overrides, zero-width) or separator characters other than a plain space."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+
+
+def _host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0])
+    except ValueError:
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    ip = _host_ip(host)
+    return (ip is not None and ip.is_loopback) or host.lower() in ("localhost", "localhost.")
+
+
+def is_private(host: str) -> bool:
+    """A private-network address (RFC 1918, unique-local, carrier-grade NAT) that is not loopback."""
+    ip = _host_ip(host)
+    if ip is None or ip.is_loopback:
+        return False
+    if ip.version == 4 and ip in ipaddress.ip_network("100.64.0.0/10"):
+        return True
+    return ip.is_private and not ip.is_link_local
+
+
+def url_problem(url: str, *, private_confirmed: bool = True) -> str:
+    """Why a base URL is refused, or "" when it may be used.
+
+    https only, except to this machine (loopback); never a link-local or cloud-metadata address;
+    a private-network address only when the owner confirmed it; no control characters; no
+    user:password@, ?query or #fragment (a credential in a URL would land in the database).
+    """
+    if not url:
+        return ""
+    if has_control(url):
+        return "it holds control characters"
+    if " " in url:
+        return "a full URL such as https://github.example.com/api/v3, without spaces"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return "it is not a valid URL"
+    if parts.scheme not in ("http", "https") or not host:
+        return "a full URL such as https://github.example.com/api/v3"
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return "no user:password@, ?query or #fragment here: the key goes in the key field"
+    ip = _host_ip(host)
+    if host.lower().rstrip(".") in METADATA_HOSTS or (ip is not None and (ip in _METADATA_IPS or ip.is_link_local)):
+        return "link-local and cloud-metadata addresses are never sent a key"
+    if ip is not None and (ip.is_multicast or ip.is_unspecified or ip.is_reserved):
+        return "not an address a provider can have"
+    if parts.scheme == "http" and not is_loopback(host):
+        return "https only (plain http is allowed only to this machine: 127.0.0.1, ::1, localhost)"
+    if is_private(host) and not private_confirmed:
+        return "a private-network address: confirm it is yours with --allow-private-url (audited)"
+    return ""

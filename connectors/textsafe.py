@@ -1,0 +1,49 @@
+"""Text from the database or a provider, made safe for a terminal or a report.
+
+Anyone who can write the database (or a hostile provider, through a scope name) can plant an
+escape sequence that retitles the terminal, hides text, or fakes a line; a right-to-left override
+makes ``txt.exe`` read as ``exe.txt``. Every such character — control (C0, DEL, C1), format (bidi
+overrides and isolates, zero-width), line and paragraph separators — is shown as a visible escape
+(``\\x1b``, ``\\u202e``) instead; tabs and line breaks become a space. A spreadsheet would run a CSV
+cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula: :func:`csv_cell` quotes it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_SPACES = {"\t": " ", "\n": " ", "\r": " "}
+_UNSAFE = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+
+
+def plain(text: str) -> str:
+    """``text`` with every character a terminal would act on shown as a visible escape."""
+    if not text or text.isprintable():  # the common case, in C
+        return text
+    out = []
+    for ch in text:
+        if ch in _SPACES:
+            out.append(_SPACES[ch])
+        elif unicodedata.category(ch) in _UNSAFE and ch != " ":
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: control characters escaped, a formula start quoted."""
+    if not isinstance(value, str):
+        return value
+    text = plain(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def markdown_cell(value: object) -> str:
+    """A Markdown table cell: safe text, pipes and backslashes escaped, no HTML tags."""
+    text = plain(str(value))
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
