@@ -162,7 +162,7 @@ def load_settings(
         data_dir, config_dir = _default_dirs()
     config_path = config_dir / CONFIG_FILE
     raw = read_config(config_path)
-    db_url = db or env.get("BREAKER_DB") or raw.get("database", {}).get("url") or f"sqlite:///{data_dir / DB_FILE}"
+    db_url = _db_url(db, env.get("BREAKER_DB"), raw, config_path) or f"sqlite:///{data_dir / DB_FILE}"
     keymap = raw.get("keymap", {})
     if not isinstance(keymap, Mapping) or not all(isinstance(v, str) for v in keymap.values()):
         raise ConfigError(f'{config_path}: [keymap] maps binding ids to key names, e.g. probe = "ctrl+r"')
@@ -176,8 +176,49 @@ def load_settings(
         keymap=dict(keymap),
         read_only=read_only or bool(ui.get("read_only", False)),
         demo=bool(raw.get("demo", {}).get("enabled", False)) if isinstance(raw.get("demo", {}), Mapping) else False,
-        key_age_warn_days=int(raw.get("review", {}).get("key_age_warn_days", 90))
-        if isinstance(raw.get("review", {}), Mapping)
-        else 90,
+        key_age_warn_days=_key_age_warn_days(raw, config_path),
         review=_review_settings(raw, config_path),
     )
+
+
+DB_URL_HELP = (
+    "a SQLite file path (e.g. ~/breaker.db), sqlite:///PATH, or a SQLAlchemy URL such as "
+    "postgresql+psycopg://user@host/breaker"
+)
+
+
+def _db_url(flag: str | None, env_value: str | None, raw: Mapping, config_path: Path) -> str:
+    """The database URL from --db, BREAKER_DB or [database] url. A plain path means a SQLite file."""
+    section = raw.get("database", {})
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{config_path}: [database] must be a table with url = {DB_URL_HELP}")
+    if flag or env_value:
+        value, where = (flag, "--db") if flag else (env_value, "BREAKER_DB")
+    elif "url" in section:
+        value, where = section["url"], f"{config_path}: database.url"
+    else:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must be {DB_URL_HELP}, not {value!r}")
+    value = value.strip()
+    if any(not ch.isprintable() for ch in value):
+        raise ConfigError(f"{where}: the path holds control characters; use {DB_URL_HELP}")
+    if "://" not in value:  # a plain path: a SQLite file
+        return f"sqlite:///{Path(value).expanduser().resolve()}"
+    scheme = value.split("://", 1)[0].lower()
+    if not scheme or not all(ch.isalnum() or ch in "+-." for ch in scheme):
+        raise ConfigError(f"{where} must be {DB_URL_HELP}, not {value.split('://', 1)[0]!r}://…")
+    return value
+
+
+def _key_age_warn_days(raw: Mapping, config_path: Path) -> int:
+    section = raw.get("review", {})
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{config_path}: [review] must be a table, e.g. key_age_warn_days = 90")
+    value = section.get("key_age_warn_days", 90)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 36500:
+        raise ConfigError(
+            f"{config_path}: review.key_age_warn_days must be a whole number of days from 1 to 36500 "
+            f"(e.g. 90), not {value!r}"
+        )
+    return value

@@ -98,6 +98,46 @@ class MalformedBody(Exception):
     """The provider answered with something that is not the documented shape."""
 
 
+# No answer Breaker reads is more than a few kilobytes (a token's scopes, a page of keys): a body
+# larger than this is not read, so a hostile or broken endpoint cannot fill the memory.
+BODY_LIMIT = 2 * 1024 * 1024
+ACCEPT_IDENTITY = {"accept-encoding": "identity"}  # no compressed bodies: a small gzip can inflate a thousandfold
+
+
+class BodyTooLarge(MalformedBody):
+    pass
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, limit: int) -> None:
+        self.inner, self.limit = inner, limit
+
+    async def __aiter__(self):
+        total = 0
+        async for chunk in self.inner:
+            total += len(chunk)
+            if total > self.limit:
+                raise BodyTooLarge(f"the body is larger than {self.limit // (1024 * 1024)} MB; it was not read")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def cap_body(response: httpx.Response, limit: int | None = None) -> None:
+    """An httpx response hook: refuse a body over :data:`BODY_LIMIT` before it is read, and never
+    inflate a compressed one (Breaker asks for none: :data:`ACCEPT_IDENTITY`)."""
+    limit = limit or BODY_LIMIT
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        await response.aclose()
+        raise BodyTooLarge(f"the body is larger than {limit // (1024 * 1024)} MB; it was not read")
+    if response.headers.get("content-encoding", "identity").lower() not in ("", "identity"):
+        del response.headers["content-encoding"]  # read as it came: a JSON parser then calls it malformed
+    if isinstance(response.stream, httpx.AsyncByteStream):
+        response.stream = _CappedStream(response.stream, limit)
+
+
 def json_body(response: httpx.Response) -> dict:
     """The body as a JSON object, or :class:`MalformedBody` (caught by :func:`guard`)."""
     data = json_or_none(response, strict=True)

@@ -49,14 +49,18 @@ def _b64_cores(raw: bytes) -> list[str]:
     return cores
 
 
+def _escaped_only(value: str) -> bool:
+    return all(not ("\ud800" <= ch <= "\udfff") or "\udc80" <= ch <= "\udcff" for ch in value)
+
+
 @lru_cache(maxsize=4096)
 def forms(value: str) -> tuple[str, ...]:
     """Every form of ``value`` worth looking for, case-folded, longest first."""
-    found = {value, quote(value), quote(value, safe=""), quote_plus(value)}
     try:
         raw = value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: keep the forms a str can have
-        raw = value.encode("utf-8", "surrogatepass")
+    except UnicodeEncodeError:  # bytes that were not UTF-8 (surrogateescape) or a lone surrogate
+        raw = value.encode("utf-8", "surrogateescape" if _escaped_only(value) else "surrogatepass")
+    found = {value, quote(raw), quote(raw, safe=""), quote_plus(raw)}
     found.update(_b64_cores(raw))
     found.add(raw.hex())
     return tuple(sorted({_fold(f) for f in found if f}, key=len, reverse=True))

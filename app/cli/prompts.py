@@ -15,16 +15,19 @@ from connectors.base import Secret
 
 
 def read_key(ctx: CliContext, prompt: str = "Key (input hidden): ") -> Secret:
-    if ctx.stdin_is_terminal():
-        value = getpass.getpass(prompt, stream=ctx.stderr)
-    else:
-        value = ctx.stdin.read()
-        # Drop the one line break `echo` or a file adds; anything else (inner or leading spaces)
-        # stays, so validation can say the key is malformed rather than silently "fixing" it.
-        if value.endswith("\n"):
-            value = value[:-1]
-        if value.endswith("\r"):
-            value = value[:-1]
+    try:
+        if ctx.stdin_is_terminal():
+            value = getpass.getpass(prompt, stream=ctx.stderr)
+        else:
+            value = ctx.stdin.read()
+    except UnicodeDecodeError:  # bytes that are not UTF-8 text: say so, never quote them
+        raise UsageError("key: it is not UTF-8 text; paste the key as the provider shows it") from None
+    # Drop the one line break `echo` or a file adds; anything else (inner or leading spaces)
+    # stays, so validation can say the key is malformed rather than silently "fixing" it.
+    if value.endswith("\n"):
+        value = value[:-1]
+    if value.endswith("\r"):
+        value = value[:-1]
     return Secret(value)
 
 

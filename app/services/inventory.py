@@ -424,6 +424,12 @@ def key_problem(secret: Secret) -> str:
     value = secret.reveal()
     if not value:
         return "the key is empty"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8 text (stdin's surrogateescape)
+        return "the key is not UTF-8 text; paste it as the provider shows it"
+    if not value.isprintable():
+        return "the key contains control characters; paste it again without them"
     if any(ch.isspace() for ch in value):
         return "the key contains spaces or line breaks; paste it again without them"
     if len(value) < 8:

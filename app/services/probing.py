@@ -35,7 +35,7 @@ from app.store.models import Connector, Credential, Probe, ScopeGrant, utcnow
 from connectors import registry
 from connectors.base import Credential as ProviderCredential
 from connectors.base import Grant, Level, Outcome, ProbeReport
-from connectors.http import scrub, secrets_of
+from connectors.http import ACCEPT_IDENTITY, cap_body, scrub, secrets_of
 from connectors.textsafe import plain
 
 MAX_RATE_LIMIT_RETRIES = 2
@@ -136,7 +136,8 @@ class Prober:
             transport=self.transport,
             verify=tls_context(),
             follow_redirects=False,
-            headers={"user-agent": "breaker/0.1 (+read-only probe)"},
+            headers={"user-agent": "breaker/0.1 (+read-only probe)", **ACCEPT_IDENTITY},
+            event_hooks={"response": [cap_body]},  # bodies are capped (connectors.http.BODY_LIMIT)
         )
         # httpx offers no switch for its cookie jar; this replaces it (tests/services/test_probing.py
         # holds the behaviour, whatever httpx does inside).

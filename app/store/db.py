@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
 
 from app.store import migrations
@@ -64,7 +64,19 @@ def make_engine(db_url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin)
     else:
-        engine = create_engine(db_url, pool_pre_ping=True)
+        try:
+            engine = create_engine(db_url, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:  # e.g. postgresql:// without its driver installed
+            raise StoreError(
+                f"the database URL needs the Python package {exc.name!r}, which is not installed "
+                f"(e.g. `pip install psycopg` for postgresql+psycopg://); nothing was changed"
+            ) from None
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            scheme = db_url.split("://", 1)[0]
+            raise StoreError(
+                f"the database URL ({scheme}://…) is not one Breaker can open: use a SQLite file path, "
+                "sqlite:///PATH, or a SQLAlchemy URL such as postgresql+psycopg://user@host/breaker"
+            ) from None
     return engine
 
 

@@ -39,6 +39,8 @@ def explain(exc: Exception, where: str) -> str:
             f"{where} is damaged. Breaker left it untouched; restore it from a backup, "
             "or move it aside to start a new inventory."
         )
+    if "disk is full" in text or "database or disk is full" in text or "no space" in text:
+        return f"{where}: the disk is full, so nothing more could be written. Free some space and try again."
     if "readonly" in text or "read-only" in text or "permission" in text:
         return f"{where} cannot be written (permissions)."
     return f"{where}: database error ({type(exc).__name__})."

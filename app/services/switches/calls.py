@@ -22,6 +22,7 @@ from app.services.probing import Prober, ProbeResult
 from app.services.switches.plan import admin_credential, admin_source, live_credentials
 from connectors.base import ActionResult, ActionState, Outcome, ProbeReport, Secret, Verb
 from connectors.base import Credential as ProviderCredential
+from connectors.http import ACCEPT_IDENTITY, cap_body
 
 __all__ = [
     "CallPolicy",
@@ -79,7 +80,8 @@ class Calls:
             transport=self.transport,
             follow_redirects=False,
             verify=tls_context(),
-            headers={"user-agent": "breaker/0.1 (+switch)"},
+            headers={"user-agent": "breaker/0.1 (+switch)", **ACCEPT_IDENTITY},
+            event_hooks={"response": [cap_body]},  # bodies are capped (connectors.http.BODY_LIMIT)
         )
 
     # -- credentials ---------------------------------------------------------------------------------
