@@ -228,9 +228,9 @@ class Inventory:
                     cred_row.connector_id = row.id
                     cred_row.binding = binding.seal(self.secrets, cred_row.keyring_ref, binding.of_row(row))
                     s.add(cred_row)
+                    new["credential"] = {"fingerprint": cred_row.fingerprint, "last4": cred_row.last4}
                 if data.allow_private_url and binding.is_private(urlsplit_host(row.base_url)):
                     new["private_url_confirmed"] = True
-                    new["credential"] = {"fingerprint": cred_row.fingerprint, "last4": cred_row.last4}
                 self.audit.record(s, "connector.add", row.name, new=new)
         except IntegrityError:
             if ref:
@@ -428,10 +428,10 @@ def key_problem(secret: Secret) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:  # bytes that were not UTF-8 text (stdin's surrogateescape)
         return "the key is not UTF-8 text; paste it as the provider shows it"
-    if not value.isprintable():
-        return "the key contains control characters; paste it again without them"
     if any(ch.isspace() for ch in value):
         return "the key contains spaces or line breaks; paste it again without them"
+    if not value.isprintable():
+        return "the key contains control characters; paste it again without them"
     if len(value) < 8:
         return "the key is too short to be an API key"
     if len(value) > 4096:

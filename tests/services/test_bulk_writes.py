@@ -108,7 +108,7 @@ def test_a_driver_error_is_the_stores_one_line_message_and_nothing_is_kept(servi
         conn.execute(
             "CREATE TRIGGER full BEFORE INSERT ON probe BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END"
         )
-    with pytest.raises(StoreError, match="database error"):
+    with pytest.raises(StoreError, match="disk is full"):
         with session_scope(services.engine) as s:
             insert_many(s, Probe.__table__, [_probe_fields(view.id)])
     with Session(services.engine) as s:
