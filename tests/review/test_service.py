@@ -159,7 +159,7 @@ def test_version_1_database_is_migrated(tmp_path, memory_keyring):
         conn.exec_driver_sql(
             "INSERT INTO review (id, started_at, actor, report_md) VALUES (1, '2026-01-01', 'x', 'old')"
         )
-    assert migrations.upgrade(engine) == 2
+    assert migrations.upgrade(engine) == migrations.CURRENT_VERSION  # 2 and every later step
     with sqlite3.connect(path) as conn:
         cols = {r[1] for r in conn.execute("PRAGMA table_info(review)")}
         assert {"iso_week", "queue_json", "report_html", "report_sha256"} <= cols
