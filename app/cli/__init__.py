@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "audit_cmds",  # audit
     "export_cmds",  # export
     "demo_cmds",  # demo, sandbox
+    "doctor_cmds",  # doctor
 )
 
 

@@ -30,6 +30,9 @@ from connectors.base import Secret
 
 GENESIS = "0" * 64
 HEAD_REF = "install:audit-head"
+# Set (never cleared by a write) when a write finds the chain's head or key gone: the break stays
+# visible in `audit --verify` and the panel's audit screen instead of being papered over.
+BROKEN_REF = "install:audit-broken"
 _TAIL = "breaker_audit_tail"
 
 
@@ -121,6 +124,55 @@ class AuditLog:
     def __init__(self, secrets: SecretStore, actor: str | None = None) -> None:
         self.secrets = secrets
         self.actor = actor or actor_name()
+        self._known_head: tuple[int, str] | None = None  # the head this process last saw or wrote
+
+    # -- a break found by a write stays found ------------------------------------------------------
+    def _check_before_write(self, last_seq: int, last_mac: str) -> None:
+        """Before chaining onto the newest row: is it the chain's real end? A missing head, a head
+        past the newest row (events cut off) or a missing audit key is recorded as a break that
+        no later write can heal. Reads the keyring once per process; later writes compare with
+        what this process wrote."""
+        if last_seq == 0:
+            return
+        head = self._known_head
+        if head is None:
+            if not self.secrets.has_install_key("audit"):
+                self._mark_broken(
+                    last_seq + 1,
+                    "the audit key was missing from the keyring and was replaced: events up to "
+                    f"{last_seq} can no longer be verified",
+                )
+                return
+            head = self.head()
+            if head is None:
+                self._mark_broken(
+                    last_seq + 1,
+                    f"the chain head kept in the keyring was missing when event {last_seq + 1} was written "
+                    "(events may have been deleted before it)",
+                )
+                return
+        head_seq, head_mac = head
+        if head_seq > last_seq:
+            self._mark_broken(
+                last_seq + 1, f"the newest {head_seq - last_seq} event(s) were cut off (the head said {head_seq})"
+            )
+        elif head_seq == last_seq and not hmac.compare_digest(head_mac, last_mac):
+            self._mark_broken(last_seq, "the newest event does not match the head in the keyring")
+
+    def _mark_broken(self, seq: int, reason: str) -> None:
+        try:
+            if self.secrets.get_value(BROKEN_REF) is None:  # the first break found is the one to report
+                self.secrets.set_value(BROKEN_REF, f"{seq}:{reason}")
+        except Exception:
+            logging.getLogger(__name__).warning("audit chain break could not be recorded in the keyring")
+        logging.getLogger(__name__).warning("audit chain broken at event %s: %s", seq, reason)
+
+    def recorded_break(self) -> tuple[int, str] | None:
+        value = self.secrets.get_value(BROKEN_REF)
+        if not value:
+            return None
+        seq, _, reason = value.partition(":")
+        return (int(seq) if seq.isdigit() else 0), reason
 
     def _mac(self, prev_mac: str, body: dict[str, Any]) -> str:
         key = self.secrets.install_key("audit")
@@ -168,6 +220,7 @@ class AuditLog:
             table = AuditEvent.__table__
             last = session.execute(sa_select(table.c.seq, table.c.mac).order_by(table.c.seq.desc()).limit(1)).first()
             tail = (last.seq, last.mac) if last else (0, GENESIS)
+            self._check_before_write(*tail)
             if not session.info.get("breaker_audit_listening"):
                 session.info["breaker_audit_listening"] = True
                 sa_event.listen(session, "after_commit", self._after_commit)
@@ -205,6 +258,7 @@ class AuditLog:
             if session.info.pop("breaker_audit_dirty", False):
                 seq, mac = session.info[_TAIL]
                 self.secrets.set_value(HEAD_REF, f"{seq}:{mac}")
+                self._known_head = (seq, mac)
         except Exception:
             logging.getLogger(__name__).warning("audit chain head not moved (keyring unavailable); it catches up later")
         finally:
@@ -222,7 +276,23 @@ class AuditLog:
         return int(seq), mac
 
     def verify(self, engine: Engine, batch: int = 5000) -> ChainStatus:
-        """Walk the whole chain; name the first event that does not verify."""
+        """Walk the whole chain; name the first event that does not verify. A break a write found
+        earlier (head or key gone) is reported even where the rows now chain."""
+        status = self._verify(engine, batch)
+        found = self.recorded_break()
+        if found is None:
+            return status
+        seq, reason = found
+        if status.ok:
+            return ChainStatus(False, status.events, seq, reason)
+        first = min(seq, status.first_broken or seq)
+        return ChainStatus(False, status.events, first, f"{reason}; also: {status.reason}")
+
+    def _verify(self, engine: Engine, batch: int) -> ChainStatus:
+        if self.count(engine) and not self.secrets.has_install_key("audit"):
+            return ChainStatus(
+                False, self.count(engine), 1, "the audit key is missing from the keyring: no event can be verified"
+            )
         prev, expected_seq, count = GENESIS, 1, 0
         last_seq = 0
         with Session(engine) as session:

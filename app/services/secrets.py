@@ -129,6 +129,10 @@ class SecretStore:
             raise SecretStoreError(f"the keyring could not delete the key ({_backend_says(exc)})") from None
 
     # -- per-install keys -------------------------------------------------------------------
+    def has_install_key(self, name: str) -> bool:
+        """Whether the keyring holds the install key ``name`` (without making one)."""
+        return name in self._install_keys or self._get(f"install:{name}") is not None
+
     def install_key(self, name: str) -> bytes:
         """A random 32-byte key made once per install and kept in the keyring (fingerprints, audit)."""
         if name not in self._install_keys:
