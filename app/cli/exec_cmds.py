@@ -20,7 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run a command with a connector's key in its environment (never while disabled)",
         description="Hand the connector's active key to one child process in an environment variable, "
         "audit it, and exit with the child's exit code. Put the command after --.",
-        usage="breaker exec NAME -- COMMAND [ARGS...]",
+        usage="breaker exec [--var VAR] NAME -- COMMAND [ARGS...]",
+    )
+    p.add_argument(
+        "--var", metavar="VAR", default="", help="hand the key over in VAR instead of the connector's variable"
     )
     p.add_argument("name", metavar="NAME", help="the connector")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND", help="the command and its arguments")
@@ -35,9 +38,17 @@ def run_exec(args: argparse.Namespace, ctx: CliContext) -> int:
         command = command[1:]
     if not command:
         raise UsageError("give the command after --, e.g. breaker exec NAME -- python agent.py")
+    from app.services.inventory import ENV_VAR_RE
+
+    if args.var and not ENV_VAR_RE.match(args.var):
+        raise UsageError("--var takes a variable name: upper-case letters, digits and underscores")
     try:
         return exec_service.run(
-            ctx.services, args.name, command, warn=lambda text: note(f"breaker: {text}", ctx.stderr)
+            ctx.services,
+            args.name,
+            command,
+            warn=lambda text: note(f"breaker: {text}", ctx.stderr),
+            env_var=args.var,
         )
     except exec_service.ExecRefused as exc:
         error_line(f"refused: {exc}", ctx.stderr)

@@ -104,6 +104,27 @@ def run_panic(args: argparse.Namespace, ctx: CliContext) -> int:
             if plan.count == 0:
                 if not selection.empty:  # a typo must not read as "all safe"
                     raise UsageError(f"no connector matches {selection.describe()} (nothing was changed)")
+                from app.services import mcp_switch
+
+                servers = mcp_switch.known_on(ctx.services)
+                if servers and not args.yes:
+                    if not ctx.stdin_is_terminal():
+                        raise UsageError(
+                            f"stdin is not a terminal, so Breaker cannot ask: add --yes to turn off {len(servers)} "
+                            "MCP server(s) in their clients' configs (nothing was changed)"
+                        )
+                    note(f"No connector to disable, but {len(servers)} MCP server(s) will be turned off.", ctx.stderr)
+                    if not _ask_deliberately(ctx, len(servers)):
+                        note("Not confirmed. Nothing was changed.", ctx.stderr)
+                        return 0
+                mcp = _mcp_off(ctx) if servers else {"disabled": [], "failed": []}
+                if mcp["disabled"] or mcp["failed"]:
+                    if args.json:
+                        print_json({"schema": PANIC_SCHEMA, "batch": None, "total": 0, "ok": not mcp["failed"],
+                                    "verified": [], "unverified": [], "failed": [], "mcp": mcp}, ctx.stdout)  # fmt: skip
+                    else:
+                        _print_mcp(ctx, mcp)
+                    return 1 if mcp["failed"] else 0
                 return _nothing(ctx, args, "Nothing to disable: the inventory has no connectors.")
             sw.prepare(selection)  # the audit key and TLS now; connector keys only after the confirmation
             if sw.unfinished_batches():
@@ -119,6 +140,12 @@ def run_panic(args: argparse.Namespace, ctx: CliContext) -> int:
                         f"{plan.count} connector(s) (nothing was changed)"
                     )
                 note(plan.text(), ctx.stderr)
+                if selection.empty:
+                    from app.services import mcp_switch
+
+                    n = len(mcp_switch.known_on(ctx.services))
+                    if n:
+                        note(f"Then {n} MCP server(s) will be turned off in their clients' configs.", ctx.stderr)
                 if not _ask_deliberately(ctx, plan.count):
                     note("Not confirmed. Nothing was changed.", ctx.stderr)
                     return 0
@@ -126,11 +153,31 @@ def run_panic(args: argparse.Namespace, ctx: CliContext) -> int:
             note(f"All {summary.total} recorded disabled locally in {summary.recorded_ms:.0f} ms.", ctx.stderr)
     finally:
         sw.close()
+    mcp = None if args.resume or not selection.empty else _mcp_off(ctx)  # after the keys: revoking comes first
     if args.json:
-        print_json({"schema": PANIC_SCHEMA, **summary.as_dict()}, ctx.stdout)
+        print_json({"schema": PANIC_SCHEMA, **summary.as_dict(), "mcp": mcp}, ctx.stdout)
     else:
         print_summary(ctx, summary)
-    return 0 if summary.ok else 1
+        _print_mcp(ctx, mcp)
+    return 0 if summary.ok and not (mcp and mcp["failed"]) else 1
+
+
+def _mcp_off(ctx: CliContext) -> dict:
+    """The emergency disable covers the MCP servers in the client configs too (app.services.mcp_switch)."""
+    from app.services import mcp_switch
+
+    done, failed = mcp_switch.disable_all(ctx.services)
+    return {"disabled": [r.to_json() for r in done], "failed": failed}
+
+
+def _print_mcp(ctx: CliContext, mcp: dict | None) -> None:
+    if not mcp or not (mcp["disabled"] or mcp["failed"]):
+        return
+    print(f"MCP servers turned off in their clients' configs ({len(mcp['disabled'])}):", file=ctx.stdout)
+    for r in mcp["disabled"]:
+        print(f"  {r['server']} ({r['client']}): {r['how']} — then {r['restart']}", file=ctx.stdout)
+    for line in mcp["failed"]:
+        print(f"  not turned off: {line}", file=ctx.stdout)
 
 
 def _nothing(ctx: CliContext, args: argparse.Namespace, message: str) -> int:

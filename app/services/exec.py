@@ -63,14 +63,14 @@ def _command_name(command: Sequence[str]) -> str:
     return os.path.basename(command[0]) if command else ""
 
 
-def grant(services, name: str, command: Sequence[str]) -> ExecGrant:
+def grant(services, name: str, command: Sequence[str], env_var: str = "") -> ExecGrant:
     """Check the mode and read the key; a refusal is audited and raises :class:`ExecRefused`.
 
     The hand-out itself is audited by :func:`record_use` once the child was (or could not be)
     started — :func:`run` does both.
     """
     view = services.inventory.get(name)
-    var = env_var_for(view)
+    var = env_var or env_var_for(view)  # a found config may name the key's variable differently
     cred = view.credential
     base = _base(command, var, view.mode)
     refusal = ""
@@ -137,6 +137,7 @@ def run(
     stdout=None,
     stderr=None,
     warn: Callable[[str], None] | None = None,
+    env_var: str = "",
 ) -> int:
     """Run ``command`` with the key in its environment; returns the child's exit code.
 
@@ -147,7 +148,7 @@ def run(
     """
     if not command:
         raise ValueError("no command given")
-    handed = grant(services, name, command)
+    handed = grant(services, name, command, env_var)
     if handed.warning and warn is not None:
         warn(handed.warning)
     previous = signal.getsignal(signal.SIGINT)

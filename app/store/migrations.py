@@ -65,11 +65,18 @@ def _v3_credential_binding(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE credential ADD COLUMN binding VARCHAR NOT NULL DEFAULT ''"))
 
 
+def _v4_discovery(conn: Connection) -> None:
+    """Discovery (breaker scan): remembered folders, found MCP servers, the places keys are wired."""
+    for table in (models.ScanFolder, models.FoundServer, models.FoundPlace):
+        table.__table__.create(conn, checkfirst=True)
+
+
 # version → migration that produces it. Append only; never edit a released step.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_initial,
     2: _v2_review,
     3: _v3_credential_binding,
+    4: _v4_discovery,
 }
 CURRENT_VERSION = max(MIGRATIONS)
 # The fast read path names this schema's tables in its own SQL: a new migration must update it too.

@@ -189,3 +189,60 @@ class ReviewWeek(SQLModel, table=True):
     iso_week: str = Field(primary_key=True)  # "2026-W10"
     computed_at: datetime = Field(default_factory=utcnow)
     figures_json: str = "{}"
+    answer: str = ""
+    note: str = ""
+
+
+class ScanFolder(SQLModel, table=True):
+    """A folder the owner named for `breaker scan` (its .env files and project MCP configs), remembered."""
+
+    __tablename__ = "scan_folder"
+    id: int | None = Field(default=None, primary_key=True)
+    path: str = Field(index=True, unique=True)
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class FoundServer(SQLModel, table=True):
+    """An MCP server entry a scan found in a client's config file. Never its arguments or keys."""
+
+    __tablename__ = "found_server"
+    id: int | None = Field(default=None, primary_key=True)
+    ident: str = Field(index=True, unique=True)  # client|file|map path|name: stable across scans
+    client: str
+    file: str
+    scope: str = ""
+    project: str = ""
+    name: str
+    transport: str = ""
+    command: str = ""  # the program's name only
+    package: str = ""
+    url: str = ""  # scheme://host/path only
+    disabled_by: str = ""  # the client's own off switch as found ("" = on)
+    connector_id: int | None = Field(default=None, foreign_key="connector.id", index=True)
+    state: str = "present"  # present | vanished | parked (taken out by Breaker's disable)
+    first_seen: datetime = Field(default_factory=utcnow)
+    last_seen: datetime = Field(default_factory=utcnow)
+    vanished_at: datetime | None = None
+    details_json: str = "{}"  # probe results (tools and their levels), switch state: never a secret
+
+
+class FoundPlace(SQLModel, table=True):
+    """One place a key is wired (client, file, server, variable), joined to its connector by fingerprint."""
+
+    __tablename__ = "found_place"
+    id: int | None = Field(default=None, primary_key=True)
+    ident: str = Field(index=True, unique=True)  # file|server|location
+    fingerprint: str = Field(index=True)
+    connector_id: int | None = Field(default=None, foreign_key="connector.id", index=True)
+    server_id: int | None = Field(default=None, foreign_key="found_server.id", index=True)
+    client: str
+    file: str
+    server: str = ""
+    location: str = ""
+    variable: str = ""
+    line: int = 0
+    state: str = "plain"  # plain (the key sits in the file) | secured (Breaker rewrote it) | vanished
+    first_seen: datetime = Field(default_factory=utcnow)
+    last_seen: datetime = Field(default_factory=utcnow)
+    vanished_at: datetime | None = None
+    undo_json: str = "{}"  # how to put the original back (offsets, hashes; the key itself stays in the keyring)

@@ -379,11 +379,7 @@ def _server(
         "",
     )
     disabled_by = _disabled_by(client, entry, name, doc, user_doc, project)
-    secured_by = (
-        args[1]
-        if os.path.basename(command or "") in ("breaker", "breaker.exe") and args[:1] == ["exec"] and len(args) > 1
-        else ""
-    )
+    secured_by = secured_by_breaker(command or "", args)
     return FoundServer(
         client=client.id,
         client_title=title,
@@ -402,6 +398,25 @@ def _server(
         keys=tuple(found),
         secured_by=secured_by,
     )
+
+
+def secured_by_breaker(command: str, args: list[str]) -> str:
+    """The connector an entry launches through (``breaker [--home D] exec [--var V] NAME -- …``), or ""."""
+    program = os.path.basename(command).lower()
+    rest = list(args)
+    if program.startswith("python") and rest[:2] == ["-m", "app"]:
+        rest = rest[2:]
+    elif program not in ("breaker", "breaker.exe"):
+        return ""
+    i = 0
+    while i < len(rest) and rest[i] in ("--home", "--db", "--read-only"):
+        i += 1 if rest[i] == "--read-only" else 2
+    if i >= len(rest) or rest[i] != "exec":
+        return ""
+    i += 1
+    if i < len(rest) and rest[i] == "--var":
+        i += 2
+    return rest[i] if i < len(rest) and rest[i] != "--" else ""
 
 
 def _disabled_by(client: Client, entry: dict, name: str, doc: Document, user_doc: Document | None, project: str) -> str:
@@ -494,3 +509,13 @@ def _env_keys(text: str, path: Path, client: str, title: str) -> list[FoundKey]:
 def read_text(path: str | Path) -> str:
     """A file's text as the scan read it (UTF-8, a byte-order mark dropped)."""
     return Path(path).read_bytes().decode("utf-8-sig")
+
+
+def read_entry(server: FoundServer) -> dict:
+    """The server's entry as its file holds it now (keys included: for starting it, never for showing)."""
+    client = next(c for c in CLIENTS if c.id == server.client)
+    doc = parse(read_text(server.file), client.files[0].syntax)
+    entry = doc.get((*server.map_path, server.name))
+    if not isinstance(entry, dict):
+        raise Unparseable("the entry is no longer there")
+    return entry
