@@ -17,11 +17,6 @@ def memory_keyring(monkeypatch, tmp_path_factory):
     previous = keyring.get_keyring()
     keyring.set_keyring(backend)
     monkeypatch.setenv("BREAKER_HOME", str(tmp_path_factory.mktemp("home")))
-    # `breaker scan` and the MCP switches read and edit the files under HOME: never the real ones.
-    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("user-home")))
-    monkeypatch.setenv("BREAKER_SCAN_ROOT", str(tmp_path_factory.mktemp("system-root")))
-    for var in ("XDG_CONFIG_HOME", "CLAUDE_CONFIG_DIR", "CODEX_HOME", "APPDATA", "LOCALAPPDATA"):
-        monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("BREAKER_DB", raising=False)
     yield backend
     keyring.set_keyring(previous)

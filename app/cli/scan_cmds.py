@@ -114,7 +114,7 @@ def run_scan(args: argparse.Namespace, ctx: CliContext) -> int:
     else:
         _print(report, ctx)
         _print_summary(summary, ctx)
-    return 1 if report.plain_keys() or report.problems else 0
+    return 1 if report.plain_keys() or report.problems or (summary and summary.failed) else 0
 
 
 def _print(report, ctx: CliContext) -> None:
@@ -157,6 +157,8 @@ def _print_summary(summary, ctx: CliContext) -> None:
             f"{', '.join(summary.new_connectors)}. Take a key out of its files with `breaker secure NAME`.",
             ctx.stderr,
         )
+    for line in summary.failed:
+        note(f"breaker: not imported: {line}", ctx.stderr)
     for gone in summary.vanished_servers:
         note(f"Gone since the last scan: server {gone}", ctx.stderr)
     for gone in summary.vanished_places:

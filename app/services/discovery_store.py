@@ -18,7 +18,8 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from app.services.discovery import KeyGroup, ScanReport
-from app.services.views import ConnectorInput
+from app.services.secrets import SecretStoreError
+from app.services.views import ConnectorInput, ValidationError
 from app.store.db import session_scope
 from app.store.models import Connector, FoundPlace, FoundServer, ScanFolder, utcnow
 from connectors import registry
@@ -36,6 +37,7 @@ class RecordSummary:
     seen_servers: int = 0
     vanished_servers: list[str] = field(default_factory=list)
     vanished_places: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # keys that could not be imported, one line each
 
     def to_json(self) -> dict:
         return {
@@ -45,6 +47,7 @@ class RecordSummary:
             "seen_servers": self.seen_servers,
             "vanished_servers": self.vanished_servers,
             "vanished_places": self.vanished_places,
+            "failed": self.failed,
         }
 
 
@@ -133,7 +136,12 @@ def record(services, report: ScanReport, *, import_keys: bool = True) -> RecordS
         if group.connector:
             summary.joined.append(group.connector)
         elif import_keys:
-            group.connector = _import(services, group, taken)
+            try:
+                group.connector = _import(services, group, taken)
+            except (ValidationError, SecretStoreError) as exc:  # one refused key never stops the others
+                first = group.places[0]
+                summary.failed.append(f"••••{group.last4} ({first.client_title}, {first.location}): {exc}")
+                continue
             summary.new_connectors.append(group.connector)
     by_fp = {g.fingerprint: g for g in report.keys}
     with session_scope(services.engine) as s:

@@ -80,6 +80,9 @@ def remove_pair(doc: Document, path: tuple) -> tuple[Span, str]:
     parent = doc.get(path[:-1])
     keys = list(parent) if isinstance(parent, dict) else []
     i = keys.index(path[-1])
+    if len(keys) == 1 and path[:-1] in doc.spans:  # the only member: the object becomes {}
+        obj_start, obj_end = doc.spans[path[:-1]]
+        return (obj_start + 1, obj_end - 1), ""
     after = end
     while after < len(text) and text[after] in " \t":
         after += 1

@@ -157,9 +157,13 @@ def scan(machine: Machine | None = None, folders: Iterable[str | Path] = (), *, 
     machine = machine or Machine.current()
     result = ScanResult()
     folder_list = [Path(f).expanduser() for f in folders]
+    for known in _claude_code_projects(machine):  # the folders Claude Code was opened in: every client's project files
+        if known not in folder_list:
+            folder_list.append(known)
+    env_folders = [Path(f).expanduser() for f in folders]
     for client in CLIENTS:
         _scan_client(client, machine, folder_list, result)
-    for folder in folder_list:
+    for folder in env_folders:  # .env files only in the folders the owner named
         _scan_env_folder(folder, result)
     if profiles:
         for name in PROFILES:
@@ -169,6 +173,16 @@ def scan(machine: Machine | None = None, folders: Iterable[str | Path] = (), *, 
                 if text is not None:
                     result.loose_keys.extend(_env_keys(text, path, "shell-profile", "shell profile"))
     return result
+
+
+def _claude_code_projects(machine: Machine) -> list[Path]:
+    """The project folders in Claude Code's ~/.claude.json that still exist (its problems are reported by the client pass)."""
+    path = Path(machine.variables()["claude_config_dir"]) / ".claude.json"
+    try:
+        projects = parse(path.read_bytes().decode("utf-8-sig"), "json").get(("projects",))
+    except (OSError, UnicodeDecodeError, Unparseable):
+        return []
+    return [Path(p) for p in projects if _exists(Path(p))] if isinstance(projects, dict) else []
 
 
 def _read(path: Path, client: str, result: ScanResult) -> str | None:
@@ -213,12 +227,6 @@ def _scan_client(client: Client, machine: Machine, folders: list[Path], result: 
                 doc = _scan_file(client, spec, path, None, None, result)
                 if doc is not None and spec.scope == "user" and user_doc is None:
                     user_doc = doc
-                    # Claude Code remembers the project folders it was opened in: look there too.
-                    projects = doc.get(("projects",))
-                    if isinstance(projects, dict):
-                        for p in projects:
-                            if Path(p) not in project_dirs and _exists(Path(p)):
-                                project_dirs.append(Path(p))
     for spec in client.files:
         if not spec.relative:
             continue

@@ -17,8 +17,8 @@ SLACK = "xoxb-1234567890-1234567890-SANDBOXslackBot42"
 STRIPE = "sk_test_SANDBOX" + "0123456789abcdef" * 2
 NOTION = "secret_SANDBOX" + "n0t10nK3y" * 4
 ANTHROPIC = "sk-ant-api03-SANDBOX" + "a" * 86 + "AA"
-CANARY = "sk-proj-CANARY" + "Zz99Yy88Xx" * 2 + "T3BlbkFJ" + "Ww77Vv66Uu" * 2
-DB_PASSWORD = "Sandb0xDbPassw0rd"
+CANARY = "sk-proj-SANDBOXCANARY" + "Zz99Yy88Xx" * 2 + "T3BlbkFJ" + "Ww77Vv66Uu" * 2
+DB_PASSWORD = "SANDBOXdbPassw0rd"
 QUERY_KEY = "SANDBOXqueryKey123456"
 LOOSE_SECRET = "SANDBOXunrecognised-secret-987"
 
@@ -115,9 +115,9 @@ enabled = false
 """.replace("__GITHUB_2__", GITHUB_2)
 
 
-def make_home(root: Path) -> Home:
+def make_home(root: Path, *, project_in_home: bool = False) -> Home:
     home = root / "home"
-    project = root / "work" / "shop"
+    project = (home if project_in_home else root) / "work" / "shop"
     (project / ".cursor").mkdir(parents=True)
     files: dict[str, Path] = {}
 

@@ -79,7 +79,7 @@ def test_the_emergency_disable_covers_mcp_servers(breaker, tmp_path, monkeypatch
     assert cfg.read_text() == original
 
 
-MARK = "CANARY"
+MARK = "SANDBOXCANARY"
 
 
 def test_a_canary_key_found_in_a_config_leaks_nowhere(breaker, cli_home, machine_home, memory_keyring, caplog):  # noqa: F811

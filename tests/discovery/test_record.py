@@ -88,3 +88,20 @@ def test_folders_are_remembered(services, tmp_path):
     assert discovery_store.remembered_folders(services) == [str(tmp_path.resolve())]
     assert discovery_store.forget_folders(services, [str(tmp_path)]) == [str(tmp_path.resolve())]
     assert discovery_store.remembered_folders(services) == []
+
+
+def test_one_refused_key_does_not_stop_the_others(services, tmp_path, monkeypatch):
+    from app.services.secrets import SecretStoreError
+
+    home = make_home(tmp_path)
+    real = services.secrets.put
+
+    def put(ref, secret):
+        if secret.reveal() == homes.SLACK:
+            raise SecretStoreError("the keyring refused the key: locked")
+        return real(ref, secret)
+
+    monkeypatch.setattr(services.secrets, "put", put)
+    _, summary = scan_and_record(services, home)
+    assert len(summary.new_connectors) == 10
+    assert len(summary.failed) == 1 and "locked" in summary.failed[0] and homes.SLACK not in summary.failed[0]
