@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -257,7 +257,19 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
         await pilot.app.workers.wait_for_complete()
         await pilot.pause(0.3)
 
-    return {"main": main, "connector": connector, "add": add, "add-errors": add_errors, "edit": edit,
+    async def scan(pilot):
+        # "Find the keys on this machine" on the sample machine of tests/discovery/homes.py.
+        await pilot.press("s")
+        await until(pilot, lambda: getattr(pilot.app.screen, "report", None) is not None, timeout=60)
+        await settle(pilot)
+
+    async def secure_preview(pilot):
+        await scan(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: pilot.app.screen.id == "secure-preview", timeout=60)
+        await pilot.pause(0.3)
+
+    return {"scan": scan, "secure": secure_preview, "main": main, "connector": connector, "add": add, "add-errors": add_errors, "edit": edit,
             "remove": remove, "audit": audit, "help": help_, "palette": palette, "filter": filtered,
             "probe_all": probe_all, "confirm": confirm, "panic-confirm": panic_second_step, "panic": panic,
             "review": review, "figures": figures}
@@ -296,6 +308,30 @@ def report_shot(services, out: Path) -> Path:
     return out / "review-report.png"
 
 
+@contextmanager
+def sample_machine(root: Path):
+    """HOME pointed at the sample machine of tests/discovery/homes.py (every client's config, keys
+    in plain files), and `breaker exec`'s launcher shown as plain `breaker`, as on the owner's machine."""
+    import os
+
+    from app.services import secure
+    from tests.discovery.homes import make_home
+
+    sample = make_home(root, project_in_home=True)
+    saved = {k: os.environ.get(k) for k in ("HOME", "BREAKER_SCAN_ROOT")}
+    os.environ["HOME"], os.environ["BREAKER_SCAN_ROOT"] = str(sample.machine.home), str(sample.machine.root)
+    prefix, secure.exec_prefix = secure.exec_prefix, lambda _services: ["breaker"]
+    try:
+        yield sample
+    finally:
+        secure.exec_prefix = prefix
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
@@ -322,7 +358,8 @@ def main() -> int:
             shown = scenes(sandbox, clock)
             # last: they change the inventory (the review adds last week's review and finishes this one)
             changing = ("review", "figures", "probe_all", "confirm", "panic-confirm", "panic")
-            for name in [n for n in shown if n not in changing]:
+            machine = ("scan", "secure")  # read a sample machine, and add its keys: after everything else
+            for name in [n for n in shown if n not in changing and n not in machine]:
                 written.append(asyncio.run(capture(services, name, shown[name], args.out, sandbox=sandbox)))
             written.append(asyncio.run(capture(services, "read-only", shown["main"], args.out, read_only=True,
                                                sandbox=sandbox)))
@@ -332,6 +369,9 @@ def main() -> int:
                     sandbox.faults.clear()  # the held-back providers answer again
                 if name == "figures":
                     written.append(report_shot(services, args.out))
+            with sample_machine(Path(tmp) / "machine"):
+                for name in machine:
+                    written.append(asyncio.run(capture(services, name, shown[name], args.out, sandbox=sandbox)))
     print(f"{len(written)} screenshots from {source}:")
     for path in written:
         print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")

@@ -250,6 +250,16 @@ APP_ACTIONS: tuple[AppAction, ...] = (
         "view: audit log",
         "The audit log: recent events and whether the hash chain is intact.",
     ),
+    AppAction(
+        "scan",
+        "scan",
+        "s",
+        "find keys",
+        "discovery: find the keys on this machine",
+        "Read the MCP client configs, .env files and shell profiles for keys and servers (nothing is "
+        "started, no key is sent); secure a key from there.",
+        show=False,
+    ),
     AppAction("help", "help", "question_mark", "help", "view: help", "Every key and what it does."),
     AppAction(
         "toggle_read_only",

@@ -174,7 +174,7 @@ class BreakerApp(App[None]):
         return True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "audit_log" and not self.services_ready:
+        if action in ("audit_log", "scan") and not self.services_ready:
             return None
         return True
 
@@ -199,6 +199,12 @@ class BreakerApp(App[None]):
 
         if self.services_ready and not isinstance(self.screen, AuditScreen):
             self.push_screen(AuditScreen())
+
+    def action_scan(self) -> None:
+        from app.tui.screens.scan import ScanScreen
+
+        if self.services_ready and not isinstance(self.screen, ScanScreen):
+            self.push_screen(ScanScreen())
 
     def action_toggle_read_only(self) -> None:
         self.read_only = not self.read_only
