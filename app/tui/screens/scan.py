@@ -87,6 +87,13 @@ class ScanScreen(ReportsWorkerErrors, Screen):
         Binding("tab", "app.focus_next", "next table", show=False),
     ]
     AUTO_FOCUS = "#scan-keys"
+    DEFAULT_CSS = """
+    #scan-status { height: auto; padding: 1 2; background: $boost; }
+    #scan-servers { height: 1fr; }
+    #scan-keys-title { height: auto; padding: 1 2 0 2; }
+    #scan-keys { height: 1fr; }
+    #scan-problems { height: auto; max-height: 6; padding: 0 2; }
+    """
 
     def __init__(self) -> None:
         super().__init__(id="scan")
@@ -263,6 +270,12 @@ class SecurePreview(CancellableModal[bool]):
     CANCELLED = False
     BINDINGS = [Binding("escape", "cancel", "cancel", id="secure-cancel")]
     AUTO_FOCUS = "#cancel"
+    DEFAULT_CSS = """
+    #secure-dialog { height: 90%; }
+    #secure-body { height: 1fr; }
+    .secure-where { padding-top: 1; }
+    .secure-diff { background: $boost; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
 
     def __init__(self, name: str, plans: list) -> None:
         super().__init__(id="secure-preview")
