@@ -132,7 +132,9 @@ _SEEN: set[str] = set()
 
 
 def remember(value: str) -> None:
-    if value:
+    # A value shorter than RUN is no credential (every provider's keys are far longer); matched whole,
+    # it would mask that letter or word in every line the process prints (a test's Secret("h") did).
+    if value and len(value) >= RUN:
         _SEEN.add(value)
 
 
