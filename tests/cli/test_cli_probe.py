@@ -35,7 +35,9 @@ def test_probe_json_shows_live_scopes_and_drift_exit_1(breaker, sandbox):
     assert res["outcome"] == "ok" and res["live_level"] in ("send", "admin", "write")
     assert any("workflow" in d for d in res["drift"])
     levels = {s["scope"]: s["level"] for s in res["live_scopes"]}
-    assert levels["workflow"] == "send"  # runs Actions: reaches beyond the tool (providers.md §3)
+    assert (
+        levels["workflow"] == "send"
+    )  # runs Actions: reaches beyond the tool (https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps)
     # The probe only read: GET (or HEAD) requests, nothing that could change anything.
     assert {m for m, _ in sandbox.calls("github")} <= {"GET", "HEAD"}
 

@@ -1,4 +1,4 @@
-"""Airtable provider and its sandbox (providers.md §1, §13)."""
+"""Airtable provider and its sandbox (sources: the documentation URLs cited in connectors/airtable.py)."""
 
 import httpx
 import pytest

@@ -1,4 +1,4 @@
-"""Anthropic provider and its sandbox (providers.md §6)."""
+"""Anthropic provider and its sandbox (sources: the documentation URLs cited in connectors/anthropic.py)."""
 
 import httpx
 import pytest

@@ -1,4 +1,4 @@
-"""GitHub provider and its sandbox (providers.md §1, §3)."""
+"""GitHub provider and its sandbox (sources: the documentation URLs cited in connectors/github.py)."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -1,4 +1,4 @@
-"""GitLab provider and its sandbox (providers.md §1, §14)."""
+"""GitLab provider and its sandbox (sources: the documentation URLs cited in connectors/gitlab.py)."""
 
 from datetime import UTC, datetime, timedelta
 

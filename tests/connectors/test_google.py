@@ -1,4 +1,4 @@
-"""Google provider and its sandbox (providers.md §1, §7)."""
+"""Google provider and its sandbox (sources: the documentation URLs cited in connectors/google.py)."""
 
 from datetime import UTC, datetime, timedelta
 

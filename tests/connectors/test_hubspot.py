@@ -1,4 +1,4 @@
-"""HubSpot provider and its sandbox (providers.md §9)."""
+"""HubSpot provider and its sandbox (sources: the documentation URLs cited in connectors/hubspot.py)."""
 
 import httpx
 import pytest

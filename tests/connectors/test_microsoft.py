@@ -1,4 +1,4 @@
-"""Microsoft Graph provider and its sandbox (providers.md §1, §19)."""
+"""Microsoft Graph provider and its sandbox (sources: the documentation URLs cited in connectors/microsoft.py)."""
 
 import base64
 import json

@@ -1,4 +1,4 @@
-"""Notion provider and its sandbox (providers.md §10)."""
+"""Notion provider and its sandbox (sources: the documentation URLs cited in connectors/notion.py)."""
 
 import base64
 

@@ -1,4 +1,4 @@
-"""OpenAI provider and its sandbox (providers.md §5)."""
+"""OpenAI provider and its sandbox (sources: the documentation URLs cited in connectors/openai.py)."""
 
 import httpx
 import pytest
@@ -43,7 +43,7 @@ def denied(request: httpx.Request) -> httpx.Response:
 
 
 async def test_parses_documented_verify_responses():
-    """providers.md §5: /v1/models (validity), /v1/organizations 403 (not admin), /v1/me (identity)."""
+    """https://platform.openai.com/docs/api-reference/models/list: /v1/models (validity), /v1/organizations 403 (not admin), /v1/me (identity)."""
     routes = Routes(
         {
             ("GET", "/v1/models"): load("openai", "models"),
@@ -105,7 +105,7 @@ async def test_deep_probe_reads_documented_denials():
 
 
 async def test_revoke_matches_documented_redacted_value_and_deletes():
-    """providers.md §5 Admin API: list project keys, match redacted_value (❓), DELETE → deleted:true."""
+    """https://platform.openai.com/docs/api-reference/project-api-keys: list project keys, match redacted_value (unconfirmed), DELETE → deleted:true."""
     routes = Routes(
         {
             ("GET", "/v1/organization/projects/proj_EXAMPLE/api_keys"): load("openai", "project_api_keys"),

@@ -1,4 +1,4 @@
-"""SendGrid provider and its sandbox (providers.md §16)."""
+"""SendGrid provider and its sandbox (sources: the documentation URLs cited in connectors/sendgrid.py)."""
 
 import httpx
 import pytest

@@ -1,4 +1,4 @@
-"""Slack provider and its sandbox (providers.md §1, §4)."""
+"""Slack provider and its sandbox (sources: the documentation URLs cited in connectors/slack.py)."""
 
 import httpx
 import pytest

@@ -1,4 +1,4 @@
-"""Stripe provider and its sandbox (providers.md §8)."""
+"""Stripe provider and its sandbox (sources: the documentation URLs cited in connectors/stripe.py)."""
 
 import httpx
 import pytest
