@@ -28,6 +28,7 @@ from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
 from app.services.inventory import ConnectorView
 from app.services.netutil import gated, tls_context
+from app.services.views import level_after_probe
 from app.services.vocabulary import JobState
 from app.store.bulk import insert_many, update_many
 from app.store.db import session_scope
@@ -437,8 +438,10 @@ class Prober:
                     "live_level": row.live_level,
                 }
                 seen = observed.get(row.id, {})
+                before = Level(row.live_level) if row.live_level else None
+                after = level_after_probe(report.outcome, live, before)
+                change["live_level"] = int(after) if after is not None else None
                 if ok:
-                    change["live_level"] = int(live) if live is not None else None
                     # Stored live scopes are the ones the provider granted; implied children stay in the report.
                     live_scopes = {g.scope: g for g in report.grants if not is_implied(g)}
                     gone += [grant_id for sc, grant_id in seen.items() if sc not in live_scopes]
@@ -459,8 +462,7 @@ class Prober:
                     if report.expires_at is not None:
                         expiries.append((row.id, report.expires_at))
                 elif report.outcome in (Outcome.INVALID, Outcome.REVOKED):
-                    change["live_level"] = None  # the key no longer works: it holds no power
-                    gone += list(seen.values())
+                    gone += list(seen.values())  # the key no longer works: it holds no scopes either
                 updates.append(change)
                 old = {
                     "outcome": row.last_outcome,

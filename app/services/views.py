@@ -13,13 +13,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.services.drift import drift_findings
 from app.services.vocabulary import JobState
 from app.store.snapshot import InventoryRows, utcnow
-from connectors.base import Grant, Level, Mode
+from connectors.base import Grant, Level, Mode, Outcome
 from connectors.textsafe import plain
+
+if TYPE_CHECKING:
+    from app.services.probing import ProbeResult
 
 ENVIRONMENTS = ("prod", "test")
 
@@ -290,3 +293,30 @@ def filter_views(views: list[ConnectorView], text: str) -> list[ConnectorView]:
         if all(w in hay for w in words):
             out.append(v)
     return out
+
+
+def level_after_probe(outcome: Outcome, reported: Level | None, before: Level | None) -> Level | None:
+    """The live level a connector holds once a probe with ``outcome`` is stored: an ok probe brings
+    the level the provider reported; a dead key (invalid, revoked) holds no power; any other
+    failure (a timeout, an outage, a refusal to say) leaves the last known level standing."""
+    if outcome is Outcome.OK:
+        return reported
+    if outcome in (Outcome.INVALID, Outcome.REVOKED):
+        return None
+    return before
+
+
+def after_probe(view: ConnectorView, result: ProbeResult, at: datetime) -> ConnectorView:
+    """The view as it will read once ``result`` is stored (the panel shows it before the store is
+    read again). Same rules as :meth:`app.services.probing.Prober.store`, via :func:`level_after_probe`."""
+    from dataclasses import replace
+
+    report = result.report
+    live = level_after_probe(report.outcome, report.live_level, view.live_level)
+    if report.outcome is Outcome.OK:
+        drift = tuple(result.drift)
+    elif report.outcome in (Outcome.INVALID, Outcome.REVOKED):
+        drift = ()
+    else:
+        drift = view.drift
+    return replace(view, last_probe_at=at, last_outcome=report.outcome.value, live_level=live, drift=drift)

@@ -18,6 +18,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from app.tui.actions import APP_ACTIONS, BUILT_FEATURES, CONNECTOR_ACTIONS, PanelAction
@@ -95,6 +96,11 @@ class BreakerApp(App[None]):
         self._clashes_told: set[str] = set()
         self._loaded_once = False
         self.panic_running = False  # the panic screen sets it; a second ! then says so
+        # App-wide changes, for every open screen that shows something of them (subscribe in on_mount;
+        # a screen that closes is unsubscribed by Textual).
+        self.inventory_changed_signal: Signal[InventoryChanged] = Signal(self, "inventory-changed")
+        self.probes_stored_signal: Signal[ProbesStored] = Signal(self, "probes-stored")
+        self.switches_changed_signal: Signal[SwitchesChanged] = Signal(self, "switches-changed")
         self.set_reactive(BreakerApp.read_only, read_only or bool(settings and settings.read_only))
         self.set_keymap(self.keymap)
         self.sub_title = self.describe()
@@ -219,25 +225,18 @@ class BreakerApp(App[None]):
             title="Panel",
         )
 
-    # -- broadcast and errors ---------------------------------------------------------------------
+    # -- app-wide changes and errors -----------------------------------------------------------
     @on(InventoryChanged)
     def _inventory_changed(self, message: InventoryChanged) -> None:
-        self.broadcast("inventory_changed", message)
+        self.inventory_changed_signal.publish(message)
 
     @on(ProbesStored)
     def _probes_stored(self, message: ProbesStored) -> None:
-        self.broadcast("probes_stored", message)
+        self.probes_stored_signal.publish(message)
 
     @on(SwitchesChanged)
     def _switches_changed(self, message: SwitchesChanged) -> None:
-        self.broadcast("switches_changed", message)
-
-    def broadcast(self, handler_name: str, message: object) -> None:
-        """Hand an app-wide change to every open screen that shows something of it."""
-        for screen in list(self.screen_stack):
-            handler = getattr(screen, handler_name, None)
-            if handler is not None:
-                handler(message)
+        self.switches_changed_signal.publish(message)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.worker_changed(event)

@@ -72,3 +72,25 @@ async def test_clicking_a_greyed_key_does_nothing(seeded):
         await pilot.click(KeyBar, offset=(first + bar.styles.padding.left, 0))
         await pilot.pause()
         assert app.screen is screen
+
+
+async def test_bindings_are_refreshed_when_the_selection_appears_or_goes_not_on_every_move(seeded):
+    """check_action asks only whether a connector is selected: moving the cursor between rows does
+    not rebuild the bindings, while a filter that leaves no row greys the connector keys at once."""
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.main_screen
+        bar = screen.query_one(KeyBar)
+        refreshes: list[int] = []
+        screen.bindings_updated_signal.subscribe(screen, lambda _s: refreshes.append(1), immediate=True)
+        assert _shown(bar)["edit"] is True
+        for _ in range(3):
+            await pilot.press("down")
+        await pilot.pause()
+        assert refreshes == []
+        await pilot.press("slash", *"no such connector", "enter")  # enter: back to the (empty) table
+        await until(pilot, lambda: _shown(bar).get("edit") is False)
+        assert refreshes
+        await pilot.press("escape")
+        await until(pilot, lambda: _shown(bar).get("edit") is True)

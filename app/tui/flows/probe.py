@@ -12,7 +12,7 @@ show exactly what the store holds.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -23,7 +23,7 @@ from app.tui.messages import ProbesArrived, ProbesFinished, ProbesStored
 from app.tui.widgets.present import now
 
 if TYPE_CHECKING:
-    from app.services.views import ConnectorView
+    pass
 
 FLUSH_EVERY_S = 0.2  # how often a running probe hands its new results to the screen (each hand-over redraws the table)
 
@@ -37,23 +37,6 @@ class ProbeRun:
     failed: int = 0
     drift: int = 0
     seen: set[str] = field(default_factory=set)
-
-
-def probed_view(view: ConnectorView, result: Any) -> ConnectorView:
-    """The row as it will be once ``result`` is stored (the store is read again when the run ends).
-
-    Mirrors the probing service's rules: an ok probe brings the live level and drift; a dead key
-    (invalid, revoked) holds no power; any other failure leaves the last known level standing.
-    """
-    report = result.report
-    outcome = report.outcome.value
-    if outcome == "ok":
-        live, drift = report.live_level, tuple(result.drift)
-    elif outcome in ("invalid", "revoked"):
-        live, drift = None, ()
-    else:
-        live, drift = view.live_level, view.drift
-    return replace(view, last_probe_at=now(), last_outcome=outcome, live_level=live, drift=drift)
 
 
 def deep_probe_counts(providers: list[str]) -> list[tuple[str, int]]:
@@ -170,13 +153,15 @@ class ProbeFlow:
         self.post_message(ProbesFinished(run, names, results, deep))
 
     def on_probes_arrived(self, message: ProbesArrived) -> None:
+        from app.services.views import after_probe  # the probing service's rules, not the panel's
+
         run = self.probe_runs.get(message.run)
         variables = self.app.theme_variables
         warn_days = self.app.settings.key_age_warn_days
         for result in message.results:
             view = self.table.view_named(result.connector)
             if view is not None:
-                self.table.update_view(probed_view(view, result), variables, key_age_warn_days=warn_days)
+                self.table.update_view(after_probe(view, result, now()), variables, key_age_warn_days=warn_days)
             if run is not None and result.connector not in run.seen:
                 run.seen.add(result.connector)
                 run.done += 1

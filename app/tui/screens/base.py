@@ -32,4 +32,4 @@ class CancellableModal(ModalScreen[ResultType]):
 
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:
-        self.dismiss(self.CANCELLED)
+        self.action_cancel()  # one path: a screen that asks before discarding asks for both

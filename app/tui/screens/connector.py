@@ -1,13 +1,13 @@
 """One connector: its purpose, declared vs live scopes, credential facts, switch state, probe
 history and audit events. Actions delegate to the main screen's methods with this connector.
 
-The screen reloads itself when a probe or a switch of its connector ends (``probes_stored`` and
-``switches_changed``, broadcast by the app), so ``p`` here shows the new live scopes at once.
+The screen reloads itself when a probe or a switch of its connector ends (it subscribes to the app's
+``probes_stored_signal`` and ``switches_changed_signal``), so ``p`` here shows the new live scopes at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.text import Text
@@ -23,7 +23,7 @@ from app.services.inventory import ConnectorView, NotFound
 from app.services.vocabulary import JobState
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS
 from app.tui.markup import escape
-from app.tui.messages import InventoryChanged
+from app.tui.messages import InventoryChanged, ProbesStored, SwitchesChanged
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.present import (
@@ -66,12 +66,14 @@ def provider_title(name: str) -> str:
         return name
 
 
-class HistoryLoaded(Message):
-    def __init__(self, probes: list, events: list, latest: Any = None) -> None:
-        super().__init__()
-        self.probes = probes
-        self.events = events
-        self.latest = latest  # the connector's latest switch (JobReport) or None
+@dataclass
+class ConnectorRead(Message, bubble=False):
+    """The loading worker read the connector, its recent probes and audit events and its latest switch."""
+
+    view: ConnectorView | None  # None: no longer in the inventory
+    probes: list = field(default_factory=list)
+    events: list = field(default_factory=list)
+    latest: Any = None  # the connector's latest switch (app.services.switches.JobReport) or None
 
 
 WAITING_STATES = (JobState.MANUAL, JobState.APPLIED, JobState.FAILED, JobState.PENDING, JobState.OUT_OF_SYNC)
@@ -161,34 +163,47 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
             table = self.query_one(table_id, DataTable)
             for column in columns:
                 table.add_column(column, key=column.lower() or "note")
+        app = self.app
+        app.inventory_changed_signal.subscribe(self, self.inventory_changed)
+        app.probes_stored_signal.subscribe(self, self.probes_stored)
+        app.switches_changed_signal.subscribe(self, self.switches_changed)
         self.load()
 
     # -- data -------------------------------------------------------------------------------
     def load(self) -> None:
-        try:
-            self.view = self.services.inventory.get(self.connector_name)
-        except NotFound:
-            self.notify(f"{self.connector_name} is no longer in the inventory.", severity="warning")
-            self.dismiss()
-            return
-        self.sub_title = self.view.name
-        self.show_view(self.view)
-        self.load_history(self.view.name)
-        self.refresh_bindings()
+        """Read the connector again, in a thread; the screen fills in when it arrives."""
+        self.load_worker(self.connector_name)
 
     @work(
         thread=True,
         exclusive=True,
-        group="connector-history",
+        group="connector-load",
         exit_on_error=False,
-        description="reading probe history and audit events",
+        description="reading the connector",
     )
-    def load_history(self, name: str) -> None:
+    def load_worker(self, name: str) -> None:
         # A thread: the audit table may hold 100,000 events; the screen paints first. Posts only.
         services = self.services
-        events = services.audit.recent(services.engine, EVENTS_LIMIT, connector=name)
-        latest = services.switches.latest(name) if "switch" in self.app.features else None
-        self.post_message(HistoryLoaded(probe_history(services, name), events, latest))
+        try:
+            view = services.inventory.get(name)
+        except NotFound:
+            self.post_message(ConnectorRead(None))
+            return
+        events = services.audit.recent(services.engine, EVENTS_LIMIT, connector=view.name)
+        latest = services.switches.latest(view.name) if "switch" in self.app.features else None
+        self.post_message(ConnectorRead(view, probe_history(services, view.name), events, latest))
+
+    @on(ConnectorRead)
+    def _read(self, message: ConnectorRead) -> None:
+        if message.view is None:
+            self.notify(f"{self.connector_name} is no longer in the inventory.", severity="warning")
+            self._leave()
+            return
+        self.view = message.view
+        self.sub_title = self.view.name
+        self.show_view(self.view)
+        self.show_history(message)
+        self.refresh_bindings()
 
     def show_view(self, view: ConnectorView) -> None:
         variables = self.app.theme_variables
@@ -279,8 +294,7 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         width = max(len(label) for label, _ in rows)
         return "\n".join(f"[$text-muted]{label:<{width}}[/]  {value}" for label, value in rows)
 
-    @on(HistoryLoaded)
-    def _history(self, message: HistoryLoaded) -> None:
+    def show_history(self, message: ConnectorRead) -> None:
         variables = self.app.theme_variables
         table = self.query_one("#probe-history", DataTable)
         table.clear()
@@ -345,11 +359,11 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         panel.update("\n".join(lines))
         self.refresh_bindings()
 
-    def probes_stored(self, message) -> None:
+    def probes_stored(self, message: ProbesStored) -> None:
         if self.connector_name in message.names:
             self.load()
 
-    def switches_changed(self, message) -> None:
+    def switches_changed(self, message: SwitchesChanged) -> None:
         if self.connector_name in message.names or len(message.names) != 1:
             self.load()
 

@@ -20,7 +20,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
@@ -28,7 +27,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from app.services.inventory import ConnectorInput, ConnectorView, Inventory, ValidationError, key_problem
 from app.tui.markup import escape
 from app.tui.messages import ConnectorSaved, KeyProbed, SaveRefused
-from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.screens.base import CancellableModal, ReportsWorkerErrors
 from app.tui.widgets.present import format_grants, parse_grants
 from connectors import registry
 from connectors.base import Grant, Secret
@@ -86,7 +85,7 @@ class KeyUnderTest:
     name: str = "the pasted key"
 
 
-class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | None]):
+class ConnectorForm(ReportsWorkerErrors, CancellableModal[tuple[str | None, str] | None]):
     """Dismisses with (previous name, saved name) — previous is None for an add — or None on cancel."""
 
     BINDINGS = [
@@ -398,13 +397,6 @@ class ConnectorForm(ReportsWorkerErrors, ModalScreen[tuple[str | None, str] | No
             )
 
     # -- saving ---------------------------------------------------------------------------------------
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)
-
     @on(Button.Pressed, "#save")
     def _save_pressed(self) -> None:
         self.action_save()

@@ -60,6 +60,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.services_seen = False  # the first open of the store was handled (bindings, resume offer)
         self.first_rows_painted = threading.Event()  # the loading thread opens the store after it
         self.open_failed = False  # the store failed to open at least once (told once, then retried)
+        self.had_selection = False  # what check_action last saw (see selection_changed)
         self.init_probing()
         self.init_switching()
 
@@ -104,7 +105,11 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.query_one("#review-banner", Static).display = False
         self.hide_probe_progress()
         self.show_empty("Opening the inventory…")
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+        app = self.app
+        app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+        app.inventory_changed_signal.subscribe(self, self.inventory_changed)
+        app.probes_stored_signal.subscribe(self, self.probes_stored)
+        app.switches_changed_signal.subscribe(self, self.switches_changed)
         self.call_after_refresh(self.reload)  # paint the first frame, then read the inventory
 
     # -- data -------------------------------------------------------------------------------
@@ -257,7 +262,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
                 f"Nothing matches this filter ({len(self.views)} connectors hidden). Press [b]escape[/b] to clear it."
             )
         empty.display = not shown
-        self.refresh_bindings()
+        self.selection_changed()
 
     def inventory_changed(self, message: InventoryChanged) -> None:
         self.reload(select=message.name)
@@ -285,7 +290,15 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
 
     @on(DataTable.RowHighlighted, "#connectors")
     def _row_moved(self, _event: DataTable.RowHighlighted) -> None:
-        self.refresh_bindings()
+        self.selection_changed()
+
+    def selection_changed(self) -> None:
+        """check_action cares only whether a connector is selected, not which: the bindings (and the
+        key bar) are refreshed when that changes, not on every cursor move."""
+        has = self.selected is not None
+        if has != self.had_selection:
+            self.had_selection = has
+            self.refresh_bindings()
 
     # -- availability -------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
