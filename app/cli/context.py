@@ -40,6 +40,25 @@ class CliContext:
     def home(self) -> str | None:
         return getattr(self.args, "home", None)
 
+    CREATES_HOME = frozenset({"add", "demo", "sandbox"})  # commands that may start a new home
+
+    def check_home(self) -> None:
+        """A mistyped ``--home`` must not open a fresh, empty inventory as if it were the owner's."""
+        if not self.home or getattr(self.args, "command", None) in self.CREATES_HOME:
+            return
+        from pathlib import Path
+
+        from app.cli.parser import UsageError
+
+        path = Path(self.home).expanduser()
+        if not path.exists():
+            raise UsageError(
+                f"--home {self.home} does not exist, so there is no inventory there. Check the path; "
+                f"`breaker --home {self.home} add` starts a new inventory there, `breaker --home {self.home} demo` a demo"
+            )
+        if not path.is_dir():
+            raise UsageError(f"--home {self.home} is a file, not a folder")
+
     @property
     def db(self) -> str | None:
         return getattr(self.args, "db", None)

@@ -26,7 +26,25 @@ class BreakerArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         hint = f" (see `{self.prog} --help`)"
-        raise UsageError(f"{message}{hint}")
+        raise UsageError(f"{suggestion(message) or message}{hint}")
+
+
+def suggestion(message: str) -> str:
+    """For argparse's "invalid choice: 'lst' (choose from 'list', …)": "unknown command 'lst' — did
+    you mean `list`?"; "" for any other message, or when nothing is close."""
+    import difflib
+    import re
+
+    found = re.match(r"argument .*: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if not found:
+        return ""
+    choices = re.findall(r"'([^']*)'", found.group(2)) or [c.strip() for c in found.group(2).split(",")]
+    close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
+    return (
+        f"unknown {'command' if 'COMMAND' in message else 'choice'} {found.group(1)!r} — did you mean `{close[0]}`?"
+        if close
+        else ""
+    )
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, on_subcommand: bool) -> None:

@@ -92,7 +92,9 @@ def run_probe(args: argparse.Namespace, ctx: CliContext) -> int:
     known = {v.name: v for v in views}
     for name in args.names:
         if name not in known:
-            raise UsageError(f"no connector named {name!r}")
+            from app.services.inventory import NotFound
+
+            raise UsageError(str(NotFound(name, known)))
     chosen = views if args.all else [known[n] for n in dict.fromkeys(args.names)]
     if not chosen:
         note("No connectors to probe.", ctx.stderr)

@@ -35,6 +35,7 @@ def run(argv: list[str] | None) -> int:
 
 def _dispatch(args, ctx: CliContext) -> int:
     try:
+        ctx.check_home()
         command = getattr(args, "run", None)
         if command is None:
             from app.cli.panel import open_panel_command

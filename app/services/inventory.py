@@ -44,8 +44,20 @@ ENV_VAR_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 class NotFound(LookupError):
+    """``NotFound(name, known_names)``: the message suggests the closest known name, if any."""
+
     def __str__(self) -> str:
-        return f"no connector named {self.args[0]!r}"
+        name = self.args[0]
+        known = self.args[1] if len(self.args) > 1 else ()
+        return f"no connector named {name!r}" + did_you_mean(name, known)
+
+
+def did_you_mean(word: str, choices) -> str:
+    """``" — did you mean 'x'?"`` for the closest of ``choices`` (difflib), or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
+    return f" — did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 class Inventory:
@@ -72,7 +84,7 @@ class Inventory:
         with Session(self.engine) as s:
             row = s.exec(select(Connector).where(Connector.name == name)).first()
             if row is None:
-                raise NotFound(name)
+                raise NotFound(name, s.exec(select(Connector.name)).all())
             owners = {o.id: o.name for o in s.exec(select(Owner)).all()}
             grants = list(s.exec(select(ScopeGrant).where(ScopeGrant.connector_id == row.id)).all())
             creds = list(
@@ -354,7 +366,7 @@ class Inventory:
         with session_scope(self.engine) as s:
             row = s.exec(select(Connector).where(Connector.name == name)).first()
             if row is None:
-                raise NotFound(name)
+                raise NotFound(name, s.exec(select(Connector.name)).all())
             creds = s.exec(select(Credential).where(Credential.connector_id == row.id)).all()
             refs = [c.keyring_ref for c in creds]
             old = {

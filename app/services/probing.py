@@ -255,7 +255,7 @@ class Prober:
             if missing:
                 from app.services.inventory import NotFound
 
-                raise NotFound(missing[0])
+                raise NotFound(missing[0], by_name)
             views = [by_name[n] for n in wanted]
         settings = self.services.settings.probe
         creds = self._read_keys(views)

@@ -36,6 +36,7 @@ def known_binding_ids() -> set[str]:
     from app.tui.screens.audit import AuditScreen
     from app.tui.screens.confirm import DeepProbeConfirm, NewKeyModal, SwitchConfirm, SwitchOutcome
     from app.tui.screens.connector import ConnectorScreen
+    from app.tui.screens.discard import DiscardConfirm
     from app.tui.screens.figures import FiguresScreen
     from app.tui.screens.form import ConnectorForm
     from app.tui.screens.help import HelpScreen
@@ -49,6 +50,7 @@ def known_binding_ids() -> set[str]:
         ConnectorScreen,
         AuditScreen,
         ConnectorForm,
+        DiscardConfirm,
         RemoveConfirm,
         HelpScreen,
         SwitchConfirm,
@@ -102,6 +104,9 @@ class BreakerApp(App[None]):
         self.probes_stored_signal: Signal[ProbesStored] = Signal(self, "probes-stored")
         self.switches_changed_signal: Signal[SwitchesChanged] = Signal(self, "switches-changed")
         self.set_reactive(BreakerApp.read_only, read_only or bool(settings and settings.read_only))
+        # Opened read-only (--read-only or [ui] read_only): nothing inside the panel lifts it, so a
+        # partner can be handed a look-only panel. ctrl+r then only says so.
+        self.read_only_locked = self.read_only
         self.set_keymap(self.keymap)
         self.sub_title = self.describe()
 
@@ -132,7 +137,7 @@ class BreakerApp(App[None]):
             self.keymap = dict(services.settings.keymap)
             self.set_keymap(self.keymap)
             if services.settings.read_only:
-                self.read_only = True
+                self.read_only = self.read_only_locked = True
         self.sub_title = self.describe()
         self.check_keymap()
 
@@ -213,7 +218,20 @@ class BreakerApp(App[None]):
             self.push_screen(ScanScreen())
 
     def action_toggle_read_only(self) -> None:
+        if self.read_only_locked:
+            self.notify(self.locked_message(), title="Read-only", severity="warning")
+            return
         self.read_only = not self.read_only
+
+    def locked_message(self) -> str:
+        return (
+            "This panel was opened read-only (--read-only or [ui] read_only in config.toml) and stays "
+            "so: quit and start Breaker without it to make changes."
+        )
+
+    def read_only_hint(self) -> str:
+        """How to leave read-only mode, for messages about a hidden action."""
+        return self.locked_message() if self.read_only_locked else "ctrl+r leaves read-only mode."
 
     def watch_read_only(self, read_only: bool) -> None:
         self.sub_title = self.describe()

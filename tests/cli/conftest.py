@@ -31,7 +31,9 @@ class Result:
 
 @pytest.fixture
 def cli_home(tmp_path):
-    return tmp_path / "cli-home"
+    home = tmp_path / "cli-home"
+    home.mkdir()  # a --home that does not exist is refused (tests/cli/test_cli_typos.py)
+    return home
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def _one_line(err: str) -> str:
 
 
 def test_damaged_database_file_is_reported_and_left_alone(breaker, cli_home):
-    cli_home.mkdir(parents=True)
+    cli_home.mkdir(parents=True, exist_ok=True)
     db = cli_home / "breaker.db"
     db.write_bytes(os.urandom(4096))
     before = _digest(db)
@@ -73,7 +73,7 @@ def test_database_from_a_newer_breaker_is_refused_unchanged(breaker, add_github,
 
 
 def _foreign_db(cli_home):
-    cli_home.mkdir(parents=True)
+    cli_home.mkdir(parents=True, exist_ok=True)
     db = cli_home / "breaker.db"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE invoices (id INTEGER)")
@@ -128,7 +128,7 @@ def test_no_keyring_listing_still_works(breaker, add_github):
     ],
 )
 def test_malformed_config(breaker, cli_home, text, expected):
-    cli_home.mkdir(parents=True)
+    cli_home.mkdir(parents=True, exist_ok=True)
     config = cli_home / "config.toml"
     config.write_text(text)
     r = breaker("list")

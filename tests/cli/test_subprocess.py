@@ -98,6 +98,7 @@ def test_no_keyring_in_a_real_process(tmp_path):
 
 
 def test_the_panel_without_a_terminal(tmp_path):
+    (tmp_path / "h").mkdir()
     proc = breaker("--home", str(tmp_path / "h"))
     assert proc.returncode == 2 and "needs a terminal" in _one_line(proc)
 

@@ -243,9 +243,44 @@ async def test_unrecognised_key_asks_for_the_provider(seeded):
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert "required" in error_text(app, "name")
-        await pilot.press("escape")
+        await pilot.press("escape")  # a key was pasted: asked first
+        await pilot.pause()
+        await pilot.click("#discard")
+        await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         assert "mystery" not in names_shown(app)
+
+
+async def test_escape_closes_an_untouched_form_and_asks_before_discarding_a_filled_one(seeded):
+    from app.tui.screens.discard import DiscardConfirm
+
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("escape")  # nothing typed: closes at once
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("a")
+        await pilot.pause()
+        fill(app, owner="Dana")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DiscardConfirm) and app.focused.id == "cancel"
+        await pilot.press("escape")  # escape again keeps the form, with what was typed
+        await pilot.pause()
+        assert isinstance(app.screen, ConnectorForm) and app.screen.query_one("#owner", Input).value == "Dana"
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("enter")  # enter on the focused "Keep editing"
+        await pilot.pause()
+        assert isinstance(app.screen, ConnectorForm)
+        await pilot.click("#cancel")  # the form's own Cancel button asks too
+        await pilot.pause()
+        await pilot.click("#discard")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
 
 
 async def test_edit_changes_owner_and_keeps_key(seeded, memory_keyring):
@@ -562,12 +597,22 @@ async def test_read_only_mode_hides_destructive_bindings(seeded):
         await settle(pilot)
         assert "e" not in app.screen.active_bindings and "delete" not in app.screen.active_bindings
         await pilot.press("escape")
-        await pilot.press("ctrl+r")  # the toggle
+        await pilot.press("ctrl+r")  # opened read-only: nothing inside the panel lifts it
         await pilot.pause()
-        assert not app.read_only and "a" in app.screen.active_bindings
+        assert app.read_only and "a" not in app.screen.active_bindings
+        assert any("opened read-only" in n.message for n in app._notifications)
+
+
+async def test_ctrl_r_toggles_read_only_mode_when_the_panel_was_opened_for_changes(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert app.read_only and "a" not in app.screen.active_bindings
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert not app.read_only and "a" in app.screen.active_bindings
 
 
 async def test_read_only_from_config(services):
@@ -576,6 +621,9 @@ async def test_read_only_from_config(services):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.read_only and "a" not in app.screen.active_bindings
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.read_only, "config.toml's read-only cannot be lifted from inside the panel"
 
 
 async def test_worker_failure_is_one_line_and_the_panel_stays_up(seeded):
@@ -634,6 +682,18 @@ async def test_ctrl_q_quits(seeded):
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_q_quits_from_the_main_screen_but_types_in_the_filter(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "q")  # in the filter, q is a letter
+        await pilot.pause()
+        assert app.main_screen.filter_input.value == "q" and app.is_running
+        await pilot.press("escape", "q")
+        await pilot.pause()
+    assert app.return_code == 0 and not app.is_running
 
 
 async def test_services_factory_paints_first_then_opens(seeded):

@@ -180,7 +180,7 @@ class Switches:
         views = self.services.inventory.list()
         view = next((v for v in views if v.name == name), None)
         if view is None:
-            raise NotFound(name)
+            raise NotFound(name, [v.name for v in views])
         return plan_for(view, action, views, revoke_full=revoke_full), view, views
 
     def targets(self, selection: Selection | None = None) -> list[PanicTarget]:

@@ -256,6 +256,7 @@ class ConnectorForm(ReportsWorkerErrors, CancellableModal[tuple[str | None, str]
             yield Static("", id=f"error-{field}", classes="field-error")
 
     def on_mount(self) -> None:
+        self.initial = self.values()
         self.update_preview()
         for error in self.query(".field-error"):
             error.display = False
@@ -395,6 +396,29 @@ class ConnectorForm(ReportsWorkerErrors, CancellableModal[tuple[str | None, str]
                 f"{self.recognised} — {live + '; ' if live else ''}your declared scopes are kept "
                 f"(live: {escape(format_grants(grants))})"
             )
+
+    # -- leaving --------------------------------------------------------------------------------------
+    def values(self) -> dict[str, object]:
+        """What the fields hold now (the key only as whether it is empty: it is not kept here)."""
+        shown: dict[str, object] = {i.id or "": i.value for i in self.query(Input) if i.id != "key"}
+        shown.update({s.id or "": s.value for s in self.query(Select)})
+        shown["key"] = bool(self.query_one("#key", Input).value)
+        return shown
+
+    def action_cancel(self) -> None:
+        """Escape or Cancel: close at once if nothing was typed, else ask first (focus on Keep editing)."""
+        if self.saving or self.values() == self.initial:
+            self.dismiss(None)
+            return
+        from app.tui.screens.discard import DiscardConfirm
+
+        what = "The new connector" if self.original is None else f"Your changes to {self.original}"
+
+        def chosen(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(DiscardConfirm(what), chosen)
 
     # -- saving ---------------------------------------------------------------------------------------
     @on(Button.Pressed, "#save")

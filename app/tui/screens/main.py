@@ -48,6 +48,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
     BINDINGS = [
         *(a.binding() for a in CONNECTOR_ACTIONS),
         Binding("escape", "clear_filter", "clear filter", show=False, id="clear-filter"),
+        Binding("q", "app.quit", "quit", show=False, id="quit-main", tooltip="Leave Breaker (ctrl+q anywhere)."),
     ]
     AUTO_FOCUS = "#connectors"
     OPEN_RETRY_S = 5.0  # how often a store that would not open is tried again
@@ -311,7 +312,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         """The connector an action applies to, or None after telling the owner why nothing happened."""
         state = self.app.action_state(spec, has_connector=True)
         if state is False:
-            self.notify("Read-only mode: this action is hidden. ctrl+r leaves read-only mode.", severity="warning")
+            self.notify(f"Read-only mode: this action is hidden. {self.app.read_only_hint()}", severity="warning")
             return None
         if state is None:
             if spec.feature is None or spec.feature in self.app.features:
