@@ -266,7 +266,8 @@ def summarize(
             and not (v.mode is Mode.DISABLED and v.last_outcome in ("invalid", "revoked"))
         ),
         shared_keys=sum(n for n in fingerprints.values() if n > 1),
-        review_due=last_review_at is None or utcnow() - last_review_at > timedelta(days=7),
+        # A reminder only when there is something to review.
+        review_due=bool(views) and (last_review_at is None or utcnow() - last_review_at > timedelta(days=7)),
         off=sum(1 for v in views if v.off),
         still_live=sum(1 for v in views if v.key_may_work_while_disabled),
     )

@@ -73,6 +73,8 @@ class BreakerApp(App[None]):
     CSS_PATH = "breaker.tcss"
     COMMANDS = App.COMMANDS | {BreakerCommands}
     BINDINGS = [a.binding() for a in APP_ACTIONS]
+    # Every screen gets -short under 32 rows (an 80×24 terminal): dialogs tighten (breaker.tcss).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
     read_only: reactive[bool] = reactive(False, init=False)
 

@@ -94,3 +94,19 @@ async def test_bindings_are_refreshed_when_the_selection_appears_or_goes_not_on_
         assert refreshes
         await pilot.press("escape")
         await until(pilot, lambda: _shown(bar).get("edit") is True)
+
+
+async def test_on_an_80_column_terminal_help_stays_on_the_bar_and_greyed_keys_go_first(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyBar)
+        text = bar.render().plain
+        assert "?help" in text and len(text) <= bar.content_size.width
+        shown = bar.fitting(bar.items, bar.content_size.width)
+        assert len(shown) < len(bar.items)  # not everything fits at 80 columns …
+        assert all(item.enabled for item in shown)  # … and greyed entries were the first to give way
+        assert text.startswith("aadd  eedit")
+        hit = next(h for h in bar._hits if h[2] == "question_mark")
+        await pilot.click(KeyBar, offset=(hit[0] + bar.styles.padding.left, 0))
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))

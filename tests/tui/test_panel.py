@@ -778,3 +778,43 @@ async def test_a_store_that_cannot_open_is_one_line_in_the_panel(seeded):
         assert "is damaged" in str(app.screen.query_one("#empty", Static).content)
         assert app.screen.active_bindings["a"].enabled is False  # nothing to add to
     assert any("is damaged" in n.notification.message for n in notes)
+
+
+async def test_help_explains_the_words_and_each_summary_tile_explains_itself(seeded):
+    from app.tui.glossary import GLOSSARY, TILE_HELP
+    from app.tui.widgets.summary import Tile
+
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for tile in app.main_screen.query(Tile):
+            assert tile.tooltip == TILE_HELP[tile.id]
+        app.main_screen.query_one("#tile-drift", Tile).focus()  # focus says it too, not only hover
+        await pilot.pause()
+        assert any(n.message == TILE_HELP["tile-drift"] for n in app._notifications)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        table = app.screen.query_one("#help-table")
+        words = [table.get_row_at(i)[1].plain for i in range(table.row_count)]
+        for word in ("drift", "live level", "declared scopes", "mode", "audit log / hash chain"):
+            assert word in words and word in dict(GLOSSARY)
+
+
+async def test_no_review_reminder_on_an_empty_inventory(services):
+    from app.tui.widgets.summary import Tile
+
+    app = make_app(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tile = app.main_screen.query_one("#tile-review", Tile)
+        assert not tile.has_class("-alert") and "due" not in str(tile.content)
+
+
+async def test_the_review_reminder_shows_once_there_are_connectors(seeded):
+    from app.tui.widgets.summary import Tile
+
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tile = app.main_screen.query_one("#tile-review", Tile)
+        assert tile.has_class("-alert") and "due" in str(tile.content)

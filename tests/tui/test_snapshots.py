@@ -13,6 +13,7 @@ from app.tui.app import make_app
 from tests.tui.pilot import click, on_screen, select_row, settle, until
 
 SIZE = (120, 36)
+SMALL = (80, 24)  # an ordinary terminal: main, connector, confirm and panic are also taken at this size
 
 
 def test_main_screen(snap_compare, seeded):
@@ -35,14 +36,23 @@ def test_main_screen_read_only(snap_compare, seeded):
     assert snap_compare(make_app(seeded, read_only=True), terminal_size=SIZE, run_before=settle)
 
 
-def test_connector_screen(snap_compare, seeded):
-    async def run_before(pilot):
-        await settle(pilot)
-        await select_row(pilot, "slack-digest")
-        await pilot.press("enter")
-        await settle(pilot)
+async def open_connector(pilot):
+    await settle(pilot)
+    await select_row(pilot, "slack-digest")
+    await pilot.press("enter")
+    await settle(pilot)
 
-    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+def test_connector_screen(snap_compare, seeded):
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=open_connector)
+
+
+def test_main_screen_80x24(snap_compare, seeded):
+    assert snap_compare(make_app(seeded), terminal_size=SMALL, run_before=settle)
+
+
+def test_connector_screen_80x24(snap_compare, seeded):
+    assert snap_compare(make_app(seeded), terminal_size=SMALL, run_before=open_connector)
 
 
 def test_add_form(snap_compare, seeded, monkeypatch):
@@ -149,17 +159,22 @@ def test_command_palette(snap_compare, seeded):
 
 
 # -- probing, switches, panic (issues 3 and 4) ----------------------------------------------------------
+async def confirm_disable(pilot):
+    await settle(pilot)
+    await select_row(pilot, "github-issues-bot")
+    await pilot.press("x")
+    await on_screen(pilot, "SwitchConfirm")
+    await pilot.pause()
+
+
 def test_switch_confirmation(snap_compare, seeded):
     """x on a GitHub connector: the call and where, irreversible and rate-limited, what stops; Cancel focused."""
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=confirm_disable)
 
-    async def run_before(pilot):
-        await settle(pilot)
-        await select_row(pilot, "github-issues-bot")
-        await pilot.press("x")
-        await on_screen(pilot, "SwitchConfirm")
-        await pilot.pause()
 
-    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+def test_switch_confirmation_80x24(snap_compare, seeded):
+    """At 80×24 the dialog's text scrolls and its buttons stay on screen."""
+    assert snap_compare(make_app(seeded), terminal_size=SMALL, run_before=confirm_disable)
 
 
 def test_switch_manual_steps(snap_compare, seeded, monkeypatch):
@@ -210,9 +225,8 @@ def test_panic_second_step(snap_compare, seeded):
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
 
 
-def test_panic_summary(snap_compare, seeded, monkeypatch):
-    """The end of an emergency disable: verified, applied but unverified, failed with manual steps.
-    The switch service is replaced by a script of events (fixed times): the panel is the subject."""
+def script_panic(monkeypatch):
+    """The switch service's panic replaced by a script of events (fixed times): the panel is the subject."""
     from app.services.switches import JobReport, JobState, PanicSummary, Switches, SwitchEvent
     from connectors import registry
 
@@ -276,19 +290,41 @@ def test_panic_summary(snap_compare, seeded, monkeypatch):
 
     monkeypatch.setattr(Switches, "panic", fake_panic)
 
+
+async def run_panic(pilot):
+    await settle(pilot)
+    await pilot.press("exclamation_mark")
+    await on_screen(pilot, "PanicConfirm")
+    await click(pilot, "#continue")
+    await on_screen(pilot, "PanicTypeConfirm")
+    await pilot.press(*"PANIC", "enter")
+    await until(pilot, lambda: getattr(pilot.app.screen, "finished", False))
+    await pilot.pause(0.3)
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+def test_panic_summary(snap_compare, seeded, monkeypatch):
+    """The end of an emergency disable: verified, applied but unverified, failed with manual steps."""
+    script_panic(monkeypatch)
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_panic)
+
+
+def test_panic_summary_80x24(snap_compare, seeded, monkeypatch):
+    script_panic(monkeypatch)
+    assert snap_compare(make_app(seeded), terminal_size=SMALL, run_before=run_panic)
+
+
+def test_panic_confirmation_80x24(snap_compare, seeded):
+    """The first panic dialog at 80×24: the plan scrolls, Cancel and Continue stay on screen."""
+
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("exclamation_mark")
         await on_screen(pilot, "PanicConfirm")
-        await click(pilot, "#continue")
-        await on_screen(pilot, "PanicTypeConfirm")
-        await pilot.press(*"PANIC", "enter")
-        await until(pilot, lambda: getattr(pilot.app.screen, "finished", False))
-        await pilot.pause(0.3)
-        pilot.app.clear_notifications()
         await pilot.pause()
 
-    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(make_app(seeded), terminal_size=SMALL, run_before=run_before)
 
 
 def test_probe_all_progress(snap_compare, seeded, monkeypatch):

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
 from app.tui.actions import BY_ACTION, FEATURE_NAMES
+from app.tui.glossary import GLOSSARY
 from app.tui.widgets.present import tone
 
 
@@ -82,7 +83,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog", classes="dialog"):
-            yield Static("Keys", classes="dialog-title")
+            yield Static("Keys, then the words the panel uses", classes="dialog-title")
             yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
             yield Static(
                 "Remap any key in config.toml under \\[keymap] with the binding id, e.g. "
@@ -102,11 +103,14 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         variables = self.app.theme_variables
         table = self.query_one("#help-table", DataTable)
+        # The dialog is 116 cells wide or 96% of the terminal; "What it does" takes what is left.
+        inner = min(116, int(self.app.size.width * 0.96)) - 4 - 2 - 8 - 2  # border, padding, cells, scrollbar
+        state_width = 26 if inner >= 100 else 16
         for key, header, width in (
             ("keys", "Key", 10),
             ("does", "Does", 13),
-            ("state", "Now", 26),
-            ("explanation", "What it does", 52),
+            ("state", "Now", state_width),
+            ("explanation", "What it does", max(24, inner - 10 - 13 - state_width)),
         ):
             table.add_column(header, key=key, width=width)
         muted_style = tone(variables, "foreground-darken-2")
@@ -122,6 +126,9 @@ class HelpScreen(ModalScreen[None]):
                     Text(row.explanation, style=style),
                     height=None,
                 )
+        table.add_row(Text("Words", style=f"bold {tone(variables, 'primary')}"), Text(""), Text(""), Text(""))
+        for word, meaning in GLOSSARY:
+            table.add_row(Text(""), Text(word, style="bold"), Text(""), Text(meaning), height=None)
 
     def action_close(self) -> None:
         self.dismiss()

@@ -28,6 +28,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("switch", "Switch"),
 )
 
+# Columns that give way on a narrow terminal, first to go first: the provider is usually in the
+# name, the key's age has its own summary tile, the owner is on the connector's screen. The state,
+# name, mode, live level, drift, last probe and switch always stay.
+GIVE_WAY: tuple[tuple[int, str], ...] = ((110, "provider"), (100, "key_age"), (90, "owner"))
+
 MODE_VARIABLE = {  # by Mode value
     "full": "foreground",
     "draft-only": "level-draft",
@@ -94,10 +99,39 @@ class ConnectorTable(DataTable):
         self._keys_by_name: dict[str, str] = {}
         self._generation = 0
         self.complete = True  # every row of the last show() is in the table
+        self.columns_shown: tuple[str, ...] = tuple(k for k, _ in COLUMNS)
+        self._last_show: tuple | None = None  # (views, variables, key_age_warn_days): drawn again on resize
 
     def on_mount(self) -> None:
-        for key, header in COLUMNS:
-            self.add_column(header, key=key)
+        self.columns_shown = self.fitting_columns(self.app.size.width)
+        self._add_columns()
+
+    @staticmethod
+    def fitting_columns(width: int) -> tuple[str, ...]:
+        """The columns to show on a terminal ``width`` cells wide (see :data:`GIVE_WAY`)."""
+        dropped = {key for below, key in GIVE_WAY if width < below}
+        keys = [k for k, _ in COLUMNS if k not in dropped]
+        if dropped:  # narrow: the switch state before the last probe, which is the first to be cut
+            keys.remove("switch")
+            keys.insert(keys.index("last_probe"), "switch")
+        return tuple(keys)
+
+    def _add_columns(self) -> None:
+        headers = dict(COLUMNS)
+        for key in self.columns_shown:
+            self.add_column(headers[key], key=key)
+
+    def on_resize(self) -> None:
+        wanted = self.fitting_columns(self.app.size.width)
+        if wanted == self.columns_shown:
+            return
+        self.columns_shown = wanted
+        self.clear(columns=True)
+        self._add_columns()
+        self.views, self._keys_by_name = {}, {}
+        if self._last_show is not None:
+            views, variables, warn = self._last_show
+            self.show(views, variables, key_age_warn_days=warn)
 
     def show(
         self,
@@ -113,6 +147,7 @@ class ConnectorTable(DataTable):
         switch), the cells are updated in place instead: no flicker, the cursor and the scroll
         position stay, and only cells whose text changed are touched.
         """
+        self._last_show = (views, variables, key_age_warn_days)
         keep_id = None
         if select is not None:
             keep_id = next((str(v.id) for v in views if v.name == select), None)
@@ -147,7 +182,7 @@ class ConnectorTable(DataTable):
             self.views[key] = view
             self._keys_by_name[view.name] = key
             cells = row_cells(view, variables, key_age_warn_days)
-            self.add_row(*(cells[k] for k, _ in COLUMNS), key=key)
+            self.add_row(*(cells[k] for k in self.columns_shown), key=key)
         if keep_id is not None and keep_id in self.views and any(str(v.id) == keep_id for v in chunk):
             self.move_cursor(row=self.get_row_index(keep_id), animate=False)
         if rest:
@@ -181,9 +216,9 @@ class ConnectorTable(DataTable):
         key = str(view.id)
         self.views[key] = view
         self._keys_by_name[view.name] = key
-        current = dict(zip((k for k, _ in COLUMNS), self.get_row(key)))
+        current = dict(zip(self.columns_shown, self.get_row(key)))
         for column, cell in row_cells(view, variables, key_age_warn_days).items():
-            if current.get(column) != cell:
+            if column in current and current[column] != cell:
                 set_cell(self, key, column, cell)
 
     def update_view(self, view: ConnectorView, variables: Mapping[str, str], *, key_age_warn_days: int) -> None:

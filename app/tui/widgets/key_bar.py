@@ -28,6 +28,7 @@ KEY_STYLE = "bold $footer-key-foreground"
 DESCRIPTION_STYLE = "$footer-description-foreground"
 DIM = "dim "  # a greyed key: shown, so the owner knows it exists, but it does nothing now
 GAP = "  "
+PINNED = "question_mark"  # help: kept on the bar however narrow the terminal
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,8 @@ class KeyBar(Widget):
         hits: list = []
         parts: list = []
         position = 0
-        for item in self.items:
+        items = self.fitting(self.items, self.content_size.width)
+        for item in items:
             if parts:
                 parts.append(GAP)
                 position += len(GAP)
@@ -145,6 +147,27 @@ class KeyBar(Widget):
                 hits.extend((a + room, b + room, key, on) for a, b, key, on in right_hits)
         self._hits = hits
         return Content.assemble(*parts)
+
+    def fitting(self, items: tuple[KeyItem, ...], width: int) -> tuple[KeyItem, ...]:
+        """The entries that fit in ``width`` cells: when they do not all fit (an 80-column terminal),
+        greyed entries go first, then the last ones, but help (``?``) always stays."""
+        if not width:
+            return items
+
+        def size(chosen) -> int:
+            return sum(self._parts(i, 0, [])[1] for i in chosen) + len(GAP) * max(0, len(chosen) - 1)
+
+        chosen = list(items)
+        for item in [i for i in reversed(items) if not i.enabled]:
+            if size(chosen) <= width:
+                break
+            chosen.remove(item)
+        while size(chosen) > width and len(chosen) > 1:
+            droppable = [i for i in chosen if all(key != PINNED for key, _d, _e in i.keys)]
+            if not droppable:
+                break
+            chosen.remove(droppable[-1])
+        return tuple(chosen)
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
