@@ -14,6 +14,13 @@ really disables the demo inventory in the temporary folder, which is thrown away
 Without the demo module (an older checkout) the deterministic test inventory of
 tests/tui/seed.py is used instead. Keys are sandbox keys everywhere; nothing real is shown.
 ``--png DIR`` also writes PNGs there with rsvg-convert when it is installed (for a quick look).
+
+Textual's SVG asks for "Fira Code" and loads it from a CDN. A renderer without it (rsvg-convert,
+an image viewer offline) falls back to a proportional font: bold words then run into the next one
+("PANICor", "inbox-triageGoogle") because each run is stretched to its cell width. The SVGs written
+here name monospaced fallbacks after Fira Code and keep their spaces (:func:`terminal_fonts`), so
+the text keeps its cells as in a terminal, and the header's "⭘" (a glyph few fonts have, drawn as an empty box) is
+written as the look-alike "○".
 """
 
 from __future__ import annotations
@@ -275,6 +282,19 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
             "review": review, "figures": figures}
 
 
+MONOSPACE = '"Fira Code", "DejaVu Sans Mono", "Liberation Mono", "Menlo", "Consolas", monospace'
+
+
+def terminal_fonts(path: Path) -> None:
+    """Make an SVG from Textual's exporter render as in a terminal without the Fira Code web font."""
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("font-family: Fira Code, monospace;", f"font-family: {MONOSPACE};")
+    text = text.replace("⭘", "○")
+    # Textual pads runs with no-break spaces; without this, librsvg drops those at a run's ends.
+    text = text.replace('<svg class="rich-terminal"', '<svg xml:space="preserve" class="rich-terminal"', 1)
+    path.write_text(text, encoding="utf-8")
+
+
 async def capture(services, name: str, steps, out: Path, *, read_only: bool = False, sandbox=None) -> Path:
     from textual.widgets import Input
 
@@ -288,6 +308,7 @@ async def capture(services, name: str, steps, out: Path, *, read_only: bool = Fa
         app.clear_notifications()
         await pilot.pause()
         path = Path(app.save_screenshot(filename=f"{name}.svg", path=str(out)))
+    terminal_fonts(path)
     return path
 
 

@@ -44,7 +44,8 @@ class CliContext:
 
     def check_home(self) -> None:
         """A mistyped ``--home`` must not open a fresh, empty inventory as if it were the owner's."""
-        if not self.home or getattr(self.args, "command", None) in self.CREATES_HOME:
+        command = getattr(self.args, "command", None)  # `exec` has its own list-valued "command"
+        if not self.home or (isinstance(command, str) and command in self.CREATES_HOME):
             return
         from pathlib import Path
 

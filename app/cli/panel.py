@@ -17,7 +17,7 @@ def terminal_ok() -> bool:
         return False
 
 
-def open_panel(services, *, read_only: bool = False, sandbox=None, settings=None) -> None:
+def open_panel(services, *, read_only: bool = False, sandbox=None, settings=None) -> str | None:
     """``services`` may be a factory: the panel then paints its first frame before opening the store."""
     if not terminal_ok():
         raise UsageError(
@@ -31,7 +31,7 @@ def open_panel(services, *, read_only: bool = False, sandbox=None, settings=None
                 "this installation has no panel (app.tui is missing); the commands still work: see `breaker --help`"
             ) from None
         raise
-    run_panel(services, read_only=read_only, sandbox=sandbox, settings=settings)
+    return run_panel(services, read_only=read_only, sandbox=sandbox, settings=settings)
 
 
 def open_panel_command(ctx: CliContext) -> int:
@@ -41,5 +41,13 @@ def open_panel_command(ctx: CliContext) -> int:
         from app.cli.demo_cmds import open_demo_panel
 
         return open_demo_panel(ctx, settings.home)
-    open_panel(lambda: ctx.services, read_only=settings.read_only, settings=settings)
+    chosen = open_panel(lambda: ctx.services, read_only=settings.read_only, settings=settings)
+    if chosen == "demo":  # the welcome screen's "Try the demo": the demo home, never this inventory
+        import argparse
+
+        from app.cli.demo_cmds import open_demo_panel, prepare
+
+        ctx.close()
+        demo = CliContext(argparse.Namespace(read_only=False))
+        return open_demo_panel(demo, prepare(demo, "demo", None))
     return 0

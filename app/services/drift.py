@@ -28,6 +28,27 @@ def drift_findings(
     return findings
 
 
+# What a key at each level can do, in the owner's words.
+CAN_DO: dict[Level, str] = {
+    Level.READ: "read",
+    Level.DRAFT: "write drafts",
+    Level.WRITE: "change things",
+    Level.SEND: "send on its own (post, mail, message)",
+    Level.ADMIN: "administer the whole account",
+}
+
+
+def purpose_against_power(forbidden: str, live_level: Level | None, observed: Iterable[Grant]) -> str:
+    """The owner's own rule set against what the key can do, e.g. 'You wrote it may not message
+    customers; the key can send on its own (post, mail, message): chat:write.' "" without a rule or
+    a live level."""
+    if not forbidden.strip() or live_level is None:
+        return ""
+    top = [g.scope for g in observed if g.level == live_level and not is_implied(g)][:3]
+    scopes = f": {', '.join(top)}" if top else ""
+    return f"You wrote it may not {forbidden.strip().rstrip('.')}; the key can {CAN_DO[live_level]}{scopes}."
+
+
 def is_implied(grant: Grant) -> bool:
     """True for a grant a provider listed only because a parent scope contains it."""
     return grant.note.startswith("implied by")

@@ -431,6 +431,25 @@ class Inventory:
         return self.secrets.get(creds[0].keyring_ref)
 
 
+def shape_problem(provider_name: str, secret: Secret) -> str:
+    """Why a pasted key cannot be a key of this provider (it matches none of the provider's key
+    shapes), or "" when it may be. Told apart from the provider refusing a key: nothing is sent."""
+    from connectors import registry
+
+    try:
+        provider = registry.get(provider_name)
+    except Exception:  # unknown provider: nothing to compare with
+        return ""
+    value = secret.reveal().strip()
+    if not provider.key_patterns or provider.recognise(value) is not None:
+        return ""
+    kinds = ", ".join(dict.fromkeys(p.kind for p in provider.key_patterns))
+    return (
+        f"this does not look like a {provider.title} key ({kinds}); check what you pasted. "
+        f"Nothing was sent to {provider.title}."
+    )
+
+
 def key_problem(secret: Secret) -> str:
     """Why a pasted key cannot be right, or "" when it may be."""
     value = secret.reveal()

@@ -43,6 +43,7 @@ def known_binding_ids() -> set[str]:
     from app.tui.screens.panic import PanicConfirm, PanicScreen, PanicTypeConfirm, ResumeOffer
     from app.tui.screens.remove import RemoveConfirm
     from app.tui.screens.review import ReviewScreen
+    from app.tui.screens.welcome import WelcomeScreen
 
     ids = {a.binding_id for a in CONNECTOR_ACTIONS} | {a.binding_id for a in APP_ACTIONS}
     for screen in (
@@ -63,12 +64,13 @@ def known_binding_ids() -> set[str]:
         ResumeOffer,
         ReviewScreen,
         FiguresScreen,
+        WelcomeScreen,
     ):
         ids |= {b.id for b in screen.BINDINGS if isinstance(b, Binding) and b.id}
     return ids
 
 
-class BreakerApp(App[None]):
+class BreakerApp(App[str | None]):
     TITLE = "Breaker"
     CSS_PATH = "breaker.tcss"
     COMMANDS = App.COMMANDS | {BreakerCommands}
@@ -299,5 +301,6 @@ def run_panel(
     read_only: bool = False,
     sandbox: Any = None,
     settings: Settings | None = None,
-) -> None:
-    make_app(services, read_only=read_only, sandbox=sandbox, settings=settings).run()
+) -> str | None:
+    """Run the panel; returns what it exited with ("demo" when the welcome screen's Try the demo was chosen)."""
+    return make_app(services, read_only=read_only, sandbox=sandbox, settings=settings).run()

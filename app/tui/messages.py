@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-if TYPE_CHECKING:  # the first frame is painted before SQLModel is imported
+if TYPE_CHECKING:  # the first frame is painted before SQLModel is imported: these cost nothing at start
     from app.services.audit import ChainStatus
+    from app.services.context import Services
+    from app.services.probing import ProbeResult
+    from app.services.switches import JobReport, PanicPlan, PanicSummary, SwitchEvent, SwitchPlan
     from app.services.views import ConnectorView, Summary
     from app.services.vocabulary import SwitchAction
     from app.store.models import AuditEvent
+    from connectors.base import ProbeReport
 
 
 @dataclass
@@ -30,10 +35,10 @@ class InventoryChanged(Message):
 class InventoryLoaded(Message):
     """The loading worker read the inventory (and opened the services, the first time)."""
 
-    services: Any  # app.services.context.Services; None for the read made before the store opened
+    services: Services | None  # None for the read made before the store opened
     views: list[ConnectorView]
     summary: Summary | None  # None for the first screenful, read before the whole inventory
-    last_review_at: Any = None
+    last_review_at: datetime | None = None
     select: str | None = None
     generation: int = 0  # a newer reload wins over an older one that finishes late
 
@@ -42,7 +47,7 @@ class InventoryLoaded(Message):
 class ServicesOpened(Message):
     """The store opened after the first rows were shown from a plain read (see MainScreen.load_inventory)."""
 
-    services: Any  # app.services.context.Services
+    services: Services
 
 
 @dataclass
@@ -103,7 +108,7 @@ class ProbesArrived(Message, bubble=False):
     so a probe-all of 1,000 connectors costs the UI a few dozen updates)."""
 
     run: int  # which probe run they belong to
-    results: list[Any]  # app.services.probing.ProbeResult
+    results: list[ProbeResult]
 
 
 @dataclass
@@ -112,7 +117,7 @@ class ProbesFinished(Message, bubble=False):
 
     run: int
     names: list[str]
-    results: list[Any]
+    results: list[ProbeResult]
     deep: bool = False
     error: str = ""  # the run could not start or broke off (one line for the owner)
 
@@ -129,7 +134,7 @@ class KeyProbed(Message, bubble=False):
     """The add form's live probe of a pasted key (the key itself is not in here)."""
 
     generation: int
-    report: Any  # connectors.base.ProbeReport, already scrubbed by the probing service
+    report: ProbeReport  # already scrubbed by the probing service
 
 
 # -- switches and panic (issue 4) -----------------------------------------------------------------
@@ -139,7 +144,7 @@ class PlanReady(Message, bubble=False):
 
     name: str
     action: SwitchAction
-    plan: Any = None  # app.services.switches.SwitchPlan
+    plan: SwitchPlan | None = None
     error: str = ""
 
 
@@ -147,7 +152,7 @@ class PlanReady(Message, bubble=False):
 class SwitchProgress(Message, bubble=False):
     """One step of a running switch (app.services.switches.SwitchEvent)."""
 
-    event: Any
+    event: SwitchEvent
 
 
 @dataclass
@@ -156,9 +161,9 @@ class SwitchFinished(Message, bubble=False):
 
     name: str
     action: SwitchAction
-    report: Any = None
+    report: JobReport | None = None
     error: str = ""
-    needs_key: Any = None  # a SwitchPlan when the provider turned out to need a pasted key
+    needs_key: SwitchPlan | None = None  # the provider turned out to need a pasted key
 
 
 @dataclass
@@ -170,7 +175,7 @@ class SwitchesChanged(Message):
 
 @dataclass
 class PanicPlanned(Message, bubble=False):
-    plan: Any = None  # app.services.switches.PanicPlan
+    plan: PanicPlan | None = None
     error: str = ""
 
 
@@ -178,12 +183,12 @@ class PanicPlanned(Message, bubble=False):
 class PanicProgress(Message, bubble=False):
     """A batch of SwitchEvents from the running emergency disable."""
 
-    events: list[Any]
+    events: list[SwitchEvent]
 
 
 @dataclass
 class PanicFinished(Message, bubble=False):
-    summary: Any = None  # app.services.switches.PanicSummary, None when there was nothing to resume
+    summary: PanicSummary | None = None  # None when there was nothing to resume
     error: str = ""
 
 

@@ -25,3 +25,16 @@ def test_any_other_failure_leaves_the_last_known_level_standing():
     assert others, "Outcome has failures that are not a dead key"
     for outcome in others:
         assert level_after_probe(outcome, None, Level.SEND) is Level.SEND
+
+
+def test_the_owners_rule_is_set_against_what_the_key_can_do():
+    from app.services.drift import purpose_against_power
+    from connectors.base import Grant
+
+    grants = [Grant("chat:write", Level.SEND), Grant("channels:history", Level.READ)]
+    said = purpose_against_power("message customers", Level.SEND, grants)
+    assert (
+        said == "You wrote it may not message customers; the key can send on its own (post, mail, message): chat:write."
+    )
+    assert purpose_against_power("", Level.SEND, grants) == ""
+    assert purpose_against_power("message customers", None, grants) == ""

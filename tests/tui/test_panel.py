@@ -21,7 +21,7 @@ from app.tui.screens.form import ConnectorForm
 from app.tui.screens.help import HelpScreen, help_rows
 from app.tui.screens.main import MainScreen
 from app.tui.screens.remove import RemoveConfirm
-from tests.tui.pilot import names_shown, on_screen, select_row, settle, until
+from tests.tui.pilot import click, names_shown, on_screen, select_row, settle, until
 from tests.tui.seed import KEYS
 
 SIZE = (120, 36)
@@ -140,7 +140,8 @@ async def test_enter_opens_connector_screen_with_declared_live_and_credential(se
         assert [declared.get_row_at(i)[0].plain for i in range(declared.row_count)] == ["channels:history"]
         live_rows = [[c.plain for c in live.get_row_at(i)] for i in range(live.row_count)]
         assert ["chat:write", "send", "undeclared, over mode"] in live_rows
-        assert "▲" in str(screen.query_one("#drift", Static).content)
+        drift_text = str(screen.query_one("#drift", Static).content)
+        assert "▲" in drift_text and "You wrote it may not message customers; the key can send" in drift_text
         facts = str(screen.query_one("#credential", Static).content)
         view = seeded.inventory.get("slack-digest")
         assert view.credential.display in facts and KEYS["slack"] not in facts
@@ -818,3 +819,36 @@ async def test_the_review_reminder_shows_once_there_are_connectors(seeded):
         await settle(pilot)
         tile = app.main_screen.query_one("#tile-review", Tile)
         assert tile.has_class("-alert") and "due" in str(tile.content)
+
+
+async def test_an_empty_inventory_opens_on_the_welcome_with_the_ways_in(services):
+    from app.tui.screens.welcome import WelcomeScreen
+
+    app = make_app(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await until(pilot, lambda: isinstance(app.screen, WelcomeScreen))
+        text = " ".join(str(s.content) for s in app.screen.query(Static))
+        assert "what it is for" in text and "breaker scan" in text and "Try the demo" in text
+        assert app.focused.id == "welcome-add"
+        await pilot.press("enter")  # Add a key
+        await until(pilot, lambda: isinstance(app.screen, ConnectorForm))
+
+
+async def test_try_the_demo_leaves_the_panel_for_the_demo(services):
+    from app.tui.screens.welcome import WelcomeScreen
+
+    app = make_app(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await until(pilot, lambda: isinstance(app.screen, WelcomeScreen))
+        await click(pilot, "#welcome-demo")
+        await pilot.pause()
+    assert app.return_value == "demo"
+
+
+async def test_no_welcome_when_there_are_connectors(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)

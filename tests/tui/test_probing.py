@@ -273,11 +273,11 @@ async def test_a_probe_all_of_1000_connectors_updates_in_batches_and_the_panel_a
         assert app.focused is app.screen.query_one("#filter")
         app.main_screen.table.focus()
         for _ in range(400):
-            if not app.main_screen.probe_runs:
+            if not app.main_screen.probing.runs:
                 break
             await pilot.pause(0.02)
         watcher.cancel()
-        assert not app.main_screen.probe_runs
+        assert not app.main_screen.probing.runs
         assert len(arrived) <= 40 and sum(len(m.results) for m in arrived) == 1000
         await settle(pilot)
         table = app.main_screen.table

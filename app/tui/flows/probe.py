@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import work
+from textual.app import ComposeResult
 from textual.widgets import ProgressBar, Static
 
 from app.tui.actions import BY_ACTION
+from app.tui.flows.base import Flow
 from app.tui.messages import ProbesArrived, ProbesFinished, ProbesStored
 from app.tui.widgets.present import now
 
 if TYPE_CHECKING:
-    pass
+    from app.services.probing import ProbeResult
 
 FLUSH_EVERY_S = 0.2  # how often a running probe hands its new results to the screen (each hand-over redraws the table)
 
@@ -53,7 +55,7 @@ def deep_probe_counts(providers: list[str]) -> list[tuple[str, int]]:
     return out
 
 
-def result_line(result: Any) -> tuple[str, str]:
+def result_line(result: ProbeResult) -> tuple[str, str]:
     """One line about one probe for a notification, and its severity."""
     report = result.report
     if report.outcome.value != "ok":
@@ -66,41 +68,57 @@ def result_line(result: Any) -> tuple[str, str]:
     return f"ok{deep} — {level}; nothing beyond what is declared and allowed", "information"
 
 
-class ProbeFlow:
-    """Mixed into MainScreen (which provides table, views, services, _target, reload)."""
+class ProbeFlow(Flow):
+    """The probe runs of the main screen, and the progress line of a probe-all (this widget, shown
+    below the table while one runs). The screen's ``p``, ``P`` and ``ctrl+d`` call :meth:`probe`,
+    :meth:`probe_all` and :meth:`deep_probe`."""
 
-    probe_counter = 0
+    DEFAULT_CSS = """
+    ProbeFlow {
+        layout: horizontal;
+    }
+    """
 
-    def init_probing(self) -> None:
-        self.probe_runs: dict[int, ProbeRun] = {}
+    def __init__(self, host, **kwargs) -> None:
+        super().__init__(host, **kwargs)
+        self.runs: dict[int, ProbeRun] = {}
+        self.counter = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="probe-label")
+        yield ProgressBar(id="probe-bar", show_eta=False)
+
+    def on_mount(self) -> None:
+        self.display = False
 
     # -- actions ---------------------------------------------------------------------------------
-    def action_probe(self, name: str | None = None) -> None:
-        target = self._target(BY_ACTION["probe"], name)
+    def probe(self, name: str | None = None) -> None:
+        target = self.host.target(BY_ACTION["probe"], name)
         if target:
             self.start_probe([target], deep=False)
 
-    def action_probe_all(self) -> None:
-        if self._target(BY_ACTION["probe_all"], None) is None:
+    def probe_all(self) -> None:
+        if self.host.target(BY_ACTION["probe_all"], None) is None:
             return
         if self.probe_all_running:
             self.notify(
                 "A probe of every connector is already running; its progress is below the table.", severity="warning"
             )
             return
-        names = [v.name for v in self.views]
+        names = [v.name for v in self.host.views]
         if not names:
             self.notify("Nothing to probe yet: press a to add a connector.", severity="warning")
             return
         self.start_probe(names, deep=False, whole=True)
 
-    def action_deep_probe(self, name: str | None = None) -> None:
-        target = self._target(BY_ACTION["deep_probe"], name)
+    def deep_probe(self, name: str | None = None) -> None:
+        target = self.host.target(BY_ACTION["deep_probe"], name)
         if not target:
             return
         from app.tui.screens.confirm import DeepProbeConfirm
 
-        view = self.table.view_named(target) or next((v for v in self.views if v.name == target), None)
+        table = self.host.table
+        view = table.view_named(target) or next((v for v in self.host.views if v.name == target), None)
         counts = deep_probe_counts([view.provider] if view else [])
 
         def chosen(go: bool | None) -> None:
@@ -111,15 +129,15 @@ class ProbeFlow:
 
     @property
     def probe_all_running(self) -> bool:
-        return any(run.whole for run in self.probe_runs.values())
+        return any(run.whole for run in self.runs.values())
 
     # -- the run ---------------------------------------------------------------------------------
     def start_probe(self, names: list[str], *, deep: bool, whole: bool = False) -> int:
-        ProbeFlow.probe_counter += 1
-        run = ProbeFlow.probe_counter
-        self.probe_runs[run] = ProbeRun(list(names), deep, whole)
+        self.counter += 1
+        run = self.counter
+        self.runs[run] = ProbeRun(list(names), deep, whole)
         if whole:
-            self.show_probe_progress(self.probe_runs[run])
+            self.show_probe_progress(self.runs[run])
         else:
             self.notify(f"Probing {names[0]}{' (deep)' if deep else ''}…", title="Probe", timeout=2)
         self.probe_worker(list(names), deep, run)
@@ -128,7 +146,7 @@ class ProbeFlow:
     @work(group="probe", exit_on_error=False, description="probing")
     async def probe_worker(self, names: list[str], deep: bool, run: int) -> None:
         # On the app's loop (not a thread): the probing service is async. Posts messages only.
-        pending: list[Any] = []
+        pending: list[ProbeResult] = []
 
         def flush() -> None:
             if pending:
@@ -155,13 +173,14 @@ class ProbeFlow:
     def on_probes_arrived(self, message: ProbesArrived) -> None:
         from app.services.views import after_probe  # the probing service's rules, not the panel's
 
-        run = self.probe_runs.get(message.run)
+        run = self.runs.get(message.run)
         variables = self.app.theme_variables
         warn_days = self.app.settings.key_age_warn_days
+        table = self.host.table
         for result in message.results:
-            view = self.table.view_named(result.connector)
+            view = table.view_named(result.connector)
             if view is not None:
-                self.table.update_view(after_probe(view, result, now()), variables, key_age_warn_days=warn_days)
+                table.update_view(after_probe(view, result, now()), variables, key_age_warn_days=warn_days)
             if run is not None and result.connector not in run.seen:
                 run.seen.add(result.connector)
                 run.done += 1
@@ -171,7 +190,7 @@ class ProbeFlow:
             self.show_probe_progress(run)
 
     def on_probes_finished(self, message: ProbesFinished) -> None:
-        run = self.probe_runs.pop(message.run, None)
+        run = self.runs.pop(message.run, None)
         if run is not None and run.whole:
             self.hide_probe_progress()
         if message.error:
@@ -193,16 +212,16 @@ class ProbeFlow:
 
     # -- progress ----------------------------------------------------------------------------------
     def show_probe_progress(self, run: ProbeRun) -> None:
-        box = self.query_one("#probe-progress")
-        box.display = True
+        self.display = True
         bar = self.query_one("#probe-bar", ProgressBar)
         bar.update(total=len(run.names), progress=run.done)
         parts = [f"Probing all {len(run.names):,} connectors: {run.done:,} done"]
         if run.failed:
             parts.append(f"[$text-error]{run.failed:,} failed[/]")
         if run.drift:
-            parts.append(f"[$text-warning]▲ {run.drift:,} with drift[/]")
+            # Found by this run so far; the summary tile above counts what the store holds.
+            parts.append(f"[$text-warning]▲ {run.drift:,} with drift so far[/]")
         self.query_one("#probe-label", Static).update(" · ".join(parts))
 
     def hide_probe_progress(self) -> None:
-        self.query_one("#probe-progress").display = False
+        self.display = False

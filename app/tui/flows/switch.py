@@ -17,13 +17,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from enum import Enum, auto
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import work
 
 from app.services.vocabulary import JobState, SwitchAction
 from app.tui.actions import BY_ACTION
+from app.tui.flows.base import Flow
 from app.tui.messages import PanicPlanned, PlanReady, SwitchesChanged, SwitchFinished, SwitchProgress, UnfinishedPanics
+
+if TYPE_CHECKING:
+    from app.services.switches import JobReport, SwitchPlan
+    from connectors.base import Secret
 
 
 class Run(Enum):
@@ -35,33 +40,25 @@ class Run(Enum):
     VERIFY = auto()  # Switches.verify: probe again
 
 
-class SwitchFlow:
-    """Mixed into MainScreen (which provides table, views, services, _target, reload)."""
+class SwitchFlow(Flow):
+    """The switches and the emergency disable of the main screen (a widget with nothing to show:
+    the modals say everything). The screen's switch keys call :meth:`ask_switch`, ``!`` :meth:`panic`."""
 
-    def init_switching(self) -> None:
-        self.switching: set[str] = set()  # connectors with a switch in flight
+    DEFAULT_CSS = """
+    SwitchFlow {
+        display: none;
+    }
+    """
 
-    # -- the five switch keys -------------------------------------------------------------------
-    def action_draft_only(self, name: str | None = None) -> None:
-        self.ask_switch("draft_only", name)
-
-    def action_read_only(self, name: str | None = None) -> None:
-        self.ask_switch("read_only", name)
-
-    def action_disable(self, name: str | None = None) -> None:
-        self.ask_switch("disable", name)
-
-    def action_rotate(self, name: str | None = None) -> None:
-        self.ask_switch("rotate", name)
-
-    def action_reenable(self, name: str | None = None) -> None:
-        self.ask_switch("reenable", name)
+    def __init__(self, host, **kwargs) -> None:
+        super().__init__(host, **kwargs)
+        self.running: set[str] = set()  # connectors with a switch in flight
 
     def ask_switch(self, panel_action: str, name: str | None) -> None:
-        target = self._target(BY_ACTION[panel_action], name)
+        target = self.host.target(BY_ACTION[panel_action], name)
         if not target:
             return
-        if target in self.switching:
+        if target in self.running:
             self.notify(f"A switch of {target} is still running; its steps appear as they happen.", severity="warning")
             return
         self.plan_worker(target, SwitchAction.of_panel(panel_action))
@@ -97,10 +94,10 @@ class SwitchFlow:
 
         self.app.push_screen(SwitchConfirm(plan, replan=replan), chosen)
 
-    def ask_new_key(self, plan: Any) -> None:
+    def ask_new_key(self, plan: SwitchPlan) -> None:
         from app.tui.screens.confirm import NewKeyModal
 
-        def pasted(secret: Any) -> None:
+        def pasted(secret: Secret | None) -> None:
             if secret is not None:
                 self.run_switch(plan.connector, SwitchAction.ROTATE, Run.ROTATE_WITH, secret=secret)
 
@@ -115,26 +112,27 @@ class SwitchFlow:
         *,
         force: bool = False,
         revoke_full: bool = False,
-        secret: Any = None,
+        secret: Secret | None = None,
     ) -> None:
-        self.switching.add(name)
+        self.running.add(name)
         self.switch_worker(name, action, how, force, revoke_full, secret)
 
     @work(group="switch", exit_on_error=False, description="running a switch")
     async def switch_worker(
-        self, name: str, action: SwitchAction, how: Run, force: bool, revoke_full: bool, secret: Any
+        self, name: str, action: SwitchAction, how: Run, force: bool, revoke_full: bool, secret: Secret | None
     ) -> None:
         # On the app's loop: the switch service is async and calls on_event on this loop. Posts only.
-        from app.services.switches import NeedsNewKey
+        from app.services.switches import NeedsNewKey, SwitchEvent
 
         sw = self.services.switches
 
-        def on_event(event: Any) -> None:
+        def on_event(event: SwitchEvent) -> None:
             self.post_message(SwitchProgress(event))
 
         try:
             match how:
                 case Run.ROTATE_WITH:
+                    assert secret is not None
                     report = await sw.rotate_with(name, secret, on_event=on_event)
                 case Run.CONFIRM:
                     report = await sw.confirm(name, on_event=on_event)
@@ -150,32 +148,23 @@ class SwitchFlow:
             self.post_message(SwitchFinished(name, action, report))
 
     def on_switch_progress(self, message: SwitchProgress) -> None:
-        from app.services.switches import label
 
         event = message.event
-        view = self.table.view_named(event.connector)
+        table = self.host.table
+        view = table.view_named(event.connector)
         if view is not None and event.state is not JobState.UNVERIFIED:  # an event, not a stored state
             mode = view.mode
             if event.state is JobState.RECORDED and event.action.target_mode is not None:
                 mode = event.action.target_mode
-            self.table.update_view(
+            table.update_view(
                 replace(view, switch_state=event.state, mode=mode),
                 self.app.theme_variables,
                 key_age_warn_days=self.app.settings.key_age_warn_days,
             )
-        severity = {
-            JobState.VERIFIED: "information",
-            JobState.RECORDED: "information",
-            JobState.APPLIED: "information",
-            JobState.APPLYING: "information",
-            JobState.FAILED: "error",
-            JobState.OUT_OF_SYNC: "error",
-        }.get(event.state, "warning")
-        text = label(event.state) + (f" — {event.message}" if event.message else "")
-        self.notify(text, title=f"{event.action} {event.connector}", severity=severity, timeout=6)
+        # No toast per step: the row shows each step, and the outcome gets one toast (on_switch_finished).
 
     def on_switch_finished(self, message: SwitchFinished) -> None:
-        self.switching.discard(message.name)
+        self.running.discard(message.name)
         if message.needs_key is not None:
             self.ask_new_key(message.needs_key)
             return
@@ -184,10 +173,19 @@ class SwitchFlow:
             self.notify(message.error, title=f"{message.action} {message.name} did not run", severity="error")
             return
         report = message.report
-        if report is not None and not report.verified:
+        if report is None:
+            return
+        if report.verified:  # one toast for the outcome; anything else opens its dialog, which says it
+            detail = report.verify_note or report.message
+            self.notify(
+                report.label + (f" — {detail}" if detail else ""),
+                title=f"{message.action} {message.name}",
+                timeout=6,
+            )
+        else:
             self.show_outcome(report)
 
-    def show_outcome(self, report: Any) -> None:
+    def show_outcome(self, report: JobReport) -> None:
         """What is left to do for a switch that did not end verified, with the ways forward."""
         from app.tui.screens.confirm import OutcomeChoice, SwitchOutcome
 
@@ -202,8 +200,8 @@ class SwitchFlow:
         self.app.push_screen(SwitchOutcome(report), chosen)
 
     # -- the emergency disable ---------------------------------------------------------------------
-    def action_panic(self) -> None:
-        if self._target(BY_ACTION["panic"], None) is None:
+    def panic(self) -> None:
+        if self.host.target(BY_ACTION["panic"], None) is None:
             return
         if getattr(self.app, "panic_running", False):
             self.notify("The emergency disable is already running.", severity="warning")

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.widgets import Button, Checkbox, Collapsible, Input, Static
 
 from app.services.vocabulary import JobState, SwitchAction
 from app.tui.markup import escape
@@ -61,11 +61,34 @@ def plan_outline(text: str, *, reversible: bool) -> list[OutlineLine]:
     return parse_outline(text.strip("\n"), style)
 
 
+EFFECT: dict[SwitchAction, str] = {
+    SwitchAction.DRAFT_ONLY: "{name} will still read and write drafts, but can no longer send or change anything.",
+    SwitchAction.READ_ONLY: "{name} will only be able to read.",
+    SwitchAction.DISABLE: "{name} stops working: whatever uses its key loses access.",
+    SwitchAction.ROTATE: "{name} gets a new key; the old one stops working once the new one works.",
+    SwitchAction.ENABLE: "{name} goes back to full: everything its key allows.",
+}
+UNDO_KEY: dict[SwitchAction, str] = {
+    SwitchAction.DRAFT_ONLY: "press [b]u[/b] on it to raise it back to full",
+    SwitchAction.READ_ONLY: "press [b]u[/b] on it to raise it back to full",
+    SwitchAction.DISABLE: "press [b]u[/b] on it to re-enable it",
+    SwitchAction.ENABLE: "press [b]d[/b], [b]o[/b] or [b]x[/b] on it to lower it again",
+}
+
+
 def undo_banner(plan: Any) -> str:
+    """The effect in words first, then whether (and with which key) it can be undone; the provider
+    calls are folded below it."""
+    effect = EFFECT.get(plan.action, "").format(name=f"[b]{escape(plan.connector)}[/b]")
     if plan.irreversible_call or not plan.reversible:
         where = f" at {escape(plan.provider_title)}" if plan.calls else ""
-        return f"[b $text-error]✖ This cannot be undone{where}.[/]"
-    return "[b $text-success]↺ This can be undone.[/]"
+        undo = f"[b $text-error]✖ This cannot be undone{where}.[/]"
+    elif plan.action in UNDO_KEY:
+        undo = f"[b $text-success]↺ This can be undone:[/] {UNDO_KEY[plan.action]}."
+    else:
+        undo = "[b $text-success]↺ This can be undone.[/]"
+    stops = "".join(f"\n[$text-warning]• {escape(x)}[/]" for x in plan.stops_working)
+    return "\n".join(x for x in (effect, undo) if x) + stops
 
 
 @dataclass(frozen=True)
@@ -99,8 +122,9 @@ class SwitchConfirm(CancellableModal[SwitchChoice | None]):
         with Vertical(id="switch-dialog", classes="dialog" + (" -danger" if danger else " -warning")):
             yield Static(escape(title), classes="dialog-title", id="switch-title")
             yield Static(undo_banner(plan), id="switch-undo")
-            with VerticalScroll(id="switch-body"):
-                yield Outline(plan_outline(body, reversible=plan.reversible), id="switch-text")
+            with Collapsible(title="What Breaker does, and where (the provider calls)", id="switch-details"):
+                with VerticalScroll(id="switch-body"):
+                    yield Outline(plan_outline(body, reversible=plan.reversible), id="switch-text")
             if self.offers_revoke_full:
                 yield Checkbox(
                     "Also revoke the full key at the provider (cannot be undone)", id="revoke-full", compact=True
@@ -192,11 +216,12 @@ class NewKeyModal(CancellableModal[Secret | None]):
     @on(Input.Submitted, "#new-key-input")
     @on(Button.Pressed, "#rotate")
     def _rotate(self) -> None:
-        from app.services.inventory import key_problem
+        from app.services.inventory import key_problem, shape_problem
 
         value = self.query_one("#new-key-input", Input).value.strip()
         error = self.query_one("#new-key-error", Static)
         problem = "paste the new key first" if not value else key_problem(Secret(value))
+        problem = problem or shape_problem(self.plan.provider, Secret(value))
         if problem:
             error.update(f"✖ {escape(problem)}")
             error.display = True

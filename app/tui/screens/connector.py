@@ -250,8 +250,14 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         self.query_one("#live-panel").border_title = (
             f"Live scopes — last probe {ago(view.last_probe_at)}" if view.last_probe_at else "Live scopes"
         )
+        from app.services.drift import purpose_against_power
+
         drift = self.query_one("#drift", Static)
-        drift.update("\n".join(f"[$text-warning]▲ {escape(f)}[/]" for f in view.drift))
+        lines = [f"[$text-warning]▲ {escape(f)}[/]" for f in view.drift]
+        rule = purpose_against_power(view.purpose_forbidden, view.live_level, view.observed) if view.drift else ""
+        if rule:
+            lines.insert(0, f"[b $text-warning]{escape(rule)}[/]")
+        drift.update("\n".join(lines))
         drift.display = bool(view.drift)
         self.query_one("#credential", Static).update(self.credential_facts(view))
 

@@ -1,10 +1,12 @@
 """The main screen: summary strip, filter, connector table.
 
 One method per action (``action_<name>``), each taking an optional connector name so the
-connector screen and the command palette reuse them. Probing lives in
-:class:`app.tui.flows.probe.ProbeFlow`, the switches and the emergency disable in
-:class:`app.tui.flows.switch.SwitchFlow`; the weekly review (``w``) in :mod:`app.tui.screens.review`, with
-its banner above the table when a review is due (only when something is in its queue) or open.
+connector screen and the command palette reuse them. Probing and the switches are composed in, as
+the widgets :class:`app.tui.flows.probe.ProbeFlow` (also the probe-all progress line) and
+:class:`app.tui.flows.switch.SwitchFlow`, which reach back only through
+:class:`app.tui.flows.base.FlowHost`: ``views``, ``table`` and ``target``.
+The weekly review (``w``) is :mod:`app.tui.screens.review`, with its banner above the table
+when a review is due (only when something is in its queue) or open.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, ProgressBar, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS, PanelAction, unavailable_message
 from app.tui.flows.probe import ProbeFlow
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from app.services.views import ConnectorView
 
 
-class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
+class MainScreen(ReportsWorkerErrors, Screen):
     BINDINGS = [
         *(a.binding() for a in CONNECTOR_ACTIONS),
         Binding("escape", "clear_filter", "clear filter", show=False, id="clear-filter"),
@@ -62,8 +63,8 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.first_rows_painted = threading.Event()  # the loading thread opens the store after it
         self.open_failed = False  # the store failed to open at least once (told once, then retried)
         self.had_selection = False  # what check_action last saw (see selection_changed)
-        self.init_probing()
-        self.init_switching()
+        self.probing = ProbeFlow(self, id="probe-progress")
+        self.switching = SwitchFlow(self)
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -77,9 +78,8 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         )
         yield ConnectorTable(id="connectors")
         yield Static("", id="empty")
-        with Horizontal(id="probe-progress"):
-            yield Static("", id="probe-label")
-            yield ProgressBar(id="probe-bar", show_eta=False)
+        yield self.probing
+        yield self.switching
         yield KeyBar()
 
     @property
@@ -104,7 +104,6 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#review-banner", Static).display = False
-        self.hide_probe_progress()
         self.show_empty("Opening the inventory…")
         app = self.app
         app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
@@ -193,6 +192,26 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
             self.call_after_refresh(self.first_rows_painted.set)
         if self.app.services_ready:
             self.refresh_review_banner()
+            if not self.views:
+                self.welcome()
+
+    def welcome(self) -> None:
+        """A new owner (empty inventory): what Breaker is for and the ways in. Not in read-only mode."""
+        if self.app.read_only:
+            return
+        from app.tui.screens.welcome import ADD, DEMO, SCAN, WelcomeScreen
+
+        scan = BY_ACTION.get("scan")  # the scan screen, once it is in the panel
+
+        def chosen(way: str | None) -> None:
+            if way == ADD:
+                self.action_add()
+            elif way == SCAN and scan is not None:
+                getattr(self, f"action_{scan.action}")()
+            elif way == DEMO:
+                self.app.exit(DEMO)  # the command line opens the demo (app.cli.panel)
+
+        self.app.push_screen(WelcomeScreen(can_scan=scan is not None), chosen)
 
     @on(ServicesOpened)
     def _opened(self, message: ServicesOpened) -> None:
@@ -210,7 +229,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
             self.notify("The inventory is open.", title="Panel")
         self.refresh_bindings()  # the actions were greyed while the store opened
         if "panic" in self.app.features:
-            self.unfinished_worker()  # an interrupted emergency disable is offered, never resumed on its own
+            self.switching.unfinished_worker()  # an interrupted emergency disable is offered, never resumed on its own
 
     @on(InventoryFailed)
     def _failed(self, message: InventoryFailed) -> None:
@@ -308,7 +327,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
             return True
         return self.app.action_state(spec, has_connector=self.selected is not None)
 
-    def _target(self, spec: PanelAction, name: str | None) -> str | None:
+    def target(self, spec: PanelAction, name: str | None) -> str | None:
         """The connector an action applies to, or None after telling the owner why nothing happened."""
         state = self.app.action_state(spec, has_connector=True)
         if state is False:
@@ -329,14 +348,14 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
 
     # -- inventory actions ----------------------------------------------------------------------
     def action_add(self) -> None:
-        if self._target(BY_ACTION["add"], None) is None:
+        if self.target(BY_ACTION["add"], None) is None:
             return
         from app.tui.screens.form import ConnectorForm
 
         self.app.push_screen(ConnectorForm(None), self._form_closed)
 
     def action_edit(self, name: str | None = None) -> None:
-        target = self._target(BY_ACTION["edit"], name)
+        target = self.target(BY_ACTION["edit"], name)
         if not target:
             return
         from app.tui.screens.form import ConnectorForm
@@ -351,7 +370,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.app.post_message(InventoryChanged(saved, "add" if previous is None else "edit", previous))
 
     def action_remove(self, name: str | None = None) -> None:
-        target = self._target(BY_ACTION["remove"], name)
+        target = self.target(BY_ACTION["remove"], name)
         if not target:
             return
         from app.tui.screens.remove import RemoveChoice, RemoveConfirm
@@ -397,7 +416,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         self.notify(message.message, title=f"Could not remove {message.name}", severity="error")
 
     def action_open(self, name: str | None = None) -> None:
-        target = self._target(BY_ACTION["open"], name)
+        target = self.target(BY_ACTION["open"], name)
         if not target:
             return
         from app.tui.screens.connector import ConnectorScreen
@@ -414,7 +433,7 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
 
     # -- the weekly review (issue 11) -----------------------------------------------------------------
     def action_review(self) -> None:
-        if self._target(BY_ACTION["review"], None) is None:
+        if self.target(BY_ACTION["review"], None) is None:
             return
         from app.tui.screens.review import ReviewScreen
 
@@ -451,3 +470,36 @@ class MainScreen(ProbeFlow, SwitchFlow, ReportsWorkerErrors, Screen):
         """A review falls due after 7 days, but with an empty queue there is nothing to do: say that."""
         if getattr(self, "nothing_due", False):
             self.summary_strip.tile("tile-review").show("none due", "queue empty", alert=False)
+
+
+    # -- probing and the switches: the composed flows ----------------------------------------------
+    def action_probe(self, name: str | None = None) -> None:
+        self.probing.probe(name)
+
+    def action_probe_all(self) -> None:
+        self.probing.probe_all()
+
+    def action_deep_probe(self, name: str | None = None) -> None:
+        self.probing.deep_probe(name)
+
+    def action_draft_only(self, name: str | None = None) -> None:
+        self.switching.ask_switch("draft_only", name)
+
+    def action_read_only(self, name: str | None = None) -> None:
+        self.switching.ask_switch("read_only", name)
+
+    def action_disable(self, name: str | None = None) -> None:
+        self.switching.ask_switch("disable", name)
+
+    def action_rotate(self, name: str | None = None) -> None:
+        self.switching.ask_switch("rotate", name)
+
+    def action_reenable(self, name: str | None = None) -> None:
+        self.switching.ask_switch("reenable", name)
+
+    def action_panic(self) -> None:
+        self.switching.panic()
+
+    def show_outcome(self, report) -> None:
+        """The ways forward for a switch that did not end verified (the connector screen's ``c``)."""
+        self.switching.show_outcome(report)
