@@ -220,7 +220,7 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
             "this connector may use … to …, but may not …."
         )
         # Each scopes panel gets half the screen; long scopes are cut from the left so nothing scrolls sideways.
-        panel = max(40, (self.app.size.width - 2) // 2 - 4)
+        panel = max(24, (self.app.size.width - 2) // 2 - 6)
         declared = self.query_one("#declared", DataTable)
         declared.clear()
         for grant in view.declared:

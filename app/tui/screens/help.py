@@ -105,12 +105,12 @@ class HelpScreen(ModalScreen[None]):
         table = self.query_one("#help-table", DataTable)
         # The dialog is 116 cells wide or 96% of the terminal; "What it does" takes what is left.
         inner = min(116, int(self.app.size.width * 0.96)) - 4 - 2 - 8 - 2  # border, padding, cells, scrollbar
-        state_width = 26 if inner >= 100 else 16
+        keys_width, does_width, state_width = (10, 13, 26) if inner >= 90 else (8, 11, 12)
         for key, header, width in (
-            ("keys", "Key", 10),
-            ("does", "Does", 13),
+            ("keys", "Key", keys_width),
+            ("does", "Does", does_width),
             ("state", "Now", state_width),
-            ("explanation", "What it does", max(24, inner - 10 - 13 - state_width)),
+            ("explanation", "What it does", max(24, inner - keys_width - does_width - state_width)),
         ):
             table.add_column(header, key=key, width=width)
         muted_style = tone(variables, "foreground-darken-2")
