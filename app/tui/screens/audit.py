@@ -17,7 +17,7 @@ from app.tui.markup import escape
 from app.tui.messages import AuditLoaded, ChainVerified
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
-from app.tui.widgets.present import change_summary, local_time, tone
+from app.tui.widgets.present import change_summary, event_sentence, local_time, tone
 
 RECENT_LIMIT = 500
 
@@ -106,7 +106,7 @@ class AuditScreen(ReportsWorkerErrors, Screen):
                 ev.connector or "—",
                 ev.action,
                 ev.outcome,
-                change_summary(ev.old_json, ev.new_json),
+                event_sentence(ev.action, ev.connector, ev.old_json, ev.new_json, ev.outcome),
             )
             for ev in self.events
         ]
@@ -123,7 +123,7 @@ class AuditScreen(ReportsWorkerErrors, Screen):
         used = sum(widths) + 2 * table.cell_padding * (len(headers) + 1) + scrollbar
         for (key, header), width in zip(headers, widths):
             table.add_column(header, key=key, width=width)
-        table.add_column("What changed", key="changes", width=max(20, table.size.width - used))
+        table.add_column("What happened", key="changes", width=max(20, table.size.width - used))
         for row in rows:
             table.add_row(
                 *(Text(c) for c in row[:5]),

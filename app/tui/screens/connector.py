@@ -29,8 +29,8 @@ from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.present import (
     NOTHING,
     ago,
-    change_summary,
     days,
+    event_sentence,
     level_markup,
     level_text,
     local_time,
@@ -57,6 +57,10 @@ def probe_history(services: Any, name: str, limit: int = HISTORY_LIMIT) -> list:
     from app.services.probing import Prober  # only the connector screen needs it
 
     return list(Prober(services).history(name, limit))
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def provider_title(name: str) -> str:
@@ -158,7 +162,7 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
             ("#declared", ("Scope", "Level")),
             ("#live", ("Scope", "Level", "")),
             ("#probe-history", ("When", "Outcome", "Level", "Latency", "Status")),
-            ("#connector-audit", ("When", "Actor", "Action", "Outcome", "What changed")),
+            ("#connector-audit", ("When", "Actor", "Action", "Outcome", "What happened")),
         ):
             table = self.query_one(table_id, DataTable)
             for column in columns:
@@ -340,7 +344,7 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
                 Text(ev.actor),
                 Text(ev.action),
                 Text(ev.outcome, style="" if ev.outcome == "ok" else tone(variables, "error")),
-                Text(change_summary(ev.old_json, ev.new_json, limit=62)),
+                Text(shorten(event_sentence(ev.action, ev.connector, ev.old_json, ev.new_json, ev.outcome), 70)),
             )
         if not message.events:
             events.add_row(Text("no events", style=tone(variables, "foreground-darken-2")), "", "", "", "")

@@ -300,3 +300,60 @@ def change_summary(old_json: str, new_json: str, limit: int = 160) -> str:
         parts = [_short(new)]
     text = "; ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- audit events in words -------------------------------------------------------------------------
+SWITCH_STEP_WORDS = {
+    "switch.recorded": "recorded in Breaker",
+    "switch.calling": "the provider is being asked",
+    "switch.applied": "applied at the provider, not yet proved by a probe",
+    "switch.verified": "verified: a probe showed the key really changed",
+    "switch.unverified": "a probe could not prove it yet",
+    "switch.failed": "the provider call failed",
+    "switch.pending": "waiting for the provider to answer",
+    "switch.confirmed": "you said you did the manual steps",
+    "switch.resume": "resumed after an interruption",
+}
+
+
+def event_sentence(action: str, connector: str | None, old_json: str, new_json: str, outcome: str) -> str:
+    """An audit event as a sentence for the owner ("Probed slack-digest: ok, live level send."),
+    falling back to what changed for events it has no words for. The raw fields stay one ``enter``
+    away in the audit screen."""
+    try:
+        old, new = json.loads(old_json or "null"), json.loads(new_json or "null")
+    except ValueError:
+        return change_summary(old_json, new_json)
+    old = old if isinstance(old, dict) else {}
+    new = new if isinstance(new, dict) else {}
+    who = connector or "the inventory"
+    if action == "connector.add":
+        cred = new.get("credential")
+        if isinstance(cred, dict):
+            cred = f"{str(cred.get('fingerprint', ''))[:12]}…{cred.get('last4', '')}"  # as fingerprints are shown
+        provider = f" ({new['provider']})" if new.get("provider") else ""
+        return f"Added {who}{provider}" + (f", key {cred}" if cred else "") + "."
+    if action == "owner.add":
+        return f"Added the owner {new.get('owner', '?')}."
+    if action == "connector.edit":
+        fields = ", ".join(sorted(new.keys() | old.keys())) or "nothing"
+        return f"Changed {who}: {fields}."
+    if action == "connector.remove":
+        kept = "its key was deleted from the keyring" if new.get("key_deleted_from_keyring") else "its key stays"
+        return f"Removed {who}; {kept}."
+    if action == "probe":
+        level = f", live level {new['live_level']}" if new.get("live_level") else ""
+        drift = f"; more than declared: {'; '.join(new['drift'])}" if new.get("drift") else ""
+        return f"Probed {who}: {new.get('outcome', outcome)}{level}{drift}."
+    if action in SWITCH_STEP_WORDS:
+        what = new.get("action") or "switch"
+        mode = f" (mode {old['mode']} → {new['mode']})" if old.get("mode") and new.get("mode") else ""
+        note = new.get("message") or ""
+        return (
+            f"{str(what).capitalize()} {who}{mode}: {SWITCH_STEP_WORDS[action]}" + (f" — {note}" if note else "") + "."
+        )
+    if action == "panic.start":
+        return f"Emergency disable started for {new.get('count', 'every')} connector(s)."
+    if action == "panic.end":
+        return "Emergency disable finished."
+    return change_summary(old_json, new_json)
