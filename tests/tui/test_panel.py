@@ -88,9 +88,14 @@ async def test_main_screen_lists_connectors_with_stable_columns(seeded):
 
 
 async def test_empty_inventory_says_how_to_start(services):
+    from app.tui.screens.welcome import WelcomeScreen
+
     app = make_app(services)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        await until(pilot, lambda: isinstance(app.screen, WelcomeScreen))
+        await pilot.press("escape")  # past the welcome: the empty panel still says how to start
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
         empty = app.screen.query_one("#empty", Static)
         assert empty.display and "Press [b]a[/b]" in str(empty.content)
         # nothing selected: edit and remove are greyed, not active
