@@ -471,7 +471,6 @@ class MainScreen(ReportsWorkerErrors, Screen):
         if getattr(self, "nothing_due", False):
             self.summary_strip.tile("tile-review").show("none due", "queue empty", alert=False)
 
-
     # -- probing and the switches: the composed flows ----------------------------------------------
     def action_probe(self, name: str | None = None) -> None:
         self.probing.probe(name)

@@ -28,7 +28,7 @@ KEY_STYLE = "bold $footer-key-foreground"
 DESCRIPTION_STYLE = "$footer-description-foreground"
 DIM = "dim "  # a greyed key: shown, so the owner knows it exists, but it does nothing now
 GAP = "  "
-PINNED = "question_mark"  # help: kept on the bar however narrow the terminal
+PINNED = frozenset({"question_mark", "exclamation_mark"})  # help and panic: kept however narrow the terminal
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class KeyBar(Widget):
 
     def fitting(self, items: tuple[KeyItem, ...], width: int) -> tuple[KeyItem, ...]:
         """The entries that fit in ``width`` cells: when they do not all fit (an 80-column terminal),
-        greyed entries go first, then the last ones, but help (``?``) always stays."""
+        greyed entries go first, then the last ones, but help (``?``) and panic (``!``) always stay."""
         if not width:
             return items
 
@@ -163,7 +163,7 @@ class KeyBar(Widget):
                 break
             chosen.remove(item)
         while size(chosen) > width and len(chosen) > 1:
-            droppable = [i for i in chosen if all(key != PINNED for key, _d, _e in i.keys)]
+            droppable = [i for i in chosen if all(key not in PINNED for key, _d, _e in i.keys)]
             if not droppable:
                 break
             chosen.remove(droppable[-1])
