@@ -55,6 +55,8 @@ class Airtable(Provider):
     scope_patterns = ((r"^enterprise\.", A), (r":read$", R))
     dashboard_url = "https://airtable.com/create/tokens"
     env_var = "AIRTABLE_API_KEY"
+    request_table = "connectors.rules.simple:AIRTABLE"  # what the gateway allows, per request
+    gateway_url = "https://api.airtable.com"
     # whoami, bases, tables, one record, webhooks, extension installations (all GETs).
     deep_probe_requests = 6
     # unconfirmed: no revoke or rotate API for PATs, no OAuth revoke endpoint is documented

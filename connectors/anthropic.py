@@ -77,6 +77,8 @@ class Anthropic(Provider):
     scope_levels = {"api": Level.SEND, "organization": Level.ADMIN}
     dashboard_url = "https://console.anthropic.com/settings/keys"
     env_var = "ANTHROPIC_API_KEY"
+    request_table = "connectors.rules.anthropic:TABLE"  # what the gateway allows, per request
+    gateway_url = "https://api.anthropic.com"
     deep_probe_requests = 0  # nothing to learn beyond the normal probe: keys have no scopes
     can_revoke = True
     revoke_reversible = True

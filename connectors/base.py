@@ -255,6 +255,10 @@ class Provider:
     default_level: ClassVar[Level] = Level.WRITE  # for a scope the table does not know: assume power, not safety
     dashboard_url: ClassVar[str] = ""
     env_var: ClassVar[str] = ""  # suggested variable name for `breaker exec`
+    # The gateway (connectors/requests.py): "module:NAME" of this provider's request → level table,
+    # and the API root it forwards to unless the connector's route names another.
+    request_table: ClassVar[str] = ""
+    gateway_url: ClassVar[str] = ""
     deep_probe_requests: ClassVar[int] = 0  # how many requests a deep probe sends (said before it runs)
     can_revoke: ClassVar[bool] = False
     can_restrict: ClassVar[bool] = False

@@ -253,6 +253,8 @@ class GitHub(Provider):
     scope_levels = CLASSIC_LEVELS
     dashboard_url = "https://github.com/settings/tokens"
     env_var = "GITHUB_TOKEN"
+    request_table = "connectors.rules.github:TABLE"  # what the gateway allows, per request
+    gateway_url = "https://api.github.com"
     # GET /user + GET /user/repos + one request per DeepCheck (fine-grained and App tokens only).
     deep_probe_requests = 2 + len(DEEP_CHECKS)
     can_revoke = True

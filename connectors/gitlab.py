@@ -81,6 +81,8 @@ class GitLab(Provider):
     }
     dashboard_url = "https://gitlab.com/-/user_settings/personal_access_tokens"
     env_var = "GITLAB_TOKEN"
+    request_table = "connectors.rules.simple:GITLAB"  # what the gateway allows, per request
+    gateway_url = "https://gitlab.com"
     deep_probe_requests = 2  # the token reports its own scopes: a deep probe is the normal probe
     can_revoke = True
     can_rotate = True

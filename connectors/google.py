@@ -117,6 +117,8 @@ class Google(Provider):
     scope_patterns = ((READONLY, R),)
     dashboard_url = "https://myaccount.google.com/permissions"
     env_var = "GOOGLE_OAUTH_ACCESS_TOKEN"
+    request_table = "connectors.rules.google:TABLE"  # what the gateway allows, per request
+    gateway_url = "https://gmail.googleapis.com"
     deep_probe_requests = 1  # tokeninfo lists the scopes: a deep probe sends nothing more
     can_revoke = True
     can_rotate = False  # access tokens are refreshed by the client; unconfirmed: the API Keys API was not researched

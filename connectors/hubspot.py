@@ -88,6 +88,8 @@ class HubSpot(Provider):
     default_level = Level.WRITE  # ".write" and legacy names such as "contacts", "forms"
     dashboard_url = "https://app.hubspot.com/"
     env_var = "HUBSPOT_ACCESS_TOKEN"
+    request_table = "connectors.rules.simple:HUBSPOT"  # what the gateway allows, per request
+    gateway_url = "https://api.hubapi.com"
     deep_probe_requests = 0  # token info reports every scope
     # revoke() works by API only for an OAuth refresh token (token_type "oauth_refresh"); a private-app
     # token, the usual case, is manual — so the panel should not promise an API revoke

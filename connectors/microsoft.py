@@ -127,6 +127,8 @@ class MicrosoftGraph(Provider):
     scope_patterns = PATTERN_LEVELS
     dashboard_url = "https://entra.microsoft.com"
     env_var = "MS_GRAPH_TOKEN"
+    request_table = "connectors.rules.microsoft:TABLE"  # what the gateway allows, per request
+    gateway_url = "https://graph.microsoft.com"
     deep_probe_requests = 2  # the verify call, plus the permission grant when its id is registered
     can_revoke = True
     can_restrict = True

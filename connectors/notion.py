@@ -73,6 +73,8 @@ class Notion(Provider):
     }
     dashboard_url = "https://www.notion.so/profile/integrations"
     env_var = "NOTION_TOKEN"
+    request_table = "connectors.rules.simple:NOTION"  # what the gateway allows, per request
+    gateway_url = "https://api.notion.com"
     deep_probe_requests = 1 + len(DEEP_PROBES) + 1
     # revoke() works by API only for public integrations with registered client credentials
     can_revoke = False

@@ -138,6 +138,8 @@ class OpenAI(Provider):
     default_level = Level.SEND  # a key that reaches the API can, unless restricted, spend money
     dashboard_url = "https://platform.openai.com/api-keys"
     env_var = "OPENAI_API_KEY"
+    request_table = "connectors.rules.openai:TABLE"  # what the gateway allows, per request
+    gateway_url = "https://api.openai.com"
     deep_probe_requests = _SHALLOW_REQUESTS + len(DEEP_PROBES)
     can_revoke = True
     revoke_needs_admin = True

@@ -81,6 +81,8 @@ class SendGrid(Provider):
     scope_patterns = ((r"\.read$", Level.READ), *((f"^{re.escape(prefix)}", level) for prefix, level in _PREFIX_LEVELS))
     dashboard_url = "https://app.sendgrid.com/settings/api_keys"
     env_var = "SENDGRID_API_KEY"
+    request_table = "connectors.rules.simple:SENDGRID"  # what the gateway allows, per request
+    gateway_url = "https://api.sendgrid.com"
     deep_probe_requests = 0  # /v3/scopes already tells everything
     can_revoke = can_restrict = can_rotate = True
     switch_calls = {

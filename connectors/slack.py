@@ -119,6 +119,8 @@ class Slack(Provider):
     scope_patterns = PATTERN_LEVELS
     dashboard_url = "https://api.slack.com/apps"
     env_var = "SLACK_BOT_TOKEN"
+    request_table = "connectors.rules.slack:TABLE"  # what the gateway allows, per request
+    gateway_url = "https://slack.com"
     deep_probe_requests = 1  # scopes come with auth.test: a deep probe sends nothing more
     can_revoke = True
     # unconfirmed: non-rotating xoxb-/xoxp- tokens have no rotate API (https://api.slack.com/authentication/rotation); rotation with

@@ -114,6 +114,8 @@ class Stripe(Provider):
     scope_levels = _class_table()
     dashboard_url = "https://dashboard.stripe.com/apikeys"
     env_var = "STRIPE_API_KEY"
+    request_table = "connectors.rules.simple:STRIPE"  # what the gateway allows, per request
+    gateway_url = "https://api.stripe.com"
     deep_probe_requests = 1 + len(DEEP_PROBES)
 
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:

@@ -1,0 +1,249 @@
+"""Request → level: what one HTTP request to a provider would do, decided before it is forwarded.
+
+The gateway (``app/gateway``) asks :func:`classify` about every request; the per-provider tables
+live in ``connectors/rules/`` (one module per provider, each pinned with its sources and date).
+Everything fails closed:
+
+* the request is classified as it will be forwarded, after normalising case, percent-encoding
+  (decoded until stable; more than two layers is refused) and slashes; a ``..`` segment is refused;
+* both readings of an encoded slash (``%2F`` as a separator and as data) are classified, and the
+  higher level wins;
+* ``X-HTTP-Method-Override`` (and ``X-HTTP-Method``, ``X-Method-Override``) counts as well as the
+  request line's method: the higher level wins; an override that is not a known method is refused;
+* a host the provider's table does not name is refused; a path with no entry on a known host counts
+  as ``write``; a body that decides the level (GraphQL, batch requests) and cannot be read is refused.
+
+This module imports neither ``app`` nor ``textual``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from connectors.base import Level
+
+METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
+OVERRIDE_HEADERS = ("x-http-method-override", "x-http-method", "x-method-override")
+MAX_DECODE_ROUNDS = 2  # "%252F" decodes twice; a third layer of encoding is refused
+
+
+class Refused(Exception):
+    """The request cannot be classified; the gateway refuses it. The message is one line, secret-free."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What will be forwarded: method, host the rules apply to, raw path, query, headers (lower-case), body."""
+
+    method: str
+    host: str
+    path: str
+    query: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The level of a request, and the path template that matched (recorded; never the real path)."""
+
+    level: Level
+    template: str
+    note: str = ""
+    parts: tuple[Classification, ...] = ()  # the sub-requests of a batch, each classified
+
+    @property
+    def label(self) -> str:
+        return self.level.label
+
+
+# A rule's level is a Level, or a function of the request and the path's named segments that
+# returns a Classification (GraphQL, batches, Slack methods) or raises Refused.
+Inspector = Callable[[Request, dict[str, str]], Classification]
+
+
+@dataclass(frozen=True)
+class Rule:
+    methods: frozenset[str]
+    template: str  # "/repos/{owner}/{repo}/issues"; "{rest*}" matches one or more segments
+    level: Level | Inspector
+    note: str = ""
+
+    def match(self, segments: Sequence[str]) -> dict[str, str] | None:
+        return _match(_compiled(self.template), segments)
+
+
+def rule(methods: str, template: str, level: Level | Inspector, note: str = "") -> Rule:
+    """``rule("GET HEAD", "/user", READ)``; methods ``*`` means every known method."""
+    chosen = METHODS if methods == "*" else frozenset(methods.split())
+    unknown = chosen - METHODS
+    if unknown:
+        raise ValueError(f"unknown method(s) in a rule: {sorted(unknown)}")
+    return Rule(chosen, template, level, note)
+
+
+@dataclass(frozen=True)
+class RequestTable:
+    """One provider's request → level table. First matching rule wins; no match is ``write``."""
+
+    provider: str
+    hosts: frozenset[str]  # the provider's own API hosts (lower-case, no port)
+    rules: tuple[Rule, ...]
+    sources: tuple[str, ...]  # the documentation the table was written from
+    pinned: str  # the date the table was checked against its sources (YYYY-MM-DD)
+    unmapped: Level = Level.WRITE
+
+    def classify(self, request: Request) -> Classification:
+        return classify(self, request)
+
+
+# -- normalising -------------------------------------------------------------------------------
+
+
+def decode(text: str) -> str:
+    """Percent-decode until stable; more than ``MAX_DECODE_ROUNDS`` layers is refused."""
+    for _ in range(MAX_DECODE_ROUNDS):
+        decoded = unquote(text, errors="strict")
+        if decoded == text:
+            return text
+        text = decoded
+    if unquote(text, errors="strict") != text:
+        raise Refused("the path is percent-encoded more than twice")
+    return text
+
+
+def _clean(segments: list[str]) -> list[str]:
+    out: list[str] = []
+    for seg in segments:
+        if seg in ("", "."):
+            continue  # "//" and "/./" collapse
+        if seg == "..":
+            raise Refused("the path climbs with '..'")
+        out.append(seg.lower())
+    return out
+
+
+def readings(path: str) -> list[tuple[str, ...]]:
+    """The path's segments as the provider might read them: encoded slashes as data, and as separators."""
+    if not path.startswith("/"):
+        raise Refused("the path does not start with '/'")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
+        raise Refused("the path holds control characters")
+    try:
+        as_data = _clean([decode(seg) for seg in path.replace("\\", "/").split("/")])
+        as_separators = _clean(decode(path).replace("\\", "/").split("/"))
+    except UnicodeDecodeError:
+        raise Refused("the path's percent-encoding is not UTF-8") from None
+    first = tuple(as_data)
+    second = tuple(as_separators)
+    return [first] if first == second else [first, second]
+
+
+def normal_path(path: str) -> str:
+    """The path as classified (decoded, lower-case, single slashes), for messages and tests."""
+    return "/" + "/".join(readings(path)[-1])
+
+
+def methods_of(request: Request) -> list[str]:
+    method = request.method.upper()
+    if method not in METHODS:
+        raise Refused(f"method {request.method[:20]!r} is one the gateway does not know")
+    found = [method]
+    for name in OVERRIDE_HEADERS:
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        override = value.strip().upper()
+        if override not in METHODS:
+            raise Refused(f"{name} names a method the gateway does not know")
+        found.append(override)
+    return found
+
+
+# -- matching ----------------------------------------------------------------------------------
+
+_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {}
+
+
+def _compiled(template: str) -> tuple[tuple[str, str], ...]:
+    """Template → ((kind, value), …): ("lit", text) | ("var", name) | ("rest", name) | ("re", pattern)."""
+    cached = _TEMPLATES.get(template)
+    if cached is None:
+        parts: list[tuple[str, str]] = []
+        for seg in template.strip("/").split("/") if template.strip("/") else []:
+            if seg.startswith("{") and seg.endswith("*}"):
+                parts.append(("rest", seg[1:-2]))
+            elif seg.startswith("{") and seg.endswith("}"):
+                parts.append(("var", seg[1:-1]))
+            elif seg.startswith("~"):
+                parts.append(("re", seg[1:]))
+            else:
+                parts.append(("lit", seg.lower()))
+        cached = _TEMPLATES[template] = tuple(parts)
+    return cached
+
+
+def _match(parts: tuple[tuple[str, str], ...], segments: Sequence[str]) -> dict[str, str] | None:
+    params: dict[str, str] = {}
+    for i, (kind, value) in enumerate(parts):
+        if kind == "rest":
+            if i >= len(segments):
+                return None
+            params[value] = "/".join(segments[i:])
+            return params
+        if i >= len(segments):
+            return None
+        seg = segments[i]
+        if kind == "lit":
+            if seg != value:
+                return None
+        elif kind == "re":
+            if re.fullmatch(value, seg) is None:
+                return None
+        else:
+            params[value] = seg
+    return params if len(parts) == len(segments) else None
+
+
+def _one(table: RequestTable, request: Request, method: str, segments: tuple[str, ...]) -> Classification:
+    for r in table.rules:
+        if method not in r.methods:
+            continue
+        params = r.match(segments)
+        if params is None:
+            continue
+        if isinstance(r.level, Level):
+            return Classification(r.level, f"{method} {r.template}", r.note)
+        return r.level(request, params)
+    return Classification(table.unmapped, f"{method} (unmapped)", "no entry in the table: counted as write")
+
+
+def highest(found: Sequence[Classification]) -> Classification:
+    """The classification with the highest level (the first among equals)."""
+    best = found[0]
+    for item in found[1:]:
+        if item.level > best.level:
+            best = item
+    return best
+
+
+def classify(table: RequestTable, request: Request) -> Classification:
+    """The level of ``request`` by ``table``; raises :class:`Refused` when it cannot be decided."""
+    host = request.host.lower().split(":")[0].rstrip(".")
+    if host not in table.hosts:
+        raise Refused(f"host {host[:80]!r} is not one of {table.provider}'s API hosts")
+    found = [_one(table, request, m, segs) for m in methods_of(request) for segs in readings(request.path)]
+    return highest(found)
+
+
+def table_for(provider) -> RequestTable | None:
+    """The provider's request table (``Provider.request_table``), or None when it has none."""
+    target = getattr(provider, "request_table", "")
+    if not target:
+        return None
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

@@ -1,0 +1,97 @@
+"""Microsoft Graph: request → level (mail, chat, directory), with ``$batch`` unpacked.
+
+Written from the Graph v1.0 reference (https://learn.microsoft.com/graph/api/overview?view=graph-rest-1.0),
+the permissions reference (https://learn.microsoft.com/graph/permissions-reference, machine-readable
+in https://github.com/microsoftgraph/msgraph-metadata) and JSON batching
+(https://learn.microsoft.com/graph/json-batching). Checked 2026-12-04.
+
+GETs read. Creating and changing drafts (a new message, createReply/createForward, attachments) is
+``draft``; send, reply, forward, sendMail and chat or channel messages are ``send``; inbox rules and
+mailbox settings (automatic forwarding and replies) and the directory are ``admin``. Changing an
+existing message (it may not be a draft) is ``write``.
+"""
+
+from __future__ import annotations
+
+from connectors.base import Level
+from connectors.requests import Classification, Request, RequestTable, Rule, rule
+from connectors.rules.bodies import json_batch
+
+R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
+WRITES = "POST PUT PATCH DELETE"
+VERSION = "~v1\\.0|beta"
+OWNERS = ("/me", "/users/{user}")
+
+# (methods, path below the mailbox owner, level, note)
+MAILBOX: tuple[tuple[str, str, Level, str], ...] = (
+    ("POST", "/sendmail", S, "sends a message"),
+    ("POST", "/messages/{id}/send", S, "sends a draft"),
+    ("POST", "/messages/{id}/reply", S, "sends a reply"),
+    ("POST", "/messages/{id}/replyall", S, "sends a reply"),
+    ("POST", "/messages/{id}/forward", S, "forwards"),
+    ("POST", "/mailfolders/{folder}/messages/{id}/send", S, "sends a draft"),
+    ("POST", "/messages", D, "creates a draft"),
+    ("POST", "/mailfolders/{folder}/messages", D, "creates a draft"),
+    ("POST", "/messages/{id}/createreply", D, "creates a reply draft"),
+    ("POST", "/messages/{id}/createreplyall", D, "creates a reply draft"),
+    ("POST", "/messages/{id}/createforward", D, "creates a forward draft"),
+    ("POST", "/messages/{id}/attachments", D, "attaches to a draft"),
+    (WRITES, "/mailfolders/{folder}/messagerules", A, "inbox rules can forward mail"),
+    (WRITES, "/mailfolders/{folder}/messagerules/{rest*}", A, "inbox rules can forward mail"),
+    (WRITES, "/mailboxsettings", A, "automatic forwarding and replies"),
+    ("POST", "/chats/{chat}/messages", S, "posts to a chat"),
+    ("POST", "/sendactivitynotification", S, ""),
+    (WRITES, "/messages/{id}", W, "changes a message"),
+    (WRITES, "/messages/{id}/{rest*}", W, ""),
+    (WRITES, "/events", W, ""),
+    (WRITES, "/events/{rest*}", W, ""),
+    (WRITES, "/drive/{rest*}", W, ""),
+)
+DIRECTORY = (
+    "/users",
+    "/users/{user}",
+    "/groups",
+    "/groups/{rest*}",
+    "/applications",
+    "/applications/{rest*}",
+    "/serviceprincipals",
+    "/serviceprincipals/{rest*}",
+    "/oauth2permissiongrants",
+    "/oauth2permissiongrants/{rest*}",
+    "/directoryroles/{rest*}",
+    "/rolemanagement/{rest*}",
+    "/identity/{rest*}",
+    "/policies/{rest*}",
+    "/users/{user}/revokesigninsessions",
+)
+
+
+def batch(request: Request, params: dict[str, str]) -> Classification:
+    return json_batch(request, TABLE.classify, params.get("version", "v1.0"))
+
+
+def _rules() -> tuple[Rule, ...]:
+    found = [rule("POST", "/{version}/$batch", batch)]
+    for owner in OWNERS:
+        for methods, path, level, note in MAILBOX:
+            found.append(rule(methods, "/" + VERSION + owner + path, level, note))
+    found.append(rule("POST", "/" + VERSION + "/teams/{team}/channels/{channel}/messages", S, "posts to a channel"))
+    found.append(rule("POST", "/" + VERSION + "/teams/{team}/channels/{channel}/messages/{rest*}", S, ""))
+    found.append(rule("POST", "/" + VERSION + "/chats/{chat}/messages", S, "posts to a chat"))
+    for path in DIRECTORY:
+        found.append(rule(WRITES, "/" + VERSION + path, A, "the directory"))
+    found.append(rule("GET HEAD", "/" + VERSION + "/{rest*}", R, "Graph's GETs read"))
+    return tuple(found)
+
+
+TABLE = RequestTable(
+    provider="microsoft",
+    hosts=frozenset({"graph.microsoft.com"}),
+    sources=(
+        "https://learn.microsoft.com/graph/api/overview?view=graph-rest-1.0",
+        "https://learn.microsoft.com/graph/permissions-reference",
+        "https://learn.microsoft.com/graph/json-batching",
+    ),
+    pinned="2026-12-04",
+    rules=_rules(),
+)

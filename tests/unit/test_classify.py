@@ -1,0 +1,308 @@
+"""Request → level (connectors/requests.py, connectors/rules/) and mode × level (app/services/enforcement.py).
+
+Everything here fails closed: each refusal case is a request that a laxer reading would let pass.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.services.enforcement import AboveCeiling, Decision, check, decide
+from connectors import registry
+from connectors.base import Level, Mode
+from connectors.requests import Refused, Request, normal_path, table_for
+
+R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
+HOSTS = {
+    "github": "api.github.com",
+    "google": "gmail.googleapis.com",
+    "microsoft": "graph.microsoft.com",
+    "slack": "slack.com",
+    "openai": "api.openai.com",
+    "anthropic": "api.anthropic.com",
+}
+
+
+def level(provider: str, method: str, path: str, body: bytes | dict | list = b"", headers=None) -> Level:
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    table = table_for(registry.get(provider))
+    return table.classify(Request(method, HOSTS[provider], path, headers=headers or {}, body=body)).level
+
+
+def refused(provider: str, method: str, path: str, body: bytes | dict = b"", headers=None) -> str:
+    with pytest.raises(Refused) as exc:
+        level(provider, method, path, body, headers)
+    return str(exc.value)
+
+
+# -- normalising ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("/Repos/O/R/Issues", "/repos/o/r/issues"),
+        ("//repos///o/r/./issues/", "/repos/o/r/issues"),
+        ("/repos/o/r/%69ssues", "/repos/o/r/issues"),
+        ("/repos/o/r/%2569ssues", "/repos/o/r/issues"),  # encoded twice
+        ("/repos\\o\\r\\issues", "/repos/o/r/issues"),
+    ],
+)
+def test_paths_are_normalised_before_classifying(raw, expected):
+    assert normal_path(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        ("/repos/o/r/../../../user", ".."),
+        ("/repos/o/r/%2e%2e/x", ".."),
+        ("/repos/o/r/%252569ssues", "more than twice"),
+        ("/repos/o/r/\x00", "control"),
+        ("repos/o/r", "start with"),
+        ("/repos/o/r/%ff", "UTF-8"),
+    ],
+)
+def test_paths_that_cannot_be_read_safely_are_refused(raw, why):
+    assert why in refused("github", "GET", raw)
+
+
+def test_case_and_encoding_do_not_hide_a_write():
+    assert level("github", "POST", "/REPOS/o/r/ISSUES") == W
+    assert level("github", "post", "/repos/o/r/%69ssues") == W
+    assert level("github", "DELETE", "/repos/o/r") == A
+    assert level("github", "DELETE", "/repos/o/r%2F") == A
+
+
+def test_an_encoded_slash_is_read_both_ways_and_the_higher_level_wins():
+    # As data, "x%2Fhooks" is one repository name (write); as a separator it is the hooks API (admin).
+    assert level("github", "POST", "/repos/o/x%2Fhooks") == A
+
+
+def test_method_override_counts_too():
+    assert level("github", "GET", "/repos/o/r", headers={"x-http-method-override": "DELETE"}) == A
+    assert level("google", "GET", "/gmail/v1/users/me/messages/send", headers={"x-http-method": "post"}) == S
+    assert "does not know" in refused("github", "GET", "/user", headers={"x-method-override": "BREW"})
+
+
+def test_unknown_method_and_unknown_host_are_refused():
+    assert "does not know" in refused("github", "PROPFIND", "/user")
+    table = table_for(registry.get("github"))
+    with pytest.raises(Refused, match="not one of github's API hosts"):
+        table.classify(Request("GET", "evil.example", "/user"))
+
+
+def test_an_unmapped_path_on_a_known_host_is_write():
+    assert level("github", "POST", "/something/new") == W
+    assert level("google", "POST", "/gmail/v1/users/me/somethingnew") == W
+    assert level("slack", "POST", "/api/brandnew.method") == W
+    assert level("slack", "POST", "/nothing-like-slack") == W
+
+
+# -- GitHub ---------------------------------------------------------------------------------------
+
+
+def test_github_rest():
+    assert level("github", "GET", "/repos/o/r/issues") == R
+    assert level("github", "HEAD", "/user") == R
+    assert level("github", "POST", "/repos/o/r/issues") == W
+    assert level("github", "PATCH", "/repos/o/r/issues/1") == W
+    assert level("github", "PUT", "/repos/o/r/contents/README.md") == W
+    assert level("github", "POST", "/repos/o/r/actions/workflows/ci.yml/dispatches") == S
+    assert level("github", "POST", "/repos/o/r/hooks") == A
+    assert level("github", "PUT", "/repos/o/r/collaborators/mallory") == A
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'mutation { addComment(input: {subjectId: "x", body: "hi"}) { clientMutationId } }',
+        "# just a query\nmutation ReadOnlyViewer { deleteRepository(input: {}) { clientMutationId } }",
+        'query A { viewer { login } }\nmutation B { addStar(input: {starrableId: "x"}) { clientMutationId } }',
+        '"""a query"""\nmutation Q { createIssue(input: {}) { clientMutationId } }',
+    ],
+)
+def test_a_graphql_mutation_is_never_a_read_whatever_its_name(query):
+    assert level("github", "POST", "/graphql", {"query": query, "operationName": "ReadOnlyViewer"}) == W
+    assert level("github", "POST", "/graphql", {"query": query, "operationName": "A"}) == W
+
+
+def test_graphql_queries_read_even_when_strings_and_comments_say_mutation():
+    body = {"query": '# mutation { x }\nquery Q { search(query: "mutation { a }", type: ISSUE) { issueCount } }'}
+    assert level("github", "POST", "/graphql", body) == R
+    assert level("github", "POST", "/graphql", {"query": "{ viewer { login } }"}) == R
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        {"query": "mutation { a "},  # unbalanced
+        {"query": "type Query { a: Int }"},  # not an operation
+        {"query": "{ a }", "somethingElse": 1},  # an unknown field
+        {"extensions": {"persistedQuery": {"sha256Hash": "abc"}}},  # nothing to read
+        {"query": ""},
+    ],
+)
+def test_graphql_that_cannot_be_read_is_refused(body):
+    refused("github", "POST", "/graphql", body)
+
+
+# -- Gmail ----------------------------------------------------------------------------------------
+
+BOUNDARY = "batch_foobarbaz"
+
+
+def gmail_batch(*requests: str) -> tuple[bytes, dict]:
+    parts = []
+    for i, line in enumerate(requests):
+        parts.append(
+            f"--{BOUNDARY}\r\nContent-Type: application/http\r\nContent-ID: <item{i}>\r\n\r\n{line}\r\n\r\n".encode()
+        )
+    body = b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+    return body, {"content-type": f"multipart/mixed; boundary={BOUNDARY}"}
+
+
+def test_gmail_draft_only_cases():
+    assert level("google", "GET", "/gmail/v1/users/me/messages") == R
+    assert level("google", "POST", "/gmail/v1/users/me/drafts") == D
+    assert level("google", "PUT", "/gmail/v1/users/me/drafts/r123") == D
+    assert level("google", "POST", "/gmail/v1/users/me/drafts/send") == S
+    assert level("google", "POST", "/gmail/v1/users/me/messages/send") == S
+    assert level("google", "POST", "/upload/gmail/v1/users/me/drafts") == D
+    assert level("google", "POST", "/upload/gmail/v1/users/me/messages/send") == S
+    assert level("google", "POST", "/resumable/upload/gmail/v1/users/me/messages/send") == S
+    assert level("google", "POST", "/resumable/upload/gmail/v1/users/me/drafts/send") == S
+
+
+def test_gmail_filters_and_forwarding_are_admin():
+    assert level("google", "POST", "/gmail/v1/users/me/settings/filters") == A
+    assert level("google", "POST", "/gmail/v1/users/me/settings/forwardingAddresses") == A
+    assert level("google", "PUT", "/gmail/v1/users/me/settings/autoForwarding") == A
+    assert level("google", "DELETE", "/gmail/v1/users/me/messages/abc") == A
+
+
+def test_gmail_batch_is_unpacked_and_the_highest_level_wins():
+    body, headers = gmail_batch(
+        "GET /gmail/v1/users/me/messages/1", "POST /gmail/v1/users/me/drafts", "GET /gmail/v1/users/me/labels"
+    )
+    assert level("google", "POST", "/batch/gmail/v1", body, headers) == D
+    body, headers = gmail_batch("GET /gmail/v1/users/me/messages/1", "POST /gmail/v1/users/me/messages/send HTTP/1.1")
+    assert level("google", "POST", "/batch/gmail/v1", body, headers) == S
+    body, headers = gmail_batch("POST https://gmail.googleapis.com/gmail/v1/users/me/drafts/send")
+    assert level("google", "POST", "/batch/gmail/v1", body, headers) == S
+    body, headers = gmail_batch("GET /gmail/v1/users/me/drafts\r\nX-HTTP-Method-Override: POST")
+    assert level("google", "POST", "/batch/gmail/v1", body, headers) == D
+
+
+def test_gmail_batch_that_cannot_be_read_is_refused():
+    refused("google", "POST", "/batch/gmail/v1", b"whatever", {"content-type": "application/json"})
+    body, headers = gmail_batch("GET https://evil.example/gmail/v1/users/me/messages")
+    assert "not one of google's API hosts" in refused("google", "POST", "/batch/gmail/v1", body, headers)
+    body, headers = gmail_batch("BREW /gmail/v1/users/me/messages")
+    refused("google", "POST", "/batch/gmail/v1", body, headers)
+    body, headers = gmail_batch("POST /batch/gmail/v1")
+    refused("google", "POST", "/batch/gmail/v1", body, headers)
+
+
+# -- Microsoft Graph ------------------------------------------------------------------------------
+
+
+def test_graph_mail():
+    assert level("microsoft", "GET", "/v1.0/me/messages") == R
+    assert level("microsoft", "POST", "/v1.0/me/messages") == D
+    assert level("microsoft", "POST", "/v1.0/me/messages/AAMk/createReply") == D
+    assert level("microsoft", "POST", "/v1.0/me/messages/AAMk/send") == S
+    assert level("microsoft", "POST", "/v1.0/users/a@b.c/sendMail") == S
+    assert level("microsoft", "POST", "/beta/me/mailFolders/inbox/messageRules") == A
+    assert level("microsoft", "PATCH", "/v1.0/me/mailboxSettings") == A
+    assert level("microsoft", "PATCH", "/v1.0/me/messages/AAMk") == W
+
+
+def test_graph_batch_is_unpacked():
+    batch = {
+        "requests": [
+            {"id": "1", "method": "GET", "url": "/me/messages"},
+            {"id": "2", "method": "POST", "url": "/me/sendMail", "body": {}, "headers": {"Content-Type": "x"}},
+        ]
+    }
+    assert level("microsoft", "POST", "/v1.0/$batch", batch) == S
+    assert level("microsoft", "POST", "/v1.0/$batch", {"requests": [{"id": "1", "method": "GET", "url": "me"}]}) == R
+    refused("microsoft", "POST", "/v1.0/$batch", {"requests": [{"id": "1", "method": "GET", "url": "/me", "x": 1}]})
+    refused("microsoft", "POST", "/v1.0/$batch", {"requests": []})
+    refused("microsoft", "POST", "/v1.0/$batch", b"{")
+
+
+# -- Slack, OpenAI, Anthropic ---------------------------------------------------------------------
+
+
+def test_slack_by_method_name():
+    assert level("slack", "POST", "/api/conversations.history") == R
+    assert level("slack", "POST", "/api/auth.test") == R
+    assert level("slack", "POST", "/api/chat.postMessage") == S
+    assert level("slack", "POST", "/api/CHAT.POSTMESSAGE") == S
+    assert level("slack", "POST", "/api/chat.update") == W
+    assert level("slack", "POST", "/api/admin.users.invite") == A
+
+
+def test_model_calls_spend_money():
+    assert level("openai", "GET", "/v1/models") == R
+    assert level("openai", "POST", "/v1/chat/completions") == S
+    assert level("openai", "POST", "/v1/files") == W
+    assert level("anthropic", "POST", "/v1/messages") == S
+    assert level("anthropic", "POST", "/v1/messages/count_tokens") == R
+    assert level("anthropic", "GET", "/v1/models") == R
+
+
+def test_every_builtin_provider_with_a_gateway_url_has_a_table_with_sources_and_a_date():
+    for provider in registry.all_providers():
+        if provider.gateway_url:
+            table = table_for(provider)
+            assert table is not None and table.provider == provider.name
+            assert table.sources and all(s.startswith("https://") for s in table.sources)
+            assert len(table.pinned) == 10
+
+
+# -- mode × level ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mode, allowed",
+    [
+        (Mode.FULL, {R, D, W, S, A}),
+        (Mode.DRAFT_ONLY, {R, D}),
+        (Mode.READ_ONLY, {R}),
+        (Mode.DISABLED, set()),
+    ],
+)
+def test_mode_by_level(mode, allowed):
+    for lvl in Level:
+        want = Decision.ALLOW if lvl in allowed else Decision.REFUSE
+        assert decide(mode, lvl) is want
+        asked = Decision.ALLOW if lvl in allowed else (Decision.REFUSE if mode is Mode.DISABLED else Decision.ASK)
+        assert decide(mode, lvl, AboveCeiling.ASK) is asked
+
+
+def test_check_names_connector_mode_and_level_in_the_problem():
+    req = Request("POST", "gmail.googleapis.com", "/gmail/v1/users/me/messages/send")
+    verdict = check("mail-bot", "google", Mode.DRAFT_ONLY, req)
+    assert verdict.decision is Decision.REFUSE
+    problem = verdict.problem()
+    assert (problem["connector"], problem["mode"], problem["level"]) == ("mail-bot", "draft-only", "send")
+    assert problem["status"] == 403 and problem["type"].endswith("above-mode")
+    assert check("mail-bot", "google", Mode.DRAFT_ONLY, req, AboveCeiling.ASK).decision is Decision.ASK
+    draft = Request("POST", "gmail.googleapis.com", "/gmail/v1/users/me/drafts")
+    assert check("mail-bot", "google", Mode.DRAFT_ONLY, draft).decision is Decision.ALLOW
+
+
+def test_check_fails_closed():
+    bad = Request("POST", "api.github.com", "/graphql", body=b"nope")
+    verdict = check("gh", "github", Mode.FULL, bad)
+    assert verdict.decision is Decision.REFUSE and verdict.level is None
+    assert verdict.problem()["level"] == "unknown"
+    assert check("gh", "generic", Mode.FULL, Request("GET", "x", "/")).decision is Decision.REFUSE
+    off = check("gh", "github", Mode.DISABLED, Request("GET", "api.github.com", "/user"), AboveCeiling.ASK)
+    assert off.decision is Decision.REFUSE and off.problem()["type"].endswith("disabled")
