@@ -57,6 +57,7 @@ class Airtable(Provider):
     env_var = "AIRTABLE_API_KEY"
     request_table = "connectors.rules.simple:AIRTABLE"  # what the gateway allows, per request
     gateway_url = "https://api.airtable.com"
+    gateway_env = {"AIRTABLE_ENDPOINT_URL": "/v0"}  # see README "Routing a connector through the gateway"
     # whoami, bases, tables, one record, webhooks, extension installations (all GETs).
     deep_probe_requests = 6
     # unconfirmed: no revoke or rotate API for PATs, no OAuth revoke endpoint is documented

@@ -32,6 +32,7 @@ from connectors.base import (
     ProbeReport,
     Provider,
     RateLimitState,
+    Secret,
     SwitchCall,
     Verb,
 )
@@ -79,6 +80,7 @@ class Anthropic(Provider):
     env_var = "ANTHROPIC_API_KEY"
     request_table = "connectors.rules.anthropic:TABLE"  # what the gateway allows, per request
     gateway_url = "https://api.anthropic.com"
+    gateway_env = {"ANTHROPIC_BASE_URL": ""}  # see README "Routing a connector through the gateway"
     deep_probe_requests = 0  # nothing to learn beyond the normal probe: keys have no scopes
     can_revoke = True
     revoke_reversible = True
@@ -101,6 +103,9 @@ class Anthropic(Provider):
         return {"x-api-key": key, "anthropic-version": VERSION}
 
     # -- probe ----------------------------------------------------------------------------
+    def gateway_auth(self, secret: Secret) -> dict[str, str]:
+        return {"x-api-key": secret.reveal()}  # https://docs.anthropic.com/en/api/overview#authentication
+
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
         return await guard(lambda: self._probe(client, cred), deep=deep, cred=cred)
 

@@ -259,6 +259,9 @@ class Provider:
     # and the API root it forwards to unless the connector's route names another.
     request_table: ClassVar[str] = ""
     gateway_url: ClassVar[str] = ""
+    # `breaker exec` on a routed connector: variable → path below the gateway prefix, the base URL
+    # that the provider's SDKs (or the agent's code) read. The token goes in ``env_var``.
+    gateway_env: ClassVar[dict[str, str]] = {}
     deep_probe_requests: ClassVar[int] = 0  # how many requests a deep probe sends (said before it runs)
     can_revoke: ClassVar[bool] = False
     can_restrict: ClassVar[bool] = False
@@ -301,6 +304,10 @@ class Provider:
     def manual(self, action: Verb, message: str, steps: list[str] | None = None) -> ActionResult:
         """A switch the owner does by hand: ``steps`` (default this provider's manual steps)."""
         return ActionResult(action, ActionState.MANUAL, message, manual_steps=steps or self.manual_steps(action))
+
+    def gateway_auth(self, secret: Secret) -> dict[str, str]:
+        """The header(s) the gateway adds to a forwarded request: the real key, as the provider wants it."""
+        return {"authorization": f"Bearer {secret.reveal()}"}
 
     def recognise(self, key: str) -> KeyPattern | None:
         for pattern in self.key_patterns:

@@ -255,6 +255,7 @@ class GitHub(Provider):
     env_var = "GITHUB_TOKEN"
     request_table = "connectors.rules.github:TABLE"  # what the gateway allows, per request
     gateway_url = "https://api.github.com"
+    gateway_env = {"GITHUB_API_URL": ""}  # see README "Routing a connector through the gateway"
     # GET /user + GET /user/repos + one request per DeepCheck (fine-grained and App tokens only).
     deep_probe_requests = 2 + len(DEEP_CHECKS)
     can_revoke = True

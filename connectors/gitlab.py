@@ -83,6 +83,7 @@ class GitLab(Provider):
     env_var = "GITLAB_TOKEN"
     request_table = "connectors.rules.simple:GITLAB"  # what the gateway allows, per request
     gateway_url = "https://gitlab.com"
+    gateway_env = {"GITLAB_URL": ""}  # see README "Routing a connector through the gateway"
     deep_probe_requests = 2  # the token reports its own scopes: a deep probe is the normal probe
     can_revoke = True
     can_rotate = True

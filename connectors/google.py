@@ -28,6 +28,7 @@ from connectors.base import (
     Outcome,
     ProbeReport,
     Provider,
+    Secret,
     SwitchCall,
     Verb,
 )
@@ -119,6 +120,7 @@ class Google(Provider):
     env_var = "GOOGLE_OAUTH_ACCESS_TOKEN"
     request_table = "connectors.rules.google:TABLE"  # what the gateway allows, per request
     gateway_url = "https://gmail.googleapis.com"
+    gateway_env = {"GMAIL_API_ENDPOINT": ""}  # see README "Routing a connector through the gateway"
     deep_probe_requests = 1  # tokeninfo lists the scopes: a deep probe sends nothing more
     can_revoke = True
     can_rotate = False  # access tokens are refreshed by the client; unconfirmed: the API Keys API was not researched
@@ -129,6 +131,11 @@ class Google(Provider):
 
     def grants_for(self, scopes: list[str] | tuple[str, ...]) -> list[Grant]:
         return [Grant(s, self.level_of(s), SCOPE_NOTES.get(s, "")) for s in scopes if s]
+
+    def gateway_auth(self, secret: Secret) -> dict[str, str]:
+        if secret.reveal().startswith("AIza"):  # an API key: https://ai.google.dev/api#authentication
+            return {"x-goog-api-key": secret.reveal()}
+        return {"authorization": f"Bearer {secret.reveal()}"}
 
     @staticmethod
     def is_api_key(cred: Credential) -> bool:

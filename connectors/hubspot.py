@@ -90,6 +90,7 @@ class HubSpot(Provider):
     env_var = "HUBSPOT_ACCESS_TOKEN"
     request_table = "connectors.rules.simple:HUBSPOT"  # what the gateway allows, per request
     gateway_url = "https://api.hubapi.com"
+    gateway_env = {"HUBSPOT_API_HOST": ""}  # see README "Routing a connector through the gateway"
     deep_probe_requests = 0  # token info reports every scope
     # revoke() works by API only for an OAuth refresh token (token_type "oauth_refresh"); a private-app
     # token, the usual case, is manual — so the panel should not promise an API revoke

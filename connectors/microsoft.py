@@ -129,6 +129,7 @@ class MicrosoftGraph(Provider):
     env_var = "MS_GRAPH_TOKEN"
     request_table = "connectors.rules.microsoft:TABLE"  # what the gateway allows, per request
     gateway_url = "https://graph.microsoft.com"
+    gateway_env = {"MS_GRAPH_BASE_URL": "/v1.0"}  # see README "Routing a connector through the gateway"
     deep_probe_requests = 2  # the verify call, plus the permission grant when its id is registered
     can_revoke = True
     can_restrict = True

@@ -75,6 +75,7 @@ class Notion(Provider):
     env_var = "NOTION_TOKEN"
     request_table = "connectors.rules.simple:NOTION"  # what the gateway allows, per request
     gateway_url = "https://api.notion.com"
+    gateway_env = {"NOTION_BASE_URL": ""}  # see README "Routing a connector through the gateway"
     deep_probe_requests = 1 + len(DEEP_PROBES) + 1
     # revoke() works by API only for public integrations with registered client credentials
     can_revoke = False

@@ -140,6 +140,7 @@ class OpenAI(Provider):
     env_var = "OPENAI_API_KEY"
     request_table = "connectors.rules.openai:TABLE"  # what the gateway allows, per request
     gateway_url = "https://api.openai.com"
+    gateway_env = {"OPENAI_BASE_URL": "/v1"}  # see README "Routing a connector through the gateway"
     deep_probe_requests = _SHALLOW_REQUESTS + len(DEEP_PROBES)
     can_revoke = True
     revoke_needs_admin = True

@@ -83,6 +83,7 @@ class SendGrid(Provider):
     env_var = "SENDGRID_API_KEY"
     request_table = "connectors.rules.simple:SENDGRID"  # what the gateway allows, per request
     gateway_url = "https://api.sendgrid.com"
+    gateway_env = {"SENDGRID_API_HOST": ""}  # see README "Routing a connector through the gateway"
     deep_probe_requests = 0  # /v3/scopes already tells everything
     can_revoke = can_restrict = can_rotate = True
     switch_calls = {

@@ -116,6 +116,7 @@ class Stripe(Provider):
     env_var = "STRIPE_API_KEY"
     request_table = "connectors.rules.simple:STRIPE"  # what the gateway allows, per request
     gateway_url = "https://api.stripe.com"
+    gateway_env = {"STRIPE_API_BASE": ""}  # see README "Routing a connector through the gateway"
     deep_probe_requests = 1 + len(DEEP_PROBES)
 
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:

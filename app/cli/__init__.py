@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "exec_cmds",  # exec
     "review_cmds",  # review
     "scan_cmds",  # scan
+    "gateway_cmds",  # gateway, route, token
     "audit_cmds",  # audit
     "export_cmds",  # export
     "demo_cmds",  # demo, sandbox

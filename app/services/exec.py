@@ -15,9 +15,11 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from app.services import binding
+from app.services import gateway as gateway_service
 from app.services.inventory import env_var_problem
 from app.services.switches.states import label
 from app.services.views import ConnectorView
@@ -41,11 +43,16 @@ class ExecGrant:
     warning: str = ""  # e.g. a reduced mode that the provider does not enforce yet
     last4: str = ""
     tier: str = ""
+    # Routed through the gateway (issue 13): ``secret`` is a Breaker token issued for this one run,
+    # ``extra_env`` the gateway's base URL in the variables the provider's SDKs read.
+    extra_env: dict[str, str] = field(default_factory=dict)
+    token_id: int | None = None
 
     def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """A copy of ``base`` (default: this process's environment) plus the key. ``base`` is not changed."""
         env = dict(os.environ if base is None else base)
         env[self.env_var] = self.secret.reveal()
+        env.update(self.extra_env)
         return env
 
 
@@ -85,6 +92,8 @@ def grant(services, name: str, command: Sequence[str], env_var: str = "") -> Exe
             binding.check(services, view, cred)
         except binding.DestinationChanged as exc:
             refusal = str(exc)
+    if not refusal and name in gateway_service.Gateway(services).routed_names():
+        return _gateway_grant(services, view, var, cred.fingerprint, command)  # type: ignore[union-attr]
     secret = services.secrets.get(cred.keyring_ref) if cred is not None and not refusal else None
     if not refusal and secret is None:
         refusal = f"the keyring holds no key for {name}"
@@ -109,11 +118,31 @@ def grant(services, name: str, command: Sequence[str], env_var: str = "") -> Exe
     )  # type: ignore[union-attr]
 
 
+def _gateway_grant(services, view: ConnectorView, var: str, fingerprint: str, command: Sequence[str]) -> ExecGrant:
+    """A routed connector: the child gets a token issued for this run and the gateway's URL, never the key."""
+    provider = registry.get(view.provider)
+    issued = gateway_service.Gateway(services).issue(view.name, f"exec: {_command_name(command)}")
+    root = f"{gateway_service.base_url()}/{quote(view.name, safe='')}"
+    extra = {variable: root + suffix for variable, suffix in provider.gateway_env.items()}
+    extra["BREAKER_GATEWAY_URL"] = root
+    return ExecGrant(
+        connector=view.name,
+        env_var=var,
+        secret=Secret(issued.token),
+        fingerprint=fingerprint,
+        mode=view.mode,
+        tier="gateway",
+        extra_env=extra,
+        token_id=issued.id,
+    )
+
+
 def record_use(services, handed: ExecGrant, command: Sequence[str], outcome: str) -> None:
     """Audit one use: ``ok`` (the child started with the key), ``not-found`` or ``not-executable``."""
     new = {
         **_base(command, handed.env_var, handed.mode),
         "started": outcome == "ok",
+        "via": "gateway" if handed.token_id is not None else "key",
         "credential": {"fingerprint": handed.fingerprint, "last4": handed.last4, "tier": handed.tier},
     }
     _audit(services, "exec", handed.connector, new, outcome=outcome)
@@ -173,6 +202,8 @@ def run(
             raise
         code = proc.wait()
     finally:
+        if handed.token_id is not None:  # the run's token dies with the run
+            gateway_service.Gateway(services).revoke(name, handed.token_id)
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return 128 - code if code < 0 else code

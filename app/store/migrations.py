@@ -71,12 +71,19 @@ def _v4_discovery(conn: Connection) -> None:
         table.__table__.create(conn, checkfirst=True)
 
 
+def _v5_gateway(conn: Connection) -> None:
+    """The gateway's tables (issue 13): routes, issued tokens (hashes only), usage, held requests."""
+    names = ("gateway_route", "gateway_token", "gateway_use", "gateway_hold")
+    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[n] for n in names])
+
+
 # version → migration that produces it. Append only; never edit a released step.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_initial,
     2: _v2_review,
     3: _v3_credential_binding,
     4: _v4_discovery,
+    5: _v5_gateway,
 }
 CURRENT_VERSION = max(MIGRATIONS)
 # The fast read path names this schema's tables in its own SQL: a new migration must update it too.

@@ -246,3 +246,62 @@ class FoundPlace(SQLModel, table=True):
     last_seen: datetime = Field(default_factory=utcnow)
     vanished_at: datetime | None = None
     undo_json: str = "{}"  # how to put the original back (offsets, hashes; the key itself stays in the keyring)
+
+
+# -- the gateway (issue 13; migration 5) -----------------------------------------------------------
+
+
+class GatewayRoute(SQLModel, table=True):
+    """A connector handed out through the gateway instead of as its key. No row: handed out as its key."""
+
+    __tablename__ = "gateway_route"
+    connector_id: int = Field(foreign_key="connector.id", primary_key=True)
+    upstream: str  # the API root requests are forwarded to (fixed here, never taken from a request)
+    rules_host: str  # the provider host whose request table applies (the upstream's, or the one it stands for)
+    on_above: str = "refuse"  # app.services.enforcement.AboveCeiling: refuse | ask
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GatewayToken(SQLModel, table=True):
+    """A Breaker-issued token for one connector and one client. Only its SHA-256 is kept."""
+
+    __tablename__ = "gateway_token"
+    id: int | None = Field(default=None, primary_key=True)
+    connector_id: int = Field(foreign_key="connector.id", index=True)
+    client: str = ""
+    token_hash: str = Field(index=True, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class GatewayUse(SQLModel, table=True):
+    """One request through the gateway: never a body, a query string, a real path or a key."""
+
+    __tablename__ = "gateway_use"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    connector_id: int = Field(foreign_key="connector.id", index=True)
+    client: str = ""
+    method: str = ""
+    template: str = ""  # the path template that matched, e.g. "POST /repos/{owner}/{repo}/issues"
+    level: int | None = None  # connectors.base.Level; None when the request could not be classified
+    decision: str = ""  # allow | refuse | ask
+    status: int | None = None  # what the agent got back
+    accepted_json: str = "{}"  # the provider's X-Accepted-* permission headers, when sent
+
+
+class GatewayHold(SQLModel, table=True):
+    """A request held for the owner's answer (the decision queue), tied to a hash of its exact bytes."""
+
+    __tablename__ = "gateway_hold"
+    id: int | None = Field(default=None, primary_key=True)
+    connector_id: int = Field(foreign_key="connector.id", index=True)
+    request_hash: str = Field(index=True)
+    level: int
+    template: str = ""
+    summary_json: str = "{}"  # what it would do, in the owner's words; never a key
+    state: str = "held"  # held | approved | denied | expired | forwarded
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(default_factory=utcnow)
+    answered_at: datetime | None = None
+    answered_by: str = ""

@@ -1,0 +1,161 @@
+"""``breaker gateway`` (run the loopback gateway in the foreground), ``breaker route NAME`` (hand a
+connector out through it, or as its key again) and ``breaker token NAME`` (issue, list, revoke the
+Breaker tokens agents use instead of the key)."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.cli.context import CliContext
+from app.cli.output import ago, note, print_json, table
+from app.cli.parser import CommandFailed, UsageError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "gateway",
+        help="run the loopback gateway in the foreground: every routed connector's mode enforced per request",
+        description="Serve the routed connectors on loopback (Ctrl-C stops). Agents send the Breaker token "
+        "to http://127.0.0.1:PORT/NAME/…; the gateway classifies each request, refuses what the mode does "
+        "not allow (or holds it for your answer), adds the real key and forwards it.",
+    )
+    p.add_argument("--port", type=int, default=None, metavar="N", help="loopback port (default 8791)")
+    p.add_argument("--host", default="127.0.0.1", metavar="ADDR", help="a loopback address (default 127.0.0.1)")
+    p.set_defaults(run=run_gateway)
+
+    p = subparsers.add_parser(
+        "route",
+        help="hand a connector to agents through the gateway instead of as its key (--off: as its key again)",
+        description="Route NAME through the gateway: `breaker exec NAME` then gives the child a Breaker "
+        "token and the gateway's URL, never the key. --above ask holds requests above the mode for your "
+        "answer instead of refusing them. Without NAME, lists the routes.",
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help="the connector")
+    p.add_argument("--upstream", metavar="URL", help="where requests go (default: the connector's base URL)")
+    p.add_argument("--rules-host", metavar="HOST", help="the provider host the upstream stands for (sandbox)")
+    p.add_argument("--above", choices=("refuse", "ask"), help="requests above the mode: refuse (default) or ask")
+    p.add_argument("--off", action="store_true", help="hand the connector out as its key again (revokes its tokens)")
+    p.add_argument("--json", action="store_true", help="one JSON document")
+    p.set_defaults(run=run_route)
+
+    p = subparsers.add_parser(
+        "token",
+        help="issue a Breaker token for a routed connector and one client (shown once), list or revoke them",
+        description="Print a new token for NAME and --client (shown this once; Breaker keeps only its hash), "
+        "list the tokens (--list) or revoke one (--revoke ID).",
+    )
+    p.add_argument("name", metavar="NAME", help="the connector")
+    p.add_argument("--client", metavar="LABEL", help="who gets the token (e.g. 'invoice agent')")
+    p.add_argument("--list", action="store_true", help="list the tokens (never their values)")
+    p.add_argument("--revoke", type=int, metavar="ID", help="revoke token ID")
+    p.set_defaults(run=run_token)
+
+
+def _gateway(ctx: CliContext):
+    from app.services.gateway import Gateway
+
+    return Gateway(ctx.services)
+
+
+def run_route(args: argparse.Namespace, ctx: CliContext) -> int:
+    from app.services.gateway import GatewayError
+
+    gw = _gateway(ctx)
+    if args.name is None:
+        routes = gw.routes()
+        if args.json:
+            print_json(
+                {
+                    "routes": [
+                        {
+                            "connector": r.connector,
+                            "provider": r.provider,
+                            "upstream": r.upstream,
+                            "rules_host": r.rules_host,
+                            "above": r.on_above.value,
+                            "tokens": r.tokens,
+                        }
+                        for r in routes
+                    ]
+                },
+                ctx.stdout,
+            )
+        else:
+            rows = [[r.connector, r.upstream, r.on_above.value, str(r.tokens)] for r in routes]
+            table(["CONNECTOR", "UPSTREAM", "ABOVE MODE", "TOKENS"], rows, ctx.stdout)
+        return 0
+    ctx.require_writable("route")
+    try:
+        if args.off:
+            done = gw.unroute(args.name)
+            note(f"{args.name} is handed out as its key again" if done else f"{args.name} was not routed")
+            return 0
+        view = gw.route(args.name, upstream=args.upstream, rules_host=args.rules_host, on_above=args.above)
+    except GatewayError as exc:
+        raise CommandFailed(str(exc)) from None
+    note(
+        f"{view.connector} goes through the gateway to {view.upstream} (rules of {view.rules_host}); "
+        f"requests above its mode are {'held for your answer' if view.on_above.value == 'ask' else 'refused'}. "
+        f"`breaker exec {view.connector} -- CMD` hands out a token, not the key."
+    )
+    return 0
+
+
+def run_token(args: argparse.Namespace, ctx: CliContext) -> int:
+    from app.services.gateway import GatewayError
+
+    gw = _gateway(ctx)
+    try:
+        if args.list:
+            rows = [
+                [str(t.id), t.client, ago(t.created_at), "revoked " + ago(t.revoked_at) if t.revoked_at else "live"]
+                for t in gw.tokens(args.name)
+            ]
+            table(["ID", "CLIENT", "ISSUED", "STATE"], rows, ctx.stdout)
+            return 0
+        ctx.require_writable("token")
+        if args.revoke is not None:
+            if not gw.revoke(args.name, args.revoke):
+                raise CommandFailed(f"{args.name} has no live token {args.revoke}")
+            note(f"token {args.revoke} of {args.name} revoked")
+            return 0
+        if not args.client:
+            raise UsageError("name the client the token is for: --client LABEL")
+        issued = gw.issue(args.name, args.client)
+    except GatewayError as exc:
+        raise CommandFailed(str(exc)) from None
+    note(f"token {issued.id} for {issued.client} (shown once; Breaker keeps only its hash):")
+    ctx.stdout.write(issued.token + "\n")
+    return 0
+
+
+def run_gateway(args: argparse.Namespace, ctx: CliContext) -> int:
+    import asyncio
+
+    from app.gateway.server import NotLoopback
+    from app.services.gateway import DEFAULT_PORT
+
+    port = DEFAULT_PORT if args.port is None else args.port
+    if not 1024 <= port <= 65535:
+        raise UsageError("--port must be between 1024 and 65535")
+    try:
+        return asyncio.run(_serve(ctx, args.host, port))
+    except NotLoopback as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise CommandFailed(f"the gateway could not listen on {args.host}:{port}: {exc.strerror}") from None
+    except KeyboardInterrupt:
+        note("gateway stopped")
+        return 0
+
+
+async def _serve(ctx: CliContext, host: str, port: int) -> int:
+    import asyncio
+
+    from app.gateway.server import running
+
+    routes = _gateway(ctx).routes()
+    async with running(ctx.services, host, port, on_event=lambda text: note(text, ctx.stderr)) as gw:
+        note(f"Breaker gateway on {gw.url} (Ctrl-C stops). Routed: {', '.join(r.connector for r in routes) or 'none'}")
+        await asyncio.Event().wait()
+    return 0

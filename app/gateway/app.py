@@ -1,0 +1,401 @@
+"""The gateway as an ASGI application: authenticate, classify, decide, forward — for every request.
+
+``http://127.0.0.1:PORT/<connector>/<the provider's path>``: the first segment names the connector,
+the rest is forwarded to the connector's upstream (fixed in the inventory, never taken from the
+request) with the real key added and the agent's Breaker token removed. Each request reads the
+token's route and the connector's mode afresh (:class:`app.services.gateway.Lookup`), so a switch
+made anywhere applies to the very next request, on a reused connection too. Decisions come from
+:mod:`app.services.enforcement`; levels from the provider's table in ``connectors/rules``.
+
+Responses pass through as they come: ``text/event-stream`` chunk by chunk (never buffered,
+never compressed: the upstream is asked for ``identity``), and an open stream is ended when its
+connector's mode stops allowing it. Absolute URLs that point back at the provider (``Link``,
+``Location``, and JSON bodies such as Graph's ``@odata.nextLink`` or HubSpot's paging links) are
+rewritten to the gateway. Redirects are never followed here: the agent follows them itself,
+without the real key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote, unquote, urlsplit
+
+import httpx
+
+from app.services import enforcement
+from app.services.enforcement import PROBLEM_CONTENT_TYPE, Decision
+from app.services.gateway import TOKEN_PREFIX, Lookup, Route, accepted_headers, record_usage
+from connectors import registry
+from connectors.base import Level, Secret
+from connectors.requests import Request
+
+log = logging.getLogger("breaker.gateway")
+
+MAX_BODY = 32 << 20  # a request body larger than 32 MiB is refused (413)
+MAX_REWRITE = 16 << 20  # JSON bodies up to 16 MiB are read whole to rewrite provider URLs
+STREAM_WATCH_S = 0.02  # how often open streams re-read their connector's mode
+SECRET_TTL_S = 5.0  # a key read from the keyring is reused this long (a rotation shows within it)
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers"}
+    | {"transfer-encoding", "upgrade", "host", "content-length"}
+)
+CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "cookie"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+Send = Callable[[dict], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict]]
+
+
+def problem(status: int, title: str, detail: str, **extra) -> tuple[int, bytes]:
+    body = {"type": enforcement.PROBLEM_TYPE + title.split(":")[0].lower().replace(" ", "-"), "title": title}
+    body.update(status=status, detail=detail, refused_by="breaker-gateway", **extra)
+    return status, json.dumps(body).encode()
+
+
+def token_of(headers: dict[str, str]) -> str | None:
+    """The Breaker token the agent sent, in whichever header its SDK uses for a key."""
+    auth = headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() in ("bearer", "token") and value.strip().startswith(TOKEN_PREFIX):
+        return value.strip()
+    if scheme.lower() == "basic":  # Stripe's SDKs: the key as the user name
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            user = base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
+            if user.startswith(TOKEN_PREFIX):
+                return user
+    for name in ("x-api-key", "x-goog-api-key"):
+        value = headers.get(name, "").strip()
+        if value.startswith(TOKEN_PREFIX):
+            return value
+    return None
+
+
+class GatewayApp:
+    """One gateway over one open inventory. ``await app.aclose()`` when done."""
+
+    def __init__(self, services, *, queue=None, on_event: Callable[[str], None] | None = None) -> None:
+        self.services = services
+        self.lookup = Lookup(services)
+        self.queue = queue  # app.gateway.queue.HoldQueue, or None: "ask" is then refused
+        self.on_event = on_event or (lambda text: log.info(text))
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(120.0, connect=10.0),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+            trust_env=False,
+        )
+        self._secrets: dict[str, tuple[float, Secret]] = {}
+        self._streams: dict[asyncio.Task, tuple[int, Level]] = {}
+        self._watcher: asyncio.Task | None = None
+        self._usage: list[dict] = []
+        self._flusher: asyncio.Task | None = None
+
+    async def aclose(self) -> None:
+        for task in list(self._streams):
+            task.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self._flusher is not None:
+            self._flusher.cancel()
+        await self.flush_usage()
+        await self.http.aclose()
+        self.lookup.close()
+
+    # -- ASGI -----------------------------------------------------------------------------------
+    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        try:
+            await self.handle(scope, receive, send)
+        except httpx.HTTPError as exc:
+            status, body = problem(502, "Bad gateway: the provider did not answer", type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await self.respond(send, status, body)
+
+    async def respond(self, send: Send, status: int, body: bytes, content_type: str = PROBLEM_CONTENT_TYPE) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def handle(self, scope: dict, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        hostname = urlsplit(f"//{host}").hostname or ""
+        if hostname not in LOOPBACK_HOSTS and f"[{hostname}]" not in LOOPBACK_HOSTS:
+            # DNS rebinding, or a client using the gateway as a forward proxy: refused.
+            await self.respond(send, *problem(421, "Unknown host", "the gateway answers on loopback only"))
+            return
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if not raw_path.startswith("/"):
+            await self.respond(send, *problem(400, "Unknown host", "absolute-form request targets are refused"))
+            return
+        first, _, rest = raw_path[1:].partition("/")
+        name = unquote(first)
+        if name in ("", "_breaker"):
+            body = json.dumps({"gateway": "breaker", "ok": True}).encode()
+            await self.respond(send, 200, body, "application/json")
+            return
+        token = token_of(headers)
+        route = self.lookup.route(token) if token else None
+        if route is None or route.connector != name:
+            await self.respond(
+                send,
+                *problem(401, "Unauthorized", "send the Breaker token issued for this connector (breaker token NAME)"),
+            )
+            return
+        body = await self.read_body(receive)
+        if body is None:
+            await self.respond(send, *problem(413, "Request too large", f"bodies over {MAX_BODY} bytes are refused"))
+            return
+        path = "/" + rest
+        request = Request(
+            scope["method"], route.rules_host, path, scope.get("query_string", b"").decode(), headers, body
+        )
+        verdict = enforcement.check(route.connector, route.provider, route.mode, request, route.on_above)
+        if verdict.decision is Decision.ASK and self.queue is not None:
+            result = await self.queue.run(route, request, verdict, lambda: self.forward_buffered(route, request))
+            if not isinstance(result, enforcement.Verdict):
+                self.use(route, request, verdict, result.status)
+                await send({"type": "http.response.start", "status": result.status, "headers": result.headers})
+                await send({"type": "http.response.body", "body": result.body})
+                return
+            verdict = result
+        elif verdict.decision is Decision.ASK:
+            verdict = self.no_queue(verdict)
+        if verdict.decision is not Decision.ALLOW:
+            self.use(route, request, verdict, 403)
+            self.on_event(f"refused {route.connector} {verdict.template or request.method} ({verdict.reason})")
+            await self.respond(send, 403, json.dumps(verdict.problem(403)).encode())
+            return
+        await self.forward(scope, route, request, verdict, send)
+
+    @staticmethod
+    def no_queue(verdict: enforcement.Verdict) -> enforcement.Verdict:
+        return enforcement.Verdict(
+            Decision.REFUSE,
+            verdict.connector,
+            verdict.mode,
+            verdict.level,
+            verdict.template,
+            verdict.reason + "; no decision queue is running, so it is refused",
+        )
+
+    @staticmethod
+    async def read_body(receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    # -- forwarding -----------------------------------------------------------------------------
+    def secret(self, ref: str | None) -> Secret | None:
+        if ref is None:
+            return None
+        now = time.monotonic()
+        cached = self._secrets.get(ref)
+        if cached is not None and now - cached[0] < SECRET_TTL_S:
+            return cached[1]
+        value = self.services.secrets.get(ref)
+        if value is not None:
+            self._secrets[ref] = (now, value)
+        return value
+
+    async def send_upstream(self, route: Route, request: Request) -> httpx.Response | None:
+        """The request as forwarded: the agent's headers without its token, the real key added."""
+        secret = self.secret(route.keyring_ref)
+        if secret is None:
+            return None
+        provider = registry.get(route.provider)
+        out = [(k, v) for k, v in request.headers.items() if k not in HOP_BY_HOP and k not in CREDENTIAL_HEADERS]
+        out = [(k, v) for k, v in out if k not in ("accept-encoding", "x-forwarded-for", "forwarded")]
+        out.append(("accept-encoding", "identity"))
+        out.extend(provider.gateway_auth(secret).items())
+        url = route.upstream + request.path + (f"?{request.query}" if request.query else "")
+        upstream = self.http.build_request(request.method, url, headers=out, content=request.body)
+        return await self.http.send(upstream, stream=True)
+
+    @staticmethod
+    def rewriter(route: Route, request: Request) -> Rewriter:
+        own = f"http://{request.headers.get('host', '127.0.0.1')}/{quote(route.connector, safe='')}"
+        return Rewriter(own, (route.upstream, registry.get(route.provider).gateway_url))
+
+    def response_headers(self, response: httpx.Response, rewrite: Rewriter) -> list[tuple[bytes, bytes]]:
+        return [
+            (k.encode("latin-1"), rewrite.text(v).encode("latin-1"))
+            for k, v in response.headers.multi_items()
+            if k.lower() not in HOP_BY_HOP and k.lower() not in ("set-cookie",)
+        ]
+
+    async def forward_buffered(self, route: Route, request: Request):
+        """Forward once and read the whole answer (a held request: every joined caller gets a copy)."""
+        from app.gateway.queue import Buffered
+
+        response = await self.send_upstream(route, request)
+        if response is None:
+            status, body = problem(502, "No key", f"the keyring holds no key for {route.connector}")
+            return Buffered(status, [(b"content-type", PROBLEM_CONTENT_TYPE.encode())], body)
+        try:
+            rewrite = self.rewriter(route, request)
+            body = rewrite.body(await response.aread())
+            headers = self.response_headers(response, rewrite)
+            headers.append((b"content-length", str(len(body)).encode()))
+            return Buffered(response.status_code, headers, body)
+        finally:
+            await response.aclose()
+
+    async def forward(
+        self, scope: dict, route: Route, request: Request, verdict: enforcement.Verdict, send: Send
+    ) -> None:
+        response = await self.send_upstream(route, request)
+        if response is None:
+            self.use(route, request, verdict, 502)
+            await self.respond(send, *problem(502, "No key", f"the keyring holds no key for {route.connector}"))
+            return
+        try:
+            rewrite = self.rewriter(route, request)
+            ctype = response.headers.get("content-type", "").lower()
+            resp_headers = self.response_headers(response, rewrite)
+            self.use(route, request, verdict, response.status_code, accepted_headers(response.headers.multi_items()))
+            if ctype.startswith("text/event-stream"):
+                await self.stream(route, verdict, response, resp_headers, send)
+            elif "json" in ctype and int(response.headers.get("content-length") or 0) <= MAX_REWRITE:
+                body = rewrite.body(await response.aread())
+                resp_headers.append((b"content-length", str(len(body)).encode()))
+                await send({"type": "http.response.start", "status": response.status_code, "headers": resp_headers})
+                await send({"type": "http.response.body", "body": body})
+            else:
+                await send({"type": "http.response.start", "status": response.status_code, "headers": resp_headers})
+                async for chunk in response.aiter_raw():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+        finally:
+            await response.aclose()
+
+    async def stream(self, route: Route, verdict, response: httpx.Response, headers: list, send: Send) -> None:
+        """Pass a stream on chunk by chunk; end it when the connector's mode stops allowing it."""
+        headers = [*headers, (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+
+        async def pump() -> None:
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+        task = asyncio.create_task(pump())
+        self._streams[task] = (route.connector_id, verdict.level)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self.watch_streams())
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():  # the handler itself was cancelled (client gone, shutdown)
+                task.cancel()
+                raise
+            self.on_event(f"ended a stream of {route.connector}: its mode no longer allows {verdict.level.label}")
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "body": self.ended_event(route), "more_body": True})
+        finally:
+            self._streams.pop(task, None)
+        with contextlib.suppress(Exception):
+            await send({"type": "http.response.body", "body": b""})
+
+    def ended_event(self, route: Route) -> bytes:
+        """The last event of a stream the gateway ends: an error event, so the SDK raises instead of
+        taking the truncated stream for a finished one (Anthropic's SDKs raise on ``event: error``,
+        OpenAI's on a ``data`` object with an ``error`` member)."""
+        modes = self.lookup.modes([route.connector_id])
+        mode = modes[route.connector_id]
+        detail = f"{route.connector} is now {mode.value}: Breaker's gateway ended this stream"
+        error = {"type": "breaker_gateway_refused", "message": detail}
+        payload = {"type": "error", "error": error, "connector": route.connector, "mode": mode.value}
+        name = "event: error\n" if route.provider == "anthropic" else ""
+        return f"{name}data: {json.dumps(payload)}\n\n".encode()
+
+    async def watch_streams(self) -> None:
+        """While streams are open, re-read their connectors' modes every STREAM_WATCH_S seconds."""
+        while self._streams:
+            await asyncio.sleep(STREAM_WATCH_S)
+            open_now = dict(self._streams)
+            modes = await asyncio.to_thread(self.lookup.modes, {cid for cid, _ in open_now.values()})
+            for task, (cid, level) in open_now.items():
+                if not modes[cid].allows(level) and not task.done():
+                    task.cancel()
+
+    # -- usage ----------------------------------------------------------------------------------
+    def use(self, route: Route, request: Request, verdict, status: int, accepted: str = "{}") -> None:
+        self._usage.append(
+            {
+                "connector_id": route.connector_id,
+                "client": route.client,
+                "method": request.method.upper(),
+                "template": verdict.template,
+                "level": int(verdict.level) if verdict.level is not None else None,
+                "decision": verdict.decision.value,
+                "status": status,
+                "accepted_json": accepted,
+            }
+        )
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(0.2)
+        await self.flush_usage()
+
+    async def flush_usage(self) -> None:
+        rows, self._usage = self._usage, []
+        if rows:
+            try:
+                await asyncio.to_thread(record_usage, self.services, rows)
+            except Exception as exc:  # the store is busy or gone: say so, never fail the agent's request
+                self.on_event(f"usage records could not be written ({type(exc).__name__}); {len(rows)} lost")
+
+
+class Rewriter:
+    """Absolute provider URLs → the gateway's own prefix for this connector."""
+
+    def __init__(self, own: str, roots: tuple[str, ...]) -> None:
+        self.own = own
+        self.roots = tuple(sorted({r.rstrip("/") for r in roots if r}, key=len, reverse=True))
+
+    def text(self, value: str) -> str:
+        for root in self.roots:
+            if root in value:
+                value = value.replace(root, self.own)
+        return value
+
+    def body(self, data: bytes) -> bytes:
+        for root in self.roots:
+            for form in (root, root.replace("/", "\\/")):
+                raw = form.encode()
+                if raw in data:
+                    data = data.replace(raw, self.own.replace("/", "\\/" if "\\/" in form else "/").encode())
+        return data

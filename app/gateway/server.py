@@ -1,0 +1,77 @@
+"""Running the gateway: uvicorn on a loopback socket, the ASGI app of :mod:`app.gateway.app`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+from collections.abc import AsyncIterator, Callable
+
+import uvicorn
+
+from app.gateway.app import GatewayApp
+
+
+class NotLoopback(ValueError):
+    pass
+
+
+def loopback_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket on a loopback address; anything else is refused."""
+    try:
+        address = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+    except ValueError:
+        raise NotLoopback(f"{host!r} is not an IP address; the gateway listens on loopback only") from None
+    if not address.is_loopback:
+        raise NotLoopback(f"{host} is not a loopback address; the gateway listens on loopback only")
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((str(address), port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+class RunningGateway:
+    """A gateway serving on a socket; ``url`` is its base URL."""
+
+    def __init__(self, app: GatewayApp, sock: socket.socket) -> None:
+        self.app = app
+        self.sock = sock
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", http="auto", ws="none", timeout_keep_alive=30
+        )
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> RunningGateway:
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.005)
+        return self
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self.app.aclose()
+        self.sock.close()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    services, host: str = "127.0.0.1", port: int = 0, *, queue=None, on_event: Callable[[str], None] | None = None
+) -> AsyncIterator[RunningGateway]:
+    app = GatewayApp(services, queue=queue, on_event=on_event)
+    gw = await RunningGateway(app, loopback_socket(host, port)).start()
+    try:
+        yield gw
+    finally:
+        await gw.stop()

@@ -1,0 +1,370 @@
+"""The gateway's inventory side: routes, Breaker-issued tokens, usage records (issue 13).
+
+A *route* says a connector is handed to agents through the gateway instead of as its key: where
+its requests go (the upstream, fixed here and never taken from a request), which provider host's
+request table applies, and whether requests above the mode are refused or held for the owner.
+A *token* is issued per connector and client: random, shown once, kept only as its SHA-256,
+revocable. Every change here is audited; no token or key is ever written anywhere but the answer
+to the one call that issues it.
+
+:class:`Lookup` is the per-request read the gateway makes (token → connector, mode, route,
+credential): one SELECT on its own connection, outside any long transaction, so a switch made by
+another process is seen by the very next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets as _secrets
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import text
+from sqlmodel import select
+
+from app.services.enforcement import AboveCeiling
+from app.store.db import session_scope
+from app.store.models import Connector, GatewayRoute, GatewayToken, GatewayUse
+from app.store.snapshot import parse_time, utcnow
+from connectors import registry
+from connectors.base import Level, Mode
+from connectors.requests import table_for
+
+TOKEN_PREFIX = "brk_"
+DEFAULT_PORT = 8791
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class GatewayError(Exception):
+    """A route or token cannot be made as asked. One line, no secret."""
+
+
+def base_url() -> str:
+    """Where agents reach the gateway: ``BREAKER_GATEWAY_URL``, else loopback on the default port."""
+    url = os.environ.get("BREAKER_GATEWAY_URL", "").rstrip("/") or f"http://127.0.0.1:{DEFAULT_PORT}"
+    if urlsplit(url).hostname not in LOOPBACK:
+        raise GatewayError("BREAKER_GATEWAY_URL must be a loopback address (the gateway listens on loopback only)")
+    return url
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + _secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RouteView:
+    connector: str
+    provider: str
+    upstream: str
+    rules_host: str
+    on_above: AboveCeiling
+    tokens: int  # live (unrevoked) tokens
+
+
+@dataclass(frozen=True)
+class TokenView:
+    id: int
+    connector: str
+    client: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A new token: ``token`` is shown once and then exists only as its hash."""
+
+    id: int
+    connector: str
+    client: str
+    token: str
+
+
+class Gateway:
+    """Routes and tokens, for the CLI, the panel and ``breaker exec``."""
+
+    def __init__(self, services) -> None:
+        self.services = services
+
+    # -- routes -------------------------------------------------------------------------------------
+    def route(
+        self, name: str, *, upstream: str | None = None, rules_host: str | None = None, on_above: str | None = None
+    ) -> RouteView:
+        """Hand ``name`` out through the gateway (or change its route). Audited."""
+        with session_scope(self.services.engine) as s:
+            c = self._connector(s, name)
+            provider = registry.get(c.provider)
+            table = table_for(provider)
+            if table is None or not provider.gateway_url:
+                raise GatewayError(f"the gateway has no request table for {provider.title} yet: {name} stays a key")
+            row = s.get(GatewayRoute, c.id)
+            old = _route_dict(row) if row else None
+            up = (upstream or (row.upstream if row else "") or c.base_url or provider.gateway_url).rstrip("/")
+            split = urlsplit(up)
+            if split.scheme not in ("http", "https") or not split.hostname or split.query or split.fragment:
+                raise GatewayError(f"upstream {up!r} is not an http(s) URL")
+            if split.scheme == "http" and split.hostname not in LOOPBACK:
+                raise GatewayError("a plain-http upstream is allowed on loopback only (the sandbox)")
+            host = (rules_host or (row.rules_host if row else "") or split.hostname or "").lower()
+            if host not in table.hosts:
+                if rules_host is None and not row and split.hostname in LOOPBACK:
+                    host = urlsplit(provider.gateway_url).hostname or ""
+                else:
+                    raise GatewayError(
+                        f"{host!r} is not one of {provider.title}'s API hosts ({', '.join(sorted(table.hosts))})"
+                    )
+            choice = AboveCeiling(on_above) if on_above else AboveCeiling(row.on_above if row else "refuse")
+            if row is None:
+                row = GatewayRoute(connector_id=c.id, upstream=up, rules_host=host, on_above=choice.value)
+            else:
+                row.upstream, row.rules_host, row.on_above = up, host, choice.value
+            s.add(row)
+            self.services.audit.record(s, "gateway.route", name, old=old, new=_route_dict(row))
+            tokens = self._live_tokens(s, c.id)
+            return RouteView(name, c.provider, row.upstream, row.rules_host, choice, tokens)
+
+    def unroute(self, name: str) -> bool:
+        """Hand ``name`` out as its key again; its tokens are revoked. Audited. False if it was not routed."""
+        with session_scope(self.services.engine) as s:
+            c = self._connector(s, name)
+            row = s.get(GatewayRoute, c.id)
+            if row is None:
+                return False
+            revoked = self._revoke_all(s, c.id)
+            s.delete(row)
+            self.services.audit.record(
+                s, "gateway.unroute", name, old=_route_dict(row), new={"tokens_revoked": revoked}
+            )
+            return True
+
+    def get(self, name: str) -> RouteView | None:
+        with session_scope(self.services.engine) as s:
+            c = self._connector(s, name)
+            row = s.get(GatewayRoute, c.id)
+            if row is None:
+                return None
+            return RouteView(
+                name, c.provider, row.upstream, row.rules_host, AboveCeiling(row.on_above), self._live_tokens(s, c.id)
+            )
+
+    def routes(self) -> list[RouteView]:
+        with session_scope(self.services.engine) as s:
+            rows = s.exec(select(GatewayRoute, Connector).where(GatewayRoute.connector_id == Connector.id)).all()
+            return [
+                RouteView(
+                    c.name,
+                    c.provider,
+                    r.upstream,
+                    r.rules_host,
+                    AboveCeiling(r.on_above),
+                    self._live_tokens(s, c.id),
+                )
+                for r, c in sorted(rows, key=lambda rc: rc[1].name)
+            ]
+
+    def routed_names(self) -> set[str]:
+        with self.services.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT c.name FROM gateway_route r JOIN connector c ON c.id = r.connector_id")
+            ).all()
+        return {r[0] for r in rows}
+
+    # -- tokens -------------------------------------------------------------------------------------
+    def issue(self, name: str, client: str) -> Issued:
+        """A new token for ``name`` and ``client``; the connector must be routed. Audited without the token."""
+        client = client.strip()[:80]
+        if not client:
+            raise GatewayError("name the client the token is for (e.g. --client 'invoice agent')")
+        token = new_token()
+        with session_scope(self.services.engine) as s:
+            c = self._connector(s, name)
+            if s.get(GatewayRoute, c.id) is None:
+                raise GatewayError(f"{name} is not routed through the gateway (breaker route {name})")
+            row = GatewayToken(connector_id=c.id, client=client, token_hash=token_hash(token))
+            s.add(row)
+            s.flush()
+            self.services.audit.record(s, "gateway.token", name, new={"token_id": row.id, "client": client})
+            return Issued(row.id, name, client, token)
+
+    def revoke(self, name: str, token_id: int) -> bool:
+        with session_scope(self.services.engine) as s:
+            c = self._connector(s, name)
+            row = s.get(GatewayToken, token_id)
+            if row is None or row.connector_id != c.id or row.revoked_at is not None:
+                return False
+            row.revoked_at = utcnow()
+            s.add(row)
+            self.services.audit.record(s, "gateway.token.revoke", name, new={"token_id": row.id, "client": row.client})
+            return True
+
+    def tokens(self, name: str) -> list[TokenView]:
+        with session_scope(self.services.engine) as s:
+            c = self._connector(s, name)
+            rows = s.exec(select(GatewayToken).where(GatewayToken.connector_id == c.id)).all()
+            return [TokenView(r.id, name, r.client, r.created_at, r.revoked_at) for r in rows]
+
+    # -- usage --------------------------------------------------------------------------------------
+    def usage(self, name: str, limit: int = 1000) -> list[GatewayUse]:
+        with session_scope(self.services.engine) as s:
+            c = self._connector(s, name)
+            q = (
+                select(GatewayUse)
+                .where(GatewayUse.connector_id == c.id)
+                .order_by(GatewayUse.id.desc())  # type: ignore[union-attr]
+                .limit(limit)
+            )
+            return list(s.exec(q).all())
+
+    # -- helpers ------------------------------------------------------------------------------------
+    @staticmethod
+    def _connector(s, name: str) -> Connector:
+        c = s.exec(select(Connector).where(Connector.name == name)).first()
+        if c is None:
+            raise GatewayError(f"no connector named {name!r}")
+        return c
+
+    @staticmethod
+    def _live_tokens(s, connector_id: int) -> int:
+        rows = s.exec(
+            select(GatewayToken).where(GatewayToken.connector_id == connector_id, GatewayToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        ).all()
+        return len(rows)
+
+    @staticmethod
+    def _revoke_all(s, connector_id: int) -> int:
+        rows = s.exec(
+            select(GatewayToken).where(GatewayToken.connector_id == connector_id, GatewayToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        ).all()
+        for r in rows:
+            r.revoked_at = utcnow()
+            s.add(r)
+        return len(rows)
+
+
+def _route_dict(row: GatewayRoute) -> dict:
+    return {"upstream": row.upstream, "rules_host": row.rules_host, "on_above": row.on_above}
+
+
+# -- the per-request read ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """What one request needs to know, read fresh for that request."""
+
+    connector_id: int
+    connector: str
+    provider: str
+    mode: Mode
+    upstream: str
+    rules_host: str
+    on_above: AboveCeiling
+    client: str
+    token_id: int
+    keyring_ref: str | None  # the credential to add; None when the connector has no key
+
+
+_LOOKUP = """
+SELECT c.id, c.name, c.provider, c.mode, r.upstream, r.rules_host, r.on_above, t.client, t.id,
+       (SELECT k.keyring_ref FROM credential k WHERE k.connector_id = c.id AND k.revoked_at IS NULL
+        ORDER BY k.active DESC, k.tier != 'primary', k.id LIMIT 1)
+FROM gateway_token t
+JOIN connector c ON c.id = t.connector_id
+JOIN gateway_route r ON r.connector_id = c.id
+WHERE t.token_hash = {p} AND t.revoked_at IS NULL
+"""
+_MODES = "SELECT id, mode FROM connector WHERE id IN ({ids})"
+
+
+class Lookup:
+    """Token → :class:`Route`, read on every request. SQLite: one autocommit connection of the
+    standard library's driver (each SELECT its own read transaction, so nothing is ever stale);
+    any other database: a pooled SQLAlchemy connection per read."""
+
+    def __init__(self, services) -> None:
+        self.engine = services.engine
+        self._lock = threading.Lock()
+        path = services.settings.db_path
+        self._conn: sqlite3.Connection | None = None
+        if path is not None:
+            self._conn = sqlite3.connect(
+                f"file:{path}?mode=rw", uri=True, isolation_level=None, check_same_thread=False, timeout=5
+            )
+            self._conn.execute("PRAGMA busy_timeout = 5000")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _rows(self, sql: str, params: tuple) -> list[tuple]:
+        if self._conn is not None:
+            with self._lock:
+                return self._conn.execute(sql.format(p="?"), params).fetchall()
+        names = {f"p{i}": v for i, v in enumerate(params)}
+        marked = sql.format(p=":p0")
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(marked), names).all()]
+
+    def route(self, token: str) -> Route | None:
+        rows = self._rows(_LOOKUP, (token_hash(token),))
+        if not rows:
+            return None
+        cid, name, provider, mode, upstream, host, above, client, tid, ref = rows[0]
+        return Route(cid, name, provider, Mode(mode), upstream, host, AboveCeiling(above), client, tid, ref)
+
+    def modes(self, connector_ids: Iterable[int]) -> dict[int, Mode]:
+        """The current mode of each connector (a connector that is gone counts as disabled)."""
+        ids = sorted({int(i) for i in connector_ids})
+        if not ids:
+            return {}
+        found = {
+            cid: Mode(mode) for cid, mode in self._rows(_MODES.replace("{ids}", ",".join(str(i) for i in ids)), ())
+        }
+        return {i: found.get(i, Mode.DISABLED) for i in ids}
+
+
+def record_usage(services, rows: list[dict]) -> None:
+    """Write usage rows (dicts of :class:`GatewayUse` fields) in one transaction."""
+    if not rows:
+        return
+    with session_scope(services.engine) as s:
+        for r in rows:
+            s.add(GatewayUse(**r))
+
+
+def accepted_headers(headers: Iterable[tuple[str, str]]) -> str:
+    """The provider's ``X-Accepted-*`` permission headers (GitHub sends them), as JSON."""
+    found = {k.lower(): v[:500] for k, v in headers if k.lower().startswith("x-accepted-")}
+    return json.dumps(found, sort_keys=True) if found else "{}"
+
+
+def level_or_none(value: int | None) -> Level | None:
+    return Level(value) if value is not None else None
+
+
+__all__ = [
+    "DEFAULT_PORT",
+    "Gateway",
+    "GatewayError",
+    "Issued",
+    "Lookup",
+    "Route",
+    "RouteView",
+    "TokenView",
+    "accepted_headers",
+    "new_token",
+    "parse_time",
+    "record_usage",
+    "token_hash",
+]
