@@ -152,10 +152,51 @@ def run_gateway(args: argparse.Namespace, ctx: CliContext) -> int:
 async def _serve(ctx: CliContext, host: str, port: int) -> int:
     import asyncio
 
+    from app.gateway.queue import HoldQueue
     from app.gateway.server import running
+    from app.services.queue import Queue
 
     routes = _gateway(ctx).routes()
-    async with running(ctx.services, host, port, on_event=lambda text: note(text, ctx.stderr)) as gw:
+    queue = HoldQueue(ctx.services, on_held=lambda view: note(held_line(view), ctx.stderr))
+    answers = Queue(ctx.services)
+    async with running(ctx.services, host, port, queue=queue, on_event=lambda text: note(text, ctx.stderr)) as gw:
         note(f"Breaker gateway on {gw.url} (Ctrl-C stops). Routed: {', '.join(r.connector for r in routes) or 'none'}")
-        await asyncio.Event().wait()
-    return 0
+        note("Held requests are printed here; answer `y [ID]` or `n [ID]` (the oldest when no ID), or in the panel.")
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, ctx.stdin.readline)
+            if not line:  # stdin closed: keep serving, answers come from the panel
+                await asyncio.Event().wait()
+            reply = await asyncio.to_thread(answer_line, answers, line)
+            if reply:
+                note(reply, ctx.stderr)
+
+
+def held_line(view) -> str:
+    lines = " / ".join(view.summary.get("first_lines") or [])
+    more = f" — {lines}" if lines else ""
+    return (
+        f"HELD #{view.id} {view.connector} ({view.level.label}): {view.what}{more}. "
+        f"Answer y {view.id} or n {view.id} within {int((view.expires_at - view.created_at).total_seconds())} s."
+    )
+
+
+def answer_line(queue, line: str) -> str:
+    """``y``/``n`` with an optional hold ID (default: the oldest held request) → what happened."""
+    words = line.strip().lower().split()
+    if not words:
+        return ""
+    if words[0] not in ("y", "yes", "n", "no") or len(words) > 2 or (len(words) == 2 and not words[1].isdigit()):
+        return "answer `y [ID]` to approve or `n [ID]` to deny"
+    pending = queue.pending()
+    if len(words) == 2:
+        hold_id = int(words[1])
+    elif pending:
+        hold_id = pending[0].id
+    else:
+        return "nothing is held"
+    approve = words[0] in ("y", "yes")
+    view = queue.answer(hold_id, approve)
+    if view is None:
+        return f"#{hold_id} is not held any more (answered, timed out or unknown)"
+    return f"#{hold_id} {'approved: it is forwarded once' if approve else 'denied'} ({view.connector})"

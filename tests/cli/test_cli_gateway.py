@@ -38,3 +38,28 @@ def test_route_refuses_a_host_the_provider_does_not_have(breaker, add_github):
 def test_gateway_listens_on_loopback_only(breaker):
     r = breaker("gateway", "--host", "0.0.0.0")
     assert r.code == 2 and "loopback" in r.err
+
+
+def test_answers_typed_at_the_gateway(services):
+    from app.cli.gateway_cmds import answer_line, held_line
+    from app.services.gateway import Gateway
+    from app.services.queue import Queue
+    from app.services.views import ConnectorInput
+    from connectors.base import Secret
+    from connectors.requests import Classification, Level
+    from tests.cli.conftest import GITHUB_KEY
+
+    services.inventory.add(ConnectorInput(name="gh-bot", provider="github"), Secret(GITHUB_KEY))
+    Gateway(services).route("gh-bot")
+    queue = Queue(services)
+    assert answer_line(queue, "y") == "nothing is held"
+    assert "answer `y [ID]`" in answer_line(queue, "maybe")
+    cid = 1
+    found = Classification(Level.WRITE, "POST /repos/{owner}/{repo}/{rest*}")
+    one, _ = queue.hold(cid, "a" * 64, found, {"what": "GitHub write: create in issues on acme/site"})
+    two, _ = queue.hold(cid, "b" * 64, found, {"what": "x", "first_lines": ["hello"]})
+    assert "HELD #1 gh-bot (write): GitHub write: create in issues on acme/site" in held_line(queue.pending()[0])
+    assert "— hello" in held_line(queue.pending()[1])
+    assert answer_line(queue, "n") == "#1 denied (gh-bot)"  # the oldest
+    assert answer_line(queue, f"y {two}") == "#2 approved: it is forwarded once (gh-bot)"
+    assert "not held any more" in answer_line(queue, f"y {one}")
