@@ -1,0 +1,287 @@
+"""The gateway's cost on loopback: added latency, the first streamed event, switch → first refusal.
+
+    python tests/benchmarks/bench_gateway.py [--requests 2000] [--concurrency 100]
+
+What runs, each in its own process as in use: the loopback sandbox (``python -m connectors.sandbox``),
+a stand-in streaming upstream (``tests/gateway/upstream.py`` under uvicorn: the sandbox serves no
+model calls), and ``breaker --home DIR gateway`` on a fresh home with two routed connectors. The
+clients are httpx in this process.
+
+Figures:
+
+- added latency: ``GET /v1/models`` through the gateway to the sandbox, minus the same call made
+  directly, p50 and p99, at 1 client (sequential) and at ``--concurrency`` clients. Goal: p50 < 1 ms
+  and p99 < 5 ms added.
+- first streamed event: time to the first ``data:`` line of a streamed chat completion through the
+  gateway, minus the same directly. The stand-in sends its first event at once.
+- switch → first refusal: a client sends reads back to back; the mode is written to the store as a
+  switch records it (the first step of `breaker disable`, before any provider call); the time from
+  that commit to the first 403 the client receives. Goal: < 100 ms. Also: the time for an open
+  stream to be ended.
+A script, not a pytest test (pytest never collects it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+UPSTREAM = """
+import sys, uvicorn
+sys.path.insert(0, {root!r})
+from tests.gateway.upstream import Upstream
+app = Upstream(url="http://127.0.0.1:{port}", events=20, pause_s=0.01)
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False, lifespan="off")
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not answer")
+
+
+def breaker(home: Path, *args: str, env: dict) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "--home", str(home), *args], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"breaker {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def timed(client: httpx.AsyncClient, url: str, headers: dict) -> float:
+    start = time.perf_counter()
+    r = await client.get(url, headers=headers)
+    elapsed = time.perf_counter() - start
+    if r.status_code != 200:
+        raise SystemExit(f"{url}: HTTP {r.status_code} {r.text[:200]}")
+    return elapsed
+
+
+async def latencies(url: str, headers: dict, total: int, concurrency: int) -> list[float]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        for _ in range(20):  # warm the connections and both processes
+            await timed(client, url, headers)
+        found: list[float] = []
+
+        async def worker(n: int) -> None:
+            for _ in range(n):
+                found.append(await timed(client, url, headers))
+
+        share = total // concurrency
+        await asyncio.gather(*(worker(share) for _ in range(concurrency)))
+    return found
+
+
+async def first_event(url: str, headers: dict, runs: int = 50) -> list[float]:
+    found = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for _ in range(runs + 3):
+            start = time.perf_counter()
+            async with client.stream(
+                "POST", url, json={"model": "m", "messages": [], "stream": True}, headers=headers
+            ) as r:
+                async for line in r.aiter_lines():
+                    if line.startswith("data:"):
+                        found.append(time.perf_counter() - start)
+                        break
+        return found[3:]
+
+
+async def switch_to_refusal(db: Path, url: str, headers: dict, name: str) -> float:
+    """Reads back to back; the mode written as the switch journal writes it; the first 403's delay."""
+    switched: list[float] = []
+    refused: list[float] = []
+
+    async def flip() -> None:
+        await asyncio.sleep(0.3)
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("UPDATE connector SET mode = 'disabled' WHERE name = ?", (name,))
+        switched.append(time.perf_counter())  # after the commit
+        conn.close()
+
+    async def reader(client: httpx.AsyncClient) -> None:
+        while not refused:
+            r = await client.get(url, headers=headers)
+            if r.status_code == 403:
+                refused.append(time.perf_counter())
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        await asyncio.gather(flip(), *(reader(client) for _ in range(4)))
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("UPDATE connector SET mode = 'full' WHERE name = ?", (name,))
+    conn.close()
+    return refused[0] - switched[0]
+
+
+async def stream_end(db: Path, url: str, headers: dict, name: str) -> float:
+    async with httpx.AsyncClient(timeout=30) as client:
+        async with client.stream("POST", url, json={"model": "m", "stream": True}, headers=headers) as r:
+            switched = 0.0
+            async for line in r.aiter_lines():
+                if line.startswith("data:") and not switched:
+                    conn = sqlite3.connect(db, isolation_level=None)
+                    conn.execute("UPDATE connector SET mode = 'disabled' WHERE name = ?", (name,))
+                    conn.close()
+                    switched = time.perf_counter()
+        ended = time.perf_counter()
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("UPDATE connector SET mode = 'full' WHERE name = ?", (name,))
+    conn.close()
+    return ended - switched
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=100)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    home = work / "home"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    sb_port, up_port, gw_port = free_port(), free_port(), free_port()
+    procs = []
+    try:
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "connectors.sandbox", "--port", str(sb_port)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+        )
+        procs.append(subprocess.Popen([sys.executable, "-c", UPSTREAM.format(root=str(ROOT), port=up_port)], env=env))
+        sandbox = f"http://127.0.0.1:{sb_port}"
+        wait_http(sandbox + "/_sandbox/")
+        wait_http(f"http://127.0.0.1:{up_port}/")
+        key = httpx.post(sandbox + "/_sandbox/tokens", json={"provider": "openai", "kind": "project"}).json()["token"]
+        # a fresh home: the keyring is the demo kind (a file in the home), so the gateway process reads it
+        setup = f"""
+import sys
+from app.services.context import open_services
+from app.services.gateway import Gateway
+from app.services.views import ConnectorInput
+from app.settings import load_settings
+from connectors.base import Secret
+home = {str(home)!r}
+settings = load_settings(home=home)
+from pathlib import Path
+Path(home).mkdir(parents=True, exist_ok=True)
+(Path(home) / "config.toml").write_text("[demo]\\nenabled = true\\n")
+settings = load_settings(home=home)
+svc = open_services(settings)
+svc.inventory.add(ConnectorInput(name="bench-openai", provider="openai", base_url={sandbox + "/openai"!r}), Secret({key!r}))
+svc.inventory.add(ConnectorInput(name="bench-stream", provider="openai", base_url={f"http://127.0.0.1:{up_port}"!r}), Secret({key!r}))
+gw = Gateway(svc)
+for name in ("bench-openai", "bench-stream"):
+    gw.route(name)
+    print(gw.issue(name, "bench").token)
+svc.close()
+"""
+        done = subprocess.run([sys.executable, "-c", setup], capture_output=True, text=True, env=env, cwd=ROOT)
+        if done.returncode != 0:
+            raise SystemExit(done.stderr)
+        token_models, token_stream = done.stdout.split()
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "app", "--home", str(home), "gateway", "--port", str(gw_port)],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        gateway = f"http://127.0.0.1:{gw_port}"
+        wait_http(gateway + "/")
+        db = home / "breaker.db"
+        direct = (sandbox + "/openai/v1/models", {"Authorization": f"Bearer {key}"})
+        through = (gateway + "/bench-openai/v1/models", {"Authorization": f"Bearer {token_models}"})
+        print(f"gateway bench: {args.requests} requests per figure, loopback, {os.cpu_count()} CPUs")
+        verdicts = []
+        for concurrency in (1, args.concurrency):
+            d = asyncio.run(latencies(*direct, args.requests, concurrency))
+            g = asyncio.run(latencies(*through, args.requests, concurrency))
+            p50 = (pct(g, 0.5) - pct(d, 0.5)) * 1000
+            p99 = (pct(g, 0.99) - pct(d, 0.99)) * 1000
+            print(
+                f"  {concurrency:>3} client(s): direct p50 {pct(d, 0.5) * 1000:.2f} ms p99 {pct(d, 0.99) * 1000:.2f} ms;"
+                f" via gateway p50 {pct(g, 0.5) * 1000:.2f} ms p99 {pct(g, 0.99) * 1000:.2f} ms;"
+                f" added p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+            )
+            verdicts.append((f"added p50 < 1 ms at {concurrency}", p50 < 1.0))
+            verdicts.append((f"added p99 < 5 ms at {concurrency}", p99 < 5.0))
+        stream_direct = asyncio.run(
+            first_event(f"http://127.0.0.1:{up_port}/v1/chat/completions", {"Authorization": f"Bearer {key}"})
+        )
+        stream_gw = asyncio.run(
+            first_event(gateway + "/bench-stream/v1/chat/completions", {"Authorization": f"Bearer {token_stream}"})
+        )
+        added_first = (statistics.median(stream_gw) - statistics.median(stream_direct)) * 1000
+        print(
+            f"  first streamed event: direct {statistics.median(stream_direct) * 1000:.2f} ms, via gateway "
+            f"{statistics.median(stream_gw) * 1000:.2f} ms (median of {len(stream_gw)}): added {added_first:.2f} ms"
+        )
+        refusals = [asyncio.run(switch_to_refusal(db, *through, "bench-openai")) * 1000 for _ in range(5)]
+        print(
+            f"  switch → first refusal: median {statistics.median(refusals):.1f} ms, max {max(refusals):.1f} ms "
+            f"(5 runs: {', '.join(f'{r:.1f}' for r in refusals)})"
+        )
+        verdicts.append(("switch → first refusal < 100 ms", max(refusals) < 100))
+        ends = [
+            asyncio.run(
+                stream_end(
+                    db,
+                    gateway + "/bench-stream/v1/chat/completions",
+                    {"Authorization": f"Bearer {token_stream}"},
+                    "bench-stream",
+                )
+            )
+            * 1000
+            for _ in range(3)
+        ]
+        print(f"  switch → open stream ended: {', '.join(f'{e:.1f}' for e in ends)} ms")
+        for what, ok in verdicts:
+            print(f"  {'met' if ok else 'NOT met'}: {what}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The official clients through the gateway to the loopback sandbox: openai, anthropic, slack_sdk and
+PyGithub, with sandbox keys the agent never sees. The sandbox checks the real key on every call."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anthropic
+import openai
+import pytest
+from github import Auth, Github, GithubException
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from app.gateway.server import running
+from app.services.gateway import Gateway
+from app.services.views import ConnectorInput
+from connectors.base import Secret
+from tests.gateway.conftest import Env
+
+
+@pytest.fixture
+async def on_sandbox(services, sandbox):
+    env = Env(services, "")
+    kinds = {"openai": "project", "anthropic": None, "slack": "bot", "github": "classic"}
+    env.keys = {}
+    for provider, kind in kinds.items():
+        record = sandbox.mint(provider, kind) if kind else sandbox.mint(provider)
+        env.keys[provider] = record.token
+        services.inventory.add(
+            ConnectorInput(name=provider, provider=provider, base_url=sandbox.host_url(provider)), Secret(record.token)
+        )
+        Gateway(services).route(provider)
+        env.tokens[provider] = Gateway(services).issue(provider, "agent").token
+    async with running(services, on_event=env.events.append) as gw:
+        env.url, env.app = gw.url, gw.app
+        yield env
+
+
+async def test_openai_and_anthropic_sdks_reach_the_sandbox_through_the_gateway(on_sandbox, sandbox):
+    oa = openai.AsyncOpenAI(api_key=on_sandbox.tokens["openai"], base_url=on_sandbox.base("openai") + "/v1")
+    assert (await oa.models.list()).data
+    an = anthropic.AsyncAnthropic(api_key=on_sandbox.tokens["anthropic"], base_url=on_sandbox.base("anthropic"))
+    assert (await an.models.list()).data
+    on_sandbox.set_mode("openai", "disabled")
+    with pytest.raises(openai.PermissionDeniedError):
+        await oa.models.list()
+    await oa.close()
+    await an.close()
+    assert sandbox.calls("openai") == [("GET", "/openai/v1/models")]
+
+
+async def test_slack_sdk_and_pygithub_through_the_gateway_read_only(on_sandbox, sandbox):
+    on_sandbox.set_mode("slack", "read-only")
+    on_sandbox.set_mode("github", "read-only")
+    slack = WebClient(token=on_sandbox.tokens["slack"], base_url=on_sandbox.base("slack") + "/api/")
+    assert (await asyncio.to_thread(slack.auth_test))["ok"] is True
+    with pytest.raises(SlackApiError) as exc:
+        await asyncio.to_thread(slack.chat_postMessage, channel="C1", text="hi")
+    assert exc.value.response.status_code == 403
+    gh = Github(auth=Auth.Token(on_sandbox.tokens["github"]), base_url=on_sandbox.base("github"), retry=None)
+    login = await asyncio.to_thread(lambda: gh.get_user().login)
+    assert login
+    with pytest.raises(GithubException) as exc:
+        await asyncio.to_thread(lambda: gh.get_user().create_repo("x"))
+    assert exc.value.status == 403 and exc.value.data["connector"] == "github"
+    assert not any(method == "POST" for method, _ in sandbox.calls("github"))
+    assert sandbox.calls("slack") == [("POST", "/slack/api/auth.test")]
