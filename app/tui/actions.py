@@ -260,6 +260,15 @@ APP_ACTIONS: tuple[AppAction, ...] = (
         "started, no key is sent); secure a key from there.",
         show=False,
     ),
+    AppAction(
+        "held_requests",
+        "held-requests",
+        "g",
+        "held",
+        "view: held requests (gateway)",
+        "Requests the gateway holds for your answer: approve or deny each with one key.",
+        show=False,
+    ),
     AppAction("help", "help", "question_mark", "help", "view: help", "Every key and what it does."),
     AppAction(
         "toggle_read_only",

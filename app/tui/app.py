@@ -221,6 +221,12 @@ class BreakerApp(App[str | None]):
         if self.services_ready and not isinstance(self.screen, ScanScreen):
             self.push_screen(ScanScreen())
 
+    def action_held_requests(self) -> None:
+        from app.tui.screens.held import HeldScreen
+
+        if self.services_ready and not isinstance(self.screen, HeldScreen):
+            self.push_screen(HeldScreen())
+
     def action_toggle_read_only(self) -> None:
         if self.read_only_locked:
             self.notify(self.locked_message(), title="Read-only", severity="warning")

@@ -1,0 +1,68 @@
+"""The decision queue in the panel: held requests listed in the owner's words, y approves, n denies."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from app.services.queue import Queue
+from app.tui.app import make_app
+from app.tui.screens.held import HeldScreen
+from connectors.base import Level
+from connectors.requests import Classification
+from tests.tui.pilot import on_screen, settle, until
+
+SIZE = (120, 36)
+
+
+def hold_two(services) -> list[int]:
+    with services.engine.connect() as conn:
+        cid = conn.execute(text("SELECT id FROM connector ORDER BY name LIMIT 1")).scalar()
+    q = Queue(services)
+    mail = {
+        "to": "accountant@example.com",
+        "subject": "Q3 invoices",
+        "first_lines": ["Hello Sam,", "attached are the Q3 invoices."],
+        "what": "Send an e-mail to accountant@example.com: Q3 invoices",
+    }
+    slack = {"channel": "C1", "first_lines": ["deploy done"], "what": "Slack chat.postMessage in C1: deploy done"}
+    one, _ = q.hold(cid, "a" * 64, Classification(Level.SEND, "POST /gmail/v1/users/{user}/messages/send"), mail)
+    two, _ = q.hold(cid, "b" * 64, Classification(Level.SEND, "POST /api/chat.postmessage"), slack)
+    return [one, two]
+
+
+def states(services) -> list[tuple]:
+    with services.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT id, state FROM gateway_hold ORDER BY id"))]
+
+
+async def test_held_requests_are_approved_and_denied_with_one_key_each(seeded):
+    one, two = hold_two(seeded)
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await on_screen(pilot, HeldScreen)
+        screen = app.screen
+        await until(pilot, lambda: len(screen.holds) == 2)
+        detail = str(screen.query_one("#held-detail").render())
+        assert "accountant@example.com" in detail and "Hello Sam," in detail
+        await pilot.press("y")
+        await until(pilot, lambda: len(screen.holds) == 1)
+        await pilot.press("n")
+        await until(pilot, lambda: len(screen.holds) == 0)
+    assert states(seeded) == [(one, "approved"), (two, "denied")]
+    with seeded.engine.connect() as conn:
+        actions = [r[0] for r in conn.execute(text("SELECT action FROM audit_event WHERE action LIKE 'gateway.%'"))]
+    assert actions[-2:] == ["gateway.approved", "gateway.denied"]
+
+
+def test_held_screen_snapshot(snap_compare, seeded):
+    hold_two(seeded)
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("g")
+        await pilot.pause(0.3)
+        await settle(pilot)
+
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
