@@ -834,7 +834,8 @@ async def test_an_empty_inventory_opens_on_the_welcome_with_the_ways_in(services
         await settle(pilot)
         await until(pilot, lambda: isinstance(app.screen, WelcomeScreen))
         text = " ".join(str(s.content) for s in app.screen.query(Static))
-        assert "what it is for" in text and "breaker scan" in text and "Try the demo" in text
+        assert "what it is for" in text and "Find keys on this machine" in text and "Try the demo" in text
+        assert app.screen.query_one("#welcome-scan")  # the scan is in the panel: a button (and `s`)
         assert app.focused.id == "welcome-add"
         await pilot.press("enter")  # Add a key
         await until(pilot, lambda: isinstance(app.screen, ConnectorForm))

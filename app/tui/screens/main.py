@@ -201,17 +201,22 @@ class MainScreen(ReportsWorkerErrors, Screen):
             return
         from app.tui.screens.welcome import ADD, DEMO, SCAN, WelcomeScreen
 
-        scan = BY_ACTION.get("scan")  # the scan screen, once it is in the panel
-
         def chosen(way: str | None) -> None:
             if way == ADD:
                 self.action_add()
-            elif way == SCAN and scan is not None:
-                getattr(self, f"action_{scan.action}")()
+            elif way == SCAN:
+                self.open_scan_when_ready()
             elif way == DEMO:
                 self.app.exit(DEMO)  # the command line opens the demo (app.cli.panel)
 
-        self.app.push_screen(WelcomeScreen(can_scan=scan is not None), chosen)
+        self.app.push_screen(WelcomeScreen(can_scan=True), chosen)
+
+    def open_scan_when_ready(self) -> None:
+        """The scan screen; if the store is still opening (the welcome can come first), as soon as it is open."""
+        if self.app.services_ready:
+            self.app.action_scan()
+        else:
+            self.set_timer(0.1, self.open_scan_when_ready)
 
     @on(ServicesOpened)
     def _opened(self, message: ServicesOpened) -> None:

@@ -26,6 +26,7 @@ class WelcomeScreen(CancellableModal[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", "close", id="welcome-close"),
         Binding("a", "choose('add')", "add a key", show=False, id="welcome-add"),
+        Binding("s", "choose('scan')", "find keys", show=False, id="welcome-scan"),
         Binding("left", "app.focus_previous", "previous", show=False),
         Binding("right", "app.focus_next", "next", show=False),
     ]
@@ -57,6 +58,11 @@ class WelcomeScreen(CancellableModal[str | None]):
                     yield Button("Find keys", id="welcome-scan")
                 yield Button("Try the demo", id="welcome-demo")
                 yield Button("Close", id="cancel")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose" and parameters == (SCAN,):
+            return self.can_scan  # `s`, as on the main screen, only where the panel can scan
+        return True
 
     def action_choose(self, way: str) -> None:
         self.dismiss(way)
