@@ -23,7 +23,7 @@ def test_both_documented_ways_to_present_a_key(sandbox):
     url = f"{sandbox.base_url('anthropic')}/v1/models"
     assert httpx.get(url, headers={"x-api-key": record.token}).status_code == 200
     assert httpx.get(url, headers={"Authorization": f"Bearer {record.token}"}).status_code == 200
-    assert httpx.get(url, headers={"Authorization": "Bearer sk-ant-api03-nope"}).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer sk-ant-api03-FAKE-nope"}).status_code == 401
 
 
 def test_the_probe_call_and_the_model_anthropic_follows(sandbox):

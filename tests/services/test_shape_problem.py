@@ -7,7 +7,7 @@ from connectors.base import Secret
 
 
 def test_a_slack_token_is_not_a_github_key():
-    said = shape_problem("github", Secret("xoxb-1234-5678-abcdefghijklmnop"))
+    said = shape_problem("github", Secret("xoxb-1234-5678-FAKEabcdefghijkl"))
     assert "does not look like a GitHub key" in said and "Nothing was sent" in said
 
 

@@ -204,7 +204,7 @@ async def test_r_guided_rotation_takes_a_masked_pasted_key(live, memory_keyring)
         assert "github.com/settings/tokens" in modal.query_one("#new-key-steps", Outline).plain()
         await pilot.press("enter")  # nothing pasted yet: said beside the field, nothing done
         assert "paste the new key first" in str(modal.query_one("#new-key-error", Static).content)
-        field.post_message(events.Paste("xoxb-a-slack-token-pasted-by-mistake"))  # not a GitHub key's shape
+        field.post_message(events.Paste("xoxb-a-FAKE-slack-token-pasted-by-mistake"))  # not a GitHub key's shape
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
