@@ -211,12 +211,14 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
         self.app.push_screen(WelcomeScreen(can_scan=True), chosen)
 
-    def open_scan_when_ready(self) -> None:
+    def open_scan_when_ready(self, *, told: bool = False) -> None:
         """The scan screen; if the store is still opening (the welcome can come first), as soon as it is open."""
         if self.app.services_ready:
             self.app.action_scan()
-        else:
-            self.set_timer(0.1, self.open_scan_when_ready)
+            return
+        if not told:
+            self.notify("The inventory is still opening; the search starts as soon as it is open.", title="Find keys")
+        self.set_timer(0.2, lambda: self.open_scan_when_ready(told=True))
 
     @on(ServicesOpened)
     def _opened(self, message: ServicesOpened) -> None:
