@@ -221,16 +221,24 @@ def _decide(ctx: CliContext, svc, state, name: str) -> None:
     from app.services.inventory import ValidationError
 
     out = ctx.stdout
-    item = state.item(name)
-    rec, rec_detail = item.recommended
-    hint = f" (recommended: {rec}{' ' + rec_detail if rec_detail else ''})" if rec else ""
     while True:
+        item = state.item(name)
+        rec, rec_detail = item.recommended
+        hint = f" (recommended: {rec}{' ' + rec_detail if rec_detail else ''})" if rec else ""
         raw = _ask(
-            ctx, f"  decision{hint}: [k]eep [r]educe ro[t]ate [x] disable re[a]ssign [s]nooze, Enter to skip: "
+            ctx,
+            f"  decision{hint}: [k]eep [r]educe ro[t]ate [x] disable re[a]ssign [s]nooze, "
+            "[p] edit the purpose, Enter to skip: ",
         ).lower()
         if not raw:
             print("    no decision; it stays in the queue", file=out)
             return
+        if raw in ("p", "purpose"):
+            if _edit_purpose(ctx, svc, state, item):
+                state = svc.state(state.id)  # the findings read the new sentence
+                for f in state.item(name).findings:
+                    print(f"    {f.severity.label:<8} {f.reason}", file=out)
+            continue
         decision = DECISION_KEYS.get(raw[:1]) if raw not in DECISION_KEYS.values() else raw
         if decision is None:
             print("    not understood", file=out)
@@ -267,6 +275,35 @@ def _decide(ctx: CliContext, svc, state, name: str) -> None:
             continue
         svc.decide(state.id, checked, outcome=outcome)
         return
+
+
+def _edit_purpose(ctx: CliContext, svc, state, item) -> bool:
+    """Ask for the purpose sentence's three parts (Enter keeps each); record it through the review
+    service (an inventory edit, audited). False when nothing changed or it was refused."""
+    from app.services.inventory import ValidationError
+
+    out, view = ctx.stdout, item.view
+    print(f"    now: {view.purpose or '(none written)'}", file=out)
+    print("    This connector may use <what> to <task>, but may not <forbidden>. Enter keeps a part.", file=out)
+    parts = []
+    for label, current in (
+        ("may use (what it reaches)", view.purpose_access),
+        ("to (its task)", view.purpose_task),
+        ("but may not ('-' for nothing)", view.purpose_forbidden),
+    ):
+        answer = _ask(ctx, f"    {label}{f' [{current}]' if current else ''}: ")
+        parts.append("" if answer == "-" else (answer or current))
+    if tuple(parts) == (view.purpose_access, view.purpose_task, view.purpose_forbidden):
+        print("    the purpose is unchanged", file=out)
+        return False
+    try:
+        edited = svc.edit_purpose(state.id, item.name, *parts)
+    except ValidationError as exc:
+        for message in exc.errors.values():
+            print(f"    {message}", file=out)
+        return False
+    print(f"    purpose now: {edited.purpose or '(none written)'}", file=out)
+    return True
 
 
 def _run_switch(ctx: CliContext, name: str, action: str) -> str | None:

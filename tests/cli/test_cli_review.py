@@ -64,3 +64,31 @@ def test_walk_leave_resume_finish_and_report(breaker, add_github, tmp_path):
     assert GITHUB_KEY not in html
     md = breaker("review", "--report", "-", "--format", "md").out
     assert md.startswith("# Breaker weekly review") and "| task | yes | the docs |" in md
+
+
+def test_walk_edits_the_purpose_sentence_and_the_edit_is_audited(breaker, add_github):
+    add_github("gh-bot")  # "… may use the docs repo to open issues, but may not push code."
+    # Checklist skipped; p edits the purpose: a new task, the access kept (Enter), "may not" cleared (-);
+    # then keep with a reason, and finish.
+    answers = "\n" * 8 + "p\n\nlabel and triage issues\n-\n" + "k\nthe docs bot\n" + "y\n"
+    r = breaker("review", stdin=answers, tty=True)
+    assert r.code == 0, r.err
+    assert "now: This connector may use the docs repo to open issues, but may not push code." in r.out
+    assert "purpose now: This connector may use the docs repo to label and triage issues." in r.out
+    assert "recorded: keep" in r.out
+    purpose = json.dumps(json.loads(breaker("list", "--json").out)["connectors"])
+    assert "label and triage issues" in purpose and "push code" not in purpose
+    events = json.loads(breaker("audit", "--json", "--connector", "gh-bot").out)["events"]
+    [edit] = [e for e in events if e["action"] == "connector.edit"]
+    assert edit["old"]["purpose_task"] == "open issues" and edit["new"]["purpose_task"] == "label and triage issues"
+    assert edit["old"]["purpose_forbidden"] == "push code" and edit["new"]["purpose_forbidden"] == ""
+    assert breaker("audit", "--verify").code == 0
+
+
+def test_walk_purpose_edit_with_nothing_changed_records_nothing(breaker, add_github):
+    add_github("gh-bot")
+    r = breaker("review", stdin="\n" * 8 + "p\n\n\n\n" + "q\n", tty=True)
+    assert r.code == 0, r.err
+    assert "the purpose is unchanged" in r.out
+    events = json.loads(breaker("audit", "--json", "--connector", "gh-bot").out)["events"]
+    assert not [e for e in events if e["action"] == "connector.edit"]

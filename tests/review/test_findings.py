@@ -157,6 +157,103 @@ def test_connectors_younger_than_14_days_are_left_out():
     assert rules(facts(old_enough, provider_last_used=used))["unused"] is Severity.MEDIUM
 
 
+def test_own_probes_are_not_a_use_the_provider_reports():
+    from app.services.review.service import provider_use
+
+    p1, p2 = NOW - timedelta(days=50), NOW - timedelta(days=20)
+    # GitLab reports each probe's own request as the last use: only Breaker since the first probe
+    assert provider_use([(p1, p1 - timedelta(seconds=2)), (p2, p2 - timedelta(seconds=1))]) == (
+        None,
+        p1 - timedelta(seconds=2),
+    )
+    # a use 11 minutes before a probe is someone else's
+    other = p2 - timedelta(minutes=11)
+    assert provider_use([(p1, p1), (p2, other)]) == (other, None)
+    assert provider_use([(p1, None)]) == (None, None)
+
+
+def test_only_own_probes_since_40_days_is_unused():
+    f = facts(provider_quiet_since=NOW - timedelta(days=40))
+    found = next(x for x in findings_for(f, S) if x.rule == "unused")
+    assert found.severity is Severity.MEDIUM and "no use seen since" in found.reason
+    assert "unused" not in rules(facts(provider_quiet_since=NOW - timedelta(days=29)))
+
+
+def test_routed_through_the_gateway_with_no_request_is_unused():
+    assert rules(facts(routed_since=NOW - timedelta(days=31)))["unused"] is Severity.MEDIUM
+    assert rules(facts(routed_since=NOW - timedelta(days=95)))["unused"] is Severity.HIGH
+    assert "unused" not in rules(facts(routed_since=NOW - timedelta(days=10)))
+    # a request forwarded 3 days ago is a use
+    used = {Level.READ: NOW - timedelta(days=3)}
+    assert "unused" not in rules(facts(routed_since=NOW - timedelta(days=95), breaker_last_used=used[Level.READ]))
+
+
+def _gateway_facts(v=None, routed_days=60, levels=None, **over):
+    levels = levels if levels is not None else {Level.READ: NOW - timedelta(days=2)}
+    return facts(
+        v
+        or view(
+            observed=(Grant("issues", Level.READ), Grant("contents:write", Level.WRITE), Grant("admin", Level.ADMIN)),
+            declared=(Grant("issues", Level.READ), Grant("contents:write", Level.WRITE), Grant("admin", Level.ADMIN)),
+            live_level=Level.ADMIN,
+        ),
+        routed_since=NOW - timedelta(days=routed_days),
+        level_last_used=levels,
+        breaker_last_used=max(levels.values()) if levels else None,
+        **over,
+    )
+
+
+def test_levels_held_but_not_used_through_the_gateway():
+    found = next(x for x in findings_for(_gateway_facts(), S) if x.rule == "unused-level")
+    assert found.severity is Severity.MEDIUM and "write, admin" in found.reason and "read level" in found.reason
+    assert (found.recommendation, found.detail) == ("reduce", "read-only")
+    # routed 95 days and nothing above read in 90 days: high
+    assert rules(_gateway_facts(routed_days=95))["unused-level"] is Severity.HIGH
+    # a write request 40 days ago: still idle for 30 days, but not for 90
+    levels = {Level.READ: NOW - timedelta(days=2), Level.WRITE: NOW - timedelta(days=40)}
+    assert rules(_gateway_facts(routed_days=95, levels=levels))["unused-level"] is Severity.MEDIUM
+    # write used within the window: only admin is idle, no mode cuts admin alone → rotate
+    levels = {Level.WRITE: NOW - timedelta(days=5)}
+    found = next(x for x in findings_for(_gateway_facts(levels=levels), S) if x.rule == "unused-level")
+    assert "admin" in found.reason and "write," not in found.reason and found.recommendation == "rotate"
+    # everything held was used: nothing
+    levels = {Level.ADMIN: NOW - timedelta(days=5)}
+    assert "unused-level" not in rules(_gateway_facts(levels=levels))
+
+
+def test_level_use_is_known_only_when_the_gateway_carries_every_use():
+    # routed for less than the window: the gateway has not watched 30 days
+    assert "unused-level" not in rules(_gateway_facts(routed_days=20))
+    # the key itself was handed out by breaker exec within the window
+    assert "unused-level" not in rules(_gateway_facts(key_handed_out=NOW - timedelta(days=9)))
+    assert "unused-level" in rules(_gateway_facts(key_handed_out=NOW - timedelta(days=45)))
+    # the provider saw a use two days after the gateway's last request: something went around it
+    assert "unused-level" not in rules(_gateway_facts(provider_last_used=NOW))
+    # no gateway route at all: unknown, no claim
+    f = facts(
+        view(observed=(Grant("issues", Level.READ), Grant("admin", Level.ADMIN)), live_level=Level.ADMIN),
+        level_last_used={Level.READ: NOW - timedelta(days=2)},
+    )
+    assert "unused-level" not in rules(f)
+
+
+def test_a_young_connector_has_no_unused_level_13_vs_14_days():
+    held = (Grant("issues", Level.READ), Grant("admin", Level.ADMIN))
+    young = view(observed=held, declared=held, live_level=Level.ADMIN, created_at=NOW - timedelta(days=13, hours=23))
+    old = view(observed=held, declared=held, live_level=Level.ADMIN, created_at=NOW - timedelta(days=14))
+    assert "unused-level" not in rules(_gateway_facts(young))
+    assert "unused-level" in rules(_gateway_facts(old))
+
+
+def test_unused_thresholds_are_settings():
+    f = facts(provider_last_used=NOW - timedelta(days=12))
+    assert "unused" not in rules(f)
+    quick = ReviewSettings(unused_days=10, unused_high_days=12)
+    assert {x.rule: x.severity for x in findings_for(f, quick)}["unused"] is Severity.HIGH
+    assert "unused-level" in {x.rule for x in findings_for(_gateway_facts(routed_days=12), quick)}
+
+
 # -- keys --------------------------------------------------------------------------------------------
 def test_key_older_than_90_days():
     assert "key-age" not in rules(facts(view(credentials=(cred(age_days=90),))))
@@ -240,9 +337,13 @@ def test_dont_know_after_two_reviews():
 
 
 def test_found_by_discovery_and_never_reviewed():
-    v = view(extra={"discovered_by": "Claude Desktop config"})
-    assert rules(facts(v))["discovered"] is Severity.MEDIUM
-    assert "discovered" not in rules(facts(v, reviewed=True))
+    v = view(tags=("unreviewed", "discovered"))
+    f = facts(v, discovered=True, found_in=("Claude Desktop: ~/.config/Claude/claude_desktop_config.json",))
+    found = next(x for x in findings_for(f, S) if x.rule == "discovered")
+    assert found.severity is Severity.MEDIUM and "Claude Desktop" in found.reason
+    assert "discovered" not in rules(facts(v, discovered=True, reviewed=True))
+    # what an old record's free-form extra said is not discovery
+    assert "discovered" not in rules(facts(view(extra={"discovered_by": "x"})))
 
 
 # -- the queue -----------------------------------------------------------------------------------------

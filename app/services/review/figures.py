@@ -4,10 +4,13 @@ when asked), kept in ``review_week`` and compared with the week before (▲/▼)
 - ``shared_keys``: active connectors whose key is also on another connector;
 - ``lp_coverage``: active connectors whose live level is within their mode *and* whose checklist
   is complete (every item answered yes or no in their latest answers), over all active;
-- ``stale_permissions``: levels held (distinct levels among a connector's live scopes) on
-  connectors unused for ``unused_days``, over all levels held. Use is known per connector (the
-  provider's last-used date, ``breaker exec``, the gateway), so all levels of an unused connector
-  count as stale; levels of a connector whose use is unknown are counted apart (``unknown``);
+- ``stale_permissions``: levels held (distinct levels among a connector's live scopes) unused for
+  ``unused_days``, over all levels held. Every level of a connector unused that long is stale (use
+  from the provider's last-used date, ``breaker exec``, the gateway). Where the gateway carries every
+  use (``Facts.levels_known``) each level counts by itself: stale when no forwarded request needed it
+  (a request at a level uses the power below it too). A connector used, but not through the gateway
+  alone, used at least its lowest level; its other levels, and every level of a connector whose use
+  is unknown, are counted apart (``unknown``);
 - ``drift_to_decision``: for decisions taken this week on drift, the time from the drift's first
   sighting to the decision (median and slowest, hours), and the oldest drift still open (hours);
 - ``reviewed_vs_due``: this week's reviews — items due (queued and carried), decided, and decided
@@ -81,17 +84,23 @@ def compute(review_service, week: str, now: datetime | None = None) -> dict:
     covered = sum(1 for v in within if v.id in complete)
 
     held = stale = unknown = 0
+    window = svc.settings.unused_days
     for v in active:
         if v.last_outcome != "ok":
             continue
-        levels = {g.level for g in v.observed}
+        f = facts[v.name]
+        levels = f.held_levels()
         held += len(levels)
-        last = facts[v.name].last_used
-        if last is None:
+        since = f.unused_since
+        if since is not None and (now - since[0]).days >= window:
+            stale += len(levels)  # the connector itself is unused: every level it holds
+        elif f.levels_known(window):
+            top = f.used_level(window)
+            stale += sum(1 for lv in levels if top is None or lv > top)
+        elif since is not None and levels:
+            unknown += len(levels) - 1  # used, but not known at which level: the lowest one at least
+        else:
             unknown += len(levels)
-        elif (now - last[0]).days >= svc.settings.unused_days:
-            stale += len(levels)
-
     week_ids = {r.id for r in reviews}
     decisions = [a for a in answers if a.item == "decision" and a.at is not None and _week(parse_time(a.at)) == week]
     durations = sorted(

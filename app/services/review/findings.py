@@ -13,6 +13,7 @@ rule                        finding
 ``drift``                   live scopes nobody declared (critical at write or above)
 ``declared-unseen``         declared scopes the provider does not show live
 ``unused``                  no use for 30 days (high at 90), where Breaker knows use
+``unused-level``            levels held that the gateway saw no request need for 30 days (high at 90)
 ``key-age``                 the key is older than 90 days
 ``no-expiry``               the key never expires
 ``expiring``                the key expires within 30, 7 or 1 days (or has expired)
@@ -31,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import IntEnum
 
 from app.services.views import ConnectorView
@@ -127,11 +128,20 @@ class Facts:
     view: ConnectorView
     now: datetime
     shared_with: tuple[str, ...] = ()  # other connectors holding the same key (same fingerprint)
-    provider_last_used: datetime | None = None  # the provider's own last-used date, from a probe
-    breaker_last_used: datetime | None = None  # `breaker exec` (and the gateway): the last audited use
+    provider_last_used: datetime | None = None  # the provider's own last-used date, not Breaker's own probe
+    # The provider's last-used dates showed nothing but Breaker's own probes since this moment.
+    provider_quiet_since: datetime | None = None
+    breaker_last_used: datetime | None = None  # the last `breaker exec` run or request forwarded by the gateway
     dont_know: dict[str, int] = field(default_factory=dict)  # checklist item → reviews in a row "don't know"
     reviewed: bool = False  # ever had a decision in a review
     drift_since: datetime | None = None  # first seen of the oldest live scope nobody declared
+    # The gateway: since when it carries this connector (its route), the last request it forwarded
+    # at each level, and the last `breaker exec` that handed out the key itself (not a gateway token).
+    routed_since: datetime | None = None
+    level_last_used: dict[Level, datetime] = field(default_factory=dict)
+    key_handed_out: datetime | None = None
+    found_in: tuple[str, ...] = ()  # where discovery (`breaker scan`) found its key: "client: file"
+    discovered: bool = False  # imported by discovery (tagged "discovered")
 
     @property
     def last_used(self) -> tuple[datetime, str] | None:
@@ -139,6 +149,45 @@ class Facts:
             (d, s) for d, s in ((self.provider_last_used, "the provider"), (self.breaker_last_used, "Breaker")) if d
         ]
         return max(known, key=lambda x: x[0]) if known else None
+
+    @property
+    def unused_since(self) -> tuple[datetime, str] | None:
+        """Since when Breaker knows of no use: the last use; else the moment from which the provider's
+        last-used dates show only Breaker's own probes; else the day the gateway began to carry it
+        (it has forwarded nothing since). None: Breaker does not know its use."""
+        last = self.last_used
+        if last is not None:
+            return last
+        if self.provider_quiet_since is not None:
+            return self.provider_quiet_since, "the provider, which reports no use but Breaker's own probes since"
+        if self.routed_since is not None:
+            return self.routed_since, "Breaker's gateway, which has forwarded no request since it was routed"
+        return None
+
+    def levels_known(self, window_days: int) -> bool:
+        """Is the use of each level known over the last ``window_days``? Only when the gateway carried
+        every use: routed for the whole window, the key itself not handed out by `breaker exec`, and
+        no use the provider reports later than the gateway's last request (else a use went around it)."""
+        if self.routed_since is None or (self.now - self.routed_since).days < window_days:
+            return False
+        start = self.now - timedelta(days=window_days)
+        if self.key_handed_out is not None and self.key_handed_out >= start:
+            return False
+        last_gateway = max(self.level_last_used.values(), default=None)
+        if self.provider_last_used is not None and self.provider_last_used >= start:
+            if last_gateway is None or self.provider_last_used > last_gateway + timedelta(days=1):
+                return False
+        return True
+
+    def held_levels(self) -> list[Level]:
+        return sorted({g.level for g in self.view.observed})
+
+    def used_level(self, window_days: int) -> Level | None:
+        """The highest level of a request the gateway forwarded within ``window_days`` (None: none).
+        Modes are ceilings, so a request at one level also uses the power below it."""
+        start = self.now - timedelta(days=window_days)
+        used = [lv for lv, at in self.level_last_used.items() if at >= start]
+        return max(used) if used else None
 
 
 Rule = Callable[[Facts, ReviewSettings], list[Finding]]
@@ -331,21 +380,59 @@ def rule_unused(f: Facts, s: ReviewSettings) -> list[Finding]:
         return []
     if (f.now - f.view.created_at).days < s.young_days:
         return []  # too young to call unused
-    last = f.last_used
-    if last is None:
+    since = f.unused_since
+    if since is None:
         return []  # Breaker does not know its use: no claim either way
-    when, source = last
+    when, source = since
     days = (f.now - when).days
     if days < s.unused_days:
         return []
     high = days >= s.unused_high_days
+    what = "last use" if f.last_used is not None else "no use seen since"
     return [
         Finding(
             "unused",
             Severity.HIGH if high else Severity.MEDIUM,
-            f"Not used for {days} days (last use {when:%Y-%m-%d}, according to {source}).",
+            f"Not used for {days} days ({what} {when:%Y-%m-%d}, according to {source}).",
             "disable" if high else "reduce",
             "" if high else "read-only",
+        )
+    ]
+
+
+def rule_unused_level(f: Facts, s: ReviewSettings) -> list[Finding]:
+    """Levels held above every level the gateway saw a request need in ``unused_days`` (only where
+    the gateway carries every use: :meth:`Facts.levels_known`). A connector with no request at all
+    is the ``unused`` rule's."""
+    if _disabled(f) or not _probed_ok(f) or (f.now - f.view.created_at).days < s.young_days:
+        return []
+    if not f.levels_known(s.unused_days):
+        return []
+    top = f.used_level(s.unused_days)
+    if top is None:
+        return []
+    idle = [lv for lv in f.held_levels() if lv > top]
+    if not idle:
+        return []
+    high = f.levels_known(s.unused_high_days) and not any(
+        at >= f.now - timedelta(days=s.unused_high_days) for lv, at in f.level_last_used.items() if lv > top
+    )
+    days = s.unused_high_days if high else s.unused_days
+    names = ", ".join(lv.label for lv in idle)
+    if top <= Level.DRAFT:
+        recommendation, detail = "reduce", "read-only" if top <= Level.READ else "draft-only"
+        how = f"reduce it to {detail}"
+    else:
+        recommendation, detail = "rotate", ""
+        how = "rotate to a key without them"
+    return [
+        Finding(
+            "unused-level",
+            Severity.HIGH if high else Severity.MEDIUM,
+            f"Through the gateway nothing needed more than {top.label} level for {days} days, yet it holds "
+            f"{names}: {how}.",
+            recommendation,
+            detail,
         )
     ]
 
@@ -463,10 +550,19 @@ def rule_dont_know(f: Facts, s: ReviewSettings) -> list[Finding]:
 
 
 def rule_discovered(f: Facts, s: ReviewSettings) -> list[Finding]:
-    source = f.view.extra.get("discovered_by", "")
-    if not source or f.reviewed:
+    """Imported by `breaker scan` (tagged "discovered", its places in ``found_place``) and no review
+    decision yet."""
+    if not f.discovered or f.reviewed:
         return []
-    return [Finding("discovered", Severity.MEDIUM, f"Found by discovery ({source}) and never reviewed.", "keep")]
+    where = "; ".join(f.found_in[:3]) + (f" and {len(f.found_in) - 3} more" if len(f.found_in) > 3 else "")
+    return [
+        Finding(
+            "discovered",
+            Severity.MEDIUM,
+            f"Found by discovery{f' in {where}' if where else ''} and never reviewed.",
+            "keep",
+        )
+    ]
 
 
 RULES: tuple[Rule, ...] = (
@@ -474,6 +570,7 @@ RULES: tuple[Rule, ...] = (
     rule_ceiling,
     rule_drift,
     rule_unused,
+    rule_unused_level,
     rule_key,
     rule_shared,
     rule_owner_purpose,

@@ -36,8 +36,10 @@ from app.services.vocabulary import JobState, SwitchAction
 from app.store.db import session_scope
 from app.store.models import Review, ReviewAnswer, utcnow
 from app.store.snapshot import parse_time
+from connectors.base import Level
 
 REDUCE_TARGETS = ("draft-only", "read-only")
+DISCOVERED_TAG = "discovered"  # app.services.discovery_store.DISCOVERED: set on keys `breaker scan` imported
 DECISION_LABELS = {
     "keep": "keep",
     "reduce": "reduce",
@@ -182,23 +184,45 @@ class ReviewService:
             for fp in {c.fingerprint for c in v.credentials}:
                 holders[fp].append(v.name)
         with Session(self.engine) as s:
-            provider_used = {
+            probes: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+            for cid, at, used in s.execute(
+                text("SELECT connector_id, at, provider_last_used_at FROM probe ORDER BY at")
+            ).all():
+                probes[cid].append((parse_time(at), parse_time(used)))
+            exec_used: dict[str, datetime] = {}
+            key_handed: dict[str, datetime] = {}
+            for name, at, new_json in s.execute(
+                text("SELECT connector, at, new_json FROM audit_event WHERE action = 'exec' AND outcome = 'ok'")
+            ).all():
+                when = parse_time(at)
+                exec_used[name] = max(exec_used.get(name, when), when)
+                if (json.loads(new_json or "null") or {}).get("via") != "gateway":
+                    key_handed[name] = max(key_handed.get(name, when), when)
+            # Requests the gateway forwarded (allowed, or held and then approved): uses of the key.
+            level_used: dict[int, dict[Level, datetime]] = defaultdict(dict)
+            gateway_used: dict[int, datetime] = {}
+            for cid, level, at in s.execute(
+                text(
+                    "SELECT connector_id, level, MAX(at) FROM gateway_use WHERE decision IN ('allow', 'ask') "
+                    "GROUP BY connector_id, level"
+                )
+            ).all():
+                when = parse_time(at)
+                gateway_used[cid] = max(gateway_used.get(cid, when), when)
+                if level is not None:
+                    level_used[cid][Level(level)] = when
+            routed = {
                 cid: parse_time(at)
-                for cid, at in s.execute(
-                    text("SELECT connector_id, MAX(provider_last_used_at) FROM probe GROUP BY connector_id")
-                ).all()
-                if at
+                for cid, at in s.execute(text("SELECT connector_id, created_at FROM gateway_route")).all()
             }
-            breaker_used = {
-                name: parse_time(at)
-                for name, at in s.execute(
-                    text(
-                        "SELECT connector, MAX(at) FROM audit_event WHERE outcome = 'ok' AND "
-                        "(action = 'exec' OR action LIKE 'gateway.%') GROUP BY connector"
-                    )
-                ).all()
-                if at
-            }
+            found_in: dict[int, list[str]] = defaultdict(list)
+            for cid, client, file in s.execute(
+                text(
+                    "SELECT connector_id, client, file FROM found_place WHERE connector_id IS NOT NULL "
+                    "AND state != 'vanished' ORDER BY first_seen, id"
+                )
+            ).all():
+                found_in[cid].append(f"{_client_title(client)}: {_tilde(file)}")
             drift_since = {}
             for cid, scope, first in s.execute(
                 text("SELECT connector_id, scope, first_seen FROM scope_grant WHERE source = 'observed'")
@@ -229,15 +253,23 @@ class ReviewService:
             declared = {g.scope for g in v.declared}
             undeclared = [first for scope, first in drift_since.get(v.id, []) if scope not in declared and first]
             shared = sorted({n for c in v.credentials for n in holders[c.fingerprint] if n != v.name})
+            provider_used, quiet = provider_use(probes.get(v.id, []))
+            breaker = [d for d in (exec_used.get(v.name), gateway_used.get(v.id)) if d is not None]
             out[v.name] = Facts(
                 view=v,
                 now=now,
                 shared_with=tuple(shared),
-                provider_last_used=provider_used.get(v.id),
-                breaker_last_used=breaker_used.get(v.name),
+                provider_last_used=provider_used,
+                provider_quiet_since=quiet,
+                breaker_last_used=max(breaker) if breaker else None,
                 dont_know=streaks.get(v.id, {}),
                 reviewed=v.id in reviewed,
                 drift_since=min(undeclared) if undeclared and v.last_outcome == "ok" else None,
+                routed_since=routed.get(v.id),
+                level_last_used=dict(level_used.get(v.id, {})),
+                key_handed_out=key_handed.get(v.name),
+                found_in=tuple(dict.fromkeys(found_in.get(v.id, []))),
+                discovered=DISCOVERED_TAG in v.tags,
             )
         return out
 
@@ -689,6 +721,45 @@ class ReviewService:
             if review.finished_at is None:
                 raise ReviewError("this review is not finished yet")
             return review.report_html if fmt == "html" else review.report_md
+
+
+def _client_title(client: str) -> str:
+    from connectors.discovery.clients import BY_ID
+
+    known = BY_ID.get(client)
+    return known.title if known else client
+
+
+def _tilde(file: str) -> str:
+    """``file`` with the home folder written ``~`` (shorter, and the same on every screen)."""
+    from pathlib import Path
+
+    home = str(Path.home())
+    return "~" + file[len(home) :] if home not in ("", "/") and file.startswith(home + "/") else file
+
+
+# A provider's last-used date this close to one of Breaker's own probes of the key is that probe
+# (GitLab, for one, updates last_used_at when the probe's own request authenticates). The window
+# covers the probe's duration before it is stored; a use by something else within it is taken for
+# Breaker's, the price of not calling Breaker's probes a use.
+OWN_PROBE_BEFORE = timedelta(minutes=10)
+OWN_PROBE_AFTER = timedelta(minutes=1)
+
+
+def provider_use(probes: list[tuple[datetime, datetime | None]]) -> tuple[datetime | None, datetime | None]:
+    """From one connector's probes (time, provider's last-used date), oldest first: the newest use
+    the provider reported that is not one of Breaker's own probes, and — when every reported date
+    is Breaker's own — since when the provider has seen nothing else (the oldest such date)."""
+    times = [at for at, _ in probes]
+
+    def own(used: datetime) -> bool:
+        return any(at - OWN_PROBE_BEFORE <= used <= at + OWN_PROBE_AFTER for at in times)
+
+    reported = [used for _, used in probes if used is not None]
+    outside = [used for used in reported if not own(used)]
+    if outside:
+        return max(outside), None
+    return None, (min(reported) if reported else None)
 
 
 def sha256(text: str) -> str:
