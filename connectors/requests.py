@@ -87,6 +87,17 @@ def rule(methods: str, template: str, level: Level | Inspector, note: str = "") 
 
 
 @dataclass(frozen=True)
+class Sample:
+    """An example request for a level only a body or an inspector decides (a Slack method, a GraphQL
+    mutation): what the gateway's switch check sends when the table's paths alone give no example."""
+
+    method: str
+    path: str
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class RequestTable:
     """One provider's request → level table. First matching rule wins; no match is ``write``."""
 
@@ -96,6 +107,7 @@ class RequestTable:
     sources: tuple[str, ...]  # the documentation the table was written from
     pinned: str  # the date the table was checked against its sources (YYYY-MM-DD)
     unmapped: Level = Level.WRITE
+    samples: tuple[Sample, ...] = ()  # examples for levels the paths alone do not give
 
     def classify(self, request: Request) -> Classification:
         return classify(self, request)
@@ -238,6 +250,52 @@ def classify(table: RequestTable, request: Request) -> Classification:
         raise Refused(f"host {host[:80]!r} is not one of {table.provider}'s API hosts")
     found = [_one(table, request, m, segs) for m in methods_of(request) for segs in readings(request.path)]
     return highest(found)
+
+
+_EXAMPLES: dict[str, dict[Level, Request]] = {}
+_METHOD_ORDER = ("POST", "PUT", "PATCH", "DELETE", "GET", "HEAD", "OPTIONS")
+
+
+def _instantiate(template: str) -> str | None:
+    """A concrete path for a template (``{var}`` and ``{rest*}`` → ``x1``); None for regex segments."""
+    out = []
+    for kind, value in _compiled(template):
+        if kind == "re":
+            return None
+        out.append(value if kind == "lit" else "x1")
+    return "/" + "/".join(out)
+
+
+def examples(table: RequestTable) -> dict[Level, Request]:
+    """One request per level that ``table`` classifies at that level: the table's own paths first,
+    then its :class:`Sample` entries, then an unmapped path (``write``). Levels no request of this
+    provider can have are absent. The gateway's switch check sends these, never forwarded."""
+    cached = _EXAMPLES.get(table.provider)
+    if cached is not None:
+        return cached
+    host = sorted(table.hosts)[0]
+    candidates: list[Request] = []
+    for r in table.rules:
+        if not isinstance(r.level, Level):
+            continue
+        path = _instantiate(r.template)
+        if path is None:
+            continue
+        for method in _METHOD_ORDER:
+            if method in r.methods:
+                candidates.append(Request(method, host, path))
+    for sample in table.samples:
+        candidates.append(Request(sample.method, host, sample.path, "", dict(sample.headers), sample.body))
+    candidates.append(Request("POST", host, "/breaker-check/unmapped-path"))
+    found: dict[Level, Request] = {}
+    for request in candidates:
+        try:
+            level = classify(table, request).level
+        except Refused:
+            continue
+        found.setdefault(level, request)
+    _EXAMPLES[table.provider] = found = dict(sorted(found.items()))
+    return found
 
 
 def table_for(provider) -> RequestTable | None:

@@ -30,7 +30,15 @@ import httpx
 
 from app.services import enforcement
 from app.services.enforcement import PROBLEM_CONTENT_TYPE, Decision
-from app.services.gateway import TOKEN_PREFIX, Lookup, Route, accepted_headers, record_usage
+from app.services.gateway import (
+    CHECK_HEADER,
+    TOKEN_PREFIX,
+    Lookup,
+    Route,
+    accepted_headers,
+    check_header_valid,
+    record_usage,
+)
 from connectors import registry
 from connectors.base import Level, Secret
 from connectors.requests import Request
@@ -154,6 +162,9 @@ class GatewayApp:
             body = json.dumps({"gateway": "breaker", "ok": True}).encode()
             await self.respond(send, 200, body, "application/json")
             return
+        if CHECK_HEADER in headers:
+            await self.check(name, headers, "/" + rest, scope, receive, send)
+            return
         token = token_of(headers)
         route = self.lookup.route(token) if token else None
         if route is None or route.connector != name:
@@ -187,6 +198,32 @@ class GatewayApp:
             await self.respond(send, 403, json.dumps(verdict.problem(403)).encode())
             return
         await self.forward(scope, route, request, verdict, send)
+
+    async def check(self, name: str, headers: dict, path: str, scope: dict, receive: Receive, send: Send) -> None:
+        """A switch check (``app.services.gateway_check``): decided exactly like an agent's request
+        on the connector's route and current mode, then answered — never forwarded, never recorded
+        as use. Signed with a per-install key from the keyring; anything else is refused."""
+        if not check_header_valid(self.services.secrets, name, headers[CHECK_HEADER]):
+            await self.respond(send, *problem(401, "Unauthorized", "the check is not signed by this installation"))
+            return
+        route = await asyncio.to_thread(self.lookup.route_by_name, name)
+        if route is None:
+            await self.respond(send, *problem(404, "Not routed", f"{name} is not routed through this gateway"))
+            return
+        body = await self.read_body(receive) or b""
+        request = Request(
+            scope["method"], route.rules_host, path, scope.get("query_string", b"").decode(), headers, body
+        )
+        verdict = enforcement.check(route.connector, route.provider, route.mode, request, route.on_above)
+        if verdict.decision is Decision.ASK and self.queue is None:
+            verdict = self.no_queue(verdict)
+        if verdict.decision is Decision.REFUSE:
+            await self.respond(send, 403, json.dumps(verdict.problem(403)).encode())
+            return
+        would = "hold for the owner's answer" if verdict.decision is Decision.ASK else "forward"
+        answer = {"check": would, "connector": name, "mode": route.mode.value, "level": verdict.level_label}
+        status = 202 if verdict.decision is Decision.ASK else 200
+        await self.respond(send, status, json.dumps(answer).encode(), "application/json")
 
     @staticmethod
     def no_queue(verdict: enforcement.Verdict) -> enforcement.Verdict:

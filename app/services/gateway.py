@@ -15,11 +15,13 @@ another process is seen by the very next request.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import secrets as _secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +41,27 @@ from connectors.requests import table_for
 TOKEN_PREFIX = "brk_"
 DEFAULT_PORT = 8791
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# A switch check (app.services.gateway_check): a request Breaker itself sends to prove the gateway
+# refuses what the new mode forbids. It carries this header instead of a token, is decided like any
+# request and is never forwarded (nor recorded as use).
+CHECK_HEADER = "x-breaker-check"
+CHECK_KEY = "gateway-check"  # the per-install key (in the keyring) the check header is signed with
+CHECK_WINDOW_S = 120
+
+
+def check_header(secrets, connector: str, now: float | None = None) -> str:
+    """The value of :data:`CHECK_HEADER` for a check of ``connector``: a time and its HMAC."""
+    stamp = str(int(time.time() if now is None else now))
+    mac = hmac.new(secrets.install_key(CHECK_KEY), f"{connector}\n{stamp}".encode(), hashlib.sha256).hexdigest()
+    return f"{stamp}.{mac}"
+
+
+def check_header_valid(secrets, connector: str, value: str) -> bool:
+    stamp, _, mac = value.strip().partition(".")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > CHECK_WINDOW_S:
+        return False
+    want = check_header(secrets, connector, int(stamp)).partition(".")[2]
+    return hmac.compare_digest(want, mac)
 
 
 class GatewayError(Exception):
@@ -283,6 +306,11 @@ JOIN connector c ON c.id = t.connector_id
 JOIN gateway_route r ON r.connector_id = c.id
 WHERE t.token_hash = {p} AND t.revoked_at IS NULL
 """
+_BY_NAME = """
+SELECT c.id, c.name, c.provider, c.mode, r.upstream, r.rules_host, r.on_above
+FROM gateway_route r JOIN connector c ON c.id = r.connector_id
+WHERE c.name = {p}
+"""
 _MODES = "SELECT id, mode FROM connector WHERE id IN ({ids})"
 
 
@@ -322,6 +350,14 @@ class Lookup:
             return None
         cid, name, provider, mode, upstream, host, above, client, tid, ref = rows[0]
         return Route(cid, name, provider, Mode(mode), upstream, host, AboveCeiling(above), client, tid, ref)
+
+    def route_by_name(self, name: str) -> Route | None:
+        """The route of ``name`` for a switch check (no token, no key: a check is never forwarded)."""
+        rows = self._rows(_BY_NAME, (name,))
+        if not rows:
+            return None
+        cid, name, provider, mode, upstream, host, above = rows[0]
+        return Route(cid, name, provider, Mode(mode), upstream, host, AboveCeiling(above), "breaker check", 0, None)
 
     def modes(self, connector_ids: Iterable[int]) -> dict[int, Mode]:
         """The current mode of each connector (a connector that is gone counts as disabled)."""

@@ -14,7 +14,7 @@ existing message (it may not be a draft) is ``write``.
 from __future__ import annotations
 
 from connectors.base import Level
-from connectors.requests import Classification, Request, RequestTable, Rule, rule
+from connectors.requests import Classification, Request, RequestTable, Rule, Sample, rule
 from connectors.rules.bodies import json_batch
 
 R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
@@ -94,4 +94,11 @@ TABLE = RequestTable(
     ),
     pinned="2026-12-04",
     rules=_rules(),
+    samples=(
+        Sample("GET", "/v1.0/me"),
+        Sample("POST", "/v1.0/me/messages"),
+        Sample("PATCH", "/v1.0/me/events/x1"),
+        Sample("POST", "/v1.0/me/sendMail"),
+        Sample("POST", "/v1.0/users"),
+    ),
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from connectors.base import Level
-from connectors.requests import Classification, Request, RequestTable, rule
+from connectors.requests import Classification, Request, RequestTable, Sample, rule
 
 R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
 
@@ -112,4 +112,8 @@ TABLE = RequestTable(
     sources=("https://api.slack.com/methods", "https://api.slack.com/scopes"),
     pinned="2026-12-04",
     rules=(rule("GET POST", "/api/{method}", method_level),),
+    samples=tuple(
+        Sample("POST", f"/api/{m}")
+        for m in ("conversations.history", "chat.update", "chat.postMessage", "admin.users.list")
+    ),
 )

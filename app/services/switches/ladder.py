@@ -25,7 +25,7 @@ import httpx
 from app.services import binding
 from app.services.inventory import ConnectorView, NotFound
 from app.services.secrets import SecretStore
-from app.services.switches import steps
+from app.services.switches import at_gateway, steps
 from app.services.switches.calls import CallPolicy, Calls
 from app.services.switches.events import EventSink, emit
 from app.services.switches.journal import DbThread, JobRow, JobUpdate, Journal, PanicTarget
@@ -181,7 +181,7 @@ class Switches:
         view = next((v for v in views if v.name == name), None)
         if view is None:
             raise NotFound(name, [v.name for v in views])
-        return plan_for(view, action, views, revoke_full=revoke_full), view, views
+        return at_gateway.plan(self.services, plan_for(view, action, views, revoke_full=revoke_full)), view, views
 
     def targets(self, selection: Selection | None = None) -> list[PanicTarget]:
         """The connectors a panic with ``selection`` covers, from one light query (the one place the
@@ -460,6 +460,8 @@ class Switches:
         name = job.connector
         _RUNNING.add(job.id)
         try:
+            if await self._at_gateway(job, on_event, started):
+                return _report(await asyncio.to_thread(self.journal.job, job.id))  # type: ignore[arg-type]
             views = await asyncio.to_thread(self.services.inventory.list)
             view = next((v for v in views if v.name == name), None)
             if view is None:
@@ -517,14 +519,38 @@ class Switches:
                 emit(on_event, job, update.state or outcome.state, outcome.message, started, outcome.manual_steps)
                 current = await asyncio.to_thread(self.journal.job, job.id)
                 if current is not None and current.state in (JobState.APPLIED, JobState.MANUAL):
-                    await self._verify(calls, client, current, on_event, started)
+                    await self._verify(calls, client, current, on_event, started, gateway=False)
             return _report(await asyncio.to_thread(self.journal.job, job.id))  # type: ignore[arg-type]
         finally:
             _RUNNING.discard(job.id)
 
+    async def _at_gateway(self, job: JobRow, on_event: EventSink, started: float) -> bool:
+        """A routed connector's disable or reduction: verified at the gateway, no provider call
+        (:mod:`app.services.switches.at_gateway`). False when it is not routed, or the gateway
+        check failed (then the provider step runs as for any connector)."""
+        jobs = await asyncio.to_thread(at_gateway.routed, self.services, [job])
+        if not jobs:
+            return False
+        result = (await at_gateway.verify(self.services, jobs)).get(job.id)
+        if result is None or not result.ok:
+            emit(on_event, job, job.state, result.why if result else "no gateway check ran", started)
+            return False
+        await self.db.run(self.journal.write, [at_gateway.update(job, result)])
+        emit(on_event, job, JobState.VERIFIED, result.why, started)
+        return True
+
     async def _verify(
-        self, calls: Calls, client: httpx.AsyncClient, job: JobRow, on_event: EventSink, started: float
+        self,
+        calls: Calls,
+        client: httpx.AsyncClient,
+        job: JobRow,
+        on_event: EventSink,
+        started: float,
+        *,
+        gateway: bool = True,
     ) -> None:
+        if gateway and await self._at_gateway(job, on_event, started):
+            return
         views = await asyncio.to_thread(self.services.inventory.list)
         view = next((v for v in views if v.name == job.connector), None)
         if view is None:

@@ -39,7 +39,7 @@ from dataclasses import replace
 import httpx
 
 from app.services.probing import ProbeResult, endpoint_key
-from app.services.switches import steps
+from app.services.switches import at_gateway, steps
 from app.services.switches.events import emit
 from app.services.switches.journal import JobRow, JobUpdate, new_batch_id
 from app.services.switches.plan import dependants, is_admin_connector
@@ -199,6 +199,7 @@ class Panic:
         views = await asyncio.to_thread(self.services.inventory.list)
         by_name = {v.name: v for v in views}
         jobs = [j for j in jobs if j.connector in by_name]
+        jobs = await self._at_gateway(jobs, on_event, started)
         to_call = [j for j in jobs if needs_provider(j)]
         await sw.db.run(journal.mark_applying, [j.id for j in to_call])  # the calls may go out from now on
 
@@ -331,6 +332,20 @@ class Panic:
             },
             "ok" if summary.ok else "incomplete",
         )
+
+    async def _at_gateway(self, jobs: list[JobRow], on_event, started: float) -> list[JobRow]:
+        """Connectors routed through the gateway: verified there (every request refused), in one
+        step before any provider call; they need none (:mod:`app.services.switches.at_gateway`).
+        Returns the jobs still owed a provider step."""
+        routed = await asyncio.to_thread(at_gateway.routed, self.services, [j for j in jobs if needs_provider(j)])
+        if not routed:
+            return jobs
+        checked = await at_gateway.verify(self.services, routed)
+        done = {j.id: j for j in routed if checked.get(j.id) is not None and checked[j.id].ok}
+        await self.sw.db.run(self.sw.journal.write, [at_gateway.update(j, checked[j.id]) for j in done.values()])
+        for job in done.values():
+            emit(on_event, job, JobState.VERIFIED, checked[job.id].why, started)
+        return [j for j in jobs if j.id not in done]
 
     def _on_retry(self, writer: _Writer, job: JobRow, on_event, started: float):
         async def on_retry(attempt: int, result: ActionResult) -> None:

@@ -1,0 +1,196 @@
+"""Issue 13, "States": a connector routed through the gateway is verified AT the gateway after a
+switch (a request of each level above the new ceiling refused there), for every provider with an API
+for switches or without one, and the emergency disable reaches the gateway first, before any
+provider call, never waiting on one provider."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+
+from app.gateway.server import running
+from app.services import gateway_check
+from app.services.gateway import CHECK_HEADER, Gateway, check_header
+from app.services.switches import JobState, Selection, Switches
+from connectors import registry
+from connectors.base import Level, Mode
+from connectors.requests import examples, table_for
+from tests.switches.conftest import CASES, World, audit_actions, present_providers
+
+ROUTABLE = [p for p in present_providers() if table_for(registry.get(p)) is not None]
+
+
+@pytest.fixture
+def world(services, sandbox) -> World:
+    return World(services, sandbox)
+
+
+def route(world, services, name: str, provider: str) -> str:
+    """A routed connector on the sandbox, with an agent's token (its key never handed out)."""
+    world.connector(name, provider)
+    Gateway(services).route(name)
+    return Gateway(services).issue(name, "agent").token
+
+
+def provider_calls(sandbox, provider: str) -> list[tuple[str, str]]:
+    """Requests the sandbox received for ``provider`` other than probes' reads."""
+    return [(m, p) for m, p in sandbox.calls(provider) if m not in ("GET", "HEAD")]
+
+
+def test_every_level_has_an_example_request_per_provider():
+    for provider in ROUTABLE:
+        found = examples(table_for(registry.get(provider)))
+        assert Level.WRITE in found and Level.READ in found, provider
+        for level, request in found.items():
+            assert table_for(registry.get(provider)).classify(request).level is level
+
+
+@pytest.mark.parametrize("provider", ROUTABLE)
+async def test_disable_of_a_routed_connector_is_verified_at_the_gateway_for_every_provider(
+    provider, world, services, sandbox
+):
+    route(world, services, "agent-conn", provider)
+    before = provider_calls(sandbox, provider)
+    sw = Switches(services, call_timeout=3)
+    events = []
+    try:
+        report = await sw.disable("agent-conn", on_event=events.append)
+    finally:
+        sw.close()
+    assert report.state is JobState.VERIFIED, (report.message, report.verify_note)
+    assert report.verify_note.startswith("verified at the gateway")
+    assert "unchanged at the provider" in report.message
+    # No provider was called: the sandbox saw no switch call (and the key still works there).
+    assert provider_calls(sandbox, provider) == before
+    assert world.alive("agent-conn")
+    job = sw.journal.latest("agent-conn")
+    levels = {c["level"] for c in job.details["gateway"]["levels"]}
+    assert levels == {lvl.label for lvl in examples(table_for(registry.get(provider)))}
+    assert all(c["answer"] == "refused" for c in job.details["gateway"]["levels"])
+    assert "switch.verified" in audit_actions(services, "agent-conn")
+    assert services.audit.verify(services.engine).ok
+
+
+@pytest.mark.parametrize("provider", ["github", "hubspot", "google"])
+async def test_read_only_of_a_routed_connector_checks_each_level_above_the_ceiling(provider, world, services, sandbox):
+    route(world, services, "agent-conn", provider)
+    sw = Switches(services, call_timeout=3)
+    try:
+        report = await sw.read_only("agent-conn")
+    finally:
+        sw.close()
+    assert report.state is JobState.VERIFIED, report.verify_note
+    checked = {c["level"] for c in sw.journal.latest("agent-conn").details["gateway"]["levels"]}
+    above = {lvl.label for lvl in examples(table_for(registry.get(provider))) if lvl > Level.READ}
+    assert checked == above and "read" not in checked
+
+
+async def test_a_running_gateway_is_asked_and_refuses_the_agents_next_request(world, services, sandbox, monkeypatch):
+    token = route(world, services, "gh", "github")
+    async with running(services) as gw:
+        monkeypatch.setenv("BREAKER_GATEWAY_URL", gw.url)
+        async with httpx.AsyncClient(base_url=f"{gw.url}/gh", headers={"authorization": f"token {token}"}) as agent:
+            assert (await agent.get("/user")).status_code == 200
+            sw = Switches(services, call_timeout=3)
+            try:
+                report = await sw.disable("gh")
+            finally:
+                sw.close()
+            assert report.state is JobState.VERIFIED
+            assert f"gateway at {gw.url}" in report.verify_note and "gateway code here" in report.verify_note
+            refused = await agent.get("/user")
+        assert refused.status_code == 403 and refused.json()["refused_by"] == "breaker-gateway"
+
+
+async def test_a_check_is_never_forwarded_and_needs_the_installations_signature(world, services, sandbox):
+    route(world, services, "gh", "github")
+    async with running(services) as gw, httpx.AsyncClient(base_url=f"{gw.url}/gh") as c:
+        before = list(sandbox.calls("github"))
+        good = {CHECK_HEADER: check_header(services.secrets, "gh")}
+        answer = await c.post("/repos/o/r/issues", headers=good, content=b"{}")
+        assert answer.status_code == 200 and answer.json()["check"] == "forward"  # full mode: it would pass
+        assert (await c.get("/user", headers={CHECK_HEADER: "1.bad"})).status_code == 401
+        other = {CHECK_HEADER: check_header(services.secrets, "someone-else")}
+        assert (await c.get("/user", headers=other)).status_code == 401
+        assert list(sandbox.calls("github")) == before  # nothing was forwarded
+        await gw.app.flush_usage()
+    assert Gateway(services).usage("gh") == []
+
+
+async def test_a_gateway_that_lets_a_level_through_is_not_verified(world, services, sandbox):
+    route(world, services, "gh", "github")
+    # The mode in the store is still full: the check for "disabled" must find every level passing.
+    result = (await gateway_check.check(services, {"gh": ("github", Mode.DISABLED)}))["gh"]
+    assert not result.ok and "still lets a read request through" in result.why
+
+
+async def test_panic_reaches_the_gateway_first_and_never_waits_on_a_provider(world, services, sandbox):
+    routed = {p: f"{p}-routed" for p in ("slack", "hubspot", "openai")}
+    tokens = {p: route(world, services, n, p) for p, n in routed.items()}
+    world.connector("slack-key", "slack")  # handed out as its key: its provider is called
+    sandbox.faults.set("slack", hang=True)  # …and hangs
+    async with running(services) as gw:
+        sw = Switches(services, call_timeout=2, attempts=1)
+        events = []
+        try:
+            started = time.perf_counter()
+            task = asyncio.create_task(sw.panic(Selection(), on_event=events.append))
+            while not any(e.connector == "slack-routed" and e.state == JobState.VERIFIED for e in events):
+                assert not task.done() or task.exception() is None
+                await asyncio.sleep(0.01)
+            at_gateway_s = time.perf_counter() - started
+            # The routed ones are verified while the key-holding slack connector is still hanging.
+            assert not task.done()
+            states = {e.connector: e.state for e in events}
+            assert all(states[n] == JobState.VERIFIED for n in routed.values())
+            assert states.get("slack-key") != JobState.VERIFIED
+            async with httpx.AsyncClient(base_url=gw.url) as agent:
+                r = await agent.post(
+                    "/openai-routed/v1/chat/completions",
+                    headers={"authorization": f"Bearer {tokens['openai']}"},
+                    content=json.dumps({"model": "m", "messages": []}),
+                )
+            assert r.status_code == 403 and r.json()["mode"] == "disabled"
+            summary = await task
+        finally:
+            sw.close()
+    assert at_gateway_s < 2.0
+    verified = {r.connector for r in summary.verified}
+    assert set(routed.values()) <= verified and "slack-key" not in verified
+    # Order: the routed connectors' verification came before any provider call went out.
+    actions = audit_actions(services)
+    first_call = actions.index("switch.calling")
+    gateway_verified = [i for i, a in enumerate(actions) if a == "switch.verified"][: len(routed)]
+    assert max(gateway_verified) < first_call
+    for name in routed.values():  # no provider revoked their keys: the gateway alone switched them off
+        assert world.alive(name), name
+    assert CASES["hubspot"].disable == "manual"  # without the gateway hubspot has no disable API
+
+
+async def test_reverify_of_a_routed_switch_asks_the_gateway_again(world, services, sandbox):
+    route(world, services, "gh", "github")
+    sw = Switches(services, call_timeout=3)
+    try:
+        await sw.disable("gh")
+        report = await sw.verify("gh")
+    finally:
+        sw.close()
+    assert report.state is JobState.VERIFIED and report.verify_note.startswith("verified at the gateway")
+
+
+def test_the_confirmation_of_a_routed_switch_says_the_gateway_and_calls_no_provider(world, services, sandbox):
+    route(world, services, "gh", "github")
+    world.connector("gh-key", "github")
+    sw = Switches(services)
+    try:
+        routed_plan, key_plan = sw.plan("gh", "disable"), sw.plan("gh-key", "disable")
+    finally:
+        sw.close()
+    assert routed_plan.calls == () and routed_plan.reversible
+    assert "gateway refuses every request of gh" in routed_plan.text()
+    assert "not changed" in routed_plan.text() and "By hand" not in routed_plan.text()
+    assert key_plan.calls  # a key handed out as itself still goes to the provider
