@@ -104,79 +104,58 @@ def run_panic(args: argparse.Namespace, ctx: CliContext) -> int:
             if plan.count == 0:
                 if not selection.empty:  # a typo must not read as "all safe"
                     raise UsageError(f"no connector matches {selection.describe()} (nothing was changed)")
-                from app.services import mcp_switch
-
-                servers = mcp_switch.known_on(ctx.services)
-                if servers and not args.yes:
+                if not plan.mcp_servers:
+                    return _nothing(ctx, args, "Nothing to disable: the inventory has no connectors.")
+                if not args.yes:
                     if not ctx.stdin_is_terminal():
                         raise UsageError(
-                            f"stdin is not a terminal, so Breaker cannot ask: add --yes to turn off {len(servers)} "
-                            "MCP server(s) in their clients' configs (nothing was changed)"
+                            f"stdin is not a terminal, so Breaker cannot ask: add --yes to turn off "
+                            f"{len(plan.mcp_servers)} MCP server(s) in their clients' configs (nothing was changed)"
                         )
-                    note(f"No connector to disable, but {len(servers)} MCP server(s) will be turned off.", ctx.stderr)
-                    if not _ask_deliberately(ctx, len(servers)):
+                    note(plan.text(), ctx.stderr)
+                    if not _ask_deliberately(ctx, len(plan.mcp_servers)):
                         note("Not confirmed. Nothing was changed.", ctx.stderr)
                         return 0
-                mcp = _mcp_off(ctx) if servers else {"disabled": [], "failed": []}
-                if mcp["disabled"] or mcp["failed"]:
-                    if args.json:
-                        print_json({"schema": PANIC_SCHEMA, "batch": None, "total": 0, "ok": not mcp["failed"],
-                                    "verified": [], "unverified": [], "failed": [], "mcp": mcp}, ctx.stdout)  # fmt: skip
-                    else:
-                        _print_mcp(ctx, mcp)
-                    return 1 if mcp["failed"] else 0
-                return _nothing(ctx, args, "Nothing to disable: the inventory has no connectors.")
-            sw.prepare(selection)  # the audit key and TLS now; connector keys only after the confirmation
-            if sw.unfinished_batches():
+            else:
+                sw.prepare(selection)  # the audit key and TLS now; connector keys only after the confirmation
+            if plan.count and sw.unfinished_batches():
                 note(
                     "An earlier panic was interrupted; this one replaces it for the connectors it covers "
                     "(`breaker panic --resume` would finish the old one instead).",
                     ctx.stderr,
                 )
-            if not args.yes:
+            if plan.count and not args.yes:
                 if not ctx.stdin_is_terminal():
                     raise UsageError(
                         "stdin is not a terminal, so Breaker cannot ask: add --yes to disable "
                         f"{plan.count} connector(s) (nothing was changed)"
                     )
                 note(plan.text(), ctx.stderr)
-                if selection.empty:
-                    from app.services import mcp_switch
-
-                    n = len(mcp_switch.known_on(ctx.services))
-                    if n:
-                        note(f"Then {n} MCP server(s) will be turned off in their clients' configs.", ctx.stderr)
                 if not _ask_deliberately(ctx, plan.count):
                     note("Not confirmed. Nothing was changed.", ctx.stderr)
                     return 0
+            # The MCP servers a scan recorded are turned off by the same service, after the keys.
             summary = asyncio.run(sw.panic(selection, on_event=_printer(ctx)))
-            note(f"All {summary.total} recorded disabled locally in {summary.recorded_ms:.0f} ms.", ctx.stderr)
+            if summary.total:
+                note(f"All {summary.total} recorded disabled locally in {summary.recorded_ms:.0f} ms.", ctx.stderr)
     finally:
         sw.close()
-    mcp = None if args.resume or not selection.empty else _mcp_off(ctx)  # after the keys: revoking comes first
     if args.json:
-        print_json({"schema": PANIC_SCHEMA, **summary.as_dict(), "mcp": mcp}, ctx.stdout)
+        print_json({"schema": PANIC_SCHEMA, **summary.as_dict()}, ctx.stdout)
     else:
-        print_summary(ctx, summary)
-        _print_mcp(ctx, mcp)
-    return 0 if summary.ok and not (mcp and mcp["failed"]) else 1
+        if summary.total:
+            print_summary(ctx, summary)
+        _print_mcp(ctx, summary)
+    return 0 if summary.ok and not summary.mcp_failed else 1
 
 
-def _mcp_off(ctx: CliContext) -> dict:
-    """The emergency disable covers the MCP servers in the client configs too (app.services.mcp_switch)."""
-    from app.services import mcp_switch
-
-    done, failed = mcp_switch.disable_all(ctx.services)
-    return {"disabled": [r.to_json() for r in done], "failed": failed}
-
-
-def _print_mcp(ctx: CliContext, mcp: dict | None) -> None:
-    if not mcp or not (mcp["disabled"] or mcp["failed"]):
+def _print_mcp(ctx: CliContext, summary) -> None:
+    if not (summary.mcp_off or summary.mcp_failed):
         return
-    print(f"MCP servers turned off in their clients' configs ({len(mcp['disabled'])}):", file=ctx.stdout)
-    for r in mcp["disabled"]:
-        print(f"  {r['server']} ({r['client']}): {r['how']} — then {r['restart']}", file=ctx.stdout)
-    for line in mcp["failed"]:
+    print(f"MCP servers turned off in their clients' configs ({len(summary.mcp_off)}):", file=ctx.stdout)
+    for r in summary.mcp_off:
+        print(f"  {r.sentence}", file=ctx.stdout)
+    for line in summary.mcp_failed:
         print(f"  not turned off: {line}", file=ctx.stdout)
 
 

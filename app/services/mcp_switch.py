@@ -73,6 +73,12 @@ class McpSwitchResult:
             "blocked_tools": self.blocked_tools,
         }
 
+    @property
+    def sentence(self) -> str:
+        """What was done, in the owner's words: "shop in Claude Desktop: took its entry out … — then quit and reopen Claude Desktop"."""
+        title = BY_ID[self.client].title if self.client in BY_ID else self.client
+        return f"{self.server} in {title}: {self.how} — then {self.restart}"
+
 
 # -- finding the server -------------------------------------------------------------------------------
 def _fresh(services, machine: Machine | None) -> list[FoundServer]:

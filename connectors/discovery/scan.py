@@ -127,6 +127,13 @@ class FoundServer:
         """Stable across scans: client, file, server map and name."""
         return "|".join((self.client, self.file, "/".join(self.map_path), self.name))
 
+    @property
+    def where(self) -> str:
+        """The server as the owner names it: "shop in Claude Desktop"."""
+        return f"{self.name} in {self.client_title}" + (
+            f" ({self.scope})" if self.scope in ("project", "local") else ""
+        )
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -198,7 +198,12 @@ class Switches:
 
     def panic_plan(self, selection: Selection | None = None) -> PanicPlan:
         views = self.services.inventory.list()
-        return panic_plan(self.select(selection, views), views)
+        plan = panic_plan(self.select(selection, views), views)
+        if selection is None or selection.empty:  # every connector: the MCP servers a scan recorded too
+            from app.services import mcp_switch
+
+            plan = replace(plan, mcp_servers=tuple(s.where for s in mcp_switch.known_on(self.services)))
+        return plan
 
     def latest(self, name: str) -> JobReport | None:
         """The latest switch of ``name``; a single switch cut off midway says so (``interrupted``)."""
@@ -322,7 +327,15 @@ class Switches:
     async def panic(self, selection: Selection | None = None, on_event: EventSink = None) -> PanicSummary:
         from app.services.switches.panic import Panic
 
-        return await Panic(self).run(selection or Selection(), on_event)
+        selection = selection or Selection()
+        summary = await Panic(self).run(selection, on_event)
+        if selection.empty:
+            # After the keys (revoking at the provider comes first): the MCP servers a scan recorded
+            # are turned off in their clients' config files.
+            from app.services import mcp_switch
+
+            summary.mcp_off, summary.mcp_failed = await asyncio.to_thread(mcp_switch.disable_all, self.services)
+        return summary
 
     async def resume(self, batch: str | None = None, on_event: EventSink = None) -> PanicSummary | None:
         """Finish an interrupted panic from its journal (the newest when ``batch`` is None).

@@ -395,10 +395,16 @@ class PanicPlan:
     manual: dict[str, int]  # provider → connectors that will need manual steps
     already_disabled: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    mcp_servers: tuple[str, ...] = ()  # MCP servers a scan recorded, on: turned off after the keys
 
     @property
     def count(self) -> int:
         return len(self.names)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing at all to do: no connector and no MCP server."""
+        return not self.names and not self.mcp_servers
 
     def text(self) -> str:
         lines = [
@@ -418,6 +424,12 @@ class PanicPlan:
                 + (f"  [{'; '.join(extra)}]" if extra else "")
             )
         lines.append("Then every connector is probed to verify that its key no longer works.")
+        if self.mcp_servers:
+            lines.append(
+                f"Then {len(self.mcp_servers)} MCP server(s) are turned off in their apps' config files "
+                "(each app must be restarted to notice):"
+            )
+            lines += [f"  • {s}" for s in self.mcp_servers]
         lines += [f"⚠ {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -431,6 +443,7 @@ class PanicPlan:
             "manual": dict(self.manual),
             "already_disabled": self.already_disabled,
             "notes": list(self.notes),
+            "mcp_servers": list(self.mcp_servers),
         }
 
 

@@ -167,6 +167,10 @@ class PanicSummary:
     verified_ms: float = 0.0  # … to every verification probe answered
     resumed: bool = False
     superseded: list[str] = field(default_factory=list)  # batches this one replaced
+    # MCP servers turned off in their clients' configs after the keys (app.services.mcp_switch);
+    # None when the panic did not cover them (a selection, or a resume).
+    mcp_off: list[Any] | None = None  # McpSwitchResult
+    mcp_failed: list[str] = field(default_factory=list)  # one line each
 
     @property
     def ok(self) -> bool:
@@ -195,4 +199,7 @@ class PanicSummary:
             "waiting": [r.as_dict() for r in self.waiting],
             "failed": [r.as_dict() for r in self.failed],
             "superseded": list(self.superseded),
+            "mcp": None
+            if self.mcp_off is None
+            else {"disabled": [r.to_json() for r in self.mcp_off], "failed": list(self.mcp_failed)},
         }

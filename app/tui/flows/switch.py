@@ -234,7 +234,7 @@ class SwitchFlow(Flow):
             self.notify(message.error, title="Cannot prepare the emergency disable", severity="error")
             return
         plan = message.plan
-        if plan.count == 0:
+        if plan.empty:
             self.notify(
                 "Nothing to disable: every connector is already disabled and verified.", title="Emergency disable"
             )

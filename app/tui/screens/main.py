@@ -192,7 +192,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             self.call_after_refresh(self.first_rows_painted.set)
         if self.app.services_ready:
             self.refresh_review_banner()
-            if not self.views:
+            if not self.views and self.app.screen is self:  # never over another screen (a panic's summary)
                 self.welcome()
 
     def welcome(self) -> None:

@@ -91,20 +91,39 @@ class PanicTypeConfirm(CancellableModal[bool]):
         self.plan = plan
 
     def compose(self) -> ComposeResult:
-        count = self.plan.count
+        count = self.count
+        servers = len(self.plan.mcp_servers)
+        what = (
+            f"Every one of the [b]{self.plan.count}[/b] connector(s) will be disabled in Breaker at once, then its "
+            f"key revoked at its provider where the provider allows it ({self.irreversible()})."
+            if self.plan.count
+            else ""
+        )
+        if servers:
+            what += (" Then " if what else "") + (
+                f"[b]{servers}[/b] MCP server(s) will be turned off in their apps' config files."
+            )
         with Vertical(id="panic-type-dialog", classes="dialog -danger"):
             yield Static("Emergency disable — last step", classes="dialog-title")
             yield Static(
-                f"Every one of the [b]{count}[/b] connector(s) will be disabled in Breaker at once, then its "
-                f"key revoked at its provider where the provider allows it ({self.irreversible()}).\n\n"
-                f"Type [b]{CONFIRM_WORD}[/b] or [b]{count}[/b] and press enter to start. Escape cancels.",
+                f"{what}\n\nType [b]{CONFIRM_WORD}[/b] or [b]{count}[/b] and press enter to start. Escape cancels.",
                 id="panic-type-text",
             )
             yield Input(placeholder=f"{CONFIRM_WORD} or {count}", id="panic-word", compact=True)
             yield Static("", id="panic-word-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"Disable all {count}", variant="error", id="go", disabled=True)
+                yield Button(
+                    f"Disable all {self.plan.count}" if self.plan.count else f"Turn off {servers}",
+                    variant="error",
+                    id="go",
+                    disabled=True,
+                )
                 yield Button("Cancel", id="cancel")
+
+    @property
+    def count(self) -> int:
+        """The number that confirms: the connectors, or the MCP servers when there is no connector."""
+        return self.plan.count or len(self.plan.mcp_servers)
 
     def irreversible(self) -> str:
         n = sum(self.plan.irreversible.values())
@@ -115,21 +134,21 @@ class PanicTypeConfirm(CancellableModal[bool]):
 
     @on(Input.Changed, "#panic-word")
     def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#go", Button).disabled = not typed_enough(event.value, self.plan.count)
+        self.query_one("#go", Button).disabled = not typed_enough(event.value, self.count)
         self.query_one("#panic-word-error").display = False
 
     @on(Input.Submitted, "#panic-word")
     def _submitted(self, event: Input.Submitted) -> None:
-        if typed_enough(event.value, self.plan.count):
+        if typed_enough(event.value, self.count):
             self.dismiss(True)
             return
         error = self.query_one("#panic-word-error", Static)
-        error.update(f"✖ Type {CONFIRM_WORD} or {self.plan.count} to go on; nothing was changed.")
+        error.update(f"✖ Type {CONFIRM_WORD} or {self.count} to go on; nothing was changed.")
         error.display = True
 
     @on(Button.Pressed, "#go")
     def _go(self) -> None:
-        if typed_enough(self.query_one("#panic-word", Input).value, self.plan.count):
+        if typed_enough(self.query_one("#panic-word", Input).value, self.count):
             self.dismiss(True)
 
 
@@ -334,18 +353,29 @@ class PanicScreen(ReportsWorkerErrors, Screen):
         ok = len(summary.verified)
         head = (
             f"[b $text-success]Done: all {summary.total} connector(s) disabled and verified by probe.[/]"
+            if summary.ok and summary.total
+            else "[b]Done.[/]"
             if summary.ok
             else f"[b $text-error]Done, not all verified — {len(summary.not_verified)} key(s) may still work:[/] "
             f"{ok} of {summary.total} verified by probe."
         )
-        timing = f" All recorded disabled locally in {fmt_ms(summary.recorded_ms)}; finished in {fmt_ms(summary.verified_ms)}."
+        timing = (
+            f" All recorded disabled locally in {fmt_ms(summary.recorded_ms)}; finished in {fmt_ms(summary.verified_ms)}."
+            if summary.total
+            else ""
+        )
+        if summary.mcp_off or summary.mcp_failed:
+            timing += f" MCP servers turned off: {len(summary.mcp_off or [])}" + (
+                f", [b $text-error]{len(summary.mcp_failed)} not[/]." if summary.mcp_failed else "."
+            )
         self.query_one("#panic-status", Static).update(head + timing + " escape: back to the panel.")
         await self.query_one("#panic-summary-text", Outline).show(summary_lines(summary))
         self.query_one("#panic-summary").display = True
-        severity = "information" if summary.ok else "warning"
+        severity = "information" if summary.ok and not summary.mcp_failed else "warning"
+        mcp = f" · {len(summary.mcp_off)} MCP server(s) turned off" if summary.mcp_off else ""
         self.notify(
             f"{ok} verified · {len(summary.unverified)} applied, not verified · {len(summary.waiting)} waiting "
-            f"for you · {len(summary.failed)} failed",
+            f"for you · {len(summary.failed)} failed{mcp}",
             title="Emergency disable finished",
             severity=severity,
             timeout=10,
@@ -395,6 +425,7 @@ def summary_lines(summary: Any) -> list[OutlineLine]:
                 )
             )
             lines += steps_lines(report.manual_steps, report.provider) if report.manual_steps else []
+    lines += mcp_lines(summary)
     if summary.not_verified:
         lines += [
             line(""),
@@ -403,4 +434,23 @@ def summary_lines(summary: Any) -> list[OutlineLine]:
                 "and press c, or run `breaker confirm NAME`; a probe then verifies it.[/]"
             ),
         ]
+    return lines
+
+
+def mcp_lines(summary: Any) -> list[OutlineLine]:
+    """The MCP servers the emergency disable turned off in their apps' config files (or could not)."""
+    off, failed = summary.mcp_off or [], summary.mcp_failed
+    lines: list[OutlineLine] = []
+    if off:
+        lines += [
+            line(""),
+            line(f"[b $text-success]⏻ MCP servers turned off in their apps' config files ({len(off)}):[/]"),
+        ]
+        lines += [line(escape(r.sentence)) for r in off]
+        lines.append(
+            line("[$text-muted]Breaker keeps each entry it took out; `breaker mcp-enable NAME` puts it back.[/]")
+        )
+    if failed:
+        lines += [line(""), line(f"[b $text-error]✖ MCP servers not turned off — do these by hand ({len(failed)}):[/]")]
+        lines += [line(escape(f)) for f in failed]
     return lines
