@@ -332,13 +332,13 @@ def report_shot(services, out: Path) -> Path:
 @contextmanager
 def sample_machine(root: Path):
     """HOME pointed at the sample machine of tests/discovery/homes.py (every client's config, keys
-    in plain files), and `breaker exec`'s launcher shown as plain `breaker`, as on the owner's machine."""
+    in plain files, a Claude Desktop extension, VS Code prompts and envFile, Claude Code's rules), and `breaker exec`'s launcher shown as plain `breaker`, as on the owner's machine."""
     import os
 
     from app.services import secure
-    from tests.discovery.homes import make_home
+    from tests.discovery.homes import add_extras, make_home
 
-    sample = make_home(root, project_in_home=True)
+    sample = add_extras(make_home(root, project_in_home=True))  # extensions, prompts, refused tools too
     saved = {k: os.environ.get(k) for k in ("HOME", "BREAKER_SCAN_ROOT")}
     os.environ["HOME"], os.environ["BREAKER_SCAN_ROOT"] = str(sample.machine.home), str(sample.machine.root)
     prefix, secure.exec_prefix = secure.exec_prefix, lambda _services: ["breaker"]

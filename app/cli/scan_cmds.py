@@ -118,6 +118,8 @@ def run_scan(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _print(report, ctx: CliContext) -> None:
+    from app.services import discovery
+
     out = ctx.stdout
     short = {g.fingerprint: f"••••{g.last4}" if g.last4 else "••••" for g in report.keys}
     if report.servers:
@@ -125,9 +127,13 @@ def _print(report, ctx: CliContext) -> None:
         for s in report.servers:
             runs = f"{s.command} {s.package}".strip() if s.transport == "stdio" else f"{s.transport} {s.url}"
             state = "secured (breaker exec)" if s.secured_by else ("off: " + s.disabled_by if s.disabled else "on")
+            if s.blocked_tools and not s.disabled:
+                state += ", " + ("every tool refused" if "*" in s.blocked_tools else f"{len(s.blocked_tools)} refused")
             keys = ", ".join(short[fp] for fp in report.server_keys(s)) or "-"
             rows.append([s.client_title, s.scope, s.name, clip(runs, 50), state, keys])
         table(SERVER_HEADERS, rows, out)
+        for line in (n for s in report.servers for n in discovery.server_notes(s)):
+            out.write(f"  {line}\n")
     else:
         out.write("No MCP servers found.\n")
     if report.keys:

@@ -92,7 +92,28 @@ def server_json(s: FoundServer, fingerprints: list[str]) -> dict[str, Any]:
         "disabled_by": s.disabled_by or None,
         "secured_by": s.secured_by or None,
         "keys": fingerprints,
+        "asks_for": list(s.asks_for),
+        "blocked_tools": list(s.blocked_tools),
+        "blocked_by": s.blocked_by or None,
     }
+
+
+def blocked_words(s: FoundServer) -> str:
+    """The client's refusals in the owner's words ("" when it refuses none)."""
+    if not s.blocked_tools:
+        return ""
+    if "*" in s.blocked_tools:
+        return "every tool refused (the server still starts, with its keys)"
+    return f"{len(s.blocked_tools)} tool(s) refused: {', '.join(s.blocked_tools)}"
+
+
+def server_notes(s: FoundServer) -> list[str]:
+    """What else the owner should know about a server, one line each (prompts, refused tools)."""
+    notes = [f"{s.name} in {s.client_title}: {a}" for a in s.asks_for]
+    blocked = blocked_words(s) if not s.disabled else ""  # an off server's refusals change nothing now
+    if blocked:
+        notes.append(f"{s.name} in {s.client_title}: {blocked} ({s.blocked_by})")
+    return notes
 
 
 def run_scan(

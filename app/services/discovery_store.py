@@ -161,6 +161,9 @@ def record(services, report: ScanReport, *, import_keys: bool = True) -> RecordS
             if row.state != "parked":
                 row.state, row.vanished_at = "present", None
             row.last_seen = now
+            extra = json.loads(row.details_json or "{}")  # what the client says beside the entry
+            extra["blocked_tools"], extra["asks_for"] = list(srv.blocked_tools), list(srv.asks_for)
+            row.details_json = json.dumps(extra)
             fps = report.server_keys(srv)
             owner = next((by_fp[fp].connector for fp in fps if by_fp[fp].connector), "") or srv.secured_by
             if owner and owner in ids:

@@ -4,6 +4,13 @@ The entry is read from its file as the client would start it: its command, argum
 over this process's environment (a secured entry starts through ``breaker exec``, which hands over
 the key from the keyring), or its URL with its headers. The tools and their levels are kept on the
 found server (never a key), and the probe is audited.
+
+The tools also feed the level and drift rules every connector has (:mod:`app.services.drift`): each
+tool of a server wired to a connector (its key, or its ``breaker exec`` launch) is an observed grant
+``mcp:SERVER/TOOL`` at the tool's level, so the connector's live level is at least its most
+powerful tool's, and a tool the owner did not declare, or one above the mode's ceiling, is drift
+like any other scope. A later provider probe of the key keeps them (:func:`connector_tools`), as it
+keeps what a deep probe found.
 """
 
 from __future__ import annotations
@@ -12,13 +19,14 @@ import asyncio
 import json
 import os
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.services import discovery
 from app.services.discovery_store import remembered_folders
 from app.store.db import session_scope
+from app.store.models import Connector, utcnow
 from app.store.models import FoundServer as FoundServerRow
-from app.store.models import utcnow
+from connectors.base import Grant, Level, Mode, Outcome, ProbeReport
 from connectors.discovery import Machine
 from connectors.discovery.document import Unparseable
 from connectors.discovery.probe import McpProbe, probe
@@ -45,6 +53,11 @@ def probe_server(
     services, name: str, *, client: str | None = None, timeout: float = 30.0, machine: Machine | None = None
 ) -> McpProbe:
     server = find_server(services, name, client, machine)
+    if server.scope == "extension":
+        raise ProbeRefused(
+            f"{server.name} is a Claude Desktop extension; Breaker does not start extensions yet "
+            "(its tools are listed under Claude Desktop › Settings › Extensions)"
+        )
     try:
         entry = read_entry(server)
     except (Unparseable, OSError) as exc:
@@ -60,17 +73,101 @@ def probe_server(
             k: v for k, v in (entry.get("headers") or entry.get("http_headers") or {}).items() if isinstance(v, str)
         }
         result = asyncio.run(probe(url=url, headers=headers, timeout=timeout))
-    _keep(services, server, result)
+    connector_id = _keep(services, server, result)
+    if connector_id is not None and result.outcome == "ok":
+        feed_connector(services, connector_id, server)
     return result
 
 
-def _keep(services, server: FoundServer, result: McpProbe) -> None:
+MCP_SCOPE = "mcp:"  # observed grants from an MCP server's tools: mcp:SERVER/TOOL
+
+
+def is_tool_grant(grant: Grant) -> bool:
+    return grant.scope.startswith(MCP_SCOPE)
+
+
+def tool_grants(server: str, probe: dict | None) -> list[Grant]:
+    """The tools of a kept probe as grants (an empty list for a probe that did not list them)."""
+    if not probe or probe.get("outcome") != "ok":
+        return []
+    out = []
+    for tool in probe.get("tools") or []:
+        try:
+            out.append(Grant(f"{MCP_SCOPE}{server}/{tool['name']}", Level.parse(tool["level"]), note="MCP tool"))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def connector_tools(services, connector_ids) -> dict[int, list[Grant]]:
+    """Per connector: the tools of its MCP servers that can run now (found on, listed by a probe).
+    A server turned off (by its client, or parked by Breaker) or vanished lends no power. One query."""
+    ids = {i for i in connector_ids if i is not None}
+    if not ids:
+        return {}
+    with Session(services.engine) as s:  # the found servers are few: read them all, not an IN of every id
+        rows = s.exec(
+            select(FoundServerRow).where(
+                col(FoundServerRow.connector_id).is_not(None), FoundServerRow.state == "present"
+            )
+        ).all()
+    rows = [r for r in rows if r.connector_id in ids]
+    out: dict[int, list[Grant]] = {}
+    for row in rows:
+        if row.disabled_by:
+            continue
+        details = json.loads(row.details_json or "{}")
+        blocked = set(details.get("blocked_tools") or [])  # the client refuses them: they lend no power
+        if "*" in blocked:
+            continue
+        have = out.setdefault(row.connector_id, [])
+        seen = {g.scope for g in have}
+        have += [
+            g
+            for g in tool_grants(row.name, details.get("probe"))
+            if g.scope not in seen and g.scope.rpartition("/")[2] not in blocked
+        ]
+    return {k: v for k, v in out.items() if v}
+
+
+def feed_connector(services, connector_id: int, server: FoundServer) -> None:
+    """Store the tools of the connector's MCP servers as a probe of the connector: its live level and
+    drift come from the same rules as a provider probe's (app.services.probing, app.services.drift).
+
+    Not for a key the provider said is dead, nor a disabled connector: a server that starts and lists
+    its tools proves nothing about its key."""
+    from app.services.probing import Prober, ProbeResult
+
+    with Session(services.engine) as s:
+        row = s.get(Connector, connector_id)
+        name = row.name if row is not None else None
+    if name is None:
+        return
+    view = services.inventory.get(name)
+    if view.mode is Mode.DISABLED or view.last_outcome in (Outcome.INVALID.value, Outcome.REVOKED.value):
+        return
+    tools = connector_tools(services, [connector_id]).get(connector_id, [])
+    kept = [g for g in view.observed if not is_tool_grant(g)]  # what the provider said the key holds
+    report = ProbeReport(
+        Outcome.OK,
+        identity=f"MCP server {server.name} in {server.client_title}: {len(tools)} tool(s)",
+        grants=kept + tools,
+        details={"mcp_server": server.name, "client": server.client},
+    )
+    result = ProbeResult(name, report, tuple(Prober._drift(view, report)))
+    Prober(services).store([result])
+
+
+def _keep(services, server: FoundServer, result: McpProbe) -> int | None:
+    """Keep the probe on the found server; returns the connector it is wired to, if any."""
+    connector_id = None
     with session_scope(services.engine) as s:
         row = s.exec(select(FoundServerRow).where(FoundServerRow.ident == server.ident)).first()
         if row is not None:
             details = json.loads(row.details_json or "{}")
             details["probe"] = {**result.to_json(), "at": utcnow().isoformat()}
             row.details_json = json.dumps(details)
+            connector_id = row.connector_id
             s.add(row)
         services.audit.record(
             s,
@@ -84,6 +181,7 @@ def _keep(services, server: FoundServer, result: McpProbe) -> None:
             },
             outcome="ok" if result.outcome == "ok" else "failed",
         )
+    return connector_id
 
 
 def last_probe(services, ident: str) -> dict | None:

@@ -180,7 +180,14 @@ def disable_server(services, server: FoundServer, *, machine: Machine | None = N
         raise SwitchRefused(f"{server.name} is already off in {c.title} ({server.disabled_by})")
     text = read_text(server.file)
     base = (*server.map_path, server.name)
-    if c.disabled_flag is not None:
+    if server.scope == "extension":  # Claude Desktop's own switch for an extension, in its settings file
+        doc = parse(text, "json")
+        had = ("isEnabled",) in doc.spans
+        edit = (doc.spans[("isEnabled",)], "false") if had else insert_pair(doc, (), "isEnabled", "false")
+        how = "set isEnabled = false in its extension settings (Claude Desktop's own switch)"
+        _write(services, server, apply_spans(text, [edit]), lambda d: d.get(("isEnabled",)) is False)
+        kept = {"how": "extension", "inserted": not had}
+    elif c.disabled_flag is not None:
         flag, off = c.disabled_flag
         if _syntax(c) == "toml":
             import tomlkit
@@ -256,7 +263,18 @@ def enable(services, name: str, *, client: str | None = None, machine: Machine |
         raise SwitchRefused(f"{server.name} is already on in {c.title}")
     text = read_text(server.file)
     base = (*server.map_path, server.name)
-    if c.disabled_flag is not None:
+    if server.scope == "extension":
+        with Session(services.engine) as s:
+            row = _row(s, server)
+        inserted = bool(json.loads(row.details_json or "{}").get("disabled", {}).get("inserted")) if row else False
+        doc = parse(text, "json")
+        if inserted:  # Breaker added the switch: take it out again (the file as it was)
+            new = apply_spans(text, [remove_pair(doc, ("isEnabled",))])
+        else:
+            new = apply_spans(text, [(doc.spans[("isEnabled",)], "true")])
+        how = "set isEnabled back in its extension settings"
+        _write(services, server, new, lambda d: d.get(("isEnabled",)) is not False)
+    elif c.disabled_flag is not None:
         flag, off = c.disabled_flag
         if _syntax(c) == "toml":
             import tomlkit
@@ -295,6 +313,13 @@ def enable(services, name: str, *, client: str | None = None, machine: Machine |
         how = f"removed it from {'.'.join(path)}"
         _write(services, server, new, lambda d: server.name not in (d.get(path) or []))
     result = McpSwitchResult(server.name, server.client, server.file, "enable", how, c.restart, verified=True)
+    with session_scope(services.engine) as s:
+        row = _row(s, server)
+        if row is not None:
+            details = json.loads(row.details_json or "{}")
+            details.pop("disabled", None)
+            row.details_json = json.dumps(details)
+            s.add(row)
     _audit(services, "mcp.enable", result)
     return result
 
@@ -379,6 +404,7 @@ def limit(
         doc = parse(text, _syntax(c))
         new = apply_spans(text, _add_to_list(doc, (*base, c.tool_block), above))
     _write(services, server, new, lambda d: set(above) <= set(d.get((*base, c.tool_block)) or []))
+    _note_blocked(services, server, above)
     result = McpSwitchResult(
         server.name,
         server.client,
@@ -408,6 +434,7 @@ def _claude_deny(services, server: FoundServer, tools: list[str], machine: Machi
         server.client, server.client_title, str(settings), "user", "", server.name, "", "", "", 0, "", False, "", ()
     )
     _write(services, target, new, lambda d: set(rules) <= set(d.get(("permissions", "deny")) or []))
+    _note_blocked(services, server, tools)
     result = McpSwitchResult(
         server.name,
         server.client,
@@ -420,6 +447,17 @@ def _claude_deny(services, server: FoundServer, tools: list[str], machine: Machi
     )
     _audit(services, "mcp.limit", result)
     return result
+
+
+def _note_blocked(services, server: FoundServer, tools: list[str]) -> None:
+    """Keep the tools the client now refuses on the found server (they lend its connector no power)."""
+    with session_scope(services.engine) as s:
+        row = _row(s, server)
+        if row is not None:
+            details = json.loads(row.details_json or "{}")
+            details["blocked_tools"] = sorted({*(details.get("blocked_tools") or []), *tools})
+            row.details_json = json.dumps(details)
+            s.add(row)
 
 
 # -- emergency -----------------------------------------------------------------------------------------

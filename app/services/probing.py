@@ -260,6 +260,7 @@ class Prober:
         settings = self.services.settings.probe
         creds = self._read_keys(views)
         findings = {} if deep else await asyncio.to_thread(self.deep_findings, views)
+        tools = await asyncio.to_thread(self.mcp_tools, views)
         pool = asyncio.Semaphore(settings.concurrency)
         # One client (and connection pool) per provider endpoint, sized to the per-host limit:
         # it *is* the per-host limit, and small pools keep httpx's per-request pool bookkeeping cheap.
@@ -282,6 +283,9 @@ class Prober:
             report = await self.probe_report(clients[key], view, cred, deep=deep, pool=pool, host_sem=host_limits[key])
             if view.name in findings and report.outcome is Outcome.OK and not report.deep:
                 keep_deep_findings(report, *findings[view.name])
+            if view.name in tools and report.outcome is Outcome.OK:
+                have = {g.scope for g in report.grants}  # the tools of its MCP servers (app.services.mcp_probe)
+                report.grants += [g for g in tools[view.name] if g.scope not in have]
             result = ProbeResult(view.name, report, tuple(self._drift(view, report)))
             results.append(result)
             queue.put_nowait(result)
@@ -302,6 +306,14 @@ class Prober:
             await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
         order = {v.name: i for i, v in enumerate(views)}
         return sorted(results, key=lambda r: order[r.connector])
+
+    def mcp_tools(self, views: list[ConnectorView]) -> dict[str, list[Grant]]:
+        """The tools of the MCP servers wired to each connector, as grants: a provider probe cannot
+        see them, so they stand until the server is probed again or turned off. One query."""
+        from app.services.mcp_probe import connector_tools
+
+        by_id = {v.id: v.name for v in views}
+        return {by_id[i]: g for i, g in connector_tools(self.services, list(by_id)).items() if i in by_id}
 
     def deep_findings(self, views: list[ConnectorView]) -> dict[str, tuple[list[Grant], datetime]]:
         """What the latest deep probe of each connector found (its scopes and when), for the keys it

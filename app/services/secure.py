@@ -134,6 +134,18 @@ def _plan_one(
         text = read_text(w.file)
         if w.client in ("env-file", "shell-profile"):
             new = _secure_line(text, w, view.name)
+        elif w.location.startswith("extension "):
+            raise EditRefused(
+                f"{BY_ID[w.client].title} hands this value to its extension itself; Breaker cannot put "
+                "`breaker exec` in between. Change or remove it under Claude Desktop › Settings › Extensions, "
+                "then rotate the key"
+            )
+        elif BY_ID[w.client].env_file_key and w.location.startswith(BY_ID[w.client].env_file_key + " "):
+            raise EditRefused(
+                f"{BY_ID[w.client].title} loads this key from the server's {BY_ID[w.client].env_file_key} "
+                f"({w.file}); Breaker edits one file at a time and does not rewrite that pair yet. Take the line "
+                f"out by hand and start the server as `breaker exec {view.name} -- COMMAND`"
+            )
         else:
             server = next(
                 (s for s in report.servers if s.file == w.file and s.name == w.server and s.client == w.client), None

@@ -9,12 +9,22 @@ client by name. Path templates use ``{home}``, ``{appdata}``, ``{localappdata}``
 Sources (the clients' own documentation):
 - Claude Desktop: https://modelcontextprotocol.io/quickstart/user and
   https://support.claude.com/en/articles/10949351 (MSIX installs keep the file under
-  ``%LOCALAPPDATA%\\Packages\\Claude_*\\LocalCache\\Roaming\\Claude``).
+  ``%LOCALAPPDATA%\\Packages\\Claude_*\\LocalCache\\Roaming\\Claude``). Desktop extensions
+  (MCPB, formerly DXT): the manifest's ``server.mcp_config`` and ``user_config`` are specified in
+  https://github.com/anthropics/mcpb/blob/main/MANIFEST.md; Claude Desktop unpacks each into
+  ``Claude Extensions/<id>/`` and keeps the owner's answers and its on/off switch (``isEnabled``)
+  in ``Claude Extensions Settings/<id>.json`` (not documented by Anthropic: the shape the app writes).
 - Claude Code: https://docs.anthropic.com/en/docs/claude-code/mcp and
   https://docs.anthropic.com/en/docs/claude-code/settings (``permissions.deny`` with
-  ``mcp__server__tool``, ``disabledMcpjsonServers``, managed-mcp.json).
+  ``mcp__server``, ``mcp__server__*`` or ``mcp__server__tool`` in ``~/.claude/settings.json``,
+  ``<project>/.claude/settings.json``, ``settings.local.json`` and ``managed-settings.json``;
+  ``disabledMcpjsonServers``, managed-mcp.json); ``deniedMcpServers``:
+  https://code.claude.com/docs/en/managed-mcp.
 - Cursor: https://docs.cursor.com/context/model-context-protocol
-- VS Code: https://code.visualstudio.com/docs/copilot/chat/mcp-servers (JSONC, ``servers``).
+- VS Code: https://code.visualstudio.com/docs/copilot/chat/mcp-servers (JSONC, ``servers``) and
+  https://code.visualstudio.com/docs/copilot/reference/mcp-configuration (``inputs`` with
+  ``${input:ID}``: VS Code asks and keeps the answer in its secret storage; ``envFile``: a file of
+  variables loaded for the server).
 - Windsurf: https://docs.windsurf.com/windsurf/cascade/mcp (``serverUrl``, ``disabled``).
 - Gemini CLI: https://github.com/google-gemini/gemini-cli/blob/main/docs/get-started/configuration.md
   (``httpUrl``/``url``, ``excludeTools``, ``mcp.excluded``).
@@ -67,6 +77,11 @@ class Client:
     tool_block_note: str = ""
     sse_keys: tuple[str, ...] = ()  # URL keys that mean SSE rather than streamable HTTP
     header_keys: tuple[str, ...] = ("headers",)
+    env_file_key: str = ""  # an entry key naming a file of variables the client loads for the server
+    asks_key: str = ""  # where the client's prompts are declared (``${input:ID}`` refers to one)
+    # Files holding permission rules (Claude Code's ``permissions.deny`` and ``deniedMcpServers``).
+    policy_files: tuple[ConfigFile, ...] = ()
+    extension_dirs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # Claude Desktop extensions
 
 
 def _every(path: str) -> dict[str, tuple[str, ...]]:
@@ -100,6 +115,11 @@ CLIENTS: tuple[Client, ...] = (
         },
         restart="quit and reopen Claude Desktop",
         tool_block_note="Claude Desktop's file has no per-tool block: Breaker can only take the whole server out",
+        extension_dirs={
+            MACOS: ("{home}/Library/Application Support/Claude",),
+            WINDOWS: ("{appdata}/Claude", "{localappdata}/Packages/Claude_*/LocalCache/Roaming/Claude"),
+            LINUX: ("{xdg_config}/Claude",),
+        },
     ),
     Client(
         id="claude-code",
@@ -134,6 +154,21 @@ CLIENTS: tuple[Client, ...] = (
             ("projects", "{project}", "disabledMcpjsonServers"),
         ),
         tool_block="permissions.deny",
+        policy_files=(
+            ConfigFile(scope="user", syntax="json", maps=(), paths=_every("{claude_config_dir}/.claude/settings.json")),
+            ConfigFile(scope="project", syntax="json", maps=(), relative=".claude/settings.json"),
+            ConfigFile(scope="project", syntax="json", maps=(), relative=".claude/settings.local.json"),
+            ConfigFile(
+                scope="managed",
+                syntax="json",
+                maps=(),
+                paths={
+                    LINUX: ("{root}etc/claude-code/managed-settings.json",),
+                    MACOS: ("{root}Library/Application Support/ClaudeCode/managed-settings.json",),
+                    WINDOWS: ("{root}Program Files/ClaudeCode/managed-settings.json",),
+                },
+            ),
+        ),
     ),
     Client(
         id="cursor",
@@ -197,6 +232,8 @@ CLIENTS: tuple[Client, ...] = (
         },
         restart="restart the server from VS Code's MCP list (or reload the window)",
         tool_block_note="VS Code's file has no per-tool block: Breaker can only take the whole server out",
+        env_file_key="envFile",
+        asks_key="inputs",
     ),
     Client(
         id="windsurf",

@@ -100,6 +100,12 @@ def in_named_value(name: str, value: str) -> list[KeyHit]:
     return [hit] if hit else []
 
 
+def in_sensitive(name: str, value: str) -> list[KeyHit]:
+    """A value the program that keeps it marks secret (an extension's ``sensitive`` field), whatever its name."""
+    hit = _hit(value, 0, len(value), True, f"secret setting {name}")
+    return [hit] if hit else []
+
+
 def in_header(name: str, value: str) -> list[KeyHit]:
     start = 0
     for scheme in AUTH_SCHEMES:

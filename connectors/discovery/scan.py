@@ -121,6 +121,12 @@ class FoundServer:
     map_path: tuple[str, ...]
     keys: tuple[FoundKey, ...] = ()
     secured_by: str = ""  # the Breaker connector it launches through (`breaker exec NAME -- …`)
+    # Values the client asks the owner for when it starts the server (VS Code ``${input:ID}``): not
+    # keys in this file — the client keeps the answers in its own secret storage.
+    asks_for: tuple[str, ...] = ()
+    # Tools the client refuses to call ("*": every tool; the server still starts), and where that is said.
+    blocked_tools: tuple[str, ...] = ()
+    blocked_by: str = ""
 
     @property
     def ident(self) -> str:
@@ -170,6 +176,10 @@ def scan(machine: Machine | None = None, folders: Iterable[str | Path] = (), *, 
     env_folders = [Path(f).expanduser() for f in folders]
     for client in CLIENTS:
         _scan_client(client, machine, folder_list, result)
+        if client.policy_files:
+            _apply_policies(client, machine, folder_list, result)
+        if client.extension_dirs:
+            _scan_extensions(client, machine, result)
     for folder in env_folders:  # .env files only in the folders the owner named
         _scan_env_folder(folder, result)
     if profiles:
@@ -231,7 +241,7 @@ def _scan_client(client: Client, machine: Machine, folders: list[Path], result: 
                 if not _exists(path):
                     continue
                 found_files += 1
-                doc = _scan_file(client, spec, path, None, None, result)
+                doc = _scan_file(client, spec, path, None, None, result, machine)
                 if doc is not None and spec.scope == "user" and user_doc is None:
                     user_doc = doc
     for spec in client.files:
@@ -241,7 +251,7 @@ def _scan_client(client: Client, machine: Machine, folders: list[Path], result: 
             path = folder / spec.relative
             if _exists(path):
                 found_files += 1
-                _scan_file(client, spec, path, folder, user_doc, result)
+                _scan_file(client, spec, path, folder, user_doc, result, machine)
     if installed and found_files == 0:
         result.problems.append(
             Problem(
@@ -264,7 +274,13 @@ def _scan_client(client: Client, machine: Machine, folders: list[Path], result: 
 
 
 def _scan_file(
-    client: Client, spec: ConfigFile, path: Path, project: Path | None, user_doc: Document | None, result: ScanResult
+    client: Client,
+    spec: ConfigFile,
+    path: Path,
+    project: Path | None,
+    user_doc: Document | None,
+    result: ScanResult,
+    machine: Machine,
 ) -> Document | None:
     text = _read(path, client.id, result)
     if text is None:
@@ -296,6 +312,7 @@ def _scan_file(
                 count += 1
                 try:
                     server = _server(client, smap, path, proj, map_path, name, entry, doc, user_doc)
+                    server = _with_client_extras(client, server, entry, doc, machine, result)
                 except _OddEntry as exc:
                     result.problems.append(
                         Problem("odd-entry", client.id, str(path), f"server {name!r} in {path}: {exc}")
@@ -412,6 +429,161 @@ def _server(
         map_path=tuple(map_path),
         keys=tuple(found),
         secured_by=secured_by,
+    )
+
+
+def _with_client_extras(
+    client: Client, server: FoundServer, entry: dict, doc: Document, machine: Machine, result: ScanResult
+) -> FoundServer:
+    """What the client keeps beside the entry: prompts (not keys), keys in its env file, blocked tools."""
+    from connectors.discovery import extras
+
+    changes: dict = {}
+    asks = extras.asks_for(client, entry, doc)
+    if asks:
+        changes["asks_for"] = asks
+    env_path, why_not = extras.env_file_path(client, entry, server.project, machine.home)
+    if why_not:
+        result.problems.append(Problem("unresolved", client.id, server.file, f"server {server.name!r}: {why_not}"))
+    elif env_path is not None:
+        if not _exists(env_path):
+            result.problems.append(
+                Problem(
+                    "missing",
+                    client.id,
+                    str(env_path),
+                    f"server {server.name!r} in {server.file} loads {env_path}, which does not exist",
+                )
+            )
+        else:
+            text = _read(env_path, client.id, result)
+            if text is not None:
+                found = []
+                for k in _env_keys(text, env_path, client.id, client.title):
+                    w = k.wiring
+                    wiring = Wiring(
+                        client.id, client.title, w.file, server.name, f"{client.env_file_key} {w.variable}",
+                        w.variable, w.span, w.line,
+                    )  # fmt: skip
+                    found.append(FoundKey(k.secret, k.provider, k.kind, wiring))
+                changes["keys"] = (*server.keys, *found)
+    if client.tool_block and client.tool_block != "permissions.deny":
+        blocked = entry.get(client.tool_block)
+        if isinstance(blocked, list) and blocked:
+            changes["blocked_tools"] = tuple(str(t) for t in blocked)
+            changes["blocked_by"] = f"{client.tool_block} in {server.file}"
+    return extras.replace(server, **changes) if changes else server
+
+
+def _apply_policies(client: Client, machine: Machine, folders: list[Path], result: ScanResult) -> None:
+    """Claude Code's permission rules applied to the servers found for it: user and managed settings to
+    every server, a project's settings to that project's servers."""
+    from connectors.discovery import extras
+
+    for _spec, path, project in extras.policy_paths(client, machine.expand, machine.os, folders):
+        if not _exists(path):
+            continue
+        doc, problem = extras.read_json(path)
+        if doc is None:
+            result.problems.append(Problem("unparseable", client.id, str(path), problem))
+            continue
+        result.files_read.append(str(path))
+        rules = doc.get(("permissions", "deny"))
+        rules = rules if isinstance(rules, list) else []
+        for i, server in enumerate(result.servers):
+            if server.client != client.id or (project and server.project != project):
+                continue
+            changes: dict = {}
+            tools = extras.denied_tools(rules, server.name)
+            if tools:
+                merged = tuple(dict.fromkeys((*server.blocked_tools, *tools)))
+                changes["blocked_tools"] = merged
+                changes["blocked_by"] = ", ".join(filter(None, (server.blocked_by, f"permissions.deny in {path}")))
+            if not server.disabled and extras.denied_server(doc.value, server.name, [], server.url):
+                changes["disabled"], changes["disabled_by"] = True, f"deniedMcpServers in {path.name}"
+            if changes:
+                result.servers[i] = extras.replace(server, **changes)
+
+
+def _scan_extensions(client: Client, machine: Machine, result: ScanResult) -> None:
+    """Claude Desktop's extensions: one server per settings file, its keys from the owner's answers."""
+    from connectors.discovery import extras
+
+    for template in client.extension_dirs.get(machine.os, ()):
+        for folder in machine.expand(template):
+            settings_dir = folder / "Claude Extensions Settings"
+            if not _exists(settings_dir):
+                continue
+            try:
+                names = sorted(n for n in os.listdir(settings_dir) if n.endswith(".json"))
+            except OSError:
+                result.problems.append(
+                    Problem("unreadable", client.id, str(settings_dir), f"Breaker may not read {settings_dir}")
+                )
+                continue
+            for file_name in names:
+                _scan_extension(client, folder, settings_dir / file_name, result, extras)
+
+
+def _scan_extension(client: Client, folder: Path, path: Path, result: ScanResult, extras) -> None:
+    ext_id = path.stem
+    settings, problem = extras.read_json(path)
+    if settings is None:
+        result.problems.append(Problem("unparseable", client.id, str(path), problem))
+        return
+    result.files_read.append(str(path))
+    manifest_path = folder / "Claude Extensions" / ext_id / "manifest.json"
+    manifest_doc = None
+    if _exists(manifest_path):
+        manifest_doc, problem = extras.read_json(manifest_path)
+        if manifest_doc is None:
+            result.problems.append(Problem("unparseable", client.id, str(manifest_path), problem))
+        else:
+            result.files_read.append(str(manifest_path))
+    manifest = manifest_doc.value if manifest_doc is not None else None
+    name = str((manifest or {}).get("display_name") or (manifest or {}).get("name") or ext_id)
+    entry = extras.extension_entry(manifest)
+    found: list[FoundKey] = []
+    for field_name, hit in extras.user_config_keys(settings, manifest):
+        span = _key_span(settings, ("userConfig", field_name), hit)
+        line = settings.text.count("\n", 0, span[0]) + 1 if span else 0
+        wiring = Wiring(
+            client.id, client.title, str(path), name, f"extension setting {field_name}", field_name, span, line
+        )
+        found.append(FoundKey(hit.secret, hit.provider, hit.kind, wiring))
+    env = entry.get("env")
+    if manifest_doc is not None and isinstance(env, dict):  # a key written into the extension's own manifest
+        for var, value in env.items():
+            if isinstance(value, str):
+                for hit in keyfind.in_named_value(var, value):
+                    vpath = ("server", "mcp_config", "env", var)
+                    span = _key_span(manifest_doc, vpath, hit)
+                    line = manifest_doc.text.count("\n", 0, span[0]) + 1 if span else 0
+                    wiring = Wiring(
+                        client.id, client.title, str(manifest_path), name, f"extension env {var}", var, span, line
+                    )
+                    found.append(FoundKey(hit.secret, hit.provider, hit.kind, wiring))
+    command = entry.get("command") if isinstance(entry.get("command"), str) else ""
+    args = entry.get("args") if isinstance(entry.get("args"), list) else []
+    enabled = settings.get(("isEnabled",))
+    result.servers.append(
+        FoundServer(
+            client=client.id,
+            client_title=client.title,
+            file=str(path),
+            scope=extras.EXTENSION_SCOPE,
+            project="",
+            name=name,
+            transport="stdio",
+            command=os.path.basename(command),
+            package=ext_id,
+            arg_count=len(args),
+            url="",
+            disabled=enabled is False,
+            disabled_by="isEnabled = false" if enabled is False else "",
+            map_path=(),
+            keys=tuple(found),
+        )
     )
 
 

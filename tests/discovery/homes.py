@@ -180,3 +180,78 @@ def make_home(root: Path, *, project_in_home: bool = False) -> Home:
     )
     machine = Machine(home=home, os="linux", env={}, root=root / "sysroot")
     return Home(machine, project, files)
+
+
+# -- beside the server maps: a Claude Desktop extension, VS Code prompts and envFile, Claude Code rules --
+SENDGRID = "SG." + "SANDBOXsg0123456789abc" + "." + "SANDBOXsendgridKey0123456789abcdefghijklmno"
+EXTENSION_KEY = "acme_live_SANDBOX7f3k9q2m8x4w"
+LICENSE = "LIC-SANDBOX-55aa77bb99cc"  # no provider shape, no secret-like name: the manifest marks it sensitive
+EXTENSION_ID = "ant.dir.gh.acme.invoices"
+
+EXTENSION_MANIFEST = {
+    "manifest_version": "0.3",
+    "name": "acme-invoices",
+    "display_name": "Acme Invoices",
+    "version": "1.2.0",
+    "description": "Invoices from Acme",
+    "author": {"name": "Acme"},
+    "server": {
+        "type": "node",
+        "entry_point": "server/index.js",
+        "mcp_config": {
+            "command": "node",
+            "args": ["${__dirname}/server/index.js"],
+            "env": {"ACME_API_KEY": "${user_config.api_key}", "ACME_LICENSE": "${user_config.license}"},
+        },
+    },
+    "user_config": {
+        "api_key": {"type": "string", "title": "API key", "sensitive": True, "required": True},
+        "license": {"type": "string", "title": "Licence", "sensitive": True},
+        "region": {"type": "string", "title": "Region", "default": "eu"},
+    },
+}
+
+VSCODE_PROJECT = """{
+  // this project's servers
+  "inputs": [
+    {"type": "promptString", "id": "crm-key", "description": "CRM API key", "password": true}
+  ],
+  "servers": {
+    "crm": {"type": "stdio", "command": "npx", "args": ["-y", "@acme/crm-mcp"], "env": {"CRM_API_KEY": "${input:crm-key}"}},
+    "mailer": {"type": "stdio", "command": "node", "args": ["mailer.js"], "envFile": "${workspaceFolder}/config/mailer.env"},
+    "reports": {"type": "stdio", "command": "node", "args": ["reports.js"], "envFile": "${workspaceFolder}/config/missing.env"}
+  }
+}
+"""
+
+
+def add_extras(h: Home) -> Home:
+    """Plant what clients keep beside their server maps (see connectors/discovery/extras.py)."""
+    home, project = h.machine.home, h.project
+
+    def put(key: str, path: Path, content) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content if isinstance(content, str) else json.dumps(content, indent=2) + "\n")
+        h.files[key] = path
+
+    claude = home / ".config/Claude"
+    put("extension-manifest", claude / "Claude Extensions" / EXTENSION_ID / "manifest.json", EXTENSION_MANIFEST)
+    put(
+        "extension",
+        claude / "Claude Extensions Settings" / f"{EXTENSION_ID}.json",
+        {"isEnabled": True, "userConfig": {"api_key": EXTENSION_KEY, "license": LICENSE, "region": "eu"}},
+    )
+    put("extension-off", claude / "Claude Extensions Settings" / "local.dxt.old-notes.json", {"isEnabled": False})
+    put("vscode-project", project / ".vscode/mcp.json", VSCODE_PROJECT)
+    put("mailer-env", project / "config/mailer.env", f"# mailer\nSENDGRID_API_KEY={SENDGRID}\nFROM=shop@example.com\n")
+    put(
+        "claude-settings",
+        home / ".claude/settings.json",
+        {"permissions": {"allow": ["mcp__sentry"], "deny": ["mcp__local-openai__delete_file", "mcp__sentry__*"]}},
+    )
+    put(
+        "claude-managed-settings",
+        h.machine.root / "etc/claude-code/managed-settings.json",
+        {"deniedMcpServers": [{"serverUrl": "https://mcp.sentry.example/*"}]},
+    )
+    return h

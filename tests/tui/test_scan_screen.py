@@ -6,7 +6,7 @@ import pytest
 
 from app.tui.app import make_app
 from tests.discovery import homes
-from tests.discovery.homes import make_home
+from tests.discovery.homes import add_extras, make_home
 from tests.tui.pilot import settle, until
 
 
@@ -16,6 +16,12 @@ def machine(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(h.machine.home))
     monkeypatch.setenv("BREAKER_SCAN_ROOT", str(h.machine.root))
     return h
+
+
+@pytest.fixture
+def full_machine(machine):
+    """The sample machine with what clients keep beside their server maps (extensions, prompts, rules)."""
+    return add_extras(machine)
 
 
 def screen_text(app) -> str:
@@ -71,6 +77,19 @@ async def test_secure_preview_then_secure(services, machine):
         assert homes.GITHUB not in machine.files["windsurf"].read_text()
 
 
+async def test_the_scan_shows_extensions_prompts_and_refused_tools(services, full_machine):
+    app = make_app(services)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_scan(pilot)
+        text = screen_text(app)
+        assert "Acme Invoices" in text and "extension" in text
+        assert "VS Code asks you for CRM API key (typed hidden)" in text
+        assert "1 refused" in text and "1 tool(s) refused: delete_file" in text
+        assert "missing.env, which does not exist" in text
+        for secret in (homes.EXTENSION_KEY, homes.LICENSE, homes.SENDGRID):
+            assert secret not in text
+
+
 async def test_read_only_panel_scans_but_keeps_nothing(services, machine):
     app = make_app(services, read_only=True)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -86,7 +105,7 @@ async def test_read_only_panel_scans_but_keeps_nothing(services, machine):
 SIZE = (140, 40)
 
 
-def test_snapshot_scan_results(snap_compare, services, machine):
+def test_snapshot_scan_results(snap_compare, services, full_machine):
     async def run_before(pilot):
         await open_scan(pilot)
         await pilot.app.workers.wait_for_complete()
@@ -95,7 +114,7 @@ def test_snapshot_scan_results(snap_compare, services, machine):
     assert snap_compare(make_app(services), terminal_size=SIZE, run_before=run_before)
 
 
-def test_snapshot_secure_preview(snap_compare, services, machine, monkeypatch):
+def test_snapshot_secure_preview(snap_compare, services, full_machine, monkeypatch):
     from app.services import secure
 
     # The launcher's path and Breaker's home differ per machine; the snapshot shows a fixed one.

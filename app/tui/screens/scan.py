@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,6 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Header, Static
 
+from app.tui.markup import escape
 from app.tui.screens.base import CancellableModal, ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 
@@ -92,7 +92,8 @@ class ScanScreen(ReportsWorkerErrors, Screen):
     #scan-servers { height: 1fr; }
     #scan-keys-title { height: auto; padding: 1 2 0 2; }
     #scan-keys { height: 1fr; }
-    #scan-problems { height: auto; max-height: 6; padding: 0 2; }
+    #scan-problems-box { height: auto; max-height: 8; }
+    #scan-problems { height: auto; padding: 0 2; }
     """
 
     def __init__(self) -> None:
@@ -111,7 +112,8 @@ class ScanScreen(ReportsWorkerErrors, Screen):
         yield DataTable(id="scan-servers", cursor_type="row", zebra_stripes=True)
         yield Static("", id="scan-keys-title")
         yield DataTable(id="scan-keys", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="scan-problems")
+        with VerticalScroll(id="scan-problems-box", can_focus=False):  # problems first, then notes; scrolls
+            yield Static("", id="scan-problems")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -157,6 +159,10 @@ class ScanScreen(ReportsWorkerErrors, Screen):
         for s in report.servers:
             runs = f"{s.command} {s.package}".strip() if s.transport == "stdio" else f"{s.transport} {s.url}"
             state = "secured" if s.secured_by else (f"off ({s.disabled_by})" if s.disabled else "on")
+            if s.blocked_tools and not s.disabled:
+                state += ", all tools refused" if "*" in s.blocked_tools else f", {len(s.blocked_tools)} refused"
+            elif s.asks_for and not s.disabled:
+                state += ", asks you"
             servers.add_row(
                 s.client_title,
                 s.scope,
@@ -181,8 +187,15 @@ class ScanScreen(ReportsWorkerErrors, Screen):
             if n_keys
             else "[b]No key sits in a plain file.[/b]"
         )
+        from app.services.discovery import server_notes
+
         problems = "\n".join(
-            f"[$warning]⚠[/] {escape(p.message.replace(str(Path.home()), '~'))}" for p in report.problems
+            [f"[$warning]⚠[/] {escape(p.message.replace(str(Path.home()), '~'))}" for p in report.problems]
+            + [
+                f"[$text-muted]ℹ {escape(n.replace(str(Path.home()), '~'))}[/]"
+                for s in report.servers
+                for n in server_notes(s)
+            ]
         )
         self.query_one("#scan-problems", Static).update(problems)
         status = f"{len(report.servers)} MCP servers in {len(report.result.clients_installed)} clients. Nothing was started and no key was sent."
