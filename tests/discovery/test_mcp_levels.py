@@ -117,3 +117,13 @@ def test_tools_the_client_refuses_lend_no_power(services, tmp_path):
     assert after.live_level is Level.DRAFT
     assert {g.scope for g in after.observed} == {"mcp:shop/list_invoices", "mcp:shop/draft_reply"}
     assert not any("ceiling" in d for d in after.drift)
+
+
+def test_a_disabled_connector_gets_no_power_from_a_server_that_starts(services, shop):
+    """A server that starts and lists its tools proves nothing about its key: a disabled connector's
+    live level is not raised by it (its own probe of the key says whether the key still works)."""
+    machine, name = shop
+    set_mode(services, name, Mode.DISABLED)
+    assert mcp_probe.probe_server(services, "shop", machine=machine, timeout=120).outcome == "ok"
+    view = services.inventory.get(name)
+    assert view.live_level is None and not view.observed and services.prober.history(name) == []
