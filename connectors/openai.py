@@ -104,6 +104,23 @@ def _rate_limit(headers: httpx.Headers) -> RateLimitState:
     )
 
 
+ADMIN_PAGE = 100  # the admin-key list's page (https://platform.openai.com/docs/api-reference/admin-api-keys/list)
+
+
+def own_key(items: object, cred: Credential) -> dict | None:
+    """The listed key object that is ``cred``'s key: by the connector's key_id, else the one listed
+    key whose ``redacted_value`` fits it (unconfirmed: redacted_value is not documented as a match
+    key); None when neither finds exactly one."""
+    keys = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    wanted = cred.extra.get("key_id")
+    if wanted:
+        found = [i for i in keys if i.get("id") == wanted]
+    else:
+        secret = cred.secret.reveal()
+        found = [i for i in keys if matches_redacted(secret, str(i.get("redacted_value") or ""))]
+    return found[0] if len(found) == 1 else None
+
+
 class OpenAI(Provider):
     name = "openai"
     title = "OpenAI"
@@ -209,13 +226,23 @@ class OpenAI(Provider):
     async def _probe_admin(
         self, client: httpx.AsyncClient, cred: Credential, headers: dict[str, str], kind: str
     ) -> ProbeReport:
+        # One page of the organisation's admin keys (limit up to 100). Each AdminAPIKey object has
+        # ``last_used_at``, "the Unix timestamp (in seconds) of when the API key was last used"
+        # (https://platform.openai.com/docs/api-reference/admin-api-keys/list): this key's, when it is
+        # on that page and found by its id or its redacted value, is the provider's last-used date.
         response = await client.get(
-            self.url(cred, "/v1/organization/admin_api_keys"), headers=headers, params={"limit": 1}
+            self.url(cred, "/v1/organization/admin_api_keys"), headers=headers, params={"limit": ADMIN_PAGE}
         )
         report = self._report(response, kind, cred)
         if report.outcome is Outcome.OK:
-            json_body(response)
+            page = json_body(response)
             report.grants.append(Grant("admin_api_keys", Level.ADMIN, note="organization admin key"))
+            this = own_key(page.get("data"), cred)
+            if this is not None:
+                report.details["key_id"] = str(this.get("id", ""))[:80]
+                used = this.get("last_used_at")
+                if isinstance(used, int) and not isinstance(used, bool):
+                    report.details["last_used_at"] = used
         return report
 
     @staticmethod

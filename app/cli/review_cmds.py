@@ -236,6 +236,7 @@ def _decide(ctx: CliContext, svc, state, name: str) -> None:
         if raw in ("p", "purpose"):
             if _edit_purpose(ctx, svc, state, item):
                 state = svc.state(state.id)  # the findings read the new sentence
+                print("    findings now:" if state.item(name).findings else "    findings now: none", file=out)
                 for f in state.item(name).findings:
                     print(f"    {f.severity.label:<8} {f.reason}", file=out)
             continue

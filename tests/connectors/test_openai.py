@@ -320,3 +320,34 @@ async def test_probe_and_revoke_over_loopback(sandbox):
     assert before.outcome is Outcome.OK and before.rate_limit.limit == 5000
     assert result.state is ActionState.APPLIED
     assert after.outcome is Outcome.INVALID
+
+
+async def test_sandbox_admin_key_probe_reads_its_documented_last_used_at():
+    """AdminAPIKey.last_used_at, "the Unix timestamp (in seconds) of when the API key was last used"
+    (https://platform.openai.com/docs/api-reference/admin-api-keys/list), of this key: found among
+    the listed keys by its redacted value, or by the connector's key_id."""
+    state = SandboxState()
+    mint(state, "openai", "admin")  # another admin key on the same page
+    key = mint(state, "openai", "admin", meta={"last_used_at": 1_760_000_000})
+    report, transport = await _probe(state, key.token)
+    assert report.details["last_used_at"] == 1_760_000_000 and report.details["key_id"].startswith("key_")
+    assert report.requests == 1 == len(transport.calls)
+    # the probe was a use: the next probe sees it (Breaker tells its own probes apart: tests/review)
+    again, _ = await _probe(state, key.token)
+    assert again.details["last_used_at"] > 1_760_000_000
+    by_id, _ = await _probe(state, key.token, extra={"key_id": report.details["key_id"]})
+    assert by_id.details["key_id"] == report.details["key_id"]
+
+
+async def test_admin_key_last_used_only_when_one_listed_key_is_this_one():
+    from connectors.openai import own_key
+
+    key = sandbox_openai.make_token("admin")
+    c = cred(key, "openai")
+    mine = {"id": "key_1", "redacted_value": sandbox_openai.redacted_value(key), "last_used_at": 5}
+    assert own_key([mine, {"id": "key_2", "redacted_value": "sk-admin...zzzz"}], c) is mine
+    assert own_key([mine, dict(mine, id="key_3")], c) is None  # two fit: neither is taken
+    assert own_key("not a list", c) is None
+    assert (
+        own_key([{"id": "key_1", "last_used_at": 5}], cred(key, "openai", extra={"key_id": "key_1"}))["id"] == "key_1"
+    )

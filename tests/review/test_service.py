@@ -187,3 +187,19 @@ def test_bulk_decisions_only_for_items_sharing_one_recommendation(review, servic
     after = svc.state(state.id)
     assert all(after.item(n).decision.decision == "snooze" for n in names)
     assert after.item(lone).decision is None
+
+
+def test_the_report_shows_each_decision_s_severity_as_it_stood_when_decided(review, services):
+    """A verified disable leaves its connector with no finding; the report still says how severe it
+    was when the owner decided."""
+    from tests.review.history import disabled_by_switch
+
+    svc, _ = review
+    state = svc.start(NOW)
+    d = svc.check_decision(state, "anthropic-admin", "disable", now=NOW)
+    assert d.severity in ("high", "critical")
+    disabled_by_switch(services, "anthropic-admin", NOW)
+    svc.decide(state.id, d, outcome="verified")
+    svc.finish(state.id)
+    row = next(line for line in svc.report(fmt="md").splitlines() if line.startswith("| anthropic-admin |"))
+    assert f"| {d.severity} | disable |" in row

@@ -127,3 +127,52 @@ def test_the_discovered_tag_is_discovery_s():
     from app.services.discovery_store import DISCOVERED
 
     assert DISCOVERED == DISCOVERED_TAG
+
+
+def test_openai_admin_key_last_used_from_the_probe_and_the_probes_themselves_are_no_use(services, sandbox):
+    """End to end through the loopback sandbox: the admin-key listing's documented ``last_used_at``
+    (https://platform.openai.com/docs/api-reference/admin-api-keys/list) is stored by the probe and
+    read by the review; the next probe sees the first probe as the last use, and that is Breaker's own."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from app.services.inventory import ConnectorInput
+    from connectors.base import Secret
+
+    outside = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
+    record = sandbox.mint("openai", "admin", meta={"last_used_at": int(outside.timestamp())})
+    services.inventory.add(
+        ConnectorInput(name="oa-admin", provider="openai", owner="Ana", base_url=sandbox.base_url("openai")),
+        Secret(record.token),
+    )
+    with session_scope(services.engine) as s:
+        row = s.exec(select(Connector).where(Connector.name == "oa-admin")).one()
+        row.created_at = outside - timedelta(days=30)
+        s.add(row)
+    asyncio.run(services.prober.probe_one("oa-admin"))
+    f = services.review.facts()["oa-admin"]
+    assert f.provider_last_used == outside
+    asyncio.run(services.prober.probe_one("oa-admin"))  # the provider now reports the first probe
+    f = services.review.facts()["oa-admin"]
+    assert f.provider_last_used == outside and f.provider_quiet_since is None
+    found = {x.rule: x for x in services.review.findings()["oa-admin"]}["unused"]
+    assert "40 days" in found.reason and "the provider" in found.reason
+
+
+def test_a_provider_that_saw_only_breaker_s_probes_lately_leaves_the_levels_unknown(store):
+    """Only Breaker's own probe in the provider's last-used date, 2 days ago: no use known, no
+    30 days of quiet either — every level of the connector counts as 'use unknown', none as used."""
+    from app.store.models import Probe
+
+    services, _clock = store
+    cid = services.inventory.get(BOT).id
+    before = compute(services.review, "2026-W10", NOW)
+    with session_scope(services.engine) as s:
+        at = NOW - timedelta(days=2)
+        s.add(Probe(connector_id=cid, at=at, outcome="ok", provider_last_used_at=at - timedelta(seconds=1)))
+    f = services.review.facts(NOW)[BOT]
+    assert f.provider_last_used is None and f.provider_quiet_since == NOW - timedelta(days=2, seconds=1)
+    assert f.last_used is None
+    after = compute(services.review, "2026-W10", NOW)
+    assert after["levels_use_unknown"] == before["levels_use_unknown"]  # both of its levels stay unknown
+    assert after["levels_stale"] == before["levels_stale"]

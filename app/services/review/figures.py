@@ -97,7 +97,7 @@ def compute(review_service, week: str, now: datetime | None = None) -> dict:
         elif f.levels_known(window):
             top = f.used_level(window)
             stale += sum(1 for lv in levels if top is None or lv > top)
-        elif since is not None and levels:
+        elif f.last_used is not None and levels:
             unknown += len(levels) - 1  # used, but not known at which level: the lowest one at least
         else:
             unknown += len(levels)

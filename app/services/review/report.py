@@ -121,7 +121,8 @@ def report_context(service, review_id: int, now: datetime | None = None) -> dict
             {
                 "name": item.name,
                 "why": item.why,
-                "severity": item.severity.label if item.severity else "none",
+                # as it stood when decided (a verified disable leaves the item with no finding)
+                "severity": (d.severity if d else "") or (item.severity.label if item.severity else "none"),
                 "decision": d.describe() if d else "not decided (carried to next week)",
                 "reason": d.reason if d else "",
                 "switch": d.switch_action if d else None,

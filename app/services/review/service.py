@@ -427,6 +427,7 @@ class ReviewService:
             view = views.get(name)
             f = facts.get(name)
             last = f.last_used if f else None
+            quiet = f.unused_since if f and last is None else None
             item = ItemState(
                 name=name,
                 view=view,
@@ -438,6 +439,8 @@ class ReviewService:
                 last_use=(
                     f"{last[0]:%Y-%m-%d} ({(now - last[0]).days} days ago, according to {last[1]})"
                     if last
+                    else f"none seen since {quiet[0]:%Y-%m-%d} ({(now - quiet[0]).days} days, according to {quiet[1]})"
+                    if quiet
                     else "unknown: neither the provider nor Breaker has recorded a use"
                 ),
             )

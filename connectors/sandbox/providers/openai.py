@@ -6,12 +6,15 @@ A record's ``scopes`` are the key's permissions (``models:read``, ``responses:wr
 pseudo-scope ``organization`` makes ``GET /v1/organizations`` answer 200 (full access). Admin-API
 calls need a record of kind ``admin``. A project key's project is ``meta["project_id"]``
 (default ``proj_SANDBOX``). ``meta["rate_limited"]`` makes every call answer 429.
+``meta["last_used_at"]`` (Unix seconds) is the key's last use as the Admin API lists it
+(``last_used_at`` of the AdminAPIKey and ProjectApiKey objects): every answered call moves it on.
 """
 
 from __future__ import annotations
 
 import secrets
 import string
+import time
 
 from connectors.sandbox.core import SandboxRequest, SandboxResponse, SandboxState, TokenRecord, json_response
 
@@ -109,7 +112,11 @@ def _error(
 
 
 def _ok(body: object, record: TokenRecord, status: int = 200) -> SandboxResponse:
-    return json_response(status, body, _headers(record))
+    response = json_response(status, body, _headers(record))
+    # The key was used: its ``last_used_at`` (Unix seconds) moves on — after the answer is built, so a
+    # listing shows the use before this request (❓ OpenAI does not say which one its listing shows).
+    record.meta["last_used_at"] = int(time.time())
+    return response
 
 
 def _missing(scope: str, record: TokenRecord, status: int = 401) -> SandboxResponse:
@@ -285,7 +292,7 @@ def _project_key(record: TokenRecord) -> dict:
         "name": record.meta.get("name", "sandbox key"),
         "redacted_value": redacted_value(record.token),
         "created_at": int(record.created_at.timestamp()),
-        "last_used_at": None,
+        "last_used_at": record.meta.get("last_used_at"),
         "owner": {
             "type": "service_account" if record.kind == "service_account" else "user",
             "user": {
@@ -307,7 +314,7 @@ def _admin_key(record: TokenRecord) -> dict:
         "name": record.meta.get("name", "sandbox admin"),
         "redacted_value": redacted_value(record.token),
         "created_at": int(record.created_at.timestamp()),
-        "last_used_at": None,
+        "last_used_at": record.meta.get("last_used_at"),
         "owner": {
             "type": "user",
             "object": "organization.user",
