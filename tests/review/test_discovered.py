@@ -47,3 +47,7 @@ def test_a_key_found_by_a_scan_is_a_discovered_finding_until_reviewed(breaker, t
     after = json.loads(breaker("review", "--findings", "--json").out)
     rules = {c["name"]: {f["rule"] for f in c["findings"]} for c in after["connectors"]}
     assert "discovered" not in rules[name]
+    # and `breaker list unreviewed` no longer lists it (the tag dropped by an audited edit)
+    assert json.loads(breaker("list", "unreviewed", "--json").out)["connectors"] == []
+    events = json.loads(breaker("audit", "--json", "--connector", name).out)["events"]
+    assert any(e["action"] == "connector.edit" and "unreviewed" not in e["new"]["tags"] for e in events)

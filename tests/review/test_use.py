@@ -13,7 +13,7 @@ import app.services.review.figures
 import app.services.review.service  # noqa: F401
 from app.services.gateway import Gateway, record_usage
 from app.services.review.figures import compute
-from app.services.review.service import DISCOVERED_TAG
+from app.services.review.service import DISCOVERED_TAG, UNREVIEWED_TAG
 from app.store.db import session_scope
 from app.store.models import Connector, GatewayRoute
 from connectors.base import Level
@@ -123,10 +123,10 @@ def test_exec_40_days_ago_is_unused(store):
     assert "40 days" in found.reason and "Breaker" in found.reason
 
 
-def test_the_discovered_tag_is_discovery_s():
-    from app.services.discovery_store import DISCOVERED
+def test_the_discovered_tags_are_discovery_s():
+    from app.services.discovery_store import DISCOVERED, UNREVIEWED
 
-    assert DISCOVERED == DISCOVERED_TAG
+    assert (DISCOVERED, UNREVIEWED) == (DISCOVERED_TAG, UNREVIEWED_TAG)
 
 
 def test_openai_admin_key_last_used_from_the_probe_and_the_probes_themselves_are_no_use(services, sandbox):

@@ -40,6 +40,7 @@ from connectors.base import Level
 
 REDUCE_TARGETS = ("draft-only", "read-only")
 DISCOVERED_TAG = "discovered"  # app.services.discovery_store.DISCOVERED: set on keys `breaker scan` imported
+UNREVIEWED_TAG = "unreviewed"  # app.services.discovery_store.UNREVIEWED: dropped by the first review decision
 DECISION_LABELS = {
     "keep": "keep",
     "reduce": "reduce",
@@ -633,6 +634,17 @@ class ReviewService:
                 if decision.switch_action is None or outcome == JobState.VERIFIED
                 else (outcome or "not-run"),
             )
+        if item.view is not None and UNREVIEWED_TAG in item.view.tags:
+            # `breaker scan` tagged it "unreviewed"; now it is (an inventory edit, audited there).
+            from dataclasses import replace
+
+            inv = self.services.inventory
+            current = inv.get(item.view.name)
+            tags = ", ".join(t for t in current.tags if t != UNREVIEWED_TAG)
+            try:
+                inv.edit(current.name, replace(inv.as_input(current), tags=tags))
+            except ValidationError:
+                pass  # the decision stands; the tag stays until its record is fixed
         return Decision(**{**decision.__dict__, "outcome": outcome})
 
     def edit_purpose(self, review_id: int, name: str, access: str, task: str, forbidden: str) -> ConnectorView:
