@@ -185,20 +185,30 @@ class ReviewService:
             for fp in {c.fingerprint for c in v.credentials}:
                 holders[fp].append(v.name)
         with Session(self.engine) as s:
+            # Probes of the connectors whose provider reports a last-used date (their times tell
+            # Breaker's own probes apart from other uses; see provider_use).
             probes: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
             for cid, at, used in s.execute(
-                text("SELECT connector_id, at, provider_last_used_at FROM probe ORDER BY at")
+                text(
+                    "SELECT connector_id, at, provider_last_used_at FROM probe WHERE connector_id IN "
+                    "(SELECT DISTINCT connector_id FROM probe WHERE provider_last_used_at IS NOT NULL) ORDER BY at"
+                )
             ).all():
                 probes[cid].append((parse_time(at), parse_time(used)))
+            # `breaker exec` runs: the last one, and the last that handed out the key itself (the audit
+            # body is canonical JSON, so a run through the gateway reads "via":"gateway").
             exec_used: dict[str, datetime] = {}
             key_handed: dict[str, datetime] = {}
-            for name, at, new_json in s.execute(
-                text("SELECT connector, at, new_json FROM audit_event WHERE action = 'exec' AND outcome = 'ok'")
+            for name, last, handed in s.execute(
+                text(
+                    'SELECT connector, MAX(at), MAX(CASE WHEN new_json LIKE \'%"via":"gateway"%\' THEN NULL '
+                    "ELSE at END) FROM audit_event WHERE action = 'exec' AND outcome = 'ok' GROUP BY connector"
+                )
             ).all():
-                when = parse_time(at)
-                exec_used[name] = max(exec_used.get(name, when), when)
-                if (json.loads(new_json or "null") or {}).get("via") != "gateway":
-                    key_handed[name] = max(key_handed.get(name, when), when)
+                if last:
+                    exec_used[name] = parse_time(last)
+                if handed:
+                    key_handed[name] = parse_time(handed)
             # Requests the gateway forwarded (allowed, or held and then approved): uses of the key.
             level_used: dict[int, dict[Level, datetime]] = defaultdict(dict)
             gateway_used: dict[int, datetime] = {}
