@@ -7,7 +7,6 @@ Everything here is free of ``app`` and ``textual`` imports.
 
 from __future__ import annotations
 
-import hmac
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,7 +111,9 @@ class Secret:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and hmac.compare_digest(other._value.encode(), self._value.encode())
+        from hmac import compare_digest  # imported here: only comparisons need it, and it loads OpenSSL
+
+        return isinstance(other, Secret) and compare_digest(other._value.encode(), self._value.encode())
 
     def __hash__(self) -> int:
         return hash(("Secret", self._value))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Iterable
 from types import ModuleType
 from typing import NoReturn
 
@@ -78,14 +79,18 @@ def add_global_options(parser: argparse.ArgumentParser, *, on_subcommand: bool) 
         )
 
 
-def command_modules() -> list[ModuleType]:
-    """The command modules named in app.cli.COMMAND_MODULES (each must exist)."""
+def command_modules(names: Iterable[str] | None = None) -> list[ModuleType]:
+    """The command modules named in app.cli.COMMAND_MODULES (each must exist), or just ``names``."""
     from app.cli import COMMAND_MODULES
 
-    return [importlib.import_module(f"app.cli.{name}") for name in COMMAND_MODULES]
+    return [importlib.import_module(f"app.cli.{name}") for name in (COMMAND_MODULES if names is None else names)]
 
 
-def build_parser() -> BreakerArgumentParser:
+def build_parser(command: str | None = None) -> BreakerArgumentParser:
+    """The whole parser; with ``command``, one whose only subcommand is that one (its module alone
+    is imported). Help, a typo and "did you mean" always get the whole parser."""
+    from app.cli import COMMAND_MODULES
+
     parser = BreakerArgumentParser(
         prog=PROG,
         description="Breaker: the breaker panel for your AI connectors. Without a command, opens the panel.",
@@ -94,7 +99,8 @@ def build_parser() -> BreakerArgumentParser:
     parser.add_argument("--version", action="version", version=f"breaker {__version__}")
     add_global_options(parser, on_subcommand=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for module in command_modules():
+    owner = [name for name, commands in COMMAND_MODULES.items() if command in commands]
+    for module in command_modules(owner or None):
         module.register(subparsers)
     for sub in subparsers.choices.values():
         add_global_options(sub, on_subcommand=True)
@@ -103,17 +109,20 @@ def build_parser() -> BreakerArgumentParser:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     tokens = sys.argv[1:] if argv is None else list(argv)
-    if _panel_only(tokens):
+    command = _command_of(tokens)
+    if command is None:
         # `breaker` (perhaps with --home/--db/--read-only) opens the panel: parse just the global
         # options, so that no command module (and none of the store stack) loads before the
         # panel's first frame.
         parser = BreakerArgumentParser(prog=PROG)
         add_global_options(parser, on_subcommand=False)
         return parser.parse_args(tokens)
-    return build_parser().parse_args(tokens)
+    return build_parser(command).parse_args(tokens)
 
 
-def _panel_only(tokens: list[str]) -> bool:
+def _command_of(tokens: list[str]) -> str | None:
+    """The first token after the global options (``""`` when that is an option such as ``--help``),
+    or None when there is nothing but global options (the panel)."""
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -122,5 +131,5 @@ def _panel_only(tokens: list[str]) -> bool:
         elif token.startswith(("--home=", "--db=")) or token == "--read-only":
             i += 1
         else:
-            return False
-    return True
+            return "" if token.startswith("-") else token
+    return None

@@ -12,7 +12,6 @@ Schemas (documented in the README; bump the number on an incompatible change):
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections import defaultdict
@@ -94,8 +93,8 @@ def _grants(grants: Iterable[Grant]) -> list[dict[str, str]]:
 
 def safe_url(url: str) -> str:
     """A base URL without any user:password part (a URL is not a place for a key, but people try)."""
-    if not url:
-        return ""
+    if "@" not in url:  # the common case, without parsing
+        return url
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
@@ -117,20 +116,25 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def connector_record(
-    view: ConnectorView, holders: dict[str, list[str]] | None = None, key_age_warn_days: int = 90
+    view: ConnectorView,
+    holders: dict[str, list[str]] | None = None,
+    key_age_warn_days: int = 90,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The stable JSON shape of one connector (see the README, "JSON output")."""
+    """The stable JSON shape of one connector (see the README, "JSON output"); ages are counted to
+    ``now`` (default: this moment)."""
     cred = view.credential
     key = None
     if cred is not None:
         others = [n for n in (holders or {}).get(cred.fingerprint, []) if n != view.name]
+        age = cred.age_days_at(now or utcnow())
         key = {
             "fingerprint": cred.fingerprint,
             "last4": cred.last4,
             "kind": cred.kind,
             "tier": cred.tier,
-            "age_days": cred.age_days,
-            "stale": cred.age_days > key_age_warn_days,
+            "age_days": age,
+            "stale": age > key_age_warn_days,
             "expires_at": _iso(cred.expires_at),
             "shared_with": others,
         }
@@ -158,8 +162,8 @@ def connector_record(
 
 
 def records(views: list[ConnectorView], key_age_warn_days: int = 90) -> list[dict[str, Any]]:
-    holders = shared_keys(views)
-    return [connector_record(v, holders, key_age_warn_days) for v in views]
+    holders, now = shared_keys(views), utcnow()
+    return [connector_record(v, holders, key_age_warn_days, now) for v in views]
 
 
 def list_document(views: list[ConnectorView], key_age_warn_days: int = 90) -> dict[str, Any]:
@@ -233,6 +237,8 @@ def _csv_cell(value: str) -> str:
 
 def render_csv(document: dict[str, Any]) -> str:
     buffer = io.StringIO()
+    import csv  # only CSV exports need it
+
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for record in document["connectors"]:
