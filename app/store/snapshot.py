@@ -121,19 +121,20 @@ def read_inventory(conn: Any, first: int | None = None) -> InventoryRows:
     return result
 
 
-def open_current(path: Path) -> sqlite3.Connection | None:
+def open_current(path: Path, wait: float = 5.0) -> sqlite3.Connection | None:
     """A connection for reading the SQLite file at ``path`` when it exists and is at this code's
     schema; None when it does not exist yet or needs the full store (to be created, migrated, or
-    refused with the migrations' message). A folder or another program's file raises StoreError."""
+    refused with the migrations' message). A folder or another program's file raises StoreError.
+    ``wait``: seconds to wait for a writer's lock (0: raise at once)."""
     if not check_sqlite_file(path):
         return None
     conn = None
     try:
         # mode=rw: never create the file (it could vanish after the check; the full store makes it, 0600)
         conn = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=5, isolation_level=None, check_same_thread=False
+            f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=wait, isolation_level=None, check_same_thread=False
         )
-        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "breaker_meta" not in tables:
             conn.close()
@@ -149,10 +150,10 @@ def open_current(path: Path) -> sqlite3.Connection | None:
     return conn
 
 
-def read_inventory_file(path: Path, first: int | None = None) -> InventoryRows | None:
+def read_inventory_file(path: Path, first: int | None = None, wait: float = 5.0) -> InventoryRows | None:
     """The inventory in the SQLite file at ``path`` (``first``: see :func:`read_inventory`), or
-    None when only the full store can open it (see :func:`open_current`)."""
-    conn = open_current(path)
+    None when only the full store can open it (see :func:`open_current`, which takes ``wait``)."""
+    conn = open_current(path, wait)
     if conn is None:
         return None
     try:

@@ -81,6 +81,7 @@ PANEL_CHILD = textwrap.dedent("""
         if "rows" not in _seen and self.row_count:
             def painted():
                 _seen["rows"] = time.time()
+                _seen.setdefault("first", _seen["rows"])  # the rows came in the very first frame
                 with open(OUT, "w") as fh:
                     fh.write(f"{_seen['first']!r} {_seen['rows']!r} {self.row_count}")
                 self.app.exit()

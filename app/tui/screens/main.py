@@ -104,25 +104,51 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#review-banner", Static).display = False
-        self.show_empty("Opening the inventory…")
+        shown_first = self.show_first_screenful()
+        if not shown_first:
+            self.show_empty("Opening the inventory…")
         app = self.app
         app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
         app.inventory_changed_signal.subscribe(self, self.inventory_changed)
         app.probes_stored_signal.subscribe(self, self.probes_stored)
         app.switches_changed_signal.subscribe(self, self.switches_changed)
-        self.call_after_refresh(self.reload)  # paint the first frame, then read the inventory
+        # paint the first frame (with its rows when they were read here), then read the inventory
+        self.call_after_refresh(self.reload, None, shown_first)
 
     # -- data -------------------------------------------------------------------------------
-    def reload(self, select: str | None = None) -> None:
+    def show_first_screenful(self) -> bool:
+        """The first screenful in the very first frame: an existing inventory's first rows, read with
+        sqlite3 alone before anything is painted (a few milliseconds: the rows come one frame and
+        one thread hop sooner; bench_startup). Never waits: if the file is busy, new, of another
+        schema or damaged, False, and the loading thread reads it and says what is wrong."""
+        from app.services.views import build_views
+        from app.store.snapshot import read_inventory_file
+
+        settings = self.app.settings
+        path = settings.db_path if settings is not None else None
+        if path is None:
+            return False
+        try:
+            first = read_inventory_file(path, first=ConnectorTable.FIRST_CHUNK, wait=0.0)
+        except Exception:  # noqa: BLE001 - the loading thread reads it again and reports what it finds
+            return False
+        if not first or not first.connectors:  # an empty inventory: the welcome waits for the store
+            return False
+        self.views, self.loaded = build_views(first), True
+        self.redraw()
+        self.call_after_refresh(self.first_rows_painted.set)
+        return True
+
+    def reload(self, select: str | None = None, first_shown: bool = False) -> None:
         """Read the inventory in a thread (four queries whatever its size); the table follows."""
         self.generation += 1
-        self.load_inventory(self.app, select, self.generation)
+        self.load_inventory(self.app, select, self.generation, first_shown)
 
     @work(thread=True, exclusive=True, group="inventory-load", exit_on_error=False, description="reading the inventory")
-    def load_inventory(self, app, select: str | None, generation: int) -> None:
+    def load_inventory(self, app, select: str | None, generation: int, first_shown: bool = False) -> None:
         # A thread: the first call also opens the store (and imports SQLModel). Posts only.
         try:
-            if not app.services_ready and self.read_before_opening(app, select, generation):
+            if not app.services_ready and self.read_before_opening(app, select, generation, first_shown):
                 # Open the store once the first rows are painted: importing it holds the GIL for
                 # half a second, and the owner's first look matters more. The actions are greyed
                 # until then.
@@ -140,7 +166,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             return
         self.post_message(InventoryLoaded(services, views, summary, last_review_at, select, generation))
 
-    def read_before_opening(self, app, select: str | None, generation: int) -> bool:
+    def read_before_opening(self, app, select: str | None, generation: int, first_shown: bool = False) -> bool:
         """At start, show the rows before the store stack is even imported: an existing SQLite
         inventory at this schema is read with sqlite3 alone (app.store.snapshot) — a third of a
         second sooner for 1,000 connectors. False when only the full store can read it (a new,
@@ -152,10 +178,13 @@ class MainScreen(ReportsWorkerErrors, Screen):
         path = settings.db_path if settings is not None else None
         # The first screenful first (the summary strip waits for the whole inventory), then the rest
         # once those rows are painted: for 10,000 connectors the whole read takes most of a second.
-        first = read_inventory_file(path, first=ConnectorTable.FIRST_CHUNK) if path is not None else None
-        if first is None:
+        if path is None:
             return False
-        self.post_message(InventoryLoaded(None, build_views(first), None, None, select, generation))
+        if not first_shown:  # show_first_screenful could not read it before the first frame
+            first = read_inventory_file(path, first=ConnectorTable.FIRST_CHUNK)
+            if first is None:
+                return False
+            self.post_message(InventoryLoaded(None, build_views(first), None, None, select, generation))
         self.first_rows_painted.wait(timeout=2.0)
         rows = read_inventory_file(path)
         if rows is None:  # replaced by an older or newer database meanwhile: the full store decides
