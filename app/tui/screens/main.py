@@ -130,7 +130,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             return False
         try:
             first = read_inventory_file(path, first=ConnectorTable.FIRST_CHUNK, wait=0.0)
-        except Exception:  # noqa: BLE001 - the loading thread reads it again and reports what it finds
+        except Exception:
             return False
         if not first or not first.connectors:  # an empty inventory: the welcome waits for the store
             return False
