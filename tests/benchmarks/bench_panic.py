@@ -45,7 +45,17 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import ROOT, breaker, breaker_env, breaker_untuned, compile_like_an_install, machine_load, spread, verdict
+from figures import (
+    ROOT,
+    breaker,
+    breaker_env,
+    breaker_untuned,
+    compile_like_an_install,
+    machine_load,
+    spread,
+    start_sandbox,
+    verdict,
+)
 
 sys.path.insert(0, str(ROOT))
 
@@ -66,27 +76,6 @@ PROVIDERS: dict[str, dict] = {
     "openai": {"kind": "project", "admin": "admin", "extra": {"project_id": "proj_SANDBOX"}},
     "microsoft": {"kind": "delegated", "admin": "admin", "per_user": True},
 }
-
-
-def start_sandbox(home: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        breaker("--home", str(home), "sandbox"),
-        env=breaker_env(),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_sandbox/", timeout=1).raise_for_status()
-            return proc
-        except httpx.HTTPError:
-            if proc.poll() is not None:
-                raise SystemExit(f"the sandbox exited with {proc.returncode}") from None
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the sandbox did not answer within 30 s")
 
 
 def seed(home: Path, admin: httpx.Client, port: int, count: int) -> dict[str, int]:

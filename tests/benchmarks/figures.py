@@ -1,4 +1,5 @@
-"""What every benchmark script prints: runs as min / median / max, a ratio to its ideal, a verdict.
+"""What every benchmark script prints (runs as min / median / max, a ratio to its ideal, a verdict),
+and what several of them start (the sandbox).
 
 Not a test module; the scripts beside it import it (they put this folder on ``sys.path``).
 """
@@ -12,6 +13,8 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,3 +82,25 @@ UNTUNED = (
 def breaker_untuned(*args: str) -> list[str]:
     """The same command line with app.services.tuning switched off: what the tuning buys."""
     return [sys.executable, "-c", UNTUNED, *args]
+
+
+def start_sandbox(home: Path, port: int) -> subprocess.Popen:
+    """`breaker --home DIR sandbox`, until its admin API answers."""
+    proc = subprocess.Popen(
+        breaker("--home", str(home), "sandbox"),
+        env=breaker_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/_sandbox/", timeout=1).raise_for_status()
+            return proc
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                raise SystemExit(f"the sandbox exited with {proc.returncode}") from None
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the sandbox did not answer within 30 s")
