@@ -100,16 +100,36 @@ def _syntax(client: Client) -> str:
 
 # -- backups and checked writes --------------------------------------------------------------------
 def backup(services, path: str) -> Path:
-    """A timestamped copy of ``path`` in Breaker's folder (0600): what the file held before the edit."""
+    """A timestamped copy of ``path`` in Breaker's folder (0600): what the file held before the edit,
+    except the keys Breaker keeps (found there by a scan): those read ``••••LAST4`` — a key never
+    gets a second plain copy in Breaker's folder; it is in the keyring."""
     folder = Path(services.settings.data_dir) / "backups"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{stamp}-{Path(path).name}"
     data = Path(path).read_bytes()
+    for key in _kept_keys(services, str(path)):
+        data = data.replace(key.encode(), f"••••{key[-4:]}".encode())
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     return target
+
+
+def _kept_keys(services, path: str) -> list[str]:
+    """The keys Breaker holds for the places a scan found in ``path`` (longest first)."""
+    from app.store.models import FoundPlace
+
+    with Session(services.engine) as s:
+        ids = {p.connector_id for p in s.exec(select(FoundPlace).where(FoundPlace.file == path)).all()}
+    keys = []
+    for view in services.inventory.list():
+        if view.id in ids:
+            for cred in view.credentials:
+                secret = services.secrets.get(cred.keyring_ref)
+                if secret is not None and len(secret.reveal()) >= 8:
+                    keys.append(secret.reveal())
+    return sorted(set(keys), key=len, reverse=True)
 
 
 def _write(services, server: FoundServer, new_text: str, held) -> None:

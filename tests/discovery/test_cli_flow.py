@@ -117,3 +117,31 @@ def test_a_canary_key_found_in_a_config_leaks_nowhere(breaker, cli_home, machine
             assert needle not in blob, f"the canary leaked into {label}"
     # Positive control: the keyring holds it, and the scan found it in the first place.
     assert any(homes.CANARY in v for v in memory_keyring.store.values())
+
+
+def test_keys_found_beside_the_server_maps_leak_nowhere(breaker, cli_home, tmp_path, monkeypatch, memory_keyring):  # noqa: F811
+    """The extension's answers, the sensitive licence and the envFile key: found, kept in the keyring,
+    and nowhere in Breaker's files, outputs, audit or exports; the extension turned off and on again."""
+    h = homes.add_extras(make_home(tmp_path / "extras"))
+    monkeypatch.setenv("HOME", str(h.machine.home))
+    monkeypatch.setenv("BREAKER_SCAN_ROOT", str(h.machine.root))
+    outputs = [breaker("scan", "--folder", str(h.project)), breaker("scan", "--json"), breaker("list", "--json")]
+    outputs += [breaker("audit", "--json", "--limit", "1000")] + [
+        breaker("export", "--format", f) for f in ("json", "csv")
+    ]
+    text = "\n".join(r.out + r.err for r in outputs)
+    assert "VS Code asks you for CRM API key" in text and "1 tool(s) refused: delete_file" in text
+    before = h.files["extension"].read_bytes()
+    assert breaker("mcp-disable", "Acme Invoices").code == 0
+    assert breaker("mcp-enable", "Acme Invoices").code == 0
+    assert h.files["extension"].read_bytes() == before
+    secrets = (homes.EXTENSION_KEY, homes.LICENSE, homes.SENDGRID)
+    blobs = {"outputs": text}
+    for p in sorted(cli_home.rglob("*")):
+        if p.is_file():
+            blobs[str(p)] = p.read_bytes().decode("utf-8", "replace")
+    for label, blob in blobs.items():
+        for secret in secrets:
+            assert secret not in blob, f"{secret[:8]}… leaked into {label}"
+    kept = "\n".join(memory_keyring.store.values())
+    assert all(secret in kept for secret in secrets)  # positive control: found and kept in the keyring
