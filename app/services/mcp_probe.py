@@ -53,13 +53,8 @@ def probe_server(
     services, name: str, *, client: str | None = None, timeout: float = 30.0, machine: Machine | None = None
 ) -> McpProbe:
     server = find_server(services, name, client, machine)
-    if server.scope == "extension":
-        raise ProbeRefused(
-            f"{server.name} is a Claude Desktop extension; Breaker does not start extensions yet "
-            "(its tools are listed under Claude Desktop › Settings › Extensions)"
-        )
     try:
-        entry = read_entry(server)
+        entry = read_entry(server, (machine or Machine.current()).home)
     except (Unparseable, OSError) as exc:
         raise ProbeRefused(f"{server.file}: {exc}") from None
     if server.transport == "stdio":

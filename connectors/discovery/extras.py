@@ -132,6 +132,53 @@ def extension_entry(manifest: dict | None) -> dict:
     return config if isinstance(config, dict) else {}
 
 
+PLACEHOLDER_RE = re.compile(r"\$\{([^}]+)\}")
+
+
+def extension_launch(settings_path: Path, home: Path) -> dict:
+    """How Claude Desktop starts an extension: its manifest's ``mcp_config`` with ``${__dirname}``,
+    ``${HOME}`` and ``${user_config.KEY}`` (the owner's answer, else the manifest's default) filled in.
+    Raises :class:`Unparseable` when the extension cannot be read (keys included: for starting it only)."""
+    folder = settings_path.parent.parent
+    ext_dir = folder / "Claude Extensions" / settings_path.stem
+    settings, problem = read_json(settings_path)
+    manifest, problem2 = read_json(ext_dir / "manifest.json")
+    if settings is None or manifest is None:
+        raise Unparseable(problem or problem2)
+    entry = extension_entry(manifest.value)
+    if not isinstance(entry.get("command"), str):
+        raise Unparseable("its manifest says no command to start")
+    answers = settings.get(("userConfig",)) or {}
+    declared = manifest.value.get("user_config") or {}
+
+    def value_of(name: str):
+        if name == "__dirname":
+            return str(ext_dir)
+        if name == "HOME":
+            return str(home)
+        if name.startswith("user_config."):
+            key = name.removeprefix("user_config.")
+            if key in answers:
+                return answers[key]
+            spec = declared.get(key)
+            return spec.get("default", "") if isinstance(spec, dict) else ""
+        return "${" + name + "}"
+
+    def fill(text: str) -> str:
+        return PLACEHOLDER_RE.sub(lambda m: str(value_of(m.group(1))), text)
+
+    args: list[str] = []
+    for arg in entry.get("args") or []:
+        whole = PLACEHOLDER_RE.fullmatch(arg) if isinstance(arg, str) else None
+        value = value_of(whole.group(1)) if whole else None
+        if isinstance(value, list):  # a multiple-choice answer is several arguments
+            args += [str(v) for v in value]
+        elif isinstance(arg, str):
+            args.append(fill(arg))
+    env = {k: fill(v) for k, v in (entry.get("env") or {}).items() if isinstance(v, str)}
+    return {"command": fill(entry["command"]), "args": args, "env": env}
+
+
 def user_config_keys(settings: Document, manifest: dict | None) -> list[tuple[str, keyfind.KeyHit]]:
     """Keys in an extension's answers: by shape or name, or because the manifest marks the field sensitive."""
     declared = (manifest or {}).get("user_config")

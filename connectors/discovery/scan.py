@@ -698,8 +698,13 @@ def read_text(path: str | Path) -> str:
     return Path(path).read_bytes().decode("utf-8-sig")
 
 
-def read_entry(server: FoundServer) -> dict:
-    """The server's entry as its file holds it now (keys included: for starting it, never for showing)."""
+def read_entry(server: FoundServer, home: Path | None = None) -> dict:
+    """The server's entry as its file holds it now (keys included: for starting it, never for showing);
+    for a Claude Desktop extension, the launch its manifest and settings make."""
+    if server.scope == "extension":
+        from connectors.discovery.extras import extension_launch
+
+        return extension_launch(Path(server.file), home or Path.home())
     client = next(c for c in CLIENTS if c.id == server.client)
     doc = parse(read_text(server.file), client.files[0].syntax)
     entry = doc.get((*server.map_path, server.name))

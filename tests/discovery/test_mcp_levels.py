@@ -127,3 +127,47 @@ def test_a_disabled_connector_gets_no_power_from_a_server_that_starts(services, 
     assert mcp_probe.probe_server(services, "shop", machine=machine, timeout=120).outcome == "ok"
     view = services.inventory.get(name)
     assert view.live_level is None and not view.observed and services.prober.history(name) == []
+
+
+def test_a_claude_desktop_extension_is_probed_as_claude_desktop_starts_it(services, tmp_path):
+    """The extension's manifest starts the real test server with ${__dirname} and the owner's answer
+    (${user_config.api_key}) filled in, as Claude Desktop does; its tools feed the key's connector."""
+    import json
+    import shutil
+    import sys
+
+    from connectors.discovery import Machine
+    from tests.discovery.test_mcp_probe import SERVER
+
+    home = tmp_path / "ext-home"
+    claude = home / ".config/Claude"
+    ext_dir = claude / "Claude Extensions" / "local.dxt.acme.shop"
+    ext_dir.mkdir(parents=True)
+    shutil.copy(SERVER, ext_dir / "server.py")
+    manifest = {
+        "manifest_version": "0.3",
+        "name": "acme-shop",
+        "display_name": "Acme Shop",
+        "version": "1.0.0",
+        "server": {
+            "type": "python",
+            "entry_point": "server.py",
+            "mcp_config": {
+                "command": sys.executable,
+                "args": ["${__dirname}/server.py"],
+                "env": {"SHOP_API_KEY": "${user_config.api_key}"},
+            },
+        },
+        "user_config": {"api_key": {"type": "string", "title": "API key", "sensitive": True}},
+    }
+    (ext_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    settings = claude / "Claude Extensions Settings" / "local.dxt.acme.shop.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"isEnabled": True, "userConfig": {"api_key": homes.STRIPE}}, indent=2))
+    machine = Machine(home=home, root=tmp_path / "sys")
+    discovery_store.record(services, discovery.run_scan(services, machine=machine, profiles=False))
+    (view,) = services.inventory.list()
+    result = mcp_probe.probe_server(services, "Acme Shop", machine=machine, timeout=120)
+    assert result.outcome == "ok", result.error  # the server refuses to start without the key
+    assert len(result.tools) == 5 and result.level is Level.SEND
+    assert services.inventory.get(view.name).live_level is Level.SEND

@@ -119,3 +119,13 @@ def test_secure_says_why_it_leaves_an_extension_or_env_file_key_alone(services, 
     (env_plan,) = secure.plan_secure(services, by_key[homes.SENDGRID], machine=sample.machine)
     assert not env_plan.ok and "envFile" in env_plan.refusal
     assert homes.SENDGRID in sample.files["mailer-env"].read_text()  # nothing was written
+
+
+def test_an_extension_starts_as_claude_desktop_starts_it(sample):
+    from connectors.discovery.scan import read_entry
+
+    ext = servers(sample)[("claude-desktop", "Acme Invoices")]
+    launch = read_entry(ext, sample.machine.home)
+    ext_dir = sample.files["extension-manifest"].parent
+    assert launch["command"] == "node" and launch["args"] == [f"{ext_dir}/server/index.js"]
+    assert launch["env"] == {"ACME_API_KEY": homes.EXTENSION_KEY, "ACME_LICENSE": homes.LICENSE}
