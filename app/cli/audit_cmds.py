@@ -51,7 +51,7 @@ def event_record(ev) -> dict[str, Any]:
             return raw
 
     return {
-        "seq": ev.seq,
+        "seq": getattr(ev, "seq", None),
         "at": ev.at.isoformat(),
         "actor": ev.actor,
         "connector": ev.connector,
@@ -69,6 +69,10 @@ def run_audit(args: argparse.Namespace, ctx: CliContext) -> int:
     if limit:
         rows = services.audit.recent(services.engine, limit, args.connector)
         events = [event_record(ev) for ev in reversed(rows)]  # oldest first, like a log
+        # written while the keyring could not be read: newest of all, not in the chain yet
+        waiting = services.audit.recent_pending(services.engine, limit, args.connector)
+        events += [{**event_record(ev), "seq": None, "sealed": False} for ev in reversed(waiting)]
+        events = events[-limit:]
     status = services.audit.verify(services.engine) if args.verify else None
     if args.json:
         chain = None
@@ -87,7 +91,7 @@ def run_audit(args: argparse.Namespace, ctx: CliContext) -> int:
                 ["SEQ", "AT (UTC)", "ACTOR", "ACTION", "CONNECTOR", "OUTCOME", "CHANGE"],
                 [
                     [
-                        str(e["seq"]),
+                        str(e["seq"]) if e["seq"] is not None else "unsealed",
                         e["at"][:19].replace("T", " "),
                         e["actor"],
                         e["action"],

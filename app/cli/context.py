@@ -105,8 +105,15 @@ class CliContext:
 
     def close(self) -> None:
         if self._services is not None:
+            unsealed = self._services.audit.unsealed_written
             self._services.close()
             self._services = None
+            if unsealed:  # the keyring could not be read: say what that means for the audit log
+                self.stderr.write(
+                    f"Note: the keyring could not be read, so {unsealed} audit entr{'y was' if unsealed == 1 else 'ies were'} "
+                    "kept unsealed; they are sealed into the audit chain by the next change made with the keyring "
+                    "open (`breaker audit --verify` counts them).\n"
+                )
 
     # -- guards ------------------------------------------------------------------------------------
     def require_writable(self, command: str) -> None:

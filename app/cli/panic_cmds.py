@@ -199,6 +199,17 @@ def print_summary(ctx: CliContext, summary) -> None:
             print(f"  {r.connector} ({r.provider}): {r.verify_note or r.message}", file=out)
             for i, step in enumerate(r.manual_steps, 1):
                 print(f"      {i}. {step}", file=out)
+    if summary.not_called:
+        print(
+            f"Recorded disabled in Breaker (`breaker exec` refuses them), but the provider calls were NOT made "
+            f"({len(summary.not_called)}), because the keyring {summary.keyring_problem}. "
+            "Unlock it and run `breaker panic --resume`, or do these steps by hand now; each key still works until then:",
+            file=out,
+        )
+        for r in summary.not_called:
+            print(f"  {r.connector} ({r.provider}): not made: {r.provider_call}", file=out)
+            for i, step in enumerate(r.manual_steps, 1):
+                print(f"      {i}. {step}", file=out)
     if summary.failed:
         print(
             f"Failed or pending ({len(summary.failed)}) — do these by hand, or `breaker panic --resume` later:",

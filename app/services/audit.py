@@ -4,6 +4,18 @@ Each event's ``mac`` is HMAC-SHA256, keyed by a per-install key in the keyring, 
 event's mac and a canonical JSON form of this event. The chain's head (last seq and mac) is kept
 in the keyring beside the key after every commit, so an edited, deleted, reordered or cut-off
 row breaks the chain, and write access to the database alone is not enough to forge it.
+
+**When the keyring cannot be read** (locked, or absent in a new SSH session) the chain's key is out
+of reach, yet the emergency disable must still record what it does. Such events are not dropped
+and not refused: they go to ``audit_pending``, in order, each chained to the one before by a plain
+SHA-256 (the first to the sealed chain's last mac), in the same transaction as the change they
+describe. They are *unsealed*: without the key, anyone who can write the database could rewrite
+them consistently, so they are sealed at the first chance — the next audited write made with the
+keyring open moves every waiting entry into the HMAC chain (its own time kept, the SHA-256 links
+checked first; a mismatch is recorded as a break), adds an ``audit.sealed`` event saying how many
+and when they were written, and deletes them from ``audit_pending``, all in one transaction.
+``verify`` reports them plainly ("N entries waiting to be sealed"), and says which part could not
+be checked when the keyring is out of reach. Design notes: docs/audit.md.
 """
 
 from __future__ import annotations
@@ -13,7 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -23,9 +35,10 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from app.services.secrets import SecretStore
+from app.services.keyrings import NoKeyringError
+from app.services.secrets import SecretStore, SecretStoreError
 from app.store.bulk import insert_many
-from app.store.models import AuditEvent, utcnow
+from app.store.models import AuditEvent, AuditPending, utcnow
 from connectors.base import Secret
 
 GENESIS = "0" * 64
@@ -34,6 +47,27 @@ HEAD_REF = "install:audit-head"
 # visible in `audit --verify` and the panel's audit screen instead of being papered over.
 BROKEN_REF = "install:audit-broken"
 _TAIL = "breaker_audit_tail"
+_PENDING = "breaker_audit_pending"  # this transaction writes unsealed entries (the keyring is out of reach)
+# What a keyring that cannot be read raises (app.services.secrets): the audit key is out of reach.
+KEYRING_UNAVAILABLE = (NoKeyringError, SecretStoreError)
+
+
+def keyring_problem(exc: BaseException) -> str:
+    """Why the keyring could not be read, as the end of "…the keyring, which …": no advice about
+    storing keys (nothing is being stored), one line, the backend's own words masked (secrets.py)."""
+    if isinstance(exc, NoKeyringError):
+        return "could not be found: no usable OS keyring in this session (`breaker doctor` says what to set up)"
+    detail = getattr(exc, "detail", "")
+    return f"could not be read ({detail}): is it locked? `breaker doctor` checks it" if detail else str(exc)
+
+
+def _pending_hash(prev: str, row: dict[str, Any]) -> str:
+    body = (
+        f'{{"action":{encode_basestring(row["action"])},"actor":{encode_basestring(row["actor"])},'
+        f'"at":{encode_basestring(row["at"].isoformat())},"connector":{encode_basestring(row["connector"])},'
+        f'"new":{row["new_json"]},"old":{row["old_json"]},"outcome":{encode_basestring(row["outcome"])}}}'
+    )
+    return hashlib.sha256((prev + body).encode()).hexdigest()
 
 
 class SecretInAuditError(TypeError):
@@ -97,6 +131,17 @@ def _body_json(row: dict[str, Any]) -> str:
     )
 
 
+def _pending_problem(entries) -> str:
+    """ "" when the waiting entries still chain by SHA-256 (each to the one before), else what is wrong."""
+    for before, entry in zip(entries, entries[1:]):
+        if entry["prev_hash"] != before["hash"]:
+            return "were removed or reordered"
+    for entry in entries:
+        if _pending_hash(entry["prev_hash"], dict(entry)) != entry["hash"]:
+            return "were changed"
+    return ""
+
+
 def actor_name() -> str:
     try:
         return getpass.getuser()
@@ -111,13 +156,27 @@ class ChainStatus:
     first_broken: int | None = None  # seq of the first event that does not verify
     reason: str = ""
     head_lagging: bool = False  # rows past the head verify: a crash between commit and head update
+    pending: int = 0  # entries written while the keyring was out of reach, not sealed yet
+    unchecked: str = ""  # why the sealed chain could not be checked at all (the keyring is out of reach)
 
     def summary(self) -> str:
+        waiting = ""
+        if self.pending:
+            waiting = (
+                f"; {self.pending} entr{'y' if self.pending == 1 else 'ies'} written while the keyring could not "
+                "be read {verb} waiting to be sealed (the next change made with the keyring open seals them)"
+            ).replace("{verb}", "is" if self.pending == 1 else "are")
+        if self.unchecked:
+            return (
+                f"audit chain NOT CHECKED: its key is kept in the keyring, which {self.unchecked}. "
+                f"{self.events} sealed events could not be checked{waiting}. Unlock the keyring and run "
+                "`breaker audit --verify` again"
+            )
         if self.ok:
             tail = " (head caught up after an interrupted write)" if self.head_lagging else ""
-            return f"audit chain intact: {self.events} events{tail}"
+            return f"audit chain intact: {self.events} events{tail}{waiting}"
         where = f" at event {self.first_broken}" if self.first_broken is not None else ""
-        return f"audit chain BROKEN{where}: {self.reason}"
+        return f"audit chain BROKEN{where}: {self.reason}{waiting}"
 
 
 class AuditLog:
@@ -125,6 +184,7 @@ class AuditLog:
         self.secrets = secrets
         self.actor = actor or actor_name()
         self._known_head: tuple[int, str] | None = None  # the head this process last saw or wrote
+        self.unsealed_written = 0  # entries this process wrote unsealed (the keyring could not be read)
 
     # -- a break found by a write stays found ------------------------------------------------------
     def _check_before_write(self, last_seq: int, last_mac: str) -> None:
@@ -220,11 +280,20 @@ class AuditLog:
             table = AuditEvent.__table__
             last = session.execute(sa_select(table.c.seq, table.c.mac).order_by(table.c.seq.desc()).limit(1)).first()
             tail = (last.seq, last.mac) if last else (0, GENESIS)
-            self._check_before_write(*tail)
             if not session.info.get("breaker_audit_listening"):
                 session.info["breaker_audit_listening"] = True
                 sa_event.listen(session, "after_commit", self._after_commit)
                 sa_event.listen(session, "after_rollback", self._after_rollback)
+            try:
+                self._check_before_write(*tail)
+                self.secrets.install_key("audit")
+            except KEYRING_UNAVAILABLE:
+                session.info[_PENDING] = True  # the whole transaction writes unsealed entries
+            else:
+                tail = self._seal_pending(session, *tail)
+            session.info[_TAIL] = tail
+        if session.info.get(_PENDING):
+            return self._record_pending(session, encoded)
         seq, prev = tail
         key = self.secrets.install_key("audit") if encoded else b""
         rows: list[dict[str, Any]] = []
@@ -250,6 +319,102 @@ class AuditLog:
         session.info["breaker_audit_dirty"] = True
         return [row["seq"] for row in rows]
 
+    # -- unsealed entries (the keyring is out of reach) -----------------------------------------------
+    def _record_pending(self, session: Session, encoded: list[tuple[str, str, str, str, str]]) -> list[int]:
+        """Write ``encoded`` to ``audit_pending``, chained by SHA-256 (see the module docstring).
+        Returns the entries' ids (not sequence numbers: those are given when they are sealed)."""
+        if not encoded:
+            return []
+        table = AuditPending.__table__
+        last = session.execute(sa_select(table.c.id, table.c.hash).order_by(table.c.id.desc()).limit(1)).first()
+        if last is not None:
+            next_id, prev = last.id + 1, last.hash
+        else:
+            next_id, prev = 1, session.info[_TAIL][1]  # linked to the sealed chain's end
+        rows: list[dict[str, Any]] = []
+        for action, connector, old_json, new_json, outcome in encoded:
+            row = {
+                "id": next_id,
+                "at": utcnow(),
+                "actor": self.actor,
+                "connector": connector,
+                "action": action,
+                "old_json": old_json,
+                "new_json": new_json,
+                "outcome": outcome,
+                "prev_hash": prev,
+            }
+            prev = row["hash"] = _pending_hash(prev, row)
+            rows.append(row)
+            next_id += 1
+        insert_many(session, table, rows)
+        self.unsealed_written += len(rows)  # counted before commit: a note, not a proof (the CLI says it)
+        return [row["id"] for row in rows]
+
+    def _seal_pending(self, session: Session, last_seq: int, last_mac: str) -> tuple[int, str]:
+        """Move every waiting entry into the chain after (last_seq, last_mac), then an ``audit.sealed``
+        event; returns the new tail. Runs in the caller's transaction, before its own events."""
+        table = AuditPending.__table__
+        waiting = session.execute(sa_select(table).order_by(table.c.id)).mappings().all()
+        if not waiting:
+            return last_seq, last_mac
+        problem = _pending_problem(waiting)
+        key = self.secrets.install_key("audit")
+        seq, prev = last_seq, last_mac
+        rows: list[dict[str, Any]] = []
+
+        def chain(row: dict[str, Any]) -> None:
+            nonlocal seq, prev
+            seq += 1
+            row = {**row, "seq": seq, "prev_mac": prev}
+            prev = row["mac"] = hmac.new(key, (prev + _body_json(row)).encode(), hashlib.sha256).hexdigest()
+            rows.append(row)
+
+        for entry in waiting:
+            chain({k: entry[k] for k in ("at", "actor", "connector", "action", "old_json", "new_json", "outcome")})
+        sealed = {
+            "entries": len(waiting),
+            "first_seq": last_seq + 1,
+            "written_from": waiting[0]["at"].isoformat(),
+            "written_to": waiting[-1]["at"].isoformat(),
+            "why": "written while the keyring could not be read",
+        }
+        if problem:
+            sealed["problem"] = problem
+        chain(
+            {
+                "at": utcnow(),
+                "actor": self.actor,
+                "connector": "",
+                "action": "audit.sealed",
+                "old_json": "null",
+                "new_json": canonical_json(sealed),
+                "outcome": "failed" if problem else "ok",
+            }
+        )
+        insert_many(session, AuditEvent.__table__, rows)
+        session.execute(table.delete().where(table.c.id <= waiting[-1]["id"]))
+        session.info["breaker_audit_dirty"] = True
+        if problem:
+            self._mark_broken(
+                last_seq + 1, f"entries written while the keyring was locked {problem} before they were sealed"
+            )
+        return seq, prev
+
+    @staticmethod
+    def pending(engine: Engine) -> int:
+        """How many entries wait to be sealed (written while the keyring could not be read)."""
+        with Session(engine) as session:
+            return session.exec(select(func.count()).select_from(AuditPending)).one()
+
+    @staticmethod
+    def recent_pending(engine: Engine, limit: int = 200, connector: str | None = None) -> list[AuditPending]:
+        with Session(engine) as session:
+            query = select(AuditPending)
+            if connector is not None:
+                query = query.where(AuditPending.connector == connector)
+            return list(session.exec(query.order_by(col(AuditPending.id).desc()).limit(limit)).all())
+
     def _after_commit(self, session: Session) -> None:
         # The events are committed; moving the head is the second step. It must never raise: a
         # keyring hiccup here would turn a committed change into an apparent failure. A head that
@@ -263,9 +428,11 @@ class AuditLog:
             logging.getLogger(__name__).warning("audit chain head not moved (keyring unavailable); it catches up later")
         finally:
             session.info.pop(_TAIL, None)
+            session.info.pop(_PENDING, None)
 
     def _after_rollback(self, session: Session) -> None:
         session.info.pop(_TAIL, None)
+        session.info.pop(_PENDING, None)
         session.info.pop("breaker_audit_dirty", None)
 
     def head(self) -> tuple[int, str] | None:
@@ -277,16 +444,34 @@ class AuditLog:
 
     def verify(self, engine: Engine, batch: int = 5000) -> ChainStatus:
         """Walk the whole chain; name the first event that does not verify. A break a write found
-        earlier (head or key gone) is reported even where the rows now chain."""
-        status = self._verify(engine, batch)
-        found = self.recorded_break()
+        earlier (head or key gone) is reported even where the rows now chain. Entries waiting to be
+        sealed are counted (and their SHA-256 links checked); a keyring that cannot be read makes
+        the status "not checked" (``unchecked`` says why), never "broken"."""
+        pending = self.pending(engine)
+        try:
+            status = self._verify(engine, batch)
+            found = self.recorded_break()
+        except KEYRING_UNAVAILABLE as exc:
+            return ChainStatus(False, self.count(engine), pending=pending, unchecked=keyring_problem(exc))
+        problem = ""
+        if pending:
+            with Session(engine) as session:
+                entries = [e.model_dump() for e in session.exec(select(AuditPending).order_by(col(AuditPending.id)))]
+            problem = _pending_problem(entries)
+        if problem:
+            reason = f"entries waiting to be sealed {problem}"
+            if status.ok:
+                status = ChainStatus(False, status.events, status.events + 1, reason)
+            else:
+                status = replace(status, reason=f"{status.reason}; also: {reason}")
+        status = replace(status, pending=pending)
         if found is None:
             return status
         seq, reason = found
         if status.ok:
-            return ChainStatus(False, status.events, seq, reason)
+            return ChainStatus(False, status.events, seq, reason, pending=pending)
         first = min(seq, status.first_broken or seq)
-        return ChainStatus(False, status.events, first, f"{reason}; also: {status.reason}")
+        return ChainStatus(False, status.events, first, f"{reason}; also: {status.reason}", pending=pending)
 
     def _verify(self, engine: Engine, batch: int) -> ChainStatus:
         if self.count(engine) and not self.secrets.has_install_key("audit"):

@@ -36,6 +36,14 @@ NO_KEYRING_HELP = (
 )
 
 
+# For a read (a probe, a switch, the audit chain's key): nothing is being stored, so no word about storing.
+NO_KEYRING_READ = (
+    "No usable OS keyring was found in this session, so Breaker cannot read the keys it keeps there "
+    "(in a new SSH session, unlock it first — e.g. `gnome-keyring-daemon --unlock` — or use the desktop "
+    "session). `breaker doctor` says what to set up."
+)
+
+
 class MemoryKeyring(KeyringBackend):
     priority = 1  # type: ignore[assignment]
     # Never chosen by keyring's auto-discovery: on a machine with no OS keyring, importing this

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import keyring.errors
 from keyring.backend import KeyringBackend
 
-from app.services.keyrings import NO_KEYRING_HELP, NoKeyringError
+from app.services.keyrings import NO_KEYRING_HELP, NO_KEYRING_READ, NoKeyringError
 from connectors.base import Secret
 from connectors.masking import mask, mask_known
 
@@ -33,6 +33,10 @@ FINGERPRINT_HEX = 12
 
 class SecretStoreError(Exception):
     """The keyring refused or failed. The message never contains the secret."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail  # the backend's own words, masked (for "the keyring … could not be read (detail)")
 
 
 def _backend_says(exc: BaseException, *values: str) -> str:
@@ -75,13 +79,14 @@ class SecretStore:
     def _get(self, ref: str) -> str | None:
         try:
             return self.backend.get_password(SERVICE, self._username(ref))
-        except keyring.errors.NoKeyringError:
-            raise NoKeyringError(NO_KEYRING_HELP) from None
-        except (NoKeyringError, SecretStoreError):
+        except (keyring.errors.NoKeyringError, NoKeyringError):
+            raise NoKeyringError(NO_KEYRING_READ) from None
+        except SecretStoreError:
             raise
         except Exception as exc:  # any backend, any error: its text is never shown unmasked
+            says = _backend_says(exc)
             raise SecretStoreError(
-                f"the keyring could not be read ({_backend_says(exc)}); is it locked? `breaker doctor` checks it"
+                f"the keyring could not be read ({says}); is it locked? `breaker doctor` checks it", says
             ) from None
 
     def _set(self, ref: str, value: str) -> None:

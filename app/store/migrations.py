@@ -77,6 +77,11 @@ def _v5_gateway(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[n] for n in names])
 
 
+def _v6_audit_pending(conn: Connection) -> None:
+    """Audit entries written while the keyring was locked, waiting to be sealed into the chain."""
+    models.AuditPending.__table__.create(conn, checkfirst=True)
+
+
 # version → migration that produces it. Append only; never edit a released step.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_initial,
@@ -84,6 +89,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     3: _v3_credential_binding,
     4: _v4_discovery,
     5: _v5_gateway,
+    6: _v6_audit_pending,
 }
 CURRENT_VERSION = max(MIGRATIONS)
 # The fast read path names this schema's tables in its own SQL: a new migration must update it too.

@@ -146,6 +146,29 @@ class AuditEvent(SQLModel, table=True):
     mac: str
 
 
+class AuditPending(SQLModel, table=True):
+    """An audit entry written while the keyring (and so the chain's HMAC key) could not be read.
+
+    Chained without a key: ``hash`` = SHA-256(prev_hash + canonical JSON of this entry), the first
+    ``prev_hash`` being the sealed chain's last ``mac`` when it was written. The next audited write
+    made with the keyring open seals every entry into ``audit_event`` (in order, with its own
+    ``at``) and deletes it here (app.services.audit). Until then ``audit --verify`` counts them as
+    waiting to be sealed: anyone who can write the database could rewrite them, which is why
+    they are sealed at the first chance."""
+
+    __tablename__ = "audit_pending"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str
+    connector: str = ""
+    action: str
+    old_json: str = "null"
+    new_json: str = "null"
+    outcome: str = "ok"
+    prev_hash: str
+    hash: str
+
+
 class Review(SQLModel, table=True):
     __tablename__ = "review"
     id: int | None = Field(default=None, primary_key=True)

@@ -11,6 +11,12 @@ Order (issue 4):
 Per-connector events go to ``on_event`` as they happen; results are committed by one writer in
 small batches (one transaction each, audit events included) as they arrive.
 
+**Without a keyring** (locked, or absent in a new SSH session) steps 1 and 2 still run — they need
+no key; their audit events wait unsealed until the keyring is back (app.services.audit) — and steps
+3 and 4 are not attempted: every job stays ``recorded`` (``breaker exec`` refuses the connector), its
+provider call is listed as not made with the provider's manual steps (``PanicSummary.not_called``),
+and ``breaker panic --resume`` after unlocking makes the calls and verifies (docs/audit.md).
+
 A panic killed at any point resumes from its journal (:meth:`Panic.resume`): connectors still
 ``journalled`` are recorded; a job whose provider call succeeded (``provider_done``, committed right
 after the call returned) is never called again; for any other job Breaker probes first, and a
@@ -38,6 +44,7 @@ from dataclasses import replace
 
 import httpx
 
+from app.services.audit import KEYRING_UNAVAILABLE, keyring_problem
 from app.services.probing import ProbeResult, endpoint_key
 from app.services.switches import at_gateway, steps
 from app.services.switches.events import emit
@@ -159,11 +166,62 @@ class Panic:
         jobs = await self.sw.db.run(journal.batch_jobs, batch)
         for job in jobs:
             emit(on_event, job, JobState.RECORDED, "recorded disabled locally", started)
+        problem = await asyncio.to_thread(keyring_unreadable, self.services)
+        if problem:
+            await self._not_called(
+                batch, await self._at_gateway_no_key(jobs, on_event, started), on_event, started, summary, problem
+            )
+            return summary
         # A connector that was already disabled (even verified long ago) may have had its key revoked
         # by an earlier switch, or re-activated out of band since: look before calling its provider.
         already = {t.name for t in targets if t.mode == Mode.DISABLED}
         await self._drive(batch, jobs, on_event, started, summary, probe_first=already)
         return summary
+
+    async def _not_called(
+        self, batch: str, jobs: list[JobRow], on_event, started: float, summary: PanicSummary, problem: str
+    ) -> None:
+        """The keyring cannot be read: every job stays recorded, and its provider call is listed as not
+        made (with the provider's own steps), in the journal and the audit log, for ``--resume``."""
+        message = (
+            "recorded disabled; provider NOT called: the keyring could not be read — unlock it and run "
+            "`breaker panic --resume`, or do the steps by hand"
+        )
+        todo = [j for j in jobs if needs_provider(j)]
+        updates = [
+            JobUpdate(
+                job.id,
+                job.connector,
+                "switch.not-called",
+                message=message,
+                manual_steps=list(registry.get(job.provider).manual_steps(Verb.REVOKE)),
+                details={"not_called": problem},
+                audit_new={"call": job.provider_call, "why": "the keyring could not be read"},
+                outcome="pending",
+            )
+            for job in todo
+        ]
+        await self.sw.db.run(self.sw.journal.write, updates)
+        for job in todo:
+            emit(on_event, job, JobState.RECORDED, message, started)
+        summary.keyring_problem = problem
+        summary.verified_ms = summary.applied_ms = (time.perf_counter() - started) * 1000
+        final = await self.sw.db.run(self.sw.journal.batch_jobs, batch)
+        fill(summary, [j for j in final if j.state != JobState.SUPERSEDED])
+        await self.sw.db.run(
+            self.sw.journal.audit_event,
+            "panic.end",
+            "",
+            {
+                "batch": batch,
+                "total": summary.total,
+                "verified": len(summary.verified),
+                "not_called": len(summary.not_called),
+                "why": "the keyring could not be read",
+                "resumed": summary.resumed,
+            },
+            "incomplete",
+        )
 
     # -- resuming ------------------------------------------------------------------------------------
     async def resume(self, batch: str | None, on_event: Callable[[SwitchEvent], None] | None) -> PanicSummary | None:
@@ -181,6 +239,12 @@ class Panic:
         summary.recorded_ms = (time.perf_counter() - started) * 1000
         # failed jobs are tried again too: the owner may have fixed the cause (an admin key, a key id)
         todo = [j for j in jobs if j.state not in (JobState.VERIFIED, JobState.OUT_OF_SYNC, JobState.SUPERSEDED)]
+        problem = await asyncio.to_thread(keyring_unreadable, self.services)
+        if problem:
+            await self._not_called(
+                batch, await self._at_gateway_no_key(todo, on_event, started), on_event, started, summary, problem
+            )
+            return summary
         await self._drive(batch, todo, on_event, started, summary, probe_first={j.connector for j in todo})
         return summary
 
@@ -333,6 +397,14 @@ class Panic:
             "ok" if summary.ok else "incomplete",
         )
 
+    async def _at_gateway_no_key(self, jobs: list[JobRow], on_event, started: float) -> list[JobRow]:
+        """Without a keyring: connectors routed through the gateway need no key to be verified there;
+        any failure of that check leaves them to the not-called list (nothing is lost)."""
+        try:
+            return await self._at_gateway(jobs, on_event, started)
+        except Exception:
+            return jobs
+
     async def _at_gateway(self, jobs: list[JobRow], on_event, started: float) -> list[JobRow]:
         """Connectors routed through the gateway: verified there (every request refused), in one
         step before any provider call; they need none (:mod:`app.services.switches.at_gateway`).
@@ -377,12 +449,24 @@ def needs_provider(job: JobRow) -> bool:
     return not job.provider_done and job.state not in (JobState.VERIFIED, JobState.OUT_OF_SYNC, JobState.SUPERSEDED)
 
 
+def keyring_unreadable(services) -> str:
+    """ "" when the keyring can be read now, else why not (one line). Reads it — no cached key counts."""
+    try:
+        services.secrets.get_value("install:audit")
+    except KEYRING_UNAVAILABLE as exc:
+        return keyring_problem(exc)
+    return ""
+
+
 def fill(summary: PanicSummary, jobs: list[JobRow]) -> None:
     summary.total = len(jobs)
     summary.verified, summary.unverified, summary.waiting, summary.failed = [], [], [], []
+    summary.not_called = []
     for job in jobs:
         report = job.report()
-        if job.state is JobState.VERIFIED:
+        if job.state in (JobState.JOURNALLED, JobState.RECORDED) and job.details.get("not_called"):
+            summary.not_called.append(report)
+        elif job.state is JobState.VERIFIED:
             summary.verified.append(report)
         elif job.state is JobState.APPLIED:
             summary.unverified.append(report)

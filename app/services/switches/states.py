@@ -162,6 +162,9 @@ class PanicSummary:
     unverified: list[JobReport] = field(default_factory=list)  # applied at the provider, the probe did not confirm
     waiting: list[JobReport] = field(default_factory=list)  # manual steps: nothing was applied at the provider
     failed: list[JobReport] = field(default_factory=list)  # pending, failed, out of sync: with manual steps
+    # recorded disabled in Breaker, but the provider call was not made: the keyring could not be read
+    not_called: list[JobReport] = field(default_factory=list)
+    keyring_problem: str = ""  # why the keyring could not be read ("" when it could)
     recorded_ms: float = 0.0  # from the call to every connector recorded disabled locally
     applied_ms: float = 0.0  # … to every provider call answered
     verified_ms: float = 0.0  # … to every verification probe answered
@@ -178,12 +181,12 @@ class PanicSummary:
 
     @property
     def reports(self) -> list[JobReport]:
-        return [*self.verified, *self.unverified, *self.waiting, *self.failed]
+        return [*self.verified, *self.unverified, *self.waiting, *self.failed, *self.not_called]
 
     @property
     def not_verified(self) -> list[JobReport]:
-        """Every connector whose key may still work (applied, waiting for you, failed)."""
-        return [*self.unverified, *self.waiting, *self.failed]
+        """Every connector whose key may still work (applied, waiting for you, failed, not called)."""
+        return [*self.unverified, *self.waiting, *self.failed, *self.not_called]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -198,6 +201,8 @@ class PanicSummary:
             "unverified": [r.as_dict() for r in self.unverified],
             "waiting": [r.as_dict() for r in self.waiting],
             "failed": [r.as_dict() for r in self.failed],
+            "not_called": [r.as_dict() for r in self.not_called],
+            "keyring_problem": self.keyring_problem,
             "superseded": list(self.superseded),
             "mcp": None
             if self.mcp_off is None

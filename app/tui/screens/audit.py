@@ -143,6 +143,9 @@ class AuditScreen(ReportsWorkerErrors, Screen):
         status = message.status
         if status is None:
             text = f"[$text-warning]The audit chain could not be checked: {escape(message.error)}[/]"
+        elif status.unchecked:  # the keyring cannot be read: not checked, not broken
+            text = f"[$text-warning]{escape(status.summary())}[/]"
+            status = None
         elif status.ok:
             text = f"[$text-success]✔ {escape(status.summary())}[/]"
         else:

@@ -375,7 +375,8 @@ class PanicScreen(ReportsWorkerErrors, Screen):
         mcp = f" · {len(summary.mcp_off)} MCP server(s) turned off" if summary.mcp_off else ""
         self.notify(
             f"{ok} verified · {len(summary.unverified)} applied, not verified · {len(summary.waiting)} waiting "
-            f"for you · {len(summary.failed)} failed{mcp}",
+            f"for you · {len(summary.failed)} failed{mcp}"
+            + (f" · {len(summary.not_called)} not called (keyring)" if getattr(summary, "not_called", None) else ""),
             title="Emergency disable finished",
             severity=severity,
             timeout=10,
@@ -412,6 +413,12 @@ def summary_lines(summary: Any) -> list[OutlineLine]:
         ("◐ Applied at the provider, not verified", summary.unverified, "$text-warning"),
         ("✎ Waiting for you — nothing was applied at the provider", summary.waiting, "$text-warning"),
         ("✖ Failed — do these by hand", summary.failed, "$text-error"),
+        (
+            "✖ Recorded disabled, provider NOT called — the keyring could not be read; unlock it and resume "
+            "(`breaker panic --resume`), or do these by hand",
+            getattr(summary, "not_called", []),
+            "$text-error",
+        ),
     ):
         if not reports:
             continue
