@@ -8,7 +8,6 @@ never touches the owner's real inventory; ``--db URL`` / ``BREAKER_DB`` override
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +119,8 @@ def _default_dirs() -> tuple[Path, Path]:
 def read_config(path: Path) -> dict:
     if not path.exists():
         return {}
+    import tomllib  # imported here: a home without a config file never needs it
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
