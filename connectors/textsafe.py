@@ -10,6 +10,7 @@ cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula: :func:`csv_cell
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _SPACES = {"\t": " ", "\n": " ", "\r": " "}
@@ -30,6 +31,30 @@ def plain(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+_NOT_ASCII = re.compile("[\x7f-\U0010ffff]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if unicodedata.category(ch) not in _UNSAFE:
+        return ch
+    code = ord(ch)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # JSON spells a character beyond the BMP as its UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_text(document: str) -> str:
+    """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it) with every character a
+    terminal would act on written as a JSON escape (``\\u202e``, ``\\u001b``): still valid JSON
+    that decodes to exactly the same values, but nothing raw reaches a terminal or a pipe. (The
+    encoder already escapes C0 controls; DEL, C1, bidi, zero-width and separators it leaves raw.)"""
+    if document.isascii() and "\x7f" not in document:  # the common case, in C
+        return document
+    return _NOT_ASCII.sub(_json_escape, document)
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")

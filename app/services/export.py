@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from app.services.views import ConnectorView, Summary
 from app.store.snapshot import utcnow
 from connectors.base import Grant, Secret
-from connectors.textsafe import csv_cell, plain
+from connectors.textsafe import csv_cell, json_text, plain
 
 # The records and renderers load no database library (`breaker list --json` builds its records
 # from the fast read path); the three functions at the end that read or audit through the store
@@ -79,9 +79,11 @@ def _json_default(value: Any) -> Any:
 
 def dumps(document: Any, *, pretty: bool = True) -> str:
     """JSON for people and programs. Raises :class:`SecretInAuditError` if a Secret is anywhere inside."""
+    # Text from the database or a provider may hold an escape sequence or a right-to-left override:
+    # written as JSON escapes (lossless), never raw (connectors.textsafe.json_text).
     if pretty:
-        return json.dumps(document, default=_json_default, indent=2, ensure_ascii=False)
-    return json.dumps(document, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+        return json_text(json.dumps(document, default=_json_default, indent=2, ensure_ascii=False))
+    return json_text(json.dumps(document, default=_json_default, separators=(",", ":"), ensure_ascii=False))
 
 
 # -- one record per connector ---------------------------------------------------------------------

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.textsafe import csv_cell, plain
+from connectors.textsafe import csv_cell, json_text, plain
 
 BAD = ("\x1b", "\x07", "\x9b", "\u202e", "\u2066", "\u200b", "\x00", "\x7f", "\u2028")
 HOSTILE = {
@@ -64,3 +65,24 @@ def test_plain_never_lets_a_control_character_through(text):
 def test_a_csv_cell_never_starts_a_formula(text):
     cell = csv_cell(text)
     assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_json_output_escapes_bidi_and_control_characters_losslessly(breaker, add_github):
+    """`--json` writes a right-to-left override, C1 controls, DEL and separators as JSON escapes
+    (``\\u202e``): nothing raw reaches the terminal or the pipe, and the document decodes to exactly
+    what was stored (the audit log keeps the owner's text as given)."""
+    owner = "Ops \u202eexe.txt\u202c \x85\x7f\u2028\U000e0041 Zürich 🔑"
+    assert add_github("gh").code == 0
+    assert breaker("edit", "gh", "--owner", owner).code == 0
+    r = breaker("audit", "--json")
+    assert r.code == 0, r.err
+    assert_inert("audit --json", r.out)
+    assert "\\u202e" in r.out and "Zürich 🔑" in r.out  # escaped, and ordinary text left alone
+    assert owner in json.dumps(json.loads(r.out), ensure_ascii=False)  # lossless
+
+
+@given(st.text())
+def test_json_text_is_valid_lossless_and_inert(text):
+    document = json_text(json.dumps({"k": text}, ensure_ascii=False))
+    assert json.loads(document) == {"k": text}
+    assert all(unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn") for ch in document)
