@@ -19,6 +19,7 @@ class Check:
     name: str
     ok: bool
     detail: str  # what was found (ok) or what to do (not ok)
+    problem: str = ""  # not ok: what was found, in one short sentence (the panel's first line)
 
     def line(self) -> str:
         return f"{'ok  ' if self.ok else 'FIX '} {self.name}: {self.detail}"
@@ -44,15 +45,19 @@ def keyring_check(backend_factory) -> Check:
     """Store, read back and delete a throwaway item: the keyring works end to end, or what to do."""
     from app.services.keyrings import NoKeyringError, backend_usable
 
+    def failed(problem: str) -> Check:
+        stop = "" if problem.endswith("?") else "."
+        return Check("keyring", False, f"{problem}{stop} {KEYRING_FIX}", problem=problem)
+
     try:
         backend = backend_factory()
     except NoKeyringError:
-        return Check("keyring", False, KEYRING_FIX)
+        return failed("No keyring could be found on this machine")
     except Exception as exc:  # a backend that fails to load (e.g. no D-Bus session)
-        return Check("keyring", False, f"the keyring could not be opened ({type(exc).__name__}). {KEYRING_FIX}")
+        return failed(f"The keyring could not be opened ({type(exc).__name__})")
     name = backend_name(backend)
     if not backend_usable(backend):
-        return Check("keyring", False, f"{name} is not a safe place for keys. {KEYRING_FIX}")
+        return failed(f"{name} is not a safe place for keys")
     user = f"doctor-check-{_random.token_hex(4)}"
     value = _random.token_hex(16)
     step = "store"
@@ -60,18 +65,14 @@ def keyring_check(backend_factory) -> Check:
         backend.set_password("breaker", user, value)
         step = "read back"
         if backend.get_password("breaker", user) != value:
-            return Check("keyring", False, f"{name} did not give back what it stored. {KEYRING_FIX}")
+            return failed(f"{name} did not give back what it stored")
         step = "delete"
         backend.delete_password("breaker", user)
         step = "check the delete of"
         if backend.get_password("breaker", user) is not None:
-            return Check("keyring", False, f"{name} did not delete a test item. {KEYRING_FIX}")
+            return failed(f"{name} did not delete a test item")
     except Exception as exc:  # locked, denied, no D-Bus, a passphrase prompt without a terminal
-        return Check(
-            "keyring",
-            False,
-            f"{name} could not {step} a test item ({type(exc).__name__}); is it locked? {KEYRING_FIX}",
-        )
+        return failed(f"{name} could not {step} a test item ({type(exc).__name__}); is it locked?")
     return Check("keyring", True, f"{name} stores, reads and deletes")
 
 

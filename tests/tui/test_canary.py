@@ -37,7 +37,7 @@ async def test_canary_key_added_through_the_panel_is_never_shown_nor_stored(seed
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a")
-        await pilot.pause()
+        await on_screen(pilot, "ConnectorForm")  # after the keyring check (a thread)
         form = app.screen
         assert isinstance(form, ConnectorForm)
         key = form.query_one("#key", Input)

@@ -165,7 +165,7 @@ async def test_add_connector_through_the_form(seeded, memory_keyring):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a")
-        await pilot.pause()
+        await on_screen(pilot, "ConnectorForm")  # after the keyring check (a thread)
         form = app.screen
         assert isinstance(form, ConnectorForm)
         assert app.focused is form.query_one("#key")
@@ -210,7 +210,7 @@ async def test_form_shows_each_validation_error_next_to_its_field(seeded):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a")
-        await pilot.pause()
+        await on_screen(pilot, "ConnectorForm")  # after the keyring check (a thread)
         await paste(pilot, "#key", "ghp_SANDBOX with spaces")
         assert "spaces" in error_text(app, "key")  # said at once, beside the field
         fill(app, name="github-issues-bot", base_url="not a url", env_var="lower case", declared="repo:superuser")
@@ -238,7 +238,7 @@ async def test_unrecognised_key_asks_for_the_provider(seeded):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a")
-        await pilot.pause()
+        await on_screen(pilot, "ConnectorForm")  # after the keyring check (a thread)
         await paste(pilot, "#key", "SANDBOX-plain-api-key-000")
         assert "Not recognised" in str(app.screen.query_one("#key-recognised", Static).content)
         fill(app, name="mystery")
@@ -264,12 +264,12 @@ async def test_escape_closes_an_untouched_form_and_asks_before_discarding_a_fill
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a")
-        await pilot.pause()
+        await on_screen(pilot, "ConnectorForm")  # after the keyring check (a thread)
         await pilot.press("escape")  # nothing typed: closes at once
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         await pilot.press("a")
-        await pilot.pause()
+        await on_screen(pilot, "ConnectorForm")  # after the keyring check (a thread)
         fill(app, owner="Dana")
         await pilot.press("escape")
         await pilot.pause()
@@ -483,8 +483,7 @@ async def test_keymap_remaps_keys_and_help_shows_it(seeded):
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)  # a no longer adds
         await pilot.press("n")
-        await pilot.pause()
-        assert isinstance(app.screen, ConnectorForm)
+        await on_screen(pilot, ConnectorForm)
         await pilot.press("escape")
         await pilot.press("ctrl+l")
         await settle(pilot)
@@ -537,8 +536,7 @@ async def test_command_palette_has_an_entry_for_every_action(seeded):
         await pilot.press(*"connector: add")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, ConnectorForm)
+        await on_screen(pilot, ConnectorForm)
 
 
 async def test_a_feature_not_built_is_greyed_and_says_so(seeded):

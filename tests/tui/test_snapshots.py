@@ -74,7 +74,7 @@ def test_add_form(snap_compare, seeded, monkeypatch):
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("a")
-        await pilot.pause()
+        await on_screen(pilot, "ConnectorForm")  # after the keyring check (a thread)
         key = pilot.app.screen.query_one("#key", Input)
         key.post_message(events.Paste("ghp_SANDBOX" + "S" * 29))
         for field, value in (
@@ -95,7 +95,7 @@ def test_add_form_with_errors(snap_compare, seeded):
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("a")
-        await pilot.pause()
+        await on_screen(pilot, "ConnectorForm")  # after the keyring check (a thread)
         screen = pilot.app.screen
         screen.query_one("#key", Input).post_message(events.Paste("ghp_SANDBOX has spaces"))
         for field, value in (("name", "github-issues-bot"), ("env_var", "lower"), ("declared", "repo:everything")):

@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
+from textual.worker import get_current_worker
 
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS, PanelAction, unavailable_message
 from app.tui.flows.probe import ProbeFlow
@@ -59,6 +60,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.views: list[ConnectorView] = []
         self.loaded = False
         self.generation = 0
+        self.keyring_ready = False  # the keyring passed doctor's check in this panel (action_add)
         self.services_seen = False  # the first open of the store was handled (bindings, resume offer)
         self.first_rows_painted = threading.Event()  # the loading thread opens the store after it
         self.open_failed = False  # the store failed to open at least once (told once, then retried)
@@ -384,8 +386,37 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
     # -- inventory actions ----------------------------------------------------------------------
     def action_add(self) -> None:
+        """The add form, once the keyring has stored, read and deleted a test item (doctor's check, in a
+        thread: a keyring may wait on an unlock prompt); otherwise two lines on what to do, no form."""
         if self.target(BY_ACTION["add"], None) is None:
             return
+        if self.keyring_ready:
+            self._open_add_form()
+        else:
+            self.keyring_check()
+
+    @work(thread=True, exclusive=True, group="keyring-check", exit_on_error=False, description="checking the keyring")
+    def keyring_check(self) -> None:
+        from app.services.doctor import keyring_check
+
+        check = keyring_check(lambda: self.services.secrets.backend)
+        if not get_current_worker().is_cancelled:  # a second press started another check: one form only
+            self.app.call_from_thread(self._keyring_checked, check)
+
+    def _keyring_checked(self, check) -> None:
+        if check.ok:
+            self.keyring_ready = True  # checked once per panel; a later failure still shows under Save
+            self._open_add_form()
+            return
+        self.notify(
+            f"{escape(check.problem)}\nA key cannot be stored until it works: unlock your keyring, or run "
+            "breaker doctor in a terminal to see what to do.",
+            title="No usable keyring",
+            severity="error",
+            timeout=20,
+        )
+
+    def _open_add_form(self) -> None:
         from app.tui.screens.form import ConnectorForm
 
         self.app.push_screen(ConnectorForm(None), self._form_closed)
