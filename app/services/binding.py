@@ -20,7 +20,9 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import socket
 import unicodedata
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -121,23 +123,30 @@ def check(services, view, cred) -> None:
     if problem:
         _refuse(services, view, f"its base URL is refused: {problem}")
     dest = of_view(view)
-    if matches(services.secrets, cred.keyring_ref, dest, cred.binding):
-        return
-    if not cred.binding and _first_use(services):
-        return
-    _refuse(
-        services,
-        view,
-        "where its key may be sent (provider, base URL, variable or settings) no longer matches what was set in "
-        "Breaker — the database was changed outside Breaker",
-    )
+    if not matches(services.secrets, cred.keyring_ref, dest, cred.binding) and not (
+        not cred.binding and _first_use(services)
+    ):
+        _refuse(
+            services,
+            view,
+            "where its key may be sent (provider, base URL, variable or settings) no longer matches what was set in "
+            "Breaker — the database was changed outside Breaker",
+        )
+    # The seal holds: the fields are the owner's. Where do their host names lead now?
+    extra = dict(view.extra)
+    for url in (view.base_url or "", str(extra.get("url", ""))):
+        problem = resolved_problem(url, confirmed_hosts(extra), view.name)
+        if problem:
+            _refuse(services, view, problem, confirm=False)
 
 
-def _refuse(services, view, why: str) -> None:
-    message = (
-        f"refused: {view.name}: {why}. Nothing was sent. Check it with `breaker list {view.name} --json`; if the destination "
-        f"is right, confirm it with `breaker edit {view.name} --confirm-destination`."
-    )
+def _refuse(services, view, why: str, *, confirm: bool = True) -> None:
+    message = f"refused: {view.name}: {why}. Nothing was sent."
+    if confirm:
+        message += (
+            f" Check it with `breaker list {view.name} --json`; if the destination is right, confirm it with "
+            f"`breaker edit {view.name} --confirm-destination`."
+        )
     try:
         from app.store.db import session_scope
 
@@ -184,9 +193,16 @@ def has_control(text: str) -> bool:
 
 def _host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(host.strip("[]").split("%")[0])
+        ip = ipaddress.ip_address(host.strip("[]").split("%")[0])
     except ValueError:
         return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:  # ::ffff:169.254.169.254 is 169.254.169.254
+        return ip.ipv4_mapped
+    return ip
+
+
+def _never_sent(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip in _METADATA_IPS or ip.is_link_local
 
 
 def is_loopback(host: str) -> bool:
@@ -228,7 +244,7 @@ def url_problem(url: str, *, private_confirmed: bool = True) -> str:
     if parts.username or parts.password or parts.query or parts.fragment:
         return "no user:password@, ?query or #fragment here: the key goes in the key field"
     ip = _host_ip(host)
-    if host.lower().rstrip(".") in METADATA_HOSTS or (ip is not None and (ip in _METADATA_IPS or ip.is_link_local)):
+    if host.lower().rstrip(".") in METADATA_HOSTS or (ip is not None and _never_sent(ip)):
         return "link-local and cloud-metadata addresses are never sent a key"
     if ip is not None and (ip.is_multicast or ip.is_unspecified or ip.is_reserved):
         return "not an address a provider can have"
@@ -236,4 +252,76 @@ def url_problem(url: str, *, private_confirmed: bool = True) -> str:
         return "https only (plain http is allowed only to this machine: 127.0.0.1, ::1, localhost)"
     if is_private(host) and not private_confirmed:
         return "a private-network address: confirm it is yours with --allow-private-url (audited)"
+    return ""
+
+
+# -- where a host name leads, looked up when a key is about to be sent ---------------------------------
+#
+# A base URL's rules above see only its text: ``https://innocent.example`` may resolve to 169.254.169.254
+# or to 10.0.0.5. So before a key leaves, the host is resolved: a link-local or cloud-metadata address
+# is refused always; a private-network address only if the owner confirmed that host (``--allow-private-url``
+# at add or edit, audited), which is kept in the connector's settings under PRIVATE_HOSTS and sealed
+# with the rest of the destination. A name that does not resolve is not refused here: the request fails.
+# (The HTTP client resolves again when it connects; a DNS answer that changes in between is not caught.)
+
+PRIVATE_HOSTS = "private_hosts"
+
+
+def _system_resolve(host: str) -> list[str]:
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+
+
+resolve: Callable[[str], Iterable[str]] = _system_resolve  # tests put a stub here: no real DNS
+
+
+def named_host(url: str) -> str:
+    """The host name of ``url`` when it is a name to look up (not an IP literal, not this machine), else ""."""
+    try:
+        host = (urlsplit(url).hostname or "") if url else ""
+    except ValueError:
+        return ""
+    if not host or _host_ip(host) is not None or is_loopback(host):
+        return ""
+    return host.lower().rstrip(".")
+
+
+def confirmed_hosts(extra: dict[str, Any]) -> set[str]:
+    return {h for h in str(extra.get(PRIVATE_HOSTS, "")).split(",") if h}
+
+
+def with_private_hosts(extra: dict[str, Any], urls: Iterable[str], *, confirmed: bool) -> dict[str, Any]:
+    """``extra`` with PRIVATE_HOSTS set for ``urls``: every named host of theirs when the owner confirmed
+    (``--allow-private-url``), else only the hosts confirmed before that are still used."""
+    hosts = {h for h in (named_host(u) for u in urls) if h}
+    kept = hosts if confirmed else hosts & confirmed_hosts(extra)
+    out = {k: v for k, v in extra.items() if k != PRIVATE_HOSTS}
+    if kept:
+        out[PRIVATE_HOSTS] = ",".join(sorted(kept))
+    return out
+
+
+def resolved_problem(url: str, confirmed: set[str], name: str = "NAME") -> str:
+    """Why a key must not go to ``url``'s host as it resolves now, or ""."""
+    host = named_host(url)
+    if not host:
+        return ""
+    try:
+        addresses = [ip for ip in (_host_ip(str(a)) for a in resolve(host)) if ip is not None]
+    except (OSError, UnicodeError, ValueError):
+        return ""
+    for ip in addresses:
+        if _never_sent(ip):
+            return (
+                f"its base URL's host {host} resolves to {ip}, a link-local or cloud-metadata address: never sent a key"
+            )
+    for ip in addresses:
+        if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+            return f"its base URL's host {host} resolves to {ip}, not an address a provider can have"
+    if host not in confirmed:
+        for ip in addresses:
+            if is_private(str(ip)):
+                return (
+                    f"its base URL's host {host} resolves to {ip}, a private-network address; if it is yours, "
+                    f"confirm it with `breaker edit {name} --allow-private-url` (audited)"
+                )
     return ""

@@ -228,7 +228,11 @@ class Inventory:
                     env_var=data.env_var or provider.env_var,
                     client=data.client.strip(),
                     tags=data.tags.strip(),
-                    extra_json=json.dumps(data.extra),
+                    extra_json=json.dumps(
+                        binding.with_private_hosts(
+                            dict(data.extra), _urls(data.base_url, data.extra), confirmed=data.allow_private_url
+                        )
+                    ),
                 )
                 s.add(row)
                 s.flush()
@@ -241,7 +245,9 @@ class Inventory:
                     cred_row.binding = binding.seal(self.secrets, cred_row.keyring_ref, binding.of_row(row))
                     s.add(cred_row)
                     new["credential"] = {"fingerprint": cred_row.fingerprint, "last4": cred_row.last4}
-                if data.allow_private_url and binding.is_private(urlsplit_host(row.base_url)):
+                if data.allow_private_url and (
+                    binding.is_private(urlsplit_host(row.base_url)) or binding.PRIVATE_HOSTS in row.extra_json
+                ):
                     new["private_url_confirmed"] = True
                 self.audit.record(s, "connector.add", row.name, new=new)
         except IntegrityError:
@@ -285,8 +291,15 @@ class Inventory:
                 row.environment, row.base_url = data.environment, data.base_url or None
                 row.env_var = data.env_var or row.env_var
                 row.client, row.tags = data.client.strip(), data.tags.strip()
-                if data.extra:
-                    row.extra_json = json.dumps(data.extra)
+                try:
+                    old_extra = json.loads(row.extra_json or "{}")
+                except ValueError:
+                    old_extra = {}
+                extra = dict(data.extra or (old_extra if isinstance(old_extra, dict) else {}))
+                # Hosts confirmed private: kept while still used, all of them when confirmed now (audited).
+                extra = binding.with_private_hosts(extra, _urls(row.base_url, extra), confirmed=confirmed_private)
+                if data.extra or extra != old_extra:
+                    row.extra_json = json.dumps(extra)
                 row.updated_at = utcnow()
                 new = self._fields(row, data.owner.strip())
                 if data.declared is not None:
@@ -334,7 +347,9 @@ class Inventory:
                 elif secret is not None:
                     added = s.exec(select(Credential).where(Credential.keyring_ref == new_ref)).one()
                     binding.seal_new(self.secrets, s, row, added)
-                if confirmed_private and binding.is_private(urlsplit_host(row.base_url)):
+                if confirmed_private and (
+                    binding.is_private(urlsplit_host(row.base_url)) or binding.PRIVATE_HOSTS in row.extra_json
+                ):
                     new["private_url_confirmed"] = True
                 changed_old = {k: v for k, v in old.items() if new.get(k) != v}
                 changed_new = {k: new[k] for k in changed_old if k in new}
@@ -468,6 +483,12 @@ def key_problem(secret: Secret) -> str:
     if len(value) > 4096:
         return "the key is too long"
     return ""
+
+
+def _urls(base_url: str | None, extra: object) -> list[str]:
+    """The URLs a connector's key may be sent to: its base URL and a generic connector's URL."""
+    other = str(extra.get("url", "")) if isinstance(extra, dict) else ""
+    return [base_url or "", other if other.startswith(("http://", "https://")) else ""]
 
 
 def urlsplit_host(url: str | None) -> str:
