@@ -219,3 +219,16 @@ def print_summary(ctx: CliContext, summary) -> None:
             print(f"  {r.connector} ({r.provider}): {r.label} — {r.message}", file=out)
             for i, step in enumerate(r.manual_steps, 1):
                 print(f"      {i}. {step}", file=out)
+    if summary.write_problem:
+        print(f"NOT RECORDED — {summary.write_problem}", file=out)
+        if summary.not_recorded:
+            print(
+                f"  The provider calls above were made, but what happened to {len(summary.not_recorded)} connector(s) "
+                f"is not in Breaker's database: {', '.join(summary.not_recorded)}.",
+                file=out,
+            )
+        print(
+            "  Free some space, then run `breaker panic --resume`: it looks at each key first and records what it "
+            "finds (a key already revoked is not revoked again).",
+            file=out,
+        )

@@ -98,6 +98,10 @@ class _Writer:
     def __init__(self, switches, calls, crash: CrashHook) -> None:
         self.switches, self.calls, self.crash = switches, calls, crash
         self.queue: asyncio.Queue = asyncio.Queue()
+        # A write that fails (a full disk) loses nothing here: the updates it held are kept, by job,
+        # until a later write of the same job gets through; the provider calls go on meanwhile.
+        self.lost: dict[int, JobUpdate] = {}
+        self.problem = ""
         self.task = asyncio.create_task(self._run())
 
     def put(self, updates: list[JobUpdate], probes: list[ProbeResult] | None = None, point: str = "") -> None:
@@ -127,7 +131,14 @@ class _Writer:
                     self.calls.prober.store(probes, reconcile=False)
                 self.switches.journal.write(updates)
 
-            await self.switches.db.run(write)
+            try:
+                await self.switches.db.run(write)
+            except Exception as exc:  # a full disk must not stop the emergency: keep calling, say so at the end
+                self.problem = not_written(exc)
+                self.lost.update((u.job_id, u) for u in updates)
+                continue
+            for u in updates:
+                self.lost.pop(u.job_id, None)
             for _, _, point in items:
                 if point:
                     self.crash.hit(point)
@@ -265,7 +276,11 @@ class Panic:
         jobs = [j for j in jobs if j.connector in by_name]
         jobs = await self._at_gateway(jobs, on_event, started)
         to_call = [j for j in jobs if needs_provider(j)]
-        await sw.db.run(journal.mark_applying, [j.id for j in to_call])  # the calls may go out from now on
+        try:
+            await sw.db.run(journal.mark_applying, [j.id for j in to_call])  # the calls may go out from now on
+        except Exception as exc:  # a full disk: the calls go out anyway (a resume probes before calling)
+            summary.write_problem = not_written(exc)
+            summary.not_recorded = sorted({j.connector for j in to_call})
 
         gates: dict[str, asyncio.Semaphore] = {}
 
@@ -379,7 +394,18 @@ class Panic:
         summary.applied_ms = ((max(applied_at) if applied_at else time.perf_counter()) - started) * 1000
         summary.verified_ms = (time.perf_counter() - started) * 1000
         final = await sw.db.run(journal.batch_jobs, batch)
+        if writer.lost:  # tell what happened, not what the database last heard
+            summary.write_problem = writer.problem
+            summary.not_recorded = sorted({*summary.not_recorded, *(u.connector for u in writer.lost.values())})
+            final = [_as_sent(j, writer.lost.get(j.id)) for j in final]
         fill(summary, [j for j in final if j.state != JobState.SUPERSEDED])
+        try:
+            await self._end(batch, summary)
+        except Exception as exc:
+            summary.write_problem = summary.write_problem or not_written(exc)
+
+    async def _end(self, batch: str, summary: PanicSummary) -> None:
+        sw, journal = self.sw, self.sw.journal
         await sw.db.run(
             journal.audit_event,
             "panic.end",
@@ -442,6 +468,25 @@ class Panic:
 
 async def _close_all(clients: dict[str, httpx.AsyncClient]) -> None:
     await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
+
+
+def not_written(exc: Exception) -> str:
+    """One line on a write that failed during an emergency (a full disk, most likely)."""
+    from app.store.errors import explain
+
+    return explain(exc, "Breaker's database")
+
+
+def _as_sent(job: JobRow, update: JobUpdate | None) -> JobRow:
+    """``job`` as the update the database could not take says it went (state and message)."""
+    if update is None:
+        return job
+    return replace(
+        job,
+        state=update.state or job.state,
+        result=update.message or job.result,
+        manual_steps=tuple(update.manual_steps or job.manual_steps),
+    )
 
 
 def needs_provider(job: JobRow) -> bool:

@@ -174,10 +174,13 @@ class PanicSummary:
     # None when the panic did not cover them (a selection, or a resume).
     mcp_off: list[Any] | None = None  # McpSwitchResult
     mcp_failed: list[str] = field(default_factory=list)  # one line each
+    # A write that failed on the way (a full disk): why, and whose results are not in the database.
+    write_problem: str = ""
+    not_recorded: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.total == len(self.verified)
+        return self.total == len(self.verified) and not self.write_problem
 
     @property
     def reports(self) -> list[JobReport]:
@@ -197,6 +200,8 @@ class PanicSummary:
             "recorded_ms": round(self.recorded_ms, 1),
             "applied_ms": round(self.applied_ms, 1),
             "verified_ms": round(self.verified_ms, 1),
+            "write_problem": self.write_problem,
+            "not_recorded": list(self.not_recorded),
             "verified": [r.as_dict() for r in self.verified],
             "unverified": [r.as_dict() for r in self.unverified],
             "waiting": [r.as_dict() for r in self.waiting],

@@ -433,6 +433,22 @@ def summary_lines(summary: Any) -> list[OutlineLine]:
             )
             lines += steps_lines(report.manual_steps, report.provider) if report.manual_steps else []
     lines += mcp_lines(summary)
+    if getattr(summary, "write_problem", ""):
+        names = ", ".join(summary.not_recorded)
+        lines += [
+            line(""),
+            line(f"[b $text-error]✖ Not recorded:[/] {escape(summary.write_problem)}"),
+            line(
+                (
+                    f"The provider calls were made, but what happened to {escape(clip(names, 400))} is not in Breaker's "
+                    "database. "
+                    if names
+                    else ""
+                )
+                + "Free some space, then run `breaker panic --resume`: it looks at each key first and records what "
+                "it finds."
+            ),
+        ]
     if summary.not_verified:
         lines += [
             line(""),
