@@ -60,6 +60,13 @@ _REVIEW_INTS = (
 )
 
 
+_MOST = 36500  # days, weeks or counts in [review]: a hundred years is plenty (and no date overflows)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _review_settings(raw: Mapping, path: Path) -> ReviewSettings:
     section = raw.get("review", {})
     if not isinstance(section, Mapping):
@@ -68,14 +75,14 @@ def _review_settings(raw: Mapping, path: Path) -> ReviewSettings:
     for name in _REVIEW_INTS:
         if name in section:
             value = section[name]
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{path}: review.{name} must be a positive whole number, not {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= _MOST:
+                raise ConfigError(f"{path}: review.{name} must be a whole number from 1 to {_MOST}, not {value!r}")
             values[name] = value
     if "key_age_warn_days" in section and "key_age_days" not in values:
         values["key_age_days"] = section["key_age_warn_days"]
     if "expiry_warn_days" in section:
         days = section["expiry_warn_days"]
-        if not isinstance(days, list) or not days or not all(isinstance(d, int) and d > 0 for d in days):
+        if not isinstance(days, list) or not days or not all(_whole(d) and 0 < d <= _MOST for d in days):
             raise ConfigError(f"{path}: review.expiry_warn_days is a list of positive days, e.g. [30, 7, 1]")
         values["expiry_warn_days"] = tuple(sorted(set(days), reverse=True))
     return ReviewSettings(**values)
@@ -136,11 +143,19 @@ def _probe_settings(raw: Mapping, path: Path) -> ProbeSettings:
         raise ConfigError(f"{path}: [probe] must be a table")
     defaults = ProbeSettings()
     values = {}
-    for name, kind in (("timeout_s", float), ("concurrency", int), ("per_host", int), ("max_retry_wait_s", float)):
+    for name, kind, most in (
+        ("timeout_s", float, 3600),
+        ("concurrency", int, 10000),
+        ("per_host", int, 10000),
+        ("max_retry_wait_s", float, 86400),
+    ):
         if name in section:
             value = section[name]
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{path}: probe.{name} must be a positive number, not {value!r}")
+            # TOML has inf and nan; neither is a timeout or a count (int(inf) used to end in OverflowError)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= most:
+                raise ConfigError(f"{path}: probe.{name} must be a positive number up to {most}, not {value!r}")
+            if kind is int and kind(value) < 1:
+                raise ConfigError(f"{path}: probe.{name} must be a whole number from 1 to {most}, not {value!r}")
             values[name] = kind(value)
     return ProbeSettings(**{**defaults.__dict__, **values})
 

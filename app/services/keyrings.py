@@ -28,11 +28,10 @@ class NoKeyringError(Exception):
 NO_KEYRING_HELP = (
     "No usable OS keyring was found, so Breaker will not store the key (it never falls back to a "
     "plaintext file). On a desktop, unlock your login keyring (GNOME Keyring, KWallet, macOS "
-    "Keychain, Windows Credential Locker). On a headless Linux server, install a Secret Service "
-    "(e.g. `apt install gnome-keyring dbus-user-session` and start it with "
-    "`gnome-keyring-daemon --unlock`), or configure another backend through keyring's own settings "
-    "(`python -m keyring diagnose` shows the config file; set `default-keyring` there, or the "
-    "PYTHON_KEYRING_BACKEND environment variable). Then run the command again."
+    "Keychain, Windows Credential Locker). On a headless Linux server, start a Secret Service in a "
+    "session of its own (`apt install gnome-keyring dbus`, then the README's `dbus-run-session` recipe), "
+    "or use Breaker's encrypted-file keyring (PYTHON_KEYRING_BACKEND=app.services.filekeyring.EncryptedFileKeyring). "
+    "`breaker doctor` checks the keyring and says what to do. Then run the command again."
 )
 
 

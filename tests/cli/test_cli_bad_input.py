@@ -101,7 +101,7 @@ def test_no_keyring_backend_stores_nothing_and_says_how_to_fix(breaker, cli_home
     r = breaker("add", "--name", "x", stdin=GITHUB_KEY)
     assert r.code == 1
     line = _one_line(r.err)
-    assert "No usable OS keyring" in line and "keyring diagnose" in line and "gnome-keyring" in line
+    assert "No usable OS keyring" in line and "breaker doctor" in line and "dbus-run-session" in line
     assert GITHUB_KEY not in r.err
     with sqlite3.connect(cli_home / "breaker.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM connector").fetchone()[0] == 0
