@@ -16,8 +16,9 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -34,6 +35,7 @@ from connectors.textsafe import csv_cell, json_text, plain
 if TYPE_CHECKING:
     from app.services.context import Services
 
+PURPOSE_FIELDS = ("purpose_access", "purpose_task", "purpose_forbidden")
 LIST_SCHEMA = "breaker.list/1"
 EXPORT_SCHEMA = "breaker.export/1"
 FORMATS = ("json", "csv", "md")
@@ -141,16 +143,18 @@ def connector_record(
             "shared_with": others,
         }
     last_probe = {"at": _iso(view.last_probe_at), "outcome": view.last_outcome} if view.last_probe_at else None
+    # Text fields as stored (lossless; every renderer escapes them: json_text, csv_cell, _md).
+    text = view.stored if view.raw else partial(getattr, view)
     return {
-        "name": view.name,
+        "name": text("name"),
         "provider": view.provider,
-        "owner": view.owner or None,
-        "purpose": view.purpose,
-        "environment": view.environment,
+        "owner": text("owner") or None,
+        "purpose": replace(view, **{k: text(k) for k in PURPOSE_FIELDS}).purpose if view.raw else view.purpose,
+        "environment": text("environment"),
         "mode": view.mode.value,
-        "client": view.client,
-        "tags": list(view.tags),
-        "base_url": safe_url(view.base_url) or None,
+        "client": text("client"),
+        "tags": list(text("tags")),
+        "base_url": safe_url(text("base_url")) or None,
         "declared": _grants(view.declared),
         "live_level": view.live_word,
         "live_scopes": _grants(view.observed),
@@ -307,9 +311,9 @@ def render_markdown(document: dict[str, Any]) -> str:
         )
     lines += ["", "## Purposes and findings", ""]
     for r in document["connectors"]:
-        lines.append(f"### {r['name']}")
+        lines.append(f"### {plain(r['name'])}")  # records hold the stored text: shown here as text
         lines.append("")
-        lines.append(r["purpose"] or "_No purpose sentence yet._")
+        lines.append(plain(r["purpose"]) or "_No purpose sentence yet._")
         if r["declared"]:
             lines.append("")
             lines.append("Declared: " + ", ".join(f"`{g['scope']}` ({g['level']})" for g in r["declared"]))

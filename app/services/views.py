@@ -109,6 +109,13 @@ class ConnectorView:
     created_at: datetime
     updated_at: datetime
     drift: tuple[str, ...] = ()
+    # The fields above are shown as text (control characters as visible escapes). Where one held such a
+    # character, its stored value, for documents that escape it themselves (``--json``: connectors.textsafe.json_text).
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def stored(self, name: str) -> Any:
+        """A text field as stored (for JSON documents), or as shown when it held nothing to escape."""
+        return self.raw.get(name, getattr(self, name))
 
     @property
     def live_word(self) -> str:
@@ -174,6 +181,21 @@ class Summary:
 # 5 µs per 24-field view); an enum called by value costs ten times a dict lookup.
 _MODES = {m.value: m for m in Mode}
 _LEVELS = {lv.value: lv for lv in Level}
+
+
+_TEXT_FIELDS = (
+    "name",
+    "provider",
+    "owner",
+    "purpose_access",
+    "purpose_task",
+    "purpose_forbidden",
+    "environment",
+    "base_url",
+    "env_var",
+    "client",
+    "tags",
+)
 
 
 def _frozen(cls: type, values: dict[str, Any]) -> Any:
@@ -278,7 +300,13 @@ def connector_view(c: Any, owners: dict[int, str], grants: Sequence[Any], creds:
         c.client,
         c.tags,
     )
+    raw: dict[str, Any] = {}
     if not all(map(str.isprintable, texts)):
+        # Where a field held such a character, its stored value too, for documents that escape it
+        # themselves (ConnectorView.stored; --json through connectors.textsafe.json_text).
+        raw = {k: v for k, v in zip(_TEXT_FIELDS, texts, strict=True) if not v.isprintable()}
+        if "tags" in raw:
+            raw["tags"] = tuple(filter(None, map(str.strip, c.tags.split(","))))
         texts = tuple(map(plain, texts))
     name, provider, owner, access, task, forbidden, environment, base_url, env_var, client, tags = texts
     return _frozen(
@@ -308,6 +336,7 @@ def connector_view(c: Any, owners: dict[int, str], grants: Sequence[Any], creds:
             "created_at": c.created_at,
             "updated_at": c.updated_at,
             "drift": drift,
+            "raw": raw,
         },
     )
 

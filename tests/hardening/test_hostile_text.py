@@ -79,6 +79,13 @@ def test_json_output_escapes_bidi_and_control_characters_losslessly(breaker, add
     assert_inert("audit --json", r.out)
     assert "\\u202e" in r.out and "Zürich 🔑" in r.out  # escaped, and ordinary text left alone
     assert owner in json.dumps(json.loads(r.out), ensure_ascii=False)  # lossless
+    for argv in (("list", "--json"), ("export", "--format", "json")):
+        r = breaker(*argv)
+        assert_inert(" ".join(argv), r.out)
+        (record,) = json.loads(r.out)["connectors"]
+        assert record["owner"] == owner, argv  # the stored text, escaped by JSON, not shown as "\\u202e"
+    for argv in (("list",), ("export", "--format", "csv"), ("export", "--format", "md")):
+        assert_inert(" ".join(argv), breaker(*argv).out)
 
 
 @given(st.text())
