@@ -38,7 +38,7 @@ HELP = {
 def register(subparsers: argparse._SubParsersAction) -> None:
     for action, text in HELP.items():
         p = subparsers.add_parser(
-            action,
+            action.value,  # a plain name: argparse prints its choices with repr()
             help=text,
             description=text[0].upper() + text[1:] + ". "
             "Shows what will be called where, whether it can be undone and what will stop "

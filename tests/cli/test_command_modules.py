@@ -32,7 +32,8 @@ def test_each_module_registers_exactly_the_commands_listed_for_it(name):
     (module,) = command_modules([name])
     subparsers = argparse.ArgumentParser().add_subparsers()
     module.register(subparsers)
-    assert [str(c) for c in subparsers.choices] == list(COMMAND_MODULES[name])
+    assert list(subparsers.choices) == list(COMMAND_MODULES[name])
+    assert all(type(c) is str for c in subparsers.choices)  # argparse shows choices with repr()
 
 
 def test_each_command_module_on_disk_is_listed():
@@ -65,6 +66,14 @@ def test_naming_a_command_imports_only_its_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=CLI.parents[1])
     assert out.stdout.strip() == "['app.cli.inventory_cmds']"
+
+
+def test_an_unknown_command_lists_the_commands_by_name():
+    from app.cli.parser import UsageError
+
+    with pytest.raises(UsageError) as exc:
+        parse(["zzz"])
+    assert "'draft-only'" in str(exc.value) and "SwitchAction" not in str(exc.value)
 
 
 def test_a_mistyped_command_still_gets_did_you_mean():
