@@ -8,8 +8,9 @@ to the sandbox), so the table shows live levels and drift as an owner sees them 
 The clock the panel reads is then frozen two hours later, so regenerating gives the same ages.
 The scenes that change things come last and in this order: ``probe_all`` (the slow providers held
 back by the sandbox, so the picture shows the run half-way), ``confirm`` (a switch's confirmation),
-``panic-confirm`` (the deliberate second step) and ``panic`` (the emergency disable's summary; it
-really disables the demo inventory in the temporary folder, which is thrown away afterwards).
+``panic-confirm`` (the deliberate second step), ``panic`` (the emergency disable's summary; it
+really disables the demo inventory in the temporary folder, which is thrown away afterwards) and
+``checklist`` (the keys it left working).
 
 Without the demo module (an older checkout) the deterministic test inventory of
 tests/tui/seed.py is used instead. Keys are sandbox keys everywhere; nothing real is shown.
@@ -222,6 +223,14 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
         await until(pilot, lambda: getattr(pilot.app.screen, "finished", False), timeout=60)
         await pilot.pause(0.3)
 
+    async def checklist(pilot):
+        # After the emergency disable (the scene before): the keys it left working.
+        await settle(pilot)
+        await pilot.press("k")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ChecklistScreen")
+        await until(pilot, lambda: bool(getattr(pilot.app.screen, "items", None)))
+        await pilot.pause(0.3)
+
     async def review(pilot):
         # Last week's review (finished a week ago on the frozen clock), then this week's queue.
         svc = pilot.app.services.review
@@ -279,7 +288,7 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
     return {"scan": scan, "secure": secure_preview, "main": main, "connector": connector, "add": add, "add-errors": add_errors, "edit": edit,
             "remove": remove, "audit": audit, "help": help_, "palette": palette, "filter": filtered,
             "probe_all": probe_all, "confirm": confirm, "panic-confirm": panic_second_step, "panic": panic,
-            "review": review, "figures": figures}
+            "checklist": checklist, "review": review, "figures": figures}
 
 
 MONOSPACE = '"Fira Code", "DejaVu Sans Mono", "Liberation Mono", "Menlo", "Consolas", monospace'
@@ -378,7 +387,7 @@ def main() -> int:
         with frozen_time(now) as clock:
             shown = scenes(sandbox, clock)
             # last: they change the inventory (the review adds last week's review and finishes this one)
-            changing = ("review", "figures", "probe_all", "confirm", "panic-confirm", "panic")
+            changing = ("review", "figures", "probe_all", "confirm", "panic-confirm", "panic", "checklist")
             machine = ("scan", "secure")  # read a sample machine, and add its keys: after everything else
             for name in [n for n in shown if n not in changing and n not in machine]:
                 written.append(asyncio.run(capture(services, name, shown[name], args.out, sandbox=sandbox)))

@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "probe_cmds": ("probe",),
     "switch_cmds": ("draft-only", "read-only", "disable", "enable", "rotate", "confirm", "admin-key", "verify"),
     "panic_cmds": ("panic",),
+    "checklist_cmds": ("checklist",),
     "exec_cmds": ("exec",),
     "review_cmds": ("review",),
     "scan_cmds": ("scan", "secure", "mcp-probe", "mcp-disable", "mcp-enable", "mcp-limit"),

@@ -269,6 +269,16 @@ APP_ACTIONS: tuple[AppAction, ...] = (
         "Requests the gateway holds for your answer: approve or deny each with one key.",
         show=False,
     ),
+    AppAction(
+        "checklist",
+        "checklist",
+        "k",
+        "still live",
+        "view: keys still live (checklist)",
+        "The keys a switch or the emergency disable left working: how to find each at its provider, the "
+        "steps, and enter when done (a probe ticks it off only when the key is dead).",
+        show=False,
+    ),
     AppAction("help", "help", "question_mark", "help", "view: help", "Every key and what it does."),
     AppAction(
         "toggle_read_only",

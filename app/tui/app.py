@@ -227,6 +227,12 @@ class BreakerApp(App[str | None]):
         if self.services_ready and not isinstance(self.screen, HeldScreen):
             self.push_screen(HeldScreen())
 
+    def action_checklist(self) -> None:
+        from app.tui.screens.checklist import ChecklistScreen
+
+        if self.services_ready and not isinstance(self.screen, ChecklistScreen):
+            self.push_screen(ChecklistScreen())
+
     def action_toggle_read_only(self) -> None:
         if self.read_only_locked:
             self.notify(self.locked_message(), title="Read-only", severity="warning")

@@ -355,3 +355,25 @@ def test_probe_all_progress(snap_compare, seeded, monkeypatch):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+
+def test_checklist_screen(snap_compare, seeded):
+    """Two connectors recorded disabled whose keys no probe has shown dead."""
+    from sqlalchemy import update
+
+    from app.store.db import session_scope
+    from app.store.models import Connector
+
+    with session_scope(seeded.engine) as s:
+        s.execute(
+            update(Connector)
+            .where(Connector.name.in_(["slack-digest", "github-issues-bot"]))
+            .values(mode="disabled", switch_state="manual")
+        )
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("k")
+        await settle(pilot)
+
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
