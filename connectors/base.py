@@ -332,6 +332,25 @@ class Provider:
     async def reenable(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         return self.manual(Verb.REENABLE, "re-enabling needs a new key")
 
+    # -- recognising a key at the provider (a rotation cut off mid-way) ---------------------------------
+    KEY_IDENTITY_FIELDS: ClassVar[tuple[str, ...]] = ("id", "name", "created_at")
+
+    def key_identity(self, report: ProbeReport) -> dict[str, Any]:
+        """What identifies the probed key at the provider (its id, name, creation date, expiry), from
+        a probe's details; journalled before a rotation so a kill after the provider answered still
+        lets Breaker say which key the provider made. Never a secret."""
+        out = {k: report.details[k] for k in self.KEY_IDENTITY_FIELDS if report.details.get(k) is not None}
+        if report.expires_at is not None:
+            out["expires_at"] = report.expires_at.date().isoformat()
+        return out
+
+    async def find_replacement(
+        self, client: httpx.AsyncClient, cred: Credential, old: dict[str, Any], since: str
+    ) -> list[dict[str, Any]] | None:
+        """The keys the provider made in place of ``old`` since ``since`` (ISO time), looked up with
+        ``cred`` (another working key of the same account). None: this provider cannot list them."""
+        return None
+
     def manual_steps(self, action: Verb) -> list[str]:
         where = self.dashboard_url or f"the {self.title} dashboard"
         verbs = {

@@ -27,7 +27,15 @@ from connectors.base import (
     SwitchCall,
     Verb,
 )
-from connectors.http import MalformedBody, error_text, guard, json_body, outcome_for_status, rate_limit_state
+from connectors.http import (
+    MalformedBody,
+    error_text,
+    guard,
+    json_body,
+    json_or_none,
+    outcome_for_status,
+    rate_limit_state,
+)
 
 R, W, S, A = Level.READ, Level.WRITE, Level.SEND, Level.ADMIN
 
@@ -92,7 +100,7 @@ class GitLab(Provider):
         Verb.REVOKE: SwitchCall("DELETE /personal_access_tokens/self", "permanent"),
         Verb.ROTATE: SwitchCall(
             "POST /personal_access_tokens/self/rotate",
-            "the old token stops working at once; the new one expires in a week unless GitLab is told otherwise",
+            "the old token stops working at once; the new one keeps the old one's expiry date (else GitLab gives it a week)",
         ),
     }
 
@@ -180,9 +188,13 @@ class GitLab(Provider):
         return await guard_action(Verb.ROTATE, lambda: self._rotate(client, cred), cred=cred)
 
     async def _rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        # Keep the token's lifetime: `expires_at` (YYYY-MM-DD, GitLab 16.6+), else GitLab gives the new
+        # token one week (https://docs.gitlab.com/api/personal_access_tokens/#rotate-a-personal-access-token).
+        keep = cred.extra.get("keep_expires_at") or ""
+        body = {"expires_at": keep} if parse_day(keep) and parse_day(keep) > datetime.now(UTC) else None
         response = await call(
             Verb.ROTATE,
-            client.post(self.url(cred, SELF + "/rotate"), headers=self.headers(cred)),
+            client.post(self.url(cred, SELF + "/rotate"), headers=self.headers(cred), json=body),
             cred=cred,
             refused="GitLab refused to rotate the token",
             reason=error_message,
@@ -213,6 +225,35 @@ class GitLab(Provider):
             new_secret=Secret(new),
             details={"expires_at": body.get("expires_at"), "token_id": body.get("id")},
         )
+
+    async def find_replacement(
+        self, client: httpx.AsyncClient, cred: Credential, old: dict, since: str
+    ) -> list[dict] | None:
+        """Active tokens named like ``old`` created since ``since``: GitLab's rotate keeps the name and
+        scopes (https://docs.gitlab.com/api/personal_access_tokens/#list-all-personal-access-tokens;
+        a non-admin lists their own tokens)."""
+        params = {"state": "active", "created_after": since}
+        if old.get("name"):
+            params["search"] = str(old["name"])
+        try:
+            response = await client.get(
+                self.url(cred, "/personal_access_tokens"), headers=self.headers(cred), params=params
+            )
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        items = json_or_none(response)
+        if not isinstance(items, list):
+            return None
+        fields = ("id", "name", "created_at", "expires_at", "scopes")
+        return [
+            {k: i.get(k) for k in fields}
+            for i in items
+            if isinstance(i, dict)
+            and i.get("id") != old.get("id")
+            and (not old.get("name") or i.get("name") == old["name"])
+        ]
 
     def manual_steps(self, action: Verb) -> list[str]:
         steps = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -416,6 +417,7 @@ async def rotate_by_api(ctx: StepContext) -> StepOutcome:
         pc = await ctx.cred(old)
     except MissingKey as exc:
         return _missing(ctx, Verb.ROTATE, exc)
+    pc = await _journal_old_key(ctx, old, pc)
 
     async def send() -> ActionResult:
         return await provider.rotate(ctx.client, pc)
@@ -455,6 +457,91 @@ async def rotate_by_api(ctx: StepContext) -> StepOutcome:
     if finished.state != JobState.APPLIED and result.state is not ActionState.APPLIED:
         finished.message = f"{outcome.message}; {finished.message}"
     return finished
+
+
+async def _journal_old_key(ctx: StepContext, old: CredentialView, pc: ProviderCredential) -> ProviderCredential:
+    """Before the provider is asked to rotate: what identifies the old key there (id, name, creation
+    date, expiry, from a probe) and when the call goes out, committed to the journal. A kill after
+    the provider made the new key but before Breaker stored it then still lets Breaker find the new
+    key (issue 10 item 8). The old key's expiry is handed to the provider to keep the lifetime."""
+    report = await ctx.probe(old)
+    identity = ctx.provider.key_identity(report) if report.outcome is Outcome.OK else {}
+    sent_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    update = JobUpdate(
+        ctx.job.id,
+        ctx.job.connector,
+        "switch.old-key",
+        details={"old_key": identity, "rotate_sent_at": sent_at},
+        audit_new={"old_key": identity, "rotate_sent_at": sent_at},
+    )
+    await ctx.db.run(Journal(ctx.calls.services).write, [update])
+    if identity.get("expires_at"):
+        return replace(pc, extra={**pc.extra, "keep_expires_at": str(identity["expires_at"])})
+    return pc
+
+
+async def _lost_new_key(ctx: StepContext, alive: bool | None) -> StepOutcome:
+    """The rotation was cut off before the provider's answer was recorded and the old key no longer
+    works: the provider most likely made a new key that Breaker never received. Say exactly which
+    one — found by listing the account's keys with another working key of the connector when the
+    provider can, else by what was journalled before the call (name, id, time)."""
+    provider, job = ctx.provider, ctx.job
+    old_key = job.details.get("old_key") or {}
+    sent_at = job.details.get("rotate_sent_at") or ""
+    found = None
+    if old_key and sent_at:
+        for cred in live_credentials(ctx.view):
+            if cred.keyring_ref in set(job.details.get("old_refs") or []) or cred == ctx.view.credential:
+                continue
+            try:
+                pc = await ctx.cred(cred)
+            except Exception:
+                continue
+            found = await provider.find_replacement(ctx.client, pc, old_key, sent_at)
+            if found is not None:
+                break
+    name = f"“{old_key['name']}”" if old_key.get("name") else "the old one"
+    what = f"{provider.title} revoked the old key ({_describe_key(old_key) or 'as journalled'})"
+    steps = list(provider.manual_steps(Verb.ROTATE))
+    if found:
+        keys = "; ".join(_describe_key(k) for k in found)
+        message = (
+            f"the rotation was cut off after {provider.title} answered: {what} and made the new key {keys}, "
+            "which Breaker never received. Revoke that key at the provider (nobody holds it), create a new one "
+            "and give it to Breaker"
+        )
+        steps.insert(1, f"Revoke the key {keys} — made by the cut-off rotation, never stored anywhere.")
+        details: dict[str, Any] = {"lost_new_key": found}
+    else:
+        message = (
+            f"the rotation was cut off before {provider.title}'s answer was recorded and the old key "
+            + ("no longer works" if alive else "could not be checked")
+            + (
+                f": {provider.title} most likely made a new key named {name}, created at or after {sent_at} "
+                f"(the old one: {_describe_key(old_key)}), which Breaker never received. Revoke it at the "
+                "provider, create a new one and give it to Breaker"
+                if old_key and sent_at
+                else ": if the provider made a new key, Breaker never received it — create one by hand and give it "
+                "to Breaker"
+            )
+        )
+        if old_key and sent_at:
+            steps.insert(1, f"Revoke the active key named {name} created at or after {sent_at}: nobody holds it.")
+        details = {}
+    return StepOutcome(JobState.FAILED, message, steps, details=details)
+
+
+def _describe_key(key: dict[str, Any]) -> str:
+    parts = []
+    if key.get("name"):
+        parts.append(f"named “{key['name']}”")
+    if key.get("id") is not None:
+        parts.append(f"id {key['id']}")
+    if key.get("created_at"):
+        parts.append(f"created {key['created_at']}")
+    if key.get("expires_at"):
+        parts.append(f"expires {key['expires_at']}")
+    return ", ".join(parts)
 
 
 async def _finish_with_new_key(ctx: StepContext, old: CredentialView | None, new_ref: str, last4: str) -> StepOutcome:
@@ -540,13 +627,7 @@ async def finish_rotation(ctx: StepContext) -> StepOutcome:
             "tries again",
             provider.manual_steps(Verb.ROTATE),
         )
-    return StepOutcome(
-        JobState.FAILED,
-        "the rotation was interrupted before the provider's answer was recorded and the "
-        "old key " + ("no longer works" if alive else "could not be checked") + ": if the provider "
-        "made a new key, Breaker never received it — create one by hand and give it to Breaker",
-        provider.manual_steps(Verb.ROTATE),
-    )
+    return await _lost_new_key(ctx, alive)
 
 
 async def _cannot_tell() -> None:

@@ -161,10 +161,50 @@ def rotate_self(req: SandboxRequest, state: SandboxState, match) -> SandboxRespo
         return failure
     if not any(s in record.scopes for s in ROTATING):
         return json_response(403, {"message": "403 Forbidden"}, _rate_headers())
-    fresh = state.replace(record, make_token(record.kind), expires_at=_now() + timedelta(days=7))
+    # expires_at (YYYY-MM-DD, GitLab 16.6+) keeps the lifetime; without it GitLab gives the new token a week
+    # (https://docs.gitlab.com/api/personal_access_tokens/#rotate-a-personal-access-token).
+    expires = _now() + timedelta(days=7)
+    wanted = (req.json() or {}).get("expires_at") if req.body else req.arg("expires_at")
+    if wanted:
+        try:
+            expires = datetime.strptime(str(wanted)[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            return json_response(400, {"message": "expires_at is invalid"}, _rate_headers())
+    fresh = state.replace(record, make_token(record.kind), expires_at=expires)
     fresh.meta.pop("rotated_to", None)
     record.meta["rotated_to"] = fresh.token
     return json_response(200, {**_token_object(fresh), "token": fresh.token}, _rate_headers())
+
+
+def list_tokens(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /personal_access_tokens``: a user's own tokens (an admin's: everyone's), filtered by
+    ``search`` (name), ``state`` (active/inactive), ``created_after``
+    (https://docs.gitlab.com/api/personal_access_tokens/#list-all-personal-access-tokens)."""
+    caller, failure = _auth(req, state)
+    if failure is not None:
+        return failure
+    search, wanted, after = req.arg("search"), req.arg("state"), req.arg("created_after")
+    since = None
+    if after:
+        try:
+            since = datetime.fromisoformat(after.replace("Z", "+00:00"))
+        except ValueError:
+            return json_response(400, {"message": "created_after is invalid"}, _rate_headers())
+    out = []
+    for record in list(state.tokens.values()):
+        if record.provider != PREFIX:
+            continue
+        if record.meta.get("user_id", 4242) != caller.meta.get("user_id", 4242) and not caller.meta.get("is_admin"):
+            continue
+        obj = _token_object(record)
+        if search and search.lower() not in obj["name"].lower():
+            continue
+        if wanted and (wanted == "active") != obj["active"]:
+            continue
+        if since is not None and record.created_at < since:
+            continue
+        out.append(obj)
+    return json_response(200, sorted(out, key=lambda o: o["id"]), _rate_headers())
 
 
 def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -228,6 +268,7 @@ ROUTES = [
     ("GET", API_PATH + r"/personal_access_tokens/self", get_self),
     ("DELETE", API_PATH + r"/personal_access_tokens/self", delete_self),
     ("POST", API_PATH + r"/personal_access_tokens/self/rotate", rotate_self),
+    ("GET", API_PATH + r"/personal_access_tokens", list_tokens),
     ("GET", API_PATH + r"/personal_access_tokens/(?P<id>\d+)", get_by_id),
     ("DELETE", API_PATH + r"/personal_access_tokens/(?P<id>\d+)", delete_by_id),
     ("GET", API_PATH + r"/user", get_user),
