@@ -39,7 +39,10 @@ SCOPE_LEVELS: dict[str, Level] = {
     "webhook:manage": S,  # unconfirmed: webhook:manage counted as send (webhooks send data out)
     **dict.fromkeys(("workspacesAndBases:manage", "workspacesAndBases.shares:manage"), A),
 }
-WRITE_SCOPES_UNTESTED = ("data.records:write", "data.recordComments:write", "schema.bases:write")
+# block:manage has no probe either: GET meta/bases/{id}/blockInstallations needs workspacesAndBases:read,
+# exists only on Enterprise plans and returns a bare array, so its 200 proves nothing about block:manage
+# (https://airtable.com/developers/web/api/list-block-installations).
+WRITE_SCOPES_UNTESTED = ("data.records:write", "data.recordComments:write", "schema.bases:write", "block:manage")
 
 
 class Airtable(Provider):
@@ -59,7 +62,7 @@ class Airtable(Provider):
     gateway_url = "https://api.airtable.com"
     gateway_env = {"AIRTABLE_ENDPOINT_URL": "/v0"}  # see README "Routing a connector through the gateway"
     # whoami, bases, tables, one record, webhooks, extension installations (all GETs).
-    deep_probe_requests = 6
+    deep_probe_requests = 5
     # unconfirmed: no revoke or rotate API for PATs, no OAuth revoke endpoint is documented
     # known; every switch is manual.
     can_revoke = can_rotate = can_restrict = False
@@ -125,8 +128,6 @@ class Airtable(Provider):
                 found.append("data.records:read")
             if (await get(f"/v0/bases/{base}/webhooks")).status_code == 200:
                 found.append("webhook:manage")
-            if (await get(f"/v0/meta/bases/{base}/blockInstallations")).status_code == 200:
-                found.append("block:manage")
             report.details["deep_base"] = base
         else:
             report.details["deep_note"] = "no base reachable: per-base scopes were not tested"

@@ -3,11 +3,11 @@
 Sources: https://docs.anthropic.com/en/api/models-list (verify), https://docs.anthropic.com/en/api/errors
 (statuses), https://docs.anthropic.com/en/api/admin-api/apikeys/update-api-key (status active/inactive).
 
-An API key has full access within its workspace, so a live key is one ``send`` grant. The verify
-call ``GET /v1/models`` answers 404 both for a disabled key and for an unknown one ("404 is
-returned if api key is disabled or not found"). We read 404 as **revoked**: an unknown key gets
-401, so a 404 mostly means a key that exists but was set inactive or archived — exactly what
-Breaker's own switch does — and the panel must show that state as "revoked", not as a typo.
+An API key has full access within its workspace, so a live key is one ``send`` grant. A disabled
+(inactive, archived) or revoked key answers the verify call ``GET /v1/models`` with 401
+``authentication_error``, like an unknown key (https://docs.anthropic.com/en/api/errors): it is
+read as invalid — the key no longer works, which is what verifies Breaker's own disable. An older
+answer, 404 "api key is disabled or not found" (TruffleHog's detector), is still read as revoked.
 
 Revoke and re-enable flip the key's status through the Admin API (reversible); that needs an
 Admin key (``cred.admin_secret``). The key's id comes from ``cred.extra["key_id"]`` or by matching

@@ -236,6 +236,13 @@ DEEP_CHECKS: tuple[DeepCheck, ...] = (
 DENIED = (401, 403)
 
 
+def is_enterprise_server(cred: Credential) -> bool:
+    """A GitHub Enterprise Server connector: its REST API lives at ``https://HOST/api/v3``
+    (https://docs.github.com/en/enterprise-server@latest/rest/quickstart); github.com's at api.github.com."""
+    base = (cred.base_url or "").rstrip("/")
+    return base.endswith("/api/v3")
+
+
 class GitHub(Provider):
     name = "github"
     title = "GitHub"
@@ -469,14 +476,18 @@ class GitHub(Provider):
             )
         if not token.startswith(REVOCABLE_BY_LIST):
             return self.manual(Verb.REVOKE, "GitHub's revoke API does not take this kind of token")
-        # Deliberately unauthenticated: GitHub answers 403 to authenticated calls. 60 calls/hour,
-        # the owner is notified, and GitHub cannot reactivate the token (irreversible).
+        # github.com: deliberately unauthenticated — it answers 403 to authenticated calls
+        # (https://docs.github.com/en/rest/credentials/revoke). GitHub Enterprise Server: the same
+        # endpoint requires authentication (https://docs.github.com/en/enterprise-server@latest/rest/credentials/revoke),
+        # so there the token revokes itself. 60 calls/hour, the owner is notified, irreversible.
         return await guard_action(
             Verb.REVOKE,
             lambda: self._revoke(
                 cred,
                 client.post(
-                    self.url(cred, "/credentials/revoke"), headers=self.headers(None), json={"credentials": [token]}
+                    self.url(cred, "/credentials/revoke"),
+                    headers=self.headers(cred if is_enterprise_server(cred) else None),
+                    json={"credentials": [token]},
                 ),
                 ok=(202,),
                 applied="GitHub accepted the revocation; the token's owner is notified by e-mail",

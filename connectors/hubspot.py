@@ -12,6 +12,7 @@ HubSpot's settings (manual steps).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -71,6 +72,9 @@ def _category(response: httpx.Response, cred: Credential) -> str:
     return provider_text(json_or_none(response), "category", cred=cred)
 
 
+OAUTH_ACCESS_KIND = "OAuth access token"
+
+
 class HubSpot(Provider):
     name = "hubspot"
     title = "HubSpot"
@@ -82,6 +86,11 @@ class HubSpot(Provider):
             r"[A-Za-z0-9]{12}",
             "private-app token",
         ),
+        # OAuth access tokens: base64url text, "up to 300 characters", e.g. "CJSP5qf1KhICAQEYs-gDIIGOBii1hQIy…"
+        # (https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/get-oauth-token-metadata,
+        # https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/refresh-oauth-token).
+        # They start with "C" and a letter A–P (an encoded field header); a shape, not a unique prefix.
+        KeyPattern(r"C[A-P][A-Za-z0-9_-]{40,298}", OAUTH_ACCESS_KIND, confidence=1),
     )
     scope_levels = {**dict.fromkeys(_SEND, Level.SEND), **dict.fromkeys(_ADMIN, Level.ADMIN)}
     scope_patterns = ((r"^crm\.schemas\.[\w.]+\.write$", Level.ADMIN), (r"[.-]read$", Level.READ))
@@ -104,7 +113,14 @@ class HubSpot(Provider):
 
     @staticmethod
     def _token_type(cred: Credential) -> str:
-        return cred.extra.get("token_type", "private_app")
+        """``extra["token_type"]`` when the owner said; else from the key's shape (an OAuth access token
+        is not a ``pat-`` private-app token)."""
+        if cred.extra.get("token_type"):
+            return cred.extra["token_type"]
+        key = cred.secret.reveal()
+        if not key.startswith("pat-") and re.fullmatch(r"C[A-P][A-Za-z0-9_-]{40,298}", key):
+            return "oauth_access"
+        return "private_app"
 
     # -- probe ----------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:

@@ -3,8 +3,10 @@
 The verify call is ``GET /v1/charges``: 200 or 403 mean a valid key (403 = a restricted key
 without charges read), 401 an invalid one. A secret key is full access, so ``admin``. A restricted
 key's permissions (``rak_<resource>_<read|write>``, write implies read) have no introspection
-endpoint: a deep probe lists collections (GET) and sends writes that cannot succeed (an empty POST
-that fails validation, or a POST to a nonexistent id), following TruffleHog's restricted.yaml.
+endpoint: a deep probe lists collections (GET) and sends writes that cannot succeed: a POST to the
+update endpoint of a nonexistent id (404 when permitted, 403 when not) — never an empty create,
+which for invoices creates a draft — and, for account links (no update endpoint), an empty POST
+that can only fail validation.
 
 Switches are manual: Stripe's dashboard "Roll key…" replaces a key, with a chosen expiry for the
 old one. (The v2 IAM API has ``/v2/iam/api_keys/{id}/expire`` and ``/rotate`` but is a private
@@ -55,17 +57,28 @@ DEEP_PROBES: tuple[PermissionProbe, ...] = (
     _read("subscriptions", "rak_subscription_read"),
     _read("events", "rak_event_read"),
     _read("webhook_endpoints", "rak_webhook_read"),
-    _write(f"/v1/customers/{BOGUS_ID}", "rak_customer_write", _MISSING),
-    _write("/v1/products", "rak_product_write"),
-    _write("/v1/prices", "rak_plan_write"),
-    _write("/v1/charges", "rak_charge_write"),
-    _write("/v1/payment_intents", "rak_payment_intent_write"),
-    _write("/v1/payouts", "rak_payout_write"),
-    _write("/v1/transfers", "rak_transfer_write"),
-    _write("/v1/invoices", "rak_invoice_write"),
-    _write("/v1/subscriptions", "rak_subscription_write"),
-    _write("/v1/payment_links", "rak_payment_links_write"),
-    _write("/v1/webhook_endpoints", "rak_webhook_write"),
+    # Writes go to the update endpoint of an id that does not exist: permitted → 404 resource_missing,
+    # denied → 403. Never a create with an empty body: POST /v1/invoices needs no parameter at all
+    # (`customer` is optional) and creates a draft invoice
+    # (https://docs.stripe.com/api/invoices/create, https://docs.stripe.com/api/invoices/update).
+    *(
+        _write(f"/v1/{resource}/{BOGUS_ID}", scope, _MISSING)
+        for resource, scope in (
+            ("customers", "rak_customer_write"),
+            ("products", "rak_product_write"),
+            ("prices", "rak_plan_write"),
+            ("charges", "rak_charge_write"),
+            ("payment_intents", "rak_payment_intent_write"),
+            ("payouts", "rak_payout_write"),
+            ("transfers", "rak_transfer_write"),
+            ("invoices", "rak_invoice_write"),
+            ("subscriptions", "rak_subscription_write"),
+            ("payment_links", "rak_payment_links_write"),
+            ("webhook_endpoints", "rak_webhook_write"),
+        )
+    ),
+    # Account links have no update endpoint; a create needs `account`, `type` and URLs, so an empty
+    # body can only fail validation (https://docs.stripe.com/api/account_links/create).
     _write("/v1/account_links", "rak_account_link_write"),
 )
 

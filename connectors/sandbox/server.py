@@ -287,7 +287,7 @@ class SandboxServer:
                 return None
             status = fault.answer_status
             if status is not None:
-                return _fault_response(fault, status)
+                return _fault_response(fault, status, prefix)
         try:
             return _dispatch.dispatch(self.state, prefix, request)
         except Exception as exc:  # a bug in a route module must not take the server down
@@ -451,10 +451,35 @@ async def _wait_for_hangup(reader: asyncio.StreamReader) -> None:
         pass
 
 
-def _fault_response(fault: Fault, status: int) -> SandboxResponse:
+def _fault_response(fault: Fault, status: int, prefix: str = "") -> SandboxResponse:
+    """The injected answer. A rate limit (429, or ``retry_after`` alone) comes in the provider's own
+    shape, so the probes are tested on what they will really read:
+
+    - Slack: ``{"ok": false, "error": "ratelimited"}`` with ``Retry-After``, on 429 — or on 200 when the
+      fault's status is 200 (https://api.slack.com/docs/rate-limits);
+    - GitHub: a secondary rate limit, 403 with its message and ``Retry-After``
+      (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits);
+    - SendGrid: 429 with an ``errors`` list and the ``X-RateLimit-*`` headers
+      (https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/rate-limits).
+    """
     headers = {}
     if fault.retry_after_header() is not None:
         headers["retry-after"] = fault.retry_after_header()
+    limited = status == 429 or (prefix == "slack" and status == 200 and fault.retry_after is not None)
+    if limited and prefix == "slack":
+        return json_response(status, {"ok": False, "error": "ratelimited"}, headers)
+    if limited and prefix == "github":
+        body = {
+            "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+            "If you reach out to GitHub Support for help, please include the request ID SANDBOX.",
+            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+            "status": "403",
+        }
+        return json_response(403, body, {"x-ratelimit-remaining": "4999", **headers})
+    if limited and prefix == "sendgrid":
+        reset = str(int(time.time()) + int(fault.retry_after or 1))
+        rate = {"x-ratelimit-limit": "600", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+        return json_response(429, {"errors": [{"field": None, "message": "too many requests"}]}, {**rate, **headers})
     message = "rate limited (sandbox fault)" if status == 429 else f"HTTP {status} (sandbox fault)"
     return json_response(status, {"error": {"type": "sandbox_fault", "message": message}}, headers)
 

@@ -44,4 +44,6 @@ def test_a_disable_through_the_admin_api_is_seen_by_breaker_probe(sandbox, break
     # https://docs.anthropic.com/en/api/admin-api/apikeys/update-api-key
     [key] = list(keys.list())
     assert keys.update(key.id, status="inactive").status == "inactive"
-    assert breaker_probe("anthropic", record.token).outcome is Outcome.REVOKED
+    assert (
+        breaker_probe("anthropic", record.token).outcome is Outcome.INVALID
+    )  # 401: https://docs.anthropic.com/en/api/errors

@@ -50,12 +50,12 @@ async def test_parses_documented_models_list_and_rate_limit_headers():
     "fixture, outcome",
     [
         ("error_authentication", Outcome.INVALID),
-        ("error_disabled", Outcome.REVOKED),
+        ("error_disabled", Outcome.INVALID),
         ("error_rate_limit", Outcome.RATE_LIMITED),
     ],
 )
 async def test_reads_documented_errors(fixture, outcome):
-    """404 = disabled or not found: read as revoked (see connectors/anthropic.py)."""
+    """A disabled or revoked key answers 401 (https://docs.anthropic.com/en/api/errors): the key no longer works."""
     routes = Routes({("GET", "/v1/models"): load("anthropic", fixture)})
     async with routes.client() as client:
         report = await PROVIDER.probe(client, example_cred())
@@ -146,7 +146,7 @@ async def test_sandbox_outcomes():
     assert admin.outcome is Outcome.OK and admin.live_level is Level.ADMIN and admin.token_kind == "admin key"
 
     assert (await _probe(state, sandbox_anthropic.make_token("api")))[0].outcome is Outcome.INVALID
-    assert (await _probe(state, mint(state, "anthropic", "api", status="inactive").token))[0].outcome is Outcome.REVOKED
+    assert (await _probe(state, mint(state, "anthropic", "api", status="inactive").token))[0].outcome is Outcome.INVALID
     limited, _ = await _probe(state, mint(state, "anthropic", "api", meta={"rate_limited": True}).token)
     assert limited.outcome is Outcome.RATE_LIMITED and limited.rate_limit.retry_after_s == 3
 
@@ -175,7 +175,7 @@ async def test_revoke_then_reenable_through_admin_api():
         reenabled = await PROVIDER.reenable(client, target)
         after_reenable = await PROVIDER.probe(client, target)
     assert revoked.state is ActionState.APPLIED and not revoked.irreversible
-    assert after_revoke.outcome is Outcome.REVOKED
+    assert after_revoke.outcome is Outcome.INVALID
     assert reenabled.state is ActionState.APPLIED
     assert after_reenable.outcome is Outcome.OK
     assert [r.status for r in state.tokens.values() if r.kind == "api"] == ["active"] * 4
@@ -248,5 +248,5 @@ async def test_disable_and_reenable_over_loopback(sandbox):
         await PROVIDER.reenable(client, target)
         again = await PROVIDER.probe(client, target)
     assert before.outcome is Outcome.OK and before.rate_limit.limit == 50
-    assert disabled.outcome is Outcome.REVOKED
+    assert disabled.outcome is Outcome.INVALID
     assert again.outcome is Outcome.OK

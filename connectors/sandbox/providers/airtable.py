@@ -101,11 +101,12 @@ ROUTES = [
     ("GET", r"/v0/meta/whoami", whoami),
     ("GET", r"/v0/meta/bases", _guarded("schema.bases:read", _list_bases)),
     ("GET", r"/v0/meta/bases/(?P<base>app[A-Za-z0-9]+)/tables", _guarded("schema.bases:read", _schema)),
-    # ❓ unconfirmed: the body of the extensions (blockInstallations) list; TruffleHog only checks for 200.
+    # Enterprise only, needs workspacesAndBases:read, a bare JSON array
+    # (https://airtable.com/developers/web/api/list-block-installations).
     (
         "GET",
         r"/v0/meta/bases/(?P<base>app[A-Za-z0-9]+)/blockInstallations",
-        _guarded("block:manage", lambda r, m: {"blockInstallations": []}),
+        _guarded("workspacesAndBases:read", lambda r, m: []),
     ),
     ("GET", r"/v0/bases/(?P<base>app[A-Za-z0-9]+)/webhooks", _guarded("webhook:manage", lambda r, m: {"webhooks": []})),
     ("GET", r"/v0/(?P<base>app[A-Za-z0-9]+)/(?P<table>[^/]+)", _guarded("data.records:read", _records)),

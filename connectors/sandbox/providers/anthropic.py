@@ -2,8 +2,9 @@
 https://docs.anthropic.com/en/api/admin-api/apikeys/list-api-keys).
 
 API keys are records of kind ``api``; the Admin key is a record of kind ``admin``. A record's
-``status`` is the Admin API status (active/inactive/archived): anything but active answers 404 on
-``/v1/models``, as Anthropic documents for a disabled key. ``meta["rate_limited"]`` makes calls 429.
+``status`` is the Admin API status (active/inactive/archived): anything but active answers 401
+authentication_error, as the error documentation says for a disabled or revoked key
+(https://docs.anthropic.com/en/api/errors). ``meta["rate_limited"]`` makes calls 429.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def _caller(req: SandboxRequest, state: SandboxState, kind: str) -> tuple[TokenR
             "this key cannot be used for this endpoint",
         )
     if record.status != "active":
-        return None, _error(404, "not_found_error", "api key is disabled or not found")
+        # a disabled (inactive, archived) key is refused like any bad key (https://docs.anthropic.com/en/api/errors)
+        return None, _error(401, "authentication_error", "invalid x-api-key")
     if record.meta.get("rate_limited"):
         return None, _error(
             429, "rate_limit_error", "Number of requests has exceeded your rate limit.", {"retry-after": "3"}
