@@ -74,6 +74,7 @@ def test_the_emergency_disable_covers_mcp_servers(breaker, tmp_path, monkeypatch
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     assert [m["server"] for m in doc["mcp"]["disabled"]] == ["shop"]
+    assert doc["batch"] is None and doc["total"] == 0  # no connector: nothing journalled
     assert json.loads(cfg.read_text())["mcpServers"] == {}
     assert breaker("mcp-enable", "shop").code == 0
     assert cfg.read_text() == original

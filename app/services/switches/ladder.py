@@ -333,6 +333,8 @@ class Switches:
 
         selection = selection or Selection()
         summary = await Panic(self).run(selection, on_event)
+        if not summary.total:
+            summary.batch = ""  # nothing was journalled: no batch to name (or resume)
         if selection.empty:
             # After the keys (revoking at the provider comes first): the MCP servers a scan recorded
             # are turned off in their clients' config files.

@@ -193,7 +193,7 @@ class PanicSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "batch": self.batch,
+            "batch": self.batch or None,
             "total": self.total,
             "ok": self.ok,
             "resumed": self.resumed,
