@@ -441,7 +441,7 @@ def limit(
 
 def _claude_deny(services, server: FoundServer, tools: list[str], machine: Machine | None) -> McpSwitchResult:
     machine = machine or Machine.current()
-    settings = Path(machine.variables()["claude_config_dir"]) / ".claude" / "settings.json"
+    settings = Path(machine.variables()["claude_dir"]) / "settings.json"
     rules = [f"mcp__{server.name}__{t}" for t in tools]
     settings.parent.mkdir(parents=True, exist_ok=True)
     if not settings.exists():

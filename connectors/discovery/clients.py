@@ -3,7 +3,8 @@ file, which keys hold a remote server's URL, and what each client honours for di
 
 Everything about a client is data in :data:`CLIENTS`; the scanner reads the table and knows no
 client by name. Path templates use ``{home}``, ``{appdata}``, ``{localappdata}``, ``{xdg_config}``,
-``{claude_config_dir}``, ``{codex_home}`` and ``{root}`` (the file-system root, so tests can plant
+``{claude_config_dir}`` (where ``.claude.json`` is), ``{claude_dir}`` (``~/.claude`` or
+``$CLAUDE_CONFIG_DIR``), ``{codex_home}`` and ``{root}`` (the file-system root, so tests can plant
 "system" files under a temporary folder); a ``*`` is a glob.
 
 Sources (the clients' own documentation):
@@ -147,7 +148,7 @@ CLIENTS: tuple[Client, ...] = (
             ),
         ),
         url_keys=("url",),
-        installed=_every("{claude_config_dir}/.claude"),
+        installed=_every("{claude_dir}"),
         restart="start a new Claude Code session (or run /mcp)",
         disabled_lists=(
             ("projects", "{project}", "disabledMcpServers"),
@@ -155,7 +156,7 @@ CLIENTS: tuple[Client, ...] = (
         ),
         tool_block="permissions.deny",
         policy_files=(
-            ConfigFile(scope="user", syntax="json", maps=(), paths=_every("{claude_config_dir}/.claude/settings.json")),
+            ConfigFile(scope="user", syntax="json", maps=(), paths=_every("{claude_dir}/settings.json")),
             ConfigFile(scope="project", syntax="json", maps=(), relative=".claude/settings.json"),
             ConfigFile(scope="project", syntax="json", maps=(), relative=".claude/settings.local.json"),
             ConfigFile(

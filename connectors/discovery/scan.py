@@ -59,6 +59,8 @@ class Machine:
             "localappdata": env.get("LOCALAPPDATA") or f"{home}/AppData/Local",
             "xdg_config": env.get("XDG_CONFIG_HOME") or f"{home}/.config",
             "claude_config_dir": env.get("CLAUDE_CONFIG_DIR") or home,
+            # Claude Code's own folder (settings.json): $CLAUDE_CONFIG_DIR replaces ~/.claude.
+            "claude_dir": env.get("CLAUDE_CONFIG_DIR") or f"{home}/.claude",
             "codex_home": env.get("CODEX_HOME") or f"{home}/.codex",
             "root": str(self.root).rstrip("/\\") + "/",
         }

@@ -129,3 +129,20 @@ def test_an_extension_starts_as_claude_desktop_starts_it(sample):
     ext_dir = sample.files["extension-manifest"].parent
     assert launch["command"] == "node" and launch["args"] == [f"{ext_dir}/server/index.js"]
     assert launch["env"] == {"ACME_API_KEY": homes.EXTENSION_KEY, "ACME_LICENSE": homes.LICENSE}
+
+
+def test_claude_config_dir_moves_the_settings_too(tmp_path):
+    """$CLAUDE_CONFIG_DIR replaces ~/.claude: .claude.json and settings.json are both read there."""
+    import json
+
+    from connectors.discovery import Machine
+
+    cfg = tmp_path / "cc"
+    cfg.mkdir()
+    (cfg / ".claude.json").write_text(json.dumps({"mcpServers": {"docs": {"command": "docs-mcp"}}}))
+    (cfg / "settings.json").write_text(json.dumps({"permissions": {"deny": ["mcp__docs__delete_page"]}}))
+    machine = Machine(home=tmp_path / "h", env={"CLAUDE_CONFIG_DIR": str(cfg)}, root=tmp_path / "sys")
+    result = scan(machine)
+    (docs,) = [s for s in result.servers if s.name == "docs"]
+    assert docs.blocked_tools == ("delete_page",)
+    assert "claude-code" in result.clients_installed
