@@ -471,7 +471,9 @@ def mcp_lines(summary: Any) -> list[OutlineLine]:
         ]
         lines += [line(escape(r.sentence)) for r in off]
         lines.append(
-            line("[$text-muted]Breaker keeps each entry it took out; `breaker mcp-enable NAME` puts it back.[/]")
+            line(
+                "[$text-muted]`breaker mcp-enable NAME` turns one back on (an entry taken out is put back as it was).[/]"
+            )
         )
     if failed:
         lines += [line(""), line(f"[b $text-error]✖ MCP servers not turned off — do these by hand ({len(failed)}):[/]")]
