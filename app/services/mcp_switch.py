@@ -117,19 +117,49 @@ def backup(services, path: str) -> Path:
 
 
 def _kept_keys(services, path: str) -> list[str]:
-    """The keys Breaker holds for the places a scan found in ``path`` (longest first)."""
+    """The keys in ``path`` (longest first): every value the key finder recognises in the file, and
+    the keys Breaker holds for the places a scan found there (when the keyring can be read — an
+    emergency disable must work without it)."""
+    from app.services.audit import KEYRING_UNAVAILABLE
     from app.store.models import FoundPlace
 
+    keys: set[str] = set()
+    try:
+        text = read_text(path)
+        syntax = "toml" if path.endswith(".toml") else "jsonc"
+        keys |= {h.secret.reveal() for h in _keys_in(parse(text, syntax).value)}
+    except (OSError, UnicodeDecodeError, Unparseable):
+        pass
     with Session(services.engine) as s:
         ids = {p.connector_id for p in s.exec(select(FoundPlace).where(FoundPlace.file == path)).all()}
-    keys = []
-    for view in services.inventory.list():
-        if view.id in ids:
-            for cred in view.credentials:
-                secret = services.secrets.get(cred.keyring_ref)
-                if secret is not None and len(secret.reveal()) >= 8:
-                    keys.append(secret.reveal())
-    return sorted(set(keys), key=len, reverse=True)
+    try:
+        for view in services.inventory.list():
+            if view.id in ids:
+                for cred in view.credentials:
+                    secret = services.secrets.get(cred.keyring_ref)
+                    if secret is not None:
+                        keys.add(secret.reveal())
+    except KEYRING_UNAVAILABLE:
+        pass
+    return sorted((k for k in keys if len(k) >= 8), key=len, reverse=True)
+
+
+def _keys_in(value, name: str = ""):
+    """Every key the finder recognises in a parsed file: by the name it sits under, in URLs, in argument lists."""
+    from connectors.discovery import keys as keyfind
+
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _keys_in(v, str(k))
+    elif isinstance(value, list):
+        strings = [v for v in value if isinstance(v, str)]
+        yield from (a.hit for a in keyfind.in_args(strings))
+        for v in value:
+            if not isinstance(v, str):
+                yield from _keys_in(v, name)
+    elif isinstance(value, str):
+        yield from keyfind.in_named_value(name, value)
+        yield from keyfind.in_header(name, value)
 
 
 def _write(services, server: FoundServer, new_text: str, held) -> None:
@@ -493,6 +523,8 @@ def known_on(services, *, machine: Machine | None = None) -> list[FoundServer]:
 def disable_all(services, *, machine: Machine | None = None) -> tuple[list[McpSwitchResult], list[str]]:
     """Disable every MCP server a scan brought into Breaker that is on (panic); servers Breaker was
     never shown are left alone. Returns what was done and what failed (one line each)."""
+    from app.services.audit import KEYRING_UNAVAILABLE
+
     done: list[McpSwitchResult] = []
     failed: list[str] = []
     for server in known_on(services, machine=machine):
@@ -500,4 +532,11 @@ def disable_all(services, *, machine: Machine | None = None) -> tuple[list[McpSw
             done.append(disable_server(services, server, machine=machine))
         except (SwitchRefused, OSError, Unparseable, EditRefused) as exc:
             failed.append(f"{server.client_title} › {server.name}: {exc}")
+        except KEYRING_UNAVAILABLE:  # a taken-out entry is kept in the keyring: without it, left in place
+            failed.append(
+                f"{server.client_title} › {server.name}: left on — the keyring cannot be read, and Breaker keeps "
+                f"an entry it takes out there; remove it in {server.client_title} by hand, then {BY_ID[server.client].restart}"
+            )
+        except Exception as exc:  # one odd file must not stop the others, nor the emergency disable
+            failed.append(f"{server.client_title} › {server.name}: left on ({type(exc).__name__})")
     return done, failed

@@ -10,6 +10,7 @@ from app.services import discovery, discovery_store, mcp_switch
 from connectors.base import Mode
 from connectors.discovery import scan
 from connectors.discovery.document import parse
+from tests.discovery import homes
 from tests.discovery.homes import make_home
 
 
@@ -152,3 +153,29 @@ def test_disable_all_turns_every_server_off(services, found):
     assert len(done) == 12  # every server that was on
     on = [s for s in scan(found.machine, [found.project]).servers if not s.disabled]
     assert on == []
+
+
+def test_disable_all_without_a_keyring_uses_the_clients_own_switches_and_says_what_it_left(
+    services, found, memory_keyring, monkeypatch
+):
+    """The emergency disable must work with the keyring locked: servers whose client has its own off
+    switch are turned off; an entry Breaker would take out (and keep in the keyring) is left, said so."""
+    import keyring.errors
+
+    def locked(*_a, **_k):
+        raise keyring.errors.KeyringLocked("Failed to unlock the collection!")
+
+    monkeypatch.setattr(memory_keyring, "get_password", locked)
+    monkeypatch.setattr(memory_keyring, "set_password", locked)
+    desktop = found.files["claude-desktop"].read_bytes()
+    done, failed = mcp_switch.disable_all(services, machine=found.machine)
+    assert {(r.client, r.server) for r in done} >= {
+        ("windsurf", "slack"),
+        ("codex", "github"),
+        ("gemini", "openai-tools"),
+    }
+    assert any(line.startswith("Claude Desktop › github: left on — the keyring cannot be read") for line in failed)
+    assert found.files["claude-desktop"].read_bytes() == desktop  # nothing half-done
+    for backup in (services.settings.data_dir / "backups").iterdir():  # the backups hold no key either
+        text = backup.read_text()
+        assert homes.SLACK not in text and homes.GITHUB_2 not in text and homes.CANARY not in text
