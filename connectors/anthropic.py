@@ -77,6 +77,7 @@ class Anthropic(Provider):
     )
     scope_levels = {"api": Level.SEND, "organization": Level.ADMIN}
     dashboard_url = "https://console.anthropic.com/settings/keys"
+    admin_keys_url = "https://console.anthropic.com/settings/admin-keys"
     env_var = "ANTHROPIC_API_KEY"
     request_table = "connectors.rules.anthropic:TABLE"  # what the gateway allows, per request
     gateway_url = "https://api.anthropic.com"
@@ -97,6 +98,15 @@ class Anthropic(Provider):
             requests=2,
         ),
     }
+
+    def switch_call(self, verb: Verb, kind: str = "") -> SwitchCall | None:
+        # An admin key has no call: the Admin API's key endpoints act on API keys (apikey_…) only;
+        # admin keys are created and disabled in the Console
+        # (https://platform.claude.com/docs/en/manage-claude/admin-api-keys). The plan then says manual
+        # steps ("waiting for you"), as _set_status answers.
+        if "admin" in kind.lower():
+            return None
+        return super().switch_call(verb, kind)
 
     @staticmethod
     def _headers(key: str) -> dict[str, str]:
@@ -221,7 +231,10 @@ class Anthropic(Provider):
     def manual_steps(self, action: Verb) -> list[str]:
         where = f"Open {self.dashboard_url}"
         steps = {
-            Verb.REVOKE: [where, "Find the key by its hint and choose Disable (it can be re-enabled later)."],
+            Verb.REVOKE: [
+                f"{where} (an admin key: {self.admin_keys_url})",
+                "Find the key by its hint and choose Disable (it can be re-enabled later).",
+            ],
             Verb.REENABLE: [where, "Find the key and choose Enable."],
             Verb.ROTATE: [
                 where,

@@ -76,7 +76,9 @@ class SwitchPlan:
             lines += [f"  • {c.request}" + (f"\n    ({c.note})" if c.note else "") for c in self.calls]
         if self.manual_steps:
             lines.append(
-                "By hand (Breaker cannot do this by API):" if not self.calls else "If the call fails, by hand:"
+                "By hand (Breaker cannot do this by API; the switch waits for you):"
+                if not self.calls
+                else "If the call fails, by hand:"
             )
             lines += [f"  {i}. {s}" for i, s in enumerate(self.manual_steps, 1)]
         lines.append(f"Undo: {self.undo}")
@@ -190,6 +192,8 @@ def _call(provider: Provider, view: ConnectorView, verb: Verb, cred: CredentialV
 
 def _has_api(provider: Provider, verb: Verb, view: ConnectorView, cred: CredentialView | None) -> bool:
     """Whether Breaker will call the provider for ``verb`` (else: manual steps only)."""
+    if verb in provider.switch_calls and _endpoint(provider, verb, cred) is None:
+        return False  # the provider calls for this verb, but not for this kind of key (an Anthropic admin key)
     flag = {
         Verb.REVOKE: provider.can_revoke,
         Verb.RESTRICT: provider.can_restrict,
@@ -264,6 +268,11 @@ def plan_for(
         for cred in creds or [None]:
             if _has_api(provider, Verb.REVOKE, view, cred):
                 calls.append(_call(provider, view, Verb.REVOKE, cred))
+            elif cred is not None and Verb.REVOKE in provider.switch_calls:
+                warnings.append(
+                    f"{provider.title} has no API to switch off this kind of key ({cred.kind or 'unknown kind'}): "
+                    "Breaker blocks it locally and then waits for you to do the steps below"
+                )
         if len(creds) > 1:
             local.append(
                 f"revoke all {len(creds)} live keys of this connector ("
@@ -275,7 +284,7 @@ def plan_for(
         reversible = not irreversible
         undo = (
             f"`breaker enable {view.name}` — {provider.title} sets the key active again"
-            if provider.revoke_reversible
+            if provider.revoke_reversible and calls
             else f"locally yes (`breaker enable {view.name}`), but at {provider.title} the key is gone for good: "
             "you will need a new key (`breaker rotate` then takes it)"
             if calls
@@ -327,10 +336,11 @@ def plan_for(
         reduced_active = active is not None and active.tier == "reduced"
         if reduced_active and primary_credential(view) is not None:
             local.append("hand out the full (primary) credential again")
-        if provider.revoke_reversible:
+        by_api = provider.revoke_reversible and _has_api(provider, Verb.REENABLE, view, active)
+        if by_api:
             calls.append(_call(provider, view, Verb.REENABLE, active))
         undo = f"`breaker disable {view.name}` (or a narrower mode)"
-        manual = provider.manual_steps(Verb.REENABLE) if not provider.revoke_reversible else []
+        manual = provider.manual_steps(Verb.REENABLE) if not by_api else []
         if not provider.revoke_reversible and view.mode is Mode.DISABLED:
             warnings.append(
                 f"if the key was revoked at {provider.title}, it cannot come back: "

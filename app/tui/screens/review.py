@@ -39,6 +39,11 @@ SEVERITY_MARK = {
     "info": "[$text-muted]· [/]",
     None: "  ",
 }
+PURPOSE_PARTS = (  # field, the sentence's words before it, what to type
+    ("access", "This connector may use", "what it reaches (access)"),
+    ("task", "to", "the task it serves"),
+    ("forbidden", ", but may not", "what it must never do"),
+)
 DECISION_OPTIONS = (
     ("keep", "keep"),
     ("reduce to draft-only", "reduce:draft-only"),
@@ -91,13 +96,21 @@ class ReviewScreen(ReportsWorkerErrors, Screen):
         ),
     ]
     AUTO_FOCUS = "#review-queue"
+    # Under 110 columns (80×24) the queue narrows and each purpose part's words go above its box.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     DEFAULT_CSS = """
     ReviewScreen #review-progress { height: auto; padding: 0 1; background: $boost; }
     ReviewScreen #review-body { height: 1fr; }
     ReviewScreen #review-queue { width: 34; height: 1fr; border: round $border; }
     ReviewScreen #review-item { width: 1fr; height: 1fr; padding: 0 1; }
     ReviewScreen .section { margin-top: 1; text-style: bold; }
-    ReviewScreen #purpose-row Input { width: 1fr; }
+    ReviewScreen .purpose-part { height: auto; }
+    ReviewScreen .purpose-label { width: 24; padding: 0 1 0 0; text-align: right; color: $text-muted; }
+    ReviewScreen .purpose-part Input { width: 1fr; }
+    ReviewScreen #purpose-save-row { height: auto; }
+    ReviewScreen.-narrow #review-queue { width: 24; }
+    ReviewScreen.-narrow .purpose-part { layout: vertical; }
+    ReviewScreen.-narrow .purpose-label { width: auto; text-align: left; }
     ReviewScreen .check-row { height: auto; }
     ReviewScreen .check-question { width: 44; padding: 0 1 0 0; }
     ReviewScreen .check-row RadioSet { width: auto; border: none; padding: 0; layout: horizontal; height: auto; }
@@ -133,11 +146,14 @@ class ReviewScreen(ReportsWorkerErrors, Screen):
             with VerticalScroll(id="review-item"):
                 yield Static("", id="item-title")
                 yield Static("Purpose sentence", classes="section")
-                with HorizontalGroup(id="purpose-row"):
-                    yield Input(placeholder="may use … (access)", id="purpose-access", compact=True)
-                    yield Input(placeholder="to … (task)", id="purpose-task", compact=True)
-                    yield Input(placeholder="but may not … (forbidden)", id="purpose-forbidden", compact=True)
-                    yield Button("Save", id="save-purpose", compact=True)
+                # The sentence as it reads, one part a line at full width: every word stays in view.
+                for field, words, hint in PURPOSE_PARTS:
+                    with HorizontalGroup(classes="purpose-part"):
+                        yield Static(words, classes="purpose-label")
+                        yield Input(placeholder=hint, id=f"purpose-{field}", compact=True)
+                with HorizontalGroup(id="purpose-save-row"):
+                    yield Static("", classes="purpose-label")
+                    yield Button("Save the purpose", id="save-purpose", compact=True)
                 yield Static("", id="item-facts")
                 yield Static("Findings", classes="section")
                 yield Static("", id="item-findings")
