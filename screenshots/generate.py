@@ -173,6 +173,14 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
         await pilot.press("delete")
         await pilot.pause()
 
+    async def handout(pilot):
+        await select(pilot, lambda v: v.provider == "openai")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("h")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "HandoutConfirm")
+        await pilot.pause(0.3)
+
     async def audit(pilot):
         await pilot.press("l")
         await settle(pilot)
@@ -286,7 +294,7 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
         await pilot.pause(0.3)
 
     return {"scan": scan, "secure": secure_preview, "main": main, "connector": connector, "add": add, "add-errors": add_errors, "edit": edit,
-            "remove": remove, "audit": audit, "help": help_, "palette": palette, "filter": filtered,
+            "remove": remove, "handout": handout, "audit": audit, "help": help_, "palette": palette, "filter": filtered,
             "probe_all": probe_all, "confirm": confirm, "panic-confirm": panic_second_step, "panic": panic,
             "checklist": checklist, "review": review, "figures": figures}
 

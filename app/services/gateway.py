@@ -113,6 +113,62 @@ class Issued:
     token: str
 
 
+@dataclass(frozen=True)
+class Handout:
+    """How ``breaker exec`` hands a connector out: ``via`` "key" (the key itself) or "gateway" (a
+    Breaker token and the gateway's address). ``can_route`` is False, with ``why_not``, when the
+    gateway has no request table for its provider."""
+
+    connector: str
+    provider_title: str
+    via: str
+    can_route: bool
+    why_not: str = ""
+    route: RouteView | None = None
+
+    @property
+    def label(self) -> str:
+        if self.route is None:
+            return "as its key"
+        above = "held for your answer" if self.route.on_above is AboveCeiling.ASK else "refused"
+        return f"through the gateway ({self.route.tokens} token(s); requests above the mode {above})"
+
+    def plan(self) -> str:
+        """The confirmation of switching to the other way, in the owner's words."""
+        name, title = self.connector, self.provider_title
+        if self.via == "key":
+            return "\n".join(
+                [
+                    f"Hand out {name} through Breaker's gateway",
+                    "",
+                    "In Breaker, at once:",
+                    f"  • `breaker exec {name}` gives the agent a Breaker token and the gateway's address, "
+                    "never the key: the key stays in Breaker",
+                    f"  • every request is checked against {name}'s mode; requests above it are refused",
+                    f"  • switches of {name} take effect at the gateway on the next request and are verified there, "
+                    f"without a call to {title}",
+                    "What will stop working:",
+                    f"  • nothing at once; agents now need the gateway running (`breaker gateway`) to reach {title}",
+                    f"⚠ an agent that already holds the key itself still reaches {title} directly: rotate the key "
+                    "to take it back",
+                    "Undo: press h again to hand it out as its key",
+                ]
+            )
+        tokens = self.route.tokens if self.route else 0
+        return "\n".join(
+            [
+                f"Hand out {name} as its key again",
+                "",
+                "In Breaker, at once:",
+                f"  • `breaker exec {name}` gives the key itself to the agent again",
+                f"  • switches of {name} go to {title} again (its API, or steps for you)",
+                "What will stop working:",
+                f"  • the {tokens} gateway token(s) of {name} are revoked: agents using them are refused",
+                "Undo: press h again to route it through the gateway (new tokens are issued per run)",
+            ]
+        )
+
+
 class Gateway:
     """Routes and tokens, for the CLI, the panel and ``breaker exec``."""
 
@@ -169,6 +225,25 @@ class Gateway:
                 s, "gateway.unroute", name, old=_route_dict(row), new={"tokens_revoked": revoked}
             )
             return True
+
+    def handout(self, name: str) -> Handout:
+        """How ``name`` is handed out now, and whether it can go through the gateway."""
+        route = self.get(name)
+        view = self.services.inventory.get(name)
+        provider = registry.get(view.provider)
+        can = table_for(provider) is not None and bool(provider.gateway_url)
+        why = "" if can else f"the gateway has no request table for {provider.title} yet"
+        return Handout(name, provider.title, "gateway" if route else "key", can, why, route)
+
+    def set_handout(self, name: str, via: str) -> Handout:
+        """Hand ``name`` out ``via`` "key" or "gateway" (``route``/``unroute``, each audited)."""
+        if via == "gateway":
+            self.route(name)
+        elif via == "key":
+            self.unroute(name)
+        else:
+            raise GatewayError(f"hand out as 'key' or through the 'gateway', not {via!r}")
+        return self.handout(name)
 
     def get(self, name: str) -> RouteView | None:
         with session_scope(self.services.engine) as s:
@@ -393,6 +468,7 @@ __all__ = [
     "DEFAULT_PORT",
     "Gateway",
     "GatewayError",
+    "Handout",
     "Issued",
     "Lookup",
     "Route",

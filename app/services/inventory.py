@@ -34,7 +34,7 @@ from app.services.views import (  # noqa: F401  (views re-exported: where caller
 )
 from app.store.db import session_scope
 from app.store.errors import StoreError, explain
-from app.store.models import Connector, Credential, Owner, ScopeGrant, utcnow
+from app.store.models import Connector, Credential, GatewayRoute, Owner, ScopeGrant, utcnow
 from app.store.snapshot import read_inventory
 from connectors import registry
 from connectors.base import Grant, Secret
@@ -92,10 +92,13 @@ class Inventory:
                     select(Credential).where(Credential.connector_id == row.id, col(Credential.revoked_at).is_(None))
                 ).all()
             )
-        return self._view(row, owners, grants, creds)
+            routed = s.get(GatewayRoute, row.id) is not None
+        return self._view(row, owners, grants, creds, routed)
 
-    def _view(self, c: Connector, owners: dict, grants: list[ScopeGrant], creds: list[Credential]) -> ConnectorView:
-        return connector_view(c, owners, grants, creds)
+    def _view(
+        self, c: Connector, owners: dict, grants: list[ScopeGrant], creds: list[Credential], routed: bool = False
+    ) -> ConnectorView:
+        return connector_view(c, owners, grants, creds, routed)
 
     def owners(self) -> list[str]:
         with Session(self.engine) as s:

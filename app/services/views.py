@@ -109,6 +109,7 @@ class ConnectorView:
     created_at: datetime
     updated_at: datetime
     drift: tuple[str, ...] = ()
+    routed: bool = False  # handed out through the gateway (a Breaker token), not as its key
     # The fields above are shown as text (control characters as visible escapes). Where one held such a
     # character, its stored value, for documents that escape it themselves (``--json``: connectors.textsafe.json_text).
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -269,9 +270,12 @@ def _credential_order(c: Any) -> tuple:
     return (not c.active, c.tier != "primary", c.id or 0)
 
 
-def connector_view(c: Any, owners: dict[int, str], grants: Sequence[Any], creds: Sequence[Any]) -> ConnectorView:
+def connector_view(
+    c: Any, owners: dict[int, str], grants: Sequence[Any], creds: Sequence[Any], routed: bool | None = None
+) -> ConnectorView:
     """The view of one connector row (an ORM row or a snapshot row: the same column names), its
-    owners' names by id, its scope grants and its unrevoked credentials."""
+    owners' names by id, its scope grants and its unrevoked credentials. ``routed``: whether it is
+    handed out through the gateway (a snapshot row carries it as a column)."""
     mode = _mode(c.mode)
     declared, observed = _grant_rows(grants)
     live = _level(c.live_level) if c.live_level is not None else None
@@ -337,6 +341,7 @@ def connector_view(c: Any, owners: dict[int, str], grants: Sequence[Any], creds:
             "updated_at": c.updated_at,
             "drift": drift,
             "raw": raw,
+            "routed": bool(getattr(c, "routed", False)) if routed is None else routed,
         },
     )
 

@@ -33,7 +33,9 @@ _DATES = {
     "scope_grant": ("first_seen", "last_seen"),
 }
 _QUERIES = {
-    "connector": "SELECT * FROM connector ORDER BY name",
+    # routed: handed out through the gateway (issue 13) — a gateway_route row exists
+    "connector": "SELECT c.*, r.connector_id IS NOT NULL AS routed FROM connector c "
+    "LEFT JOIN gateway_route r ON r.connector_id = c.id ORDER BY c.name",
     "owner": "SELECT id, name FROM owner",
     "scope_grant": "SELECT * FROM scope_grant",
     "credential": "SELECT * FROM credential WHERE revoked_at IS NULL",

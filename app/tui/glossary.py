@@ -46,8 +46,9 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ),
     (
         "verified / applied / waiting for you",
-        "Verified: a probe proved it. Applied: the provider accepted it, proof still to come. Waiting "
-        "for you: a step you must do on the provider's site (c shows it).",
+        "Verified: a probe proved it (for a connector handed out through the gateway: the gateway refused "
+        "a request of every level above the mode). Applied: the provider accepted it, proof still to "
+        "come. Waiting for you: a step you must do on the provider's site (c shows it).",
     ),
     (
         "rotate",

@@ -62,6 +62,7 @@ async def test_main_screen_lists_connectors_with_stable_columns(seeded):
             "provider",
             "owner",
             "mode",
+            "via",
             "live",
             "drift",
             "key_age",

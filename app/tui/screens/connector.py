@@ -110,6 +110,13 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
             if a.needs_connector and a.action != "open"
         ),
         Binding(
+            "h",
+            "handout",
+            "key/gateway",
+            id="handout",
+            tooltip="Hand this connector out as its key, or through Breaker's gateway (asks first).",
+        ),
+        Binding(
             "c",
             "switch_steps",
             "manual steps",
@@ -297,6 +304,10 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
             ]
         rows += [
             ("Env variable", escape(view.env_var) or NOTHING),
+            (
+                "Handed out",
+                "through the gateway [$text-muted](h)[/]" if view.routed else "as its key [$text-muted](h)[/]",
+            ),
             ("Used by", escape(view.client) or NOTHING),
             ("Base URL", escape(view.base_url) or "provider default"),
             ("Tags", escape(", ".join(view.tags)) or NOTHING),
@@ -361,7 +372,8 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         if report.message:
             lines.append(escape(report.message))
         if report.verify_note:
-            lines.append(f"[$text-muted]Probe:[/] {escape(report.verify_note)}")
+            how = "Gateway" if "at the gateway" in report.verify_note else "Probe"
+            lines.append(f"[$text-muted]{how}:[/] {escape(report.verify_note)}")
         if report.state in WAITING_STATES:
             lines.append(
                 '[$text-warning]Press [b]c[/b] for the manual steps, "I did it" and the other ways forward.[/]'
@@ -395,6 +407,8 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
 
     # -- actions: the main screen's methods, aimed at this connector --------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "handout":
+            return not self.app.read_only and self.view is not None
         if action == "switch_steps":
             if self.app.read_only or "switch" not in self.app.features:
                 return False
@@ -418,6 +432,42 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
 
     def action_deep_probe(self) -> None:
         self.app.main_screen.action_deep_probe(self.connector_name)
+
+    def action_handout(self) -> None:
+        """Hand the connector out as its key or through the gateway: confirm, then the service."""
+        self.read_handout_worker(self.connector_name)
+
+    @work(thread=True, exclusive=True, group="connector-handout", exit_on_error=False, description="handout")
+    def read_handout_worker(self, name: str) -> None:
+        from app.services.gateway import Gateway
+
+        handout = Gateway(self.services).handout(name)
+        self.app.call_from_thread(self._ask_handout, handout)
+
+    def _ask_handout(self, handout) -> None:
+        from app.tui.screens.handout import HandoutConfirm
+
+        if handout.via == "key" and not handout.can_route:
+            self.notify(f"{handout.why_not}: {handout.connector} stays handed out as its key.", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.set_handout_worker(handout.connector, "key" if handout.via == "gateway" else "gateway")
+
+        self.app.push_screen(HandoutConfirm(handout), answered)
+
+    @work(thread=True, exclusive=True, group="connector-handout", exit_on_error=False, description="handout")
+    def set_handout_worker(self, name: str, via: str) -> None:
+        from app.services.gateway import Gateway, GatewayError
+
+        try:
+            done = Gateway(self.services).set_handout(name, via)
+        except GatewayError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"{name} is now handed out {done.label}.")
+        self.app.post_message(InventoryChanged(name, "edit", name))
 
     def action_switch_steps(self) -> None:
         if self.latest is not None and self.latest.state in WAITING_STATES:

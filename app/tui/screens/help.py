@@ -94,7 +94,8 @@ class HelpScreen(ModalScreen[None]):
                 "Switch states: [b]recorded[/b] — in Breaker only, `exec` enforces it · [b]applied[/b] — the "
                 "provider accepted, not proven yet · [b]waiting for you[/b] — nothing was applied, the key "
                 "works until you do the steps · [b]failed[/b] — the provider refused · [b]verified[/b] — a "
-                "fresh probe proved it. A connector counts as off only when verified; live [b]unknown[/b] "
+                "fresh probe proved it (routed through the gateway: the gateway refused every level above the "
+                "mode). A connector counts as off only when verified; live [b]unknown[/b] "
                 "means Breaker could not tell.",
                 id="help-states",
                 classes="field-note",

@@ -21,6 +21,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("provider", "Provider"),
     ("owner", "Owner"),
     ("mode", "Mode"),
+    ("via", "Via"),
     ("live", "Live"),
     ("drift", "Drift"),
     ("key_age", "Key age"),
@@ -32,6 +33,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 # name, the key's age has its own summary tile, the owner is on the connector's screen. The state,
 # name, mode, live level, drift, last probe and switch always stay.
 GIVE_WAY: tuple[tuple[int, str], ...] = ((110, "provider"), (100, "key_age"), (90, "owner"))
+# "Via": how `breaker exec` hands the connector out — the key itself, or through the gateway (issue 13).
+VIA = {True: ("gateway", "text-primary"), False: ("key", "foreground-darken-2")}
 
 MODE_VARIABLE = {  # by Mode value
     "full": "foreground",
@@ -62,6 +65,7 @@ def row_cells(view: ConnectorView, variables: Mapping[str, str], key_age_warn_da
         "provider": Text(view.provider),
         "owner": Text(view.owner) if view.owner else Text("no owner", style=tone(variables, "warning")),
         "mode": Text(view.mode.value, style=tone(variables, MODE_VARIABLE.get(view.mode.value, "foreground"))),
+        "via": Text(VIA[view.routed][0], style=tone(variables, VIA[view.routed][1])),
         "live": level_text(view.live_level, variables, empty=view.live_word),
         "drift": Text(f"▲ {len(view.drift)}", style=tone(variables, "warning")) if view.drift else Text(""),
         "key_age": Text(days(age), style=tone(variables, "warning") if (age or 0) > key_age_warn_days else ""),

@@ -349,9 +349,17 @@ def event_sentence(action: str, connector: str | None, old_json: str, new_json: 
         what = new.get("action") or "switch"
         mode = f" (mode {old['mode']} → {new['mode']})" if old.get("mode") and new.get("mode") else ""
         note = new.get("message") or ""
+        if action == "switch.verified" and new.get("at") == "gateway":
+            return (
+                f"{str(what).capitalize()} {who}: verified at the gateway — requests above the mode are refused there."
+            )
         return (
             f"{str(what).capitalize()} {who}{mode}: {SWITCH_STEP_WORDS[action]}" + (f" — {note}" if note else "") + "."
         )
+    if action == "gateway.route":
+        return f"Handed {who} out through the gateway (requests above the mode: {new.get('on_above', 'refuse')})."
+    if action == "gateway.unroute":
+        return f"Handed {who} out as its key again; {new.get('tokens_revoked', 0)} gateway token(s) revoked."
     if action == "panic.start":
         return f"Emergency disable started for {new.get('count', 'every')} connector(s)."
     if action == "panic.end":
