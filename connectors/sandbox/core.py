@@ -76,6 +76,25 @@ class SandboxResponse:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # A streamed answer (text/event-stream): the server sends each event as its own chunk, with
+    # ``event_gap_s`` between them; ``body`` holds them all for in-process transports.
+    events: tuple[bytes, ...] = ()
+    event_gap_s: float = 0.0
+
+
+EVENT_GAP_S = 0.01  # between the events of a streamed answer (a model writing token by token)
+
+
+def sse_response(events: list[tuple[str | None, Any]], headers: dict[str, str] | None = None) -> SandboxResponse:
+    """A ``text/event-stream`` answer (https://html.spec.whatwg.org/multipage/server-sent-events.html):
+    each ``(event name or None, data)`` becomes one event; data that is not a string is JSON."""
+    out = []
+    for name, data in events:
+        text = data if isinstance(data, str) else json.dumps(data)
+        out.append(((f"event: {name}\n" if name else "") + f"data: {text}\n\n").encode())
+    hdrs = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+    hdrs.update(headers or {})
+    return SandboxResponse(200, b"".join(out), hdrs, tuple(out), EVENT_GAP_S)
 
 
 def json_response(status: int, obj: Any, headers: dict[str, str] | None = None) -> SandboxResponse:

@@ -425,6 +425,9 @@ async def _send(conn: h11.Connection, writer: asyncio.StreamWriter, response: Sa
         for name, value in response.headers.items()
         if name.lower() not in ("content-length", "transfer-encoding", "date", "server")
     ]
+    if response.events and not head:
+        await _send_events(conn, writer, response, headers)
+        return
     if not bodiless:
         headers.append(("content-length", str(len(response.body))))
     headers += [("date", formatdate(usegmt=True)), ("server", "breaker-sandbox")]
@@ -435,6 +438,22 @@ async def _send(conn: h11.Connection, writer: asyncio.StreamWriter, response: Sa
         out += conn.send(h11.Data(data=response.body))
     out += conn.send(h11.EndOfMessage())
     writer.write(out)  # one write per response: fewer syscalls, no Nagle pause between head and body
+    await writer.drain()
+
+
+async def _send_events(
+    conn: h11.Connection, writer: asyncio.StreamWriter, response: SandboxResponse, headers: list
+) -> None:
+    """A streamed answer: no content-length (h11 frames it chunked), each event written and flushed
+    on its own, ``event_gap_s`` apart, as a provider streams a model's output."""
+    headers = [*headers, ("date", formatdate(usegmt=True)), ("server", "breaker-sandbox")]
+    writer.write(conn.send(h11.Response(status_code=response.status, headers=headers, reason=_reason(response.status))))
+    for i, event in enumerate(response.events):
+        if i and response.event_gap_s:
+            await asyncio.sleep(response.event_gap_s)
+        writer.write(conn.send(h11.Data(data=event)))
+        await writer.drain()
+    writer.write(conn.send(h11.EndOfMessage()))
     await writer.drain()
 
 

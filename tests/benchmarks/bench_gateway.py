@@ -2,18 +2,18 @@
 
     python tests/benchmarks/bench_gateway.py [--requests 2000] [--concurrency 100]
 
-What runs, each in its own process as in use: the loopback sandbox (``python -m connectors.sandbox``),
-a stand-in streaming upstream (``tests/gateway/upstream.py`` under uvicorn: the sandbox serves no
-model calls), and ``breaker --home DIR gateway`` on a fresh home with two routed connectors. The
-clients are httpx in this process.
+What runs, each in its own process as in use: the loopback sandbox (``python -m connectors.sandbox``)
+and ``breaker --home DIR gateway`` on a fresh home with two routed connectors. The clients are httpx
+in this process.
 
 Figures:
 
 - added latency: ``GET /v1/models`` through the gateway to the sandbox, minus the same call made
   directly, p50 and p99, at 1 client (sequential) and at ``--concurrency`` clients. Goal: p50 < 1 ms
   and p99 < 5 ms added.
-- first streamed event: time to the first ``data:`` line of a streamed chat completion through the
-  gateway, minus the same directly. The stand-in sends its first event at once.
+- first streamed event: time to the first ``data:`` line of a streamed chat completion
+  (``"stream": true``, the sandbox's ``text/event-stream`` answer, its events 10 ms apart) through
+  the gateway, minus the same directly: the delay the gateway adds to the first streamed event.
 - switch → first refusal: a client sends reads back to back; the mode is written to the store as a
   switch records it (the first step of `breaker disable`, before any provider call); the time from
   that commit to the first 403 the client receives. Goal: < 100 ms. Also: the time for an open
@@ -37,13 +37,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-UPSTREAM = """
-import sys, uvicorn
-sys.path.insert(0, {root!r})
-from tests.gateway.upstream import Upstream
-app = Upstream(url="http://127.0.0.1:{port}", events=20, pause_s=0.01)
-uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False, lifespan="off")
-"""
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 
 
 def free_port() -> int:
@@ -109,9 +103,7 @@ async def first_event(url: str, headers: dict, runs: int = 50) -> list[float]:
     async with httpx.AsyncClient(timeout=30) as client:
         for _ in range(runs + 3):
             start = time.perf_counter()
-            async with client.stream(
-                "POST", url, json={"model": "m", "messages": [], "stream": True}, headers=headers
-            ) as r:
+            async with client.stream("POST", url, json=CHAT, headers=headers) as r:
                 async for line in r.aiter_lines():
                     if line.startswith("data:"):
                         found.append(time.perf_counter() - start)
@@ -145,11 +137,15 @@ async def switch_to_refusal(db: Path, url: str, headers: dict, name: str) -> flo
     return refused[0] - switched[0]
 
 
-async def stream_end(db: Path, url: str, headers: dict, name: str) -> float:
+async def stream_end(db: Path, url: str, headers: dict, name: str) -> tuple[float, bool]:
+    """The time from the switch to the stream's end, and whether the gateway ended it (its error
+    event) rather than the stream finishing first."""
+    ended_by_gateway = False
     async with httpx.AsyncClient(timeout=30) as client:
-        async with client.stream("POST", url, json={"model": "m", "stream": True}, headers=headers) as r:
+        async with client.stream("POST", url, json=CHAT, headers=headers) as r:
             switched = 0.0
             async for line in r.aiter_lines():
+                ended_by_gateway = ended_by_gateway or "breaker_gateway_refused" in line
                 if line.startswith("data:") and not switched:
                     conn = sqlite3.connect(db, isolation_level=None)
                     conn.execute("UPDATE connector SET mode = 'disabled' WHERE name = ?", (name,))
@@ -159,7 +155,7 @@ async def stream_end(db: Path, url: str, headers: dict, name: str) -> float:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("UPDATE connector SET mode = 'full' WHERE name = ?", (name,))
     conn.close()
-    return ended - switched
+    return ended - switched, ended_by_gateway
 
 
 def main() -> None:
@@ -170,7 +166,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     home = work / "home"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    sb_port, up_port, gw_port = free_port(), free_port(), free_port()
+    sb_port, gw_port = free_port(), free_port()
     procs = []
     try:
         procs.append(
@@ -181,10 +177,8 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
             )
         )
-        procs.append(subprocess.Popen([sys.executable, "-c", UPSTREAM.format(root=str(ROOT), port=up_port)], env=env))
         sandbox = f"http://127.0.0.1:{sb_port}"
         wait_http(sandbox + "/_sandbox/")
-        wait_http(f"http://127.0.0.1:{up_port}/")
         key = httpx.post(sandbox + "/_sandbox/tokens", json={"provider": "openai", "kind": "project"}).json()["token"]
         # a fresh home: the keyring is the demo kind (a file in the home), so the gateway process reads it
         setup = f"""
@@ -202,7 +196,7 @@ Path(home).mkdir(parents=True, exist_ok=True)
 settings = load_settings(home=home)
 svc = open_services(settings)
 svc.inventory.add(ConnectorInput(name="bench-openai", provider="openai", base_url={sandbox + "/openai"!r}), Secret({key!r}))
-svc.inventory.add(ConnectorInput(name="bench-stream", provider="openai", base_url={f"http://127.0.0.1:{up_port}"!r}), Secret({key!r}))
+svc.inventory.add(ConnectorInput(name="bench-stream", provider="openai", base_url={sandbox + "/openai"!r}), Secret({key!r}))
 gw = Gateway(svc)
 for name in ("bench-openai", "bench-stream"):
     gw.route(name)
@@ -242,7 +236,7 @@ svc.close()
             verdicts.append((f"added p50 < 1 ms at {concurrency}", p50 < 1.0))
             verdicts.append((f"added p99 < 5 ms at {concurrency}", p99 < 5.0))
         stream_direct = asyncio.run(
-            first_event(f"http://127.0.0.1:{up_port}/v1/chat/completions", {"Authorization": f"Bearer {key}"})
+            first_event(sandbox + "/openai/v1/chat/completions", {"Authorization": f"Bearer {key}"})
         )
         stream_gw = asyncio.run(
             first_event(gateway + "/bench-stream/v1/chat/completions", {"Authorization": f"Bearer {token_stream}"})
@@ -267,10 +261,12 @@ svc.close()
                     "bench-stream",
                 )
             )
-            * 1000
             for _ in range(3)
         ]
-        print(f"  switch → open stream ended: {', '.join(f'{e:.1f}' for e in ends)} ms")
+        print(
+            "  switch → open stream ended: "
+            + ", ".join(f"{e * 1000:.1f} ms" + ("" if by else " (finished first)") for e, by in ends)
+        )
         for what, ok in verdicts:
             print(f"  {'met' if ok else 'NOT met'}: {what}")
     finally:

@@ -13,7 +13,14 @@ import secrets
 import string
 from datetime import UTC, datetime, timedelta
 
-from connectors.sandbox.core import SandboxRequest, SandboxResponse, SandboxState, TokenRecord, json_response
+from connectors.sandbox.core import (
+    SandboxRequest,
+    SandboxResponse,
+    SandboxState,
+    TokenRecord,
+    json_response,
+    sse_response,
+)
 
 PREFIX = "anthropic"
 KINDS: dict[str, list[str]] = {"api": [], "admin": []}  # Anthropic keys have no scopes
@@ -197,7 +204,63 @@ def update_key(req: SandboxRequest, state: SandboxState, match) -> SandboxRespon
     return json_response(200, _key_object(record), _headers())
 
 
+REPLY = ("The ", "sandbox ", "answers ", "word ", "by ", "word; ", "nothing ", "was ", "sent.")
+
+
+def messages(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /v1/messages`` (https://docs.anthropic.com/en/api/messages); with ``"stream": true``
+    the documented event flow — message_start, content_block_start, ping, content_block_delta …,
+    content_block_stop, message_delta, message_stop
+    (https://docs.anthropic.com/en/docs/build-with-claude/streaming). The reply is a fixed sentence."""
+    record, refusal = _caller(req, state, "api")
+    if record is None:
+        return refusal  # type: ignore[return-value]
+    body = req.json()
+    if not isinstance(body, dict) or not body.get("model") or not isinstance(body.get("messages"), list):
+        return _error(400, "invalid_request_error", "model and messages: Field required")
+    if not isinstance(body.get("max_tokens"), int):
+        return _error(400, "invalid_request_error", "max_tokens: Field required")
+    message = {
+        "id": f"msg_SANDBOX{secrets.token_hex(8)}",
+        "type": "message",
+        "role": "assistant",
+        "model": str(body["model"]),
+        "content": [{"type": "text", "text": "".join(REPLY)}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 9, "output_tokens": len(REPLY)},
+    }
+    if not body.get("stream"):
+        return json_response(200, message, _headers())
+    start = {**message, "content": [], "stop_reason": None, "usage": {"input_tokens": 9, "output_tokens": 1}}
+    events: list[tuple[str | None, object]] = [
+        ("message_start", {"type": "message_start", "message": start}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        ("ping", {"type": "ping"}),
+    ]
+    for word in REPLY:
+        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}}
+        events.append(("content_block_delta", delta))
+    events += [
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": len(REPLY)},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return sse_response(events, _headers())
+
+
 ROUTES = [
+    ("POST", r"/v1/messages", messages),
     ("GET", r"/v1/models", models),
     ("GET", r"/v1/models/(?P<id>[^/]+)", model),
     ("GET", r"/v1/organizations/api_keys", list_keys),

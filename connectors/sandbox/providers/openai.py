@@ -16,7 +16,14 @@ import secrets
 import string
 import time
 
-from connectors.sandbox.core import SandboxRequest, SandboxResponse, SandboxState, TokenRecord, json_response
+from connectors.sandbox.core import (
+    SandboxRequest,
+    SandboxResponse,
+    SandboxState,
+    TokenRecord,
+    json_response,
+    sse_response,
+)
 
 PREFIX = "openai"
 DEFAULT_PROJECT = "proj_SANDBOX"
@@ -282,6 +289,42 @@ def capability(req: SandboxRequest, state: SandboxState, match) -> SandboxRespon
     return _error(400, "Invalid request: the sandbox never creates anything.", record=record)
 
 
+# -- chat completions, streamed or not -----------------------------------------------------------------
+
+REPLY = ("The ", "sandbox ", "answers ", "word ", "by ", "word; ", "nothing ", "was ", "sent.")
+
+
+def chat_completions(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /v1/chat/completions`` (https://platform.openai.com/docs/api-reference/chat/create);
+    with ``"stream": true`` the answer is ``text/event-stream``: ``chat.completion.chunk`` objects,
+    one ``data:`` event each, then ``data: [DONE]``
+    (https://platform.openai.com/docs/api-reference/chat-streaming). The reply is a fixed sentence."""
+    record, refusal = _key_caller(req, state)
+    if record is None:
+        return refusal  # type: ignore[return-value]
+    if "model_capabilities:write" not in record.scopes:
+        return _missing("model_capabilities:write", record)
+    body = req.json()
+    if not isinstance(body, dict) or not body.get("model") or not isinstance(body.get("messages"), list):
+        return _error(400, "'model' and 'messages' are required properties.", record=record)
+    ident, created, model = f"chatcmpl-SANDBOX{secrets.token_hex(8)}", 1733300000, str(body["model"])
+    head = {"id": ident, "created": created, "model": model, "system_fingerprint": None}
+    if not body.get("stream"):
+        message = {"role": "assistant", "content": "".join(REPLY), "refusal": None}
+        usage = {"prompt_tokens": 9, "completion_tokens": len(REPLY), "total_tokens": 9 + len(REPLY)}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        return _ok({**head, "object": "chat.completion", "choices": [choice], "usage": usage}, record)
+
+    def chunk(delta: dict, finish: str | None = None) -> dict:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return {**head, "object": "chat.completion.chunk", "choices": [choice]}
+
+    events = [chunk({"role": "assistant", "content": "", "refusal": None})]
+    events += [chunk({"content": word}) for word in REPLY]
+    events.append(chunk({}, "stop"))
+    return sse_response([(None, e) for e in events] + [(None, "[DONE]")], _headers(record))
+
+
 # -- Admin API ----------------------------------------------------------------------------------------
 
 
@@ -386,6 +429,7 @@ def delete_admin_key(req: SandboxRequest, state: SandboxState, match) -> Sandbox
 
 
 ROUTES = [
+    ("POST", r"/v1/chat/completions", chat_completions),
     ("GET", r"/v1/models", models),
     ("GET", r"/v1/models/(?P<id>[^/]+)", model),
     ("GET", r"/v1/organizations", organizations),
