@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from connectors.masking import remember
 
@@ -260,6 +261,10 @@ class Provider:
     # and the API root it forwards to unless the connector's route names another.
     request_table: ClassVar[str] = ""
     gateway_url: ClassVar[str] = ""
+    # OAuth: the provider's token endpoint, and the credential kinds that are refresh tokens. A routed
+    # connector holding one has the gateway trade it for access tokens (app/gateway/oauth.py).
+    oauth_token_url: ClassVar[str] = ""
+    refresh_kinds: ClassVar[frozenset[str]] = frozenset()
     # `breaker exec` on a routed connector: variable → path below the gateway prefix, the base URL
     # that the provider's SDKs (or the agent's code) read. The token goes in ``env_var``.
     gateway_env: ClassVar[dict[str, str]] = {}
@@ -305,6 +310,12 @@ class Provider:
     def manual(self, action: Verb, message: str, steps: list[str] | None = None) -> ActionResult:
         """A switch the owner does by hand: ``steps`` (default this provider's manual steps)."""
         return ActionResult(action, ActionState.MANUAL, message, manual_steps=steps or self.manual_steps(action))
+
+    def token_url(self, base_url: str | None = None) -> str:
+        """The OAuth token endpoint; with a base URL override (the sandbox, a proxy) its path on that host."""
+        if base_url and self.oauth_token_url:
+            return base_url.rstrip("/") + urlsplit(self.oauth_token_url).path
+        return self.oauth_token_url
 
     def gateway_auth(self, secret: Secret) -> dict[str, str]:
         """The header(s) the gateway adds to a forwarded request: the real key, as the provider wants it."""

@@ -113,6 +113,7 @@ class Google(Provider):
     key_patterns = (
         KeyPattern(r"ya29\.[0-9A-Za-z_\-.]{20,}", "OAuth access token"),
         KeyPattern(r"AIza[0-9A-Za-z_\-]{35}", "API key"),
+        KeyPattern(r"1//[0-9A-Za-z_\-]{20,}", "OAuth refresh token"),
     )
     scope_levels = SCOPE_LEVELS
     scope_patterns = ((READONLY, R),)
@@ -120,6 +121,9 @@ class Google(Provider):
     env_var = "GOOGLE_OAUTH_ACCESS_TOKEN"
     request_table = "connectors.rules.google:TABLE"  # what the gateway allows, per request
     gateway_url = "https://gmail.googleapis.com"
+    # https://developers.google.com/identity/protocols/oauth2/web-server#offline
+    oauth_token_url = "https://oauth2.googleapis.com/token"
+    refresh_kinds = frozenset({"OAuth refresh token"})
     gateway_env = {"GMAIL_API_ENDPOINT": ""}  # see README "Routing a connector through the gateway"
     deep_probe_requests = 1  # tokeninfo lists the scopes: a deep probe sends nothing more
     can_revoke = True

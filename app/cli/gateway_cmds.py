@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rules-host", metavar="HOST", help="the provider host the upstream stands for (sandbox)")
     p.add_argument("--above", choices=("refuse", "ask"), help="requests above the mode: refuse (default) or ask")
     p.add_argument("--off", action="store_true", help="hand the connector out as its key again (revokes its tokens)")
+    p.add_argument(
+        "--oauth-client",
+        metavar="CLIENT_ID",
+        help="the connector holds an OAuth refresh token: the client it belongs to (its secret is read hidden, "
+        "or from stdin); the gateway then refreshes access tokens itself",
+    )
     p.add_argument("--json", action="store_true", help="one JSON document")
     p.set_defaults(run=run_route)
 
@@ -91,6 +97,13 @@ def run_route(args: argparse.Namespace, ctx: CliContext) -> int:
             note(f"{args.name} is handed out as its key again" if done else f"{args.name} was not routed")
             return 0
         view = gw.route(args.name, upstream=args.upstream, rules_host=args.rules_host, on_above=args.above)
+        if args.oauth_client:
+            from app.cli.prompts import read_key
+            from app.services.gateway import set_oauth_client
+
+            secret = read_key(ctx, "OAuth client secret (input hidden): ")
+            set_oauth_client(ctx.services, args.name, args.oauth_client, secret)
+            note(f"{args.name}: the gateway refreshes its access tokens with OAuth client {args.oauth_client}")
     except GatewayError as exc:
         raise CommandFailed(str(exc)) from None
     note(

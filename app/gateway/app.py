@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
+from app.gateway.oauth import Refresher, RefreshFailed
 from app.services import enforcement
 from app.services.enforcement import PROBLEM_CONTENT_TYPE, Decision
 from app.services.gateway import (
@@ -99,6 +100,7 @@ class GatewayApp:
             trust_env=False,
         )
         self._secrets: dict[str, tuple[float, Secret]] = {}
+        self.oauth = Refresher(services, self.http, self._rotated)
         self._streams: dict[asyncio.Task, tuple[int, Level]] = {}
         self._watcher: asyncio.Task | None = None
         self._usage: list[dict] = []
@@ -131,6 +133,11 @@ class GatewayApp:
             await self.handle(scope, receive, send)
         except httpx.HTTPError as exc:
             status, body = problem(502, "Bad gateway: the provider did not answer", type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await self.respond(send, status, body)
+        except RefreshFailed as exc:
+            self.on_event(str(exc))
+            status, body = problem(502, "Bad gateway: no access token", str(exc))
             with contextlib.suppress(Exception):
                 await self.respond(send, status, body)
 
@@ -266,11 +273,17 @@ class GatewayApp:
             self._secrets[ref] = (now, value)
         return value
 
+    def _rotated(self, ref: str, new: Secret) -> None:
+        self._secrets[ref] = (time.monotonic(), new)
+
     async def send_upstream(self, route: Route, request: Request) -> httpx.Response | None:
-        """The request as forwarded: the agent's headers without its token, the real key added."""
+        """The request as forwarded: the agent's headers without its token, the real key added (for an
+        OAuth refresh token: an access token the gateway got with it, :mod:`app.gateway.oauth`)."""
         secret = self.secret(route.keyring_ref)
         if secret is None:
             return None
+        if self.oauth.wants(route):
+            secret = await self.oauth.access_token(route, secret)
         provider = registry.get(route.provider)
         out = [(k, v) for k, v in request.headers.items() if k not in HOP_BY_HOP and k not in CREDENTIAL_HEADERS]
         out = [(k, v) for k, v in out if k not in ("accept-encoding", "x-forwarded-for", "forwarded")]

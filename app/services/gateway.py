@@ -32,10 +32,10 @@ from sqlmodel import select
 
 from app.services.enforcement import AboveCeiling
 from app.store.db import session_scope
-from app.store.models import Connector, GatewayRoute, GatewayToken, GatewayUse
+from app.store.models import Connector, Credential, GatewayRoute, GatewayToken, GatewayUse
 from app.store.snapshot import parse_time, utcnow
 from connectors import registry
-from connectors.base import Level, Mode
+from connectors.base import Level, Mode, Secret
 from connectors.requests import table_for
 
 TOKEN_PREFIX = "brk_"
@@ -370,17 +370,26 @@ class Route:
     client: str
     token_id: int
     keyring_ref: str | None  # the credential to add; None when the connector has no key
+    kind: str = ""  # the credential's kind (an OAuth refresh token is traded for access tokens)
+    base_url: str = ""  # the connector's base URL override (where its OAuth token endpoint is)
 
 
-_LOOKUP = """
+_CRED = """(SELECT k.{col} FROM credential k WHERE k.connector_id = c.id AND k.revoked_at IS NULL
+        ORDER BY k.active DESC, k.tier != 'primary', k.id LIMIT 1)"""
+_LOOKUP = (
+    """
 SELECT c.id, c.name, c.provider, c.mode, r.upstream, r.rules_host, r.on_above, t.client, t.id,
-       (SELECT k.keyring_ref FROM credential k WHERE k.connector_id = c.id AND k.revoked_at IS NULL
-        ORDER BY k.active DESC, k.tier != 'primary', k.id LIMIT 1)
+       """
+    + _CRED.format(col="keyring_ref")
+    + ", "
+    + _CRED.format(col="kind")
+    + """, c.base_url
 FROM gateway_token t
 JOIN connector c ON c.id = t.connector_id
 JOIN gateway_route r ON r.connector_id = c.id
 WHERE t.token_hash = {p} AND t.revoked_at IS NULL
 """
+)
 _BY_NAME = """
 SELECT c.id, c.name, c.provider, c.mode, r.upstream, r.rules_host, r.on_above
 FROM gateway_route r JOIN connector c ON c.id = r.connector_id
@@ -423,8 +432,21 @@ class Lookup:
         rows = self._rows(_LOOKUP, (token_hash(token),))
         if not rows:
             return None
-        cid, name, provider, mode, upstream, host, above, client, tid, ref = rows[0]
-        return Route(cid, name, provider, Mode(mode), upstream, host, AboveCeiling(above), client, tid, ref)
+        cid, name, provider, mode, upstream, host, above, client, tid, ref, kind, base = rows[0]
+        return Route(
+            cid,
+            name,
+            provider,
+            Mode(mode),
+            upstream,
+            host,
+            AboveCeiling(above),
+            client,
+            tid,
+            ref,
+            kind or "",
+            base or "",
+        )
 
     def route_by_name(self, name: str) -> Route | None:
         """The route of ``name`` for a switch check (no token, no key: a check is never forwarded)."""
@@ -443,6 +465,63 @@ class Lookup:
             cid: Mode(mode) for cid, mode in self._rows(_MODES.replace("{ids}", ",".join(str(i) for i in ids)), ())
         }
         return {i: found.get(i, Mode.DISABLED) for i in ids}
+
+
+# -- OAuth connectors (the gateway refreshes their access tokens) ------------------------------------
+
+
+def _client_ref(keyring_ref: str) -> str:
+    return f"oauth-client:{keyring_ref}"
+
+
+def set_oauth_client(services, name: str, client_id: str, client_secret: Secret) -> None:
+    """The OAuth client a connector's refresh token belongs to: kept in the keyring beside the token
+    (the secret never in the store). Audited with the client id only."""
+    view = services.inventory.get(name)
+    cred = view.credential
+    if cred is None:
+        raise GatewayError(f"{name} has no credential to attach an OAuth client to")
+    client_id = client_id.strip()
+    if not client_id or not client_secret.reveal():
+        raise GatewayError("give both the OAuth client id and its secret")
+    value = json.dumps({"client_id": client_id, "client_secret": client_secret.reveal()})
+    services.secrets.set_value(_client_ref(cred.keyring_ref), value)
+    with session_scope(services.engine) as s:
+        services.audit.record(s, "credential.oauth_client", name, new={"client_id": client_id})
+
+
+def oauth_client(services, keyring_ref: str) -> tuple[str, Secret] | None:
+    """(client id, client secret) for the refresh token at ``keyring_ref``, or None."""
+    raw = services.secrets.get_value(_client_ref(keyring_ref))
+    if not raw:
+        return None
+    try:
+        found = json.loads(raw)
+        return str(found["client_id"]), Secret(str(found["client_secret"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def store_rotated_refresh(services, connector_id: int, keyring_ref: str, new: Secret) -> None:
+    """The provider rotated the refresh token (RFC 6749 §6: the old one must be discarded): the new
+    one goes into the keyring under the same reference at once, then its fingerprint to the store,
+    audited (fingerprints only)."""
+    services.secrets.put(keyring_ref, new)
+    fp = services.secrets.fingerprint(new)
+    with session_scope(services.engine) as s:
+        row = s.exec(select(Credential).where(Credential.keyring_ref == keyring_ref)).first()
+        connector = s.get(Connector, connector_id)
+        old = {"fingerprint": row.fingerprint, "last4": row.last4} if row else None
+        if row is not None:
+            row.fingerprint, row.last4, row.rotated_at = fp.digest, fp.last4, utcnow()
+            s.add(row)
+        services.audit.record(
+            s,
+            "credential.rotated",
+            connector.name if connector else "",
+            old=old,
+            new={"fingerprint": fp.digest, "last4": fp.last4, "by": "the provider, on an OAuth refresh (gateway)"},
+        )
 
 
 def record_usage(services, rows: list[dict]) -> None:

@@ -63,3 +63,16 @@ def test_answers_typed_at_the_gateway(services):
     assert answer_line(queue, "n") == "#1 denied (gh-bot)"  # the oldest
     assert answer_line(queue, f"y {two}") == "#2 approved: it is forwarded once (gh-bot)"
     assert "not held any more" in answer_line(queue, f"y {one}")
+
+
+def test_route_oauth_client_reads_the_secret_hidden_never_from_argv(breaker, cli_home):
+    refresh = "1//SANDBOX" + "r" * 60
+    r = breaker("add", "--name", "mail-bot", "--provider", "google", "--owner", "Ana", stdin=refresh + "\n")
+    assert r.code == 0, r.err
+    r = breaker(
+        "route", "mail-bot", "--oauth-client", "123-sandbox.apps.googleusercontent.com", stdin="client-SECRET\n"
+    )
+    assert r.code == 0, r.err
+    assert "refreshes its access tokens" in r.err and "client-SECRET" not in r.out + r.err
+    r = breaker("audit", "--json")
+    assert "credential.oauth_client" in r.out and "client-SECRET" not in r.out and refresh not in r.out

@@ -105,6 +105,22 @@ def token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = state.get(form.get("refresh_token"), PREFIX)
     if not _live(record) or record.kind != "refresh":
         return json_response(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
+    rotated = None
+    if record.meta.get("rotates"):
+        # "The authorization server MAY issue a new refresh token, in which case the client MUST
+        # discard the old refresh token" (RFC 6749 §6, https://www.rfc-editor.org/rfc/rfc6749#section-6):
+        # meta["rotates"] makes this sandbox do so, as providers that rotate refresh tokens do.
+        rotated = state.add(
+            TokenRecord(
+                token=make_token("refresh"),
+                provider=PREFIX,
+                kind="refresh",
+                identity=record.identity,
+                scopes=list(record.scopes),
+                meta={"rotates": True, "client_id": record.meta.get("client_id")},
+            )
+        )
+        state.revoke(record.token)
     fresh = state.add(
         TokenRecord(
             token=make_token("oauth"),
@@ -112,12 +128,40 @@ def token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
             kind="oauth",
             identity=record.identity,
             scopes=list(record.scopes),
-            expires_at=datetime.now(UTC) + timedelta(seconds=3599),
-            meta={"refresh_token": record.token},
+            expires_at=datetime.now(UTC) + timedelta(seconds=int(record.meta.get("expires_in", 3599))),
+            meta={"refresh_token": (rotated or record).token},
         )
     )
-    body = {"access_token": fresh.token, "expires_in": 3599, "scope": " ".join(fresh.scopes), "token_type": "Bearer"}
+    body = {
+        "access_token": fresh.token,
+        "expires_in": int(record.meta.get("expires_in", 3599)),
+        "scope": " ".join(fresh.scopes),
+        "token_type": "Bearer",
+    }
+    if rotated is not None:
+        body["refresh_token"] = rotated.token
     return json_response(200, body, {"cache-control": "no-cache, no-store, max-age=0, must-revalidate"})
+
+
+def profile(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /gmail/v1/users/{userId}/profile``
+    (https://developers.google.com/gmail/api/reference/rest/v1/users/getProfile) for a live access token."""
+    record = state.get(req.bearer(), PREFIX)
+    if not _live(record) or record.kind != "oauth":
+        return json_response(
+            401,
+            {
+                "error": {
+                    "code": 401,
+                    "message": "Request had invalid authentication credentials.",
+                    "status": "UNAUTHENTICATED",
+                }
+            },
+        )
+    return json_response(
+        200,
+        {"emailAddress": f"{record.identity}@sandbox.example", "messagesTotal": 3, "threadsTotal": 2, "historyId": "1"},
+    )
 
 
 def list_models(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -160,5 +204,6 @@ ROUTES = [
     ("POST", r"/oauth2/v3/tokeninfo", tokeninfo),
     ("POST", r"/revoke", revoke),
     ("POST", r"/token", token),
+    ("GET", r"/gmail/v1/users/(?P<user>[^/]+)/profile", profile),
     ("GET", r"/v1/models", list_models),
 ]
