@@ -194,3 +194,16 @@ def test_the_confirmation_of_a_routed_switch_says_the_gateway_and_calls_no_provi
     assert "gateway refuses every request of gh" in routed_plan.text()
     assert "not changed" in routed_plan.text() and "By hand" not in routed_plan.text()
     assert key_plan.calls  # a key handed out as itself still goes to the provider
+
+
+@pytest.mark.parametrize("provider", ["github", "hubspot", "anthropic"])
+async def test_re_enable_after_a_gateway_disable_works_again(provider, world, services, sandbox):
+    token = route(world, services, "conn", provider)
+    sw = Switches(services, call_timeout=3)
+    try:
+        assert (await sw.disable("conn")).state is JobState.VERIFIED
+        report = await sw.enable("conn")
+    finally:
+        sw.close()
+    assert report.state is JobState.VERIFIED, (report.message, report.verify_note)
+    assert services.inventory.get("conn").mode is Mode.FULL and token
