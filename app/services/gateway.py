@@ -23,8 +23,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import text
@@ -167,6 +167,20 @@ class Handout:
                 "Undo: press h again to route it through the gateway (new tokens are issued per run)",
             ]
         )
+
+
+@dataclass
+class UseByLevel:
+    """Gateway use per level: ``counts[level][week] = [forwarded, refused or held]``, week 0 the
+    last seven days; ``last_used[level]`` the last forwarded request of that level."""
+
+    weeks: int
+    counts: dict[str, list[list[int]]] = field(default_factory=dict)
+    last_used: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.counts
 
 
 class Gateway:
@@ -322,6 +336,29 @@ class Gateway:
                 .limit(limit)
             )
             return list(s.exec(q).all())
+
+    def use_by_level(self, name: str, weeks: int = 4, now: datetime | None = None) -> UseByLevel:
+        """What the connector's agents did through the gateway, per level and week (newest first):
+        requests forwarded, and requests refused or held, from ``gateway_use``."""
+        now = now or utcnow()
+        since = now - timedelta(weeks=weeks)
+        with session_scope(self.services.engine) as s:
+            c = self._connector(s, name)
+            rows = s.exec(
+                select(GatewayUse.at, GatewayUse.level, GatewayUse.decision).where(
+                    GatewayUse.connector_id == c.id, GatewayUse.at >= since
+                )
+            ).all()
+        found = UseByLevel(weeks=weeks)
+        for at, level, decision in rows:
+            at = parse_time(at)
+            week = min(weeks - 1, max(0, int((now - at).total_seconds() // (7 * 86400))))
+            label = Level(level).label if level is not None else "unknown"
+            cell = found.counts.setdefault(label, [[0, 0] for _ in range(weeks)])
+            cell[week][0 if decision == "allow" else 1] += 1
+            if decision == "allow" and (label not in found.last_used or at > found.last_used[label]):
+                found.last_used[label] = at
+        return found
 
     # -- helpers ------------------------------------------------------------------------------------
     @staticmethod

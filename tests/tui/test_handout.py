@@ -109,3 +109,29 @@ def test_handout_confirmation_snapshot(snap_compare, seeded):
 def test_main_screen_with_a_routed_connector_snapshot(snap_compare, seeded):
     Gateway(seeded).route("openai-support")
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=settle)
+
+
+async def test_the_connector_screen_shows_gateway_use_by_level_and_week(seeded):
+    from datetime import timedelta
+
+    from app.services import gateway as gateway_service
+
+    Gateway(seeded).route("openai-support")
+    cid = seeded.inventory.get("openai-support").id
+    now = gateway_service.utcnow()
+    rows = [
+        {"connector_id": cid, "at": now - timedelta(hours=1), "level": 1, "decision": "allow", "status": 200},
+        {"connector_id": cid, "at": now - timedelta(hours=2), "level": 1, "decision": "allow", "status": 200},
+        {"connector_id": cid, "at": now - timedelta(days=9), "level": 4, "decision": "allow", "status": 200},
+        {"connector_id": cid, "at": now - timedelta(hours=3), "level": 4, "decision": "refuse", "status": 403},
+    ]
+    gateway_service.record_usage(seeded, rows)
+    use = Gateway(seeded).use_by_level("openai-support", now=now)
+    assert use.counts["read"][0] == [2, 0] and use.counts["send"][0] == [0, 1] and use.counts["send"][1] == [1, 0]
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_connector(pilot, "openai-support")
+        panel = screen.query_one("#gateway-use")
+        await until(pilot, lambda: "this week" in str(panel.render()))
+        text = str(panel.render())
+        assert panel.display and "read" in text and "send" in text and "(1)" in text

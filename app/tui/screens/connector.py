@@ -39,6 +39,7 @@ from app.tui.widgets.present import (
     until,
 )
 from connectors import registry
+from connectors.base import Level
 
 
 def switch_label(state: str | None) -> str:
@@ -57,6 +58,13 @@ def probe_history(services: Any, name: str, limit: int = HISTORY_LIMIT) -> list:
     from app.services.probing import Prober  # only the connector screen needs it
 
     return list(Prober(services).history(name, limit))
+
+
+def gateway_use(services: Any, name: str) -> Any:
+    """The connector's gateway use per level and week (app.services.gateway.Gateway.use_by_level)."""
+    from app.services.gateway import Gateway
+
+    return Gateway(services).use_by_level(name)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -78,6 +86,7 @@ class ConnectorRead(Message, bubble=False):
     probes: list = field(default_factory=list)
     events: list = field(default_factory=list)
     latest: Any = None  # the connector's latest switch (app.services.switches.JobReport) or None
+    use: Any = None  # gateway use per level and week (app.services.gateway.UseByLevel) or None
 
 
 WAITING_STATES = (JobState.MANUAL, JobState.APPLIED, JobState.FAILED, JobState.PENDING, JobState.OUT_OF_SYNC)
@@ -148,6 +157,7 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
                     yield DataTable(id="live", cursor_type="none", show_cursor=False)
             yield Static("", id="drift")
             yield Static("", id="switch-panel", classes="panel")
+            yield Static("", id="gateway-use", classes="panel")
             with Horizontal(id="facts"):
                 yield Static("", id="credential", classes="panel")
                 with Vertical(id="probes-panel", classes="panel"):
@@ -165,6 +175,8 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         self.query_one("#credential").border_title = "Credential"
         self.query_one("#switch-panel").border_title = "Latest switch"
         self.query_one("#switch-panel").display = False
+        self.query_one("#gateway-use").border_title = "Gateway use by level — last 4 weeks"
+        self.query_one("#gateway-use").display = False
         for table_id, columns in (
             ("#declared", ("Scope", "Level")),
             ("#live", ("Scope", "Level", "")),
@@ -202,7 +214,9 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
             return
         events = services.audit.recent(services.engine, EVENTS_LIMIT, connector=view.name)
         latest = services.switches.latest(view.name) if "switch" in self.app.features else None
-        self.post_message(ConnectorRead(view, probe_history(services, view.name), events, latest))
+        self.post_message(
+            ConnectorRead(view, probe_history(services, view.name), events, latest, gateway_use(services, view.name))
+        )
 
     @on(ConnectorRead)
     def _read(self, message: ConnectorRead) -> None:
@@ -347,6 +361,7 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         spark.data = [float(getattr(p, "latency_ms", 0) or 0) for p in reversed(message.probes)]
         spark.display = len(message.probes) > 2
         self.show_latest(message.latest)
+        self.show_use(message.use)
         events = self.query_one("#connector-audit", DataTable)
         events.clear()
         for ev in message.events:
@@ -359,6 +374,30 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
             )
         if not message.events:
             events.add_row(Text("no events", style=tone(variables, "foreground-darken-2")), "", "", "", "")
+
+    def show_use(self, use: Any) -> None:
+        """What the agents did through the gateway, per level and week (forwarded; refused or held)."""
+        panel = self.query_one("#gateway-use", Static)
+        routed = self.view is not None and self.view.routed
+        panel.display = routed or (use is not None and not use.empty)
+        if not panel.display:
+            return
+        if use is None or use.empty:
+            panel.update("[$text-muted]No request through the gateway in the last 4 weeks.[/]")
+            return
+        head = ["Level", "this week", "1 week ago", "2 weeks ago", "3 weeks ago", "last forwarded"]
+        rows = []
+        for label in [x.label for x in Level] + ["unknown"]:
+            weeks = use.counts.get(label)
+            if weeks is None:
+                continue
+            cells = [f"{ok}" + (f" ({held})" if held else "") for ok, held in weeks[:4]]
+            rows.append([label, *cells, ago(use.last_used[label]) if label in use.last_used else "never"])
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+        line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths))  # noqa: E731
+        text = [f"[$text-muted]{escape(line(head))}[/]", *(escape(line(r)) for r in rows)]
+        text.append("[$text-muted]requests forwarded; (n) refused or held[/]")
+        panel.update("\n".join(text))
 
     def show_latest(self, report: Any) -> None:
         """The latest switch in its honest state, and what is still to do."""
