@@ -225,6 +225,28 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
         await pilot.press(*"PANIC")
         await pilot.pause()
 
+    async def hand_on(pilot):
+        # A rotation by the provider's API (GitLab makes the new token): the new key offered once,
+        # masked, to hand on to the bot that Breaker does not launch.
+        await select(pilot, lambda v: v.provider == "gitlab")
+        await pilot.press("r")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "SwitchConfirm")
+        await pilot.click("#confirm")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "NewKeyHandOn", timeout=60)
+        await pilot.pause(0.3)
+
+    async def rotate_demo(pilot):
+        # Guided rotation in the demo: the sandbox stands in for GitHub's dashboard and makes the key.
+        await select(pilot, lambda v: v.provider == "github" and v.mode.value == "full")
+        await pilot.press("r")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "SwitchConfirm")
+        await pilot.click("#confirm")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "NewKeyModal")
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: bool(pilot.app.screen.query_one("#new-key-input").value))
+        await pilot.pause(0.3)
+
     async def panic(pilot):
         await panic_second_step(pilot)
         await pilot.press("enter")
@@ -296,6 +318,7 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
     return {"scan": scan, "secure": secure_preview, "main": main, "connector": connector, "add": add, "add-errors": add_errors, "edit": edit,
             "remove": remove, "handout": handout, "audit": audit, "help": help_, "palette": palette, "filter": filtered,
             "probe_all": probe_all, "confirm": confirm, "panic-confirm": panic_second_step, "panic": panic,
+            "hand-on": hand_on, "rotate-demo": rotate_demo,
             "checklist": checklist, "review": review, "figures": figures}
 
 
@@ -312,14 +335,21 @@ def terminal_fonts(path: Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-async def capture(services, name: str, steps, out: Path, *, read_only: bool = False, sandbox=None) -> Path:
+# At 80×24 as well (issue 14): file name → the scene it shows on an ordinary terminal.
+SMALL = (80, 24)
+SMALL_SCENES = {"main-80x24": "main", "help-80x24": "help", "panic-confirm-80x24": "panic-confirm",
+                "hand-on-80x24": "hand-on"}
+
+
+async def capture(services, name: str, steps, out: Path, *, read_only: bool = False, sandbox=None,
+                  size: tuple[int, int] = SIZE) -> Path:
     from textual.widgets import Input
 
     from app.tui.app import make_app
 
     Input._toggle_cursor = lambda self: None  # a still cursor: the same picture every time
     app = make_app(services, read_only=read_only, sandbox=sandbox)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await steps(pilot)
         app.clear_notifications()
@@ -395,14 +425,19 @@ def main() -> int:
         with frozen_time(now) as clock:
             shown = scenes(sandbox, clock)
             # last: they change the inventory (the review adds last week's review and finishes this one)
-            changing = ("review", "figures", "probe_all", "confirm", "panic-confirm", "panic", "checklist")
+            changing = ("review", "figures", "probe_all", "confirm", "panic-confirm", "panic-confirm-80x24",
+                        "rotate-demo", "hand-on", "hand-on-80x24", "panic", "checklist")
             machine = ("scan", "secure")  # read a sample machine, and add its keys: after everything else
             for name in [n for n in shown if n not in changing and n not in machine]:
                 written.append(asyncio.run(capture(services, name, shown[name], args.out, sandbox=sandbox)))
+            for name in ("main-80x24", "help-80x24"):
+                written.append(asyncio.run(capture(services, name, shown[SMALL_SCENES[name]], args.out,
+                                                   sandbox=sandbox, size=SMALL)))
             written.append(asyncio.run(capture(services, "read-only", shown["main"], args.out, read_only=True,
                                                sandbox=sandbox)))
             for name in changing:
-                written.append(asyncio.run(capture(services, name, shown[name], args.out, sandbox=sandbox)))
+                steps, size = (shown[SMALL_SCENES[name]], SMALL) if name in SMALL_SCENES else (shown[name], SIZE)
+                written.append(asyncio.run(capture(services, name, steps, args.out, sandbox=sandbox, size=size)))
                 if sandbox is not None:
                     sandbox.faults.clear()  # the held-back providers answer again
                 if name == "figures":

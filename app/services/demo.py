@@ -668,3 +668,60 @@ def prepare_demo_home(home: Path, *, port: int | None = None) -> Settings:
     finally:
         services.close()
     return settings
+
+
+# -- a key to paste (guided rotation in the demo) ------------------------------------------------------
+
+
+async def mint_sandbox_key(services: Services, name: str) -> Secret:
+    """The demo's stand-in for the provider's dashboard: a new sandbox key for connector ``name``, so
+    a guided rotation (the owner pastes a key made at the provider) can be tried in the demo.
+
+    The demo sandbox's admin API (``POST /_sandbox/tokens``) makes it with the kind, scopes and
+    identity of the key the connector has now (read back from ``GET /_sandbox/tokens`` by its last
+    four characters, never its value), so the new key can do what the old one could. Only in a demo
+    home, and only for a connector that points at the demo's own sandbox: raises :class:`DemoError`
+    (one line) otherwise, or when the sandbox does not answer."""
+    import httpx
+
+    from connectors.sandbox.server import ADMIN_PREFIX
+
+    settings = services.settings
+    port = demo_port(settings) if settings.demo else None
+    if port is None:
+        raise DemoError("only the demo can make a sandbox key; at a real provider, make the new key on its dashboard")
+    view = await asyncio.to_thread(services.inventory.get, name)
+    url = httpx.URL(view.base_url or "")
+    if url.host not in (LOOPBACK, "localhost") or url.port != port:
+        raise DemoError(f"{name} does not point at the demo sandbox; make its new key at the provider's dashboard")
+    prefix = url.path.strip("/").split("/")[0] or view.provider
+    admin = f"http://{LOOPBACK}:{port}/{ADMIN_PREFIX}/tokens"
+    last4 = view.credential.last4 if view.credential else ""
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            listed = await client.get(admin)
+            listed.raise_for_status()
+            current = next(
+                (
+                    t
+                    for t in listed.json().get("tokens", [])
+                    if last4 and t.get("last4") == last4 and not t.get("revoked")
+                ),
+                None,
+            )
+            body: dict[str, Any] = {"provider": prefix}
+            if current is not None:
+                body |= {"kind": current.get("kind"), "scopes": current.get("scopes") or []}
+                if current.get("identity"):
+                    body["identity"] = current["identity"]
+            made = await client.post(admin, json=body)
+            if made.status_code != 201:
+                raise DemoError(
+                    f"the demo sandbox would not make a key: {made.json().get('message', made.status_code)}"
+                )
+            token = made.json()["token"]
+    except httpx.HTTPError as exc:
+        raise DemoError(
+            f"the demo sandbox on port {port} did not answer ({type(exc).__name__}); is `breaker demo` running?"
+        ) from None
+    return Secret(token)

@@ -39,6 +39,7 @@ def known_binding_ids() -> set[str]:
     from app.tui.screens.discard import DiscardConfirm
     from app.tui.screens.figures import FiguresScreen
     from app.tui.screens.form import ConnectorForm
+    from app.tui.screens.handoff import NewKeyHandOn
     from app.tui.screens.help import HelpScreen
     from app.tui.screens.panic import PanicConfirm, PanicScreen, PanicTypeConfirm, ResumeOffer
     from app.tui.screens.remove import RemoveConfirm
@@ -56,6 +57,7 @@ def known_binding_ids() -> set[str]:
         HelpScreen,
         SwitchConfirm,
         NewKeyModal,
+        NewKeyHandOn,
         SwitchOutcome,
         DeepProbeConfirm,
         PanicConfirm,
@@ -283,6 +285,37 @@ class BreakerApp(App[str | None]):
             self.notify(
                 f"{what} failed: {error}" if str(error) else f"{what} failed ({type(error).__name__})", severity="error"
             )
+
+    # -- a key on the screen (the new key of a rotation, handed on by hand) ----------------------
+    def secret_on_screen(self) -> bool:
+        return any(getattr(screen, "shows_secret", False) for screen in self.screen_stack)
+
+    def get_system_commands(self, screen: Screen):
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot" and self.secret_on_screen():
+                continue  # no picture of a key
+            yield command
+
+    def deliver_screenshot(self, *args, **kwargs):
+        """No screenshot while a key is on the screen: say so instead (hide it first)."""
+        if self.secret_on_screen():
+            self.notify("No screenshot while a key is shown: hide it first.", severity="warning")
+            return None
+        return super().deliver_screenshot(*args, **kwargs)
+
+    def save_screenshot(self, *args, **kwargs) -> str:
+        if self.secret_on_screen():
+            raise RuntimeError("no screenshot while a key is shown: hide it first")
+        return super().save_screenshot(*args, **kwargs)
+
+    def forget_clipboard(self, text: str) -> None:
+        """Drop ``text`` from the panel's own copy of the clipboard, if it is still there.
+
+        ``copy_to_clipboard`` keeps the text in ``App._clipboard`` (for pasting inside the panel) for
+        as long as the app runs, and Textual has no call to clear it; copying "" instead would also
+        empty the terminal's clipboard, before the owner pasted the key where it is needed."""
+        if self._clipboard == text:
+            self._clipboard = ""
 
     def handle_bindings_clash(self, clashed_bindings: set[Binding], node) -> None:
         # Textual calls this each time it builds the binding chain: say it once per clash.

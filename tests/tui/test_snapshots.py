@@ -137,13 +137,19 @@ def test_audit_screen(snap_compare, seeded):
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
 
 
-def test_help_screen(snap_compare, seeded):
-    async def run_before(pilot):
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await pilot.pause()
+async def open_help(pilot):
+    await settle(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause()
 
-    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+def test_help_screen(snap_compare, seeded):
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=open_help)
+
+
+def test_help_screen_80x24(snap_compare, seeded):
+    """The "Now" column only as wide as its notes; "What it does" gets the rest."""
+    assert snap_compare(make_app(seeded), terminal_size=SMALL, run_before=open_help)
 
 
 def test_command_palette(snap_compare, seeded):
@@ -210,19 +216,24 @@ def test_switch_manual_steps(snap_compare, seeded, monkeypatch):
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
 
 
+async def panic_typed(pilot):
+    await settle(pilot)
+    await pilot.press("exclamation_mark")
+    await on_screen(pilot, "PanicConfirm")
+    await click(pilot, "#continue")
+    await on_screen(pilot, "PanicTypeConfirm")
+    await pilot.press(*"PANIC")
+    await pilot.pause()
+
+
 def test_panic_second_step(snap_compare, seeded):
     """! → Continue → the deliberate second step, PANIC typed."""
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=panic_typed)
 
-    async def run_before(pilot):
-        await settle(pilot)
-        await pilot.press("exclamation_mark")
-        await on_screen(pilot, "PanicConfirm")
-        await click(pilot, "#continue")
-        await on_screen(pilot, "PanicTypeConfirm")
-        await pilot.press(*"PANIC")
-        await pilot.pause()
 
-    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+def test_panic_second_step_80x24(snap_compare, seeded):
+    """The typed second step at 80×24: what happens, the field, both buttons on screen."""
+    assert snap_compare(make_app(seeded), terminal_size=SMALL, run_before=panic_typed)
 
 
 def script_panic(monkeypatch):
@@ -377,3 +388,30 @@ def test_checklist_screen(snap_compare, seeded):
         await settle(pilot)
 
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+
+# -- the new key of a rotation, handed on by hand (issue 14) ------------------------------------------
+def hand_on(seeded):
+    """The hand-on dialog as a rotation by API leaves it: the key masked, focus on Done."""
+    from app.services.switches.handoff import KeyHandoff, Offer
+    from app.tui.screens.handoff import NewKeyHandOn
+
+    view = seeded.inventory.get("gitlab-ci")
+    cred = view.credential
+    offer = Offer(view.name, "Zapier deploy flow", view.env_var, cred.keyring_ref, cred.fingerprint, cred.last4)
+
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.push_screen(NewKeyHandOn(KeyHandoff(seeded, offer)))
+        await on_screen(pilot, "NewKeyHandOn")
+        await pilot.pause()
+
+    return run_before
+
+
+def test_new_key_hand_on(snap_compare, seeded):
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=hand_on(seeded))
+
+
+def test_new_key_hand_on_80x24(snap_compare, seeded):
+    assert snap_compare(make_app(seeded), terminal_size=SMALL, run_before=hand_on(seeded))

@@ -28,6 +28,7 @@ from app.services.secrets import SecretStore
 from app.services.switches import at_gateway, steps
 from app.services.switches.calls import CallPolicy, Calls
 from app.services.switches.events import EventSink, emit
+from app.services.switches.handoff import Handoffs, KeyHandoff
 from app.services.switches.journal import DbThread, JobRow, JobUpdate, Journal, PanicTarget
 from app.services.switches.plan import PanicPlan, SwitchPlan, panic_plan, plan_for
 from app.services.switches.states import JobReport, PanicSummary
@@ -150,6 +151,7 @@ class Switches:
         self.transport = transport
         self.journal = Journal(services)
         self.db = DbThread()
+        self.handoffs = Handoffs(services)  # new keys made by a provider, to hand on by hand once
 
     def prepare(self, selection: Selection | None = None) -> None:
         """Open what a panic needs before the owner confirms — the audit key and the TLS context —
@@ -258,12 +260,15 @@ class Switches:
         if action is SwitchAction.ROTATE:
             job = await asyncio.to_thread(self.journal.latest, name)
             if job is not None and _interrupted(job) and job.action is SwitchAction.ROTATE:
-                return await self._finish(job, on_event)
+                before = await asyncio.to_thread(self.services.inventory.get, name)
+                report = await self._finish(job, on_event)
+                await asyncio.to_thread(self.handoffs.offer_if_rotated, name, before)
+                return report
         plan, view, views = await asyncio.to_thread(self._plan, name, action, revoke_full)
         if action is SwitchAction.ROTATE and plan.guided:
             raise NeedsNewKey(plan)
         probe_first = action is SwitchAction.DISABLE and view.mode is Mode.DISABLED
-        return await self._run(
+        report = await self._run(
             name,
             action,
             plan,
@@ -273,6 +278,15 @@ class Switches:
             step=lambda ctx: self._step(ctx, action, revoke_full),
             details={"revoke_full": True} if revoke_full else None,
         )
+        if action is SwitchAction.ROTATE:  # the provider made the new key: the owner may hand it on
+            await asyncio.to_thread(self.handoffs.offer_if_rotated, name, view)
+        return report
+
+    def new_key_handoff(self, name: str) -> KeyHandoff | None:
+        """After a rotation by API, the new key to hand on by hand (a client Breaker does not
+        launch), once: see :mod:`app.services.switches.handoff`. None when there is nothing to hand
+        on (no rotation, a guided one — the owner made that key — or already taken)."""
+        return self.handoffs.take(name)
 
     async def rotate_with(self, name: str, new_secret: Secret, *, on_event: EventSink = None) -> JobReport:
         """Guided rotation: the owner pasted ``new_secret``. It is probed first; only a working key is

@@ -207,6 +207,13 @@ def _has_api(provider: Provider, verb: Verb, view: ConnectorView, cred: Credenti
     return verb is Verb.REVOKE and _endpoint(provider, verb, cred) is not None
 
 
+def _provider_can_rotate(name: str) -> bool:
+    try:
+        return bool(registry.get(name).can_rotate)
+    except Exception:  # an unknown provider: no rotation by API
+        return False
+
+
 def _stops(view: ConnectorView, views: list[ConnectorView], action: SwitchAction) -> list[str]:
     out: list[str] = []
     client = view.client or "the assistant or automation using this key"
@@ -216,9 +223,11 @@ def _stops(view: ConnectorView, views: list[ConnectorView], action: SwitchAction
     elif action.reduces:
         out.append(f"{client}: anything above {action.ceiling.label} level fails")  # type: ignore[union-attr]
     elif action is SwitchAction.ROTATE:
+        made_here = _provider_can_rotate(view.provider)  # the owner never sees a key the provider makes
         out.append(
             f"{client}: the old key stops working; give it the new one "
-            f"(`breaker exec {view.name}` does it for you via {view.env_var or 'its variable'})"
+            f"(`breaker exec {view.name}` does it for you via {view.env_var or 'its variable'}"
+            + ("; otherwise the panel shows the new key once, to copy)" if made_here else ")")
         )
     if action in (SwitchAction.DISABLE, SwitchAction.ROTATE):
         shared = shared_with(view, views)

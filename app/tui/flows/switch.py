@@ -175,11 +175,25 @@ class SwitchFlow(Flow):
         report = message.report
         if report is None:
             return
-        if report.verified:  # one toast for the outcome; anything else opens its dialog, which says it
+        # A rotation whose new key the provider made: offer it once, for a client Breaker does not launch.
+        handoff = (
+            self.services.switches.new_key_handoff(report.connector) if report.action is SwitchAction.ROTATE else None
+        )
+        if handoff is not None:
+            from app.tui.screens.handoff import NewKeyHandOn
+
+            # the outcome (a toast, or what is left to do) once the key is handed on
+            self.app.push_screen(NewKeyHandOn(handoff, report), lambda _: self.announce(report))
+            return
+        self.announce(report)
+
+    def announce(self, report: JobReport) -> None:
+        """One toast for a verified switch; anything else opens its outcome dialog, which says it."""
+        if report.verified:
             detail = report.verify_note or report.message
             self.notify(
                 report.label + (f" — {detail}" if detail else ""),
-                title=f"{message.action} {message.name}",
+                title=f"{report.action} {report.connector}",
                 timeout=6,
             )
         else:

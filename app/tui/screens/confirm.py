@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -177,7 +177,10 @@ class NewKeyModal(CancellableModal[Secret | None]):
     """Guided rotation: where to make the new key, and a masked field to paste it. Breaker probes the
     new key before it swaps it in; the old one is revoked (or the steps say how) only after that."""
 
-    BINDINGS = [Binding("escape", "cancel", "cancel", id="new-key-cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "cancel", id="new-key-cancel"),
+        Binding("ctrl+n", "mint", "make a sandbox key (demo)", id="new-key-mint", show=False),
+    ]
     AUTO_FOCUS = "#new-key"
 
     def __init__(self, plan: Any) -> None:
@@ -190,28 +193,70 @@ class NewKeyModal(CancellableModal[Secret | None]):
             yield Static(
                 f"Rotate the key of {escape(plan.connector)} ({escape(plan.provider_title)})", classes="dialog-title"
             )
-            yield Outline(
-                [
-                    line(f"{escape(plan.provider_title)} cannot make the new key by API. Make it yourself:"),
-                    *steps_lines(plan.manual_steps, plan.provider),
-                ],
-                id="new-key-steps",
-            )
-            yield Static(
-                "Then paste it here. It is hidden, goes to the OS keyring, and is probed before it "
-                "replaces the old key; the old key dies only once the new one works.",
-                classes="field-note",
-                id="new-key-note",
-            )
+            with VerticalScroll(id="new-key-body"):  # long steps scroll; the field and buttons stay
+                yield Outline(
+                    [
+                        line(f"{escape(plan.provider_title)} cannot make the new key by API. Make it yourself:"),
+                        *steps_lines(plan.manual_steps, plan.provider),
+                    ],
+                    id="new-key-steps",
+                )
+                yield Static(
+                    "Then paste it here. It is hidden, goes to the OS keyring, and is probed before it "
+                    "replaces the old key; the old key dies only once the new one works.",
+                    classes="field-note",
+                    id="new-key-note",
+                )
+            if self.demo:
+                yield Static(
+                    f"[b]Demo:[/b] the sandbox stands in for {escape(plan.provider_title)}'s dashboard. "
+                    "Press [b]Make a sandbox key[/b] (ctrl+n) and it makes one, as you would at "
+                    f"{escape(plan.provider_title)}, and puts it in the field below.",
+                    classes="field-note",
+                    id="new-key-demo",
+                )
             yield Input(placeholder="paste the new key — masked", password=True, id="new-key-input", compact=True)
             yield Static("", id="new-key-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
+                if self.demo:
+                    yield Button("Make a sandbox key", id="mint")
                 yield Button("Rotate", variant="error", id="rotate")
                 yield Button("Cancel", id="cancel")
+
+    @property
+    def demo(self) -> bool:
+        """A demo inventory: its sandbox can make the new key (there is no dashboard to go to)."""
+        settings = getattr(self.app, "settings", None)
+        return bool(settings is not None and settings.demo)
 
     def on_mount(self) -> None:
         self.query_one("#new-key-error").display = False
         self.query_one("#new-key-input", Input).focus()
+
+    @on(Button.Pressed, "#mint")
+    def action_mint(self) -> None:
+        if self.demo:
+            self._mint()
+
+    @work(exclusive=True, group="mint", exit_on_error=False, description="making a sandbox key")
+    async def _mint(self) -> None:
+        from app.services.demo import mint_sandbox_key
+
+        error = self.query_one("#new-key-error", Static)
+        try:
+            secret = await mint_sandbox_key(self.app.services, self.plan.connector)  # type: ignore[attr-defined]
+        except Exception as exc:  # DemoError: one line beside the field
+            error.update(f"✖ {escape(str(exc) or type(exc).__name__)}")
+            error.display = True
+            return
+        field = self.query_one("#new-key-input", Input)
+        field.value = secret.reveal()  # masked: the field is a password field
+        error.display = False
+        self.query_one("#new-key-demo", Static).update(
+            f"[b]Demo:[/b] the sandbox made a new key (ending …{escape(secret.last4)}); it is in the field, "
+            "masked. Press [b]Rotate[/b]: Breaker probes it, swaps it in, then retires the old key."
+        )
+        self.query_one("#rotate", Button).focus()
 
     @on(Input.Submitted, "#new-key-input")
     @on(Button.Pressed, "#rotate")

@@ -104,9 +104,13 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         variables = self.app.theme_variables
         table = self.query_one("#help-table", DataTable)
+        sections = help_rows(self.app, self.under)
         # The dialog is 116 cells wide or 96% of the terminal; "What it does" takes what is left.
         inner = min(116, int(self.app.size.width * 0.96)) - 4 - 2 - 8 - 2  # border, padding, cells, scrollbar
-        keys_width, does_width, state_width = (10, 13, 26) if inner >= 90 else (8, 11, 12)
+        keys_width, does_width = (15, 13) if inner >= 90 else (10, 11)  # a section title fits, or wraps
+        # "Now" is as wide as its longest note (most keys have none), its notes wrapping on a narrow terminal.
+        longest = max((len(row.state) for _title, rows in sections for row in rows), default=0)
+        state_width = max(len("Now"), min(longest, 26 if inner >= 90 else 12))
         for key, header, width in (
             ("keys", "Key", keys_width),
             ("does", "Does", does_width),
@@ -115,8 +119,10 @@ class HelpScreen(ModalScreen[None]):
         ):
             table.add_column(header, key=key, width=width)
         muted_style = tone(variables, "foreground-darken-2")
-        for title, rows in help_rows(self.app, self.under):
-            table.add_row(Text(title, style=f"bold {tone(variables, 'primary')}"), Text(""), Text(""), Text(""))
+        for title, rows in sections:
+            table.add_row(
+                Text(title, style=f"bold {tone(variables, 'primary')}"), Text(""), Text(""), Text(""), height=None
+            )
             for row in rows:
                 muted = bool(row.state)
                 style = muted_style if muted else ""

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
-from app.tui.widgets.present import ago, days, level_text, light_text, switch_text, tone
+from app.tui.widgets.present import ago, days, level_text, light_text, switch_look, switch_text, tone
 
 if TYPE_CHECKING:
     from app.services.views import ConnectorView
@@ -29,12 +29,65 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("switch", "Switch"),
 )
 
-# Columns that give way on a narrow terminal, first to go first: the provider is usually in the
-# name, the key's age has its own summary tile, the owner is on the connector's screen. The state,
-# name, mode, live level, drift, last probe and switch always stay.
-GIVE_WAY: tuple[tuple[int, str], ...] = ((110, "provider"), (100, "key_age"), (90, "owner"))
+# Columns that give way when the rows do not fit the terminal, first to go first: the provider is
+# usually in the name, how it is handed out is on its screen, the key's age has its own summary tile, the owner is on the connector's
+# screen, and drift is still marked by the row's ▲ (the drift tile counts it, the connector's
+# screen says what it is). Before any of them goes, the last probe drops its "ago" ("ok 3 h").
+# The state, name, mode, live level, last probe and switch always stay.
+GIVE_WAY: tuple[str, ...] = ("provider", "via", "key_age", "owner", "drift")
 # "Via": how `breaker exec` hands the connector out — the key itself, or through the gateway (issue 13).
 VIA = {True: ("gateway", "text-primary"), False: ("key", "foreground-darken-2")}
+# Cells of the terminal's width the rows never get: the two the table leaves free at its right,
+# and a vertical scrollbar's two (a long inventory scrolls).
+KEPT_FREE = 4
+
+
+def needed_widths(views: Sequence[ConnectorView], *, compact: bool) -> dict[str, int]:
+    """Each column's width (cells, header included, padding not) for these rows: a length per
+    row, so that measuring 1,000 connectors costs next to nothing."""
+    need = {key: len(header) for key, header in COLUMNS}
+    need["state"] = 1
+    for view in views:
+        probe = (
+            f"{view.last_outcome or '?'} {ago(view.last_probe_at, short=compact)}" if view.last_probe_at else "never"
+        )
+        look = switch_look(view.switch_state)
+        for key, width in (
+            ("name", len(view.name)),
+            ("provider", len(view.provider)),
+            ("owner", len(view.owner) if view.owner else 8),
+            ("mode", len(view.mode.value)),
+            ("via", len(VIA[bool(getattr(view, "routed", False))][0])),
+            ("live", len(view.live_word)),
+            ("drift", 2 + len(str(len(view.drift)))),
+            ("key_age", len(days(view.key_age_days))),
+            ("last_probe", len(probe)),
+            ("switch", len(look.short) if look else 0),
+        ):
+            if width > need[key]:
+                need[key] = width
+    return need
+
+
+def fitting_layout(width: int, views: Sequence[ConnectorView], padding: int = 1) -> tuple[tuple[str, ...], bool]:
+    """The columns to show on a terminal ``width`` cells wide, and whether the last probe is
+    compact: columns give way (:data:`GIVE_WAY`) until the rows fit without scrolling sideways."""
+    dropped: list[str] = []
+    compact = False
+    for step in (None, "compact", *GIVE_WAY):
+        if step == "compact":
+            compact = True
+        elif step is not None:
+            dropped.append(step)
+        need = needed_widths(views, compact=compact)
+        keys = [k for k, _ in COLUMNS if k not in dropped]
+        if sum(need[k] + 2 * padding for k in keys) + KEPT_FREE <= width:
+            break
+    if dropped:  # narrow: the switch state before the last probe, which is the longest cell
+        keys.remove("switch")
+        keys.insert(keys.index("last_probe"), "switch")
+    return tuple(keys), compact
+
 
 MODE_VARIABLE = {  # by Mode value
     "full": "foreground",
@@ -44,8 +97,11 @@ MODE_VARIABLE = {  # by Mode value
 }
 
 
-def row_cells(view: ConnectorView, variables: Mapping[str, str], key_age_warn_days: int) -> dict[str, Text]:
-    """The cells of one row, by column key. Plain Text everywhere: names are never read as markup."""
+def row_cells(
+    view: ConnectorView, variables: Mapping[str, str], key_age_warn_days: int, *, compact: bool = False
+) -> dict[str, Text]:
+    """The cells of one row, by column key. Plain Text everywhere: names are never read as markup.
+    ``compact``: a narrow terminal, the last probe without its "ago"."""
     muted = tone(variables, "foreground-darken-2")
     age = view.key_age_days
     if view.last_probe_at is None:
@@ -58,7 +114,7 @@ def row_cells(view: ConnectorView, variables: Mapping[str, str], key_age_warn_da
             style = muted  # a dead key is what disabling asked for, not a failure
         else:
             style = tone(variables, "error")
-        probe = Text(f"{outcome} {ago(view.last_probe_at)}", style=style)
+        probe = Text(f"{outcome} {ago(view.last_probe_at, short=compact)}", style=style)
     return {
         "state": light_text(view, variables),
         "name": Text(view.name, style="bold"),
@@ -104,38 +160,37 @@ class ConnectorTable(DataTable):
         self._generation = 0
         self.complete = True  # every row of the last show() is in the table
         self.columns_shown: tuple[str, ...] = tuple(k for k, _ in COLUMNS)
+        self.compact = False  # the last probe without "ago" (a narrow terminal)
         self._last_show: tuple | None = None  # (views, variables, key_age_warn_days): drawn again on resize
 
     def on_mount(self) -> None:
-        self.columns_shown = self.fitting_columns(self.app.size.width)
+        self.columns_shown, self.compact = fitting_layout(self.app.size.width, [], self.cell_padding)
         self._add_columns()
-
-    @staticmethod
-    def fitting_columns(width: int) -> tuple[str, ...]:
-        """The columns to show on a terminal ``width`` cells wide (see :data:`GIVE_WAY`)."""
-        dropped = {key for below, key in GIVE_WAY if width < below}
-        keys = [k for k, _ in COLUMNS if k not in dropped]
-        if dropped:  # narrow: the switch state before the last probe, which is the first to be cut
-            keys.remove("switch")
-            keys.insert(keys.index("last_probe"), "switch")
-        return tuple(keys)
 
     def _add_columns(self) -> None:
         headers = dict(COLUMNS)
         for key in self.columns_shown:
             self.add_column(headers[key], key=key)
 
-    def on_resize(self) -> None:
-        wanted = self.fitting_columns(self.app.size.width)
-        if wanted == self.columns_shown:
-            return
-        self.columns_shown = wanted
+    def _fit(self, views: Sequence[ConnectorView]) -> bool:
+        """Lay the columns out for these rows on this terminal; True when that changed them (the
+        rows must then go in again)."""
+        layout = fitting_layout(self.app.size.width, views, self.cell_padding)
+        if layout == (self.columns_shown, self.compact):
+            return False
+        self.columns_shown, self.compact = layout
         self.clear(columns=True)
         self._add_columns()
         self.views, self._keys_by_name = {}, {}
+        return True
+
+    def on_resize(self) -> None:
         if self._last_show is not None:
             views, variables, warn = self._last_show
-            self.show(views, variables, key_age_warn_days=warn)
+            if self._fit(views):
+                self.show(views, variables, key_age_warn_days=warn)
+        else:
+            self._fit([])
 
     def show(
         self,
@@ -159,6 +214,7 @@ class ConnectorTable(DataTable):
             keep_id = str(self.selected.id)
         self._generation += 1
         pending = list(views)
+        self._fit(pending)
         if self.complete and self.row_count and [str(v.id) for v in pending] == list(self.views):
             self.complete = False
             self._update_chunk(self._generation, pending, variables, key_age_warn_days, keep_id)
@@ -185,7 +241,7 @@ class ConnectorTable(DataTable):
             key = str(view.id)
             self.views[key] = view
             self._keys_by_name[view.name] = key
-            cells = row_cells(view, variables, key_age_warn_days)
+            cells = row_cells(view, variables, key_age_warn_days, compact=self.compact)
             self.add_row(*(cells[k] for k in self.columns_shown), key=key)
         if keep_id is not None and keep_id in self.views and any(str(v.id) == keep_id for v in chunk):
             self.move_cursor(row=self.get_row_index(keep_id), animate=False)
@@ -221,7 +277,7 @@ class ConnectorTable(DataTable):
         self.views[key] = view
         self._keys_by_name[view.name] = key
         current = dict(zip(self.columns_shown, self.get_row(key)))
-        for column, cell in row_cells(view, variables, key_age_warn_days).items():
+        for column, cell in row_cells(view, variables, key_age_warn_days, compact=self.compact).items():
             if column in current and current[column] != cell:
                 set_cell(self, key, column, cell)
 

@@ -59,10 +59,11 @@ def span(delta: timedelta) -> str:
     return f"{seconds // 86400} d"
 
 
-def ago(moment: datetime | None) -> str:
+def ago(moment: datetime | None, *, short: bool = False) -> str:
+    """ "3 h ago" ("3 h" when ``short``: a narrow column whose header already says it is the past)."""
     if moment is None:
         return NEVER
-    return f"{span(now() - aware(moment))} ago"
+    return span(now() - aware(moment)) + ("" if short else " ago")
 
 
 def until(moment: datetime | None) -> str:
@@ -360,6 +361,8 @@ def event_sentence(action: str, connector: str | None, old_json: str, new_json: 
         return f"Handed {who} out through the gateway (requests above the mode: {new.get('on_above', 'refuse')})."
     if action == "gateway.unroute":
         return f"Handed {who} out as its key again; {new.get('tokens_revoked', 0)} gateway token(s) revoked."
+    if action == "key.shown":
+        return f"Showed the new key of {who} (…{new.get('last4', '')}) once, to hand it on by hand."
     if action == "panic.start":
         return f"Emergency disable started for {new.get('count', 'every')} connector(s)."
     if action == "panic.end":
