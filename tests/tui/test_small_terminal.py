@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import Button, DataTable, Input
 
 from app.tui.app import make_app
-from app.tui.widgets.connector_table import fitting_layout
+from app.tui.widgets.connector_table import COLUMNS, fitting_layout
 from tests.tui.pilot import click, on_screen, select_row, settle
 
 SMALL = (80, 24)
@@ -47,8 +47,8 @@ async def test_at_every_width_the_rows_fit_without_scrolling_sideways(seeded, wi
         table = app.main_screen.table
         assert fits_sideways(table), (width, table.columns_shown, table.virtual_size)
     # wide enough, nothing gives way and the last probe says "ago"
-    if width >= 124:
-        assert len(table.columns_shown) == 10 and not table.compact
+    if width >= 140:
+        assert len(table.columns_shown) == len(COLUMNS) and not table.compact
 
 
 async def test_columns_come_back_when_the_terminal_widens(seeded):
@@ -70,9 +70,9 @@ def test_give_way_order_keeps_the_probe_and_switch_to_the_last(seeded):
     for columns, _compact in shown:
         assert {"state", "name", "mode", "live", "last_probe", "switch"} <= set(columns)
     # the probe loses its "ago" before any column goes; provider goes first, drift last
-    first_drop = next(columns for columns, _compact in reversed(shown) if len(columns) < 10)
+    first_drop = next(columns for columns, _compact in reversed(shown) if len(columns) < len(COLUMNS))
     assert "provider" not in first_drop and "drift" in first_drop
-    assert any(compact and len(columns) == 10 for columns, compact in shown)
+    assert any(compact and len(columns) == len(COLUMNS) for columns, compact in shown)
 
 
 @pytest.mark.parametrize("size", [SMALL, (120, 36)])
