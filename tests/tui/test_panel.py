@@ -52,7 +52,7 @@ def keyring_values(memory_keyring: MemoryKeyring) -> set[str]:
 # -- main screen ----------------------------------------------------------------------------------
 async def test_main_screen_lists_connectors_with_stable_columns(seeded):
     app = make_app(seeded)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(160, 36)) as pilot:  # wide enough that no column gives way
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
         table = app.main_screen.table
