@@ -3,6 +3,8 @@ nothing here can touch the owner's real inventory or OS keyring, and nothing rea
 
 from __future__ import annotations
 
+import gc
+
 import keyring
 import pytest
 
@@ -35,3 +37,19 @@ def services(home, memory_keyring):
     svc = open_services(load_settings(home=home), keyring=memory_keyring)
     yield svc
     svc.close()
+
+
+@pytest.fixture(autouse=True)
+def own_heap_only(request):
+    """A ``wallclock`` test times only its own work: the objects earlier tests left are frozen out of
+    the cyclic collector for its duration. Seen on CI: by 86 % of the suite 2.9 million objects were
+    alive, and one full collection of them inside the panel's 1,000-connector test stalled its event
+    loop 2.15 s (the panel's own work took under 0.1 s). ``gc.freeze`` moves them aside in O(1)."""
+    if request.node.get_closest_marker("wallclock") is None:
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -147,6 +147,7 @@ def test_two_requests_on_one_raw_socket(sandbox: SandboxServer) -> None:
     assert received.count(b"HTTP/1.1 200") == 2
 
 
+@pytest.mark.wallclock
 async def test_concurrent_requests_are_not_serialised(sandbox: SandboxServer) -> None:
     sandbox.faults.set("fake", latency_ms=100)
     limits = httpx.Limits(max_connections=64)
@@ -161,6 +162,7 @@ async def test_concurrent_requests_are_not_serialised(sandbox: SandboxServer) ->
 # -- faults ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.wallclock
 def test_latency_delays_only_its_provider(sandbox: SandboxServer) -> None:
     sandbox.faults.set("fake", latency_ms=300)
     with httpx.Client(base_url=sandbox.url) as client:
@@ -172,6 +174,7 @@ def test_latency_delays_only_its_provider(sandbox: SandboxServer) -> None:
         assert time.perf_counter() - started < 0.2
 
 
+@pytest.mark.wallclock
 async def test_a_slow_provider_does_not_block_another(sandbox: SandboxServer) -> None:
     sandbox.faults.set("fake", latency_ms=1000)
     async with httpx.AsyncClient(base_url=sandbox.url) as client:
@@ -408,6 +411,7 @@ def test_mint_of_a_registered_token_reads_its_identity_and_key_id(monkeypatch: p
 # -- lifecycle ------------------------------------------------------------------------------------
 
 
+@pytest.mark.wallclock
 def test_stop_is_clean_and_fast_with_a_hanging_connection_open() -> None:
     runner = ThreadedSandbox()
     server = runner.start()

@@ -103,6 +103,7 @@ async def test_an_edited_call_is_a_new_decision_and_deny_is_problem_json(asking,
     assert not [s for s in upstream.seen if s.path.endswith("/messages/send")]
 
 
+@pytest.mark.wallclock
 async def test_unanswered_is_denied_after_the_hold_time(asking, upstream):
     asking.app.queue.hold_s = asking.app.queue.queue.hold_s = 3.0  # 55 s in use
     started = time.monotonic()

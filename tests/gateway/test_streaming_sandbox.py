@@ -108,6 +108,7 @@ async def test_anthropic_sdk_streams_through_the_gateway_in_the_documented_flow(
     assert spread(times) >= (len(times) - 1) * core.EVENT_GAP_S * 0.5
 
 
+@pytest.mark.wallclock
 async def test_disable_during_an_open_sandbox_stream_ends_it_and_refuses_the_next(streams, monkeypatch):
     monkeypatch.setattr(core, "EVENT_GAP_S", 0.2)  # a slow model: the switch lands mid-stream
     client = anthropic.AsyncAnthropic(api_key=streams.tokens["anthropic"], base_url=streams.base("anthropic"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlmodel import Session, select
 
 from app.services.switches import JobState, Selection, Switches
@@ -112,6 +113,7 @@ async def test_the_organisation_admin_key_is_revoked_last(world, services, sandb
     assert deletes[-1].startswith("/openai/v1/organization/admin_api_keys/")
 
 
+@pytest.mark.wallclock
 async def test_a_hanging_provider_delays_nobody_else(world, services, sandbox):
     for i in range(3):
         world.add(f"gh-{i}", "github", "classic")
@@ -218,6 +220,7 @@ async def test_events_carry_unverified_and_failed_states(world, services, sandbo
     assert summary.not_verified[0].manual_steps and JobState.FAILED not in states
 
 
+@pytest.mark.wallclock
 async def test_recording_two_hundred_connectors_is_quick(world, services):
     """The benchmark measures it properly; this guards against an accidental slow path (loose bound)."""
     for i in range(200):

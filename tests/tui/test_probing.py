@@ -4,6 +4,7 @@ and the add form probing a pasted key."""
 
 from __future__ import annotations
 
+import pytest
 from textual import events
 from textual.widgets import Button, Input, ProgressBar, Static
 
@@ -222,6 +223,7 @@ async def test_probing_stays_available_in_read_only_mode(live):
         assert cell(app, "gh-bot", "last_probe").startswith("ok")
 
 
+@pytest.mark.wallclock
 async def test_a_probe_all_of_1000_connectors_updates_in_batches_and_the_panel_answers_keys(services, monkeypatch):
     """Results for 1,000 connectors arrive over ~1 s (a fake prober: the sandbox is not the subject
     here). The panel handles them in a handful of batches and keeps answering keys meanwhile."""
