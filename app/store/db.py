@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -119,14 +118,15 @@ def _explain(exc: Exception, db_url: str) -> str:
     return explain(exc, db_url.split("///")[-1] if db_url.startswith("sqlite") else "the database")
 
 
-_writers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-
-
 def writer(engine: Engine) -> Engine:
-    """The same engine (same pool), marked so its transactions take the write lock at BEGIN."""
-    if engine not in _writers:
-        _writers[engine] = engine.execution_options(**WRITE)
-    return _writers[engine]
+    """The same engine (same pool), marked so its transactions take the write lock at BEGIN.
+
+    Kept on the engine itself: a cycle the collector frees with the engine. (A WeakKeyDictionary
+    kept every engine alive for good: its value, the marked engine, holds the key.)"""
+    marked = engine.__dict__.get("_breaker_writer")
+    if marked is None:
+        marked = engine.__dict__["_breaker_writer"] = engine.execution_options(**WRITE)
+    return marked
 
 
 @contextmanager
