@@ -136,7 +136,7 @@ def run_panic(args: argparse.Namespace, ctx: CliContext) -> int:
                     return 0
             # The MCP servers a scan recorded are turned off by the same service, after the keys.
             summary = asyncio.run(sw.panic(selection, on_event=_printer(ctx)))
-            if summary.total:
+            if summary.total and summary.recorded:
                 note(f"All {summary.total} recorded disabled locally in {summary.recorded_ms:.0f} ms.", ctx.stderr)
     finally:
         sw.close()
@@ -221,7 +221,16 @@ def print_summary(ctx: CliContext, summary) -> None:
                 print(f"      {i}. {step}", file=out)
     if summary.write_problem:
         print(f"NOT RECORDED — {summary.write_problem}", file=out)
-        if summary.not_recorded:
+        if not summary.recorded:
+            print(
+                "  Breaker could not record even the start of this emergency disable. The provider calls above "
+                f"were made all the same, but Breaker's own record still shows {', '.join(summary.not_recorded)} "
+                "as enabled, so `breaker exec` still hands out their keys (a revoked key no longer works anywhere).",
+                file=out,
+            )
+            if summary.note:
+                print(f"  A note of what this panic covered was left in {summary.note}.", file=out)
+        elif summary.not_recorded:
             print(
                 f"  The provider calls above were made, but what happened to {len(summary.not_recorded)} connector(s) "
                 f"is not in Breaker's database: {', '.join(summary.not_recorded)}.",

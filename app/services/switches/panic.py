@@ -46,14 +46,15 @@ import httpx
 
 from app.services.audit import KEYRING_UNAVAILABLE, keyring_problem
 from app.services.probing import ProbeResult, endpoint_key
-from app.services.switches import at_gateway, steps
+from app.services.switches import at_gateway, steps, unrecorded
 from app.services.switches.events import emit
-from app.services.switches.journal import JobRow, JobUpdate, new_batch_id
+from app.services.switches.journal import JobRow, JobUpdate, PanicTarget, new_batch_id
 from app.services.switches.plan import dependants, is_admin_connector
 from app.services.switches.states import PanicSummary, SwitchEvent
 from app.services.switches.verify import verify
 from app.services.tuning import no_cyclic_gc
-from app.services.vocabulary import JobState
+from app.services.vocabulary import JobState, SwitchAction
+from app.store.models import utcnow
 from connectors import registry
 from connectors.base import ActionResult, Mode, Verb
 
@@ -95,13 +96,16 @@ class _Writer:
     verification probes beside them, and fires the kill points right after each commit.
     """
 
-    def __init__(self, switches, calls, crash: CrashHook) -> None:
+    def __init__(self, switches, calls, crash: CrashHook, *, offline: str = "") -> None:
         self.switches, self.calls, self.crash = switches, calls, crash
         self.queue: asyncio.Queue = asyncio.Queue()
         # A write that fails (a full disk) loses nothing here: the updates it held are kept, by job,
         # until a later write of the same job gets through; the provider calls go on meanwhile.
         self.lost: dict[int, JobUpdate] = {}
         self.problem = ""
+        # ``offline``: the panic's journal itself could not be written (why), so its jobs exist only
+        # in memory and nothing is written at all; every update is kept for the summary.
+        self.offline = offline
         self.task = asyncio.create_task(self._run())
 
     def put(self, updates: list[JobUpdate], probes: list[ProbeResult] | None = None, point: str = "") -> None:
@@ -124,6 +128,10 @@ class _Writer:
                 continue
             updates = [u for i in items for u in i[0]]
             probes = [p for i in items for p in i[1]]
+            if self.offline:
+                self.problem = self.offline
+                self.lost.update((u.job_id, u) for u in updates)
+                continue
 
             def write(probes: list = probes, updates: list = updates) -> None:
                 if probes:
@@ -165,14 +173,27 @@ class Panic:
         if not targets:
             return summary
         calls_text = {t.provider: _call_text(t.provider) for t in targets}
-        # Steps 1 and 2 must take milliseconds: no garbage-collection pass in the middle of them
-        # (what that buys: app.services.tuning).
-        with no_cyclic_gc():
-            _, superseded = await self.sw.db.run(journal.journal_batch, batch, targets, selection.as_dict(), calls_text)
-            summary.superseded = superseded
-            self.crash.hit("journal")
-            await self.sw.db.run(journal.record_batch, batch)
-            summary.recorded_ms = (time.perf_counter() - started) * 1000
+        # Connectors an earlier panic covered but could not record (app.services.switches.unrecorded).
+        noted = set(await asyncio.to_thread(unrecorded.names, self.services)) & {t.name for t in targets}
+        try:
+            # Steps 1 and 2 must take milliseconds: no garbage-collection pass in the middle of them
+            # (what that buys: app.services.tuning).
+            with no_cyclic_gc():
+                _, superseded = await self.sw.db.run(
+                    journal.journal_batch, batch, targets, selection.as_dict(), calls_text
+                )
+                summary.superseded = superseded
+                self.crash.hit("journal")
+                await self.sw.db.run(journal.record_batch, batch)
+                summary.recorded_ms = (time.perf_counter() - started) * 1000
+        except Exception as exc:
+            if not is_write_error(exc):
+                raise
+            # A full disk before anything was recorded: the emergency still does what it can.
+            await self._unrecorded(batch, targets, calls_text, exc, on_event, started, summary, noted)
+            return summary
+        if noted:  # the journal covers them now
+            await asyncio.to_thread(unrecorded.forget, self.services, noted)
         self.crash.hit("recorded")
         jobs = await self.sw.db.run(journal.batch_jobs, batch)
         for job in jobs:
@@ -185,9 +206,53 @@ class Panic:
             return summary
         # A connector that was already disabled (even verified long ago) may have had its key revoked
         # by an earlier switch, or re-activated out of band since: look before calling its provider.
-        already = {t.name for t in targets if t.mode == Mode.DISABLED}
+        already = {t.name for t in targets if t.mode == Mode.DISABLED} | noted
         await self._drive(batch, jobs, on_event, started, summary, probe_first=already)
         return summary
+
+    async def _unrecorded(
+        self,
+        batch: str,
+        targets: list[PanicTarget],
+        calls_text: dict[str, str],
+        exc: Exception,
+        on_event,
+        started: float,
+        summary: PanicSummary,
+        noted: set[str],
+    ) -> None:
+        """Steps 1 or 2 could not be written (a full disk): nothing says these connectors are disabled
+        in Breaker, yet the provider calls are the part that matters — so they are made (keys read,
+        revoked, verified by probe) with the jobs held in memory, a note of the panic is left outside
+        the database where a file can still be written, and the summary says plainly what is not
+        recorded. ``breaker panic --resume`` (or a re-run) later records them, probing each key before
+        any call so that nothing is revoked twice."""
+        problem = not_written(exc)
+        summary.write_problem, summary.recorded = problem, False
+        summary.not_recorded = sorted(t.name for t in targets)
+        summary.recorded_ms = (time.perf_counter() - started) * 1000
+        jobs: list[JobRow] = []
+        with contextlib.suppress(Exception):  # step 1 may have got in (then only step 2 failed)
+            jobs = [
+                j for j in await self.sw.db.run(self.sw.journal.batch_jobs, batch) if j.state != JobState.SUPERSEDED
+            ]
+        offline = "" if jobs else problem
+        if not jobs:
+            jobs = [_in_memory_job(i, batch, t, calls_text) for i, t in enumerate(targets, 1)]
+        summary.note = await asyncio.to_thread(unrecorded.leave, self.services, batch, _note(jobs))
+        keyring = await asyncio.to_thread(keyring_unreadable, self.services)
+        if keyring:  # no key and no database: list every call as not made, with the provider's steps
+            summary.keyring_problem = keyring
+            summary.verified_ms = summary.applied_ms = (time.perf_counter() - started) * 1000
+            fill(summary, [_not_called_job(j, keyring) for j in jobs])
+            return
+        already = {t.name for t in targets if t.mode == Mode.DISABLED} | noted
+        await self._drive(batch, jobs, on_event, started, summary, probe_first=already, offline=offline)
+        with contextlib.suppress(Exception):
+            note = await asyncio.to_thread(
+                unrecorded.leave, self.services, batch, {r.connector: _note_entry(r) for r in summary.reports}
+            )
+            summary.note = note or summary.note
 
     async def _not_called(
         self, batch: str, jobs: list[JobRow], on_event, started: float, summary: PanicSummary, problem: str
@@ -240,7 +305,7 @@ class Panic:
         if batch is None:
             open_batches = await self.sw.db.run(journal.unfinished_batches)
             if not open_batches:
-                return None
+                return await self._resume_noted(on_event)
             batch = open_batches[0]
         started = time.perf_counter()
         await self.sw.db.run(journal.audit_event, "panic.resume", "", {"batch": batch})
@@ -259,6 +324,22 @@ class Panic:
         await self._drive(batch, todo, on_event, started, summary, probe_first={j.connector for j in todo})
         return summary
 
+    async def _resume_noted(self, on_event) -> PanicSummary | None:
+        """No journal to resume, but a panic that could not be recorded left a note: a panic of the
+        connectors it names, each key probed before any call (a key already revoked is not revoked
+        again), and this time journalled and recorded."""
+        from app.services.switches.ladder import Selection
+
+        noted = await asyncio.to_thread(unrecorded.names, self.services)
+        if not noted:
+            return None
+        summary = await self.run(Selection(names=tuple(sorted(noted))), on_event)
+        summary.resumed = True
+        if summary.recorded:  # connectors removed since are no longer anyone's to finish
+            gone = set(noted) - {r.connector for r in summary.reports}
+            await asyncio.to_thread(unrecorded.forget, self.services, gone)
+        return summary
+
     # -- steps 3 and 4 --------------------------------------------------------------------------------
     async def _drive(
         self,
@@ -269,18 +350,24 @@ class Panic:
         summary: PanicSummary,
         *,
         probe_first: set[str],
+        offline: str = "",
     ) -> None:
+        """``offline``: the jobs are held in memory only (their journal could not be written, why):
+        nothing is written, the gateway (whose switch is the recorded mode) is not asked."""
         sw, journal = self.sw, self.sw.journal
         views = await asyncio.to_thread(self.services.inventory.list)
         by_name = {v.name: v for v in views}
         jobs = [j for j in jobs if j.connector in by_name]
-        jobs = await self._at_gateway(jobs, on_event, started)
+        in_memory = list(jobs)
+        if not offline:
+            jobs = await self._at_gateway(jobs, on_event, started)
         to_call = [j for j in jobs if needs_provider(j)]
         try:
-            await sw.db.run(journal.mark_applying, [j.id for j in to_call])  # the calls may go out from now on
+            if not offline:
+                await sw.db.run(journal.mark_applying, [j.id for j in to_call])  # the calls may go out from now on
         except Exception as exc:  # a full disk: the calls go out anyway (a resume probes before calling)
             summary.write_problem = not_written(exc)
-            summary.not_recorded = sorted({j.connector for j in to_call})
+            summary.not_recorded = sorted({*summary.not_recorded, *(j.connector for j in to_call)})
 
         gates: dict[str, asyncio.Semaphore] = {}
 
@@ -323,7 +410,7 @@ class Panic:
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(calls.forget)
             stack.push_async_callback(_close_all, clients)
-            writer = _Writer(sw, calls, self.crash)
+            writer = _Writer(sw, calls, self.crash, offline=offline)
             applied_at: list[float] = []
 
             async def one(job: JobRow) -> None:
@@ -393,12 +480,14 @@ class Panic:
                 await writer.close()
         summary.applied_ms = ((max(applied_at) if applied_at else time.perf_counter()) - started) * 1000
         summary.verified_ms = (time.perf_counter() - started) * 1000
-        final = await sw.db.run(journal.batch_jobs, batch)
+        final = in_memory if offline else await sw.db.run(journal.batch_jobs, batch)
         if writer.lost:  # tell what happened, not what the database last heard
             summary.write_problem = writer.problem
             summary.not_recorded = sorted({*summary.not_recorded, *(u.connector for u in writer.lost.values())})
             final = [_as_sent(j, writer.lost.get(j.id)) for j in final]
         fill(summary, [j for j in final if j.state != JobState.SUPERSEDED])
+        if offline:
+            return
         try:
             await self._end(batch, summary)
         except Exception as exc:
@@ -475,6 +564,57 @@ def not_written(exc: Exception) -> str:
     from app.store.errors import explain
 
     return explain(exc, "Breaker's database")
+
+
+def is_write_error(exc: BaseException) -> bool:
+    """A write the database refused (full disk, read-only file, locked too long) — not a bug."""
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from app.store.errors import StoreError
+
+    return isinstance(exc, (StoreError, sqlalchemy.exc.OperationalError, sqlite3.OperationalError))
+
+
+def _in_memory_job(i: int, batch: str, target: PanicTarget, calls_text: dict[str, str]) -> JobRow:
+    """A job of a panic whose journal could not be written (never stored: its id is negative)."""
+    return JobRow(
+        id=-i,
+        batch=batch,
+        connector_id=target.connector_id,
+        connector=target.name,
+        provider=target.provider,
+        action=SwitchAction.DISABLE,
+        target_mode=Mode.DISABLED,
+        state=JobState.JOURNALLED,
+        attempts=0,
+        provider_call=calls_text.get(target.provider, ""),
+        provider_done=False,
+        result="",
+        manual_steps=(),
+        forced=False,
+        details={"prior_mode": target.mode},
+        verified_at=None,
+        created_at=utcnow(),
+    )
+
+
+def _not_called_job(job: JobRow, problem: str) -> JobRow:
+    return replace(
+        job,
+        result="NOT recorded and provider NOT called: neither the database nor the keyring could be used",
+        manual_steps=tuple(registry.get(job.provider).manual_steps(Verb.REVOKE)),
+        details={**job.details, "not_called": problem},
+    )
+
+
+def _note(jobs: list[JobRow]) -> dict[str, dict[str, str]]:
+    return {j.connector: {"provider": j.provider, "batch": j.batch, "state": str(j.state)} for j in jobs}
+
+
+def _note_entry(report) -> dict[str, str]:
+    return {"provider": report.provider, "state": str(report.state)}
 
 
 def _as_sent(job: JobRow, update: JobUpdate | None) -> JobRow:

@@ -177,6 +177,10 @@ class PanicSummary:
     # A write that failed on the way (a full disk): why, and whose results are not in the database.
     write_problem: str = ""
     not_recorded: list[str] = field(default_factory=list)
+    # False when not even the connectors' disabled mode could be recorded (the first write failed):
+    # Breaker's own record still says they are enabled, and `breaker exec` still hands out their keys.
+    recorded: bool = True
+    note: str = ""  # where a panic that could not be recorded left its note for the resume ("" if none)
 
     @property
     def ok(self) -> bool:
@@ -202,6 +206,8 @@ class PanicSummary:
             "verified_ms": round(self.verified_ms, 1),
             "write_problem": self.write_problem,
             "not_recorded": list(self.not_recorded),
+            "recorded": self.recorded,
+            "note": self.note,
             "verified": [r.as_dict() for r in self.verified],
             "unverified": [r.as_dict() for r in self.unverified],
             "waiting": [r.as_dict() for r in self.waiting],

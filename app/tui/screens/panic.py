@@ -358,12 +358,16 @@ class PanicScreen(ReportsWorkerErrors, Screen):
             if summary.ok
             else f"[b $text-error]Done, not all verified — {len(summary.not_verified)} key(s) may still work:[/] "
             f"{ok} of {summary.total} verified by probe."
+            if summary.not_verified
+            else f"[b $text-warning]Done: {ok} of {summary.total} verified by probe at the providers, "
+            "but NOT recorded in Breaker (below).[/]"
         )
-        timing = (
-            f" All recorded disabled locally in {fmt_ms(summary.recorded_ms)}; finished in {fmt_ms(summary.verified_ms)}."
-            if summary.total
-            else ""
+        recorded = (
+            f" All recorded disabled locally in {fmt_ms(summary.recorded_ms)};"
+            if summary.recorded
+            else " [b $text-error]Nothing could be recorded locally;[/]"
         )
+        timing = f"{recorded} finished in {fmt_ms(summary.verified_ms)}." if summary.total else ""
         if summary.mcp_off or summary.mcp_failed:
             timing += f" MCP servers turned off: {len(summary.mcp_off or [])}" + (
                 f", [b $text-error]{len(summary.mcp_failed)} not[/]." if summary.mcp_failed else "."
@@ -434,19 +438,23 @@ def summary_lines(summary: Any) -> list[OutlineLine]:
             lines += steps_lines(report.manual_steps, report.provider) if report.manual_steps else []
     lines += mcp_lines(summary)
     if getattr(summary, "write_problem", ""):
-        names = ", ".join(summary.not_recorded)
+        names = escape(clip(", ".join(summary.not_recorded), 400))
+        if not summary.recorded:
+            what = (
+                "Breaker could not record even the start of this emergency disable. The provider calls were made "
+                f"all the same, but Breaker's own record still shows {names} as enabled, so `breaker exec` still "
+                "hands out their keys (a revoked key no longer works anywhere). "
+            )
+        elif names:
+            what = f"The provider calls were made, but what happened to {names} is not in Breaker's database. "
+        else:
+            what = ""
         lines += [
             line(""),
-            line(f"[b $text-error]✖ Not recorded:[/] {escape(summary.write_problem)}"),
+            line(f"[b $text-error]✖ NOT recorded:[/] {escape(summary.write_problem)}"),
             line(
-                (
-                    f"The provider calls were made, but what happened to {escape(clip(names, 400))} is not in Breaker's "
-                    "database. "
-                    if names
-                    else ""
-                )
-                + "Free some space, then run `breaker panic --resume`: it looks at each key first and records what "
-                "it finds."
+                what + "Free some space, then run `breaker panic --resume` (or press ! again): it looks at each key "
+                "first and records what it finds (a key already revoked is not revoked again)."
             ),
         ]
     if summary.not_verified:
