@@ -236,6 +236,8 @@ def describe_transport_error(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.ConnectError):
+        if str(exc).startswith("refused: ") and str(exc).endswith("Nothing was sent."):
+            return str(exc)  # the address guard's own sentence (a host name and an address, no URL)
         text = str(exc).lower()
         if "name or service" in text or "nodename" in text or "getaddrinfo" in text or "resolve" in text:
             return "DNS lookup failed"

@@ -262,13 +262,16 @@ def url_problem(url: str, *, private_confirmed: bool = True) -> str:
 # is refused always; a private-network address only if the owner confirmed that host (``--allow-private-url``
 # at add or edit, audited), which is kept in the connector's settings under PRIVATE_HOSTS and sealed
 # with the rest of the destination. A name that does not resolve is not refused here: the request fails.
-# (The HTTP client resolves again when it connects; a DNS answer that changes in between is not caught.)
+# The addresses accepted here are pinned: the probe and switch clients connect to them and never look the
+# name up again (app.services.pinned), so a DNS answer that changes in between is never connected to.
 
 PRIVATE_HOSTS = "private_hosts"
 
 
 def _system_resolve(host: str) -> list[str]:
-    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+    """The system's answer, in its order of preference (RFC 6724), each address once."""
+    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 resolve: Callable[[str], Iterable[str]] = _system_resolve  # tests put a stub here: no real DNS
@@ -305,10 +308,22 @@ def resolved_problem(url: str, confirmed: set[str], name: str = "NAME") -> str:
     host = named_host(url)
     if not host:
         return ""
+    from app.services import pinned
+
     try:
         addresses = [ip for ip in (_host_ip(str(a)) for a in resolve(host)) if ip is not None]
     except (OSError, UnicodeError, ValueError):
+        pinned.checked(host, private_ok=host in confirmed)  # whatever answers at connect time is checked then
         return ""
+    problem = _addresses_problem(host, addresses, confirmed, name)
+    if problem:
+        pinned.checked(host, private_ok=host in confirmed)
+    else:
+        pinned.pin(host, (str(ip) for ip in addresses), private_ok=host in confirmed)
+    return problem
+
+
+def _addresses_problem(host: str, addresses: list, confirmed: set[str], name: str) -> str:
     for ip in addresses:
         if _never_sent(ip):
             return (

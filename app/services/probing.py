@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.services import binding
+from app.services import binding, pinned
 from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
 from app.services.inventory import ConnectorView
@@ -134,7 +134,7 @@ class Prober:
         client = httpx.AsyncClient(
             timeout=httpx.Timeout(probe.timeout_s),
             limits=limits,
-            transport=self.transport,
+            transport=self.transport or pinned.transport(limits, tls_context()),  # checked addresses only
             verify=tls_context(),
             follow_redirects=False,
             headers={"user-agent": "breaker/0.1 (+read-only probe)", **ACCEPT_IDENTITY},

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from app.services import binding
+from app.services import binding, pinned
 from app.services.credentials import provider_credential
 from app.services.inventory import ConnectorView, CredentialView
 from app.services.netutil import gated, tls_context  # shared with probing (one TLS context, one gate helper)
@@ -77,7 +77,7 @@ class Calls:
         return httpx.AsyncClient(
             timeout=httpx.Timeout(self.policy.timeout_s),
             limits=limits,
-            transport=self.transport,
+            transport=self.transport or pinned.transport(limits, tls_context()),  # checked addresses only
             follow_redirects=False,
             verify=tls_context(),
             headers={"user-agent": "breaker/0.1 (+switch)", **ACCEPT_IDENTITY},
