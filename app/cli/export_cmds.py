@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app.cli.context import CliContext
 from app.cli.output import note
+from app.cli.parser import UsageError
 from app.services.export import FORMATS
 from app.services.tuning import no_cyclic_gc
 
@@ -27,6 +28,14 @@ def run_export(args: argparse.Namespace, ctx: CliContext) -> int:
     from app.services.export import export_inventory
 
     path = Path(args.output).expanduser() if args.output else None
+    db_path = ctx.settings.db_path
+    if path is not None and db_path is not None:
+        own = {Path(db_path).expanduser().resolve(), ctx.settings.config_path.resolve()}
+        own |= {p.with_name(p.name + suffix) for p in list(own) for suffix in ("-wal", "-shm", "-journal")}
+        if path.resolve() in own:
+            raise UsageError(
+                f"--output {path} is one of Breaker's own files: choose another file (nothing was written)"
+            )
     with no_cyclic_gc():  # what it buys: app.services.tuning
         result = export_inventory(ctx.services, args.format, path)
     if path is None:

@@ -87,6 +87,11 @@ def _explain(exc: Exception) -> int:
     ):
         error_line(str(exc))
         return EXIT_FINDINGS
+    if _raised_by(exc, "sqlalchemy.exc", "DatabaseError") or _raised_by(exc, "sqlite3", "DatabaseError"):
+        from app.store.errors import explain  # a damaged or full database met outside a unit of work
+
+        error_line(explain(exc, "Breaker's database"))
+        return EXIT_FINDINGS
     if _raised_by(exc, "app.services.audit", "SecretInAuditError"):
         error_line(f"refused: {exc}")
         return EXIT_FINDINGS
