@@ -11,6 +11,8 @@ import secrets as _random
 import stat
 from dataclasses import dataclass
 
+import keyring.errors
+
 from app.settings import ConfigError, Settings
 
 
@@ -72,6 +74,8 @@ def keyring_check(backend_factory) -> Check:
         if backend.get_password("breaker", user) is not None:
             return failed(f"{name} did not delete a test item")
     except Exception as exc:  # locked, denied, no D-Bus, a passphrase prompt without a terminal
+        if isinstance(exc, keyring.errors.KeyringLocked) and type(backend).__module__ == "app.services.filekeyring":
+            return failed(str(exc))  # Breaker's own sentence (how to give the passphrase), never a key
         return failed(f"{name} could not {step} a test item ({type(exc).__name__}); is it locked?")
     return Check("keyring", True, f"{name} stores, reads and deletes")
 

@@ -13,6 +13,10 @@ per process on the terminal, or read from a file descriptor for scripts and serv
 
 Without a terminal and without the descriptor it refuses with that instruction (no EOFError). A
 wrong passphrase is refused before anything is written.
+
+A program that owns the terminal itself — the panel — cannot let ``getpass`` read it (the prompt
+would be hidden under the panel, and the keystrokes go to the panel: the read would wait forever).
+It registers an asker with :func:`set_asker` (a masked dialog) which is used instead of the terminal.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,6 +42,20 @@ _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 _passphrases: dict[str, bytes] = {}  # per process, per file: asked once
 _lock = threading.Lock()
 
+# asker(path, right) -> the passphrase, or None when the owner declined; ``right(p)`` tells whether
+# ``p`` opens the file. Called on the thread that needs the key (never the panel's own thread).
+Asker = Callable[[Path, Callable[[bytes], bool]], "bytes | None"]
+_asker: Asker | None = None
+HOW_TO_GIVE = f"or give it on a file descriptor: {FD_ENV}=3 breaker … 3</path/to/passphrase"
+
+
+def set_asker(asker: Asker | None) -> Asker | None:
+    """Ask for the passphrase with ``asker`` instead of the terminal (None: the terminal again).
+    Returns the asker it replaces."""
+    global _asker
+    previous, _asker = _asker, asker
+    return previous
+
 
 def default_path() -> Path:
     import platformdirs
@@ -48,8 +67,9 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def read_passphrase(path: Path) -> bytes:
-    """The passphrase for ``path``: cached, else from BREAKER_KEYRING_PASSPHRASE_FD, else the terminal."""
+def read_passphrase(path: Path, right: Callable[[bytes], bool] | None = None) -> bytes:
+    """The passphrase for ``path``: cached, else from BREAKER_KEYRING_PASSPHRASE_FD, else the asker
+    (the panel's dialog), else the terminal."""
     key = str(path)
     with _lock:
         if key in _passphrases:
@@ -65,6 +85,13 @@ def read_passphrase(path: Path) -> bytes:
                 raise keyring.errors.KeyringLocked(
                     f"{FD_ENV}={fd_text}: the descriptor cannot be read ({exc.strerror})"
                 ) from None
+        elif _asker is not None:
+            value = _asker(path, right or (lambda _p: True)) or b""
+            if not value:
+                raise keyring.errors.KeyringLocked(
+                    f"the encrypted keyring {path} stays locked: no passphrase was given. It is asked again "
+                    f"the next time a key is needed, {HOW_TO_GIVE}"
+                )
         elif sys.stdin is not None and sys.stdin.isatty():
             try:
                 value = getpass.getpass(f"Passphrase for the Breaker keyring {path}: ").encode()
@@ -130,8 +157,22 @@ class EncryptedFileKeyring(KeyringBackend):
             if "salt" not in data:
                 data.update(version=1, kdf="scrypt", salt=_b64(os.urandom(16)), **_SCRYPT)
             salt = base64.b64decode(data["salt"])
-            passphrase = read_passphrase(self.path)
-            key = Scrypt(salt=salt, length=32, n=int(data["n"]), r=int(data["r"]), p=int(data["p"])).derive(passphrase)
+
+            def derive(passphrase: bytes) -> bytes:
+                return Scrypt(salt=salt, length=32, n=int(data["n"]), r=int(data["r"]), p=int(data["p"])).derive(
+                    passphrase
+                )
+
+            def right(passphrase: bytes) -> bool:
+                if "check" not in data:  # a new file: any passphrase (it becomes the file's)
+                    return True
+                try:
+                    self._open(AESGCM(derive(passphrase)), data["check"], b"check")
+                except Exception:
+                    return False
+                return True
+
+            key = derive(read_passphrase(self.path, right))
             aead = AESGCM(key)
             if "check" in data:
                 try:

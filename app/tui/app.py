@@ -155,6 +155,20 @@ class BreakerApp(App[str | None]):
                 severity="warning",
             )
 
+    # -- the encrypted-file keyring's passphrase ---------------------------------------------------
+    def on_mount(self) -> None:
+        # The panel owns the terminal: the encrypted-file keyring asks in a dialog, never on the
+        # terminal (app.tui.screens.passphrase).
+        from app.services import filekeyring
+        from app.tui.screens.passphrase import asker
+
+        self._previous_asker = filekeyring.set_asker(asker(self))
+
+    def on_unmount(self) -> None:
+        from app.services import filekeyring
+
+        filekeyring.set_asker(getattr(self, "_previous_asker", None))
+
     # -- screens ----------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
         return MainScreen()
