@@ -415,3 +415,18 @@ def test_new_key_hand_on(snap_compare, seeded):
 
 def test_new_key_hand_on_80x24(snap_compare, seeded):
     assert snap_compare(make_app(seeded), terminal_size=SMALL, run_before=hand_on(seeded))
+
+
+def test_passphrase_dialog(snap_compare, seeded):
+    """The encrypted-file keyring's passphrase, asked while the panel runs: masked as it is typed."""
+    from pathlib import Path
+
+    from app.tui.screens.passphrase import PassphraseDialog
+
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.push_screen(PassphraseDialog(Path("/home/owner/.local/share/breaker/keyring.enc"), lambda _p: True))
+        await on_screen(pilot, PassphraseDialog)
+        await pilot.press(*"typed")
+
+    assert snap_compare(make_app(seeded), terminal_size=SMALL, run_before=run_before)

@@ -40,8 +40,8 @@ class PassphraseDialog(CancellableModal["bytes | None"]):
         with Vertical(id="passphrase-box", classes="dialog"):
             yield Static("Unlock the encrypted keyring", classes="dialog-title")
             yield Static(
-                f"Breaker keeps its keys in [b]{escape(str(self.path))}[/b], encrypted with a passphrase. "
-                "Type it to go on; it stays in memory for this panel only.",
+                f"Breaker's keys are encrypted in [b]{escape(str(self.path))}[/b]\n"
+                "Type its passphrase to go on. It stays in memory for this panel only.",
                 id="passphrase-text",
             )
             yield Input(password=True, placeholder="passphrase (hidden)", id="passphrase")
