@@ -195,3 +195,29 @@ def test_a_note_someone_else_could_write_is_ignored(services, tmp_path):
     Path(path).chmod(0o600)
     unrecorded.forget(services, {"gh"})
     assert not Path(path).exists() and unrecorded.names(services) == {}
+
+
+def test_a_disk_that_fills_between_the_journal_and_the_record(world, cli, services, sandbox, monkeypatch):  # noqa: F811
+    """The jobs got into the journal, then nothing more: the calls go out, the journal's resume
+    records them without revoking again, and the note of the panic is settled with it."""
+    world.add("gh", "github", "classic")
+    for cls, name in (
+        (Journal, "record_batch"),
+        (Journal, "mark_applying"),
+        (Journal, "write"),
+        (Journal, "audit_event"),
+        (Prober, "store"),
+    ):
+        monkeypatch.setattr(cls, name, disk_full)
+    code, out, err = cli("panic", "--yes", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["recorded"] is False and doc["not_recorded"] == ["gh"], out + err
+    assert not world.alive("gh") and len(revokes(sandbox)) == 1
+    note = Path(doc["note"])
+    assert note.is_file()
+    monkeypatch.undo()
+    code, out, err = cli("panic", "--resume")
+    assert code == 0 and "1 of 1 verified" in out, out + err
+    assert len(revokes(sandbox)) == 1 and services.inventory.get("gh").mode is Mode.DISABLED
+    assert not note.exists()
+    assert "No interrupted panic" in cli("panic", "--resume")[1]

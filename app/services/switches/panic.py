@@ -311,6 +311,8 @@ class Panic:
         await self.sw.db.run(journal.audit_event, "panic.resume", "", {"batch": batch})
         await self.sw.db.run(journal.record_batch, batch)  # connectors journalled but not yet recorded
         jobs = [j for j in await self.sw.db.run(journal.batch_jobs, batch) if j.state != JobState.SUPERSEDED]
+        # A note left when this batch's connectors could not be recorded is settled: they are now.
+        await asyncio.to_thread(unrecorded.forget, self.services, {j.connector for j in jobs})
         summary = PanicSummary(batch=batch, total=len(jobs), resumed=True)
         summary.recorded_ms = (time.perf_counter() - started) * 1000
         # failed jobs are tried again too: the owner may have fixed the cause (an admin key, a key id)
