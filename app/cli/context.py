@@ -16,6 +16,7 @@ from app.settings import Settings, load_settings
 if TYPE_CHECKING:  # the store stack (SQLModel, SQLAlchemy, keyring) loads only when a command needs it
     from app.services.context import Services
     from app.services.views import ConnectorView
+    from app.store.snapshot import ListingRows
 
 
 class CliContext:
@@ -102,6 +103,15 @@ class CliContext:
             return self.services.inventory.list(text)
         views = build_views(rows)
         return filter_views(views, text) if text else views
+
+    def listing_rows(self) -> ListingRows | None:
+        """The columns `breaker list --json` shows of the whole inventory, read as
+        :meth:`inventory_views` reads (the standard library alone), or None when only the services
+        can open the database (then list through :meth:`inventory_views`)."""
+        from app.store.snapshot import read_listing_file
+
+        path = self.settings.db_path
+        return read_listing_file(path) if path is not None and self._services is None else None
 
     def close(self) -> None:
         if self._services is not None:

@@ -151,12 +151,17 @@ def _given(args: argparse.Namespace) -> dict[str, object]:
 
 
 def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    from app.services.export import list_document
+    from app.services.export import list_document, listing_document
     from app.services.views import summarize
 
     with no_cyclic_gc():  # what it buys: app.services.tuning
-        views = ctx.inventory_views(" ".join(args.filter))
         warn = ctx.settings.key_age_warn_days
+        if args.json and not args.filter:  # the whole inventory: records straight from its columns
+            rows = ctx.listing_rows()
+            if rows is not None:
+                print_json(listing_document(rows, warn), ctx.stdout)
+                return 0
+        views = ctx.inventory_views(" ".join(args.filter))
         if args.json:
             print_json(list_document(views, warn), ctx.stdout)
             return 0

@@ -23,9 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from app.services.views import ConnectorView, Summary
-from app.store.snapshot import utcnow
-from connectors.base import Grant, Secret
+from app.services.drift import drift_findings
+from app.services.views import ConnectorView, Summary, live_word, purpose_sentence, split_grants
+from app.services.views import _level as view_level
+from app.services.views import _mode as view_mode
+from app.services.vocabulary import JobState
+from app.store.snapshot import ListingRows, parse_time, utcnow
+from connectors.base import Grant, Mode, Secret
 from connectors.textsafe import csv_cell, json_text, plain
 
 # The records and renderers load no database library (`breaker list --json` builds its records
@@ -174,6 +178,91 @@ def records(views: list[ConnectorView], key_age_warn_days: int = 90) -> list[dic
 
 def list_document(views: list[ConnectorView], key_age_warn_days: int = 90) -> dict[str, Any]:
     return {"schema": LIST_SCHEMA, "connectors": records(views, key_age_warn_days)}
+
+
+def listing_document(rows: ListingRows, key_age_warn_days: int = 90) -> dict[str, Any]:
+    """:func:`list_document` of the whole inventory, from the listed columns (:func:`listing_records`)."""
+    return {"schema": LIST_SCHEMA, "connectors": listing_records(rows, key_age_warn_days)}
+
+
+def _listed_credential_order(c: tuple) -> tuple:
+    return (not c[1], c[2] != "primary", c[0] or 0)  # views._credential_order, on (id, active, tier, …)
+
+
+def listing_records(
+    rows: ListingRows, key_age_warn_days: int = 90, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """:func:`records` of every connector, built straight from the columns a record shows
+    (app.store.snapshot.read_listing_file) instead of through views: for `breaker list --json`
+    of 10,000 connectors the views cost as much as the records themselves
+    (tests/benchmarks/bench_startup.py). The same rules as :func:`connector_record` on a view made
+    by :func:`app.services.views.connector_view`, through the same helpers;
+    tests/services/test_snapshot_read.py holds the two equal on a varied inventory."""
+    now = now or utcnow()
+    owners, grants_of, credentials_of = rows.owners, rows.grants, rows.credentials
+    # shared_keys(): fingerprint -> the (shown) names of the connectors holding it, in listing order
+    holders: dict[str, list[str]] = defaultdict(list)
+    names = []
+    for c in rows.connectors:
+        name = plain(c[1])
+        names.append(name)
+        for cred in credentials_of.get(c[0], ()):
+            holding = holders[cred[3]]
+            if name not in holding:
+                holding.append(name)
+    out = []
+    disabled, verified = Mode.DISABLED, JobState.VERIFIED
+    for c, name in zip(rows.connectors, names, strict=True):
+        cid, stored_name, provider, owner_id, access, task, forbidden, environment = c[:8]
+        mode_text, base_url, client, tags, probe_at, outcome, live, switch = c[8:]
+        mode = view_mode(mode_text)
+        declared, observed = split_grants(grants_of.get(cid, ()))
+        level = view_level(live) if live is not None else None
+        state = JobState.read(switch)
+        key = None
+        creds = credentials_of.get(cid)
+        if creds:
+            _, _, tier, fingerprint, last4, kind, created_at, rotated_at, expires_at = (
+                creds[0] if len(creds) == 1 else min(creds, key=_listed_credential_order)
+            )
+            holding = holders[fingerprint]
+            age = max(0, (now - parse_time(rotated_at if rotated_at is not None else created_at)).days)
+            key = {
+                "fingerprint": fingerprint,
+                "last4": last4,
+                "kind": kind,
+                "tier": tier,
+                "age_days": age,
+                "stale": age > key_age_warn_days,
+                "expires_at": None if expires_at is None else parse_time(expires_at).isoformat(),
+                "shared_with": [n for n in holding if n != name] if len(holding) > 1 else [],
+            }
+        # Text fields as stored (lossless; json_text escapes them), as connector_record's view.stored
+        out.append(
+            {
+                "name": stored_name,
+                "provider": plain(provider),
+                "owner": owners.get(owner_id) or None,
+                "purpose": purpose_sentence(access, task, forbidden),
+                "environment": environment,
+                "mode": mode.value,
+                "client": client,
+                "tags": list(filter(None, map(str.strip, tags.split(",")))),
+                "base_url": safe_url(base_url or "") or None,
+                "declared": _grants(declared),
+                "live_level": live_word(level, outcome),
+                "live_scopes": _grants(observed),
+                "drift": drift_findings(mode, declared, observed, level) if outcome == "ok" else [],
+                "key": key,
+                "last_probe": None
+                if probe_at is None
+                else {"at": parse_time(probe_at).isoformat(), "outcome": outcome},
+                "switch_state": state,
+                "off": mode is disabled and state is verified,
+                "key_still_live": mode is disabled and state is not verified,
+            }
+        )
+    return out
 
 
 def summary_record(summary: Summary) -> dict[str, Any]:

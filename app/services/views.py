@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -122,9 +122,7 @@ class ConnectorView:
     def live_word(self) -> str:
         """The live level as the owner reads it: a level, "none" (the key no longer works), or
         "unknown" (never probed, or the probe could not tell) — never a dash or nothing."""
-        if self.live_level is not None:
-            return self.live_level.label
-        return "none" if self.last_outcome in ("invalid", "revoked") else "unknown"
+        return live_word(self.live_level, self.last_outcome)
 
     @property
     def off(self) -> bool:
@@ -139,12 +137,7 @@ class ConnectorView:
     @property
     def purpose(self) -> str:
         """The one-sentence rule, or "" when it is not written yet."""
-        if not (self.purpose_access or self.purpose_task):
-            return ""
-        sentence = f"This connector may use {self.purpose_access or '…'} to {self.purpose_task or '…'}"
-        if self.purpose_forbidden:
-            sentence += f", but may not {self.purpose_forbidden}"
-        return sentence + "."
+        return purpose_sentence(self.purpose_access, self.purpose_task, self.purpose_forbidden)
 
     @property
     def credential(self) -> CredentialView | None:
@@ -160,6 +153,23 @@ class ConnectorView:
     @property
     def declared_level(self) -> Level | None:
         return max((g.level for g in self.declared), default=None)
+
+
+def live_word(level: Level | None, last_outcome: str | None) -> str:
+    """A live level as the owner reads it (see :attr:`ConnectorView.live_word`)."""
+    if level is not None:
+        return level.label
+    return "none" if last_outcome in ("invalid", "revoked") else "unknown"
+
+
+def purpose_sentence(access: str, task: str, forbidden: str) -> str:
+    """The one-sentence rule of a purpose's three parts, or "" when it is not written yet."""
+    if not (access or task):
+        return ""
+    sentence = f"This connector may use {access or '…'} to {task or '…'}"
+    if forbidden:
+        sentence += f", but may not {forbidden}"
+    return sentence + "."
 
 
 @dataclass(frozen=True)
@@ -232,14 +242,19 @@ def _grant(scope: str, level: int) -> Grant:
 
 
 def _grant_rows(grants: Sequence[Any]) -> tuple[tuple[Grant, ...], tuple[Grant, ...]]:
-    """(declared, observed) grants, each most powerful first."""
+    """(declared, observed) grants of grant rows, each most powerful first."""
+    return split_grants([(g.scope, g.level, g.source) for g in grants])
+
+
+def split_grants(grants: Iterable[tuple[str, int, str]]) -> tuple[tuple[Grant, ...], tuple[Grant, ...]]:
+    """(declared, observed) grants of stored ``(scope, level, source)``, each most powerful first."""
     declared: list[Grant] = []
     observed: list[Grant] = []
-    for g in grants:
-        grant = _grant(g.scope, g.level)
-        if g.source == "declared":
+    for scope, level, source in grants:
+        grant = _grant(scope, level)
+        if source == "declared":
             declared.append(grant)
-        elif g.source == "observed":
+        elif source == "observed":
             observed.append(grant)
     for rows in (declared, observed):
         if len(rows) > 1:  # most connectors hold one or two scopes: skip the sort's overhead then

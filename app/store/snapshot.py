@@ -152,6 +152,79 @@ def open_current(path: Path, wait: float = 5.0) -> sqlite3.Connection | None:
     return conn
 
 
+# `breaker list --json` shows fewer columns than a view holds: it reads only those, as plain tuples in
+# this order, timestamps as stored (its records parse the four they show). app.services.export.listing_records
+# turns them into records; tests/services/test_snapshot_read.py holds those equal to the views' records.
+LISTING_CONNECTOR = (
+    "id",
+    "name",
+    "provider",
+    "owner_id",
+    "purpose_access",
+    "purpose_task",
+    "purpose_forbidden",
+    "environment",
+    "mode",
+    "base_url",
+    "client",
+    "tags",
+    "last_probe_at",
+    "last_outcome",
+    "live_level",
+    "switch_state",
+)
+LISTING_GRANT = ("connector_id", "scope", "level", "source")
+LISTING_CREDENTIAL = (
+    "connector_id",
+    "id",
+    "active",
+    "tier",
+    "fingerprint",
+    "last4",
+    "kind",
+    "created_at",
+    "rotated_at",
+    "expires_at",
+)
+
+
+@dataclass
+class ListingRows:
+    """Every connector's listed columns (:data:`LISTING_CONNECTOR`), ordered by name; owners' names by
+    id; by connector id, its grants and unrevoked credentials (:data:`LISTING_GRANT` and
+    :data:`LISTING_CREDENTIAL` without the leading connector_id)."""
+
+    connectors: list[tuple]
+    owners: dict[int, str]
+    grants: dict[int, list[tuple]]
+    credentials: dict[int, list[tuple]]
+
+
+def read_listing_file(path: Path, wait: float = 5.0) -> ListingRows | None:
+    """What `breaker list --json` shows of the inventory in the SQLite file at ``path``, in one read
+    transaction; None when only the full store can open it (see :func:`open_current`)."""
+    conn = open_current(path, wait)
+    if conn is None:
+        return None
+    try:
+        conn.execute("BEGIN")  # deferred: a read lock on the WAL snapshot, never the write lock
+        connectors = conn.execute(f"SELECT {', '.join(LISTING_CONNECTOR)} FROM connector ORDER BY name").fetchall()
+        owners = dict(conn.execute("SELECT id, name FROM owner").fetchall())
+        grants: dict[int, list[tuple]] = defaultdict(list)
+        for g in conn.execute(f"SELECT {', '.join(LISTING_GRANT)} FROM scope_grant").fetchall():
+            grants[g[0]].append(g[1:])
+        credentials: dict[int, list[tuple]] = defaultdict(list)
+        query = f"SELECT {', '.join(LISTING_CREDENTIAL)} FROM credential WHERE revoked_at IS NULL"
+        for c in conn.execute(query).fetchall():
+            credentials[c[0]].append(c[1:])
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise StoreError(explain(exc, str(path))) from None
+    finally:
+        conn.close()
+    return ListingRows(connectors, owners, grants, credentials)
+
+
 def read_inventory_file(path: Path, first: int | None = None, wait: float = 5.0) -> InventoryRows | None:
     """The inventory in the SQLite file at ``path`` (``first``: see :func:`read_inventory`), or
     None when only the full store can open it (see :func:`open_current`, which takes ``wait``)."""

@@ -170,3 +170,41 @@ def test_breaker_list_loads_no_store_stack_no_keyring_and_no_http(services, home
     assert report == {"code": 0, "heavy": []}
     assert [c["name"] for c in json.loads(proc.stdout)["connectors"]] == ["gh-docs"]
     assert GITHUB_KEY not in proc.stdout + proc.stderr
+
+
+def test_listing_records_from_the_columns_equal_the_records_of_the_views(services):
+    """`breaker list --json` of the whole inventory builds its records straight from the listed
+    columns (export.listing_records), not through views: they must be the views' records, byte for
+    byte once dumped — shared keys, several credentials, a verified switch, and text that holds
+    escape sequences and bidi overrides (stored text in the records, shown text in shared_with)."""
+    from app.services.export import connector_record, dumps, list_document, listing_document, listing_records
+    from app.services.export import shared_keys as holders_of
+    from app.store.snapshot import read_listing_file
+
+    _varied_inventory(services)
+    inv = services.inventory
+    inv.add(ConnectorInput(name="gh-twin", provider="github", owner="Ops"), Secret(GITHUB_KEY))  # a shared key
+    inv.add(ConnectorInput(name="evil", provider="generic", tags="a,\x1b[2J, b"), Secret("sk-SANDBOX-evil-0002"))
+    with session_scope(services.engine) as s:
+        evil = s.exec(select(Connector).where(Connector.name == "evil")).one()
+        evil.name, evil.purpose_access, evil.client = "evil\u202etxt.exe", "the\x1b]0;pwned\x07 API", "bot\x85"
+        evil.base_url = "https://user:pass@api.example.com/\u200bv1"
+        evil.mode, evil.switch_state, evil.last_outcome = "disabled", "verified", "revoked"
+        evil.last_probe_at = utcnow() - timedelta(hours=2)
+        twin = s.exec(select(Connector).where(Connector.name == "gh-twin")).one()
+        twin.mode, twin.switch_state, twin.last_outcome, twin.live_level = "disabled", "applied", "ok", int(Level.READ)
+        twin.last_probe_at = utcnow()
+        s.add(ScopeGrant(connector_id=twin.id, scope="bad\u202escope", level=int(Level.SEND), source="observed"))
+    path = services.settings.db_path
+    views = build_views(read_inventory_file(path))
+    now, holders = utcnow(), holders_of(views)
+    expected = [connector_record(v, holders, 30, now) for v in views]
+    listed = listing_records(read_listing_file(path), 30, now)
+    assert listed == expected
+    assert dumps(listing_document(read_listing_file(path), 30), pretty=False) == dumps(
+        list_document(views, 30), pretty=False
+    )
+    twin = next(r for r in listed if r["name"] == "gh-twin")
+    assert twin["key"]["shared_with"] == ["gh-docs"] and twin["drift"] and twin["key_still_live"]
+    evil = next(r for r in listed if r["name"].startswith("evil"))
+    assert evil["off"] and evil["base_url"] == "https://api.example.com/\u200bv1" and evil["tags"][1] == "\x1b[2J"
