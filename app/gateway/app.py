@@ -30,6 +30,7 @@ import httpx
 
 from app.gateway.oauth import Refresher, RefreshFailed
 from app.services import enforcement
+from app.services.binding import DestinationChanged
 from app.services.enforcement import PROBLEM_CONTENT_TYPE, Decision
 from app.services.gateway import (
     CHECK_HEADER,
@@ -100,6 +101,7 @@ class GatewayApp:
             trust_env=False,
         )
         self._secrets: dict[str, tuple[float, Secret]] = {}
+        self._sealed: dict[tuple, float] = {}  # (connector, key, upstream) → when its seal was last checked
         self.oauth = Refresher(services, self.http, self._rotated)
         self._streams: dict[asyncio.Task, tuple[int, Level]] = {}
         self._watcher: asyncio.Task | None = None
@@ -138,6 +140,11 @@ class GatewayApp:
         except RefreshFailed as exc:
             self.on_event(str(exc))
             status, body = problem(502, "Bad gateway: no access token", str(exc))
+            with contextlib.suppress(Exception):
+                await self.respond(send, status, body)
+        except DestinationChanged as exc:  # audited by binding (key.refused); nothing was sent
+            self.on_event(str(exc))
+            status, body = problem(502, "Refused: where the key would go has changed", str(exc))
             with contextlib.suppress(Exception):
                 await self.respond(send, status, body)
 
@@ -276,12 +283,35 @@ class GatewayApp:
     def _rotated(self, ref: str, new: Secret) -> None:
         self._secrets[ref] = (time.monotonic(), new)
 
+    async def sealed(self, route: Route) -> None:
+        """Raise ``binding.DestinationChanged`` (audited) unless the route's upstream is where its
+        connector's seal lets the key go (``binding.check_upstream``); checked again after SECRET_TTL_S."""
+        key = (route.connector_id, route.keyring_ref, route.upstream)
+        now = time.monotonic()
+        if now - self._sealed.get(key, -SECRET_TTL_S) < SECRET_TTL_S:
+            return
+
+        def check() -> None:
+            from app.services import binding
+
+            view = self.services.inventory.get(route.connector)
+            cred = next((c for c in view.credentials if c.keyring_ref == route.keyring_ref), None)
+            if cred is None:
+                raise binding.DestinationChanged(
+                    f"refused: {route.connector}: its key is not recorded. Nothing was sent."
+                )
+            binding.check_upstream(self.services, view, cred, route.upstream)
+
+        await asyncio.to_thread(check)
+        self._sealed[key] = now
+
     async def send_upstream(self, route: Route, request: Request) -> httpx.Response | None:
         """The request as forwarded: the agent's headers without its token, the real key added (for an
         OAuth refresh token: an access token the gateway got with it, :mod:`app.gateway.oauth`)."""
         secret = self.secret(route.keyring_ref)
         if secret is None:
             return None
+        await self.sealed(route)  # where the key goes is the owner's, not the database's
         if self.oauth.wants(route):
             secret = await self.oauth.access_token(route, secret)
         provider = registry.get(route.provider)

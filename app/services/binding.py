@@ -140,6 +140,49 @@ def check(services, view, cred) -> None:
             _refuse(services, view, problem, confirm=False)
 
 
+# -- the gateway's upstream -----------------------------------------------------------------------------
+#
+# A routed connector's key is added by the gateway to requests it forwards to the route's upstream
+# (``gateway_route.upstream``, a database column). Whoever can write the database must not be able to
+# point it elsewhere: the gateway sends a key only to an upstream its connector's seal covers — the
+# sealed base URL, the provider's own API, or an upstream the owner set with ``breaker route
+# --upstream`` (kept in the connector's settings under GATEWAY_UPSTREAM, sealed with the rest).
+
+GATEWAY_UPSTREAM = "gateway_upstream"
+
+
+def sealed_upstreams(provider: str, base_url: str | None, extra: dict[str, Any] | str) -> set[str]:
+    """Where the gateway may send this connector's key (each without a trailing slash)."""
+    from connectors import registry
+
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra or "{}")
+        except ValueError:
+            extra = {}
+    extra = extra if isinstance(extra, dict) else {}
+    found = {base_url or "", str(extra.get(GATEWAY_UPSTREAM, ""))}
+    try:
+        found.add(registry.get(provider).gateway_url or "")
+    except Exception:
+        pass
+    return {u.rstrip("/") for u in found if u}
+
+
+def check_upstream(services, view, cred, upstream: str) -> None:
+    """The gateway is about to add ``cred``'s key to a request for ``upstream``: the seal must hold
+    (:func:`check`) and ``upstream`` must be one it covers; else :class:`DestinationChanged`, audited."""
+    check(services, view, cred)
+    if upstream.rstrip("/") not in sealed_upstreams(view.provider, view.base_url, dict(view.extra)):
+        _refuse(
+            services,
+            view,
+            f"the gateway's upstream for it ({upstream}) is not where its key may be sent — the database was "
+            f"changed outside Breaker; if that upstream is yours, set it with `breaker route {view.name} --upstream URL`",
+            confirm=False,
+        )
+
+
 def _refuse(services, view, why: str, *, confirm: bool = True) -> None:
     message = f"refused: {view.name}: {why}. Nothing was sent."
     if confirm:

@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import text
-from sqlmodel import select
+from sqlmodel import col, select
 
+from app.services import binding
 from app.services.enforcement import AboveCeiling
 from app.store.db import session_scope
 from app.store.models import Connector, Credential, GatewayRoute, GatewayToken, GatewayUse
@@ -202,7 +203,10 @@ class Gateway:
                 raise GatewayError(f"the gateway has no request table for {provider.title} yet: {name} stays a key")
             row = s.get(GatewayRoute, c.id)
             old = _route_dict(row) if row else None
-            up = (upstream or (row.upstream if row else "") or c.base_url or provider.gateway_url).rstrip("/")
+            sealed = binding.sealed_upstreams(c.provider, c.base_url, c.extra_json)
+            kept = (row.upstream if row else "").rstrip("/")
+            kept = kept if kept in sealed else ""  # an upstream changed outside Breaker is not kept
+            up = (upstream or kept or c.base_url or provider.gateway_url).rstrip("/")
             split = urlsplit(up)
             if split.scheme not in ("http", "https") or not split.hostname or split.query or split.fragment:
                 raise GatewayError(f"upstream {up!r} is not an http(s) URL")
@@ -216,6 +220,8 @@ class Gateway:
                     raise GatewayError(
                         f"{host!r} is not one of {provider.title}'s API hosts ({', '.join(sorted(table.hosts))})"
                     )
+            if up not in sealed:  # the owner chose another upstream: sealed with the rest of its destination
+                self._seal_upstream(s, c, up)
             choice = AboveCeiling(on_above) if on_above else AboveCeiling(row.on_above if row else "refuse")
             if row is None:
                 row = GatewayRoute(connector_id=c.id, upstream=up, rules_host=host, on_above=choice.value)
@@ -225,6 +231,28 @@ class Gateway:
             self.services.audit.record(s, "gateway.route", name, old=old, new=_route_dict(row))
             tokens = self._live_tokens(s, c.id)
             return RouteView(name, c.provider, row.upstream, row.rules_host, choice, tokens)
+
+    def _seal_upstream(self, s, c: Connector, up: str) -> None:
+        """Keep ``up`` in the connector's settings and seal its keys to it — only while their seals
+        hold (a destination changed outside Breaker is never sealed here: binding.check_upstream)."""
+        secrets = self.services.secrets
+        creds = list(
+            s.exec(select(Credential).where(Credential.connector_id == c.id, col(Credential.revoked_at).is_(None)))
+        )
+        dest = binding.of_row(c)
+        if not all(binding.matches(secrets, k.keyring_ref, dest, k.binding or "") for k in creds):
+            raise GatewayError(
+                f"{c.name}'s destination no longer matches what was set in Breaker: check it with `breaker list "
+                f"{c.name} --json`, confirm it with `breaker edit {c.name} --confirm-destination`, then route it again"
+            )
+        try:
+            extra = json.loads(c.extra_json or "{}")
+        except ValueError:
+            extra = {}
+        extra[binding.GATEWAY_UPSTREAM] = up
+        c.extra_json = json.dumps(extra)
+        s.add(c)
+        binding.seal_rows(secrets, s, c, creds)
 
     def unroute(self, name: str) -> bool:
         """Hand ``name`` out as its key again; its tokens are revoked. Audited. False if it was not routed."""
