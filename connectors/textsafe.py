@@ -33,7 +33,9 @@ def plain(text: str) -> str:
     return "".join(out)
 
 
-_NOT_ASCII = re.compile("[\x7f-\U0010ffff]")
+# Every character from DEL up, spelled "not 0-7E": the same set as the range DEL-U+10FFFF, which took
+# 14 ms (57 M instructions, callgrind) to compile at every start of the panel; this, next to nothing.
+_NOT_ASCII = re.compile("[^\x00-\x7e]")
 
 
 def _json_escape(match: re.Match[str]) -> str:

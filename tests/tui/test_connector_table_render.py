@@ -1,0 +1,88 @@
+"""The connector table paints its cells itself when a cell is one Text of one style that fits
+(ConnectorTable._render_cell): those segments must be exactly DataTable's own, cell by cell, in
+every state a cell can be drawn in (cursor row, zebra stripes, hover, narrow columns, themes)."""
+
+from __future__ import annotations
+
+import pytest
+from rich.text import Text
+from textual.widgets import DataTable
+
+from app.tui.app import make_app
+from app.tui.widgets.connector_table import ConnectorTable
+from tests.tui.pilot import settle
+
+
+def both_ways(table: ConnectorTable, row: int, column: int, *, cursor: bool, hover: bool):
+    """(ConnectorTable's segments, DataTable's segments) for one cell, each from an empty cache."""
+    base = table._get_row_style(row, table.rich_style)
+    width = table.ordered_columns[column].get_render_width(table)
+    table._cell_render_cache.clear()
+    ours = table._render_cell(row, column, base, width, cursor=cursor, hover=hover)
+    table._cell_render_cache.clear()
+    theirs = DataTable._render_cell(table, row, column, base, width, cursor=cursor, hover=hover)
+    table._cell_render_cache.clear()
+    return ours, theirs
+
+
+@pytest.mark.parametrize("size", [(160, 40), (80, 24)])
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_every_cell_of_the_seeded_inventory_is_painted_as_datatable_paints_it(seeded, size, theme):
+    app = make_app(seeded)
+    async with app.run_test(size=size) as pilot:
+        app.theme = theme
+        await settle(pilot)
+        table = app.main_screen.table
+        assert table.row_count >= 10
+        compared = 0
+        for row in range(table.row_count):
+            for column in range(len(table.ordered_columns)):
+                for cursor, hover in ((False, False), (True, False), (False, True), (True, True)):
+                    ours, theirs = both_ways(table, row, column, cursor=cursor, hover=hover)
+                    assert ours == theirs, (row, table.ordered_columns[column].key, cursor, hover)
+                    compared += 1
+        assert compared == table.row_count * len(table.ordered_columns) * 4
+
+
+async def test_cells_datatable_must_paint_still_match(seeded):
+    """Spans, a cell too long for its column, wide characters, an empty cell, a right-justified
+    cell, a plain string: whichever way each one goes, the segments are DataTable's."""
+    app = make_app(seeded)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        table = app.main_screen.table
+        key = next(iter(table.views))
+        cells = {
+            "name": Text("two ") + Text("styles", style="bold red"),
+            "provider": Text("a name far longer than the provider column is wide", style="italic"),
+            "owner": Text("漢字の所有者", style="bold"),
+            "mode": Text("", style="bold"),
+            "live": Text("right", justify="right"),
+            "drift": "[b]markup[/b]",
+            "key_age": Text("tab\there"),
+        }
+        for column, value in cells.items():
+            if column in table.columns_shown:
+                table.update_cell(key, column, value)
+        await pilot.pause()
+        row = table.get_row_index(key)
+        for column in range(len(table.ordered_columns)):
+            for cursor in (False, True):
+                ours, theirs = both_ways(table, row, column, cursor=cursor, hover=False)
+                assert ours == theirs, (table.ordered_columns[column].key, cursor)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected", "not_expected"), [((120, 36), "-tall", "-short"), ((80, 24), "-short", "-tall")]
+)
+async def test_main_screen_has_its_breakpoint_class_from_the_start(seeded, size, expected, not_expected):
+    """MainScreen sets the breakpoint class itself before its first layout (so Textual's first
+    Resize restyles nothing): the class Textual would pick, and only that one."""
+    app = make_app(seeded)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.main_screen
+        assert screen.has_class(expected) and not screen.has_class(not_expected)
+        screen.remove_class(expected)
+        screen.breakpoint_classes_now()
+        assert screen.has_class(expected) and not screen.has_class(not_expected)
