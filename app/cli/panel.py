@@ -23,15 +23,21 @@ def open_panel(services, *, read_only: bool = False, sandbox=None, settings=None
         raise UsageError(
             "the panel needs a terminal; in scripts use a command such as `breaker list` (see `breaker --help`)"
         )
+    from app.services.tuning import pause_cyclic_gc
+
+    resume_gc = pause_cyclic_gc()  # until the first frame is painted (what it buys: app.services.tuning)
     try:
-        from app.tui.app import run_panel
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == "app.tui" or exc.name.startswith("app.tui.")):
-            raise UsageError(
-                "this installation has no panel (app.tui is missing); the commands still work: see `breaker --help`"
-            ) from None
-        raise
-    return run_panel(services, read_only=read_only, sandbox=sandbox, settings=settings)
+        try:
+            from app.tui.app import run_panel
+        except ModuleNotFoundError as exc:
+            if exc.name and (exc.name == "app.tui" or exc.name.startswith("app.tui.")):
+                raise UsageError(
+                    "this installation has no panel (app.tui is missing); the commands still work: see `breaker --help`"
+                ) from None
+            raise
+        return run_panel(services, read_only=read_only, sandbox=sandbox, settings=settings, first_frame=resume_gc)
+    finally:
+        resume_gc()
 
 
 def open_panel_command(ctx: CliContext) -> int:

@@ -90,8 +90,10 @@ class BreakerApp(App[str | None]):
         read_only: bool = False,
         sandbox: Any = None,
         features: frozenset[str] = BUILT_FEATURES,
+        first_frame: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
+        self._first_frame = first_frame  # called once the main screen's first frame is painted
         if callable(services):
             self._services, self._factory = None, services
         else:
@@ -154,6 +156,13 @@ class BreakerApp(App[str | None]):
                 f"config.toml [keymap]: unknown binding id(s) {', '.join(unknown)}; see ? for the ids.",
                 severity="warning",
             )
+
+    def first_frame_painted(self) -> None:
+        """The main screen's first frame is on the terminal (the command line resumes the garbage
+        collector it paused for the start)."""
+        hook, self._first_frame = self._first_frame, None
+        if hook is not None:
+            hook()
 
     # -- the encrypted-file keyring's passphrase ---------------------------------------------------
     def on_mount(self) -> None:
@@ -345,13 +354,14 @@ def make_app(
     read_only: bool = False,
     sandbox: Any = None,
     settings: Settings | None = None,
+    first_frame: Callable[[], None] | None = None,
 ) -> BreakerApp:
     """The panel on ``services`` (or on a factory that opens them, called after the first frame).
 
     Read-only when asked, or when config.toml says [ui] read_only = true. With a factory, pass the
     already-loaded ``settings`` so the keymap and read-only mode apply from the first frame.
     """
-    return BreakerApp(services, settings=settings, read_only=read_only, sandbox=sandbox)
+    return BreakerApp(services, settings=settings, read_only=read_only, sandbox=sandbox, first_frame=first_frame)
 
 
 def run_panel(
@@ -360,6 +370,8 @@ def run_panel(
     read_only: bool = False,
     sandbox: Any = None,
     settings: Settings | None = None,
+    first_frame: Callable[[], None] | None = None,
 ) -> str | None:
-    """Run the panel; returns what it exited with ("demo" when the welcome screen's Try the demo was chosen)."""
-    return make_app(services, read_only=read_only, sandbox=sandbox, settings=settings).run()
+    """Run the panel; returns what it exited with ("demo" when the welcome screen's Try the demo was chosen).
+    ``first_frame`` is called once the main screen's first frame is painted."""
+    return make_app(services, read_only=read_only, sandbox=sandbox, settings=settings, first_frame=first_frame).run()

@@ -23,7 +23,7 @@ def fake_panel(monkeypatch):
     calls: list[dict] = []
     actions: list = []
 
-    def run_panel(services, *, read_only=False, sandbox=None, settings=None):
+    def run_panel(services, *, read_only=False, sandbox=None, settings=None, first_frame=None):
         if callable(services):  # the panel may be handed a factory (it opens the store after painting)
             services = services()
         calls.append({"services": services, "read_only": read_only, "sandbox": sandbox})

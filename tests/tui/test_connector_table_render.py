@@ -86,3 +86,14 @@ async def test_main_screen_has_its_breakpoint_class_from_the_start(seeded, size,
         screen.remove_class(expected)
         screen.breakpoint_classes_now()
         assert screen.has_class(expected) and not screen.has_class(not_expected)
+
+
+async def test_first_frame_hook_is_called_once_after_the_first_frame(seeded):
+    """The command line pauses the garbage collector for the start and resumes it from this hook."""
+    calls = []
+    app = make_app(seeded, first_frame=lambda: calls.append(app.main_screen.table.row_count))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("down")
+        await settle(pilot)
+    assert len(calls) == 1

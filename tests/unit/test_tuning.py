@@ -44,3 +44,33 @@ def test_inactive_tuning_changes_nothing(monkeypatch):
     monkeypatch.setattr(tuning, "ACTIVE", False)
     with tuning.no_cyclic_gc():
         assert gc.isenabled()
+
+
+def test_pause_cyclic_gc_lasts_until_resumed_then_freezes_what_exists():
+    assert gc.isenabled()
+    frozen_before = gc.get_freeze_count()
+    resume = tuning.pause_cyclic_gc()
+    try:
+        assert not gc.isenabled()
+        resume()
+        assert gc.isenabled() and gc.get_freeze_count() > frozen_before
+        gc.disable()
+        resume()  # a second call changes nothing
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_pause_cyclic_gc_leaves_a_collector_that_was_off_alone(monkeypatch):
+    gc.disable()
+    try:
+        tuning.pause_cyclic_gc()()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    monkeypatch.setattr(tuning, "ACTIVE", False)
+    resume = tuning.pause_cyclic_gc()
+    assert gc.isenabled()
+    resume()
+    assert gc.isenabled()

@@ -116,6 +116,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         app.probes_stored_signal.subscribe(self, self.probes_stored)
         app.switches_changed_signal.subscribe(self, self.switches_changed)
         # paint the first frame (with its rows when they were read here), then read the inventory
+        self.call_after_refresh(app.first_frame_painted)
         self.call_after_refresh(self.reload, None, shown_first)
 
     def breakpoint_classes_now(self) -> None:
