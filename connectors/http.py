@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import httpx
 
 from connectors.base import Credential, Grant, Outcome, ProbeReport, Provider, RateLimitState, Secret
-from connectors.masking import MASK, mask  # noqa: F401  (MASK re-exported: callers have always found it here)
+from connectors.masking import MASK, mask, may_hold  # noqa: F401  (MASK re-exported: callers have always found it here)
 from connectors.textsafe import plain
 
 log = logging.getLogger(__name__)
@@ -214,8 +214,28 @@ def scrubbed(value: T, secrets: tuple[Secret, ...]) -> T:
     if isinstance(value, dict):
         return {scrubbed(k, secrets): scrubbed(v, secrets) for k, v in value.items()}  # type: ignore[return-value]
     if isinstance(value, Grant):
-        return replace(value, scope=plain(scrub(value.scope, secrets)), note=plain(scrub(value.note, secrets)))  # type: ignore
+        scope, note = plain(scrub(value.scope, secrets)), plain(scrub(value.note, secrets))
+        if scope == value.scope and note == value.note:
+            return value  # frozen: nothing to change, nothing to copy
+        return replace(value, scope=scope, note=note)  # type: ignore
     return value
+
+
+def texts_of(value: Any) -> Iterable[str]:
+    """Every text in a report part, where :func:`scrubbed` looks (strings, list and dict items and
+    keys, a grant's scope and note)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from texts_of(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from texts_of(k)
+            yield from texts_of(v)
+    elif isinstance(value, Grant):
+        yield value.scope
+        yield value.note
 
 
 # -- failures -----------------------------------------------------------------------------------
@@ -290,7 +310,10 @@ async def guard(
     report.latency_ms = round((time.perf_counter() - started) * 1000, 1)
     report.deep = deep
     secrets = secrets_of(cred)
-    for name in ("error", "identity", "token_kind", "details", "grants"):
+    parts = ("error", "identity", "token_kind", "details", "grants")
+    if secrets and not may_hold(texts_of([getattr(report, name) for name in parts]), (s.reveal() for s in secrets)):
+        secrets = ()  # no form of a key anywhere in it (most reports): only made safe to show
+    for name in parts:
         setattr(report, name, scrubbed(getattr(report, name), secrets))
     return report
 

@@ -145,6 +145,24 @@ def mask(text: str, values: Iterable[str]) -> str:
     return "".join(out)
 
 
+def may_hold(texts: Iterable[str], values: Iterable[str]) -> bool:
+    """Whether any of ``texts`` may hold a form of any of ``values``; False means :func:`mask` would
+    change none of them. One pass of the sieve's substring searches over all the texts at once
+    (each folded as mask folds it, so each is a part of the whole), instead of one per text: a
+    probe's report holds a dozen small texts, and most reports hold no key."""
+    values = [v for v in values if v]
+    if not values:
+        return False
+    folded = "\0".join(map(_fold, filter(None, texts)))
+    if not folded:
+        return False
+    for value in values:
+        chunks, short = _sieve(value)
+        if any(chunk in folded for chunk in chunks) or any(form in folded for form in short):
+            return True
+    return False
+
+
 # Every key value this process has held in a Secret: the last line of defence for texts nobody
 # expected to carry one (a third-party exception, a BREAKER_DEBUG traceback). Values only; never written out.
 _SEEN: set[str] = set()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from app.cli.context import CliContext
 from app.cli.output import clip, note, print_json, table
 from app.cli.parser import UsageError
+from app.services.tuning import long_run_collector, no_cyclic_gc
 from connectors import registry
 from connectors.base import Outcome
 
@@ -87,8 +88,10 @@ def run_probe(args: argparse.Namespace, ctx: CliContext) -> int:
         raise UsageError("give connector names or --all, not both")
     if not args.all and not args.names:
         raise UsageError("name the connectors to probe, or use --all")
-    services = ctx.services
-    views = services.inventory.list()
+    with no_cyclic_gc():  # start-up: the store stack's modules and the views, nothing cyclic to free
+        services = ctx.services
+        views = services.inventory.list()
+        prober = services.prober
     known = {v.name: v for v in views}
     for name in args.names:
         if name not in known:
@@ -118,7 +121,8 @@ def run_probe(args: argparse.Namespace, ctx: CliContext) -> int:
         if not args.json and len(chosen) > 1 and ctx.stderr.isatty():  # progress as results arrive
             note(f"  [{len(streamed)}/{len(chosen)}] {result.connector}: {result.report.outcome.value}", ctx.stderr)
 
-    results = asyncio.run(services.prober.probe([v.name for v in chosen], deep=args.deep, on_result=on_result))
+    with long_run_collector():  # what both buy: app.services.tuning
+        results = asyncio.run(prober.probe([v.name for v in chosen], deep=args.deep, on_result=on_result, views=views))
     findings = [r for r in results if r.finding]
     if args.json:
         print_json(

@@ -107,6 +107,7 @@ class PinnedBackend:
         import httpcore
 
         from app.services import binding
+        from app.services.netutil import CheapIdleCheck
 
         name = host.lower().rstrip(".")
         if binding._host_ip(host) is not None or binding.is_loopback(host):
@@ -116,9 +117,10 @@ class PinnedBackend:
         last: Exception | None = None
         for address in addresses:
             try:
-                return await self.inner.connect_tcp(
+                stream = await self.inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
+                return CheapIdleCheck(stream)  # type: ignore[return-value]  (app.services.netutil)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
         raise last if last is not None else httpcore.ConnectError(f"{host}: no address to connect to")

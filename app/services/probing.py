@@ -37,6 +37,7 @@ from connectors import registry
 from connectors.base import Credential as ProviderCredential
 from connectors.base import Grant, Level, Outcome, ProbeReport
 from connectors.http import ACCEPT_IDENTITY, cap_body, scrub, secrets_of
+from connectors.masking import may_hold
 from connectors.textsafe import plain
 
 MAX_RATE_LIMIT_RETRIES = 2
@@ -245,9 +246,11 @@ class Prober:
         *,
         deep: bool = False,
         on_result: Callable[[ProbeResult], None] | None = None,
+        views: list[ConnectorView] | None = None,
     ) -> list[ProbeResult]:
-        """Probe the named connectors (all when ``names`` is None); store and audit every result."""
-        views = self.services.inventory.list()
+        """Probe the named connectors (all when ``names`` is None); store and audit every result.
+        ``views``: the inventory, when the caller has just read it (`breaker probe` has)."""
+        views = self.services.inventory.list() if views is None else views
         if names is not None:
             wanted = list(dict.fromkeys(names))
             by_name = {v.name: v for v in views}
@@ -259,8 +262,10 @@ class Prober:
             views = [by_name[n] for n in wanted]
         settings = self.services.settings.probe
         creds = self._read_keys(views)
-        findings = {} if deep else await asyncio.to_thread(self.deep_findings, views)
-        tools = await asyncio.to_thread(self.mcp_tools, views)
+        # What the latest deep probes and the connectors' MCP servers found (two queries and, for the
+        # second, its modules: 0.15 s of CPU) is read while the first probes are on the wire; a probe
+        # waits for it only once its report is in.
+        known = asyncio.ensure_future(asyncio.to_thread(self._known_grants, views, deep))
         pool = asyncio.Semaphore(settings.concurrency)
         # One client (and connection pool) per provider endpoint, sized to the per-host limit:
         # it *is* the per-host limit, and small pools keep httpx's per-request pool bookkeeping cheap.
@@ -281,6 +286,7 @@ class Prober:
                 clients[key] = self.client(settings.per_host)
                 host_limits[key] = asyncio.Semaphore(settings.per_host)
             report = await self.probe_report(clients[key], view, cred, deep=deep, pool=pool, host_sem=host_limits[key])
+            findings, tools = await known
             if view.name in findings and report.outcome is Outcome.OK and not report.deep:
                 keep_deep_findings(report, *findings[view.name])
             if view.name in tools and report.outcome is Outcome.OK:
@@ -295,9 +301,15 @@ class Prober:
                 except Exception:  # a closed screen must not stop the probe-all or lose results
                     logging.getLogger(__name__).exception("probe result callback failed")
 
+        probes = [asyncio.ensure_future(one(v)) for v in views]
         try:
             try:
-                await asyncio.gather(*(one(v) for v in views))
+                await asyncio.gather(*probes)
+            except BaseException:  # e.g. the store could not be read: no probe goes on, none is stored
+                for task in (*probes, known):
+                    task.cancel()
+                await asyncio.gather(*probes, known, return_exceptions=True)
+                raise
             finally:
                 all_in.set()
                 queue.put_nowait(None)
@@ -306,6 +318,12 @@ class Prober:
             await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
         order = {v.name: i for i, v in enumerate(views)}
         return sorted(results, key=lambda r: order[r.connector])
+
+    def _known_grants(
+        self, views: list[ConnectorView], deep: bool
+    ) -> tuple[dict[str, tuple[list[Grant], datetime]], dict[str, list[Grant]]]:
+        """(:meth:`deep_findings` unless this is a deep probe, :meth:`mcp_tools`), in one thread hop."""
+        return ({} if deep else self.deep_findings(views)), self.mcp_tools(views)
 
     def mcp_tools(self, views: list[ConnectorView]) -> dict[str, list[Grant]]:
         """The tools of the MCP servers wired to each connector, as grants: a provider probe cannot
@@ -559,5 +577,7 @@ def _scrub(report: ProbeReport, cred: ProviderCredential) -> ProbeReport:
     """Belt and braces for providers (third-party ones too) that do not mask their own texts:
     the text fields of a report must never carry a key onward to the database or the screen."""
     keys = secrets_of(cred)
-    report.error, report.identity = plain(scrub(report.error, keys)), plain(scrub(report.identity, keys))
+    if keys and may_hold((report.error, report.identity), (k.reveal() for k in keys)):
+        report.error, report.identity = scrub(report.error, keys), scrub(report.identity, keys)
+    report.error, report.identity = plain(report.error), plain(report.identity)
     return report

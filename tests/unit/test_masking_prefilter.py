@@ -38,3 +38,32 @@ def test_the_sieve_masks_exactly_what_the_full_scan_masks(monkeypatch):
     scanned = [masking.mask(text, [value]) for value, text in cases]
     assert sieved == scanned
     assert sum(masking.MASK in text for text in scanned) > 50  # the texts really held runs long enough to mask
+
+
+def test_may_hold_is_false_only_where_mask_changes_nothing():
+    """guard() and the prober mask a report's texts only when masking.may_hold says one of them may
+    hold a key (one sieve pass over all of them): False must mean mask() changes none of them."""
+    rng = random.Random(20261205)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-=+/%.İΣ "
+    said_no = masked = 0
+    for _ in range(400):
+        keys = ["sk-FAKE-" + "".join(rng.choice(alphabet[:62]) for _ in range(rng.randint(4, 50)))]
+        if rng.random() < 0.2:
+            keys.append("short" + rng.choice(alphabet[:62]))  # matched only whole
+        texts = []
+        for _ in range(rng.randint(1, 6)):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+            if rng.random() < 0.3:
+                form = rng.choice(masking.forms(rng.choice(keys)))
+                a = rng.randint(0, len(form))
+                text += form[a : rng.randint(a, len(form))]
+            texts.append(text)
+        changed = any(masking.mask(t, keys) != t for t in texts)
+        masked += changed
+        if not masking.may_hold(texts, keys):
+            said_no += 1
+            assert not changed, (keys, texts)
+    assert said_no > 100 and masked > 30  # both answers were really given
+    assert not masking.may_hold(["", "plain text"], [""]) and masking.may_hold(
+        ["x sk-FAKE-abcdefghijkl"], ["sk-FAKE-abcdefghijkl"]
+    )

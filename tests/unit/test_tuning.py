@@ -74,3 +74,20 @@ def test_pause_cyclic_gc_leaves_a_collector_that_was_off_alone(monkeypatch):
     assert gc.isenabled()
     resume()
     assert gc.isenabled()
+
+def test_long_run_collector_freezes_and_raises_the_threshold_only_in_the_block():
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with pytest.raises(KeyError):
+        with tuning.long_run_collector(young=12_345):
+            assert gc.get_threshold() == (12_345, *before[1:])
+            assert gc.get_freeze_count() > 0  # what was alive at the start is out of the collector's passes
+            raise KeyError("a failing probe-all")
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0 if not frozen else gc.get_freeze_count() >= frozen
+
+
+def test_inactive_long_run_collector_changes_nothing(monkeypatch):
+    monkeypatch.setattr(tuning, "ACTIVE", False)
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with tuning.long_run_collector():
+        assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
