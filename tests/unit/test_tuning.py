@@ -75,6 +75,7 @@ def test_pause_cyclic_gc_leaves_a_collector_that_was_off_alone(monkeypatch):
     resume()
     assert gc.isenabled()
 
+
 def test_long_run_collector_freezes_and_raises_the_threshold_only_in_the_block():
     before, frozen = gc.get_threshold(), gc.get_freeze_count()
     with pytest.raises(KeyError):
