@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from app.gateway.oauth import Refresher, RefreshFailed
-from app.services import enforcement
+from app.services import enforcement, pinned
 from app.services.binding import DestinationChanged
 from app.services.enforcement import PROBLEM_CONTENT_TYPE, Decision
 from app.services.gateway import (
@@ -94,11 +94,14 @@ class GatewayApp:
         self.lookup = Lookup(services)
         self.queue = queue  # app.gateway.queue.HoldQueue, or None: "ask" is then refused
         self.on_event = on_event or (lambda text: log.info(text))
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(120.0, connect=10.0),
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+            limits=limits,
             trust_env=False,
+            # connections only to checked addresses (DNS rebinding: app.services.pinned)
+            transport=pinned.transport(limits, verify=True),
         )
         self._secrets: dict[str, tuple[float, Secret]] = {}
         self._sealed: dict[tuple, float] = {}  # (connector, key, upstream) → when its seal was last checked

@@ -165,3 +165,13 @@ def test_loopback_and_addresses_are_connected_without_a_lookup(services, sandbox
     assert asyncio.run(send(base)) == 401  # the sandbox answered: connected, nothing looked up
     assert asyncio.run(send(base.replace("127.0.0.1", "localhost"))) == 401  # as before: /etc/hosts
     assert "localhost" not in pinned._checked
+
+
+def test_the_gateways_upstream_client_connects_through_the_same_guard(services):
+    from app.gateway.app import GatewayApp
+
+    app = GatewayApp(services)
+    try:
+        assert isinstance(app.http._transport._pool._network_backend, pinned.PinnedBackend)
+    finally:
+        asyncio.run(app.aclose())
