@@ -282,6 +282,34 @@ class Provider:
         """The call behind ``verb`` for a credential of ``kind`` (a provider may differ by token kind)."""
         return self.switch_calls.get(verb)
 
+    def reversible(self, kind: str = "") -> bool:
+        """Whether this provider's switch-off of a key of ``kind`` can be undone by API (a status set
+        back, a suspension lifted) rather than deleting the key for good."""
+        return self.revoke_reversible
+
+    def admin_needed(self, verb: Verb, kind: str = "") -> str:
+        """The credential besides the key itself that the call for ``verb`` needs ("" none): an
+        organisation admin key, an app's client secret or private key. Without it the provider
+        answers manual steps (or a weaker fallback, which the call's note names)."""
+        if self.revoke_needs_admin and verb in (Verb.REVOKE, Verb.REENABLE, Verb.ROTATE):
+            return "an organisation admin key"
+        return ""
+
+    def has_api(self, verb: Verb, kind: str = "") -> bool:
+        """Whether Breaker calls the provider for ``verb`` on a key of ``kind`` (else: manual steps only)."""
+        call = self.switch_call(verb, kind)
+        if verb in self.switch_calls and call is None:
+            return False  # the provider has calls for this verb, but not for this kind of key (an Anthropic admin key)
+        flag = {
+            Verb.REVOKE: self.can_revoke,
+            Verb.RESTRICT: self.can_restrict,
+            Verb.ROTATE: self.can_rotate,
+            Verb.REENABLE: self.reversible(kind),
+        }[verb]
+        # A provider whose call works only for some kinds of key (HubSpot OAuth tokens, Notion public
+        # apps, OpenAI service-account keys) keeps the flag False and names the call for those kinds.
+        return flag or call is not None
+
     def requests_for(self, verb: Verb, kind: str = "") -> int:
         """How many HTTP requests ``verb`` sends (1 unless the provider says more)."""
         call = self.switch_call(verb, kind)

@@ -4,6 +4,11 @@ Sources: https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-f
 scopes), https://docs.github.com/en/rest/authentication/permissions-required-for-fine-grained-personal-access-tokens
 (fine-grained permissions), https://docs.github.com/en/rest/credentials/revoke (revoke),
 https://docs.github.com/en/rest/apps/installations (installation tokens),
+https://docs.github.com/en/rest/apps/apps#suspend-an-app-installation (suspend / unsuspend an
+installation, as the app: a JWT signed with the app's private key,
+https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app),
+https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token (an OAuth app's token
+revoked with the app's client id and secret),
 https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api (rate limits), and
 TruffleHog's GitHub analyzers (the permission probes).
 
@@ -16,10 +21,13 @@ TruffleHog's GitHub analyzers (the permission probes).
 
 from __future__ import annotations
 
+import base64
 import secrets as _secrets
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import httpx
 
@@ -276,11 +284,46 @@ class GitHub(Provider):
         ),
     }
     installation_revoke = SwitchCall("DELETE /installation/token", "authenticated with the token itself; permanent")
+    # A GitHub App installation: suspended as the app, which blocks every token of the installation;
+    # undone by DELETE on the same path (https://docs.github.com/en/rest/apps/apps#suspend-an-app-installation).
+    installation_suspend = SwitchCall(
+        "PUT /app/installations/{installation_id}/suspended",
+        "as the app (a 10-minute JWT signed with the app's private key, kept in the keyring as this "
+        "connector's admin credential); reversible: `breaker enable` lifts the suspension; without the "
+        "private key Breaker deletes this token only (DELETE /installation/token, permanent)",
+        requests=3,  # the installation id may be looked up: the token's first repository, then the app's view of it
+    )
+    installation_unsuspend = SwitchCall(
+        "DELETE /app/installations/{installation_id}/suspended",
+        "as the app (JWT from the app's private key)",
+        requests=3,
+    )
+    # An OAuth app's (or a GitHub App's user) token, revoked by the app that issued it
+    # (https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token).
+    app_token_revoke = SwitchCall(
+        "DELETE /applications/{client_id}/token",
+        "with the app's client id and client secret (Basic auth; the secret is this connector's admin "
+        "credential); permanent; without the client secret Breaker uses POST /credentials/revoke",
+    )
 
     def switch_call(self, verb: Verb, kind: str = "") -> SwitchCall | None:
-        if verb is Verb.REVOKE and "installation" in kind.lower():
-            return self.installation_revoke
+        k = kind.lower()
+        if "installation" in k:
+            return {Verb.REVOKE: self.installation_suspend, Verb.REENABLE: self.installation_unsuspend}.get(verb)
+        if verb is Verb.REVOKE and k in ("oauth app token", "github app user token"):
+            return self.app_token_revoke
         return super().switch_call(verb, kind)
+
+    def reversible(self, kind: str = "") -> bool:
+        return "installation" in kind.lower() or self.revoke_reversible
+
+    def admin_needed(self, verb: Verb, kind: str = "") -> str:
+        k = kind.lower()
+        if "installation" in k and verb in (Verb.REVOKE, Verb.REENABLE):
+            return "the GitHub App's private key (admin credential) and its app id (extra app_id)"
+        if verb is Verb.REVOKE and k in ("oauth app token", "github app user token"):
+            return "the app's client secret (admin credential) and its client id (extra client_id)"
+        return ""
 
     # -- levels -------------------------------------------------------------------------------
     def level_of(self, scope: str) -> Level:
@@ -318,6 +361,10 @@ class GitHub(Provider):
         if response.status_code in (403, 429):
             if response.headers.get("x-ratelimit-remaining") == "0" or "rate limit" in response.text.lower():
                 return Outcome.RATE_LIMITED
+        if response.status_code == 403 and "installation has been suspended" in response.text.lower():
+            # unconfirmed: the exact answer to a suspended installation's token (GitHub: "blocks the
+            # app from accessing the account's resources"); the token can do nothing while it lasts.
+            return Outcome.REVOKED
         return outcome_for_status(response.status_code)
 
     def base_report(self, response: httpx.Response, kind: str, cred: Credential) -> ProbeReport:
@@ -462,6 +509,10 @@ class GitHub(Provider):
     # -- switches -----------------------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         token = cred.secret.reveal()
+        if token.startswith("ghs_") and app_key(cred) is not None:
+            return await guard_action(Verb.REVOKE, lambda: self._suspend(client, cred, suspend=True), cred=cred)
+        if token.startswith(("gho_", "ghu_")) and cred.admin_secret is not None and cred.extra.get("client_id"):
+            return await guard_action(Verb.REVOKE, lambda: self._revoke_app_token(client, cred), cred=cred)
         if token.startswith("ghs_"):
             # Authenticated with the installation token itself. unconfirmed: the 204 status.
             return await guard_action(
@@ -495,6 +546,147 @@ class GitHub(Provider):
             cred=cred,
         )
 
+    async def reenable(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        if not cred.secret.reveal().startswith("ghs_"):
+            return self.manual(Verb.REENABLE, "a revoked GitHub token cannot come back")
+        if app_key(cred) is None:
+            return self.manual(
+                Verb.REENABLE,
+                "lifting an installation's suspension needs the app's private key",
+                [
+                    "Open https://github.com/settings/installations (or the organisation's Settings ▸ "
+                    "GitHub Apps), pick the app and choose Unsuspend.",
+                    "Come back to Breaker and probe the connector to verify.",
+                ],
+            )
+        return await guard_action(Verb.REENABLE, lambda: self._suspend(client, cred, suspend=False), cred=cred)
+
+    async def _revoke_app_token(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        """``DELETE /applications/{client_id}/token`` with Basic client_id:client_secret and the token
+        in the body; 204 when revoked, 422 when GitHub does not know it for this app
+        (https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token)."""
+        client_id = cred.extra["client_id"]
+        response = await call(
+            Verb.REVOKE,
+            client.request(
+                "DELETE",
+                self.url(cred, f"/applications/{quote(client_id, safe='')}/token"),
+                headers=self.headers(None),
+                auth=httpx.BasicAuth(client_id, cred.admin_secret.reveal()),  # type: ignore[union-attr]
+                json={"access_token": cred.secret.reveal()},
+            ),
+            cred=cred,
+            refused="GitHub refused to revoke the app's token",
+            reason=error_message,
+            ok=(204,),
+        )
+        if isinstance(response, ActionResult):
+            return response
+        return ActionResult(
+            Verb.REVOKE,
+            ActionState.APPLIED,
+            "GitHub revoked the token through the app that issued it",
+            status=response.status_code,
+            irreversible=True,
+        )
+
+    async def _suspend(self, client: httpx.AsyncClient, cred: Credential, *, suspend: bool) -> ActionResult:
+        """``PUT`` (suspend) or ``DELETE`` (unsuspend) ``/app/installations/{id}/suspended`` as the app:
+        204 either way (https://docs.github.com/en/rest/apps/apps#suspend-an-app-installation)."""
+        verb = Verb.REVOKE if suspend else Verb.REENABLE
+        jwt_headers = {**self.headers(None), "Authorization": f"Bearer {app_jwt(cred)}"}
+        installation = cred.extra.get("installation_id") or await self._installation_id(client, cred, jwt_headers)
+        if isinstance(installation, ActionResult):
+            return installation
+        response = await call(
+            verb,
+            client.request(
+                "PUT" if suspend else "DELETE",
+                self.url(cred, f"/app/installations/{quote(str(installation), safe='')}/suspended"),
+                headers=jwt_headers,
+            ),
+            cred=cred,
+            refused=f"GitHub refused to {'suspend' if suspend else 'unsuspend'} the app's installation",
+            reason=error_message,
+            ok=(204,),
+        )
+        if isinstance(response, ActionResult):
+            return response
+        return ActionResult(
+            verb,
+            ActionState.APPLIED,
+            f"GitHub suspended the app's installation {installation}: none of its tokens works until "
+            "the suspension is lifted"
+            if suspend
+            else f"GitHub lifted the suspension of the app's installation {installation}",
+            status=response.status_code,
+            details={"installation_id": str(installation)},
+        )
+
+    async def _installation_id(
+        self, client: httpx.AsyncClient, cred: Credential, jwt_headers: dict[str, str]
+    ) -> str | ActionResult:
+        """The installation behind the token: one repository it reaches (``GET /installation/repositories``),
+        then the app's installation on that repository (``GET /repos/{owner}/{repo}/installation``,
+        https://docs.github.com/en/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app)."""
+        verb = Verb.REVOKE
+        listed = await call(
+            verb,
+            client.get(self.url(cred, "/installation/repositories?per_page=1"), headers=self.headers(cred)),
+            cred=cred,
+            refused="could not read the installation's repositories to find its id",
+            reason=error_message,
+            ok=(200,),
+        )
+        if isinstance(listed, ActionResult):
+            if listed.status == 403 and "suspended" in listed.message.lower():
+                return await self._suspended_installation(client, cred, jwt_headers)
+            return listed
+        repos = [r.get("full_name") for r in json_body(listed).get("repositories") or [] if isinstance(r, dict)]
+        if not repos or not repos[0]:
+            return self.manual(
+                verb, "the installation reaches no repository, so its id cannot be looked up: set extra installation_id"
+            )
+        found = await call(
+            verb,
+            client.get(self.url(cred, f"/repos/{repos[0]}/installation"), headers=jwt_headers),
+            cred=cred,
+            refused="GitHub did not name the app's installation",
+            reason=error_message,
+            ok=(200,),
+        )
+        if isinstance(found, ActionResult):
+            return found
+        installation = json_body(found).get("id")
+        if not isinstance(installation, int) or isinstance(installation, bool):
+            raise MalformedBody("HTTP 200: the installation has no id")
+        return str(installation)
+
+    async def _suspended_installation(
+        self, client: httpx.AsyncClient, cred: Credential, jwt_headers: dict[str, str]
+    ) -> str | ActionResult:
+        """A suspended installation's token reads nothing, so its id comes from the app's own list
+        (``GET /app/installations``, https://docs.github.com/en/rest/apps/apps#list-installations-for-the-authenticated-app):
+        the one installation with ``suspended_at`` set. Several: the owner must name it."""
+        found = await call(
+            Verb.REENABLE,
+            client.get(self.url(cred, "/app/installations?per_page=100"), headers=jwt_headers),
+            cred=cred,
+            refused="GitHub did not list the app's installations",
+            reason=error_message,
+            ok=(200,),
+        )
+        if isinstance(found, ActionResult):
+            return found
+        items = found.json() if isinstance(found.json(), list) else []
+        suspended = [i.get("id") for i in items if isinstance(i, dict) and i.get("suspended_at")]
+        if len(suspended) != 1 or not isinstance(suspended[0], int):
+            return self.manual(
+                Verb.REENABLE,
+                f"the app has {len(suspended)} suspended installations: set the connector's extra installation_id",
+            )
+        return str(suspended[0])
+
     @staticmethod
     async def _revoke(
         cred: Credential, send: Awaitable[httpx.Response], *, ok: tuple[int, ...], applied: str
@@ -523,6 +715,38 @@ class GitHub(Provider):
             steps.get(action, action),
             "Come back to Breaker and probe the connector to verify.",
         ]
+
+
+def app_key(cred: Credential):
+    """The GitHub App's private key, when this connector holds one as its admin credential and names
+    the app (extra ``app_id``, or its ``client_id``, which GitHub also takes as the JWT issuer).
+
+    The keyring holds the key as one line (a stored key has no spaces or line breaks): the base64 body
+    of the ``.pem`` file GitHub hands out, without its BEGIN/END lines (PKCS#1 or PKCS#8 DER)."""
+    raw = cred.admin_secret.reveal() if cred.admin_secret is not None else ""
+    if not raw.startswith("MII") or not (cred.extra.get("app_id") or cred.extra.get("client_id")):
+        return None
+    from cryptography.hazmat.primitives.serialization import load_der_private_key
+
+    try:
+        return load_der_private_key(base64.b64decode(raw, validate=True), password=None)
+    except (ValueError, TypeError):
+        return None
+
+
+def app_jwt(cred: Credential, now: float | None = None) -> str:
+    """A JWT that authenticates as the GitHub App: RS256, issued 60 s in the past (clock drift), valid
+    10 minutes at most, ``iss`` the app's client id or app id
+    (https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app).
+    Made in memory for one call; never stored."""
+    import jwt  # PyJWT, with cryptography for RS256; imported here: only an app's switch needs it
+
+    key = app_key(cred)
+    if key is None:
+        raise ValueError("no GitHub App private key")
+    issued = int(now if now is not None else time.time()) - 60
+    issuer = cred.extra.get("client_id") or cred.extra["app_id"]
+    return jwt.encode({"iat": issued, "exp": issued + 600, "iss": issuer}, key, algorithm="RS256")
 
 
 def error_message(response: httpx.Response, cred: Credential | None = None) -> str:

@@ -4,6 +4,9 @@ Sources: https://learn.microsoft.com/en-us/entra/identity-platform/access-token-
 https://learn.microsoft.com/en-us/graph/permissions-reference (permissions),
 https://learn.microsoft.com/en-us/graph/api/oauth2permissiongrant-update (restrict),
 https://learn.microsoft.com/en-us/graph/api/user-revokesigninsessions (revoke),
+https://learn.microsoft.com/en-us/graph/api/serviceprincipal-update (an application's service principal
+disabled with ``accountEnabled: false``, reversibly; Entra then issues no new token for the app:
+https://learn.microsoft.com/en-us/entra/identity/enterprise-apps/disable-user-sign-in-portal),
 https://learn.microsoft.com/en-us/graph/throttling (rate limits). A Graph access token is a JWT: its payload says what it can do (``scp`` for
 delegated permissions, ``roles`` for application permissions). Breaker decodes it without
 verifying the signature (the token is meant for Graph, not for us) and then asks Graph whether
@@ -23,7 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.actions import call, guard_action
+from connectors.actions import call, guard_action, needs_admin
 from connectors.base import (
     ActionResult,
     ActionState,
@@ -148,12 +151,43 @@ class MicrosoftGraph(Provider):
         ),
     }
 
+    # An application token (app-only: ``roles``, no ``scp``) is the app's own: its service principal is
+    # disabled (PATCH accountEnabled false) and enabled again the same way. Access tokens already
+    # issued cannot be revoked; they work until they expire, so the switch is verified only then.
+    application_kind = "Graph application token (JWT)"
+    sp_disable = SwitchCall(
+        "PATCH /servicePrincipals(appId='{appid}') {\"accountEnabled\": false}",
+        "with the organisation's admin token (Application.ReadWrite.All); reversible; Entra issues no new "
+        "token for the app, and a token already issued works until it expires (≤ 1 h): verified then",
+    )
+    sp_enable = SwitchCall(
+        "PATCH /servicePrincipals(appId='{appid}') {\"accountEnabled\": true}",
+        "with the organisation's admin token (Application.ReadWrite.All)",
+    )
+
+    def switch_call(self, verb: Verb, kind: str = "") -> SwitchCall | None:
+        if "application" in kind.lower():
+            return {Verb.REVOKE: self.sp_disable, Verb.REENABLE: self.sp_enable}.get(verb)
+        return super().switch_call(verb, kind)
+
+    def reversible(self, kind: str = "") -> bool:
+        return "application" in kind.lower() or self.revoke_reversible
+
+    def admin_needed(self, verb: Verb, kind: str = "") -> str:
+        if "application" in kind.lower() and verb in (Verb.REVOKE, Verb.REENABLE):
+            return "an Entra admin token with Application.ReadWrite.All"
+        return super().admin_needed(verb, kind)
+
     def recognise(self, key: str) -> KeyPattern | None:
         pattern = super().recognise(key)
         if pattern is None:
             return None
         claims = jwt_claims(key) or {}
-        return pattern if claims.get("aud") in GRAPH_AUDIENCES else None
+        if claims.get("aud") not in GRAPH_AUDIENCES:
+            return None
+        if app_roles(claims) and not delegated_scopes(claims):
+            return KeyPattern(pattern.regex, self.application_kind, pattern.confidence)
+        return pattern
 
     @staticmethod
     def headers(secret: Secret) -> dict[str, str]:
@@ -297,13 +331,78 @@ class MicrosoftGraph(Provider):
             details={"kept": keep, "removed": removed},
         )
 
+    async def reenable(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        claims = jwt_claims(cred.secret.reveal()) or {}
+        if not (app_roles(claims) and not delegated_scopes(claims)):
+            return self.manual(Verb.REENABLE, "revoked sessions cannot come back: sign in again")
+        return await self._service_principal(client, cred, claims, enabled=True)
+
+    async def _service_principal(
+        self, client: httpx.AsyncClient, cred: Credential, claims: dict, *, enabled: bool
+    ) -> ActionResult:
+        verb = Verb.REENABLE if enabled else Verb.REVOKE
+        if cred.admin_secret is None:
+            return needs_admin(
+                self,
+                verb,
+                "an Entra admin token with Application.ReadWrite.All",
+                "https://entra.microsoft.com (an administrator's Graph token)",
+            )
+        app = cred.extra.get("service_principal_id")
+        appid = str(claims.get("appid") or claims.get("azp") or "")
+        if not app and not appid:
+            return self.manual(verb, "the token names no application (appid)")
+        # https://learn.microsoft.com/en-us/graph/api/serviceprincipal-update: PATCH
+        # /servicePrincipals/{id} or /servicePrincipals(appId='{appId}'), 204 No Content.
+        path = (
+            f"/servicePrincipals/{quote(app, safe='')}"
+            if app
+            else f"/servicePrincipals(appId='{quote(appid, safe='')}')"
+        )
+        return await guard_action(verb, lambda: self._patch_sp(client, cred, path, enabled, claims), cred=cred)
+
+    async def _patch_sp(
+        self, client: httpx.AsyncClient, cred: Credential, path: str, enabled: bool, claims: dict
+    ) -> ActionResult:
+        verb = Verb.REENABLE if enabled else Verb.REVOKE
+        response = await call(
+            verb,
+            client.patch(
+                self.url(cred, path), headers=self.headers(cred.admin_secret), json={"accountEnabled": enabled}
+            ),  # type: ignore[arg-type]
+            cred=cred,
+            refused=f"Graph refused to {'enable' if enabled else 'disable'} the app's service principal",
+            reason=graph_error,
+            ok=(204, 200),
+        )
+        if isinstance(response, ActionResult):
+            return response
+        if enabled:
+            return ActionResult(
+                verb,
+                ActionState.APPLIED,
+                "Entra enabled the app's service principal again",
+                status=response.status_code,
+            )
+        until = (
+            f" (this one until {datetime.fromtimestamp(claims['exp'], tz=UTC):%Y-%m-%d %H:%M} UTC)"
+            if isinstance(claims.get("exp"), (int, float))
+            else ""
+        )
+        return ActionResult(
+            verb,
+            ActionState.APPLIED,
+            "Entra disabled the app's service principal: no new token is issued for it; access tokens already "
+            f"issued work until they expire{until}",
+            status=response.status_code,
+        )
+
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
-        """Revoke the user's sign-in sessions: refresh tokens die; issued access tokens live until ``exp``."""
+        """Delegated: revoke the user's sign-in sessions (refresh tokens die; issued access tokens live
+        until ``exp``). Application: disable the app's service principal (reversible)."""
         claims = jwt_claims(cred.secret.reveal()) or {}
         if app_roles(claims) and not delegated_scopes(claims):
-            return self.manual(
-                Verb.REVOKE, "an application token is revoked by removing the app's secret or permissions in Entra"
-            )
+            return await self._service_principal(client, cred, claims, enabled=False)
         user = cred.extra.get("user_id") or claims.get("oid")
         if not user:
             return self.manual(Verb.REVOKE, "the token names no user to revoke sessions for")

@@ -9,6 +9,11 @@ read), ``/v1/organizations`` (TruffleHog's full-access heuristic) and ``/v1/me``
 undocumented endpoint TruffleHog relies on). Restricted-key permissions have no introspection
 endpoint: only a deep probe learns them, with TruffleHog's deliberately invalid requests.
 Revocation deletes the project key through the Admin API and needs an ``sk-admin-`` key.
+A service-account key is rotated by API: the Admin API creates a new key for the same service
+account (https://platform.openai.com/docs/api-reference/project-service-accounts, "Create API key
+for a service account": ``POST /v1/organization/projects/{project_id}/service_accounts/{service_account_id}/api_keys``,
+answering ``{id, name, value, created_at, expires_at}``); Breaker stores it, probes it, and then
+deletes the old key like a revoke. User-owned project keys cannot be made by API: guided rotation.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from connectors.base import (
     ProbeReport,
     Provider,
     RateLimitState,
+    Secret,
     SwitchCall,
     Verb,
 )
@@ -168,6 +174,19 @@ class OpenAI(Provider):
             requests=2,  # the key id is looked up (one page) when the connector has none registered
         ),
     }
+    # Only a service account's key can be made by API (the Admin API "does not allow issuing keys for
+    # users"): https://platform.openai.com/docs/api-reference/project-service-accounts.
+    service_account_rotate = SwitchCall(
+        "POST /v1/organization/projects/{project_id}/service_accounts/{service_account_id}/api_keys",
+        "with the organisation's admin key: a new key for the same service account, stored at once and "
+        "probed; then the old key is deleted (DELETE …/api_keys/{key_id})",
+        requests=2,  # one page of the project's keys (finds the service account), then the create
+    )
+
+    def switch_call(self, verb: Verb, kind: str = "") -> SwitchCall | None:
+        if verb is Verb.ROTATE:
+            return self.service_account_rotate if "service-account" in kind.lower() else None
+        return super().switch_call(verb, kind)
 
     # -- probe ----------------------------------------------------------------------------
     async def probe(self, client: httpx.AsyncClient, cred: Credential, *, deep: bool = False) -> ProbeReport:
@@ -270,6 +289,111 @@ class OpenAI(Provider):
             )
         return await guard_action(Verb.REVOKE, lambda: self._revoke(client, cred), cred=cred)
 
+    # -- rotate (service-account keys, Admin API) ----------------------------------------------
+    async def rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        if not cred.secret.reveal().startswith(("sk-svcacct-", "sk-service-")):
+            return self.manual(Verb.ROTATE, "only a service account's key can be made by OpenAI's API")
+        if cred.admin_secret is None:
+            return needs_admin(
+                self,
+                Verb.ROTATE,
+                "an OpenAI admin key (sk-admin-…)",
+                "https://platform.openai.com/settings/organization/admin-keys",
+            )
+        if not cred.extra.get("project_id"):
+            return self.manual(
+                Verb.ROTATE,
+                "the key's project is unknown",
+                [
+                    "Set the connector's project_id (proj_…, shown in the OpenAI dashboard), then rotate again;",
+                    *self.manual_steps(Verb.ROTATE),
+                ],
+            )
+        return await guard_action(Verb.ROTATE, lambda: self._rotate(client, cred), cred=cred)
+
+    async def _rotate(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
+        headers = {"Authorization": f"Bearer {cred.admin_secret.reveal()}"}  # type: ignore[union-attr]
+        project = cred.extra["project_id"]
+        collection = f"/v1/organization/projects/{project}/api_keys"
+        account = cred.extra.get("service_account_id")
+        old: dict = {}
+        if not account:
+            found = await self._own_listed_key(client, cred, collection, headers)
+            if isinstance(found, ActionResult):
+                return found
+            old = found
+            owner = obj(old.get("owner"))
+            account = obj(owner.get("service_account")).get("id") if owner.get("type") == "service_account" else None
+            if not account:
+                return self.manual(
+                    Verb.ROTATE,
+                    "OpenAI does not list this key as a service account's key",
+                    [
+                        "Set the connector's service_account_id (svc_acct_…), then rotate again;",
+                        *self.manual_steps(Verb.ROTATE),
+                    ],
+                )
+        name = str(old.get("name") or "breaker")[:60]
+        response = await call(
+            Verb.ROTATE,
+            client.post(
+                self.url(cred, f"/v1/organization/projects/{project}/service_accounts/{account}/api_keys"),
+                headers=headers,
+                json={"name": f"{name} (rotated by Breaker)"},
+            ),
+            cred=cred,
+            refused="OpenAI refused to create the new key",
+            reason=openai_error,
+            ok=(200, 201),
+        )
+        if isinstance(response, ActionResult):
+            return response
+        body = json_body(response)
+        value = body.get("value")
+        if not isinstance(value, str) or not value:
+            return ActionResult(Verb.ROTATE, ActionState.FAILED, "OpenAI answered without the new key", status=200)
+        details = {"key_id": str(body.get("id", ""))[:80], "service_account_id": str(account)[:80]}
+        if old.get("id"):
+            details["old_key_id"] = str(old["id"])[:80]
+        return ActionResult(
+            Verb.ROTATE,
+            ActionState.APPLIED,
+            "OpenAI made a new key for the same service account; the old key is deleted once the new one works",
+            status=response.status_code,
+            new_secret=Secret(value),
+            irreversible=True,
+            details=details,
+        )
+
+    async def _own_listed_key(
+        self, client: httpx.AsyncClient, cred: Credential, collection: str, headers: dict[str, str]
+    ) -> dict | ActionResult:
+        """This key's object in the project's key list (one page, ``owner_project_access=any`` so
+        service accounts' keys are listed: https://platform.openai.com/docs/api-reference/project-api-keys/list)."""
+        response = await call(
+            Verb.ROTATE,
+            client.get(
+                self.url(cred, collection), headers=headers, params={"limit": 100, "owner_project_access": "any"}
+            ),
+            cred=cred,
+            refused="could not list the project's keys to find this one",
+            reason=openai_error,
+            ok=(200,),
+        )
+        if isinstance(response, ActionResult):
+            return response
+        found = own_key(json_body(response).get("data"), cred)
+        if found is None:
+            return self.manual(
+                Verb.ROTATE,
+                "no listed key of the project matches this one",
+                [
+                    "Set the connector's service_account_id (svc_acct_…), then rotate again;",
+                    *self.manual_steps(Verb.ROTATE),
+                ],
+            )
+        return found
+
     async def _revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         headers = {"Authorization": f"Bearer {cred.admin_secret.reveal()}"}  # type: ignore[union-attr]
         if cred.secret.reveal().startswith("sk-admin-"):
@@ -288,6 +412,11 @@ class OpenAI(Provider):
         key_id = cred.extra.get("key_id") or await self._find_key_id(client, cred, collection, headers)
         if isinstance(key_id, ActionResult):
             return key_id
+        if cred.extra.get("key_id") and not await self._is_this_key(client, cred, collection, key_id, headers):
+            # The registered key_id names another key (a rotation replaced this connector's key): find it.
+            key_id = await self._find_key_id(client, cred, collection, headers)
+            if isinstance(key_id, ActionResult):
+                return key_id
         response = await call(
             Verb.REVOKE,
             client.delete(self.url(cred, f"{collection}/{key_id}"), headers=headers),
@@ -303,6 +432,17 @@ class OpenAI(Provider):
         return ActionResult(
             Verb.REVOKE, ActionState.APPLIED, "key deleted", status=200, irreversible=True, details={"key_id": key_id}
         )
+
+    async def _is_this_key(
+        self, client: httpx.AsyncClient, cred: Credential, collection: str, key_id: str, headers: dict[str, str]
+    ) -> bool:
+        """Whether ``key_id`` is this key: its redacted value fits (a key OpenAI does not show, or whose
+        value is hidden, counts as this key: the registered id stands)."""
+        response = await client.get(self.url(cred, f"{collection}/{key_id}"), headers=headers)
+        if response.status_code != 200:
+            return response.status_code != 404
+        hint = str(json_body(response).get("redacted_value") or "")
+        return not hint or matches_redacted(cred.secret.reveal(), hint)
 
     async def _find_key_id(
         self, client: httpx.AsyncClient, cred: Credential, collection: str, headers: dict[str, str]

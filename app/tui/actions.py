@@ -275,8 +275,9 @@ APP_ACTIONS: tuple[AppAction, ...] = (
         "k",
         "still live",
         "view: keys still live (checklist)",
-        "The keys a switch or the emergency disable left working: how to find each at its provider, the "
-        "steps, and enter when done (a probe ticks it off only when the key is dead).",
+        "The keys a switch or the emergency disable left working (disabled, reduced, or a rotation's old "
+        "key): how to find each at its provider, the steps, and enter when done (a probe ticks it off only "
+        "when it proves it).",
         show=False,
     ),
     AppAction("help", "help", "question_mark", "help", "view: help", "Every key and what it does."),

@@ -157,6 +157,18 @@ def _verify_ran(details_json: str | None) -> bool:
     return isinstance(details, dict) and bool(details.get("verify"))
 
 
+def _handed_out_kinds(s: Session) -> dict[int, str]:
+    """connector id → the kind of its handed-out key (else of a key not revoked), in one query."""
+    rows = s.exec(
+        select(Credential.connector_id, Credential.kind, Credential.active).where(col(Credential.revoked_at).is_(None))
+    ).all()
+    kinds: dict[int, str] = {}
+    for cid, kind, active in rows:
+        if active or cid not in kinds:
+            kinds[cid] = kind or ""
+    return kinds
+
+
 @dataclass(frozen=True)
 class PanicTarget:
     connector_id: int
@@ -164,6 +176,7 @@ class PanicTarget:
     provider: str
     mode: str
     switch_state: str | None
+    kind: str = ""  # the kind of key the connector hands out ("admin key", "service-account key" …)
 
 
 class Journal:
@@ -254,9 +267,10 @@ class Journal:
                     Connector.tags,
                 ).order_by(col(Connector.name))
             ).all()
+            kinds = _handed_out_kinds(s)
         out = []
         for cid, name, provider, mode, state, owner_id, tags in rows:
-            target = PanicTarget(cid, name, provider, mode, state)
+            target = PanicTarget(cid, name, provider, mode, state, kinds.get(cid, ""))
             tag_tuple = tuple(t.strip() for t in (tags or "").split(",") if t.strip())
             if select_fn(target, owners.get(owner_id, ""), tag_tuple):
                 out.append(target)
@@ -329,7 +343,8 @@ class Journal:
     def journal_batch(
         self, batch: str, targets: list[PanicTarget], selection: dict[str, Any], provider_calls: dict[str, str]
     ) -> tuple[dict[str, int], list[str]]:
-        """Step 1: every job of the batch, in one transaction (one bulk insert). Returns
+        """Step 1: every job of the batch, in one transaction (one bulk insert); ``provider_calls``
+        holds each connector's call text (by name: it depends on the kind of key). Returns
         {connector: job id} and the batches it supersedes."""
         now = utcnow()
         with session_scope(self.engine) as s:
@@ -342,7 +357,7 @@ class Journal:
                     "target_mode": Mode.DISABLED,
                     "state": JobState.JOURNALLED,
                     "attempts": 0,
-                    "provider_call": provider_calls.get(t.provider, "")[:500],
+                    "provider_call": provider_calls.get(t.name, "")[:500],
                     "provider_done": False,
                     "result": "",
                     "manual_steps_json": "[]",

@@ -35,7 +35,7 @@ from app.services.switches.states import JobReport, PanicSummary
 from app.services.switches.verify import verify
 from app.services.vocabulary import JobState, SwitchAction
 from app.store.db import session_scope
-from app.store.models import Credential
+from app.store.models import Credential, utcnow
 from connectors import registry
 from connectors.base import ActionResult, Mode, Secret
 
@@ -363,6 +363,45 @@ class Switches:
         from app.services.switches.panic import Panic
 
         return await Panic(self).resume(batch, on_event)
+
+    async def check_old_key(self, name: str, keyring_ref: str) -> tuple[bool | None, str]:
+        """Probe one key of ``name`` that a rotation replaced (the still-live checklist's "I did it").
+        Dead: it is marked revoked (audited ``credential.dead``) and leaves the checklist. Returns
+        (dead? — None when the probe could not tell, why)."""
+        from app.services.switches.calls import dead
+
+        views = await asyncio.to_thread(self.services.inventory.list)
+        view = next((v for v in views if v.name == name), None)
+        cred = next((c for c in view.credentials if c.keyring_ref == keyring_ref), None) if view else None
+        if view is None or cred is None:
+            return None, "that key is no longer in the inventory"
+        calls = self.calls()
+        try:
+            async with calls.client() as client:
+                report = await calls.probe(client, view, cred, views=views)
+        finally:
+            calls.forget()
+        gone = dead(report)
+        if gone is not True:
+            why = "still works at the provider" if gone is False else f"the probe could not tell ({report.outcome})"
+            return gone, f"the old key …{cred.last4} {why}"
+
+        def mark() -> None:
+            from sqlmodel import select
+
+            with session_scope(self.services.engine) as s:
+                row = s.exec(select(Credential).where(Credential.keyring_ref == keyring_ref)).one()
+                row.revoked_at, row.active = utcnow(), False
+                s.add(row)
+                self.services.audit.record(
+                    s,
+                    "credential.dead",
+                    name,
+                    new={"fingerprint": row.fingerprint, "last4": row.last4, "probe": report.outcome.value},
+                )
+
+        await self.db.run(mark)
+        return True, f"the old key …{cred.last4} no longer works"
 
     # -- credentials the switches use ------------------------------------------------------------------
     def add_credential(self, name: str, secret: Secret, *, tier: str, kind: str = "") -> ConnectorView:

@@ -152,9 +152,27 @@ class _Writer:
                     self.crash.hit(point)
 
 
-def _call_text(provider: str) -> str:
-    found = registry.get(provider).switch_call(Verb.REVOKE)
-    return found.request if found is not None else "provider revoke, or manual steps"
+def _call_text(provider: str, kind: str = "") -> str:
+    """What the panic will really do at ``provider`` for a key of ``kind``: the provider's call for that
+    kind of key, or manual steps where it has none (an Anthropic admin key: no Admin API call)."""
+    found = registry.get(provider)
+    call = found.switch_call(Verb.REVOKE, kind)
+    if not found.has_api(Verb.REVOKE, kind):
+        what = f" for this kind of key ({kind})" if kind and Verb.REVOKE in found.switch_calls else ""
+        return f"manual steps: {found.title} has no API to switch this key off{what}"
+    return call.request if call is not None else f"{found.title}'s revoke API, or manual steps"
+
+
+def _calls_text(targets) -> dict[str, str]:
+    """Each target's call text, by connector name (computed once per provider and kind of key)."""
+    texts: dict[tuple[str, str], str] = {}
+    out = {}
+    for t in targets:
+        key = (t.provider, t.kind)
+        if key not in texts:
+            texts[key] = _call_text(*key)
+        out[t.name] = texts[key]
+    return out
 
 
 class Panic:
@@ -172,7 +190,7 @@ class Panic:
         summary = PanicSummary(batch=batch, total=len(targets))
         if not targets:
             return summary
-        calls_text = {t.provider: _call_text(t.provider) for t in targets}
+        calls_text = _calls_text(targets)
         # Connectors an earlier panic covered but could not record (app.services.switches.unrecorded).
         noted = set(await asyncio.to_thread(unrecorded.names, self.services)) & {t.name for t in targets}
         try:
@@ -591,7 +609,7 @@ def _in_memory_job(i: int, batch: str, target: PanicTarget, calls_text: dict[str
         target_mode=Mode.DISABLED,
         state=JobState.JOURNALLED,
         attempts=0,
-        provider_call=calls_text.get(target.provider, ""),
+        provider_call=calls_text.get(target.name, ""),
         provider_done=False,
         result="",
         manual_steps=(),

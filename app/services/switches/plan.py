@@ -192,24 +192,18 @@ def _call(provider: Provider, view: ConnectorView, verb: Verb, cred: CredentialV
 
 def _has_api(provider: Provider, verb: Verb, view: ConnectorView, cred: CredentialView | None) -> bool:
     """Whether Breaker will call the provider for ``verb`` (else: manual steps only)."""
-    if verb in provider.switch_calls and _endpoint(provider, verb, cred) is None:
-        return False  # the provider calls for this verb, but not for this kind of key (an Anthropic admin key)
-    flag = {
-        Verb.REVOKE: provider.can_revoke,
-        Verb.RESTRICT: provider.can_restrict,
-        Verb.ROTATE: provider.can_rotate,
-        Verb.REENABLE: provider.revoke_reversible,
-    }[verb]
-    if flag:
-        return True
-    # Providers whose revoke works only for some kinds of token (HubSpot OAuth, Notion public apps)
-    # keep can_revoke False but still answer revoke(): Breaker calls it and shows the steps if it cannot.
-    return verb is Verb.REVOKE and _endpoint(provider, verb, cred) is not None
+    if verb is Verb.REENABLE and not provider.reversible(_kind(cred)):
+        return False
+    return provider.has_api(verb, _kind(cred))
 
 
-def _provider_can_rotate(name: str) -> bool:
+def _kind(cred: CredentialView | None) -> str:
+    return (cred.kind or "") if cred is not None else ""
+
+
+def _provider_can_rotate(view: ConnectorView) -> bool:
     try:
-        return bool(registry.get(name).can_rotate)
+        return registry.get(view.provider).has_api(Verb.ROTATE, _kind(view.credential))
     except Exception:  # an unknown provider: no rotation by API
         return False
 
@@ -223,7 +217,7 @@ def _stops(view: ConnectorView, views: list[ConnectorView], action: SwitchAction
     elif action.reduces:
         out.append(f"{client}: anything above {action.ceiling.label} level fails")  # type: ignore[union-attr]
     elif action is SwitchAction.ROTATE:
-        made_here = _provider_can_rotate(view.provider)  # the owner never sees a key the provider makes
+        made_here = _provider_can_rotate(view)  # the owner never sees a key the provider makes
         out.append(
             f"{client}: the old key stops working; give it the new one "
             f"(`breaker exec {view.name}` does it for you via {view.env_var or 'its variable'}"
@@ -267,7 +261,11 @@ def plan_for(
     manual: list[str] = []
     warnings: list[str] = []
     reversible, undo, guided, uses_reduced, irreversible = True, "", False, False, False
-    needs_admin = provider.revoke_needs_admin and action in (SwitchAction.DISABLE, SwitchAction.ENABLE)
+    verb = {SwitchAction.DISABLE: Verb.REVOKE, SwitchAction.ENABLE: Verb.REENABLE, SwitchAction.ROTATE: Verb.ROTATE}
+    needs_admin = provider.admin_needed(verb[action], _kind(active)) if action in verb else ""
+    if action is SwitchAction.ROTATE and not needs_admin and not provider.has_api(Verb.ROTATE, _kind(active)):
+        needs_admin = provider.admin_needed(Verb.REVOKE, _kind(active))  # guided: the old key's revoke needs it
+    admin_missing = bool(needs_admin) and admin_credential(view, views) is None
 
     if target is not None and target is not view.mode:
         local.append(f"record mode {target.value} (was {view.mode.value})")
@@ -289,11 +287,12 @@ def plan_for(
                 + ")"
             )
         manual = provider.manual_steps(Verb.REVOKE)  # shown as the fallback when there is a call
-        irreversible = bool(calls) and not provider.revoke_reversible
+        undoable = all(provider.reversible(_kind(c)) for c in creds or [None])
+        irreversible = bool(calls) and not undoable
         reversible = not irreversible
         undo = (
             f"`breaker enable {view.name}` — {provider.title} sets the key active again"
-            if provider.revoke_reversible and calls
+            if undoable and calls
             else f"locally yes (`breaker enable {view.name}`), but at {provider.title} the key is gone for good: "
             "you will need a new key (`breaker rotate` then takes it)"
             if calls
@@ -312,7 +311,7 @@ def plan_for(
             if revoke_full and active is not None:
                 if _has_api(provider, Verb.REVOKE, view, active):
                     calls.append(_call(provider, view, Verb.REVOKE, active))
-                    irreversible = not provider.revoke_reversible
+                    irreversible = not provider.reversible(_kind(active))
                 else:
                     manual = provider.manual_steps(Verb.REVOKE)
                 local.append("then revoke the full key")
@@ -324,7 +323,7 @@ def plan_for(
         elif reduced is not None:
             local.append(f"keep handing out the reduced credential (…{reduced.last4})")
             uses_reduced = True
-        elif provider.can_restrict:
+        elif _has_api(provider, Verb.RESTRICT, view, active):
             calls.append(_call(provider, view, Verb.RESTRICT, active))
             manual = provider.manual_steps(Verb.RESTRICT)
         else:
@@ -345,19 +344,19 @@ def plan_for(
         reduced_active = active is not None and active.tier == "reduced"
         if reduced_active and primary_credential(view) is not None:
             local.append("hand out the full (primary) credential again")
-        by_api = provider.revoke_reversible and _has_api(provider, Verb.REENABLE, view, active)
+        by_api = _has_api(provider, Verb.REENABLE, view, active)
         if by_api:
             calls.append(_call(provider, view, Verb.REENABLE, active))
         undo = f"`breaker disable {view.name}` (or a narrower mode)"
         manual = provider.manual_steps(Verb.REENABLE) if not by_api else []
-        if not provider.revoke_reversible and view.mode is Mode.DISABLED:
+        if not provider.reversible(_kind(active)) and view.mode is Mode.DISABLED:
             warnings.append(
                 f"if the key was revoked at {provider.title}, it cannot come back: "
                 f"`breaker rotate {view.name}` takes a new one"
             )
     else:  # rotate
         reversible = False
-        if provider.can_rotate:
+        if _has_api(provider, Verb.ROTATE, view, active):
             calls.append(_call(provider, view, Verb.ROTATE, active))
             manual = provider.manual_steps(Verb.ROTATE)
             local.append(
@@ -376,11 +375,22 @@ def plan_for(
                 local.append("then tell you how to revoke the old key")
         undo = "not possible: the old key is revoked once the new one works"
 
-    if needs_admin and calls and admin_credential(view, views) is None:
-        warnings.append(
-            f"{provider.title} needs an organisation admin key for this call and none is registered: "
-            f"register one as a connector with tier admin; until then Breaker gives manual steps"
+    if admin_missing and calls:
+        fallback = (
+            "until then Breaker gives manual steps"
+            if provider.revoke_needs_admin
+            else "until then it does what the call's note says without it"
         )
+        warnings.append(
+            f"{provider.title} needs {needs_admin} for this call and none is registered: "
+            f"register it with tier admin; {fallback}"
+        )
+        if action is SwitchAction.DISABLE and reversible and not provider.revoke_reversible:
+            reversible, irreversible = False, True  # the fallback without it cannot be undone
+            undo = (
+                f"locally yes (`breaker enable {view.name}`), but without {needs_admin} the key is revoked "
+                f"at {provider.title} for good"
+            )
     if view.mode is Mode.DISABLED and action is SwitchAction.DISABLE:
         warnings.append("already disabled: Breaker checks by probe before calling the provider again")
     return SwitchPlan(

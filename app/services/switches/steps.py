@@ -184,7 +184,7 @@ async def disable(ctx: StepContext) -> StepOutcome:
 
 async def _revoke_one(ctx: StepContext, cred: CredentialView, *, mark_revoked: bool = False) -> StepOutcome:
     provider = ctx.provider
-    repeatable = provider.revoke_reversible  # setting a status is idempotent; deleting a key is not
+    repeatable = provider.reversible(cred.kind or "")  # setting a status is idempotent; deleting a key is not
     try:
         pc = await ctx.cred(cred)
     except MissingKey as exc:
@@ -241,7 +241,7 @@ async def _revoke_one(ctx: StepContext, cred: CredentialView, *, mark_revoked: b
                 repeatable=repeatable,
                 already_done=already_done,
                 on_retry=ctx.on_retry,
-                requests=provider.requests_for(Verb.REVOKE),
+                requests=provider.requests_for(Verb.REVOKE, cred.kind or ""),
             )
         finally:
             if future is not None and not future.done():
@@ -281,7 +281,7 @@ async def restrict(ctx: StepContext, ceiling: Level, *, revoke_full: bool = Fals
         return revoked
     if active is None:
         return StepOutcome(JobState.FAILED, "no key is stored for this connector", provider.manual_steps(Verb.RESTRICT))
-    if not provider.can_restrict:
+    if not provider.has_api(Verb.RESTRICT, active.kind or ""):
         return StepOutcome(
             JobState.MANUAL,
             f"{provider.title} has no API to reduce this key; do it by hand or register a reduced credential",
@@ -301,7 +301,7 @@ async def restrict(ctx: StepContext, ceiling: Level, *, revoke_full: bool = Fals
         gate=ctx.gate,
         repeatable=True,
         on_retry=ctx.on_retry,
-        requests=provider.requests_for(Verb.RESTRICT),
+        requests=provider.requests_for(Verb.RESTRICT, active.kind or ""),
     )
     return from_result(result, provider, Verb.RESTRICT, attempts)
 
@@ -324,7 +324,7 @@ async def enable(ctx: StepContext) -> StepOutcome:
         return StepOutcome(
             JobState.MANUAL, "no key is stored for this connector", provider.manual_steps(Verb.REENABLE), cred_ops=ops
         )
-    if not provider.revoke_reversible:
+    if not provider.has_api(Verb.REENABLE, target.kind or "") or not provider.reversible(target.kind or ""):
         notes.append(f"nothing to re-enable at {provider.title}; the probe checks that the key works")
         return StepOutcome(JobState.APPLIED, "; ".join(notes), provider_done=True, cred_ops=ops)
     try:
@@ -341,7 +341,7 @@ async def enable(ctx: StepContext) -> StepOutcome:
         gate=ctx.gate,
         repeatable=True,
         on_retry=ctx.on_retry,
-        requests=provider.requests_for(Verb.REENABLE),
+        requests=provider.requests_for(Verb.REENABLE, target.kind or ""),
     )
     outcome = from_result(result, provider, Verb.REENABLE, attempts)
     outcome.message = "; ".join([*notes, outcome.message])
@@ -431,7 +431,7 @@ async def rotate_by_api(ctx: StepContext) -> StepOutcome:
         repeatable=False,
         already_done=_cannot_tell,
         on_retry=ctx.on_retry,
-        requests=provider.requests_for(Verb.ROTATE),
+        requests=provider.requests_for(Verb.ROTATE, old.kind or ""),
         mints=True,
         on_late=ctx.on_late,
     )

@@ -79,16 +79,17 @@ class ChecklistScreen(ReportsWorkerErrors, Screen):
         table.clear()
         for item in self.items:
             key = f"…{item.last4}" if item.last4 else "—"
-            table.add_row("[ ]", item.connector, item.provider_title, key, item.last_probe, key=item.connector)
+            table.add_row("[ ]", item.connector, item.provider_title, key, item.last_probe, key=item.key)
         if self.items:
             head = (
-                f"[b $text-error]{len(self.items)} key(s) still work at their provider[/] although Breaker records "
-                "them disabled (breaker exec refuses them). Kill each at the provider, then press enter: "
-                "a probe ticks it off only when the key is dead. m writes this list as Markdown."
+                f"[b $text-error]{len(self.items)} key(s) still work at their provider[/] with more power than "
+                "Breaker records (disabled, reduced, or replaced by a rotation). Deal with each at the provider, "
+                "then press enter: a probe ticks it off only when it proves it. m writes this list as Markdown."
             )
         else:
             head = (
-                "[b $text-success]Nothing on the checklist:[/] every key recorded disabled was proven dead by a probe."
+                "[b $text-success]Nothing on the checklist:[/] every key recorded disabled was proven dead, "
+                "every reduced key is within its ceiling and every rotated-out key is dead, by a probe."
             )
         if message.note:
             head = f"{message.note}\n{head}"
@@ -113,7 +114,7 @@ class ChecklistScreen(ReportsWorkerErrors, Screen):
         if item is None:
             detail.update("")
             return
-        lines = [f"[b]{escape(item.connector)}[/b] — {escape(item.state)}"]
+        lines = [f"[b]{escape(item.connector)}[/b] — {escape(item.reason.words)} — {escape(item.state)}"]
         if item.why:
             lines.append(escape(item.why))
         lines += [f"[$text-muted]recognise it:[/] {escape(line)}" for line in recognise(item)]

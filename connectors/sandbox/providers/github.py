@@ -10,6 +10,7 @@ Classic tokens (ghp_, gho_) hold classic scope names; fine-grained and App token
 
 from __future__ import annotations
 
+import base64
 import secrets
 import string
 import time
@@ -58,6 +59,33 @@ def make_token(kind: str) -> str:
     return f"{prefix}SANDBOX{_random(29)}"
 
 
+SANDBOX_APP_ID = "1234"
+SANDBOX_INSTALLATION = "4242"
+SANDBOX_OAUTH_CLIENT = "Ov23SANDBOXclient"
+
+
+def default_meta(kind: str) -> dict:
+    """An installation token belongs to the sandbox app's installation; an OAuth token to its OAuth app."""
+    if kind == "installation":
+        return {"installation_id": SANDBOX_INSTALLATION, "app_id": SANDBOX_APP_ID}
+    if kind in ("oauth", "user_to_server"):
+        return {"client_id": SANDBOX_OAUTH_CLIENT}
+    return {}
+
+
+def register_oauth_app(state: SandboxState, client_id: str = SANDBOX_OAUTH_CLIENT) -> TokenRecord:
+    """An OAuth app the sandbox knows; the record's token is its client secret."""
+    return state.add(
+        TokenRecord(
+            token=f"SANDBOX{secrets.token_hex(16)}",
+            provider=PREFIX,
+            kind="oauth_app",
+            identity=f"oauth-app-{client_id}",
+            meta={"client_id": client_id},
+        )
+    )
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 
@@ -93,17 +121,176 @@ def _rate_headers(record: TokenRecord) -> dict[str, str]:
 
 
 def _live(req: SandboxRequest, state: SandboxState) -> TokenRecord | None:
-    """The calling token, if GitHub would accept it (known, not revoked, not expired)."""
+    """The calling token, if GitHub would accept it (known, not revoked, not expired, its app
+    installation not suspended)."""
     record = state.get(req.bearer(), PREFIX)
-    if record is None or not record.live:
+    if record is None or not record.live or record.kind in ("app", "oauth_app"):
         return None
     if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
+        return None
+    if _suspended(state, record):
         return None
     return record
 
 
 def _bad_credentials() -> SandboxResponse:
     return _error(401, "Bad credentials")
+
+
+def _refused(req: SandboxRequest, state: SandboxState) -> SandboxResponse:
+    """Why the calling token is not accepted: a token of a suspended installation gets a 403 (❓ the
+    exact text is not documented; https://docs.github.com/en/rest/apps/apps#suspend-an-app-installation:
+    a suspension "blocks the app from accessing the account's resources"), anything else 401."""
+    record = state.get(req.bearer(), PREFIX)
+    if record is not None and record.live and _suspended(state, record):
+        return _error(403, "This installation has been suspended")
+    return _bad_credentials()
+
+
+# -- GitHub Apps and OAuth apps -----------------------------------------------------------------
+# An app is a record of kind "app" (its token a handle, not a secret): meta app_id, client_id, the
+# public half of its private key (public_key, PEM), and the installations it suspended
+# (suspended: "id,id"). An installation token's meta says its installation_id and app_id. An OAuth
+# app is a record of kind "oauth_app" whose token is its client secret (meta client_id); its
+# gho_/ghu_ tokens carry meta client_id.
+
+
+def register_app(
+    state: SandboxState, public_pem: str, app_id: str = SANDBOX_APP_ID, client_id: str = ""
+) -> TokenRecord:
+    """A GitHub App the sandbox knows (tests and the demo make its key pair)."""
+    return state.add(
+        TokenRecord(
+            token=f"app-SANDBOX-{app_id}",
+            provider=PREFIX,
+            kind="app",
+            identity=f"sandbox-app-{app_id}",
+            meta={"app_id": str(app_id), "client_id": client_id or f"Iv23SANDBOX{app_id}", "public_key": public_pem},
+        )
+    )
+
+
+def _apps(state: SandboxState) -> list[TokenRecord]:
+    return [r for r in list(state.tokens.values()) if r.provider == PREFIX and r.kind == "app"]
+
+
+def _suspended(state: SandboxState, record: TokenRecord) -> bool:
+    installation = str(record.meta.get("installation_id") or "")
+    if not installation or not record.token.startswith("ghs_"):
+        return False
+    return any(installation in str(app.meta.get("suspended") or "").split(",") for app in _apps(state))
+
+
+def _as_app(req: SandboxRequest, state: SandboxState) -> TokenRecord | None:
+    """The app a ``Bearer <JWT>`` authenticates: RS256 over its public key, ``iss`` its app id or client
+    id, at most 10 minutes between ``iat`` and ``exp``
+    (https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app)."""
+    import jwt  # PyJWT
+
+    token = req.bearer() or ""
+    try:
+        issuer = str(jwt.decode(token, options={"verify_signature": False}).get("iss", ""))
+    except jwt.PyJWTError:
+        return None
+    for app in _apps(state):
+        if issuer not in (app.meta.get("app_id"), app.meta.get("client_id")):
+            continue
+        try:
+            claims = jwt.decode(
+                token, app.meta["public_key"], algorithms=["RS256"], options={"require": ["iat", "exp"]}
+            )
+        except jwt.PyJWTError:
+            return None
+        return app if int(claims["exp"]) - int(claims["iat"]) <= 660 else None
+    return None
+
+
+def _installations(state: SandboxState, app: TokenRecord) -> list[TokenRecord]:
+    return [
+        r
+        for r in list(state.tokens.values())
+        if r.provider == PREFIX and r.token.startswith("ghs_") and str(r.meta.get("app_id")) == app.meta["app_id"]
+    ]
+
+
+def suspend_installation(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``PUT`` (suspend) / ``DELETE`` (unsuspend) ``/app/installations/{id}/suspended``: 204
+    (https://docs.github.com/en/rest/apps/apps#suspend-an-app-installation)."""
+    app = _as_app(req, state)
+    if app is None:
+        return _error(401, "A JSON web token could not be decoded")
+    installation = match["id"]
+    if not any(str(r.meta.get("installation_id")) == installation for r in _installations(state, app)):
+        return _error(404, "Not Found")
+    suspended = {i for i in str(app.meta.get("suspended") or "").split(",") if i}
+    if req.method == "PUT":
+        suspended.add(installation)
+    else:
+        suspended.discard(installation)
+    app.meta["suspended"] = ",".join(sorted(suspended))
+    return empty_response(204)
+
+
+def _installation_object(app: TokenRecord, record: TokenRecord) -> dict:
+    installation = int(record.meta["installation_id"])
+    owner = _repos(record)[0].partition("/")[0] if _repos(record) else "sandbox-org"
+    suspended = str(installation) in str(app.meta.get("suspended") or "").split(",")
+    return {
+        "id": installation,
+        "account": {"login": owner, "type": "Organization"},
+        "app_id": int(app.meta["app_id"]),
+        "target_type": "Organization",
+        "repository_selection": record.meta.get("repository_selection", "selected"),
+        "suspended_at": "2026-01-01T00:00:00Z" if suspended else None,
+    }
+
+
+def list_app_installations(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /app/installations`` as the app, a bare array
+    (https://docs.github.com/en/rest/apps/apps#list-installations-for-the-authenticated-app)."""
+    app = _as_app(req, state)
+    if app is None:
+        return _error(401, "A JSON web token could not be decoded")
+    seen: dict[str, dict] = {}
+    for record in _installations(state, app):
+        seen.setdefault(str(record.meta["installation_id"]), _installation_object(app, record))
+    return json_response(200, list(seen.values()))
+
+
+def get_repo_installation(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /repos/{owner}/{repo}/installation`` as the app
+    (https://docs.github.com/en/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app)."""
+    app = _as_app(req, state)
+    if app is None:
+        return _error(401, "A JSON web token could not be decoded")
+    full_name = f"{match['owner']}/{match['repo']}"
+    for record in _installations(state, app):
+        if full_name in _repos(record):
+            return json_response(200, _installation_object(app, record))
+    return _error(404, "Not Found")
+
+
+def delete_app_token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``DELETE /applications/{client_id}/token`` with Basic client_id:client_secret and
+    ``{"access_token"}``: 204, or 422 (https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token)."""
+    client_id = match["client_id"]
+    auth = req.headers.get("authorization", "")
+    try:
+        given_id, _, secret = base64.b64decode(auth.partition(" ")[2]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        given_id, secret = "", ""
+    app = state.get(secret, PREFIX) if auth.lower().startswith("basic ") else None
+    if app is None or app.kind != "oauth_app" or given_id != client_id or app.meta.get("client_id") != client_id:
+        return _error(404, "Not Found")  # GitHub hides the app from wrong client credentials
+    body = req.json()
+    token = body.get("access_token") if isinstance(body, dict) else None
+    record = state.get(token, PREFIX) if isinstance(token, str) else None
+    if record is None or not record.live or record.meta.get("client_id") != client_id:
+        return _error(
+            422, "Validation Failed", errors=[{"resource": "Token", "field": "access_token", "code": "invalid"}]
+        )
+    state.revoke(record.token)
+    return empty_response(204)
 
 
 def _owner(record: TokenRecord) -> str:
@@ -166,7 +353,7 @@ def _denied(record: TokenRecord) -> SandboxResponse:
 def get_user(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = _live(req, state)
     if record is None:
-        return _bad_credentials()
+        return _refused(req, state)
     headers = _rate_headers(record)
     if record.token.startswith("ghs_"):
         # ❓ unconfirmed: the exact error for an installation token on GET /user is not documented
@@ -236,7 +423,7 @@ def get_user_by_login(req: SandboxRequest, state: SandboxState, match) -> Sandbo
     """A user or organisation the sandbox knows: a token's owner or the owner of one of its repositories."""
     record = _live(req, state)
     if record is None and req.headers.get("authorization"):
-        return _bad_credentials()
+        return _refused(req, state)
     login = match["login"]
     known = {
         name
@@ -258,7 +445,7 @@ def get_repo(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
     the token's own repositories; any other is a 404, as GitHub answers for a private one."""
     record = _live(req, state)
     if record is None:
-        return _bad_credentials()
+        return _refused(req, state)
     headers = _rate_headers(record)
     if _is_classic(record):
         headers["x-oauth-scopes"] = ", ".join(record.scopes)
@@ -271,14 +458,14 @@ def get_repo(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
 def get_user_repos(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = _live(req, state)
     if record is None:
-        return _bad_credentials()
+        return _refused(req, state)
     return json_response(200, [_repo_object(req, r, record) for r in _repos(record)], _rate_headers(record))
 
 
 def get_installation_repos(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = _live(req, state)
     if record is None:
-        return _bad_credentials()
+        return _refused(req, state)
     headers = _rate_headers(record)
     if not record.token.startswith("ghs_"):
         return json_response(
@@ -303,7 +490,7 @@ def get_installation_repos(req: SandboxRequest, state: SandboxState, match) -> S
 def delete_installation_token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = _live(req, state)
     if record is None or not record.token.startswith("ghs_"):
-        return _bad_credentials()
+        return _refused(req, state)
     state.revoke(record.token)
     return empty_response(204)
 
@@ -330,7 +517,7 @@ def _repo_route(permission: str, access: str, permitted: SandboxResponse | None 
     def handler(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
         record = _live(req, state)
         if record is None:
-            return _bad_credentials()
+            return _refused(req, state)
         headers = _rate_headers(record)
         headers["x-accepted-github-permissions"] = f"{permission}={access}"
         full_name = f"{match['owner']}/{match['repo']}"
@@ -356,6 +543,11 @@ ROUTES = [
     ("GET", REPO, get_repo),
     ("GET", r"/installation/repositories", get_installation_repos),
     ("DELETE", r"/installation/token", delete_installation_token),
+    ("PUT", r"/app/installations/(?P<id>\d+)/suspended", suspend_installation),
+    ("DELETE", r"/app/installations/(?P<id>\d+)/suspended", suspend_installation),
+    ("GET", REPO + r"/installation", get_repo_installation),
+    ("GET", r"/app/installations", list_app_installations),
+    ("DELETE", r"/applications/(?P<client_id>[^/]+)/token", delete_app_token),
     ("POST", r"/credentials/revoke", post_credentials_revoke),
     ("GET", REPO + r"/commits", _repo_route("contents", "read")),
     (

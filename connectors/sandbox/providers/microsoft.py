@@ -329,7 +329,85 @@ def revoke_sessions(req: SandboxRequest, state: SandboxState, match) -> SandboxR
     return json_response(200, {"@odata.context": _context(req, match, "Edm.Boolean"), "value": True})
 
 
+MANAGE_APPS = {"Application.ReadWrite.All", "Directory.ReadWrite.All"}
+
+
+def _service_principal(state: SandboxState, app_id: str) -> TokenRecord:
+    """The tenant's service principal of ``app_id`` (a record of kind ``service_principal`` whose meta
+    holds ``accountEnabled``), made on first use."""
+    handle = f"sp-SANDBOX-{app_id}"
+    record = state.get(handle, PREFIX)
+    if record is None:
+        record = state.add(
+            TokenRecord(
+                token=handle,
+                provider=PREFIX,
+                kind="service_principal",
+                identity="Breaker Sandbox App",
+                key_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"breaker-sandbox-sp:{app_id}")),
+                meta={"appId": app_id, "accountEnabled": True},
+            )
+        )
+    return record
+
+
+def _sp_of(state: SandboxState, match) -> TokenRecord | None:
+    if match["appid"]:
+        return _service_principal(state, unquote(match["appid"]))
+    wanted = unquote(match["id"])
+    for record in list(state.tokens.values()):
+        if record.provider == PREFIX and record.kind == "service_principal" and record.key_id == wanted:
+            return record
+    return _service_principal(state, APP_ID) if wanted == _service_principal(state, APP_ID).key_id else None
+
+
+def _sp_object(req: SandboxRequest, match, sp: TokenRecord) -> dict:
+    return {
+        "@odata.context": _context(req, match, "servicePrincipals/$entity"),
+        "id": sp.key_id,
+        "appId": sp.meta["appId"],
+        "displayName": sp.identity,
+        "accountEnabled": bool(sp.meta.get("accountEnabled", True)),
+        "servicePrincipalType": "Application",
+    }
+
+
+def get_service_principal(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /servicePrincipals/{id}`` or ``(appId='{appId}')`` (https://learn.microsoft.com/en-us/graph/api/serviceprincipal-get)."""
+    record, claims, failure = _caller(req, state)
+    if failure is not None:
+        return failure
+    if not _permissions(claims) & (MANAGE_APPS | {"Application.Read.All", "Directory.Read.All"}):
+        return _denied()
+    sp = _sp_of(state, match)
+    return json_response(200, _sp_object(req, match, sp)) if sp is not None else _missing(match["id"] or "")
+
+
+def patch_service_principal(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``PATCH /servicePrincipals/{id}`` or ``(appId='{appId}')`` with ``accountEnabled``: 204
+    (https://learn.microsoft.com/en-us/graph/api/serviceprincipal-update). Disabled, Entra issues no new
+    token for the app; tokens already issued keep working until they expire, as at Entra (access
+    tokens cannot be revoked)."""
+    record, claims, failure = _caller(req, state)
+    if failure is not None:
+        return failure
+    if not _permissions(claims) & MANAGE_APPS:
+        return _denied()
+    sp = _sp_of(state, match)
+    if sp is None:
+        return _missing(match["id"] or "")
+    body = req.json()
+    if not isinstance(body, dict) or not isinstance(body.get("accountEnabled"), bool):
+        return _error(400, "Request_BadRequest", "Invalid value specified for property 'accountEnabled'.")
+    sp.meta["accountEnabled"] = body["accountEnabled"]
+    return empty_response(204)
+
+
+SP = VERSION + r"/servicePrincipals(?:/(?P<id>[^/(]+)|\(appId='(?P<appid>[^']+)'\))"
+
 ROUTES = [
+    ("GET", SP, get_service_principal),
+    ("PATCH", SP, patch_service_principal),
     ("GET", VERSION + r"/me", get_me),
     ("GET", VERSION + r"/organization", get_organization),
     ("GET", VERSION + r"/users/(?P<user>[^/]+)", get_user),

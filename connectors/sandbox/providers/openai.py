@@ -336,18 +336,38 @@ def _project_key(record: TokenRecord) -> dict:
         "redacted_value": redacted_value(record.token),
         "created_at": int(record.created_at.timestamp()),
         "last_used_at": record.meta.get("last_used_at"),
-        "owner": {
-            "type": "service_account" if record.kind == "service_account" else "user",
-            "user": {
-                "id": "user-SANDBOX",
-                "name": record.identity,
-                "email": f"{record.identity}@sandbox.invalid",
-                "role": "owner",
-                "created_at": 1700000000,
-            },
-        },
+        "owner": _owner(record),
         "owner_project_access": "active",
     }
+
+
+DEFAULT_SERVICE_ACCOUNT = "svc_acct_SANDBOX"
+
+
+def service_account_of(record: TokenRecord) -> str:
+    return str(record.meta.get("service_account_id") or DEFAULT_SERVICE_ACCOUNT)
+
+
+def _owner(record: TokenRecord) -> dict:
+    """A ProjectApiKey's ``owner``: ``{type, user}`` or ``{type, service_account}``
+    (https://platform.openai.com/docs/api-reference/project-api-keys/object)."""
+    if record.kind == "service_account":
+        account = {
+            "object": "organization.project.service_account",
+            "id": service_account_of(record),
+            "name": record.identity,
+            "role": "member",
+            "created_at": 1700000000,
+        }
+        return {"type": "service_account", "service_account": account}
+    user = {
+        "id": "user-SANDBOX",
+        "name": record.identity,
+        "email": f"{record.identity}@sandbox.invalid",
+        "role": "owner",
+        "created_at": 1700000000,
+    }
+    return {"type": "user", "user": user}
 
 
 def _admin_key(record: TokenRecord) -> dict:
@@ -410,6 +430,56 @@ def delete_project_key(req: SandboxRequest, state: SandboxState, match) -> Sandb
     return _error(404, f"No such API key: {match.group('key')}", record=caller)
 
 
+def get_project_key(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET …/projects/{project_id}/api_keys/{key_id}`` (https://platform.openai.com/docs/api-reference/project-api-keys/retrieve)."""
+    caller, refusal = _admin(req, state)
+    if caller is None:
+        return refusal  # type: ignore[return-value]
+    for record in _records(state, False, match.group("project")):
+        if key_id(record) == match.group("key"):
+            return _ok(_project_key(record), caller)
+    return _error(404, f"No such API key: {match.group('key')}", record=caller)
+
+
+def create_service_account_key(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST …/projects/{project_id}/service_accounts/{service_account_id}/api_keys``
+    (https://platform.openai.com/docs/api-reference/project-service-accounts): a new key for the
+    service account, its value shown once; the account's other keys stay as they are."""
+    caller, refusal = _admin(req, state)
+    if caller is None:
+        return refusal  # type: ignore[return-value]
+    project, account = match.group("project"), match.group("account")
+    keys = [
+        r for r in _records(state, False, project) if r.kind == "service_account" and service_account_of(r) == account
+    ]
+    if not keys:
+        return _error(404, f"No such service account: {account}", record=caller)
+    body = req.json() if isinstance(req.json(), dict) else {}
+    scopes = body.get("scopes") if isinstance(body.get("scopes"), list) else list(keys[0].scopes)
+    name = str(body.get("name") or "Secret Key")
+    fresh = state.add(
+        TokenRecord(
+            token=make_token("service_account"),
+            provider=PREFIX,
+            kind="service_account",
+            identity=keys[0].identity,
+            scopes=[str(x) for x in scopes],
+            meta={"project_id": project, "service_account_id": account, "name": name},
+        )
+    )
+    return _ok(
+        {
+            "object": "organization.project.service_account.api_key",
+            "id": key_id(fresh),
+            "name": name,
+            "value": fresh.token,
+            "created_at": int(fresh.created_at.timestamp()),
+            "expires_at": None,
+        },
+        caller,
+    )
+
+
 def list_admin_keys(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     caller, refusal = _admin(req, state)
     if caller is None:
@@ -436,7 +506,13 @@ ROUTES = [
     ("GET", r"/v1/me", me),
     *[(method, path.replace("{id}", r"[^/]+"), capability) for method, path in _CAPABILITIES],
     ("GET", r"/v1/organization/projects/(?P<project>[^/]+)/api_keys", list_project_keys),
+    ("GET", r"/v1/organization/projects/(?P<project>[^/]+)/api_keys/(?P<key>[^/]+)", get_project_key),
     ("DELETE", r"/v1/organization/projects/(?P<project>[^/]+)/api_keys/(?P<key>[^/]+)", delete_project_key),
+    (
+        "POST",
+        r"/v1/organization/projects/(?P<project>[^/]+)/service_accounts/(?P<account>[^/]+)/api_keys",
+        create_service_account_key,
+    ),
     ("GET", r"/v1/organization/admin_api_keys", list_admin_keys),
     ("DELETE", r"/v1/organization/admin_api_keys/(?P<key>[^/]+)", delete_admin_key),
 ]
