@@ -8,6 +8,17 @@ path there; Breaker never logs a URL, so they go nowhere else.
 
 Only an OAuth refresh token can be revoked by API; private-app tokens are rotated or deleted in
 HubSpot's settings (manual steps).
+
+The v1 OAuth endpoints are sunset on 2027-02-16
+(https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/migration-guide).
+With the app's client id (``extra["client_id"]``) and client secret (the connector's admin credential),
+Breaker uses the current ones instead: ``POST /oauth/2026-03/token/introspect``
+(https://developers.hubspot.com/docs/api-reference/2026-03/authentication/oauth-tokens/token-introspect)
+and ``POST /oauth/2026-03/token/revoke``
+(https://developers.hubspot.com/docs/api-reference/latest/authentication/oauth-tokens/revoke-token), form
+bodies with the client credentials, the token and a ``token_type_hint``. Probes get no admin
+credential, so an ordinary probe still reads the v1 metadata until the sunset; a switch's own
+verification introspects.
 """
 
 from __future__ import annotations
@@ -73,6 +84,8 @@ def _category(response: httpx.Response, cred: Credential) -> str:
 
 
 OAUTH_ACCESS_KIND = "OAuth access token"
+OAUTH_REFRESH_KIND = "OAuth refresh token"
+REFRESH_SHAPE = r"(?:na|eu|ap)\d-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{12}"
 
 
 class HubSpot(Provider):
@@ -91,6 +104,9 @@ class HubSpot(Provider):
         # https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/refresh-oauth-token).
         # They start with "C" and a letter A–P (an encoded field header); a shape, not a unique prefix.
         KeyPattern(r"C[A-P][A-Za-z0-9_-]{40,298}", OAUTH_ACCESS_KIND, confidence=1),
+        # OAuth refresh tokens: a region, then a UUID-shaped body, e.g. "na1-ab12-cd34-ef56-gh78-abcdef123456"
+        # (https://developers.hubspot.com/changelog/additional-details-returned-when-generating-oauth-access-tokens).
+        KeyPattern(REFRESH_SHAPE, OAUTH_REFRESH_KIND, confidence=1),
     )
     scope_levels = {**dict.fromkeys(_SEND, Level.SEND), **dict.fromkeys(_ADMIN, Level.ADMIN)}
     scope_patterns = ((r"^crm\.schemas\.[\w.]+\.write$", Level.ADMIN), (r"[.-]read$", Level.READ))
@@ -106,10 +122,20 @@ class HubSpot(Provider):
     can_revoke = False
     switch_calls = {
         Verb.REVOKE: SwitchCall(
-            "DELETE /oauth/v1/refresh-tokens/{token} (OAuth refresh tokens only)",
-            "permanent; private-app tokens have no revoke API",
+            "POST /oauth/2026-03/token/revoke (OAuth refresh tokens only)",
+            "with the app's client id and client secret; permanent; without them the v1 "
+            "DELETE /oauth/v1/refresh-tokens/{token} (sunset 2027-02-16); private-app tokens have no revoke API",
         ),
     }
+    INTROSPECT = "/oauth/2026-03/token/introspect"
+    REVOKE = "/oauth/2026-03/token/revoke"
+
+    @staticmethod
+    def _client(cred: Credential) -> dict[str, str] | None:
+        """The app's client credentials as form fields, when the connector holds them."""
+        if cred.admin_secret is None or not cred.extra.get("client_id"):
+            return None
+        return {"client_id": cred.extra["client_id"], "client_secret": cred.admin_secret.reveal()}
 
     @staticmethod
     def _token_type(cred: Credential) -> str:
@@ -120,6 +146,8 @@ class HubSpot(Provider):
         key = cred.secret.reveal()
         if not key.startswith("pat-") and re.fullmatch(r"C[A-P][A-Za-z0-9_-]{40,298}", key):
             return "oauth_access"
+        if re.fullmatch(REFRESH_SHAPE, key):
+            return "oauth_refresh"
         return "private_app"
 
     # -- probe ----------------------------------------------------------------------------
@@ -167,7 +195,38 @@ class HubSpot(Provider):
         report.details |= {k: body[k] for k in ("hubId", "appId", "userId") if k in body}
         return report
 
+    async def _introspect(self, client: httpx.AsyncClient, cred: Credential, form: dict[str, str]) -> ProbeReport:
+        """The current introspection: ``{"active": false}`` is a dead token; an active one carries
+        PublicAccessTokenInfoResponse / PublicRefreshTokenInfoResponse (scopes, hub_id, user, expires_in)."""
+        refresh = self._token_type(cred) == "oauth_refresh"
+        hint = "refresh_token" if refresh else "access_token"
+        response = await client.post(
+            self.url(cred, self.INTROSPECT), data={**form, "token": cred.secret.reveal(), "token_type_hint": hint}
+        )
+        report = self._report(response, "OAuth refresh token" if refresh else "OAuth access token", cred)
+        report.details["introspection"] = "2026-03"
+        if report.outcome is not Outcome.OK:
+            if response.status_code in (401, 403):  # the app's credentials, not the token, were refused
+                report.outcome, report.error = Outcome.ERROR, "HubSpot refused the app's client credentials"
+            return report
+        body = json_body(response)
+        if body.get("active") is not True:
+            report.outcome, report.error = Outcome.INVALID, "inactive (HubSpot's introspection)"
+            return report
+        self._oauth_facts(report, body)
+        return report
+
+    def _oauth_facts(self, report: ProbeReport, body: dict) -> None:
+        report.grants = self.grants_for(strings(body.get("scopes")))
+        report.identity = str(body.get("user") or (f"hub {body['hub_id']}" if body.get("hub_id") else ""))
+        report.details |= {k: body[k] for k in ("hub_id", "hub_domain", "app_id", "user_id", "client_id") if k in body}
+        if isinstance(body.get("expires_in"), int):
+            report.expires_at = datetime.now(UTC) + timedelta(seconds=body["expires_in"])
+
     async def _probe_oauth(self, client: httpx.AsyncClient, cred: Credential) -> ProbeReport:
+        form = self._client(cred)
+        if form is not None:
+            return await self._introspect(client, cred, form)
         refresh = self._token_type(cred) == "oauth_refresh"
         # unconfirmed: GET /oauth/v1/refresh-tokens/{token} (metadata, https://developers.hubspot.com/docs/api/oauth/tokens); the access-token
         # variant is documented (v1, deprecated on 2027-02-16)
@@ -178,19 +237,40 @@ class HubSpot(Provider):
             report.outcome, report.error = Outcome.INVALID, _category(response, cred) or "unknown token"
         if report.outcome is not Outcome.OK:
             return report
-        body = json_body(response)
-        report.grants = self.grants_for(strings(body.get("scopes")))
-        report.identity = str(body.get("user") or (f"hub {body['hub_id']}" if body.get("hub_id") else ""))
-        report.details |= {k: body[k] for k in ("hub_id", "hub_domain", "app_id", "user_id", "client_id") if k in body}
-        if isinstance(body.get("expires_in"), int):
-            report.expires_at = datetime.now(UTC) + timedelta(seconds=body["expires_in"])
+        self._oauth_facts(report, json_body(response))
+        report.details["v1_sunset"] = "2027-02-16: register the app's client secret to use the current API"
         return report
 
     # -- switches -------------------------------------------------------------------------
     async def revoke(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         if self._token_type(cred) != "oauth_refresh":
             return self.manual(Verb.REVOKE, "HubSpot has no API to revoke this token")
+        form = self._client(cred)
+        if form is not None:
+            return await guard_action(Verb.REVOKE, lambda: self._revoke_current(client, cred, form), cred=cred)
         return await guard_action(Verb.REVOKE, lambda: self._revoke_refresh(client, cred), cred=cred)
+
+    async def _revoke_current(self, client: httpx.AsyncClient, cred: Credential, form: dict[str, str]) -> ActionResult:
+        response = await call(
+            Verb.REVOKE,
+            client.post(
+                self.url(cred, self.REVOKE),
+                data={**form, "token": cred.secret.reveal(), "token_type_hint": "refresh_token"},
+            ),
+            cred=cred,
+            refused="HubSpot refused to revoke the refresh token",
+            reason=_category,
+            ok=(200, 204),
+        )
+        if isinstance(response, ActionResult):
+            return response
+        return ActionResult(
+            Verb.REVOKE,
+            ActionState.APPLIED,
+            "refresh token revoked (its access tokens die with it)",
+            status=response.status_code,
+            irreversible=True,
+        )
 
     async def _revoke_refresh(self, client: httpx.AsyncClient, cred: Credential) -> ActionResult:
         # The token sits in the URL path (HubSpot's design): failures are told by status only, never by URL.

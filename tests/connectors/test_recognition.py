@@ -24,7 +24,11 @@ RECOGNISED: dict[str, dict[str, str]] = {
     "gitlab": {"personal": "personal access token", "personal_read": "personal access token"},
     "google": {"oauth": "OAuth access token", "api_key": "API key"},
     "hubspot": {"private_app": "private-app token"},
-    "microsoft": {kind: "Graph access token (JWT)" for kind in route_modules()["microsoft"].KINDS},
+    # An app-only token (roles, no scp) is told apart: its switch is the app's service principal.
+    "microsoft": {
+        kind: "Graph application token (JWT)" if kind == "application" else "Graph access token (JWT)"
+        for kind in route_modules()["microsoft"].KINDS
+    },
     "notion": {"internal": "integration token", "public": "integration token", "legacy": "integration token (legacy)"},
     "openai": {
         "project": "project key",

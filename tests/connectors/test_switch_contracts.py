@@ -229,3 +229,81 @@ async def test_entra_service_principal_disable_and_enable_patch_account_enabled(
         ("PATCH", path, {"accountEnabled": True}),
     ]
     assert all(r.headers["authorization"] == "Bearer admin-token-xyz" for r in seen)
+
+
+# -- HubSpot ------------------------------------------------------------------------------------------
+
+HUBSPOT = "https://api.hubapi.test"
+
+
+def _hubspot_cred(token: str = "refresh-token-1") -> Credential:
+    return Credential(
+        Secret(token),
+        base_url=HUBSPOT,
+        extra={"token_type": "oauth_refresh", "client_id": "cid"},
+        admin_secret=Secret("client-secret-1"),
+    )
+
+
+async def test_hubspot_introspects_on_the_2026_03_api():
+    """https://developers.hubspot.com/docs/api-reference/2026-03/authentication/oauth-tokens/token-introspect:
+    POST /oauth/2026-03/token/introspect, form client_id, client_secret, token, token_type_hint; the
+    answer is PublicRefreshTokenInfoResponse {active, app_id, client_id, hub_id, scopes, token,
+    token_type, token_use, user_id, …}, or {"active": false} for a dead token."""
+    seen: list[httpx.Request] = []
+    answers = [
+        {
+            "active": True,
+            "app_id": 7,
+            "client_id": "cid",
+            "hub_id": 62515,
+            "scopes": ["oauth", "crm.objects.contacts.read"],
+            "token": "refresh-token-1",
+            "token_type": "bearer",
+            "token_use": "refresh_token",
+            "user_id": 1,
+            "user": "ana@example.com",
+        },
+        {"active": False},
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=answers[len(seen) - 1])
+
+    provider = registry.get("hubspot")
+    async with _client(handler) as client:
+        alive = await provider.probe(client, _hubspot_cred())
+        dead = await provider.probe(client, _hubspot_cred())
+    assert alive.outcome.value == "ok" and alive.identity == "ana@example.com"
+    assert {g.scope for g in alive.grants} == {"oauth", "crm.objects.contacts.read"}
+    assert dead.outcome.value == "invalid"
+    request = seen[0]
+    assert (request.method, request.url.path) == ("POST", "/oauth/2026-03/token/introspect")
+    form = dict(x.split("=", 1) for x in request.content.decode().split("&"))
+    assert form == {
+        "client_id": "cid",
+        "client_secret": "client-secret-1",
+        "token": "refresh-token-1",
+        "token_type_hint": "refresh_token",
+    }
+
+
+async def test_hubspot_revokes_a_refresh_token_on_the_current_api():
+    """https://developers.hubspot.com/docs/api-reference/latest/authentication/oauth-tokens/revoke-token:
+    POST /oauth/2026-03/token/revoke with the same form fields ("Deletes/Revokes provided Refresh Token")."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    provider = registry.get("hubspot")
+    async with _client(handler) as client:
+        result = await provider.revoke(client, _hubspot_cred())
+    assert result.state is ActionState.APPLIED and result.irreversible, result
+    (request,) = seen
+    assert (request.method, request.url.path) == ("POST", "/oauth/2026-03/token/revoke")
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert "token_type_hint=refresh_token" in request.content.decode()
+    assert "/oauth/v1/" not in str(request.url)

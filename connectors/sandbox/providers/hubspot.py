@@ -229,7 +229,97 @@ def revoke_refresh_token(req: SandboxRequest, state: SandboxState, match) -> San
     return empty_response(204, _headers(record))
 
 
+# -- OAuth, the date-versioned API (2026-03) that replaces v1 (sunset 2027-02-16) -----------------------
+# https://developers.hubspot.com/docs/api-reference/2026-03/authentication/oauth-tokens/token-introspect and
+# https://developers.hubspot.com/docs/api-reference/latest/authentication/oauth-tokens/revoke-token: form
+# bodies with the app's client_id and client_secret, the token and a token_type_hint. An app's client
+# secret is a record of kind "oauth_client" (its token the secret, meta client_id).
+
+
+def register_client(state: SandboxState, client_id: str = "sandbox-client") -> TokenRecord:
+    """An OAuth app the sandbox knows; the record's token is its client secret."""
+    return state.add(
+        TokenRecord(
+            token=f"client-secret-SANDBOX-{uuid.uuid4()}",
+            provider=PREFIX,
+            kind="oauth_client",
+            identity=f"app {client_id}",
+            meta={"client_id": client_id},
+        )
+    )
+
+
+def _client_of(req: SandboxRequest, state: SandboxState) -> tuple[str, SandboxResponse | None]:
+    form = req.form()
+    record = state.get(form.get("client_secret"), PREFIX)
+    if record is None or record.kind != "oauth_client" or record.meta.get("client_id") != form.get("client_id"):
+        return "", _error(401, "Invalid client credentials.", "INVALID_AUTHENTICATION")
+    return str(record.meta["client_id"]), None
+
+
+def _app_token(state: SandboxState, req: SandboxRequest, client_id: str) -> TokenRecord | None:
+    """The live OAuth token of the form's ``token``, issued to ``client_id`` (an access token belongs to
+    the app of the refresh token it came from)."""
+    record = state.get(req.form().get("token"), PREFIX)
+    if record is None or not record.live or record.kind not in ("oauth_access", "oauth_refresh"):
+        return None
+    if record.kind == "oauth_access":
+        parent = state.get(record.meta.get("refresh_token"), PREFIX)
+        owner = parent.meta.get("client_id") if parent is not None else record.meta.get("client_id", "sandbox-client")
+    else:
+        owner = record.meta.get("client_id", "sandbox-client")
+    return record if owner == client_id else None
+
+
+def introspect(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /oauth/2026-03/token/introspect``: ``{"active": false}`` for a token the app does not know
+    (RFC 7662), else PublicAccessTokenInfoResponse / PublicRefreshTokenInfoResponse."""
+    client_id, refusal = _client_of(req, state)
+    if refusal is not None:
+        return refusal
+    record = _app_token(state, req, client_id)
+    if record is None:
+        return json_response(200, {"active": False})
+    body = {
+        "active": True,
+        "token": record.token,
+        "user": f"{record.identity}@sandbox.invalid",
+        "hub_domain": "sandbox.hubspot.invalid",
+        "scopes": list(record.scopes),
+        "hub_id": HUB_ID,
+        "app_id": APP_ID,
+        "client_id": client_id,
+        "user_id": 123456,
+    }
+    if record.kind == "oauth_access":
+        expires_in = 1800
+        if record.expires_at is not None:
+            expires_in = max(0, int((record.expires_at - datetime.now(UTC)).total_seconds()))
+        body |= {"token_type": "bearer", "token_use": "access_token", "expires_in": expires_in}
+        body["is_private_distribution"] = False
+    else:
+        body |= {"token_type": "bearer", "token_use": "refresh_token"}
+    return json_response(200, body, _headers(record))
+
+
+def revoke_token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /oauth/2026-03/token/revoke``: deletes the refresh token (its access tokens die with it)."""
+    client_id, refusal = _client_of(req, state)
+    if refusal is not None:
+        return refusal
+    record = _app_token(state, req, client_id)
+    if record is None or record.kind != "oauth_refresh":
+        return _error(400, "The refresh token was not found.", "VALIDATION_ERROR")
+    state.revoke(record.token)
+    for other in list(state.tokens.values()):
+        if other.provider == PREFIX and other.meta.get("refresh_token") == record.token:
+            state.revoke(other.token)
+    return empty_response(204, _headers(record))
+
+
 ROUTES = [
+    ("POST", r"/oauth/2026-03/token/introspect", introspect),
+    ("POST", r"/oauth/2026-03/token/revoke", revoke_token),
     ("GET", r"/account-info/v3/api-usage/daily/private-apps", usage),
     ("GET", r"/account-info/v3/details", account_details),
     ("POST", r"/oauth/v2/private-apps/get/access-token-info", token_info),
