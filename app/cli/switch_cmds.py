@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import replace
 
 from app.cli.context import CliContext
 from app.cli.output import note, print_json
@@ -83,6 +84,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "audited. Exit 0 done, 2 usage.",
     )
     p.add_argument("name", metavar="NAME", help="the connector holding the admin key")
+    p.add_argument(
+        "--app-secret",
+        action="store_true",
+        help="instead, read an app's credential (hidden, or on stdin) and keep it as NAME's own admin "
+        "credential: a GitHub App's private key (its .pem file, e.g. `< app.pem`; with extra app_id) or an "
+        "OAuth app's client secret (GitHub, HubSpot; with extra client_id)",
+    )
+    p.add_argument("--app-id", metavar="ID", default=None, help="with --app-secret: the GitHub App's id (extra app_id)")
+    p.add_argument(
+        "--client-id", metavar="ID", default=None, help="with --app-secret: the app's client id (extra client_id)"
+    )
     p.set_defaults(run=run_admin_key)
 
     p = subparsers.add_parser(
@@ -249,11 +261,50 @@ def run_verify(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0 if report.verified else 1
 
 
+def _app_secret(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``admin-key NAME --app-secret``: an app's credential kept beside NAME's key (tier admin): only the
+    provider calls of NAME's switches use it; `breaker exec` never hands it out."""
+    from app.services.inventory import NotFound, ValidationError
+    from app.services.switches import Switches
+    from connectors.base import Secret
+
+    secret = read_key(ctx, "The app's private key or client secret (input hidden): ")
+    value = secret.reveal()
+    kind = "OAuth client secret"
+    if "-----BEGIN" in value and "PRIVATE KEY-----" in value:  # a .pem file: kept as its body on one line
+        body = "".join(line.strip() for line in value.splitlines() if line.strip() and "-----" not in line)
+        secret, kind = Secret(body), "GitHub App private key"
+    inventory = ctx.services.inventory
+    sw = Switches(ctx.services)
+    try:
+        ids = {k: v for k, v in (("app_id", args.app_id), ("client_id", args.client_id)) if v}
+        if ids:  # first, so a refused id stores nothing
+            data = inventory.as_input(inventory.get(args.name))
+            inventory.edit(args.name, replace(data, extra={**data.extra, **ids}))
+        view = sw.add_credential(args.name, secret, tier="admin", kind=kind)
+    except NotFound as exc:
+        raise UsageError(str(exc)) from None
+    except ValidationError as exc:
+        raise UsageError(f"nothing was stored: {exc}") from None
+    finally:
+        sw.close()
+    needs = "app_id" if kind.startswith("GitHub App") else "client_id"
+    note(f"{view.name}: the {kind} is in the keyring as its admin credential (used only for its switches).", ctx.stderr)
+    if not view.extra.get(needs) and not (needs == "app_id" and view.extra.get("client_id")):
+        flag = "--app-id" if needs == "app_id" else "--client-id"
+        note(f"Give the app's {needs} too (run again with {flag}), or the switches cannot use it.", ctx.stderr)
+    return 0
+
+
 def run_admin_key(args: argparse.Namespace, ctx: CliContext) -> int:
     from app.services.switches import Switches, SwitchRefused
     from app.services.switches.plan import dependants
 
     ctx.require_writable("admin-key")
+    if args.app_secret:
+        return _app_secret(args, ctx)
+    if args.app_id or args.client_id:
+        raise UsageError("--app-id and --client-id go with --app-secret (nothing was changed)")
     sw = Switches(ctx.services)
     try:
         view = sw.mark_admin_connector(args.name)

@@ -46,3 +46,14 @@ def test_call_text_follows_the_kind_of_key():
     assert _call_text("github", "GitHub App installation token") == "PUT /app/installations/{installation_id}/suspended"
     assert _call_text("github", "OAuth app token") == "DELETE /applications/{client_id}/token"
     assert _call_text("airtable", "personal access token").startswith("manual steps")
+
+
+def test_the_panic_plan_names_every_call_of_a_provider(world, services):
+    world.admin("anthropic")
+    world.connector("claude-bot", "anthropic")
+    sw = Switches(services)
+    try:
+        text = sw.panic_plan().as_dict()["calls"]["anthropic"]
+    finally:
+        sw.close()
+    assert "/v1/organizations/api_keys/" in text and "manual steps" in text, text

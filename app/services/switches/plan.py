@@ -484,13 +484,18 @@ def panic_plan(selected: list[ConnectorView], views: list[ConnectorView]) -> Pan
     for view in selected:
         plan = plan_for(view, SwitchAction.DISABLE, views)
         by_provider[view.provider] += 1
+        # Every distinct call of the provider, in the order met (its kinds of key may differ: a GitHub
+        # token is revoked, an App installation suspended; an Anthropic admin key has no call at all).
+        said = calls.get(view.provider, "")
         if plan.calls:
-            calls.setdefault(view.provider, plan.calls[0].request)
+            this = plan.calls[0].request
             if plan.irreversible_call:
                 irreversible[view.provider] += 1
         else:
             manual[view.provider] += 1
-            calls.setdefault(view.provider, "manual steps")
+            this = "manual steps"
+        if this not in said.split(" · "):
+            calls[view.provider] = f"{said} · {this}" if said else this
     notes = []
     already = sum(1 for v in selected if v.mode is Mode.DISABLED)
     if already:
