@@ -129,18 +129,20 @@ class Checked:
 def items(services) -> list[Item]:
     out: list[Item] = []
     for view in services.inventory.list():
-        for reason, cred in _live_keys(view):
+        for reason, cred in _live_keys(services, view):
             out.append(_item(services, view, reason, cred))
     return out
 
 
-def _live_keys(view: ConnectorView) -> list[tuple[Reason, CredentialView | None]]:
+def _live_keys(services, view: ConnectorView) -> list[tuple[Reason, CredentialView | None]]:
     """The keys of ``view`` that are on the list, and why (see the module docstring)."""
     found: list[tuple[Reason, CredentialView | None]] = []
     if view.key_may_work_while_disabled:
         found.append((Reason.DISABLED, view.credential))
     elif view.mode in (Mode.DRAFT_ONLY, Mode.READ_ONLY) and view.switch_state not in (None, JobState.VERIFIED):
-        found.append((Reason.REDUCED, _over_the_ceiling(view)))
+        job = services.switches.journal.latest(view.name)  # read only here: most connectors never get here
+        if job is not None and job.action.reduces:  # the unverified switch is the reduce itself
+            found.append((Reason.REDUCED, _over_the_ceiling(view)))
     if view.mode is not Mode.DISABLED:  # a disabled connector's old keys are revoked with it
         found += [(Reason.OLD_KEY, c) for c in _old_keys(view)]
     return found
@@ -302,7 +304,7 @@ async def done(services, name: str) -> Checked:
     view = next((v for v in views if v.name == name), None)
     if view is None:
         raise NotFound(name, [v.name for v in views])
-    live = _live_keys(view)
+    live = await asyncio.to_thread(_live_keys, services, view)
     if not live:
         return Checked(name, True, f"{name} is not on the checklist: " + _why_not(view))
     sw = services.switches
@@ -330,7 +332,7 @@ async def done(services, name: str) -> Checked:
     )
     if ticked:
         return Checked(name, True, f"{name}: ticked off — {why or 'the probe proved it'}")
-    left = _live_keys(await asyncio.to_thread(services.inventory.get, name))
+    left = await asyncio.to_thread(lambda: _live_keys(services, services.inventory.get(name)))
     verb = Verb.RESTRICT if any(r is Reason.REDUCED for r, _ in left) else Verb.REVOKE
     steps = tuple(registry.get(view.provider).manual_steps(verb))
     if job is not None and job.manual_steps and not any(r is Reason.OLD_KEY for r, _ in left):

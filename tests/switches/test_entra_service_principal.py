@@ -62,3 +62,9 @@ async def test_without_an_admin_token_the_disable_waits_for_you(world, switches,
     report = await switches.disable("mailer")
     assert report.state is JobState.MANUAL and report.manual_steps
     assert _service_principal(sandbox).meta["accountEnabled"] is True
+
+
+def test_without_an_admin_token_the_plan_does_not_promise_a_permanent_revoke(world, switches):
+    world.add("mailer", "microsoft", "application")
+    plan = switches.plan("mailer", "disable")
+    assert "for good" not in plan.undo and not plan.irreversible_call, plan.text()

@@ -376,16 +376,14 @@ def plan_for(
         undo = "not possible: the old key is revoked once the new one works"
 
     if admin_missing and calls:
-        fallback = (
-            "until then Breaker gives manual steps"
+        how = (
+            "add it as a connector, then `breaker admin-key THAT-NAME`; until then Breaker gives manual steps"
             if provider.revoke_needs_admin
-            else "until then it does what the call's note says without it"
+            else f"`breaker admin-key {view.name} --app-secret`; until then Breaker does what the call's note "
+            "says without it"
         )
-        warnings.append(
-            f"{provider.title} needs {needs_admin} for this call and none is registered: "
-            f"register it with tier admin; {fallback}"
-        )
-        if action is SwitchAction.DISABLE and reversible and not provider.revoke_reversible:
+        warnings.append(f"{provider.title} needs {needs_admin} for this call and none is registered: {how}")
+        if action is SwitchAction.DISABLE and reversible and not provider.revoke_needs_admin:
             reversible, irreversible = False, True  # the fallback without it cannot be undone
             undo = (
                 f"locally yes (`breaker enable {view.name}`), but without {needs_admin} the key is revoked "
