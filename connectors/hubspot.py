@@ -127,6 +127,14 @@ class HubSpot(Provider):
             "DELETE /oauth/v1/refresh-tokens/{token} (sunset 2027-02-16); private-app tokens have no revoke API",
         ),
     }
+
+    def switch_call(self, verb: Verb, kind: str = "") -> SwitchCall | None:
+        # Only a refresh token can be revoked by API: a private-app token or an access token has no call
+        # (the plan and the panic journal then say manual steps, as revoke() answers).
+        if verb is Verb.REVOKE and kind in ("private-app token", OAUTH_ACCESS_KIND):
+            return None
+        return super().switch_call(verb, kind)
+
     INTROSPECT = "/oauth/2026-03/token/introspect"
     REVOKE = "/oauth/2026-03/token/revoke"
 

@@ -46,6 +46,10 @@ def test_call_text_follows_the_kind_of_key():
     assert _call_text("github", "GitHub App installation token") == "PUT /app/installations/{installation_id}/suspended"
     assert _call_text("github", "OAuth app token") == "DELETE /applications/{client_id}/token"
     assert _call_text("airtable", "personal access token").startswith("manual steps")
+    assert _call_text("hubspot", "private-app token").startswith("manual steps")  # only refresh tokens: by API
+    assert (
+        _call_text("hubspot", "OAuth refresh token") == "POST /oauth/2026-03/token/revoke (OAuth refresh tokens only)"
+    )
 
 
 def test_the_panic_plan_names_every_call_of_a_provider(world, services):
