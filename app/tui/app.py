@@ -10,6 +10,7 @@ happen there, so the panel appears as fast as a bare Textual app.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,8 @@ class BreakerApp(App[str | None]):
     ) -> None:
         super().__init__()
         self._first_frame = first_frame  # called once the main screen's first frame is painted
+        self._asker_lock = threading.Lock()
+        self._asker_set = False  # use_passphrase_dialog ran
         if callable(services):
             self._services, self._factory = None, services
         else:
@@ -132,6 +135,7 @@ class BreakerApp(App[str | None]):
 
     def open_services(self) -> Services:
         """The services, opening them with the factory if needed. Called from the loading thread only."""
+        self.use_passphrase_dialog()
         return self._services if self._services is not None else self._factory()  # type: ignore[misc]
 
     def services_opened(self, services: Services) -> None:
@@ -166,17 +170,32 @@ class BreakerApp(App[str | None]):
 
     # -- the encrypted-file keyring's passphrase ---------------------------------------------------
     def on_mount(self) -> None:
-        # The panel owns the terminal: the encrypted-file keyring asks in a dialog, never on the
-        # terminal (app.tui.screens.passphrase).
-        from app.services import filekeyring
-        from app.tui.screens.passphrase import asker
+        # Opened on a factory (the command line), the loading thread registers the dialog before
+        # it opens the store, after the first rows are painted: nothing reads a key before that,
+        # and importing the keyring modules cost the first frame with rows 97 M instructions
+        # (callgrind, bench_startup's panel at 1,000 connectors).
+        if self._factory is None:
+            self.use_passphrase_dialog()
 
-        self._previous_asker = filekeyring.set_asker(asker(self))
+    def use_passphrase_dialog(self) -> None:
+        """The panel owns the terminal: the encrypted-file keyring asks in a dialog, never on the
+        terminal (app.tui.screens.passphrase). Once per panel, from any thread."""
+        with self._asker_lock:
+            if self._asker_set:
+                return
+            self._asker_set = True
+            from app.services import filekeyring
+            from app.tui.screens.passphrase import asker
+
+            self._previous_asker = filekeyring.set_asker(asker(self))
 
     def on_unmount(self) -> None:
-        from app.services import filekeyring
+        with self._asker_lock:
+            if not self._asker_set:
+                return
+            from app.services import filekeyring
 
-        filekeyring.set_asker(getattr(self, "_previous_asker", None))
+            filekeyring.set_asker(getattr(self, "_previous_asker", None))
 
     # -- screens ----------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:

@@ -321,7 +321,7 @@ class ConnectorTable(DataTable):
         DataTable's own rendering makes of it (Rich's Padding, Text and Styled, line splitting and
         cropping: about four fifths of painting a screenful). Anything else goes to DataTable.
 
-        The same segments, styles and cache as DataTable's (tests/tui/test_connector_table_render.py
+        The same segments, styles and cache as DataTable's (tests/tui/test_panel_start.py
         compares them cell by cell). What it buys, bench_startup's panel at 1,000 connectors (120×36,
         319 cells in the first frame): the table's first paint 71 → 46 ms of CPU, and 115 M fewer
         instructions to the first frame with rows (callgrind).

@@ -1,6 +1,10 @@
-"""The connector table paints its cells itself when a cell is one Text of one style that fits
+"""What the panel's start does to paint its first frame sooner (issue 8), held to what it must keep.
+
+The connector table paints its cells itself when a cell is one Text of one style that fits
 (ConnectorTable._render_cell): those segments must be exactly DataTable's own, cell by cell, in
-every state a cell can be drawn in (cursor row, zebra stripes, hover, narrow columns, themes)."""
+every state a cell can be drawn in (cursor row, zebra stripes, hover, narrow columns, themes). The
+main screen's breakpoint class is Textual's from the start; the first-frame hook runs once; opened
+on a factory, the passphrase dialog is registered before the store opens and removed at the end."""
 
 from __future__ import annotations
 
@@ -97,3 +101,20 @@ async def test_first_frame_hook_is_called_once_after_the_first_frame(seeded):
         await pilot.press("down")
         await settle(pilot)
     assert len(calls) == 1
+
+
+async def test_on_a_factory_the_passphrase_dialog_is_registered_before_the_store_opens(seeded):
+    from app.services import filekeyring
+
+    seen = []
+
+    def factory():
+        seen.append(filekeyring._asker is not None)  # registered before the store is opened
+        return seeded
+
+    assert filekeyring._asker is None
+    app = make_app(factory, settings=seeded.settings)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert app.services_ready and seen == [True]
+    assert filekeyring._asker is None
