@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import logging
 import time
@@ -41,6 +42,7 @@ from app.services.gateway import (
     check_header_valid,
     record_usage,
 )
+from app.store.snapshot import utcnow
 from connectors import registry
 from connectors.base import Level, Secret
 from connectors.requests import Request
@@ -55,6 +57,11 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers"}
     | {"transfer-encoding", "upgrade", "host", "content-length"}
 )
+SHARDS = 8  # upstream connection pools, used in turn (see GatewayApp.__init__)
+SHARD_CONNECTIONS = 50  # connections per pool: 400 at most to the providers at once
+SHARD_KEEPALIVE = 16  # idle connections kept per pool
+UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+TIMEOUTS = {"timeout": UPSTREAM_TIMEOUT.as_dict()}
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "cookie"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
@@ -94,14 +101,23 @@ class GatewayApp:
         self.lookup = Lookup(services)
         self.queue = queue  # app.gateway.queue.HoldQueue, or None: "ask" is then refused
         self.on_event = on_event or (lambda text: log.info(text))
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        # Agents' requests go straight to httpx's transports (connection pools): no client-side
+        # cookie jar (a provider's Set-Cookie must never ride along on another agent's request), no
+        # redirect or auth handling (the gateway never follows redirects), and a fraction of the
+        # per-request interpreter work of AsyncClient.send. Several small pools taken in turn, not
+        # one big one: httpcore's pool walks all its connections (a socket poll for each idle one)
+        # on every request and every release (encode/httpcore#1035), so at 100 concurrent agents
+        # one pool of 100 connections spent most of the gateway's time there. Every pool, and the
+        # client kept for OAuth refreshes, connects only to checked addresses (DNS rebinding:
+        # app.services.pinned).
+        limits = httpx.Limits(max_connections=SHARD_CONNECTIONS, max_keepalive_connections=SHARD_KEEPALIVE)
+        self.transports = tuple(pinned.transport(limits, verify=True) for _ in range(SHARDS))
+        self._turn = itertools.count()
         self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(120.0, connect=10.0),
+            timeout=UPSTREAM_TIMEOUT,
             follow_redirects=False,
-            limits=limits,
             trust_env=False,
-            # connections only to checked addresses (DNS rebinding: app.services.pinned)
-            transport=pinned.transport(limits, verify=True),
+            transport=pinned.transport(httpx.Limits(max_connections=10), verify=True),
         )
         self._secrets: dict[str, tuple[float, Secret]] = {}
         self._sealed: dict[tuple, float] = {}  # (connector, key, upstream) → when its seal was last checked
@@ -120,6 +136,8 @@ class GatewayApp:
             self._flusher.cancel()
         await self.flush_usage()
         await self.http.aclose()
+        for transport in self.transports:
+            await transport.aclose()
         self.lookup.close()
 
     # -- ASGI -----------------------------------------------------------------------------------
@@ -323,8 +341,9 @@ class GatewayApp:
         out.append(("accept-encoding", "identity"))
         out.extend(provider.gateway_auth(secret).items())
         url = route.upstream + request.path + (f"?{request.query}" if request.query else "")
-        upstream = self.http.build_request(request.method, url, headers=out, content=request.body)
-        return await self.http.send(upstream, stream=True)
+        upstream = httpx.Request(request.method, url, headers=out, content=request.body, extensions=TIMEOUTS)
+        transport = self.transports[next(self._turn) % SHARDS]
+        return await transport.handle_async_request(upstream)
 
     @staticmethod
     def rewriter(route: Route, request: Request) -> Rewriter:
@@ -436,6 +455,7 @@ class GatewayApp:
     def use(self, route: Route, request: Request, verdict, status: int, accepted: str = "{}") -> None:
         self._usage.append(
             {
+                "at": utcnow(),
                 "connector_id": route.connector_id,
                 "client": route.client,
                 "method": request.method.upper(),

@@ -26,7 +26,11 @@ def loopback_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     if not address.is_loopback:
         raise NotLoopback(f"{host} is not a loopback address; the gateway listens on loopback only")
     family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    # sockets whose proto says TCP (asyncio.base_events._set_nodelay), and accepted connections
+    # inherit the listener's proto. With proto 0 every answer written as head + body (uvicorn writes
+    # them separately) waited for the client's delayed ACK: ~40 ms added to each request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((str(address), port))
     sock.listen(1024)

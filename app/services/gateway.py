@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import col, select
 
 from app.services import binding
@@ -590,12 +590,15 @@ def store_rotated_refresh(services, connector_id: int, keyring_ref: str, new: Se
 
 
 def record_usage(services, rows: list[dict]) -> None:
-    """Write usage rows (dicts of :class:`GatewayUse` fields) in one transaction."""
+    """Write usage rows (dicts of :class:`GatewayUse` fields; ``at`` defaults to now) in one
+    transaction, as one multi-row INSERT: the gateway writes these in a thread beside the requests
+    it serves, and ORM objects per row cost that thread ~10x more interpreter time (held GIL)."""
     if not rows:
         return
+    now = utcnow()
+    values = [{"at": now, **r} for r in rows]
     with session_scope(services.engine) as s:
-        for r in rows:
-            s.add(GatewayUse(**r))
+        s.execute(insert(GatewayUse.__table__), values)  # type: ignore[arg-type]
 
 
 def accepted_headers(headers: Iterable[tuple[str, str]]) -> str:

@@ -62,6 +62,8 @@ class Upstream:
                     "data": [{"id": "gpt-sandbox", "object": "model", "created": 0, "owned_by": "sandbox"}],
                 },
             )
+        if path.endswith("/_set_cookie"):  # a provider setting a session cookie
+            return await self.json(send, {"ok": True}, headers={"set-cookie": "session=CANARYcookie; Path=/"})
         links = {"link": f'<{self.url}/items?page=2>; rel="next"'}
         await self.json(
             send,
