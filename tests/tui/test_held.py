@@ -66,3 +66,49 @@ def test_held_screen_snapshot(snap_compare, seeded):
         await settle(pilot)
 
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_the_main_screen_says_when_requests_wait_and_g_opens_them(seeded):
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        banner = app.main_screen.query_one("#held-banner")
+        assert not banner.display  # nothing held: no line
+        one, two = hold_two(seeded)  # held by a gateway (here or in another process) while the panel is open
+        await until(pilot, lambda: banner.display)
+        shown = str(banner.render())
+        assert "2 requests wait for your yes" in shown and "Send an e-mail to accountant@example.com" in shown
+        assert "Press g" in shown
+        await pilot.press("g")
+        await on_screen(pilot, HeldScreen)
+        screen = app.screen
+        await until(pilot, lambda: len(screen.holds) == 2)
+        await pilot.press("y")
+        await until(pilot, lambda: len(screen.holds) == 1)
+        await pilot.press("n")
+        await until(pilot, lambda: len(screen.holds) == 0)
+        await pilot.press("escape")
+        await until(pilot, lambda: not banner.display)  # answered: the line goes
+    assert states(seeded) == [(one, "approved"), (two, "denied")]
+
+
+async def test_a_click_on_the_line_opens_the_held_requests(seeded):
+    hold_two(seeded)
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        banner = app.main_screen.query_one("#held-banner")
+        await until(pilot, lambda: banner.display)
+        await pilot.click("#held-banner")
+        await on_screen(pilot, HeldScreen)
+
+
+def test_main_screen_with_held_requests_snapshot(snap_compare, seeded):
+    hold_two(seeded)
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await until(pilot, lambda: pilot.app.main_screen.query_one("#held-banner").display)
+        await settle(pilot)
+
+    assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)

@@ -39,6 +39,7 @@ from app.tui.messages import (
 )
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.connector_table import ConnectorTable
+from app.tui.widgets.held_banner import HeldBanner
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.summary import SummaryStrip
 
@@ -73,6 +74,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         yield Header()
         yield SummaryStrip(id="summary")
         yield Static("", id="review-banner")
+        yield HeldBanner(id="held-banner")
         yield Input(
             placeholder="/  filter by name, provider, owner, mode, tag or purpose — escape clears",
             id="filter",

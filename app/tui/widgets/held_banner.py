@@ -1,0 +1,75 @@
+"""The main screen's alert for requests the gateway holds for the owner's yes (issue 13).
+
+Held requests live in the store (``gateway_hold``), whichever process runs the gateway — this panel
+or ``breaker gateway`` in another terminal — so the banner reads them every :data:`EVERY_S` seconds
+in a thread worker while the main screen is the one shown. Hidden when nothing is held; ``g`` (or a
+click on the line) opens the held-requests screen, where y approves and n denies.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from textual import on, work
+from textual.message import Message
+from textual.widgets import Static
+
+from app.tui.markup import escape
+
+EVERY_S = 1.0
+
+
+class HeldCount(Message, bubble=False):
+    def __init__(self, holds: list) -> None:
+        super().__init__()
+        self.holds = holds
+
+
+def banner_text(holds: list, now) -> str:
+    """``2 requests wait for your yes — oldest: mail-bot, Send an e-mail to …; refused in 41 s without an
+    answer. Press g to approve or deny them.``"""
+    if not holds:
+        return ""
+    first = holds[0]
+    expires = first.expires_at if first.expires_at.tzinfo else first.expires_at.replace(tzinfo=UTC)
+    left = max(0, int((expires - now).total_seconds()))
+    many = len(holds) > 1
+    head = f"{len(holds)} request{'s' if many else ''} wait{'' if many else 's'} for your yes"
+    oldest = f"{'oldest: ' if many else ''}{first.connector}, {first.what}"
+    return (
+        f"[b]{head}[/b] — {escape(oldest)}; refused in {left} s without an answer. "
+        f"Press g to approve or deny{' them' if many else ' it'}."
+    )
+
+
+class HeldBanner(Static):
+    """One line above the connector table while the gateway holds requests."""
+
+    def on_mount(self) -> None:
+        self.display = False
+        self.holds: list = []
+        self.set_interval(EVERY_S, self.check)
+        self.call_after_refresh(self.check)
+
+    def check(self) -> None:
+        app = self.app
+        if not getattr(app, "services_ready", False) or app.screen is not self.screen:
+            return
+        self.read_holds()
+
+    @work(thread=True, exclusive=True, group="held-banner", exit_on_error=False, description="checking held requests")
+    def read_holds(self) -> None:
+        from app.services.queue import Queue
+
+        self.post_message(HeldCount(Queue(self.app.services).pending()))
+
+    @on(HeldCount)
+    def _counted(self, message: HeldCount) -> None:
+        from app.store.snapshot import utcnow
+
+        self.holds = message.holds
+        self.update(banner_text(self.holds, utcnow()))
+        self.display = bool(self.holds)
+
+    async def on_click(self) -> None:
+        await self.app.run_action("held_requests")
