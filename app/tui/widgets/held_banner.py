@@ -53,15 +53,25 @@ class HeldBanner(Static):
 
     def check(self) -> None:
         app = self.app
-        if not getattr(app, "services_ready", False) or app.screen is not self.screen:
+        if (
+            getattr(self, "reading", False)
+            or not getattr(app, "services_ready", False)
+            or app.screen is not self.screen
+        ):
             return
+        # One read at a time, never cancelling the one in flight (an exclusive worker would be cancelled
+        # by the next tick, and whoever waits for the workers would see it fail).
+        self.reading = True
         self.read_holds()
 
-    @work(thread=True, exclusive=True, group="held-banner", exit_on_error=False, description="checking held requests")
+    @work(thread=True, group="held-banner", exit_on_error=False, description="checking held requests")
     def read_holds(self) -> None:
         from app.services.queue import Queue
 
-        self.post_message(HeldCount(Queue(self.app.services).pending()))
+        try:
+            self.post_message(HeldCount(Queue(self.app.services).pending()))
+        finally:
+            self.reading = False
 
     @on(HeldCount)
     def _counted(self, message: HeldCount) -> None:
