@@ -167,6 +167,7 @@ async def _serve(ctx: CliContext, host: str, port: int) -> int:
 
     from app.gateway.queue import HoldQueue
     from app.gateway.server import running
+    from app.services.gateway import record_run
     from app.services.queue import Queue
 
     routes = _gateway(ctx).routes()
@@ -175,14 +176,18 @@ async def _serve(ctx: CliContext, host: str, port: int) -> int:
     async with running(ctx.services, host, port, queue=queue, on_event=lambda text: note(text, ctx.stderr)) as gw:
         note(f"Breaker gateway on {gw.url} (Ctrl-C stops). Routed: {', '.join(r.connector for r in routes) or 'none'}")
         note("Held requests are printed here; answer `y [ID]` or `n [ID]` (the oldest when no ID), or in the panel.")
-        loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, ctx.stdin.readline)
-            if not line:  # stdin closed: keep serving, answers come from the panel
-                await asyncio.Event().wait()
-            reply = await asyncio.to_thread(answer_line, answers, line)
-            if reply:
-                note(reply, ctx.stderr)
+        record_run(ctx.services, True, gw.url, "breaker gateway")
+        try:
+            loop = asyncio.get_running_loop()
+            while True:
+                line = await loop.run_in_executor(None, ctx.stdin.readline)
+                if not line:  # stdin closed: keep serving, answers come from the panel
+                    await asyncio.Event().wait()
+                reply = await asyncio.to_thread(answer_line, answers, line)
+                if reply:
+                    note(reply, ctx.stderr)
+        finally:
+            record_run(ctx.services, False, gw.url, "breaker gateway")
 
 
 def held_line(view) -> str:

@@ -589,6 +589,12 @@ def store_rotated_refresh(services, connector_id: int, keyring_ref: str, new: Se
         )
 
 
+def record_run(services, started: bool, url: str, where: str) -> None:
+    """Audit the gateway starting or stopping (``gateway.started`` / ``gateway.stopped``)."""
+    with session_scope(services.engine) as s:
+        services.audit.record(s, "gateway.started" if started else "gateway.stopped", new={"url": url, "where": where})
+
+
 def record_usage(services, rows: list[dict]) -> None:
     """Write usage rows (dicts of :class:`GatewayUse` fields; ``at`` defaults to now) in one
     transaction, as one multi-row INSERT: the gateway writes these in a thread beside the requests
@@ -624,6 +630,7 @@ __all__ = [
     "accepted_headers",
     "new_token",
     "parse_time",
+    "record_run",
     "record_usage",
     "token_hash",
 ]

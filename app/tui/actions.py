@@ -270,6 +270,16 @@ APP_ACTIONS: tuple[AppAction, ...] = (
         show=False,
     ),
     AppAction(
+        "toggle_gateway",
+        "toggle-gateway",
+        "G",
+        "gateway",
+        "gateway: start or stop it in this panel",
+        "Run Breaker's gateway inside this panel (where `breaker exec` sends routed agents), or stop it; "
+        "the line above the table says where it listens.",
+        show=False,
+    ),
+    AppAction(
         "checklist",
         "checklist",
         "k",

@@ -271,6 +271,11 @@ class BreakerApp(App[str | None]):
         if self.services_ready and not isinstance(self.screen, HeldScreen):
             self.push_screen(HeldScreen())
 
+    def action_toggle_gateway(self) -> None:
+        from app.tui.widgets.gateway_line import GatewayLine
+
+        self.main_screen.query_one(GatewayLine).toggle()
+
     def action_checklist(self) -> None:
         from app.tui.screens.checklist import ChecklistScreen
 

@@ -39,6 +39,7 @@ from app.tui.messages import (
 )
 from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.connector_table import ConnectorTable
+from app.tui.widgets.gateway_line import GatewayLine
 from app.tui.widgets.held_banner import HeldBanner
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.summary import SummaryStrip
@@ -75,6 +76,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         yield SummaryStrip(id="summary")
         yield Static("", id="review-banner")
         yield HeldBanner(id="held-banner")
+        yield GatewayLine(id="gateway-line")
         yield Input(
             placeholder="/  filter by name, provider, owner, mode, tag or purpose — escape clears",
             id="filter",
