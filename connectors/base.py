@@ -124,6 +124,19 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class RefreshRequest:
+    """A refresh at a provider's OAuth token endpoint: a form or a JSON body, and any headers
+    (a client sent as HTTP Basic). Holds secrets: never logged, never stored."""
+
+    form: dict[str, str] | None = None
+    json: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # its values are secrets
+        return "RefreshRequest(…)"
+
+
+@dataclass(frozen=True)
 class Grant:
     """One scope (or permission, capability, role) and the level it confers."""
 
@@ -344,6 +357,19 @@ class Provider:
         if base_url and self.oauth_token_url:
             return base_url.rstrip("/") + urlsplit(self.oauth_token_url).path
         return self.oauth_token_url
+
+    def refresh_request(self, refresh: Secret, client_id: str, client_secret: Secret) -> RefreshRequest:
+        """The token-endpoint request that trades ``refresh`` for an access token. By default the
+        standard refresh (RFC 6749 §6, https://www.rfc-editor.org/rfc/rfc6749#section-6) as a form,
+        the client's id and secret in the body (RFC 6749 §2.3.1): what Google and HubSpot document."""
+        return RefreshRequest(
+            form={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh.reveal(),
+                "client_id": client_id,
+                "client_secret": client_secret.reveal(),
+            }
+        )
 
     def gateway_auth(self, secret: Secret) -> dict[str, str]:
         """The header(s) the gateway adds to a forwarded request: the real key, as the provider wants it."""

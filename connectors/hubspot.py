@@ -116,6 +116,12 @@ class HubSpot(Provider):
     request_table = "connectors.rules.simple:HUBSPOT"  # what the gateway allows, per request
     gateway_url = "https://api.hubapi.com"
     gateway_env = {"HUBSPOT_API_HOST": ""}  # see README "Routing a connector through the gateway"
+    # The 2026-03 OAuth token endpoint (v1's is deprecated on 2027-02-16), refresh grant as a form with
+    # the client in the body:
+    # https://developers.hubspot.com/docs/api-reference/2026-03/authentication/oauth-tokens/refresh-oauth-token
+    # (access tokens live 30 minutes: https://developers.hubspot.com/docs/api-reference/2026-03/authentication/manage-oauth-tokens).
+    oauth_token_url = "https://api.hubapi.com/oauth/2026-03/token"
+    refresh_kinds = frozenset({"OAuth refresh token"})
     deep_probe_requests = 0  # token info reports every scope
     # revoke() works by API only for an OAuth refresh token (token_type "oauth_refresh"); a private-app
     # token, the usual case, is manual — so the panel should not promise an API revoke

@@ -22,7 +22,7 @@ import binascii
 import json
 import re
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -37,6 +37,7 @@ from connectors.base import (
     Outcome,
     ProbeReport,
     Provider,
+    RefreshRequest,
     Secret,
     SwitchCall,
     Verb,
@@ -120,6 +121,9 @@ def app_roles(claims: dict) -> list[str]:
     return strings(claims.get("roles"))
 
 
+REFRESH_KIND = "OAuth refresh token"
+
+
 class MicrosoftGraph(Provider):
     name = "microsoft"
     title = "Microsoft Graph"
@@ -133,6 +137,13 @@ class MicrosoftGraph(Provider):
     request_table = "connectors.rules.microsoft:TABLE"  # what the gateway allows, per request
     gateway_url = "https://graph.microsoft.com"
     gateway_env = {"MS_GRAPH_BASE_URL": "/v1.0"}  # see README "Routing a connector through the gateway"
+    # The Microsoft identity platform's token endpoint, refresh grant as documented at
+    # https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
+    # ("common": work, school and personal accounts; a single-tenant app's refresh token names its
+    # tenant in the same path). Every answer carries a new refresh token, kept at once.
+    oauth_token_url = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+    refresh_kinds = frozenset({REFRESH_KIND})
+    refresh_scope = "https://graph.microsoft.com/.default offline_access"
     deep_probe_requests = 2  # the verify call, plus the permission grant when its id is registered
     can_revoke = True
     can_restrict = True
@@ -177,6 +188,22 @@ class MicrosoftGraph(Provider):
         if "application" in kind.lower() and verb in (Verb.REVOKE, Verb.REENABLE):
             return "an Entra admin token with Application.ReadWrite.All"
         return super().admin_needed(verb, kind)
+
+    def token_url(self, base_url: str | None = None) -> str:
+        """With a base URL override (the sandbox, a proxy standing for both hosts), the token path on
+        that host without Graph's version segment."""
+        if base_url:
+            root = re.sub(r"/(?:v1\.0|beta)/?$", "", base_url.rstrip("/"))
+            return root + urlsplit(self.oauth_token_url).path
+        return self.oauth_token_url
+
+    def refresh_request(self, refresh: Secret, client_id: str, client_secret: Secret) -> RefreshRequest:
+        """The documented refresh (link above): a form with ``scope``, which the endpoint asks for;
+        ``.default`` is every Graph permission the app was granted, ``offline_access`` keeps a
+        refresh token coming."""
+        request = super().refresh_request(refresh, client_id, client_secret)
+        assert request.form is not None
+        return RefreshRequest(form={**request.form, "scope": self.refresh_scope})
 
     def recognise(self, key: str) -> KeyPattern | None:
         pattern = super().recognise(key)

@@ -13,6 +13,8 @@ integration tokens are deleted or regenerated in Notion's integration settings (
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 
 from connectors.actions import call, guard_action
@@ -25,6 +27,8 @@ from connectors.base import (
     Outcome,
     ProbeReport,
     Provider,
+    RefreshRequest,
+    Secret,
     SwitchCall,
     Verb,
 )
@@ -76,6 +80,11 @@ class Notion(Provider):
     request_table = "connectors.rules.simple:NOTION"  # what the gateway allows, per request
     gateway_url = "https://api.notion.com"
     gateway_env = {"NOTION_BASE_URL": ""}  # see README "Routing a connector through the gateway"
+    # Public connections' tokens: POST /v1/oauth/token with the client as HTTP Basic and a JSON body
+    # gives a new access token and a new refresh token
+    # (https://developers.notion.com/reference/refresh-a-token).
+    oauth_token_url = "https://api.notion.com/v1/oauth/token"
+    refresh_kinds = frozenset({"OAuth refresh token"})
     deep_probe_requests = 1 + len(DEEP_PROBES) + 1
     # revoke() works by API only for public integrations with registered client credentials
     can_revoke = False
@@ -85,6 +94,14 @@ class Notion(Provider):
             "permanent; internal-integration tokens have no revoke API",
         ),
     }
+
+    def refresh_request(self, refresh: Secret, client_id: str, client_secret: Secret) -> RefreshRequest:
+        """Notion's shape (link above): ``Authorization: Basic`` client id and secret, JSON body."""
+        basic = base64.b64encode(f"{client_id}:{client_secret.reveal()}".encode()).decode()
+        return RefreshRequest(
+            json={"grant_type": "refresh_token", "refresh_token": refresh.reveal()},
+            headers={"authorization": f"Basic {basic}"},
+        )
 
     @staticmethod
     def _headers(token: str) -> dict[str, str]:

@@ -32,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "There is deliberately no option that takes a key: arguments land in shell history.",
     )
     _connector_options(p, editing=False)
+    p.add_argument(
+        "--refresh-token",
+        action="store_true",
+        help="the key is an OAuth refresh token (Google, Microsoft, HubSpot, Notion): routed through the gateway "
+        "with `breaker route NAME --oauth-client ID`, it is traded for access tokens",
+    )
     p.set_defaults(run=run_add)
 
     p = subparsers.add_parser(
@@ -225,8 +231,16 @@ def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
     data = ConnectorInput(**{"name": "", **_given(args)}, declared=parse_scopes(args.scope))  # type: ignore[arg-type]
     services = ctx.services
     _prevalidate(ctx, data)
+    kind = ""
+    if getattr(args, "refresh_token", False):
+        from connectors import registry
+
+        kinds = registry.get(data.provider).refresh_kinds if data.provider in registry.names() else frozenset()
+        if not kinds:
+            raise UsageError("--refresh-token needs --provider, one whose refresh tokens the gateway can use")
+        kind = sorted(kinds)[0]
     _require_keyring(ctx)
-    view = services.inventory.add(data, read_key(ctx))
+    view = services.inventory.add(data, read_key(ctx), kind=kind)
     cred = view.credential
     print(
         f"Added {view.name} ({view.provider}, {view.environment}); key {cred.display if cred else '-'} "

@@ -8,9 +8,12 @@ refresh token (RFC 6749 §6, https://www.rfc-editor.org/rfc/rfc6749#section-6: "
 discard the old refresh token"), the new one is written to the keyring before the access token is
 used — a crash right after cannot leave Breaker holding only the dead one.
 
-The request is the standard refresh (``grant_type=refresh_token``, the client's id and secret in
-the form body), as Google documents it
-(https://developers.google.com/identity/protocols/oauth2/web-server#offline).
+The request is the provider's (``Provider.refresh_request``, each citing its documentation): the
+standard refresh form with the client in the body by default, as Google documents it
+(https://developers.google.com/identity/protocols/oauth2/web-server#offline) and HubSpot too;
+Microsoft's adds ``scope``; Notion's is JSON with the client as HTTP Basic. Answers are read in
+the standard shape (RFC 6749 §5.1: ``access_token``, ``expires_in``, ``refresh_token``) and in the
+camelCase one HubSpot's reference also shows (``accessToken``, ``expiresIn``, ``refreshToken``).
 """
 
 from __future__ import annotations
@@ -63,35 +66,44 @@ class Refresher:
             raise RefreshFailed(f"{route.connector} holds a refresh token but no OAuth client id and secret")
         client_id, client_secret = client
         url = provider.token_url(route.base_url or None)
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh.reveal(),
-            "client_id": client_id,
-            "client_secret": client_secret.reveal(),
-        }
+        ask = provider.refresh_request(refresh, client_id, client_secret)
         self.refreshes += 1
-        response = await self.http.post(url, data=form, headers={"accept": "application/json"})
+        response = await self.http.post(
+            url, data=ask.form, json=ask.json, headers={"accept": "application/json", **ask.headers}
+        )
         try:
             body = response.json()
         except ValueError:
             body = {}
-        if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
-            error = body.get("error") if isinstance(body, dict) else None
+        body = body if isinstance(body, dict) else {}
+        access_value = answer(body, "access_token")
+        if response.status_code != 200 or not isinstance(access_value, str) or not access_value:
+            error = body.get("error") or body.get("code")
+            if isinstance(error, dict):
+                error = error.get("code")
             raise RefreshFailed(
                 f"{provider.title} refused to refresh {route.connector}'s access token "
                 f"(HTTP {response.status_code}{', ' + str(error)[:60] if error else ''})"
             )
-        rotated = body.get("refresh_token")
+        rotated = answer(body, "refresh_token")
         if isinstance(rotated, str) and rotated and rotated != refresh.reveal():
             new = Secret(rotated)
             await asyncio.to_thread(
                 store_rotated_refresh, self.services, route.connector_id, route.keyring_ref or "", new
             )
             self.on_rotated(route.keyring_ref or "", new)
-        access = Secret(str(body["access_token"]))
+        access = Secret(access_value)
         try:
-            lifetime = float(body.get("expires_in", 3600))
+            lifetime = float(answer(body, "expires_in") or 3600)
         except (TypeError, ValueError):
             lifetime = 3600.0
         self._tokens[route.keyring_ref or ""] = (time.monotonic() + max(0.0, lifetime - EARLY_S), access)
         return access
+
+
+def answer(body: dict, name: str):
+    """``body[name]``, or its camelCase spelling (``expires_in`` → ``expiresIn``)."""
+    if name in body:
+        return body[name]
+    head, *rest = name.split("_")
+    return body.get(head + "".join(part.title() for part in rest))

@@ -114,7 +114,13 @@ class Inventory:
 
     # -- validation ---------------------------------------------------------------------------
     def validate(
-        self, data: ConnectorInput, secret: Secret | None, *, existing: str | None = None, require_key: bool = True
+        self,
+        data: ConnectorInput,
+        secret: Secret | None,
+        *,
+        existing: str | None = None,
+        require_key: bool = True,
+        kind: str = "",
     ) -> ConnectorInput:
         """Check every field; return the input with the provider filled in from the key if it was empty."""
         errors: dict[str, str] = {}
@@ -137,7 +143,14 @@ class Inventory:
                 else:
                     errors["provider"] = "Breaker does not recognise this key; choose the provider"
             elif provider in registry.names() and provider != "generic":
-                if registry.get(provider).key_patterns and registry.get(provider).recognise(secret.reveal()) is None:
+                # An OAuth refresh token the owner says is one (`breaker add --refresh-token`): Microsoft's,
+                # HubSpot's and Notion's have no shape of their own to check.
+                is_refresh = bool(kind) and kind in registry.get(provider).refresh_kinds
+                if (
+                    not is_refresh
+                    and registry.get(provider).key_patterns
+                    and registry.get(provider).recognise(secret.reveal()) is None
+                ):
                     errors["key"] = f"this does not look like a {registry.get(provider).title} key"
         elif require_key:
             errors["key"] = "paste the key (it goes to the OS keyring, never to the database)"
@@ -201,7 +214,7 @@ class Inventory:
 
     def add(self, data: ConnectorInput, secret: Secret | None, *, kind: str = "") -> ConnectorView:
         """Validate, put the key in the keyring, then write the connector and its audit event."""
-        data = self.validate(data, secret)
+        data = self.validate(data, secret, kind=kind)
         provider = registry.get(data.provider)
         cred_row = None
         ref = None

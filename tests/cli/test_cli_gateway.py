@@ -76,3 +76,15 @@ def test_route_oauth_client_reads_the_secret_hidden_never_from_argv(breaker, cli
     assert "refreshes its access tokens" in r.err and "client-SECRET" not in r.out + r.err
     r = breaker("audit", "--json")
     assert "credential.oauth_client" in r.out and "client-SECRET" not in r.out and refresh not in r.out
+
+
+def test_add_refresh_token_takes_a_key_with_no_shape_of_its_own(breaker):
+    refresh = "0.ASANDBOX" + "m" * 80  # a Microsoft refresh token is not a Graph JWT
+    r = breaker("add", "--name", "graph-bot", "--provider", "microsoft", stdin=refresh + "\n")
+    assert r.code != 0 and "does not look like a Microsoft Graph key" in r.err
+    r = breaker("add", "--name", "graph-bot", "--provider", "microsoft", "--refresh-token", stdin=refresh + "\n")
+    assert r.code == 0, r.err
+    r = breaker("list", "--json")
+    assert "OAuth refresh token" in r.out and refresh not in r.out
+    r = breaker("add", "--name", "gh-bot", "--provider", "github", "--refresh-token", stdin="ghp_x\n")
+    assert r.code == 2 and "--refresh-token" in r.err

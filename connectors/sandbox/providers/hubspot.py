@@ -317,9 +317,36 @@ def revoke_token(req: SandboxRequest, state: SandboxState, match) -> SandboxResp
     return empty_response(204, _headers(record))
 
 
+def refresh(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /oauth/2026-03/token`` with ``grant_type=refresh_token``: a form with the client in the
+    body (https://developers.hubspot.com/docs/api-reference/2026-03/authentication/oauth-tokens/refresh-oauth-token);
+    a new 30-minute access token, the refresh token unchanged."""
+    form = req.form()
+    if form.get("grant_type") != "refresh_token":
+        return _error(400, "grant_type must be refresh_token", "BAD_GRANT_TYPE")
+    record = _oauth_record(state, form.get("refresh_token") or "", "oauth_refresh")
+    if record is None:
+        return _error(400, "missing or unknown refresh token", "BAD_REFRESH_TOKEN")
+    if form.get("client_id") != record.meta.get("client_id") or not form.get("client_secret"):
+        return _error(400, "missing or invalid client credentials", "BAD_CLIENT_ID")
+    access = state.add(
+        TokenRecord(
+            token=make_oauth_token("oauth_access"),
+            provider=PREFIX,
+            kind="oauth_access",
+            identity=record.identity,
+            scopes=list(record.scopes),
+            meta={"refresh_token": record.token},
+        )
+    )
+    body = {"token_type": "bearer", "refresh_token": record.token, "access_token": access.token, "expires_in": 1800}
+    return json_response(200, body)
+
+
 ROUTES = [
     ("POST", r"/oauth/2026-03/token/introspect", introspect),
     ("POST", r"/oauth/2026-03/token/revoke", revoke_token),
+    ("POST", r"/oauth/2026-03/token", refresh),
     ("GET", r"/account-info/v3/api-usage/daily/private-apps", usage),
     ("GET", r"/account-info/v3/details", account_details),
     ("POST", r"/oauth/v2/private-apps/get/access-token-info", token_info),

@@ -48,7 +48,16 @@ KINDS: dict[str, list[str]] = {
     "application": ["Mail.Send", "Organization.Read.All"],
     # An administrator's token: it may narrow grants and revoke other users' sessions.
     "admin": ["User.Read", "DelegatedPermissionGrant.ReadWrite.All", "User.RevokeSessions.All"],
+    # A refresh token (not a JWT): the identity platform's token endpoint trades it for access tokens.
+    "refresh": ["User.Read", "Mail.ReadWrite", "Mail.Send", "offline_access"],
 }
+
+
+def default_meta(kind: str) -> dict[str, str]:
+    """A refresh token belongs to an app registration (its client id)."""
+    return {"client_id": APP_ID} if kind == "refresh" else {}
+
+
 READ_GRANTS = {
     "DelegatedPermissionGrant.Read.All",
     "DelegatedPermissionGrant.ReadWrite.All",
@@ -83,6 +92,8 @@ def make_token(
     The claims are fixed when the token is made, as at Graph: a record minted with other scopes
     than these keeps them as its grant, while the token keeps what it was issued with.
     """
+    if kind == "refresh":  # opaque, like the identity platform's ("0.A…")
+        return "0.ASANDBOX" + secrets.token_urlsafe(96)
     scopes = list(KINDS.get(kind, KINDS["delegated"]) if scopes is None else scopes)
     identity = identity or ("sandbox-admin" if kind == "admin" else "sandbox-user")
     now = int(time.time())
@@ -408,6 +419,62 @@ SP = VERSION + r"/servicePrincipals(?:/(?P<id>[^/(]+)|\(appId='(?P<appid>[^']+)'
 ROUTES = [
     ("GET", SP, get_service_principal),
     ("PATCH", SP, patch_service_principal),
+
+def _token_error(code: str, description: str, status: int = 400) -> SandboxResponse:
+    return json_response(status, {"error": code, "error_description": description, "error_codes": [], "timestamp": ""})
+
+
+def token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /{tenant}/oauth2/v2.0/token`` with ``grant_type=refresh_token`` at the identity platform
+    (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token):
+    the form's client_id, client_secret, refresh_token and scope; the answer always carries a new
+    refresh token (the old one stays valid until it expires, as there)."""
+    form = req.form()
+    if form.get("grant_type") != "refresh_token":
+        return _token_error("unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
+    if not form.get("scope"):
+        return _token_error("invalid_request", "AADSTS900144: The request body must contain the parameter: 'scope'.")
+    record = state.get(form.get("refresh_token"), PREFIX)
+    if record is None or not record.live or record.kind != "refresh":
+        return _token_error("invalid_grant", "AADSTS9002313: Invalid request. The refresh token is invalid or revoked.")
+    if form.get("client_id") != record.meta.get("client_id") or not form.get("client_secret"):
+        return _token_error("invalid_client", "AADSTS7000215: Invalid client secret provided.", 401)
+    lifetime = int(record.meta.get("expires_in", 3599))
+    access = make_token("delegated", scopes=list(record.scopes), identity=record.identity, lifetime_s=lifetime)
+    state.add(
+        TokenRecord(
+            token=access,
+            provider=PREFIX,
+            kind="delegated",
+            identity=record.identity,
+            scopes=list(record.scopes),
+            key_id=record.key_id,  # the same delegated grant
+            meta={"refresh_token": record.token},
+        )
+    )
+    rotated = state.add(
+        TokenRecord(
+            token=make_token("refresh"),
+            provider=PREFIX,
+            kind="refresh",
+            identity=record.identity,
+            scopes=list(record.scopes),
+            meta=dict(record.meta),
+        )
+    )
+    body = {
+        "token_type": "Bearer",
+        "scope": " ".join(s for s in record.scopes if s != "offline_access"),
+        "expires_in": lifetime,
+        "ext_expires_in": lifetime,
+        "access_token": access,
+        "refresh_token": rotated.token,
+    }
+    return json_response(200, body, {"cache-control": "no-store, no-cache"})
+
+
+ROUTES = [
+    ("POST", r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token", token),
     ("GET", VERSION + r"/me", get_me),
     ("GET", VERSION + r"/organization", get_organization),
     ("GET", VERSION + r"/users/(?P<user>[^/]+)", get_user),

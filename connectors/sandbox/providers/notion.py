@@ -27,6 +27,9 @@ KINDS = {
     "public": list(_ALL),
     "legacy": list(_ALL),
     "admin": [],
+    # A public connection's refresh token: POST /v1/oauth/token trades it for an access token (kind
+    # public) and a new refresh token; the old one is then dead.
+    "refresh": list(_ALL),
 }
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 
@@ -43,6 +46,8 @@ def _alnum(n: int) -> str:
 def make_token(kind: str) -> str:
     if kind in ("legacy", "admin"):
         return f"secret_SANDBOX{_alnum(36)}"
+    if kind == "refresh":
+        return f"refresh_SANDBOX{_alnum(40)}"
     return "ntn_" + "".join(secrets.choice(string.digits) for _ in range(11)) + "SANDBOX" + _alnum(28)
 
 
@@ -59,7 +64,7 @@ def _caller(req: SandboxRequest, state: SandboxState, capability: str | None = N
             "Notion-Version header failed validation: Notion-Version should be defined, instead was `undefined`.",
         )
     record = state.get(req.bearer(), PREFIX)
-    if record is None or not record.live or record.kind == "admin":
+    if record is None or not record.live or record.kind in ("admin", "refresh"):
         return None, _error(401, "unauthorized", "API token is invalid.")
     if record.meta.get("rate_limited"):
         return None, _error(
@@ -205,8 +210,8 @@ def comments(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse
     return _invalid(f"body failed validation: {field} should be defined, instead was `undefined`.")
 
 
-def revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
-    """``POST /v1/oauth/revoke``: Basic client_id:client_secret, body ``{"token": …}``."""
+def _client(req: SandboxRequest, state: SandboxState) -> TokenRecord | None:
+    """The public integration named by ``Authorization: Basic client_id:client_secret``, or None."""
     auth = req.headers.get("authorization", "")
     client_id = secret = ""
     if auth.lower().startswith("basic "):
@@ -216,6 +221,13 @@ def revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
             pass
     client = state.get(secret, PREFIX)
     if client is None or client.kind != "admin" or client.meta.get("client_id") != client_id:
+        return None
+    return client
+
+
+def revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /v1/oauth/revoke``: Basic client_id:client_secret, body ``{"token": …}``."""
+    if _client(req, state) is None:
         return _error(401, "unauthorized", "Invalid client credentials.")
     body = req.json() if isinstance(req.json(), dict) else {}
     if not isinstance(body.get("token"), str):
@@ -226,7 +238,55 @@ def revoke(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     return json_response(200, {"request_id": str(uuid.uuid4())})
 
 
+def refresh(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /v1/oauth/token`` with ``grant_type: refresh_token`` (https://developers.notion.com/reference/refresh-a-token):
+    Basic client credentials, a JSON body; a new access token and a new refresh token, the old one dead."""
+    client = _client(req, state)
+    if client is None:
+        return json_response(401, {"error": "invalid_client", "error_description": "Invalid client credentials."})
+    body = req.json() if isinstance(req.json(), dict) else {}
+    if body.get("grant_type") != "refresh_token":
+        return json_response(400, {"error": "unsupported_grant_type"})
+    record = state.get(body.get("refresh_token") if isinstance(body.get("refresh_token"), str) else None, PREFIX)
+    if record is None or not record.live or record.kind != "refresh":
+        return json_response(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
+    access = state.add(
+        TokenRecord(
+            token=make_token("public"),
+            provider=PREFIX,
+            kind="public",
+            identity=record.identity,
+            scopes=list(record.scopes),
+        )
+    )
+    rotated = state.add(
+        TokenRecord(
+            token=make_token("refresh"),
+            provider=PREFIX,
+            kind="refresh",
+            identity=record.identity,
+            scopes=list(record.scopes),
+            meta=dict(record.meta),
+        )
+    )
+    state.revoke(record.token)
+    answer = {
+        "access_token": access.token,
+        "token_type": "bearer",
+        "refresh_token": rotated.token,
+        "bot_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-notion-bot-{client.meta.get('client_id')}")),
+        "workspace_name": "Sandbox workspace",
+        "workspace_icon": None,
+        "workspace_id": str(uuid.uuid5(uuid.NAMESPACE_URL, "sandbox-notion-workspace")),
+        "owner": {"type": "workspace", "workspace": True},
+        "duplicated_template_id": None,
+        "request_id": str(uuid.uuid4()),
+    }
+    return json_response(200, answer)
+
+
 ROUTES = [
+    ("POST", r"/v1/oauth/token", refresh),
     ("GET", r"/v1/users/me", me),
     ("GET", r"/v1/users", users),
     ("GET", r"/v1/users/(?P<id>[0-9a-fA-F-]{32,36})", user),

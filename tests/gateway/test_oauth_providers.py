@@ -1,0 +1,130 @@
+"""OAuth refresh at the gateway for Microsoft Graph, HubSpot and Notion, against the sandbox's token
+endpoints, each in its provider's documented shape:
+
+- Microsoft identity platform, ``POST /{tenant}/oauth2/v2.0/token``, a form with ``scope``; a new
+  refresh token in every answer
+  (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token);
+- HubSpot, ``POST /oauth/2026-03/token``, a form with the client in the body; the refresh token unchanged
+  (https://developers.hubspot.com/docs/api-reference/2026-03/authentication/oauth-tokens/refresh-oauth-token);
+- Notion, ``POST /v1/oauth/token``, JSON with the client as HTTP Basic; a new refresh token, the old
+  one dead (https://developers.notion.com/reference/refresh-a-token).
+
+Requests arriving together share one refresh; a rotated refresh token is in the keyring before the
+access token is used, and the next refresh works with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from app.gateway.server import running
+from app.services.gateway import Gateway, set_oauth_client
+from app.services.views import ConnectorInput
+from connectors.base import Secret
+from connectors.sandbox.providers import microsoft as sandbox_microsoft
+
+
+@dataclass
+class Case:
+    sandbox_kind: str
+    client_id: str
+    token_path: str  # as the sandbox logs it
+    read: str  # a read through the gateway that needs a live access token
+    rotates: bool
+    old_dies: bool
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+CASES = {
+    "microsoft": Case(
+        "refresh", sandbox_microsoft.APP_ID, "/microsoft/common/oauth2/v2.0/token", "/v1.0/me", True, False
+    ),
+    "hubspot": Case(
+        "oauth_refresh", "sandbox-client", "/hubspot/oauth/2026-03/token", "/account-info/v3/details", False, False
+    ),
+    "notion": Case(
+        "refresh",
+        "sandbox-client",
+        "/notion/v1/oauth/token",
+        "/v1/users/me",
+        True,
+        True,
+        {"notion-version": "2022-06-28"},
+    ),
+}
+
+
+def client_secret(sandbox, provider: str) -> str:
+    if provider == "notion":  # the sandbox checks Notion's client secret against its integration record
+        return sandbox.mint("notion", "admin").token
+    return "sandbox-client-secret"
+
+
+def token_calls(sandbox, case: Case, provider: str) -> int:
+    return sum(1 for method, path in sandbox.calls(provider) if (method, path) == ("POST", case.token_path))
+
+
+@pytest.mark.parametrize("provider", sorted(CASES))
+async def test_one_refresh_for_requests_arriving_together_and_a_rotated_token_kept(services, sandbox, provider):
+    case = CASES[provider]
+    refresh = sandbox.mint(provider, case.sandbox_kind)
+    name = f"{provider}-bot"
+    services.inventory.add(
+        ConnectorInput(name=name, provider=provider, base_url=sandbox.host_url(provider)),
+        Secret(refresh.token),
+        kind="OAuth refresh token",  # `breaker add --refresh-token`: these providers' have no shape to check
+    )
+    set_oauth_client(services, name, case.client_id, Secret(client_secret(sandbox, provider)))
+    cred = services.inventory.get(name).credential
+    assert cred.kind == "OAuth refresh token"
+    Gateway(services).route(name)
+    token = Gateway(services).issue(name, "agent").token
+    events: list[str] = []
+    async with running(services, on_event=events.append) as gw:
+        headers = {"authorization": f"Bearer {token}", **case.headers}
+        async with httpx.AsyncClient(base_url=f"{gw.url}/{name}", headers=headers) as c:
+            answers = await asyncio.gather(*(c.get(case.read) for _ in range(8)))
+            assert [a.status_code for a in answers] == [200] * 8, answers[0].text
+            assert token_calls(sandbox, case, provider) == 1  # one refresh for eight requests
+            stored = services.secrets.get(cred.keyring_ref).reveal()
+            if case.rotates:
+                assert stored != refresh.token and "SANDBOX" in stored
+                assert services.inventory.get(name).credential.last4 == stored[-4:]
+            else:
+                assert stored == refresh.token
+            assert sandbox.state.get(refresh.token).live is not case.old_dies
+            gw.app.oauth._tokens.clear()  # the access token expires: the next refresh uses the stored token
+            assert (await c.get(case.read)).status_code == 200
+            assert token_calls(sandbox, case, provider) == 2
+    actions = [e.action for e in services.audit.recent(services.engine, 50, name)]
+    assert ("credential.rotated" in actions) is case.rotates
+    assert "credential.oauth_client" in actions
+    for text in [*(a.text for a in answers), *events]:
+        assert refresh.token not in text and stored not in text
+
+
+@pytest.mark.parametrize("provider", sorted(CASES))
+async def test_a_refused_refresh_is_a_502_naming_the_provider(services, sandbox, provider):
+    case = CASES[provider]
+    refresh = sandbox.mint(provider, case.sandbox_kind)
+    name = f"{provider}-bot"
+    services.inventory.add(
+        ConnectorInput(name=name, provider=provider, base_url=sandbox.host_url(provider)),
+        Secret(refresh.token),
+        kind="OAuth refresh token",  # `breaker add --refresh-token`: these providers' have no shape to check
+    )
+    set_oauth_client(services, name, "not-the-client", Secret(client_secret(sandbox, provider)))
+    Gateway(services).route(name)
+    token = Gateway(services).issue(name, "agent").token
+    async with running(services) as gw:
+        headers = {"authorization": f"Bearer {token}", **case.headers}
+        async with httpx.AsyncClient(base_url=f"{gw.url}/{name}", headers=headers) as c:
+            answer = await c.get(case.read)
+    assert answer.status_code == 502
+    body = answer.json()
+    assert body["refused_by"] == "breaker-gateway" and "refused to refresh" in body["detail"]
+    assert refresh.token not in answer.text
