@@ -190,9 +190,9 @@ class MicrosoftGraph(Provider):
         return super().admin_needed(verb, kind)
 
     def token_url(self, base_url: str | None = None) -> str:
-        """With a base URL override (the sandbox, a proxy standing for both hosts), the token path on
-        that host without Graph's version segment."""
-        if base_url:
+        """With a base URL override on another host (the sandbox, a proxy standing for both hosts),
+        the token path on that host without Graph's version segment; Graph's own host never serves it."""
+        if base_url and urlsplit(base_url).hostname != urlsplit(self.gateway_url).hostname:
             root = re.sub(r"/(?:v1\.0|beta)/?$", "", base_url.rstrip("/"))
             return root + urlsplit(self.oauth_token_url).path
         return self.oauth_token_url

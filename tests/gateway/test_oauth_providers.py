@@ -128,3 +128,15 @@ async def test_a_refused_refresh_is_a_502_naming_the_provider(services, sandbox,
     body = answer.json()
     assert body["refused_by"] == "breaker-gateway" and "refused to refresh" in body["detail"]
     assert refresh.token not in answer.text
+
+
+def test_graphs_own_host_never_gets_the_token_request():
+    from connectors import registry
+
+    graph = registry.get("microsoft")
+    real = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+    assert graph.token_url(None) == real
+    assert graph.token_url("https://graph.microsoft.com/v1.0") == real  # a base URL naming Graph itself
+    assert (
+        graph.token_url("http://127.0.0.1:9/microsoft/v1.0") == "http://127.0.0.1:9/microsoft/common/oauth2/v2.0/token"
+    )
