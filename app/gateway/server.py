@@ -46,8 +46,17 @@ class RunningGateway:
         self.sock = sock
         host, port = sock.getsockname()[:2]
         self.url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        # proxy_headers off: agents connect from loopback, which uvicorn trusts by default, so an agent's
+        # X-Forwarded-For/-Proto would otherwise rewrite the request's client and scheme.
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", http="auto", ws="none", timeout_keep_alive=30
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            http="auto",
+            ws="none",
+            timeout_keep_alive=30,
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task | None = None
