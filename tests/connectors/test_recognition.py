@@ -25,9 +25,11 @@ RECOGNISED: dict[str, dict[str, str]] = {
     "google": {"oauth": "OAuth access token", "api_key": "API key"},
     "hubspot": {"private_app": "private-app token"},
     # An app-only token (roles, no scp) is told apart: its switch is the app's service principal.
+    # Refresh tokens are opaque: the owner says what they are (`breaker add --refresh-token`).
     "microsoft": {
         kind: "Graph application token (JWT)" if kind == "application" else "Graph access token (JWT)"
         for kind in route_modules()["microsoft"].KINDS
+        if kind != "refresh"
     },
     "notion": {"internal": "integration token", "public": "integration token", "legacy": "integration token (legacy)"},
     "openai": {
