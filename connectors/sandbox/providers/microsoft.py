@@ -416,9 +416,6 @@ def patch_service_principal(req: SandboxRequest, state: SandboxState, match) -> 
 
 SP = VERSION + r"/servicePrincipals(?:/(?P<id>[^/(]+)|\(appId='(?P<appid>[^']+)'\))"
 
-ROUTES = [
-    ("GET", SP, get_service_principal),
-    ("PATCH", SP, patch_service_principal),
 
 def _token_error(code: str, description: str, status: int = 400) -> SandboxResponse:
     return json_response(status, {"error": code, "error_description": description, "error_codes": [], "timestamp": ""})
@@ -481,4 +478,6 @@ ROUTES = [
     ("GET", VERSION + r"/oauth2PermissionGrants/(?P<id>[^/]+)", get_grant),
     ("PATCH", VERSION + r"/oauth2PermissionGrants/(?P<id>[^/]+)", patch_grant),
     ("POST", VERSION + r"/users/(?P<user>[^/]+)/revokeSignInSessions", revoke_sessions),
+    ("GET", SP, get_service_principal),
+    ("PATCH", SP, patch_service_principal),
 ]
