@@ -146,6 +146,20 @@ class SandboxState:
             self.tokens[record.token] = record
             return record
 
+    def successor(self, record: TokenRecord, token: str, meta: dict[str, Any] | None = None) -> TokenRecord:
+        """A new token of the same kind, account and scopes as ``record`` (a refresh token that a
+        provider rotates on refresh); ``meta`` defaults to a copy of the old token's."""
+        return self.add(
+            TokenRecord(
+                token=token,
+                provider=record.provider,
+                kind=record.kind,
+                identity=record.identity,
+                scopes=list(record.scopes),
+                meta=dict(record.meta) if meta is None else meta,
+            )
+        )
+
     def get(self, token: str | None, provider: str | None = None) -> TokenRecord | None:
         if not token:
             return None

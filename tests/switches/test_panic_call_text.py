@@ -19,7 +19,7 @@ def _jobs(services) -> dict[str, SwitchJob]:
 
 
 async def test_panic_job_names_the_call_for_each_kind_of_key(world, services):
-    world.admin("anthropic")  # anthropic-org-admin: an admin key (sk-ant-admin01-…)
+    world.admin("anthropic")  # anthropic-org-admin: an organisation admin key
     world.connector("claude-bot", "anthropic")  # an API key (sk-ant-api03-…)
     assert "admin" in services.inventory.get("anthropic-org-admin").credential.kind
     sw = Switches(services, call_timeout=3)

@@ -110,15 +110,8 @@ def token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
         # "The authorization server MAY issue a new refresh token, in which case the client MUST
         # discard the old refresh token" (RFC 6749 §6, https://www.rfc-editor.org/rfc/rfc6749#section-6):
         # meta["rotates"] makes this sandbox do so, as providers that rotate refresh tokens do.
-        rotated = state.add(
-            TokenRecord(
-                token=make_token("refresh"),
-                provider=PREFIX,
-                kind="refresh",
-                identity=record.identity,
-                scopes=list(record.scopes),
-                meta={"rotates": True, "client_id": record.meta.get("client_id")},
-            )
+        rotated = state.successor(
+            record, make_token("refresh"), {"rotates": True, "client_id": record.meta.get("client_id")}
         )
         state.revoke(record.token)
     fresh = state.add(

@@ -449,16 +449,7 @@ def token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
             meta={"refresh_token": record.token},
         )
     )
-    rotated = state.add(
-        TokenRecord(
-            token=make_token("refresh"),
-            provider=PREFIX,
-            kind="refresh",
-            identity=record.identity,
-            scopes=list(record.scopes),
-            meta=dict(record.meta),
-        )
-    )
+    rotated = state.successor(record, make_token("refresh"))
     body = {
         "token_type": "Bearer",
         "scope": " ".join(s for s in record.scopes if s != "offline_access"),

@@ -259,16 +259,7 @@ def refresh(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
             scopes=list(record.scopes),
         )
     )
-    rotated = state.add(
-        TokenRecord(
-            token=make_token("refresh"),
-            provider=PREFIX,
-            kind="refresh",
-            identity=record.identity,
-            scopes=list(record.scopes),
-            meta=dict(record.meta),
-        )
-    )
+    rotated = state.successor(record, make_token("refresh"))
     state.revoke(record.token)
     answer = {
         "access_token": access.token,
