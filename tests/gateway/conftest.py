@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import pytest
@@ -28,21 +29,30 @@ CANARY = {
 }
 
 
-@pytest.fixture
-async def upstream():
+@contextlib.asynccontextmanager
+async def serving_upstream():
+    """A recording stand-in for a provider, served on a loopback port of its own."""
+    import asyncio
+
     app = Upstream()
     sock = loopback_socket()
     app.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    import asyncio
-
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.005)
-    yield app
-    server.should_exit = True
-    await task
-    sock.close()
+    try:
+        yield app
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.fixture
+async def upstream():
+    async with serving_upstream() as app:
+        yield app
 
 
 @dataclass

@@ -9,29 +9,15 @@ import json
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
-from app.gateway.server import loopback_socket
-from tests.gateway.conftest import CANARY
-from tests.gateway.upstream import Upstream
+from tests.gateway.conftest import CANARY, serving_upstream
 
 
 @pytest.fixture
 async def thief():
-    import asyncio
-
-    app = Upstream()
-    sock = loopback_socket()
-    app.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.005)
-    yield app
-    server.should_exit = True
-    await task
-    sock.close()
+    async with serving_upstream() as app:
+        yield app
 
 
 @pytest.mark.parametrize("column", ["gateway_route.upstream", "connector.base_url"])
