@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,6 +24,7 @@ from app.tui.screens.base import ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 
 MARKDOWN_FILE = "still-live-checklist.md"
+COLUMNS = ("", "connector", "provider", "key", "last probe")
 
 
 class ChecklistLoaded(Message, bubble=False):
@@ -63,7 +65,6 @@ class ChecklistScreen(ReportsWorkerErrors, Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "keys still live"
-        self.query_one("#checklist-table", DataTable).add_columns("", "connector", "provider", "key", "last probe")
         self.load()
 
     @work(thread=True, exclusive=True, group="checklist", exit_on_error=False, description="reading the checklist")
@@ -76,10 +77,17 @@ class ChecklistScreen(ReportsWorkerErrors, Screen):
     def _loaded(self, message: ChecklistLoaded) -> None:
         self.items = message.items
         table = self.query_one("#checklist-table", DataTable)
-        table.clear()
-        for item in self.items:
-            key = f"…{item.last4}" if item.last4 else "—"
-            table.add_row("[ ]", item.connector, item.provider_title, key, item.last_probe, key=item.key)
+        rows = [
+            ("[ ]", item.connector, item.provider_title, f"…{item.last4}" if item.last4 else "—", item.last_probe)
+            for item in self.items
+        ]
+        # Columns sized from their cells up front: DataTable measures added rows only on an idle
+        # pass, and a header painted before that pass kept the empty table's widths (seen 1 in 6).
+        table.clear(columns=True)
+        for index, label in enumerate(COLUMNS):
+            table.add_column(label, width=max([cell_len(label)] + [cell_len(row[index]) for row in rows]))
+        for item, row in zip(self.items, rows, strict=True):
+            table.add_row(*row, key=item.key)
         if self.items:
             head = (
                 f"[b $text-error]{len(self.items)} key(s) still work at their provider[/] with more power than "
