@@ -13,6 +13,11 @@ Everything fails closed:
 * a host the provider's table does not name is refused; a path with no entry on a known host counts
   as ``write``; a body that decides the level (GraphQL, batch requests) and cannot be read is refused.
 
+A table is read in three passes: its hand-written ``rules`` (bodies, and Breaker's own overrides),
+then its generated ``routes`` (``connectors/rules/generated/``, made by ``connectors.rules.generate``
+from the provider's machine-readable permission data), then its hand-written ``fallback`` rules
+for paths the data does not name.
+
 This module imports neither ``app`` nor ``textual``.
 """
 
@@ -20,8 +25,9 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import unquote
 
 from connectors.base import Level
@@ -97,9 +103,17 @@ class Sample:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+class RouteLookup(Protocol):
+    """Generated routes (:class:`connectors.rules.routes.Routes`): method + path segments → level."""
+
+    def lookup(self, method: str, segments: Sequence[str]) -> Classification | None: ...
+
+    def examples(self) -> Iterable[tuple[str, str]]: ...
+
+
 @dataclass(frozen=True)
 class RequestTable:
-    """One provider's request → level table. First matching rule wins; no match is ``write``."""
+    """One provider's request → level table: ``rules``, then ``routes``, then ``fallback``; no match is ``write``."""
 
     provider: str
     hosts: frozenset[str]  # the provider's own API hosts (lower-case, no port)
@@ -108,6 +122,8 @@ class RequestTable:
     pinned: str  # the date the table was checked against its sources (YYYY-MM-DD)
     unmapped: Level = Level.WRITE
     samples: tuple[Sample, ...] = ()  # examples for levels the paths alone do not give
+    routes: RouteLookup | None = None  # generated from the provider's permission data
+    fallback: tuple[Rule, ...] = ()  # hand-written rules for paths the generated routes do not name
 
     def classify(self, request: Request) -> Classification:
         return classify(self, request)
@@ -179,6 +195,7 @@ def methods_of(request: Request) -> list[str]:
 # -- matching ----------------------------------------------------------------------------------
 
 _TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {}
+_PATTERNS: dict[str, re.Pattern[str]] = {}  # a template's "~regex" segments, compiled once
 
 
 def _compiled(template: str) -> tuple[tuple[str, str], ...]:
@@ -193,6 +210,7 @@ def _compiled(template: str) -> tuple[tuple[str, str], ...]:
                 parts.append(("var", seg[1:-1]))
             elif seg.startswith("~"):
                 parts.append(("re", seg[1:]))
+                _PATTERNS.setdefault(seg[1:], re.compile(seg[1:]))
             else:
                 parts.append(("lit", seg.lower()))
         cached = _TEMPLATES[template] = tuple(parts)
@@ -214,15 +232,15 @@ def _match(parts: tuple[tuple[str, str], ...], segments: Sequence[str]) -> dict[
             if seg != value:
                 return None
         elif kind == "re":
-            if re.fullmatch(value, seg) is None:
+            if _PATTERNS[value].fullmatch(seg) is None:
                 return None
         else:
             params[value] = seg
     return params if len(parts) == len(segments) else None
 
 
-def _one(table: RequestTable, request: Request, method: str, segments: tuple[str, ...]) -> Classification:
-    for r in table.rules:
+def _first(rules: Sequence[Rule], request: Request, method: str, segments: tuple[str, ...]) -> Classification | None:
+    for r in rules:
         if method not in r.methods:
             continue
         params = r.match(segments)
@@ -231,7 +249,18 @@ def _one(table: RequestTable, request: Request, method: str, segments: tuple[str
         if isinstance(r.level, Level):
             return Classification(r.level, f"{method} {r.template}", r.note)
         return r.level(request, params)
-    return Classification(table.unmapped, f"{method} (unmapped)", "no entry in the table: counted as write")
+    return None
+
+
+def _one(table: RequestTable, request: Request, method: str, segments: tuple[str, ...]) -> Classification:
+    found = _first(table.rules, request, method, segments)
+    if found is None and table.routes is not None:
+        found = table.routes.lookup(method, segments)
+    if found is None and table.fallback:
+        found = _first(table.fallback, request, method, segments)
+    if found is None:
+        return Classification(table.unmapped, f"{method} (unmapped)", "no entry in the table: counted as write")
+    return found
 
 
 def highest(found: Sequence[Classification]) -> Classification:
@@ -275,7 +304,9 @@ def examples(table: RequestTable) -> dict[Level, Request]:
         return cached
     host = sorted(table.hosts)[0]
     candidates: list[Request] = []
-    for r in table.rules:
+    if table.routes is not None:
+        candidates.extend(Request(method, host, path) for method, path in table.routes.examples())
+    for r in (*table.rules, *table.fallback):
         if not isinstance(r.level, Level):
             continue
         path = _instantiate(r.template)

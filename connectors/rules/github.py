@@ -1,14 +1,17 @@
 """GitHub REST and GraphQL: request → level.
 
-Written by hand from GitHub's REST reference (https://docs.github.com/en/rest) and the
-permissions each endpoint needs (https://docs.github.com/en/rest/authentication/permissions-required-for-fine-grained-personal-access-tokens,
-whose machine-readable form is ``src/github-apps/data/fpt-2022-11-28/fine-grained-pat-permissions.json``
-in https://github.com/github/docs); GraphQL: https://docs.github.com/en/graphql/guides/forming-calls-with-graphql.
-Checked 2026-12-04. GitHub's REST reads are GETs; every other method changes something. Beyond
-that: running workflows and dispatches is ``send``; repository, organisation, hook, key,
-collaborator and protection settings are ``admin``. A GraphQL mutation is ``write`` (never a read),
-whatever its operation name; a document holding anything else than queries, mutations and
-fragments is refused.
+REST writes are classified from the generated table :mod:`connectors.rules.generated.github`, made
+by ``python -m connectors.rules.generate github`` from GitHub's fine-grained permission map
+(``src/github-apps/data/fpt-2022-11-28/fine-grained-pat-permissions.json`` in
+https://github.com/github/docs; the permissions each endpoint needs,
+https://docs.github.com/en/rest/authentication/permissions-required-for-fine-grained-personal-access-tokens).
+Written by hand here: GraphQL (https://docs.github.com/en/graphql/guides/forming-calls-with-graphql),
+whose body decides — a mutation is ``write`` (never a read), whatever its operation name; a
+document holding anything else than queries, mutations and fragments is refused — and the
+fallback for paths the permission map does not name (checked 2026-12-04 against
+https://docs.github.com/en/rest): GitHub's REST reads are GETs; running workflows and dispatches is
+``send``; repository, organisation, hook, key, collaborator and protection settings are ``admin``;
+any other write is ``write``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 from connectors.base import Level
 from connectors.requests import Classification, Request, RequestTable, rule
 from connectors.rules.bodies import graphql_body
+from connectors.rules.generated import github as generated
+from connectors.rules.routes import Routes
 
 R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
 WRITES = "POST PUT PATCH DELETE"
@@ -33,14 +38,18 @@ TABLE = RequestTable(
     provider="github",
     hosts=frozenset({"api.github.com"}),
     sources=(
-        "https://docs.github.com/en/rest",
+        generated.SOURCE,
         "https://docs.github.com/en/rest/authentication/permissions-required-for-fine-grained-personal-access-tokens",
+        "https://docs.github.com/en/rest",
         "https://docs.github.com/en/graphql/guides/forming-calls-with-graphql",
     ),
-    pinned="2026-12-04",
+    pinned=generated.GENERATED,
     rules=(
         rule("POST", "/graphql", graphql),
         rule("GET HEAD", "/graphql", graphql),  # a GET with a body is still read for what it holds
+    ),
+    routes=Routes(generated.ROWS),
+    fallback=(
         # send: runs workflows or reaches people outside the repository
         rule("POST", REPO + "/actions/workflows/{workflow}/dispatches", S, "runs a workflow"),
         rule("POST", REPO + "/actions/runs/{run}/rerun", S, "runs a workflow"),
@@ -72,6 +81,7 @@ TABLE = RequestTable(
         rule(WRITES, "/user/gpg_keys", A),
         rule(WRITES, "/user/gpg_keys/{rest*}", A),
         rule(WRITES, "/admin/{rest*}", A),
+        rule(WRITES, "/enterprises/{rest*}", A),
         rule(WRITES, "/applications/{rest*}", A),
         rule("POST", "/credentials/revoke", A, "revokes credentials"),
         # reads: GitHub's REST GETs change nothing

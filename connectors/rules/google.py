@@ -1,16 +1,19 @@
 """Gmail API: request → level, including the upload and batch variants.
 
-Written from the Gmail API reference (https://developers.google.com/gmail/api/reference/rest,
-whose machine-readable form is the discovery document
-https://gmail.googleapis.com/$discovery/rest?version=v1), the upload guide
-(https://developers.google.com/gmail/api/guides/uploads: ``/upload/…`` and ``/resumable/upload/…``
-variants of the same methods) and the batch guide
-(https://developers.google.com/gmail/api/guides/batch). Checked 2026-12-04.
+The methods are classified from the generated table :mod:`connectors.rules.generated.google`, made
+by ``python -m connectors.rules.generate google`` from the Gmail API's discovery document
+(https://gmail.googleapis.com/$discovery/rest?version=v1, also shipped in google-api-python-client
+as ``googleapiclient/discovery_cache/documents/gmail.v1.json``): every method that changes
+something, at its path and at its ``/upload/…`` and ``/resumable/upload/…`` variants
+(https://developers.google.com/gmail/api/guides/uploads). Breaker's rule (in the generator):
+creating, changing and deleting drafts is ``draft``; sending a draft or a message, and automatic
+replies, are ``send``; filters, forwarding, send-as aliases, delegates and permanent deletion are
+``admin`` (a filter that forwards mail is the usual way to siphon a mailbox off).
 
-Creating, changing and deleting drafts is ``draft``; sending a draft or a message is ``send``;
-filters, forwarding, send-as aliases and delegates are ``admin`` (a filter that forwards mail is
-the usual way to siphon a mailbox off); permanent deletion is ``admin`` (it needs the full-mailbox
-scope). A batch is unpacked and each part classified: the highest level wins.
+Written by hand here: batches (https://developers.google.com/gmail/api/guides/batch), unpacked and
+each part classified, the highest level winning; and, for paths the document does not name, the
+Gmail API's GETs, which read, and the settings areas where any change is ``admin`` (checked
+2026-12-04 against https://developers.google.com/gmail/api/reference/rest).
 """
 
 from __future__ import annotations
@@ -18,19 +21,21 @@ from __future__ import annotations
 from connectors.base import Level
 from connectors.requests import Classification, Request, RequestTable, Rule, rule
 from connectors.rules.bodies import multipart_batch
+from connectors.rules.generated import google as generated
+from connectors.rules.routes import Routes
 
-R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
+R, S, A = Level.READ, Level.SEND, Level.ADMIN
 WRITES = "POST PUT PATCH DELETE"
 PREFIXES = ("", "/upload", "/resumable/upload")  # the same method at the three addresses
 USER = "/gmail/v1/users/{user}"
 
-# (methods, path below /gmail/v1/users/{user}, level, note)
-METHODS: tuple[tuple[str, str, Level, str], ...] = (
-    ("POST", "/drafts/send", S, "sends a draft"),
-    ("POST", "/messages/send", S, "sends a message"),
-    ("POST", "/drafts", D, "creates a draft"),
-    ("PUT", "/drafts/{id}", D, "replaces a draft"),
-    ("DELETE", "/drafts/{id}", D, "deletes a draft"),
+
+def batch(request: Request, _params: dict[str, str]) -> Classification:
+    return multipart_batch(request, TABLE.classify)
+
+
+# For paths the discovery document does not name: the areas where any change is admin or send.
+FLOOR: tuple[tuple[str, str, Level, str], ...] = (
     (WRITES, "/settings/filters", A, "mail filters can forward mail elsewhere"),
     (WRITES, "/settings/filters/{rest*}", A, "mail filters can forward mail elsewhere"),
     (WRITES, "/settings/forwardingaddresses", A, "forwarding"),
@@ -41,52 +46,30 @@ METHODS: tuple[tuple[str, str, Level, str], ...] = (
     (WRITES, "/settings/delegates", A, "delegates"),
     (WRITES, "/settings/delegates/{rest*}", A, "delegates"),
     (WRITES, "/settings/cse/{rest*}", A, "encryption identities"),
-    ("PUT", "/settings/vacation", S, "automatic replies go to whoever writes"),
-    ("PUT", "/settings/imap", W, ""),
-    ("PUT", "/settings/pop", W, ""),
-    ("PUT", "/settings/language", W, ""),
+    (WRITES, "/settings/vacation", S, "automatic replies go to whoever writes"),
     ("DELETE", "/messages/{id}", A, "deletes permanently"),
     ("DELETE", "/threads/{id}", A, "deletes permanently"),
     ("POST", "/messages/batchdelete", A, "deletes permanently"),
-    ("POST", "/messages", W, "inserts a message into the mailbox"),
-    ("POST", "/messages/import", W, "imports a message into the mailbox"),
-    ("POST", "/messages/batchmodify", W, ""),
-    ("POST", "/messages/{id}/modify", W, ""),
-    ("POST", "/messages/{id}/trash", W, ""),
-    ("POST", "/messages/{id}/untrash", W, ""),
-    ("POST", "/threads/{id}/modify", W, ""),
-    ("POST", "/threads/{id}/trash", W, ""),
-    ("POST", "/threads/{id}/untrash", W, ""),
-    (WRITES, "/labels", W, ""),
-    (WRITES, "/labels/{id}", W, ""),
-    ("POST", "/watch", W, "push notifications"),
-    ("POST", "/stop", W, "push notifications"),
     ("GET HEAD", "", R, ""),
     ("GET HEAD", "/{rest*}", R, "the Gmail API's GETs read"),
 )
 
 
-def batch(request: Request, _params: dict[str, str]) -> Classification:
-    return multipart_batch(request, TABLE.classify)
-
-
-def _rules() -> tuple[Rule, ...]:
-    found = [rule("POST", "/batch/gmail/v1", batch), rule("POST", "/batch", batch)]
-    for prefix in PREFIXES:
-        for methods, path, level, note in METHODS:
-            found.append(rule(methods, prefix + USER + path, level, note))
-    return tuple(found)
+def _fallback() -> tuple[Rule, ...]:
+    return tuple(rule(m, prefix + USER + path, lvl, note) for prefix in PREFIXES for m, path, lvl, note in FLOOR)
 
 
 TABLE = RequestTable(
     provider="google",
     hosts=frozenset({"gmail.googleapis.com", "www.googleapis.com"}),
     sources=(
-        "https://developers.google.com/gmail/api/reference/rest",
         "https://gmail.googleapis.com/$discovery/rest?version=v1",
+        "https://developers.google.com/gmail/api/reference/rest",
         "https://developers.google.com/gmail/api/guides/uploads",
         "https://developers.google.com/gmail/api/guides/batch",
     ),
-    pinned="2026-12-04",
-    rules=_rules(),
+    pinned=generated.GENERATED,
+    rules=(rule("POST", "/batch/gmail/v1", batch), rule("POST", "/batch", batch)),
+    routes=Routes(generated.ROWS),
+    fallback=_fallback(),
 )

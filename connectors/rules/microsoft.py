@@ -1,14 +1,19 @@
-"""Microsoft Graph: request → level (mail, chat, directory), with ``$batch`` unpacked.
+"""Microsoft Graph: request → level (mail, chat, files, directory), with ``$batch`` unpacked.
 
-Written from the Graph v1.0 reference (https://learn.microsoft.com/graph/api/overview?view=graph-rest-1.0),
-the permissions reference (https://learn.microsoft.com/graph/permissions-reference, machine-readable
-in https://github.com/microsoftgraph/msgraph-metadata) and JSON batching
-(https://learn.microsoft.com/graph/json-batching). Checked 2026-12-04.
+Writes are classified from the generated table :mod:`connectors.rules.generated.microsoft`, made by
+``python -m connectors.rules.generate microsoft`` from the permissions reference data
+(https://learn.microsoft.com/graph/permissions-reference; machine-readable as
+``permissions/new/permissions.json`` in https://github.com/microsoftgraph/microsoft-graph-devx-content):
+each method and path at the level of its least-privileged permission — ``*.Send`` is ``send``;
+mailbox settings, users, groups, applications, roles and policies are ``admin``; the rest ``write``.
 
-GETs read. Creating and changing drafts (a new message, createReply/createForward, attachments) is
-``draft``; send, reply, forward, sendMail and chat or channel messages are ``send``; inbox rules and
-mailbox settings (automatic forwarding and replies) and the directory are ``admin``. Changing an
-existing message (it may not be a draft) is ``write``.
+Written by hand here (from the Graph v1.0 reference,
+https://learn.microsoft.com/graph/api/overview?view=graph-rest-1.0, and JSON batching,
+https://learn.microsoft.com/graph/json-batching; checked 2026-12-04): ``$batch``, unpacked;
+Breaker's draft rule — creating a message, a reply or forward draft, or an attachment is ``draft``
+(Graph's permission for it, Mail.ReadWrite, is broader); and the fallback for paths the data does
+not name: GETs read; send, reply, forward, sendMail and chat or channel messages are ``send``;
+inbox rules, mailbox settings and the directory are ``admin``; changing a message is ``write``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 from connectors.base import Level
 from connectors.requests import Classification, Request, RequestTable, Rule, Sample, rule
 from connectors.rules.bodies import json_batch
+from connectors.rules.generated import microsoft as generated
+from connectors.rules.routes import Routes
 
 R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
 WRITES = "POST PUT PATCH DELETE"
@@ -70,8 +77,20 @@ def batch(request: Request, params: dict[str, str]) -> Classification:
     return json_batch(request, TABLE.classify, params.get("version", "v1.0"))
 
 
-def _rules() -> tuple[Rule, ...]:
+def _drafts() -> tuple[Rule, ...]:
+    """Read before the generated routes: Breaker's draft rule (the data says ``write``: Mail.ReadWrite)."""
     found = [rule("POST", "/{version}/$batch", batch)]
+    for owner in OWNERS:
+        for methods, path, level, note in MAILBOX:
+            if level is D:
+                found.append(rule(methods, "/" + VERSION + owner + path, level, note))
+    # and anything posted under a channel message (replies, soft-deletes) reaches the channel
+    found.append(rule("POST", "/" + VERSION + "/teams/{team}/channels/{channel}/messages/{rest*}", S, ""))
+    return tuple(found)
+
+
+def _rules() -> tuple[Rule, ...]:
+    found = []
     for owner in OWNERS:
         for methods, path, level, note in MAILBOX:
             found.append(rule(methods, "/" + VERSION + owner + path, level, note))
@@ -88,12 +107,15 @@ TABLE = RequestTable(
     provider="microsoft",
     hosts=frozenset({"graph.microsoft.com"}),
     sources=(
-        "https://learn.microsoft.com/graph/api/overview?view=graph-rest-1.0",
+        generated.SOURCE,
         "https://learn.microsoft.com/graph/permissions-reference",
+        "https://learn.microsoft.com/graph/api/overview?view=graph-rest-1.0",
         "https://learn.microsoft.com/graph/json-batching",
     ),
-    pinned="2026-12-04",
-    rules=_rules(),
+    pinned=generated.GENERATED,
+    rules=_drafts(),
+    routes=Routes(generated.ROWS, prefixes=("v1.0", "beta")),
+    fallback=_rules(),
     samples=(
         Sample("GET", "/v1.0/me"),
         Sample("POST", "/v1.0/me/messages"),

@@ -1,9 +1,17 @@
 """Slack Web API: request → level, by method name (``/api/<method>``).
 
-Written from Slack's method reference (https://api.slack.com/methods, each method's page names
-its scopes) and the scope list (https://api.slack.com/scopes). Checked 2026-12-04. Slack
-methods are read from the path, case-insensitively; a method the table does not name counts as
-``write``. Posting, scheduling and sharing reach people (``send``); ``admin.*`` is ``admin``.
+Methods are classified from the generated table :mod:`connectors.rules.generated.slack`, made by
+``python -m connectors.rules.generate slack`` from the Web API's OpenAPI description
+(``web-api/slack_web_openapi_v2.json`` in https://github.com/slackapi/slack-api-specs), by each
+method's scopes: ``admin*`` scopes and ``admin.*`` methods are ``admin``; ``chat:write`` and
+``reminders:write`` reach people (``send``); only ``:read``/``:history`` scopes read; anything
+else is ``write``.
+
+Written by hand here, from Slack's method reference (https://api.slack.com/methods) and scope list
+(https://api.slack.com/scopes), checked 2026-12-04: the methods that description does not name or
+gives no scope (it was last published in 2021: ``auth.test``, ``files.completeUploadExternal``,
+``chat.startStream`` …), and a floor — where both name a method, the higher level wins. Slack
+methods are read from the path, case-insensitively; a method neither names counts as ``write``.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import re
 
 from connectors.base import Level
 from connectors.requests import Classification, Request, RequestTable, Sample, rule
+from connectors.rules.generated import slack as generated
 
 R, D, W, S, A = Level.READ, Level.DRAFT, Level.WRITE, Level.SEND, Level.ADMIN
 
@@ -94,13 +103,21 @@ METHODS: dict[str, Level] = {
 READ_SUFFIX = re.compile(r"\.(list|info|history|replies|members|get[a-z]*|lookup[a-z]*|count[a-z]*)$")
 
 
+GENERATED: dict[str, tuple[Level, str]] = {name: (Level.parse(lvl), scopes) for _m, name, lvl, scopes in generated.ROWS}
+
+
 def method_level(request: Request, params: dict[str, str]) -> Classification:
     name = params["method"]
     template = f"{request.method} /api/{name}"
     if name.startswith("admin."):
         return Classification(A, template)
-    if name in METHODS:
-        return Classification(METHODS[name], template)
+    found = GENERATED.get(name)
+    hand = METHODS.get(name)
+    if found is not None:
+        level, scopes = found
+        return Classification(max(level, hand) if hand is not None else level, template, scopes)
+    if hand is not None:
+        return Classification(hand, template)
     if READ_SUFFIX.search(name):
         return Classification(R, template)
     return Classification(W, f"{request.method} /api/(unmapped method)", "no entry in the table: counted as write")
@@ -109,11 +126,11 @@ def method_level(request: Request, params: dict[str, str]) -> Classification:
 TABLE = RequestTable(
     provider="slack",
     hosts=frozenset({"slack.com"}),
-    sources=("https://api.slack.com/methods", "https://api.slack.com/scopes"),
-    pinned="2026-12-04",
+    sources=(generated.SOURCE, "https://api.slack.com/methods", "https://api.slack.com/scopes"),
+    pinned=generated.GENERATED,
     rules=(rule("GET POST", "/api/{method}", method_level),),
     samples=tuple(
         Sample("POST", f"/api/{m}")
-        for m in ("conversations.history", "chat.update", "chat.postMessage", "admin.users.list")
+        for m in ("conversations.history", "pins.add", "chat.postMessage", "admin.users.list")
     ),
 )

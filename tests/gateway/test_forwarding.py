@@ -106,8 +106,9 @@ async def test_usage_is_recorded_without_bodies_paths_or_keys(gateway, upstream)
     await gateway.app.flush_usage()
     rows = gateway.usage()
     assert [(r["method"], r["template"], r["level"], r["decision"], r["status"]) for r in rows] == [
-        ("POST", "POST /gmail/v1/users/{user}/drafts", 2, "allow", 200),
-        ("POST", "POST /gmail/v1/users/{user}/messages/send", 4, "refuse", 403),
+        # templates from the generated Gmail table name the discovery document's parameters
+        ("POST", "POST /gmail/v1/users/{userId}/drafts", 2, "allow", 200),
+        ("POST", "POST /gmail/v1/users/{userId}/messages/send", 4, "refuse", 403),
         ("GET", "GET /{rest*}", 1, "allow", 200),
     ]
     assert json.loads(rows[0]["accepted_json"]) == {"x-accepted-github-permissions": "issues=write"}

@@ -139,7 +139,8 @@ LEVELS = [
     ("slack", "POST", "/api/auth.test", R),
     ("slack", "POST", "/api/chat.postMessage", S),
     ("slack", "POST", "/api/CHAT.POSTMESSAGE", S),
-    ("slack", "POST", "/api/chat.update", W),
+    ("slack", "POST", "/api/chat.update", S),  # by its scope, chat:write: the same power as posting
+    ("slack", "POST", "/api/pins.add", W),
     ("slack", "POST", "/api/admin.users.invite", A),
     # model calls spend money
     ("openai", "GET", "/v1/models", R),
