@@ -14,18 +14,32 @@ class StoreError(Exception):
 
 def check_sqlite_file(path: Path) -> bool:
     """True when ``path`` is an existing SQLite file, False when it does not exist yet; raises
-    :class:`StoreError` for a folder or another program's file (which is never touched)."""
+    :class:`StoreError` for a folder or another program's file (which is never touched).
+
+    The header is read through SQLite (read-only), never with a plain ``open()``: closing any plain
+    descriptor of a file drops every POSIX lock this process holds on it, SQLite's included. A panel
+    that had checked its open database so lost its locks, and the next process to close the
+    database (a CLI command, the gateway's child) deleted the WAL under it: from then on the panel
+    read a forked copy and never saw the gateway's held requests."""
     if not path.exists():
         return False
     if path.is_dir():
         raise StoreError(f"{path} is a folder, not a database file.")
-    with path.open("rb") as fh:
-        head = fh.read(len(SQLITE_MAGIC))
-    if head and head != SQLITE_MAGIC:
-        raise StoreError(
-            f"{path} is not a SQLite database (damaged, or another program's file). "
-            "Breaker left it untouched; move it aside or point --db elsewhere."
-        )
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()  # reads the header
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", None) == 26 or "not a database" in str(exc):  # SQLITE_NOTADB
+            raise StoreError(
+                f"{path} is not a SQLite database (damaged, or another program's file). "
+                "Breaker left it untouched; move it aside or point --db elsewhere."
+            ) from None
+        # busy, malformed further in, unreadable: a SQLite file; the store explains the rest
     return True
 
 

@@ -19,7 +19,7 @@ from sqlmodel import select
 from app.services.inventory import ConnectorInput
 from app.services.views import build_views
 from app.store.db import session_scope
-from app.store.errors import StoreError
+from app.store.errors import StoreError, check_sqlite_file
 from app.store.models import Connector, Credential, ScopeGrant, utcnow
 from app.store.snapshot import SCHEMA_VERSION, open_current, read_inventory_file
 from connectors.base import Grant, Level, Secret
@@ -208,3 +208,27 @@ def test_listing_records_from_the_columns_equal_the_records_of_the_views(service
     assert twin["key"]["shared_with"] == ["gh-docs"] and twin["drift"] and twin["key_still_live"]
     evil = next(r for r in listed if r["name"].startswith("evil"))
     assert evil["off"] and evil["base_url"] == "https://api.example.com/\u200bv1" and evil["tags"][1] == "\x1b[2J"
+
+
+def test_checking_a_database_this_process_has_open_keeps_its_locks(tmp_path):
+    """A plain open()/close() of the file dropped this process's POSIX locks (SQLite's too): the next
+    process to close the database then deleted the WAL under this one, which read a forked copy."""
+    db = tmp_path / "breaker.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+    try:
+        assert check_sqlite_file(db)
+        other = f"import sqlite3; c = sqlite3.connect({str(db)!r}); c.execute('SELECT x FROM t').fetchall(); c.close()"
+        subprocess.run([sys.executable, "-c", other], check=True, timeout=60)
+        assert (tmp_path / "breaker.db-wal").exists()  # the other process knew it was not alone
+        conn.execute("INSERT INTO t VALUES (2)")
+        conn.commit()
+        seen = f"import sqlite3; print(sqlite3.connect({str(db)!r}).execute('SELECT count(*) FROM t').fetchone()[0])"
+        out = subprocess.run([sys.executable, "-c", seen], check=True, capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == "2"  # one database, not two copies
+    finally:
+        conn.close()
