@@ -5,6 +5,7 @@ Breaker tokens agents use instead of the key)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from app.cli.context import CliContext
 from app.cli.output import ago, note, print_json, table
@@ -21,6 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=None, metavar="N", help="loopback port (default 8791)")
     p.add_argument("--host", default="127.0.0.1", metavar="ADDR", help="a loopback address (default 127.0.0.1)")
+    p.add_argument(
+        "--run-by",
+        metavar="LABEL",
+        help="run for another program (the panel does this): one JSON line per event on stdout (listening, "
+        "held, stopped), no answers read from stdin, and the gateway stops when its stdin closes",
+    )
     p.set_defaults(run=run_gateway)
 
     p = subparsers.add_parser(
@@ -151,12 +158,16 @@ def run_gateway(args: argparse.Namespace, ctx: CliContext) -> int:
     port = DEFAULT_PORT if args.port is None else args.port
     if not 1024 <= port <= 65535:
         raise UsageError("--port must be between 1024 and 65535")
+    serve = _serve(ctx, args.host, port) if not args.run_by else _serve_for(ctx, args.host, port, args.run_by)
     try:
-        return asyncio.run(_serve(ctx, args.host, port))
+        return asyncio.run(serve)
     except NotLoopback as exc:
+        _say_failed(args, str(exc), ctx)
         raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise CommandFailed(f"the gateway could not listen on {args.host}:{port}: {exc.strerror}") from None
+        message = f"the gateway could not listen on {args.host}:{port}: {exc.strerror}"
+        _say_failed(args, message, ctx)
+        raise CommandFailed(message) from None
     except KeyboardInterrupt:
         note("gateway stopped")
         return 0
@@ -188,6 +199,62 @@ async def _serve(ctx: CliContext, host: str, port: int) -> int:
                     note(reply, ctx.stderr)
         finally:
             record_run(ctx.services, False, gw.url, "breaker gateway")
+
+
+def emit(stream, event: str, **fields) -> None:
+    """One machine-readable line for the program running the gateway (``--run-by``)."""
+    import json
+
+    stream.write(json.dumps({"event": event, **fields}) + "\n")
+    stream.flush()
+
+
+def _say_failed(args: argparse.Namespace, message: str, ctx: CliContext) -> None:
+    if args.run_by:
+        emit(ctx.stdout, "failed", error=message)
+
+
+async def _serve_for(ctx: CliContext, host: str, port: int, run_by: str) -> int:
+    """``breaker gateway --run-by LABEL``: the same gateway, run by another program (the panel).
+
+    It says what happens as JSON lines on stdout — ``listening`` (with the URL, once it accepts
+    connections), ``held`` (a request now waits for the owner's answer, with its ID), ``stopped``
+    (audited; open requests are ended next), ``failed`` (could not listen, with the reason) —
+    and stops when its stdin closes: the program closes it to stop the gateway, and a program that
+    dies closes it too, so the gateway never outlives it. SIGTERM also stops it gracefully.
+    """
+    import asyncio
+    import os
+    import signal
+    import threading
+
+    from app.gateway.queue import HoldQueue
+    from app.gateway.server import running
+    from app.services.gateway import record_run
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def wait_for_eof() -> None:  # a daemon thread: a read still blocked never holds the process at exit
+        with contextlib.suppress(OSError, ValueError):
+            while ctx.stdin.read(4096):
+                pass
+        with contextlib.suppress(RuntimeError):  # the loop already ended
+            loop.call_soon_threadsafe(stop.set)
+
+    where = f"{run_by} (process {os.getpid()})"
+    queue = HoldQueue(ctx.services, on_held=lambda view: emit(ctx.stdout, "held", id=view.id))
+    async with running(ctx.services, host, port, queue=queue, on_event=lambda _text: None) as gw:
+        await asyncio.to_thread(record_run, ctx.services, True, gw.url, where)
+        try:
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            threading.Thread(target=wait_for_eof, name="stdin-eof", daemon=True).start()
+            emit(ctx.stdout, "listening", url=gw.url, pid=os.getpid())
+            await stop.wait()
+        finally:
+            await asyncio.to_thread(record_run, ctx.services, False, gw.url, where)
+            emit(ctx.stdout, "stopped")  # audited; open requests are ended next
+    return 0
 
 
 def held_line(view) -> str:

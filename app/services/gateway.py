@@ -589,10 +589,12 @@ def store_rotated_refresh(services, connector_id: int, keyring_ref: str, new: Se
         )
 
 
-def record_run(services, started: bool, url: str, where: str) -> None:
-    """Audit the gateway starting or stopping (``gateway.started`` / ``gateway.stopped``)."""
+def record_run(services, started: bool, url: str, where: str, how: str = "") -> None:
+    """Audit the gateway starting or stopping (``gateway.started`` / ``gateway.stopped``); ``how`` says
+    how it stopped when the gateway could not say so itself (it died, or was killed)."""
+    new = {"url": url, "where": where} | ({"how": how} if how else {})
     with session_scope(services.engine) as s:
-        services.audit.record(s, "gateway.started" if started else "gateway.stopped", new={"url": url, "where": where})
+        services.audit.record(s, "gateway.started" if started else "gateway.stopped", new=new)
 
 
 def record_usage(services, rows: list[dict]) -> None:

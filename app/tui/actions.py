@@ -275,8 +275,9 @@ APP_ACTIONS: tuple[AppAction, ...] = (
         "G",
         "gateway",
         "gateway: start or stop it in this panel",
-        "Run Breaker's gateway inside this panel (where `breaker exec` sends routed agents), or stop it; "
-        "the line above the table says where it listens.",
+        "Run Breaker's gateway from this panel (`breaker gateway` in a process of its own, listening where "
+        "`breaker exec` sends routed agents; it stops with the panel), or stop it; the line above the table "
+        "says where it listens.",
         show=False,
     ),
     AppAction(

@@ -1,11 +1,15 @@
-"""The panel running the gateway (issue 13): ``G`` starts or stops it in this process, and this line
-on the main screen says what it is doing — starting, listening on which address, or why it could
-not start. Starting and stopping happen in thread workers (the gateway has its own thread and loop,
-:class:`app.gateway.background.BackgroundGateway`), so the panel never waits for them; both are
-audited. A request the gateway holds for the owner's yes shows at once in the held-requests line.
+"""The panel running the gateway (issue 13): ``G`` starts or stops it, and this line on the main
+screen says what it is doing — starting, listening on which address, why it could not start, or
+that it stopped unexpectedly. The gateway is ``breaker gateway`` in a child process
+(:class:`app.gateway.child.GatewayChild`), so agents' traffic never takes the panel's interpreter;
+starting and stopping happen in thread workers, so the panel never waits for them; both are audited.
+A request the gateway holds for the owner's yes shows at once in the held-requests line (the child
+says so on its pipe). Quitting the panel stops the gateway.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from textual import on, work
 from textual.message import Message
@@ -27,7 +31,7 @@ class GatewayLine(Static):
 
     def on_mount(self) -> None:
         self.display = False
-        self.runner = None  # app.gateway.background.BackgroundGateway, once started here
+        self.runner = None  # app.gateway.child.GatewayChild, once started here
 
     @property
     def running(self) -> bool:
@@ -48,10 +52,10 @@ class GatewayLine(Static):
 
     @work(thread=True, group="gateway-run", exit_on_error=False, description="starting the gateway")
     def start(self) -> None:
-        from app.gateway.background import BackgroundGateway
+        from app.gateway.child import GatewayChild
 
         if self.runner is None:
-            self.runner = BackgroundGateway(self.app.services, where="panel", on_held=self._held)
+            self.runner = GatewayChild(self.app.services, where="panel", on_held=self._held, on_exit=self._ended)
         try:
             url = self.runner.start()
         except (OSError, ValueError) as exc:
@@ -73,10 +77,22 @@ class GatewayLine(Static):
             self.runner.stop()
         self.post_message(GatewayState("", toast=f"Gateway on {url} stopped: routed agents are refused until it runs."))
 
-    def _held(self, _view) -> None:
-        """From the gateway's thread: a request now waits for the owner; the banner reads it at once."""
-        banner = self.screen.query_one("#held-banner")
-        self.app.call_from_thread(banner.check)
+    def _held(self, _hold_id: int) -> None:
+        """From the child's reader thread: a request now waits for the owner; read the holds at once."""
+        with contextlib.suppress(RuntimeError):  # the panel is closing
+            self.app.call_from_thread(self._read_holds_now)
+
+    def _read_holds_now(self) -> None:
+        from app.tui.screens.held import HeldScreen
+
+        self.screen.query_one("#held-banner").check()
+        if isinstance(self.app.screen, HeldScreen):
+            self.app.screen.load()
+
+    def _ended(self, why: str) -> None:
+        """From the child's reader thread: the gateway ended without being asked (audited there)."""
+        text = f"Gateway stopped unexpectedly ({why}) — press G to start it again."
+        self.post_message(GatewayState(escape(text), failed=True, toast=f"Gateway stopped unexpectedly ({why})"))
 
     @on(GatewayState)
     def _show(self, message: GatewayState) -> None:
