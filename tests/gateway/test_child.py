@@ -117,3 +117,34 @@ def test_only_event_lines_are_events():
     assert _event("breaker: the gateway could not listen") is None
     assert _event("{not json") is None and _event('{"id": 3}') is None and _event("[1]") is None
     assert os.environ.get("BREAKER_KEYRING_PASSPHRASE_FD") is None
+
+
+def test_an_encrypted_keyring_passphrase_the_panel_holds_reaches_the_child_on_a_pipe(tmp_path, monkeypatch):
+    from sqlalchemy import text
+
+    from app.gateway.child import GatewayChild
+    from app.services import filekeyring
+    from app.services.context import open_services
+
+    path = tmp_path / "keyring.enc"
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "app.services.filekeyring.EncryptedFileKeyring")
+    monkeypatch.setenv(filekeyring.FILE_ENV, str(path))
+    monkeypatch.setitem(filekeyring._passphrases, str(path), b"CANARY-passphrase")  # the panel asked for it
+    services = open_services(load_settings(home=tmp_path / "home"), keyring=filekeyring.EncryptedFileKeyring(path))
+    child = GatewayChild(services)
+    try:
+        url = child.start(f"http://127.0.0.1:{free_port()}")
+        with open(f"/proc/{child.pid}/environ", "rb") as fh:
+            assert b"CANARY" not in fh.read()
+        with open(f"/proc/{child.pid}/cmdline", "rb") as fh:
+            assert b"CANARY" not in fh.read()
+    finally:
+        child.stop()
+        services.close()
+    services = open_services(load_settings(home=tmp_path / "home"), keyring=filekeyring.EncryptedFileKeyring(path))
+    with services.engine.connect() as conn:
+        sealed = [r[0] for r in conn.execute(text("SELECT action FROM audit_event WHERE action LIKE 'gateway.%'"))]
+        pending = conn.execute(text("SELECT count(*) FROM audit_pending")).scalar()
+    services.close()
+    assert sealed == ["gateway.started", "gateway.stopped"] and pending == 0  # the child unlocked the keyring
+    assert url.startswith("http://127.0.0.1:")
