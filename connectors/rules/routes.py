@@ -8,12 +8,15 @@ are both followed, so every template that matches is found. When several match (
 and ``/orgs/{org}/{security_product}/{enablement}``), the highest level wins: fail closed.
 
 The segments arrive as :func:`connectors.requests.readings` made them (decoded, lower-case). A
-``{variable}`` matches exactly one segment; the generator leaves out templates it cannot express
-that way (Graph's ``/.../``), so those paths fall to the table's hand-written fallback.
+``{variable}`` matches exactly one segment; a segment with a variable inside (Graph's
+``applications(appId={value})``, ``{id}:enable``) matches by pattern. The generator leaves out
+templates it cannot express that way (Graph's any-depth ``/.../``), so those paths fall to the
+table's hand-written fallback.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from connectors.base import Level
@@ -22,6 +25,15 @@ from connectors.requests import Classification
 Row = tuple[str, str, str, str]  # method, template, level label, permission or scope
 _VAR = object()  # trie keys that no request segment (a str) can equal
 _END = object()
+_PAT = object()  # segments with a variable inside ("applications(appid={value})", "{id}:enable")
+_PURE_VAR = re.compile(r"\{[^{}/]+\}")
+_INNER_VAR = re.compile(r"\{[^{}/]+\}")
+
+
+def _pattern(segment: str) -> re.Pattern[str]:
+    """``name(key={value})`` → a regex for one segment: the literal parts as they are, each variable non-empty."""
+    parts = _INNER_VAR.split(segment.lower())
+    return re.compile(".+".join(re.escape(part) for part in parts))
 
 
 class Routes:
@@ -41,8 +53,13 @@ class Routes:
                 continue
             node = trie = {} if trie is None else trie
             for seg in split(template):
-                key = _VAR if seg.startswith("{") and seg.endswith("}") else seg.lower()
-                node = node.setdefault(key, {})
+                if _PURE_VAR.fullmatch(seg):
+                    node = node.setdefault(_VAR, {})
+                elif "{" in seg:
+                    patterns = node.setdefault(_PAT, {})
+                    node = patterns.setdefault(seg.lower(), (_pattern(seg), {}))[1]
+                else:
+                    node = node.setdefault(seg.lower(), {})
             node.setdefault(_END, []).append((Level.parse(label), template, name))
         return trie
 
@@ -73,6 +90,9 @@ class Routes:
             child = node.get(_VAR)
             if child is not None:
                 stack.append((child, i + 1))
+            for pattern, child in node.get(_PAT, {}).values():
+                if pattern.fullmatch(segments[i]):
+                    stack.append((child, i + 1))
         if best is None:
             return None
         return Classification(best[0], f"{method} {best[1]}", best[2])
@@ -83,7 +103,7 @@ class Routes:
         head = f"/{self.prefixes[0]}" if self.prefixes else ""
         for method, template, label, _name in self.rows:
             if label not in seen:
-                path = "/".join("x1" if s.startswith("{") else s for s in split(template))
+                path = "/".join(_INNER_VAR.sub("x1", s) for s in split(template))
                 seen[label] = (method, f"{head}/{path}")
         return list(seen.values())
 

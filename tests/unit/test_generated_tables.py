@@ -71,6 +71,7 @@ DECIDED_BY_THE_DATA = [
     ("microsoft", "POST", "/beta/me/events", W, "Calendars.ReadWrite"),
     ("microsoft", "POST", "/v1.0/chats/c1/messages", S, "ChatMessage.Send"),
     ("microsoft", "POST", "/v1.0/me/authentication/phoneMethods", A, "UserAuthenticationMethod.ReadWrite"),
+    ("microsoft", "PATCH", "/v1.0/applications(appId='0a1b')", A, "Application.ReadWrite"),  # a variable inside
     ("slack", "POST", "/api/chat.postMessage", S, "chat:write"),
     ("slack", "POST", "/api/chat.update", S, "chat:write"),
     ("slack", "POST", "/api/dnd.teamInfo", R, "dnd:read"),
@@ -225,6 +226,7 @@ def test_routes_find_every_matching_template_and_the_highest_level_wins():
             ("POST", "/orgs/{org}/{product}/{action}", "write", "security"),
             ("POST", "/orgs/{org}/teams", "write", "members"),
             ("PUT", "/a/{b}", "send", "x"),
+            ("POST", "/apps(appid={value})/{id}:enable", "admin", "y"),
         ],
         prefixes=("v1",),
     )
@@ -235,6 +237,9 @@ def test_routes_find_every_matching_template_and_the_highest_level_wins():
     assert routes.lookup("GET", ("v1", "orgs", "acme", "hooks")) is None
     assert routes.lookup("PUT", ("v1", "a", "x/y")).level is S  # an encoded slash read as data: one segment
     assert routes.lookup("POST", ("v1", "orgs", "acme", "teams")).template == "POST /orgs/{org}/teams"
+    assert routes.lookup("POST", ("v1", "apps(appid='a1')", "k1:enable")).level is A  # variables inside segments
+    assert routes.lookup("POST", ("v1", "apps(appid=)", "k1:enable")) is None
+    assert routes.lookup("POST", ("v1", "apps(appid='a1')", "k1:disable")) is None
     assert sorted(routes.examples()) == [
         ("POST", "/v1/orgs/x1/hooks"),
         ("POST", "/v1/orgs/x1/x1/x1"),
