@@ -8,8 +8,9 @@ revocable. Every change here is audited; no token or key is ever written anywher
 to the one call that issues it.
 
 :class:`Lookup` is the per-request read the gateway makes (token → connector, mode, route,
-credential): one SELECT on its own connection, outside any long transaction, so a switch made by
-another process is seen by the very next request.
+credential): on its own connection, outside any long transaction, read again whenever anything
+was committed to the store since the last request, so a switch made by another process is seen by
+the very next request.
 """
 
 from __future__ import annotations
@@ -465,14 +466,22 @@ _MODES = "SELECT id, mode FROM connector WHERE id IN ({ids})"
 
 class Lookup:
     """Token → :class:`Route`, read on every request. SQLite: one autocommit connection of the
-    standard library's driver (each SELECT its own read transaction, so nothing is ever stale);
-    any other database: a pooled SQLAlchemy connection per read."""
+    standard library's driver, and the routes it read kept until the database changes: before each
+    request it asks ``PRAGMA data_version``, which moves whenever any other connection — this
+    process's store, the panel, a ``breaker disable`` in another process — commits to the file
+    (https://www.sqlite.org/pragma.html#pragma_data_version). A switch, a revoked token or a new
+    route is a commit, so the very next request reads again; between commits nothing a route holds
+    can have changed. Any other database: a pooled SQLAlchemy connection per read, nothing kept."""
+
+    MAX_KEPT = 4096  # routes (and unknown tokens) kept between two commits; more empties the cache
 
     def __init__(self, services) -> None:
         self.engine = services.engine
         self._lock = threading.Lock()
         path = services.settings.db_path
         self._conn: sqlite3.Connection | None = None
+        self._version: int | None = None
+        self._kept: dict[str, Route | None] = {}
         if path is not None:
             self._conn = sqlite3.connect(
                 f"file:{path}?mode=rw", uri=True, isolation_level=None, check_same_thread=False, timeout=5
@@ -494,7 +503,25 @@ class Lookup:
             return [tuple(r) for r in conn.execute(text(marked), names).all()]
 
     def route(self, token: str) -> Route | None:
-        rows = self._rows(_LOOKUP, (token_hash(token),))
+        digest = token_hash(token)
+        conn = self._conn
+        if conn is None:
+            return self._read_route(digest)
+        with self._lock:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version or len(self._kept) >= self.MAX_KEPT:
+                self._kept.clear()
+                self._version = version
+            elif digest in self._kept:
+                return self._kept[digest]
+            found = self._kept[digest] = self._read_route(digest, conn)
+            return found
+
+    def _read_route(self, digest: str, conn: sqlite3.Connection | None = None) -> Route | None:
+        if conn is not None:
+            rows = conn.execute(_LOOKUP.format(p="?"), (digest,)).fetchall()
+        else:
+            rows = self._rows(_LOOKUP, (digest,))
         if not rows:
             return None
         cid, name, provider, mode, upstream, host, above, client, tid, ref, kind, base = rows[0]
