@@ -52,6 +52,13 @@ log = logging.getLogger("breaker.gateway")
 MAX_BODY = 32 << 20  # a request body larger than 32 MiB is refused (413)
 MAX_REWRITE = 16 << 20  # JSON bodies up to 16 MiB are read whole to rewrite provider URLs
 STREAM_WATCH_S = 0.02  # how often open streams re-read their connector's mode
+# Usage rows are written behind the answers, in one transaction per batch: USAGE_FLUSH_S after the
+# first row of a batch, or at once when USAGE_BATCH rows wait. A clean stop (Ctrl-C, SIGTERM, the
+# panel's stop) writes what waits (GatewayApp.aclose, app.gateway.server's shutdown); a crash of the
+# process (SIGKILL, power loss) loses at most the last USAGE_FLUSH_S seconds of usage rows — never a
+# held request's decision or an audit event, which are written when they happen.
+USAGE_FLUSH_S = 1.0
+USAGE_BATCH = 500
 SECRET_TTL_S = 5.0  # a key read from the keyring is reused this long (a rotation shows within it)
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers"}
@@ -63,6 +70,11 @@ SHARD_KEEPALIVE = 16  # idle connections kept per pool
 UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 TIMEOUTS = {"timeout": UPSTREAM_TIMEOUT.as_dict()}
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "cookie"})
+# What never goes upstream from the agent's request: hop-by-hop headers, its credentials (the
+# Breaker token), its Accept-Encoding (the gateway asks for identity) and forwarding headers.
+NOT_FORWARDED = HOP_BY_HOP | CREDENTIAL_HEADERS | {"accept-encoding", "x-forwarded-for", "forwarded"}
+KEPT = 256  # host headers, providers and rewriters kept per gateway (each a handful in practice)
+URLS_KEPT, URL_KEPT_LEN = 1024, 512  # upstream URLs kept parsed: how many, and up to what length
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 Send = Callable[[dict], Awaitable[None]]
@@ -126,6 +138,12 @@ class GatewayApp:
         self._watcher: asyncio.Task | None = None
         self._usage: list[dict] = []
         self._flusher: asyncio.Task | None = None
+        # Per-request work that depends only on what rarely changes, computed once: whether a Host
+        # header names loopback, the provider object of a route, a route's URL rewriter.
+        self._hosts: dict[str, bool] = {}
+        self._providers: dict[str, object] = {}
+        self._rewriters: dict[tuple, Rewriter] = {}
+        self._urls: dict[str, httpx.URL] = {}
 
     async def aclose(self) -> None:
         for task in list(self._streams):
@@ -182,8 +200,7 @@ class GatewayApp:
     async def handle(self, scope: dict, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
-        hostname = urlsplit(f"//{host}").hostname or ""
-        if hostname not in LOOPBACK_HOSTS and f"[{hostname}]" not in LOOPBACK_HOSTS:
+        if not self.loopback_host(host):
             # DNS rebinding, or a client using the gateway as a forward proxy: refused.
             await self.respond(send, *problem(421, "Unknown host", "the gateway answers on loopback only"))
             return
@@ -233,6 +250,26 @@ class GatewayApp:
             await self.respond(send, 403, json.dumps(verdict.problem(403)).encode())
             return
         await self.forward(scope, route, request, verdict, send)
+
+    def loopback_host(self, host: str) -> bool:
+        """Whether a Host header names this machine's loopback (any port); kept per header value."""
+        known = self._hosts.get(host)
+        if known is None:
+            try:
+                hostname = urlsplit(f"//{host}").hostname or ""
+            except ValueError:
+                hostname = ""
+            known = hostname in LOOPBACK_HOSTS or f"[{hostname}]" in LOOPBACK_HOSTS
+            if len(self._hosts) >= KEPT:
+                self._hosts.clear()
+            self._hosts[host] = known
+        return known
+
+    def provider(self, name: str):
+        found = self._providers.get(name)
+        if found is None:
+            found = self._providers[name] = registry.get(name)  # stateless instances (connectors.registry)
+        return found
 
     async def check(self, name: str, headers: dict, path: str, scope: dict, receive: Receive, send: Send) -> None:
         """A switch check (``app.services.gateway_check``): decided exactly like an agent's request
@@ -335,20 +372,37 @@ class GatewayApp:
         await self.sealed(route)  # where the key goes is the owner's, not the database's
         if self.oauth.wants(route):
             secret = await self.oauth.access_token(route, secret)
-        provider = registry.get(route.provider)
-        out = [(k, v) for k, v in request.headers.items() if k not in HOP_BY_HOP and k not in CREDENTIAL_HEADERS]
-        out = [(k, v) for k, v in out if k not in ("accept-encoding", "x-forwarded-for", "forwarded")]
+        out = [(k, v) for k, v in request.headers.items() if k not in NOT_FORWARDED]
         out.append(("accept-encoding", "identity"))
-        out.extend(provider.gateway_auth(secret).items())
-        url = route.upstream + request.path + (f"?{request.query}" if request.query else "")
+        out.extend(self.provider(route.provider).gateway_auth(secret).items())
+        url = self.upstream_url(route.upstream + request.path + (f"?{request.query}" if request.query else ""))
         upstream = httpx.Request(request.method, url, headers=out, content=request.body, extensions=TIMEOUTS)
         transport = self.transports[next(self._turn) % SHARDS]
         return await transport.handle_async_request(upstream)
 
-    @staticmethod
-    def rewriter(route: Route, request: Request) -> Rewriter:
-        own = f"http://{request.headers.get('host', '127.0.0.1')}/{quote(route.connector, safe='')}"
-        return Rewriter(own, (route.upstream, registry.get(route.provider).gateway_url))
+    def upstream_url(self, text: str) -> httpx.URL:
+        """``httpx.URL(text)``, kept for the URLs agents ask for again and again (httpx's parser
+        checks and encodes every component: ~16 µs a URL). The object is immutable."""
+        found = self._urls.get(text)
+        if found is None:
+            found = httpx.URL(text)
+            if len(text) <= URL_KEPT_LEN:
+                if len(self._urls) >= URLS_KEPT:
+                    self._urls.clear()
+                self._urls[text] = found
+        return found
+
+    def rewriter(self, route: Route, request: Request) -> Rewriter:
+        host = request.headers.get("host", "127.0.0.1")
+        key = (route.connector, route.upstream, route.provider, host)
+        found = self._rewriters.get(key)
+        if found is None:
+            own = f"http://{host}/{quote(route.connector, safe='')}"
+            found = Rewriter(own, (route.upstream, self.provider(route.provider).gateway_url))
+            if len(self._rewriters) >= KEPT:
+                self._rewriters.clear()
+            self._rewriters[key] = found
+        return found
 
     def response_headers(self, response: httpx.Response, rewrite: Rewriter) -> list[tuple[bytes, bytes]]:
         return [
@@ -390,13 +444,16 @@ class GatewayApp:
             if ctype.startswith("text/event-stream"):
                 await self.stream(route, verdict, response, resp_headers, send)
             elif "json" in ctype and int(response.headers.get("content-length") or 0) <= MAX_REWRITE:
-                body = rewrite.body(await response.aread())
+                # The transport's stream, not response.aread(): aread() hands the connection back to
+                # the pool (h11's next cycle, the pool's locks) before it returns, in the agent's
+                # wait; read this way, that happens in ``finally``, after the answer has been sent.
+                body = rewrite.body(b"".join([chunk async for chunk in response.stream]))
                 resp_headers.append((b"content-length", str(len(body)).encode()))
                 await send({"type": "http.response.start", "status": response.status_code, "headers": resp_headers})
                 await send({"type": "http.response.body", "body": body})
             else:
                 await send({"type": "http.response.start", "status": response.status_code, "headers": resp_headers})
-                async for chunk in response.aiter_raw():
+                async for chunk in response.stream:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
         finally:
@@ -468,9 +525,12 @@ class GatewayApp:
         )
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_soon())
+        elif len(self._usage) >= USAGE_BATCH:
+            self._flusher.cancel()
+            self._flusher = asyncio.create_task(self.flush_usage())
 
     async def _flush_soon(self) -> None:
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(USAGE_FLUSH_S)
         await self.flush_usage()
 
     async def flush_usage(self) -> None:

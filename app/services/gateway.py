@@ -33,7 +33,7 @@ from sqlmodel import col, select
 
 from app.services import binding
 from app.services.enforcement import AboveCeiling
-from app.store.db import session_scope
+from app.store.db import session_scope, writer
 from app.store.models import Connector, Credential, GatewayRoute, GatewayToken, GatewayUse
 from app.store.snapshot import parse_time, utcnow
 from connectors import registry
@@ -626,14 +626,16 @@ def record_run(services, started: bool, url: str, where: str, how: str = "") -> 
 
 def record_usage(services, rows: list[dict]) -> None:
     """Write usage rows (dicts of :class:`GatewayUse` fields; ``at`` defaults to now) in one
-    transaction, as one multi-row INSERT: the gateway writes these in a thread beside the requests
-    it serves, and ORM objects per row cost that thread ~10x more interpreter time (held GIL)."""
+    transaction, as one executemany of a Core INSERT on the store's write connection — no ORM
+    session: the gateway writes these in a thread beside the requests it serves (holding the GIL),
+    and a Session's begin/flush/commit cost more than the rows themselves (callgrind: 0.35 M
+    instructions per request at 220 sequential requests, most of it per write, not per row)."""
     if not rows:
         return
     now = utcnow()
     values = [{"at": now, **r} for r in rows]
-    with session_scope(services.engine) as s:
-        s.execute(insert(GatewayUse.__table__), values)  # type: ignore[arg-type]
+    with writer(services.engine).begin() as conn:  # BEGIN IMMEDIATE, as every write (app.store.db)
+        conn.execute(insert(GatewayUse.__table__), values)  # type: ignore[arg-type]
 
 
 def accepted_headers(headers: Iterable[tuple[str, str]]) -> str:

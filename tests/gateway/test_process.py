@@ -1,0 +1,75 @@
+"""`breaker gateway` as a process: every usage row written when it is stopped with SIGTERM (the panel
+stops its child gateway so)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from app.services.context import open_services
+from app.services.gateway import Gateway
+from app.services.views import ConnectorInput
+from app.settings import load_settings
+from connectors.base import Secret
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sigterm_writes_every_usage_row_before_the_process_ends(tmp_path, sandbox):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text("[demo]\nenabled = true\n")  # the file keyring: readable by the child
+    svc = open_services(load_settings(home=home))
+    try:
+        key = Secret(sandbox.mint("openai", kind="project").token)
+        svc.inventory.add(ConnectorInput(name="chat", provider="openai", base_url=sandbox.base_url("openai")), key)
+        gw = Gateway(svc)
+        gw.route("chat")
+        token = gw.issue("chat", "agent").token
+    finally:
+        svc.close()
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "app", "--home", str(home), "gateway", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "breaker gateway did not start"
+                time.sleep(0.05)
+        with httpx.Client() as client:
+            for _ in range(7):
+                r = client.get(url + "/chat/v1/models", headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200, r.text
+        child.send_signal(signal.SIGTERM)  # at once: the rows wait for their batch (USAGE_FLUSH_S)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    with sqlite3.connect(home / "breaker.db") as db:
+        (count,) = db.execute("SELECT count(*) FROM gateway_use").fetchone()
+    assert count == 7
