@@ -150,9 +150,7 @@ def run_token(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def run_gateway(args: argparse.Namespace, ctx: CliContext) -> int:
-    import asyncio
-
-    from app.gateway.server import NotLoopback
+    from app.gateway.server import NotLoopback, run
     from app.services.gateway import DEFAULT_PORT
 
     port = DEFAULT_PORT if args.port is None else args.port
@@ -160,7 +158,7 @@ def run_gateway(args: argparse.Namespace, ctx: CliContext) -> int:
         raise UsageError("--port must be between 1024 and 65535")
     serve = _serve(ctx, args.host, port) if not args.run_by else _serve_for(ctx, args.host, port, args.run_by)
     try:
-        return asyncio.run(serve)
+        return run(serve)
     except NotLoopback as exc:
         _say_failed(args, str(exc), ctx)
         raise UsageError(str(exc)) from None

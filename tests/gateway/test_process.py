@@ -1,8 +1,9 @@
-"""`breaker gateway` as a process: every usage row written when it is stopped with SIGTERM (the panel
-stops its child gateway so)."""
+"""`breaker gateway` as a process: on uvloop's event loop, Nagle off on its accepted connections, and
+every usage row written when it is stopped with SIGTERM (the panel stops its child gateway so)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from app.gateway.server import run, running
 from app.services.context import open_services
 from app.services.gateway import Gateway
 from app.services.views import ConnectorInput
@@ -21,6 +23,22 @@ from app.settings import load_settings
 from connectors.base import Secret
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_breaker_gateways_loop_sets_nagle_off_on_accepted_connections(services):
+    async def main() -> tuple[str, int]:
+        async with running(services) as gw:
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(gw.url + "/")).status_code == 200
+                (protocol,) = list(gw.server.server_state.connections)
+                sock = protocol.transport.get_extra_info("socket")
+                return type(asyncio.get_running_loop()).__module__, sock.getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY
+                )
+
+    loop_module, nodelay = run(main())
+    assert loop_module.startswith("uvloop")
+    assert nodelay != 0
 
 
 def free_port() -> int:
