@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+# Messages are compared by identity and shown by Textual's own repr: a dataclass's __eq__ and
+# __repr__ (a repr of every view of the inventory!) are two generated functions per class that
+# the panel compiled at start for nothing (bench_startup's panel at 1,000 connectors, callgrind: 1,640 → 1,621 M
+# instructions to the first frame with rows).
+panel_message = dataclass(eq=False, repr=False)
+
 if TYPE_CHECKING:  # the first frame is painted before SQLModel is imported: these cost nothing at start
     from app.services.audit import ChainStatus
     from app.services.context import Services
@@ -19,7 +25,7 @@ if TYPE_CHECKING:  # the first frame is painted before SQLModel is imported: the
     from connectors.base import ProbeReport
 
 
-@dataclass
+@panel_message
 class InventoryChanged(Message):
     """A connector was added, edited or removed; every open screen refreshes what it shows.
 
@@ -31,7 +37,7 @@ class InventoryChanged(Message):
     previous: str | None = None  # the name before an edit (renames) or the removed connector
 
 
-@dataclass
+@panel_message
 class InventoryLoaded(Message):
     """The loading worker read the inventory (and opened the services, the first time)."""
 
@@ -43,24 +49,24 @@ class InventoryLoaded(Message):
     generation: int = 0  # a newer reload wins over an older one that finishes late
 
 
-@dataclass
+@panel_message
 class ServicesOpened(Message):
     """The store opened after the first rows were shown from a plain read (see MainScreen.load_inventory)."""
 
     services: Services
 
 
-@dataclass
+@panel_message
 class InventoryFailed(Message):
     message: str
 
 
-@dataclass
+@panel_message
 class ReadOnlyChanged(Message):
     read_only: bool
 
 
-@dataclass
+@panel_message
 class ConnectorSaved(Message):
     """The form's save worker finished: the connector is in the store."""
 
@@ -68,7 +74,7 @@ class ConnectorSaved(Message):
     added: bool
 
 
-@dataclass
+@panel_message
 class SaveRefused(Message):
     """The form's save worker was refused: field errors (shown beside fields) or one line for the form."""
 
@@ -76,25 +82,25 @@ class SaveRefused(Message):
     message: str = ""
 
 
-@dataclass
+@panel_message
 class ConnectorRemoved(Message):
     name: str
     key_deleted: bool
 
 
-@dataclass
+@panel_message
 class RemoveFailed(Message):
     name: str
     message: str
 
 
-@dataclass
+@panel_message
 class AuditLoaded(Message):
     events: list[AuditEvent]
     total: int | None = None
 
 
-@dataclass
+@panel_message
 class ChainVerified(Message):
     status: ChainStatus | None
     error: str = ""  # the chain could not be checked at all (no keyring, locked store)
@@ -102,7 +108,7 @@ class ChainVerified(Message):
 
 # -- probing (issue 3) ---------------------------------------------------------------------------
 # Messages a worker posts to the screen that started it do not bubble: the app has no use for them.
-@dataclass
+@panel_message
 class ProbesArrived(Message, bubble=False):
     """A batch of probe results from a running probe worker (posted every ~200 ms, not per result,
     so a probe-all of 1,000 connectors costs the UI a few dozen updates)."""
@@ -111,7 +117,7 @@ class ProbesArrived(Message, bubble=False):
     results: list[ProbeResult]
 
 
-@dataclass
+@panel_message
 class ProbesFinished(Message, bubble=False):
     """A probe run ended; every result is stored by now."""
 
@@ -122,14 +128,14 @@ class ProbesFinished(Message, bubble=False):
     error: str = ""  # the run could not start or broke off (one line for the owner)
 
 
-@dataclass
+@panel_message
 class ProbesStored(Message):
     """App-wide: these connectors have fresh probes in the store; screens showing them reload."""
 
     names: list[str]
 
 
-@dataclass
+@panel_message
 class KeyProbed(Message, bubble=False):
     """The add form's live probe of a pasted key (the key itself is not in here)."""
 
@@ -138,7 +144,7 @@ class KeyProbed(Message, bubble=False):
 
 
 # -- switches and panic (issue 4) -----------------------------------------------------------------
-@dataclass
+@panel_message
 class PlanReady(Message, bubble=False):
     """The plan of a switch, read in a thread; the confirmation modal shows it."""
 
@@ -148,14 +154,14 @@ class PlanReady(Message, bubble=False):
     error: str = ""
 
 
-@dataclass
+@panel_message
 class SwitchProgress(Message, bubble=False):
     """One step of a running switch (app.services.switches.SwitchEvent)."""
 
     event: SwitchEvent
 
 
-@dataclass
+@panel_message
 class SwitchFinished(Message, bubble=False):
     """A switch, confirmation or verification ended: ``report`` is its JobReport."""
 
@@ -166,40 +172,40 @@ class SwitchFinished(Message, bubble=False):
     needs_key: SwitchPlan | None = None  # the provider turned out to need a pasted key
 
 
-@dataclass
+@panel_message
 class SwitchesChanged(Message):
     """App-wide: switch states changed in the store (a switch or a panic); screens reload."""
 
     names: list[str]
 
 
-@dataclass
+@panel_message
 class PanicPlanned(Message, bubble=False):
     plan: PanicPlan | None = None
     error: str = ""
 
 
-@dataclass
+@panel_message
 class PanicProgress(Message, bubble=False):
     """A batch of SwitchEvents from the running emergency disable."""
 
     events: list[SwitchEvent]
 
 
-@dataclass
+@panel_message
 class PanicFinished(Message, bubble=False):
     summary: PanicSummary | None = None  # None when there was nothing to resume
     error: str = ""
 
 
-@dataclass
+@panel_message
 class UnfinishedPanics(Message, bubble=False):
     """The panel opened with interrupted emergency disables in the journal (newest first)."""
 
     batches: list[str]
 
 
-@dataclass
+@panel_message
 class ReviewBanner(Message):
     """The main screen's line about the weekly review ("" hides it): due, open, keys expiring."""
 
