@@ -14,7 +14,7 @@ from app.cli.parser import UsageError
 from app.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # the store stack (SQLModel, SQLAlchemy, keyring) loads only when a command needs it
-    from app.services.context import Services
+    from app.services.context import OpeningServices, Services
     from app.services.views import ConnectorView
     from app.store.snapshot import ListingRows
 
@@ -35,6 +35,7 @@ class CliContext:
         self.stderr = stderr or sys.stderr
         self._settings: Settings | None = None
         self._services: Services | None = None
+        self._opening: OpeningServices | None = None
 
     # -- global options ------------------------------------------------------------------------
     @property
@@ -84,10 +85,33 @@ class CliContext:
     @property
     def services(self) -> Services:
         if self._services is None:
-            from app.services.context import open_services
+            if self._opening is not None:
+                self._services = self._opening.opened()
+            else:
+                from app.services.context import open_services
 
-            self._services = open_services(self.settings)
+                self._services = open_services(self.settings)
         return self._services
+
+    def views_and_opening_services(self) -> tuple[list[ConnectorView], Services | OpeningServices]:
+        """The whole inventory and services whose store opens on the first thread that needs it
+        (:class:`~app.services.context.OpeningServices`): `breaker probe` reads the keys and sends its
+        first requests before SQLAlchemy is imported. An existing SQLite file at this schema is read
+        with the standard library; anything else goes through the opened services, as
+        :meth:`inventory_views` does."""
+        from app.services.context import OpeningServices, secret_store
+        from app.services.views import build_views
+        from app.store.snapshot import read_inventory_and_install_id
+
+        path = self.settings.db_path
+        found = None
+        if path is not None and self._services is None and self._opening is None:
+            found = read_inventory_and_install_id(path)
+        if found is None:
+            return self.services.inventory.list(), self.services
+        rows, install_id = found
+        self._opening = OpeningServices(self.settings, secret_store(self.settings, install_id))
+        return build_views(rows), self._opening
 
     def inventory_views(self, text: str = "") -> list[ConnectorView]:
         """The inventory, for commands that only read it. An existing SQLite file at this schema is
@@ -114,6 +138,9 @@ class CliContext:
         return read_listing_file(path) if path is not None and self._services is None else None
 
     def close(self) -> None:
+        if self._services is None and self._opening is not None and self._opening.is_open:
+            self._services = self._opening.opened()  # opened by a worker thread: closed here
+        self._opening = None
         if self._services is not None:
             unsealed = self._services.audit.unsealed_written
             self._services.close()

@@ -88,10 +88,13 @@ def run_probe(args: argparse.Namespace, ctx: CliContext) -> int:
         raise UsageError("give connector names or --all, not both")
     if not args.all and not args.names:
         raise UsageError("name the connectors to probe, or use --all")
-    with no_cyclic_gc():  # start-up: the store stack's modules and the views, nothing cyclic to free
-        services = ctx.services
-        views = services.inventory.list()
-        prober = services.prober
+    with no_cyclic_gc():  # start-up: the views, the HTTP stack's modules, nothing cyclic to free
+        # The store opens on the first worker thread that needs it (writing the first results), while
+        # the first requests are on the wire: its import is half a second of CPU (docs/benchmarks.md).
+        views, services = ctx.views_and_opening_services()
+        from app.services.probing import Prober
+
+        prober = Prober(services)
     known = {v.name: v for v in views}
     for name in args.names:
         if name not in known:
@@ -138,10 +141,10 @@ def run_probe(args: argparse.Namespace, ctx: CliContext) -> int:
         failed = sum(r.failed for r in results)
         drift = sum(bool(r.drift) for r in results)
         note(f"{len(results)} probed: {len(results) - failed} ok, {failed} failed, {drift} with drift.", ctx.stderr)
-        if services.settings.demo and results and all(r.report.outcome is Outcome.UNREACHABLE for r in results):
+        if ctx.settings.demo and results and all(r.report.outcome is Outcome.UNREACHABLE for r in results):
             note(
                 "The demo sandbox is not running: start it in another terminal with "
-                f"`breaker sandbox --home {services.settings.home}`.",
+                f"`breaker sandbox --home {ctx.settings.home}`.",
                 ctx.stderr,
             )
     return 1 if findings else 0

@@ -23,13 +23,16 @@ import json
 import socket
 import unicodedata
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlmodel import Session, col, select
-
 from app.services.secrets import SecretStore
-from app.store.models import Connector, Credential
+
+if TYPE_CHECKING:  # the store stack loads where a seal is written, not to check one (`breaker probe`
+    # checks every key while SQLAlchemy is still being imported: app.services.context.OpeningServices)
+    from sqlmodel import Session
+
+    from app.store.models import Connector, Credential
 
 KEY_NAME = "binding"
 SEAL_HEX = 32
@@ -79,6 +82,10 @@ def matches(secrets: SecretStore, ref: str, dest: str, stored: str) -> bool:
 
 def seal_rows(secrets: SecretStore, s: Session, row: Connector, creds: list[Credential] | None = None) -> int:
     """Seal ``creds`` (default: every live credential of ``row``) to ``row``'s destination now."""
+    from sqlmodel import col, select
+
+    from app.store.models import Credential
+
     if creds is None:
         creds = list(
             s.exec(select(Credential).where(Credential.connector_id == row.id, col(Credential.revoked_at).is_(None)))
@@ -93,6 +100,10 @@ def seal_rows(secrets: SecretStore, s: Session, row: Connector, creds: list[Cred
 def seal_new(secrets: SecretStore, s: Session, row: Connector, cred: Credential) -> None:
     """Seal a credential added to an existing connector — only if the connector's other live keys
     still match its destination: a new key must not inherit a destination someone else changed."""
+    from sqlmodel import col, select
+
+    from app.store.models import Credential
+
     dest = of_row(row)
     others = s.exec(
         select(Credential).where(
@@ -209,7 +220,10 @@ def _refuse(services, view, why: str, *, confirm: bool = True) -> None:
 def _first_use(services) -> bool:
     """Seal every credential once, when this install has never sealed one (an upgrade from before
     seals existed). True if that just happened; afterwards an unsealed credential is refused."""
+    from sqlmodel import col, select
+
     from app.store.db import session_scope
+    from app.store.models import Connector, Credential
 
     secrets = services.secrets
     if secrets.get_value(f"install:{KEY_NAME}") is not None:

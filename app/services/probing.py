@@ -6,6 +6,11 @@ a per-request timeout and an overall deadline per probe. ``Retry-After`` is hono
 ``probe.max_retry_wait_s``, waiting *outside* the pool so a throttled provider delays nobody else.
 Results are handed to ``on_result`` as they arrive and written in batches by one writer, so the
 database never becomes the bottleneck of a probe-all.
+
+Probing itself imports no part of the store stack (SQLAlchemy, SQLModel, pydantic: about half a
+second of CPU): `breaker probe` starts its requests while the store is still being opened on a
+thread (app.services.context.OpeningServices), and the methods that read or write the store
+import it where they run, on the worker threads.
 """
 
 from __future__ import annotations
@@ -19,20 +24,13 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import bindparam, func, update
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
 
 from app.services import binding, pinned
 from app.services.credentials import provider_credential
 from app.services.drift import drift_findings, is_implied
-from app.services.inventory import ConnectorView
 from app.services.netutil import gated, tls_context
-from app.services.views import level_after_probe
+from app.services.views import ConnectorView, level_after_probe
 from app.services.vocabulary import JobState
-from app.store.bulk import insert_many, update_many
-from app.store.db import session_scope
-from app.store.models import Connector, Credential, Probe, ScopeGrant, utcnow
 from connectors import registry
 from connectors.base import Credential as ProviderCredential
 from connectors.base import Grant, Level, Outcome, ProbeReport
@@ -263,9 +261,10 @@ class Prober:
         settings = self.services.settings.probe
         creds = self._read_keys(views)
         # What the latest deep probes and the connectors' MCP servers found (two queries and, for the
-        # second, its modules: 0.15 s of CPU) is read while the first probes are on the wire; a probe
-        # waits for it only once its report is in.
-        known = asyncio.ensure_future(asyncio.to_thread(self._known_grants, views, deep))
+        # second, its modules: 0.15 s of CPU) is read on a thread once the first report is in, so it
+        # never competes with sending the first requests; a probe waits for it only once its report
+        # is in. (`breaker probe`'s store opens on that thread: see OpeningServices.)
+        known: asyncio.Future | None = None
         pool = asyncio.Semaphore(settings.concurrency)
         # One client (and connection pool) per provider endpoint, sized to the per-host limit:
         # it *is* the per-host limit, and small pools keep httpx's per-request pool bookkeeping cheap.
@@ -277,6 +276,7 @@ class Prober:
         results: list[ProbeResult] = []
 
         async def one(view: ConnectorView) -> None:
+            nonlocal known
             cred = await creds[view.name]
             try:
                 key = endpoint_key(view.provider, cred.base_url if not isinstance(cred, str) else None)
@@ -286,6 +286,8 @@ class Prober:
                 clients[key] = self.client(settings.per_host)
                 host_limits[key] = asyncio.Semaphore(settings.per_host)
             report = await self.probe_report(clients[key], view, cred, deep=deep, pool=pool, host_sem=host_limits[key])
+            if known is None:
+                known = asyncio.ensure_future(asyncio.to_thread(self._known_grants, views, deep))
             findings, tools = await known
             if view.name in findings and report.outcome is Outcome.OK and not report.deep:
                 keep_deep_findings(report, *findings[view.name])
@@ -306,9 +308,10 @@ class Prober:
             try:
                 await asyncio.gather(*probes)
             except BaseException:  # e.g. the store could not be read: no probe goes on, none is stored
-                for task in (*probes, known):
+                started = [*probes, *([known] if known is not None else [])]
+                for task in started:
                     task.cancel()
-                await asyncio.gather(*probes, known, return_exceptions=True)
+                await asyncio.gather(*started, return_exceptions=True)
                 raise
             finally:
                 all_in.set()
@@ -340,13 +343,20 @@ class Prober:
         by_id = {v.id: v for v in views}
         if not by_id:
             return {}
+        engine = self.services.engine  # first: a store still opening imports the store stack (OpeningServices)
+        from sqlalchemy import func
+        from sqlalchemy import select as sa_select
+        from sqlmodel import Session
+
+        from app.store.models import Probe
+
         probe_t = Probe.__table__
         latest = (
             sa_select(func.max(probe_t.c.id))
             .where(probe_t.c.deep.is_(True), probe_t.c.outcome == Outcome.OK.value)
             .group_by(probe_t.c.connector_id)
         )
-        with Session(self.services.engine) as s:
+        with Session(engine) as s:
             rows = s.execute(
                 sa_select(probe_t.c.connector_id, probe_t.c.live_scopes_json, probe_t.c.at).where(
                     probe_t.c.id.in_(latest)
@@ -411,10 +421,19 @@ class Prober:
         (app.store.bulk) and the rows they need are read as plain Core rows on ``__table__``.
         tests/benchmarks/bench_probe.py is the benchmark these two paths answer to (docs/benchmarks.md).
         """
+        engine = self.services.engine  # first: a store still opening imports the store stack (OpeningServices)
+        from sqlalchemy import bindparam, update
+        from sqlalchemy import select as sa_select
+        from sqlmodel import col
+
+        from app.store.bulk import insert_many, update_many
+        from app.store.db import session_scope
+        from app.store.models import Connector, Credential, Probe, ScopeGrant, utcnow
+
         now = utcnow()
         waiting: list[ProbeResult] = []  # connectors whose last switch waits for a probe's proof
         conn_t, grant_t = Connector.__table__, ScopeGrant.__table__
-        with session_scope(self.services.engine) as s:
+        with session_scope(engine) as s:
             names = [r.connector for r in results]
             # Plain column rows, not ORM objects: this runs beside the probes, and the GIL is shared.
             rows = {
@@ -532,6 +551,10 @@ class Prober:
 
     # -- reading ----------------------------------------------------------------------------
     def history(self, name: str, limit: int = 20) -> list[ProbeRecord]:
+        from sqlmodel import Session, col, select
+
+        from app.store.models import Connector, Probe
+
         with Session(self.services.engine) as s:
             row = s.exec(select(Connector).where(Connector.name == name)).first()
             if row is None:

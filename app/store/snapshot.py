@@ -225,6 +225,23 @@ def read_listing_file(path: Path, wait: float = 5.0) -> ListingRows | None:
     return ListingRows(connectors, owners, grants, credentials)
 
 
+def read_inventory_and_install_id(path: Path, wait: float = 5.0) -> tuple[InventoryRows, str] | None:
+    """The inventory in the SQLite file at ``path`` and its install id (which names its keys in the
+    keyring), or None as :func:`read_inventory_file`: what `breaker probe` needs to start probing
+    before the store stack is imported."""
+    conn = open_current(path, wait)
+    if conn is None:
+        return None
+    try:
+        rows = read_inventory(conn)
+        found = conn.execute("SELECT value FROM breaker_meta WHERE key = 'install_id'").fetchone()
+    except sqlite3.Error as exc:
+        raise StoreError(explain(exc, str(path))) from None
+    finally:
+        conn.close()
+    return (rows, found[0]) if found is not None else None  # no install id: the full store says what is wrong
+
+
 def read_inventory_file(path: Path, first: int | None = None, wait: float = 5.0) -> InventoryRows | None:
     """The inventory in the SQLite file at ``path`` (``first``: see :func:`read_inventory`), or
     None when only the full store can open it (see :func:`open_current`, which takes ``wait``)."""
