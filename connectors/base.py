@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from connectors.masking import remember
 
 if TYPE_CHECKING:  # annotations only: the inventory's views use these types without loading an HTTP stack
+    from collections.abc import Mapping
+
     import httpx
 
 
@@ -352,8 +354,14 @@ class Provider:
         """A switch the owner does by hand: ``steps`` (default this provider's manual steps)."""
         return ActionResult(action, ActionState.MANUAL, message, manual_steps=steps or self.manual_steps(action))
 
-    def token_url(self, base_url: str | None = None) -> str:
-        """The OAuth token endpoint; with a base URL override (the sandbox, a proxy) its path on that host."""
+    def oauth_tenant(self, value: str) -> str:
+        """``value`` as this provider's OAuth tenant (the connector's setting ``tenant``, which
+        :meth:`token_url` puts in the token URL), or ValueError: only some providers have tenants."""
+        raise ValueError(f"{self.title} has no OAuth tenant to choose")
+
+    def token_url(self, base_url: str | None = None, settings: Mapping[str, Any] | None = None) -> str:
+        """The OAuth token endpoint; with a base URL override (the sandbox, a proxy) its path on that host.
+        ``settings``: the connector's own (sealed with its destination), e.g. a tenant."""
         if base_url and self.oauth_token_url:
             return base_url.rstrip("/") + urlsplit(self.oauth_token_url).path
         return self.oauth_token_url

@@ -21,7 +21,9 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -122,6 +124,10 @@ def app_roles(claims: dict) -> list[str]:
 
 
 REFRESH_KIND = "OAuth refresh token"
+TENANT_SETTING = "tenant"  # the connector's setting: where its refresh token is redeemed
+TENANT_WORDS = frozenset({"common", "organizations", "consumers"})
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class MicrosoftGraph(Provider):
@@ -139,8 +145,9 @@ class MicrosoftGraph(Provider):
     gateway_env = {"MS_GRAPH_BASE_URL": "/v1.0"}  # see README "Routing a connector through the gateway"
     # The Microsoft identity platform's token endpoint, refresh grant as documented at
     # https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
-    # ("common": work, school and personal accounts; a single-tenant app's refresh token names its
-    # tenant in the same path). Every answer carries a new refresh token, kept at once.
+    # ("common": work, school and personal accounts; a single-tenant app's refresh token is redeemed
+    # at its own tenant: the connector's setting ``tenant``, see oauth_tenant). Every answer carries a
+    # new refresh token, kept at once.
     oauth_token_url = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
     refresh_kinds = frozenset({REFRESH_KIND})
     refresh_scope = "https://graph.microsoft.com/.default offline_access"
@@ -189,13 +196,38 @@ class MicrosoftGraph(Provider):
             return "an Entra admin token with Application.ReadWrite.All"
         return super().admin_needed(verb, kind)
 
-    def token_url(self, base_url: str | None = None) -> str:
-        """With a base URL override on another host (the sandbox, a proxy standing for both hosts),
-        the token path on that host without Graph's version segment; Graph's own host never serves it."""
+    def oauth_tenant(self, value: str) -> str:
+        """The ``{tenant}`` of the token URL, as the identity platform documents it
+        (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token):
+        ``common``, ``organizations``, ``consumers``, the tenant's ID (a GUID) or one of its domain names
+        (``contoso.onmicrosoft.com``) — lower-cased. Anything else (a slash, ``..``, ``@``, a port, an IP
+        address) is refused: it could move the refresh token to another path or host."""
+        tenant = value.strip().lower()
+        if tenant in TENANT_WORDS or _GUID.fullmatch(tenant):
+            return tenant
+        labels = tenant.split(".")
+        if (
+            len(tenant) <= 253
+            and len(labels) >= 2
+            and all(_LABEL.fullmatch(label) for label in labels)
+            and not labels[-1].isdigit()
+        ):
+            return tenant
+        raise ValueError(
+            f"{value.strip()[:80]!r} is not a Microsoft tenant: give common, organizations, consumers, the "
+            "tenant ID (a GUID) or a domain name of the tenant (e.g. contoso.onmicrosoft.com)"
+        )
+
+    def token_url(self, base_url: str | None = None, settings: Mapping[str, Any] | None = None) -> str:
+        """The token endpoint of the connector's tenant (``settings['tenant']``, else ``common``). With
+        a base URL override on another host (the sandbox, a proxy standing for both hosts), the token
+        path on that host without Graph's version segment; Graph's own host never serves it."""
+        tenant = self.oauth_tenant(str(settings.get(TENANT_SETTING) or "common")) if settings else "common"
+        path = f"/{quote(tenant, safe='')}/oauth2/v2.0/token"
         if base_url and urlsplit(base_url).hostname != urlsplit(self.gateway_url).hostname:
             root = re.sub(r"/(?:v1\.0|beta)/?$", "", base_url.rstrip("/"))
-            return root + urlsplit(self.oauth_token_url).path
-        return self.oauth_token_url
+            return root + path
+        return "https://login.microsoftonline.com" + path
 
     def refresh_request(self, refresh: Secret, client_id: str, client_secret: Secret) -> RefreshRequest:
         """The documented refresh (link above): a form with ``scope``, which the endpoint asks for;

@@ -48,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the connector holds an OAuth refresh token: the client it belongs to (its secret is read hidden, "
         "or from stdin); the gateway then refreshes access tokens itself",
     )
+    p.add_argument(
+        "--tenant",
+        metavar="TENANT",
+        help="Microsoft Graph: the tenant whose token endpoint refreshes the access tokens (its ID, a domain "
+        "name such as contoso.onmicrosoft.com, or organizations / consumers / common; default common)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON document")
     p.set_defaults(run=run_route)
 
@@ -103,6 +109,9 @@ def run_route(args: argparse.Namespace, ctx: CliContext) -> int:
             done = gw.unroute(args.name)
             note(f"{args.name} is handed out as its key again" if done else f"{args.name} was not routed")
             return 0
+        if args.tenant is not None:  # first: a tenant refused changes nothing
+            tenant = gw.set_tenant(args.name, args.tenant)
+            note(f"{args.name}: the gateway redeems its refresh token at tenant {tenant}")
         view = gw.route(args.name, upstream=args.upstream, rules_host=args.rules_host, on_above=args.above)
         if args.oauth_client:
             from app.cli.prompts import read_key

@@ -133,6 +133,7 @@ class GatewayApp:
         )
         self._secrets: dict[str, tuple[float, Secret]] = {}
         self._sealed: dict[tuple, float] = {}  # (connector, key, upstream) → when its seal was last checked
+        self.settings: dict[int, dict] = {}  # connector id → its settings, as its seal last held them
         self.oauth = Refresher(services, self.http, self._rotated)
         self._streams: dict[asyncio.Task, tuple[int, Level]] = {}
         self._watcher: asyncio.Task | None = None
@@ -359,6 +360,7 @@ class GatewayApp:
                     f"refused: {route.connector}: its key is not recorded. Nothing was sent."
                 )
             binding.check_upstream(self.services, view, cred, route.upstream)
+            self.settings[route.connector_id] = dict(view.extra)  # as sealed: e.g. the OAuth tenant
 
         await asyncio.to_thread(check)
         self._sealed[key] = now
@@ -371,7 +373,7 @@ class GatewayApp:
             return None
         await self.sealed(route)  # where the key goes is the owner's, not the database's
         if self.oauth.wants(route):
-            secret = await self.oauth.access_token(route, secret)
+            secret = await self.oauth.access_token(route, secret, self.settings.get(route.connector_id))
         out = [(k, v) for k, v in request.headers.items() if k not in NOT_FORWARDED]
         out.append(("accept-encoding", "identity"))
         out.extend(self.provider(route.provider).gateway_auth(secret).items())

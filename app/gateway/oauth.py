@@ -47,25 +47,30 @@ class Refresher:
     def wants(self, route: Route) -> bool:
         return bool(route.kind) and route.kind in registry.get(route.provider).refresh_kinds
 
-    async def access_token(self, route: Route, refresh: Secret) -> Secret:
+    async def access_token(self, route: Route, refresh: Secret, settings: dict | None = None) -> Secret:
+        """An access token for ``route``'s refresh token; ``settings``: the connector's, as its seal held
+        them (Microsoft's tenant decides the token URL)."""
         ref = route.keyring_ref or ""
         cached = self._tokens.get(ref)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         future = self._inflight.get(ref)
         if future is None:
-            future = asyncio.ensure_future(self._refresh(route, refresh))
+            future = asyncio.ensure_future(self._refresh(route, refresh, settings or {}))
             self._inflight[ref] = future
             future.add_done_callback(lambda _f: self._inflight.pop(ref, None))
         return await asyncio.shield(future)
 
-    async def _refresh(self, route: Route, refresh: Secret) -> Secret:
+    async def _refresh(self, route: Route, refresh: Secret, settings: dict) -> Secret:
         provider = registry.get(route.provider)
         client = await asyncio.to_thread(oauth_client, self.services, route.keyring_ref or "")
         if client is None:
             raise RefreshFailed(f"{route.connector} holds a refresh token but no OAuth client id and secret")
         client_id, client_secret = client
-        url = provider.token_url(route.base_url or None)
+        try:
+            url = provider.token_url(route.base_url or None, settings)
+        except ValueError as exc:  # a setting that cannot be in a URL (refused when set; never sent)
+            raise RefreshFailed(f"{route.connector}: {exc}") from None
         ask = provider.refresh_request(refresh, client_id, client_secret)
         self.refreshes += 1
         response = await self.http.post(

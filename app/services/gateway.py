@@ -42,6 +42,7 @@ from connectors.requests import table_for
 
 TOKEN_PREFIX = "brk_"
 DEFAULT_PORT = 8791
+TENANT = "tenant"  # a connector's setting: the OAuth tenant its refresh token is redeemed at (Microsoft)
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 # A switch check (app.services.gateway_check): a request Breaker itself sends to prove the gateway
 # refuses what the new mode forbids. It carries this header instead of a token, is decided like any
@@ -236,6 +237,30 @@ class Gateway:
     def _seal_upstream(self, s, c: Connector, up: str) -> None:
         """Keep ``up`` in the connector's settings and seal its keys to it — only while their seals
         hold (a destination changed outside Breaker is never sealed here: binding.check_upstream)."""
+        self._seal_setting(s, c, binding.GATEWAY_UPSTREAM, up)
+
+    def set_tenant(self, name: str, tenant: str) -> str:
+        """The OAuth tenant whose token endpoint redeems ``name``'s refresh token (Microsoft:
+        ``login.microsoftonline.com/{tenant}/oauth2/v2.0/token``), kept in the connector's settings and
+        sealed with its destination: it decides where the refresh token goes. Validated by the provider
+        (never a path or a host); audited as ``connector.edit``. Returns the tenant as kept."""
+        with session_scope(self.services.engine) as s:
+            c = self._connector(s, name)
+            try:
+                tenant = registry.get(c.provider).oauth_tenant(tenant)
+            except ValueError as exc:
+                raise GatewayError(str(exc)) from None
+            try:
+                old = json.loads(c.extra_json or "{}").get(TENANT)
+            except (ValueError, AttributeError):
+                old = None
+            self._seal_setting(s, c, TENANT, tenant)
+            self.services.audit.record(s, "connector.edit", name, old={TENANT: old}, new={TENANT: tenant})
+        return tenant
+
+    def _seal_setting(self, s, c: Connector, key: str, value: str) -> None:
+        """Set one of the connector's settings and seal its keys to the new destination — only while
+        their seals hold (a destination changed outside Breaker is never sealed here)."""
         secrets = self.services.secrets
         creds = list(
             s.exec(select(Credential).where(Credential.connector_id == c.id, col(Credential.revoked_at).is_(None)))
@@ -244,13 +269,13 @@ class Gateway:
         if not all(binding.matches(secrets, k.keyring_ref, dest, k.binding or "") for k in creds):
             raise GatewayError(
                 f"{c.name}'s destination no longer matches what was set in Breaker: check it with `breaker list "
-                f"{c.name} --json`, confirm it with `breaker edit {c.name} --confirm-destination`, then route it again"
+                f"{c.name} --json`, confirm it with `breaker edit {c.name} --confirm-destination`, then try again"
             )
         try:
             extra = json.loads(c.extra_json or "{}")
         except ValueError:
             extra = {}
-        extra[binding.GATEWAY_UPSTREAM] = up
+        extra[key] = value
         c.extra_json = json.dumps(extra)
         s.add(c)
         binding.seal_rows(secrets, s, c, creds)

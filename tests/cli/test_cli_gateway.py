@@ -88,3 +88,15 @@ def test_add_refresh_token_takes_a_key_with_no_shape_of_its_own(breaker):
     assert "OAuth refresh token" in r.out and refresh not in r.out
     r = breaker("add", "--name", "gh-bot", "--provider", "github", "--refresh-token", stdin="ghp_x\n")
     assert r.code == 2 and "--refresh-token" in r.err
+
+
+def test_route_tenant_is_kept_with_the_connector_and_a_bad_one_changes_nothing(breaker):
+    refresh = "0.ASANDBOX" + "t" * 80
+    r = breaker("add", "--name", "graph-bot", "--provider", "microsoft", "--refresh-token", stdin=refresh + "\n")
+    assert r.code == 0, r.err
+    r = breaker("route", "graph-bot", "--tenant", "evil.example/x")
+    assert r.code == 1 and "is not a Microsoft tenant" in r.err and len(r.err.strip().splitlines()) == 1
+    assert json.loads(breaker("route", "--json").out)["routes"] == []  # refused first: not routed either
+    r = breaker("route", "graph-bot", "--tenant", "Contoso.onmicrosoft.com")
+    assert r.code == 0 and "at tenant contoso.onmicrosoft.com" in r.err and "goes through the gateway" in r.err
+    assert "connector.edit" in breaker("audit", "--json").out

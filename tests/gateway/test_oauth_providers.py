@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from app.gateway.server import running
-from app.services.gateway import Gateway, set_oauth_client
+from app.services.gateway import Gateway, GatewayError, set_oauth_client
 from app.services.views import ConnectorInput
 from connectors.base import Secret
 from connectors.sandbox.providers import microsoft as sandbox_microsoft
@@ -140,3 +140,121 @@ def test_graphs_own_host_never_gets_the_token_request():
     assert (
         graph.token_url("http://127.0.0.1:9/microsoft/v1.0") == "http://127.0.0.1:9/microsoft/common/oauth2/v2.0/token"
     )
+
+
+# -- Microsoft: the tenant a refresh token is redeemed at -------------------------------------------------------
+TENANT_ID = sandbox_microsoft.TENANT
+TENANT_DOMAIN = "contoso.onmicrosoft.com"
+
+
+def add_graph_refreshing(services, sandbox, *, single_tenant: bool = True):
+    """A Graph connector holding the refresh token of a single-tenant app (redeemed at its tenant only)."""
+    meta = {"client_id": sandbox_microsoft.APP_ID}
+    if single_tenant:
+        meta |= {"tenant": TENANT_ID, "domains": TENANT_DOMAIN}
+    refresh = sandbox.mint("microsoft", "refresh", meta=meta)
+    services.inventory.add(
+        ConnectorInput(name="graph-bot", provider="microsoft", base_url=sandbox.host_url("microsoft")),
+        Secret(refresh.token),
+        kind="OAuth refresh token",
+    )
+    set_oauth_client(services, "graph-bot", sandbox_microsoft.APP_ID, Secret("sandbox-client-secret"))
+    Gateway(services).route("graph-bot")
+    return refresh, Gateway(services).issue("graph-bot", "agent").token
+
+
+def token_paths(sandbox) -> list[str]:
+    return [path for method, path in sandbox.calls("microsoft") if method == "POST" and path.endswith("/token")]
+
+
+async def read_me(gw, token: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=f"{gw.url}/graph-bot", headers={"authorization": f"Bearer {token}"}) as c:
+        return await c.get("/v1.0/me")
+
+
+@pytest.mark.parametrize("tenant", [TENANT_DOMAIN, TENANT_ID.upper()])
+async def test_a_single_tenant_refresh_token_is_redeemed_at_the_tenant_the_owner_gave(services, sandbox, tenant):
+    refresh, token = add_graph_refreshing(services, sandbox)
+    async with running(services) as gw:
+        refused = await read_me(gw, token)  # at /common: the identity platform refuses a single-tenant app
+        assert refused.status_code == 502 and "invalid_request" in refused.json()["detail"]
+        assert Gateway(services).set_tenant("graph-bot", tenant) == tenant.lower()
+        gw.app._sealed.clear()  # the gateway reads the settings again with the seal (within 5 s anyway)
+        answer = await read_me(gw, token)
+    assert answer.status_code == 200, answer.text
+    assert token_paths(sandbox) == [
+        "/microsoft/common/oauth2/v2.0/token",
+        f"/microsoft/{tenant.lower()}/oauth2/v2.0/token",
+    ]
+    assert services.inventory.get("graph-bot").extra["tenant"] == tenant.lower()
+    (edit,) = [e for e in services.audit.recent(services.engine, 50, "graph-bot") if e.action == "connector.edit"]
+    assert tenant.lower() in edit.new_json and refresh.token not in edit.new_json
+
+
+async def test_a_tenant_changed_outside_breaker_gets_no_refresh_token(services, sandbox):
+    from sqlalchemy import text
+
+    _refresh, token = add_graph_refreshing(services, sandbox)
+    Gateway(services).set_tenant("graph-bot", TENANT_DOMAIN)
+    with services.engine.begin() as conn:  # someone with the database, not the keyring
+        conn.execute(
+            text("UPDATE connector SET extra_json = :x WHERE name = 'graph-bot'"),
+            {"x": '{"tenant": "attacker.example"}'},
+        )
+    async with running(services) as gw:
+        answer = await read_me(gw, token)
+    assert answer.status_code == 502 and token_paths(sandbox) == []
+    actions = [e.action for e in services.audit.recent(services.engine, 50, "graph-bot")]
+    assert "key.refused" in actions
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "attacker.example/x",
+        "common/../attacker",
+        "owner@contoso.com",
+        "127.0.0.1",
+        "contoso.com:443",
+        "contoso.com?x=1",
+        "contoso.com#x",
+        "%2e%2e",
+        "localhost",
+        "",
+        " ",
+        "a..b",
+        "-contoso.com",
+        "x" * 64 + ".com",
+    ],
+)
+def test_a_tenant_that_could_move_the_refresh_token_is_refused(services, sandbox, bad):
+    add_graph_refreshing(services, sandbox)
+    before = services.inventory.get("graph-bot").extra
+    with pytest.raises(GatewayError, match="is not a Microsoft tenant"):
+        Gateway(services).set_tenant("graph-bot", bad)
+    assert services.inventory.get("graph-bot").extra == before
+
+
+def test_only_a_provider_with_tenants_takes_one(services, sandbox):
+    services.inventory.add(
+        ConnectorInput(name="crm", provider="hubspot", base_url=sandbox.host_url("hubspot")),
+        Secret(sandbox.mint("hubspot", "oauth_refresh").token),
+        kind="OAuth refresh token",
+    )
+    with pytest.raises(GatewayError, match="HubSpot has no OAuth tenant"):
+        Gateway(services).set_tenant("crm", "common")
+
+
+def test_the_token_url_names_the_tenant():
+    from connectors import registry
+
+    graph = registry.get("microsoft")
+    assert graph.token_url(None, {"tenant": TENANT_DOMAIN}) == (
+        f"https://login.microsoftonline.com/{TENANT_DOMAIN}/oauth2/v2.0/token"
+    )
+    assert graph.token_url("https://graph.microsoft.com/v1.0", {"tenant": "organizations"}) == (
+        "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
+    )
+    assert graph.token_url(None, {}) == graph.token_url(None) == graph.oauth_token_url
+    with pytest.raises(ValueError):
+        graph.token_url(None, {"tenant": "attacker.example/x"})

@@ -434,6 +434,18 @@ def token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = state.get(form.get("refresh_token"), PREFIX)
     if record is None or not record.live or record.kind != "refresh":
         return _token_error("invalid_grant", "AADSTS9002313: Invalid request. The refresh token is invalid or revoked.")
+    # A single-tenant app's refresh token (meta 'tenant': its tenant ID, 'domains': its domain names, commas)
+    # is redeemed at its own tenant only; /common is refused as the identity platform refuses it.
+    own = record.meta.get("tenant")
+    asked = unquote(match["tenant"]).lower()
+    if own and asked not in {own.lower(), *str(record.meta.get("domains", "")).lower().split(",")}:
+        if asked in ("common", "organizations", "consumers"):
+            return _token_error(
+                "invalid_request",
+                "AADSTS50194: Application is not configured as a multi-tenant application. Usage of the "
+                f"/{asked} endpoint is not supported for such applications. Use a tenant-specific endpoint.",
+            )
+        return _token_error("invalid_client", f"AADSTS700016: Application not found in the directory '{asked}'.")
     if form.get("client_id") != record.meta.get("client_id") or not form.get("client_secret"):
         return _token_error("invalid_client", "AADSTS7000215: Invalid client secret provided.", 401)
     lifetime = int(record.meta.get("expires_in", 3599))
