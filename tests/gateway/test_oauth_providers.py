@@ -68,21 +68,37 @@ def token_calls(sandbox, case: Case, provider: str) -> int:
     return sum(1 for method, path in sandbox.calls(provider) if (method, path) == ("POST", case.token_path))
 
 
+@pytest.fixture
+def refreshing(services, sandbox):
+    """``add(provider)``: a connector ``PROVIDER-bot`` holding a refresh token the sandbox minted (added
+    as `breaker add --refresh-token` does: these providers' have no shape to check), with its OAuth
+    client, routed through the gateway. Returns (the refresh token's record, the name, a Breaker token)."""
+
+    def add(provider: str, *, client_id: str | None = None, meta: dict | None = None):
+        case = CASES[provider]
+        refresh = sandbox.mint(provider, case.sandbox_kind, meta=meta)
+        name = f"{provider}-bot"
+        services.inventory.add(
+            ConnectorInput(name=name, provider=provider, base_url=sandbox.host_url(provider)),
+            Secret(refresh.token),
+            kind="OAuth refresh token",
+        )
+        set_oauth_client(services, name, client_id or case.client_id, Secret(client_secret(sandbox, provider)))
+        gateway = Gateway(services)
+        gateway.route(name)
+        return refresh, name, gateway.issue(name, "agent").token
+
+    return add
+
+
 @pytest.mark.parametrize("provider", sorted(CASES))
-async def test_one_refresh_for_requests_arriving_together_and_a_rotated_token_kept(services, sandbox, provider):
+async def test_one_refresh_for_requests_arriving_together_and_a_rotated_token_kept(
+    services, sandbox, refreshing, provider
+):
     case = CASES[provider]
-    refresh = sandbox.mint(provider, case.sandbox_kind)
-    name = f"{provider}-bot"
-    services.inventory.add(
-        ConnectorInput(name=name, provider=provider, base_url=sandbox.host_url(provider)),
-        Secret(refresh.token),
-        kind="OAuth refresh token",  # `breaker add --refresh-token`: these providers' have no shape to check
-    )
-    set_oauth_client(services, name, case.client_id, Secret(client_secret(sandbox, provider)))
+    refresh, name, token = refreshing(provider)
     cred = services.inventory.get(name).credential
     assert cred.kind == "OAuth refresh token"
-    Gateway(services).route(name)
-    token = Gateway(services).issue(name, "agent").token
     events: list[str] = []
     async with running(services, on_event=events.append) as gw:
         headers = {"authorization": f"Bearer {token}", **case.headers}
@@ -108,18 +124,9 @@ async def test_one_refresh_for_requests_arriving_together_and_a_rotated_token_ke
 
 
 @pytest.mark.parametrize("provider", sorted(CASES))
-async def test_a_refused_refresh_is_a_502_naming_the_provider(services, sandbox, provider):
+async def test_a_refused_refresh_is_a_502_naming_the_provider(services, refreshing, provider):
     case = CASES[provider]
-    refresh = sandbox.mint(provider, case.sandbox_kind)
-    name = f"{provider}-bot"
-    services.inventory.add(
-        ConnectorInput(name=name, provider=provider, base_url=sandbox.host_url(provider)),
-        Secret(refresh.token),
-        kind="OAuth refresh token",  # `breaker add --refresh-token`: these providers' have no shape to check
-    )
-    set_oauth_client(services, name, "not-the-client", Secret(client_secret(sandbox, provider)))
-    Gateway(services).route(name)
-    token = Gateway(services).issue(name, "agent").token
+    refresh, name, token = refreshing(provider, client_id="not-the-client")
     async with running(services) as gw:
         headers = {"authorization": f"Bearer {token}", **case.headers}
         async with httpx.AsyncClient(base_url=f"{gw.url}/{name}", headers=headers) as c:
@@ -147,20 +154,16 @@ TENANT_ID = sandbox_microsoft.TENANT
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
 
 
-def add_graph_refreshing(services, sandbox, *, single_tenant: bool = True):
-    """A Graph connector holding the refresh token of a single-tenant app (redeemed at its tenant only)."""
-    meta = {"client_id": sandbox_microsoft.APP_ID}
-    if single_tenant:
-        meta |= {"tenant": TENANT_ID, "domains": TENANT_DOMAIN}
-    refresh = sandbox.mint("microsoft", "refresh", meta=meta)
-    services.inventory.add(
-        ConnectorInput(name="graph-bot", provider="microsoft", base_url=sandbox.host_url("microsoft")),
-        Secret(refresh.token),
-        kind="OAuth refresh token",
-    )
-    set_oauth_client(services, "graph-bot", sandbox_microsoft.APP_ID, Secret("sandbox-client-secret"))
-    Gateway(services).route("graph-bot")
-    return refresh, Gateway(services).issue("graph-bot", "agent").token
+@pytest.fixture
+def graph_refreshing(refreshing):
+    """``microsoft-bot``, holding the refresh token of a single-tenant app (redeemed at its tenant only)."""
+
+    def add():
+        return refreshing(
+            "microsoft", meta={"client_id": sandbox_microsoft.APP_ID, "tenant": TENANT_ID, "domains": TENANT_DOMAIN}
+        )
+
+    return add
 
 
 def token_paths(sandbox) -> list[str]:
@@ -168,17 +171,19 @@ def token_paths(sandbox) -> list[str]:
 
 
 async def read_me(gw, token: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=f"{gw.url}/graph-bot", headers={"authorization": f"Bearer {token}"}) as c:
+    async with httpx.AsyncClient(base_url=f"{gw.url}/microsoft-bot", headers={"authorization": f"Bearer {token}"}) as c:
         return await c.get("/v1.0/me")
 
 
 @pytest.mark.parametrize("tenant", [TENANT_DOMAIN, TENANT_ID.upper()])
-async def test_a_single_tenant_refresh_token_is_redeemed_at_the_tenant_the_owner_gave(services, sandbox, tenant):
-    refresh, token = add_graph_refreshing(services, sandbox)
+async def test_a_single_tenant_refresh_token_is_redeemed_at_the_tenant_the_owner_gave(
+    services, sandbox, graph_refreshing, tenant
+):
+    refresh, _name, token = graph_refreshing()
     async with running(services) as gw:
         refused = await read_me(gw, token)  # at /common: the identity platform refuses a single-tenant app
         assert refused.status_code == 502 and "invalid_request" in refused.json()["detail"]
-        assert Gateway(services).set_tenant("graph-bot", tenant) == tenant.lower()
+        assert Gateway(services).set_tenant("microsoft-bot", tenant) == tenant.lower()
         gw.app._sealed.clear()  # the gateway reads the settings again with the seal (within 5 s anyway)
         answer = await read_me(gw, token)
     assert answer.status_code == 200, answer.text
@@ -186,25 +191,25 @@ async def test_a_single_tenant_refresh_token_is_redeemed_at_the_tenant_the_owner
         "/microsoft/common/oauth2/v2.0/token",
         f"/microsoft/{tenant.lower()}/oauth2/v2.0/token",
     ]
-    assert services.inventory.get("graph-bot").extra["tenant"] == tenant.lower()
-    (edit,) = [e for e in services.audit.recent(services.engine, 50, "graph-bot") if e.action == "connector.edit"]
+    assert services.inventory.get("microsoft-bot").extra["tenant"] == tenant.lower()
+    (edit,) = [e for e in services.audit.recent(services.engine, 50, "microsoft-bot") if e.action == "connector.edit"]
     assert tenant.lower() in edit.new_json and refresh.token not in edit.new_json
 
 
-async def test_a_tenant_changed_outside_breaker_gets_no_refresh_token(services, sandbox):
+async def test_a_tenant_changed_outside_breaker_gets_no_refresh_token(services, sandbox, graph_refreshing):
     from sqlalchemy import text
 
-    _refresh, token = add_graph_refreshing(services, sandbox)
-    Gateway(services).set_tenant("graph-bot", TENANT_DOMAIN)
+    _refresh, _name, token = graph_refreshing()
+    Gateway(services).set_tenant("microsoft-bot", TENANT_DOMAIN)
     with services.engine.begin() as conn:  # someone with the database, not the keyring
         conn.execute(
-            text("UPDATE connector SET extra_json = :x WHERE name = 'graph-bot'"),
+            text("UPDATE connector SET extra_json = :x WHERE name = 'microsoft-bot'"),
             {"x": '{"tenant": "attacker.example"}'},
         )
     async with running(services) as gw:
         answer = await read_me(gw, token)
     assert answer.status_code == 502 and token_paths(sandbox) == []
-    actions = [e.action for e in services.audit.recent(services.engine, 50, "graph-bot")]
+    actions = [e.action for e in services.audit.recent(services.engine, 50, "microsoft-bot")]
     assert "key.refused" in actions
 
 
@@ -227,12 +232,12 @@ async def test_a_tenant_changed_outside_breaker_gets_no_refresh_token(services, 
         "x" * 64 + ".com",
     ],
 )
-def test_a_tenant_that_could_move_the_refresh_token_is_refused(services, sandbox, bad):
-    add_graph_refreshing(services, sandbox)
-    before = services.inventory.get("graph-bot").extra
+def test_a_tenant_that_could_move_the_refresh_token_is_refused(services, graph_refreshing, bad):
+    graph_refreshing()
+    before = services.inventory.get("microsoft-bot").extra
     with pytest.raises(GatewayError, match="is not a Microsoft tenant"):
-        Gateway(services).set_tenant("graph-bot", bad)
-    assert services.inventory.get("graph-bot").extra == before
+        Gateway(services).set_tenant("microsoft-bot", bad)
+    assert services.inventory.get("microsoft-bot").extra == before
 
 
 def test_only_a_provider_with_tenants_takes_one(services, sandbox):
