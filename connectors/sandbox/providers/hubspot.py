@@ -172,49 +172,47 @@ def _oauth_record(state: SandboxState, token: str, kind: str) -> TokenRecord | N
     return record if record is not None and record.live and record.kind == kind else None
 
 
+def _token_fields(record: TokenRecord) -> dict:
+    """What v1's token metadata (access and refresh) and 2026-03's introspection both answer."""
+    return {
+        "token": record.token,
+        "user": f"{record.identity}@sandbox.invalid",
+        "hub_domain": "sandbox.hubspot.invalid",
+        "scopes": list(record.scopes),
+        "hub_id": HUB_ID,
+        "user_id": 123456,
+    }
+
+
+def _expires_in(record: TokenRecord) -> int:
+    """Seconds an access token has left (HubSpot's are issued for 30 minutes)."""
+    if record.expires_at is None:
+        return 1800
+    return max(0, int((record.expires_at - datetime.now(UTC)).total_seconds()))
+
+
 def access_token_info(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = _oauth_record(state, match.group("token"), "oauth_access")
     if record is None:
         return _error(404, "The access token was not found or has expired.", "OBJECT_NOT_FOUND")
-    expires_in = 1800
-    if record.expires_at is not None:
-        expires_in = max(0, int((record.expires_at - datetime.now(UTC)).total_seconds()))
-    return json_response(
-        200,
-        {
-            "token": record.token,
-            "user": f"{record.identity}@sandbox.invalid",
-            "hub_domain": "sandbox.hubspot.invalid",
-            "scopes": list(record.scopes),
-            "hub_id": HUB_ID,
-            "app_id": APP_ID,
-            "expires_in": expires_in,
-            "user_id": 123456,
-            "token_type": "access",
-            "is_private_distribution": False,
-        },
-        _headers(record),
-    )
+    body = _token_fields(record) | {
+        "app_id": APP_ID,
+        "expires_in": _expires_in(record),
+        "token_type": "access",
+        "is_private_distribution": False,
+    }
+    return json_response(200, body, _headers(record))
 
 
 def refresh_token_info(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = _oauth_record(state, match.group("token"), "oauth_refresh")
     if record is None:
         return _error(404, "The refresh token was not found.", "OBJECT_NOT_FOUND")
-    return json_response(
-        200,
-        {
-            "token": record.token,
-            "user": f"{record.identity}@sandbox.invalid",
-            "hub_domain": "sandbox.hubspot.invalid",
-            "scopes": list(record.scopes),
-            "hub_id": HUB_ID,
-            "client_id": record.meta.get("client_id", "sandbox-client"),
-            "user_id": 123456,
-            "token_type": "refresh",
-        },
-        _headers(record),
-    )
+    body = _token_fields(record) | {
+        "client_id": record.meta.get("client_id", "sandbox-client"),
+        "token_type": "refresh",
+    }
+    return json_response(200, body, _headers(record))
 
 
 def revoke_refresh_token(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -280,22 +278,9 @@ def introspect(req: SandboxRequest, state: SandboxState, match) -> SandboxRespon
     record = _app_token(state, req, client_id)
     if record is None:
         return json_response(200, {"active": False})
-    body = {
-        "active": True,
-        "token": record.token,
-        "user": f"{record.identity}@sandbox.invalid",
-        "hub_domain": "sandbox.hubspot.invalid",
-        "scopes": list(record.scopes),
-        "hub_id": HUB_ID,
-        "app_id": APP_ID,
-        "client_id": client_id,
-        "user_id": 123456,
-    }
+    body = {"active": True} | _token_fields(record) | {"app_id": APP_ID, "client_id": client_id}
     if record.kind == "oauth_access":
-        expires_in = 1800
-        if record.expires_at is not None:
-            expires_in = max(0, int((record.expires_at - datetime.now(UTC)).total_seconds()))
-        body |= {"token_type": "bearer", "token_use": "access_token", "expires_in": expires_in}
+        body |= {"token_type": "bearer", "token_use": "access_token", "expires_in": _expires_in(record)}
         body["is_private_distribution"] = False
     else:
         body |= {"token_type": "bearer", "token_use": "refresh_token"}
