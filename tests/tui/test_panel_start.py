@@ -118,3 +118,34 @@ async def test_on_a_factory_the_passphrase_dialog_is_registered_before_the_store
         await settle(pilot)
         assert app.services_ready and seen == [True]
     assert filekeyring._asker is None
+
+
+async def test_other_screens_css_is_parsed_when_the_first_of_them_opens(seeded):
+    """screens.tcss (every screen's rules but the main one's) is not parsed before the first frame;
+    opening another screen loads it, and every screen class but the main one names it."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.screen import Screen
+
+    import app.tui.screens as screens
+    from app.tui.screens.base import SCREENS_CSS
+    from app.tui.screens.main import MainScreen
+
+    named = []
+    for info in pkgutil.iter_modules(screens.__path__):
+        module = importlib.import_module(f"app.tui.screens.{info.name}")
+        for _name, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Screen) and cls.__module__ == module.__name__ and cls is not MainScreen:
+                assert cls.CSS_PATH == SCREENS_CSS, cls
+                named.append(cls)
+    assert len(named) >= 20 and MainScreen.CSS_PATH is None
+
+    app = make_app(seeded)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert not app.stylesheet.has_source(SCREENS_CSS, "")
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert app.stylesheet.has_source(SCREENS_CSS, "")

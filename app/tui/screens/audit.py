@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Header, Static
 
 from app.tui.markup import escape
 from app.tui.messages import AuditLoaded, ChainVerified
-from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.screens.base import SCREENS_CSS, ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.present import change_summary, event_sentence, local_time, tone
 
@@ -23,6 +23,7 @@ RECENT_LIMIT = 500
 
 
 class AuditScreen(ReportsWorkerErrors, Screen):
+    CSS_PATH = SCREENS_CSS
     BINDINGS = [
         Binding("escape", "back", "back", id="back"),
         Binding(

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from app.tui.markup import escape
-from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.screens.base import SCREENS_CSS, ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 
 MARKDOWN_FILE = "still-live-checklist.md"
@@ -35,6 +35,7 @@ class ChecklistLoaded(Message, bubble=False):
 
 
 class ChecklistScreen(ReportsWorkerErrors, Screen):
+    CSS_PATH = SCREENS_CSS
     BINDINGS = [
         Binding("escape", "back", "back", id="back"),
         Binding(

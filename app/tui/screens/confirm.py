@@ -22,7 +22,7 @@ from textual.widgets import Button, Checkbox, Collapsible, Input, Static
 
 from app.services.vocabulary import JobState, SwitchAction
 from app.tui.markup import escape
-from app.tui.screens.base import CancellableModal
+from app.tui.screens.base import SCREENS_CSS, CancellableModal
 from app.tui.widgets.outline import Outline, OutlineLine, line, parse_outline
 from connectors.base import Secret
 
@@ -294,6 +294,8 @@ WAITING = (
 class SwitchOutcome(ModalScreen[OutcomeChoice | None]):
     """A switch that did not end verified: its honest state, why, the manual steps with the dashboard
     URL, and the ways forward. Focus starts on Later: nothing more happens by accident."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS = [Binding("escape", "later", "later", id="outcome-later"), *FOCUS_KEYS]
     AUTO_FOCUS = "#later"

@@ -24,7 +24,7 @@ from app.services.vocabulary import JobState
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS
 from app.tui.markup import escape
 from app.tui.messages import InventoryChanged, ProbesStored, SwitchesChanged
-from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.screens.base import SCREENS_CSS, ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.present import (
     NOTHING,
@@ -110,6 +110,7 @@ def latency_range(probes: list) -> str:
 
 
 class ConnectorScreen(ReportsWorkerErrors, Screen):
+    CSS_PATH = SCREENS_CSS
     BINDINGS = [
         Binding("escape", "back", "back", id="back"),
         # the deep probe shows in this screen's footer (the main one has no room for it)

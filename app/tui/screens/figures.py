@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Sparkline, Static
 
-from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.screens.base import SCREENS_CSS, ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 
 
@@ -28,6 +28,7 @@ class FiguresLoaded(Message):
 
 
 class FiguresScreen(ReportsWorkerErrors, Screen):
+    CSS_PATH = SCREENS_CSS
     BINDINGS = [Binding("escape", "back", "back", id="figures-back")]
     DEFAULT_CSS = """
     FiguresScreen #figures-note { padding: 0 1; height: auto; }

@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from app.tui.markup import escape
+from app.tui.screens.base import SCREENS_CSS
 from connectors.base import Secret
 
 MASK = "•" * 24
@@ -27,6 +28,8 @@ HINT = "s shows it · c copies it · escape closes (and forgets it)"
 class NewKeyHandOn(ModalScreen[None]):
     """The new key of one rotation, shown once on request. Focus starts on Done: nothing is shown
     or copied by accident."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS = [
         Binding("escape", "done", "done", id="handoff-done"),

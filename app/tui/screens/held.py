@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.screens.base import SCREENS_CSS, ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 
 REFRESH_S = 1.0
@@ -29,6 +29,7 @@ class HeldLoaded(Message, bubble=False):
 
 
 class HeldScreen(ReportsWorkerErrors, Screen):
+    CSS_PATH = SCREENS_CSS
     BINDINGS = [
         Binding("escape", "back", "back", id="back"),
         Binding("y", "answer(True)", "approve", id="held-approve", tooltip="Forward the selected request once."),

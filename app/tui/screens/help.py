@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from app.tui.actions import BY_ACTION, FEATURE_NAMES
 from app.tui.glossary import GLOSSARY
+from app.tui.screens.base import SCREENS_CSS
 from app.tui.widgets.present import tone
 
 
@@ -74,6 +75,7 @@ def screen_title(screen: Screen) -> str:
 
 
 class HelpScreen(ModalScreen[None]):
+    CSS_PATH = SCREENS_CSS
     BINDINGS = [Binding("escape,question_mark", "close", "close", id="help-close")]
     AUTO_FOCUS = "#help-table"
 

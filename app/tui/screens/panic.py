@@ -24,7 +24,7 @@ from textual.widgets import Button, DataTable, Header, Input, ProgressBar, Stati
 from app.services.vocabulary import JobState
 from app.tui.markup import escape
 from app.tui.messages import PanicFinished, PanicProgress, SwitchesChanged
-from app.tui.screens.base import CancellableModal, ReportsWorkerErrors
+from app.tui.screens.base import SCREENS_CSS, CancellableModal, ReportsWorkerErrors
 from app.tui.screens.confirm import FOCUS_KEYS, steps_lines
 from app.tui.widgets.connector_table import set_cell
 from app.tui.widgets.key_bar import KeyBar
@@ -203,6 +203,8 @@ class ResumeOffer(CancellableModal[bool]):
 class PanicScreen(ReportsWorkerErrors, Screen):
     """The emergency disable running: a progress bar, one row per connector filled in as its steps
     happen, and the summary at the end."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS = [Binding("escape", "back", "back", id="panic-back")]
     AUTO_FOCUS = "#panic-table"

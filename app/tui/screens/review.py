@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Header, Input, OptionList, RadioButton, RadioSet, Select, Static
 from textual.widgets.option_list import Option
 
-from app.tui.screens.base import ReportsWorkerErrors
+from app.tui.screens.base import SCREENS_CSS, ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 
 CHECKLIST = ("task", "data", "tools", "actions", "identity", "validation", "monitoring", "revocation")
@@ -81,6 +81,7 @@ class ReportExported(Message):
 
 
 class ReviewScreen(ReportsWorkerErrors, Screen):
+    CSS_PATH = SCREENS_CSS
     BINDINGS = [
         Binding("escape", "leave", "leave (resume with w)", id="review-leave"),
         Binding("ctrl+f", "figures", "figures", id="review-figures", tooltip="The weekly figures, week on week."),

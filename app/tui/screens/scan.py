@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Header, Static
 
 from app.tui.markup import escape
-from app.tui.screens.base import CancellableModal, ReportsWorkerErrors
+from app.tui.screens.base import SCREENS_CSS, CancellableModal, ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 
 
@@ -74,6 +74,7 @@ class Secured(Message):
 
 
 class ScanScreen(ReportsWorkerErrors, Screen):
+    CSS_PATH = SCREENS_CSS
     BINDINGS = [
         Binding("escape", "back", "back", id="back"),
         Binding("s", "rescan", "scan again", id="scan-again", tooltip="Read every client config again."),
