@@ -149,3 +149,62 @@ async def test_other_screens_css_is_parsed_when_the_first_of_them_opens(seeded):
         await pilot.press("question_mark")
         await settle(pilot)
         assert app.stylesheet.has_source(SCREENS_CSS, "")
+
+
+async def test_column_widths_and_virtual_size_are_datatable_s_own(seeded):
+    """ConnectorTable._update_dimensions measures Text cells from their lines: the widths and the
+    virtual size must be what DataTable's own measuring gives, also for cells that are not one
+    plain line (several lines, wide characters, an empty cell, a markup string, a renderable)."""
+    from rich.panel import Panel
+
+    app = make_app(seeded)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        table = app.main_screen.table
+        key = next(iter(table.views))
+        odd = {
+            "name": Text("two\nlines, the second longer"),
+            "owner": Text("漢字の所有者", style="bold"),
+            "mode": Text(""),
+            "drift": "[b]markup[/b] string",
+            "live": Panel("boxed"),
+            "key_age": Text("tab\there"),
+        }
+        for column, value in odd.items():
+            if column in table.columns_shown:
+                table.update_cell(key, column, value)
+        await pilot.pause()
+        rows = list(table.rows)
+
+        def dimensions(update) -> tuple:
+            for column in table.columns.values():
+                column.content_width = 0
+            update(rows)
+            return [c.content_width for c in table.ordered_columns], table.virtual_size
+
+        ours = dimensions(table._update_dimensions)
+        theirs = dimensions(lambda keys: DataTable._update_dimensions(table, keys))
+        assert ours == theirs
+        assert ours[0][table.columns_shown.index("name")] >= len("lines, the second longer")
+
+
+@pytest.mark.parametrize(("lines", "rows"), [(36, 36), (24, 24), (200, ConnectorTable.FIRST_CHUNK), (0, 1)])
+def test_the_first_chunk_is_at_most_a_screenful(lines, rows):
+    assert ConnectorTable.first_chunk(lines) == rows
+
+
+async def test_the_first_rows_are_one_screenful_then_all_of_them(seeded, monkeypatch):
+    """The snapshot read before the first frame asks for no more rows than the terminal has lines;
+    the rest follow."""
+    import app.store.snapshot as snapshot
+
+    asked = []
+    read = snapshot.read_inventory_file
+    monkeypatch.setattr(
+        snapshot, "read_inventory_file", lambda path, **kw: asked.append(kw.get("first")) or read(path, **kw)
+    )
+    app = make_app(seeded)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await settle(pilot)
+        assert asked and asked[0] == 24
+        assert app.main_screen.table.row_count == len(seeded.inventory.list())

@@ -156,7 +156,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         if path is None:
             return False
         try:
-            first = read_inventory_file(path, first=ConnectorTable.FIRST_CHUNK, wait=0.0)
+            first = read_inventory_file(path, first=ConnectorTable.first_chunk(self.app.size.height), wait=0.0)
         except Exception:
             return False
         if not first or not first.connectors:  # an empty inventory: the welcome waits for the store
@@ -208,7 +208,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         if path is None:
             return False
         if not first_shown:  # show_first_screenful could not read it before the first frame
-            first = read_inventory_file(path, first=ConnectorTable.FIRST_CHUNK)
+            first = read_inventory_file(path, first=ConnectorTable.first_chunk(app.size.height))
             if first is None:
                 return False
             self.post_message(InventoryLoaded(None, build_views(first), None, None, select, generation))
