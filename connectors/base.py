@@ -1,4 +1,6 @@
 """The vocabulary every provider speaks: levels, modes, grants, probe reports, action results.
+The words a listing needs too (:class:`Level`, :class:`Mode`, :class:`Outcome`, :class:`Verb`,
+:class:`Grant`) live in :mod:`connectors.terms` and are imported here.
 
 A provider module subclasses :class:`Provider`, declares its base URL, key patterns and
 scope-to-level table, and implements ``probe`` (always) and the switch actions its API allows.
@@ -10,77 +12,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from connectors.masking import remember
+from connectors.terms import Grant, Level, Mode, Outcome, Verb  # noqa: F401 (Mode: re-exported for providers and callers)
 
 if TYPE_CHECKING:  # annotations only: the inventory's views use these types without loading an HTTP stack
     from collections.abc import Mapping
 
     import httpx
-
-
-class Level(IntEnum):
-    """Power of a scope, least to most. ``send`` reaches people outside, spends money, runs workflows."""
-
-    READ = 1
-    DRAFT = 2
-    WRITE = 3
-    SEND = 4
-    ADMIN = 5
-
-    @property
-    def label(self) -> str:
-        return _LEVEL_LABELS[self._value_]  # a dict lookup: Enum.name is slow, and listings call this per row
-
-    @classmethod
-    def parse(cls, text: str) -> Level:
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            raise ValueError(f"unknown level {text!r}; use one of: read, draft, write, send, admin") from None
-
-
-_LEVEL_LABELS = {level.value: level.name.lower() for level in Level}
-
-
-class Mode(StrEnum):
-    """The ceiling a connector may hold. ``disabled`` allows nothing at all."""
-
-    FULL = "full"
-    DRAFT_ONLY = "draft-only"
-    READ_ONLY = "read-only"
-    DISABLED = "disabled"
-
-    @property
-    def ceiling(self) -> Level | None:
-        """Highest level this mode allows; ``None`` for disabled (no level is allowed)."""
-        return {
-            Mode.FULL: Level.ADMIN,
-            Mode.DRAFT_ONLY: Level.DRAFT,
-            Mode.READ_ONLY: Level.READ,
-            Mode.DISABLED: None,
-        }[self]
-
-    @property
-    def rank(self) -> int:
-        return {Mode.FULL: 3, Mode.DRAFT_ONLY: 2, Mode.READ_ONLY: 1, Mode.DISABLED: 0}[self]
-
-    def allows(self, level: Level) -> bool:
-        ceiling = self.ceiling
-        return ceiling is not None and level <= ceiling
-
-
-class Outcome(StrEnum):
-    OK = "ok"
-    INVALID = "invalid"  # 401: the provider does not know this key
-    REVOKED = "revoked"  # the provider says the key was revoked or disabled
-    FORBIDDEN = "forbidden"  # valid key, but the verify call is not allowed
-    RATE_LIMITED = "rate_limited"
-    UNREACHABLE = "unreachable"  # DNS, TLS, connection refused or dropped, timeout
-    ERROR = "error"  # anything else: 5xx, malformed body, unexpected status
 
 
 class Secret:
@@ -139,15 +81,6 @@ class RefreshRequest:
 
 
 @dataclass(frozen=True)
-class Grant:
-    """One scope (or permission, capability, role) and the level it confers."""
-
-    scope: str
-    level: Level
-    note: str = ""
-
-
-@dataclass(frozen=True)
 class KeyPattern:
     """How a pasted key is recognised. ``kind`` names the credential type (e.g. "classic PAT")."""
 
@@ -187,15 +120,6 @@ class ProbeReport:
     @property
     def live_level(self) -> Level | None:
         return max((g.level for g in self.grants), default=None)
-
-
-class Verb(StrEnum):
-    """What a provider is asked to do for a switch: the name of the :class:`Provider` method."""
-
-    REVOKE = "revoke"  # disable
-    RESTRICT = "restrict"  # draft-only, read-only
-    ROTATE = "rotate"
-    REENABLE = "reenable"  # enable
 
 
 @dataclass(frozen=True)

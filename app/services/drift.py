@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from connectors.base import Grant, Level, Mode
+from connectors.terms import Grant, Level, Mode
 
 
 def drift_findings(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from app.services.drift import drift_findings
 from app.services.vocabulary import JobState
 from app.store.snapshot import InventoryRows, utcnow
-from connectors.base import Grant, Level, Mode, Outcome
+from connectors.terms import Grant, Level, Mode, Outcome
 from connectors.textsafe import plain
 
 if TYPE_CHECKING:

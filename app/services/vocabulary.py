@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from connectors.base import Level, Mode, Outcome, Verb
+from connectors.terms import Level, Mode, Outcome, Verb
 
 __all__ = ["JobState", "Level", "Mode", "Outcome", "SwitchAction", "Verb"]
 
