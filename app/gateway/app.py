@@ -327,14 +327,19 @@ class GatewayApp:
         return b"".join(chunks)
 
     # -- forwarding -----------------------------------------------------------------------------
-    def secret(self, ref: str | None) -> Secret | None:
+    async def secret(self, ref: str | None) -> Secret | None:
+        """The key at ``ref``, read from the keyring at most every SECRET_TTL_S seconds — in a thread:
+        the OS keyring answers over D-Bus (or asks to be unlocked), and the loop serves every agent."""
         if ref is None:
             return None
         now = time.monotonic()
         cached = self._secrets.get(ref)
         if cached is not None and now - cached[0] < SECRET_TTL_S:
             return cached[1]
-        value = self.services.secrets.get(ref)
+        value = await asyncio.to_thread(self.services.secrets.get, ref)
+        newer = self._secrets.get(ref)
+        if newer is not None and newer[0] > now:  # a refresh token rotated while this read ran: it wins
+            return newer[1]
         if value is not None:
             self._secrets[ref] = (now, value)
         return value
@@ -368,7 +373,7 @@ class GatewayApp:
     async def send_upstream(self, route: Route, request: Request) -> httpx.Response | None:
         """The request as forwarded: the agent's headers without its token, the real key added (for an
         OAuth refresh token: an access token the gateway got with it, :mod:`app.gateway.oauth`)."""
-        secret = self.secret(route.keyring_ref)
+        secret = await self.secret(route.keyring_ref)
         if secret is None:
             return None
         await self.sealed(route)  # where the key goes is the owner's, not the database's
@@ -438,12 +443,15 @@ class GatewayApp:
             self.use(route, request, verdict, 502)
             await self.respond(send, *problem(502, "No key", f"the keyring holds no key for {route.connector}"))
             return
+        accepted = accepted_headers(response.headers.multi_items())
+        streamed = False
         try:
             rewrite = self.rewriter(route, request)
             ctype = response.headers.get("content-type", "").lower()
             resp_headers = self.response_headers(response, rewrite)
-            self.use(route, request, verdict, response.status_code, accepted_headers(response.headers.multi_items()))
             if ctype.startswith("text/event-stream"):
+                streamed = True  # recorded when it starts: a stream may last minutes
+                self.use(route, request, verdict, response.status_code, accepted)
                 await self.stream(route, verdict, response, resp_headers, send)
             elif "json" in ctype and int(response.headers.get("content-length") or 0) <= MAX_REWRITE:
                 # The transport's stream, not response.aread(): aread() hands the connection back to
@@ -458,7 +466,9 @@ class GatewayApp:
                 async for chunk in response.stream:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
-        finally:
+        finally:  # after the answer: recorded as used, the connection back to the pool
+            if not streamed:
+                self.use(route, request, verdict, response.status_code, accepted)
             await response.aclose()
 
     async def stream(self, route: Route, verdict, response: httpx.Response, headers: list, send: Send) -> None:
