@@ -16,8 +16,11 @@ import it where they run, on the worker threads.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,6 +96,80 @@ def endpoint_key(provider_name: str, base_url: str | None) -> str:
     url = base_url or registry.get(provider_name).base_url
     parts = urlsplit(url)
     return f"{provider_name}@{parts.netloc}"
+
+
+class BusiestFirst:
+    """A probe-all's pool of ``probe.concurrency`` slots, handed to the busiest endpoint first.
+
+    The network bounds a probe-all by the endpoint with the most requests per slot (bench_probe:
+    OpenAI's 375 requests through its 8 slots, 47 rounds, while the 1,438 requests of all need 23
+    rounds of the pool's 64). A probe takes its endpoint's slot, then a pool slot; when the pool is
+    full (eleven endpoints × 8 slots > 64), a probe of that endpoint waiting for a pool slot holds its
+    endpoint's slot idle, and the wall time grows with it. So a freed pool slot goes to the waiting
+    probe whose endpoint has the most work left: its probes not yet done × the requests its done
+    probes sent on average (1 until one is done). Endpoints with little work wait, which costs
+    nothing as long as they finish before the busiest one. Waiting probes hold no pool slot, and a
+    probe waiting for its endpoint's slot does not wait here at all.
+    (Measured with tests/benchmarks/bench_probe.py's inventory: docs/benchmarks.md.)"""
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiting: list[tuple[float, int, asyncio.Future]] = []  # (-work left, arrival, handed a slot)
+        self._arrival = itertools.count()
+        self._left: Counter[str] = Counter()  # endpoint → probes not yet done
+        self._done: Counter[str] = Counter()  # endpoint → probes done
+        self._sent: Counter[str] = Counter()  # endpoint → requests its done probes sent
+
+    def expect(self, endpoint: str) -> None:
+        """A probe of ``endpoint`` is on its way (its key is read)."""
+        self._left[endpoint] += 1
+
+    def finished(self, endpoint: str, requests: int) -> None:
+        self._left[endpoint] -= 1
+        self._done[endpoint] += 1
+        self._sent[endpoint] += requests
+
+    def work_left(self, endpoint: str) -> float:
+        done = self._done[endpoint]
+        return self._left[endpoint] * (self._sent[endpoint] / done if done else 1.0)
+
+    def slot(self, endpoint: str) -> _PoolSlot:
+        """``async with pool.slot(endpoint):`` holds one pool slot."""
+        return _PoolSlot(self, endpoint)
+
+    async def _acquire(self, endpoint: str) -> None:
+        if self._free > 0:
+            self._free -= 1
+            return
+        handed = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (-self.work_left(endpoint), next(self._arrival), handed))
+        try:
+            await handed
+        except asyncio.CancelledError:
+            if handed.done() and not handed.cancelled():  # handed a slot just as it was cancelled
+                self._release()
+            raise  # a cancelled waiter stays in the heap, skipped by _release
+
+    def _release(self) -> None:
+        while self._waiting:
+            handed = heapq.heappop(self._waiting)[2]
+            if not handed.done():
+                handed.set_result(None)  # the slot passes straight to the waiter
+                return
+        self._free += 1
+
+
+class _PoolSlot:
+    __slots__ = ("endpoint", "pool")
+
+    def __init__(self, pool: BusiestFirst, endpoint: str) -> None:
+        self.pool, self.endpoint = pool, endpoint
+
+    async def __aenter__(self) -> None:
+        await self.pool._acquire(self.endpoint)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.pool._release()
 
 
 class NoCookies(httpx.Cookies):
@@ -198,7 +275,7 @@ class Prober:
         cred: ProviderCredential | str,
         *,
         deep: bool = False,
-        pool: asyncio.Semaphore | None = None,
+        pool: asyncio.Semaphore | _PoolSlot | None = None,
         host_sem: asyncio.Semaphore | None = None,
     ) -> ProbeReport:
         """One connector's probe, with retries on Retry-After; never raises for provider trouble."""
@@ -265,7 +342,7 @@ class Prober:
         # never competes with sending the first requests; a probe waits for it only once its report
         # is in. (`breaker probe`'s store opens on that thread: see OpeningServices.)
         known: asyncio.Future | None = None
-        pool = asyncio.Semaphore(settings.concurrency)
+        pool = BusiestFirst(settings.concurrency)
         # One client (and connection pool) per provider endpoint, sized to the per-host limit:
         # it *is* the per-host limit, and small pools keep httpx's per-request pool bookkeeping cheap.
         clients: dict[str, httpx.AsyncClient] = {}
@@ -285,7 +362,11 @@ class Prober:
             if key not in clients:
                 clients[key] = self.client(settings.per_host)
                 host_limits[key] = asyncio.Semaphore(settings.per_host)
-            report = await self.probe_report(clients[key], view, cred, deep=deep, pool=pool, host_sem=host_limits[key])
+            pool.expect(key)
+            report = await self.probe_report(
+                clients[key], view, cred, deep=deep, pool=pool.slot(key), host_sem=host_limits[key]
+            )
+            pool.finished(key, report.requests)
             if known is None:
                 known = asyncio.ensure_future(asyncio.to_thread(self._known_grants, views, deep))
             findings, tools = await known
