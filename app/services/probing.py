@@ -412,7 +412,7 @@ class Prober:
     def mcp_tools(self, views: list[ConnectorView]) -> dict[str, list[Grant]]:
         """The tools of the MCP servers wired to each connector, as grants: a provider probe cannot
         see them, so they stand until the server is probed again or turned off. One query."""
-        from app.services.mcp_probe import connector_tools
+        from app.services.mcp_tools import connector_tools
 
         by_id = {v.id: v.name for v in views}
         return {by_id[i]: g for i, g in connector_tools(self.services, list(by_id)).items() if i in by_id}
