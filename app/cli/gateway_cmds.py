@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from typing import TYPE_CHECKING
 
 from app.cli.context import CliContext
 from app.cli.output import ago, note, print_json, table
 from app.cli.parser import CommandFailed, UsageError
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -159,6 +163,8 @@ def run_token(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def run_gateway(args: argparse.Namespace, ctx: CliContext) -> int:
+    import signal
+
     from app.gateway.server import NotLoopback, run
     from app.services.gateway import DEFAULT_PORT
 
@@ -166,6 +172,10 @@ def run_gateway(args: argparse.Namespace, ctx: CliContext) -> int:
     if not 1024 <= port <= 65535:
         raise UsageError("--port must be between 1024 and 65535")
     serve = _serve(ctx, args.host, port) if not args.run_by else _serve_for(ctx, args.host, port, args.run_by)
+    # SIGTERM ends the gateway as Ctrl-C does. uvicorn catches both while it serves, then raises the
+    # signal again once it has stopped; SIGTERM's default action would end the process there, before
+    # the `finally` that records gateway.stopped (tests/gateway/test_process.py).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return run(serve)
     except NotLoopback as exc:
@@ -196,9 +206,9 @@ async def _serve(ctx: CliContext, host: str, port: int) -> int:
         note("Held requests are printed here; answer `y [ID]` or `n [ID]` (the oldest when no ID), or in the panel.")
         record_run(ctx.services, True, gw.url, "breaker gateway")
         try:
-            loop = asyncio.get_running_loop()
+            lines = _lines_of(ctx.stdin)
             while True:
-                line = await loop.run_in_executor(None, ctx.stdin.readline)
+                line = await lines.get()
                 if not line:  # stdin closed: keep serving, answers come from the panel
                     await asyncio.Event().wait()
                 reply = await asyncio.to_thread(answer_line, answers, line)
@@ -206,6 +216,27 @@ async def _serve(ctx: CliContext, host: str, port: int) -> int:
                     note(reply, ctx.stderr)
         finally:
             record_run(ctx.services, False, gw.url, "breaker gateway")
+
+
+def _lines_of(stream) -> asyncio.Queue[str]:
+    """The owner's lines on ``stream``, then "" at its end, read by a daemon thread. Not the loop's
+    executor: asyncio waits for the executor's threads when it ends, so a read still blocked on the
+    terminal kept ``breaker gateway`` from ending at Ctrl-C until Enter was pressed."""
+    import asyncio
+    import threading
+
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop already ended
+            with contextlib.suppress(OSError, ValueError):
+                for line in iter(stream.readline, ""):
+                    loop.call_soon_threadsafe(lines.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, "")
+
+    threading.Thread(target=read, name="stdin-lines", daemon=True).start()
+    return lines
 
 
 def emit(stream, event: str, **fields) -> None:

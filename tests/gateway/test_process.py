@@ -47,7 +47,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_sigterm_writes_every_usage_row_before_the_process_ends(tmp_path, sandbox):
+def test_sigterm_writes_every_usage_row_and_audits_the_stop_before_the_process_ends(tmp_path, sandbox):
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text("[demo]\nenabled = true\n")  # the file keyring: readable by the child
@@ -90,4 +90,7 @@ def test_sigterm_writes_every_usage_row_before_the_process_ends(tmp_path, sandbo
             child.kill()
     with sqlite3.connect(home / "breaker.db") as db:
         (count,) = db.execute("SELECT count(*) FROM gateway_use").fetchone()
+        runs = [a for (a,) in db.execute("SELECT action FROM audit_event WHERE action LIKE 'gateway.st%' ORDER BY seq")]
     assert count == 7
+    assert runs == ["gateway.started", "gateway.stopped"]  # SIGTERM ends it as Ctrl-C does: the stop is audited
+    assert child.returncode == 0
