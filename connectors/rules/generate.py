@@ -213,26 +213,6 @@ def _plain_vars(template: str) -> str:
 # {"permissions": {name: {"pathSets": [{"methods": [...], "paths": {"/me/sendmail": "least=Application,..."}}]}}}
 # A path's value names the schemes for which this permission is the least-privileged one.
 
-GRAPH_AREAS = frozenset(
-    {
-        "me",
-        "users",
-        "groups",
-        "chats",
-        "teams",
-        "drives",
-        "applications",
-        "serviceprincipals",
-        "oauth2permissiongrants",
-        "directoryroles",
-        "rolemanagement",
-        "identity",
-        "policies",
-        "directory",
-        "organization",
-        "domains",
-    }
-)
 GRAPH_ADMIN_FAMILIES = frozenset(
     {
         "MailboxSettings",  # automatic forwarding and replies, inbox rules
@@ -278,6 +258,8 @@ GRAPH_DIRECTORY_AREAS = frozenset(
         "domains",
     }
 )
+# The areas the Graph table keeps: the directory's, and the signed-in user's mail, chats, teams and files.
+GRAPH_AREAS = GRAPH_DIRECTORY_AREAS | {"me", "users", "chats", "teams", "drives"}
 _GRAPH_SEND = re.compile(r"\.Send(\.|$)")  # Mail.Send, ChatMessage.Send, ChannelMessage.Send, Mail.Send.Shared
 
 

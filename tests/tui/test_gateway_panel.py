@@ -94,6 +94,14 @@ def alive(pid: int) -> bool:
     return True
 
 
+async def press_G_until(pilot, app, words: str):
+    """Press G and wait until the main screen's gateway line says ``words``; the line."""
+    line = app.main_screen.query_one("#gateway-line")
+    await pilot.press("G")
+    await until(pilot, lambda: words in str(line.render()), timeout=STARTED)
+    return line
+
+
 async def test_G_starts_the_gateway_in_a_child_process_and_G_stops_it(shared):
     url = shared.url
     app = make_app(shared)
@@ -138,9 +146,7 @@ async def test_a_held_request_shows_at_once_and_is_answered_from_the_panel(share
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         banner = app.main_screen.query_one("#held-banner")
-        line = app.main_screen.query_one("#gateway-line")
-        await pilot.press("G")
-        await until(pilot, lambda: "listening on" in str(line.render()), timeout=STARTED)
+        await press_G_until(pilot, app, "listening on")
         async with httpx.AsyncClient(timeout=60) as client:
             sent = time.monotonic()
             post = asyncio.create_task(
@@ -170,9 +176,7 @@ async def test_quitting_the_panel_stops_the_gateway(shared):
     app = make_app(shared)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        line = app.main_screen.query_one("#gateway-line")
-        await pilot.press("G")
-        await until(pilot, lambda: "listening on" in str(line.render()), timeout=STARTED)
+        line = await press_G_until(pilot, app, "listening on")
         runner = line.runner
     assert runner.returncode == 0 and not runner.running
     assert [a for a, _ in gateway_audit(shared)] == ["gateway.started", "gateway.stopped"]
@@ -182,9 +186,7 @@ async def test_a_child_that_dies_is_said_and_audited_and_G_starts_it_again(share
     app = make_app(shared)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        line = app.main_screen.query_one("#gateway-line")
-        await pilot.press("G")
-        await until(pilot, lambda: "listening on" in str(line.render()), timeout=STARTED)
+        line = await press_G_until(pilot, app, "listening on")
         os.kill(child_pid(app), signal.SIGKILL)
         await until(pilot, lambda: "stopped unexpectedly" in str(line.render()), timeout=STARTED)
         shown = str(line.render())
@@ -206,9 +208,7 @@ async def test_a_port_already_taken_is_said_in_one_line(shared, monkeypatch):
         app = make_app(shared)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            line = app.main_screen.query_one("#gateway-line")
-            await pilot.press("G")
-            await until(pilot, lambda: "did not start" in str(line.render()), timeout=STARTED)
+            line = await press_G_until(pilot, app, "did not start")
             shown = str(line.render())
             assert f"127.0.0.1:{port}" in shown and "in use" in shown and "Traceback" not in shown
             assert line.has_class("-failed")
