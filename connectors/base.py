@@ -203,6 +203,7 @@ class Provider:
     # OAuth: the provider's token endpoint, and the credential kinds that are refresh tokens. A routed
     # connector holding one has the gateway trade it for access tokens (app/gateway/oauth.py).
     oauth_token_url: ClassVar[str] = ""
+    default_tenant: ClassVar[str | None] = None  # the tenant a token URL names when the connector sets none
     refresh_kinds: ClassVar[frozenset[str]] = frozenset()
     # `breaker exec` on a routed connector: variable → path below the gateway prefix, the base URL
     # that the provider's SDKs (or the agent's code) read. The token goes in ``env_var``.

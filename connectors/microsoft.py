@@ -149,6 +149,7 @@ class MicrosoftGraph(Provider):
     # at its own tenant: the connector's setting ``tenant``, see oauth_tenant). Every answer carries a
     # new refresh token, kept at once.
     oauth_token_url = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+    default_tenant = "common"
     refresh_kinds = frozenset({REFRESH_KIND})
     refresh_scope = "https://graph.microsoft.com/.default offline_access"
     deep_probe_requests = 2  # the verify call, plus the permission grant when its id is registered
@@ -222,7 +223,7 @@ class MicrosoftGraph(Provider):
         """The token endpoint of the connector's tenant (``settings['tenant']``, else ``common``). With
         a base URL override on another host (the sandbox, a proxy standing for both hosts), the token
         path on that host without Graph's version segment; Graph's own host never serves it."""
-        tenant = self.oauth_tenant(str(settings.get(TENANT_SETTING) or "common")) if settings else "common"
+        tenant = self.oauth_tenant(str((settings or {}).get(TENANT_SETTING) or self.default_tenant))
         path = f"/{quote(tenant, safe='')}/oauth2/v2.0/token"
         if base_url and urlsplit(base_url).hostname != urlsplit(self.gateway_url).hostname:
             root = re.sub(r"/(?:v1\.0|beta)/?$", "", base_url.rstrip("/"))

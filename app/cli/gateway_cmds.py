@@ -97,6 +97,7 @@ def run_route(args: argparse.Namespace, ctx: CliContext) -> int:
                             "rules_host": r.rules_host,
                             "above": r.on_above.value,
                             "tokens": r.tokens,
+                            "tenant": r.tenant,
                         }
                         for r in routes
                     ]
@@ -105,7 +106,11 @@ def run_route(args: argparse.Namespace, ctx: CliContext) -> int:
             )
         else:
             rows = [[r.connector, r.upstream, r.on_above.value, str(r.tokens)] for r in routes]
-            table(["CONNECTOR", "UPSTREAM", "ABOVE MODE", "TOKENS"], rows, ctx.stdout)
+            headers = ["CONNECTOR", "UPSTREAM", "ABOVE MODE", "TOKENS"]
+            if any(r.tenant for r in routes):  # only where a provider has tenants (Microsoft)
+                rows = [row + [r.tenant or "-"] for row, r in zip(rows, routes, strict=True)]
+                headers.append("TENANT")
+            table(headers, rows, ctx.stdout)
         return 0
     ctx.require_writable("route")
     try:

@@ -95,6 +95,7 @@ class RouteView:
     rules_host: str
     on_above: AboveCeiling
     tokens: int  # live (unrevoked) tokens
+    tenant: str | None = None  # where its refresh token is redeemed, for a provider with tenants (Microsoft)
 
 
 @dataclass(frozen=True)
@@ -334,6 +335,7 @@ class Gateway:
                     r.rules_host,
                     AboveCeiling(r.on_above),
                     self._live_tokens(s, c.id),
+                    _tenant_of(c),
                 )
                 for r, c in sorted(rows, key=lambda rc: rc[1].name)
             ]
@@ -589,6 +591,20 @@ class Lookup:
 
 def _client_ref(keyring_ref: str) -> str:
     return f"oauth-client:{keyring_ref}"
+
+
+def _tenant_of(c: Connector) -> str | None:
+    """The tenant the gateway redeems ``c``'s refresh token at: its setting, else the provider's
+    default (Microsoft: ``common``); None for a provider without tenants."""
+    provider = registry.get(c.provider)
+    try:
+        kept = json.loads(c.extra_json or "{}").get(TENANT)
+    except (ValueError, AttributeError):
+        kept = None
+    try:
+        return provider.oauth_tenant(str(kept or provider.default_tenant or ""))
+    except ValueError:
+        return None
 
 
 def set_oauth_client(services, name: str, client_id: str, client_secret: Secret) -> None:

@@ -100,3 +100,19 @@ def test_route_tenant_is_kept_with_the_connector_and_a_bad_one_changes_nothing(b
     r = breaker("route", "graph-bot", "--tenant", "Contoso.onmicrosoft.com")
     assert r.code == 0 and "at tenant contoso.onmicrosoft.com" in r.err and "goes through the gateway" in r.err
     assert "connector.edit" in breaker("audit", "--json").out
+    (route,) = json.loads(breaker("route", "--json").out)["routes"]
+    assert route["tenant"] == "contoso.onmicrosoft.com"
+    listed = breaker("route").out
+    assert "TENANT" in listed and "contoso.onmicrosoft.com" in listed
+
+
+def test_route_list_names_the_default_tenant_and_none_for_providers_without(breaker, add_github):
+    refresh = "0.ASANDBOX" + "t" * 80
+    assert (
+        breaker("add", "--name", "graph-bot", "--provider", "microsoft", "--refresh-token", stdin=refresh + "\n").code
+        == 0
+    )
+    add_github()
+    assert breaker("route", "graph-bot").code == 0 and breaker("route", "gh-bot").code == 0
+    routes = {r["connector"]: r for r in json.loads(breaker("route", "--json").out)["routes"]}
+    assert routes["graph-bot"]["tenant"] == "common" and routes["gh-bot"]["tenant"] is None
