@@ -5,29 +5,32 @@ one the connection goes to (issue 10: DNS rebinding).
 refuses link-local, cloud-metadata and unconfirmed private addresses. An HTTP client that resolved
 the name again when connecting could be handed a different answer (a rebinding DNS server answers
 93.184.215.14 to the check, then 169.254.169.254 to the connection). So the check *pins* the
-addresses it accepted (:func:`pin`), and the probe and switch clients connect through
-:class:`PinnedBackend`, an httpcore network backend that
+addresses it accepted (:func:`pin`), and every key-sending client (probes, switches, the gateway's
+upstream: all made by :func:`transport`) resolves names through :func:`addresses`, which
 
-* connects an IP literal or this machine's name (the loopback sandbox) as it is — nothing added;
-* connects a pinned host name to its pinned addresses only, never looking the name up again;
-* looks any other name up once itself and connects to the address it checked: link-local, cloud
+* leaves an IP literal or this machine's name (the loopback sandbox) as it is — nothing added
+  (aiohttp never asks a resolver about an IP literal; ``localhost`` is answered by the system);
+* gives a pinned host name its pinned addresses only, never looking the name up again;
+* looks any other name up once itself and gives the address it checked: link-local, cloud
   metadata and addresses no provider can have are refused, and so is a private-network address of
   a host a destination check saw unless the owner confirmed that host (``--allow-private-url``).
 
-TLS still verifies the certificate against the host name (httpcore passes the URL's host as SNI and
-for verification, whatever address the socket went to), and the Host header is the URL's. A proxy
-from the environment (HTTPS_PROXY) resolves names itself: this guard covers direct connections.
+The transport (:mod:`app.services.aiotransport`) hands these to aiohttp as its resolver, so the
+socket goes to one of them. TLS still verifies the certificate against the URL's host name (aiohttp
+takes SNI and verification from the URL, whatever address the socket went to), and the Host header
+is the URL's. A proxy from the environment (HTTPS_PROXY) resolves names itself: httpx's client
+mounts its own transport for it, outside this guard, which covers direct connections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import typing
 from collections import OrderedDict
 
-if typing.TYPE_CHECKING:  # httpx and httpcore are imported by the clients that use this, not by the check
-    import httpcore
+if typing.TYPE_CHECKING:  # httpx and aiohttp are imported by the clients that use this, not by the check
     import httpx
 
 PIN_TTL_S = 600.0  # an answer checked this recently is the one connected to
@@ -89,74 +92,40 @@ def _refusal(host: str, address: str) -> str:
     return ""
 
 
-class PinnedBackend:
-    """httpcore's network backend (its ``AsyncNetworkBackend`` interface) with the connection's
-    address checked (see the module docstring)."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self.inner = inner
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        import httpcore
-
-        from app.services import binding
-        from app.services.netutil import CheapIdleCheck
-
-        name = host.lower().rstrip(".")
-        if binding._host_ip(host) is not None or binding.is_loopback(host):
-            addresses: tuple[str, ...] = (host,)
-        else:
-            addresses = pinned(name) or await self._look_up(name)
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                stream = await self.inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-                return CheapIdleCheck(stream)  # type: ignore[return-value]  (app.services.netutil)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        raise last if last is not None else httpcore.ConnectError(f"{host}: no address to connect to")
-
-    async def _look_up(self, name: str) -> tuple[str, ...]:
-        import anyio.to_thread
-        import httpcore
-
-        from app.services import binding
-
-        try:
-            found = await anyio.to_thread.run_sync(lambda: list(binding.resolve(name)))
-        except (OSError, UnicodeError, ValueError) as exc:
-            raise httpcore.ConnectError(f"DNS lookup failed (getaddrinfo): {type(exc).__name__}") from None
-        refusals = [r for r in (_refusal(name, str(a)) for a in found) if r]
-        if refusals:  # one bad answer among good ones is enough: the name is not trusted
-            raise httpcore.ConnectError(refusals[0] + ". Nothing was sent.")
-        return tuple(dict.fromkeys(str(a) for a in found))
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return await self.inner.connect_unix_socket(path, timeout=timeout, socket_options=socket_options)
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+class Refused(OSError):
+    """A connection the guard will not make (its text says why and that nothing was sent)."""
 
 
-def transport(limits: httpx.Limits, verify) -> httpx.AsyncHTTPTransport:
-    """httpx's own transport, its connections made through :class:`PinnedBackend`."""
-    import httpx
+async def addresses(host: str) -> tuple[str, ...] | None:
+    """The addresses a connection to ``host`` may go to; None for this machine's names (connected as
+    the system answers them). Raises :class:`Refused` (an ``OSError``, as a failed lookup is)."""
+    from app.services import binding
 
-    out = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
-    pool = out._pool  # httpx builds the httpcore pool; only its network backend is replaced
-    pool._network_backend = PinnedBackend(pool._network_backend)  # tests/hardening/test_rebinding.py holds this
-    return out
+    if binding.is_loopback(host):
+        return None
+    name = host.lower().rstrip(".")
+    return pinned(name) or await _look_up(name)
+
+
+async def _look_up(name: str) -> tuple[str, ...]:
+    from app.services import binding
+
+    try:
+        found = await asyncio.to_thread(lambda: list(binding.resolve(name)))
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise Refused(f"DNS lookup failed (getaddrinfo): {type(exc).__name__}") from None
+    refusals = [r for r in (_refusal(name, str(a)) for a in found) if r]
+    if refusals:  # one bad answer among good ones is enough: the name is not trusted
+        raise Refused(refusals[0] + ". Nothing was sent.")
+    if not found:
+        raise Refused(f"DNS lookup failed (getaddrinfo): no address for {name}")
+    return tuple(dict.fromkeys(str(a) for a in found))
+
+
+def transport(limits: httpx.Limits, verify) -> httpx.AsyncBaseTransport:
+    """The transport of every key-sending httpx client: aiohttp's connection pool with names
+    resolved through :func:`addresses` (:mod:`app.services.aiotransport`; aiohttp is imported here,
+    when the first client is made, never at start-up)."""
+    from app.services.aiotransport import AiohttpTransport
+
+    return AiohttpTransport(limits, verify)

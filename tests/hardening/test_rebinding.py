@@ -152,10 +152,6 @@ def test_a_host_checked_without_an_answer_gets_its_private_rule_at_connect(servi
 def test_loopback_and_addresses_are_connected_without_a_lookup(services, sandbox, rebinding_dns):
     """The sandbox path stays as cheap as before: an IP literal is connected without a lookup, and
     localhost as it always was."""
-    for client in (Prober(services).client(), Calls(services).client()):
-        assert isinstance(client._transport._pool._network_backend, pinned.PinnedBackend)  # httpx internals moved?
-        asyncio.run(client.aclose())
-
     base = sandbox.base_url("github")
 
     async def send(url: str) -> int:
@@ -165,13 +161,36 @@ def test_loopback_and_addresses_are_connected_without_a_lookup(services, sandbox
     assert asyncio.run(send(base)) == 401  # the sandbox answered: connected, nothing looked up
     assert asyncio.run(send(base.replace("127.0.0.1", "localhost"))) == 401  # as before: /etc/hosts
     assert "localhost" not in pinned._checked
+    assert rebinding_dns["_asked"] == []
 
 
-def test_the_gateways_upstream_client_connects_through_the_same_guard(services):
+def _refused_through(make_client) -> str:
+    async def send() -> None:
+        async with make_client() as client:
+            await client.get("http://api.rebound.example/v1/models", headers={"Authorization": f"Bearer {KEY}"})
+
+    with pytest.raises(httpx.ConnectError) as caught:
+        asyncio.run(send())
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("which", ["probe", "switch", "gateway-upstream", "gateway-oauth"])
+def test_every_key_sending_client_connects_through_the_guard(services, rebinding_dns, which):
+    """Each client pinned.transport() makes refuses a metadata answer at connect: with the guard
+    dropped (aiohttp's own resolver), the connection would be attempted and fail otherwise."""
     from app.gateway.app import GatewayApp
 
+    rebinding_dns["api.rebound.example"] = ["169.254.169.254"]
     app = GatewayApp(services)
+    makers = {
+        "probe": lambda: Prober(services).client(),
+        "switch": lambda: Calls(services).client(),
+        "gateway-upstream": lambda: httpx.AsyncClient(transport=app.transports[0]),
+        "gateway-oauth": lambda: app.http,
+    }
     try:
-        assert isinstance(app.http._transport._pool._network_backend, pinned.PinnedBackend)
+        text = _refused_through(makers[which])
     finally:
         asyncio.run(app.aclose())
+    assert text.startswith("refused: api.rebound.example resolves to 169.254.169.254"), text
+    assert "Nothing was sent" in text and KEY not in text
