@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from app.cli.context import CliContext
 from app.cli.output import clip, note, print_json, table
 from app.cli.parser import UsageError
-from app.services.tuning import long_run_collector, no_cyclic_gc
+from app.services.tuning import long_run_collector, no_collection_at_exit, no_cyclic_gc
 from connectors import registry
 from connectors.base import Outcome
 
@@ -124,6 +124,7 @@ def run_probe(args: argparse.Namespace, ctx: CliContext) -> int:
         if not args.json and len(chosen) > 1 and ctx.stderr.isatty():  # progress as results arrive
             note(f"  [{len(streamed)}/{len(chosen)}] {result.connector}: {result.report.outcome.value}", ctx.stderr)
 
+    no_collection_at_exit()  # what it buys: app.services.tuning
     with long_run_collector():  # what both buy: app.services.tuning
         results = asyncio.run(prober.probe([v.name for v in chosen], deep=args.deep, on_result=on_result, views=views))
     findings = [r for r in results if r.finding]

@@ -31,6 +31,12 @@ Three tricks, each scoped:
   of 1,000,000 saves nothing more: the collection is only put off to the next allocation after
   the block.
 
+- :func:`no_collection_at_exit` — `breaker probe` freezes what is alive when the interpreter
+  exits, so the interpreter's final collections skip it (the process's end frees it all anyway).
+  After a probe-all of bench_probe's 1,000 connectors, from the last answer to the process's exit:
+  median 0.44 s (0.40–0.52) before, 0.11 s (0.08–0.14) with it (4 alternated runs each, load 2);
+  the command's own work in that span (the last batch, the JSON) is under 0.06 s.
+
 Removed because no benchmark showed what they buy: shorter GIL slices (``sys.setswitchinterval``)
 during a probe-all — 1,000 probes at 100 ms, 5 runs each way, wall clock at load 8–11: differences
 inside the spread (a young-generation threshold was dropped with it then, and is back above with
@@ -44,11 +50,24 @@ runs set it, to show the figures above again.
 
 from __future__ import annotations
 
+import atexit
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 ACTIVE = True  # the benchmarks' --compare-untuned runs set it to False
+_EXIT_FREEZE = False
+
+
+def no_collection_at_exit() -> None:
+    """At interpreter exit, freeze everything still alive (``gc.freeze``) before the interpreter's
+    final collections, which then skip it; memory is the operating system's to reclaim. Atexit
+    handlers run after non-daemon threads are joined, so nothing allocates after. Registered once."""
+    global _EXIT_FREEZE
+    if not ACTIVE or _EXIT_FREEZE:
+        return
+    _EXIT_FREEZE = True
+    atexit.register(gc.freeze)
 
 
 @contextmanager

@@ -83,21 +83,27 @@ def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     _executemany(driver, sql, _values(table, names, rows))
 
 
-def update_many(session: Session, table: Table, rows: list[dict[str, Any]], key: str = "id") -> None:
-    """UPDATE each row by ``key`` (every row with the same keys) in one executemany."""
+def update_many(
+    session: Session, table: Table, rows: list[dict[str, Any]], key: str = "id", only: dict[str, Any] | None = None
+) -> None:
+    """UPDATE each row by ``key`` (every row with the same keys) in one executemany; ``only``: more
+    column = value conditions, the same for every row (e.g. ``{"active": True}``)."""
     if not rows:
         return
     names = [name for name in rows[0] if name != key]
+    only = only or {}
     driver = _driver(session)
     if driver is None:
         renamed = [{("b_" + k if k == key else k): v for k, v in row.items()} for row in rows]
         session.execute(
             table.update()
-            .where(table.c[key] == bindparam("b_" + key))
+            .where(table.c[key] == bindparam("b_" + key), *(table.c[name] == value for name, value in only.items()))
             .values({name: bindparam(name) for name in names}),
             renamed,
         )
         return
     assignments = ", ".join(f"{_quoted(name)} = ?" for name in names)
-    sql = f"UPDATE {_quoted(table.name)} SET {assignments} WHERE {_quoted(key)} = ?"
-    _executemany(driver, sql, _values(table, [*names, key], rows))
+    conditions = " AND ".join(f"{_quoted(name)} = ?" for name in [key, *only])
+    sql = f"UPDATE {_quoted(table.name)} SET {assignments} WHERE {conditions}"
+    fixed = [{**row, **only} for row in rows] if only else rows
+    _executemany(driver, sql, _values(table, [*names, key, *only], fixed))

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from app.services.inventory import ConnectorInput
 from app.store.bulk import insert_many, update_many
 from app.store.db import session_scope
-from app.store.models import Connector, Probe
+from app.store.models import Connector, Credential, Probe
 from connectors.base import Secret
 
 GITHUB_KEY = "ghp_SANDBOX" + "b" * 30 + "BULK"
@@ -98,6 +98,33 @@ def test_a_bulk_update_by_id_stores_what_the_orm_stores(services):
         texts = conn.execute("SELECT last_probe_at, last_outcome, live_level FROM connector ORDER BY name").fetchall()
     assert texts[0] == texts[1]
     assert services.inventory.get("b").last_probe_at == WHEN and services.inventory.get("b").live_level == 4
+
+
+def test_a_bulk_update_with_conditions_touches_only_the_matching_rows_and_stores_what_the_orm_stores(services):
+    """A probe's expiry goes to the connector's active key only (update_many(..., only=...))."""
+    a = services.inventory.add(ConnectorInput(name="a"), Secret(GITHUB_KEY))
+    b = services.inventory.add(ConnectorInput(name="b"), Secret(GITHUB_KEY.replace("BULK", "BULL")))
+    with session_scope(services.engine) as s:  # b also holds an old, inactive key
+        s.add(Credential(connector_id=b.id, keyring_ref="old", fingerprint="f", active=False))
+    with session_scope(services.engine) as s:
+        s.execute(
+            Credential.__table__.update()
+            .where(Credential.connector_id == a.id, Credential.active.is_(True))
+            .values(expires_at=WHEN)
+        )
+        update_many(
+            s,
+            Credential.__table__,
+            [{"connector_id": b.id, "expires_at": WHEN}],
+            key="connector_id",
+            only={"active": True},
+        )
+    with sqlite3.connect(services.settings.db_path) as conn:
+        rows = conn.execute("SELECT connector_id, active, expires_at FROM credential ORDER BY id").fetchall()
+    by_key = {(cid, active): expires for cid, active, expires in rows}
+    assert by_key[(a.id, 1)] == by_key[(b.id, 1)] is not None  # the same stored text as the ORM's
+    assert by_key[(b.id, 0)] is None  # the inactive key is left alone
+    assert services.inventory.get("b").credential.expires_at == WHEN
 
 
 def test_a_driver_error_is_the_stores_one_line_message_and_nothing_is_kept(services):

@@ -92,3 +92,16 @@ def test_inactive_long_run_collector_changes_nothing(monkeypatch):
     before, frozen = gc.get_threshold(), gc.get_freeze_count()
     with tuning.long_run_collector():
         assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
+
+
+def test_no_collection_at_exit_registers_one_freeze_and_nothing_when_inactive(monkeypatch):
+    registered = []
+    monkeypatch.setattr(tuning.atexit, "register", registered.append)
+    monkeypatch.setattr(tuning, "_EXIT_FREEZE", False)
+    monkeypatch.setattr(tuning, "ACTIVE", False)
+    tuning.no_collection_at_exit()
+    assert registered == []
+    monkeypatch.setattr(tuning, "ACTIVE", True)
+    tuning.no_collection_at_exit()
+    tuning.no_collection_at_exit()
+    assert registered == [gc.freeze]
