@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from app.cli.context import CliContext
 from app.cli.output import clip, note, print_json, table
 from app.cli.parser import UsageError
-from app.services.tuning import long_run_collector, no_collection_at_exit, no_cyclic_gc
+from app.services.tuning import long_run_collector, no_collection_at_exit, no_cyclic_gc, without_httpx_cli
 from connectors import registry
 from connectors.base import Outcome
 
@@ -92,6 +92,7 @@ def run_probe(args: argparse.Namespace, ctx: CliContext) -> int:
         # The store opens on the first worker thread that needs it (writing the first results), while
         # the first requests are on the wire: its import is half a second of CPU (docs/benchmarks.md).
         views, services = ctx.views_and_opening_services()
+        without_httpx_cli()  # what it buys: app.services.tuning
         from app.services.probing import Prober
 
         prober = Prober(services)

@@ -105,3 +105,18 @@ def test_no_collection_at_exit_registers_one_freeze_and_nothing_when_inactive(mo
     tuning.no_collection_at_exit()
     tuning.no_collection_at_exit()
     assert registered == [gc.freeze]
+
+
+def test_without_httpx_cli_keeps_an_imported_httpx_and_httpx_imports_without_it(monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.delitem(sys.modules, "httpx._main", raising=False)
+    tuning.without_httpx_cli()  # httpx is imported in this test process: nothing changes
+    assert "httpx._main" not in sys.modules
+    code = (
+        "import sys; from app.services import tuning; tuning.without_httpx_cli(); import httpx; "
+        "httpx.AsyncClient(); print('rich' in sys.modules, 'click' in sys.modules, sys.modules['httpx._main'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.split() == ["False", "False", "None"]
