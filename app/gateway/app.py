@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -85,6 +86,17 @@ def problem(status: int, title: str, detail: str, **extra) -> tuple[int, bytes]:
     body = {"type": enforcement.PROBLEM_TYPE + title.split(":")[0].lower().replace(" ", "-"), "title": title}
     body.update(status=status, detail=detail, refused_by="breaker-gateway", **extra)
     return status, json.dumps(body).encode()
+
+
+_DATE: list = [0, b""]
+
+
+def http_date() -> bytes:
+    """The Date header of the gateway's own answers (RFC 9110 §6.6.1), made once a second."""
+    now = int(time.time())
+    if _DATE[0] != now:
+        _DATE[:] = [now, formatdate(now, usegmt=True).encode()]
+    return _DATE[1]
 
 
 def token_of(headers: dict[str, str]) -> str | None:
@@ -189,13 +201,12 @@ class GatewayApp:
                 await self.respond(send, status, body)
 
     async def respond(self, send: Send, status: int, body: bytes, content_type: str = PROBLEM_CONTENT_TYPE) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
-            }
-        )
+        headers = [
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"date", http_date()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def handle(self, scope: dict, receive: Receive, send: Send) -> None:

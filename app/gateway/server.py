@@ -81,7 +81,10 @@ class RunningGateway:
         host, port = sock.getsockname()[:2]
         self.url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         # proxy_headers off: agents connect from loopback, which uvicorn trusts by default, so an agent's
-        # X-Forwarded-For/-Proto would otherwise rewrite the request's client and scheme.
+        # X-Forwarded-For/-Proto would otherwise rewrite the request's client and scheme. No Date or
+        # Server header of uvicorn's own: a forwarded answer carries the provider's (uvicorn added a
+        # second of each to every one), and the gateway's own answers carry their Date
+        # (GatewayApp.respond).
         config = uvicorn.Config(
             app,
             log_level="warning",
@@ -91,6 +94,8 @@ class RunningGateway:
             ws="none",
             timeout_keep_alive=30,
             proxy_headers=False,
+            server_header=False,
+            date_header=False,
         )
         self.server = _Server(config, app)
         self.task: asyncio.Task | None = None

@@ -3,7 +3,9 @@ the mode enforced per request, streams passed event by event, provider URLs rewr
 
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 
 import httpx
 
@@ -118,3 +120,18 @@ async def test_usage_is_recorded_without_bodies_paths_or_keys(gateway, upstream)
     for token in gateway.tokens.values():
         assert token not in dump
     assert "c2VjcmV0" not in dump and "/repos/o/r" not in dump.replace("/repos/{owner}", "")
+
+
+async def test_a_forwarded_answer_carries_the_providers_date_and_server_once(gateway, upstream):
+    """uvicorn added a Date and a Server header of its own to every answer, so a forwarded one had
+    two of each (Date is a singleton field, RFC 9110 §6.6.1); the gateway's own answers have one Date."""
+    auth = {"Authorization": f"Bearer {gateway.tokens['gh-bot']}"}
+    async with httpx.AsyncClient() as client:
+        r = await client.get(gateway.base("gh-bot") + "/user", headers=auth)
+        refused = await client.get(gateway.base("gh-bot") + "/user")
+    assert r.status_code == 200
+    assert len(r.headers.get_list("date")) == 1 and r.headers.get_list("server") == ["uvicorn"]  # the stand-in's
+    assert refused.status_code == 401
+    assert len(refused.headers.get_list("date")) == 1 and "server" not in refused.headers
+    httpx_date = email.utils.parsedate_to_datetime(refused.headers["date"])
+    assert abs(httpx_date.timestamp() - time.time()) < 60
