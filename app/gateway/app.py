@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
+from typing import NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -76,6 +77,9 @@ CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", 
 NOT_FORWARDED = HOP_BY_HOP | CREDENTIAL_HEADERS | {"accept-encoding", "x-forwarded-for", "forwarded"}
 KEPT = 256  # host headers, providers and rewriters kept per gateway (each a handful in practice)
 URLS_KEPT, URL_KEPT_LEN = 1024, 512  # upstream URLs kept parsed: how many, and up to what length
+# Response headers never relayed to the agent: hop-by-hop ones (the gateway frames its own answer)
+# and Set-Cookie (a provider's cookie is not the agent's to keep), as raw lower-case bytes.
+NOT_RELAYED = frozenset(name.encode() for name in (*HOP_BY_HOP, "set-cookie"))
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 Send = Callable[[dict], Awaitable[None]]
@@ -422,12 +426,28 @@ class GatewayApp:
             self._rewriters[key] = found
         return found
 
-    def response_headers(self, response: httpx.Response, rewrite: Rewriter) -> list[tuple[bytes, bytes]]:
-        return [
-            (k.encode("latin-1"), rewrite.text(v).encode("latin-1"))
-            for k, v in response.headers.multi_items()
-            if k.lower() not in HOP_BY_HOP and k.lower() not in ("set-cookie",)
-        ]
+    @staticmethod
+    def relayed(response: httpx.Response, rewrite: Rewriter) -> Relayed:
+        """The provider's response headers as the agent gets them, in one pass over the raw bytes
+        (no decoding and re-encoding of each): hop-by-hop headers and Set-Cookie dropped, provider
+        URLs rewritten; beside them the content type, the length and the X-Accepted-* headers."""
+        out: list[tuple[bytes, bytes]] = []
+        ctype = b""
+        length = 0
+        accepted: list[tuple[str, str]] = []
+        for key, value in response.headers.raw:
+            lower = key.lower()
+            if lower in NOT_RELAYED:
+                continue
+            if lower == b"content-type":
+                ctype = value.lower()
+            elif lower.startswith(b"x-accepted-"):
+                accepted.append((lower.decode("latin-1"), value.decode("latin-1")))
+            out.append((key, rewrite.raw(value)))
+        if (found := response.headers.get("content-length")) is not None:
+            with contextlib.suppress(ValueError):
+                length = int(found)
+        return Relayed(out, ctype, length, accepted_headers(accepted) if accepted else "{}")
 
     async def forward_buffered(self, route: Route, request: Request):
         """Forward once and read the whole answer (a held request: every joined caller gets a copy)."""
@@ -440,7 +460,7 @@ class GatewayApp:
         try:
             rewrite = self.rewriter(route, request)
             body = rewrite.body(await response.aread())
-            headers = self.response_headers(response, rewrite)
+            headers = self.relayed(response, rewrite).headers
             headers.append((b"content-length", str(len(body)).encode()))
             return Buffered(response.status_code, headers, body)
         finally:
@@ -454,17 +474,16 @@ class GatewayApp:
             self.use(route, request, verdict, 502)
             await self.respond(send, *problem(502, "No key", f"the keyring holds no key for {route.connector}"))
             return
-        accepted = accepted_headers(response.headers.multi_items())
         streamed = False
+        accepted = "{}"
         try:
             rewrite = self.rewriter(route, request)
-            ctype = response.headers.get("content-type", "").lower()
-            resp_headers = self.response_headers(response, rewrite)
-            if ctype.startswith("text/event-stream"):
+            resp_headers, ctype, length, accepted = self.relayed(response, rewrite)
+            if ctype.startswith(b"text/event-stream"):
                 streamed = True  # recorded when it starts: a stream may last minutes
                 self.use(route, request, verdict, response.status_code, accepted)
                 await self.stream(route, verdict, response, resp_headers, send)
-            elif "json" in ctype and int(response.headers.get("content-length") or 0) <= MAX_REWRITE:
+            elif b"json" in ctype and length <= MAX_REWRITE:
                 # The transport's stream, not response.aread(): aread() hands the connection back to
                 # the pool (h11's next cycle, the pool's locks) before it returns, in the agent's
                 # wait; read this way, that happens in ``finally``, after the answer has been sent.
@@ -565,17 +584,36 @@ class GatewayApp:
                 self.on_event(f"usage records could not be written ({type(exc).__name__}); {len(rows)} lost")
 
 
+class Relayed(NamedTuple):
+    headers: list[tuple[bytes, bytes]]
+    content_type: bytes  # lower-case, b"" when none
+    length: int  # Content-Length as the provider sent it, 0 when none (or not a number)
+    accepted: str  # the X-Accepted-* headers as JSON (app.services.gateway.accepted_headers)
+
+
 class Rewriter:
     """Absolute provider URLs → the gateway's own prefix for this connector."""
 
     def __init__(self, own: str, roots: tuple[str, ...]) -> None:
         self.own = own
         self.roots = tuple(sorted({r.rstrip("/") for r in roots if r}, key=len, reverse=True))
+        self._raw = tuple(
+            (root.encode("latin-1"), own.encode("latin-1"))
+            for root in self.roots
+            if root.isascii()  # a URL as stored is ASCII; anything else could not be in a header
+        )
 
     def text(self, value: str) -> str:
         for root in self.roots:
             if root in value:
                 value = value.replace(root, self.own)
+        return value
+
+    def raw(self, value: bytes) -> bytes:
+        """:meth:`text` on a header's bytes as sent (Latin-1: byte for byte)."""
+        for root, own in self._raw:
+            if root in value:
+                value = value.replace(root, own)
         return value
 
     def body(self, data: bytes) -> bytes:

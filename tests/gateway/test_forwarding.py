@@ -135,3 +135,16 @@ async def test_a_forwarded_answer_carries_the_providers_date_and_server_once(gat
     assert len(refused.headers.get_list("date")) == 1 and "server" not in refused.headers
     httpx_date = email.utils.parsedate_to_datetime(refused.headers["date"])
     assert abs(httpx_date.timestamp() - time.time()) < 60
+
+
+async def test_response_headers_pass_byte_for_byte(gateway, upstream):
+    """A header value in UTF-8 reaches the agent as the provider sent it (it was decoded, then
+    encoded again as Latin-1: a character outside Latin-1 failed the request), and the provider's
+    links in headers are still rewritten to the gateway."""
+    auth = {"Authorization": f"Bearer {gateway.tokens['gh-bot']}"}
+    async with httpx.AsyncClient() as client:
+        r = await client.get(gateway.base("gh-bot") + "/_utf8_header", headers=auth)
+        linked = await client.get(gateway.base("gh-bot") + "/repos/o/r/issues", headers=auth)
+    assert r.status_code == 200
+    assert dict(r.headers.raw)[b"x-note"] == "café → ok".encode()
+    assert linked.headers["link"] == f'<{gateway.base("gh-bot")}/items?page=2>; rel="next"'

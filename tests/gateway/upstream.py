@@ -64,6 +64,8 @@ class Upstream:
             )
         if path.endswith("/_set_cookie"):  # a provider setting a session cookie
             return await self.json(send, {"ok": True}, headers={"set-cookie": "session=CANARYcookie; Path=/"})
+        if path.endswith("/_utf8_header"):  # a header value in UTF-8, outside Latin-1 (RFC 9110 allows any octet)
+            return await self.json(send, {"ok": True}, headers={"x-note": "caf\u00e9 \u2192 ok"})
         links = {"link": f'<{self.url}/items?page=2>; rel="next"'}
         await self.json(
             send,
