@@ -211,16 +211,28 @@ async def _serve(ctx: CliContext, host: str, port: int) -> int:
         note("Held requests are printed here; answer `y [ID]` or `n [ID]` (the oldest when no ID), or in the panel.")
         record_run(ctx.services, True, gw.url, "breaker gateway")
         try:
-            lines = _lines_of(ctx.stdin)
-            while True:
-                line = await lines.get()
-                if not line:  # stdin closed: keep serving, answers come from the panel
-                    await asyncio.Event().wait()
-                reply = await asyncio.to_thread(answer_line, answers, line)
-                if reply:
-                    note(reply, ctx.stderr)
+            with serving_collector():
+                lines = _lines_of(ctx.stdin)
+                while True:
+                    line = await lines.get()
+                    if not line:  # stdin closed: keep serving, answers come from the panel
+                        await asyncio.Event().wait()
+                    reply = await asyncio.to_thread(answer_line, answers, line)
+                    if reply:
+                        note(reply, ctx.stderr)
         finally:
             record_run(ctx.services, False, gw.url, "breaker gateway")
+
+
+def serving_collector():
+    """Once the gateway serves: what start-up left alive frozen out of the cyclic collector, and its
+    young generation collected every 50,000 allocations instead of 700 (app.services.tuning). With
+    100 agents' requests in flight, each young collection walked their live objects: ~1 ms each,
+    ~40 of them (and 3-4 middle ones of ~3.8 ms) per 2,200 requests — a pause for whichever request
+    arrived then; with this, none in the same window (docs/benchmarks.md, session 7)."""
+    from app.services import tuning
+
+    return tuning.long_run_collector()
 
 
 def _lines_of(stream) -> asyncio.Queue[str]:
@@ -293,7 +305,8 @@ async def _serve_for(ctx: CliContext, host: str, port: int, run_by: str) -> int:
             loop.add_signal_handler(signal.SIGTERM, stop.set)
             threading.Thread(target=wait_for_eof, name="stdin-eof", daemon=True).start()
             emit(ctx.stdout, "listening", url=gw.url, pid=os.getpid())
-            await stop.wait()
+            with serving_collector():
+                await stop.wait()
         finally:
             await asyncio.to_thread(record_run, ctx.services, False, gw.url, where)
             emit(ctx.stdout, "stopped")  # audited; open requests are ended next

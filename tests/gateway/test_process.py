@@ -94,3 +94,15 @@ def test_sigterm_writes_every_usage_row_and_audits_the_stop_before_the_process_e
     assert count == 7
     assert runs == ["gateway.started", "gateway.stopped"]  # SIGTERM ends it as Ctrl-C does: the stop is audited
     assert child.returncode == 0
+
+
+def test_a_serving_gateway_freezes_start_up_out_of_the_collector_and_collects_young_objects_rarely():
+    import gc
+
+    from app.cli.gateway_cmds import serving_collector
+
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with serving_collector():
+        assert gc.get_freeze_count() > frozen
+        assert gc.get_threshold()[0] == 50_000
+    assert gc.get_threshold() == threshold
