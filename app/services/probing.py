@@ -5,7 +5,9 @@ provider endpoint (``probe.per_host``: the provider's host, so a slow GitHub nev
 a per-request timeout and an overall deadline per probe. ``Retry-After`` is honoured up to
 ``probe.max_retry_wait_s``, waiting *outside* the pool so a throttled provider delays nobody else.
 Results are handed to ``on_result`` as they arrive and written in batches by one writer, so the
-database never becomes the bottleneck of a probe-all.
+database never becomes the bottleneck of a probe-all. (In `breaker probe`, whose store is opened by
+the probe-all itself, results are completed and written once the pool is quiet: see
+:meth:`BusiestFirst.quiet`.)
 
 Probing itself imports no part of the store stack (SQLAlchemy, SQLModel, pydantic: about half a
 second of CPU): `breaker probe` starts its requests while the store is still being opened on a
@@ -21,7 +23,7 @@ import itertools
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -119,6 +121,24 @@ class BusiestFirst:
         self._left: Counter[str] = Counter()  # endpoint → probes not yet done
         self._done: Counter[str] = Counter()  # endpoint → probes done
         self._sent: Counter[str] = Counter()  # endpoint → requests its done probes sent
+        self._queued = 0  # probes waiting for a slot (cancelled ones are not counted)
+        self._in_use = 0
+        self._slots = slots
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    async def quiet(self) -> None:
+        """Return once no probe waits for a pool slot and at most half the slots are in use: the
+        probe-all is past its busiest part (what is left runs through a few endpoints), so work on
+        a thread beside the event loop (opening the store, writing results) no longer holds up the
+        answers of the probes that bound the wall time (docs/benchmarks.md, session 7)."""
+        await self._quiet.wait()
+
+    def _update_quiet(self) -> None:
+        if self._queued == 0 and self._in_use * 2 <= self._slots:
+            self._quiet.set()
+        else:
+            self._quiet.clear()
 
     def expect(self, endpoint: str) -> None:
         """A probe of ``endpoint`` is on its way (its key is read)."""
@@ -140,14 +160,21 @@ class BusiestFirst:
     async def _acquire(self, endpoint: str) -> None:
         if self._free > 0:
             self._free -= 1
+            self._in_use += 1
+            self._update_quiet()
             return
         handed = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiting, (-self.work_left(endpoint), next(self._arrival), handed))
+        self._queued += 1
+        self._update_quiet()
         try:
             await handed
         except asyncio.CancelledError:
             if handed.done() and not handed.cancelled():  # handed a slot just as it was cancelled
                 self._release()
+            else:
+                self._queued -= 1
+                self._update_quiet()
             raise  # a cancelled waiter stays in the heap, skipped by _release
 
     def _release(self) -> None:
@@ -155,8 +182,12 @@ class BusiestFirst:
             handed = heapq.heappop(self._waiting)[2]
             if not handed.done():
                 handed.set_result(None)  # the slot passes straight to the waiter
+                self._queued -= 1
+                self._update_quiet()
                 return
         self._free += 1
+        self._in_use -= 1
+        self._update_quiet()
 
 
 class _PoolSlot:
@@ -340,16 +371,21 @@ class Prober:
         # What the latest deep probes and the connectors' MCP servers found (two queries and, for the
         # second, its modules: 0.15 s of CPU) is read on a thread once the first report is in, so it
         # never competes with sending the first requests; a probe waits for it only once its report
-        # is in. (`breaker probe`'s store opens on that thread: see OpeningServices.)
+        # is in. (`breaker probe`'s store opens on that thread, once the pool is quiet: see below.)
         known: asyncio.Future | None = None
         pool = BusiestFirst(settings.concurrency)
+        # `breaker probe` opens the store on a thread (OpeningServices): half a second of CPU, then the
+        # writes. Beside a busy event loop that thread takes the GIL from the answers of the probes
+        # that bound the wall time, so the store is opened, and results written, once the pool is
+        # quiet (BusiestFirst.quiet; every result is still written before probe() returns).
+        later = pool.quiet if not getattr(self.services, "is_open", True) else None
         # One client (and connection pool) per provider endpoint, sized to the per-host limit:
         # it *is* the per-host limit, and small pools keep httpx's per-request pool bookkeeping cheap.
         clients: dict[str, httpx.AsyncClient] = {}
         host_limits: dict[str, asyncio.Semaphore] = {}
         queue: asyncio.Queue[ProbeResult | None] = asyncio.Queue()
         all_in = asyncio.Event()  # every probe has reported
-        writer = asyncio.create_task(self._writer(queue, all_in))
+        writer = asyncio.create_task(self._writer(queue, all_in, later))
         results: list[ProbeResult] = []
 
         async def one(view: ConnectorView) -> None:
@@ -368,7 +404,7 @@ class Prober:
             )
             pool.finished(key, report.requests)
             if known is None:
-                known = asyncio.ensure_future(asyncio.to_thread(self._known_grants, views, deep))
+                known = asyncio.ensure_future(self._after(later, asyncio.to_thread, self._known_grants, views, deep))
             findings, tools = await known
             if view.name in findings and report.outcome is Outcome.OK and not report.deep:
                 keep_deep_findings(report, *findings[view.name])
@@ -468,17 +504,27 @@ class Prober:
             return []
         return drift_findings(view.mode, view.declared, report.grants, report.live_level)
 
+    @staticmethod
+    async def _after(wait: Callable[[], Awaitable[None]] | None, run: Callable[..., Awaitable], *args):
+        if wait is not None:
+            await wait()
+        return await run(*args)
+
     # -- storing ---------------------------------------------------------------------------
-    async def _writer(self, queue: asyncio.Queue, all_in: asyncio.Event) -> None:
+    async def _writer(
+        self, queue: asyncio.Queue, all_in: asyncio.Event, later: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         """Write results in batches (one transaction each) off the event loop.
 
         After the first result of a batch it lets the others gather for ``WRITE_GATHER_S``, or until
         the last probe is in: each transaction has a fixed cost (about 4 ms of CPU, the write lock,
         the audit head in the keyring) paid while the probes share the GIL. In bench_probe's
-        probe-all of 1,000 at 100 ms, 0.5 s (was 0.1 s) makes batches of 170–330 results while most
-        endpoints are busy and of 8–40 while only the busiest one is left, instead of 50 and 2–9:
+        probe-all of 1,000 at 100 ms, 0.5 s (was 0.1 s) made batches of 170–330 results while most
+        endpoints were busy and of 8–40 while only the busiest one was left, instead of 50 and 2–9:
         the writer's CPU 0.19–0.25 s instead of 0.39–0.42 s (thread CPU time, 2 runs each, with the
-        expiry updates in one statement). A single probe is written as soon as it is in."""
+        expiry updates in one statement). With ``later`` (`breaker probe`, whose store is not open
+        yet) a batch waits for it too: there the first batch holds most of the results, written once
+        the pool is quiet (writer CPU 0.13 s). A single probe is written as soon as it is in."""
         done = False
         while not done:
             batch = [await queue.get()]
@@ -488,6 +534,8 @@ class Prober:
                         await all_in.wait()
                 except TimeoutError:
                     pass
+            if later is not None and batch[0] is not None:
+                await later()  # the store opens, and results are written, once the probe-all's rush is over
             while not queue.empty():
                 batch.append(queue.get_nowait())
             if None in batch:

@@ -84,3 +84,27 @@ async def test_a_cancelled_waiter_does_not_keep_a_slot():
     waiter.cancel()  # ...which is cancelled before it runs
     await asyncio.gather(waiter, return_exceptions=True)
     assert pool._free == 1
+
+
+async def test_the_pool_is_quiet_when_nothing_waits_and_at_most_half_the_slots_are_held():
+    pool = BusiestFirst(4)
+    assert pool._quiet.is_set()  # nothing running yet
+    held = [pool.slot("a") for _ in range(4)]
+    for slot in held:
+        await slot.__aenter__()
+    served: list[str] = []
+    waiter = asyncio.ensure_future(_queue(pool, "b", served))
+    cancelled = asyncio.ensure_future(_queue(pool, "c", served))
+    quiet = asyncio.ensure_future(pool.quiet())
+    await _settle()
+    cancelled.cancel()
+    await _settle()
+    assert pool._queued == 1 and not quiet.done()  # the cancelled waiter no longer counts
+    await held[0].__aexit__(None, None, None)  # its slot goes to the waiter
+    await waiter
+    assert served == ["b"] and pool._in_use == 3 and not quiet.done()  # three of four held: busy
+    await held[1].__aexit__(None, None, None)
+    await asyncio.wait_for(quiet, 1)  # two of four, nothing waiting: quiet
+    await held[2].__aexit__(None, None, None)
+    await held[3].__aexit__(None, None, None)
+    assert pool._queued == 0 and pool._in_use == 0 and pool._quiet.is_set()
