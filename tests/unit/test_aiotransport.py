@@ -314,3 +314,25 @@ def test_a_transport_used_from_two_event_loops_opens_a_pool_in_each():
     assert asyncio.run(once(t)) == 200
     assert asyncio.run(once(t)) == 200
     asyncio.run(t.aclose())
+
+
+def test_aiohttp_is_imported_when_the_first_client_is_made_not_before():
+    """The panel's first frame, probing's and the gateway's modules load no aiohttp (its import is
+    ~0.15 s of CPU); pinned.transport() brings it in."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "import app.tui.app, app.tui.screens.main, app.cli.panel\n"
+        "import app.services.probing, app.services.switches.calls, app.gateway.app, app.services.pinned\n"
+        "before = 'aiohttp' in sys.modules\n"
+        "import httpx\n"
+        "app.services.pinned.transport(httpx.Limits(max_connections=1), verify=True)\n"
+        "print(before, 'aiohttp' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
