@@ -364,3 +364,107 @@ def test_aiohttps_import_skips_only_its_own_ca_loads():
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0", "True", "True", "True", "False"]
+
+
+def _self_signed(tmp_path, name: str) -> tuple[str, str]:
+    """A certificate for ``name`` (its own issuer) and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_tls_is_verified_against_the_urls_host_while_the_socket_goes_to_the_pinned_address(tmp_path):
+    """A pinned name's connection goes to its pinned address, and the certificate is checked with
+    the caller's context against the URL's host name (SNI), not the address: a certificate for
+    another name, or one the context does not trust, is a TLS failure and nothing is sent."""
+    import ssl as ssl_
+
+    from connectors.http import describe_transport_error
+
+    host, other = "tls.innocent.example", "tls.elsewhere.example"
+    served = {name: _self_signed(tmp_path, name) for name in (host, other)}
+
+    async def main() -> list:
+        out = []
+        for serve_as in (host, other):
+            server_ctx = ssl_.create_default_context(ssl_.Purpose.CLIENT_AUTH)
+            server_ctx.load_cert_chain(*served[serve_as])
+            seen: list[bytes] = []
+
+            async def handle(reader, writer, seen=seen):
+                try:
+                    seen.append(await reader.readuntil(b"\r\n\r\n"))
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    await writer.drain()
+                except (asyncio.IncompleteReadError, ConnectionError, ssl_.SSLError):
+                    pass
+                writer.close()
+
+            server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+            port = server.sockets[0].getsockname()[1]
+            pinned.pin(host, ["127.0.0.1"], private_ok=False)
+            for trusting in ("both", "none"):
+                client_ctx = ssl_.create_default_context()
+                if trusting == "both":
+                    for cert, _ in served.values():
+                        client_ctx.load_verify_locations(cert)
+                t = pinned.transport(httpx.Limits(max_connections=2), client_ctx)
+                async with httpx.AsyncClient(transport=t) as client:
+                    try:
+                        response = await client.get(f"https://{host}:{port}/", headers={"authorization": "Bearer k"})
+                        out.append((serve_as, trusting, response.text))
+                    except httpx.ConnectError as exc:
+                        out.append((serve_as, trusting, describe_transport_error(exc)))
+            out.append((serve_as, "sent", len(seen)))
+            server.close()
+        return out
+
+    assert asyncio.run(main()) == [
+        (host, "both", "ok"),  # trusted, right name: answered at the pinned address
+        (host, "none", "TLS handshake failed"),  # the caller's context does not trust it
+        (host, "sent", 1),
+        (other, "both", "TLS handshake failed"),  # trusted, but for another name
+        (other, "none", "TLS handshake failed"),
+        (other, "sent", 0),  # nothing reached the server that is not the URL's host
+    ]
+
+
+def test_max_connections_is_the_callers():
+    """Six requests at once through a pool of two: two connections, each reused."""
+
+    async def slow(head: bytes, body: bytes) -> bytes:
+        await asyncio.sleep(0.05)
+        return ok(head, body)
+
+    async def main() -> tuple[int, int]:
+        async with Raw(slow) as srv:
+            async with httpx.AsyncClient(transport=transport(max_connections=2)) as client:
+                answers = await asyncio.gather(*(client.get(srv.url + f"/{i}") for i in range(6)))
+            return srv.connections, sum(r.status_code == 200 for r in answers)
+
+    assert asyncio.run(main()) == (2, 6)
