@@ -23,7 +23,8 @@ The ideal is what the network alone forces on the code as it must run: a probe h
     latency × max( ceil(Σ r / concurrency),  max over providers ceil(Σ r of the provider / per_host),  max r )
 
 The script also replays the requests the sandbox logged through bare ``httpx`` clients with the
-same limits: the HTTP stack's own floor on this machine, for comparison (not the ideal).
+same limits, on the transport Breaker's clients use (``app.services.pinned.transport``, aiohttp):
+the HTTP stack's own floor on this machine, for comparison (not the ideal).
 Target: the median run ≤ 1.3 × the ideal. Not a pytest test: pytest never collects this file.
 """
 
@@ -130,10 +131,14 @@ def ideal_seconds(results: list[dict], concurrency: int, per_host: int, latency_
 
 
 async def replay(url: str, logged: list[dict], concurrency: int, per_host: int) -> float:
-    """Seconds to send ``logged`` again through one bare httpx client per provider, same limits."""
+    """Seconds to send ``logged`` again through one bare httpx client per provider, same limits, on
+    the transport Breaker's clients use (``app.services.pinned.transport``)."""
+    from app.services import pinned
+
     pool = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=per_host)
     clients = {
-        p: httpx.AsyncClient(base_url=f"{url}/{p}", limits=httpx.Limits(max_connections=per_host))
+        p: httpx.AsyncClient(base_url=f"{url}/{p}", transport=pinned.transport(limits, verify=True))
         for p in {r["prefix"] for r in logged}
     }
     hosts = {p: asyncio.Semaphore(per_host) for p in clients}
@@ -214,7 +219,7 @@ def main() -> int:
     print(f"  CPU of the process:   {spread(cpus)}")
     print(f"  ideal {ideal * 1000:.0f} ms = {why} x {args.latency_ms:.0f} ms")
     print(
-        f"  HTTP stack alone (the first run's {len(logged)} requests replayed through bare httpx, same limits): "
+        f"  HTTP stack alone (the first run's {len(logged)} requests replayed through bare httpx clients on Breaker's transport, same limits): "
         f"{floor * 1000:.0f} ms ({floor / ideal:.2f}x the ideal)"
     )
     line, ok = verdict("probe-all, whole process", statistics.median(walls), ideal, 1.3)
