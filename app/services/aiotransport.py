@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import ssl
 import sys
@@ -128,6 +129,13 @@ class PinnedResolver(AbstractResolver):
         return None
 
 
+@functools.cache
+def httpx_default_context() -> ssl.SSLContext:
+    """httpx's verified default (certifi's CA bundle), made once: each costs ~25 ms of CPU, and the
+    gateway makes nine transports at start (its eight upstream pools and its OAuth client)."""
+    return httpx.create_ssl_context(verify=True)
+
+
 class _Body(httpx.AsyncByteStream):
     """A response body as it arrives (an SSE event is passed on when it comes, never gathered)."""
 
@@ -161,7 +169,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         elif verify is False:
             self.ssl = False
         else:  # True (or None): httpx's default verified context, as httpx's transport made it
-            self.ssl = httpx.create_ssl_context(verify=True)
+            self.ssl = httpx_default_context()
         self.session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._urls: dict[str, URL] = {}

@@ -468,3 +468,13 @@ def test_max_connections_is_the_callers():
             return srv.connections, sum(r.status_code == 200 for r in answers)
 
     assert asyncio.run(main()) == (2, 6)
+
+
+def test_verify_true_is_httpxs_verified_default_made_once():
+    import ssl as ssl_
+
+    a, b = transport(), pinned.transport(httpx.Limits(max_connections=1), verify=True)
+    assert a.ssl is b.ssl  # one CA load for the gateway's nine transports, not nine
+    assert a.ssl.verify_mode == ssl_.CERT_REQUIRED and a.ssl.check_hostname
+    assert a.ssl.cert_store_stats()["x509_ca"] > 0
+    assert pinned.transport(httpx.Limits(), verify=False).ssl is False
