@@ -68,3 +68,18 @@ def test_probing_imports_no_part_of_the_store_stack():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_warming_the_http_stack_never_fails_the_command(monkeypatch, caplog):
+    """The thread that loads the TLS store and the transport's modules early only saves time: if it
+    fails, the first client does the same work (and meets the real problem, if any)."""
+    from app.cli import probe_cmds
+    from app.services import netutil
+
+    def broken() -> None:
+        raise OSError("no CA bundle")
+
+    monkeypatch.setattr(netutil, "tls_context", broken)
+    caplog.set_level("DEBUG", logger=probe_cmds.__name__)
+    probe_cmds._warm_network()  # does not raise
+    assert [r.getMessage() for r in caplog.records] == ["warming the HTTP stack failed"]
