@@ -87,9 +87,10 @@ def _row(result: ProbeResult) -> list[str]:
 
 def _warm_network() -> None:
     """Load the TLS certificate store and the HTTP transport's modules on a thread while the main
-    thread reads the inventory: OpenSSL reads the CA bundle without the GIL (three times: Breaker's
-    context and aiohttp's two, 25–120 ms each on this machine), so it overlaps the inventory read
-    instead of delaying the first request. The first client would do the same work, later."""
+    thread reads the inventory: OpenSSL reads the CA bundle without the GIL (25–120 ms on the shared
+    test machine), so it overlaps the inventory read instead of delaying the first request; the
+    first client would do the same work, later (docs/benchmarks.md, session 7: first request median
+    0.63 -> 0.55 s)."""
     try:
         from app.services import aiotransport, netutil  # noqa: F401 (imported for its module-level work)
 
