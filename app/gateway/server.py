@@ -55,6 +55,60 @@ def loopback_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
+class _OneWrite:
+    """The transport uvicorn writes an answer to, holding a response head until the body written
+    right after it (in the same turn of the event loop), so both leave in one ``writelines`` — one
+    system call, one segment — instead of two. uvicorn writes the head at ``http.response.start``
+    and the body at ``http.response.body``: the agent got the head alone, woke for it, and read
+    again for the body. A head with nothing after it in the same turn (a stream's first event
+    comes later) is written at the end of that turn. Everything else goes to the real transport."""
+
+    __slots__ = ("_transport", "_head", "_loop")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._head: bytes | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.writelines((head, data))
+        elif data.startswith(b"HTTP/"):
+            self._head = data
+            self._loop.call_soon(self._flush)
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        head, self._head = self._head, None
+        if head is not None:
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
+def _protocol() -> type[asyncio.Protocol] | str:
+    """uvicorn's httptools protocol writing each answer through :class:`_OneWrite`."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is a runtime dependency; uvicorn's own choice else
+        return "auto"
+
+    class OneWriteProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self.transport = _OneWrite(transport)  # type: ignore[assignment]
+
+    return OneWriteProtocol
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server, writing the usage rows that wait once its connections are closed. On
     SIGTERM or SIGINT uvicorn stops serving and then raises the signal again from ``serve()``
@@ -90,7 +144,7 @@ class RunningGateway:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="auto",
+            http=_protocol(),
             ws="none",
             timeout_keep_alive=30,
             proxy_headers=False,

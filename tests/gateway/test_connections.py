@@ -45,3 +45,53 @@ async def test_a_providers_cookie_never_rides_along_on_a_later_request(gateway, 
             assert r.status_code == 200, r.text
             assert "cookie" not in upstream.seen[-1].headers
             assert "CANARYcookie" not in repr(upstream.seen[-1].headers)
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def write(self, data: bytes) -> None:
+        self.calls.append(("write", data))
+
+    def writelines(self, parts) -> None:
+        self.calls.append(("writelines", tuple(parts)))
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+
+    def get_extra_info(self, name: str):
+        return ("127.0.0.1", 1) if name in ("sockname", "peername") else None
+
+
+async def test_an_answer_leaves_in_one_write_and_a_lone_head_at_the_end_of_the_turn():
+    import asyncio
+
+    from app.gateway.server import _OneWrite
+
+    raw = Recording()
+    out = _OneWrite(raw)
+    out.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    out.write(b"{}")
+    assert raw.calls == [("writelines", (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n", b"{}"))]
+    raw.calls.clear()
+    out.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")  # a stream: no body yet
+    assert raw.calls == []
+    await asyncio.sleep(0)
+    assert raw.calls == [("write", b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")]
+    out.write(b"5\r\ndata:\r\n")  # later chunks go straight out
+    out.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    out.close()  # a held head is written before the connection closes
+    assert raw.calls[1:] == [("write", b"5\r\ndata:\r\n"), ("write", b"HTTP/1.1 400 Bad Request\r\n\r\n"), ("close",)]
+    assert out.get_extra_info("peername") == ("127.0.0.1", 1)
+
+
+async def test_the_gateways_connections_write_through_one_write(services):
+    from app.gateway.server import _OneWrite
+
+    async with running(services) as gw:
+        async with httpx.AsyncClient() as client:
+            r = await client.get(gw.url + "/")
+            assert r.status_code == 200 and r.json()["gateway"] == "breaker"
+            (connection,) = gw.server.server_state.connections
+            assert isinstance(connection.transport, _OneWrite)
