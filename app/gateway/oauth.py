@@ -43,9 +43,15 @@ class Refresher:
         self._tokens: dict[str, tuple[float, Secret]] = {}  # keyring ref → (valid until, access token)
         self._inflight: dict[str, asyncio.Future[Secret]] = {}
         self.refreshes = 0  # token endpoint calls made (tests, the gateway's log)
+        self._kinds: dict[str, frozenset[str]] = {}  # provider name → the kinds of key it refreshes
 
     def wants(self, route: Route) -> bool:
-        return bool(route.kind) and route.kind in registry.get(route.provider).refresh_kinds
+        if not route.kind:
+            return False
+        kinds = self._kinds.get(route.provider)
+        if kinds is None:  # a provider's refresh kinds are class constants: read once, not per request
+            kinds = self._kinds[route.provider] = frozenset(registry.get(route.provider).refresh_kinds)
+        return route.kind in kinds
 
     async def access_token(self, route: Route, refresh: Secret, settings: dict | None = None) -> Secret:
         """An access token for ``route``'s refresh token; ``settings``: the connector's, as its seal held

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from connectors import registry
 from connectors.base import Level, Mode
-from connectors.requests import Classification, Refused, Request, table_for
+from connectors.requests import Classification, Refused, Request, RequestTable, table_for
 
 PROBLEM_TYPE = "https://breaker.invalid/problems/"  # RFC 9457 §3.1.1: a URI; ours is not dereferenceable
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -90,11 +90,25 @@ def check(
     return _classified(connector, provider, mode, request, on_above)
 
 
+_TABLES: dict[str, RequestTable] = {}  # provider name → its request table (module constants, read once)
+
+
+def _table(provider: str) -> RequestTable | None:
+    """The provider's request table, kept once found: ``registry.get`` makes a provider object and
+    ``table_for`` imports its module by name, on every request otherwise."""
+    table = _TABLES.get(provider)
+    if table is None:
+        try:
+            table = table_for(registry.get(provider))
+        except KeyError:
+            return None
+        if table is not None:
+            _TABLES[provider] = table
+    return table
+
+
 def _classified(connector: str, provider: str, mode: Mode, request: Request, on_above: AboveCeiling) -> Verdict:
-    try:
-        table = table_for(registry.get(provider))
-    except KeyError:
-        table = None
+    table = _table(provider)
     if table is None:
         return Verdict(
             Decision.REFUSE, connector, mode, None, "", f"Breaker has no request table for provider {provider!r}"
