@@ -438,15 +438,15 @@ class GatewayApp:
         for key, value in response.headers.raw:
             lower = key.lower()
             if lower in NOT_RELAYED:
+                if lower == b"content-length":  # the gateway frames its own answer; the length says how
+                    with contextlib.suppress(ValueError):
+                        length = int(value)
                 continue
             if lower == b"content-type":
                 ctype = value.lower()
             elif lower.startswith(b"x-accepted-"):
                 accepted.append((lower.decode("latin-1"), value.decode("latin-1")))
             out.append((key, rewrite.raw(value)))
-        if (found := response.headers.get("content-length")) is not None:
-            with contextlib.suppress(ValueError):
-                length = int(found)
         return Relayed(out, ctype, length, accepted_headers(accepted) if accepted else "{}")
 
     async def forward_buffered(self, route: Route, request: Request):
