@@ -148,3 +148,20 @@ async def test_response_headers_pass_byte_for_byte(gateway, upstream):
     assert r.status_code == 200
     assert dict(r.headers.raw)[b"x-note"] == "café → ok".encode()
     assert linked.headers["link"] == f'<{gateway.base("gh-bot")}/items?page=2>; rel="next"'
+
+
+def test_the_upstream_request_is_the_one_httpx_builds_from_content():
+    from app.gateway.app import TIMEOUTS, upstream_request
+
+    url = httpx.URL("https://api.example.test:8443/v1/x?a=1")
+    agent = [("accept", "application/json"), ("x-trace", "t1"), ("authorization", "Bearer real")]
+    for method, body in (("GET", b""), ("post", b""), ("PUT", b'{"a": 1}'), ("DELETE", b"x"), ("PATCH", b"")):
+        ours = upstream_request(method, url, list(agent), body)
+        theirs = httpx.Request(method, url, headers=agent, content=body, extensions=TIMEOUTS)
+        assert (ours.method, ours.url, ours.content, ours.extensions) == (
+            theirs.method,
+            theirs.url,
+            theirs.content,
+            theirs.extensions,
+        )
+        assert ours.headers.raw == theirs.headers.raw, method
