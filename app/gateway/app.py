@@ -586,7 +586,7 @@ class GatewayApp:
         )
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_soon())
-        elif len(self._usage) >= USAGE_BATCH:
+        elif len(self._usage) == USAGE_BATCH:  # once when a batch fills, not again for each row after it
             self._flusher.cancel()
             self._flusher = asyncio.create_task(self.flush_usage())
 
