@@ -155,8 +155,25 @@ def _clean(segments: list[str]) -> list[str]:
     return out
 
 
-def readings(path: str) -> list[tuple[str, ...]]:
-    """The path's segments as the provider might read them: encoded slashes as data, and as separators."""
+_READINGS: dict[str, tuple[tuple[str, ...], ...]] = {}
+READINGS_KEPT, READING_KEPT_LEN = 4096, 512  # paths kept read: how many, and up to what length
+
+
+def readings(path: str) -> tuple[tuple[str, ...], ...]:
+    """The path's segments as the provider might read them: encoded slashes as data, and as separators.
+    A pure function of the path, kept for the paths agents send again and again (the gateway reads
+    every request's); a path that is refused is read afresh each time."""
+    found = _READINGS.get(path)
+    if found is None:
+        found = _read(path)
+        if len(path) <= READING_KEPT_LEN:
+            if len(_READINGS) >= READINGS_KEPT:
+                _READINGS.clear()
+            _READINGS[path] = found
+    return found
+
+
+def _read(path: str) -> tuple[tuple[str, ...], ...]:
     if not path.startswith("/"):
         raise Refused("the path does not start with '/'")
     if any(ord(c) < 0x20 or c == "\x7f" for c in path):
@@ -168,7 +185,7 @@ def readings(path: str) -> list[tuple[str, ...]]:
         raise Refused("the path's percent-encoding is not UTF-8") from None
     first = tuple(as_data)
     second = tuple(as_separators)
-    return [first] if first == second else [first, second]
+    return (first,) if first == second else (first, second)
 
 
 def normal_path(path: str) -> str:
