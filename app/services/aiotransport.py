@@ -41,51 +41,15 @@ import contextlib
 import functools
 import socket
 import ssl
-import sys
-import threading
 import typing
 
+import aiohttp
 import httpx
+from aiohttp import client_exceptions as ce
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
-
-def _import_aiohttp() -> None:
-    """Import aiohttp without the CA loads of its two module-level default TLS contexts.
-
-    ``aiohttp.connector`` builds a verified and an unverified default context when imported, and each
-    loads the system CA bundle (``set_default_verify_paths``): 50-60 ms of CPU of the import's
-    ~150-180 ms here (docs/benchmarks.md, session 7), paid before a probe-all's first request.
-    Breaker never uses them — every connector is given the caller's context, or httpx's verified
-    default, or ``False`` (aiohttp's unverified one: certificate checks off, no CA ever consulted) —
-    so they are built without CAs: the verified one would fail closed if anything used it. Only
-    this thread's calls are skipped, only while aiohttp imports (tests/unit/test_aiotransport.py)."""
-    if "aiohttp" in sys.modules:
-        return
-    real = ssl.SSLContext.set_default_verify_paths
-    own = "set_default_verify_paths" in vars(ssl.SSLContext)  # no: inherited from _ssl._SSLContext
-    importing = threading.get_ident()
-
-    def set_default_verify_paths(self: ssl.SSLContext) -> None:
-        if threading.get_ident() != importing:
-            real(self)
-
-    ssl.SSLContext.set_default_verify_paths = set_default_verify_paths  # type: ignore[method-assign]
-    try:
-        import aiohttp  # noqa: F401
-    finally:
-        if own:
-            ssl.SSLContext.set_default_verify_paths = real  # type: ignore[method-assign]
-        else:
-            del ssl.SSLContext.set_default_verify_paths
-
-
-_import_aiohttp()
-
-import aiohttp  # noqa: E402
-from aiohttp import client_exceptions as ce  # noqa: E402
-from aiohttp.abc import AbstractResolver, ResolveResult  # noqa: E402
-from yarl import URL  # noqa: E402
-
-from app.services import pinned  # noqa: E402
+from app.services import pinned
 
 # aiohttp adds these unless told not to; httpx's client has already set what the caller wants.
 SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")

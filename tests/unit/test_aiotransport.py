@@ -338,34 +338,6 @@ def test_aiohttp_is_imported_when_the_first_client_is_made_not_before():
     assert done.stdout.split() == ["False", "True"]
 
 
-def test_aiohttps_import_skips_only_its_own_ca_loads():
-    """aiohttp's two module-level default contexts are built without CAs (Breaker never uses them);
-    a context another thread makes meanwhile, and every one made after, loads them as ever."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    code = (
-        "import ssl, threading, time\n"
-        "counts, done = [], threading.Event()\n"
-        "def other():\n"
-        "    while not done.is_set():\n"
-        "        counts.append(ssl.create_default_context().cert_store_stats()['x509_ca'])\n"
-        "        time.sleep(0.001)\n"
-        "t = threading.Thread(target=other); t.start()\n"
-        "import app.services.aiotransport\n"
-        "done.set(); t.join()\n"
-        "import aiohttp.connector as c\n"
-        "print(c._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca'], min(counts) > 0, len(counts) > 0,\n"
-        "      ssl.create_default_context().cert_store_stats()['x509_ca'] > 0,\n"
-        "      'set_default_verify_paths' in vars(ssl.SSLContext))\n"
-    )
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["0", "True", "True", "True", "False"]
-
-
 def _self_signed(tmp_path, name: str) -> tuple[str, str]:
     """A certificate for ``name`` (its own issuer) and its key, as PEM files."""
     import datetime
