@@ -10,7 +10,7 @@ from textual import events
 from textual.widgets import Input
 
 from app.tui.app import make_app
-from tests.tui.pilot import click, on_screen, select_row, settle, until
+from tests.tui.pilot import click, on_screen, select_row, settle, tables_sized, until
 
 SIZE = (120, 36)
 SMALL = (80, 24)  # an ordinary terminal: main, connector, confirm and panic are also taken at this size
@@ -41,6 +41,7 @@ async def open_connector(pilot):
     await select_row(pilot, "slack-digest")
     await pilot.press("enter")
     await settle(pilot)
+    await tables_sized(pilot)
 
 
 def test_connector_screen(snap_compare, seeded):
