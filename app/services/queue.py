@@ -69,6 +69,10 @@ class HoldView:
         """One line in the owner's words."""
         return self.summary.get("what") or self.template
 
+    def seconds_left(self, now: datetime) -> int:
+        """Whole seconds until the gateway denies it unanswered (0 once due)."""
+        return max(0, int((_aware(self.expires_at) - now).total_seconds()))
+
 
 class Queue:
     """Holds in the store; used by the gateway (hold, poll, expire) and by whoever answers."""

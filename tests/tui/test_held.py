@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import text
 
 from app.services.queue import Queue
 from app.tui.app import make_app
+from app.tui.screens import held
 from app.tui.screens.held import HeldScreen
 from connectors.base import Level
 from connectors.requests import Classification
@@ -56,8 +59,32 @@ async def test_held_requests_are_approved_and_denied_with_one_key_each(seeded):
     assert actions[-2:] == ["gateway.approved", "gateway.denied"]
 
 
-def test_held_screen_snapshot(snap_compare, seeded):
-    hold_two(seeded)
+def expiry(services, hold_id: int):
+    return next(h.expires_at for h in Queue(services).pending() if h.id == hold_id)
+
+
+async def test_each_held_request_counts_down_to_its_refusal(seeded, monkeypatch):
+    one, _ = hold_two(seeded)
+    expires = expiry(seeded, one)
+    now = [expires - timedelta(seconds=41)]
+    monkeypatch.setattr(held, "clock", lambda: now[0])
+    monkeypatch.setattr(held, "REFRESH_S", 0.05)
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await on_screen(pilot, HeldScreen)
+        table = app.screen.query_one("#held-table")
+        await until(pilot, lambda: table.row_count == 2)
+        assert table.get_cell(str(one), "left") == "41 s"  # time left, not the 55 s window
+        now[0] = expires - timedelta(seconds=7)
+        await until(pilot, lambda: table.get_cell(str(one), "left") == "7 s")
+
+
+def test_held_screen_snapshot(snap_compare, seeded, monkeypatch):
+    one, _ = hold_two(seeded)
+    expires = expiry(seeded, one)
+    monkeypatch.setattr(held, "clock", lambda: expires - timedelta(seconds=41))
 
     async def run_before(pilot):
         await settle(pilot)

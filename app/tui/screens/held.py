@@ -22,6 +22,13 @@ from app.tui.widgets.key_bar import KeyBar
 REFRESH_S = 1.0
 
 
+def clock():
+    """Now, for the countdown (a function so a snapshot can fix it)."""
+    from app.store.snapshot import utcnow
+
+    return utcnow()
+
+
 class HeldLoaded(Message, bubble=False):
     def __init__(self, holds: list) -> None:
         super().__init__()
@@ -55,7 +62,9 @@ class HeldScreen(ReportsWorkerErrors, Screen):
     def on_mount(self) -> None:
         self.sub_title = "held requests"
         table = self.query_one("#held-table", DataTable)
-        table.add_columns("#", "connector", "level", "what it would do", "answer within")
+        table.add_column("#")
+        table.add_columns("connector", "level", "what it would do")
+        table.add_column("refused in", key="left")
         self.load()
         self.set_interval(REFRESH_S, self.load)
 
@@ -67,14 +76,17 @@ class HeldScreen(ReportsWorkerErrors, Screen):
 
     @on(HeldLoaded)
     def _loaded(self, message: HeldLoaded) -> None:
+        table = self.query_one("#held-table", DataTable)
+        now = clock()
         if [h.id for h in message.holds] == [h.id for h in self.holds]:
+            # the same requests: only the time each has left moves (the gateway denies it at 0)
+            for h in self.holds:
+                table.update_cell(str(h.id), "left", f"{h.seconds_left(now)} s")
             return
         self.holds = message.holds
-        table = self.query_one("#held-table", DataTable)
         table.clear()
         for h in self.holds:
-            window = int((h.expires_at - h.created_at).total_seconds())
-            table.add_row(str(h.id), h.connector, h.level.label, h.what, f"{window} s", key=str(h.id))
+            table.add_row(str(h.id), h.connector, h.level.label, h.what, f"{h.seconds_left(now)} s", key=str(h.id))
         self._show_detail()
         if not self.holds:
             self.query_one("#held-detail", Static).update("Nothing is held.")

@@ -8,8 +8,6 @@ click on the line) opens the held-requests screen, where y approves and n denies
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from textual import on, work
 from textual.message import Message
 from textual.widgets import Static
@@ -31,8 +29,7 @@ def banner_text(holds: list, now) -> str:
     if not holds:
         return ""
     first = holds[0]
-    expires = first.expires_at if first.expires_at.tzinfo else first.expires_at.replace(tzinfo=UTC)
-    left = max(0, int((expires - now).total_seconds()))
+    left = first.seconds_left(now)
     many = len(holds) > 1
     head = f"{len(holds)} request{'s' if many else ''} wait{'' if many else 's'} for your yes"
     oldest = f"{'oldest: ' if many else ''}{first.connector}, {first.what}"
