@@ -138,6 +138,12 @@ class SandboxState:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.tokens: dict[str, TokenRecord] = {}
+        self.objects: dict[str, Any] = {}  # what the sandbox's providers keep between calls (a Gmail mailbox …)
+
+    def kept(self, name: str, make: Callable[[], Any]) -> Any:
+        """The object kept under ``name``, made by ``make()`` on first use."""
+        with self._lock:
+            return self.objects.setdefault(name, make())
 
     def add(self, record: TokenRecord) -> TokenRecord:
         with self._lock:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import anthropic
+import httpx
 import openai
 import pytest
 from github import Auth, Github, GithubException
@@ -66,3 +67,31 @@ async def test_slack_sdk_and_pygithub_through_the_gateway_read_only(on_sandbox, 
     assert exc.value.status == 403 and exc.value.data["connector"] == "github"
     assert not any(method == "POST" for method, _ in sandbox.calls("github"))
     assert sandbox.calls("slack") == [("POST", "/slack/api/auth.test")]
+
+
+async def test_draft_only_gmail_through_the_gateway_writes_drafts_at_the_sandbox_and_sends_nothing(services, sandbox):
+    # The demo's story end to end: the sandbox's mailbox takes the draft; every way to send is
+    # refused at the gateway and never reaches the sandbox.
+    record = sandbox.mint("google", "oauth")
+    services.inventory.add(
+        ConnectorInput(name="inbox", provider="google", base_url=sandbox.host_url("google")), Secret(record.token)
+    )
+    Gateway(services).route("inbox")
+    token = Gateway(services).issue("inbox", "agent").token
+    env = Env(services, "")
+    async with running(services) as gw:
+        env.url = gw.url
+        env.set_mode("inbox", "draft-only")
+        raw = "VG86IGJvYkBleGFtcGxlLmNvbQ0KU3ViamVjdDogaGkNCg0KaGVsbG8="
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=env.base("inbox") + "/gmail/v1/users/me", headers=headers) as agent:
+            assert (await agent.get("/messages")).status_code == 200
+            draft = await agent.post("/drafts", json={"message": {"raw": raw}})
+            assert draft.status_code == 200 and draft.json()["message"]["labelIds"] == ["DRAFT"]
+            for path, body in (("/messages/send", {"raw": raw}), ("/drafts/send", {"id": draft.json()["id"]})):
+                refused = await agent.post(path, json=body)
+                assert refused.status_code == 403 and refused.json()["connector"] == "inbox", path
+    assert sandbox.calls("google") == [
+        ("GET", "/google/gmail/v1/users/me/messages"),
+        ("POST", "/google/gmail/v1/users/me/drafts"),
+    ]

@@ -1,4 +1,4 @@
-"""Sandbox Google: tokeninfo, revoke, and the Gemini models list for API keys.
+"""Sandbox Google: tokeninfo, revoke, a small Gmail mailbox, and the Gemini models list for API keys.
 
 Shapes follow https://developers.google.com/identity/protocols/oauth2 (tokeninfo: the fields
 Google's Node client library reads — aud, azp, sub, scope, exp, expires_in, email, email_verified,
@@ -6,6 +6,9 @@ access_type; revoke: https://developers.google.com/identity/protocols/oauth2/web
 the Gemini models list (https://ai.google.dev/api/models#method:-models.list) and Google's API
 error format for a bad API key (https://cloud.google.com/apis/design/errors).
 tokeninfo accepts the token as a query or form ``access_token`` or a Bearer header, as Google does.
+The mailbox (messages.list, drafts.create, drafts.send, messages.send) checks each method's scopes as
+Gmail's reference lists them and keeps drafts and "sent" messages in memory: nothing leaves the
+machine, and the demo can show a draft-only connector writing drafts through the gateway.
 """
 
 from __future__ import annotations
@@ -157,6 +160,124 @@ def profile(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     )
 
 
+# The scopes that allow each mailbox method, from its "Authorization scopes" section:
+# https://developers.google.com/gmail/api/reference/rest/v1/users.messages/list,
+# https://developers.google.com/gmail/api/reference/rest/v1/users.drafts/create,
+# https://developers.google.com/gmail/api/reference/rest/v1/users.drafts/send,
+# https://developers.google.com/gmail/api/reference/rest/v1/users.messages/send
+_FULL = ["https://mail.google.com/", G + "gmail.modify"]
+READ_SCOPES = [*_FULL, G + "gmail.readonly", G + "gmail.metadata"]
+DRAFT_SCOPES = [*_FULL, G + "gmail.compose"]
+SEND_SCOPES = [*DRAFT_SCOPES, G + "gmail.send"]
+
+
+def _mailbox_caller(req: SandboxRequest, state: SandboxState, allowed: list[str]) -> dict | SandboxResponse:
+    """The caller's mailbox when the Bearer token is a live access token holding one of ``allowed``;
+    else Gmail's error (https://developers.google.com/gmail/api/guides/handle-errors)."""
+    record = state.get(req.bearer(), PREFIX)
+    if record is None or not _live(record) or record.kind != "oauth":
+        return json_response(
+            401,
+            {
+                "error": {
+                    "code": 401,
+                    "message": "Request had invalid authentication credentials.",
+                    "status": "UNAUTHENTICATED",
+                }
+            },
+        )
+    if not set(allowed) & set(record.scopes):
+        return json_response(
+            403,
+            {
+                "error": {
+                    "code": 403,
+                    "message": "Request had insufficient authentication scopes.",
+                    "errors": [
+                        {"message": "Insufficient Permission", "domain": "global", "reason": "insufficientPermissions"}
+                    ],
+                    "status": "PERMISSION_DENIED",
+                }
+            },
+        )
+    return _mailbox(state, record.identity)
+
+
+def _raw_required() -> SandboxResponse:
+    return json_response(
+        400,
+        {
+            "error": {
+                "code": 400,
+                "message": "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
+                "status": "INVALID_ARGUMENT",
+            }
+        },
+    )
+
+
+def _mailbox(state: SandboxState, record_identity: str) -> dict:
+    """The account's drafts (by id) and sent messages (oldest first)."""
+    return state.kept(f"gmail:{record_identity}", lambda: {"drafts": {}, "sent": []})
+
+
+def _message(labels: list[str]) -> dict:
+    return {"id": _random(16).lower(), "threadId": _random(16).lower(), "labelIds": labels}
+
+
+def list_messages(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /gmail/v1/users/{userId}/messages``: the sandbox mailbox's sent messages, newest first."""
+    box = _mailbox_caller(req, state, READ_SCOPES)
+    if isinstance(box, SandboxResponse):
+        return box
+    listed = [{"id": m["id"], "threadId": m["threadId"]} for m in reversed(box["sent"])]
+    return json_response(
+        200, {"messages": listed, "resultSizeEstimate": len(listed)} if listed else {"resultSizeEstimate": 0}
+    )
+
+
+def create_draft(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /gmail/v1/users/{userId}/drafts`` with a Draft (``{"message": {"raw": …}}``)."""
+    box = _mailbox_caller(req, state, DRAFT_SCOPES)
+    if isinstance(box, SandboxResponse):
+        return box
+    body = req.json()
+    if not isinstance(body, dict) or not isinstance(body.get("message"), dict) or not body["message"].get("raw"):
+        return _raw_required()
+    draft = {"id": "r" + _random(18).lower(), "message": _message(["DRAFT"])}
+    box["drafts"][draft["id"]] = draft
+    return json_response(200, draft)
+
+
+def send_draft(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /gmail/v1/users/{userId}/drafts/send`` with ``{"id": draft id}``: the sent Message."""
+    box = _mailbox_caller(req, state, DRAFT_SCOPES)
+    if isinstance(box, SandboxResponse):
+        return box
+    body = req.json()
+    draft = box["drafts"].pop(body.get("id") if isinstance(body, dict) else None, None)
+    if draft is None:
+        return json_response(
+            404, {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}
+        )
+    sent = {**draft["message"], "labelIds": ["SENT"]}
+    box["sent"].append(sent)
+    return json_response(200, sent)
+
+
+def send_message(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``POST /gmail/v1/users/{userId}/messages/send`` with a Message (``{"raw": …}``): the sent Message."""
+    box = _mailbox_caller(req, state, SEND_SCOPES)
+    if isinstance(box, SandboxResponse):
+        return box
+    body = req.json()
+    if not isinstance(body, dict) or not body.get("raw"):
+        return _raw_required()
+    sent = _message(["SENT"])
+    box["sent"].append(sent)
+    return json_response(200, sent)
+
+
 def list_models(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
     record = state.get(req.headers.get("x-goog-api-key") or req.arg("key"), PREFIX)
     if not _live(record) or not record.token.startswith("AIza"):
@@ -198,5 +319,9 @@ ROUTES = [
     ("POST", r"/revoke", revoke),
     ("POST", r"/token", token),
     ("GET", r"/gmail/v1/users/(?P<user>[^/]+)/profile", profile),
+    ("GET", r"/gmail/v1/users/(?P<user>[^/]+)/messages", list_messages),
+    ("POST", r"/gmail/v1/users/(?P<user>[^/]+)/drafts", create_draft),
+    ("POST", r"/gmail/v1/users/(?P<user>[^/]+)/drafts/send", send_draft),
+    ("POST", r"/gmail/v1/users/(?P<user>[^/]+)/messages/send", send_message),
     ("GET", r"/v1/models", list_models),
 ]
