@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -49,6 +49,9 @@ from connectors import registry
 from connectors.base import Level, Secret
 from connectors.requests import Request
 
+if TYPE_CHECKING:  # aiohttp is imported when the first transport is made (app.services.pinned), not here
+    from app.services.aiotransport import Answer
+
 log = logging.getLogger("breaker.gateway")
 
 MAX_BODY = 32 << 20  # a request body larger than 32 MiB is refused (413)
@@ -70,7 +73,7 @@ SHARDS = 8  # upstream connection pools, used in turn (see GatewayApp.__init__)
 SHARD_CONNECTIONS = 50  # connections per pool: 400 at most to the providers at once
 SHARD_KEEPALIVE = 16  # idle connections kept per pool
 UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
-TIMEOUTS = {"timeout": UPSTREAM_TIMEOUT.as_dict()}
+TIMEOUT = UPSTREAM_TIMEOUT.as_dict()  # the transport's timeouts, as httpx's "timeout" extension gives them
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "cookie"})
 # What never goes upstream from the agent's request: hop-by-hop headers, its credentials (the
 # Breaker token), its Accept-Encoding (the gateway asks for identity) and forwarding headers.
@@ -106,20 +109,28 @@ def http_date() -> bytes:
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # httpx sends Content-Length: 0 with these when bodiless
 
 
-def upstream_request(method: str, url: httpx.URL, headers: list, body: bytes) -> httpx.Request:
-    """``httpx.Request(method, url, headers=headers, content=body)``, header for header and byte for
-    byte (tests/gateway/test_forwarding.py compares them), built with the headers httpx would add —
-    Host first; Content-Length after the others, or 0 first for a bodiless POST/PUT/PATCH — so that
-    httpx normalises the header list once instead of twice, and skips its encoders."""
-    method = method.upper()
-    auto = [(b"Host", url.netloc)]
+class NotAscii(ValueError):
+    """A request header the gateway would forward is not ASCII (httpx refuses to send one)."""
+
+
+def upstream_headers(method: str, url: httpx.URL, headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
+    """The header lines of ``httpx.Request(method, url, headers=headers, content=body)``, in its order
+    and words (tests/gateway/test_forwarding.py compares them): Host first; Content-Length after the
+    others, or 0 first for a bodiless POST/PUT/PATCH. Built as the transport sends them, so no httpx
+    Request is made on the gateway's path (:meth:`AiohttpTransport.send`). A name or value that is
+    not ASCII raises :class:`NotAscii`, as httpx's ``UnicodeEncodeError`` did."""
+    for name, value in headers:
+        if not (name.isascii() and value.isascii()):
+            raise NotAscii(name)
+    out = [("Host", url.netloc.decode("ascii"))]
     if body:
-        headers = [*headers, (b"Content-Length", str(len(body)).encode())]
-    elif method in BODY_METHODS:
-        auto.append((b"Content-Length", b"0"))
-    request = httpx.Request(method, url, headers=auto + headers, stream=httpx.ByteStream(body), extensions=TIMEOUTS)
-    request.read()  # the body is all here: request.content, as content= gives it
-    return request
+        out += headers
+        out.append(("Content-Length", str(len(body))))
+    else:
+        if method.upper() in BODY_METHODS:
+            out.append(("Content-Length", "0"))
+        out += headers
+    return out
 
 
 def token_of(headers: dict[str, str]) -> str | None:
@@ -148,7 +159,8 @@ class GatewayApp:
         self.lookup = Lookup(services)
         self.queue = queue  # app.gateway.queue.HoldQueue, or None: "ask" is then refused
         self.on_event = on_event or (lambda text: log.info(text))
-        # Agents' requests go straight to httpx's transports (connection pools): no client-side
+        # Agents' requests go straight to the transports (connection pools, AiohttpTransport.send:
+        # header lines in, the raw answer out, no httpx Request or Response): no client-side
         # cookie jar (a provider's Set-Cookie must never ride along on another agent's request), no
         # redirect or auth handling (the gateway never follows redirects), and a fraction of the
         # per-request interpreter work of AsyncClient.send. Several small pools taken in turn, not
@@ -215,6 +227,10 @@ class GatewayApp:
         except RefreshFailed as exc:
             self.on_event(str(exc))
             status, body = problem(502, "Bad gateway: no access token", str(exc))
+            with contextlib.suppress(Exception):
+                await self.respond(send, status, body)
+        except NotAscii:
+            status, body = problem(400, "Bad request", "a request header is not ASCII; nothing was sent")
             with contextlib.suppress(Exception):
                 await self.respond(send, status, body)
         except DestinationChanged as exc:  # audited by binding (key.refused); nothing was sent
@@ -404,7 +420,7 @@ class GatewayApp:
         await asyncio.to_thread(check)
         self._sealed[key] = now
 
-    async def send_upstream(self, route: Route, request: Request) -> httpx.Response | None:
+    async def send_upstream(self, route: Route, request: Request) -> Answer | None:
         """The request as forwarded: the agent's headers without its token, the real key added (for an
         OAuth refresh token: an access token the gateway got with it, :mod:`app.gateway.oauth`)."""
         secret = await self.secret(route.keyring_ref)
@@ -417,9 +433,9 @@ class GatewayApp:
         out.append(("accept-encoding", "identity"))
         out.extend(self.provider(route.provider).gateway_auth(secret).items())
         url = self.upstream_url(route.upstream + request.path + (f"?{request.query}" if request.query else ""))
-        upstream = upstream_request(request.method, url, out, request.body)
+        headers = upstream_headers(request.method, url, out, request.body)
         transport = self.transports[next(self._turn) % SHARDS]
-        return await transport.handle_async_request(upstream)
+        return await transport.send(request.method.upper(), url, headers, request.body, TIMEOUT)
 
     def upstream_url(self, text: str) -> httpx.URL:
         """``httpx.URL(text)``, kept for the URLs agents ask for again and again (httpx's parser
@@ -446,7 +462,7 @@ class GatewayApp:
         return found
 
     @staticmethod
-    def relayed(response: httpx.Response, rewrite: Rewriter) -> Relayed:
+    def relayed(response: Answer, rewrite: Rewriter) -> Relayed:
         """The provider's response headers as the agent gets them, in one pass over the raw bytes
         (no decoding and re-encoding of each): hop-by-hop headers and Set-Cookie dropped, provider
         URLs rewritten; beside them the content type, the length and the X-Accepted-* headers."""
@@ -454,7 +470,7 @@ class GatewayApp:
         ctype = b""
         length = 0
         accepted: list[tuple[str, str]] = []
-        for key, value in response.headers.raw:
+        for key, value in response.raw_headers:
             lower = key.lower()
             if lower in NOT_RELAYED:
                 if lower == b"content-length":  # the gateway frames its own answer; the length says how
@@ -478,7 +494,7 @@ class GatewayApp:
             return Buffered(status, [(b"content-type", PROBLEM_CONTENT_TYPE.encode())], body)
         try:
             rewrite = self.rewriter(route, request)
-            body = rewrite.body(await response.aread())
+            body = rewrite.body(await response.read())
             headers = self.relayed(response, rewrite).headers
             headers.append((b"content-length", str(len(body)).encode()))
             return Buffered(response.status_code, headers, body)
@@ -503,16 +519,13 @@ class GatewayApp:
                 self.use(route, request, verdict, response.status_code, accepted)
                 await self.stream(route, verdict, response, resp_headers, send)
             elif ctype.find(b"json") >= 0 and length <= MAX_REWRITE:
-                # The transport's stream, not response.aread(): aread() hands the connection back to
-                # the pool (h11's next cycle, the pool's locks) before it returns, in the agent's
-                # wait; read this way, that happens in ``finally``, after the answer has been sent.
-                body = rewrite.body(b"".join([chunk async for chunk in response.stream]))
+                body = rewrite.body(await response.read())
                 resp_headers.append((b"content-length", str(len(body)).encode()))
                 await send({"type": "http.response.start", "status": response.status_code, "headers": resp_headers})
                 await send({"type": "http.response.body", "body": body})
             else:
                 await send({"type": "http.response.start", "status": response.status_code, "headers": resp_headers})
-                async for chunk in response.stream:
+                async for chunk in response.chunks():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
         finally:  # after the answer: recorded as used, the connection back to the pool
@@ -520,13 +533,13 @@ class GatewayApp:
                 self.use(route, request, verdict, response.status_code, accepted)
             await response.aclose()
 
-    async def stream(self, route: Route, verdict, response: httpx.Response, headers: list, send: Send) -> None:
+    async def stream(self, route: Route, verdict, response: Answer, headers: list, send: Send) -> None:
         """Pass a stream on chunk by chunk; end it when the connector's mode stops allowing it."""
         headers = [*headers, (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
 
         async def pump() -> None:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.chunks():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
         task = asyncio.create_task(pump())

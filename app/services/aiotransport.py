@@ -32,6 +32,10 @@ test in tests/unit/test_aiotransport.py or tests/hardening/test_rebinding.py:
   read (each socket read, headers and body). aiohttp has no write timeout: a send that stalls is
   bounded by the read timeout of the answer that follows, or the caller's deadline;
 * **errors** as httpx's (:func:`mapped`), with Breaker's own one-line text: never the URL.
+
+The gateway calls :meth:`AiohttpTransport.send` (header lines in, :class:`Answer` out) instead of
+building httpx's Request and Response for each forwarded request; it goes through the same
+``_send`` as ``handle_async_request``, so each guarantee above, tested through the latter, holds for it.
 """
 
 from __future__ import annotations
@@ -105,7 +109,7 @@ class _Body(httpx.AsyncByteStream):
 
     __slots__ = ("_response", "_request")
 
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request | None) -> None:
         self._response = response
         self._request = request
 
@@ -121,6 +125,33 @@ class _Body(httpx.AsyncByteStream):
         # A body read to its end has already handed its connection back; one left unread closes it
         # (aiohttp never reuses a connection with unread bytes).
         self._response.release()
+
+
+class Answer:
+    """A provider's answer as :meth:`AiohttpTransport.send` gives it: the status, the raw header
+    lines and the body as it arrives, without an ``httpx.Response`` built around them (the gateway
+    relays the raw lines as they are). Errors while reading are httpx's, as through httpx."""
+
+    __slots__ = ("status_code", "raw_headers", "_response")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.status_code: int = response.status
+        self.raw_headers: tuple[tuple[bytes, bytes], ...] = response.raw_headers
+        self._response = response
+
+    def chunks(self) -> typing.AsyncIterator[bytes]:
+        """The body chunk by chunk, as it arrives (an SSE event when it comes)."""
+        return _Body(self._response, None).__aiter__()
+
+    async def read(self) -> bytes:
+        """The whole body (its connection goes back to the pool once it is read to its end)."""
+        try:
+            return await self._response.content.read()
+        except Exception as exc:
+            raise (mapped(exc, None) or exc) from None
+
+    async def aclose(self) -> None:
+        self._response.release()  # as _Body.aclose: unread bytes close the connection
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -198,11 +229,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return found
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self.session
-        if session is None or self._loop is not asyncio.get_running_loop():
-            if session is not None:
-                _abandon(session)
-            session = self._open()
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         data: typing.Any
         try:
@@ -210,17 +236,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except httpx.RequestNotRead:  # a streamed body: aiohttp frames it (chunked) itself
             data = request.stream
             headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
-        try:
-            response = await session._request(
-                request.method,
-                self._url(request.url),
-                headers=headers,
-                data=data,
-                allow_redirects=False,
-                timeout=self._timeout(request.extensions.get("timeout")),
-            )
-        except Exception as exc:
-            raise (mapped(exc, request) or exc) from None
+        response = await self._send(
+            request.method, request.url, headers, data, request.extensions.get("timeout"), request
+        )
         extensions = {"http_version": b"HTTP/%d.%d" % tuple(response.version)}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
@@ -230,6 +248,44 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             stream=_Body(response, request),
             extensions=extensions,
         )
+
+    async def send(
+        self, method: str, url: httpx.URL, headers: list[tuple[str, str]], body: bytes, timeout: dict | None
+    ) -> Answer:
+        """The gateway's path: a request given as its parts — the method, httpx's parsed URL, the
+        header lines exactly as :meth:`handle_async_request` would pass them on (every one the caller
+        wants, in order, ASCII; nothing is added to them) and the whole body — answered without
+        httpx's Request and Response objects around it (about 10 % of a gateway request's
+        instructions: docs/benchmarks.md, "Session 8, gateway CPU"). The same session, pool,
+        resolver, TLS context, timeouts, no-retry and error mapping as ``handle_async_request``,
+        which goes through the same :meth:`_send`."""
+        return Answer(await self._send(method, url, headers, body or None, timeout, None))
+
+    async def _send(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: list[tuple[str, str]],
+        data: typing.Any,
+        timeout: dict | None,
+        request: httpx.Request | None,
+    ) -> aiohttp.ClientResponse:
+        session = self.session
+        if session is None or self._loop is not asyncio.get_running_loop():
+            if session is not None:
+                _abandon(session)
+            session = self._open()
+        try:
+            return await session._request(
+                method,
+                self._url(url),
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                timeout=self._timeout(timeout),
+            )
+        except Exception as exc:
+            raise (mapped(exc, request) or exc) from None
 
     async def aclose(self) -> None:
         session, self.session = self.session, None
@@ -248,7 +304,7 @@ def _abandon(session: aiohttp.ClientSession) -> None:
     session._connector = None
 
 
-def mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+def mapped(exc: BaseException, request: httpx.Request | None) -> httpx.TransportError | None:
     """The httpx exception for an aiohttp one (None: not a transport failure, raised as it is).
     The text is Breaker's: aiohttp's names the host, port and ``ssl:default`` and may quote a URL."""
     if isinstance(exc, ce.ClientConnectorDNSError):

@@ -33,6 +33,8 @@ from collections import OrderedDict
 if typing.TYPE_CHECKING:  # httpx and aiohttp are imported by the clients that use this, not by the check
     import httpx
 
+    from app.services.aiotransport import AiohttpTransport
+
 PIN_TTL_S = 600.0  # an answer checked this recently is the one connected to
 MAX_PINS = 4096
 
@@ -122,7 +124,7 @@ async def _look_up(name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(a) for a in found))
 
 
-def transport(limits: httpx.Limits, verify) -> httpx.AsyncBaseTransport:
+def transport(limits: httpx.Limits, verify) -> AiohttpTransport:
     """The transport of every key-sending httpx client: aiohttp's connection pool with names
     resolved through :func:`addresses` (:mod:`app.services.aiotransport`; aiohttp is imported here,
     when the first client is made, never at start-up)."""

@@ -8,6 +8,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from tests.gateway.conftest import CANARY
 
@@ -37,6 +38,16 @@ async def test_wrong_missing_or_other_connectors_token_is_401_problem(gateway, u
             assert r.status_code == 401
             assert r.headers["content-type"] == "application/problem+json"
     assert upstream.seen == []
+
+
+async def test_a_header_that_is_not_ascii_is_refused_and_nothing_is_sent(gateway, upstream):
+    """httpx would not send a non-ASCII header (it raised, and the agent got a bare 500); the gateway's
+    own header lines keep that rule and say so in a problem body."""
+    auth = {"Authorization": f"Bearer {gateway.tokens['gh-bot']}"}
+    async with httpx.AsyncClient() as client:
+        r = await client.get(gateway.base("gh-bot") + "/user", headers={**auth, "x-note": "café".encode("latin-1")})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    assert "not ASCII" in r.json()["detail"] and upstream.seen == []
 
 
 async def test_a_host_that_is_not_loopback_is_refused(gateway, upstream):
@@ -150,18 +161,20 @@ async def test_response_headers_pass_byte_for_byte(gateway, upstream):
     assert linked.headers["link"] == f'<{gateway.base("gh-bot")}/items?page=2>; rel="next"'
 
 
-def test_the_upstream_request_is_the_one_httpx_builds_from_content():
-    from app.gateway.app import TIMEOUTS, upstream_request
+def test_the_upstream_headers_are_the_ones_httpx_builds_from_content():
+    """The gateway sends its header lines without an httpx Request (AiohttpTransport.send): they are
+    the lines httpx.Request would build, in its order, and the transport's handle_async_request
+    passes httpx's on in the same form."""
+    from app.gateway.app import NotAscii, upstream_headers
 
     url = httpx.URL("https://api.example.test:8443/v1/x?a=1")
     agent = [("accept", "application/json"), ("x-trace", "t1"), ("authorization", "Bearer real")]
     for method, body in (("GET", b""), ("post", b""), ("PUT", b'{"a": 1}'), ("DELETE", b"x"), ("PATCH", b"")):
-        ours = upstream_request(method, url, list(agent), body)
-        theirs = httpx.Request(method, url, headers=agent, content=body, extensions=TIMEOUTS)
-        assert (ours.method, ours.url, ours.content, ours.extensions) == (
-            theirs.method,
-            theirs.url,
-            theirs.content,
-            theirs.extensions,
-        )
-        assert ours.headers.raw == theirs.headers.raw, method
+        ours = upstream_headers(method, url, list(agent), body)
+        theirs = httpx.Request(method, url, headers=agent, content=body)
+        assert ours == [(k.decode("latin-1"), v.decode("latin-1")) for k, v in theirs.headers.raw], method
+    for bad in (("x-note", "café"), ("x-é", "1")):
+        with pytest.raises(NotAscii):
+            upstream_headers("GET", url, [bad], b"")
+        with pytest.raises(UnicodeEncodeError):  # httpx would not send it either
+            httpx.Request("GET", url, headers=[bad])
