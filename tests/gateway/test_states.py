@@ -196,6 +196,21 @@ def test_the_confirmation_of_a_routed_switch_says_the_gateway_and_calls_no_provi
     assert key_plan.calls  # a key handed out as itself still goes to the provider
 
 
+def test_a_routed_reduction_without_a_provider_api_warns_of_nothing_at_the_provider(world, services, sandbox):
+    # Google has no API to reduce a key: handed out as its key, the confirmation says the switch stays
+    # unverified until done by hand; routed, it is verified at the gateway and says no such thing.
+    route(world, services, "mail", "google")
+    world.connector("mail-key", "google")
+    sw = Switches(services)
+    try:
+        routed_plan, key_plan = sw.plan("mail", "draft-only"), sw.plan("mail-key", "draft-only")
+    finally:
+        sw.close()
+    assert any("not verified" in w for w in key_plan.warnings)
+    assert routed_plan.warnings == () and "not verified" not in routed_plan.text()
+    assert "verified at the gateway" in routed_plan.text()
+
+
 @pytest.mark.parametrize("provider", ["github", "hubspot", "anthropic"])
 async def test_re_enable_after_a_gateway_disable_works_again(provider, world, services, sandbox):
     token = route(world, services, "conn", provider)

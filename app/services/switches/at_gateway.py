@@ -88,6 +88,10 @@ def plan(services, found: SwitchPlan) -> SwitchPlan:
         ),
         calls=(),
         manual_steps=(),
+        # The plan's warnings are all about the provider's side (no API to reduce or revoke this
+        # kind of key, an admin key missing for a call): none is made here, and the switch is
+        # verified at the gateway, so "stays 'applied — not verified'" would be untrue.
+        warnings=(),
         reversible=True,
         undo=f"`breaker enable {found.connector}` (or a higher mode): the gateway lets those requests through again",
         uses_reduced=False,
