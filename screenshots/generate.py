@@ -181,6 +181,30 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
         await until(pilot, lambda: type(pilot.app.screen).__name__ == "HandoutConfirm")
         await pilot.pause(0.3)
 
+    async def held(pilot):
+        # A Gmail send from the demo's triage assistant, routed and draft-only with "ask": held for
+        # the owner as the gateway holds one (classified by the Gmail table, summarised from its MIME).
+        import base64
+        import json
+
+        from app.services.gateway import Gateway
+        from app.services.queue import Queue, request_hash, summary
+        from connectors import registry
+        from connectors.requests import Request, table_for
+
+        services = pilot.app.services
+        view = next(v for v in services.inventory.list() if v.provider == "google")
+        Gateway(services).route(view.name, on_above="ask")
+        mail = b"To: accountant@example.com\r\nSubject: Q3 invoices\r\n\r\nHello Sam,\r\nthe Q3 invoices are attached.\r\n"
+        body = json.dumps({"raw": base64.urlsafe_b64encode(mail).decode()}).encode()
+        request = Request("POST", "gmail.googleapis.com", "/gmail/v1/users/me/messages/send",
+                          headers={"content-type": "application/json"}, body=body)
+        found = table_for(registry.get("google")).classify(request)
+        Queue(services).hold(view.id, request_hash(view.id, request), found, summary("google", request, found))
+        await pilot.press("g")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "HeldScreen" and pilot.app.screen.holds)
+        await pilot.pause(0.3)
+
     async def audit(pilot):
         await pilot.press("l")
         await settle(pilot)
@@ -316,7 +340,7 @@ def scenes(sandbox=None, clock=None) -> dict[str, Callable[[object], Awaitable[N
         await pilot.pause(0.3)
 
     return {"scan": scan, "secure": secure_preview, "main": main, "connector": connector, "add": add, "add-errors": add_errors, "edit": edit,
-            "remove": remove, "handout": handout, "audit": audit, "help": help_, "palette": palette, "filter": filtered,
+            "remove": remove, "handout": handout, "held": held, "audit": audit, "help": help_, "palette": palette, "filter": filtered,
             "probe_all": probe_all, "confirm": confirm, "panic-confirm": panic_second_step, "panic": panic,
             "hand-on": hand_on, "rotate-demo": rotate_demo,
             "checklist": checklist, "review": review, "figures": figures}
@@ -408,6 +432,8 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
+    import app.services.queue  # noqa: F401  (loaded before the clocks are frozen, so they freeze its clock too)
+    import app.tui.screens.held  # noqa: F401
     from tests.tui.seed import frozen_time
 
     with tempfile.TemporaryDirectory(prefix="breaker-shots-") as tmp, ExitStack() as stack:
@@ -425,7 +451,7 @@ def main() -> int:
         with frozen_time(now) as clock:
             shown = scenes(sandbox, clock)
             # last: they change the inventory (the review adds last week's review and finishes this one)
-            changing = ("review", "figures", "probe_all", "confirm", "panic-confirm", "panic-confirm-80x24",
+            changing = ("held", "review", "figures", "probe_all", "confirm", "panic-confirm", "panic-confirm-80x24",
                         "rotate-demo", "hand-on", "hand-on-80x24", "panic", "checklist")
             machine = ("scan", "secure")  # read a sample machine, and add its keys: after everything else
             for name in [n for n in shown if n not in changing and n not in machine]:
