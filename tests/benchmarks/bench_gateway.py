@@ -17,10 +17,14 @@ Figures:
   * ``sequential`` (session 7's): all the direct requests, then all the gateway's, each side with
     its own clients, warm-up and staggered start. Whatever else the machine did during one side's
     10 s and not the other's lands in the difference.
-  * ``interleaved``: one continuous load, the clients' requests going direct and through the
-    gateway in segments, ABBA (direct / gateway / direct, the next pair gateway / direct /
-    gateway), so a drift or a load spike falls on both sides; only requests during whose whole
-    life no request of another segment was in flight are kept (see interleaved()).
+  * ``interleaved`` (the default since session 8): one continuous load, the clients' requests
+    going direct and through the gateway in segments, ABBA (direct / gateway / direct, the next
+    pair gateway / direct / gateway), so a drift or a load spike falls on both sides; only
+    requests during whose whole life no request of another segment was in flight are kept; with
+    a latency, clients start at random moments within it and wait a random think time (10 ms on
+    average at 100 clients) between requests, so no segment runs on a kinder arrangement of the
+    clients than another (see interleaved(); figures old against new in docs/benchmarks.md,
+    "Session 8, gateway benchmark method").
 
   Three cases, each labelled in the output:
 
@@ -63,6 +67,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import sqlite3
 import statistics
 import subprocess
@@ -202,6 +207,7 @@ async def latencies(
 
 
 DIRECT, GATEWAY = "direct", "via gateway"
+THINK = 2.0  # interleaved(): a client waits 0 to THINK × latency / clients before its next request
 
 
 @dataclass(frozen=True)
@@ -237,27 +243,36 @@ def proc_stat(pid: int) -> ProcStat | None:
     )
 
 
-def machine_cpu() -> float:
+def machine_cpu() -> tuple[float, float]:
     """CPU seconds all processes on the machine have used so far (/proc/stat: all but idle and
-    iowait; the hypervisor's steal is not this machine's work), to tell how much of a run's CPU
-    was someone else's."""
+    iowait), to tell how much of a run's CPU was someone else's; and the hypervisor's steal so far
+    (time this machine's CPUs wanted to run and the host ran something else)."""
     try:
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except OSError:
-        return 0.0
-    return (sum(fields[:7]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:7]) - fields[3] - fields[4]) / tick, fields[7] / tick
 
 
-def meter(pids: list[int]) -> tuple[float, float, float]:
-    """(now, the machine's CPU seconds, the CPU seconds of ``pids``) — two readings tell how much of
-    a CPU the machine's other processes used between them (others())."""
+Reading = tuple[float, float, float, float]
+
+
+def meter(pids: list[int]) -> Reading:
+    """(now, the machine's CPU seconds, the CPU seconds of ``pids``, steal seconds) — two readings
+    tell how much of a CPU the machine's other processes used between them (others())."""
     ours = sum(stat.cpu for pid in pids if (stat := proc_stat(pid)))
-    return time.perf_counter(), machine_cpu(), ours
+    machine, steal = machine_cpu()
+    return time.perf_counter(), machine, ours, steal
 
 
-def others(readings: list[tuple[tuple[float, float, float], tuple[float, float, float]]]) -> float:
-    """The other processes' CPU over (start, end) reading pairs, in CPUs (1.0: one core busy)."""
-    used = sum(max(0.0, (b[1] - a[1]) - (b[2] - a[2])) for a, b in readings)
+def others(readings: list[tuple[Reading, Reading]], field: int = 1) -> float:
+    """The other processes' CPU over (start, end) reading pairs, in CPUs (1.0: one core busy);
+    ``field=3``: the hypervisor's steal instead."""
+    if field == 3:
+        used = sum(b[3] - a[3] for a, b in readings)
+    else:
+        used = sum(max(0.0, (b[1] - a[1]) - (b[2] - a[2])) for a, b in readings)
     wall = sum(b[0] - a[0] for a, b in readings)
     return used / wall if wall > 0 else 0.0
 
@@ -316,6 +331,7 @@ class Interleaved:
     made: dict[str, int]
     gateway_s: float
     others: dict[str, float]  # the other processes' CPU during each side's segments, in CPUs
+    steal: float  # the hypervisor's steal over the run, in CPUs
 
 
 async def interleaved(
@@ -324,13 +340,25 @@ async def interleaved(
     concurrency: int,
     latency_s: float,
     first: str,
-    read_meter: Callable[[], tuple[float, float, float]],
+    read_meter: Callable[[], Reading],
+    seed: int = 0,
 ) -> Interleaved:
     """``concurrency`` clients under one continuous load, their requests going direct and through the
     gateway in segments, in the order first / other / first (ABBA: the other side in the middle,
     twice as long, so a drift in time falls on both sides alike), about ``total`` kept requests
-    each side. Client i starts i × latency_s / concurrency late, as in latencies(); each client
-    then sends its next request when the last returns, to the side of the segment then running.
+    each side. Each client sends its next request when the last returns, to the side of the
+    segment then running.
+
+    With a latency, each client starts at a random moment within it and waits a random 0 to
+    THINK × latency_s / concurrency before each next request (10 ms on average at 100 clients and
+    1,000 ms: the clients ask 1 % less): agents are independent of each other. Without it (the
+    sequential method's evenly spaced starts, a provider that always takes the same time) the
+    clients keep their starting phases, so a run measures one arrangement of 100 clients; the
+    first switch between the sides (new connections, ~1 ms more per request through the gateway)
+    shuffles it, and the segment before the first switch ran on the even comb: 0.5–1 ms faster than
+    every later one, on both sides — so a run that began direct read 1.2–1.9 ms added and one that
+    began through the gateway 0.2–0.5 ms (docs/benchmarks.md, "Session 8, gateway benchmark
+    method"). Random starts and think times make every segment alike.
 
     Kept: a request during whose whole life no request of another segment was in flight (it starts
     after the last of the previous segment returned, and returns before the next segment's first
@@ -351,7 +379,7 @@ async def interleaved(
     }
     samples: list[tuple[int, float, float]] = []
     segment, used, stopped = 0, 0, 0.0
-    readings: list[tuple[float, float, float]] = []  # meter() as each segment starts, and at the end
+    readings: list[Reading] = []  # meter() as each segment starts, and at the end
 
     def take() -> int | None:
         nonlocal segment, used, stopped
@@ -381,16 +409,21 @@ async def interleaved(
             for side in (first, other):
                 await once(side, i)
 
+    rng = random.Random(seed)
+    think = THINK * latency_s / concurrency
+
     async def worker(i: int, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
         while (k := take()) is not None:
             samples.append((k, *await once(plan[k][0], i)))
+            if think:
+                await asyncio.sleep(rng.uniform(0, think))
 
     try:
         per_client = warm_requests(concurrency) // concurrency
         await asyncio.gather(*(warm(i, per_client) for i in range(concurrency)))
-        await asyncio.gather(*(worker(i, i * latency_s / concurrency) for i in range(concurrency)))
+        await asyncio.gather(*(worker(i, rng.uniform(0, latency_s)) for i in range(concurrency)))
     finally:
         for side in pools.values():
             for client in side:
@@ -426,6 +459,7 @@ async def interleaved(
             side: others([(readings[j], readings[j + 1]) for j in range(n) if plan[j][0] == side])
             for side in (DIRECT, GATEWAY)
         },
+        others([(readings[0], readings[-1])], field=3),
     )
 
 
@@ -503,6 +537,7 @@ class Run:
     requests: dict[str, int]  # per side, everything made (warm-up and edges included)
     opened: int  # upstream connections the gateway opened during the pair
     others: dict[str, float]  # CPU the machine's other processes used during each side, in CPUs
+    steal: float  # the hypervisor's steal during the pair, in CPUs
 
 
 def run_sequential(rig: Rig, case: Case, total: int, _: int) -> Run:
@@ -511,10 +546,10 @@ def run_sequential(rig: Rig, case: Case, total: int, _: int) -> Run:
     stagger = case.latency_ms / 1000
     before = {name: proc_stat(pid) for name, pid in rig.pids.items()}
     pids = list(rig.pids.values())
-    began = meter(pids)
+    began, sockets = meter(pids), SocketWatch(rig.gw_pid, rig.sb_port)  # both sides read /proc alike
     d, d_wall = asyncio.run(latencies(*rig.direct, total, case.clients, stagger))
     between = meter(pids)
-    gw_before, started, sockets = proc_stat(rig.gw_pid), time.perf_counter(), SocketWatch(rig.gw_pid, rig.sb_port)
+    gw_before, started = proc_stat(rig.gw_pid), time.perf_counter()
     g, wall = asyncio.run(latencies(*rig.through, total, case.clients, stagger))
     ended = meter(pids)
     gw_after, elapsed = proc_stat(rig.gw_pid), time.perf_counter() - started
@@ -535,6 +570,7 @@ def run_sequential(rig: Rig, case: Case, total: int, _: int) -> Run:
         {DIRECT: len(d) + warm_requests(case.clients), GATEWAY: made},
         opened,
         {DIRECT: others([(began, between)]), GATEWAY: others([(between, ended)])},
+        others([(began, ended)], field=3),
     )
 
 
@@ -551,6 +587,7 @@ def run_interleaved(rig: Rig, case: Case, total: int, index: int) -> Run:
             case.latency_ms / 1000,
             first,
             lambda: meter(list(rig.pids.values())),
+            seed=index,
         )
     )
     opened = sockets.opened()
@@ -570,6 +607,7 @@ def run_interleaved(rig: Rig, case: Case, total: int, index: int) -> Run:
         found.made,
         opened,
         found.others,
+        found.steal,
     )
 
 
@@ -684,7 +722,10 @@ def measure_case(rig: Rig, case: Case, args, verdicts: list, unjudged: list) -> 
         d, g = run.direct, run.through
         added50.append((pct(g, 0.5) - pct(d, 0.5)) * 1000)
         added99.append((pct(g, 0.99) - pct(d, 0.99)) * 1000)
-        asked = case.clients * 1000 / case.latency_ms if case.latency_ms > 0 else None
+        asked = None
+        if case.latency_ms > 0:  # each client waits the latency (and, interleaved, its think time)
+            wait_s = case.latency_ms / 1000 * (1 + (THINK / 2 / case.clients if args.method == "interleaved" else 0))
+            asked = case.clients / wait_s
         if asked:  # the direct side's rate against the most the clients could ask
             kept_up.append(run.rates[0] / asked)
         if run.cpu_us is not None:
@@ -700,6 +741,7 @@ def measure_case(rig: Rig, case: Case, args, verdicts: list, unjudged: list) -> 
             + (f"; gateway CPU {run.cpu_us:.0f} µs/request, busy {run.busy:.0f}% of a CPU" if run.cpu_us else "")
             + f"; {run.opened} upstream connections opened; other processes"
             f" {run.others[DIRECT]:.0%} / {run.others[GATEWAY]:.0%} of a CPU during direct / via gateway"
+            + (f", the hypervisor's steal {run.steal:.0%}" if run.steal >= 0.005 else "")
         )
         if args.processes:
             every = sum(run.requests.values())
@@ -741,9 +783,9 @@ def main() -> None:
     parser.add_argument(
         "--method",
         choices=sorted(METHODS),
-        default="sequential",
-        help="sequential (default, session 7's): all direct, then all via the gateway; interleaved: direct and "
-        "gateway segments in one load, ABBA",
+        default="interleaved",
+        help="interleaved (default): direct and gateway segments in one load, ABBA, random phases; sequential: "
+        "session 7's (all direct, then all via the gateway), kept to compare",
     )
     parser.add_argument(
         "--processes", action="store_true", help="also print each process's CPU, wake-ups and page faults per request"
