@@ -168,6 +168,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._urls: dict[str, URL] = {}
+        self._objects: dict[int, tuple[httpx.URL, URL]] = {}
         self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
@@ -199,7 +200,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return session
 
     def _url(self, url: httpx.URL) -> URL:
-        text = str(url)
+        kept = self._objects.get(id(url))
+        if kept is not None and kept[0] is url:  # the very object again (the gateway keeps its URLs)
+            return kept[1]
+        text = str(url)  # httpx renders its URL anew on each str(): ~1 µs
         found = self._urls.get(text)
         if found is None:
             if url.userinfo:  # httpx's client has turned it into an Authorization header already
@@ -208,6 +212,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if len(self._urls) >= URLS_KEPT:
                 self._urls.clear()
             self._urls[str(url)] = found
+        if len(self._objects) >= URLS_KEPT:
+            self._objects.clear()
+        self._objects[id(url)] = (url, found)  # the object is held, so its id is not reused while kept
         return found
 
     def _timeout(self, given: dict | None) -> aiohttp.ClientTimeout:
