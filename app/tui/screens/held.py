@@ -62,9 +62,8 @@ class HeldScreen(ReportsWorkerErrors, Screen):
     def on_mount(self) -> None:
         self.sub_title = "held requests"
         table = self.query_one("#held-table", DataTable)
-        table.add_column("#")
-        table.add_columns("connector", "level", "what it would do")
-        table.add_column("refused in", key="left")
+        table.add_columns("#", "connector", "level", "what it would do")
+        table.add_column("refused in", key="left")  # keyed: the countdown updates this cell alone
         self.load()
         self.set_interval(REFRESH_S, self.load)
 
