@@ -62,8 +62,11 @@ class HeldScreen(ReportsWorkerErrors, Screen):
     def on_mount(self) -> None:
         self.sub_title = "held requests"
         table = self.query_one("#held-table", DataTable)
-        table.add_columns("#", "connector", "level", "what it would do")
-        table.add_column("refused in", key="left")  # keyed: the countdown updates this cell alone
+        # The countdown before the long "what it would do", so it stays in view at 80 columns; keyed,
+        # so each second updates that cell alone.
+        table.add_columns("#", "connector", "level")
+        table.add_column("refused in", key="left")
+        table.add_column("what it would do")
         self.load()
         self.set_interval(REFRESH_S, self.load)
 
@@ -85,7 +88,7 @@ class HeldScreen(ReportsWorkerErrors, Screen):
         self.holds = message.holds
         table.clear()
         for h in self.holds:
-            table.add_row(str(h.id), h.connector, h.level.label, h.what, f"{h.seconds_left(now)} s", key=str(h.id))
+            table.add_row(str(h.id), h.connector, h.level.label, f"{h.seconds_left(now)} s", h.what, key=str(h.id))
         self._show_detail()
         if not self.holds:
             self.query_one("#held-detail", Static).update("Nothing is held.")
