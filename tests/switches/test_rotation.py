@@ -41,8 +41,9 @@ async def test_a_rotation_slower_than_one_call_limit_keeps_the_new_key(world, se
     """SendGrid's rotate is 4 requests; a limit sized for one request used to cut it off after the
     provider had created the new key and deleted the old one."""
     old = world.add("mail", "sendgrid", "full_access")
-    sandbox.faults.set("sendgrid", latency_ms=400, times=4)  # each of the 4 requests within its own timeout
-    sw = Switches(services, call_timeout=0.5, backoff_s=0.01)
+    # each of the 4 requests well within its own timeout; together past one request's limit (1 s + 1 s)
+    sandbox.faults.set("sendgrid", latency_ms=600, times=4)
+    sw = Switches(services, call_timeout=1.0, backoff_s=0.01)
     try:
         report = await sw.rotate("mail")
     finally:
@@ -64,11 +65,15 @@ async def test_a_rotation_past_the_limit_is_awaited_and_shown_pending(world, ser
     original = SendGrid.rotate
 
     async def slow_rotate(self, client, cred):
-        await asyncio.sleep(1.3)  # beyond 4 requests × 0.05 s + 1 s
+        await asyncio.sleep(0.6)  # beyond the action's limit, shortened below
         return await original(self, client, cred)
 
     monkeypatch.setattr(SendGrid, "rotate", slow_rotate)
-    sw = Switches(services, call_timeout=0.05, backoff_s=0.01)
+    # Only the action's own deadline is shortened. The per-request timeout stays roomy: the probes
+    # that verify the new key and the dead old one share it, and a 50 ms timeout there made this
+    # test read "applied" on a loaded CI machine.
+    monkeypatch.setattr(CallPolicy, "limit", lambda self, requests=1: 0.2)
+    sw = Switches(services, call_timeout=5, backoff_s=0.01)
     seen: list[tuple[str, str]] = []
 
     def on_event(event):
