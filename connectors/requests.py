@@ -124,6 +124,9 @@ class RequestTable:
     samples: tuple[Sample, ...] = ()  # examples for levels the paths alone do not give
     routes: RouteLookup | None = None  # generated from the provider's permission data
     fallback: tuple[Rule, ...] = ()  # hand-written rules for paths the generated routes do not name
+    # Further readings of a path that reaches the same object by another way (Graph's nested folders):
+    # each is classified too and the highest level wins, so a reading can only raise a request's level.
+    also_read: Callable[[tuple[str, ...]], tuple[str, ...] | None] | None = None
 
     def classify(self, request: Request) -> Classification:
         return classify(self, request)
@@ -269,6 +272,9 @@ def _first(rules: Sequence[Rule], request: Request, method: str, segments: tuple
     return None
 
 
+UNMAPPED = "(unmapped)"  # the template recorded for a path no rule names
+
+
 def _one(table: RequestTable, request: Request, method: str, segments: tuple[str, ...]) -> Classification:
     found = _first(table.rules, request, method, segments)
     if found is None and table.routes is not None:
@@ -276,7 +282,7 @@ def _one(table: RequestTable, request: Request, method: str, segments: tuple[str
     if found is None and table.fallback:
         found = _first(table.fallback, request, method, segments)
     if found is None:
-        return Classification(table.unmapped, f"{method} (unmapped)", "no entry in the table: counted as write")
+        return Classification(table.unmapped, f"{method} {UNMAPPED}", "no entry in the table: counted as write")
     return found
 
 
@@ -294,8 +300,21 @@ def classify(table: RequestTable, request: Request) -> Classification:
     host = request.host.lower().split(":")[0].rstrip(".")
     if host not in table.hosts:
         raise Refused(f"host {host[:80]!r} is not one of {table.provider}'s API hosts")
-    found = [_one(table, request, m, segs) for m in methods_of(request) for segs in readings(request.path)]
+    found = [_read_as(table, request, m, segs) for m in methods_of(request) for segs in readings(request.path)]
     return highest(found)
+
+
+def _read_as(table: RequestTable, request: Request, method: str, segments: tuple[str, ...]) -> Classification:
+    """One reading's level; with the table's other way to the same object, the higher of the two — or the
+    other way's alone when this one has no entry at all (a draft in a nested folder is still a draft)."""
+    found = _one(table, request, method, segments)
+    other = table.also_read(segments) if table.also_read is not None else None
+    if other is None:
+        return found
+    instead = _one(table, request, method, other)
+    if found.template == f"{method} {UNMAPPED}":
+        return instead
+    return highest([instead, found])
 
 
 _EXAMPLES: dict[str, dict[Level, Request]] = {}

@@ -300,7 +300,7 @@ def graph_rows(data: object) -> list[Row]:
                 for path, marks in paths.items():
                     parts = path.strip("/").split("/")
                     if parts[0].split("(")[0].lower() not in GRAPH_AREAS or "..." in parts:
-                        continue  # another area, or a "/.../" any-depth path one variable cannot express
+                        continue  # another area, or a "/.../" nested-folder path (read as the folder: rules.microsoft.as_folder)
                     key = (method, path)
                     every.setdefault(key, []).append(name)
                     if "least=" in str(marks):

@@ -39,6 +39,10 @@ MAILBOX: tuple[tuple[str, str, Level, str], ...] = (
     ("POST", "/mailfolders/{folder}/messages/{id}/send", S, "sends a draft"),
     ("POST", "/messages", D, "creates a draft"),
     ("POST", "/mailfolders/{folder}/messages", D, "creates a draft"),
+    ("POST", "/mailfolders/{folder}/messages/{id}/createreply", D, "creates a reply draft"),
+    ("POST", "/mailfolders/{folder}/messages/{id}/createreplyall", D, "creates a reply draft"),
+    ("POST", "/mailfolders/{folder}/messages/{id}/createforward", D, "creates a forward draft"),
+    ("POST", "/mailfolders/{folder}/messages/{id}/attachments", D, "attaches to a draft"),
     ("POST", "/messages/{id}/createreply", D, "creates a reply draft"),
     ("POST", "/messages/{id}/createreplyall", D, "creates a reply draft"),
     ("POST", "/messages/{id}/createforward", D, "creates a forward draft"),
@@ -71,6 +75,29 @@ DIRECTORY = (
     "/policies/{rest*}",
     "/users/{user}/revokesigninsessions",
 )
+
+
+# Graph addresses a folder inside a folder as ``mailFolders/{a}/childFolders/{b}``, to any depth
+# (https://learn.microsoft.com/graph/api/mailfolder-list-childfolders, and the permissions data's
+# ``/.../`` paths); folder ids are unique in the mailbox, so ``mailFolders/{b}`` is the same folder.
+FOLDER_COLLECTIONS = frozenset({"mailfolders", "contactfolders"})
+
+
+def as_folder(segments: tuple[str, ...]) -> tuple[str, ...] | None:
+    """A nested folder's path read as the folder itself: ``…/mailfolders/a/childfolders/b/messages/m/send``
+    → ``…/mailfolders/b/messages/m/send``, so a send, an inbox rule or a draft in a child folder is
+    classified as it is in a top-level one; None when the path has no child folder in it."""
+    out: list[str] = []
+    i, end = 0, len(segments)
+    while i < end:
+        seg = segments[i]
+        if seg == "childfolders" and i + 1 < end and len(out) >= 2 and out[-2] in FOLDER_COLLECTIONS:
+            out[-1] = segments[i + 1]  # the child replaces its parent
+            i += 2
+            continue
+        out.append(seg)
+        i += 1
+    return tuple(out) if len(out) != end else None
 
 
 def batch(request: Request, params: dict[str, str]) -> Classification:
@@ -116,6 +143,7 @@ TABLE = RequestTable(
     rules=_drafts(),
     routes=Routes(generated.ROWS, prefixes=("v1.0", "beta")),
     fallback=_rules(),
+    also_read=as_folder,
     samples=(
         Sample("GET", "/v1.0/me"),
         Sample("POST", "/v1.0/me/messages"),

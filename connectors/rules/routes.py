@@ -10,8 +10,8 @@ and ``/orgs/{org}/{security_product}/{enablement}``), the highest level wins: fa
 The segments arrive as :func:`connectors.requests.readings` made them (decoded, lower-case). A
 ``{variable}`` matches exactly one segment; a segment with a variable inside (Graph's
 ``applications(appId={value})``, ``{id}:enable``) matches by pattern. The generator leaves out
-templates it cannot express that way (Graph's any-depth ``/.../``), so those paths fall to the
-table's hand-written fallback.
+templates it cannot express that way (Graph's any-depth ``/.../``, folders inside folders); the
+Graph table reads those paths a second way, as the innermost folder (``RequestTable.also_read``).
 """
 
 from __future__ import annotations

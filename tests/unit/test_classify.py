@@ -250,6 +250,38 @@ def test_graph_batch_is_unpacked():
     refused("microsoft", "POST", "/v1.0/$batch", b"{")
 
 
+NESTED = "/v1.0/me/mailFolders/AAMkA/childFolders/AAMkB/childFolders/AAMkC"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        # a send or a forward from a folder inside a folder was "unmapped": write, under a write ceiling
+        ("POST", NESTED + "/messages/AAMkM/send", S),
+        ("POST", "/v1.0/users/a@b.c/mailFolders/inbox/childFolders/AAMkB/messages/AAMkM/forward", S),
+        ("POST", NESTED + "/messages/AAMkM/replyAll", S),
+        ("POST", NESTED + "/messageRules", A),  # an inbox rule can forward mail, at any depth
+        ("PATCH", NESTED + "/messageRules/AQAAA", A),
+        ("POST", NESTED + "/messages", D),  # a draft in a child folder is still a draft
+        ("POST", NESTED + "/messages/AAMkM/createReply", D),
+        ("POST", NESTED + "/messages/AAMkM/attachments", D),
+        ("DELETE", NESTED + "/messages/AAMkM", W),
+        ("DELETE", "/v1.0/me/contactFolders/A/childFolders/B/childFolders/C/contacts/D", W),
+        ("POST", "/v1.0/me/mailFolders/AAMkA/childFolders", W),  # creates a folder: no child to read as
+        ("GET", NESTED + "/messages", R),
+    ],
+)
+def test_graph_nested_folders_are_read_as_the_folder_itself(method, path, expected):
+    """Graph's ``childFolders`` go to any depth (the permissions data writes ``/.../``); a child folder's
+    id is the folder's own, so its path is classified as ``mailFolders/{child}`` is."""
+    assert level("microsoft", method, path) == expected
+
+
+def test_graph_nested_folders_in_a_batch_are_read_the_same_way():
+    batch = {"requests": [{"id": "1", "method": "POST", "url": "/me/mailFolders/a/childFolders/b/messages/m/send"}]}
+    assert level("microsoft", "POST", "/v1.0/$batch", batch) == S
+
+
 # -- Slack, OpenAI, Anthropic ---------------------------------------------------------------------
 
 
