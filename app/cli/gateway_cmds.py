@@ -117,6 +117,8 @@ def run_route(args: argparse.Namespace, ctx: CliContext) -> int:
         if args.off:
             done = gw.unroute(args.name)
             note(f"{args.name} is handed out as its key again" if done else f"{args.name} was not routed")
+            if done and (left := gw.unrouted_note(args.name)):
+                note(left)
             return 0
         if args.tenant is not None:  # first: a tenant refused changes nothing
             tenant = gw.set_tenant(args.name, args.tenant)

@@ -64,12 +64,12 @@ def _ask_deliberately(ctx: CliContext, count: int) -> bool:
 
 
 def _printer(ctx: CliContext):
-    from app.services.switches import JobState, label
+    from app.services.switches import JobState
 
     def on_event(event) -> None:
         if event.state is JobState.RECORDED:
             return  # all of them at once; the summary line below says so
-        line = f"  [{event.elapsed_ms / 1000:6.2f}s] {event.connector} ({event.provider}): {label(event.state)}"
+        line = f"  [{event.elapsed_ms / 1000:6.2f}s] {event.connector} ({event.provider}): {event.label}"
         if event.message:
             line += f" — {event.message}"
         note(line, ctx.stderr)

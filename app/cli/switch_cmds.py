@@ -127,10 +127,8 @@ def show_plan(ctx: CliContext, text: str, *, as_note: bool) -> None:
 
 
 def _printer(ctx: CliContext):
-    from app.services.switches import label
-
     def on_event(event) -> None:
-        line = f"  {event.connector}: {label(event.state)}"
+        line = f"  {event.connector}: {event.label}"
         if event.message:
             line += f" — {event.message}"
         note(line, ctx.stderr)
@@ -151,7 +149,8 @@ def print_report(ctx: CliContext, report) -> None:
     if report.message:
         print(f"  {report.message}", file=out)
     if report.verify_note:
-        print(f"  probe: {report.verify_note}", file=out)
+        # a routed connector's switch is checked at the gateway, not by a probe of the provider
+        print(f"  {'check' if report.at else 'probe'}: {report.verify_note}", file=out)
     if report.manual_steps and not report.verified:
         print("  By hand:", file=out)
         for i, step in enumerate(report.manual_steps, 1):

@@ -37,7 +37,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from app.services.inventory import NotFound
-from app.services.switches.states import label
+from app.services.switches.states import view_label
 from app.services.views import ConnectorView, CredentialView
 from app.services.vocabulary import JobState, SwitchAction
 from app.store.snapshot import utcnow
@@ -208,7 +208,7 @@ def _item(services, view: ConnectorView, reason: Reason = Reason.DISABLED, cred:
         provider=view.provider,
         provider_title=provider.title,
         owner=view.owner,
-        state=label(view.switch_state) if reason is not Reason.OLD_KEY else "old key still live",
+        state=view_label(view.switch_state, view.routed) if reason is not Reason.OLD_KEY else "old key still live",
         last4=cred.last4 if cred else "",
         fingerprint=cred.fingerprint if cred else "",
         added_on=cred.created_at if cred else None,
@@ -342,8 +342,9 @@ async def done(services, name: str) -> Checked:
 
 
 def _why_not(view: ConnectorView) -> str:
+    how = "verified; enforced at the gateway" if view.routed else "verified by probe"
     if view.off:
-        return "it is off, verified by probe"
+        return f"it is off, {how}"
     if view.mode in (Mode.DRAFT_ONLY, Mode.READ_ONLY) and view.switch_state is JobState.VERIFIED:
-        return f"it is {view.mode.value}, verified by probe"
+        return f"it is {view.mode.value}, {how}"
     return "no key of it is left working beyond what Breaker records"

@@ -33,8 +33,9 @@ from sqlmodel import col, select
 
 from app.services import binding
 from app.services.enforcement import AboveCeiling
+from app.services.vocabulary import JobState
 from app.store.db import session_scope, writer
-from app.store.models import Connector, Credential, GatewayRoute, GatewayToken, GatewayUse
+from app.store.models import Connector, Credential, GatewayRoute, GatewayToken, GatewayUse, SwitchJob
 from app.store.snapshot import parse_time, utcnow
 from connectors import registry
 from connectors.base import Level, Mode, Secret
@@ -290,10 +291,28 @@ class Gateway:
                 return False
             revoked = self._revoke_all(s, c.id)
             s.delete(row)
-            self.services.audit.record(
-                s, "gateway.unroute", name, old=_route_dict(row), new={"tokens_revoked": revoked}
-            )
+            new: dict[str, object] = {"tokens_revoked": revoked}
+            if _verified_only_here(s, c):
+                # The switch held because the gateway refused what was above the mode; handed out as
+                # its key, nothing does: the key at the provider was never reduced or revoked.
+                c.switch_state = JobState.UNVERIFIED
+                s.add(c)
+                new["switch_state"] = JobState.UNVERIFIED.value
+            self.services.audit.record(s, "gateway.unroute", name, old=_route_dict(row), new=new)
             return True
+
+    def unrouted_note(self, name: str) -> str:
+        """After ``unroute``: what the owner must still do when the mode is no longer held anywhere
+        ("" when the connector is at full, or its switch was verified at the provider)."""
+        view = self.services.inventory.get(name)
+        if view.mode is Mode.FULL or view.switch_state is JobState.VERIFIED:
+            return ""
+        title = registry.get(view.provider).title
+        command = "disable" if view.mode is Mode.DISABLED else view.mode.value
+        return (
+            f"{name} stays {view.mode.value} in Breaker, but its key at {title} was never changed (the gateway "
+            f"held it to {view.mode.value}). Run `breaker {command} {name}` to do it at {title}."
+        )
 
     def handout(self, name: str) -> Handout:
         """How ``name`` is handed out now, and whether it can go through the gateway."""
@@ -440,6 +459,20 @@ class Gateway:
             r.revoked_at = utcnow()
             s.add(r)
         return len(rows)
+
+
+def _verified_only_here(s, c: Connector) -> bool:
+    """A reduced or disabled connector whose switch was verified at the gateway (not at the provider)."""
+    if c.mode == Mode.FULL or c.switch_state != JobState.VERIFIED:
+        return False
+    job = s.exec(select(SwitchJob).where(SwitchJob.connector_id == c.id).order_by(col(SwitchJob.id).desc())).first()
+    if job is None:
+        return False
+    try:
+        details = json.loads(job.details_json or "{}")
+    except ValueError:
+        return True  # unreadable: do not claim it verified
+    return not isinstance(details, dict) or details.get("at") == "gateway"
 
 
 def _route_dict(row: GatewayRoute) -> dict:

@@ -222,3 +222,67 @@ async def test_re_enable_after_a_gateway_disable_works_again(provider, world, se
         sw.close()
     assert report.state is JobState.VERIFIED, (report.message, report.verify_note)
     assert services.inventory.get("conn").mode is Mode.FULL and token
+
+
+async def test_a_switch_verified_at_the_gateway_never_says_by_probe(world, services, sandbox):
+    """No probe of the provider ran: the label, the events, the JSON and the panic's words say where
+    the switch was verified."""
+    route(world, services, "gh", "github")
+    world.connector("gh-key", "github")
+    sw = Switches(services, call_timeout=3)
+    events = []
+    try:
+        routed = await sw.disable("gh", on_event=events.append)
+        keyed = await sw.disable("gh-key")
+    finally:
+        sw.close()
+    assert routed.label == "verified at the gateway" and routed.as_dict()["verified_at"] == "gateway"
+    assert keyed.label == "verified by probe" and keyed.as_dict()["verified_at"] == "provider"
+    assert [e.label for e in events if e.state is JobState.VERIFIED] == ["verified at the gateway"]
+    assert sw.journal.latest("gh").report().label == "verified at the gateway"  # read back from the journal
+
+
+def test_the_panic_summary_says_how_each_was_verified():
+    from types import SimpleNamespace
+
+    from app.tui.screens.panic import verified_how
+
+    probe, gateway = SimpleNamespace(at=""), SimpleNamespace(at="gateway")
+    assert verified_how([probe, probe]) == "by probe"
+    assert verified_how([gateway]) == "at Breaker's gateway"
+    assert verified_how([probe, gateway, gateway]) == "(1 by probe, 2 at Breaker's gateway)"
+
+
+async def test_taking_a_connector_off_the_gateway_unverifies_a_switch_only_the_gateway_held(world, services, sandbox):
+    """Draft-only at the gateway changes nothing at the provider: handed out as its key again, the key
+    has its full power, so the switch must not stay "verified" — and the owner is told what to run."""
+    route(world, services, "mail", "google")
+    sw = Switches(services, call_timeout=3)
+    try:
+        report = await sw.draft_only("mail")
+    finally:
+        sw.close()
+    assert report.state is JobState.VERIFIED and report.at == "gateway"
+    gateway = Gateway(services)
+    assert gateway.unroute("mail")
+    view = services.inventory.get("mail")
+    assert view.mode is Mode.DRAFT_ONLY and view.switch_state is JobState.UNVERIFIED
+    note = gateway.unrouted_note("mail")
+    assert "was never changed" in note and "`breaker draft-only mail`" in note
+    assert "gateway.unroute" in audit_actions(services, "mail")
+    assert services.audit.verify(services.engine).ok
+
+
+async def test_taking_a_connector_off_the_gateway_keeps_a_switch_verified_at_the_provider(world, services, sandbox):
+    world.connector("gh", "github")
+    sw = Switches(services, call_timeout=3)
+    try:
+        report = await sw.disable("gh")  # revoked at GitHub, verified by probe
+    finally:
+        sw.close()
+    assert report.state is JobState.VERIFIED and report.at == ""
+    gateway = Gateway(services)
+    gateway.route("gh")
+    assert gateway.unroute("gh")
+    assert services.inventory.get("gh").switch_state is JobState.VERIFIED
+    assert gateway.unrouted_note("gh") == ""

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from app.services.review.figures import extra_line, history, trends
 from app.services.review.findings import ANSWER_LABELS, CHECKLIST, Finding, Severity
 from app.services.switches.states import label as switch_label
+from app.services.switches.states import view_label
 from app.services.vocabulary import JobState
 from app.store.models import utcnow
 from connectors.base import Mode
@@ -108,7 +109,7 @@ def report_context(service, review_id: int, now: datetime | None = None) -> dict
                 "mode": v.mode.value,
                 "live": v.live_level.label if v.live_level is not None else "unknown",
                 "probe": f"{v.last_outcome} {v.last_probe_at:%Y-%m-%d}" if v.last_probe_at else "never probed",
-                "switch": switch_label(v.switch_state),
+                "switch": view_label(v.switch_state, v.routed),
                 "findings": len(fs),
                 "top": fs[0].severity.label if fs else "none",
                 "off": v.mode is Mode.DISABLED,

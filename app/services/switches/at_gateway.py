@@ -20,6 +20,7 @@ from app.services.gateway import Gateway
 from app.services.gateway_check import GatewayCheck
 from app.services.switches.journal import JobRow, JobUpdate
 from app.services.switches.plan import SwitchPlan
+from app.services.switches.states import AT_GATEWAY
 from app.services.vocabulary import JobState, SwitchAction
 from connectors.base import Mode
 
@@ -63,8 +64,8 @@ def update(job: JobRow, result: GatewayCheck) -> JobUpdate:
         state=JobState.VERIFIED,
         message=message(job),
         verified=True,
-        details={"verify": result.why, "at": "gateway", "gateway": result.as_dict()},
-        audit_new={"at": "gateway", "why": result.why, "levels": [c.as_dict() for c in result.levels]},
+        details={"verify": result.why, "at": AT_GATEWAY, "gateway": result.as_dict()},
+        audit_new={"at": AT_GATEWAY, "why": result.why, "levels": [c.as_dict() for c in result.levels]},
     )
 
 

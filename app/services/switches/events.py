@@ -27,7 +27,13 @@ class _Job(Protocol):
 
 
 def emit(
-    on_event: EventSink, job: _Job, state: str, message: str, started: float, manual_steps: Iterable[str] = ()
+    on_event: EventSink,
+    job: _Job,
+    state: str,
+    message: str,
+    started: float,
+    manual_steps: Iterable[str] = (),
+    at: str = "",
 ) -> None:
     """Tell ``on_event`` that ``job`` reached ``state``; never raises."""
     if on_event is None:
@@ -44,6 +50,7 @@ def emit(
                 job_id=job.id,
                 batch=job.batch,
                 elapsed_ms=(time.perf_counter() - started) * 1000,
+                at=at,
             )
         )
     except Exception:

@@ -116,6 +116,7 @@ class JobRow:
             provider_call=self.provider_call,
             job_id=self.id,
             irreversible=bool(self.details.get("irreversible")),
+            at=str(self.details.get("at", "")) if self.state == JobState.VERIFIED else "",
         )
 
 

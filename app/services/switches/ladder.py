@@ -608,7 +608,7 @@ class Switches:
             emit(on_event, job, job.state, result.why if result else "no gateway check ran", started)
             return False
         await self.db.run(self.journal.write, [at_gateway.update(job, result)])
-        emit(on_event, job, JobState.VERIFIED, result.why, started)
+        emit(on_event, job, JobState.VERIFIED, result.why, started, at=at_gateway.AT_GATEWAY)
         return True
 
     async def _verify(

@@ -551,7 +551,7 @@ class Panic:
         done = {j.id: j for j in routed if checked.get(j.id) is not None and checked[j.id].ok}
         await self.sw.db.run(self.sw.journal.write, [at_gateway.update(j, checked[j.id]) for j in done.values()])
         for job in done.values():
-            emit(on_event, job, JobState.VERIFIED, checked[job.id].why, started)
+            emit(on_event, job, JobState.VERIFIED, checked[job.id].why, started, at=at_gateway.AT_GATEWAY)
         return [j for j in jobs if j.id not in done]
 
     def _on_retry(self, writer: _Writer, job: JobRow, on_event, started: float):

@@ -27,11 +27,28 @@ LABELS: dict[JobState, str] = {
 }
 
 
-def label(state: JobState | str | None) -> str:
-    """What the panel and the CLI show for a stored state."""
+# A routed connector's switch is verified at Breaker's gateway (a request of each level above the
+# new ceiling refused there), not by a probe of the provider: the label says which (issue 13, "States").
+AT_GATEWAY = "gateway"
+VERIFIED_AT_GATEWAY = "verified at the gateway"
+
+
+def label(state: JobState | str | None, at: str = "") -> str:
+    """What the panel and the CLI show for a stored state; ``at="gateway"`` for a switch verified there."""
     if not state:
         return "no switch yet"
+    if at == AT_GATEWAY and state == JobState.VERIFIED:
+        return VERIFIED_AT_GATEWAY
     return LABELS.get(state, str(state))  # type: ignore[call-overload]
+
+
+def view_label(state: JobState | str | None, routed: bool) -> str:
+    """A connector's stored state, in full words. The connector row keeps the state, not where it was
+    verified: a routed connector's "verified" may be the gateway's check or an earlier probe, and either
+    way the gateway now enforces its mode on every request, so that is what it says."""
+    if routed and state == JobState.VERIFIED:
+        return "verified; enforced at the gateway"
+    return label(state)
 
 
 @dataclass(frozen=True)
@@ -90,10 +107,11 @@ class SwitchEvent:
     job_id: int | None = None
     batch: str = ""
     elapsed_ms: float = 0.0  # since the switch (or panic) started
+    at: str = ""  # "gateway" when verified at Breaker's gateway; "" at the provider
 
     @property
     def label(self) -> str:
-        return label(self.state)
+        return label(self.state, self.at)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +142,7 @@ class JobReport:
     job_id: int | None = None
     irreversible: bool = False
     interrupted: bool = False  # a single switch cut off midway (crash, kill): `message` says how to finish it
+    at: str = ""  # "gateway" when verified at Breaker's gateway; "" at the provider
 
     @property
     def verified(self) -> bool:
@@ -131,7 +150,7 @@ class JobReport:
 
     @property
     def label(self) -> str:
-        return label(self.state)
+        return label(self.state, self.at)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +162,7 @@ class JobReport:
             "verified": self.verified,
             "message": self.message,
             "verify_note": self.verify_note,
+            "verified_at": self.at or ("provider" if self.verified else ""),
             "manual_steps": list(self.manual_steps),
             "provider_call": self.provider_call,
             "job": self.job_id,

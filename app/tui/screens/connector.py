@@ -42,11 +42,11 @@ from connectors import registry
 from connectors.base import Level
 
 
-def switch_label(state: str | None) -> str:
-    """The honest state in full words (app.services.switches.label)."""
-    from app.services.switches import label
+def switch_label(state: str | None, routed: bool = False) -> str:
+    """The honest state in full words (app.services.switches.states.view_label)."""
+    from app.services.switches.states import view_label
 
-    return label(state)
+    return view_label(state, routed)
 
 
 HISTORY_LIMIT = 50
@@ -233,7 +233,11 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
 
     def show_view(self, view: ConnectorView) -> None:
         variables = self.app.theme_variables
-        switch = f"\n[$text-muted]switch:[/] {escape(switch_label(view.switch_state))}" if view.switch_state else ""
+        switch = (
+            f"\n[$text-muted]switch:[/] {escape(switch_label(view.switch_state, view.routed))}"
+            if view.switch_state
+            else ""
+        )
         owner = escape(view.owner) if view.owner else "[$text-warning]no owner[/]"
         self.query_one("#connector-title", Static).update(
             f"[b]{escape(view.name)}[/b]   {escape(provider_title(view.provider))} · {escape(view.environment)} · "
@@ -502,11 +506,16 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         from app.services.gateway import Gateway, GatewayError
 
         try:
-            done = Gateway(self.services).set_handout(name, via)
+            gateway = Gateway(self.services)
+            done = gateway.set_handout(name, via)
+            left = gateway.unrouted_note(name) if via == "key" else ""
         except GatewayError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        self.app.call_from_thread(self.notify, f"{name} is now handed out {done.label}.")
+        if left:
+            self.app.call_from_thread(self.notify, f"{name} is now handed out {done.label}. {left}", severity="warning")
+        else:
+            self.app.call_from_thread(self.notify, f"{name} is now handed out {done.label}.")
         self.app.post_message(InventoryChanged(name, "edit", name))
 
     def action_switch_steps(self) -> None:

@@ -188,7 +188,8 @@ class ResumeOffer(CancellableModal[bool]):
                 "not finish: the panel or the machine stopped while it ran.\n\n"
                 "Resuming finishes it from its journal: connectors not yet recorded are recorded disabled, "
                 "a provider call that already went through is not sent again, and every connector is "
-                f"verified by probe. Nothing runs unless you choose Resume.{more}",
+                "verified (by probe at its provider, or at Breaker's gateway when it is routed there). "
+                f"Nothing runs unless you choose Resume.{more}",
                 id="resume-text",
             )
             with Horizontal(classes="dialog-buttons"):
@@ -353,15 +354,16 @@ class PanicScreen(ReportsWorkerErrors, Screen):
             set_cell(table, key, "detail", Text(clip(note, self.DETAIL_WIDTH)))
         self.total = max(summary.total, len(self.rows))
         ok = len(summary.verified)
+        how = verified_how(summary.verified)
         head = (
-            f"[b $text-success]Done: all {summary.total} connector(s) disabled and verified by probe.[/]"
+            f"[b $text-success]Done: all {summary.total} connector(s) disabled and verified {how}.[/]"
             if summary.ok and summary.total
             else "[b]Done.[/]"
             if summary.ok
             else f"[b $text-error]Done, not all verified — {len(summary.not_verified)} key(s) may still work:[/] "
-            f"{ok} of {summary.total} verified by probe."
+            f"{ok} of {summary.total} verified {how}."
             if summary.not_verified
-            else f"[b $text-warning]Done: {ok} of {summary.total} verified by probe at the providers, "
+            else f"[b $text-warning]Done: {ok} of {summary.total} verified {how}, "
             "but NOT recorded in Breaker (below).[/]"
         )
         recorded = (
@@ -407,14 +409,29 @@ def fmt_ms(ms: float) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
+def verified_how(verified: list[Any]) -> str:
+    """How the verified ones were verified: by probe at their providers, at the gateway (routed), or both."""
+    at_gateway = sum(1 for r in verified if r.at)
+    if not at_gateway:
+        return "by probe"
+    if at_gateway == len(verified):
+        return "at Breaker's gateway"
+    return f"({len(verified) - at_gateway} by probe, {at_gateway} at Breaker's gateway)"
+
+
 def summary_lines(summary: Any) -> list[OutlineLine]:
     """Verified, applied but unverified, failed — each with what the owner must still do."""
     lines: list[OutlineLine] = []
-    if summary.verified:
-        names = ", ".join(r.connector for r in summary.verified)
-        lines.append(
-            line(f"[b $text-success]✔ Verified by probe ({len(summary.verified)}):[/] {escape(clip(names, 400))}")
-        )
+    for title, reports in (
+        ("✔ Verified by probe", [r for r in summary.verified if not r.at]),
+        (
+            "✔ Verified at Breaker's gateway (routed: every request refused there)",
+            [r for r in summary.verified if r.at],
+        ),
+    ):
+        if reports:
+            names = ", ".join(r.connector for r in reports)
+            lines.append(line(f"[b $text-success]{title} ({len(reports)}):[/] {escape(clip(names, 400))}"))
     for title, reports, colour in (
         ("◐ Applied at the provider, not verified", summary.unverified, "$text-warning"),
         ("✎ Waiting for you — nothing was applied at the provider", summary.waiting, "$text-warning"),

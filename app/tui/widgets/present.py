@@ -360,7 +360,8 @@ def event_sentence(action: str, connector: str | None, old_json: str, new_json: 
     if action == "gateway.route":
         return f"Handed {who} out through the gateway (requests above the mode: {new.get('on_above', 'refuse')})."
     if action == "gateway.unroute":
-        return f"Handed {who} out as its key again; {new.get('tokens_revoked', 0)} gateway token(s) revoked."
+        left = "; its switch is no longer verified (the gateway held it)" if new.get("switch_state") else ""
+        return f"Handed {who} out as its key again; {new.get('tokens_revoked', 0)} gateway token(s) revoked{left}."
     if action == "key.shown":
         return f"Showed the new key of {who} (…{new.get('last4', '')}) once, to hand it on by hand."
     if action == "panic.start":
