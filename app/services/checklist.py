@@ -293,7 +293,8 @@ def markdown(found: list[Item], generated_at: datetime | None = None) -> str:
 
 NOTHING_LEFT = (
     "Nothing on the checklist: every key recorded disabled was proven dead, every reduced key is within its "
-    "ceiling and every rotated-out key is dead, by a probe."
+    "ceiling and every rotated-out key is dead, by a probe — or, for a connector routed through the gateway, "
+    "every request above its mode is refused there (its key, never handed to its agents, is not changed)."
 )
 
 

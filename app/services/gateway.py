@@ -168,7 +168,9 @@ class Handout:
                 f"  • `breaker exec {name}` gives the key itself to the agent again",
                 f"  • switches of {name} go to {title} again (its API, or steps for you)",
                 "What will stop working:",
-                f"  • the {tokens} gateway token(s) of {name} are revoked: agents using them are refused",
+                f"  • the {tokens} gateway token(s) of {name} are revoked: agents using them are refused"
+                if tokens
+                else f"  • nothing now: no agent holds a gateway token of {name}",
                 "Undo: press h again to route it through the gateway (new tokens are issued per run)",
             ]
         )

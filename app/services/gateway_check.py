@@ -31,6 +31,8 @@ from connectors.base import Level, Mode
 from connectors.requests import examples, table_for
 
 RUNNING_TIMEOUT_S = 1.0
+# Where a check ran when no gateway was running: the same rules and store, in this process.
+LOCAL_RULES = "Breaker's gateway rules, run in this process: no gateway was running"
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class LevelCheck:
     level: Level
     request: str  # "POST /v1/chat/completions"
     answer: str  # "refused" | "held" | "passes" | "error (…)"
-    where: str  # "gateway at http://127.0.0.1:8791" | "gateway code here" (this process, same store)
+    where: str  # "gateway at http://127.0.0.1:8791" | LOCAL_RULES (no gateway running: this process, same store)
 
     @property
     def enforced(self) -> bool:
@@ -163,7 +165,7 @@ async def _one(
                 continue
             if where == "running" and response.status_code in (401, 404):
                 continue  # a gateway of another inventory (or an older one): this process's check stands
-            label = "gateway at " + str(client.base_url).rstrip("/") if where == "running" else "gateway code here"
+            label = "gateway at " + str(client.base_url).rstrip("/") if where == "running" else LOCAL_RULES
             answers.append(LevelCheck(level, f"{req.method} {req.path}", _answer(response), label))
         result.levels.extend(answers)
     result.ms = (time.perf_counter() - started) * 1000

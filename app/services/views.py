@@ -126,7 +126,9 @@ class ConnectorView:
 
     @property
     def off(self) -> bool:
-        """Disabled, and verified: a fresh probe showed every key of it dead."""
+        """Disabled, and verified: a fresh probe showed every key of it dead — or, for a connector routed
+        through the gateway, the gateway refused a request of every level (its key, never handed to its
+        agents, still works at the provider)."""
         return self.mode is Mode.DISABLED and self.switch_state is JobState.VERIFIED
 
     @property

@@ -101,7 +101,7 @@ async def test_a_running_gateway_is_asked_and_refuses_the_agents_next_request(wo
             finally:
                 sw.close()
             assert report.state is JobState.VERIFIED
-            assert f"gateway at {gw.url}" in report.verify_note and "gateway code here" in report.verify_note
+            assert f"gateway at {gw.url}" in report.verify_note and gateway_check.LOCAL_RULES in report.verify_note
             refused = await agent.get("/user")
         assert refused.status_code == 403 and refused.json()["refused_by"] == "breaker-gateway"
 
@@ -286,3 +286,23 @@ async def test_taking_a_connector_off_the_gateway_keeps_a_switch_verified_at_the
     assert gateway.unroute("gh")
     assert services.inventory.get("gh").switch_state is JobState.VERIFIED
     assert gateway.unrouted_note("gh") == ""
+
+
+def test_a_routed_switch_never_says_a_shared_key_stops_working(world, services, sandbox):
+    """The gateway changes nothing at the provider: the key keeps working for a connector that shares
+    it and is handed out as its key — the confirmation says that, not "its key stops working"."""
+    record = world.add("blog", "github", "classic", client="the blog assistant")
+    world.add("notes", "github", "classic", record=record)  # the same key, handed out as itself
+    Gateway(services).route("blog")
+    sw = Switches(services)
+    try:
+        found = sw.plan("blog", "disable")
+    finally:
+        sw.close()
+    text = found.text()
+    assert "its key stops working" not in text and "connectors sharing this very key" not in text
+    assert found.stops_working == (
+        "the blog assistant, through the gateway: every request refused from the next one (open streams end)",
+    )
+    assert any("also recorded for notes" in w and "keeps working there" in w for w in found.warnings)
+    assert "still handed out as itself to notes" in text

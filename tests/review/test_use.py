@@ -176,3 +176,20 @@ def test_a_provider_that_saw_only_breaker_s_probes_lately_leaves_the_levels_unkn
     after = compute(services.review, "2026-W10", NOW)
     assert after["levels_use_unknown"] == before["levels_use_unknown"]  # both of its levels stay unknown
     assert after["levels_stale"] == before["levels_stale"]
+
+
+def test_a_routed_connector_already_at_the_used_level_gets_no_switch_to_make(store):
+    """Read-only through the gateway, used at read: the write its key holds is refused there already, so
+    "reduce it to read-only" would be a switch that is made. What is left is the key itself (rotate, low)."""
+    services, clock = store
+    route(services, clock, BOT, 35)
+    used(services, BOT, Level.READ, 2)
+    with session_scope(services.engine) as s:
+        row = s.exec(select(Connector).where(Connector.name == BOT)).one()
+        row.mode = "read-only"
+        s.add(row)
+    found = rules(services, BOT)
+    assert "unused-level" not in found
+    ceiling = found["ceiling"]
+    assert ceiling.severity.label == "low" and ceiling.recommendation == "rotate"
+    assert "gateway already refuses" in ceiling.reason

@@ -292,6 +292,23 @@ def _disabled(f: Facts) -> bool:
     return f.view.mode is Mode.DISABLED
 
 
+def _refused_at_gateway(f: Facts, level: Level) -> bool:
+    """Routed through the gateway, whose mode refuses ``level``: the key's power there never reaches an
+    agent (it holds a Breaker token, not the key), so it is a narrower-key matter, not a switch to make."""
+    ceiling = f.view.mode.ceiling
+    return f.view.routed and (ceiling is None or level > ceiling)
+
+
+def _key_only(rule: str, reason: str) -> Finding:
+    return Finding(
+        rule,
+        Severity.LOW,
+        f"{reason} Breaker's gateway already refuses that (every request of it goes there); the key itself, "
+        "which never leaves Breaker, could still do it.",
+        "rotate",
+    )
+
+
 def rule_forbidden(f: Facts, s: ReviewSettings) -> list[Finding]:
     if not _probed_ok(f):
         return []
@@ -299,6 +316,9 @@ def rule_forbidden(f: Facts, s: ReviewSettings) -> list[Finding]:
     live = f.view.live_level
     if limit is None or live is None or live < limit:
         return []
+    if _refused_at_gateway(f, limit):
+        why = f"It may not \u201c{f.view.purpose_forbidden}\u201d; its key works at {live.label} level."
+        return [_key_only("forbidden", why)]
     return [
         Finding(
             "forbidden",
@@ -316,6 +336,9 @@ def rule_ceiling(f: Facts, s: ReviewSettings) -> list[Finding]:
     if not _probed_ok(f) or live is None:
         return []
     ceiling = f.view.mode.ceiling
+    if _refused_at_gateway(f, live):
+        held = "It is disabled" if ceiling is None else f"It is {f.view.mode.value}"
+        return [_key_only("ceiling", f"{held}, and its key works at {live.label} level.")]
     if ceiling is None:
         return [
             Finding(
@@ -411,7 +434,9 @@ def rule_unused_level(f: Facts, s: ReviewSettings) -> list[Finding]:
     top = f.used_level(s.unused_days)
     if top is None:
         return []
-    idle = [lv for lv in f.held_levels() if lv > top]
+    # a level the mode already refuses at the gateway is not idle power: the switch is made (rule_ceiling
+    # speaks of the key itself)
+    idle = [lv for lv in f.held_levels() if lv > top and not _refused_at_gateway(f, lv)]
     if not idle:
         return []
     high = f.levels_known(s.unused_high_days) and not any(

@@ -19,8 +19,9 @@ from app.services import gateway_check
 from app.services.gateway import Gateway
 from app.services.gateway_check import GatewayCheck
 from app.services.switches.journal import JobRow, JobUpdate
-from app.services.switches.plan import SwitchPlan
+from app.services.switches.plan import SwitchPlan, shared_with
 from app.services.switches.states import AT_GATEWAY
+from app.services.views import ConnectorView
 from app.services.vocabulary import JobState, SwitchAction
 from connectors.base import Mode
 
@@ -69,15 +70,28 @@ def update(job: JobRow, result: GatewayCheck) -> JobUpdate:
     )
 
 
-def plan(services, found: SwitchPlan) -> SwitchPlan:
+def plan(services, found: SwitchPlan, view: ConnectorView, views: list[ConnectorView]) -> SwitchPlan:
     """The confirmation of a routed connector's disable or reduction: what happens at the gateway,
     and that nothing is sent to the provider."""
     if found.to_mode is None or not (found.action is SwitchAction.DISABLE or found.action.reduces):
         return found
-    if found.connector not in Gateway(services).routed_names():
+    routed_names = Gateway(services).routed_names()
+    if found.connector not in routed_names:
         return found
     ceiling = found.to_mode.ceiling
     what = "every request" if ceiling is None else f"every request above {ceiling.label}"
+    client = view.client or "the assistant or automation using it"
+    # The key is not revoked, so nothing stops for a connector sharing it — and one handed out as its
+    # key keeps the key's whole power: say so rather than list it as stopping (plan._stops does for a revoke).
+    keyed = [name for name in shared_with(view, views) if name not in routed_names]
+    shared = (
+        (
+            f"the same key is also recorded for {', '.join(keyed)}, handed out as its key: it keeps working there "
+            f"(switch {'it' if len(keyed) == 1 else 'them'} too, or revoke the key at {found.provider_title})",
+        )
+        if keyed
+        else ()
+    )
     local = tuple(x for x in found.local if not x.startswith("hand out the reduced"))
     return replace(
         found,
@@ -85,14 +99,20 @@ def plan(services, found: SwitchPlan) -> SwitchPlan:
             *local,
             f"Breaker's gateway refuses {what} of {found.connector} from the next one (open streams end)",
             "verified at the gateway: one request of each level above the ceiling is sent there and must be refused",
-            f"the key at {found.provider_title} is not changed (it never leaves Breaker while routed)",
+            f"the key at {found.provider_title} is not changed"
+            + (
+                f" (it is still handed out as itself to {', '.join(keyed)})"
+                if keyed
+                else " (it never leaves Breaker while routed)"
+            ),
         ),
         calls=(),
         manual_steps=(),
         # The plan's warnings are all about the provider's side (no API to reduce or revoke this
         # kind of key, an admin key missing for a call): none is made here, and the switch is
         # verified at the gateway, so "stays 'applied — not verified'" would be untrue.
-        warnings=(),
+        warnings=shared,
+        stops_working=(f"{client}, through the gateway: {what} refused from the next one (open streams end)",),
         reversible=True,
         undo=f"`breaker enable {found.connector}` (or a higher mode): the gateway lets those requests through again",
         uses_reduced=False,

@@ -187,7 +187,8 @@ class Switches:
         view = next((v for v in views if v.name == name), None)
         if view is None:
             raise NotFound(name, [v.name for v in views])
-        return at_gateway.plan(self.services, plan_for(view, action, views, revoke_full=revoke_full)), view, views
+        found = plan_for(view, action, views, revoke_full=revoke_full)
+        return at_gateway.plan(self.services, found, view, views), view, views
 
     def targets(self, selection: Selection | None = None) -> list[PanicTarget]:
         """The connectors a panic with ``selection`` covers, from one light query (the one place the

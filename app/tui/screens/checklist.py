@@ -96,10 +96,10 @@ class ChecklistScreen(ReportsWorkerErrors, Screen):
                 "then press enter: a probe ticks it off only when it proves it. m writes this list as Markdown."
             )
         else:
-            head = (
-                "[b $text-success]Nothing on the checklist:[/] every key recorded disabled was proven dead, "
-                "every reduced key is within its ceiling and every rotated-out key is dead, by a probe."
-            )
+            from app.services.checklist import NOTHING_LEFT
+
+            rest = NOTHING_LEFT.removeprefix("Nothing on the checklist:")
+            head = f"[b $text-success]Nothing on the checklist:[/]{escape(rest)}"
         if message.note:
             head = f"{message.note}\n{head}"
         self.query_one("#checklist-note", Static).update(head)
