@@ -49,6 +49,7 @@ METHODS: dict[str, Level] = {
             "chat.appendstream",
             "chat.stopstream",
             "files.completeuploadexternal",  # shares the file to channels
+            "files.upload",  # (legacy) with `channels` it posts the file there: counted as posting always
             "files.sharedpublicurl",
             "conversations.invite",
             "conversations.inviteshared",
@@ -63,7 +64,6 @@ METHODS: dict[str, Level] = {
             "chat.delete",
             "chat.deletescheduledmessage",
             "chat.unfurl",
-            "files.upload",
             "files.getuploadurlexternal",
             "files.delete",
             "reactions.add",

@@ -159,7 +159,7 @@ FLOOR = [
     ("slack", "POST", "/api/apps.uninstall", A),
     ("slack", "POST", "/api/team.accessLogs", A),
     ("slack", "POST", "/api/admin.users.invite", A),
-    ("slack", "POST", "/api/files.upload", W),
+    ("slack", "POST", "/api/files.upload", S),  # with `channels` it posts the file
 ]
 
 

@@ -238,10 +238,10 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
             if view.switch_state
             else ""
         )
-        owner = escape(view.owner) if view.owner else "[$text-warning]no owner[/]"
+        owner = f"owner {escape(view.owner)}" if view.owner else "[$text-warning]no owner[/]"
         self.query_one("#connector-title", Static).update(
             f"[b]{escape(view.name)}[/b]   {escape(provider_title(view.provider))} · {escape(view.environment)} · "
-            f"owner {owner} · mode [b]{view.mode.value}[/b] · live {level_markup(view.live_level, view.live_word)}{switch}"
+            f"{owner} · mode [b]{view.mode.value}[/b] · live {level_markup(view.live_level, view.live_word)}{switch}"
         )
         self.query_one("#purpose", Static).update(
             escape(view.purpose)
