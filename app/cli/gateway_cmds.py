@@ -206,7 +206,13 @@ async def _serve(ctx: CliContext, host: str, port: int) -> int:
     from app.services.queue import Queue
 
     routes = _gateway(ctx).routes()
-    queue = HoldQueue(ctx.services, on_held=lambda view: note(held_line(view), ctx.stderr))
+    here: set[int] = set()  # holds answered at this terminal (their reply is printed already)
+
+    def answered(hold_id: int, state: str) -> None:
+        if hold_id not in here:
+            note(answered_elsewhere(hold_id, state), ctx.stderr)
+
+    queue = HoldQueue(ctx.services, on_held=lambda view: note(held_line(view), ctx.stderr), on_answered=answered)
     answers = Queue(ctx.services)
     async with running(ctx.services, host, port, queue=queue, on_event=lambda text: note(text, ctx.stderr)) as gw:
         note(f"Breaker gateway on {gw.url} (Ctrl-C stops). Routed: {', '.join(r.connector for r in routes) or 'none'}")
@@ -219,7 +225,7 @@ async def _serve(ctx: CliContext, host: str, port: int) -> int:
                     line = await lines.get()
                     if not line:  # stdin closed: keep serving, answers come from the panel
                         await asyncio.Event().wait()
-                    reply = await asyncio.to_thread(answer_line, answers, line)
+                    reply = await asyncio.to_thread(answer_line, answers, line, here)
                     if reply:
                         note(reply, ctx.stderr)
         finally:
@@ -316,15 +322,23 @@ async def _serve_for(ctx: CliContext, host: str, port: int, run_by: str) -> int:
 
 
 def held_line(view) -> str:
+    from connectors.textsafe import plain
+
     lines = " / ".join(view.summary.get("first_lines") or [])
-    more = f" — {lines}" if lines else ""
-    return (
+    more = f" — the request's text: “{lines}”" if lines else ""
+    return plain(
         f"HELD #{view.id} {view.connector} ({view.level.label}): {view.what}{more}. "
         f"Answer y {view.id} or n {view.id} within {int((view.expires_at - view.created_at).total_seconds())} s."
     )
 
 
-def answer_line(queue, line: str) -> str:
+def answered_elsewhere(hold_id: int, state: str) -> str:
+    """A hold answered in the panel (or by another ``breaker`` process), as this terminal says it."""
+    said = {"approved": "approved in the panel; sending it once", "denied": "denied in the panel"}
+    return f"#{hold_id} {said.get(state, state)}"
+
+
+def answer_line(queue, line: str, here: set[int] | None = None) -> str:
     """``y``/``n`` with an optional hold ID (default: the oldest held request) → what happened."""
     words = line.strip().lower().split()
     if not words:
@@ -339,7 +353,11 @@ def answer_line(queue, line: str) -> str:
     else:
         return "nothing is held"
     approve = words[0] in ("y", "yes")
+    if here is not None:
+        here.add(hold_id)
     view = queue.answer(hold_id, approve)
     if view is None:
         return f"#{hold_id} is not held any more (answered, timed out or unknown)"
-    return f"#{hold_id} {'approved: it is forwarded once' if approve else 'denied'} ({view.connector})"
+    if view.lost:
+        return f"#{hold_id} was not approved: {view.why_lost} ({view.connector})"
+    return f"#{hold_id} {'approved; the gateway will send it once' if approve else 'denied'} ({view.connector})"

@@ -286,7 +286,9 @@ class GatewayApp:
         )
         verdict = enforcement.check(route.connector, route.provider, route.mode, request, route.on_above)
         if verdict.decision is Decision.ASK and self.queue is not None:
-            result = await self.queue.run(route, request, verdict, lambda: self.forward_buffered(route, request))
+            result = await self.queue.run(
+                route, request, verdict, lambda: self.forward_buffered(route, request), self.send_upstream
+            )
             if not isinstance(result, enforcement.Verdict):
                 self.use(route, request, verdict, result.status)
                 await send({"type": "http.response.start", "status": result.status, "headers": result.headers})

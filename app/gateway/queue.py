@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from app.services import queue as queue_service
 from app.services.enforcement import Decision, Verdict
 from app.services.gateway import Route
-from app.services.queue import APPROVED, DENIED, EXPIRED, FORWARDED, HELD, HoldView, Queue
+from app.services.queue import APPROVED, DENIED, EXPIRED, FORWARDED, HELD, LOST, HoldView, Queue
 from connectors.requests import Request
 
 POLL_S = 0.1
@@ -40,19 +40,28 @@ class HoldQueue:
         *,
         hold_s: float = queue_service.HOLD_S,
         on_held: Callable[[HoldView], None] | None = None,
+        on_answered: Callable[[int, str], None] | None = None,
     ) -> None:
-        self.queue = Queue(services, hold_s)
+        self.queue = Queue(services, hold_s, holder=queue_service.holder_id())
         self.hold_s = hold_s
         self.on_held = on_held
+        self.on_answered = on_answered  # (hold id, new state) for an answer read from the store
         self._waiting: dict[int, asyncio.Future[str]] = {}
         self._poller: asyncio.Task | None = None
         self._forwarding: dict[str, asyncio.Future[Buffered]] = {}
         self._answers: dict[str, tuple[float, Buffered]] = {}
 
     async def run(
-        self, route: Route, request: Request, verdict: Verdict, forward: Callable[[], Awaitable[Buffered]]
+        self,
+        route: Route,
+        request: Request,
+        verdict: Verdict,
+        forward: Callable[[], Awaitable[Buffered]],
+        send_upstream: Callable[[Route, Request], Awaitable] | None = None,
     ) -> Buffered | Verdict:
-        """Hold ``request`` until answered: the forwarded answer, or a refusal naming why."""
+        """Hold ``request`` until answered: the forwarded answer, or a refusal naming why. With
+        ``send_upstream`` (GatewayApp's), what the summary needs is read from the provider first
+        (:func:`read_draft`)."""
         assert verdict.classification is not None
         digest = queue_service.request_hash(route.connector_id, request)
         kept = self._answers.get(digest)
@@ -60,7 +69,8 @@ class HoldQueue:
             return kept[1]  # a retry of a call already approved and forwarded: never sent twice
         if digest in self._forwarding:
             return await asyncio.shield(self._forwarding[digest])
-        what = queue_service.summary(route.provider, request, verdict.classification)
+        seen = await read_draft(send_upstream, route, request) if send_upstream is not None else None
+        what = queue_service.summary(route.provider, request, verdict.classification, seen)
         hold_id, joined = await asyncio.to_thread(
             self.queue.hold, route.connector_id, digest, verdict.classification, what
         )
@@ -78,6 +88,7 @@ class HoldQueue:
                 return kept[1]
         reason = {
             DENIED: "the owner denied it",
+            LOST: "the gateway stopped before it was answered",
             EXPIRED: f"nobody answered within {self.hold_s:g} s, so it is denied",
         }.get(state, f"the hold ended ({state})")
         return Verdict(
@@ -142,6 +153,8 @@ class HoldQueue:
                 state = states.get(hold_id, EXPIRED)
                 if state != HELD:
                     self._resolve(hold_id, state)
+                    if self.on_answered is not None:
+                        self.on_answered(hold_id, state)
 
     def close(self) -> None:
         if self._poller is not None:
@@ -149,3 +162,44 @@ class HoldQueue:
         for future in self._waiting.values():
             if not future.done():
                 future.cancel()
+
+
+DRAFT_READ_S = 3.0  # the longest a held drafts.send waits for the draft to be read before it is shown
+
+
+async def read_draft(send_upstream, route: Route, request: Request) -> dict | None:
+    """For Gmail's ``drafts.send`` naming a draft by ID alone: the draft, read with a read-only
+    ``users.drafts.get`` (format=raw) from the same upstream with the connector's key, so the owner
+    sees whom it goes to before answering (https://developers.google.com/gmail/api/reference/rest/v1/users.drafts/get).
+    ``{"raw": MIME bytes}``, or ``{"error": why}`` when it cannot be read within DRAFT_READ_S; None for
+    any other request. Only this held request waits for it; it is not recorded as the agent's use."""
+    from urllib.parse import quote
+
+    from app.services.hold_summary import draft_id, draft_raw
+
+    found = draft_id(request) if route.provider == "google" else None
+    if found is None:
+        return None
+    path = request.path.rstrip("/").removesuffix("/send") + "/" + quote(found, safe="")
+    get = Request("GET", request.host, path, "format=raw", {"accept": "application/json"}, b"")
+
+    async def read() -> dict:
+        answer = await send_upstream(route, get)
+        if answer is None:
+            return {"error": "no key in the keyring"}
+        try:
+            body = await answer.read()
+            if answer.status_code != 200:
+                return {"error": f"the provider answered {answer.status_code}"}
+            import json
+
+            return {"raw": draft_raw(json.loads(body))}
+        finally:
+            await answer.aclose()
+
+    try:
+        return await asyncio.wait_for(read(), DRAFT_READ_S)
+    except TimeoutError:
+        return {"error": f"no answer within {DRAFT_READ_S:g} s"}
+    except Exception as exc:  # the provider's answer is not a draft, the network failed: say so, hold anyway
+        return {"error": type(exc).__name__}

@@ -7,23 +7,20 @@ then denied. Holds live in the store (``gateway_hold``), so the answer can come 
 own terminal, the panel or another ``breaker`` process. Every hold, answer, expiry and forwarding
 is audited with who answered and when.
 
-:func:`summary` says what the request would do in the owner's words: Gmail's To, Subject and first
-lines (decoded from the MIME message), Slack's channel and text, GitHub's repository and action.
+:func:`summary` says what the request would do in the owner's words (:mod:`app.services.hold_summary`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import message_from_bytes, policy
-from urllib.parse import parse_qs
 
 from sqlmodel import select
 
+from app.services import hold_summary
 from app.services.audit import actor_name
 from app.store.db import session_scope
 from app.store.models import Connector, GatewayHold
@@ -33,7 +30,48 @@ from connectors.requests import Classification, Request
 
 HOLD_S = 55.0
 HELD, APPROVED, DENIED, EXPIRED, FORWARDED = "held", "approved", "denied", "expired", "forwarded"
+LOST = "lost"  # the gateway holding it stopped (killed, crashed, closed) before it was answered or sent
 OPEN = (HELD, APPROVED)
+LOST_WHY = "the gateway stopped; nothing was sent and the agent got no answer"
+
+
+def holder_id(pid: int | None = None) -> str:
+    """``pid:start`` of a gateway process (start: its start time in clock ticks after boot, from
+    /proc where there is one), so a PID the system reuses for another process is not taken for it."""
+    pid = os.getpid() if pid is None else pid
+    stat = _proc_stat(pid)
+    return f"{pid}:{stat[1] if stat else ''}"
+
+
+def holder_alive(holder: str) -> bool:
+    """Whether the gateway process that holds a request still runs ('' — not recorded: assumed so).
+    The gateway listens on loopback and writes the local store, so its process is on this machine."""
+    pid_text, _, start = holder.partition(":")
+    if not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        pass  # it exists (another user's), or this system cannot say: not called dead
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True
+    state, started = stat
+    return state not in ("Z", "X") and (not start or start == started)  # a zombie has stopped
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time) of a process from /proc/PID/stat (proc(5): fields 3 and 22), None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()  # after the command name, which may hold spaces
+    return (fields[0], fields[19]) if len(fields) > 19 else None
 
 
 def request_hash(connector_id: int, request: Request) -> str:
@@ -65,6 +103,15 @@ class HoldView:
     answered_by: str = ""
 
     @property
+    def lost(self) -> bool:
+        """The gateway that held it stopped: it can no longer be approved (the agent got no answer)."""
+        return self.state == LOST
+
+    @property
+    def why_lost(self) -> str:
+        return LOST_WHY
+
+    @property
     def what(self) -> str:
         """One line in the owner's words."""
         return self.summary.get("what") or self.template
@@ -77,9 +124,10 @@ class HoldView:
 class Queue:
     """Holds in the store; used by the gateway (hold, poll, expire) and by whoever answers."""
 
-    def __init__(self, services, hold_s: float = HOLD_S) -> None:
+    def __init__(self, services, hold_s: float = HOLD_S, holder: str = "") -> None:
         self.services = services
         self.hold_s = hold_s
+        self.holder = holder  # set by the gateway holding requests (holder_id()); "" for who answers
 
     def hold(self, connector_id: int, digest: str, found: Classification, summary_: dict) -> tuple[int, bool]:
         """The open hold for ``digest`` (joined), or a new one. Returns (id, joined)."""
@@ -102,6 +150,7 @@ class Queue:
                 summary_json=json.dumps(summary_),
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.hold_s),
+                holder=self.holder,
             )
             s.add(row)
             s.flush()
@@ -120,16 +169,23 @@ class Queue:
             return row.id, False  # type: ignore[return-value]
 
     def answer(self, hold_id: int, approve: bool, by: str | None = None) -> HoldView | None:
-        """Approve or deny an open hold; None when it is no longer open (answered, expired, unknown)."""
+        """Approve or deny an open hold; None when it is no longer open (answered, expired, unknown).
+        When the gateway that held it has stopped, nothing can be sent: the hold is marked lost and
+        its view comes back with ``lost`` set — never reported as approved."""
         now = utcnow()
         by = by or actor_name()
         with session_scope(self.services.engine) as s:
             row = s.get(GatewayHold, hold_id)
+            if row is not None and row.state == LOST and _aware(row.expires_at) > now:
+                return _view(row, s.get(Connector, row.connector_id))  # found lost already: say so again
             if row is None or row.state != HELD:
                 return None
             if _aware(row.expires_at) <= now:
                 self._expire(s, row, now)
                 return None
+            if not holder_alive(row.holder):
+                self._lose(s, row, now)
+                return _view(row, s.get(Connector, row.connector_id))
             row.state = APPROVED if approve else DENIED
             row.answered_at, row.answered_by = now, by
             s.add(row)
@@ -142,11 +198,14 @@ class Queue:
             )
             return _view(row, c)
 
-    def states(self, hold_ids: list[int]) -> dict[int, str]:
+    def states(self, hold_ids: list[int], *, check_holder: bool = False) -> dict[int, str]:
+        """The holds' states; with ``check_holder``, an open one whose gateway stopped is marked lost."""
         if not hold_ids:
             return {}
         with session_scope(self.services.engine) as s:
             rows = s.exec(select(GatewayHold).where(GatewayHold.id.in_(hold_ids))).all()  # type: ignore[union-attr]
+            if check_holder:
+                self._sweep(s, rows)
             return {r.id: r.state for r in rows}  # type: ignore[misc]
 
     def expire(self, hold_id: int) -> bool:
@@ -168,16 +227,46 @@ class Queue:
             c = s.get(Connector, row.connector_id)
             self.services.audit.record(s, "gateway.forwarded", c.name, new={"hold": row.id, "status": status})  # type: ignore[union-attr]
 
-    def pending(self) -> list[HoldView]:
-        """Unanswered holds still in time, oldest first."""
+    def pending(self, *, with_lost: bool = False) -> list[HoldView]:
+        """Unanswered holds still in time, oldest first. An open hold whose gateway has stopped is
+        marked lost first (audited): it is never offered for an answer. ``with_lost``: those lost
+        holds are listed too (``lost`` set) until their time would have run out, so a screen can say
+        what happened to them."""
         now = utcnow()
+        wanted = (HELD, APPROVED, LOST) if with_lost else OPEN
         with session_scope(self.services.engine) as s:
             rows = s.exec(
                 select(GatewayHold, Connector)
-                .where(GatewayHold.state == HELD, GatewayHold.connector_id == Connector.id)
+                .where(GatewayHold.state.in_(wanted), GatewayHold.connector_id == Connector.id)  # type: ignore[union-attr]
                 .order_by(GatewayHold.id)  # type: ignore[arg-type]
             ).all()
-            return [_view(h, c) for h, c in rows if _aware(h.expires_at) > now]
+            rows = [(h, c) for h, c in rows if _aware(h.expires_at) > now]
+            self._sweep(s, [h for h, _ in rows])
+            return [_view(h, c) for h, c in rows if h.state == HELD or (with_lost and h.state == LOST)]
+
+    def _sweep(self, s, rows: list[GatewayHold]) -> None:
+        """Mark lost the open holds whose gateway process has stopped (one check per process)."""
+        alive: dict[str, bool] = {}
+        now = utcnow()
+        for row in rows:
+            if row.state in OPEN and row.holder:
+                if row.holder not in alive:
+                    alive[row.holder] = holder_alive(row.holder)
+                if not alive[row.holder]:
+                    self._lose(s, row, now)
+
+    def _lose(self, s, row: GatewayHold, now: datetime) -> None:
+        was = row.state
+        row.state = LOST
+        row.answered_at, row.answered_by = now, row.answered_by or "gateway stopped"
+        s.add(row)
+        c = s.get(Connector, row.connector_id)
+        self.services.audit.record(
+            s,
+            "gateway.lost",
+            c.name,  # type: ignore[union-attr]
+            new={"hold": row.id, "was": was, "why": LOST_WHY, "template": row.template},
+        )
 
     def _expire(self, s, row: GatewayHold, now: datetime) -> None:
         row.state = EXPIRED
@@ -214,87 +303,6 @@ def _view(h: GatewayHold, c: Connector) -> HoldView:
     )
 
 
-# -- what a request would do, in the owner's words -------------------------------------------------
+# -- what a request would do, in the owner's words: app.services.hold_summary ---------------------
 
-MAX_LINES = 3
-
-
-def summary(provider: str, request: Request, found: Classification) -> dict:
-    """What the request would do. Never a key; at most a few short lines of the content."""
-    try:
-        if provider == "google":
-            return _gmail(request, found)
-        if provider == "slack":
-            return _slack(request, found)
-        if provider == "github":
-            return _github(request, found)
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        pass
-    return {"what": f"{found.label}: {found.template}"}
-
-
-def _json(request: Request) -> dict:
-    if "json" in request.headers.get("content-type", "") or request.body[:1] == b"{":
-        data = json.loads(request.body or b"{}")
-        return data if isinstance(data, dict) else {}
-    return {}
-
-
-def _mime(raw: bytes) -> dict:
-    msg = message_from_bytes(raw, policy=policy.default)
-    part = msg.get_body(preferencelist=("plain",)) if msg.is_multipart() else msg
-    text = part.get_content() if part is not None else ""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()][:MAX_LINES]
-    return {"to": str(msg.get("To", "")), "subject": str(msg.get("Subject", "")), "first_lines": lines}
-
-
-def _gmail(request: Request, found: Classification) -> dict:
-    raw: bytes | None = None
-    if request.path.lower().startswith(("/upload/", "/resumable/upload/")) and b"\n" in request.body:
-        body = request.body
-        ctype = request.headers.get("content-type", "")
-        if ctype.startswith("multipart/related"):
-            parts = message_from_bytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body, policy=policy.default)
-            inner = [p for p in parts.iter_parts() if p.get_content_type() == "message/rfc822"]
-            raw = inner[0].get_payload(0).as_bytes() if inner else None
-        else:
-            raw = body
-    else:
-        data = _json(request)
-        encoded = data.get("raw") or (data.get("message") or {}).get("raw")
-        if encoded:
-            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-    verb = {"send": "Send an e-mail", "draft": "Save a draft", "admin": "Change mail settings"}.get(
-        found.label, found.label
-    )
-    if raw is None:
-        return {"what": f"{verb} ({found.template})"}
-    mail = _mime(raw)
-    return {**mail, "what": f"{verb} to {mail['to'] or '(no recipient)'}: {mail['subject'] or '(no subject)'}"}
-
-
-def _slack(request: Request, found: Classification) -> dict:
-    data = _json(request)
-    if not data and request.body:
-        data = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
-    method = request.path.rstrip("/").rsplit("/", 1)[-1]
-    channel, text = str(data.get("channel", "")), str(data.get("text", ""))
-    lines = [line for line in text.splitlines() if line.strip()][:MAX_LINES]
-    what = f"Slack {method} in {channel or '(no channel)'}: {lines[0] if lines else '(no text)'}"
-    return {"channel": channel, "first_lines": lines, "method": method, "what": what}
-
-
-VERBS = {"POST": "create in", "PATCH": "change", "PUT": "set", "DELETE": "delete", "GET": "read"}
-
-
-def _github(request: Request, found: Classification) -> dict:
-    segments = [s for s in request.path.split("/") if s]
-    repo = "/".join(segments[1:3]) if segments[:1] == ["repos"] and len(segments) >= 3 else ""
-    verb = VERBS.get(request.method.upper(), request.method.upper())
-    target = "/".join(segments[3:]) if repo else "/".join(segments)
-    action = f"{verb} {target or 'the repository'}"
-    if request.path.rstrip("/").lower() == "/graphql":
-        query = str(_json(request).get("query", ""))
-        action = "GraphQL " + " ".join(query.split())[:80]
-    what = f"GitHub {found.label}: {action}" + (f" on {repo}" if repo else "")
-    return {"repository": repo, "action": action, "what": what}
+summary = hold_summary.summary

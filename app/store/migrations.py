@@ -82,6 +82,14 @@ def _v6_audit_pending(conn: Connection) -> None:
     models.AuditPending.__table__.create(conn, checkfirst=True)
 
 
+def _v7_hold_holder(conn: Connection) -> None:
+    """gateway_hold.holder: the gateway process holding the request (app.services.queue.holder_id), so
+    an answer is never offered for a hold whose gateway has stopped."""
+    columns = {c["name"] for c in inspect(conn).get_columns("gateway_hold")}
+    if "holder" not in columns:  # a database made by create_all at this version has it already
+        conn.execute(text("ALTER TABLE gateway_hold ADD COLUMN holder VARCHAR NOT NULL DEFAULT ''"))
+
+
 # version → migration that produces it. Append only; never edit a released step.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1_initial,
@@ -90,6 +98,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     4: _v4_discovery,
     5: _v5_gateway,
     6: _v6_audit_pending,
+    7: _v7_hold_holder,
 }
 CURRENT_VERSION = max(MIGRATIONS)
 # The fast read path names this schema's tables in its own SQL: a new migration must update it too.

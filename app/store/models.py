@@ -328,3 +328,4 @@ class GatewayHold(SQLModel, table=True):
     expires_at: datetime = Field(default_factory=utcnow)
     answered_at: datetime | None = None
     answered_by: str = ""
+    holder: str = ""  # the gateway process holding it: "pid:start" (app.services.queue.holder_id)

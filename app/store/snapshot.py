@@ -24,7 +24,7 @@ from typing import Any
 
 from app.store.errors import StoreError, check_sqlite_file, explain
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # table → the columns that hold timestamps (stored by SQLAlchemy as ISO text)
 _DATES = {

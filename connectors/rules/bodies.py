@@ -33,21 +33,26 @@ _TOKEN = re.compile(
 OPERATION_TYPES = ("query", "mutation", "subscription")
 
 
-def graphql_tokens(document: str) -> list[str]:
-    """The significant tokens of a GraphQL document (comments and strings dropped); refuses what does not lex."""
-    tokens: list[str] = []
+def graphql_lexemes(document: str) -> list[tuple[str, str]]:
+    """(kind, text) of each significant token: kind is name, punct, spread, string, block or number
+    (whitespace and comments dropped); refuses what does not lex."""
+    out: list[tuple[str, str]] = []
     pos = 0
     while pos < len(document):
         m = _TOKEN.match(document, pos)
         if m is None:
             raise Refused("the GraphQL document does not parse")
         kind = m.lastgroup
-        if kind in ("name", "punct", "spread"):
-            tokens.append(m.group())
-        elif kind in ("string", "block", "number"):
-            tokens.append('""')  # a value: never a keyword, whatever it spells
+        if kind not in ("ws", "comment"):
+            out.append((kind, m.group()))  # type: ignore[arg-type]
         pos = m.end()
-    return tokens
+    return out
+
+
+def graphql_tokens(document: str) -> list[str]:
+    """The significant tokens of a GraphQL document (comments and strings dropped); refuses what does not lex."""
+    # a value (string, block string, number) is never a keyword, whatever it spells
+    return [text if kind in ("name", "punct", "spread") else '""' for kind, text in graphql_lexemes(document)]
 
 
 def graphql_operations(document: str) -> list[str]:

@@ -59,10 +59,47 @@ def test_answers_typed_at_the_gateway(services):
     one, _ = queue.hold(cid, "a" * 64, found, {"what": "GitHub write: create in issues on acme/site"})
     two, _ = queue.hold(cid, "b" * 64, found, {"what": "x", "first_lines": ["hello"]})
     assert "HELD #1 gh-bot (write): GitHub write: create in issues on acme/site" in held_line(queue.pending()[0])
-    assert "— hello" in held_line(queue.pending()[1])
+    assert "— the request's text: “hello”" in held_line(queue.pending()[1])
     assert answer_line(queue, "n") == "#1 denied (gh-bot)"  # the oldest
-    assert answer_line(queue, f"y {two}") == "#2 approved: it is forwarded once (gh-bot)"
+    assert answer_line(queue, f"y {two}") == "#2 approved; the gateway will send it once (gh-bot)"
     assert "not held any more" in answer_line(queue, f"y {one}")
+
+
+def test_a_hold_whose_gateway_died_is_never_approved_at_the_terminal(services):
+    """kill -9 of the gateway: `y` must not say "approved" for a request nothing can send."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import text
+
+    from app.cli.gateway_cmds import answer_line, answered_elsewhere
+    from app.services.gateway import Gateway
+    from app.services.queue import Queue, holder_id
+    from app.services.views import ConnectorInput
+    from connectors.base import Secret
+    from connectors.requests import Classification, Level
+    from tests.cli.conftest import GITHUB_KEY
+
+    services.inventory.add(ConnectorInput(name="gh-bot", provider="github"), Secret(GITHUB_KEY))
+    Gateway(services).route("gh-bot")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        gateway = Queue(services, holder=holder_id(child.pid))
+        found = Classification(Level.WRITE, "POST /repos/{owner}/{repo}/{rest*}")
+        hold, _ = gateway.hold(1, "c" * 64, found, {"what": "GitHub write"})
+        assert [h.id for h in Queue(services).pending()] == [hold]  # its gateway runs: offered
+    finally:
+        child.kill()
+        child.wait()
+    answers = Queue(services)
+    reply = answer_line(answers, f"y {hold}")
+    assert "approved" not in reply.replace("not approved", "") and "the gateway stopped" in reply, reply
+    assert answers.pending() == [] and answers.states([hold]) == {hold: "lost"}
+    assert [h.lost for h in answers.pending(with_lost=True)] == [True]
+    with services.engine.connect() as conn:
+        events = [r[0] for r in conn.execute(text("SELECT action FROM audit_event WHERE action LIKE 'gateway.%'"))]
+    assert "gateway.lost" in events and "gateway.approved" not in events
+    assert answered_elsewhere(7, "denied") == "#7 denied in the panel"
 
 
 def test_route_oauth_client_reads_the_secret_hidden_never_from_argv(breaker, cli_home):

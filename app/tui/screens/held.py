@@ -8,7 +8,8 @@ denies. The list is read again every second in a thread worker, so a request hel
 
 from __future__ import annotations
 
-from rich.markup import escape
+import time
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,10 +17,21 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
+from app.tui.markup import escape
 from app.tui.screens.base import SCREENS_CSS, ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 
 REFRESH_S = 1.0
+SENT_WATCH_S = 30.0  # after a yes, how long the screen watches for the gateway to send it
+DETAIL_FIELDS = (
+    ("to", "to"),
+    ("cc", "cc"),
+    ("bcc", "BCC (hidden from the other recipients)"),
+    ("subject", "subject"),
+    ("channel", "channel"),
+    ("repository", "repository"),
+    ("model", "model"),
+)
 
 
 def clock():
@@ -29,10 +41,16 @@ def clock():
     return utcnow()
 
 
+def left(h, now) -> str:
+    """The countdown cell: seconds until refused, or that the gateway holding it stopped."""
+    return "lost" if h.lost else f"{h.seconds_left(now)} s"
+
+
 class HeldLoaded(Message, bubble=False):
-    def __init__(self, holds: list) -> None:
+    def __init__(self, holds: list, outcomes: dict[int, str] | None = None) -> None:
         super().__init__()
         self.holds = holds
+        self.outcomes = outcomes or {}  # approved holds watched: their state now
 
 
 class HeldScreen(ReportsWorkerErrors, Screen):
@@ -47,6 +65,7 @@ class HeldScreen(ReportsWorkerErrors, Screen):
     def __init__(self) -> None:
         super().__init__(id="held")
         self.holds: list = []
+        self.watching: dict[int, float] = {}  # approved here: hold id → until when to watch it being sent
 
     @property
     def services(self):
@@ -74,24 +93,41 @@ class HeldScreen(ReportsWorkerErrors, Screen):
     def load(self) -> None:
         from app.services.queue import Queue
 
-        self.post_message(HeldLoaded(Queue(self.services).pending()))
+        queue = Queue(self.services)
+        watched = list(self.watching)
+        outcomes = queue.states(watched, check_holder=True) if watched else {}
+        self.post_message(HeldLoaded(queue.pending(with_lost=True), outcomes))
 
     @on(HeldLoaded)
     def _loaded(self, message: HeldLoaded) -> None:
+        self._say_sent(message.outcomes)
         table = self.query_one("#held-table", DataTable)
         now = clock()
-        if [h.id for h in message.holds] == [h.id for h in self.holds]:
+        if [(h.id, h.state) for h in message.holds] == [(h.id, h.state) for h in self.holds]:
             # the same requests: only the time each has left moves (the gateway denies it at 0)
             for h in self.holds:
-                table.update_cell(str(h.id), "left", f"{h.seconds_left(now)} s")
+                table.update_cell(str(h.id), "left", left(h, now))
             return
         self.holds = message.holds
         table.clear()
         for h in self.holds:
-            table.add_row(str(h.id), h.connector, h.level.label, f"{h.seconds_left(now)} s", h.what, key=str(h.id))
+            table.add_row(str(h.id), h.connector, h.level.label, left(h, now), h.what, key=str(h.id))
         self._show_detail()
         if not self.holds:
             self.query_one("#held-detail", Static).update("Nothing is held.")
+
+    def _say_sent(self, outcomes: dict[int, str]) -> None:
+        """After a yes: say when the gateway has sent it — or that it could not (it stopped)."""
+        from app.services.queue import FORWARDED, LOST, LOST_WHY
+
+        for hold_id, state in outcomes.items():
+            if state == FORWARDED:
+                self.notify(f"#{hold_id} sent, once.")
+            elif state == LOST:
+                self.notify(f"#{hold_id} was approved but not sent: {LOST_WHY}.", severity="error")
+            elif self.watching.get(hold_id, 0) > time.monotonic():
+                continue
+            self.watching.pop(hold_id, None)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
@@ -107,11 +143,17 @@ class HeldScreen(ReportsWorkerErrors, Screen):
         h = self._selected()
         if h is None:
             return
-        lines = [f"[b]{escape(h.what)}[/b]"]
-        for key in ("to", "subject", "channel", "repository"):
+        lines = []
+        if h.lost:
+            lines.append(f"[b $error]Lost:[/] {escape(h.why_lost)}. It can no longer be approved.")
+        lines.append(f"[b]{escape(h.what)}[/b]")
+        for key, label in DETAIL_FIELDS:
             if h.summary.get(key):
-                lines.append(f"{key}: {escape(str(h.summary[key]))}")
-        lines.extend(f"  {escape(line)}" for line in h.summary.get("first_lines") or [])
+                lines.append(f"{label}: {escape(str(h.summary[key]))}")
+        said = h.summary.get("first_lines") or []
+        if said:
+            lines.append("[$text-muted]the request's text (the agent's words, not Breaker's):[/]")
+            lines.extend(f"  │ {escape(line)}" for line in said)
         lines.append(f"[$text-muted]{escape(h.purpose or 'No purpose sentence recorded for ' + h.connector)}[/]")
         lines.append(f"[$text-muted]{escape(h.template)}[/]")
         self.query_one("#held-detail", Static).update("\n".join(lines))
@@ -121,21 +163,30 @@ class HeldScreen(ReportsWorkerErrors, Screen):
         if h is None:
             self.notify("Nothing is held.", severity="warning")
             return
+        if h.lost:
+            self.notify(f"#{h.id} cannot be answered: {h.why_lost}.", severity="warning")
+            return
         self.answer(h.id, approve)
 
     @work(thread=True, exit_on_error=False, description="answering a held request")
     def answer(self, hold_id: int, approve: bool) -> None:
         from app.services.queue import Queue
 
-        view = Queue(self.services).answer(hold_id, approve)
+        queue = Queue(self.services)
+        view = queue.answer(hold_id, approve)
         if view is None:
             self.app.call_from_thread(
                 self.notify, f"#{hold_id} is no longer held (answered or timed out).", severity="warning"
             )
+        elif view.lost:
+            self.app.call_from_thread(self.notify, f"#{hold_id} was not approved: {view.why_lost}.", severity="error")
+        elif not approve:
+            self.app.call_from_thread(self.notify, f"#{hold_id} denied: the agent is refused.")
         else:
-            said = "approved: the gateway sends it once" if approve else "denied"
-            self.app.call_from_thread(self.notify, f"#{hold_id} {said}.")
-        self.post_message(HeldLoaded(Queue(self.services).pending()))
+            self.app.call_from_thread(self.notify, f"#{hold_id} approved; the gateway will send it.")
+        self.post_message(HeldLoaded(queue.pending(with_lost=True)))
+        if view is not None and approve and not view.lost:
+            self.app.call_from_thread(self.watching.__setitem__, hold_id, time.monotonic() + SENT_WATCH_S)
 
     def action_back(self) -> None:
         self.app.pop_screen()

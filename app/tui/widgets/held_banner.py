@@ -26,8 +26,16 @@ class HeldCount(Message, bubble=False):
 def banner_text(holds: list, now) -> str:
     """``2 requests wait for your yes — oldest: mail-bot, Send an e-mail to …; refused in 41 s without an
     answer. Press g to approve or deny them.``"""
+    lost = [h for h in holds if getattr(h, "lost", False)]
+    holds = [h for h in holds if not getattr(h, "lost", False)]
     if not holds:
-        return ""
+        if not lost:
+            return ""
+        one = len(lost) == 1
+        return (
+            f"[b]The gateway stopped:[/b] {len(lost)} held request{'' if one else 's'} lost — nothing was sent "
+            f"and the agent got no answer. Press g to see {'it' if one else 'them'}."
+        )
     first = holds[0]
     left = first.seconds_left(now)
     many = len(holds) > 1
@@ -66,7 +74,7 @@ class HeldBanner(Static):
         from app.services.queue import Queue
 
         try:
-            self.post_message(HeldCount(Queue(self.app.services).pending()))
+            self.post_message(HeldCount(Queue(self.app.services).pending(with_lost=True)))
         finally:
             self.reading = False
 

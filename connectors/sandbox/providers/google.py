@@ -6,13 +6,14 @@ access_type; revoke: https://developers.google.com/identity/protocols/oauth2/web
 the Gemini models list (https://ai.google.dev/api/models#method:-models.list) and Google's API
 error format for a bad API key (https://cloud.google.com/apis/design/errors).
 tokeninfo accepts the token as a query or form ``access_token`` or a Bearer header, as Google does.
-The mailbox (messages.list, drafts.create, drafts.send, messages.send) checks each method's scopes as
+The mailbox (messages.list, drafts.create, drafts.get, drafts.send, messages.send) checks each method's scopes as
 Gmail's reference lists them and keeps drafts and "sent" messages in memory: nothing leaves the
 machine, and the demo can show a draft-only connector writing drafts through the gateway.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
 import string
 import time
@@ -164,11 +165,13 @@ def profile(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
 # https://developers.google.com/gmail/api/reference/rest/v1/users.messages/list,
 # https://developers.google.com/gmail/api/reference/rest/v1/users.drafts/create,
 # https://developers.google.com/gmail/api/reference/rest/v1/users.drafts/send,
+# https://developers.google.com/gmail/api/reference/rest/v1/users.drafts/get,
 # https://developers.google.com/gmail/api/reference/rest/v1/users.messages/send
 _FULL = ["https://mail.google.com/", G + "gmail.modify"]
 READ_SCOPES = [*_FULL, G + "gmail.readonly", G + "gmail.metadata"]
 DRAFT_SCOPES = [*_FULL, G + "gmail.compose"]
 SEND_SCOPES = [*DRAFT_SCOPES, G + "gmail.send"]
+DRAFT_GET_SCOPES = [*DRAFT_SCOPES, G + "gmail.readonly"]
 
 
 def _mailbox_caller(req: SandboxRequest, state: SandboxState, allowed: list[str]) -> dict | SandboxResponse:
@@ -246,7 +249,29 @@ def create_draft(req: SandboxRequest, state: SandboxState, match) -> SandboxResp
         return _raw_required()
     draft = {"id": "r" + _random(18).lower(), "message": _message(["DRAFT"])}
     box["drafts"][draft["id"]] = draft
+    box.setdefault("raw", {})[draft["id"]] = body["message"]["raw"]
     return json_response(200, draft)
+
+
+def get_draft(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
+    """``GET /gmail/v1/users/{userId}/drafts/{id}``: the Draft; with ``format=raw`` its message's
+    ``raw`` (base64url RFC 2822), else its headers in ``payload`` (metadata/full)."""
+    box = _mailbox_caller(req, state, DRAFT_GET_SCOPES)
+    if isinstance(box, SandboxResponse):
+        return box
+    draft = box["drafts"].get(match["id"])
+    if draft is None:
+        return json_response(
+            404, {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}
+        )
+    raw = box.get("raw", {}).get(match["id"], "")
+    if (req.arg("format") or "full") == "raw":
+        return json_response(200, {**draft, "message": {**draft["message"], "raw": raw}})
+    from email import message_from_bytes, policy
+
+    mime = message_from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), policy=policy.default)
+    headers = [{"name": k, "value": str(v)} for k, v in mime.items()]
+    return json_response(200, {**draft, "message": {**draft["message"], "payload": {"headers": headers}}})
 
 
 def send_draft(req: SandboxRequest, state: SandboxState, match) -> SandboxResponse:
@@ -322,6 +347,7 @@ ROUTES = [
     ("GET", r"/gmail/v1/users/(?P<user>[^/]+)/messages", list_messages),
     ("POST", r"/gmail/v1/users/(?P<user>[^/]+)/drafts", create_draft),
     ("POST", r"/gmail/v1/users/(?P<user>[^/]+)/drafts/send", send_draft),
+    ("GET", r"/gmail/v1/users/(?P<user>[^/]+)/drafts/(?P<id>[^/]+)", get_draft),
     ("POST", r"/gmail/v1/users/(?P<user>[^/]+)/messages/send", send_message),
     ("GET", r"/v1/models", list_models),
 ]
