@@ -259,7 +259,10 @@ def _match(parts: tuple[tuple[str, str], ...], segments: Sequence[str]) -> dict[
     return params if len(parts) == len(segments) else None
 
 
-def _first(rules: Sequence[Rule], request: Request, method: str, segments: tuple[str, ...]) -> Classification | None:
+def _first(
+    rules: Sequence[Rule], request: Request, method: str, segments: tuple[str, ...]
+) -> tuple[Classification | None, bool]:
+    """The first rule's classification, and whether an inspector (a function of the request) gave it."""
     for r in rules:
         if method not in r.methods:
             continue
@@ -267,23 +270,23 @@ def _first(rules: Sequence[Rule], request: Request, method: str, segments: tuple
         if params is None:
             continue
         if isinstance(r.level, Level):
-            return Classification(r.level, f"{method} {r.template}", r.note)
-        return r.level(request, params)
-    return None
+            return Classification(r.level, f"{method} {r.template}", r.note), False
+        return r.level(request, params), True
+    return None, False
 
 
 UNMAPPED = "(unmapped)"  # the template recorded for a path no rule names
 
 
-def _one(table: RequestTable, request: Request, method: str, segments: tuple[str, ...]) -> Classification:
-    found = _first(table.rules, request, method, segments)
+def _one(table: RequestTable, request: Request, method: str, segments: tuple[str, ...]) -> tuple[Classification, bool]:
+    found, inspected = _first(table.rules, request, method, segments)
     if found is None and table.routes is not None:
         found = table.routes.lookup(method, segments)
     if found is None and table.fallback:
-        found = _first(table.fallback, request, method, segments)
+        found, inspected = _first(table.fallback, request, method, segments)
     if found is None:
-        return Classification(table.unmapped, f"{method} {UNMAPPED}", "no entry in the table: counted as write")
-    return found
+        return Classification(table.unmapped, f"{method} {UNMAPPED}", "no entry in the table: counted as write"), False
+    return found, inspected
 
 
 def highest(found: Sequence[Classification]) -> Classification:
@@ -297,24 +300,42 @@ def highest(found: Sequence[Classification]) -> Classification:
 
 def classify(table: RequestTable, request: Request) -> Classification:
     """The level of ``request`` by ``table``; raises :class:`Refused` when it cannot be decided."""
+    return classified(table, request)[0]
+
+
+def classified(table: RequestTable, request: Request) -> tuple[Classification, bool]:
+    """:func:`classify`, and whether the answer follows from the request's host, method, method
+    override headers (:data:`OVERRIDE_HEADERS`) and path alone: True when no rule that decided it
+    is an inspector (a function that reads the body, query or other headers). Such an answer is
+    the same for every request that agrees on those, so a caller may keep it (the gateway does:
+    :func:`app.services.enforcement.check`)."""
     host = request.host.lower().split(":")[0].rstrip(".")
     if host not in table.hosts:
         raise Refused(f"host {host[:80]!r} is not one of {table.provider}'s API hosts")
-    found = [_read_as(table, request, m, segs) for m in methods_of(request) for segs in readings(request.path)]
-    return highest(found)
+    found = []
+    static = True
+    for m in methods_of(request):
+        for segs in readings(request.path):
+            one, inspected = _read_as(table, request, m, segs)
+            found.append(one)
+            static = static and not inspected
+    return highest(found), static
 
 
-def _read_as(table: RequestTable, request: Request, method: str, segments: tuple[str, ...]) -> Classification:
+def _read_as(
+    table: RequestTable, request: Request, method: str, segments: tuple[str, ...]
+) -> tuple[Classification, bool]:
     """One reading's level; with the table's other way to the same object, the higher of the two — or the
-    other way's alone when this one has no entry at all (a draft in a nested folder is still a draft)."""
-    found = _one(table, request, method, segments)
+    other way's alone when this one has no entry at all (a draft in a nested folder is still a draft).
+    Beside it, whether an inspector (a function of the request) gave either."""
+    found, inspected = _one(table, request, method, segments)
     other = table.also_read(segments) if table.also_read is not None else None
     if other is None:
-        return found
-    instead = _one(table, request, method, other)
+        return found, inspected
+    instead, also = _one(table, request, method, other)
     if found.template == f"{method} {UNMAPPED}":
-        return instead
-    return highest([instead, found])
+        return instead, also
+    return highest([instead, found]), inspected or also
 
 
 _EXAMPLES: dict[str, dict[Level, Request]] = {}

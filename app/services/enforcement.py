@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from connectors import registry
 from connectors.base import Level, Mode
-from connectors.requests import Classification, Refused, Request, RequestTable, table_for
+from connectors.requests import OVERRIDE_HEADERS, Classification, Refused, Request, RequestTable, classified, table_for
 
 PROBLEM_TYPE = "https://breaker.invalid/problems/"  # RFC 9457 §3.1.1: a URI; ours is not dereferenceable
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -107,14 +107,38 @@ def _table(provider: str) -> RequestTable | None:
     return table
 
 
+# Verdicts kept for requests whose classification follows from host, method, override headers and
+# path alone (connectors.requests.classified): agents send the same few calls again and again, and
+# the gateway decides every one on its way upstream. The key holds everything such a verdict is a
+# function of — the connector, its mode and above-ceiling choice (read for each request: a switch
+# changes the key, never a kept verdict), the provider (its table is a module constant), host,
+# method, override headers and path. A verdict an inspector gave (a body, a query) is never kept.
+_VERDICTS: dict[tuple, Verdict] = {}
+VERDICTS_KEPT = 4096
+
+
 def _classified(connector: str, provider: str, mode: Mode, request: Request, on_above: AboveCeiling) -> Verdict:
+    headers = request.headers
+    key = (
+        connector,
+        provider,
+        mode,
+        on_above,
+        request.host,
+        request.method,
+        request.path,
+        *(headers.get(name) for name in OVERRIDE_HEADERS),
+    )
+    kept = _VERDICTS.get(key)
+    if kept is not None:
+        return kept
     table = _table(provider)
     if table is None:
         return Verdict(
             Decision.REFUSE, connector, mode, None, "", f"Breaker has no request table for provider {provider!r}"
         )
     try:
-        found = table.classify(request)
+        found, static = classified(table, request)
     except Refused as exc:
         return Verdict(Decision.REFUSE, connector, mode, None, "", f"{exc}; refused (fail closed)")
     decision = decide(mode, found.level, on_above)
@@ -126,4 +150,9 @@ def _classified(connector: str, provider: str, mode: Mode, request: Request, on_
         reason = (
             f"{found.template} is {found.level.label}; {connector} is {mode.value} (allows up to {ceiling}): {held}"
         )
-    return Verdict(decision, connector, mode, found.level, found.template, reason, found)
+    verdict = Verdict(decision, connector, mode, found.level, found.template, reason, found)
+    if static:
+        if len(_VERDICTS) >= VERDICTS_KEPT:
+            _VERDICTS.clear()
+        _VERDICTS[key] = verdict
+    return verdict
