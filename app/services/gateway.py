@@ -565,18 +565,19 @@ class Lookup:
             return [tuple(r) for r in conn.execute(text(marked), names).all()]
 
     def route(self, token: str) -> Route | None:
-        digest = token_hash(token)
         conn = self._conn
         if conn is None:
-            return self._read_route(digest)
+            return self._read_route(token_hash(token))
         with self._lock:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
             if version != self._version or len(self._kept) >= self.MAX_KEPT:
                 self._kept.clear()
                 self._version = version
-            elif digest in self._kept:
-                return self._kept[digest]
-            found = self._kept[digest] = self._read_route(digest, conn)
+            elif token in self._kept:
+                # Kept by the token as the agent sent it (this process's memory only, like the keys
+                # it adds): its SHA-256, what the store holds, is computed only to read the store.
+                return self._kept[token]
+            found = self._kept[token] = self._read_route(token_hash(token), conn)
             return found
 
     def _read_route(self, digest: str, conn: sqlite3.Connection | None = None) -> Route | None:
