@@ -425,10 +425,19 @@ class GatewayApp:
     async def send_upstream(self, route: Route, request: Request) -> Answer | None:
         """The request as forwarded: the agent's headers without its token, the real key added (for an
         OAuth refresh token: an access token the gateway got with it, :mod:`app.gateway.oauth`)."""
-        secret = await self.secret(route.keyring_ref)
-        if secret is None:
-            return None
-        await self.sealed(route)  # where the key goes is the owner's, not the database's
+        # The key and the seal check as kept (each at most SECRET_TTL_S old), read here without a
+        # coroutine each; when either is older, the awaited path below reads it again.
+        now = time.monotonic()
+        cached = self._secrets.get(route.keyring_ref)  # type: ignore[arg-type]
+        if cached is not None and now - cached[0] < SECRET_TTL_S:
+            secret: Secret | None = cached[1]
+        else:
+            secret = await self.secret(route.keyring_ref)
+            if secret is None:
+                return None
+        seal = (route.connector_id, route.keyring_ref, route.upstream)
+        if now - self._sealed.get(seal, -SECRET_TTL_S) >= SECRET_TTL_S:
+            await self.sealed(route)  # where the key goes is the owner's, not the database's
         if self.oauth.wants(route):
             secret = await self.oauth.access_token(route, secret, self.settings.get(route.connector_id))
         out = [(k, v) for k, v in request.headers.items() if k not in NOT_FORWARDED]
