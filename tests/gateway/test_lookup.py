@@ -12,7 +12,9 @@ import sqlite3
 import subprocess
 import sys
 
-from app.services.gateway import Gateway, Lookup
+import pytest
+
+from app.services.gateway import Gateway, Lookup, settled
 from connectors.base import Mode
 from tests.gateway.conftest import add_routed
 
@@ -103,3 +105,71 @@ def test_the_lookup_never_writes(services):
         assert isinstance(lookup._conn, sqlite3.Connection)
     finally:
         lookup.close()
+
+
+def pragmas(lookup: Lookup) -> list[str]:
+    seen: list[str] = []
+    assert lookup._conn is not None
+    lookup._conn.set_trace_callback(lambda sql: seen.append(sql) if "data_version" in sql else None)
+    return seen
+
+
+def test_while_nothing_is_committed_the_wal_index_header_answers_instead_of_the_pragma(services):
+    token = add_routed(services, "chat-bot", "http://127.0.0.1:9")
+    lookup = Lookup(services)
+    asked = pragmas(lookup)
+    try:
+        for _ in range(3):
+            assert lookup.route(token) is not None
+        if lookup._shm is None:
+            pytest.skip("no /proc/self/fd here: the PRAGMA answers every lookup")
+        before = len(asked)
+        for _ in range(20):
+            assert lookup.route(token).mode is Mode.FULL
+        assert len(asked) == before  # the header did not move: no PRAGMA
+    finally:
+        lookup.close()
+
+
+def test_every_commit_moves_the_header_and_is_seen_by_the_next_lookup(services):
+    """Commits from the store's engine, a plain connection and another process, one after another,
+    each seen by the very next lookup — also when the WAL is checkpointed and restarted between."""
+    token = add_routed(services, "chat-bot", "http://127.0.0.1:9")
+    db = str(services.settings.db_path)
+    lookup = Lookup(services)
+    asked = pragmas(lookup)
+    other = sqlite3.connect(db, isolation_level=None)
+    script = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute(\"UPDATE connector SET mode = ? WHERE name = 'chat-bot'\", (sys.argv[2],))"
+    )
+    modes = [Mode.READ_ONLY, Mode.FULL, Mode.DRAFT_ONLY, Mode.DISABLED]
+    try:
+        assert lookup.route(token).mode is Mode.FULL
+        for n in range(24):
+            mode = modes[n % len(modes)]
+            if n % 3 == 0:
+                with services.engine.begin() as conn:
+                    conn.exec_driver_sql("UPDATE connector SET mode = ? WHERE name = 'chat-bot'", (mode.value,))
+            elif n % 3 == 1:
+                other.execute("UPDATE connector SET mode = ? WHERE name = 'chat-bot'", (mode.value,))
+            else:
+                subprocess.run([sys.executable, "-c", script, db, mode.value], check=True)
+            if n % 8 == 7:
+                other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            asked_before = len(asked)
+            assert lookup.route(token).mode is mode
+            assert len(asked) == asked_before + 1  # the header moved: SQLite was asked
+            assert lookup.route(token).mode is mode
+    finally:
+        other.close()
+        lookup.close()
+
+
+def test_only_a_settled_wal_index_header_is_kept():
+    header = (3007000).to_bytes(4, sys.byteorder) + bytes(8) + b"\x01" + bytes(35)
+    assert settled(header + header)
+    assert not settled(header + header[:-1] + b"\x02")  # a writer between the two copies
+    assert not settled(bytes(96))  # not initialised
+    assert not settled((header + header)[:95])
+    assert not settled(None)
