@@ -43,7 +43,7 @@ async def asking(services, upstream):
     queue.close()
 
 
-async def until_held(env, count: int = 1, timeout: float = 3.0):
+async def until_held(env, count: int = 1, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pending = env.queue.pending()

@@ -70,7 +70,7 @@ async def test_read_only_refuses_model_calls_with_a_problem_the_sdk_surfaces(gat
 
 
 async def test_streamed_events_arrive_one_by_one_not_buffered(gateway, upstream):
-    upstream.pause_s = 0.05
+    upstream.pause_s = 0.25
     upstream.events = 6
     arrivals = []
     async with httpx.AsyncClient() as client:
@@ -85,16 +85,18 @@ async def test_streamed_events_arrive_one_by_one_not_buffered(gateway, upstream)
                 if line.startswith("data:"):
                     arrivals.append(time.perf_counter())
     gaps = sorted(b - a for a, b in zip(arrivals, arrivals[1:-1]))
-    # Each event came on its own, as sent 50 ms apart: a buffered stream arrives all at once (every gap
+    # Each event came on its own, as sent 250 ms apart: a buffered stream arrives all at once (every gap
     # ~0). The median, not the minimum: one late event on a loaded machine (a 16 ms gap at load 10)
-    # is the scheduler, not buffering.
-    assert len(arrivals) == 7 and gaps[len(gaps) // 2] > 0.03
+    # is the scheduler, not buffering. Half of the events would have to be held 150 ms to fail it.
+    assert len(arrivals) == 7 and gaps[len(gaps) // 2] > 0.1
 
 
 @pytest.mark.parametrize("sdk", ["openai", "anthropic"])
 async def test_disable_during_an_open_stream_ends_it_and_the_next_request_is_refused(gateway, upstream, sdk):
-    upstream.pause_s = 0.05
-    upstream.events = 200  # ten seconds of stream, were it not ended
+    # 200 ms between events: events the client had not read yet when it switched (a busy machine) are
+    # few, so "fewer than 10" leaves ~1.4 s of lag
+    upstream.pause_s = 0.2
+    upstream.events = 50  # ten seconds of stream, were it not ended
     name = "chat-bot" if sdk == "openai" else "claude-bot"
     received = 0
     started = time.perf_counter()
@@ -120,7 +122,7 @@ async def test_disable_during_an_open_stream_ends_it_and_the_next_request_is_ref
                         gateway.set_mode(name, "disabled")
                         switched = time.perf_counter()
     ended = time.perf_counter()
-    assert received < 10 and ended - started < 3
+    assert received < 10 and ended - started < 5
     # the next request is refused, and how long after the switch the first refusal came is measured
     if sdk == "openai":
         with pytest.raises(openai.PermissionDeniedError) as exc:
@@ -130,7 +132,7 @@ async def test_disable_during_an_open_stream_ends_it_and_the_next_request_is_ref
             await client.models.list()
     refused_after = time.perf_counter() - switched
     assert exc.value.response.json()["mode"] == "disabled"
-    assert refused_after < 1.0
+    assert refused_after < 3.0  # the stream's end and one request; bench_gateway measures it properly
     print(
         f"{sdk}: stream ended {ended - switched:.3f}s after the switch; first refusal {refused_after * 1000:.1f} ms after it"
     )

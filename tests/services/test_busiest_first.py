@@ -104,7 +104,7 @@ async def test_the_pool_is_quiet_when_nothing_waits_and_at_most_half_the_slots_a
     await waiter
     assert served == ["b"] and pool._in_use == 3 and not quiet.done()  # three of four held: busy
     await held[1].__aexit__(None, None, None)
-    await asyncio.wait_for(quiet, 1)  # two of four, nothing waiting: quiet
+    await asyncio.wait_for(quiet, 10)  # two of four, nothing waiting: quiet
     await held[2].__aexit__(None, None, None)
     await held[3].__aexit__(None, None, None)
     assert pool._queued == 0 and pool._in_use == 0 and pool._quiet.is_set()

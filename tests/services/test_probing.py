@@ -161,7 +161,7 @@ async def test_long_retry_after_is_reported_not_waited(services):
     handler = lambda r: httpx.Response(429, headers={"retry-after": "3600"})  # noqa: E731
     started = time.perf_counter()
     [result] = await Prober(services, transport(handler)).probe()
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < 5  # one probe, not an hour (nor max_retry_wait_s, 30 s)
     assert result.report.outcome is Outcome.RATE_LIMITED and "3600" in result.report.error
 
 
@@ -182,7 +182,7 @@ async def test_concurrency_is_bounded_per_host_and_overall(services, monkeypatch
             in_flight["a"] += is_a
             peak["all"] = max(peak["all"], in_flight["all"])
             peak["a"] = max(peak["a"], in_flight["a"])
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)  # long enough that probes started one by one on a busy machine overlap
             in_flight["all"] -= 1
             in_flight["a"] -= is_a
             return httpx.Response(200, json={"login": "x", "scopes": []}, request=request)
@@ -247,7 +247,7 @@ async def test_probes_start_while_later_keys_are_still_being_read(services, memo
         if ":cred:" in username:
             reads.append(username)
             if len(reads) == KEY_SLICE + 1:  # the next slice waits until a probe went out
-                waited.append(first_probe_sent.wait(timeout=5))
+                waited.append(first_probe_sent.wait(timeout=30))
         return real_get(service, username)
 
     monkeypatch.setattr(memory_keyring, "get_password", slow_get)

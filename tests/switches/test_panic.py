@@ -119,7 +119,11 @@ async def test_a_hanging_provider_delays_nobody_else(world, services, sandbox):
         world.add(f"gh-{i}", "github", "classic")
         world.add(f"sl-{i}", "slack", "bot")
     sandbox.faults.set("slack", hang=True)
-    sw = Switches(services, call_timeout=0.5, attempts=2, backoff_s=0.05)
+    # GitHub's connectors must be done before Slack's first call even times out. That timeout is the
+    # timed part, so it is long (3 s): GitHub's revoke-and-verify read 0.4-0.6 s with the CPUs busy,
+    # past the 0.5 s this used to allow.
+    timeout_s = 3.0
+    sw = Switches(services, call_timeout=timeout_s, attempts=2, backoff_s=0.05)
     events = []
     started = time.perf_counter()
     try:
@@ -128,12 +132,13 @@ async def test_a_hanging_provider_delays_nobody_else(world, services, sandbox):
         sw.close()
     elapsed = time.perf_counter() - started
     github_done = max(e.elapsed_ms for e in events if e.connector.startswith("gh") and e.state == JobState.VERIFIED)
-    assert github_done < 500, f"GitHub waited for Slack: {github_done:.0f} ms"
+    assert github_done < timeout_s * 1000, f"GitHub waited for Slack: {github_done:.0f} ms"
     assert {r.connector for r in summary.verified} == {"gh-0", "gh-1", "gh-2"}
     stuck = {r.connector: r for r in summary.failed}
     assert set(stuck) == {"sl-0", "sl-1", "sl-2"}
     assert all(r.state == JobState.PENDING and r.manual_steps for r in stuck.values())
-    assert elapsed < 6, "the hanging provider is bounded by its own timeout"
+    # two attempts and the verifying probe's deadline (2 × timeout + 1 s): ~2 × timeout when quiet
+    assert elapsed < 4 * timeout_s + 3, "the hanging provider is bounded by its own timeout"
     assert services.inventory.get("sl-0").mode is Mode.DISABLED  # recorded locally all the same
 
 
@@ -236,7 +241,8 @@ async def test_recording_two_hundred_connectors_is_quick(world, services):
         elapsed = time.perf_counter() - started
     finally:
         sw.close()
-    assert elapsed < 0.5, f"{elapsed * 1000:.0f} ms to record 200 connectors"
+    # ~40 ms, also with the CPUs busy: 1 s is a 25x margin (the benchmark measures it properly)
+    assert elapsed < 1.0, f"{elapsed * 1000:.0f} ms to record 200 connectors"
     assert all(v.mode is Mode.DISABLED for v in services.inventory.list())
 
 

@@ -44,7 +44,7 @@ def _busy(app: BreakerApp) -> bool:
     return any(not w.is_finished for w in app.workers)
 
 
-async def until(pilot, condition, timeout: float = 10.0, step: float = 0.02) -> None:
+async def until(pilot, condition, timeout: float = 30.0, step: float = 0.02) -> None:
     """Pause until ``condition()`` is true (or fail after ``timeout`` seconds)."""
     waited = 0.0
     while not condition():
@@ -82,7 +82,7 @@ class Notes(list):
         return [f"{n.title}: {n.message}" for n in self]
 
 
-async def click(pilot, selector: str, timeout: float = 5.0) -> None:
+async def click(pilot, selector: str, timeout: float = 30.0) -> None:
     """Click a widget once it is really under the pointer: a modal pushed a moment ago may not be
     composed or laid out yet (Textual 8 delays screen switches by 50 ms), and a click then misses."""
     from textual.css.query import NoMatches
@@ -102,7 +102,7 @@ async def click(pilot, selector: str, timeout: float = 5.0) -> None:
         waited += 0.05
 
 
-async def on_screen(pilot, screen_type: type | str, timeout: float = 10.0) -> None:
+async def on_screen(pilot, screen_type: type | str, timeout: float = 30.0) -> None:
     """Wait until ``screen_type`` (a class, or its name) is the current screen and mounted."""
 
     def there() -> bool:

@@ -6,7 +6,7 @@ import dataclasses
 import threading
 
 from textual import events
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 from textual.notifications import Notify
 from textual.widgets import Button, Input, Select, Static
 
@@ -390,8 +390,7 @@ async def test_remove_deleting_the_key_from_the_connector_screen(seeded, memory_
         assert isinstance(app.screen, RemoveConfirm)
         await pilot.click("#delete-key")
         await settle(pilot)
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, MainScreen)  # the connector screen closed with its connector
+        await on_screen(pilot, MainScreen)  # the connector screen closed with its connector
         assert "hubspot-crm" not in names_shown(app)
         assert KEYS["hubspot"] not in keyring_values(memory_keyring)
 
@@ -435,7 +434,7 @@ async def test_chain_verification_never_blocks_the_screen(seeded):
     real_verify = seeded.audit.verify
 
     def slow_verify(engine):
-        release.wait(5)
+        release.wait(60)  # released below, once the screen was seen "verifying"
         return real_verify(engine)
 
     seeded.audit.verify = slow_verify
@@ -443,8 +442,8 @@ async def test_chain_verification_never_blocks_the_screen(seeded):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("l")
-        await pilot.pause(0.1)
-        assert "verifying" in str(app.screen.query_one("#chain-status", Static).content)
+        await on_screen(pilot, AuditScreen, timeout=30)
+        await until(pilot, lambda: "verifying" in str(app.screen.query_one("#chain-status", Static).content))
         await pilot.press("v")  # keys still work while the chain is being walked
         await pilot.pause()
         release.set()
@@ -535,7 +534,8 @@ async def test_command_palette_has_an_entry_for_every_action(seeded):
         await pilot.pause()
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"connector: add")
-        await pilot.pause(0.3)
+        # the search runs in a worker; enter picks the one command once it is listed
+        await until(pilot, lambda: app.screen.query_one(CommandList).option_count == 1, timeout=30)
         await pilot.press("enter")
         await on_screen(pilot, ConnectorForm)
 
@@ -777,10 +777,9 @@ async def test_a_store_that_cannot_open_is_one_line_in_the_panel(seeded):
     async with app.run_test(
         size=SIZE, message_hook=lambda m: notes.append(m) if isinstance(m, Notify) else None
     ) as pilot:
-        await pilot.pause(0.3)
+        await until(pilot, lambda: any("is damaged" in str(w.content) for w in app.screen.query("#empty")), timeout=30)
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        assert "is damaged" in str(app.screen.query_one("#empty", Static).content)
         assert app.screen.active_bindings["a"].enabled is False  # nothing to add to
     assert any("is damaged" in n.notification.message for n in notes)
 

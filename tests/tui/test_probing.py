@@ -50,7 +50,8 @@ async def test_P_probes_all_with_a_progress_bar_and_rows_updating_as_results_arr
         live.add(f"gh-{i}", "github", "classic", declared="repo:send, read:org:read")
     live.add("slack-bot", "slack", "bot", declared="channels:history:read")  # drift: chat:write, channels:read
     live.add("slow-mail", "sendgrid", "full_access")
-    live.sandbox.faults.set("sendgrid", latency_ms=1500)  # one slow provider: the others come in first
+    # one slow provider: the others come in first (3 s, was 1.5 s: room for a busy machine)
+    live.sandbox.faults.set("sendgrid", latency_ms=3000)
     arrived: list[ProbesArrived] = []
     app = make_app(live.services)
     async with app.run_test(
@@ -253,13 +254,17 @@ async def test_a_probe_all_of_1000_connectors_updates_in_batches_and_the_panel_a
     monkeypatch.setattr(MainScreen, "probes_stored", lambda self, message: None)
     arrived: list[ProbesArrived] = []
     lags: list[float] = []
+    busy: list[float] = []
 
     async def watch_the_loop() -> None:
-        # How late a 10 ms timer fires is how long a key press would wait to be handled.
+        # How late a 10 ms timer fires is how long a key press would wait to be handled. The loop's
+        # own CPU time in that wait is the panel's work; the rest of a late timer is other processes
+        # holding the CPU (CI shares its 2 CPUs), which the panel cannot help.
         while True:
-            before = time.perf_counter()
+            before, cpu_before = time.perf_counter(), time.thread_time()
             await asyncio.sleep(0.01)
             lags.append(time.perf_counter() - before - 0.01)
+            busy.append(time.thread_time() - cpu_before)
 
     app = make_app(services)
     async with app.run_test(
@@ -268,16 +273,13 @@ async def test_a_probe_all_of_1000_connectors_updates_in_batches_and_the_panel_a
         await settle(pilot)
         watcher = asyncio.create_task(watch_the_loop())
         await pilot.press("P")
-        await pilot.pause(0.2)
-        assert app.screen.query_one("#probe-progress").display
+        assert app.screen.query_one("#probe-progress").display  # shown as the run starts
+        await until(pilot, lambda: len(arrived) >= 1, step=0.01)  # results are coming in (for ≥ 1 s)
         app.screen.query_one("#filter").focus()  # the panel still takes input during the run
         await pilot.pause()
         assert app.focused is app.screen.query_one("#filter")
         app.main_screen.table.focus()
-        for _ in range(400):
-            if not app.main_screen.probing.runs:
-                break
-            await pilot.pause(0.02)
+        await until(pilot, lambda: not app.main_screen.probing.runs, timeout=60)
         watcher.cancel()
         assert not app.main_screen.probing.runs
         assert len(arrived) <= 40 and sum(len(m.results) for m in arrived) == 1000
@@ -285,4 +287,9 @@ async def test_a_probe_all_of_1000_connectors_updates_in_batches_and_the_panel_a
         table = app.main_screen.table
         assert sum(1 for v in table.views.values() if v.drift) == 100
         assert table.row_count == 1000
-    assert max(lags) < 0.5, f"the event loop stalled {max(lags):.2f} s"
+    # The panel's longest stretch of work without yielding: ~0.1 s of CPU. The wall-clock bound is wide
+    # (10x the ~0.1 s read when quiet; 0.3 s was read with the CPUs busy, 2 s with a 0.6 s stretch on a
+    # loaded machine); it still catches the loop waiting on something (a lock, a thread) for ~1 s.
+    print(f"longest loop stall {max(lags):.3f} s wall, {max(busy):.3f} s of CPU")
+    assert max(busy) < 0.5, f"the event loop was busy {max(busy):.2f} s at a stretch"
+    assert max(lags) < 1.0, f"the event loop stalled {max(lags):.2f} s"

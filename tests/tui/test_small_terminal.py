@@ -10,7 +10,7 @@ from textual.widgets import Button, DataTable, Input
 
 from app.tui.app import make_app
 from app.tui.widgets.connector_table import COLUMNS, fitting_layout
-from tests.tui.pilot import click, on_screen, select_row, settle
+from tests.tui.pilot import click, on_screen, select_row, settle, until
 
 SMALL = (80, 24)
 
@@ -126,6 +126,7 @@ async def test_a_toast_stays_clear_of_a_dialogs_buttons(seeded):
         app.push_screen(NewKeyHandOn(KeyHandoff(seeded, offer)))
         await on_screen(pilot, NewKeyHandOn)
         app.notify("verified by probe — the key works; the old key no longer works", title="rotate gitlab-ci")
+        await until(pilot, lambda: any(t.region.area for t in app.screen.query("Toast")))
         await pilot.pause(0.5)
         toasts = [t for t in app.screen.query("Toast") if t.region.area]
         buttons = list(app.screen.query(Button))

@@ -161,6 +161,8 @@ def test_command_palette(snap_compare, seeded):
         await pilot.pause()
         await pilot.press(*"switch")
         await pilot.pause(0.3)
+        await pilot.app.workers.wait_for_complete()  # the palette's search (a worker) has listed every match
+        await pilot.pause()
 
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
 
@@ -310,7 +312,7 @@ async def run_panic(pilot):
     await click(pilot, "#continue")
     await on_screen(pilot, "PanicTypeConfirm")
     await pilot.press(*"PANIC", "enter")
-    await until(pilot, lambda: getattr(pilot.app.screen, "finished", False))
+    await until(pilot, lambda: getattr(pilot.app.screen, "finished", False), timeout=60)
     await pilot.pause(0.3)
     pilot.app.clear_notifications()
     await pilot.pause()
