@@ -721,7 +721,7 @@ async def test_rows_show_before_the_store_opens_and_actions_wait_for_it(seeded):
     release = threading.Event()
 
     def factory():
-        release.wait(10)
+        release.wait(60)  # released below, once the greyed actions were seen
         return seeded
 
     app = make_app(factory, settings=seeded.settings)
@@ -743,11 +743,13 @@ async def test_a_store_that_will_not_open_keeps_the_rows_read_only_and_is_tried_
 
     monkeypatch.setattr(MainScreen, "OPEN_RETRY_S", 0.2)
     attempts: list[int] = []
+    seen_read_only = threading.Event()
 
-    def factory():
+    def factory():  # in the loading worker's thread
         attempts.append(1)
         if len(attempts) == 1:
             raise StoreError("/tmp/x/breaker.db is locked by another program (another Breaker?).")
+        seen_read_only.wait(60)  # the retry (0.2 s later) opens it only once the test has looked
         return seeded
 
     notes: list[Notify] = []
@@ -758,6 +760,7 @@ async def test_a_store_that_will_not_open_keeps_the_rows_read_only_and_is_tried_
         await until(pilot, lambda: attempts and "read-only" in str(app.screen.query_one("#empty", Static).content))
         assert len(names_shown(app)) == 10  # the rows stay
         assert app.screen.active_bindings["a"].enabled is False
+        seen_read_only.set()
         await until(pilot, lambda: app.services_ready)
         await settle(pilot)
         assert app.screen.active_bindings["a"].enabled is True
