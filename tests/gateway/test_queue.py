@@ -109,7 +109,7 @@ async def test_unanswered_is_denied_after_the_hold_time(asking, upstream):
     started = time.monotonic()
     async with httpx.AsyncClient(timeout=10) as client:
         r = await post_send(asking, client)
-    assert 2.9 < time.monotonic() - started < 5
+    assert 2.9 < time.monotonic() - started < 8  # the 3 s set here, not the fixture's 10 s
     assert r.status_code == 403 and "nobody answered within 3 s" in r.json()["detail"]
     with asking.services.engine.connect() as conn:
         state = conn.execute(text("SELECT state, answered_by FROM gateway_hold")).one()

@@ -229,7 +229,9 @@ async def test_a_probe_all_of_1000_connectors_updates_in_batches_and_the_panel_a
     """Results for 1,000 connectors arrive over ~1 s (a fake prober: the sandbox is not the subject
     here). The panel handles them in a handful of batches and keeps answering keys meanwhile."""
     import asyncio
+    import threading
     import time
+    from pathlib import Path
 
     from app.services.probing import Prober, ProbeResult
     from connectors.base import Grant, Level, Outcome, ProbeReport
@@ -253,18 +255,30 @@ async def test_a_probe_all_of_1000_connectors_updates_in_batches_and_the_panel_a
     # The fake stores nothing: keep the rows as the results left them (no reload from the store).
     monkeypatch.setattr(MainScreen, "probes_stored", lambda self, message: None)
     arrived: list[ProbesArrived] = []
-    lags: list[float] = []
-    busy: list[float] = []
+    lags: list[float] = []  # how late a 10 ms timer fired: how long a key press would wait
+    busy: list[float] = []  # of which the loop's thread was running (the panel's own work)
+    blocked: list[float] = []  # of which it waited on something (a lock, a thread, a slow call)
+    schedstat = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")  # Linux
+
+    def running_and_queued() -> tuple[float, float]:
+        """This thread's CPU time, and its time spent ready but waiting for a CPU (another process
+        had it: CI shares its 2 CPUs with other jobs). Without schedstat (not Linux) no time is
+        known to be queued: all of a late timer not spent working counts as waiting."""
+        try:
+            run_ns, queued_ns, _slices = schedstat.read_text().split()
+        except (OSError, ValueError):
+            return time.thread_time(), 0.0
+        return int(run_ns) / 1e9, int(queued_ns) / 1e9
 
     async def watch_the_loop() -> None:
-        # How late a 10 ms timer fires is how long a key press would wait to be handled. The loop's
-        # own CPU time in that wait is the panel's work; the rest of a late timer is other processes
-        # holding the CPU (CI shares its 2 CPUs), which the panel cannot help.
         while True:
-            before, cpu_before = time.perf_counter(), time.thread_time()
+            before, (ran, queued) = time.perf_counter(), running_and_queued()
             await asyncio.sleep(0.01)
-            lags.append(time.perf_counter() - before - 0.01)
-            busy.append(time.thread_time() - cpu_before)
+            lag = time.perf_counter() - before - 0.01
+            ran_after, queued_after = running_and_queued()
+            lags.append(lag)
+            busy.append(ran_after - ran)
+            blocked.append(lag - (ran_after - ran) - (queued_after - queued))
 
     app = make_app(services)
     async with app.run_test(
@@ -287,9 +301,10 @@ async def test_a_probe_all_of_1000_connectors_updates_in_batches_and_the_panel_a
         table = app.main_screen.table
         assert sum(1 for v in table.views.values() if v.drift) == 100
         assert table.row_count == 1000
-    # The panel's longest stretch of work without yielding: ~0.1 s of CPU. The wall-clock bound is wide
-    # (10x the ~0.1 s read when quiet; 0.3 s was read with the CPUs busy, 2 s with a 0.6 s stretch on a
-    # loaded machine); it still catches the loop waiting on something (a lock, a thread) for ~1 s.
-    print(f"longest loop stall {max(lags):.3f} s wall, {max(busy):.3f} s of CPU")
+    # A late timer is the panel working (CPU time), the panel waiting on something, or other
+    # processes holding the CPU. Only the first two are the panel's: the wall-clock lag alone read
+    # ~0.1 s quiet, 0.3 s with two CPU hogs, and 2.98 s in a full suite run beside other suites and
+    # two hogs (it used to be the assertion, < 0.5 s). The panel's longest stretch of work read ~0.1 s.
+    print(f"longest loop stall {max(lags):.3f} s: {max(busy):.3f} s working, {max(blocked):.3f} s waiting")
     assert max(busy) < 0.5, f"the event loop was busy {max(busy):.2f} s at a stretch"
-    assert max(lags) < 1.0, f"the event loop stalled {max(lags):.2f} s"
+    assert max(blocked) < 0.5, f"the event loop waited {max(blocked):.2f} s on something"
