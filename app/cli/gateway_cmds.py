@@ -208,8 +208,10 @@ async def _serve(ctx: CliContext, host: str, port: int) -> int:
     routes = _gateway(ctx).routes()
     here: set[int] = set()  # holds answered at this terminal (their reply is printed already)
 
-    def answered(hold_id: int, state: str) -> None:
-        if hold_id not in here:
+    def answered(hold_id: int, state: str, status: int | None) -> None:
+        if state == "forwarded":
+            note(f"#{hold_id} sent, once (the provider answered {status})", ctx.stderr)
+        elif hold_id not in here:
             note(answered_elsewhere(hold_id, state), ctx.stderr)
 
     queue = HoldQueue(ctx.services, on_held=lambda view: note(held_line(view), ctx.stderr), on_answered=answered)
@@ -324,8 +326,11 @@ async def _serve_for(ctx: CliContext, host: str, port: int, run_by: str) -> int:
 def held_line(view) -> str:
     from connectors.textsafe import plain
 
-    lines = " / ".join(view.summary.get("first_lines") or [])
-    more = f" — the request's text: “{lines}”" if lines else ""
+    said = list(view.summary.get("first_lines") or [])
+    if said and f"“{said[0]}”" in view.what:  # the summary quotes the first line already
+        said = said[1:]
+    lines = " / ".join(said)
+    more = f" — then: “{lines}”" if lines else ""
     return plain(
         f"HELD #{view.id} {view.connector} ({view.level.label}): {view.what}{more}. "
         f"Answer y {view.id} or n {view.id} within {int((view.expires_at - view.created_at).total_seconds())} s."

@@ -40,12 +40,14 @@ class HoldQueue:
         *,
         hold_s: float = queue_service.HOLD_S,
         on_held: Callable[[HoldView], None] | None = None,
-        on_answered: Callable[[int, str], None] | None = None,
+        on_answered: Callable[[int, str, int | None], None] | None = None,
     ) -> None:
         self.queue = Queue(services, hold_s, holder=queue_service.holder_id())
         self.hold_s = hold_s
         self.on_held = on_held
-        self.on_answered = on_answered  # (hold id, new state) for an answer read from the store
+        # (hold id, new state, the provider's status once forwarded): an answer read from the store, and
+        # the forwarding of an approved hold
+        self.on_answered = on_answered
         self._waiting: dict[int, asyncio.Future[str]] = {}
         self._poller: asyncio.Task | None = None
         self._forwarding: dict[str, asyncio.Future[Buffered]] = {}
@@ -118,6 +120,8 @@ class HoldQueue:
             running.set_result(answer)
             self._forwarding.pop(digest, None)
             await asyncio.to_thread(self.queue.forwarded, hold_id, answer.status)
+            if self.on_answered is not None:
+                self.on_answered(hold_id, FORWARDED, answer.status)
             return answer
         return await asyncio.shield(running)
 
@@ -154,7 +158,7 @@ class HoldQueue:
                 if state != HELD:
                     self._resolve(hold_id, state)
                     if self.on_answered is not None:
-                        self.on_answered(hold_id, state)
+                        self.on_answered(hold_id, state, None)
 
     def close(self) -> None:
         if self._poller is not None:

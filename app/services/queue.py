@@ -50,8 +50,10 @@ def holder_alive(holder: str) -> bool:
     if not pid_text.isdigit():
         return True
     pid = int(pid_text)
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there: not asked, assumed running
+        return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only whether the process exists (kill(2))
     except ProcessLookupError:
         return False
     except (PermissionError, OSError):

@@ -59,7 +59,7 @@ def test_answers_typed_at_the_gateway(services):
     one, _ = queue.hold(cid, "a" * 64, found, {"what": "GitHub write: create in issues on acme/site"})
     two, _ = queue.hold(cid, "b" * 64, found, {"what": "x", "first_lines": ["hello"]})
     assert "HELD #1 gh-bot (write): GitHub write: create in issues on acme/site" in held_line(queue.pending()[0])
-    assert "— the request's text: “hello”" in held_line(queue.pending()[1])
+    assert "x — then: “hello”" in held_line(queue.pending()[1])
     assert answer_line(queue, "n") == "#1 denied (gh-bot)"  # the oldest
     assert answer_line(queue, f"y {two}") == "#2 approved; the gateway will send it once (gh-bot)"
     assert "not held any more" in answer_line(queue, f"y {one}")

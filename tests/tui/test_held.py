@@ -23,11 +23,14 @@ def hold_two(services) -> list[int]:
     q = Queue(services)
     mail = {
         "to": "accountant@example.com",
+        "cc": "",
+        "bcc": "archive@elsewhere.example",
         "subject": "Q3 invoices",
         "first_lines": ["Hello Sam,", "attached are the Q3 invoices."],
-        "what": "Send an e-mail to accountant@example.com: Q3 invoices",
+        "what": "Send an e-mail to accountant@example.com; BCC (hidden from the others) archive@elsewhere.example"
+        " — subject “Q3 invoices”",
     }
-    slack = {"channel": "C1", "first_lines": ["deploy done"], "what": "Slack chat.postMessage in C1: deploy done"}
+    slack = {"channel": "C1", "first_lines": ["deploy done"], "what": "Slack chat.postMessage in C1: “deploy done”"}
     one, _ = q.hold(cid, "a" * 64, Classification(Level.SEND, "POST /gmail/v1/users/{user}/messages/send"), mail)
     two, _ = q.hold(cid, "b" * 64, Classification(Level.SEND, "POST /api/chat.postmessage"), slack)
     return [one, two]
@@ -139,3 +142,59 @@ def test_main_screen_with_held_requests_snapshot(snap_compare, seeded):
         await settle(pilot)
 
     assert snap_compare(make_app(seeded), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_a_hold_whose_gateway_was_killed_shows_lost_and_cannot_be_approved(seeded):
+    """kill -9 of the gateway: the panel must not count down a refusal or offer a yes it cannot keep."""
+    import subprocess
+    import sys
+
+    from app.services.queue import holder_id
+
+    with seeded.engine.connect() as conn:
+        cid = conn.execute(text("SELECT id FROM connector ORDER BY name LIMIT 1")).scalar()
+    gateway = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        q = Queue(seeded, holder=holder_id(gateway.pid))
+        found = Classification(Level.SEND, "POST /gmail/v1/users/{user}/messages/send")
+        lost, _ = q.hold(cid, "c" * 64, found, {"what": "Send an e-mail to bob@example.com"})
+    finally:
+        gateway.kill()
+        gateway.wait()
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        banner = app.main_screen.query_one("#held-banner")
+        await until(pilot, lambda: banner.display)
+        shown = str(banner.render())
+        assert "The gateway stopped" in shown and "wait for your yes" not in shown, shown
+        await pilot.press("g")
+        await on_screen(pilot, HeldScreen)
+        screen = app.screen
+        await until(pilot, lambda: len(screen.holds) == 1)
+        table = screen.query_one("#held-table")
+        assert table.get_cell(str(lost), "left") == "lost"
+        assert "Lost:" in str(screen.query_one("#held-detail").render())
+        await pilot.press("y")
+        await until(pilot, lambda: any("cannot be answered" in n.message for n in app._notifications))
+    assert states(seeded) == [(lost, "lost")]
+    with seeded.engine.connect() as conn:
+        actions = [r[0] for r in conn.execute(text("SELECT action FROM audit_event WHERE action LIKE 'gateway.%'"))]
+    assert actions[-2:] == ["gateway.held", "gateway.lost"]
+
+
+async def test_a_yes_says_the_gateway_will_send_it_then_that_it_was_sent(seeded, monkeypatch):
+    monkeypatch.setattr(held, "REFRESH_S", 0.05)
+    one, _ = hold_two(seeded)
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await on_screen(pilot, HeldScreen)
+        await until(pilot, lambda: len(app.screen.holds) == 2)
+        await pilot.press("y")
+        said = lambda: [n.message for n in app._notifications]  # noqa: E731
+        await until(pilot, lambda: f"#{one} approved; the gateway will send it." in said())
+        assert not any("sent, once" in m for m in said())  # not before the gateway has sent it
+        Queue(seeded).forwarded(one, 200)  # as the gateway records it
+        await until(pilot, lambda: f"#{one} sent, once." in said())

@@ -15,6 +15,7 @@ from textual.widgets import Static
 from app.tui.markup import escape
 
 EVERY_S = 1.0
+BANNER_WHAT = 60  # characters of what the oldest would do; the held-requests screen shows all of it
 
 
 class HeldCount(Message, bubble=False):
@@ -40,7 +41,8 @@ def banner_text(holds: list, now) -> str:
     left = first.seconds_left(now)
     many = len(holds) > 1
     head = f"{len(holds)} request{'s' if many else ''} wait{'' if many else 's'} for your yes"
-    oldest = f"{'oldest: ' if many else ''}{first.connector}, {first.what}"
+    what = first.what if len(first.what) <= BANNER_WHAT else first.what[: BANNER_WHAT - 1] + "…"  # all of it: g
+    oldest = f"{'oldest: ' if many else ''}{first.connector}, {what}"
     return (
         f"[b]{head}[/b] — {escape(oldest)}; refused in {left} s without an answer. "
         f"Press g to approve or deny{' them' if many else ' it'}."
