@@ -21,14 +21,13 @@ plain identifiers.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from email import message_from_bytes, policy
 from email.utils import getaddresses
 from urllib.parse import parse_qs
 
-from connectors.requests import Classification, Refused, Request
+from connectors.requests import Classification, Request
 from connectors.rules.bodies import graphql_lexemes
 from connectors.textsafe import plain
 
@@ -63,7 +62,7 @@ def summary(provider: str, request: Request, found: Classification, draft: dict 
     ``draft``: for Gmail's drafts.send by ID, ``{"raw": bytes}`` (the draft as the gateway read it)
     or ``{"error": why}``."""
     try:
-        if provider == "google":
+        if provider == "google" and "/gmail/" in request.path.lower():
             return _gmail(request, found, draft)
         if provider == "slack":
             return _slack(request, found)
@@ -71,7 +70,7 @@ def summary(provider: str, request: Request, found: Classification, draft: dict 
             return _github(request, found)
         if provider in ("anthropic", "openai"):
             return _model_call(provider, request, found)
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError, binascii.Error, Refused):
+    except Exception:
         pass
     return {"what": f"{found.label}: {found.template}"}
 
@@ -354,6 +353,8 @@ def last_user_text(data: dict) -> str:
 
 def _model_call(provider: str, request: Request, found: Classification) -> dict:
     data = _json(request)
+    if not data.get("model") and not data.get("messages") and not data.get("input"):
+        return {"what": f"{found.label}: {found.template}"}  # not a model call (files, batches, …)
     model = clip(str(data.get("model") or ""), 60)
     lines = first_lines(last_user_text(data))
     who = "Anthropic" if provider == "anthropic" else "OpenAI"

@@ -123,3 +123,21 @@ def test_model_calls_show_the_model_and_the_last_user_message():
     request = Request("POST", "api.openai.com", "/v1/chat/completions", "", JSON, body)
     found = summary("openai", request, Classification(Level.SEND, "POST /v1/chat/completions"))
     assert found["model"] == "gpt-4o" and "“write the invoice”" in found["what"]
+
+
+def test_what_it_cannot_read_falls_back_to_the_template():
+    found = Classification(Level.SEND, "POST /gmail/v1/users/{userId}/messages/send")
+    bad = Request("POST", "gmail.googleapis.com", "/gmail/v1/users/me/messages/send", "", JSON, b'{"raw": ')
+    assert summary("google", bad, found)["what"] == "send: POST /gmail/v1/users/{userId}/messages/send"
+    gemini = Classification(Level.SEND, "POST /v1beta/models/{model}:generateContent")
+    call = Request("POST", "generativelanguage.googleapis.com", "/v1beta/models/g:generateContent", "", JSON, b"{}")
+    assert (
+        summary("google", call, gemini)["what"] == "send: POST /v1beta/models/{model}:generateContent"
+    )  # not an e-mail
+    upload = Classification(Level.WRITE, "POST /v1/files")
+    files = Request("POST", "api.openai.com", "/v1/files", "", {"content-type": "multipart/form-data"}, b"--x")
+    assert summary("openai", files, upload)["what"] == "write: POST /v1/files"
+    graphql = Request("POST", "api.github.com", "/graphql", "", JSON, b'{"query": "mutation {"}')
+    assert summary("github", graphql, Classification(Level.WRITE, "POST /graphql (mutation)"))["what"].startswith(
+        "GitHub"
+    )
