@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime
 from json.encoder import encode_basestring
@@ -48,6 +49,7 @@ HEAD_REF = "install:audit-head"
 BROKEN_REF = "install:audit-broken"
 _TAIL = "breaker_audit_tail"
 _PENDING = "breaker_audit_pending"  # this transaction writes unsealed entries (the keyring is out of reach)
+_FIRST = "breaker_audit_first"  # the first sequence number this transaction writes
 # What a keyring that cannot be read raises (app.services.secrets): the audit key is out of reach.
 KEYRING_UNAVAILABLE = (NoKeyringError, SecretStoreError)
 
@@ -185,6 +187,9 @@ class AuditLog:
         self.actor = actor or actor_name()
         self._known_head: tuple[int, str] | None = None  # the head this process last saw or wrote
         self.unsealed_written = 0  # entries this process wrote unsealed (the keyring could not be read)
+        # The sequence numbers this log committed, as (first, last) ranges, newest last: the panel
+        # tells its own changes from another terminal's by them (app.services.changes).
+        self.committed: deque[tuple[int, int]] = deque(maxlen=4096)
 
     # -- a break found by a write stays found ------------------------------------------------------
     def _check_before_write(self, last_seq: int, last_mac: str) -> None:
@@ -280,6 +285,7 @@ class AuditLog:
             table = AuditEvent.__table__
             last = session.execute(sa_select(table.c.seq, table.c.mac).order_by(table.c.seq.desc()).limit(1)).first()
             tail = (last.seq, last.mac) if last else (0, GENESIS)
+            session.info[_FIRST] = tail[0] + 1
             if not session.info.get("breaker_audit_listening"):
                 session.info["breaker_audit_listening"] = True
                 sa_event.listen(session, "after_commit", self._after_commit)
@@ -422,6 +428,7 @@ class AuditLog:
         try:
             if session.info.pop("breaker_audit_dirty", False):
                 seq, mac = session.info[_TAIL]
+                self.committed.append((session.info.get(_FIRST, seq), seq))
                 self.secrets.set_value(HEAD_REF, f"{seq}:{mac}")
                 self._known_head = (seq, mac)
         except Exception:
@@ -429,11 +436,17 @@ class AuditLog:
         finally:
             session.info.pop(_TAIL, None)
             session.info.pop(_PENDING, None)
+            session.info.pop(_FIRST, None)
 
     def _after_rollback(self, session: Session) -> None:
         session.info.pop(_TAIL, None)
         session.info.pop(_PENDING, None)
         session.info.pop("breaker_audit_dirty", None)
+        session.info.pop(_FIRST, None)
+
+    def wrote(self, seq: int) -> bool:
+        """This log committed event ``seq`` (one of its last 4,096 transactions)."""
+        return any(first <= seq <= last for first, last in reversed(self.committed))
 
     def head(self) -> tuple[int, str] | None:
         value = self.secrets.get_value(HEAD_REF)

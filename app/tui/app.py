@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from app.tui.actions import APP_ACTIONS, BUILT_FEATURES, CONNECTOR_ACTIONS, PanelAction
 from app.tui.commands import BreakerCommands
-from app.tui.messages import InventoryChanged, ProbesStored, ReadOnlyChanged, SwitchesChanged
+from app.tui.messages import InventoryChanged, ProbesStored, ReadOnlyChanged, StoreChanged, SwitchesChanged
 from app.tui.screens.main import MainScreen
 from app.tui.widgets.present import level_variables
 
@@ -114,6 +114,7 @@ class BreakerApp(App[str | None]):
         self.inventory_changed_signal: Signal[InventoryChanged] = Signal(self, "inventory-changed")
         self.probes_stored_signal: Signal[ProbesStored] = Signal(self, "probes-stored")
         self.switches_changed_signal: Signal[SwitchesChanged] = Signal(self, "switches-changed")
+        self.store_changed_signal: Signal[StoreChanged] = Signal(self, "store-changed")  # by another process
         self.set_reactive(BreakerApp.read_only, read_only or bool(settings and settings.read_only))
         # Opened read-only (--read-only or [ui] read_only): nothing inside the panel lifts it, so a
         # partner can be handed a look-only panel. ctrl+r then only says so.
@@ -320,6 +321,10 @@ class BreakerApp(App[str | None]):
     @on(SwitchesChanged)
     def _switches_changed(self, message: SwitchesChanged) -> None:
         self.switches_changed_signal.publish(message)
+
+    @on(StoreChanged)
+    def _store_changed(self, message: StoreChanged) -> None:
+        self.store_changed_signal.publish(message)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.worker_changed(event)

@@ -38,6 +38,16 @@ class InventoryChanged(Message):
 
 
 @panel_message
+class StoreChanged(Message):
+    """App-wide: another process changed the store (``breaker disable`` in another terminal, a
+    ``breaker gateway`` starting); screens showing what changed read it again."""
+
+    names: frozenset[str]  # the connectors the new audit events name
+    actions: frozenset[str]
+    gateway: tuple = ()  # (gateway.started / gateway.stopped, its fields), oldest first
+
+
+@panel_message
 class InventoryLoaded(Message):
     """The loading worker read the inventory (and opened the services, the first time)."""
 

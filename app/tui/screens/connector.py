@@ -23,7 +23,7 @@ from app.services.inventory import ConnectorView, NotFound
 from app.services.vocabulary import JobState
 from app.tui.actions import BY_ACTION, CONNECTOR_ACTIONS
 from app.tui.markup import escape
-from app.tui.messages import InventoryChanged, ProbesStored, SwitchesChanged
+from app.tui.messages import InventoryChanged, ProbesStored, StoreChanged, SwitchesChanged
 from app.tui.screens.base import SCREENS_CSS, ReportsWorkerErrors
 from app.tui.widgets.key_bar import KeyBar
 from app.tui.widgets.present import (
@@ -191,6 +191,7 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
         app.inventory_changed_signal.subscribe(self, self.inventory_changed)
         app.probes_stored_signal.subscribe(self, self.probes_stored)
         app.switches_changed_signal.subscribe(self, self.switches_changed)
+        app.store_changed_signal.subscribe(self, self.store_changed)
         self.load()
 
     # -- data -------------------------------------------------------------------------------
@@ -431,6 +432,12 @@ class ConnectorScreen(ReportsWorkerErrors, Screen):
 
     def switches_changed(self, message: SwitchesChanged) -> None:
         if self.connector_name in message.names or len(message.names) != 1:
+            self.load()
+
+    def store_changed(self, message: StoreChanged) -> None:
+        """Another process changed this connector (``breaker disable`` in another terminal): read it again."""
+        if self.connector_name in message.names:
+            self.notify(f"{self.connector_name} was changed outside this panel; shown as stored now.", title="Changed")
             self.load()
 
     def inventory_changed(self, message: InventoryChanged) -> None:

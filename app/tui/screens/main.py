@@ -35,6 +35,7 @@ from app.tui.messages import (
     RemoveFailed,
     ReviewBanner,
     ServicesOpened,
+    StoreChanged,
     SwitchesChanged,
 )
 from app.tui.screens.base import ReportsWorkerErrors
@@ -42,6 +43,7 @@ from app.tui.widgets.connector_table import ConnectorTable
 from app.tui.widgets.gateway_line import GatewayLine
 from app.tui.widgets.held_banner import HeldBanner
 from app.tui.widgets.key_bar import KeyBar
+from app.tui.widgets.store_watch import StoreWatcher
 from app.tui.widgets.summary import SummaryStrip
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.had_selection = False  # what check_action last saw (see selection_changed)
         self.probing = ProbeFlow(self, id="probe-progress")
         self.switching = SwitchFlow(self)
+        self.watcher = StoreWatcher()  # changes made outside the panel (another terminal)
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -87,6 +90,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         yield Static("", id="empty")
         yield self.probing
         yield self.switching
+        yield self.watcher
         yield KeyBar()
 
     @property
@@ -119,6 +123,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         app.inventory_changed_signal.subscribe(self, self.inventory_changed)
         app.probes_stored_signal.subscribe(self, self.probes_stored)
         app.switches_changed_signal.subscribe(self, self.switches_changed)
+        app.store_changed_signal.subscribe(self, self.store_changed)
         # paint the first frame (with its rows when they were read here), then read the inventory
         self.call_after_refresh(app.first_frame_painted)
         self.call_after_refresh(self.reload, None, shown_first)
@@ -183,6 +188,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
                 self.post_message(ServicesOpened(app.open_services()))
                 return
             services = app.open_services()
+            self.watcher.mark(services)  # changes committed after this are told (StoreWatcher)
             views = services.inventory.list()
             last_review_at = self.last_review_at(services)
             summary = services.inventory.summary(
@@ -355,6 +361,11 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
     def switches_changed(self, message: SwitchesChanged) -> None:
         self.reload()
+
+    def store_changed(self, message: StoreChanged) -> None:
+        """Another process changed the store: the rows follow (cursor, filter and scroll stay)."""
+        if any(not action.startswith("gateway.") for action in message.actions):  # holds: the held line
+            self.reload()
 
     # -- events -----------------------------------------------------------------------------
     @on(Input.Changed, "#filter")
