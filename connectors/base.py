@@ -208,6 +208,11 @@ class Provider:
     # `breaker exec` on a routed connector: variable → path below the gateway prefix, the base URL
     # that the provider's SDKs (or the agent's code) read. The token goes in ``env_var``.
     gateway_env: ClassVar[dict[str, str]] = {}
+    # The path(s) of the provider's documented base URL that its clients' request paths already start
+    # with (Slack's "/api", Graph's "/v1.0" and "/beta", GitLab's "/api/v4"); the request tables
+    # expect them. A connector's base URL ends with one (its probes need it), so the gateway's upstream
+    # is that base URL without it: :meth:`gateway_upstream`.
+    api_paths: ClassVar[tuple[str, ...]] = ()
     deep_probe_requests: ClassVar[int] = 0  # how many requests a deep probe sends (said before it runs)
     can_revoke: ClassVar[bool] = False
     can_restrict: ClassVar[bool] = False
@@ -303,6 +308,18 @@ class Provider:
                 "client_secret": client_secret.reveal(),
             }
         )
+
+    def gateway_upstream(self, url: str) -> str:
+        """Where the gateway forwards for a connector whose base URL (or chosen upstream) is ``url``:
+        ``url`` without a trailing slash and without the provider's API path at its end
+        (``https://slack.com/api`` → ``https://slack.com``; the sandbox's ``…/slack/api`` →
+        ``…/slack``), since the path an agent's client sends already starts with it. Any prefix
+        before the API path is kept (a self-managed GitLab under ``/gitlab/api/v4``)."""
+        url = url.rstrip("/")
+        for path in self.api_paths:
+            if url.lower().endswith(path.lower()):
+                return url[: -len(path)]
+        return url
 
     def gateway_auth(self, secret: Secret) -> dict[str, str]:
         """The header(s) the gateway adds to a forwarded request: the real key, as the provider wants it."""

@@ -157,7 +157,8 @@ def check(services, view, cred) -> None:
 # (``gateway_route.upstream``, a database column). Whoever can write the database must not be able to
 # point it elsewhere: the gateway sends a key only to an upstream its connector's seal covers — the
 # sealed base URL, the provider's own API, or an upstream the owner set with ``breaker route
-# --upstream`` (kept in the connector's settings under GATEWAY_UPSTREAM, sealed with the rest).
+# --upstream`` (kept in the connector's settings under GATEWAY_UPSTREAM, sealed with the rest), each
+# also without the provider's API path at its end (Provider.gateway_upstream).
 
 GATEWAY_UPSTREAM = "gateway_upstream"
 
@@ -174,9 +175,14 @@ def sealed_upstreams(provider: str, base_url: str | None, extra: dict[str, Any] 
     extra = extra if isinstance(extra, dict) else {}
     found = {base_url or "", str(extra.get(GATEWAY_UPSTREAM, ""))}
     try:
-        found.add(registry.get(provider).gateway_url or "")
+        known = registry.get(provider)
     except Exception:
-        pass
+        known = None
+    if known is not None:
+        found.add(known.gateway_url or "")
+        # The same URLs without the provider's API path (Provider.gateway_upstream): the same sealed
+        # scheme, host and port, a shorter path — where the gateway sends what the client's full path adds.
+        found |= {known.gateway_upstream(u) for u in found if u}
     return {u.rstrip("/") for u in found if u}
 
 

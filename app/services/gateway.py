@@ -213,7 +213,8 @@ class Gateway:
             sealed = binding.sealed_upstreams(c.provider, c.base_url, c.extra_json)
             kept = (row.upstream if row else "").rstrip("/")
             kept = kept if kept in sealed else ""  # an upstream changed outside Breaker is not kept
-            up = (upstream or kept or c.base_url or provider.gateway_url).rstrip("/")
+            # Without the provider's API path: the agent's client sends it (…/slack/api → …/slack).
+            up = provider.gateway_upstream(upstream or kept or c.base_url or provider.gateway_url)
             split = urlsplit(up)
             if split.scheme not in ("http", "https") or not split.hostname or split.query or split.fragment:
                 raise GatewayError(f"upstream {up!r} is not an http(s) URL")
@@ -224,8 +225,11 @@ class Gateway:
                 if rules_host is None and not row and split.hostname in LOOPBACK:
                     host = urlsplit(provider.gateway_url).hostname or ""
                 else:
+                    hosts = ", ".join(sorted(table.hosts))
                     raise GatewayError(
-                        f"{host!r} is not one of {provider.title}'s API hosts ({', '.join(sorted(table.hosts))})"
+                        f"{host!r} is not one of {provider.title}'s API hosts ({hosts}); if it serves the same API "
+                        f"(a self-managed or Enterprise server), say whose rules apply: --rules-host "
+                        f"{sorted(table.hosts)[0]}"
                     )
             if up not in sealed:  # the owner chose another upstream: sealed with the rest of its destination
                 self._seal_upstream(s, c, up)
@@ -343,7 +347,12 @@ class Gateway:
             if row is None:
                 return None
             return RouteView(
-                name, c.provider, row.upstream, row.rules_host, AboveCeiling(row.on_above), self._live_tokens(s, c.id)
+                name,
+                c.provider,
+                upstream_of(c.provider, row.upstream),
+                row.rules_host,
+                AboveCeiling(row.on_above),
+                self._live_tokens(s, c.id),
             )
 
     def routes(self) -> list[RouteView]:
@@ -353,7 +362,7 @@ class Gateway:
                 RouteView(
                     c.name,
                     c.provider,
-                    r.upstream,
+                    upstream_of(c.provider, r.upstream),
                     r.rules_host,
                     AboveCeiling(r.on_above),
                     self._live_tokens(s, c.id),
@@ -480,6 +489,18 @@ def _verified_only_here(s, c: Connector) -> bool:
 
 def _route_dict(row: GatewayRoute) -> dict:
     return {"upstream": row.upstream, "rules_host": row.rules_host, "on_above": row.on_above}
+
+
+def upstream_of(provider: str, stored: str) -> str:
+    """The upstream a route forwards to: ``stored`` without the provider's API path at its end
+    (Provider.gateway_upstream). Routes stored before Breaker stripped it (``…/slack/api``, whose
+    forwarded paths came out ``/api/api/…``) are corrected here, on every read; the seal covers the
+    corrected form because it is the sealed URL with only its API path removed
+    (binding.sealed_upstreams). ``breaker route NAME`` stores it corrected (audited)."""
+    try:
+        return registry.get(provider).gateway_upstream(stored)
+    except KeyError:
+        return stored.rstrip("/")
 
 
 # -- the per-request read ------------------------------------------------------------------------------
@@ -669,7 +690,7 @@ class Lookup:
             name,
             provider,
             Mode(mode),
-            upstream,
+            upstream_of(provider, upstream),
             host,
             AboveCeiling(above),
             client,
@@ -685,7 +706,18 @@ class Lookup:
         if not rows:
             return None
         cid, name, provider, mode, upstream, host, above = rows[0]
-        return Route(cid, name, provider, Mode(mode), upstream, host, AboveCeiling(above), "breaker check", 0, None)
+        return Route(
+            cid,
+            name,
+            provider,
+            Mode(mode),
+            upstream_of(provider, upstream),
+            host,
+            AboveCeiling(above),
+            "breaker check",
+            0,
+            None,
+        )
 
     def modes(self, connector_ids: Iterable[int]) -> dict[int, Mode]:
         """The current mode of each connector (a connector that is gone counts as disabled)."""
