@@ -81,7 +81,7 @@ def _gateway(ctx: CliContext):
 
 
 def run_route(args: argparse.Namespace, ctx: CliContext) -> int:
-    from app.services.gateway import GatewayError
+    from app.services.gateway import GatewayError, GatewayInputError
 
     gw = _gateway(ctx)
     if args.name is None:
@@ -131,6 +131,8 @@ def run_route(args: argparse.Namespace, ctx: CliContext) -> int:
             secret = read_key(ctx, "OAuth client secret (input hidden): ")
             set_oauth_client(ctx.services, args.name, args.oauth_client, secret)
             note(f"{args.name}: the gateway refreshes its access tokens with OAuth client {args.oauth_client}")
+    except GatewayInputError as exc:  # bad input: exit 2, as every other command's
+        raise UsageError(str(exc)) from None
     except GatewayError as exc:
         raise CommandFailed(str(exc)) from None
     note(
@@ -142,7 +144,7 @@ def run_route(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def run_token(args: argparse.Namespace, ctx: CliContext) -> int:
-    from app.services.gateway import GatewayError
+    from app.services.gateway import GatewayError, GatewayInputError
 
     gw = _gateway(ctx)
     try:
@@ -162,6 +164,8 @@ def run_token(args: argparse.Namespace, ctx: CliContext) -> int:
         if not args.client:
             raise UsageError("name the client the token is for: --client LABEL")
         issued = gw.issue(args.name, args.client)
+    except GatewayInputError as exc:  # bad input: exit 2, as every other command's
+        raise UsageError(str(exc)) from None
     except GatewayError as exc:
         raise CommandFailed(str(exc)) from None
     note(f"token {issued.id} for {issued.client} (shown once; Breaker keeps only its hash):")
@@ -170,10 +174,11 @@ def run_token(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def run_gateway(args: argparse.Namespace, ctx: CliContext) -> int:
+    import errno
     import signal
 
     from app.gateway.server import NotLoopback, run
-    from app.services.gateway import DEFAULT_PORT
+    from app.services.gateway import DEFAULT_PORT, port_taken_message
 
     port = DEFAULT_PORT if args.port is None else args.port
     if not 1024 <= port <= 65535:
@@ -190,6 +195,8 @@ def run_gateway(args: argparse.Namespace, ctx: CliContext) -> int:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         message = f"the gateway could not listen on {args.host}:{port}: {exc.strerror}"
+        if exc.errno == errno.EADDRINUSE:
+            message = port_taken_message(args.host, port, for_panel=bool(args.run_by))
         _say_failed(args, message, ctx)
         raise CommandFailed(message) from None
     except KeyboardInterrupt:

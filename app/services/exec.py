@@ -122,7 +122,8 @@ def _gateway_grant(services, view: ConnectorView, var: str, fingerprint: str, co
     """A routed connector: the child gets a token issued for this run and the gateway's URL, never the key."""
     provider = registry.get(view.provider)
     issued = gateway_service.Gateway(services).issue(view.name, f"exec: {_command_name(command)}")
-    root = f"{gateway_service.base_url()}/{quote(view.name, safe='')}"
+    base = gateway_service.base_url()
+    root = f"{base}/{quote(view.name, safe='')}"
     extra = {variable: root + suffix for variable, suffix in provider.gateway_env.items()}
     extra["BREAKER_GATEWAY_URL"] = root
     return ExecGrant(
@@ -131,6 +132,8 @@ def _gateway_grant(services, view: ConnectorView, var: str, fingerprint: str, co
         secret=Secret(issued.token),
         fingerprint=fingerprint,
         mode=view.mode,
+        # Warned, not refused: the owner may start the gateway after the agent (it is asked again on each request).
+        warning=gateway_service.not_running_warning(base),
         tier="gateway",
         extra_env=extra,
         token_id=issued.id,

@@ -73,12 +73,82 @@ class GatewayError(Exception):
     """A route or token cannot be made as asked. One line, no secret."""
 
 
+class GatewayInputError(GatewayError):
+    """What was asked cannot be used as given (an unknown connector, a bad URL, host, tenant or client
+    name): a usage error, exit code 2 at the command line."""
+
+
 def base_url() -> str:
     """Where agents reach the gateway: ``BREAKER_GATEWAY_URL``, else loopback on the default port."""
     url = os.environ.get("BREAKER_GATEWAY_URL", "").rstrip("/") or f"http://127.0.0.1:{DEFAULT_PORT}"
     if urlsplit(url).hostname not in LOOPBACK:
         raise GatewayError("BREAKER_GATEWAY_URL must be a loopback address (the gateway listens on loopback only)")
     return url
+
+
+BREAKER, OTHER, NOBODY = "breaker", "other", ""  # who_answers(): who is at the gateway's address
+
+
+def who_answers(host: str, port: int, timeout: float = 0.5) -> str:
+    """Who listens at ``host:port``, asked cheaply (one connection, one small GET of the gateway's
+    own status path, which a Breaker gateway answers itself without a token and without the store):
+    :data:`BREAKER` (a Breaker gateway), :data:`OTHER` (another program accepts connections there,
+    or answers nothing in time) or :data:`NOBODY` (nothing listens: the connection is refused)."""
+    import http.client
+
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        try:
+            conn.connect()
+        except OSError:
+            return NOBODY
+        try:
+            conn.request("GET", "/_breaker", headers={"Host": f"127.0.0.1:{port}"})
+            answer = conn.getresponse()
+            body = json.loads(answer.read(200) or b"{}") if answer.status == 200 else {}
+        except (OSError, ValueError, http.client.HTTPException):
+            return OTHER
+        return BREAKER if isinstance(body, dict) and body.get("gateway") == "breaker" else OTHER
+    finally:
+        conn.close()
+
+
+def not_running_warning(url: str) -> str:
+    """What ``breaker exec`` says on stderr when no Breaker gateway answers at ``url`` (its base URL), or ""."""
+    split = urlsplit(url)
+    port = split.port or (443 if split.scheme == "https" else 80)
+    who = who_answers(split.hostname or "127.0.0.1", port)
+    if who == BREAKER:
+        return ""
+    if who == OTHER:
+        return (
+            f"another program, not Breaker's gateway, answers at {url}: the agent's requests will not reach the "
+            "provider — start the gateway on a free port (`breaker gateway --port N`) and set "
+            "BREAKER_GATEWAY_URL=http://127.0.0.1:N for `breaker exec`"
+        )
+    return (
+        f"the gateway is not running (nothing answers at {url}): start it with `breaker gateway` or press G in "
+        'the panel — until then the agent\'s requests fail with "connection refused"'
+    )
+
+
+def port_taken_message(host: str, port: int, *, for_panel: bool = False) -> str:
+    """Why the gateway could not listen on ``host:port`` (already in use) and what to do instead."""
+    where = f"{host}:{port}"
+    elsewhere = (
+        "to run this one on another port, set BREAKER_GATEWAY_URL=http://127.0.0.1:N (a free port N) before "
+        "opening the panel"
+        if for_panel
+        else "to run one more, choose another port: `breaker gateway --port N` (and set "
+        "BREAKER_GATEWAY_URL=http://127.0.0.1:N for `breaker exec`)"
+    )
+    if who_answers(host, port) == BREAKER:
+        return (
+            f"the gateway could not listen on {where}: another Breaker gateway is already listening there "
+            f"(`breaker gateway` in another terminal, or a panel's G); agents can use that one if it serves this "
+            f"inventory — {elsewhere}"
+        )
+    return f"the gateway could not listen on {where}: another program (not Breaker's gateway) is listening there — {elsewhere}"
 
 
 def new_token() -> str:
@@ -217,16 +287,16 @@ class Gateway:
             up = provider.gateway_upstream(upstream or kept or c.base_url or provider.gateway_url)
             split = urlsplit(up)
             if split.scheme not in ("http", "https") or not split.hostname or split.query or split.fragment:
-                raise GatewayError(f"upstream {up!r} is not an http(s) URL")
+                raise GatewayInputError(f"upstream {up!r} is not an http(s) URL")
             if split.scheme == "http" and split.hostname not in LOOPBACK:
-                raise GatewayError("a plain-http upstream is allowed on loopback only (the sandbox)")
+                raise GatewayInputError("a plain-http upstream is allowed on loopback only (the sandbox)")
             host = (rules_host or (row.rules_host if row else "") or split.hostname or "").lower()
             if host not in table.hosts:
                 if rules_host is None and not row and split.hostname in LOOPBACK:
                     host = urlsplit(provider.gateway_url).hostname or ""
                 else:
                     hosts = ", ".join(sorted(table.hosts))
-                    raise GatewayError(
+                    raise GatewayInputError(
                         f"{host!r} is not one of {provider.title}'s API hosts ({hosts}); if it serves the same API "
                         f"(a self-managed or Enterprise server), say whose rules apply: --rules-host "
                         f"{sorted(table.hosts)[0]}"
@@ -258,7 +328,7 @@ class Gateway:
             try:
                 tenant = registry.get(c.provider).oauth_tenant(tenant)
             except ValueError as exc:
-                raise GatewayError(str(exc)) from None
+                raise GatewayInputError(str(exc)) from None
             try:
                 old = json.loads(c.extra_json or "{}").get(TENANT)
             except (ValueError, AttributeError):
@@ -337,7 +407,7 @@ class Gateway:
         elif via == "key":
             self.unroute(name)
         else:
-            raise GatewayError(f"hand out as 'key' or through the 'gateway', not {via!r}")
+            raise GatewayInputError(f"hand out as 'key' or through the 'gateway', not {via!r}")
         return self.handout(name)
 
     def get(self, name: str) -> RouteView | None:
@@ -383,7 +453,7 @@ class Gateway:
         """A new token for ``name`` and ``client``; the connector must be routed. Audited without the token."""
         client = client.strip()[:80]
         if not client:
-            raise GatewayError("name the client the token is for (e.g. --client 'invoice agent')")
+            raise GatewayInputError("name the client the token is for (e.g. --client 'invoice agent')")
         token = new_token()
         with session_scope(self.services.engine) as s:
             c = self._connector(s, name)
@@ -452,7 +522,9 @@ class Gateway:
     def _connector(s, name: str) -> Connector:
         c = s.exec(select(Connector).where(Connector.name == name)).first()
         if c is None:
-            raise GatewayError(f"no connector named {name!r}")
+            from app.services.inventory import NotFound
+
+            raise GatewayInputError(str(NotFound(name, s.exec(select(Connector.name)).all())))
         return c
 
     @staticmethod
@@ -760,7 +832,7 @@ def set_oauth_client(services, name: str, client_id: str, client_secret: Secret)
         raise GatewayError(f"{name} has no credential to attach an OAuth client to")
     client_id = client_id.strip()
     if not client_id or not client_secret.reveal():
-        raise GatewayError("give both the OAuth client id and its secret")
+        raise GatewayInputError("give both the OAuth client id and its secret")
     value = json.dumps({"client_id": client_id, "client_secret": client_secret.reveal()})
     services.secrets.set_value(_client_ref(cred.keyring_ref), value)
     with session_scope(services.engine) as s:
@@ -837,6 +909,7 @@ __all__ = [
     "DEFAULT_PORT",
     "Gateway",
     "GatewayError",
+    "GatewayInputError",
     "Handout",
     "Issued",
     "Lookup",

@@ -30,9 +30,24 @@ def test_route_token_list_revoke(breaker, add_github):
 def test_route_refuses_a_host_the_provider_does_not_have(breaker, add_github):
     add_github()
     r = breaker("route", "gh-bot", "--upstream", "https://evil.example")
-    assert r.code == 1 and "not one of GitHub's API hosts" in r.err
+    assert r.code == 2 and "not one of GitHub's API hosts" in r.err and "--rules-host api.github.com" in r.err
     r = breaker("route", "gh-bot", "--upstream", "http://example.com")
-    assert r.code == 1 and "loopback only" in r.err
+    assert r.code == 2 and "loopback only" in r.err
+
+
+def test_route_and_token_exit_2_on_bad_input_as_every_command_does(breaker, add_github):
+    # README: 2 is usage or invalid input (an unknown connector name); 1 a failure the owner acts on.
+    add_github()
+    for argv in (("route", "gh-bt"), ("route", "gh-bt", "--off"), ("token", "gh-bt", "--list")):
+        r = breaker(*argv)
+        assert r.code == 2 and "no connector named 'gh-bt' — did you mean 'gh-bot'?" in r.err, argv
+    r = breaker("token", "gh-bot", "--client", "x")
+    assert r.code == 1 and "not routed" in r.err  # a state, not bad input
+    assert breaker("route", "gh-bot").code == 0
+    r = breaker("token", "gh-bot", "--client", "   ")
+    assert r.code == 2 and "name the client" in r.err
+    r = breaker("route", "gh-bot", "--upstream", "ftp://api.github.com")
+    assert r.code == 2 and "not an http(s) URL" in r.err
 
 
 def test_gateway_listens_on_loopback_only(breaker):
@@ -132,7 +147,7 @@ def test_route_tenant_is_kept_with_the_connector_and_a_bad_one_changes_nothing(b
     r = breaker("add", "--name", "graph-bot", "--provider", "microsoft", "--refresh-token", stdin=refresh + "\n")
     assert r.code == 0, r.err
     r = breaker("route", "graph-bot", "--tenant", "evil.example/x")
-    assert r.code == 1 and "is not a Microsoft tenant" in r.err and len(r.err.strip().splitlines()) == 1
+    assert r.code == 2 and "is not a Microsoft tenant" in r.err and len(r.err.strip().splitlines()) == 1
     assert json.loads(breaker("route", "--json").out)["routes"] == []  # refused first: not routed either
     r = breaker("route", "graph-bot", "--tenant", "Contoso.onmicrosoft.com")
     assert r.code == 0 and "at tenant contoso.onmicrosoft.com" in r.err and "goes through the gateway" in r.err

@@ -81,7 +81,7 @@ def test_a_port_in_use_is_an_event_and_one_line(home):
         proc = spawn(home, taken.getsockname()[1])
         out, err = proc.communicate(timeout=TIMEOUT_S)
     (failed,) = events(out)
-    assert failed["event"] == "failed" and "in use" in failed["error"]
+    assert failed["event"] == "failed" and "another program (not Breaker's gateway) is listening" in failed["error"]
     assert proc.returncode == 1 and err.decode().strip() == f"breaker: {failed['error']}"
 
 

@@ -210,8 +210,23 @@ async def test_a_port_already_taken_is_said_in_one_line(shared, monkeypatch):
             await settle(pilot)
             line = await press_G_until(pilot, app, "did not start")
             shown = str(line.render())
-            assert f"127.0.0.1:{port}" in shown and "in use" in shown and "Traceback" not in shown
+            assert f"127.0.0.1:{port}" in shown and "Traceback" not in shown
+            assert "another program (not Breaker's gateway) is listening there" in shown
             assert line.has_class("-failed")
     finally:
         taken.close()
     assert gateway_audit(shared) == []
+
+
+async def test_a_port_another_breaker_gateway_holds_is_said_so_with_how_to_move(shared, monkeypatch):
+    from app.gateway.server import running
+
+    async with running(shared) as other:  # `breaker gateway` in another terminal
+        monkeypatch.setenv("BREAKER_GATEWAY_URL", other.url)
+        app = make_app(shared)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            line = await press_G_until(pilot, app, "did not start")
+            shown = " ".join(str(line.render()).split())
+    assert "another Breaker gateway is already listening there" in shown
+    assert "set BREAKER_GATEWAY_URL=http://127.0.0.1:N" in shown
