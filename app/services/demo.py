@@ -625,10 +625,13 @@ def _relocate(services: Services, old_port: int, new_port: int) -> int:
     """Point connectors at the sandbox's new port (audited edits, like any other change).
 
     A base URL that is a bare sandbox prefix whose provider has an API path (``…/gitlab`` from a
-    demo home made before the prefixes stood for hosts) gets the path: ``…/gitlab/api/v4``."""
+    demo home made before the prefixes stood for hosts) gets the path: ``…/gitlab/api/v4``. A moved
+    connector routed through the gateway is routed again, so its upstream follows (audited)."""
+    from app.services.gateway import Gateway
     from connectors.sandbox.dispatch import api_path
 
     old_root, moved = f"http://{LOOPBACK}:{old_port}/", 0
+    routed = Gateway(services).routed_names()
     for view in services.inventory.list():
         if not view.base_url.startswith(old_root):
             continue
@@ -636,6 +639,8 @@ def _relocate(services: Services, old_port: int, new_port: int) -> int:
         new_url = base_url(new_port, rest) if api_path(rest) else f"http://{LOOPBACK}:{new_port}/" + rest
         if new_url != view.base_url:
             services.inventory.edit(view.name, replace(services.inventory.as_input(view), base_url=new_url))
+            if view.name in routed:
+                Gateway(services).route(view.name)
             moved += 1
     return moved
 

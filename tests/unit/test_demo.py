@@ -179,6 +179,25 @@ def test_moving_the_port_moves_the_connectors(tmp_path):
         services.close()
 
 
+def test_moving_the_port_moves_the_routed_connectors_upstreams(tmp_path):
+    from app.services.gateway import Gateway
+
+    home = tmp_path / "d"
+    services = open_services(prepare_demo_home(home, port=45123))
+    try:
+        Gateway(services).route("support-replies")
+    finally:
+        services.close()
+    services = open_services(prepare_demo_home(home, port=45124))
+    try:
+        (route,) = Gateway(services).routes()
+        view = services.inventory.get("support-replies")
+    finally:
+        services.close()
+    assert route.upstream == "http://127.0.0.1:45124/slack"  # the base URL's host, without Slack's /api
+    assert view.base_url == "http://127.0.0.1:45124/slack/api"
+
+
 def test_a_demo_home_with_bare_prefixes_gets_the_api_paths(tmp_path):
     """A demo home seeded when /gitlab stood for /api/v4 is moved to the host-style URLs on start."""
     home = tmp_path / "d"
