@@ -91,10 +91,10 @@ class GitLab(Provider):
     env_var = "GITLAB_TOKEN"
     request_table = "connectors.rules.simple:GITLAB"  # what the gateway allows, per request
     gateway_url = "https://gitlab.com"
-    gateway_env = {"GITLAB_URL": ""}
+    gateway_env = {"GITLAB_URL": ""}  # see README "Routing a connector through the gateway"
     # The REST API is https://HOST/api/v4/... (https://docs.gitlab.com/api/rest/); python-gitlab takes
     # the instance URL and sends /api/v4 itself: the path sent holds it.
-    api_paths = ("/api/v4",)  # see README "Routing a connector through the gateway"
+    api_paths = ("/api/v4",)
     deep_probe_requests = 2  # the token reports its own scopes: a deep probe is the normal probe
     can_revoke = True
     can_rotate = True

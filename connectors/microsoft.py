@@ -142,10 +142,10 @@ class MicrosoftGraph(Provider):
     env_var = "MS_GRAPH_TOKEN"
     request_table = "connectors.rules.microsoft:TABLE"  # what the gateway allows, per request
     gateway_url = "https://graph.microsoft.com"
-    gateway_env = {"MS_GRAPH_BASE_URL": "/v1.0"}
+    gateway_env = {"MS_GRAPH_BASE_URL": "/v1.0"}  # see README "Routing a connector through the gateway"
     # Requests are https://graph.microsoft.com/{version}/{resource}, version v1.0 or beta
     # (https://learn.microsoft.com/en-us/graph/use-the-api): the path sent holds the version.
-    api_paths = ("/v1.0", "/beta")  # see README "Routing a connector through the gateway"
+    api_paths = ("/v1.0", "/beta")
     # The Microsoft identity platform's token endpoint, refresh grant as documented at
     # https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
     # ("common": work, school and personal accounts; a single-tenant app's refresh token is redeemed

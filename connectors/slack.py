@@ -121,9 +121,9 @@ class Slack(Provider):
     env_var = "SLACK_BOT_TOKEN"
     request_table = "connectors.rules.slack:TABLE"  # what the gateway allows, per request
     gateway_url = "https://slack.com"
-    gateway_env = {"SLACK_API_URL": "/api/"}
+    gateway_env = {"SLACK_API_URL": "/api/"}  # see README "Routing a connector through the gateway"
     # Web API methods are https://slack.com/api/METHOD (https://api.slack.com/web#basics): the path sent holds /api.
-    api_paths = ("/api",)  # see README "Routing a connector through the gateway"
+    api_paths = ("/api",)
     deep_probe_requests = 1  # scopes come with auth.test: a deep probe sends nothing more
     can_revoke = True
     # unconfirmed: non-rotating xoxb-/xoxp- tokens have no rotate API (https://api.slack.com/authentication/rotation); rotation with
