@@ -29,7 +29,7 @@ GATEWAY_ACTIONS = ("gateway.started", "gateway.stopped")
 class Outside:
     """What other processes changed since the last look."""
 
-    names: frozenset[str]  # the connectors named by the new events ("" for an inventory-wide one)
+    names: frozenset[str]  # the connectors the new events changed ("" for an inventory-wide one); not gateway.*
     actions: frozenset[str]
     gateway: tuple[tuple[str, dict], ...] = field(default=())  # (action, its "new" fields), oldest first
 
@@ -116,7 +116,9 @@ class StoreWatch:
                 except ValueError:
                     new = None
                 gateway.append((action, new if isinstance(new, dict) else {}))
-        return Outside(frozenset(r[1] for r in theirs), frozenset(r[2] for r in theirs), tuple(gateway))
+        # A gateway's events (a request held, answered, forwarded) change no connector: not in names.
+        names = frozenset(r[1] for r in theirs if not r[2].startswith("gateway."))
+        return Outside(names, frozenset(r[2] for r in theirs), tuple(gateway))
 
     def close(self) -> None:
         with self._lock:

@@ -42,7 +42,7 @@ class StoreChanged(Message):
     """App-wide: another process changed the store (``breaker disable`` in another terminal, a
     ``breaker gateway`` starting); screens showing what changed read it again."""
 
-    names: frozenset[str]  # the connectors the new audit events name
+    names: frozenset[str]  # the connectors the new audit events changed (gateway.* events name none)
     actions: frozenset[str]
     gateway: tuple = ()  # (gateway.started / gateway.stopped, its fields), oldest first
 

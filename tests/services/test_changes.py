@@ -84,6 +84,7 @@ def test_a_gateway_started_elsewhere_is_serving_while_its_port_answers(services,
         record_run(other, True, url, "breaker gateway")
         told = watch.poll()
         assert told.gateway == (("gateway.started", {"url": url, "where": "breaker gateway"}),)
+        assert told.names == frozenset()  # a gateway's events change no connector
         serving = serving_elsewhere(services, url)
         assert serving is not None and serving.url == url and serving.where == "breaker gateway"
         assert serving_elsewhere(services, "http://127.0.0.1:1") is None  # another address
@@ -92,4 +93,17 @@ def test_a_gateway_started_elsewhere_is_serving_while_its_port_answers(services,
     assert serving_elsewhere(services, url) is None  # killed without saying so: its port is closed
     record_run(other, False, url, "breaker gateway")
     assert serving_elsewhere(services, url) is None
+    watch.close()
+
+
+def test_a_request_held_by_a_gateway_elsewhere_changes_no_connector(services, other):
+    from app.store.db import session_scope
+
+    add(services, "bot")
+    watch = StoreWatch(services)
+    watch.start()
+    with session_scope(other.engine) as s:
+        other.audit.record(s, "gateway.held", "bot", new={"hold": 1})
+    told = watch.poll()
+    assert told and told.actions == {"gateway.held"} and told.names == frozenset()
     watch.close()
