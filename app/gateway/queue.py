@@ -72,7 +72,8 @@ class HoldQueue:
         if digest in self._forwarding:
             return await asyncio.shield(self._forwarding[digest])
         seen = await read_draft(send_upstream, route, request) if send_upstream is not None else None
-        what = queue_service.summary(route.provider, request, verdict.classification, seen)
+        # on a thread: a held body may be megabytes (JSON, MIME, a prompt), and the loop serves every agent
+        what = await asyncio.to_thread(queue_service.summary, route.provider, request, verdict.classification, seen)
         hold_id, joined = await asyncio.to_thread(
             self.queue.hold, route.connector_id, digest, verdict.classification, what
         )
@@ -82,6 +83,15 @@ class HoldQueue:
                 if view.id == hold_id:
                     self.on_held(view)
         state = await self.wait(hold_id)
+        if state == APPROVED and seen is not None and "raw" in seen and send_upstream is not None:
+            # drafts.send sends the draft as it is when sent: read it again, and send only the one the
+            # owner saw (an agent may change a draft — a draft-level call — while the hold waits)
+            again = await read_draft(send_upstream, route, request)
+            if again is None or again.get("raw") != seen["raw"]:
+                await asyncio.to_thread(self.queue.withdraw, hold_id, DRAFT_CHANGED)
+                if self.on_answered is not None:
+                    self.on_answered(hold_id, DENIED, None)
+                state = WITHDRAWN
         if state == APPROVED or (state == FORWARDED and digest in self._forwarding):
             return await self._forward_once(digest, hold_id, forward)
         if state == FORWARDED:
@@ -92,6 +102,7 @@ class HoldQueue:
             DENIED: "the owner denied it",
             LOST: "the gateway stopped before it was answered",
             EXPIRED: f"nobody answered within {self.hold_s:g} s, so it is denied",
+            WITHDRAWN: DRAFT_CHANGED,
         }.get(state, f"the hold ended ({state})")
         return Verdict(
             Decision.REFUSE,
@@ -169,6 +180,8 @@ class HoldQueue:
 
 
 DRAFT_READ_S = 3.0  # the longest a held drafts.send waits for the draft to be read before it is shown
+DRAFT_CHANGED = "the draft changed after you saw it (or could not be read again), so it was not sent"
+WITHDRAWN = "withdrawn"  # approved, then not sent: the draft is not the one the owner saw
 
 
 async def read_draft(send_upstream, route: Route, request: Request) -> dict | None:
@@ -181,7 +194,10 @@ async def read_draft(send_upstream, route: Route, request: Request) -> dict | No
 
     from app.services.hold_summary import draft_id, draft_raw
 
-    found = draft_id(request) if route.provider == "google" else None
+    try:
+        found = draft_id(request) if route.provider == "google" else None
+    except Exception:  # a body no summary can read (hostile nesting …): held with the plain summary
+        found = None
     if found is None:
         return None
     path = request.path.rstrip("/").removesuffix("/send") + "/" + quote(found, safe="")
@@ -197,7 +213,7 @@ async def read_draft(send_upstream, route: Route, request: Request) -> dict | No
                 return {"error": f"the provider answered {answer.status_code}"}
             import json
 
-            return {"raw": draft_raw(json.loads(body))}
+            return await asyncio.to_thread(lambda: {"raw": draft_raw(json.loads(body))})
         finally:
             await answer.aclose()
 

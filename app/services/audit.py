@@ -446,7 +446,9 @@ class AuditLog:
 
     def wrote(self, seq: int) -> bool:
         """This log committed event ``seq`` (one of its last 4,096 transactions)."""
-        return any(first <= seq <= last for first, last in reversed(self.committed))
+        # a copy first (taken in one C call, so under the GIL no writer thread appends mid-way):
+        # iterating the deque itself while another thread commits raises "deque mutated"
+        return any(first <= seq <= last for first, last in reversed(list(self.committed)))
 
     def head(self) -> tuple[int, str] | None:
         value = self.secrets.get_value(HEAD_REF)

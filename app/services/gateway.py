@@ -371,10 +371,12 @@ class Gateway:
             new: dict[str, object] = {"tokens_revoked": revoked}
             if _verified_only_here(s, c):
                 # The switch held because the gateway refused what was above the mode; handed out as
-                # its key, nothing does: the key at the provider was never reduced or revoked.
-                c.switch_state = JobState.UNVERIFIED
+                # its key, nothing does: the key at the provider was never reduced or revoked. "Waiting
+                # for you" (MANUAL: nothing applied at the provider) puts it on the checklist, and a
+                # probe that shows the key within the mode verifies it (app.services.probing).
+                c.switch_state = JobState.MANUAL
                 s.add(c)
-                new["switch_state"] = JobState.UNVERIFIED.value
+                new["switch_state"] = JobState.MANUAL.value
             self.services.audit.record(s, "gateway.unroute", name, old=_route_dict(row), new=new)
             return True
 
@@ -382,7 +384,8 @@ class Gateway:
         """After ``unroute``: what the owner must still do when the mode is no longer held anywhere
         ("" when the connector is at full, or its switch was verified at the provider)."""
         view = self.services.inventory.get(name)
-        if view.mode is Mode.FULL or view.switch_state is JobState.VERIFIED:
+        # VERIFIED: proven at the provider; APPLIED: the provider took the change, a probe is to come
+        if view.mode is Mode.FULL or view.switch_state in (JobState.VERIFIED, JobState.APPLIED):
             return ""
         title = registry.get(view.provider).title
         command = "disable" if view.mode is Mode.DISABLED else view.mode.value

@@ -44,7 +44,8 @@ SLACK_METHOD = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,60}\Z")
 
 def clip(text: str, limit: int) -> str:
     """``text`` safe for a terminal, on one line, at most ``limit`` characters (… when cut)."""
-    safe = " ".join(plain(str(text)).split())
+    text = str(text)[: limit * 8]  # a bounded prefix: a held body may be megabytes, only ``limit`` is shown
+    safe = " ".join(plain(text).split())
     return safe if len(safe) <= limit else safe[: limit - 1] + "…"
 
 
@@ -54,7 +55,8 @@ def quoted(text: str, limit: int = LINE_CHARS) -> str:
 
 
 def first_lines(text: str) -> list[str]:
-    return [clip(line, LINE_CHARS) for line in str(text).splitlines() if line.strip()][:MAX_LINES]
+    lines = str(text)[: MAX_LINES * LINE_CHARS * 16].splitlines()  # a bounded prefix of a body of any size
+    return [clip(line, LINE_CHARS) for line in lines if line.strip()][:MAX_LINES]
 
 
 def summary(provider: str, request: Request, found: Classification, draft: dict | None = None) -> dict:
@@ -162,7 +164,9 @@ def draft_id(request: Request) -> str | None:
         return None
     try:
         data = _json(request)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: hostile nesting
+        return None
+    if not isinstance(data, dict):
         return None
     found = data.get("id")
     if not isinstance(found, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", found):

@@ -33,6 +33,12 @@ HELD, APPROVED, DENIED, EXPIRED, FORWARDED = "held", "approved", "denied", "expi
 LOST = "lost"  # the gateway holding it stopped (killed, crashed, closed) before it was answered or sent
 OPEN = (HELD, APPROVED)
 LOST_WHY = "the gateway stopped; nothing was sent and the agent got no answer"
+# An approved hold is sent first and recorded as sent after: a gateway stopped in between may have sent it.
+LOST_AFTER_YES = (
+    "the gateway stopped after your yes, before it recorded the provider's answer: it may have sent it "
+    "(check at the provider); it will not be sent again"
+)
+STOPPED = "gateway stopped"  # answered_by of a hold lost before anyone answered it
 
 
 def holder_id(pid: int | None = None) -> str:
@@ -111,7 +117,7 @@ class HoldView:
 
     @property
     def why_lost(self) -> str:
-        return LOST_WHY
+        return LOST_WHY if self.answered_by in ("", STOPPED) else LOST_AFTER_YES
 
     @property
     def what(self) -> str:
@@ -219,6 +225,21 @@ class Queue:
             self._expire(s, row, utcnow())
             return True
 
+    def withdraw(self, hold_id: int, why: str) -> bool:
+        """Refuse an approved hold that must not be sent after all (its draft changed after the owner
+        saw it): denied, audited ``gateway.withdrawn`` with why. False when it is not approved."""
+        with session_scope(self.services.engine) as s:
+            row = s.get(GatewayHold, hold_id)
+            if row is None or row.state != APPROVED:
+                return row is not None and row.state == DENIED
+            row.state = DENIED
+            s.add(row)
+            c = s.get(Connector, row.connector_id)
+            self.services.audit.record(
+                s, "gateway.withdrawn", c.name, new={"hold": row.id, "why": why, "template": row.template}
+            )  # type: ignore[union-attr]
+            return True
+
     def forwarded(self, hold_id: int, status: int) -> None:
         with session_scope(self.services.engine) as s:
             row = s.get(GatewayHold, hold_id)
@@ -260,14 +281,15 @@ class Queue:
     def _lose(self, s, row: GatewayHold, now: datetime) -> None:
         was = row.state
         row.state = LOST
-        row.answered_at, row.answered_by = now, row.answered_by or "gateway stopped"
+        row.answered_at, row.answered_by = now, row.answered_by or STOPPED
         s.add(row)
         c = s.get(Connector, row.connector_id)
+        why = LOST_AFTER_YES if was == APPROVED else LOST_WHY
         self.services.audit.record(
             s,
             "gateway.lost",
             c.name,  # type: ignore[union-attr]
-            new={"hold": row.id, "was": was, "why": LOST_WHY, "template": row.template},
+            new={"hold": row.id, "was": was, "why": why, "template": row.template},
         )
 
     def _expire(self, s, row: GatewayHold, now: datetime) -> None:

@@ -20,6 +20,7 @@ from app.services.gateway import Gateway
 from app.services.views import ConnectorInput
 from connectors.base import Secret
 from tests.gateway.conftest import Env
+from tests.switches.conftest import audit_actions
 
 
 @pytest.fixture
@@ -143,3 +144,53 @@ async def test_a_held_drafts_send_shows_the_draft_read_first_and_not_counted_as_
     with services.engine.connect() as conn:
         used = [r[0] for r in conn.execute(text("SELECT template FROM gateway_use"))]
     assert not any("drafts/{id}" in t for t in used), used  # the gateway's own read is not the agent's use
+
+
+@pytest.mark.parametrize("changed", [False, True])
+async def test_an_approved_drafts_send_goes_out_only_if_the_draft_is_the_one_the_owner_saw(services, sandbox, changed):
+    """drafts.send sends the draft as it is at that moment. An agent may change a draft while the hold
+    waits (a draft-level call its mode allows): after the yes the gateway reads it again and sends
+    only the draft the owner saw; a changed one is withdrawn (audited) and the agent refused."""
+    from app.gateway.queue import DRAFT_CHANGED, HoldQueue
+    from app.services.queue import Queue
+
+    record = sandbox.mint("google", "oauth")
+    services.inventory.add(
+        ConnectorInput(name="inbox", provider="google", base_url=sandbox.host_url("google")), Secret(record.token)
+    )
+    Gateway(services).route("inbox", on_above="ask")
+    token = Gateway(services).issue("inbox", "agent").token
+    env = Env(services, "")
+    queue = HoldQueue(services, hold_s=10.0)
+    async with running(services, queue=queue) as gw:
+        env.url = gw.url
+        env.set_mode("inbox", "draft-only")
+        mime = b"To: bob@example.com\r\nSubject: Weekly update\r\n\r\nHello Bob\r\n"
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            base_url=env.base("inbox") + "/gmail/v1/users/me", headers=headers, timeout=15
+        ) as agent:
+            raw = base64.urlsafe_b64encode(mime).decode()
+            draft = (await agent.post("/drafts", json={"message": {"raw": raw}})).json()["id"]
+            sending = asyncio.create_task(agent.post("/drafts/send", json={"id": draft}))
+            for _ in range(500):
+                pending = Queue(services).pending()
+                if pending:
+                    break
+                await asyncio.sleep(0.02)
+            (hold,) = pending
+            assert "bob@example.com" in hold.what
+            if changed:  # as a drafts.update from the agent would, after the owner has read the hold
+                other = b"To: bob@example.com\r\nBcc: leak@evil.example\r\nSubject: Weekly update\r\n\r\nHi\r\n"
+                for box in sandbox.state.objects.values():
+                    if isinstance(box, dict) and draft in box.get("raw", {}):
+                        box["raw"][draft] = base64.urlsafe_b64encode(other).decode()
+            Queue(services).answer(hold.id, approve=True, by="owner")
+            answer = await sending
+    queue.close()
+    sent = [c for c in sandbox.calls("google") if c[0] == "POST" and c[1].endswith("/drafts/send")]
+    if changed:
+        assert answer.status_code == 403 and DRAFT_CHANGED in answer.text
+        assert sent == [] and "gateway.withdrawn" in audit_actions(services, "inbox")
+    else:
+        assert answer.status_code == 200 and len(sent) == 1

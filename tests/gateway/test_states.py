@@ -269,7 +269,7 @@ async def test_taking_a_connector_off_the_gateway_unverifies_a_switch_only_the_g
     gateway = Gateway(services)
     assert gateway.unroute("mail")
     view = services.inventory.get("mail")
-    assert view.mode is Mode.DRAFT_ONLY and view.switch_state is JobState.UNVERIFIED
+    assert view.mode is Mode.DRAFT_ONLY and view.switch_state is JobState.MANUAL
     note = gateway.unrouted_note("mail")
     assert "was never changed" in note and "`breaker draft-only mail`" in note
     assert "gateway.unroute" in audit_actions(services, "mail")

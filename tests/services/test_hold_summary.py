@@ -141,3 +141,30 @@ def test_what_it_cannot_read_falls_back_to_the_template():
     assert summary("github", graphql, Classification(Level.WRITE, "POST /graphql (mutation)"))["what"].startswith(
         "GitHub"
     )
+
+
+def test_a_hostile_body_never_raises_and_a_huge_one_is_read_only_in_part():
+    """Deep nesting made json.loads raise RecursionError out of draft_id (a 500 and a traceback in
+    the gateway); a megabytes-long prompt was made terminal-safe whole before being clipped."""
+    from app.services.hold_summary import draft_id, first_lines
+
+    nested = b'{"id":"a","x":' + b"[" * 200_000
+    request = Request("POST", "gmail.googleapis.com", "/gmail/v1/users/me/drafts/send", body=nested)
+    assert draft_id(request) is None
+    found = Classification(Level.SEND, "POST /gmail/v1/users/{userId}/drafts/send")
+    assert summary("google", request, found)["what"]
+    lines = first_lines("\tline one\n" + "\t" * 5_000_000 + "x\nline three\n")
+    assert lines[0] == "line one" and len(lines) <= 3 and all(len(line) <= 120 for line in lines)
+
+
+def test_a_hold_lost_after_the_owner_s_yes_may_have_been_sent():
+    from datetime import UTC, datetime
+
+    from app.services.queue import LOST, LOST_AFTER_YES, LOST_WHY, HoldView
+
+    def view(answered_by: str) -> HoldView:
+        now = datetime.now(UTC)
+        return HoldView(1, "inbox", "", Level.SEND, "POST /x", {}, LOST, now, now, answered_by)
+
+    assert view("gateway stopped").why_lost == LOST_WHY  # lost before any answer: nothing was sent
+    assert view("owner").why_lost == LOST_AFTER_YES and "may have sent it" in LOST_AFTER_YES

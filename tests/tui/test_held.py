@@ -195,6 +195,6 @@ async def test_a_yes_says_the_gateway_will_send_it_then_that_it_was_sent(seeded,
         await pilot.press("y")
         said = lambda: [n.message for n in app._notifications]  # noqa: E731
         await until(pilot, lambda: f"#{one} approved; the gateway will send it." in said())
-        assert not any("sent, once" in m for m in said())  # not before the gateway has sent it
+        assert not any("sent to the provider, once" in m for m in said())  # not before the gateway has sent it
         Queue(seeded).forwarded(one, 200)  # as the gateway records it
-        await until(pilot, lambda: f"#{one} sent, once." in said())
+        await until(pilot, lambda: f"#{one} sent to the provider, once (its answer went to the agent)." in said())

@@ -118,13 +118,14 @@ class HeldScreen(ReportsWorkerErrors, Screen):
 
     def _say_sent(self, outcomes: dict[int, str]) -> None:
         """After a yes: say when the gateway has sent it — or that it could not (it stopped)."""
-        from app.services.queue import FORWARDED, LOST, LOST_WHY
+        from app.services.queue import FORWARDED, LOST, LOST_AFTER_YES
 
         for hold_id, state in outcomes.items():
             if state == FORWARDED:
-                self.notify(f"#{hold_id} sent, once.")
+                # sent once; whether the provider accepted it is in its answer, which went to the agent
+                self.notify(f"#{hold_id} sent to the provider, once (its answer went to the agent).")
             elif state == LOST:
-                self.notify(f"#{hold_id} was approved but not sent: {LOST_WHY}.", severity="error")
+                self.notify(f"#{hold_id}: {LOST_AFTER_YES}.", severity="error")
             elif self.watching.get(hold_id, 0) > time.monotonic():
                 continue
             self.watching.pop(hold_id, None)

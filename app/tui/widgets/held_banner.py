@@ -33,9 +33,11 @@ def banner_text(holds: list, now) -> str:
         if not lost:
             return ""
         one = len(lost) == 1
+        after_yes = any(getattr(h, "answered_by", "") not in ("", "gateway stopped") for h in lost)
+        what = "what happened to each" if after_yes else "nothing was sent and the agent got no answer"
         return (
-            f"[b]The gateway stopped:[/b] {len(lost)} held request{'' if one else 's'} lost — nothing was sent "
-            f"and the agent got no answer. Press g to see {'it' if one else 'them'}."
+            f"[b]The gateway stopped:[/b] {len(lost)} held request{'' if one else 's'} lost — {what}. "
+            f"Press g to see {'it' if one else 'them'}."
         )
     first = holds[0]
     left = first.seconds_left(now)
