@@ -218,7 +218,7 @@ async def _serve(ctx: CliContext, host: str, port: int) -> int:
     def answered(hold_id: int, state: str, status: int | None) -> None:
         if state == "forwarded":
             note(f"#{hold_id} sent, once (the provider answered {status})", ctx.stderr)
-        elif hold_id not in here:
+        elif state == "withdrawn" or hold_id not in here:
             note(answered_elsewhere(hold_id, state), ctx.stderr)
 
     queue = HoldQueue(ctx.services, on_held=lambda view: note(held_line(view), ctx.stderr), on_answered=answered)
@@ -346,7 +346,11 @@ def held_line(view) -> str:
 
 def answered_elsewhere(hold_id: int, state: str) -> str:
     """A hold answered in the panel (or by another ``breaker`` process), as this terminal says it."""
-    said = {"approved": "approved in the panel; sending it once", "denied": "denied in the panel"}
+    said = {
+        "approved": "approved in the panel; sending it once",
+        "denied": "denied in the panel",
+        "withdrawn": "not sent after all: the draft changed after it was shown (withdrawn)",
+    }
     return f"#{hold_id} {said.get(state, state)}"
 
 

@@ -89,9 +89,9 @@ class HoldQueue:
             again = await read_draft(send_upstream, route, request)
             if again is None or again.get("raw") != seen["raw"]:
                 await asyncio.to_thread(self.queue.withdraw, hold_id, DRAFT_CHANGED)
-                if self.on_answered is not None:
-                    self.on_answered(hold_id, DENIED, None)
                 state = WITHDRAWN
+                if self.on_answered is not None:
+                    self.on_answered(hold_id, WITHDRAWN, None)
         if state == APPROVED or (state == FORWARDED and digest in self._forwarding):
             return await self._forward_once(digest, hold_id, forward)
         if state == FORWARDED:

@@ -161,7 +161,8 @@ async def test_an_approved_drafts_send_goes_out_only_if_the_draft_is_the_one_the
     Gateway(services).route("inbox", on_above="ask")
     token = Gateway(services).issue("inbox", "agent").token
     env = Env(services, "")
-    queue = HoldQueue(services, hold_s=10.0)
+    told: list[tuple[int, str]] = []
+    queue = HoldQueue(services, hold_s=10.0, on_answered=lambda hold_id, state, _status: told.append((hold_id, state)))
     async with running(services, queue=queue) as gw:
         env.url = gw.url
         env.set_mode("inbox", "draft-only")
@@ -192,5 +193,6 @@ async def test_an_approved_drafts_send_goes_out_only_if_the_draft_is_the_one_the
     if changed:
         assert answer.status_code == 403 and DRAFT_CHANGED in answer.text
         assert sent == [] and "gateway.withdrawn" in audit_actions(services, "inbox")
+        assert told[-1] == (hold.id, "withdrawn")  # what `breaker gateway` prints: not "denied in the panel"
     else:
         assert answer.status_code == 200 and len(sent) == 1
