@@ -170,13 +170,7 @@ def main() -> None:
                 print(f"    {name}: median {p50}{unit}, p90 {p90}{unit} ({n} requests)")
         print(f"  load average at the end: {bg.load_average()}")
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        bg.stop(procs)
 
 
 if __name__ == "__main__":

@@ -100,18 +100,36 @@ async def test_draft_only_gmail_through_the_gateway_writes_drafts_at_the_sandbox
     ]
 
 
+def routed_inbox(services, sandbox) -> str:
+    """A Gmail connector on the sandbox, routed with --above ask: an agent's Breaker token."""
+    record = sandbox.mint("google", "oauth")
+    services.inventory.add(
+        ConnectorInput(name="inbox", provider="google", base_url=sandbox.host_url("google")), Secret(record.token)
+    )
+    Gateway(services).route("inbox", on_above="ask")
+    return Gateway(services).issue("inbox", "agent").token
+
+
+async def only_hold(services):
+    """The one held request, once the gateway has held it (10 s at most)."""
+    from app.services.queue import Queue
+
+    for _ in range(500):
+        pending = Queue(services).pending()
+        if pending:
+            break
+        await asyncio.sleep(0.02)
+    (hold,) = pending
+    return hold
+
+
 async def test_a_held_drafts_send_shows_the_draft_read_first_and_not_counted_as_use(services, sandbox):
     # draft-only-then-ask: the agent names only the draft's ID; the gateway reads the draft
     # (users.drafts.get, read-only) so the owner sees whom it goes to, before anything is sent.
     from app.gateway.queue import HoldQueue
     from app.services.queue import Queue
 
-    record = sandbox.mint("google", "oauth")
-    services.inventory.add(
-        ConnectorInput(name="inbox", provider="google", base_url=sandbox.host_url("google")), Secret(record.token)
-    )
-    Gateway(services).route("inbox", on_above="ask")
-    token = Gateway(services).issue("inbox", "agent").token
+    token = routed_inbox(services, sandbox)
     env = Env(services, "")
     queue = HoldQueue(services, hold_s=10.0)
     async with running(services, queue=queue) as gw:
@@ -125,12 +143,7 @@ async def test_a_held_drafts_send_shows_the_draft_read_first_and_not_counted_as_
         ) as agent:
             draft = (await agent.post("/drafts", json={"message": {"raw": raw}})).json()["id"]
             sending = asyncio.create_task(agent.post("/drafts/send", json={"id": draft}))
-            for _ in range(300):
-                pending = Queue(services).pending()
-                if pending:
-                    break
-                await asyncio.sleep(0.02)
-            (hold,) = pending
+            hold = await only_hold(services)
             assert hold.what.startswith(
                 f"Send the draft {draft} to bob@example.com; BCC (hidden from the others) leak@evil.example"
             )
@@ -154,12 +167,7 @@ async def test_an_approved_drafts_send_goes_out_only_if_the_draft_is_the_one_the
     from app.gateway.queue import DRAFT_CHANGED, HoldQueue
     from app.services.queue import Queue
 
-    record = sandbox.mint("google", "oauth")
-    services.inventory.add(
-        ConnectorInput(name="inbox", provider="google", base_url=sandbox.host_url("google")), Secret(record.token)
-    )
-    Gateway(services).route("inbox", on_above="ask")
-    token = Gateway(services).issue("inbox", "agent").token
+    token = routed_inbox(services, sandbox)
     env = Env(services, "")
     told: list[tuple[int, str]] = []
     queue = HoldQueue(services, hold_s=10.0, on_answered=lambda hold_id, state, _status: told.append((hold_id, state)))
@@ -174,12 +182,7 @@ async def test_an_approved_drafts_send_goes_out_only_if_the_draft_is_the_one_the
             raw = base64.urlsafe_b64encode(mime).decode()
             draft = (await agent.post("/drafts", json={"message": {"raw": raw}})).json()["id"]
             sending = asyncio.create_task(agent.post("/drafts/send", json={"id": draft}))
-            for _ in range(500):
-                pending = Queue(services).pending()
-                if pending:
-                    break
-                await asyncio.sleep(0.02)
-            (hold,) = pending
+            hold = await only_hold(services)
             assert "bob@example.com" in hold.what
             if changed:  # as a drafts.update from the agent would, after the owner has read the hold
                 other = b"To: bob@example.com\r\nBcc: leak@evil.example\r\nSubject: Weekly update\r\n\r\nHi\r\n"
